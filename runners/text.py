@@ -1,0 +1,289 @@
+"""Text preprocessing shared by training and serving.
+
+Everything a model sees goes through these functions, at training time and at serving time, so
+the two cannot drift. Pure Python + numpy; nothing here loads a model or touches the disk.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Lang = Literal["zh", "en"]
+
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
+_SPACE = re.compile(r"\s+")
+# CJK unified ideographs, extension A and compatibility ideographs.
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def normalize(text: str) -> str:
+    """Canonical form of a text: NFKC, markup and control characters removed, whitespace collapsed.
+
+    NFKC folds full-width ASCII (``ＡＢＣ１２３``, ideographic space) into half-width, which is what
+    Chinese input methods produce for Latin text; without it the same word gets two vocab entries.
+    HTML line breaks are common in scraped reviews (``<br />``) and carry no meaning.
+
+    Args:
+        text: any Unicode string.
+    Returns:
+        the normalised string (may be empty).
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _CONTROL.sub("", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def detect_language(text: str) -> Lang:
+    """Return ``"zh"`` or ``"en"`` for a text, by counting CJK characters against Latin words.
+
+    One Chinese character carries about as much as one English word, so the ratio compares
+    characters with words: mixed text such as ``"这个iPhone壳很好用"`` is routed to the Chinese model.
+    Text with neither (digits, emoji) is routed to English.
+    """
+    n_cjk = len(_CJK.findall(text))
+    if n_cjk == 0:
+        return "en"
+    n_words = len(_LATIN_WORD.findall(text))
+    return "zh" if n_cjk / (n_cjk + n_words) >= 0.3 else "en"
+
+
+# --- PII masking -------------------------------------------------------------------------------
+# Order matters: an 18-digit resident ID would otherwise be taken for a card number, and a card
+# number for a phone number.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_CN_ID = re.compile(
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    r"(?![0-9A-Za-z])"
+)
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_CN_MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+|00)\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}(?!\d)"
+)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m.group(0))
+    # Long order or tracking numbers are not personal data; card numbers pass the Luhn check.
+    return "<CARD>" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)
+
+
+def mask_pii(text: str) -> str:
+    """Replace e-mail addresses, phone numbers, card numbers and Chinese resident IDs by placeholders.
+
+    Placeholders are ``<EMAIL>``, ``<ID>``, ``<CARD>`` and ``<PHONE>``. Applied before any customer
+    text is logged or stored; the models never need these values to judge a text.
+    """
+    text = _EMAIL.sub("<EMAIL>", text)
+    text = _CN_ID.sub("<ID>", text)
+    text = _CARD.sub(_mask_card, text)
+    text = _CN_MOBILE.sub("<PHONE>", text)
+    return _PHONE.sub("<PHONE>", text)
+
+
+# --- Duplicates --------------------------------------------------------------------------------
+def dedup_key(text: str) -> str:
+    """Key under which two texts count as exact duplicates: normalised, lower-case, letters and
+    digits only (punctuation and spacing differences do not make a new review)."""
+    return re.sub(r"[\W_]+", "", normalize(text).lower())
+
+
+def _shingles(key: str, n: int) -> np.ndarray:
+    grams = {key[i : i + n] for i in range(max(1, len(key) - n + 1))}
+    return np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64, count=len(grams))
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def duplicate_clusters(
+    texts: Sequence[str],
+    near_threshold: float = 0.8,
+    ngram: int = 3,
+    num_perm: int = 64,
+    bands: int = 16,
+    seed: int = 0,
+) -> np.ndarray:
+    """Group exact and near-duplicate texts.
+
+    Exact duplicates share a :func:`dedup_key`. Near duplicates are found with MinHash LSH over
+    character n-gram shingles of the key and confirmed by their true Jaccard similarity, so the
+    LSH only proposes candidates and never decides.
+
+    Args:
+        texts: n texts.
+        near_threshold: Jaccard similarity of shingle sets at or above which two texts are one.
+        ngram: shingle length in characters.
+        num_perm: MinHash signature length; must be divisible by ``bands``.
+        bands: LSH bands (``num_perm // bands`` rows each).
+        seed: seed of the hash permutations.
+    Returns:
+        int64 array of shape (n,): a cluster id per text, equal to the smallest index in its cluster.
+    """
+    if num_perm % bands:
+        raise ValueError(f"num_perm ({num_perm}) must be divisible by bands ({bands})")
+    n = len(texts)
+    uf = _UnionFind(n)
+    keys = [dedup_key(t) for t in texts]
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in first:
+            uf.union(first[k], i)
+        else:
+            first[k] = i
+
+    prime = np.uint64(4294967311)  # > 2**32, so a*h (both < 2**32) fits in uint64
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**32 - 1, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, 2**32 - 1, size=num_perm, dtype=np.uint64)
+    reps = list(first.values())
+    shingles = {i: _shingles(keys[i], ngram) for i in reps if keys[i]}
+    rows = num_perm // bands
+    buckets: dict[tuple[int, bytes], list[int]] = {}
+    for i, sh in shingles.items():
+        sig = ((np.outer(a, sh) % prime + b[:, None]) % prime).min(axis=1)
+        for band in range(bands):
+            buckets.setdefault((band, sig[band * rows : (band + 1) * rows].tobytes()), []).append(i)
+    checked: set[tuple[int, int]] = set()
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                i, j = members[x], members[y]
+                if (i, j) in checked or uf.find(i) == uf.find(j):
+                    continue
+                checked.add((i, j))
+                si, sj = shingles[i], shingles[j]
+                inter = len(np.intersect1d(si, sj, assume_unique=True))
+                if inter / (len(si) + len(sj) - inter) >= near_threshold:
+                    uf.union(i, j)
+    return np.array([uf.find(i) for i in range(n)], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class DedupStats:
+    n_in: int
+    n_out: int
+    n_duplicates: int
+    n_conflicting: int
+
+
+def deduplicate_labelled(
+    texts: Sequence[str], labels: Sequence[object], near_threshold: float = 0.8
+) -> tuple[np.ndarray, DedupStats]:
+    """Keep one text per duplicate cluster; drop whole clusters whose members disagree on the label.
+
+    Run before any train/test split: a duplicate on both sides of the split is a leaked test item.
+
+    Args:
+        texts: n texts.
+        labels: n labels.
+    Returns:
+        (indices of the kept texts, shape (k,), ascending; counts of what was dropped).
+    """
+    if len(texts) != len(labels):
+        raise ValueError(f"texts and labels differ in length: {len(texts)} != {len(labels)}")
+    clusters = duplicate_clusters(texts, near_threshold=near_threshold)
+    label_sets: dict[int, set[object]] = {}
+    for c, y in zip(clusters.tolist(), labels):
+        label_sets.setdefault(c, set()).add(y)
+    conflicting = {c for c, s in label_sets.items() if len(s) > 1}
+    keep = np.array(
+        [i for i, c in enumerate(clusters.tolist()) if c == i and c not in conflicting and dedup_key(texts[i])],
+        dtype=np.int64,
+    )
+    n_conf = int(sum(1 for c in clusters.tolist() if c in conflicting))
+    stats = DedupStats(
+        n_in=len(texts), n_out=len(keep), n_duplicates=len(texts) - len(keep) - n_conf, n_conflicting=n_conf
+    )
+    return keep, stats
+
+
+# --- Tokenisation ------------------------------------------------------------------------------
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?|[^\sA-Za-z\d]", re.UNICODE)
+
+
+def segment_words(text: str, lang: Lang) -> list[str]:
+    """Words of a normalised, lower-cased text: jieba for Chinese, a regex for English.
+
+    In Chinese text, Latin runs and numbers come out as single words too (jieba keeps them whole).
+    """
+    if lang == "zh":
+        import jieba  # imported lazily: loading its dictionary takes ~1 s
+
+        return [w for w in jieba.lcut(text) if not w.isspace()]
+    return _WORD.findall(text)
+
+
+def hashed_ngrams(text: str, words: Sequence[str], n_buckets: int, char_orders: Iterable[int] = (1, 2, 3)) -> list[int]:
+    """Bucket ids of a text's character n-grams and words, by CRC32 hashing.
+
+    Hashing keeps the feature space fixed (``n_buckets``) so a model trained on one corpus takes any
+    text at serving time without a vocabulary file; collisions cost little at 2**20 buckets.
+
+    Returns:
+        a list of ints in ``[0, n_buckets)``; at least one element (bucket 0 for an empty text).
+    """
+    grams = [text[i : i + n] for n in char_orders for i in range(len(text) - n + 1)]
+    grams += ["\x01" + w for w in words]  # a prefix no character n-gram can start with
+    return [zlib.crc32(g.encode()) % n_buckets for g in grams] or [0]
+
+
+class Vocab:
+    """Token <-> id map with ``<pad>`` = 0 and ``<unk>`` = 1. Serialises to a plain list of tokens."""
+
+    PAD, UNK = 0, 1
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        if list(tokens[:2]) != ["<pad>", "<unk>"]:
+            raise ValueError(f"a vocab starts with ['<pad>', '<unk>'], got {list(tokens[:2])}")
+        self.tokens = list(tokens)
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, sequences: Iterable[Iterable[str]], min_count: int = 2, max_size: int | None = None) -> "Vocab":
+        """Tokens seen at least ``min_count`` times, most frequent first, capped at ``max_size``."""
+        counts = Counter(tok for seq in sequences for tok in seq)
+        kept = [t for t, c in counts.most_common(max_size) if c >= min_count]
+        return cls(["<pad>", "<unk>", *kept])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        return [self.index.get(t, self.UNK) for t in tokens]

@@ -1,0 +1,49 @@
+"""Fetch the data and train every default model the store does not hold yet.
+
+    python -m training.bootstrap            # full default models (what README command 1 runs)
+    python -m training.bootstrap --quick    # tiny models in seconds, for tests and smoke runs
+
+A model already in the store is never retrained (delete it with ``bentoml models delete`` to
+retrain); fetched data is cached (``training.data``), so a second run does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from runners.store import has_model, model_name
+from training import train_sentiment
+
+# (store name, trainer, full-run flags, quick-run flags)
+DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list[str]]] = [
+    (model_name("sentiment", "zh"), train_sentiment.main, ["--lang", "zh"],
+     ["--lang", "zh", "--max-train-samples", "400", "--epochs", "1", "--n-buckets", "4096", "--hidden", "16"]),
+    (model_name("sentiment", "en"), train_sentiment.main, ["--lang", "en"],
+     ["--lang", "en", "--max-train-samples", "64", "--epochs", "1", "--max-len", "64"]),
+]
+
+
+def main(argv: list[str] | None = None) -> dict[str, str]:
+    """Train what is missing. Returns store name -> ``"present"`` or the new tag."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny models for tests; metrics are meaningless")
+    parser.add_argument("--report-dir", default="reports", help="where training reports go")
+    args = parser.parse_args(argv)
+    done: dict[str, str] = {}
+    for i, (name, train, full, quick) in enumerate(DEFAULTS, 1):
+        if has_model(name):
+            print(f"[bootstrap {i}/{len(DEFAULTS)}] {name}: in the store, not retrained", file=sys.stderr)
+            done[name] = "present"
+            continue
+        print(f"[bootstrap {i}/{len(DEFAULTS)}] {name}: training{' (quick)' if args.quick else ''} ...",
+              file=sys.stderr, flush=True)
+        result = train((quick if args.quick else full) + ["--report-dir", args.report_dir])
+        done[name] = result["tag"]
+    return done
+
+
+if __name__ == "__main__":
+    main()

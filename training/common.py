@@ -1,0 +1,174 @@
+"""Conventions every training script shares: config from a dataclass, seeding, splits, metrics,
+early stopping, report plots and the data fingerprint."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+C = TypeVar("C")
+
+
+def parse_config(cls: type[C], argv: Sequence[str] | None) -> C:
+    """Build a dataclass config from CLI flags: one ``--flag-name`` per field, help from the field's
+    ``metadata['help']``, type and default from the field."""
+    parser = argparse.ArgumentParser(description=(cls.__doc__ or "").strip().splitlines()[0])
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_ = f"{f.metadata.get('help', '')} (default: {default})"
+        typ = f.type if isinstance(f.type, type) else eval(f.type, {"Path": Path})  # noqa: S307 - own annotations
+        if typ is bool or typ == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
+        else:
+            kwargs: dict[str, Any] = {"default": default, "help": help_}
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+            base = typ.__args__[0] if hasattr(typ, "__args__") else typ  # Optional[X] -> X
+            kwargs["type"] = base
+            parser.add_argument(flag, **kwargs)
+    return cls(**vars(parser.parse_args(list(argv) if argv is not None else None)))
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) before anything random happens."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def stratified_split(
+    labels: Sequence[Any], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index arrays (train, val, test) with every label spread in the given fractions.
+
+    Args:
+        labels: n labels.
+        fractions: train, validation and test shares; must sum to 1.
+    Returns:
+        three sorted int64 arrays that partition ``range(n)``.
+    """
+    if abs(sum(fractions) - 1) > 1e-9:
+        raise ValueError(f"fractions must sum to 1, got {fractions}")
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    parts: list[list[int]] = [[], [], []]
+    for value in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == value)
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * fractions[1]))
+        n_test = int(round(len(idx) * fractions[2]))
+        parts[2] += idx[:n_test].tolist()
+        parts[1] += idx[n_test : n_test + n_val].tolist()
+        parts[0] += idx[n_test + n_val :].tolist()
+    return tuple(np.array(sorted(p), dtype=np.int64) for p in parts)  # type: ignore[return-value]
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> dict[str, float]:
+    """Accuracy and macro-F1 (mean of per-class F1, a class absent from both counting as F1 0)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    f1s = []
+    for c in range(n_classes):
+        tp = np.sum((y_pred == c) & (y_true == c))
+        fp = np.sum((y_pred == c) & (y_true != c))
+        fn = np.sum((y_pred != c) & (y_true == c))
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return {"accuracy": float(np.mean(y_true == y_pred)), "macro_f1": float(np.mean(f1s))}
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) int64 counts; rows are true classes, columns predictions."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def fingerprint(rows: Sequence[str]) -> str:
+    """sha256 over the rows in order (one per line): changes when any training example changes."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(r.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch curves for the report."""
+
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+    val_score: list[float] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+
+class EarlyStopping:
+    """Keeps the best state dict by validation score; says stop after ``patience`` epochs without
+    improvement."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience, self.best, self.bad_epochs, self.best_state, self.best_epoch = patience, -np.inf, 0, None, -1
+
+    def step(self, score: float, model: torch.nn.Module, epoch: int) -> bool:
+        if score > self.best:
+            self.best, self.bad_epochs, self.best_epoch = score, 0, epoch
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs > self.patience
+
+
+def write_report(
+    report_dir: Path,
+    history: History,
+    cm: np.ndarray,
+    class_names: Sequence[str],
+    metrics: dict[str, Any],
+) -> None:
+    """Write ``loss.png`` (train/val loss and val score per epoch), ``confusion.png`` and
+    ``metrics.json`` into ``report_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = range(1, len(history.train_loss) + 1)
+    ax[0].plot(epochs, history.train_loss, label="train")
+    ax[0].plot(epochs, history.val_loss, label="validation")
+    ax[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax[0].legend()
+    ax[1].plot(epochs, history.val_score, marker="o")
+    ax[1].set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+    fig.tight_layout()
+    fig.savefig(report_dir / "loss.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(1.2 * len(class_names) + 3, 1.2 * len(class_names) + 2))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="black")
+    fig.tight_layout()
+    fig.savefig(report_dir / "confusion.png", dpi=100)
+    plt.close(fig)
+    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    return fn(), time.perf_counter() - t0

