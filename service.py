@@ -8,7 +8,8 @@ OpenAPI document at ``/docs.json``.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import bentoml
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
@@ -54,6 +55,71 @@ class SentimentResponse(BaseModel):
     results: list[SentimentResult] = Field(description="one result per input text, in input order")
 
 
+def _loc(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def error_message(body: Any) -> str:
+    """One readable line from BentoML's error bodies, naming each failing field and the rule it
+    broke, e.g. ``texts[0]: String should have at most 2000 characters``."""
+    if isinstance(body, list):  # raised InvalidArgument comes list-wrapped
+        return "; ".join(error_message(b) for b in body)
+    if not isinstance(body, dict):
+        return str(body)
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
+        return "; ".join(f"{_loc(d.get('loc', []))}: {d.get('msg', '')}" for d in detail)
+    return str(body.get("error", body))
+
+
+class ErrorBodyMiddleware:
+    """Rewrites every 4xx JSON body into one shape, ``{"error": "<field>: <rule>", "detail": [...]}``.
+
+    BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and raised
+    ``InvalidArgument`` with a list; clients get one shape whose message names the field.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
+                start.update(message)
+                return
+            if start and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                await send_rewritten()
+                return
+            await send(message)
+
+        async def send_rewritten() -> None:
+            raw = b"".join(chunks)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"error": raw.decode("utf-8", "replace")}
+            detail = body.get("detail") if isinstance(body, dict) else body
+            new = json.dumps({"error": error_message(body), "detail": detail}, ensure_ascii=False).encode()
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(new)).encode())]
+            await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+            await send({"type": "http.response.body", "body": new})
+
+        await self.app(scope, receive, capture)
+
+
 @bentoml.service(name="DemandMining", traffic={"timeout": 60})
 class DemandMining:
     sentiment_runner = bentoml.depends(SentimentRunner)
@@ -63,3 +129,6 @@ class DemandMining:
         """Sentiment of one or many reviews, Chinese or English, routed per text."""
         results = await self.sentiment_runner.to_async.predict(list(texts))
         return SentimentResponse(results=[SentimentResult(**r) for r in results])
+
+
+DemandMining.add_asgi_middleware(ErrorBodyMiddleware)

@@ -59,8 +59,8 @@ def detect_language(text: str) -> Lang:
 
 
 # --- PII masking -------------------------------------------------------------------------------
-# Order matters: an 18-digit resident ID would otherwise be taken for a card number, and a card
-# number for a phone number.
+# Order matters: an 18-digit resident ID would otherwise be taken for a card number, and a
+# "+86 138-..." mobile number (13 digits with its prefix) can pass the card checksum by chance.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _CN_ID = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
@@ -97,8 +97,8 @@ def mask_pii(text: str) -> str:
     """
     text = _EMAIL.sub("<EMAIL>", text)
     text = _CN_ID.sub("<ID>", text)
-    text = _CARD.sub(_mask_card, text)
     text = _CN_MOBILE.sub("<PHONE>", text)
+    text = _CARD.sub(_mask_card, text)
     return _PHONE.sub("<PHONE>", text)
 
 

@@ -1,0 +1,34 @@
+"""Test-wide setup: an isolated BentoML store and data cache, no telemetry, opt-in slow tests."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports bentoml: every test run gets its own model store. The data cache stays
+# shared (DEMAND_MINING_DATA_DIR or the default) so real data is fetched once per machine.
+os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="bentoml-test-"))
+os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="run tests marked slow (full training)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: full training; run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES

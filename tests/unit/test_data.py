@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import data
+from training.common import classification_metrics, confusion_matrix, stratified_split
+
+
+def test_read_table_validates_columns(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    pd.DataFrame({"text": ["a"], "label": ["x"]}).to_csv(p, index=False)
+    with pytest.raises(ValueError, match=r"missing \['lang'\]"):
+        data.read_table(p, data.REVIEWS)
+
+
+def test_read_table_rejects_empty_values(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    pd.DataFrame({"text": ["good", " "], "label": ["pos", "neg"], "lang": ["en", "en"]}).to_csv(p, index=False)
+    with pytest.raises(ValueError, match="column 'text' is empty in 1 rows"):
+        data.read_table(p, data.REVIEWS)
+
+
+def test_read_table_rejects_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected a .csv, .tsv or .parquet"):
+        data.read_table(tmp_path / "r.json", data.REVIEWS)
+
+
+def test_fixture_table_matches_schema(fixtures_dir: Path) -> None:
+    df = data.read_table(fixtures_dir / "reviews_tiny.csv", data.REVIEWS)
+    assert list(df.columns) == ["text", "label", "lang"]
+    assert set(df["lang"]) == {"zh", "en"} and set(df["label"]) == {"positive", "negative"}
+
+
+def test_fetch_rejects_a_corrupt_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = data.Source("fake", "fake-pkg", "1.0", "fake_pkg-1.0-py3-none-any.whl", "0" * 64, "none")
+    monkeypatch.setitem(data.SOURCES, "fake", src)
+    archive = tmp_path / "archives" / src.filename
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"not the real archive")
+    # The cached archive's digest is wrong, so fetch re-downloads; block the download to see the check.
+    monkeypatch.setattr(data.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(OSError, match="offline"):
+        data.fetch("fake", tmp_path)
+
+
+def test_fetch_verifies_sha256_after_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = data.Source("fake", "fake-pkg", "1.0", "fake_pkg-1.0-py3-none-any.whl", "0" * 64, "none")
+    monkeypatch.setitem(data.SOURCES, "fake", src)
+
+    def fake_download(cmd: list[str], **kwargs: object) -> None:
+        Path(cmd[cmd.index("-d") + 1], src.filename).write_bytes(b"tampered")
+
+    monkeypatch.setattr(data.subprocess, "run", fake_download)
+    with pytest.raises(RuntimeError, match="does not match the pinned"):
+        data.fetch("fake", tmp_path)
+    assert not (tmp_path / "archives" / src.filename).exists()
+
+
+def test_stratified_split_partitions_and_stratifies() -> None:
+    y = np.array([0] * 80 + [1] * 20)
+    tr, va, te = stratified_split(y, seed=3)
+    assert sorted(np.concatenate([tr, va, te]).tolist()) == list(range(100))
+    assert (len(tr), len(va), len(te)) == (80, 10, 10)
+    assert (y[te] == 1).sum() == 2 and (y[va] == 1).sum() == 2
+    assert np.array_equal(stratified_split(y, seed=3)[2], te)
+
+
+def test_classification_metrics_hand_computed() -> None:
+    y_true, y_pred = [0, 0, 1, 1, 2], [0, 1, 1, 1, 0]
+    m = classification_metrics(y_true, y_pred, 3)
+    # F1: class 0 = 2*1/(2+1+1) = 0.5, class 1 = 2*2/(4+1+0) = 0.8, class 2 = 0
+    assert m["accuracy"] == pytest.approx(0.6)
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert confusion_matrix(y_true, y_pred, 3).tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from runners.sentiment import (
+    CharNgramFeaturizer,
+    CharNgramModel,
+    CharNgramNet,
+    EncoderClassifier,
+    EncoderModel,
+    load_artifact,
+)
+from runners.text import Vocab
+
+
+def _zh_model(encoder: str) -> CharNgramModel:
+    torch.manual_seed(0)
+    vocab = Vocab.build(["质量很好物流很快", "太差了不推荐"], min_count=1)
+    args = {"vocab_size": len(vocab), "n_buckets": 512, "num_labels": 3, "encoder": encoder, "hidden": 8,
+            "embed_dim": 16, "bag_dim": 4}
+    return CharNgramModel(CharNgramNet(**args), CharNgramFeaturizer(vocab, 512, max_chars=10), ["a", "b", "c"], args)
+
+
+@pytest.mark.parametrize("encoder", ["bilstm", "cnn"])
+def test_char_ngram_forward_shapes(encoder: str) -> None:
+    model = _zh_model(encoder)
+    texts = ["质量很好", "太差了不推荐，再也不买", "x"]
+    batch = CharNgramFeaturizer.collate([model.featurizer.features(t) for t in texts])
+    assert batch["char_ids"].shape == (3, 10)  # the longest text truncated to max_chars
+    assert batch["lengths"].tolist() == [4, 10, 1]
+    assert batch["bag_offsets"].shape == (3,)
+    assert model.net(**batch).shape == (3, 3)
+
+
+def test_char_ngram_rejects_unknown_encoder() -> None:
+    with pytest.raises(ValueError, match="encoder must be"):
+        CharNgramNet(10, 10, 2, encoder="gru")
+
+
+@pytest.mark.parametrize("encoder", ["bilstm", "cnn"])
+def test_char_ngram_round_trip(tmp_path: Path, encoder: str) -> None:
+    model = _zh_model(encoder)
+    texts = ["质量很好", "太差了", "物流很快但是包装破了"]
+    before = model.predict_proba(texts, batch_size=2)
+    model.save(tmp_path)
+    assert not any(p.suffix in (".pkl", ".pt", ".bin") for p in tmp_path.iterdir())
+    after = load_artifact(tmp_path, torch.device("cpu")).predict_proba(texts)
+    np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(after.sum(1), 1.0, rtol=1e-5)
+
+
+def tiny_encoder_folder(folder: Path) -> Path:
+    """A randomly initialised 2-layer BERT with a 60-token word-piece vocab, saved like a hub folder."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    words = "the a is was good great bad awful taste coffee stale arrived not i it love hate".split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]]
+    (folder / "vocab.txt").write_text("\n".join(vocab))
+    BertTokenizerFast(vocab={tok: i for i, tok in enumerate(vocab)}).save_pretrained(str(folder))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(str(folder))
+    return folder
+
+
+def test_encoder_model_round_trip(tmp_path: Path) -> None:
+    from runners.sentiment import load_encoder
+
+    encoder, tokenizer = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
+    model = EncoderModel(EncoderClassifier(encoder, 2), tokenizer, ["negative", "positive"], max_tokens=8)
+    texts = ["the coffee was great", "stale", "i hate it, it was awful and the taste was bad bad bad"]
+    batch = model.encode(texts)
+    assert batch["input_ids"].shape[0] == 3 and batch["input_ids"].shape[1] <= 8
+    assert model.net(**batch).shape == (3, 2)
+    before = model.predict_proba(texts, batch_size=2)
+    model.save(tmp_path / "artifact")
+    after = load_artifact(tmp_path / "artifact", torch.device("cpu")).predict_proba(texts)
+    np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-6)
+
+
+def test_load_artifact_rejects_unknown_kind(tmp_path: Path) -> None:
+    (tmp_path / "model.json").write_text('{"kind": "svm"}')
+    with pytest.raises(ValueError, match="unknown artifact kind 'svm'"):
+        load_artifact(tmp_path)

@@ -1,0 +1,116 @@
+import pytest
+
+from runners.text import (
+    Vocab,
+    dedup_key,
+    deduplicate_labelled,
+    detect_language,
+    duplicate_clusters,
+    hashed_ngrams,
+    mask_pii,
+    normalize,
+    segment_words,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ＡＢＣ１２３", "ABC123"),  # full-width Latin and digits
+        ("质量\u3000很好！", "质量 很好!"),  # ideographic space, full-width punctuation
+        ("Great<br /><br />taste", "Great taste"),
+        ("  many \t\n spaces  ", "many spaces"),
+        ("zero\u200bwidth", "zerowidth"),
+        ("ﬁne", "fine"),  # compatibility ligature
+        ("", ""),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("质量很好，物流也快", "zh"),
+        ("The coffee arrived stale.", "en"),
+        ("这个iPhone壳很好用", "zh"),
+        ("I bought it in 北京 last week and it broke", "en"),
+        ("12345 !!!", "en"),
+        ("😀", "en"),
+    ],
+)
+def test_detect_language(text: str, lang: str) -> None:
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("mail me at li.wei+shop@example.com.cn please", "mail me at <EMAIL> please"),
+        ("我的手机是13812345678，谢谢", "我的手机是<PHONE>，谢谢"),
+        ("手机 +86 138-1234-5678", "手机 <PHONE>"),
+        ("call (415) 555-2671 today", "call <PHONE> today"),
+        ("座机 010-62345678", "座机 <PHONE>"),
+        ("身份证110101199003074578号", "身份证<ID>号"),
+        ("ID 11010519491231002X ok", "ID <ID> ok"),
+        ("card 4111 1111 1111 1111 exp", "card <CARD> exp"),
+        ("卡号6222020200112233446", "卡号<CARD>"),  # Luhn-valid UnionPay-style number
+        ("order 123456789012345 shipped", "order 123456789012345 shipped"),  # fails Luhn: not a card
+        ("I paid 1299 yuan for 2 pcs", "I paid 1299 yuan for 2 pcs"),
+        ("no pii here", "no pii here"),
+    ],
+)
+def test_mask_pii(raw: str, masked: str) -> None:
+    assert mask_pii(raw) == masked
+
+
+def test_dedup_key_ignores_punctuation_case_and_width() -> None:
+    assert dedup_key("Great  product!!") == dedup_key("great product") == dedup_key("ＧＲＥＡＴ product")
+
+
+def test_duplicate_clusters_exact_and_near() -> None:
+    base = "这本书的内容非常丰富，印刷质量也很好，推荐给所有喜欢历史的朋友们阅读"
+    texts = [
+        base,
+        base + "!",  # exact after the key
+        base.replace("很好", "极好"),  # near duplicate: 3-gram Jaccard 0.82
+        "完全不同的一条评论，说的是手机电池续航太差了，不推荐购买",
+    ]
+    clusters = duplicate_clusters(texts)
+    assert clusters.tolist() == [0, 0, 0, 3]
+
+
+def test_deduplicate_labelled_drops_conflicts_and_keeps_first() -> None:
+    texts = ["good stuff", "Good stuff!", "bad stuff here", "bad stuff here.", "fine"]
+    labels = ["pos", "pos", "neg", "pos", "pos"]
+    keep, stats = deduplicate_labelled(texts, labels)
+    assert keep.tolist() == [0, 4]
+    assert (stats.n_in, stats.n_out, stats.n_duplicates, stats.n_conflicting) == (5, 2, 1, 2)
+
+
+def test_deduplicate_labelled_checks_lengths() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        deduplicate_labelled(["a"], [])
+
+
+def test_segment_words_zh_and_en() -> None:
+    assert segment_words("i don't like it", "en") == ["i", "don't", "like", "it"]
+    words = segment_words("物流很快", "zh")
+    assert "".join(words) == "物流很快" and len(words) >= 2
+
+
+def test_hashed_ngrams_range_and_determinism() -> None:
+    ids = hashed_ngrams("好评", ["好评"], 1000)
+    assert ids == hashed_ngrams("好评", ["好评"], 1000)
+    assert len(ids) == 2 + 1 + 0 + 1  # two unigrams, one bigram, no trigram, one word
+    assert all(0 <= i < 1000 for i in ids)
+    assert hashed_ngrams("", [], 10) == [0]
+
+
+def test_vocab_build_and_encode() -> None:
+    v = Vocab.build(["aab", "ab"], min_count=2)
+    assert v.tokens[:2] == ["<pad>", "<unk>"] and set(v.tokens[2:]) == {"a", "b"}
+    assert v.encode("abz") == [v.index["a"], v.index["b"], Vocab.UNK]
+    with pytest.raises(ValueError, match="starts with"):
+        Vocab(["a", "b"])
