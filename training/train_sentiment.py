@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             loss = nn.functional.cross_entropy(logits, y.to(logits.device))
             loss.backward()
             trainer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         val_loss, val_acc = _evaluate_loss(trainer, splits["val"], rng)
         history.train_loss.append(float(np.mean(losses)))

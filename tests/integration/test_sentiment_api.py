@@ -1,0 +1,93 @@
+"""/sentiment on a real server: results, consistency with the stored models, batching, bad input."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import bentoml
+import httpx
+import numpy as np
+import pytest
+
+from runners.sentiment import load_artifact
+from service import MAX_TEXT_CHARS, MAX_TEXTS
+
+pytestmark = pytest.mark.integration
+
+TEXTS = ["质量很好，物流也快，下次还来买", "The coffee arrived stale and the bag was torn.", "太差了，用了两天就坏了",
+         "Best snack I have had in years, my kids love it"]
+
+
+def post(url: str, body: object = None, content: bytes | None = None) -> httpx.Response:
+    if content is not None:
+        return httpx.post(f"{url}/sentiment", content=content, headers={"content-type": "application/json"}, timeout=60)
+    return httpx.post(f"{url}/sentiment", json=body, timeout=60)
+
+
+def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) -> None:
+    r = post(server, {"texts": TEXTS})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["lang"] for x in results] == ["zh", "en", "zh", "en"]
+    for x in results:
+        assert set(x["probabilities"]) == {"negative", "positive"}
+        assert sum(x["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert x["score"] == pytest.approx(x["probabilities"][x["label"]])
+        assert x["model"] == trained_models[x["lang"]]
+
+
+def test_served_probabilities_match_the_stored_model(server: str, trained_models: dict[str, str]) -> None:
+    results = post(server, {"texts": TEXTS}).json()["results"]
+    for lang, idx in (("zh", [0, 2]), ("en", [1, 3])):
+        model = load_artifact(Path(bentoml.models.get(trained_models[lang]).path))
+        expected = model.predict_proba([TEXTS[i] for i in idx])
+        served = np.array([[results[i]["probabilities"][name] for name in model.labels] for i in idx])
+        np.testing.assert_allclose(served, expected, atol=1e-4)
+
+
+def test_single_string_is_a_list_of_one(server: str) -> None:
+    r = post(server, {"texts": TEXTS[1]})
+    assert r.status_code == 200 and len(r.json()["results"]) == 1
+
+
+def test_concurrent_requests_are_batched_without_mixing(server: str) -> None:
+    singles = {t: post(server, {"texts": [t]}).json()["results"][0] for t in TEXTS}
+    jobs = [TEXTS[i % len(TEXTS)] for i in range(48)]
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(lambda t: post(server, {"texts": [t]}), jobs))
+    assert all(r.status_code == 200 for r in responses)
+    for text, r in zip(jobs, responses):
+        got = r.json()["results"][0]
+        assert got["label"] == singles[text]["label"]
+        assert got["score"] == pytest.approx(singles[text]["score"], abs=1e-4)
+
+
+def test_full_list_at_the_limit_is_served(server: str) -> None:
+    r = post(server, {"texts": ["good"] * MAX_TEXTS})
+    assert r.status_code == 200 and len(r.json()["results"]) == MAX_TEXTS
+
+
+BAD_INPUTS = [
+    ("malformed JSON", None, b'{"texts": ["a",', "Invalid JSON"),
+    ("not JSON at all", None, b"hello", "Invalid JSON"),
+    ("missing field", {}, None, "texts: Field required"),
+    ("empty list", {"texts": []}, None, "texts: Value should have at least 1 item"),
+    ("empty text", {"texts": ["   "]}, None, "texts[0]: String should have at least 1 character"),
+    ("wrong type", {"texts": [1]}, None, "texts[0]: Input should be a valid string"),
+    ("null", {"texts": None}, None, "texts: Input should be a valid array"),
+    ("text over the limit", {"texts": ["x" * (MAX_TEXT_CHARS + 1)]}, None,
+     f"texts[0]: String should have at most {MAX_TEXT_CHARS} characters"),
+    ("list over the limit", {"texts": ["ok"] * (MAX_TEXTS + 1)}, None,
+     f"texts: Value should have at most {MAX_TEXTS} items"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "raw", "message"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_is_a_400_naming_the_field(server: str, case: str, body: object, raw: bytes | None,
+                                              message: str) -> None:
+    r = post(server, body, raw)
+    assert r.status_code == 400, r.text
+    payload = r.json()
+    assert message in payload["error"], payload
+    assert isinstance(payload["detail"], list)
