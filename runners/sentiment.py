@@ -290,7 +290,7 @@ import bentoml  # noqa: E402  (after the model code: training imports the classe
 
 from runners.serving import DEPENDENCY_CONFIG, model_path, torch_threads  # noqa: E402
 
-# Batching knobs, from `python -m runners.measure_batch` on 2 CPU cores (see README, "Serving"):
+# Batching knobs, from `python -m bench.batch_latency` on 2 CPU cores (see README, "Serving"):
 # a batch of 64 English texts of median review length takes ~0.6 s through MiniLM and a Chinese
 # batch of 64 ~0.1 s. max_latency_ms must exceed the worst full-batch time plus queueing, or the
 # dispatcher sheds requests with 503 under load (seen at 200 ms: ~97% shed).

@@ -64,7 +64,7 @@ class SentimentConfig:
     lang: str = field(default="zh", metadata={"help": "language of the model", "choices": ["zh", "en"]})
     data: str = field(default="", metadata={"help": "reviews table (CSV/Parquet: text,label,lang); empty = built-in"})
     arch: str = field(default="", metadata={"help": "bilstm or cnn (zh), minilm (en); empty = first of those"})
-    epochs: int = field(default=12, metadata={"help": "maximum epochs (early stopping usually ends sooner)"})
+    epochs: int = field(default=0, metadata={"help": "maximum epochs; 0 = 12 (zh) or 4 (en, the LR decays to 0 over them)"})
     patience: int = field(default=2, metadata={"help": "epochs without validation gain before stopping"})
     batch_size: int = field(default=32, metadata={"help": "training batch size"})
     lr: float = field(default=0.0, metadata={"help": "peak learning rate; 0 = 2e-3 (zh) or 5e-5 (en)"})
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """
     cfg = parse_config(SentimentConfig, argv)
     cfg.arch = cfg.arch or ARCHS[cfg.lang][0]
+    cfg.epochs = cfg.epochs or (12 if cfg.lang == "zh" else 4)
     if cfg.arch not in ARCHS[cfg.lang]:
         raise SystemExit(f"--arch for {cfg.lang} must be one of {ARCHS[cfg.lang]}, got {cfg.arch!r}")
     set_seed(cfg.seed)
