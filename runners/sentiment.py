@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from runners.linear import EnsembleModel, TfidfLinearModel
 from runners.text import Lang, Vocab, detect_language, hashed_ngrams, normalize, segment_words
 
 ZH_MAX_CHARS = 256
@@ -276,13 +277,18 @@ class EncoderModel:
         return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])
 
 
-def load_artifact(path: Path, device: torch.device | None = None) -> CharNgramModel | EncoderModel:
-    """Load a sentiment artifact directory written by ``save()``, onto ``device`` (default: best)."""
-    spec = json.loads((Path(path) / "model.json").read_text())
-    kinds = {CharNgramModel.kind: CharNgramModel, EncoderModel.kind: EncoderModel}
-    if spec.get("kind") not in kinds:
-        raise ValueError(f"unknown artifact kind {spec.get('kind')!r} in {path}; expected one of {sorted(kinds)}")
-    return kinds[spec["kind"]].load(Path(path), spec, device or pick_device())
+def load_artifact(path: Path, device: torch.device | None = None) -> TextClassifier:
+    """Load a text-classifier artifact directory written by a model's ``save()``, onto ``device``
+    (default: CUDA when present). Ensembles load their members recursively."""
+    path, device = Path(path), device or pick_device()
+    spec = json.loads((path / "model.json").read_text())
+    kind = spec.get("kind")
+    if kind == EnsembleModel.kind:
+        return EnsembleModel([load_artifact(path / name, device) for name in spec["members"]], spec["weights"])
+    kinds = {c.kind: c for c in (CharNgramModel, EncoderModel, TfidfLinearModel)}
+    if kind not in kinds:
+        raise ValueError(f"unknown artifact kind {kind!r} in {path}; expected one of {sorted([*kinds, EnsembleModel.kind])}")
+    return kinds[kind].load(path, spec, device)
 
 
 # --- Serving -----------------------------------------------------------------------------------

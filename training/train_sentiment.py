@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bentoml
 import numpy as np
 import torch
 from torch import nn
@@ -39,6 +40,7 @@ from runners.sentiment import (
     load_encoder,
     pick_device,
 )
+from runners.linear import EnsembleModel, TfidfLinearModel
 from runners.store import save_to_store
 from runners.text import Vocab, deduplicate_labelled, normalize
 from training import data as data_mod
@@ -78,6 +80,8 @@ class SentimentConfig:
     seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
     report_dir: str = field(default="reports", metadata={"help": "report root; plots go in <root>/sentiment-<lang>"})
+    from_store: str = field(default="", metadata={"help": "evaluate this stored model's network instead of training one"})
+    ensemble: bool = field(default=True, metadata={"help": "average with the TF-IDF model when that helps on validation"})
     save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
 
 
@@ -120,9 +124,9 @@ def load_split(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dict[
     return splits, names, meta
 
 
-def tfidf_baseline(splits: dict[str, Split], lang: str, n_classes: int) -> dict[str, Any]:
+def tfidf_baseline(splits: dict[str, Split], lang: str, labels: list[str]) -> tuple[dict[str, Any], TfidfLinearModel]:
     """TF-IDF + logistic regression (character 1-3-grams for zh, word 1-2-grams for en), C tuned on
-    the validation split. Returns test metrics and the chosen C."""
+    the validation split. Returns (test metrics and the chosen C, the fitted model as an artifact)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -136,9 +140,25 @@ def tfidf_baseline(splits: dict[str, Split], lang: str, n_classes: int) -> dict[
         (LogisticRegression(C=c, max_iter=3000).fit(x_tr, splits["train"].y) for c in (0.3, 1.0, 3.0, 10.0, 30.0)),
         key=lambda m: (m.predict(x_va) == splits["val"].y).mean(),
     )
-    m = classification_metrics(splits["test"].y, best.predict(x_te), n_classes)
-    return {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"], "C": best.C,
-            "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram"}
+    m = classification_metrics(splits["test"].y, best.predict(x_te), len(labels))
+    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"], "C": best.C,
+               "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram"}
+    return metrics, TfidfLinearModel.from_sklearn(vec, best, labels)
+
+
+def choose_ensemble_weight(p_model: np.ndarray, p_linear: np.ndarray, y: np.ndarray) -> float:
+    """Weight of the TF-IDF model in a probability average with the neural model, picked on the
+    validation split from 0, 0.1, ..., 0.9 by accuracy, ties by lower log-loss. 0 means no ensemble.
+
+    Args:
+        p_model, p_linear: (n, K) validation probabilities.
+        y: (n,) validation class ids.
+    """
+    def score(w: float) -> tuple[float, float]:
+        p = (1 - w) * p_model + w * p_linear
+        return float((p.argmax(1) == y).mean()), float(np.mean(np.log(p[np.arange(len(y)), y] + 1e-9)))
+
+    return max((round(w, 1) for w in np.arange(0, 1.0, 0.1)), key=score)
 
 
 class _Trainer:
@@ -259,27 +279,14 @@ def _evaluate_loss(trainer: _Trainer, split: Split, rng: np.random.Generator) ->
     return total / n, correct / n
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Train, evaluate on the held-out test split, write the report, save to the store.
+def train_neural(cfg: SentimentConfig, splits: dict[str, Split], labels: list[str],
+                 device: torch.device) -> tuple[CharNgramModel | EncoderModel, History, dict[str, Any]]:
+    """Train the language's network with early stopping on validation accuracy.
 
     Returns:
-        ``{"metrics": {...}, "baseline_metrics": {...}, "tag": str | None, ...}``.
+        (the best epoch's model as an artifact, per-epoch curves, ``val_accuracy`` / ``best_epoch``
+        / ``epochs_run`` / ``train_seconds``).
     """
-    cfg = parse_config(SentimentConfig, argv)
-    cfg.arch = cfg.arch or ARCHS[cfg.lang][0]
-    cfg.epochs = cfg.epochs or (12 if cfg.lang == "zh" else 4)
-    if cfg.arch not in ARCHS[cfg.lang]:
-        raise SystemExit(f"--arch for {cfg.lang} must be one of {ARCHS[cfg.lang]}, got {cfg.arch!r}")
-    set_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = pick_device()
-    splits, labels, data_meta = load_split(cfg)
-    print(f"[sentiment-{cfg.lang}] {data_meta['n_train']} train / {data_meta['n_val']} val / "
-          f"{data_meta['n_test']} test after dedup {data_meta['dedup']}", file=sys.stderr)
-    baseline = tfidf_baseline(splits, cfg.lang, len(labels))
-    print(f"[sentiment-{cfg.lang}] baseline {baseline}", file=sys.stderr)
-
     steps_per_epoch = math.ceil(len(splits["train"].texts) / cfg.batch_size)
     trainer: _Trainer
     if cfg.lang == "zh":
@@ -311,16 +318,65 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if stopper.step(val_acc, trainer.net, epoch):
             break
     trainer.net.load_state_dict(stopper.best_state)
+    info = {"val_accuracy": stopper.best, "best_epoch": stopper.best_epoch + 1,
+            "epochs_run": len(history.train_loss), "train_seconds": float(sum(history.seconds))}
+    return trainer.artifact(), history, info
+
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train, evaluate on the held-out test split, write the report, save to the store.
+
+    Returns:
+        ``{"metrics": {...}, "baseline_metrics": {...}, "tag": str | None, ...}``.
+    """
+    cfg = parse_config(SentimentConfig, argv)
+    cfg.arch = cfg.arch or ARCHS[cfg.lang][0]
+    cfg.epochs = cfg.epochs or (12 if cfg.lang == "zh" else 4)
+    if cfg.arch not in ARCHS[cfg.lang]:
+        raise SystemExit(f"--arch for {cfg.lang} must be one of {ARCHS[cfg.lang]}, got {cfg.arch!r}")
+    set_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device()
+    splits, labels, data_meta = load_split(cfg)
+    print(f"[sentiment-{cfg.lang}] {data_meta['n_train']} train / {data_meta['n_val']} val / "
+          f"{data_meta['n_test']} test after dedup {data_meta['dedup']}", file=sys.stderr)
+    baseline, linear = tfidf_baseline(splits, cfg.lang, labels)
+    print(f"[sentiment-{cfg.lang}] baseline {baseline}", file=sys.stderr)
+
+    if cfg.from_store:
+        # Re-evaluate (and possibly ensemble) a stored network on this split instead of training.
+        source = bentoml.models.get(cfg.from_store)
+        if source.info.metadata["data"]["sha256"] != data_meta["sha256"]:
+            raise SystemExit(f"{cfg.from_store} was trained on another split (data sha256 differs): "
+                             "its test metrics here would leak; use the same data, seed and caps")
+        stored = load_artifact(Path(source.path), device)
+        neural = stored.members[0] if isinstance(stored, EnsembleModel) else stored
+        if neural.labels != labels:
+            raise SystemExit(f"{cfg.from_store} has labels {neural.labels}, this data has {labels}")
+        history = History()
+        keep = ("val_accuracy", "best_epoch", "epochs_run", "train_seconds")
+        info = {"from_store": str(source.tag), "source_params": source.info.metadata["params"],
+                **{k: v for k, v in source.info.metadata["metrics"].items() if k in keep}}
+    else:
+        neural, history, info = train_neural(cfg, splits, labels, device)
 
     # Measure the artifact exactly as serving will load it: save, reload, predict.
+    weight = choose_ensemble_weight(neural.predict_proba(splits["val"].texts),
+                                    linear.predict_proba(splits["val"].texts), splits["val"].y) if cfg.ensemble else 0.0
+    served_model = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
     with tempfile.TemporaryDirectory() as tmp:
-        trainer.artifact().save(Path(tmp))
+        served_model.save(Path(tmp))
         served = load_artifact(Path(tmp), device)
         pred = served.predict_proba(splits["test"].texts).argmax(1)
+        # Without the ensemble: what the neural model alone scores on the same test split.
+        neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1) if weight > 0 else pred
     m = classification_metrics(splits["test"].y, pred, len(labels))
+    m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
     metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"],
-               "val_accuracy": stopper.best, "best_epoch": stopper.best_epoch + 1,
-               "epochs_run": len(history.train_loss), "train_seconds": float(sum(history.seconds))}
+               "neural_only_test_accuracy": m_neural["accuracy"], "neural_only_test_macro_f1": m_neural["macro_f1"],
+               "tfidf_ensemble_weight": weight, **info}
     baseline_metrics = {k: baseline[k] for k in ("test_accuracy", "test_macro_f1")}
     result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics,
                               "baseline": baseline, "data": data_meta, "tag": None}
@@ -337,7 +393,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "data": data_meta,
             "label_map": {str(i): name for i, name in enumerate(labels)},
         }
-        result["tag"] = save_to_store("sentiment", cfg.lang, cfg.arch, metadata, trainer.artifact().save)
+        arch = f"{cfg.arch}+tfidf" if weight > 0 else cfg.arch
+        result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, served_model.save)
         print(f"[sentiment-{cfg.lang}] saved {result['tag']}", file=sys.stderr)
     return result
 

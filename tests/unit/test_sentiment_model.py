@@ -86,3 +86,38 @@ def test_load_artifact_rejects_unknown_kind(tmp_path: Path) -> None:
     (tmp_path / "model.json").write_text('{"kind": "svm"}')
     with pytest.raises(ValueError, match="unknown artifact kind 'svm'"):
         load_artifact(tmp_path)
+
+
+def test_tfidf_linear_matches_scikit_learn(tmp_path: Path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from runners.linear import TfidfLinearModel
+
+    from runners.text import normalize
+
+    # Training fits scikit-learn on normalised text; the served model normalises itself.
+    train = [normalize(t) for t in ["质量很好 物流快", "太差了  不推荐", "很好很好", "差评，退货", "Great taste, LOVE it", "awful coffee"]]
+    y = [1, 0, 1, 0, 1, 0]
+    unseen = ["物流很快，质量很好", "stale and awful", "完全无关", ""]
+    for analyzer, ngrams in (("char", (1, 3)), ("word", (1, 2))):
+        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True)
+        clf = LogisticRegression(C=10).fit(vec.fit_transform(train), y)
+        model = TfidfLinearModel.from_sklearn(vec, clf, ["negative", "positive"])
+        model.save(tmp_path / analyzer)
+        loaded = load_artifact(tmp_path / analyzer, torch.device("cpu"))
+        np.testing.assert_allclose(loaded.predict_proba(unseen), clf.predict_proba(vec.transform([normalize(t) for t in unseen])), atol=1e-5)
+
+
+def test_ensemble_averages_members_and_round_trips(tmp_path: Path) -> None:
+    from runners.linear import EnsembleModel
+
+    a, b = _zh_model("cnn"), _zh_model("bilstm")
+    texts = ["质量很好", "太差了"]
+    ens = EnsembleModel([a, b], [0.25, 0.75])
+    expected = 0.25 * a.predict_proba(texts) + 0.75 * b.predict_proba(texts)
+    np.testing.assert_allclose(ens.predict_proba(texts), expected, rtol=1e-6)
+    ens.save(tmp_path)
+    np.testing.assert_allclose(load_artifact(tmp_path, torch.device("cpu")).predict_proba(texts), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="sum to 1"):
+        EnsembleModel([a, b], [0.5, 0.6])

@@ -5,6 +5,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,7 +71,8 @@ def test_en_training_saves_to_store_with_metadata(tmp_path: Path) -> None:
     ])
     assert result["metrics"]["test_accuracy"] >= 0.9
     model = bentoml.models.get(result["tag"])
-    assert model.info.labels == {"task": "sentiment", "lang": "en", "arch": "minilm"}
+    assert model.info.labels["task"] == "sentiment" and model.info.labels["lang"] == "en"
+    assert model.info.labels["arch"] in ("minilm", "minilm+tfidf")
     meta = model.info.metadata
     assert set(meta["metrics"]) >= {"test_accuracy", "test_macro_f1"}
     assert set(meta["baseline_metrics"]) >= {"test_accuracy", "test_macro_f1"}
@@ -82,3 +84,27 @@ def test_en_training_saves_to_store_with_metadata(tmp_path: Path) -> None:
 def test_unknown_arch_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="--arch for en must be one of"):
         train_sentiment.main(["--lang", "en", "--arch", "cnn", "--no-save"])
+
+
+def test_from_store_reuses_the_network_and_can_ensemble(tmp_path: Path) -> None:
+    import bentoml
+
+    data = synthetic_reviews(tmp_path / "reviews.csv")
+    common = ["--lang", "zh", "--data", str(data), "--n-buckets", "512", "--hidden", "8", "--threads", "1",
+              "--report-dir", str(tmp_path / "r")]
+    first = train_sentiment.main([*common, "--epochs", "1", "--no-ensemble"])
+    again = train_sentiment.main([*common, "--from-store", first["tag"]])
+    assert again["tag"] != first["tag"]
+    assert again["metrics"]["from_store"] == first["tag"]
+    assert again["metrics"]["neural_only_test_accuracy"] == first["metrics"]["test_accuracy"]
+    assert bentoml.models.get(again["tag"]).info.metadata["metrics"] == again["metrics"]
+    with pytest.raises(SystemExit, match="trained on another split"):
+        train_sentiment.main([*common, "--from-store", first["tag"], "--max-train-samples", "50", "--no-save"])
+
+
+def test_choose_ensemble_weight_known_answer() -> None:
+    y = np.array([0, 1, 0, 1])
+    model = np.array([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55], [0.6, 0.4]])  # 2 of 4 right
+    linear = np.array([[0.6, 0.4], [0.3, 0.7], [0.8, 0.2], [0.2, 0.8]])  # 4 of 4 right
+    assert train_sentiment.choose_ensemble_weight(model, linear, y) >= 0.5
+    assert train_sentiment.choose_ensemble_weight(linear, model, y) == 0.0
