@@ -125,7 +125,7 @@ class EarlyStopping:
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             self.bad_epochs += 1
-        return self.bad_epochs > self.patience
+        return self.bad_epochs >= self.patience
 
 
 def write_report(

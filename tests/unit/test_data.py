@@ -74,3 +74,20 @@ def test_classification_metrics_hand_computed() -> None:
     assert m["accuracy"] == pytest.approx(0.6)
     assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
     assert confusion_matrix(y_true, y_pred, 3).tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+
+
+def test_early_stopping_keeps_the_best_state_and_stops_after_patience() -> None:
+    import torch
+
+    from training.common import EarlyStopping
+
+    net = torch.nn.Linear(1, 1)
+    stopper = EarlyStopping(patience=2)
+    stops = []
+    for epoch, score in enumerate([0.5, 0.7, 0.6, 0.65]):
+        with torch.no_grad():
+            net.weight.fill_(float(epoch))
+        stops.append(stopper.step(score, net, epoch))
+    assert stops == [False, False, False, True]
+    assert stopper.best == 0.7 and stopper.best_epoch == 1
+    assert float(stopper.best_state["weight"]) == 1.0
