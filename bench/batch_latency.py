@@ -36,12 +36,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per batch size (median reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--batch-sizes", default="1,8,32,64", help="comma-separated batch sizes")
+    parser.add_argument("--langs", default="zh,en", help="comma-separated model languages to measure")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     out: dict[str, dict[str, float]] = {}
     print(f"{'model':<14}{'batch':>6}{'median ms':>11}{'texts/s':>9}")
-    for lang in ("zh", "en"):
+    for lang in args.langs.split(","):
         model = load_artifact(Path(bentoml.models.get(f"sentiment-{lang}:latest").path), torch.device("cpu"))
         texts = median_length_texts(lang, max(sizes))
         assert all(detect_language(t) == lang for t in texts[:5])

@@ -150,6 +150,8 @@ def write_report(
     ax[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax[0].legend()
     ax[1].plot(epochs, history.val_score, marker="o")
+    if not history.train_loss:
+        ax[0].text(0.5, 0.5, "no epochs in this run", ha="center", transform=ax[0].transAxes)
     ax[1].set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
     fig.tight_layout()
     fig.savefig(report_dir / "loss.png", dpi=100)

@@ -13,6 +13,7 @@ the model.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import tempfile
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         neural = stored.members[0] if isinstance(stored, EnsembleModel) else stored
         if neural.labels != labels:
             raise SystemExit(f"{cfg.from_store} has labels {neural.labels}, this data has {labels}")
-        history = History()
+        history = History(**source.info.metadata.get("history", {}))
         keep = ("val_accuracy", "best_epoch", "epochs_run", "train_seconds")
         info = {"from_store": str(source.tag), "source_params": source.info.metadata["params"],
                 **{k: v for k, v in source.info.metadata["metrics"].items() if k in keep}}
@@ -365,6 +366,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # Measure the artifact exactly as serving will load it: save, reload, predict.
     weight = choose_ensemble_weight(neural.predict_proba(splits["val"].texts),
                                     linear.predict_proba(splits["val"].texts), splits["val"].y) if cfg.ensemble else 0.0
+    weight = float(weight)
     served_model = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
     with tempfile.TemporaryDirectory() as tmp:
         served_model.save(Path(tmp))
@@ -392,6 +394,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "params": asdict(cfg),
             "data": data_meta,
             "label_map": {str(i): name for i, name in enumerate(labels)},
+            "history": dataclasses.asdict(history),
         }
         arch = f"{cfg.arch}+tfidf" if weight > 0 else cfg.arch
         result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, served_model.save)
