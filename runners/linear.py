@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from runners.text import normalize
+from runners.text import clean
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _WHITE = re.compile(r"\s\s+")
@@ -74,7 +74,7 @@ class TfidfLinearModel:
         """Per text, (feature indices, l2-normed tf-idf values): a sparse row of the (n, F) matrix."""
         rows = []
         for t in texts:
-            counts = Counter(self.vocabulary[g] for g in self._grams(normalize(t)) if g in self.vocabulary)
+            counts = Counter(self.vocabulary[g] for g in self._grams(clean(t)) if g in self.vocabulary)
             idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
             val = (1.0 + np.log(tf)) * self.idf[idx]

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.text import Lang, Vocab, detect_language, hashed_ngrams, normalize, segment_words
+from runners.text import Lang, Vocab, clean, detect_language, hashed_ngrams, segment_words
 
 ZH_MAX_CHARS = 256
 EN_MAX_TOKENS = 256
@@ -121,7 +121,7 @@ class CharNgramFeaturizer:
 
     def features(self, text: str) -> tuple[list[int], list[int]]:
         """(character ids, n-gram bucket ids) of one text, truncated to ``max_chars`` characters."""
-        t = normalize(text).lower()[: self.max_chars] or " "
+        t = clean(text).lower()[: self.max_chars] or " "
         return self.vocab.encode(t), hashed_ngrams(t, segment_words(t, self.lang), self.n_buckets)
 
     @staticmethod
@@ -240,7 +240,7 @@ class EncoderModel:
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokenised batch: ``input_ids`` and ``attention_mask``, each (B, T<=max_tokens) int64."""
         enc = self.tokenizer(
-            [normalize(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+            [clean(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
         )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 

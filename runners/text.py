@@ -102,6 +102,12 @@ def mask_pii(text: str) -> str:
     return _PHONE.sub("<PHONE>", text)
 
 
+def clean(text: str) -> str:
+    """What every model sees: :func:`normalize`, then :func:`mask_pii`. Applied identically in
+    training and serving, so no vocabulary or weight file can hold a customer's e-mail or number."""
+    return mask_pii(normalize(text))
+
+
 # --- Duplicates --------------------------------------------------------------------------------
 def dedup_key(text: str) -> str:
     """Key under which two texts count as exact duplicates: normalised, lower-case, letters and

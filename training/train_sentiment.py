@@ -43,7 +43,7 @@ from runners.sentiment import (
 )
 from runners.linear import EnsembleModel, TfidfLinearModel
 from runners.store import save_to_store
-from runners.text import Vocab, deduplicate_labelled, normalize
+from runners.text import Vocab, clean, deduplicate_labelled
 from training import data as data_mod
 from training.common import (
     EarlyStopping,
@@ -103,7 +103,7 @@ def load_split(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dict[
     table = table[table["lang"] == cfg.lang]
     if table.empty:
         raise ValueError(f"{path} has no rows with lang == {cfg.lang!r}")
-    texts = [normalize(t) for t in table["text"]]
+    texts = [clean(t) for t in table["text"]]
     labels = table["label"].tolist()
     keep, stats = deduplicate_labelled(texts, labels)
     texts = [texts[i] for i in keep]

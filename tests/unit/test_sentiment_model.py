@@ -94,10 +94,10 @@ def test_tfidf_linear_matches_scikit_learn(tmp_path: Path) -> None:
 
     from runners.linear import TfidfLinearModel
 
-    from runners.text import normalize
+    from runners.text import clean
 
-    # Training fits scikit-learn on normalised text; the served model normalises itself.
-    train = [normalize(t) for t in ["质量很好 物流快", "太差了  不推荐", "很好很好", "差评，退货", "Great taste, LOVE it", "awful coffee"]]
+    # Training fits scikit-learn on cleaned text; the served model cleans its input itself.
+    train = [clean(t) for t in ["质量很好 物流快", "太差了  不推荐", "很好很好", "差评，退货", "Great taste, LOVE it", "awful coffee"]]
     y = [1, 0, 1, 0, 1, 0]
     unseen = ["物流很快，质量很好", "stale and awful", "完全无关", ""]
     for analyzer, ngrams in (("char", (1, 3)), ("word", (1, 2))):
@@ -106,7 +106,7 @@ def test_tfidf_linear_matches_scikit_learn(tmp_path: Path) -> None:
         model = TfidfLinearModel.from_sklearn(vec, clf, ["negative", "positive"])
         model.save(tmp_path / analyzer)
         loaded = load_artifact(tmp_path / analyzer, torch.device("cpu"))
-        np.testing.assert_allclose(loaded.predict_proba(unseen), clf.predict_proba(vec.transform([normalize(t) for t in unseen])), atol=1e-5)
+        np.testing.assert_allclose(loaded.predict_proba(unseen), clf.predict_proba(vec.transform([clean(t) for t in unseen])), atol=1e-5)
 
 
 def test_ensemble_averages_members_and_round_trips(tmp_path: Path) -> None:

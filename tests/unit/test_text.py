@@ -114,3 +114,9 @@ def test_vocab_build_and_encode() -> None:
     assert v.encode("abz") == [v.index["a"], v.index["b"], Vocab.UNK]
     with pytest.raises(ValueError, match="starts with"):
         Vocab(["a", "b"])
+
+
+def test_clean_normalises_then_masks() -> None:
+    from runners.text import clean
+
+    assert clean("联系我：１３８１２３４５６７８ 或 ｌｉ@ｅｘａｍｐｌｅ.ｃｏｍ") == "联系我:<PHONE> 或 <EMAIL>"
