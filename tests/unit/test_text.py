@@ -51,6 +51,7 @@ def test_detect_language(text: str, lang: str) -> None:
         ("我的手机是13812345678，谢谢", "我的手机是<PHONE>，谢谢"),
         ("手机 +86 138-1234-5678", "手机 <PHONE>"),
         ("call (415) 555-2671 today", "call <PHONE> today"),
+        ("call 1-800-833-5330 and ask", "call <PHONE> and ask"),  # seen in the Fine Food reviews
         ("座机 010-62345678", "座机 <PHONE>"),
         ("身份证110101199003074578号", "身份证<ID>号"),
         ("ID 11010519491231002X ok", "ID <ID> ok"),
