@@ -51,6 +51,8 @@ class CharNgramNet(nn.Module):
         bag_dim: n-gram bag embedding width.
         kernel_sizes: CNN kernel widths (ignored for the BiLSTM).
         dropout: dropout before the output layer.
+        embed_dropout: dropout on character embeddings (whole embedding vectors), against the
+            memorising of rare characters that sets in after a few epochs.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class CharNgramNet(nn.Module):
         bag_dim: int = 64,
         kernel_sizes: Sequence[int] = (2, 3, 4, 5),
         dropout: float = 0.5,
+        embed_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if encoder not in ("bilstm", "cnn"):
@@ -80,6 +83,7 @@ class CharNgramNet(nn.Module):
         # training time, while a batch touches only a few thousand rows.
         self.bag = nn.EmbeddingBag(n_buckets, bag_dim, mode="mean", sparse=True)
         self.dropout = nn.Dropout(dropout)
+        self.embed_dropout = nn.Dropout1d(embed_dropout)
         self.out = nn.Linear(enc_dim + bag_dim, num_labels)
 
     def forward(
@@ -94,7 +98,9 @@ class CharNgramNet(nn.Module):
         Returns:
             (B, num_labels) float logits.
         """
-        emb = self.embed(char_ids)
+        # Dropout1d zeroes whole channels of (B, C, T); applied on (B, T, C) it drops whole
+        # character positions, i.e. entire embedding vectors.
+        emb = self.embed_dropout(self.embed(char_ids))
         mask = (char_ids != Vocab.PAD).unsqueeze(-1)
         if self.encoder_kind == "bilstm":
             packed = nn.utils.rnn.pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)

@@ -74,6 +74,7 @@ class SentimentConfig:
     bag_lr: float = field(default=1e-2, metadata={"help": "learning rate of the n-gram bag (zh)"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with linear LR warm-up (en)"})
     n_buckets: int = field(default=2**20, metadata={"help": "hash buckets of the n-gram bag (zh)"})
+    embed_dropout: float = field(default=0.0, metadata={"help": "dropout of whole character embeddings (zh)"})
     hidden: int = field(default=128, metadata={"help": "BiLSTM units per direction / CNN filters per width (zh)"})
     max_len: int = field(default=0, metadata={"help": f"truncation; 0 = {ZH_MAX_CHARS} chars (zh), {EN_MAX_TOKENS} tokens (en)"})
     max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
@@ -200,7 +201,7 @@ class _ZhTrainer(_Trainer):
         vocab = Vocab.build((t.lower()[:max_chars] for t in train.texts), min_count=2)
         self.featurizer = CharNgramFeaturizer(vocab, cfg.n_buckets, max_chars, "zh")
         self.args = {"vocab_size": len(vocab), "n_buckets": cfg.n_buckets, "num_labels": len(labels),
-                     "encoder": cfg.arch, "hidden": cfg.hidden}
+                     "encoder": cfg.arch, "hidden": cfg.hidden, "embed_dropout": cfg.embed_dropout}
         self.net = CharNgramNet(**self.args).to(device)
         self.labels, self.device, self.batch_size = labels, device, cfg.batch_size
         self._feats: dict[int, list] = {}
