@@ -18,7 +18,7 @@ from pathlib import Path
 import bentoml
 import torch
 
-from runners.sentiment import load_artifact
+from runners.textclf import load_artifact
 from runners.text import detect_language
 from training import data
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from runners.sentiment import (
+from runners.textclf import (
     EN_MAX_TOKENS,
     ZH_MAX_CHARS,
     CharNgramFeaturizer,

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from runners.sentiment import load_artifact
+from runners.textclf import load_artifact
 from service import MAX_TEXT_CHARS, MAX_TEXTS
 
 pytestmark = pytest.mark.integration

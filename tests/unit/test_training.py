@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.unit.test_sentiment_model import tiny_encoder_folder
+from tests.unit.test_textclf import tiny_encoder_folder
 from training import train_sentiment
 
 ZH_POS = ["很好", "非常满意", "推荐购买", "物超所值", "好评", "很喜欢"]

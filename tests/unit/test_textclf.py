@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from runners.sentiment import (
+from runners.textclf import (
     CharNgramFeaturizer,
     CharNgramModel,
     CharNgramNet,
@@ -68,7 +68,7 @@ def tiny_encoder_folder(folder: Path) -> Path:
 
 
 def test_encoder_model_round_trip(tmp_path: Path) -> None:
-    from runners.sentiment import load_encoder
+    from runners.textclf import load_encoder
 
     encoder, tokenizer = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
     model = EncoderModel(EncoderClassifier(encoder, 2), tokenizer, ["negative", "positive"], max_tokens=8)

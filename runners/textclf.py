@@ -1,0 +1,294 @@
+"""Text classifiers shared by every text task (sentiment, category, intent) and their artifacts.
+
+* :class:`CharNgramNet`, trained from scratch: a character encoder (BiLSTM or Kim-style CNN with
+  several kernel widths) beside a bag of hashed character n-grams and words. The bag is what a
+  TF-IDF model sees; the encoder adds order and negation scope. Works for zh and en.
+* :class:`EncoderClassifier`: a pretrained Transformer encoder (the packaged all-MiniLM-L6-v2)
+  fine-tuned with a mean-pooled linear head.
+
+Artifacts are directories with ``model.json`` (kind, constructor args, label list, featurizer
+settings) and ``weights.safetensors`` (or ``.npz``); no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from runners.linear import EnsembleModel, TfidfLinearModel
+from runners.text import Lang, Vocab, clean, hashed_ngrams, segment_words
+
+ZH_MAX_CHARS = 256
+EN_MAX_TOKENS = 256
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --- Chinese: character encoder + n-gram bag ---------------------------------------------------
+class CharNgramNet(nn.Module):
+    """Text classifier over characters and a bag of hashed n-grams.
+
+    Args:
+        vocab_size: number of character ids (incl. pad=0, unk=1).
+        n_buckets: number of hash buckets of the n-gram bag.
+        num_labels: output classes.
+        encoder: ``"bilstm"`` or ``"cnn"``.
+        embed_dim: character embedding width.
+        hidden: BiLSTM hidden size per direction, or CNN filters per kernel width.
+        bag_dim: n-gram bag embedding width.
+        kernel_sizes: CNN kernel widths (ignored for the BiLSTM).
+        dropout: dropout before the output layer.
+        embed_dropout: dropout on character embeddings (whole embedding vectors), against the
+            memorising of rare characters that sets in after a few epochs.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_buckets: int,
+        num_labels: int,
+        encoder: str = "bilstm",
+        embed_dim: int = 128,
+        hidden: int = 128,
+        bag_dim: int = 64,
+        kernel_sizes: Sequence[int] = (2, 3, 4, 5),
+        dropout: float = 0.5,
+        embed_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if encoder not in ("bilstm", "cnn"):
+            raise ValueError(f"encoder must be 'bilstm' or 'cnn', got {encoder!r}")
+        self.encoder_kind = encoder
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=Vocab.PAD)
+        if encoder == "bilstm":
+            self.lstm = nn.LSTM(embed_dim, hidden, batch_first=True, bidirectional=True)
+            enc_dim = 4 * hidden  # max- and mean-pooled, two directions
+        else:
+            self.convs = nn.ModuleList(nn.Conv1d(embed_dim, hidden, k, padding=k // 2) for k in kernel_sizes)
+            enc_dim = hidden * len(kernel_sizes)
+        # sparse gradients: a dense Adam step over 2**20 x 64 parameters per batch would dominate
+        # training time, while a batch touches only a few thousand rows.
+        self.bag = nn.EmbeddingBag(n_buckets, bag_dim, mode="mean", sparse=True)
+        self.dropout = nn.Dropout(dropout)
+        self.embed_dropout = nn.Dropout1d(embed_dropout)
+        self.out = nn.Linear(enc_dim + bag_dim, num_labels)
+
+    def forward(
+        self, char_ids: torch.Tensor, lengths: torch.Tensor, bag_ids: torch.Tensor, bag_offsets: torch.Tensor
+    ) -> torch.Tensor:
+        """
+        Args:
+            char_ids: (B, T) int64, right-padded with 0.
+            lengths: (B,) int64, true lengths (>= 1), on CPU.
+            bag_ids: (N,) int64, all texts' n-gram bucket ids concatenated.
+            bag_offsets: (B,) int64, start of each text in ``bag_ids``.
+        Returns:
+            (B, num_labels) float logits.
+        """
+        # Dropout1d zeroes whole channels of (B, C, T); applied on (B, T, C) it drops whole
+        # character positions, i.e. entire embedding vectors.
+        emb = self.embed_dropout(self.embed(char_ids))
+        mask = (char_ids != Vocab.PAD).unsqueeze(-1)
+        if self.encoder_kind == "bilstm":
+            packed = nn.utils.rnn.pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=char_ids.shape[1])
+            max_pool = out.masked_fill(~mask, -1e4).max(dim=1).values
+            mean_pool = (out * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+            enc = torch.cat([max_pool, mean_pool], dim=-1)
+        else:
+            x = emb.transpose(1, 2)
+            feats = []
+            for conv in self.convs:
+                h = torch.relu(conv(x))[:, :, : char_ids.shape[1]]
+                feats.append(h.masked_fill(~mask.transpose(1, 2), -1e4).max(dim=2).values)
+            enc = torch.cat(feats, dim=-1)
+        return self.out(self.dropout(torch.cat([enc, self.bag(bag_ids, bag_offsets)], dim=-1)))
+
+
+class CharNgramFeaturizer:
+    """Turns raw texts into :class:`CharNgramNet` inputs. Lower-cases and normalises itself."""
+
+    def __init__(self, vocab: Vocab, n_buckets: int, max_chars: int = ZH_MAX_CHARS, lang: Lang = "zh") -> None:
+        self.vocab, self.n_buckets, self.max_chars, self.lang = vocab, n_buckets, max_chars, lang
+
+    def features(self, text: str) -> tuple[list[int], list[int]]:
+        """(character ids, n-gram bucket ids) of one text, truncated to ``max_chars`` characters."""
+        t = clean(text).lower()[: self.max_chars] or " "
+        return self.vocab.encode(t), hashed_ngrams(t, segment_words(t, self.lang), self.n_buckets)
+
+    @staticmethod
+    def collate(feats: Sequence[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+        """Batch tensors for :meth:`CharNgramNet.forward` from :meth:`features` outputs (B items)."""
+        lengths = torch.tensor([len(c) for c, _ in feats], dtype=torch.long)
+        char_ids = torch.zeros(len(feats), int(lengths.max()), dtype=torch.long)
+        for i, (c, _) in enumerate(feats):
+            char_ids[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        bag_lens = torch.tensor([len(b) for _, b in feats], dtype=torch.long)
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), bag_lens.cumsum(0)[:-1]])
+        bag_ids = torch.tensor([i for _, b in feats for i in b], dtype=torch.long)
+        return {"char_ids": char_ids, "lengths": lengths, "bag_ids": bag_ids, "bag_offsets": offsets}
+
+
+# --- English: fine-tuned encoder ---------------------------------------------------------------
+class EncoderClassifier(nn.Module):
+    """A Transformer encoder with a mean-pooled linear head.
+
+    Args:
+        encoder: a ``transformers`` encoder model (e.g. ``BertModel``) returning ``last_hidden_state``.
+        num_labels: output classes.
+        dropout: dropout before the head.
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            input_ids: (B, T) int64 word-piece ids.
+            attention_mask: (B, T) int64, 1 on real tokens.
+        Returns:
+            (B, num_labels) float logits.
+        """
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.head(self.dropout(pooled))
+
+
+def load_encoder(folder: Path) -> tuple[nn.Module, Any]:
+    """(encoder, tokenizer) from a local Hugging Face model folder; never touches the network."""
+    from transformers import AutoModel, AutoTokenizer
+
+    encoder = AutoModel.from_pretrained(str(folder), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    return encoder, tokenizer
+
+
+# --- Artifacts ---------------------------------------------------------------------------------
+class TextClassifier(Protocol):
+    labels: list[str]
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+class CharNgramModel:
+    """A trained :class:`CharNgramNet` with its featurizer and labels: the ``zh`` artifact."""
+
+    kind = "char_ngram"
+
+    def __init__(self, net: CharNgramNet, featurizer: CharNgramFeaturizer, labels: list[str], args: dict[str, Any]):
+        self.net, self.featurizer, self.labels, self.args = net, featurizer, labels, args
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities, shape (len(texts), len(labels)), float32; rows sum to 1."""
+        self.net.eval()
+        device = next(self.net.parameters()).device
+        feats = [self.featurizer.features(t) for t in texts]
+        order = np.argsort([len(c) for c, _ in feats])  # similar lengths together: less padding
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            batch = self.featurizer.collate([feats[i] for i in idx])
+            batch = {k: (v if k == "lengths" else v.to(device)) for k, v in batch.items()}
+            out[idx] = self.net(**batch).softmax(-1).float().cpu().numpy()
+        return out
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        spec = {
+            "kind": self.kind,
+            "args": self.args,
+            "labels": self.labels,
+            "featurizer": {"n_buckets": self.featurizer.n_buckets, "max_chars": self.featurizer.max_chars,
+                           "lang": self.featurizer.lang},
+        }
+        (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
+        (path / "vocab.json").write_text(json.dumps(self.featurizer.vocab.tokens, ensure_ascii=False))
+        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
+
+    @classmethod
+    def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "CharNgramModel":
+        vocab = Vocab(json.loads((path / "vocab.json").read_text()))
+        f = spec["featurizer"]
+        featurizer = CharNgramFeaturizer(vocab, f["n_buckets"], f["max_chars"], f["lang"])
+        net = CharNgramNet(**spec["args"])
+        net.load_state_dict(load_file(str(path / "weights.safetensors")))
+        return cls(net.to(device).eval(), featurizer, spec["labels"], spec["args"])
+
+
+class EncoderModel:
+    """A fine-tuned :class:`EncoderClassifier` with its tokenizer and labels: the ``en`` artifact."""
+
+    kind = "encoder"
+
+    def __init__(self, net: EncoderClassifier, tokenizer: Any, labels: list[str], max_tokens: int = EN_MAX_TOKENS):
+        self.net, self.tokenizer, self.labels, self.max_tokens = net, tokenizer, labels, max_tokens
+
+    def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Tokenised batch: ``input_ids`` and ``attention_mask``, each (B, T<=max_tokens) int64."""
+        enc = self.tokenizer(
+            [clean(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+        )
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Class probabilities, shape (len(texts), len(labels)), float32; rows sum to 1."""
+        self.net.eval()
+        device = next(self.net.parameters()).device
+        order = np.argsort([len(t) for t in texts])
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in self.encode([texts[i] for i in idx]).items()}
+            out[idx] = self.net(**batch).softmax(-1).float().cpu().numpy()
+        return out
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        spec = {"kind": self.kind, "labels": self.labels, "max_tokens": self.max_tokens,
+                "dropout": self.net.dropout.p}
+        (path / "model.json").write_text(json.dumps(spec, indent=1))
+        self.net.encoder.config.save_pretrained(str(path / "encoder"))
+        self.tokenizer.save_pretrained(str(path / "encoder"))
+        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
+
+    @classmethod
+    def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "EncoderModel":
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(str(path / "encoder"), local_files_only=True)
+        net = EncoderClassifier(AutoModel.from_config(config), len(spec["labels"]), spec["dropout"])
+        net.load_state_dict(load_file(str(path / "weights.safetensors")))
+        tokenizer = AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
+        return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])
+
+
+def load_artifact(path: Path, device: torch.device | None = None) -> TextClassifier:
+    """Load a text-classifier artifact directory written by a model's ``save()``, onto ``device``
+    (default: CUDA when present). Ensembles load their members recursively."""
+    path, device = Path(path), device or pick_device()
+    spec = json.loads((path / "model.json").read_text())
+    kind = spec.get("kind")
+    if kind == EnsembleModel.kind:
+        return EnsembleModel([load_artifact(path / name, device) for name in spec["members"]], spec["weights"])
+    kinds = {c.kind: c for c in (CharNgramModel, EncoderModel, TfidfLinearModel)}
+    if kind not in kinds:
+        raise ValueError(f"unknown artifact kind {kind!r} in {path}; expected one of {sorted([*kinds, EnsembleModel.kind])}")
+    return kinds[kind].load(path, spec, device)
