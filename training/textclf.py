@@ -1,0 +1,362 @@
+"""The training core of every text classifier (sentiment, category, intent): data preparation,
+the TF-IDF baseline, the network's training loop with early stopping, the optional ensemble, and
+evaluation of the artifact exactly as serving loads it. Task scripts add data and store naming."""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from runners.linear import EnsembleModel, TfidfLinearModel
+from runners.text import Lang, Vocab, clean, deduplicate_labelled
+from runners.textclf import (
+    EN_MAX_TOKENS,
+    ZH_MAX_CHARS,
+    CharNgramFeaturizer,
+    CharNgramModel,
+    CharNgramNet,
+    EncoderClassifier,
+    EncoderModel,
+    load_artifact,
+    load_encoder,
+)
+from training import data as data_mod
+from training.common import (
+    EarlyStopping,
+    History,
+    classification_metrics,
+    fingerprint,
+    stratified_split,
+)
+
+CHAR_ARCHS = ("bilstm", "cnn")
+ENCODER_ARCHS = ("minilm",)
+
+
+@dataclass
+class TextClfConfig:
+    """Options shared by every text-classifier training script."""
+
+    lang: str = field(default="zh", metadata={"help": "language of the model", "choices": ["zh", "en"]})
+    data: str = field(default="", metadata={"help": "table file (CSV/TSV/Parquet); empty = the built-in data"})
+    arch: str = field(default="", metadata={"help": "bilstm, cnn (character network) or minilm (English encoder); empty = task default"})
+    epochs: int = field(default=0, metadata={"help": "maximum epochs; 0 = 12 (bilstm/cnn) or 4 (minilm, the LR decays to 0 over them)"})
+    patience: int = field(default=2, metadata={"help": "epochs without validation gain before stopping"})
+    batch_size: int = field(default=32, metadata={"help": "training batch size"})
+    lr: float = field(default=0.0, metadata={"help": "peak learning rate; 0 = 2e-3 (bilstm/cnn) or 5e-5 (minilm)"})
+    bag_lr: float = field(default=1e-2, metadata={"help": "learning rate of the n-gram bag (bilstm/cnn)"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with linear LR warm-up (minilm)"})
+    n_buckets: int = field(default=2**20, metadata={"help": "hash buckets of the n-gram bag (bilstm/cnn)"})
+    embed_dropout: float = field(default=0.0, metadata={"help": "dropout of whole character embeddings (bilstm/cnn)"})
+    hidden: int = field(default=128, metadata={"help": "BiLSTM units per direction / CNN filters per width"})
+    max_len: int = field(default=0, metadata={"help": f"truncation; 0 = {ZH_MAX_CHARS} chars (bilstm/cnn), {EN_MAX_TOKENS} tokens (minilm)"})
+    max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
+    encoder: str = field(default="", metadata={"help": "pretrained encoder folder (minilm); empty = packaged MiniLM"})
+    seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
+    report_dir: str = field(default="reports", metadata={"help": "report root; plots go in <root>/<model name>"})
+    from_store: str = field(default="", metadata={"help": "evaluate this stored model's network instead of training one"})
+    ensemble: bool = field(default=True, metadata={"help": "average with the TF-IDF model when that helps on validation"})
+    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
+
+    def resolve(self, allowed_archs: Sequence[str]) -> None:
+        """Fill architecture-dependent defaults; refuse an architecture the task does not allow."""
+        self.arch = self.arch or allowed_archs[0]
+        if self.arch not in allowed_archs:
+            raise SystemExit(f"--arch for {self.lang} must be one of {tuple(allowed_archs)}, got {self.arch!r}")
+        self.epochs = self.epochs or (4 if self.arch in ENCODER_ARCHS else 12)
+
+
+@dataclass
+class Split:
+    texts: list[str]
+    y: np.ndarray  # (n,) int64 class ids
+
+
+def prepare_splits(
+    texts: Sequence[str], labels: Sequence[str], seed: int, max_train_samples: int = 0
+) -> tuple[dict[str, Split], list[str], dict[str, Any]]:
+    """Clean, deduplicate and split labelled texts 80/10/10, stratified by label.
+
+    Duplicates (exact and near) collapse to one text before the split, and duplicate clusters
+    with conflicting labels are dropped, so no test text has a copy in training.
+
+    Returns:
+        ({"train", "val", "test"} -> Split, sorted label names, the ``data`` metadata block
+        without its ``name``).
+    """
+    texts = [clean(t) for t in texts]
+    keep, stats = deduplicate_labelled(texts, list(labels))
+    texts = [texts[i] for i in keep]
+    names = sorted(set(labels[i] for i in keep))
+    if len(names) < 2:
+        raise ValueError(f"need at least 2 labels after deduplication, found {names}")
+    y = np.array([names.index(labels[i]) for i in keep], dtype=np.int64)
+    tr, va, te = stratified_split(y, seed=seed)
+    if max_train_samples:
+        tr = np.sort(np.random.default_rng(seed).permutation(tr)[:max_train_samples])
+    splits = {k: Split([texts[i] for i in idx], y[idx]) for k, idx in (("train", tr), ("val", va), ("test", te))}
+    meta = {
+        "sha256": fingerprint([f"{texts[i]}\t{y[i]}" for i in np.concatenate([tr, va, te])]),
+        "n_train": len(tr), "n_val": len(va), "n_test": len(te),
+        "dedup": {"rows_in": stats.n_in, "duplicates_dropped": stats.n_duplicates,
+                  "conflicting_dropped": stats.n_conflicting},
+    }
+    return splits, names, meta
+
+
+def tfidf_baseline(splits: dict[str, Split], lang: Lang, labels: list[str]) -> tuple[dict[str, Any], TfidfLinearModel]:
+    """TF-IDF + logistic regression (character 1-3-grams for zh, word 1-2-grams for en), C tuned on
+    the validation split. Returns (test metrics and the chosen C, the fitted model as an artifact)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    if lang == "zh":
+        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+    else:
+        vec = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, lowercase=True)
+    x_tr = vec.fit_transform(splits["train"].texts)
+    x_va, x_te = vec.transform(splits["val"].texts), vec.transform(splits["test"].texts)
+    best = max(
+        (LogisticRegression(C=c, max_iter=3000).fit(x_tr, splits["train"].y) for c in (0.3, 1.0, 3.0, 10.0, 30.0)),
+        key=lambda m: (m.predict(x_va) == splits["val"].y).mean(),
+    )
+    m = classification_metrics(splits["test"].y, best.predict(x_te), len(labels))
+    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"], "C": best.C,
+               "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram"}
+    return metrics, TfidfLinearModel.from_sklearn(vec, best, labels)
+
+
+def choose_ensemble_weight(p_model: np.ndarray, p_linear: np.ndarray, y: np.ndarray) -> float:
+    """Weight of the TF-IDF model in a probability average with the neural model, picked on the
+    validation split from 0, 0.1, ..., 0.9 by accuracy, ties by lower log-loss. 0 means no ensemble.
+
+    Args:
+        p_model, p_linear: (n, K) validation probabilities.
+        y: (n,) validation class ids.
+    """
+    def score(w: float) -> tuple[float, float]:
+        p = (1 - w) * p_model + w * p_linear
+        return float((p.argmax(1) == y).mean()), float(np.mean(np.log(p[np.arange(len(y)), y] + 1e-9)))
+
+    return max((round(w, 1) for w in np.arange(0, 1.0, 0.1)), key=score)
+
+
+class _Trainer:
+    """Language-specific pieces of the loop: batching, forward, optimisers, artifact."""
+
+    net: nn.Module
+
+    def batches(self, split: Split, shuffle: bool, rng: np.random.Generator) -> Iterator[tuple[dict, torch.Tensor]]:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        raise NotImplementedError
+
+    def artifact(self) -> CharNgramModel | EncoderModel:
+        raise NotImplementedError
+
+
+def _length_buckets(lengths: list[int], batch_size: int, shuffle: bool, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of similar length (less padding, faster LSTM/attention), in random order when
+    shuffling. Sorting happens inside windows of 50 batches so the order stays random."""
+    idx = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    window = batch_size * 50
+    out: list[np.ndarray] = []
+    for s in range(0, len(idx), window):
+        chunk = sorted(idx[s : s + window], key=lambda i: lengths[i])
+        out += [np.array(chunk[j : j + batch_size]) for j in range(0, len(chunk), batch_size)]
+    if shuffle:
+        rng.shuffle(out)  # type: ignore[arg-type]
+    return out
+
+
+class _CharTrainer(_Trainer):
+    def __init__(self, cfg: TextClfConfig, train: Split, labels: list[str], device: torch.device) -> None:
+        max_chars = cfg.max_len or ZH_MAX_CHARS
+        vocab = Vocab.build((t.lower()[:max_chars] for t in train.texts), min_count=2)
+        self.featurizer = CharNgramFeaturizer(vocab, cfg.n_buckets, max_chars, cfg.lang)
+        self.args = {"vocab_size": len(vocab), "n_buckets": cfg.n_buckets, "num_labels": len(labels),
+                     "encoder": cfg.arch, "hidden": cfg.hidden, "embed_dropout": cfg.embed_dropout}
+        self.net = CharNgramNet(**self.args).to(device)
+        self.labels, self.device, self.batch_size = labels, device, cfg.batch_size
+        self._feats: dict[int, list] = {}
+        dense = [p for n, p in self.net.named_parameters() if not n.startswith("bag.")]
+        self.opt = torch.optim.Adam(dense, lr=cfg.lr or 2e-3)
+        self.opt_bag = torch.optim.SparseAdam(list(self.net.bag.parameters()), lr=cfg.bag_lr)
+        self.dense = dense
+
+    def batches(self, split: Split, shuffle: bool, rng: np.random.Generator) -> Iterator[tuple[dict, torch.Tensor]]:
+        feats = self._feats.get(id(split))
+        if feats is None:  # featurise each split once; jieba is the slow part
+            feats = self._feats[id(split)] = [self.featurizer.features(t) for t in split.texts]
+        for idx in _length_buckets([len(c) for c, _ in feats], self.batch_size, shuffle, rng):
+            batch = self.featurizer.collate([feats[i] for i in idx])
+            yield {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}, torch.as_tensor(split.y[idx])
+
+    def step(self) -> None:
+        nn.utils.clip_grad_norm_(self.dense, 1.0)
+        self.opt.step()
+        self.opt_bag.step()
+
+    def zero_grad(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        self.opt_bag.zero_grad(set_to_none=True)
+
+    def artifact(self) -> CharNgramModel:
+        return CharNgramModel(self.net, self.featurizer, self.labels, self.args)
+
+
+class _EncoderTrainer(_Trainer):
+    def __init__(self, cfg: TextClfConfig, train: Split, labels: list[str], device: torch.device, total_steps: int):
+        folder = Path(cfg.encoder) if cfg.encoder else data_mod.encoder_dir()
+        encoder, tokenizer = load_encoder(folder)
+        self.net = EncoderClassifier(encoder, len(labels)).to(device)
+        self.model = EncoderModel(self.net, tokenizer, labels, cfg.max_len or EN_MAX_TOKENS)
+        self.device, self.batch_size = device, cfg.batch_size
+        no_decay = ("bias", "LayerNorm.weight", "norm.weight")
+        groups = [
+            {"params": [p for n, p in self.net.named_parameters() if not n.endswith(no_decay)], "weight_decay": 0.01},
+            {"params": [p for n, p in self.net.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        ]
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr or 5e-5)
+        warmup = max(1, int(total_steps * cfg.warmup_ratio))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
+        )
+
+    def batches(self, split: Split, shuffle: bool, rng: np.random.Generator) -> Iterator[tuple[dict, torch.Tensor]]:
+        for idx in _length_buckets([len(t) for t in split.texts], self.batch_size, shuffle, rng):
+            enc = self.model.encode([split.texts[i] for i in idx])
+            yield {k: v.to(self.device) for k, v in enc.items()}, torch.as_tensor(split.y[idx])
+
+    def step(self) -> None:
+        nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+        self.opt.step()
+        self.sched.step()
+
+    def zero_grad(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+
+    def artifact(self) -> EncoderModel:
+        return self.model
+
+
+def _evaluate_loss(trainer: _Trainer, split: Split, rng: np.random.Generator) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the current weights on a split."""
+    trainer.net.eval()
+    total, correct, n = 0.0, 0, 0
+    with torch.inference_mode():
+        for inputs, y in trainer.batches(split, shuffle=False, rng=rng):
+            logits = trainer.net(**inputs)
+            y = y.to(logits.device)
+            total += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(-1) == y).sum())
+            n += len(y)
+    trainer.net.train()
+    return total / n, correct / n
+
+
+def train_neural(cfg: TextClfConfig, splits: dict[str, Split], labels: list[str],
+                 device: torch.device, name: str) -> tuple[CharNgramModel | EncoderModel, History, dict[str, Any]]:
+    """Train the language's network with early stopping on validation accuracy.
+
+    Returns:
+        (the best epoch's model as an artifact, per-epoch curves, ``val_accuracy`` / ``best_epoch``
+        / ``epochs_run`` / ``train_seconds``).
+    """
+    steps_per_epoch = math.ceil(len(splits["train"].texts) / cfg.batch_size)
+    trainer: _Trainer
+    if cfg.arch in CHAR_ARCHS:
+        trainer = _CharTrainer(cfg, splits["train"], labels, device)
+    else:
+        trainer = _EncoderTrainer(cfg, splits["train"], labels, device, steps_per_epoch * cfg.epochs)
+    rng = np.random.default_rng(cfg.seed)
+    history, stopper = History(), EarlyStopping(cfg.patience)
+    trainer.net.train()
+    for epoch in range(cfg.epochs):
+        t0, losses = time.perf_counter(), []
+        bar = tqdm(trainer.batches(splits["train"], True, rng), total=steps_per_epoch,
+                   desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", file=sys.stderr, leave=False)
+        for inputs, y in bar:
+            trainer.zero_grad()
+            logits = trainer.net(**inputs)
+            loss = nn.functional.cross_entropy(logits, y.to(logits.device))
+            loss.backward()
+            trainer.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        val_loss, val_acc = _evaluate_loss(trainer, splits["val"], rng)
+        history.train_loss.append(float(np.mean(losses)))
+        history.val_loss.append(val_loss)
+        history.val_score.append(val_acc)
+        history.seconds.append(time.perf_counter() - t0)
+        print(f"[{name}] epoch {epoch + 1}: train loss {history.train_loss[-1]:.4f} "
+              f"val loss {val_loss:.4f} val acc {val_acc:.4f} ({history.seconds[-1]:.0f}s)", file=sys.stderr)
+        if stopper.step(val_acc, trainer.net, epoch):
+            break
+    trainer.net.load_state_dict(stopper.best_state)
+    info = {"val_accuracy": stopper.best, "best_epoch": stopper.best_epoch + 1,
+            "epochs_run": len(history.train_loss), "train_seconds": float(sum(history.seconds))}
+    return trainer.artifact(), history, info
+
+
+
+def fit_and_evaluate(cfg: TextClfConfig, splits: dict[str, Split], labels: list[str], device: torch.device,
+                     name: str, linear: TfidfLinearModel, data_sha256: str) -> dict[str, Any]:
+    """Train the network (or take it from the store), ensemble it with ``linear`` when validation
+    says so, and measure the artifact on the test split after a save/load round trip.
+
+    Returns:
+        ``{"model": artifact to serve, "metrics": {...}, "pred": (n_test,) class ids,
+        "history": History, "weight": TF-IDF weight in the ensemble}``.
+    """
+    if cfg.from_store:
+        # Re-evaluate (and possibly ensemble) a stored network on this split instead of training.
+        source = bentoml.models.get(cfg.from_store)
+        if source.info.metadata["data"]["sha256"] != data_sha256:
+            raise SystemExit(f"{cfg.from_store} was trained on another split (data sha256 differs): "
+                             "its test metrics here would leak; use the same data, seed and caps")
+        stored = load_artifact(Path(source.path), device)
+        neural = stored.members[0] if isinstance(stored, EnsembleModel) else stored
+        if neural.labels != labels:
+            raise SystemExit(f"{cfg.from_store} has labels {neural.labels}, this data has {labels}")
+        history = History(**source.info.metadata.get("history", {}))
+        keep = ("val_accuracy", "best_epoch", "epochs_run", "train_seconds")
+        info = {"from_store": str(source.tag), "source_params": source.info.metadata["params"],
+                **{k: v for k, v in source.info.metadata["metrics"].items() if k in keep}}
+    else:
+        neural, history, info = train_neural(cfg, splits, labels, device, name)
+
+    # Measure the artifact exactly as serving will load it: save, reload, predict.
+    weight = choose_ensemble_weight(neural.predict_proba(splits["val"].texts),
+                                    linear.predict_proba(splits["val"].texts), splits["val"].y) if cfg.ensemble else 0.0
+    weight = float(weight)
+    served_model = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
+    with tempfile.TemporaryDirectory() as tmp:
+        served_model.save(Path(tmp))
+        served = load_artifact(Path(tmp), device)
+        pred = served.predict_proba(splits["test"].texts).argmax(1)
+        # Without the ensemble: what the neural model alone scores on the same test split.
+        neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1) if weight > 0 else pred
+    m = classification_metrics(splits["test"].y, pred, len(labels))
+    m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
+    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"],
+               "neural_only_test_accuracy": m_neural["accuracy"], "neural_only_test_macro_f1": m_neural["macro_f1"],
+               "tfidf_ensemble_weight": weight, **info}
+    return {"model": served_model, "metrics": metrics, "pred": pred, "history": history, "weight": weight}
