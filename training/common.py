@@ -174,3 +174,17 @@ def write_report(
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
     return fn(), time.perf_counter() - t0
+
+
+def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per class: precision, recall, F1 and support (true count). A class never predicted has
+    precision 0; one absent from ``y_true`` has support 0 and recall 0."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    out = {}
+    for c, name in enumerate(names):
+        tp = int(np.sum((y_pred == c) & (y_true == c)))
+        n_pred, n_true = int(np.sum(y_pred == c)), int(np.sum(y_true == c))
+        p = tp / n_pred if n_pred else 0.0
+        r = tp / n_true if n_true else 0.0
+        out[name] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": n_true}
+    return out

