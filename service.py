@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import bentoml
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
+from runners.classifier import ClassifierRunner
 from runners.sentiment import SentimentRunner
 
 MAX_TEXTS = 64
@@ -43,16 +44,20 @@ Texts = Annotated[
 ]
 
 
-class SentimentResult(BaseModel):
+class LabelResult(BaseModel):
     lang: str = Field(description="detected language, 'zh' or 'en'; picks the model")
-    label: str = Field(description="most probable sentiment label")
+    label: str = Field(description="most probable label")
     score: float = Field(description="probability of `label`, 0-1")
     probabilities: dict[str, float] = Field(description="probability per label; sums to 1")
     model: str = Field(description="model tag in the store that produced this result")
 
 
 class SentimentResponse(BaseModel):
-    results: list[SentimentResult] = Field(description="one result per input text, in input order")
+    results: list[LabelResult] = Field(description="one sentiment per input text, in input order")
+
+
+class ClassifyResponse(BaseModel):
+    results: list[LabelResult] = Field(description="one category per input text, in input order")
 
 
 def _loc(loc: list[Any]) -> str:
@@ -123,12 +128,19 @@ class ErrorBodyMiddleware:
 @bentoml.service(name="DemandMining", traffic={"timeout": 60})
 class DemandMining:
     sentiment_runner = bentoml.depends(SentimentRunner)
+    classifier_runner = bentoml.depends(ClassifierRunner)
 
     @bentoml.api(route="/sentiment")
     async def sentiment(self, texts: Texts) -> SentimentResponse:
         """Sentiment of one or many reviews, Chinese or English, routed per text."""
         results = await self.sentiment_runner.to_async.predict(list(texts))
-        return SentimentResponse(results=[SentimentResult(**r) for r in results])
+        return SentimentResponse(results=[LabelResult(**r) for r in results])
+
+    @bentoml.api(route="/classify")
+    async def classify(self, texts: Texts) -> ClassifyResponse:
+        """Product category of one or many texts (titles, queries, messages)."""
+        results = await self.classifier_runner.to_async.predict(list(texts))
+        return ClassifyResponse(results=[LabelResult(**r) for r in results])
 
 
 DemandMining.add_asgi_middleware(ErrorBodyMiddleware)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import bentoml
 import torch
 
-from runners.serving import DEPENDENCY_CONFIG, model_path, torch_threads
-from runners.text import detect_language
-from runners.textclf import TextClassifier, load_artifact, pick_device
+from runners.serving import DEPENDENCY_CONFIG, load_language_models, torch_threads
+from runners.textclf import predict_routed
 
 # Batching knobs, from `python -m bench.batch_latency` on 2 CPU cores (see README, "Serving"):
 # a batch of 64 English texts of median review length takes ~0.6 s through MiniLM and a Chinese
@@ -31,30 +29,13 @@ class SentimentRunner:
 
     def __init__(self) -> None:
         torch.set_num_threads(torch_threads())
-        self.device = pick_device()
-        self.models: dict[str, TextClassifier] = {}
-        self.tags: dict[str, str] = {}
-        for lang in ("zh", "en"):
-            path, tag = model_path(os.environ.get(f"SENTIMENT_{lang.upper()}_MODEL", f"sentiment-{lang}:latest"))
-            self.models[lang], self.tags[lang] = load_artifact(path, self.device), tag
+        self.models, self.tags = load_language_models("sentiment", required=("zh", "en"))
         self.predict_texts(["很好", "great"])  # warm-up: first call pays lazy init (jieba dict, kernels)
 
     def predict_texts(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Per text: ``lang``, ``label``, ``score`` (probability of the label) and ``probabilities``
-        (label -> probability). Texts are routed to the model of their detected language."""
-        langs = [detect_language(t) for t in texts]
-        out: list[dict[str, Any]] = [{} for _ in texts]
-        for lang, model in self.models.items():
-            idx = [i for i, lg in enumerate(langs) if lg == lang]
-            if not idx:
-                continue
-            probs = model.predict_proba([texts[i] for i in idx])
-            for row, i in zip(probs, idx):
-                best = int(row.argmax())
-                out[i] = {"lang": lang, "label": model.labels[best], "score": float(row[best]),
-                          "probabilities": {name: float(p) for name, p in zip(model.labels, row)},
-                          "model": self.tags[lang]}
-        return out
+        """Per text: ``lang``, ``label``, ``score``, ``probabilities`` and ``model`` (see
+        :func:`runners.textclf.predict_routed`)."""
+        return predict_routed(self.models, self.tags, texts)
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:

@@ -38,3 +38,26 @@ def model_path(tag: str) -> tuple[Path, str]:
             "train it with `python -m training.bootstrap`"
         ) from e
     return Path(model.path), str(model.tag)
+
+
+def load_language_models(task: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """Load a task's per-language models from the store onto the best device.
+
+    Each language's tag comes from ``$<TASK>_<LANG>_MODEL`` (default ``<task>-<lang>:latest``).
+    Languages in ``required`` must be present; those in ``optional`` are loaded when the store has
+    them. Returns (language -> model, language -> resolved tag), required languages first.
+    """
+    from runners.textclf import load_artifact, pick_device
+
+    device = pick_device()
+    models, tags = {}, {}
+    for lang in (*required, *optional):
+        tag = os.environ.get(f"{task.upper()}_{lang.upper()}_MODEL", f"{task}-{lang}:latest")
+        try:
+            path, tags[lang] = model_path(tag)
+        except RuntimeError:
+            if lang in required:
+                raise
+            continue
+        models[lang] = load_artifact(path, device)
+    return models, tags

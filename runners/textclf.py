@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.text import Lang, Vocab, clean, hashed_ngrams, segment_words
+from runners.text import Lang, Vocab, clean, detect_language, hashed_ngrams, segment_words
 
 ZH_MAX_CHARS = 256
 EN_MAX_TOKENS = 256
@@ -292,3 +292,32 @@ def load_artifact(path: Path, device: torch.device | None = None) -> TextClassif
     if kind not in kinds:
         raise ValueError(f"unknown artifact kind {kind!r} in {path}; expected one of {sorted([*kinds, EnsembleModel.kind])}")
     return kinds[kind].load(path, spec, device)
+
+
+def predict_routed(models: dict[str, TextClassifier], tags: dict[str, str], texts: Sequence[str]) -> list[dict[str, Any]]:
+    """Classify texts with the model of each text's detected language.
+
+    A text whose language has no model goes to the first model in ``models`` (the response's
+    ``model`` says which answered).
+
+    Args:
+        models: language -> model; at least one.
+        tags: language -> store tag, reported per result.
+        texts: n raw texts.
+    Returns:
+        n dicts: ``lang`` (detected), ``label``, ``score`` (its probability), ``probabilities``
+        (label -> probability) and ``model``.
+    """
+    fallback = next(iter(models))
+    langs = [detect_language(t) for t in texts]
+    routes = [lg if lg in models else fallback for lg in langs]
+    out: list[dict[str, Any]] = [{} for _ in texts]
+    for lang, model in models.items():
+        idx = [i for i, r in enumerate(routes) if r == lang]
+        if not idx:
+            continue
+        for row, i in zip(model.predict_proba([texts[i] for i in idx]), idx):
+            best = int(row.argmax())
+            out[i] = {"lang": langs[i], "label": model.labels[best], "score": float(row[best]),
+                      "probabilities": {name: float(p) for name, p in zip(model.labels, row)}, "model": tags[lang]}
+    return out

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runners.store import has_model, model_name
-from training import train_sentiment
+from training import train_classifier, train_sentiment
 
 # (store name, trainer, full-run flags, quick-run flags)
 DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list[str]]] = [
@@ -23,6 +23,8 @@ DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list
      ["--lang", "zh", "--max-train-samples", "400", "--epochs", "1", "--n-buckets", "4096", "--hidden", "16"]),
     (model_name("sentiment", "en"), train_sentiment.main, ["--lang", "en"],
      ["--lang", "en", "--max-train-samples", "64", "--epochs", "1", "--max-len", "64"]),
+    (model_name("classification", "en"), train_classifier.main, [],
+     ["--n-splits", "1", "--epochs", "3", "--n-buckets", "4096", "--hidden", "16"]),
 ]
 
 

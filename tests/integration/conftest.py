@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES
-from training import train_sentiment
+from training import train_classifier, train_sentiment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,9 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     common = ["--data", str(FIXTURES / "reviews_tiny.csv"), "--report-dir", str(reports), "--threads", "1"]
     zh = train_sentiment.main(["--lang", "zh", "--epochs", "3", "--n-buckets", "8192", "--hidden", "32", *common])
     en = train_sentiment.main(["--lang", "en", "--epochs", "1", "--max-len", "64", *common])
-    return {"zh": zh["tag"], "en": en["tag"]}
+    clf = train_classifier.main(["--n-splits", "1", "--epochs", "4", "--n-buckets", "8192", "--hidden", "32",
+                                 "--report-dir", str(reports), "--threads", "1"])
+    return {"zh": zh["tag"], "en": en["tag"], "classification": clf["tag"]}
 
 
 @pytest.fixture(scope="session")
