@@ -38,6 +38,9 @@ class ClassifierConfig(TextClfConfig):
                                                 "choices": ["cnn", "bilstm", "minilm"]})
     name: str = field(default="category", metadata={"help": "what the labels are, e.g. category or intent; "
                                                              "stored as the model's `subject` label"})
+    # A catalogue has hundreds of titles, not tens of thousands of reviews: 2**16 buckets (4M
+    # parameters) instead of 2**20 (67M).
+    n_buckets: int = field(default=2**16, metadata={"help": "hash buckets of the n-gram bag (bilstm/cnn)"})
     n_splits: int = field(default=5, metadata={"help": "seeded splits to average over (seed, seed+1, ...)"})
     synthetic: bool = field(default=False, metadata={"help": "the table is generated, not real: say so in metadata"})
 
