@@ -344,9 +344,11 @@ def fit_and_evaluate(cfg: TextClfConfig, splits: dict[str, Split], labels: list[
         neural, history, info = train_neural(cfg, splits, labels, device, name)
 
     # Measure the artifact exactly as serving will load it: save, reload, predict.
-    weight = choose_ensemble_weight(neural.predict_proba(splits["val"].texts),
-                                    linear.predict_proba(splits["val"].texts), splits["val"].y) if cfg.ensemble else 0.0
-    weight = float(weight)
+    p_val_neural = neural.predict_proba(splits["val"].texts)
+    p_val_linear = linear.predict_proba(splits["val"].texts)
+    weight = float(choose_ensemble_weight(p_val_neural, p_val_linear, splits["val"].y)) if cfg.ensemble else 0.0
+    # Validation accuracy of what is served: the number to compare runs by (test stays untouched).
+    served_val_acc = float((((1 - weight) * p_val_neural + weight * p_val_linear).argmax(1) == splits["val"].y).mean())
     served_model = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
     with tempfile.TemporaryDirectory() as tmp:
         served_model.save(Path(tmp))
@@ -358,5 +360,5 @@ def fit_and_evaluate(cfg: TextClfConfig, splits: dict[str, Split], labels: list[
     m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
     metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"],
                "neural_only_test_accuracy": m_neural["accuracy"], "neural_only_test_macro_f1": m_neural["macro_f1"],
-               "tfidf_ensemble_weight": weight, **info}
+               "tfidf_ensemble_weight": weight, "served_val_accuracy": served_val_acc, **info}
     return {"model": served_model, "metrics": metrics, "pred": pred, "history": history, "weight": weight}
