@@ -308,6 +308,9 @@ def predict_routed(models: dict[str, TextClassifier], tags: dict[str, str], text
         n dicts: ``lang`` (detected), ``label``, ``score`` (its probability), ``probabilities``
         (label -> probability) and ``model``.
     """
+    bad = [(i, type(t).__name__) for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"texts must be strings; item {bad[0][0]} is {bad[0][1]} ({len(bad)} non-strings in all)")
     fallback = next(iter(models))
     langs = [detect_language(t) for t in texts]
     routes = [lg if lg in models else fallback for lg in langs]
