@@ -91,3 +91,12 @@ def test_early_stopping_keeps_the_best_state_and_stops_after_patience() -> None:
     assert stops == [False, False, False, True]
     assert stopper.best == 0.7 and stopper.best_epoch == 1
     assert float(stopper.best_state["weight"]) == 1.0
+
+
+def test_read_table_parquet_and_tsv(tmp_path: Path) -> None:
+    df = pd.DataFrame({"text": ["很好", "bad"], "label": ["pos", "neg"], "extra": [1, 2]})
+    df.to_parquet(tmp_path / "t.parquet")
+    df.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    for name in ("t.parquet", "t.tsv"):
+        got = data.read_table(tmp_path / name, data.LABELLED_TEXTS)
+        assert got.to_dict("list") == {"text": ["很好", "bad"], "label": ["pos", "neg"]}
