@@ -1,5 +1,5 @@
 """Opt-in (--runslow): training on the full built-in Chinese reviews must clear a floor well above
-chance. About 10 minutes on 2 CPU cores."""
+chance. About 2 minutes on 2 CPU cores."""
 
 from pathlib import Path
 
