@@ -8,8 +8,7 @@ import dataclasses
 import hashlib
 import json
 import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -169,11 +168,6 @@ def write_report(
     fig.savefig(report_dir / "confusion.png", dpi=100)
     plt.close(fig)
     (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    return fn(), time.perf_counter() - t0
 
 
 def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], names: Sequence[str]) -> dict[str, dict[str, float]]:
