@@ -20,7 +20,6 @@ Lang = Literal["zh", "en"]
 
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
-_SPACE = re.compile(r"\s+")
 # CJK unified ideographs, extension A and compatibility ideographs.
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
@@ -36,12 +35,62 @@ def normalize(text: str) -> str:
     Args:
         text: any Unicode string.
     Returns:
-        the normalised string (may be empty).
+        the normalised string (may be empty). Same as ``normalize_with_offsets(text)[0]``.
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = _HTML_TAG.sub(" ", text)
-    text = _CONTROL.sub("", text)
-    return _SPACE.sub(" ", text).strip()
+    return normalize_with_offsets(text)[0]
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """:func:`normalize`, and where each output character came from in the input.
+
+    Models read the normalised text; callers get offsets into the text they sent. A normalised
+    span ``[s, e)`` covers the input span ``[src[s][0], src[e - 1][1])``.
+
+    Args:
+        text: any Unicode string.
+    Returns:
+        (normalised text of length m, m pairs ``(start, end)``: the input characters, end
+        exclusive, that produced each output character).
+    """
+    # NFKC per base character with its combining marks, so every output character keeps a source.
+    chars: list[str] = []
+    src: list[tuple[int, int]] = []
+    i = 0
+    while i < len(text):
+        j = i + 1
+        while j < len(text) and unicodedata.combining(text[j]):
+            j += 1
+        for ch in unicodedata.normalize("NFKC", text[i:j]):
+            chars.append(ch)
+            src.append((i, j))
+        i = j
+    folded = "".join(chars)
+    drop = [False] * len(chars)
+    for m in _HTML_TAG.finditer(folded):
+        for k in range(m.start(), m.end()):
+            chars[k] = " "
+    for k, ch in enumerate(chars):
+        if _CONTROL.match(ch):
+            drop[k] = True
+    out: list[str] = []
+    out_src: list[tuple[int, int]] = []
+    for k, ch in enumerate(chars):
+        if drop[k]:
+            continue
+        if ch.isspace():
+            if out and out[-1] == " ":
+                out_src[-1] = (out_src[-1][0], src[k][1])  # one space stands for the whole run
+                continue
+            ch = " "
+        out.append(ch)
+        out_src.append(src[k])
+    while out and out[0] == " ":
+        out.pop(0)
+        out_src.pop(0)
+    while out and out[-1] == " ":
+        out.pop()
+        out_src.pop()
+    return "".join(out), out_src
 
 
 def detect_language(text: str) -> Lang:

@@ -121,3 +121,31 @@ def test_clean_normalises_then_masks() -> None:
     from runners.text import clean
 
     assert clean("联系我：１３８１２３４５６７８ 或 ｌｉ@ｅｘａｍｐｌｅ.ｃｏｍ") == "联系我:<PHONE> 或 <EMAIL>"
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised_span", "original_span"),
+    [
+        ("我买了ＡＰＰＬＥ手机", "APPLE", "ＡＰＰＬＥ"),  # full-width Latin inside Chinese
+        ("  Great   coffee<br />from Kenya", "Kenya", "Kenya"),  # whitespace runs and markup before it
+        ("😀😀 华为Mate60很好", "Mate60", "Mate60"),  # emoji are 1 code point each, kept
+        ("café ｃａｆe\u0301", "café", "ｃａｆe\u0301"),  # full-width letters plus a combining accent
+        ("①号店", "1号店", "①号店"),  # one input character -> one output character here
+        ("ﬁne print", "fine", "ﬁne"),  # one input character -> two output characters
+    ],
+)
+def test_offsets_point_into_the_original_text(raw: str, normalised_span: str, original_span: str) -> None:
+    from runners.text import normalize_with_offsets
+
+    norm, src = normalize_with_offsets(raw)
+    assert norm == normalize(raw) and len(src) == len(norm)
+    start = norm.rindex(normalised_span)
+    end = start + len(normalised_span)
+    assert raw[src[start][0] : src[end - 1][1]] == original_span
+
+
+def test_offsets_of_a_collapsed_whitespace_run_cover_the_run() -> None:
+    from runners.text import normalize_with_offsets
+
+    norm, src = normalize_with_offsets("a \t\n b")
+    assert norm == "a b" and src == [(0, 1), (1, 5), (5, 6)]
