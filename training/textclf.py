@@ -155,7 +155,7 @@ def choose_ensemble_weight(p_model: np.ndarray, p_linear: np.ndarray, y: np.ndar
 
 
 class _Trainer:
-    """Language-specific pieces of the loop: batching, forward, optimisers, artifact."""
+    """Architecture-specific pieces of the loop: batching, forward, optimisers, artifact."""
 
     net: nn.Module
 
