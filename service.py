@@ -12,18 +12,28 @@ import json
 from typing import Annotated, Any
 
 import bentoml
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from runners.classifier import ClassifierRunner
+from runners.keywords_runner import MAX_KEYWORDS, KeywordsRunner
+from runners.ner_runner import NerRunner
 from runners.sentiment import SentimentRunner
 
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 2000
 
+def _not_blank(value: str) -> str:
+    # Checked, not stripped: entity offsets index the text exactly as the caller sent it.
+    if not value.strip():
+        raise ValueError("text is blank; expected at least 1 non-space character")
+    return value
+
+
 Text = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
-    Field(description=f"a customer text, 1-{MAX_TEXT_CHARS} characters after trimming whitespace"),
+    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_not_blank),
+    Field(description=f"a customer text, 1-{MAX_TEXT_CHARS} characters, not all whitespace; used as sent"),
 ]
 
 
@@ -58,6 +68,43 @@ class SentimentResponse(BaseModel):
 
 class ClassifyResponse(BaseModel):
     results: list[LabelResult] = Field(description="one category per input text, in input order")
+
+
+class EntitySpan(BaseModel):
+    type: str = Field(description="entity type, e.g. PER, LOC, ORG (zh); PER, COMPANY, PRODUCT (en); "
+                      "BRAND, CATEGORY, SIZE, CAPACITY, COUNT, RESOLUTION, MODEL (product titles)")
+    text: str = Field(description="the entity as written: `input[start:end]`")
+    start: int = Field(description="offset of the first character in the text as sent (Python string index)")
+    end: int = Field(description="offset after the last character, exclusive")
+    score: float = Field(description="lowest posterior probability among the entity's token tags, 0-1")
+
+
+class EntitiesResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'; picks the models")
+    entities: list[EntitySpan] = Field(description="entities in text order, non-overlapping")
+    models: list[str] = Field(description="model tags in the store that read this text")
+
+
+class NerResponse(BaseModel):
+    results: list[EntitiesResult] = Field(description="one result per input text, in input order")
+
+
+class Keyword(BaseModel):
+    keyword: str = Field(description="a word or phrase, lower-cased and normalised")
+    score: float = Field(description="TF-IDF score, relative within a text (not a probability)")
+
+
+class KeywordsResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'")
+    keywords: list[Keyword] = Field(description="best first")
+    model: str = Field(description="model tag in the store (document frequencies) that scored this text")
+
+
+class KeywordsResponse(BaseModel):
+    results: list[KeywordsResult] = Field(description="one result per input text, in input order")
+
+
+TopK = Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description=f"keywords per text, 1-{MAX_KEYWORDS}")]
 
 
 def _loc(loc: list[Any]) -> str:
@@ -129,6 +176,8 @@ class ErrorBodyMiddleware:
 class DemandMining:
     sentiment_runner = bentoml.depends(SentimentRunner)
     classifier_runner = bentoml.depends(ClassifierRunner)
+    ner_runner = bentoml.depends(NerRunner)
+    keywords_runner = bentoml.depends(KeywordsRunner)
 
     @bentoml.api(route="/sentiment")
     async def sentiment(self, texts: Texts) -> SentimentResponse:
@@ -141,6 +190,18 @@ class DemandMining:
         """Product category of one or many texts (titles, queries, messages)."""
         results = await self.classifier_runner.to_async.predict(list(texts))
         return ClassifyResponse(results=[LabelResult(**r) for r in results])
+
+    @bentoml.api(route="/ner")
+    async def ner(self, texts: Texts) -> NerResponse:
+        """Named entities of one or many texts, with character offsets into each text as sent."""
+        results = await self.ner_runner.to_async.predict(list(texts))
+        return NerResponse(results=[EntitiesResult(**r) for r in results])
+
+    @bentoml.api(route="/keywords")
+    async def keywords(self, texts: Texts, top_k: TopK = 10) -> KeywordsResponse:
+        """Keywords and key phrases of one or many texts, best first with TF-IDF scores."""
+        results = await self.keywords_runner.to_async.predict(list(texts))
+        return KeywordsResponse(results=[KeywordsResult(**{**r, "keywords": r["keywords"][:top_k]}) for r in results])
 
 
 DemandMining.add_asgi_middleware(ErrorBodyMiddleware)

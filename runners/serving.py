@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +41,31 @@ def model_path(tag: str) -> tuple[Path, str]:
     return Path(model.path), str(model.tag)
 
 
-def load_language_models(task: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> tuple[dict, dict]:
+def load_language_models(task: str, required: tuple[str, ...], optional: tuple[str, ...] = (),
+                         loader: Callable[[Path, Any], Any] | None = None, domain: str | None = None
+                         ) -> tuple[dict, dict]:
     """Load a task's per-language models from the store onto the best device.
 
-    Each language's tag comes from ``$<TASK>_<LANG>_MODEL`` (default ``<task>-<lang>:latest``).
+    Each language's tag comes from ``$<NAME>_MODEL`` with NAME the store name upper-cased
+    (``$SENTIMENT_ZH_MODEL``, ``$NER_PRODUCTS_EN_MODEL``), default ``<name>:latest``.
     Languages in ``required`` must be present; those in ``optional`` are loaded when the store has
-    them. Returns (language -> model, language -> resolved tag), required languages first.
+    them. ``loader(path, device)`` reads an artifact (default: the text-classifier loader).
+    Returns (language -> model, language -> resolved tag), required languages first.
     """
+    from runners.store import model_name
     from runners.textclf import load_artifact, pick_device
 
+    loader = loader or load_artifact
     device = pick_device()
     models, tags = {}, {}
     for lang in (*required, *optional):
-        tag = os.environ.get(f"{task.upper()}_{lang.upper()}_MODEL", f"{task}-{lang}:latest")
+        name = model_name(task, lang, domain)
+        tag = os.environ.get(f"{name.upper().replace('-', '_')}_MODEL", f"{name}:latest")
         try:
             path, tags[lang] = model_path(tag)
         except RuntimeError:
             if lang in required:
                 raise
             continue
-        models[lang] = load_artifact(path, device)
+        models[lang] = loader(path, device)
     return models, tags

@@ -11,16 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TASKS = ("sentiment", "classification", "ner", "demand", "recall")
+TASKS = ("sentiment", "classification", "ner", "keywords", "demand", "recall")
 REQUIRED_METADATA = ("metrics", "baseline_metrics", "params", "data", "label_map")
 REQUIRED_DATA_KEYS = ("name", "sha256", "n_train", "n_val", "n_test")
 
 
-def model_name(task: str, lang: str | None = None) -> str:
-    """Store name of a task's model, e.g. ``sentiment-zh``; one name per task and language."""
+def model_name(task: str, lang: str | None = None, domain: str | None = None) -> str:
+    """Store name of a task's model, e.g. ``sentiment-zh`` or ``ner-products-en``: one name per
+    task, domain (where a task has several, e.g. NER on news vs product titles) and language."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    return f"{task}-{lang}" if lang else task
+    return "-".join(p for p in (task, domain, lang) if p)
 
 
 def validate_metadata(metadata: dict[str, Any]) -> None:
@@ -39,6 +40,7 @@ def save_to_store(
     arch: str,
     metadata: dict[str, Any],
     write: Callable[[Path], None],
+    domain: str | None = None,
 ) -> str:
     """Create a new version of a model in the BentoML store.
 
@@ -48,6 +50,7 @@ def save_to_store(
         arch: architecture name, stored as a label so deployments can filter on it.
         metadata: must contain :data:`REQUIRED_METADATA`; values must be JSON-serialisable.
         write: called with the new model's directory; writes the artifact files there.
+        domain: optional part of the name, e.g. ``products`` (see :func:`model_name`).
     Returns:
         the new tag, ``name:version``.
     """
@@ -57,7 +60,9 @@ def save_to_store(
     labels = {"task": task, "arch": arch}
     if lang:
         labels["lang"] = lang
-    with bentoml.models.create(model_name(task, lang), labels=labels, metadata=metadata) as bento_model:
+    if domain:
+        labels["domain"] = domain
+    with bentoml.models.create(model_name(task, lang, domain), labels=labels, metadata=metadata) as bento_model:
         write(Path(bento_model.path))
     return str(bento_model.tag)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runners.store import has_model, model_name
-from training import train_classifier, train_sentiment
+from training import train_classifier, train_keywords, train_ner, train_sentiment
 
 # (store name, trainer, full-run flags, quick-run flags)
 DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list[str]]] = [
@@ -27,6 +27,14 @@ DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list
      ["--lang", "en", "--max-train-samples", "64", "--epochs", "1", "--max-len", "64"]),
     (model_name("classification", "en"), train_classifier.main, [],
      ["--n-splits", "1", "--epochs", "3", "--n-buckets", "4096", "--hidden", "16"]),
+    (model_name("ner", "zh"), train_ner.main, ["--dataset", "msra", "--epochs", "10"],
+     ["--dataset", "msra", "--max-train-samples", "300", "--max-eval-samples", "100", "--epochs", "1",
+      "--hidden", "16", "--bigram-buckets", "4096"]),
+    (model_name("ner", "en"), train_ner.main, ["--dataset", "wnut16"],
+     ["--dataset", "wnut16", "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "1"]),
+    (model_name("ner", "en", "products"), train_ner.main, ["--dataset", "products"],
+     ["--dataset", "products", "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "1"]),
+    (model_name("keywords"), train_keywords.main, [], ["--max-train-samples", "2000"]),
 ]
 
 

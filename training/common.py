@@ -127,6 +127,29 @@ class EarlyStopping:
         return self.bad_epochs >= self.patience
 
 
+def plot_history(report_dir: Path, history: History, score_name: str = "accuracy") -> None:
+    """Write ``loss.png``: train/validation loss and the validation score per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = range(1, len(history.train_loss) + 1)
+    ax[0].plot(epochs, history.train_loss, label="train")
+    ax[0].plot(epochs, history.val_loss, label="validation")
+    ax[0].set(xlabel="epoch", ylabel="loss", title="loss")
+    ax[0].legend()
+    ax[1].plot(epochs, history.val_score, marker="o")
+    if not history.train_loss:
+        ax[0].text(0.5, 0.5, "no epochs in this run", ha="center", transform=ax[0].transAxes)
+    ax[1].set(xlabel="epoch", ylabel=score_name, title=f"validation {score_name}")
+    fig.tight_layout()
+    fig.savefig(report_dir / "loss.png", dpi=100)
+    plt.close(fig)
+
+
 def write_report(
     report_dir: Path,
     history: History,
@@ -141,21 +164,7 @@ def write_report(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    report_dir.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = range(1, len(history.train_loss) + 1)
-    ax[0].plot(epochs, history.train_loss, label="train")
-    ax[0].plot(epochs, history.val_loss, label="validation")
-    ax[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax[0].legend()
-    ax[1].plot(epochs, history.val_score, marker="o")
-    if not history.train_loss:
-        ax[0].text(0.5, 0.5, "no epochs in this run", ha="center", transform=ax[0].transAxes)
-    ax[1].set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
-    fig.tight_layout()
-    fig.savefig(report_dir / "loss.png", dpi=100)
-    plt.close(fig)
-
+    plot_history(report_dir, history)
     fig, ax = plt.subplots(figsize=(1.2 * len(class_names) + 3, 1.2 * len(class_names) + 2))
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")

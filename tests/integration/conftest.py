@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES
-from training import train_classifier, train_sentiment
+from training import train_classifier, train_keywords, train_ner, train_sentiment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,15 +28,25 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Small but real models in the session's store: zh from scratch, en fine-tuned from the
-    packaged MiniLM, both on the checked-in real-review fixture."""
+    """Small but real models in the session's store: sentiment zh from scratch and en fine-tuned
+    from the packaged MiniLM on the checked-in real-review fixture; the classifier on the real
+    catalogue; NER on checked-in MSRA / WNUT-16 excerpts and on catalogue titles; keywords on the
+    review fixture."""
     reports = tmp_path_factory.mktemp("reports")
     common = ["--data", str(FIXTURES / "reviews_tiny.csv"), "--report-dir", str(reports), "--threads", "1"]
     zh = train_sentiment.main(["--lang", "zh", "--epochs", "3", "--n-buckets", "8192", "--hidden", "32", *common])
     en = train_sentiment.main(["--lang", "en", "--epochs", "1", "--max-len", "64", *common])
     clf = train_classifier.main(["--n-splits", "1", "--epochs", "4", "--n-buckets", "8192", "--hidden", "32",
                                  "--report-dir", str(reports), "--threads", "1"])
-    return {"zh": zh["tag"], "en": en["tag"], "classification": clf["tag"]}
+    ner = ["--report-dir", str(reports), "--threads", "1", "--max-eval-samples", "40"]
+    ner_zh = train_ner.main(["--data", str(FIXTURES / "ner_zh_tiny.conll"), "--lang", "zh", "--epochs", "3",
+                             "--hidden", "32", "--bigram-buckets", "4096", *ner])
+    ner_en = train_ner.main(["--data", str(FIXTURES / "ner_en_tiny.conll"), "--lang", "en", "--epochs", "1", *ner])
+    products = train_ner.main(["--dataset", "products", "--max-train-samples", "120", "--epochs", "2", *ner])
+    keywords = train_keywords.main(["--data", str(FIXTURES / "reviews_tiny.csv"), "--min-df", "1",
+                                    "--report-dir", str(reports)])
+    return {"zh": zh["tag"], "en": en["tag"], "classification": clf["tag"], "ner-zh": ner_zh["tag"],
+            "ner-en": ner_en["tag"], "ner-products-en": products["tag"], "keywords": keywords["tag"]}
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def test_categories_per_text(server: str, trained_models: dict[str, str]) -> Non
 
 @pytest.mark.parametrize(("body", "message"), [
     ({"texts": []}, "texts: Value should have at least 1 item"),
-    ({"texts": ["  "]}, "texts[0]: String should have at least 1 character"),
+    ({"texts": ["  "]}, "texts[0]: Value error, text is blank; expected at least 1 non-space character"),
     ({"text": "tv"}, "texts: Field required"),
 ])
 def test_bad_input(server: str, body: object, message: str) -> None:

@@ -3,43 +3,71 @@ documented shape, and refuses bad input. New runners join the parametrisation.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from runners.classifier import ClassifierRunner
+from runners.keywords_runner import KeywordsRunner
+from runners.ner_runner import NerRunner
 from runners.sentiment import SentimentRunner
 
 pytestmark = pytest.mark.integration
 
-RUNNERS = {
-    "sentiment": (SentimentRunner, ["质量很好", "The coffee was stale.", "太差了", "Love it"]),
-    "classification": (ClassifierRunner, ["55 inch 4K smart TV", "gaming laptop 16GB RAM", "AA batteries 40-count"]),
+LABEL_KEYS = {"lang", "label", "score", "probabilities", "model"}
+
+
+def _label_answer(r: dict[str, Any]) -> Any:
+    assert r["label"] in r["probabilities"]
+    assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    return r["label"]
+
+
+def _entity_answer(r: dict[str, Any]) -> Any:
+    for e in r["entities"]:
+        assert set(e) == {"type", "text", "start", "end", "score"} and 0 <= e["score"] <= 1
+    return [(e["type"], e["start"], e["end"]) for e in r["entities"]]
+
+
+def _keyword_answer(r: dict[str, Any]) -> Any:
+    return [k["keyword"] for k in r["keywords"]]
+
+
+# runner -> (service, texts, result keys, the part of a result that batching must not change)
+RUNNERS: dict[str, tuple[Any, list[str], set[str], Callable[[dict[str, Any]], Any]]] = {
+    "sentiment": (SentimentRunner, ["质量很好", "The coffee was stale.", "太差了", "Love it"], LABEL_KEYS, _label_answer),
+    "classification": (ClassifierRunner, ["55 inch 4K smart TV", "gaming laptop 16GB RAM", "AA batteries 40-count"],
+                       LABEL_KEYS, _label_answer),
+    "ner": (NerRunner, ["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle", "  "],
+            {"lang", "entities", "models"}, _entity_answer),
+    "keywords": (KeywordsRunner, ["物流很快，包装很好", "The coffee arrived stale and the bag was torn."],
+                 {"lang", "keywords", "model"}, _keyword_answer),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(RUNNERS))
-def runner(request: pytest.FixtureRequest, trained_models: dict[str, str]) -> tuple[object, list[str]]:
-    service, texts = RUNNERS[request.param]
-    return service.inner(), texts  # the plain class: loads its models from the session's store
+def runner(request: pytest.FixtureRequest, trained_models: dict[str, str]) -> tuple[Any, ...]:
+    service, texts, keys, answer = RUNNERS[request.param]
+    return service.inner(), texts, keys, answer  # the plain class: loads its models from the session's store
 
 
-def test_loads_models_with_tags_from_the_store(runner: tuple[object, list[str]], trained_models: dict[str, str]) -> None:
-    instance, _ = runner
+def test_loads_models_with_tags_from_the_store(runner: tuple[Any, ...], trained_models: dict[str, str]) -> None:
+    instance = runner[0]
     assert instance.models and set(instance.tags.values()) <= set(trained_models.values())
 
 
-def test_batch_predict_shape_and_order(runner: tuple[object, list[str]]) -> None:
-    instance, texts = runner
+def test_batch_predict_shape_and_order(runner: tuple[Any, ...]) -> None:
+    instance, texts, keys, answer = runner
     batch = instance.predict(texts)
     assert len(batch) == len(texts)
     for text, result in zip(texts, batch):
-        assert set(result) == {"lang", "label", "score", "probabilities", "model"}
-        assert result["label"] in result["probabilities"]
-        assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-        assert instance.predict([text])[0]["label"] == result["label"]  # batching does not change answers
+        assert set(result) == keys
+        assert answer(instance.predict([text])[0]) == answer(result)  # batching does not change answers
     assert instance.predict([]) == []
 
 
-def test_bad_input_raises(runner: tuple[object, list[str]]) -> None:
-    instance, texts = runner
+def test_bad_input_raises(runner: tuple[Any, ...]) -> None:
+    instance, texts = runner[0], runner[1]
     with pytest.raises(TypeError, match="item 1 is int"):
         instance.predict([texts[0], 3])

@@ -73,7 +73,7 @@ BAD_INPUTS = [
     ("not JSON at all", None, b"hello", "Invalid JSON"),
     ("missing field", {}, None, "texts: Field required"),
     ("empty list", {"texts": []}, None, "texts: Value should have at least 1 item"),
-    ("empty text", {"texts": ["   "]}, None, "texts[0]: String should have at least 1 character"),
+    ("empty text", {"texts": ["   "]}, None, "texts[0]: Value error, text is blank; expected at least 1 non-space character"),
     ("wrong type", {"texts": [1]}, None, "texts[0]: Input should be a valid string"),
     ("null", {"texts": None}, None, "texts: Input should be a valid array"),
     ("text over the limit", {"texts": ["x" * (MAX_TEXT_CHARS + 1)]}, None,

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from runners.keywords import KeywordExtractor, content_runs
+
+CORPUS = [
+    "The coffee arrived fresh and the coffee tastes great.",
+    "Great coffee, fast delivery.",
+    "The tea was stale.",
+    "Delivery was slow but the tea is fine.",
+    "物流很快，包装很好",
+    "物流太慢了，包装破损",
+    "手机质量不错，物流也快",
+]
+
+
+@pytest.fixture(scope="module")
+def extractor() -> KeywordExtractor:
+    return KeywordExtractor.fit(CORPUS, min_df=1)
+
+
+def test_stop_words_and_punctuation_break_runs() -> None:
+    assert content_runs("The coffee maker, and the grinder!", "en") == [["coffee", "maker"], ["grinder"]]
+    assert all("的" not in run for run in content_runs("这是我的手机电池", "zh"))
+
+
+def test_rare_words_outrank_common_ones(extractor: KeywordExtractor) -> None:
+    out = extractor.extract("Coffee grinder broke; the grinder was new.", top_k=5)
+    assert out["lang"] == "en"
+    words = [k["keyword"] for k in out["keywords"]]
+    # "grinder" is unseen in the corpus and said twice; "coffee" is in 2 of 7 documents.
+    assert words[0] == "grinder"
+    assert "coffee" in words and "the" not in words and "was" not in words
+    scores = [k["score"] for k in out["keywords"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_phrases_do_not_repeat_their_words(extractor: KeywordExtractor) -> None:
+    out = extractor.extract("replacement coffee maker; the coffee maker leaks, coffee maker again", top_k=10)
+    words = [k["keyword"] for k in out["keywords"]]
+    assert words[0] == "coffee maker"
+    assert "coffee" not in words and "maker" not in words
+
+
+def test_chinese_keywords(extractor: KeywordExtractor) -> None:
+    out = extractor.extract("电池续航太差，电池发热严重", top_k=3)
+    assert out["lang"] == "zh" and out["keywords"][0]["keyword"].startswith("电池")
+    assert extractor.extract("的了吗", top_k=3)["keywords"] == []
+
+
+def test_save_load_round_trip_and_bad_input(extractor: KeywordExtractor, tmp_path: Path) -> None:
+    extractor.save(tmp_path)
+    loaded = KeywordExtractor.load(tmp_path)
+    text = "fast delivery of fresh tea"
+    assert loaded.extract(text) == extractor.extract(text)
+    with pytest.raises(TypeError, match="item 1 is NoneType"):
+        loaded.extract_many(["ok", None])  # type: ignore[list-item]
