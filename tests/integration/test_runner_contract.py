@@ -11,6 +11,7 @@ import pytest
 from runners.classifier import ClassifierRunner
 from runners.keywords_runner import KeywordsRunner
 from runners.ner_runner import NerRunner
+from runners.recall_runner import RecallRunner
 from runners.sentiment import SentimentRunner
 
 pytestmark = pytest.mark.integration
@@ -34,13 +35,20 @@ def _keyword_answer(r: dict[str, Any]) -> Any:
     return [k["keyword"] for k in r["keywords"]]
 
 
-# runner -> (service, texts, result keys, the part of a result that batching must not change)
+def _recall_answer(r: dict[str, Any]) -> Any:
+    return r["source"], [i["item_id"] for i in r["items"]]
+
+
+# runner -> (service, inputs, result keys, the part of a result that batching must not change)
 RUNNERS: dict[str, tuple[Any, list[str], set[str], Callable[[dict[str, Any]], Any]]] = {
     "sentiment": (SentimentRunner, ["质量很好", "The coffee was stale.", "太差了", "Love it"], LABEL_KEYS, _label_answer),
     "classification": (ClassifierRunner, ["55 inch 4K smart TV", "gaming laptop 16GB RAM", "AA batteries 40-count"],
                        LABEL_KEYS, _label_answer),
     "ner": (NerRunner, ["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle", "  "],
             {"lang", "entities", "models"}, _entity_answer),
+    "recall": (RecallRunner, [{"user_id": "196"}, {"user_id": "new", "recent": [{"item_id": "50", "weight": 5}]},
+                              {"user_id": "nobody"}],
+               {"user_id", "items", "source", "unknown_items", "model"}, _recall_answer),
     "keywords": (KeywordsRunner, ["物流很快，包装很好", "The coffee arrived stale and the bag was torn."],
                  {"lang", "keywords", "model"}, _keyword_answer),
 }
@@ -69,5 +77,5 @@ def test_batch_predict_shape_and_order(runner: tuple[Any, ...]) -> None:
 
 def test_bad_input_raises(runner: tuple[Any, ...]) -> None:
     instance, texts = runner[0], runner[1]
-    with pytest.raises(TypeError, match="item 1 is int"):
+    with pytest.raises(TypeError, match="item 1 is"):
         instance.predict([texts[0], 3])
