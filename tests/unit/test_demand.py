@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from runners.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
+from training.train_demand import Panel, forecast_metrics, load_panel, mase_scale, simple_baselines, windows
+
+
+def test_pinball_loss_known_values() -> None:
+    pred = torch.tensor([[[1.0, 2.0, 3.0]]])  # p10, p50, p90 for one step
+    target = torch.tensor([[2.5]])
+    mask = torch.tensor([[True]])
+    # p10: 0.1 * 1.5; p50: 0.5 * 0.5; p90: (0.9 - 1) * -0.5 = 0.05
+    assert float(pinball_loss(pred, target, mask)) == pytest.approx((0.15 + 0.25 + 0.05) / 3)
+    assert float(pinball_loss(pred, target, torch.tensor([[False]]))) == 0.0
+
+
+def test_forecast_metrics_known_values() -> None:
+    target = np.array([[10.0, np.nan, 20.0], [0.0, 5.0, 5.0]])
+    q = np.stack([target - 1, target, target + 1], -1)
+    q[0, 2] = [18, 21, 25]  # one miss of 1 inside the interval
+    q[1, 1] = [6, 7, 8]  # one miss of 2 outside it
+    m = forecast_metrics(target, np.nan_to_num(q), np.array([1.0, 2.0]))
+    assert m["wape"] == pytest.approx(3 / 40)
+    assert m["mase"] == pytest.approx(((1 / 2) / 1 + (2 / 3) / 2) / 2)
+    assert m["coverage_80"] == pytest.approx(4 / 5)
+
+
+def _panel() -> Panel:
+    rows = [("a", p, float(p), 1.0) for p in range(1, 11) if p not in (4, 5)] + [("b", p, 2.0, 0.5) for p in range(3, 11)]
+    return load_panel(pd.DataFrame(rows, columns=["series_id", "period", "units", "price"]), ["price"])
+
+
+def test_gaps_stay_gaps() -> None:
+    panel = _panel()
+    assert panel.periods.tolist() == list(range(1, 11))
+    assert np.isnan(panel.units[0, 3]) and np.isnan(panel.units[0, 4]) and panel.units[0, 5] == 6.0
+    assert np.isnan(panel.units[1, :2]).all()  # before series b starts
+    assert panel.covs[1, 0, 0] == 0.5  # plans exist for every period
+    w = windows(panel, np.array([5]), history=4, horizon=2)
+    # history of series a: periods 3..6 -> 3, gap, gap, 6 (not 1, 2, 3, 6 shifted together)
+    np.testing.assert_array_equal(w["units"][0], [3.0, np.nan, np.nan, 6.0])
+    np.testing.assert_array_equal(w["target"][0], [7.0, 8.0])
+    scale = mase_scale(panel, w["series"], w["origin"])
+    assert scale[0] == pytest.approx(1.0)  # |2-1| and |3-2| only: the gap is not bridged
+    base = simple_baselines(w, 2)
+    assert base["last_value"][0, :, 0].tolist() == [6.0, 6.0]
+    assert base["median_13"][0, 0, 0] == pytest.approx(4.5)  # the window holds 3, gap, gap, 6
+
+
+def test_windows_refuse_an_origin_without_room() -> None:
+    with pytest.raises(ValueError, match="leaves fewer than 12 periods"):
+        windows(_panel(), np.array([5]), history=4, horizon=12)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "transformer"])
+def test_network_shapes_monotone_quantiles_and_round_trip(arch: str, tmp_path) -> None:  # noqa: ANN001
+    torch.manual_seed(0)
+    net = DemandNet(n_covariates=1, horizon=3, history=5, arch=arch, hidden=8, layers=1)
+    model = DemandModel(net.eval(), ["price"], np.array([1.0]), np.array([0.5]), {
+        "n_covariates": 1, "horizon": 3, "history": 5, "arch": arch, "hidden": 8, "layers": 1})
+    units = np.array([[1, 2, np.nan, 4, 5], [np.nan] * 4 + [7.0]])
+    cov_h, cov_f = np.ones((2, 5, 1)), np.ones((2, 3, 1))
+    pred = model.predict(units, cov_h, cov_f)
+    assert pred.shape == (2, 3, len(QUANTILES)) and (pred >= 0).all()
+    assert (np.diff(pred, axis=-1) >= 0).all()
+    assert model.predict(units, cov_h, cov_f[:, :2]).shape == (2, 2, 3)
+    model.save(tmp_path)
+    np.testing.assert_allclose(DemandModel.load(tmp_path, torch.device("cpu")).predict(units, cov_h, cov_f), pred,
+                               rtol=1e-5)
+    feats = window_features(units, cov_h, cov_f, np.array([1.0]), np.array([0.5]))
+    assert feats["hist"].shape == (2, 5, 4) and feats["scale"].tolist() == [4.0, 8.0]
