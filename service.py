@@ -9,13 +9,14 @@ OpenAPI document at ``/docs.json``.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import bentoml
-from bentoml.exceptions import NotFound
+from bentoml.exceptions import InvalidArgument, NotFound
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from runners.classifier import ClassifierRunner
+from runners.demand_runner import MAX_HISTORY, DemandRunner, reorder_plan
 from runners.keywords_runner import MAX_KEYWORDS, KeywordsRunner
 from runners.ner_runner import NerRunner
 from runners.recall_runner import RecallRunner
@@ -176,6 +177,50 @@ class SimilarResponse(BaseModel):
     results: list[SimilarResult]
 
 
+Units = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class SeriesInput(BaseModel):
+    series_id: str | None = Field(default=None, max_length=200, description="echoed back; optional")
+    units: list[Units | None] = Field(min_length=1, max_length=MAX_HISTORY, description=(
+        "history, oldest first, one value per period up to the last one; null marks a period without "
+        "data (a gap), which is different from 0 sold"))
+    covariates: dict[str, list[float]] = Field(default={}, description=(
+        "per covariate the model uses (see /forecast/spec), one value per history period"))
+    horizon: int = Field(ge=1, le=52, description="periods to forecast after the last history period")
+    future_covariates: dict[str, list[float]] = Field(default={}, description=(
+        "per covariate, the planned value for each forecast period (price, promotion, ...)"))
+
+
+class Quantiles(BaseModel):
+    p10: list[float]
+    p50: list[float]
+    p90: list[float]
+
+
+class SeriesForecast(BaseModel):
+    series_id: str | None
+    quantiles: Quantiles = Field(description="units per forecast period; p10 <= p50 <= p90")
+    model: str
+
+
+class ForecastResponse(BaseModel):
+    results: list[SeriesForecast]
+
+
+class InventoryPlan(BaseModel):
+    series_id: str | None
+    reorder_quantity: int = Field(description="units to order now (0 when the position already covers the target)")
+    order_up_to: float = Field(description="inventory position that meets the service level over the lead time")
+    expected_demand: float = Field(description="sum of p50 over the lead time")
+    safety_stock: float = Field(description="order_up_to - expected_demand")
+    lead_time: int
+    service_level: float
+    forecast: Quantiles = Field(description="the lead-time forecast the plan is built on")
+    assumptions: list[str]
+    model: str
+
+
 def _loc(loc: list[Any]) -> str:
     out = ""
     for part in loc:
@@ -248,6 +293,7 @@ class DemandMining:
     ner_runner = bentoml.depends(NerRunner)
     keywords_runner = bentoml.depends(KeywordsRunner)
     recall_runner = bentoml.depends(RecallRunner)
+    demand_runner = bentoml.depends(DemandRunner)
 
     @bentoml.api(route="/sentiment")
     async def sentiment(self, texts: Texts) -> SentimentResponse:
@@ -294,6 +340,45 @@ class DemandMining:
             raise NotFound(f"item_ids: {missing[:5]} not in the recall model ({len(missing)} unknown); "
                            "ids are the ones in the training interactions")
         return SimilarResponse(results=[SimilarResult(item_id=r["item_id"], similar=r["similar"]) for r in results])
+
+    async def _forecast(self, series: list[SeriesInput]) -> list[dict[str, Any]]:
+        results = await self.demand_runner.to_async.predict([s.model_dump() for s in series])
+        errors = [f"series[{i}].{r['error']}" for i, r in enumerate(results) if "error" in r]
+        if errors:
+            raise InvalidArgument("; ".join(errors))
+        return results
+
+    @bentoml.api(route="/forecast")
+    async def forecast(self, series: Annotated[list[SeriesInput], Field(min_length=1, max_length=256)]
+                       ) -> ForecastResponse:
+        """Quantile forecasts (p10, p50, p90) per period for each series sent with its history."""
+        results = await self._forecast(series)
+        return ForecastResponse(results=[SeriesForecast(series_id=s.series_id, quantiles=r["quantiles"], model=r["model"])
+                                         for s, r in zip(series, results)])
+
+    @bentoml.api(route="/forecast/spec")
+    async def forecast_spec(self) -> dict[str, Any]:
+        """The covariates, history length and maximum horizon the served demand model expects."""
+        return await self.demand_runner.to_async.spec()
+
+    @bentoml.api(route="/inventory/plan")
+    async def inventory_plan(
+        self,
+        series: SeriesInput,
+        lead_time: Annotated[int, Field(ge=1, le=52, description="periods until an order placed now arrives")],
+        service_level: Annotated[float, Field(ge=0.5, le=0.999, description="chance of no stock-out, 0.5-0.999")],
+        on_hand: Annotated[float, Field(ge=0, allow_inf_nan=False, description="units in stock now")],
+        on_order: Annotated[float, Field(ge=0, allow_inf_nan=False, description="units ordered, not arrived")] = 0.0,
+        dependence: Literal["independent", "comonotonic"] = "independent",
+    ) -> InventoryPlan:
+        """Reorder quantity for a lead time and service level, from the quantiles of lead-time demand."""
+        if series.horizon < lead_time:
+            raise InvalidArgument(f"series.horizon: must cover the lead time ({lead_time} periods), got {series.horizon}")
+        result = (await self._forecast([series]))[0]
+        plan = reorder_plan(result["quantiles"], lead_time, service_level, on_hand, on_order, dependence)
+        lead = {k: v[:lead_time] for k, v in result["quantiles"].items()}
+        return InventoryPlan(series_id=series.series_id, lead_time=lead_time, service_level=service_level,
+                             forecast=lead, model=result["model"], **plan)
 
 
 DemandMining.add_asgi_middleware(ErrorBodyMiddleware)

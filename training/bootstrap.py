@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runners.store import has_model, model_name
-from training import train_classifier, train_keywords, train_ner, train_recall, train_sentiment
+from training import train_classifier, train_demand, train_keywords, train_ner, train_recall, train_sentiment
 
 # (store name, trainer, full-run flags, quick-run flags)
 DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list[str]]] = [
@@ -37,6 +37,8 @@ DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list
     (model_name("keywords"), train_keywords.main, [], ["--max-train-samples", "2000"]),
     (model_name("recall"), train_recall.main, [],
      ["--trials", "1", "--factors", "16", "--regularization", "20", "--alpha", "2", "--iterations", "5"]),
+    (model_name("demand"), train_demand.main, [],
+     ["--max-train-samples", "20", "--origins", "12", "--epochs", "1", "--hidden", "16"]),
 ]
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES
-from training import train_classifier, train_keywords, train_ner, train_recall, train_sentiment
+from training import train_classifier, train_demand, train_keywords, train_ner, train_recall, train_sentiment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,8 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Small but real models in the session's store: sentiment zh from scratch and en fine-tuned
     from the packaged MiniLM on the checked-in real-review fixture; the classifier on the real
     catalogue; NER on checked-in MSRA / WNUT-16 excerpts and on catalogue titles; keywords on the
-    review fixture; ALS recall on MovieLens-100k with a two-trial search."""
+    review fixture; ALS recall on MovieLens-100k with a two-trial search; the demand network on 20
+    orange-juice series."""
     reports = tmp_path_factory.mktemp("reports")
     common = ["--data", str(FIXTURES / "reviews_tiny.csv"), "--report-dir", str(reports), "--threads", "1"]
     zh = train_sentiment.main(["--lang", "zh", "--epochs", "3", "--n-buckets", "8192", "--hidden", "32", *common])
@@ -47,7 +48,9 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                                     "--report-dir", str(reports)])
     recall = train_recall.main(["--trials", "2", "--factors", "16", "--regularization", "10,40", "--alpha", "2",
                                 "--iterations", "10", "--report-dir", str(reports)])
-    return {"recall": recall["tag"], "zh": zh["tag"], "en": en["tag"], "classification": clf["tag"], "ner-zh": ner_zh["tag"],
+    demand = train_demand.main(["--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16",
+                                "--threads", "1", "--report-dir", str(reports)])
+    return {"demand": demand["tag"], "recall": recall["tag"], "zh": zh["tag"], "en": en["tag"], "classification": clf["tag"], "ner-zh": ner_zh["tag"],
             "ner-en": ner_en["tag"], "ner-products-en": products["tag"], "keywords": keywords["tag"]}
 
 

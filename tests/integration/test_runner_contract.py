@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from runners.classifier import ClassifierRunner
+from runners.demand_runner import DemandRunner
 from runners.keywords_runner import KeywordsRunner
 from runners.ner_runner import NerRunner
 from runners.recall_runner import RecallRunner
@@ -39,6 +40,17 @@ def _recall_answer(r: dict[str, Any]) -> Any:
     return r["source"], [i["item_id"] for i in r["items"]]
 
 
+def _demand_answer(r: dict[str, Any]) -> Any:
+    q = r["quantiles"]
+    assert all(lo <= mid <= hi for lo, mid, hi in zip(q["p10"], q["p50"], q["p90"]))
+    return [round(v, 1) for v in q["p50"]]
+
+
+_SERIES = {"units": [4000.0 + 100 * (k % 5) for k in range(20)], "horizon": 4,
+           "covariates": {c: [1.0] * 20 for c in ("price", "deal", "feature", "rel_price")},
+           "future_covariates": {c: [1.0] * 4 for c in ("price", "deal", "feature", "rel_price")}}
+
+
 # runner -> (service, inputs, result keys, the part of a result that batching must not change)
 RUNNERS: dict[str, tuple[Any, list[str], set[str], Callable[[dict[str, Any]], Any]]] = {
     "sentiment": (SentimentRunner, ["质量很好", "The coffee was stale.", "太差了", "Love it"], LABEL_KEYS, _label_answer),
@@ -49,6 +61,8 @@ RUNNERS: dict[str, tuple[Any, list[str], set[str], Callable[[dict[str, Any]], An
     "recall": (RecallRunner, [{"user_id": "196"}, {"user_id": "new", "recent": [{"item_id": "50", "weight": 5}]},
                               {"user_id": "nobody"}],
                {"user_id", "items", "source", "unknown_items", "model"}, _recall_answer),
+    "demand": (DemandRunner, [_SERIES, {**_SERIES, "horizon": 2, "future_covariates": {
+        c: [1.0, 0.0] for c in ("price", "deal", "feature", "rel_price")}}], {"quantiles", "model"}, _demand_answer),
     "keywords": (KeywordsRunner, ["物流很快，包装很好", "The coffee arrived stale and the bag was torn."],
                  {"lang", "keywords", "model"}, _keyword_answer),
 }

@@ -71,3 +71,57 @@ def test_network_shapes_monotone_quantiles_and_round_trip(arch: str, tmp_path) -
                                rtol=1e-5)
     feats = window_features(units, cov_h, cov_f, np.array([1.0]), np.array([0.5]))
     assert feats["hist"].shape == (2, 5, 4) and feats["scale"].tolist() == [4.0, 8.0]
+
+
+def _model(horizon: int = 4) -> DemandModel:
+    args = {"n_covariates": 1, "horizon": horizon, "history": 6, "arch": "lstm", "hidden": 4, "layers": 1}
+    return DemandModel(DemandNet(**args).eval(), ["price"], np.array([1.0]), np.array([1.0]), args)
+
+
+def _request(**kw):  # noqa: ANN003, ANN202
+    r = {"units": [5.0] * 10, "covariates": {"price": [1.0] * 10}, "horizon": 3, "future_covariates": {"price": [1.0] * 3}}
+    return {**r, **kw}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"units": [1.0, None, 2.0]}, "units: need at least 8 periods with a value, got 2"),
+    ({"units": [5.0] * 9 + [-1.0]}, "units: must be >= 0; period 9 is negative"),
+    ({"horizon": 5, "future_covariates": {"price": [1.0] * 5}}, "horizon: 1-4 periods, got 5"),
+    ({"covariates": {"price": [1.0] * 9}}, "covariates: every series needs 10 values (one per history period); got {'price': 9}"),
+    ({"future_covariates": {"promo": [1.0] * 3}}, "future_covariates: the model uses ['price']; missing ['price'], unknown ['promo']"),
+    ({"future_covariates": {"price": [1.0, None, 1.0]}}, "future_covariates: values must be finite numbers"),
+])
+def test_forecast_requests_are_checked(change: dict, message: str) -> None:
+    from runners.demand_runner import forecast_many
+
+    out = forecast_many(_model(), [_request(), _request(**change)])
+    assert "quantiles" in out[0] and len(out[0]["quantiles"]["p50"]) == 3
+    assert out[1] == {"error": message} or message in out[1].get("error", ""), out[1]
+
+
+def test_short_history_is_left_padded_with_gaps() -> None:
+    from runners.demand_runner import prepare
+
+    units, cov_h, cov_f = prepare(_model(), _request(units=[1.0, None] + [2.0] * 7, covariates={"price": [3.0] * 9}))
+    assert units.shape == (6,) and cov_h.shape == (6, 1) and cov_f.shape == (3, 1)
+    units, _, _ = prepare(_model(), _request(units=[4.0] * 8, covariates={"price": [1.0] * 8}))
+    assert np.isnan(units).sum() == 0  # 8 periods, history 6: the last 6 are kept
+
+
+def test_reorder_plan_closed_form() -> None:
+    from statistics import NormalDist
+
+    from runners.demand_runner import reorder_plan
+
+    z90 = NormalDist().inv_cdf(0.9)
+    # Each period: mean 100, sd 10 -> p10 / p90 = 100 -+ 10 z90. Two periods, independent:
+    # sd of the sum = 10 sqrt(2); at a 97.5% service level z = 1.96.
+    q = {"p10": [100 - 10 * z90] * 3, "p50": [100.0] * 3, "p90": [100 + 10 * z90] * 3}
+    plan = reorder_plan(q, lead_time=2, service_level=0.975, on_hand=50, on_order=20)
+    target = 200 + NormalDist().inv_cdf(0.975) * 10 * np.sqrt(2)
+    assert plan["order_up_to"] == pytest.approx(target, abs=1e-3)
+    assert plan["reorder_quantity"] == int(np.ceil(target - 70))
+    assert plan["safety_stock"] == pytest.approx(target - 200, abs=1e-3)
+    together = reorder_plan(q, 2, 0.975, 50, 20, dependence="comonotonic")
+    assert together["order_up_to"] == pytest.approx(200 + NormalDist().inv_cdf(0.975) * 20, abs=1e-3)
+    assert reorder_plan(q, 2, 0.5, on_hand=500, on_order=0)["reorder_quantity"] == 0

@@ -1,0 +1,85 @@
+"""/forecast and /inventory/plan on a real server, over the network trained on orange-juice series."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from training import data
+from training.train_demand import load_panel
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def series() -> dict:
+    """The last 30 weeks of a real series as history (its gaps as null), the next 6 weeks' plans."""
+    import pandas as pd
+
+    df = pd.read_csv(data.sales_table())
+    covs = ["price", "deal", "feature", "rel_price"]
+    panel = load_panel(df[df.series_id == df.series_id.iloc[0]], covs)
+    units, c = panel.units[0], panel.covs[0]
+    hist = slice(len(units) - 36, len(units) - 6)
+    fut = slice(len(units) - 6, len(units))
+    return {"series_id": panel.series[0], "units": [None if np.isnan(u) else float(u) for u in units[hist]],
+            "covariates": {n: c[hist, k].tolist() for k, n in enumerate(covs)}, "horizon": 6,
+            "future_covariates": {n: c[fut, k].tolist() for k, n in enumerate(covs)}}
+
+
+def test_forecast_quantiles(server: str, series: dict, trained_models: dict[str, str]) -> None:
+    spec = httpx.post(f"{server}/forecast/spec", json={}, timeout=60).json()
+    assert spec["covariates"] == ["price", "deal", "feature", "rel_price"] and spec["horizon"] >= 6
+    r = httpx.post(f"{server}/forecast", json={"series": [series, {**series, "series_id": "copy"}]}, timeout=60)
+    assert r.status_code == 200, r.text
+    a, b = r.json()["results"]
+    assert a["model"] == trained_models["demand"] and b["series_id"] == "copy"
+    q = a["quantiles"]
+    assert all(len(q[k]) == 6 for k in ("p10", "p50", "p90"))
+    assert all(lo <= mid <= hi for lo, mid, hi in zip(q["p10"], q["p50"], q["p90"]))
+    assert a["quantiles"] == b["quantiles"]
+
+
+def test_inventory_plan(server: str, series: dict) -> None:
+    body = {"series": series, "lead_time": 3, "service_level": 0.95, "on_hand": 100, "on_order": 0}
+    r = httpx.post(f"{server}/inventory/plan", json=body, timeout=60)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan["expected_demand"] == pytest.approx(sum(plan["forecast"]["p50"]), rel=1e-3)
+    assert plan["order_up_to"] >= plan["expected_demand"] and plan["safety_stock"] >= 0
+    assert plan["reorder_quantity"] == max(0, int(np.ceil(plan["order_up_to"] - 100 - 1e-9)))
+    assert len(plan["forecast"]["p50"]) == 3 and plan["assumptions"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"units": [1.0, None, 2.0], "covariates": None}, "series[0].units: need at least 8 periods with a value, got 2"),
+    ({"units": "neg"}, "units[29]: Input should be greater than or equal to 0"),
+    ({"horizon": 60}, "horizon: Input should be less than or equal to 52"),
+    ({"covariates": "short"}, "series[0].covariates: every series needs 30 values"),
+    ({"future_covariates": "drop_price"}, "series[0].future_covariates: the model uses"),
+])
+def test_forecast_bad_input(server: str, series: dict, change: dict, message: str) -> None:
+    s = dict(series)
+    if change.get("units") == "neg":
+        s["units"] = series["units"][:-1] + [-5.0]
+    elif "units" in change:
+        s["units"] = change["units"]
+        s["covariates"] = {k: v[:3] for k, v in series["covariates"].items()}
+    if change.get("covariates") == "short":
+        s["covariates"] = {k: v[1:] for k, v in series["covariates"].items()}
+    if change.get("future_covariates") == "drop_price":
+        s["future_covariates"] = {k: v for k, v in series["future_covariates"].items() if k != "price"}
+    if "horizon" in change:
+        s["horizon"] = change["horizon"]
+    r = httpx.post(f"{server}/forecast", json={"series": [s]}, timeout=60)
+    assert r.status_code == 400 and message in r.json()["error"], r.text
+
+
+def test_inventory_bad_input(server: str, series: dict) -> None:
+    r = httpx.post(f"{server}/inventory/plan", json={"series": series, "lead_time": 8, "service_level": 0.95,
+                                                    "on_hand": 0}, timeout=60)
+    assert r.status_code == 400 and "series.horizon: must cover the lead time (8 periods), got 6" in r.json()["error"]
+    r = httpx.post(f"{server}/inventory/plan", json={"series": series, "lead_time": 2, "service_level": 1.5,
+                                                    "on_hand": 0}, timeout=60)
+    assert r.status_code == 400 and "service_level: Input should be less than or equal to 0.999" in r.json()["error"]
