@@ -49,6 +49,8 @@ class DemandConfig:
     epochs: int = field(default=30, metadata={"help": "maximum epochs"})
     patience: int = field(default=4, metadata={"help": "stop after this many epochs without a better validation WAPE"})
     batch_size: int = field(default=256, metadata={"help": "windows per batch"})
+    windows_per_epoch: int = field(default=20000, metadata={"help": "training windows drawn per epoch "
+                                                            "(0: all); neighbouring windows overlap heavily"})
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     max_train_samples: int = field(default=0, metadata={"help": "use only this many series (0: all)"})
     seed: int = field(default=42, metadata={"help": "random seed"})
@@ -256,7 +258,10 @@ def fit_network(cfg: DemandConfig, panel: Panel, last: int, epochs: int | None =
     for epoch in range(epochs or cfg.epochs):
         t0, net_loss, n = time.time(), 0.0, 0
         net.train()
-        for idx in np.array_split(rng.permutation(len(tr["target"])), max(1, len(tr["target"]) // cfg.batch_size)):
+        order = rng.permutation(len(tr["target"]))
+        if cfg.windows_per_epoch:
+            order = order[: cfg.windows_per_epoch]
+        for idx in np.array_split(order, max(1, len(order) // cfg.batch_size)):
             idx_t = torch.as_tensor(idx)
             loss = pinball_loss(net(tr["hist"][idx_t], tr["future"][idx_t]), tr["target"][idx_t], tr["mask"][idx_t])
             opt.zero_grad()
