@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torchcrf import CRF
 
@@ -376,12 +376,12 @@ class CharCRFModel:
         return _tag_windows(self, sequences, batch_size)
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        from runners.textclf import write_artifact
+
         spec = {"kind": self.kind, "args": self.args, "tags": self.tags, "lang": self.lang,
                 "max_tokens": self.max_tokens}
-        (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
+        write_artifact(path, spec, self.net)
         (path / "vocab.json").write_text(json.dumps(self.vocab.tokens, ensure_ascii=False))
-        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
 
     @classmethod
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "CharCRFModel":
@@ -437,23 +437,20 @@ class EncoderCRFModel:
         return _tag_windows(self, sequences, batch_size)
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        from runners.textclf import write_artifact
+
         spec = {"kind": self.kind, "tags": self.tags, "lang": self.lang, "max_tokens": self.max_tokens,
                 "max_pieces": self.max_pieces, "shape_dim": self.net.shape.embedding_dim,
                 "dropout": self.net.dropout.p}
-        (path / "model.json").write_text(json.dumps(spec, indent=1))
-        self.net.encoder.config.save_pretrained(str(path / "encoder"))
-        self.tokenizer.save_pretrained(str(path / "encoder"))
-        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
+        write_artifact(path, spec, self.net, self.tokenizer)
 
     @classmethod
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "EncoderCRFModel":
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from runners.textclf import encoder_skeleton
 
-        config = AutoConfig.from_pretrained(str(path / "encoder"), local_files_only=True)
-        net = EncoderCRF(AutoModel.from_config(config), len(spec["tags"]), spec["shape_dim"], spec["dropout"])
+        encoder, tokenizer = encoder_skeleton(path)
+        net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"])
         net.load_state_dict(load_file(str(path / "weights.safetensors")))
-        tokenizer = AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
         return cls(net.to(device).eval(), tokenizer, spec["tags"], spec["lang"], spec["max_tokens"], spec["max_pieces"])
 
 

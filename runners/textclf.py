@@ -180,6 +180,27 @@ def load_encoder(folder: Path) -> tuple[nn.Module, Any]:
 
 
 # --- Artifacts ---------------------------------------------------------------------------------
+def write_artifact(path: Path, spec: dict[str, Any], net: nn.Module, tokenizer: Any = None) -> None:
+    """Write ``model.json`` (``spec``), ``weights.safetensors`` (``net``'s state dict) and, with a
+    tokenizer, ``encoder/`` (the encoder's config and tokenizer files, no weights: those are in
+    the state dict)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
+    if tokenizer is not None:
+        net.encoder.config.save_pretrained(str(path / "encoder"))
+        tokenizer.save_pretrained(str(path / "encoder"))
+    save_file({k: v.contiguous().cpu() for k, v in net.state_dict().items()}, str(path / "weights.safetensors"))
+
+
+def encoder_skeleton(path: Path) -> tuple[nn.Module, Any]:
+    """(encoder with freshly initialised weights, tokenizer) from an artifact's ``encoder/``
+    folder; the caller loads the trained weights from ``weights.safetensors``."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(str(path / "encoder"), local_files_only=True)
+    return AutoModel.from_config(config), AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
+
+
 class TextClassifier(Protocol):
     labels: list[str]
 
@@ -210,7 +231,6 @@ class CharNgramModel:
         return out
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
         spec = {
             "kind": self.kind,
             "args": self.args,
@@ -218,9 +238,8 @@ class CharNgramModel:
             "featurizer": {"n_buckets": self.featurizer.n_buckets, "max_chars": self.featurizer.max_chars,
                            "lang": self.featurizer.lang},
         }
-        (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
+        write_artifact(path, spec, self.net)
         (path / "vocab.json").write_text(json.dumps(self.featurizer.vocab.tokens, ensure_ascii=False))
-        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
 
     @classmethod
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "CharNgramModel":
@@ -261,22 +280,15 @@ class EncoderModel:
         return out
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
         spec = {"kind": self.kind, "labels": self.labels, "max_tokens": self.max_tokens,
                 "dropout": self.net.dropout.p}
-        (path / "model.json").write_text(json.dumps(spec, indent=1))
-        self.net.encoder.config.save_pretrained(str(path / "encoder"))
-        self.tokenizer.save_pretrained(str(path / "encoder"))
-        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
+        write_artifact(path, spec, self.net, self.tokenizer)
 
     @classmethod
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "EncoderModel":
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-        config = AutoConfig.from_pretrained(str(path / "encoder"), local_files_only=True)
-        net = EncoderClassifier(AutoModel.from_config(config), len(spec["labels"]), spec["dropout"])
+        encoder, tokenizer = encoder_skeleton(path)
+        net = EncoderClassifier(encoder, len(spec["labels"]), spec["dropout"])
         net.load_state_dict(load_file(str(path / "weights.safetensors")))
-        tokenizer = AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
         return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])
 
 
