@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from runners.text import detect_language, normalize, segment_words
+from runners.text import detect_language, normalize, require_strings, segment_words
 
 EN_STOP_WORDS = frozenset("""
 a about above after again against all also am an and any are aren't as at be because been before being below
@@ -138,9 +138,7 @@ class KeywordExtractor:
 
     def extract_many(self, texts: Sequence[str], top_k: int = 10) -> list[dict[str, Any]]:
         """:meth:`extract` per text; raises ``TypeError`` naming the first non-string item."""
-        bad = [(i, type(t).__name__) for i, t in enumerate(texts) if not isinstance(t, str)]
-        if bad:
-            raise TypeError(f"texts must be strings; item {bad[0][0]} is {bad[0][1]} ({len(bad)} non-strings in all)")
+        require_strings(texts)
         return [self.extract(t, top_k) for t in texts]
 
     def save(self, path: Path) -> None:

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torchcrf import CRF
 
-from runners.text import Vocab, normalize_with_offsets
+from runners.text import Vocab, normalize_with_offsets, require_strings
 
 Scheme = Literal["BIO", "BMES"]
 Span = tuple[str, int, int]  # (entity type, start, end): token indices, end exclusive
@@ -330,9 +330,7 @@ def extract_entities(model: NerModel, texts: Sequence[str]) -> list[list[Entity]
     Returns:
         n lists of entity dicts, in text order.
     """
-    bad = [(i, type(t).__name__) for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"texts must be strings; item {bad[0][0]} is {bad[0][1]} ({len(bad)} non-strings in all)")
+    require_strings(texts)
     tokenized = [model.tokenize(t) for t in texts]
     decoded = model.tag_tokens([toks for toks, _ in tokenized])
     return [entities_from_tags(text, offs, tags, probs, model.scheme)

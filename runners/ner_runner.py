@@ -10,7 +10,7 @@ import torch
 
 from runners.ner import Entity, extract_entities, load_ner_artifact
 from runners.serving import DEPENDENCY_CONFIG, load_language_models, torch_threads
-from runners.text import detect_language
+from runners.text import detect_language, require_strings
 
 # English texts run through MiniLM once per loaded English model (news/social and product
 # titles), so a batch costs about twice a sentiment batch: smaller batches, same latency budget.
@@ -55,9 +55,7 @@ class NerRunner:
     def predict_texts(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Per text: ``lang``, ``entities`` (type, text, start, end, score; offsets into the text
         as sent) and ``models`` (the store tags that read it)."""
-        bad = [(i, type(t).__name__) for i, t in enumerate(texts) if not isinstance(t, str)]
-        if bad:
-            raise TypeError(f"texts must be strings; item {bad[0][0]} is {bad[0][1]} ({len(bad)} non-strings in all)")
+        require_strings(texts)
         langs = [detect_language(t) for t in texts]
         out: list[dict[str, Any]] = [{} for _ in texts]
         for lang, models in self.models.items():

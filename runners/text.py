@@ -93,6 +93,14 @@ def normalize_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out), out_src
 
 
+def require_strings(texts: Sequence[object]) -> None:
+    """Raise ``TypeError`` naming the first item of ``texts`` that is not a string: runners get
+    lists from other services, and a wrong item must fail loudly, not be coerced."""
+    bad = [(i, type(t).__name__) for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"texts must be strings; item {bad[0][0]} is {bad[0][1]} ({len(bad)} non-strings in all)")
+
+
 def detect_language(text: str) -> Lang:
     """Return ``"zh"`` or ``"en"`` for a text, by counting CJK characters against Latin words.
 

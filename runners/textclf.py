@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.text import Lang, Vocab, clean, detect_language, hashed_ngrams, segment_words
+from runners.text import Lang, Vocab, clean, detect_language, hashed_ngrams, require_strings, segment_words
 
 ZH_MAX_CHARS = 256
 EN_MAX_TOKENS = 256
@@ -320,9 +320,7 @@ def predict_routed(models: dict[str, TextClassifier], tags: dict[str, str], text
         n dicts: ``lang`` (detected), ``label``, ``score`` (its probability), ``probabilities``
         (label -> probability) and ``model``.
     """
-    bad = [(i, type(t).__name__) for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"texts must be strings; item {bad[0][0]} is {bad[0][1]} ({len(bad)} non-strings in all)")
+    require_strings(texts)
     fallback = next(iter(models))
     langs = [detect_language(t) for t in texts]
     routes = [lg if lg in models else fallback for lg in langs]
