@@ -18,6 +18,27 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 
+WEIGHTINGS = ("binary", "weight", "log")
+
+
+def confidence(weights: np.ndarray, weighting: str) -> np.ndarray:
+    """Map summed interaction weights (any shape, > 0; clicks, carts, ratings...) to the values ALS
+    scales by ``alpha``: ``binary`` 1 per pair, ``weight`` as given, ``log`` log(1 + weight).
+
+    One function for training and fold-in, so fresh interactions weigh what stored ones do. ``log``
+    keeps a strong signal (a purchase, a 5-star rating) above a weak one without letting a few
+    heavy users dominate; on MovieLens-100k it was the best on validation.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    if weighting == "binary":
+        return (w > 0).astype(np.float32)
+    if weighting == "weight":
+        return w
+    if weighting == "log":
+        return np.log1p(w).astype(np.float32)
+    raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
+
+
 def make_als(factors: int, regularization: float, alpha: float, iterations: int, seed: int = 0) -> Any:
     """A CPU ``implicit`` ALS model (the GPU build is not used: serving is per-request fold-in and
     top-k over a few thousand items, which a CPU core does in microseconds)."""
@@ -37,8 +58,9 @@ class RecallModel:
         als: fitted ``implicit`` ALS (user_factors (U, F), item_factors (I, F), float32).
         user_ids: U external user ids, in row order.
         item_ids: I external item ids, in column order.
-        user_items: (U, I) float32 CSR, the training interaction weights.
-        params: hyper-parameters and the weighting used, for the record.
+        user_items: (U, I) float32 CSR, the summed raw interaction weights (``confidence`` is
+            applied on top, with ``params["weighting"]``).
+        params: hyper-parameters, including ``weighting`` (default ``weight``).
     """
 
     kind = "implicit_als"
@@ -55,7 +77,8 @@ class RecallModel:
 
     # --- queries ---------------------------------------------------------------------------------
     def _row(self, user_id: str | None, recent: Sequence[tuple[str, float]]) -> csr_matrix:
-        """(1, I) weights: the user's stored row plus fresh interactions with known items."""
+        """(1, I) confidences: the user's stored raw weights plus fresh interactions with known
+        items, summed per item, then mapped by the model's weighting."""
         row = np.zeros(len(self.item_ids), dtype=np.float32)
         if user_id in self.user_index:
             stored = self.user_items[self.user_index[user_id]]
@@ -63,6 +86,8 @@ class RecallModel:
         for item, weight in recent:
             if item in self.item_index:
                 row[self.item_index[item]] += weight
+        nz = row > 0
+        row[nz] = confidence(row[nz], self.params.get("weighting", "weight"))
         return csr_matrix(row[None, :])
 
     def recommend(self, user_id: str, n: int = 10, recent: Sequence[tuple[str, float]] = (), exclude_seen: bool = True,

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runners.recall import RecallModel
+from runners.recall import RecallModel, confidence
 from runners.recall_runner import recommend_many
 from training import train_recall
 from training.train_recall import fit, popularity_recs, ranking_metrics, stratified_split
@@ -66,6 +66,26 @@ def test_similar_items_and_round_trip(model: RecallModel, tmp_path: Path) -> Non
     assert np.load(tmp_path / "factors.npz", allow_pickle=False)["item_factors"].shape == (20, 2)
     with pytest.raises(TypeError, match="item 1 is str"):
         recommend_many(loaded, [{"user_id": "u1"}, "u2"])  # type: ignore[list-item]
+
+
+def test_confidence_is_shared_by_fit_and_fold_in() -> None:
+    w = np.array([0.5, 1.0, 4.0], np.float32)
+    assert confidence(w, "binary").tolist() == [1.0, 1.0, 1.0]
+    assert confidence(w, "weight").tolist() == [0.5, 1.0, 4.0]
+    assert confidence(w, "log") == pytest.approx(np.log1p(w))
+    with pytest.raises(ValueError, match="one of binary, weight, log; got 'bm25'"):
+        confidence(w, "bm25")
+    train, _ = checkerboard()
+    heavy = train[train.user_id == "u0"].item_id.iloc[0]
+    train = train.assign(weight=np.where(train.item_id == heavy, 3.0, 1.0))
+    logged = fit(train, {**PARAMS, "weighting": "log"}, seed=0)
+    assert logged.user_items.max() == 3.0  # raw weights stored; the weighting applies on top
+    # A stored user re-solved from their own row must land on the factors ALS fitted for them.
+    row = logged._row("u0", [])
+    assert row[0, logged.item_index[heavy]] == pytest.approx(np.log1p(3.0))
+    assert logged._row("u0", [(heavy, 1.0)])[0, logged.item_index[heavy]] == pytest.approx(np.log1p(4.0))
+    refit = np.asarray(logged.als.recalculate_user(0, row)).ravel()
+    assert refit == pytest.approx(logged.als.user_factors[logged.user_index["u0"]], abs=0.05)
 
 
 def test_ranking_metrics_by_hand() -> None:
