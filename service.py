@@ -8,19 +8,36 @@ OpenAPI document at ``/docs.json``.
 
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
+import os
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from fastapi import FastAPI, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints,
+                      ValidationError, model_validator)
 
 from runners.classifier import ClassifierRunner
 from runners.demand_runner import MAX_HISTORY, DemandRunner, reorder_plan
+from runners.events import EVENT_TYPES, ITEM_WEIGHTS, EventStore
+from runners.gateway import GatewayMiddleware, RequestError, error_message, parse_api_keys
+from runners.insight import demand_summary, trusted_category
 from runners.keywords_runner import MAX_KEYWORDS, KeywordsRunner
 from runners.ner_runner import NerRunner
 from runners.recall_runner import RecallRunner
 from runners.sentiment import SentimentRunner
+from runners.text import mask_pii
+
+log = logging.getLogger("demand_mining")
 
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 2000
@@ -157,6 +174,7 @@ class Recommendation(BaseModel):
                         "folded in), or 'popularity' (no usable history: the fallback)")
     unknown_items: list[str] = Field(description="ids in recent/allow/deny that the model does not know; ignored")
     model: str
+    history_events: int = Field(default=0, description="the user's recorded events (POST /events) folded in")
 
 
 class RecommendResponse(BaseModel):
@@ -221,73 +239,231 @@ class InventoryPlan(BaseModel):
     model: str
 
 
-def _loc(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
+
+# --- /mine --------------------------------------------------------------------------------------
+class Demand(BaseModel):
+    intent: Literal["request", "complaint", "praise", "neutral"] = Field(description=(
+        "request: asks for or wants something; complaint: negative sentiment; praise: positive; neutral: neither "
+        "(rules in runners/insight.py)"))
+    category: str | None = Field(description="the product category the text is about; null when the classifier has "
+                                 "no model for the text's language or is unsure (probability < 0.15)")
+    targets: list[str] = Field(description="products, brands, model numbers and organisations named")
+    attributes: list[str] = Field(description="sizes, capacities, counts, resolutions named")
+    aspects: list[str] = Field(description="top keywords that are not already a target")
+    summary: str = Field(description="one readable line, e.g. 'customer complains about Samsung (aspects battery)'")
 
 
-def error_message(body: Any) -> str:
-    """One readable line from BentoML's error bodies, naming each failing field and the rule it
-    broke, e.g. ``texts[0]: String should have at most 2000 characters``."""
-    if isinstance(body, list):  # raised InvalidArgument comes list-wrapped
-        return "; ".join(error_message(b) for b in body)
-    if not isinstance(body, dict):
-        return str(body)
-    detail = body.get("detail")
-    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
-        return "; ".join(f"{_loc(d.get('loc', []))}: {d.get('msg', '')}" for d in detail)
-    return str(body.get("error", body))
+class MineResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'")
+    category: LabelResult
+    sentiment: LabelResult
+    entities: list[EntitySpan]
+    keywords: list[Keyword]
+    demand: Demand
 
 
-class ErrorBodyMiddleware:
-    """Rewrites every 4xx JSON body into one shape, ``{"error": "<field>: <rule>", "detail": [...]}``.
-
-    BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and raised
-    ``InvalidArgument`` with a list; clients get one shape whose message names the field.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
-                start.update(message)
-                return
-            if start and message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                await send_rewritten()
-                return
-            await send(message)
-
-        async def send_rewritten() -> None:
-            raw = b"".join(chunks)
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = {"error": raw.decode("utf-8", "replace")}
-            detail = body.get("detail") if isinstance(body, dict) else body
-            new = json.dumps({"error": error_message(body), "detail": detail}, ensure_ascii=False).encode()
-            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(new)).encode())]
-            await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-            await send({"type": "http.response.body", "body": new})
-
-        await self.app(scope, receive, capture)
+class EventStatus(BaseModel):
+    key: str
+    id: int = Field(description="the stored event's id")
+    status: Literal["stored", "duplicate"] = Field(description="duplicate: the key was already stored; "
+                                                   "the first write wins and nothing changed")
 
 
+class Interest(BaseModel):
+    category: str
+    share: float = Field(description="share of the user's weighted category mentions; shares sum to 1")
+
+
+class SentimentDay(BaseModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    n: int
+    positive_share: float
+
+
+class ProfileSentiment(BaseModel):
+    n: int = Field(description="events with text (hence a sentiment)")
+    positive_share: float | None
+    trend: list[SentimentDay] = Field(description="per day with texts, over the last 14 days")
+
+
+class TermCount(BaseModel):
+    term: str
+    type: str | None = Field(default=None, description="entity type (entities only)")
+    weight: float = Field(description="events weighted by type: purchase 5, cart 3, review 2, others 1")
+    count: int
+
+
+class RecentItem(BaseModel):
+    item_id: str
+    type: str = Field(description="latest event type with this item")
+    ts: float = Field(description="Unix seconds")
+
+
+class Profile(BaseModel):
+    user_id: str
+    n_events: int
+    first_seen: float
+    last_seen: float
+    interests: list[Interest]
+    sentiment: ProfileSentiment
+    keywords: list[TermCount]
+    entities: list[TermCount]
+    recent_items: list[RecentItem]
+
+
+class UserInsight(BaseModel):
+    profile: Profile
+    recommendations: Recommendation
+    events: list[EventStatus] = Field(description="the texts recorded as events of this user")
+
+
+class MineResponse(BaseModel):
+    results: list[MineResult] = Field(description="one per input text, in input order")
+    user: UserInsight | None = Field(default=None, description="with user_id: the updated profile and recommendations")
+
+
+# --- /events ------------------------------------------------------------------------------------
+MAX_EVENTS = 256
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW_S = 300
+
+
+def _plausible_time(value: datetime) -> datetime:
+    now = datetime.now(timezone.utc)
+    if value < EARLIEST or (value - now).total_seconds() > CLOCK_SKEW_S:
+        raise ValueError(f"timestamp must be between 2000-01-01 and now (+{CLOCK_SKEW_S} s clock skew); "
+                         f"got {value.isoformat()}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_plausible_time), Field(
+    description="ISO 8601 with a UTC offset (2026-11-28T09:30:00Z) or Unix seconds")]
+TEXT_EVENTS = ("search", "review", "message")
+
+
+class EventIn(BaseModel):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="idempotency key: a retried event with the same key is stored once")
+    user_id: Id
+    type: Literal[EVENT_TYPES] = Field(description="search, view, click, cart, purchase, review or message")  # type: ignore[valid-type]
+    item_id: Id | None = Field(default=None, description="required for view, click, cart, purchase")
+    text: Text | None = Field(default=None, description="required for search, review, message; analysed, "
+                              "stored with e-mails, phones, cards and IDs masked")
+    ts: Timestamp
+
+    @model_validator(mode="after")
+    def _needs(self) -> "EventIn":
+        if self.type in ITEM_WEIGHTS and self.type != "review" and self.item_id is None:
+            raise ValueError(f"item_id is required for a {self.type} event")
+        if self.type in TEXT_EVENTS and self.text is None:
+            raise ValueError(f"text is required for a {self.type} event")
+        return self
+
+
+class EventsResponse(BaseModel):
+    results: list[EventStatus] = Field(description="one per event, in request order")
+    stored: int
+    duplicates: int
+
+
+# --- profile and trends -------------------------------------------------------------------------
+_WINDOW = re.compile(r"^(\d+)([smhd]?)$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _window_seconds(value: str | int) -> int:
+    m = _WINDOW.match(str(value).strip())
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2)] if m else -1
+    if not 60 <= seconds <= 90 * 86400:
+        raise ValueError(f"window must be 60 s to 90 d, as seconds or with a unit (15m, 1h, 24h, 7d); got {value!r}")
+    return seconds
+
+
+class ProfileQuery(BaseModel):
+    user_id: Id
+    top: int = Field(default=10, ge=1, le=50, description="keywords, entities and items listed, 1-50")
+
+
+class TrendsQuery(BaseModel):
+    window: Annotated[int, BeforeValidator(_window_seconds)] = Field(
+        default=86400, description="window length: seconds, or 15m, 1h, 24h, 7d (60 s - 90 d); default 24h")
+    end: Timestamp | None = Field(default=None, description="end of the current window (default: now)")
+    top: int = Field(default=10, ge=1, le=50, description="terms per list, 1-50")
+    min_count: int = Field(default=1, ge=1, le=10**6, description="events a term needs in one of the windows")
+
+
+class TrendTerm(BaseModel):
+    term: str
+    type: str | None = Field(description="entity type (entities only)")
+    current: int = Field(description="events mentioning it in the current window")
+    previous: int = Field(description="in the window before")
+    change: int = Field(description="current - previous")
+    positive_share: float | None = Field(description="share of positive texts among the current mentions")
+
+
+class TrendList(BaseModel):
+    rising: list[TrendTerm]
+    falling: list[TrendTerm]
+
+
+class TrendWindow(BaseModel):
+    start: float
+    end: float
+    previous_start: float
+    seconds: float
+
+
+class TrendCounts(BaseModel):
+    current: int
+    previous: int
+
+
+class TrendSentiment(BaseModel):
+    current_positive_share: float | None
+    previous_positive_share: float | None
+    shift: float | None = Field(description="current - previous positive share")
+
+
+class Trends(BaseModel):
+    window: TrendWindow
+    events: TrendCounts
+    sentiment: TrendSentiment
+    category: TrendList
+    entity: TrendList
+    keyword: TrendList
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    # FastAPI prefixes locations with "query"/"path"; drop it so HTTP and gRPC name fields alike.
+    detail = [{"loc": list(e.get("loc", ()))[1:] if e.get("loc", ("",))[0] in ("query", "path", "body") else list(e.get("loc", ())),
+               "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    return error_message({"detail": detail}), detail
+
+
+reads = FastAPI(title="demand-mining reads", openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@reads.exception_handler(RequestValidationError)
+async def _bad_query(_: Any, exc: RequestValidationError) -> JSONResponse:
+    message, detail = _validation_message(list(exc.errors()))
+    return JSONResponse({"error": message, "detail": detail}, status_code=400)
+
+
+def _setting(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@bentoml.asgi_app(reads, path="/")
 @bentoml.service(name="DemandMining", traffic={"timeout": 60})
 class DemandMining:
+    """The gateway: typed endpoints per task, ``/mine``, event intake, profiles, trends; HTTP and gRPC.
+
+    Settings (environment, read when the service starts):
+    ``DEMAND_MINING_EVENTS_DB`` (SQLite path, default ``var/events.sqlite3``), ``DEMAND_MINING_API_KEYS``
+    (comma-separated; unset: no authentication), ``DEMAND_MINING_MAX_BODY_BYTES`` (default 4 MiB),
+    ``GRPC_PORT`` (default 3001; ``0`` turns gRPC off).
+    """
+
     sentiment_runner = bentoml.depends(SentimentRunner)
     classifier_runner = bentoml.depends(ClassifierRunner)
     ner_runner = bentoml.depends(NerRunner)
@@ -295,6 +471,68 @@ class DemandMining:
     recall_runner = bentoml.depends(RecallRunner)
     demand_runner = bentoml.depends(DemandRunner)
 
+    def __init__(self) -> None:
+        self.events = EventStore(Path(_setting("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")))
+        self.api_keys = parse_api_keys(os.environ.get("DEMAND_MINING_API_KEYS"))
+        self.grpc_port = int(_setting("GRPC_PORT", "3001"))
+        self.grpc_server: Any = None
+
+    # --- lifecycle: the gRPC server lives in each gateway worker ----------------------------------
+    @bentoml.on_startup
+    async def _start_grpc(self) -> None:
+        if not self.grpc_port:
+            return
+        from runners.grpc_server import build_server, set_serving
+
+        host = _setting("GRPC_HOST", "0.0.0.0")
+        self.grpc_server, health = build_server(self.grpc_port, self._dispatch, self.api_keys, host)
+        await self.grpc_server.start()
+        # Dependencies answer only once their models are loaded and warmed; wait for that first.
+        asyncio.get_running_loop().create_task(self._grpc_ready(health, set_serving))
+        log.info("gRPC serving on %s:%d", host, self.grpc_port)
+
+    async def _grpc_ready(self, health: Any, set_serving: Any) -> None:
+        while True:
+            try:
+                await self.demand_runner.to_async.spec()
+                set_serving(health, True)
+                return
+            except Exception:  # not up yet
+                await asyncio.sleep(0.5)
+
+    @bentoml.on_shutdown
+    async def _stop_grpc(self) -> None:
+        if self.grpc_server is not None:
+            await self.grpc_server.stop(grace=2.0)
+
+    # --- one dispatcher for gRPC (and any other transport): same schema, same messages ------------
+    async def _dispatch(self, rpc: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``payload`` (the request as JSON) with the endpoint's own schema and run it.
+        Raises :class:`RequestError` with the HTTP status and message the HTTP endpoint gives."""
+        api, model = _RPCS[rpc]
+        if rpc == "Recommend" and isinstance(payload.get("requests"), list):
+            for r in payload["requests"]:  # proto cannot send null: an empty allow list means no restriction
+                if isinstance(r, dict) and not r.get("allow"):
+                    r.pop("allow", None)
+        spec = model or DemandMining.apis[api].input_spec
+        try:
+            args = spec.model_validate(payload)
+        except ValidationError as e:
+            raise RequestError(400, _validation_message(e.errors(include_url=False))[0]) from None
+        fields = {k: getattr(args, k) for k in type(args).model_fields}
+        method = getattr(self, api)
+        # In a served process an API method attribute is a client of the service's own HTTP port;
+        # `.local` is the method itself, so gRPC calls do not loop back through HTTP.
+        method = getattr(method, "local", method)
+        try:
+            result = await method(**fields)
+        except InvalidArgument as e:
+            raise RequestError(400, str(e)) from None
+        except NotFound as e:
+            raise RequestError(404, str(e)) from None
+        return result.model_dump(mode="json", exclude_none=True) if isinstance(result, BaseModel) else result
+
+    # --- text tasks ---------------------------------------------------------------------------------
     @bentoml.api(route="/sentiment")
     async def sentiment(self, texts: Texts) -> SentimentResponse:
         """Sentiment of one or many reviews, Chinese or English, routed per text."""
@@ -319,12 +557,131 @@ class DemandMining:
         results = await self.keywords_runner.to_async.predict(list(texts))
         return KeywordsResponse(results=[KeywordsResult(**{**r, "keywords": r["keywords"][:top_k]}) for r in results])
 
+    async def _analyse(self, texts: list[str], top_k: int) -> list[MineResult]:
+        # The four text runners do not depend on each other: one round trip's latency, not four.
+        cats, sents, ents, kws = await asyncio.gather(
+            self.classifier_runner.to_async.predict(texts), self.sentiment_runner.to_async.predict(texts),
+            self.ner_runner.to_async.predict(texts), self.keywords_runner.to_async.predict(texts))
+        out = []
+        for text, c, s, e, k in zip(texts, cats, sents, ents, kws):
+            keywords = k["keywords"][:top_k]
+            category = trusted_category(c["label"], c["score"], c["model"], c["lang"])
+            demand = demand_summary(text, s["lang"], category, s["probabilities"].get("positive"), e["entities"], keywords)
+            out.append(MineResult(lang=s["lang"], category=LabelResult(**c), sentiment=LabelResult(**s),
+                                  entities=e["entities"], keywords=keywords, demand=Demand(**demand)))
+        return out
+
+    @staticmethod
+    def _stored_analysis(r: MineResult, masked: str) -> dict[str, Any]:
+        """What the event store keeps of an analysis: labels, and only the terms that occur in the
+        PII-masked text (a keyword or entity cut from an e-mail address or a phone number is not)."""
+        lower = masked.lower()
+        return {"lang": r.lang, "category": r.demand.category, "positive": r.sentiment.probabilities.get("positive"),
+                "entities": [{"type": e.type, "text": e.text} for e in r.entities if e.text.lower() in lower],
+                "keywords": [{"keyword": k.keyword} for k in r.keywords if k.keyword.lower() in lower]}
+
+    @bentoml.api(route="/mine")
+    async def mine(
+        self,
+        texts: Texts,
+        user_id: Annotated[Id | None, Field(description="record the texts as this user's events and return "
+                                            "their updated profile and recommendations")] = None,
+        event_type: Annotated[Literal["search", "review", "message"], Field(
+            description="what the texts are, when recorded for a user")] = "message",
+        request_id: Annotated[str | None, StringConstraints(min_length=1, max_length=100), Field(
+            description="with user_id: a retried call with the same request_id records its texts once")] = None,
+        top_k: Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description="keywords per text")] = 5,
+        n: Annotated[int, Field(ge=1, le=100, description="recommendations for user_id, 1-100")] = 10,
+    ) -> MineResponse:
+        """Customer texts -> per text: language, category, sentiment, entities, keywords and a demand
+        summary; with a user_id, the texts are recorded as that user's events and the response adds
+        the user's updated profile and recommendations (fresh events folded in)."""
+        results = await self._analyse(list(texts), top_k)
+        if user_id is None:
+            return MineResponse(results=results)
+        now = time.time()
+        batch = request_id or uuid.uuid4().hex
+        masked = [mask_pii(t) for t in texts]
+        events = [{"key": f"mine:{user_id}:{batch}:{i}", "user_id": user_id, "type": event_type, "ts": now,
+                   "text": m, "analysis": self._stored_analysis(r, m)} for i, (m, r) in enumerate(zip(masked, results))]
+        statuses = await asyncio.to_thread(self.events.add, events)
+        profile = await asyncio.to_thread(self.events.profile, user_id)
+        recs = await self._recommend([{"user_id": user_id, "n": n}])
+        return MineResponse(results=results, user=UserInsight(
+            profile=Profile(**profile), recommendations=recs[0],
+            events=[EventStatus(key=s["key"], id=s["id"], status="stored" if s["stored"] else "duplicate") for s in statuses]))
+
+    # --- events, profiles, trends -----------------------------------------------------------------
+    @bentoml.api(route="/events")
+    async def post_events(
+        self,
+        events: Annotated[list[EventIn], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v),
+                          Field(min_length=1, max_length=MAX_EVENTS, description=f"1-{MAX_EVENTS} events")],
+    ) -> EventsResponse:
+        """Behaviour events, analysed and stored durably before the answer; retried keys are stored once.
+        Profiles, trends and recommendations use them at once."""
+        keys = [e.key for e in events]
+        if len(set(keys)) != len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise InvalidArgument(f"events: key {dup!r} appears more than once in this request; keys must be unique")
+        known = await asyncio.to_thread(self.events.existing, keys)
+        fresh = [e for e in events if e.key not in known]
+        # Only the masked text is analysed and kept: nothing personal reaches the store.
+        masked = {e.key: mask_pii(e.text) for e in fresh if e.text is not None}
+        analyses = dict(zip(masked, await self._analyse(list(masked.values()), 5))) if masked else {}
+        rows = [{"key": e.key, "user_id": e.user_id, "type": e.type, "item_id": e.item_id, "ts": e.ts.timestamp(),
+                 "text": masked.get(e.key), "analysis": self._stored_analysis(analyses[e.key], masked[e.key]) if e.key in masked
+                 else None} for e in fresh]
+        stored = {r["key"]: r for r in await asyncio.to_thread(self.events.add, rows)} if rows else {}
+        results = []
+        for k in keys:
+            if k in stored and stored[k]["stored"]:
+                results.append(EventStatus(key=k, id=stored[k]["id"], status="stored"))
+            else:  # stored before this request, or by another worker while it was analysed
+                results.append(EventStatus(key=k, id=known.get(k) or stored[k]["id"], status="duplicate"))
+        n_stored = sum(r.status == "stored" for r in results)
+        return EventsResponse(results=results, stored=n_stored, duplicates=len(results) - n_stored)
+
+    async def profile(self, user_id: str, top: int = 10) -> Profile:
+        p = await asyncio.to_thread(self.events.profile, user_id, top)
+        if p is None:
+            raise NotFound(f"user_id: no events for user {user_id!r}; post events to /events first")
+        return Profile(**p)
+
+    async def trends(self, window: int = 86400, end: datetime | None = None, top: int = 10, min_count: int = 1) -> Trends:
+        t = await asyncio.to_thread(self.events.trends, float(window), end.timestamp() if end else None, top, min_count)
+        return Trends(**t)
+
+    @reads.get("/users/{user_id}/profile", response_model=Profile)
+    async def get_profile(self, user_id: str, top: Annotated[int, Query(ge=1, le=50)] = 10) -> Any:
+        """A user's interests by category, sentiment trend, top keywords and entities, recent items."""
+        try:
+            q = ProfileQuery(user_id=user_id, top=top)
+            return await self.profile(q.user_id, q.top)
+        except ValidationError as e:
+            message, detail = _validation_message(e.errors(include_url=False))
+            return JSONResponse({"error": message, "detail": detail}, status_code=400)
+        except NotFound as e:
+            return JSONResponse({"error": str(e), "detail": None}, status_code=404)
+
+    @reads.get("/trends", response_model=Trends)
+    async def get_trends(self, q: Annotated[TrendsQuery, Query()]) -> Any:
+        """Rising and falling categories, entities and keywords: a window against the one before."""
+        return await self.trends(q.window, q.end, q.top, q.min_count)
+
+    # --- recommendations ----------------------------------------------------------------------------
+    async def _recommend(self, requests: list[dict[str, Any]]) -> list[Recommendation]:
+        # A user's stored events are folded in with whatever the request sends (recalculate_user).
+        histories = await asyncio.gather(*(asyncio.to_thread(self.events.interactions, r["user_id"]) for r in requests))
+        for r, history in zip(requests, histories):
+            r["recent"] = list(r.get("recent", [])) + [{"item_id": i, "weight": w} for i, w in history]
+        results = await self.recall_runner.to_async.predict(requests)
+        return [Recommendation(**r, history_events=len(h)) for r, h in zip(results, histories)]
 
     @bentoml.api(route="/recommend")
     async def recommend(self, requests: RecommendRequests) -> RecommendResponse:
-        """Top-N items for one or many users, with fresh interactions folded in."""
-        results = await self.recall_runner.to_async.predict([r.model_dump() for r in requests])
-        return RecommendResponse(results=[Recommendation(**r) for r in results])
+        """Top-N items for one or many users, with fresh interactions (sent or recorded) folded in."""
+        return RecommendResponse(results=await self._recommend([r.model_dump() for r in requests]))
 
     @bentoml.api(route="/similar-items")
     async def similar_items(
@@ -341,6 +698,7 @@ class DemandMining:
                            "ids are the ones in the training interactions")
         return SimilarResponse(results=[SimilarResult(item_id=r["item_id"], similar=r["similar"]) for r in results])
 
+    # --- demand -------------------------------------------------------------------------------------
     async def _forecast(self, series: list[SeriesInput]) -> list[dict[str, Any]]:
         results = await self.demand_runner.to_async.predict([s.model_dump() for s in series])
         errors = [f"series[{i}].{r['error']}" for i, r in enumerate(results) if "error" in r]
@@ -381,4 +739,19 @@ class DemandMining:
                              forecast=lead, model=result["model"], **plan)
 
 
-DemandMining.add_asgi_middleware(ErrorBodyMiddleware)
+# gRPC method -> (service method, request schema; None: the HTTP endpoint's own input schema)
+_RPCS: dict[str, tuple[str, type[BaseModel] | None]] = {
+    "Sentiment": ("sentiment", None), "Classify": ("classify", None), "Ner": ("ner", None),
+    "Keywords": ("keywords", None), "Mine": ("mine", None), "PostEvents": ("post_events", None),
+    "GetProfile": ("profile", ProfileQuery), "GetTrends": ("trends", TrendsQuery),
+    "Recommend": ("recommend", None), "SimilarItems": ("similar_items", None), "Forecast": ("forecast", None),
+    "InventoryPlan": ("inventory_plan", None),
+}
+
+
+def _gateway_middleware(app: Any) -> GatewayMiddleware:
+    return GatewayMiddleware(app, parse_api_keys(os.environ.get("DEMAND_MINING_API_KEYS")),
+                             int(os.environ.get("DEMAND_MINING_MAX_BODY_BYTES", str(4 << 20))))
+
+
+DemandMining.add_asgi_middleware(_gateway_middleware)

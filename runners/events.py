@@ -1,0 +1,259 @@
+"""Durable behaviour events and what is built from them: user profiles, trends, and the fresh
+interactions that recommendations fold in.
+
+Events live in an embedded SQLite database in WAL mode with ``synchronous=FULL``: a commit is on
+disk before :meth:`EventStore.add` returns, so an event the API acknowledged survives a crash of
+the process or the machine. Several server workers (processes) open the same file; SQLite's
+locking serialises their writes (``busy_timeout`` waits instead of failing).
+
+The text of an event is analysed before it is stored (category, sentiment, entities, keywords);
+each derived term is a row of ``terms`` with the event's user and timestamp, so a profile or a
+trend window is one indexed aggregate query and always agrees with the events.
+
+Times are Unix seconds (float, UTC).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message")
+
+# Interaction strength of an event with an item, in the units of the recall model's weights
+# (MovieLens ratings 1-5): a purchase says more than a click. Searches and messages name no item.
+ITEM_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 3.0, "review": 4.0, "purchase": 5.0}
+
+# How much an event counts towards a user's interest in the category its text is about.
+INTEREST_WEIGHTS = {"search": 1.0, "view": 1.0, "click": 1.0, "message": 1.0, "review": 2.0, "cart": 3.0,
+                    "purchase": 5.0}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    item_id TEXT,
+    text TEXT,
+    ts REAL NOT NULL,
+    received REAL NOT NULL,
+    lang TEXT,
+    category TEXT,
+    positive REAL,
+    analysis TEXT
+);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS terms (
+    event_id INTEGER NOT NULL REFERENCES events (id),
+    user_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    term TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    weight REAL NOT NULL,
+    positive REAL
+);
+CREATE INDEX IF NOT EXISTS terms_ts_kind ON terms (ts, kind);
+CREATE INDEX IF NOT EXISTS terms_user_kind ON terms (user_id, kind);
+"""
+
+
+def terms_of(analysis: dict[str, Any] | None, event_type: str, max_keywords: int = 5) -> list[tuple[str, str, str, float]]:
+    """(kind, term, label, weight) rows derived from one event's text analysis.
+
+    Args:
+        analysis: ``{"category": str, "entities": [{"type", "text"}], "keywords": [{"keyword"}]}``
+            (any part may be missing), or None for an event without text.
+        event_type: one of :data:`EVENT_TYPES`; sets the weight (:data:`INTEREST_WEIGHTS`).
+        max_keywords: keywords kept per event (best first), so a long review does not outweigh
+            many short queries.
+    """
+    if not analysis:
+        return []
+    w = INTEREST_WEIGHTS[event_type]
+    rows: list[tuple[str, str, str, float]] = []
+    if analysis.get("category"):
+        rows.append(("category", analysis["category"], "", w))
+    seen: set[tuple[str, str]] = set()
+    for e in analysis.get("entities", []):
+        key = (e["text"].strip().lower(), e["type"])
+        if key[0] and key not in seen:
+            seen.add(key)
+            rows.append(("entity", key[0], key[1], w))
+    for k in analysis.get("keywords", [])[:max_keywords]:
+        rows.append(("keyword", k["keyword"], "", w))
+    return rows
+
+
+class EventStore:
+    """Events and their derived terms in one SQLite file (created on first open).
+
+    Thread-safe within a process (one connection behind a lock; callers in async code run the
+    methods in a thread); several processes may open the same path.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsynced at every commit, so "stored" means on disk, not in a page cache.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- writes ----------------------------------------------------------------------------------
+    def existing(self, keys: Sequence[str]) -> dict[str, int]:
+        """Idempotency keys already stored -> their event id (to skip analysing retries)."""
+        if not keys:
+            return {}
+        with self._lock:
+            marks = ",".join("?" * len(keys))
+            return dict(self._db.execute(f"SELECT key, id FROM events WHERE key IN ({marks})", list(keys)).fetchall())
+
+    def add(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store events in one transaction, each at most once per idempotency key.
+
+        Args:
+            events: dicts with ``key``, ``user_id``, ``type`` (:data:`EVENT_TYPES`), ``ts`` (Unix s),
+                and optional ``item_id``, ``text`` (already PII-masked), ``analysis`` (see
+                :func:`terms_of`; plus ``lang`` and ``positive``, the probability of positive sentiment).
+        Returns:
+            Per event, in order: ``{"key", "id", "stored"}``; ``stored`` is False when the key was
+            already there (the first write wins and nothing is changed).
+        """
+        now = time.time()
+        out = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for e in events:
+                    a = e.get("analysis") or {}
+                    cur = self._db.execute(
+                        "INSERT OR IGNORE INTO events (key, user_id, type, item_id, text, ts, received, lang, category,"
+                        " positive, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (e["key"], e["user_id"], e["type"], e.get("item_id"), e.get("text"), float(e["ts"]), now,
+                         a.get("lang"), a.get("category"), a.get("positive"),
+                         json.dumps(a, ensure_ascii=False) if a else None))
+                    if cur.rowcount == 1:
+                        event_id = int(cur.lastrowid or 0)
+                        self._db.executemany(
+                            "INSERT INTO terms (event_id, user_id, ts, kind, term, label, weight, positive)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(event_id, e["user_id"], float(e["ts"]), kind, term, label, w, a.get("positive"))
+                             for kind, term, label, w in terms_of(a, e["type"])])
+                        out.append({"key": e["key"], "id": event_id, "stored": True})
+                    else:
+                        (event_id,) = self._db.execute("SELECT id FROM events WHERE key = ?", (e["key"],)).fetchone()
+                        out.append({"key": e["key"], "id": int(event_id), "stored": False})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return out
+
+    # --- reads -----------------------------------------------------------------------------------
+    def _rows(self, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, list(args)).fetchall()
+
+    def count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM events", ())[0][0])
+
+    def keys(self) -> set[str]:
+        return {k for (k,) in self._rows("SELECT key FROM events", ())}
+
+    def interactions(self, user_id: str, limit: int = 500) -> list[tuple[str, float]]:
+        """The user's latest ``limit`` item events as (item_id, weight), newest first, for the
+        recall model's fold-in (:data:`ITEM_WEIGHTS`)."""
+        types = list(ITEM_WEIGHTS)
+        rows = self._rows(
+            f"SELECT item_id, type FROM events WHERE user_id = ? AND item_id IS NOT NULL AND type IN "
+            f"({','.join('?' * len(types))}) ORDER BY ts DESC, id DESC LIMIT ?", [user_id, *types, limit])
+        return [(item, ITEM_WEIGHTS[kind]) for item, kind in rows]
+
+    def profile(self, user_id: str, top: int = 10, days: int = 14, now: float | None = None) -> dict[str, Any] | None:
+        """What a user's events say about them, or None when the user has no events.
+
+        Returns:
+            ``n_events``, ``first_seen``/``last_seen`` (Unix s), ``interests`` (category -> share of
+            the user's weighted category mentions, summing to 1), ``sentiment`` (``n``, ``positive_share``,
+            ``trend``: per UTC day of the last ``days`` days with reviews/messages, ``{"day", "n",
+            "positive_share"}``), ``keywords`` and ``entities`` (top ``top`` by weighted count),
+            ``recent_items`` (latest distinct items with the latest event type and time).
+        """
+        now = time.time() if now is None else now
+        head = self._rows("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events WHERE user_id = ?", [user_id])[0]
+        if not head[0]:
+            return None
+        cats = self._rows("SELECT term, SUM(weight) FROM terms WHERE user_id = ? AND kind = 'category' GROUP BY term "
+                          "ORDER BY 2 DESC, term", [user_id])
+        total = sum(w for _, w in cats) or 1.0
+        sent = self._rows(
+            "SELECT CAST((ts / 86400) AS INTEGER) AS day, COUNT(*), AVG(positive >= 0.5) FROM events "
+            "WHERE user_id = ? AND positive IS NOT NULL AND ts >= ? GROUP BY day ORDER BY day", [user_id, now - days * 86400])
+        overall = self._rows("SELECT COUNT(*), AVG(positive >= 0.5) FROM events WHERE user_id = ? AND positive IS NOT NULL",
+                             [user_id])[0]
+        terms = {kind: self._rows(
+            "SELECT term, label, SUM(weight), COUNT(*) FROM terms WHERE user_id = ? AND kind = ? GROUP BY term, label "
+            "ORDER BY 3 DESC, term LIMIT ?", [user_id, kind, top]) for kind in ("keyword", "entity")}
+        items = self._rows(
+            "SELECT item_id, type, MAX(ts) FROM events WHERE user_id = ? AND item_id IS NOT NULL GROUP BY item_id "
+            "ORDER BY 3 DESC LIMIT ?", [user_id, top])
+        return {
+            "user_id": user_id, "n_events": int(head[0]), "first_seen": head[1], "last_seen": head[2],
+            "interests": [{"category": c, "share": w / total} for c, w in cats],
+            "sentiment": {"n": int(overall[0]), "positive_share": overall[1],
+                          "trend": [{"day": time.strftime("%Y-%m-%d", time.gmtime(d * 86400)), "n": n, "positive_share": p}
+                                    for d, n, p in sent]},
+            "keywords": [{"term": t, "weight": w, "count": n} for t, _, w, n in terms["keyword"]],
+            "entities": [{"term": t, "type": label, "weight": w, "count": n} for t, label, w, n in terms["entity"]],
+            "recent_items": [{"item_id": i, "type": kind, "ts": ts} for i, kind, ts in items],
+        }
+
+    def trends(self, window_s: float, end: float | None = None, top: int = 10, min_count: int = 1) -> dict[str, Any]:
+        """Rising and falling demand: counts in ``[end - window_s, end)`` against the window before.
+
+        Returns:
+            ``window`` ({``start``, ``end``, ``previous_start``}, Unix s), ``events`` (current and
+            previous counts), ``sentiment`` (positive share current / previous and ``shift``), and per
+            kind (``category``, ``entity``, ``keyword``) ``rising`` and ``falling``: up to ``top``
+            terms ``{"term", "type", "current", "previous", "change", "positive_share"}`` ranked by
+            ``change`` (event counts; a term needs ``min_count`` events in one of the windows).
+        """
+        end = time.time() if end is None else end
+        start, prev = end - window_s, end - 2 * window_s
+        counts = self._rows("SELECT SUM(ts >= ?), SUM(ts < ?), AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END),"
+                            " AVG(CASE WHEN ts < ? THEN positive >= 0.5 END) FROM events WHERE ts >= ? AND ts < ?",
+                            [start, start, start, start, prev, end])[0]
+        cur_pos, prev_pos = counts[2], counts[3]
+        out: dict[str, Any] = {
+            "window": {"start": start, "end": end, "previous_start": prev, "seconds": window_s},
+            "events": {"current": int(counts[0] or 0), "previous": int(counts[1] or 0)},
+            "sentiment": {"current_positive_share": cur_pos, "previous_positive_share": prev_pos,
+                          "shift": None if cur_pos is None or prev_pos is None else cur_pos - prev_pos},
+        }
+        for kind in ("category", "entity", "keyword"):
+            rows = self._rows(
+                "SELECT term, label, SUM(ts >= ?) AS cur, SUM(ts < ?) AS prv, AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END)"
+                " FROM terms WHERE kind = ? AND ts >= ? AND ts < ? GROUP BY term, label HAVING MAX(cur, prv) >= ?",
+                [start, start, start, kind, prev, end, min_count])
+            terms = [{"term": t, "type": label or None, "current": int(c), "previous": int(p), "change": int(c) - int(p),
+                      "positive_share": s} for t, label, c, p, s in rows]
+            rising = sorted((t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"]))
+            falling = sorted((t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"]))
+            out[kind] = {"rising": rising[:top], "falling": falling[:top]}
+        return out

@@ -1,0 +1,165 @@
+"""What the HTTP and gRPC front doors share: one error message format, API-key checks, and the
+ASGI middleware that enforces authentication, body limits and the error body shape.
+
+Nothing here reads the environment at import; the service passes its settings in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Open without a key: orchestrators and scrapers must reach these without credentials.
+OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics", "/ping"})
+
+
+def _loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def error_message(body: Any) -> str:
+    """One readable line from an error body, naming each failing field and the rule it broke,
+    e.g. ``texts[0]: String should have at most 2000 characters``.
+
+    Accepts BentoML's bodies (``{"error", "detail": [pydantic errors]}``, or raised exceptions
+    list-wrapped) and pydantic's ``ValidationError.errors()`` wrapped as ``{"detail": [...]}``.
+    """
+    if isinstance(body, list):
+        return "; ".join(error_message(b) for b in body)
+    if not isinstance(body, dict):
+        return str(body)
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
+        return "; ".join(f"{_loc(d.get('loc', []))}: {d.get('msg', '')}" for d in detail)
+    if isinstance(detail, str) and "error" not in body:
+        return detail
+    return str(body.get("error", body))
+
+
+def parse_api_keys(value: str | None) -> frozenset[str]:
+    """Keys from a comma-separated setting; empty or unset means authentication is off."""
+    return frozenset(k.strip() for k in (value or "").split(",") if k.strip())
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key a client sent: ``X-API-Key: <key>`` or ``Authorization: Bearer <key>`` (lower-case
+    header names, as ASGI and gRPC metadata give them)."""
+    if key := headers.get("x-api-key"):
+        return key
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+
+def key_allowed(key: str | None, keys: frozenset[str]) -> bool:
+    """True when authentication is off or ``key`` is one of ``keys`` (constant-time compare)."""
+    if not keys:
+        return True
+    if not key:
+        return False
+    return any(hmac.compare_digest(key.encode(), k.encode()) for k in keys)
+
+
+UNAUTHORIZED = "missing or invalid API key; send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class GatewayMiddleware:
+    """API-key check, request body limit, and one shape for every 4xx body.
+
+    - With keys configured, every path but :data:`OPEN_PATHS` needs one (401 otherwise). Keys
+      are compared in constant time and never logged.
+    - A body over ``max_body_bytes`` gets 413 (by ``Content-Length`` before reading, or while
+      streaming a chunked body).
+    - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
+      raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
+      ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
+    """
+
+    def __init__(self, app: Any, api_keys: frozenset[str] = frozenset(), max_body_bytes: int = 4 << 20) -> None:
+        self.app, self.api_keys, self.max_body_bytes = app, api_keys, max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if scope.get("path") not in OPEN_PATHS and not key_allowed(presented_key(headers), self.api_keys):
+            await _send_json(send, 401, {"error": UNAUTHORIZED, "detail": None}, [(b"www-authenticate", b"Bearer")])
+            return
+        too_big = f"request body is over the limit of {self.max_body_bytes} bytes"
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            await _send_json(send, 413, {"error": f"{too_big} (Content-Length {length})", "detail": None})
+            return
+        received = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+        started = False
+
+        async def capture(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if 400 <= message["status"] < 500:
+                    start.update(message)
+                    return
+            if start and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await self._rewrite(send, start, b"".join(chunks))
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, capture)
+        except _BodyTooLarge:
+            if not started:
+                await _send_json(send, 413, {"error": too_big, "detail": None})
+
+    @staticmethod
+    async def _rewrite(send: Any, start: dict[str, Any], raw: bytes) -> None:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {"error": raw.decode("utf-8", "replace")}
+        detail = body.get("detail") if isinstance(body, dict) else body
+        keep = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+        await _send_json(send, start["status"], {"error": error_message(body), "detail": detail}, keep)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestError(Exception):
+    """A client error with its HTTP status; gRPC maps it with :data:`GRPC_CODES`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# HTTP status -> grpc.StatusCode name (resolved lazily: grpc is imported only by the gRPC server).
+GRPC_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 413: "RESOURCE_EXHAUSTED",
+              422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
