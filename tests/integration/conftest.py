@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES
+from training import data
+from training.train_demand import load_panel
 from training import train_classifier, train_demand, train_keywords, train_ner, train_recall, train_sentiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,35 +57,79 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "ner-en": ner_en["tag"], "ner-products-en": products["tag"], "keywords": keywords["tag"]}
 
 
-@pytest.fixture(scope="session")
-def server(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "TORCH_THREADS": "1"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
+class Server:
+    """One ``bentoml serve`` process group on free loopback ports (HTTP and gRPC)."""
+
+    def __init__(self, log: Path, env: dict[str, str] | None = None) -> None:
+        self.port, self.grpc_port, self.log = free_port(), free_port(), log
+        self.url, self.grpc_target = f"http://127.0.0.1:{self.port}", f"127.0.0.1:{self.grpc_port}"
+        self.env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "TORCH_THREADS": "1", "GRPC_HOST": "127.0.0.1",
+                    "GRPC_PORT": str(self.grpc_port), **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 180) -> "Server":
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1",
+                 "--port", str(self.port)], cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
         while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"bentoml serve not ready in 180 s:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"bentoml serve not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown hooks, no flushing."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def served(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The service over the session's models, with its own event store."""
+    tmp = tmp_path_factory.mktemp("server")
+    srv = Server(tmp / "serve.log", {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3")})
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(served: Server) -> str:
+    return served.url
+
+
+@pytest.fixture(scope="session")
+def series() -> dict:
+    """The last 30 weeks of a real series as history (its gaps as null), the next 6 weeks' plans."""
+    import pandas as pd
+
+    df = pd.read_csv(data.sales_table())
+    covs = ["price", "deal", "feature", "rel_price"]
+    panel = load_panel(df[df.series_id == df.series_id.iloc[0]], covs)
+    units, c = panel.units[0], panel.covs[0]
+    hist = slice(len(units) - 36, len(units) - 6)
+    fut = slice(len(units) - 6, len(units))
+    return {"series_id": panel.series[0], "units": [None if np.isnan(u) else float(u) for u in units[hist]],
+            "covariates": {n: c[hist, k].tolist() for k, n in enumerate(covs)}, "horizon": 6,
+            "future_covariates": {n: c[fut, k].tolist() for k, n in enumerate(covs)}}

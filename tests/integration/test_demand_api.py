@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import httpx
-import numpy as np
 import pytest
 
-from training import data
-from training.train_demand import load_panel
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def series() -> dict:
-    """The last 30 weeks of a real series as history (its gaps as null), the next 6 weeks' plans."""
-    import pandas as pd
-
-    df = pd.read_csv(data.sales_table())
-    covs = ["price", "deal", "feature", "rel_price"]
-    panel = load_panel(df[df.series_id == df.series_id.iloc[0]], covs)
-    units, c = panel.units[0], panel.covs[0]
-    hist = slice(len(units) - 36, len(units) - 6)
-    fut = slice(len(units) - 6, len(units))
-    return {"series_id": panel.series[0], "units": [None if np.isnan(u) else float(u) for u in units[hist]],
-            "covariates": {n: c[hist, k].tolist() for k, n in enumerate(covs)}, "horizon": 6,
-            "future_covariates": {n: c[fut, k].tolist() for k, n in enumerate(covs)}}
 
 
 def test_forecast_quantiles(server: str, series: dict, trained_models: dict[str, str]) -> None:

@@ -23,3 +23,9 @@ def test_runners_never_import_training() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n == "training" or n.startswith("training.") for n in names), path
+
+
+def test_grpc_stubs_are_generated_from_the_proto() -> None:
+    from runners.proto import generate
+
+    assert generate.main(["--check"]) == 0, "stale stubs: run python -m runners.proto.generate"
