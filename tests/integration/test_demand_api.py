@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
-
 
 pytestmark = pytest.mark.integration
 
