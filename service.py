@@ -492,13 +492,17 @@ class DemandMining:
         log.info("gRPC serving on %s:%d", host, self.grpc_port)
 
     async def _grpc_ready(self, health: Any, set_serving: Any) -> None:
+        # The same condition as /readyz: every runner has loaded and warmed its models.
+        runners = [self.sentiment_runner, self.classifier_runner, self.ner_runner, self.keywords_runner,
+                   self.recall_runner, self.demand_runner]
         while True:
             try:
-                await self.demand_runner.to_async.spec()
-                set_serving(health, True)
-                return
-            except Exception:  # not up yet
-                await asyncio.sleep(0.5)
+                if all(await asyncio.gather(*(r.is_ready(5) for r in runners))):
+                    set_serving(health, True)
+                    return
+            except Exception:  # a runner's socket is not up yet
+                pass
+            await asyncio.sleep(0.5)
 
     @bentoml.on_shutdown
     async def _stop_grpc(self) -> None:

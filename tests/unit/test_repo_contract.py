@@ -29,3 +29,14 @@ def test_grpc_stubs_are_generated_from_the_proto() -> None:
     from runners.proto import generate
 
     assert generate.main(["--check"]) == 0, "stale stubs: run python -m runners.proto.generate"
+
+
+def test_bentofile_serving_packages_match_the_core_dependencies() -> None:
+    import tomllib
+
+    import yaml
+
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    bento = yaml.safe_load((ROOT / "bentofile.yaml").read_text())["python"]["packages"]
+    # bentoml itself comes with the Bento's own runtime; every other serving dependency must be pinned alike.
+    assert sorted(bento) == sorted(d for d in core if not d.startswith("bentoml"))
