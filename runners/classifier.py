@@ -8,7 +8,7 @@ from typing import Any
 import bentoml
 import torch
 
-from runners.serving import DEPENDENCY_CONFIG, load_language_models, torch_threads
+from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
 from runners.textclf import predict_routed
 
 # A CNN/TF-IDF batch of 64 short titles takes well under 100 ms on one CPU core; the same latency
@@ -31,7 +31,7 @@ class ClassifierRunner:
     def predict_texts(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return predict_routed(self.models, self.tags, texts)
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
         return self.predict_texts(texts)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from runners.demand import QUANTILES, DemandModel
-from runners.serving import DEPENDENCY_CONFIG, model_path, torch_threads
+from runners.serving import DEPENDENCY_CONFIG, batching, model_path, torch_threads
 
 MIN_OBSERVED = 8  # periods with a value: fewer cannot set a level for the series
 MAX_HISTORY = 520
@@ -148,7 +148,7 @@ class DemandRunner:
         self.model = DemandModel.load(path)
         self.models, self.tags = {"demand": self.model}, {"demand": tag}
 
-    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=1000)
+    @bentoml.api(**batching(256, 1000))
     def predict(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Batched forecasts: one request dict per series in, one result per series out."""
         return [{**r, "model": self.tags["demand"]} for r in forecast_many(self.model, requests)]

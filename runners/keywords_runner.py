@@ -9,7 +9,7 @@ from typing import Any
 import bentoml
 
 from runners.keywords import KeywordExtractor
-from runners.serving import DEPENDENCY_CONFIG, model_path
+from runners.serving import DEPENDENCY_CONFIG, batching, model_path
 
 MAX_KEYWORDS = 50  # the runner returns this many; the gateway cuts to the caller's top_k
 
@@ -29,7 +29,7 @@ class KeywordsRunner:
         """Per text: ``lang``, ``keywords`` (keyword, score; best first) and ``model``."""
         return [{**r, "model": self.tag} for r in self.extractor.extract_many(texts, MAX_KEYWORDS)]
 
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=1000)
+    @bentoml.api(**batching(64, 1000))
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
         return self.predict_texts(texts)

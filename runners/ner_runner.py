@@ -9,7 +9,7 @@ import bentoml
 import torch
 
 from runners.ner import Entity, extract_entities, load_ner_artifact
-from runners.serving import DEPENDENCY_CONFIG, load_language_models, torch_threads
+from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
 from runners.text import detect_language, require_strings
 
 # English texts run through MiniLM once per loaded English model (news/social and product
@@ -68,7 +68,7 @@ class NerRunner:
                           "models": [tag for tag, _ in models]}
         return out
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
         return self.predict_texts(texts)

@@ -9,7 +9,7 @@ from typing import Any
 import bentoml
 
 from runners.recall import RecallModel
-from runners.serving import DEPENDENCY_CONFIG, model_path
+from runners.serving import DEPENDENCY_CONFIG, batching, model_path
 
 # A request is a fold-in solve (F x F) plus one (I x F) product: well under a millisecond for
 # ml-100k sizes, so batching only amortises the hop between processes.
@@ -48,7 +48,7 @@ class RecallRunner:
         self.models, self.tags = {"recall": self.model}, {"recall": tag}
         recommend_many(self.model, [{"user_id": self.model.user_ids[0]}])  # warm-up
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Batched recommendations: one request dict per user in, one result per request out."""
         return [{**r, "model": self.tags["recall"]} for r in recommend_many(self.model, requests)]

@@ -8,7 +8,7 @@ from typing import Any
 import bentoml
 import torch
 
-from runners.serving import DEPENDENCY_CONFIG, load_language_models, torch_threads
+from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
 from runners.textclf import predict_routed
 
 # Batching knobs, from `python -m bench.batch_latency` (2 CPU cores, 2 torch threads, real reviews
@@ -38,7 +38,7 @@ class SentimentRunner:
         :func:`runners.textclf.predict_routed`)."""
         return predict_routed(self.models, self.tags, texts)
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
         return self.predict_texts(texts)

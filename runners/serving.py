@@ -16,6 +16,16 @@ DEPENDENCY_CONFIG: dict[str, Any] = {
 }
 
 
+def batching(max_batch_size: int, max_latency_ms: int) -> dict[str, Any]:
+    """Arguments of a runner's batchable ``@bentoml.api``: adaptive batching with these knobs, or
+    none when the service is started with ``DEMAND_MINING_BATCHING=off`` (the benchmark serves
+    both ways to measure what batching buys). BentoML fixes the knobs when the class is defined,
+    which is why this one setting is read at import."""
+    if os.environ.get("DEMAND_MINING_BATCHING", "on") == "off":
+        return {"batchable": False}
+    return {"batchable": True, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
+
+
 def torch_threads() -> int:
     """Intra-op threads per runner worker: ``$TORCH_THREADS``, else all cores this process may use."""
     if value := os.environ.get("TORCH_THREADS"):

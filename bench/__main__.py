@@ -1,0 +1,269 @@
+"""Serving benchmarks, all on the same models in one run so ratios hold on a noisy machine.
+
+    python -m bench            # ~15 min on 2 cores
+    python -m bench --quick    # < 5 min; shorter windows
+
+1. The limit: each runner in process (no HTTP) at batch sizes 1, 8, 32, 64 with 1 and 2 torch threads.
+2. Served: throughput and p50/p95/p99 at concurrency 1, 16, 64, one item per request, for every
+   runner's endpoint and /mine, with adaptive batching on and then off (a second server).
+3. The naive peer: the English sentiment model behind a minimal FastAPI/uvicorn server.
+4. Cold start: process start to /readyz 200 for the whole service, then the first /mine latency.
+5. After a burst: p50 at concurrency 1 on a fresh server, and again right after concurrency 64.
+
+Prints a table per part and, as the last line, one JSON object with the headline keys. Writes the
+whole result to ``reports/bench/bench.json``. Models come from the store (``latest`` tags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PAYLOADS = json.loads((ROOT / "loadtests" / "payloads.json").read_text(encoding="utf-8"))
+CONCURRENCY = (1, 16, 64)
+BATCH_SIZES = (1, 8, 32, 64)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- payloads: one item per request, as the issue's baseline measurements ----------------------------
+def _one(key: str) -> Callable[[], str]:
+    return lambda: random.choice(PAYLOADS[key])
+
+
+ENDPOINTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "sentiment_zh": ("/sentiment", lambda: {"texts": [random.choice(PAYLOADS["reviews_zh"])]}),
+    "sentiment_en": ("/sentiment", lambda: {"texts": [random.choice(PAYLOADS["reviews_en"])]}),
+    "classify": ("/classify", lambda: {"texts": [random.choice(PAYLOADS["titles"])]}),
+    "ner": ("/ner", lambda: {"texts": [random.choice(PAYLOADS["reviews_zh"] + PAYLOADS["reviews_en"])]}),
+    "keywords": ("/keywords", lambda: {"texts": [random.choice(PAYLOADS["reviews_zh"] + PAYLOADS["reviews_en"])]}),
+    "recall": ("/recommend", lambda: {"requests": {"user_id": random.choice(PAYLOADS["users"]), "n": 10}}),
+    "demand": ("/forecast", lambda: {"series": [random.choice(PAYLOADS["series"])]}),
+    "mine": ("/mine", lambda: {"texts": [random.choice(PAYLOADS["reviews_zh"] + PAYLOADS["reviews_en"])]}),
+}
+
+
+# --- 1. in process ----------------------------------------------------------------------------------
+def in_process(seconds: float) -> dict[str, dict[str, float]]:
+    """items/s per runner, batch size and torch threads: ``{"<runner>": {"t1_bs8": 123.4, ...}}``."""
+    import torch
+
+    from runners.classifier import ClassifierRunner
+    from runners.demand_runner import DemandRunner, forecast_many
+    from runners.keywords_runner import KeywordsRunner
+    from runners.ner_runner import NerRunner
+    from runners.recall_runner import RecallRunner, recommend_many
+    from runners.sentiment import SentimentRunner
+
+    sentiment, ner = SentimentRunner.inner(), NerRunner.inner()
+    recall, demand = RecallRunner.inner(), DemandRunner.inner()
+    calls: dict[str, tuple[Callable[[list[Any]], Any], Callable[[], Any]]] = {
+        "sentiment_zh": (sentiment.predict_texts, _one("reviews_zh")),
+        "sentiment_en": (sentiment.predict_texts, _one("reviews_en")),
+        "classify": (ClassifierRunner.inner().predict_texts, _one("titles")),
+        "ner": (ner.predict_texts, lambda: random.choice(PAYLOADS["reviews_zh"] + PAYLOADS["reviews_en"])),
+        "keywords": (KeywordsRunner.inner().predict_texts, _one("reviews_en")),
+        "recall": (lambda reqs: recommend_many(recall.model, reqs),
+                   lambda: {"user_id": random.choice(PAYLOADS["users"]), "n": 10}),
+        "demand": (lambda reqs: forecast_many(demand.model, reqs), _one("series")),
+    }
+    out: dict[str, dict[str, float]] = {}
+    print(f"\n1. in process, items/s ({seconds:.1f} s per cell)")
+    print(f"{'runner':<14}" + "".join(f"{f't{t} bs{b}':>11}" for t in (1, 2) for b in BATCH_SIZES))
+    for name, (fn, item) in calls.items():
+        row = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for bs in BATCH_SIZES:
+                fn([item() for _ in range(bs)])  # warm-up at this shape
+                n, t0 = 0, time.perf_counter()
+                while time.perf_counter() - t0 < seconds:
+                    fn([item() for _ in range(bs)])
+                    n += bs
+                row[f"t{threads}_bs{bs}"] = round(n / (time.perf_counter() - t0), 1)
+        out[name] = row
+        print(f"{name:<14}" + "".join(f"{row[f't{t}_bs{b}']:>11.1f}" for t in (1, 2) for b in BATCH_SIZES), flush=True)
+    torch.set_num_threads(2)
+    return out
+
+
+# --- 2. load generation -----------------------------------------------------------------------------
+async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: int, seconds: float
+                ) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(path, json=body())
+                    code = r.status_code
+                except httpx.HTTPError:
+                    code = -1
+                statuses[code] = statuses.get(code, 0) + 1
+                if code == 200:
+                    latencies.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
+    return {"rps": round(len(latencies) / elapsed, 1), "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1),
+            "p99_ms": round(q[98] * 1000, 1), "ok": len(latencies), "errors": {str(k): v for k, v in statuses.items() if k != 200}}
+
+
+def load(url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: int, seconds: float) -> dict[str, Any]:
+    return asyncio.run(_load(url, path, body, concurrency, seconds))
+
+
+class Proc:
+    """A server process group on loopback, stopped with SIGTERM."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> None:
+        self.log = log
+        self.t0 = time.perf_counter()
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{cmd[2:4]} exited:\n{log.read_text()[-2000:]}")
+            try:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - self.t0 > 300:
+                raise RuntimeError(f"not ready in 300 s:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        self.ready_s = time.perf_counter() - self.t0
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def serve(batching: bool, log_dir: Path, events_db: Path) -> tuple[Proc, str]:
+    port = free_port()
+    env = {"BENTOML_DO_NOT_TRACK": "true", "DEMAND_MINING_BATCHING": "on" if batching else "off",
+           "DEMAND_MINING_EVENTS_DB": str(events_db), "GRPC_PORT": "0"}
+    url = f"http://127.0.0.1:{port}"
+    proc = Proc([sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
+                env, f"{url}/readyz", log_dir / f"serve-batching-{'on' if batching else 'off'}.log")
+    return proc, url
+
+
+def served(url: str, seconds: float, label: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Every endpoint at every concurrency; for sentiment_en also the after-burst measurement."""
+    out: dict[str, dict[str, Any]] = {}
+    burst: dict[str, Any] = {}
+    print(f"\n2. served, batching {label} ({seconds:.1f} s per cell): req/s, p50 / p95 / p99 ms, non-200")
+    for name, (path, body) in ENDPOINTS.items():
+        load(url, path, body, 4, min(1.0, seconds))  # warm-up
+        out[name] = {}
+        for c in CONCURRENCY:
+            r = load(url, path, body, c, seconds)
+            out[name][f"c{c}"] = r
+            print(f"{name:<14} c{c:<3} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f}  "
+                  f"{r['errors'] or ''}", flush=True)
+        if name == "sentiment_en":
+            burst = {"before_p50_ms": out[name]["c1"]["p50_ms"],
+                     "after_p50_ms": load(url, path, body, 1, seconds)["p50_ms"]}
+    return out, burst
+
+
+def naive_peer(seconds: float, log_dir: Path) -> dict[str, Any]:
+    port = free_port()
+    proc = Proc([sys.executable, "-m", "bench.naive_server", "--port", str(port)], {}, f"http://127.0.0.1:{port}/readyz",
+                log_dir / "naive.log")
+    try:
+        path, body = ENDPOINTS["sentiment_en"]
+        load(f"http://127.0.0.1:{port}", path, body, 4, 1.0)
+        out = {f"c{c}": load(f"http://127.0.0.1:{port}", path, body, c, seconds) for c in (1, 16, 64)}
+    finally:
+        proc.stop()
+    print("\n3. naive FastAPI peer, English sentiment: " + ", ".join(f"{k} {v['rps']} req/s" for k, v in out.items()))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short windows: the whole run in under 5 minutes")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "bench.json")
+    args = parser.parse_args(argv)
+    random.seed(0)
+    cell = 2.0 if args.quick else 8.0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    log_dir = args.out.parent
+    result: dict[str, Any] = {"quick": args.quick, "seconds_per_cell": cell, "cpus": len(os.sched_getaffinity(0))}
+
+    result["in_process"] = in_process(0.5 if args.quick else 2.0)
+
+    db = log_dir / "bench-events.sqlite3"
+    proc, url = serve(True, log_dir, db)
+    try:
+        t0 = time.perf_counter()
+        httpx.post(f"{url}/mine", json=ENDPOINTS["mine"][1](), timeout=120).raise_for_status()
+        result["cold_start"] = {"ready_s": round(proc.ready_s, 2), "first_mine_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        print(f"\n4. cold start: ready in {proc.ready_s:.1f} s, first /mine {result['cold_start']['first_mine_ms']:.0f} ms")
+        result["served_on"], result["after_burst"] = served(url, cell, "on")
+    finally:
+        proc.stop()
+    proc, url = serve(False, log_dir, db)
+    try:
+        result["served_off"], _ = served(url, cell, "off")
+    finally:
+        proc.stop()
+    result["naive"] = naive_peer(cell, log_dir)
+
+    on, off = result["served_on"], result["served_off"]
+    ratios = {n: {c: round(on[n][c]["rps"] / max(off[n][c]["rps"], 1e-9), 3) for c in on[n]} for n in on}
+    never_worse = all(on[n][c]["rps"] >= 0.95 * off[n][c]["rps"] and on[n][c]["p95_ms"] <= 1.1 * off[n][c]["p95_ms"]
+                      and not on[n][c]["errors"].get("503") for n in on for c in on[n])
+    best_limit = max(result["in_process"]["sentiment_en"].values())
+    headline = {
+        "batching_speedup_recall": ratios["recall"]["c64"],
+        "batching_speedup_sentiment_zh": ratios["sentiment_zh"]["c64"],
+        "batching_never_worse": never_worse,
+        "vs_naive_speedup": round(min(on["sentiment_en"][c]["rps"] / result["naive"][c]["rps"] for c in ("c16", "c64")), 3),
+        "served_over_limit": round(on["sentiment_en"]["c64"]["rps"] / best_limit, 3),
+        "cold_start_s": result["cold_start"]["ready_s"],
+        "after_burst_c1_ratio": round(result["after_burst"]["after_p50_ms"] / result["after_burst"]["before_p50_ms"], 3),
+        "sentiment_p95_ms": on["sentiment_en"]["c16"]["p95_ms"],
+    }
+    result["batching_on_over_off"] = ratios
+    result["headline"] = headline
+    args.out.write_text(json.dumps(result, indent=1))
+    print("\nbatching on / off throughput: " + "; ".join(f"{n} " + "/".join(str(v) for v in r.values()) for n, r in ratios.items()))
+    print(json.dumps(headline))
+    return result
+
+
+if __name__ == "__main__":
+    main()
