@@ -1,0 +1,57 @@
+# Plan-time checks with a mocked AWS provider (Terraform >= 1.7). Needs the provider plugin, so it
+# runs where `terraform init` can download hashicorp/aws:  terraform -chdir=infra test
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  region    = "us-east-1"
+  stage     = "test"
+  image_tag = "0.1.0"
+}
+
+run "gpu_endpoint_with_bounded_autoscaling" {
+  command = plan
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.service.production_variant[0].instance_type == "ml.g5.xlarge"
+    error_message = "default instance type must be ml.g5.xlarge"
+  }
+  assert {
+    condition     = aws_appautoscaling_target.endpoint.scalable_dimension == "sagemaker:variant:DesiredInstanceCount"
+    error_message = "autoscaling must scale the variant's instance count"
+  }
+  assert {
+    condition     = aws_appautoscaling_target.endpoint.min_capacity == 1 && aws_appautoscaling_target.endpoint.max_capacity == 4
+    error_message = "autoscaling bounds must come from min_capacity / max_capacity"
+  }
+  assert {
+    condition     = aws_ecr_repository.service.image_tag_mutability == "IMMUTABLE"
+    error_message = "image tags must be immutable"
+  }
+}
+
+run "rejects_cpu_instances" {
+  command = plan
+  variables {
+    instance_type = "ml.m5.xlarge"
+  }
+  expect_failures = [var.instance_type]
+}
+
+run "rejects_zero_minimum" {
+  command = plan
+  variables {
+    min_capacity = 0
+  }
+  expect_failures = [var.min_capacity]
+}

@@ -1,0 +1,111 @@
+variable "region" {
+  type        = string
+  description = "AWS region for every resource, e.g. us-east-1."
+}
+
+variable "stage" {
+  type        = string
+  description = "Deployment stage, used in resource names (dev, staging, prod)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.stage))
+    error_message = "stage must be 2-16 lower-case letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "image_tag" {
+  type        = string
+  description = "Tag of the service image in the ECR repository this module creates (tags are immutable: push a new tag per release)."
+}
+
+variable "model_artifact_key" {
+  type        = string
+  default     = ""
+  description = "Optional S3 key (in the artifact bucket) of a model-store archive to mount at /opt/ml/model; empty when the models are baked into the image."
+}
+
+variable "instance_type" {
+  type        = string
+  default     = "ml.g5.xlarge"
+  description = "SageMaker instance type for the endpoint; must be a GPU family (g4dn, g5, g6, g6e, p3, p4d, p5)."
+
+  validation {
+    condition     = can(regex("^ml\\.(g4dn|g5|g6|g6e|p3|p4d|p5)\\.", var.instance_type))
+    error_message = "instance_type must be a GPU instance type such as ml.g5.xlarge."
+  }
+}
+
+variable "min_capacity" {
+  type        = number
+  default     = 1
+  description = "Fewest instances behind the endpoint. Model-based real-time endpoints cannot go below 1 (see README: scale to zero)."
+
+  validation {
+    condition     = contains(range(1, 21), var.min_capacity)
+    error_message = "min_capacity must be a whole number from 1 to 20."
+  }
+}
+
+variable "max_capacity" {
+  type        = number
+  default     = 4
+  description = "Most instances the autoscaler may run."
+
+  validation {
+    condition     = contains(range(var.min_capacity, 21), var.max_capacity)
+    error_message = "max_capacity must be a whole number from min_capacity to 20."
+  }
+}
+
+variable "target_invocations_per_instance" {
+  type        = number
+  default     = 600
+  description = "Target-tracking set point: invocations per instance per minute (SageMakerVariantInvocationsPerInstance). Size it from the load-test throughput of one instance, with headroom."
+
+  validation {
+    condition     = contains(range(1, 100001), var.target_invocations_per_instance)
+    error_message = "target_invocations_per_instance must be a whole number from 1 to 100000."
+  }
+}
+
+variable "scale_in_cooldown_s" {
+  type        = number
+  default     = 600
+  description = "Seconds after a scale-in before another; GPU instances take minutes to start, so scale in slowly."
+}
+
+variable "scale_out_cooldown_s" {
+  type        = number
+  default     = 120
+  description = "Seconds after a scale-out before another."
+}
+
+variable "latency_alarm_us" {
+  type        = number
+  default     = 2000000
+  description = "Alarm when the p95 ModelLatency stays above this many microseconds (the metric's unit; 2000000 = 2 s)."
+}
+
+variable "error_alarm_threshold" {
+  type        = number
+  default     = 5
+  description = "Alarm when the endpoint returns more than this many 5xx errors in each of the evaluation periods."
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  default     = ""
+  description = "Optional SNS topic ARN notified by the alarms; empty for none."
+}
+
+variable "artifact_retention_days" {
+  type        = number
+  default     = 90
+  description = "Days a superseded (noncurrent) artifact version is kept before it expires."
+}
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  description = "Extra tags on every resource."
+}
