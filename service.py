@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints,
@@ -673,6 +673,43 @@ class DemandMining:
         """Rising and falling categories, entities and keywords: a window against the one before."""
         return await self.trends(q.window, q.end, q.top, q.min_count)
 
+    # --- SageMaker hosting contract: GET /ping, POST /invocations ------------------------------------
+    @reads.get("/ping")
+    async def ping(self) -> Any:
+        """SageMaker's health check: 200 once every runner is ready, 503 before."""
+        runners = [self.sentiment_runner, self.classifier_runner, self.ner_runner, self.keywords_runner,
+                   self.recall_runner, self.demand_runner]
+        try:
+            ready = all(await asyncio.gather(*(r.is_ready(5) for r in runners)))
+        except Exception:
+            ready = False
+        return JSONResponse({"status": "ready" if ready else "loading"}, status_code=200 if ready else 503)
+
+    @reads.post("/invocations")
+    async def invocations(self, request: Request) -> Any:
+        """One entry point for SageMaker: the target endpoint comes from the custom attribute
+        ``route=/mine`` (``X-Amzn-SageMaker-Custom-Attributes``) or from an envelope body
+        ``{"route": "/mine", "body": {...}}``; the body is what that endpoint takes."""
+        try:
+            payload = await request.json()
+        except ValueError as e:
+            return JSONResponse({"error": f"body: invalid JSON ({e})", "detail": None}, status_code=400)
+        attrs = dict(part.strip().split("=", 1) for part in request.headers.get(SAGEMAKER_ATTRIBUTES, "").split(",")
+                     if "=" in part)
+        route = attrs.get("route")
+        if route is None and isinstance(payload, dict) and "route" in payload:
+            route, payload = payload.get("route"), payload.get("body", {})
+        if route not in _ROUTES:
+            return JSONResponse({"error": f"route: expected one of {sorted(_ROUTES)} in the custom attribute "
+                                 f"'route=<path>' or the body's 'route'; got {route!r}", "detail": None}, status_code=400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"error": f"body: expected a JSON object, got {type(payload).__name__}", "detail": None},
+                                status_code=400)
+        try:
+            return JSONResponse(await self._dispatch(_ROUTES[route], payload))
+        except RequestError as e:
+            return JSONResponse({"error": e.message, "detail": None}, status_code=e.status)
+
     # --- recommendations ----------------------------------------------------------------------------
     async def _recommend(self, requests: list[dict[str, Any]]) -> list[Recommendation]:
         # A user's stored events are folded in with whatever the request sends (recalculate_user).
@@ -751,6 +788,13 @@ _RPCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "Recommend": ("recommend", None), "SimilarItems": ("similar_items", None), "Forecast": ("forecast", None),
     "InventoryPlan": ("inventory_plan", None),
 }
+
+
+# /invocations route -> dispatcher method (profile and trends are reads: use GetProfile/GetTrends over gRPC or GET)
+_ROUTES = {"/sentiment": "Sentiment", "/classify": "Classify", "/ner": "Ner", "/keywords": "Keywords", "/mine": "Mine",
+           "/events": "PostEvents", "/recommend": "Recommend", "/similar-items": "SimilarItems",
+           "/forecast": "Forecast", "/inventory/plan": "InventoryPlan", "/profile": "GetProfile", "/trends": "GetTrends"}
+SAGEMAKER_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 
 
 def _gateway_middleware(app: Any) -> GatewayMiddleware:
