@@ -16,7 +16,7 @@ locals {
   image_uri  = "${aws_ecr_repository.service.repository_url}:${var.image_tag}"
   # An empty key means the models are baked into the image.
   model_data    = lookup({ "" = null }, var.model_artifact_key, "s3://${aws_s3_bucket.artifacts.bucket}/${var.model_artifact_key}")
-  bentoml_home  = lookup({ "" = "/home/bentoml/bentoml" }, var.model_artifact_key, "/opt/ml/model")
+  bentoml_home  = lookup({ "" = "/home/bentoml/" }, var.model_artifact_key, "/opt/ml/model") # the image's own store, or the unpacked archive
   alarm_actions = compact([var.alarm_topic_arn])
 }
 

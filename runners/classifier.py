@@ -8,6 +8,7 @@ from typing import Any
 import bentoml
 import torch
 
+from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
 from runners.textclf import predict_routed
 
@@ -24,6 +25,7 @@ class ClassifierRunner:
     language has no model goes to the English one."""
 
     def __init__(self) -> None:
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
         torch.set_num_threads(torch_threads())
         self.models, self.tags = load_language_models("classification", required=("en",), optional=("zh",))
         self.predict_texts(["4K television", "笔记本电脑"])  # warm-up

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from runners.demand import QUANTILES, DemandModel
+from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, model_path, torch_threads
 
 MIN_OBSERVED = 8  # periods with a value: fewer cannot set a level for the series
@@ -143,6 +144,7 @@ class DemandRunner:
     """Forecasts from the ``demand`` model (``$DEMAND_MODEL`` overrides the tag)."""
 
     def __init__(self) -> None:
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
         torch.set_num_threads(torch_threads())
         path, tag = model_path(os.environ.get("DEMAND_MODEL", "demand:latest"))
         self.model = DemandModel.load(path)

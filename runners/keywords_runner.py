@@ -9,6 +9,7 @@ from typing import Any
 import bentoml
 
 from runners.keywords import KeywordExtractor
+from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, model_path
 
 MAX_KEYWORDS = 50  # the runner returns this many; the gateway cuts to the caller's top_k
@@ -20,6 +21,7 @@ class KeywordsRunner:
     ``$KEYWORDS_MODEL`` overrides the tag). Pure Python: no device."""
 
     def __init__(self) -> None:
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
         path, self.tag = model_path(os.environ.get("KEYWORDS_MODEL", "keywords:latest"))
         self.extractor = KeywordExtractor.load(path)
         self.models, self.tags = {"keywords": self.extractor}, {"keywords": self.tag}

@@ -9,6 +9,7 @@ import bentoml
 import torch
 
 from runners.ner import Entity, extract_entities, load_ner_artifact
+from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
 from runners.text import detect_language, require_strings
 
@@ -41,6 +42,7 @@ class NerRunner:
     """
 
     def __init__(self) -> None:
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
         torch.set_num_threads(torch_threads())
         general, general_tags = load_language_models("ner", required=("zh", "en"), loader=load_ner_artifact)
         products, product_tags = load_language_models("ner", required=(), optional=("en",),

@@ -9,6 +9,7 @@ from typing import Any
 import bentoml
 
 from runners.recall import RecallModel
+from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, model_path
 
 # A request is a fold-in solve (F x F) plus one (I x F) product: well under a millisecond for
@@ -37,6 +38,7 @@ class RecallRunner:
     """Recommendations from the ``recall`` model (``$RECALL_MODEL`` overrides the tag)."""
 
     def __init__(self) -> None:
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
         from threadpoolctl import threadpool_limits
 
         # One BLAS thread per worker: ALS fold-in is a small solve, and BLAS thread pools on top of

@@ -8,6 +8,7 @@ from typing import Any
 import bentoml
 import torch
 
+from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
 from runners.textclf import predict_routed
 
@@ -29,6 +30,7 @@ class SentimentRunner:
     """
 
     def __init__(self) -> None:
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
         torch.set_num_threads(torch_threads())
         self.models, self.tags = load_language_models("sentiment", required=("zh", "en"))
         self.predict_texts(["很好", "great"])  # warm-up: first call pays lazy init (jieba dict, kernels)
