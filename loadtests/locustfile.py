@@ -154,7 +154,7 @@ class ApiUser(FastHttpUser):
 
         self.post("/mine", {"texts": sent, "user_id": user, "n": 5}, check)
 
-    def events(self) -> None:
+    def post_events(self) -> None:
         user = random.choice(PAYLOADS["users"])
         now = time.time()
         kinds = random.choices(["view", "click", "cart", "purchase", "search"], weights=[50, 25, 10, 5, 10], k=random.randint(1, 5))
@@ -170,38 +170,38 @@ class ApiUser(FastHttpUser):
                   lambda b: None if all(len(r["quantiles"]["p50"]) == 6 and r["quantiles"]["p10"][0] <= r["quantiles"]["p90"][0]
                                         for r in b["results"]) else "bad quantiles")
 
-    def trends(self) -> None:
+    def get_trends(self) -> None:
         self.get("/trends", {"window": "1h", "top": 10},
                  lambda b: None if "rising" in b["keyword"] else "no keyword trends", "/trends")
 
 
 class SentimentUser(ApiUser):
     @task
-    def run(self) -> None:
+    def call(self) -> None:
         self.sentiment()
 
 
 class ClassifyUser(ApiUser):
     @task
-    def run(self) -> None:
+    def call(self) -> None:
         self.classify()
 
 
 class NerUser(ApiUser):
     @task
-    def run(self) -> None:
+    def call(self) -> None:
         self.ner()
 
 
 class KeywordsUser(ApiUser):
     @task
-    def run(self) -> None:
+    def call(self) -> None:
         self.keywords()
 
 
 class RecommendUser(ApiUser):
     @task(4)
-    def run(self) -> None:
+    def call(self) -> None:
         self.recommend()
 
     @task(1)
@@ -211,23 +211,23 @@ class RecommendUser(ApiUser):
 
 class MineUser(ApiUser):
     @task
-    def run(self) -> None:
+    def call(self) -> None:
         self.mine()
 
 
 class EventsUser(ApiUser):
     @task(10)
-    def run(self) -> None:
-        self.events()
+    def call(self) -> None:
+        self.post_events()
 
     @task(1)
     def read_trends(self) -> None:
-        self.trends()
+        self.get_trends()
 
 
 class ForecastUser(ApiUser):
     @task
-    def run(self) -> None:
+    def call(self) -> None:
         self.forecast()
 
 
@@ -247,7 +247,7 @@ class MixedTraffic(ApiUser):
     @tag("events")
     @task(20)
     def t_events(self) -> None:
-        self.events()
+        self.post_events()
 
     @task(6)
     def t_classify(self) -> None:
@@ -276,7 +276,7 @@ class MixedTraffic(ApiUser):
 
     @task(1)
     def t_trends(self) -> None:
-        self.trends()
+        self.get_trends()
 
 
 class StepLoad(LoadTestShape):

@@ -39,7 +39,7 @@ DEFAULTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], list
     (model_name("ner", "zh"), train_ner.main, ["--dataset", "msra", "--epochs", "10"],
      ["--dataset", "msra", "--max-train-samples", "300", "--max-eval-samples", "100", "--epochs", "1",
       "--hidden", "16", "--bigram-buckets", "4096"],
-     ["--dataset", "msra", "--max-train-samples", "12000", "--epochs", "2"]),
+     ["--dataset", "msra", "--max-train-samples", "24000", "--epochs", "3"]),
     (model_name("ner", "en"), train_ner.main, ["--dataset", "wnut16"],
      ["--dataset", "wnut16", "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "1"],
      ["--dataset", "wnut16", "--epochs", "1"]),
