@@ -449,10 +449,6 @@ async def _bad_query(_: Any, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"error": message, "detail": detail}, status_code=400)
 
 
-def _setting(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
 @bentoml.asgi_app(reads, path="/")
 @bentoml.service(name="DemandMining", traffic={"timeout": 60})
 class DemandMining:
@@ -472,9 +468,9 @@ class DemandMining:
     demand_runner = bentoml.depends(DemandRunner)
 
     def __init__(self) -> None:
-        self.events = EventStore(Path(_setting("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")))
+        self.events = EventStore(Path(os.environ.get("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")))
         self.api_keys = parse_api_keys(os.environ.get("DEMAND_MINING_API_KEYS"))
-        self.grpc_port = int(_setting("GRPC_PORT", "3001"))
+        self.grpc_port = int(os.environ.get("GRPC_PORT", "3001"))
         self.grpc_server: Any = None
 
     # --- lifecycle: the gRPC server lives in each gateway worker ----------------------------------
@@ -484,25 +480,26 @@ class DemandMining:
             return
         from runners.grpc_server import build_server, set_serving
 
-        host = _setting("GRPC_HOST", "0.0.0.0")
+        host = os.environ.get("GRPC_HOST", "0.0.0.0")
         self.grpc_server, health = build_server(self.grpc_port, self._dispatch, self.api_keys, host)
         await self.grpc_server.start()
         # Dependencies answer only once their models are loaded and warmed; wait for that first.
         asyncio.get_running_loop().create_task(self._grpc_ready(health, set_serving))
         log.info("gRPC serving on %s:%d", host, self.grpc_port)
 
-    async def _grpc_ready(self, health: Any, set_serving: Any) -> None:
-        # The same condition as /readyz: every runner has loaded and warmed its models.
+    async def _runners_ready(self) -> bool:
+        """The same condition as /readyz: every runner has loaded and warmed its models."""
         runners = [self.sentiment_runner, self.classifier_runner, self.ner_runner, self.keywords_runner,
                    self.recall_runner, self.demand_runner]
-        while True:
-            try:
-                if all(await asyncio.gather(*(r.is_ready(5) for r in runners))):
-                    set_serving(health, True)
-                    return
-            except Exception:  # a runner's socket is not up yet
-                pass
+        try:
+            return all(await asyncio.gather(*(r.is_ready(5) for r in runners)))
+        except Exception:  # a runner's socket is not up yet
+            return False
+
+    async def _grpc_ready(self, health: Any, set_serving: Any) -> None:
+        while not await self._runners_ready():
             await asyncio.sleep(0.5)
+        set_serving(health, True)
 
     @bentoml.on_shutdown
     async def _stop_grpc(self) -> None:
@@ -677,12 +674,7 @@ class DemandMining:
     @reads.get("/ping")
     async def ping(self) -> Any:
         """SageMaker's health check: 200 once every runner is ready, 503 before."""
-        runners = [self.sentiment_runner, self.classifier_runner, self.ner_runner, self.keywords_runner,
-                   self.recall_runner, self.demand_runner]
-        try:
-            ready = all(await asyncio.gather(*(r.is_ready(5) for r in runners)))
-        except Exception:
-            ready = False
+        ready = await self._runners_ready()
         return JSONResponse({"status": "ready" if ready else "loading"}, status_code=200 if ready else 503)
 
     @reads.post("/invocations")

@@ -65,9 +65,10 @@ class ApiUser(FastHttpUser):
     abstract = True
     wait_time = between(0.05, 0.5)
 
-    def post(self, path: str, body: dict[str, Any], check: Any, name: str | None = None) -> None:
+    def request(self, method: str, path: str, check: Any, name: str | None = None, **kwargs: Any) -> None:
+        """Send one request; it fails on a non-200 status or when ``check(body)`` names a problem."""
         headers = {"X-API-Key": API_KEY} if API_KEY else {}
-        with self.client.post(path, json=body, headers=headers, name=name or path, catch_response=True) as r:
+        with self.client.request(method, path, headers=headers, name=name or path, catch_response=True, **kwargs) as r:
             if r.status_code != 200:
                 r.failure(f"{r.status_code}: {r.text[:200]}")
                 return
@@ -78,14 +79,8 @@ class ApiUser(FastHttpUser):
             if problem:
                 r.failure(problem)
 
-    def get(self, path: str, params: dict[str, Any], check: Any, name: str) -> None:
-        headers = {"X-API-Key": API_KEY} if API_KEY else {}
-        with self.client.get(path, params=params, headers=headers, name=name, catch_response=True) as r:
-            if r.status_code != 200:
-                r.failure(f"{r.status_code}: {r.text[:200]}")
-                return
-            if problem := check(r.json()):
-                r.failure(problem)
+    def post(self, path: str, body: dict[str, Any], check: Any) -> None:
+        self.request("POST", path, check, json=body)
 
     # --- one method per endpoint, shared by the per-endpoint classes and the mix -------------------
     def sentiment(self) -> None:
@@ -171,8 +166,8 @@ class ApiUser(FastHttpUser):
                                         for r in b["results"]) else "bad quantiles")
 
     def get_trends(self) -> None:
-        self.get("/trends", {"window": "1h", "top": 10},
-                 lambda b: None if "rising" in b["keyword"] else "no keyword trends", "/trends")
+        self.request("GET", "/trends", lambda b: None if "rising" in b["keyword"] else "no keyword trends",
+                     params={"window": "1h", "top": 10})
 
 
 class SentimentUser(ApiUser):
