@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bentoml
-from bentoml.exceptions import InvalidArgument, NotFound
+from bentoml.exceptions import InvalidArgument, NotFound, ServiceUnavailable
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,9 +35,15 @@ from runners.keywords_runner import MAX_KEYWORDS, KeywordsRunner
 from runners.ner_runner import NerRunner
 from runners.recall_runner import RecallRunner
 from runners.sentiment import SentimentRunner
+from runners.serving import Colocated, gateway_workers, layout
 from runners.text import mask_pii
 
 log = logging.getLogger("demand_mining")
+
+LAYOUT = layout()
+# Gateway attribute -> runner service; the same names in both layouts.
+RUNNERS = {"sentiment_runner": SentimentRunner, "classifier_runner": ClassifierRunner, "ner_runner": NerRunner,
+           "keywords_runner": KeywordsRunner, "recall_runner": RecallRunner, "demand_runner": DemandRunner}
 
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 2000
@@ -450,24 +456,32 @@ async def _bad_query(_: Any, exc: RequestValidationError) -> JSONResponse:
 
 
 @bentoml.asgi_app(reads, path="/")
-@bentoml.service(name="DemandMining", traffic={"timeout": 60})
+@bentoml.service(name="DemandMining", workers=gateway_workers(), traffic={"timeout": 60})
 class DemandMining:
     """The gateway: typed endpoints per task, ``/mine``, event intake, profiles, trends; HTTP and gRPC.
 
     Settings (environment, read when the service starts):
     ``DEMAND_MINING_EVENTS_DB`` (SQLite path, default ``var/events.sqlite3``), ``DEMAND_MINING_API_KEYS``
     (comma-separated; unset: no authentication), ``DEMAND_MINING_MAX_BODY_BYTES`` (default 4 MiB),
-    ``GRPC_PORT`` (default 3001; ``0`` turns gRPC off).
+    ``GRPC_PORT`` (default 3001; ``0`` turns gRPC off). Read at import, because they shape the
+    service graph: ``DEMAND_MINING_LAYOUT``, ``DEMAND_MINING_WORKERS`` (see :mod:`runners.serving`)
+    and ``DEMAND_MINING_BATCHING``.
     """
 
-    sentiment_runner = bentoml.depends(SentimentRunner)
-    classifier_runner = bentoml.depends(ClassifierRunner)
-    ner_runner = bentoml.depends(NerRunner)
-    keywords_runner = bentoml.depends(KeywordsRunner)
-    recall_runner = bentoml.depends(RecallRunner)
-    demand_runner = bentoml.depends(DemandRunner)
+    if LAYOUT == "separate":
+        sentiment_runner = bentoml.depends(SentimentRunner)
+        classifier_runner = bentoml.depends(ClassifierRunner)
+        ner_runner = bentoml.depends(NerRunner)
+        keywords_runner = bentoml.depends(KeywordsRunner)
+        recall_runner = bentoml.depends(RecallRunner)
+        demand_runner = bentoml.depends(DemandRunner)
 
     def __init__(self) -> None:
+        self.colocated: list[Colocated] = []
+        if LAYOUT == "colocated":
+            for attr, runner in RUNNERS.items():
+                self.colocated.append(Colocated(runner))
+                setattr(self, attr, self.colocated[-1])
         self.events = EventStore(Path(os.environ.get("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")))
         self.api_keys = parse_api_keys(os.environ.get("DEMAND_MINING_API_KEYS"))
         self.grpc_port = int(os.environ.get("GRPC_PORT", "3001"))
@@ -489,8 +503,7 @@ class DemandMining:
 
     async def _runners_ready(self) -> bool:
         """The same condition as /readyz: every runner has loaded and warmed its models."""
-        runners = [self.sentiment_runner, self.classifier_runner, self.ner_runner, self.keywords_runner,
-                   self.recall_runner, self.demand_runner]
+        runners = [getattr(self, attr) for attr in RUNNERS]
         try:
             return all(await asyncio.gather(*(r.is_ready(5) for r in runners)))
         except Exception:  # a runner's socket is not up yet
@@ -505,6 +518,8 @@ class DemandMining:
     async def _stop_grpc(self) -> None:
         if self.grpc_server is not None:
             await self.grpc_server.stop(grace=2.0)
+        for runner in self.colocated:
+            runner.close()
 
     # --- one dispatcher for gRPC (and any other transport): same schema, same messages ------------
     async def _dispatch(self, rpc: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -531,6 +546,8 @@ class DemandMining:
             raise RequestError(400, str(e)) from None
         except NotFound as e:
             raise RequestError(404, str(e)) from None
+        except ServiceUnavailable as e:
+            raise RequestError(503, str(e)) from None
         return result.model_dump(mode="json", exclude_none=True) if isinstance(result, BaseModel) else result
 
     # --- text tasks ---------------------------------------------------------------------------------

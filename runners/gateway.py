@@ -75,7 +75,7 @@ async def _send_json(send: Any, status: int, body: dict[str, Any], extra: list[t
 
 
 class GatewayMiddleware:
-    """API-key check, request body limit, and one shape for every 4xx body.
+    """API-key check, request body limit, and one shape for every 4xx and 503 body.
 
     - With keys configured, every path but :data:`OPEN_PATHS` needs one (401 otherwise). Keys
       are compared in constant time and never logged.
@@ -84,6 +84,7 @@ class GatewayMiddleware:
     - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
       raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
       ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
+    - A 503 (a model's queue is over its latency budget) gets the same shape and ``Retry-After``.
     """
 
     def __init__(self, app: Any, api_keys: frozenset[str] = frozenset(), max_body_bytes: int = 4 << 20) -> None:
@@ -121,7 +122,7 @@ class GatewayMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if 400 <= message["status"] < 500:
+                if 400 <= message["status"] < 500 or message["status"] == 503:
                     start.update(message)
                     return
             if start and message["type"] == "http.response.body":
@@ -145,6 +146,8 @@ class GatewayMiddleware:
             body = {"error": raw.decode("utf-8", "replace")}
         detail = body.get("detail") if isinstance(body, dict) else body
         keep = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+        if start["status"] == 503 and not any(k.lower() == b"retry-after" for k, _ in keep):
+            keep.append((b"retry-after", b"1"))  # overload is brief: the queue drains within the latency budget
         await _send_json(send, start["status"], {"error": error_message(body), "detail": detail}, keep)
 
 

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torchcrf import CRF
 
-from runners.text import Vocab, normalize_with_offsets, require_strings
+from runners.text import Vocab, cells_per_forward, length_batches, normalize_with_offsets, require_strings
 
 Scheme = Literal["BIO", "BMES"]
 Span = tuple[str, int, int]  # (entity type, start, end): token indices, end exclusive
@@ -316,11 +316,6 @@ class NerModel(Protocol):
     def tag_tokens(self, sequences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]: ...
 
 
-def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])  # similar lengths together: less padding
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 def extract_entities(model: NerModel, texts: Sequence[str]) -> list[list[Entity]]:
     """Entities of each raw text, offsets into that text.
 
@@ -462,7 +457,9 @@ def _tag_windows(model: CharCRFModel | EncoderCRFModel, sequences: Sequence[Sequ
     pieces = [list(sequences[i][s : s + model.max_tokens]) for i, s in windows]
     results: list[tuple[list[str], list[float]]] = [([], []) for _ in sequences]
     decoded: list[tuple[list[int], list[float]]] = [([], [])] * len(pieces)
-    for idx in _batches([len(p) for p in pieces], batch_size):
+    # Encoders on a CPU get a padded-cell budget (see length_batches); a word is ~1.3 word pieces.
+    cells = cells_per_forward(device) if isinstance(model, EncoderCRFModel) else None
+    for idx in length_batches([len(p) for p in pieces], batch_size, cells and int(cells / 1.3)):
         batch = {k: v.to(device) for k, v in model.collate([pieces[i] for i in idx]).items()}
         for i, out in zip(idx, crf_decode(model.net, batch)):
             decoded[i] = out

@@ -26,11 +26,88 @@ def batching(max_batch_size: int, max_latency_ms: int) -> dict[str, Any]:
     return {"batchable": True, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
 
 
+LAYOUTS = ("colocated", "separate")
+
+
+def layout() -> str:
+    """Where the runners run: ``$DEMAND_MINING_LAYOUT``, ``colocated`` (default) or ``separate``.
+
+    ``colocated``: every runner is instantiated inside each gateway worker and batched there by
+    :class:`runners.batcher.AdaptiveBatcher`. On CPU hosts this is the fast layout: the
+    gateway -> runner hop (HTTP over a Unix socket, JSON both ways, a second event loop) cost more
+    CPU per request than most models here (``python -m bench``: the separate layout served 50-110
+    req/s where the same models run 380-2,300 items/s in process), and one process per runner
+    made start-up take 33-41 s on 2 cores.
+    ``separate``: each runner is its own BentoML service in its own processes
+    (``bentoml.depends``), batched by BentoML's dispatcher; the layout for hosts with several GPUs,
+    or for scaling one runner's workers apart from the rest.
+    BentoML fixes the service graph when the classes are defined, so this is read at import.
+    """
+    value = os.environ.get("DEMAND_MINING_LAYOUT", "colocated")
+    if value not in LAYOUTS:
+        raise ValueError(f"DEMAND_MINING_LAYOUT must be one of {', '.join(LAYOUTS)}; got {value!r}")
+    return value
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def gateway_workers() -> int:
+    """Gateway worker processes: ``$DEMAND_MINING_WORKERS``, else one per core in the colocated
+    layout (each worker then runs every model with one intra-op thread: on 2 cores two workers
+    served more than one worker with two threads, because request parsing and the model's Python
+    code hold the GIL) and one in the separate layout (the runners have their own processes)."""
+    if value := os.environ.get("DEMAND_MINING_WORKERS"):
+        return max(1, int(value))
+    return cores() if layout() == "colocated" else 1
+
+
 def torch_threads() -> int:
-    """Intra-op threads per runner worker: ``$TORCH_THREADS``, else all cores this process may use."""
+    """Intra-op threads per process: ``$TORCH_THREADS``, else the cores divided among the gateway
+    workers when runners are colocated, else all cores (a separate runner has its own process)."""
     if value := os.environ.get("TORCH_THREADS"):
         return max(1, int(value))
-    return max(1, len(os.sched_getaffinity(0)))
+    if layout() == "colocated":
+        return max(1, cores() // gateway_workers())
+    return cores()
+
+
+class Colocated:
+    """A runner service instantiated in this process, with the call surface of a
+    ``bentoml.depends`` proxy (``await runner.to_async.predict(items)``, ``await runner.is_ready()``).
+
+    Batchable APIs go through an :class:`~runners.batcher.AdaptiveBatcher` with the API's own
+    ``max_batch_size``; other APIs (and batchable ones when batching is
+    off) run on a worker thread per call, as BentoML runs a sync API.
+    """
+
+    def __init__(self, service: Any) -> None:
+        from types import SimpleNamespace
+
+        from runners.batcher import AdaptiveBatcher
+
+        self.name = service.name
+        self.instance = service()  # loads and warms the models
+        methods: dict[str, Any] = {}
+        self.batchers: dict[str, AdaptiveBatcher[Any, Any]] = {}
+        for api_name, api in service.apis.items():
+            if api.batchable:
+                batcher = AdaptiveBatcher(getattr(self.instance, api_name), api.max_batch_size,
+                                          name=f"{self.name}.{api_name}")
+                self.batchers[api_name] = methods[api_name] = batcher
+            else:
+                methods[api_name] = getattr(self.instance.to_async, api_name)
+        self.to_async = SimpleNamespace(**methods)
+
+    async def is_ready(self, timeout: float | None = None) -> bool:
+        """Constructed means loaded and warmed: the same meaning as a separate runner's /readyz."""
+        return True
+
+    def close(self) -> None:
+        for batcher in self.batchers.values():
+            batcher.close()
 
 
 def model_path(tag: str) -> tuple[Path, str]:

@@ -12,7 +12,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -91,6 +91,39 @@ def normalize_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
         out.pop()
         out_src.pop()
     return "".join(out), out_src
+
+
+def length_batches(lengths: Sequence[int], max_items: int, max_cells: int | None = None) -> list[list[int]]:
+    """Indices of items grouped into batches of similar length (shortest first).
+
+    A batch holds at most ``max_items`` items and, when ``max_cells`` is given, at most
+    ``max_cells`` padded positions (items x longest length); an item longer than ``max_cells``
+    gets a batch of its own. Why a cell budget: a transformer on a CPU runs slower per text in big
+    padded batches (all-MiniLM-L6-v2 on reviews of ~90 tokens, 1 thread: 26.6 texts/s in
+    batches of 4, 15.6 in batches of 32), so what pays is grouping by length, not batch size.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches:
+            last = batches[-1]
+            # lengths ascend, so the newcomer is the longest of the batch
+            if len(last) < max_items and (max_cells is None or (len(last) + 1) * lengths[i] <= max_cells):
+                last.append(i)
+                continue
+        batches.append([i])
+    return batches
+
+
+# Padded tokens per transformer forward on a CPU: 512 ran all-MiniLM-L6-v2 on real reviews fastest
+# of 128-2048 (22 texts/s on 1 thread, 39 on 2, against 15.6 / ~20 for batches of 32).
+CPU_CELLS_PER_FORWARD = 512
+
+
+def cells_per_forward(device: Any) -> int | None:
+    """Padded-token budget of one transformer forward on ``device`` (a ``torch.device``): the
+    CPU budget above, or none on an accelerator, where big batches pay."""
+    return CPU_CELLS_PER_FORWARD if device.type == "cpu" else None
 
 
 def require_strings(texts: Sequence[object]) -> None:

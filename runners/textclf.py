@@ -23,7 +23,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.text import Lang, Vocab, clean, detect_language, hashed_ngrams, require_strings, segment_words
+from runners.text import (Lang, Vocab, cells_per_forward, clean, detect_language, hashed_ngrams, length_batches,
+                          require_strings, segment_words)
 
 ZH_MAX_CHARS = 256
 EN_MAX_TOKENS = 256
@@ -268,15 +269,24 @@ class EncoderModel:
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Class probabilities, shape (len(texts), len(labels)), float32; rows sum to 1."""
+        """Class probabilities, shape (len(texts), len(labels)), float32; rows sum to 1.
+
+        Texts are tokenised once, then run in batches of similar length of at most
+        ``batch_size`` texts and, on a CPU, :data:`~runners.text.CPU_CELLS_PER_FORWARD` padded tokens.
+        """
         self.net.eval()
         device = next(self.net.parameters()).device
-        order = np.argsort([len(t) for t in texts])
+        ids = self.tokenizer([clean(t) for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
+        pad = self.tokenizer.pad_token_id or 0
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            batch = {k: v.to(device) for k, v in self.encode([texts[i] for i in idx]).items()}
-            out[idx] = self.net(**batch).softmax(-1).float().cpu().numpy()
+        for idx in length_batches([len(x) for x in ids], batch_size, cells_per_forward(device)):
+            width = max(len(ids[i]) for i in idx)
+            input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            out[idx] = self.net(input_ids.to(device), mask.to(device)).softmax(-1).float().cpu().numpy()
         return out
 
     def save(self, path: Path) -> None:

@@ -1,0 +1,161 @@
+"""In-process adaptive batching for runners colocated with the gateway.
+
+On a small CPU host the hop between the gateway process and a runner process costs more than most
+of the models here take to run (measured by ``python -m bench``), and BentoML's dispatcher batches
+only after that hop, so it cannot amortise it. Colocated runners are called in the gateway worker
+instead, and this batcher merges the items of concurrent requests into one call of the model.
+
+Policy, and why:
+- A batch starts as soon as the model is idle: nothing is held back to fill it. On a CPU a batch
+  costs close to the sum of its items, so waiting for company only adds latency; under load the
+  queue fills while the previous batch runs, and the next batch takes all of it. Because nothing is
+  learned from past waits, a lone request after a burst runs at once (BentoML's dispatcher, by
+  contrast, kept corking lone requests on the wait it learned in the burst).
+- One batch per model at a time, on the model's own thread: a model's forward pass uses the
+  process's intra-op threads, and two batches of one model would only contend for them.
+- A batch takes whole requests up to ``max_batch_size`` items; a request larger than that is cut
+  into chunks of ``max_batch_size``, so one huge request cannot stall a model for long.
+- Nothing is refused here: a closed loop of clients bounds the queue by itself, and a request
+  that waits too long gets the gateway's timeout (504). Shedding by predicted wait (BentoML's
+  ``max_latency_ms``) refused most requests at concurrency 64 on this CPU while the same load
+  with batching off was served in full.
+- A failed batch of several requests is re-run one request at a time, so only the request that
+  breaks the model gets the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Entry(Generic[T, R]):
+    items: list[T]
+    future: asyncio.Future[list[R]]
+
+
+class AdaptiveBatcher(Generic[T, R]):
+    """Merges concurrent calls of ``fn`` into batches; ``await batcher(items)`` returns ``fn``'s
+    results for exactly those items, in order.
+
+    Args:
+        fn: maps a list of B items to a list of B results, same order; runs on a worker thread.
+        max_batch_size: most items in one call of ``fn``.
+        name: the model's name in messages and thread names.
+
+    ``stats`` counts batches and items (their ratio is the mean batch size).
+    """
+
+    def __init__(self, fn: Callable[[list[T]], Sequence[R]], max_batch_size: int, name: str = "model") -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self.fn, self.max_batch_size, self.name = fn, max_batch_size, name
+        self._queue: deque[_Entry[T, R]] = deque()
+        self._queued_items = 0
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batch-{name}")
+        self.stats = {"batches": 0, "items": 0}
+
+    async def __call__(self, items: Sequence[T]) -> list[R]:
+        items = list(items)
+        if not items:
+            return []
+        self._ensure_loop()
+        loop = asyncio.get_running_loop()
+        chunks = [items[i : i + self.max_batch_size] for i in range(0, len(items), self.max_batch_size)]
+        futures = []
+        for chunk in chunks:
+            entry: _Entry[T, R] = _Entry(chunk, loop.create_future())
+            self._queue.append(entry)
+            self._queued_items += len(chunk)
+            futures.append(entry.future)
+        assert self._wakeup is not None
+        self._wakeup.set()
+        parts = await asyncio.gather(*futures)
+        return [r for part in parts for r in part]
+
+    def _ensure_loop(self) -> None:
+        # Created lazily, on the serving event loop: nothing runs at import or construction.
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"batcher-{self.name}")
+
+    def _take(self) -> list[_Entry[T, R]]:
+        batch: list[_Entry[T, R]] = []
+        size = 0
+        while self._queue:
+            entry = self._queue[0]
+            if entry.future.done():  # the caller went away (cancelled): skip its work
+                self._queue.popleft()
+                self._queued_items -= len(entry.items)
+                continue
+            if batch and size + len(entry.items) > self.max_batch_size:
+                break
+            self._queue.popleft()
+            self._queued_items -= len(entry.items)
+            batch.append(entry)
+            size += len(entry.items)
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while batch := self._take():
+                items = [item for entry in batch for item in entry.items]
+                try:
+                    results = await loop.run_in_executor(self._executor, self._call, items)
+                except Exception as error:  # noqa: BLE001 - handed to the callers below
+                    await self._isolate(batch, error)
+                    continue
+                self.stats["batches"] += 1
+                self.stats["items"] += len(items)
+                start = 0
+                for entry in batch:
+                    n = len(entry.items)
+                    if not entry.future.done():
+                        entry.future.set_result(list(results[start : start + n]))
+                    start += n
+
+    def _call(self, items: list[T]) -> Sequence[R]:
+        results = self.fn(items)
+        if len(results) != len(items):
+            raise RuntimeError(f"{self.name} returned {len(results)} results for a batch of {len(items)} items")
+        return results
+
+    async def _isolate(self, batch: list[_Entry[T, R]], error: Exception) -> None:
+        if len(batch) == 1:
+            if not batch[0].future.done():
+                batch[0].future.set_exception(error)
+            return
+        loop = asyncio.get_running_loop()
+        for entry in batch:
+            try:
+                result = await loop.run_in_executor(self._executor, self._call, entry.items)
+            except Exception as e:  # noqa: BLE001 - this request's own error
+                if not entry.future.done():
+                    entry.future.set_exception(e)
+            else:
+                if not entry.future.done():
+                    entry.future.set_result(list(result))
+
+    def close(self) -> None:
+        """Stop the batching task and the model's thread (queued callers get CancelledError)."""
+        if self._task is not None:
+            self._task.cancel()
+        for entry in self._queue:
+            entry.future.cancel()
+        self._queue.clear()
+        self._queued_items = 0
+        self._executor.shutdown(wait=False, cancel_futures=True)
