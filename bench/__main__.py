@@ -112,6 +112,10 @@ def in_process(seconds: float) -> dict[str, dict[str, float]]:
 # used 20 ms of CPU per request at concurrency 64 here (and capped every endpoint near 60 req/s);
 # aiohttp uses about 0.6 ms.
 RAMP_MIN_S = 0.2
+# Clients connect 5 ms apart, as users arrive (Locust's spawn rate does the same). Connected in
+# the same millisecond, all 64 connections went to one gateway worker: its accept loop drains the
+# listening socket's whole queue at once, and the other worker idled.
+CONNECT_SPACING_S = 0.005
 MIN_CYCLES = 2
 
 
@@ -130,7 +134,8 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
     t_start = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
-        async def client() -> None:
+        async def client(k: int) -> None:
+            await asyncio.sleep(k * CONNECT_SPACING_S)
             while len(window) < 2:
                 t0 = time.perf_counter()
                 try:
@@ -150,7 +155,7 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
                     window.append(now + 1e-9)
 
         opened_at = [0]
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+        await asyncio.gather(*(client(k) for k in range(concurrency)))
     return summarize(completions, (window[0], window[1]))
 
 

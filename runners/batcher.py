@@ -11,8 +11,10 @@ Policy, and why:
   queue fills while the previous batch runs, and the next batch takes all of it. Because nothing is
   learned from past waits, a lone request after a burst runs at once (BentoML's dispatcher, by
   contrast, kept corking lone requests on the wait it learned in the burst).
-- One batch per model at a time, on the model's own thread: a model's forward pass uses the
-  process's intra-op threads, and two batches of one model would only contend for them.
+- ``slots`` batches of one model run at once, each on its own thread (default 1). With one
+  intra-op thread per process, two single-threaded batches of a transformer ran ~2x the texts of
+  one batch on 2 cores, against 1.36x for one batch on two intra-op threads; and a gateway worker
+  that holds every connection can still use every core. Free slots share the queue equally.
 - A batch takes whole requests up to ``max_batch_size`` items; a request larger than that is cut
   into chunks of ``max_batch_size``, so one huge request cannot stall a model for long.
 - Nothing is refused here: a closed loop of clients bounds the queue by itself, and a request
@@ -50,19 +52,22 @@ class AdaptiveBatcher(Generic[T, R]):
         fn: maps a list of B items to a list of B results, same order; runs on a worker thread.
         max_batch_size: most items in one call of ``fn``.
         name: the model's name in messages and thread names.
+        slots: calls of ``fn`` that may run at once (``fn`` must then be thread-safe).
 
     ``stats`` counts batches and items (their ratio is the mean batch size).
     """
 
-    def __init__(self, fn: Callable[[list[T]], Sequence[R]], max_batch_size: int, name: str = "model") -> None:
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
-        self.fn, self.max_batch_size, self.name = fn, max_batch_size, name
+    def __init__(self, fn: Callable[[list[T]], Sequence[R]], max_batch_size: int, name: str = "model",
+                 slots: int = 1) -> None:
+        if max_batch_size < 1 or slots < 1:
+            raise ValueError(f"max_batch_size and slots must be >= 1, got {max_batch_size} and {slots}")
+        self.fn, self.max_batch_size, self.name, self.slots = fn, max_batch_size, name, slots
         self._queue: deque[_Entry[T, R]] = deque()
         self._queued_items = 0
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batch-{name}")
+        self._running: set[asyncio.Task[None]] = set()
+        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"batch-{name}")
         self.stats = {"batches": 0, "items": 0}
 
     async def __call__(self, items: Sequence[T]) -> list[R]:
@@ -89,7 +94,7 @@ class AdaptiveBatcher(Generic[T, R]):
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"batcher-{self.name}")
 
-    def _take(self) -> list[_Entry[T, R]]:
+    def _take(self, limit: int) -> list[_Entry[T, R]]:
         batch: list[_Entry[T, R]] = []
         size = 0
         while self._queue:
@@ -98,7 +103,7 @@ class AdaptiveBatcher(Generic[T, R]):
                 self._queue.popleft()
                 self._queued_items -= len(entry.items)
                 continue
-            if batch and size + len(entry.items) > self.max_batch_size:
+            if batch and size + len(entry.items) > limit:
                 break
             self._queue.popleft()
             self._queued_items -= len(entry.items)
@@ -107,26 +112,35 @@ class AdaptiveBatcher(Generic[T, R]):
         return batch
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         assert self._wakeup is not None
+        wakeup = self._wakeup
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while batch := self._take():
-                items = [item for entry in batch for item in entry.items]
-                try:
-                    results = await loop.run_in_executor(self._executor, self._call, items)
-                except Exception as error:  # noqa: BLE001 - handed to the callers below
-                    await self._isolate(batch, error)
-                    continue
-                self.stats["batches"] += 1
-                self.stats["items"] += len(items)
-                start = 0
-                for entry in batch:
-                    n = len(entry.items)
-                    if not entry.future.done():
-                        entry.future.set_result(list(results[start : start + n]))
-                    start += n
+            await wakeup.wait()
+            wakeup.clear()
+            while (free := self.slots - len(self._running)) > 0 and self._queued_items:
+                share = min(self.max_batch_size, -(-self._queued_items // free))  # ceil: equal shares
+                batch = self._take(share)
+                if not batch:
+                    break
+                task = asyncio.get_running_loop().create_task(self._execute(batch))
+                self._running.add(task)
+                task.add_done_callback(lambda t: (self._running.discard(t), wakeup.set()))
+
+    async def _execute(self, batch: list[_Entry[T, R]]) -> None:
+        items = [item for entry in batch for item in entry.items]
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(self._executor, self._call, items)
+        except Exception as error:  # noqa: BLE001 - handed to the callers below
+            await self._isolate(batch, error)
+            return
+        self.stats["batches"] += 1
+        self.stats["items"] += len(items)
+        start = 0
+        for entry in batch:
+            n = len(entry.items)
+            if not entry.future.done():
+                entry.future.set_result(list(results[start : start + n]))
+            start += n
 
     def _call(self, items: list[T]) -> Sequence[R]:
         results = self.fn(items)
@@ -154,6 +168,8 @@ class AdaptiveBatcher(Generic[T, R]):
         """Stop the batching task and the model's thread (queued callers get CancelledError)."""
         if self._task is not None:
             self._task.cancel()
+        for task in self._running:
+            task.cancel()
         for entry in self._queue:
             entry.future.cancel()
         self._queue.clear()

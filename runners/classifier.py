@@ -6,11 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import bentoml
-import torch
 
 from runners.dispatch import patch_dispatcher
-from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
-from runners.textclf import predict_routed
+from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, set_torch_threads
 
 # A CNN/TF-IDF batch of 64 short titles takes well under 100 ms on one CPU core; the same latency
 # budget as the sentiment runner keeps the dispatcher from shedding under bursts.
@@ -26,11 +24,13 @@ class ClassifierRunner:
 
     def __init__(self) -> None:
         patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
-        torch.set_num_threads(torch_threads())
+        set_torch_threads()
         self.models, self.tags = load_language_models("classification", required=("en",), optional=("zh",))
         self.predict_texts(["4K television", "笔记本电脑"])  # warm-up
 
     def predict_texts(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        from runners.textclf import predict_routed
+
         return predict_routed(self.models, self.tags, texts)
 
     @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))

@@ -6,15 +6,16 @@ import math
 import os
 from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bentoml
 import numpy as np
-import torch
 
-from runners.demand import QUANTILES, DemandModel
 from runners.dispatch import patch_dispatcher
-from runners.serving import DEPENDENCY_CONFIG, batching, model_path, torch_threads
+from runners.serving import DEPENDENCY_CONFIG, batching, model_path, set_torch_threads
+
+if TYPE_CHECKING:
+    from runners.demand import DemandModel
 
 MIN_OBSERVED = 8  # periods with a value: fewer cannot set a level for the series
 MAX_HISTORY = 520
@@ -78,6 +79,8 @@ def prepare(model: DemandModel, request: dict[str, Any]) -> tuple[np.ndarray, np
 def forecast_many(model: DemandModel, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per request: ``{"quantiles": {"p10": [...], "p50": [...], "p90": [...]}}`` (one value per
     forecast period, units), or ``{"error": message}`` for a request that cannot be forecast."""
+    from runners.demand import QUANTILES
+
     out: list[dict[str, Any]] = [{} for _ in requests]
     ok, arrays = [], []
     for i, r in enumerate(requests):
@@ -145,7 +148,9 @@ class DemandRunner:
 
     def __init__(self) -> None:
         patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
-        torch.set_num_threads(torch_threads())
+        from runners.demand import DemandModel
+
+        set_torch_threads()
         path, tag = model_path(os.environ.get("DEMAND_MODEL", "demand:latest"))
         self.model = DemandModel.load(path)
         self.models, self.tags = {"demand": self.model}, {"demand": tag}
@@ -158,5 +163,7 @@ class DemandRunner:
     @bentoml.api
     def spec(self) -> dict[str, Any]:
         """What the model expects: covariate names, history and horizon lengths, quantiles."""
+        from runners.demand import QUANTILES
+
         return {"covariates": self.model.covariates, "history": self.model.history, "horizon": self.model.horizon,
                 "quantiles": list(QUANTILES), "min_observed": MIN_OBSERVED, "model": self.tags["demand"]}

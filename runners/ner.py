@@ -8,6 +8,7 @@ pair of functions is the single conversion path between them.
 from __future__ import annotations
 
 import json
+import threading
 import re
 import zlib
 from collections.abc import Sequence
@@ -258,7 +259,7 @@ class EncoderCRF(nn.Module):
     embedding, a linear emission layer and a CRF over words.
 
     Args:
-        encoder: a ``transformers`` encoder returning ``last_hidden_state``.
+        encoder: a :class:`runners.bert.BertModel` (anything returning ``last_hidden_state``).
         num_tags: tag ids.
         shape_dim: width of the :data:`SHAPES` embedding.
         dropout: dropout on the word representations.
@@ -394,6 +395,7 @@ class EncoderCRFModel:
         self.net, self.tokenizer, self.tags, self.lang = net, tokenizer, tags, lang
         self.scheme: Scheme = span_scheme(tags)
         self.max_tokens, self.max_pieces = max_tokens, max_pieces
+        self.tokenizer_lock = threading.Lock()  # see EncoderModel: one Rust tokenizer, many threads
 
     def tokenize(self, text: str) -> tuple[list[str], Offsets]:
         return word_tokens(text)
@@ -406,8 +408,9 @@ class EncoderCRFModel:
         ``max_tokens`` words keep that from happening with the default sizes.
         """
         words = [list(s) or [""] for s in sequences]
-        enc = self.tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_pieces,
-                             padding=True, return_tensors="pt")
+        with self.tokenizer_lock:
+            enc = self.tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_pieces,
+                                 padding=True, return_tensors="pt")
         W = max(len(w) for w in words)
         first = torch.zeros(len(words), W, dtype=torch.long)
         shapes = torch.zeros(len(words), W, dtype=torch.long)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bentoml
-import torch
 
-from runners.ner import Entity, extract_entities, load_ner_artifact
 from runners.dispatch import patch_dispatcher
-from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, torch_threads
+from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, set_torch_threads
 from runners.text import detect_language, require_strings
+
+if TYPE_CHECKING:
+    from runners.ner import Entity
 
 # English texts run through MiniLM once per loaded English model (news/social and product
 # titles), so a batch costs about twice a sentiment batch: smaller batches, same latency budget.
@@ -41,9 +42,14 @@ class NerRunner:
     merged without overlaps.
     """
 
+    # As for sentiment: MiniLM-CRF time is in torch, models are read-only, tokenizers locked.
+    PARALLEL_BATCHES = True
+
     def __init__(self) -> None:
         patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
-        torch.set_num_threads(torch_threads())
+        from runners.ner import load_ner_artifact
+
+        set_torch_threads()
         general, general_tags = load_language_models("ner", required=("zh", "en"), loader=load_ner_artifact)
         products, product_tags = load_language_models("ner", required=(), optional=("en",),
                                                       loader=load_ner_artifact, domain="products")
@@ -57,6 +63,8 @@ class NerRunner:
     def predict_texts(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Per text: ``lang``, ``entities`` (type, text, start, end, score; offsets into the text
         as sent) and ``models`` (the store tags that read it)."""
+        from runners.ner import extract_entities
+
         require_strings(texts)
         langs = [detect_language(t) for t in texts]
         out: list[dict[str, Any]] = [{} for _ in texts]

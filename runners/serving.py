@@ -74,12 +74,22 @@ def torch_threads() -> int:
     return cores()
 
 
+def set_torch_threads() -> None:
+    """Apply :func:`torch_threads` (torch is imported here, in the worker, not at import of the
+    service module: the serving supervisor imports that module too and never runs a model)."""
+    import torch
+
+    torch.set_num_threads(torch_threads())
+
+
 class Colocated:
     """A runner service instantiated in this process, with the call surface of a
     ``bentoml.depends`` proxy (``await runner.to_async.predict(items)``, ``await runner.is_ready()``).
 
     Batchable APIs go through an :class:`~runners.batcher.AdaptiveBatcher` with the API's own
-    ``max_batch_size``; other APIs (and batchable ones when batching is
+    ``max_batch_size``, and with one slot per core when the runner class sets
+    ``PARALLEL_BATCHES = True`` (its model is thread-safe and its time is spent in torch, which
+    releases the GIL); other APIs (and batchable ones when batching is
     off) run on a worker thread per call, as BentoML runs a sync API.
     """
 
@@ -94,8 +104,9 @@ class Colocated:
         self.batchers: dict[str, AdaptiveBatcher[Any, Any]] = {}
         for api_name, api in service.apis.items():
             if api.batchable:
+                slots = cores() if getattr(service.inner, "PARALLEL_BATCHES", False) else 1
                 batcher = AdaptiveBatcher(getattr(self.instance, api_name), api.max_batch_size,
-                                          name=f"{self.name}.{api_name}")
+                                          name=f"{self.name}.{api_name}", slots=slots)
                 self.batchers[api_name] = methods[api_name] = batcher
             else:
                 methods[api_name] = getattr(self.instance.to_async, api_name)

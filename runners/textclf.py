@@ -13,6 +13,7 @@ settings) and ``weights.safetensors`` (or ``.npz``); no pickle anywhere.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -146,7 +147,7 @@ class EncoderClassifier(nn.Module):
     """A Transformer encoder with a mean-pooled linear head.
 
     Args:
-        encoder: a ``transformers`` encoder model (e.g. ``BertModel``) returning ``last_hidden_state``.
+        encoder: a :class:`runners.bert.BertModel` (anything returning ``last_hidden_state``).
         num_labels: output classes.
         dropout: dropout before the head.
     """
@@ -172,12 +173,12 @@ class EncoderClassifier(nn.Module):
 
 
 def load_encoder(folder: Path) -> tuple[nn.Module, Any]:
-    """(encoder, tokenizer) from a local Hugging Face model folder; never touches the network."""
-    from transformers import AutoModel, AutoTokenizer
+    """(pretrained encoder, tokenizer) from a local Hugging Face BERT folder; never touches the network."""
+    from transformers import AutoTokenizer
 
-    encoder = AutoModel.from_pretrained(str(folder), local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    return encoder, tokenizer
+    from runners.bert import BertModel
+
+    return BertModel.from_folder(folder), AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 # --- Artifacts ---------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def write_artifact(path: Path, spec: dict[str, Any], net: nn.Module, tokenizer: 
     path.mkdir(parents=True, exist_ok=True)
     (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
     if tokenizer is not None:
-        net.encoder.config.save_pretrained(str(path / "encoder"))
+        net.encoder.config.save(path / "encoder")
         tokenizer.save_pretrained(str(path / "encoder"))
     save_file({k: v.contiguous().cpu() for k, v in net.state_dict().items()}, str(path / "weights.safetensors"))
 
@@ -196,10 +197,12 @@ def write_artifact(path: Path, spec: dict[str, Any], net: nn.Module, tokenizer: 
 def encoder_skeleton(path: Path) -> tuple[nn.Module, Any]:
     """(encoder with freshly initialised weights, tokenizer) from an artifact's ``encoder/``
     folder; the caller loads the trained weights from ``weights.safetensors``."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    config = AutoConfig.from_pretrained(str(path / "encoder"), local_files_only=True)
-    return AutoModel.from_config(config), AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
+    from runners.bert import BertModel
+
+    encoder = BertModel.from_folder(path / "encoder", weights=False)
+    return encoder, AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
 
 
 class TextClassifier(Protocol):
@@ -259,12 +262,16 @@ class EncoderModel:
 
     def __init__(self, net: EncoderClassifier, tokenizer: Any, labels: list[str], max_tokens: int = EN_MAX_TOKENS):
         self.net, self.tokenizer, self.labels, self.max_tokens = net, tokenizer, labels, max_tokens
+        # A fast tokenizer is one Rust object whose settings each call may reset; concurrent calls
+        # from serving threads can fail with "Already borrowed". Tokenising is a small share of a batch.
+        self.tokenizer_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokenised batch: ``input_ids`` and ``attention_mask``, each (B, T<=max_tokens) int64."""
-        enc = self.tokenizer(
-            [clean(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
-        )
+        with self.tokenizer_lock:
+            enc = self.tokenizer(
+                [clean(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+            )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     @torch.inference_mode()
@@ -276,7 +283,8 @@ class EncoderModel:
         """
         self.net.eval()
         device = next(self.net.parameters()).device
-        ids = self.tokenizer([clean(t) for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
+        with self.tokenizer_lock:
+            ids = self.tokenizer([clean(t) for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
         pad = self.tokenizer.pad_token_id or 0
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for idx in length_batches([len(x) for x in ids], batch_size, cells_per_forward(device)):
