@@ -80,6 +80,19 @@ def worse_cells(on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[
     return bad
 
 
+def batching_ceiling(cores: int, rps_off: float, item_s_single: float, item_s_batched: float) -> float:
+    """The most batching can multiply served throughput by, from measured costs.
+
+    With batching off and the cores saturated, a request costs ``cores / rps_off`` CPU seconds:
+    HTTP, validation and JSON in the gateway, the load generator's share, and the model at batch
+    size 1 (``item_s_single`` seconds per item, measured in process). Batching can shrink only the
+    model's part, at best to its best in-process per-item cost ``item_s_batched``; everything else
+    is paid per request whatever the batch. Returns that bound, rounded to 3 places.
+    """
+    cost = cores / rps_off
+    return round(cost / max(cost - item_s_single + item_s_batched, 1e-9), 3)
+
+
 def verdict(headline: Mapping[str, Any]) -> dict[str, bool]:
     """Per target key: met or not (``batching_never_worse`` must be true)."""
     met = {k: (headline[k] >= v if kind == "min" else headline[k] <= v) for k, (kind, v) in TARGETS.items()}

@@ -11,7 +11,7 @@ from runners.dispatch import patch_dispatcher
 from runners.serving import DEPENDENCY_CONFIG, batching, load_language_models, set_torch_threads
 
 # A CNN/TF-IDF batch of 64 short titles takes well under 100 ms on one CPU core; the same latency
-# budget as the sentiment runner keeps the dispatcher from shedding under bursts.
+# budget as the sentiment runner keeps the dispatcher (separate layout) from shedding under bursts.
 MAX_BATCH_SIZE = 64
 MAX_LATENCY_MS = 3000
 

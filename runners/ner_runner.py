@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from runners.ner import Entity
 
 # English texts run through MiniLM once per loaded English model (news/social and product
-# titles), so a batch costs about twice a sentiment batch: smaller batches, same latency budget.
+# titles), so a batch costs about twice a sentiment batch: smaller batches, same latency budget
+# (which only the separate layout's dispatcher uses).
 MAX_BATCH_SIZE = 32
 MAX_LATENCY_MS = 3000
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.stats import percentile, ratios, summarize, verdict, worse_cells
+from bench.stats import batching_ceiling, percentile, ratios, summarize, verdict, worse_cells
 
 
 def test_percentile_matches_numpy_linear_interpolation() -> None:
@@ -42,6 +42,13 @@ def test_ratios_and_the_cells_where_batching_lost() -> None:
     assert lost == ["recall c1: rps 100 < 0.95 x 110, p95 10 > 1.1 x 8 ms", "ner c64: 2 x 503"]
 
 
+def test_batching_ceiling_from_measured_costs() -> None:
+    # 2 cores at 400 req/s: 5 ms per request, of which the model takes 1 ms alone and 0.25 ms batched
+    assert batching_ceiling(2, 400, 0.001, 0.00025) == round(5 / 4.25, 3)
+    # a model that is all of the cost and batches 4x: the ceiling is the model's own gain
+    assert batching_ceiling(1, 100, 0.01, 0.0025) == 4.0
+
+
 def test_verdict_per_target() -> None:
     headline = {"batching_speedup_recall": 3.0, "batching_speedup_sentiment_zh": 1.9, "vs_naive_speedup": 1.2,
                 "served_over_limit": 0.8, "cold_start_s": 15.1, "after_burst_c1_ratio": 1.0,
@@ -50,3 +57,13 @@ def test_verdict_per_target() -> None:
     assert met == {"batching_speedup_recall": True, "batching_speedup_sentiment_zh": False, "vs_naive_speedup": True,
                    "served_over_limit": True, "cold_start_s": False, "after_burst_c1_ratio": True,
                    "batching_never_worse": True}
+
+
+def test_gpu_check_exits_cleanly_without_cuda(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from bench import gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu.main([]) == 0
+    assert "no CUDA device here" in capsys.readouterr().out

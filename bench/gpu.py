@@ -1,0 +1,69 @@
+"""GPU check: every runner on a CUDA device, in process and served, in the tables of ``python -m bench``.
+
+    python -m bench.gpu [--seconds 2] [--out reports/bench/gpu.json]
+
+Where no CUDA device exists it says so and exits 0: nothing to measure. On a GPU the runners pick
+``cuda`` themselves (``runners.textclf.pick_device``); this script checks that they did before
+measuring, so a CPU fallback cannot pass for a GPU number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.run import ROOT, in_process, serve, served
+
+
+def on_cuda() -> dict[str, str]:
+    """Device of each torch runner's first model parameter, loaded as the service loads them."""
+    from runners.classifier import ClassifierRunner
+    from runners.ner_runner import NerRunner
+    from runners.sentiment import SentimentRunner
+
+    devices = {}
+    for runner in (SentimentRunner.inner(), ClassifierRunner.inner(), NerRunner.inner()):
+        for lang, model in runner.models.items():
+            for m in model if isinstance(model, list) else [model]:
+                net = getattr(m[1] if isinstance(m, tuple) else m, "net", None)
+                if net is not None:
+                    devices[f"{type(runner).__name__}.{lang}"] = str(next(net.parameters()).device)
+    return devices
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="measured window per cell")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "gpu.json")
+    args = parser.parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("no CUDA device here (torch.cuda.is_available() is False): nothing to measure on a GPU; "
+              "`python -m bench` measures the CPU")
+        return 0
+    devices = on_cuda()
+    off_gpu = {k: v for k, v in devices.items() if not v.startswith("cuda")}
+    if off_gpu:
+        print(f"runners did not load onto the GPU: {off_gpu}", file=sys.stderr)
+        return 1
+    result: dict[str, Any] = {"device": torch.cuda.get_device_name(0), "models": devices}
+    print(f"GPU: {result['device']}; models on {sorted(set(devices.values()))}")
+    result["in_process"] = in_process(args.seconds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    proc, url = serve(True, args.out.parent, args.out.parent / "gpu-events.sqlite3")
+    try:
+        result["served"] = served({"on (GPU)": url}, args.seconds)["on (GPU)"]
+    finally:
+        proc.stop()
+    result["max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({"device": result["device"], "max_memory_allocated_mb": result["max_memory_allocated_mb"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
