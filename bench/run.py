@@ -124,7 +124,7 @@ RAMP_MIN_S = 0.2
 # listening socket's whole queue at once, and the other worker idled.
 CONNECT_SPACING_S = 0.005
 MIN_CYCLES = 2
-MIN_SAMPLES = 30  # answers per window at least, so a p95 rests on more than a handful
+MIN_SAMPLES = 20  # answers per window at least, so a p95 rests on more than a handful
 
 
 async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: int, seconds: float

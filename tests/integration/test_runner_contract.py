@@ -93,3 +93,25 @@ def test_bad_input_raises(runner: tuple[Any, ...]) -> None:
     instance, texts = runner[0], runner[1]
     with pytest.raises(TypeError, match="item 1 is"):
         instance.predict([texts[0], 3])
+
+
+def test_colocated_batcher_gives_each_caller_its_own_answer(runner: tuple[Any, ...]) -> None:
+    """The in-process batcher of the colocated layout merges concurrent callers into batches;
+    every caller still gets the answer a call of its own gives, and a bad caller fails alone."""
+    import asyncio
+
+    from runners.batcher import AdaptiveBatcher
+
+    instance, texts, _, answer = runner
+
+    async def main() -> list[Any]:
+        batcher = AdaptiveBatcher(instance.predict, max_batch_size=64, name="contract", slots=2)
+        try:
+            return await asyncio.gather(*(batcher([t]) for t in texts * 3), batcher([texts[0], 3]),
+                                        return_exceptions=True)
+        finally:
+            batcher.close()
+
+    *answers, bad = asyncio.run(main())
+    assert [answer(a[0]) for a in answers] == [answer(instance.predict([t])[0]) for t in texts * 3]
+    assert isinstance(bad, TypeError) and "item 1 is" in str(bad)

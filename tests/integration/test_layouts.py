@@ -1,0 +1,74 @@
+"""Both runner layouts serve the same answers: runners colocated in the gateway workers (the
+default) and runners as separate BentoML services in their own processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.integration.conftest import Server
+
+pytestmark = pytest.mark.integration
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("/sentiment", {"texts": ["质量很好，物流也快", "The coffee arrived stale and the bag was torn."]}),
+    ("/classify", {"texts": ["55 inch 4K smart TV", "gaming laptop 16GB RAM"]}),
+    ("/ner", {"texts": ["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle"]}),
+    ("/keywords", {"texts": ["物流很快，包装很好", "The coffee arrived stale and the bag was torn."]}),
+    ("/recommend", {"requests": [{"user_id": "196", "n": 5}, {"user_id": "nobody", "n": 3}]}),
+    ("/similar-items", {"item_ids": ["50"], "n": 5}),
+    ("/mine", {"texts": ["手机电池不耐用，想换一个大容量的", "Need a quieter blender, this one is too loud"]}),
+]
+
+
+@pytest.fixture(scope="module")
+def separate(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("separate")
+    srv = Server(tmp / "serve.log", {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"),
+                                     "DEMAND_MINING_LAYOUT": "separate", "GRPC_PORT": "0"})
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 4 places: the layouts run the same weights, but batch shapes may differ."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("path,body", CASES, ids=[c[0] for c in CASES])
+def test_same_answers_in_both_layouts(separate: Server, server: str, path: str, body: dict[str, Any]) -> None:
+    colocated = httpx.post(f"{server}{path}", json=body, timeout=60)
+    apart = httpx.post(f"{separate.url}{path}", json=body, timeout=60)
+    assert colocated.status_code == apart.status_code == 200, (colocated.text, apart.text)
+    assert rounded(colocated.json()) == rounded(apart.json())
+
+
+def service_processes(srv: Server) -> dict[str, int]:
+    """Service name -> worker processes under a server's process group."""
+    assert srv.proc is not None
+    names: dict[str, int] = {}
+    for p in psutil.Process(srv.proc.pid).children(recursive=True):
+        cmd = p.cmdline()
+        if "--service-name" in cmd:
+            name = cmd[cmd.index("--service-name") + 1]
+            names[name] = names.get(name, 0) + 1
+    return names
+
+
+def test_process_layouts(separate: Server, served: Server) -> None:
+    runners = {"SentimentRunner", "ClassifierRunner", "NerRunner", "KeywordsRunner", "RecallRunner", "DemandRunner"}
+    assert set(service_processes(served)) == {"DemandMining"}  # every model inside the gateway workers
+    apart = service_processes(separate)
+    assert set(apart) == {"DemandMining", *runners} and apart["DemandMining"] == 1
