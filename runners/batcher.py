@@ -53,15 +53,16 @@ class AdaptiveBatcher(Generic[T, R]):
         max_batch_size: most items in one call of ``fn``.
         name: the model's name in messages and thread names.
         slots: calls of ``fn`` that may run at once (``fn`` must then be thread-safe).
+        observe: called with each batch's size (a metrics histogram).
 
     ``stats`` counts batches and items (their ratio is the mean batch size).
     """
 
     def __init__(self, fn: Callable[[list[T]], Sequence[R]], max_batch_size: int, name: str = "model",
-                 slots: int = 1) -> None:
+                 slots: int = 1, observe: Callable[[int], None] | None = None) -> None:
         if max_batch_size < 1 or slots < 1:
             raise ValueError(f"max_batch_size and slots must be >= 1, got {max_batch_size} and {slots}")
-        self.fn, self.max_batch_size, self.name, self.slots = fn, max_batch_size, name, slots
+        self.fn, self.max_batch_size, self.name, self.slots, self.observe = fn, max_batch_size, name, slots, observe
         self._queue: deque[_Entry[T, R]] = deque()
         self._queued_items = 0
         self._wakeup: asyncio.Event | None = None
@@ -135,6 +136,8 @@ class AdaptiveBatcher(Generic[T, R]):
             return
         self.stats["batches"] += 1
         self.stats["items"] += len(items)
+        if self.observe is not None:
+            self.observe(len(items))
         start = 0
         for entry in batch:
             n = len(entry.items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +83,16 @@ def set_torch_threads() -> None:
     torch.set_num_threads(torch_threads())
 
 
+@functools.cache
+def batch_size_histogram() -> Any:
+    """``demand_mining_batch_size`` on ``/metrics``: items per colocated batch, by runner and API
+    (the separate layout has BentoML's own ``bentoml_service_adaptive_batch_size``)."""
+    from bentoml import metrics
+
+    return metrics.Histogram(name="demand_mining_batch_size", documentation="Items per batch of a colocated runner",
+                             labelnames=["runner", "api"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+
+
 class Colocated:
     """A runner service instantiated in this process, with the call surface of a
     ``bentoml.depends`` proxy (``await runner.to_async.predict(items)``, ``await runner.is_ready()``).
@@ -105,8 +116,9 @@ class Colocated:
         for api_name, api in service.apis.items():
             if api.batchable:
                 slots = cores() if getattr(service.inner, "PARALLEL_BATCHES", False) else 1
+                sizes = batch_size_histogram().labels(runner=self.name, api=api_name)
                 batcher = AdaptiveBatcher(getattr(self.instance, api_name), api.max_batch_size,
-                                          name=f"{self.name}.{api_name}", slots=slots)
+                                          name=f"{self.name}.{api_name}", slots=slots, observe=sizes.observe)
                 self.batchers[api_name] = methods[api_name] = batcher
             else:
                 methods[api_name] = getattr(self.instance.to_async, api_name)
