@@ -80,17 +80,12 @@ def worse_cells(on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[
     return bad
 
 
-def batching_ceiling(cores: int, rps_off: float, item_s_single: float, item_s_batched: float) -> float:
-    """The most batching can multiply served throughput by, from measured costs.
-
-    With batching off and the cores saturated, a request costs ``cores / rps_off`` CPU seconds:
-    HTTP, validation and JSON in the gateway, the load generator's share, and the model at batch
-    size 1 (``item_s_single`` seconds per item, measured in process). Batching can shrink only the
-    model's part, at best to its best in-process per-item cost ``item_s_batched``; everything else
-    is paid per request whatever the batch. Returns that bound, rounded to 3 places.
-    """
-    cost = cores / rps_off
-    return round(cost / max(cost - item_s_single + item_s_batched, 1e-9), 3)
+def batching_ceiling(floor_rps: float, rps_off: float) -> float:
+    """The most batching can multiply an endpoint's served throughput by: ``floor_rps`` is what the
+    same server answers at the same concurrency for a request that runs no model at all (HTTP,
+    validation, a thread hop, JSON), a throughput no batching can exceed since every request pays
+    that path alone; ``rps_off`` is the endpoint with batching off. Rounded to 3 places."""
+    return round(floor_rps / max(rps_off, 1e-9), 3)
 
 
 def verdict(headline: Mapping[str, Any]) -> dict[str, bool]:

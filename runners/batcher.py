@@ -68,6 +68,7 @@ class AdaptiveBatcher(Generic[T, R]):
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._direct = 0  # calls running on their caller's task (the idle fast path)
         self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"batch-{name}")
         self.stats = {"batches": 0, "items": 0}
 
@@ -77,6 +78,8 @@ class AdaptiveBatcher(Generic[T, R]):
             return []
         self._ensure_loop()
         loop = asyncio.get_running_loop()
+        if not self._queue and self._busy() < self.slots and len(items) <= self.max_batch_size:
+            return await self._run_directly(items)
         chunks = [items[i : i + self.max_batch_size] for i in range(0, len(items), self.max_batch_size)]
         futures = []
         for chunk in chunks:
@@ -94,6 +97,26 @@ class AdaptiveBatcher(Generic[T, R]):
         if self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"batcher-{self.name}")
+
+    def _busy(self) -> int:
+        return len(self._running) + self._direct
+
+    async def _run_directly(self, items: list[T]) -> list[R]:
+        # Idle model: the request is its own batch, run from the caller's task. Going through the
+        # batching task would cost two more event-loop turns, which measured ~12% of throughput
+        # at concurrency 1 on the lightest endpoints (5 ms requests).
+        self._direct += 1
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(self._executor, self._call, items)
+        finally:
+            self._direct -= 1
+            if self._queue and self._wakeup is not None:
+                self._wakeup.set()  # a slot is free for what queued meanwhile
+        self.stats["batches"] += 1
+        self.stats["items"] += len(items)
+        if self.observe is not None:
+            self.observe(len(items))
+        return list(results)
 
     def _take(self, limit: int) -> list[_Entry[T, R]]:
         batch: list[_Entry[T, R]] = []
@@ -118,7 +141,7 @@ class AdaptiveBatcher(Generic[T, R]):
         while True:
             await wakeup.wait()
             wakeup.clear()
-            while (free := self.slots - len(self._running)) > 0 and self._queued_items:
+            while (free := self.slots - self._busy()) > 0 and self._queued_items:
                 share = min(self.max_batch_size, -(-self._queued_items // free))  # ceil: equal shares
                 batch = self._take(share)
                 if not batch:
