@@ -77,6 +77,7 @@ def test_process_layouts(separate: Server, served: Server) -> None:
 def test_colocated_batch_sizes_are_on_metrics(server: str) -> None:
     httpx.post(f"{server}/sentiment", json={"texts": ["质量很好", "Great taste"]}, timeout=60).raise_for_status()
     metrics = httpx.get(f"{server}/metrics", timeout=10).text
-    counts = [line for line in metrics.splitlines()
-              if line.startswith("demand_mining_batch_size_count") and 'runner="SentimentRunner"' in line]
+    counts = [line for line in metrics.splitlines()  # the +Inf bucket counts every batch
+              if line.startswith("demand_mining_batch_size_bucket") and 'le="+Inf"' in line
+              and 'runner="SentimentRunner"' in line]
     assert counts and sum(float(line.rsplit(" ", 1)[1]) for line in counts) >= 1, metrics[-2000:]
