@@ -221,7 +221,7 @@ def served(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str
     print(f"\n2. served ({seconds:.1f} s per cell), batching {' / '.join(labels)}: req/s, p50 / p95 / p99 ms, non-200")
     for name, (path, body) in ENDPOINTS.items():
         for label in labels:
-            load(urls[label], path, body, 4, min(0.5, seconds))  # warm-up
+            load(urls[label], path, body, 4, min(0.3, seconds))  # warm-up
             out[label][name] = {}
         for c in CONCURRENCY:
             for label in labels:
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log_dir = args.out.parent
     result: dict[str, Any] = {"quick": args.quick, "seconds_per_cell": cell, "cpus": len(os.sched_getaffinity(0))}
 
-    result["in_process"] = in_process(0.3 if args.quick else 2.0)
+    result["in_process"] = in_process(0.2 if args.quick else 2.0)
 
     db = log_dir / "bench-events.sqlite3"
     on_proc, on_url = serve(True, log_dir, db)
