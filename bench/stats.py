@@ -80,12 +80,18 @@ def worse_cells(on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[
     return bad
 
 
-def batching_ceiling(floor_rps: float, rps_off: float) -> float:
-    """The most batching can multiply an endpoint's served throughput by: ``floor_rps`` is what the
-    same server answers at the same concurrency for a request that runs no model at all (HTTP,
-    validation, a thread hop, JSON), a throughput no batching can exceed since every request pays
-    that path alone; ``rps_off`` is the endpoint with batching off. Rounded to 3 places."""
-    return round(floor_rps / max(rps_off, 1e-9), 3)
+def batching_ceiling(cores: int, floor_rps: float, rps_off: float, best_items_per_s: float) -> float:
+    """The most batching can multiply an endpoint's served throughput by, from measured costs.
+
+    With the cores saturated a request costs ``cores / rps`` CPU seconds. With batching off that
+    is ``cores / rps_off``. A perfectly batched request still pays the path every request pays
+    alone, measured as a request that runs no model (``floor_rps`` at the same concurrency: HTTP,
+    validation, a thread hop, JSON), plus the model's best per-item time in process
+    (``1 / best_items_per_s``, any batch size and thread count). Rounded to 3 places.
+    """
+    cost_off = cores / max(rps_off, 1e-9)
+    best = cores / max(floor_rps, 1e-9) + 1 / max(best_items_per_s, 1e-9)
+    return round(cost_off / best, 3)
 
 
 def verdict(headline: Mapping[str, Any]) -> dict[str, bool]:

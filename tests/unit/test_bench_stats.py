@@ -42,9 +42,11 @@ def test_ratios_and_the_cells_where_batching_lost() -> None:
     assert lost == ["recall c1: rps 100 < 0.95 x 110, p95 10 > 1.1 x 8 ms", "ner c64: 2 x 503"]
 
 
-def test_batching_ceiling_is_the_no_model_floor_over_batching_off() -> None:
-    assert batching_ceiling(440.0, 350.0) == 1.257
-    assert batching_ceiling(440.0, 0.0) > 1e9  # nothing served without batching: no bound
+def test_batching_ceiling_from_measured_costs() -> None:
+    # 2 cores: 10 ms a request with batching off; 4 ms of no-model path + 1 ms of model at best
+    assert batching_ceiling(2, floor_rps=500, rps_off=200, best_items_per_s=1000) == 2.0
+    # a free model: the no-model floor alone bounds the gain
+    assert batching_ceiling(2, floor_rps=400, rps_off=300, best_items_per_s=1e12) == round(400 / 300, 3)
 
 
 def test_verdict_per_target() -> None:
