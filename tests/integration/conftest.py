@@ -63,8 +63,16 @@ class Server:
     def __init__(self, log: Path, env: dict[str, str] | None = None) -> None:
         self.port, self.grpc_port, self.log = free_port(), free_port(), log
         self.url, self.grpc_target = f"http://127.0.0.1:{self.port}", f"127.0.0.1:{self.grpc_port}"
+        # Each server its own BENTOML_HOME over the session's model store: BentoML keeps Prometheus'
+        # multiprocess files under the home and clears them when a server starts, so servers
+        # sharing one home lose each other's /metrics.
+        home = log.parent / f"bentoml-home-{self.port}"
+        home.mkdir(parents=True, exist_ok=True)
+        store = Path(os.environ["BENTOML_HOME"]) / "models"
+        if not (home / "models").exists():
+            (home / "models").symlink_to(store, target_is_directory=True)
         self.env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "TORCH_THREADS": "1", "GRPC_HOST": "127.0.0.1",
-                    "GRPC_PORT": str(self.grpc_port), **(env or {})}
+                    "GRPC_PORT": str(self.grpc_port), "BENTOML_HOME": str(home), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 180) -> "Server":

