@@ -55,20 +55,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# --- payloads: one item per request, as the issue's baseline measurements ----------------------------
-def _one(key: str) -> Callable[[], str]:
-    return lambda: random.choice(payloads()[key])
+# --- payloads: one item per request, as in the baseline measurements --------------------------------
+@functools.cache
+def _pool(*keys: str) -> list[Any]:
+    # Built once: the load generator draws from it for every request.
+    return [x for k in keys for x in payloads()[k]]
+
+
+def _one(*keys: str) -> Callable[[], Any]:
+    """A random item from the payload lists ``keys`` on each call."""
+    return lambda: random.choice(_pool(*keys))
+
+
+def _texts(*keys: str) -> Callable[[], dict[str, Any]]:
+    one = _one(*keys)
+    return lambda: {"texts": [one()]}
 
 
 ENDPOINTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
-    "sentiment_zh": ("/sentiment", lambda: {"texts": [random.choice(payloads()["reviews_zh"])]}),
-    "sentiment_en": ("/sentiment", lambda: {"texts": [random.choice(payloads()["reviews_en"])]}),
-    "classify": ("/classify", lambda: {"texts": [random.choice(payloads()["titles"])]}),
-    "ner": ("/ner", lambda: {"texts": [random.choice(payloads()["reviews_zh"] + payloads()["reviews_en"])]}),
-    "keywords": ("/keywords", lambda: {"texts": [random.choice(payloads()["reviews_zh"] + payloads()["reviews_en"])]}),
-    "recall": ("/recommend", lambda: {"requests": {"user_id": random.choice(payloads()["users"]), "n": 10}}),
-    "demand": ("/forecast", lambda: {"series": [random.choice(payloads()["series"])]}),
-    "mine": ("/mine", lambda: {"texts": [random.choice(payloads()["reviews_zh"] + payloads()["reviews_en"])]}),
+    "sentiment_zh": ("/sentiment", _texts("reviews_zh")),
+    "sentiment_en": ("/sentiment", _texts("reviews_en")),
+    "classify": ("/classify", _texts("titles")),
+    "ner": ("/ner", _texts("reviews_zh", "reviews_en")),
+    "keywords": ("/keywords", _texts("reviews_zh", "reviews_en")),
+    "recall": ("/recommend", lambda: {"requests": {"user_id": random.choice(_pool("users")), "n": 10}}),
+    "demand": ("/forecast", lambda: {"series": [random.choice(_pool("series"))]}),
+    "mine": ("/mine", _texts("reviews_zh", "reviews_en")),
 }
 
 
@@ -90,10 +102,10 @@ def in_process(seconds: float) -> dict[str, dict[str, float]]:
         "sentiment_zh": (sentiment.predict_texts, _one("reviews_zh")),
         "sentiment_en": (sentiment.predict_texts, _one("reviews_en")),
         "classify": (ClassifierRunner.inner().predict_texts, _one("titles")),
-        "ner": (ner.predict_texts, lambda: random.choice(payloads()["reviews_zh"] + payloads()["reviews_en"])),
+        "ner": (ner.predict_texts, _one("reviews_zh", "reviews_en")),
         "keywords": (KeywordsRunner.inner().predict_texts, _one("reviews_en")),
         "recall": (lambda reqs: recommend_many(recall.model, reqs),
-                   lambda: {"user_id": random.choice(payloads()["users"]), "n": 10}),
+                   lambda: {"user_id": random.choice(_pool("users")), "n": 10}),
         "demand": (lambda reqs: forecast_many(demand.model, reqs), _one("series")),
     }
     out: dict[str, dict[str, float]] = {}
@@ -134,13 +146,15 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
     """Closed loop: ``concurrency`` clients, each sending its next request when the last returns.
 
     The measured window opens once every client has had an answer (the ramp) and closes after
-    ``seconds`` and at least ``MIN_CYCLES`` answers per client (and ``MIN_SAMPLES``), so a slow model's batches (which
-    finish many requests at once) are counted whole rather than sampled. Requests still in flight
-    when it closes finish but do not count (see :func:`bench.stats.summarize`)."""
+    ``seconds`` and at least ``MIN_CYCLES`` answers per client (and ``MIN_SAMPLES``), so a slow
+    model's batches (which finish many requests at once) are counted whole rather than sampled.
+    Requests still in flight when it closes finish but do not count (see
+    :func:`bench.stats.summarize`)."""
     import aiohttp
 
     completions: list[tuple[float, float, int]] = []
-    window: list[float] = []
+    window: list[float] = []  # [opened at, closed at], in perf_counter seconds
+    opened_at = [0]  # completions before the window opened
     t_start = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
@@ -164,7 +178,6 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
                         len(completions) - opened_at[0] >= max(MIN_CYCLES * concurrency, MIN_SAMPLES):
                     window.append(now + 1e-9)
 
-        opened_at = [0]
         await asyncio.gather(*(client(k) for k in range(concurrency)))
     return summarize(completions, (window[0], window[1]))
 

@@ -54,8 +54,6 @@ class AdaptiveBatcher(Generic[T, R]):
         name: the model's name in messages and thread names.
         slots: calls of ``fn`` that may run at once (``fn`` must then be thread-safe).
         observe: called with each batch's size (a metrics histogram).
-
-    ``stats`` counts batches and items (their ratio is the mean batch size).
     """
 
     def __init__(self, fn: Callable[[list[T]], Sequence[R]], max_batch_size: int, name: str = "model",
@@ -70,7 +68,6 @@ class AdaptiveBatcher(Generic[T, R]):
         self._running: set[asyncio.Task[None]] = set()
         self._direct = 0  # calls running on their caller's task (the idle fast path)
         self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"batch-{name}")
-        self.stats = {"batches": 0, "items": 0}
 
     async def __call__(self, items: Sequence[T]) -> list[R]:
         items = list(items)
@@ -112,10 +109,7 @@ class AdaptiveBatcher(Generic[T, R]):
             self._direct -= 1
             if self._queue and self._wakeup is not None:
                 self._wakeup.set()  # a slot is free for what queued meanwhile
-        self.stats["batches"] += 1
-        self.stats["items"] += len(items)
-        if self.observe is not None:
-            self.observe(len(items))
+        self._record(len(items))
         return list(results)
 
     def _take(self, limit: int) -> list[_Entry[T, R]]:
@@ -157,16 +151,17 @@ class AdaptiveBatcher(Generic[T, R]):
         except Exception as error:  # noqa: BLE001 - handed to the callers below
             await self._isolate(batch, error)
             return
-        self.stats["batches"] += 1
-        self.stats["items"] += len(items)
-        if self.observe is not None:
-            self.observe(len(items))
+        self._record(len(items))
         start = 0
         for entry in batch:
             n = len(entry.items)
             if not entry.future.done():
                 entry.future.set_result(list(results[start : start + n]))
             start += n
+
+    def _record(self, size: int) -> None:
+        if self.observe is not None:
+            self.observe(size)
 
     def _call(self, items: list[T]) -> Sequence[R]:
         results = self.fn(items)

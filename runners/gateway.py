@@ -84,7 +84,8 @@ class GatewayMiddleware:
     - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
       raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
       ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
-    - A 503 (a model's queue is over its latency budget) gets the same shape and ``Retry-After``.
+    - A 503 (separate layout: a runner's queue is over its latency budget) gets the same shape
+      and ``Retry-After``.
     """
 
     def __init__(self, app: Any, api_keys: frozenset[str] = frozenset(), max_body_bytes: int = 4 << 20) -> None:

@@ -8,8 +8,8 @@ pair of functions is the single conversion path between them.
 from __future__ import annotations
 
 import json
-import threading
 import re
+import threading
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
