@@ -18,8 +18,8 @@ from pathlib import Path
 import bentoml
 import torch
 
-from runners.textclf import load_artifact
-from runners.text import detect_language
+from mining.models.textclf import load_artifact
+from mining.text import detect_language
 from training import data
 
 

@@ -3,7 +3,7 @@
     python -m bench.gpu [--seconds 2] [--out reports/bench/gpu.json]
 
 Where no CUDA device exists it says so and exits 0: nothing to measure. On a GPU the runners pick
-``cuda`` themselves (``runners.textclf.pick_device``); this script checks that they did before
+``cuda`` themselves (``mining.artifacts.pick_device``); this script checks that they did before
 measuring, so a CPU fallback cannot pass for a GPU number.
 """
 
@@ -19,18 +19,18 @@ from bench.run import ROOT, in_process, serve, served
 
 
 def on_cuda() -> dict[str, str]:
-    """Device of each torch runner's first model parameter, loaded as the service loads them."""
-    from runners.classifier import ClassifierRunner
-    from runners.ner_runner import NerRunner
-    from runners.sentiment import SentimentRunner
+    """Device of each torch model's first parameter, loaded as the service loads them (the
+    runners of the registry whose models have a torch ``net``)."""
+    from mining.registry import RUNNERS
+    from runners import service_of
 
     devices = {}
-    for runner in (SentimentRunner.inner(), ClassifierRunner.inner(), NerRunner.inner()):
-        for lang, model in runner.models.items():
-            for m in model if isinstance(model, list) else [model]:
-                net = getattr(m[1] if isinstance(m, tuple) else m, "net", None)
-                if net is not None:
-                    devices[f"{type(runner).__name__}.{lang}"] = str(next(net.parameters()).device)
+    for spec in RUNNERS:
+        runner = service_of(spec.key).inner()
+        for name, model in runner.models.items():
+            net = getattr(model, "net", None)
+            if net is not None:
+                devices[name] = str(next(net.parameters()).device)
     return devices
 
 
@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     if not torch.cuda.is_available():
-        print("no CUDA device here (torch.cuda.is_available() is False): nothing to measure on a GPU; "
-              "`python -m bench` measures the CPU")
+        print(
+            "no CUDA device here (torch.cuda.is_available() is False): nothing to measure on a GPU; "
+            "`python -m bench` measures the CPU"
+        )
         return 0
     devices = on_cuda()
     off_gpu = {k: v for k, v in devices.items() if not v.startswith("cuda")}

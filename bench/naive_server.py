@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from runners.textclf import load_artifact
+from mining.models.textclf import load_artifact
 
 
 class Body(BaseModel):

@@ -28,7 +28,9 @@ def build(seed: int = 7, n_texts: int = 200, n_users: int = 200, n_series: int =
     rng = random.Random(seed)
     reviews = pd.read_csv(data.reviews_table())
     # Short and long reviews alike, as they arrive; capped to the API's 2000 characters.
-    pick = {lang: rng.sample(sorted(t[:2000] for t in reviews[reviews.lang == lang].text), n_texts) for lang in ("zh", "en")}
+    pick = {
+        lang: rng.sample(sorted(t[:2000] for t in reviews[reviews.lang == lang].text), n_texts) for lang in ("zh", "en")
+    }
     titles = rng.sample(sorted(pd.read_csv(data.catalogue_table()).text.unique()), min(n_texts, 300))
     inter = pd.read_csv(data.interactions_table(), dtype={"user_id": str, "item_id": str})
     users = rng.sample(sorted(inter.user_id.unique()), n_users)
@@ -40,12 +42,23 @@ def build(seed: int = 7, n_texts: int = 200, n_users: int = 200, n_series: int =
         panel = load_panel(sales[sales.series_id == sid], covs)
         units, c = panel.units[0], panel.covs[0]
         hist, fut = slice(len(units) - 36, len(units) - 6), slice(len(units) - 6, len(units))
-        series.append({"series_id": str(sid), "units": [None if np.isnan(u) else float(u) for u in units[hist]],
-                       "covariates": {n: [round(float(x), 4) for x in c[hist, k]] for k, n in enumerate(covs)},
-                       "horizon": 6,
-                       "future_covariates": {n: [round(float(x), 4) for x in c[fut, k]] for k, n in enumerate(covs)}})
-    return {"reviews_zh": pick["zh"], "reviews_en": pick["en"], "titles": titles, "users": users, "items": items,
-            "series": series}
+        series.append(
+            {
+                "series_id": str(sid),
+                "units": [None if np.isnan(u) else float(u) for u in units[hist]],
+                "covariates": {n: [round(float(x), 4) for x in c[hist, k]] for k, n in enumerate(covs)},
+                "horizon": 6,
+                "future_covariates": {n: [round(float(x), 4) for x in c[fut, k]] for k, n in enumerate(covs)},
+            }
+        )
+    return {
+        "reviews_zh": pick["zh"],
+        "reviews_en": pick["en"],
+        "titles": titles,
+        "users": users,
+        "items": items,
+        "series": series,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,8 +19,8 @@ whole result to ``reports/bench/bench.json``. Models come from the store (``late
 from __future__ import annotations
 
 import argparse
-import functools
 import asyncio
+import functools
 import json
 import os
 import random
@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def payloads() -> dict[str, list[Any]]:
     """Real texts, users and series from the data sets (``python -m bench.payloads`` builds them)."""
     return json.loads((ROOT / "loadtests" / "payloads.json").read_text(encoding="utf-8"))
+
 
 CONCURRENCY = (1, 16, 64)
 BATCH_SIZES = (1, 8, 32, 64)
@@ -89,24 +90,24 @@ def in_process(seconds: float) -> dict[str, dict[str, float]]:
     """items/s per runner, batch size and torch threads: ``{"<runner>": {"t1_bs8": 123.4, ...}}``."""
     import torch
 
-    from runners.classifier import ClassifierRunner
-    from runners.demand_runner import DemandRunner, forecast_many
-    from runners.keywords_runner import KeywordsRunner
-    from runners.ner_runner import NerRunner
-    from runners.recall_runner import RecallRunner, recommend_many
-    from runners.sentiment import SentimentRunner
+    from mining.contracts import text_items
+    from runners import service_of
 
-    sentiment, ner = SentimentRunner.inner(), NerRunner.inner()
-    recall, demand = RecallRunner.inner(), DemandRunner.inner()
+    sentiment, classification, ner, keywords, recall, demand = (
+        service_of(k).inner() for k in ("sentiment", "classification", "ner", "keywords", "recall", "demand")
+    )
+
+    def on_texts(runner: Any) -> Callable[[list[str]], Any]:
+        return lambda texts: runner.predict(text_items(texts))  # detection included, as served
+
     calls: dict[str, tuple[Callable[[list[Any]], Any], Callable[[], Any]]] = {
-        "sentiment_zh": (sentiment.predict_texts, _one("reviews_zh")),
-        "sentiment_en": (sentiment.predict_texts, _one("reviews_en")),
-        "classify": (ClassifierRunner.inner().predict_texts, _one("titles")),
-        "ner": (ner.predict_texts, _one("reviews_zh", "reviews_en")),
-        "keywords": (KeywordsRunner.inner().predict_texts, _one("reviews_en")),
-        "recall": (lambda reqs: recommend_many(recall.model, reqs),
-                   lambda: {"user_id": random.choice(_pool("users")), "n": 10}),
-        "demand": (lambda reqs: forecast_many(demand.model, reqs), _one("series")),
+        "sentiment_zh": (on_texts(sentiment), _one("reviews_zh")),
+        "sentiment_en": (on_texts(sentiment), _one("reviews_en")),
+        "classify": (on_texts(classification), _one("titles")),
+        "ner": (on_texts(ner), _one("reviews_zh", "reviews_en")),
+        "keywords": (on_texts(keywords), _one("reviews_en")),
+        "recall": (recall.predict, lambda: {"user_id": random.choice(_pool("users")), "n": 10}),
+        "demand": (demand.predict, _one("series")),
     }
     out: dict[str, dict[str, float]] = {}
     print(f"\n1. in process, items/s ({seconds:.1f} s per cell)")
@@ -141,8 +142,9 @@ MIN_CYCLES = 2
 MIN_SAMPLES = 20  # answers per window at least, so a p95 rests on more than a handful
 
 
-async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: int, seconds: float
-                ) -> dict[str, Any]:
+async def _load(
+    url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: int, seconds: float
+) -> dict[str, Any]:
     """Closed loop: ``concurrency`` clients, each sending its next request when the last returns.
 
     The measured window opens once every client has had an answer (the ramp) and closes after
@@ -158,6 +160,7 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
     t_start = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+
         async def client(k: int) -> None:
             await asyncio.sleep(k * CONNECT_SPACING_S)
             while len(window) < 2:
@@ -166,7 +169,7 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
                     async with session.post(path, json=body()) as r:
                         await r.read()
                         code = r.status
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     code = -1
                 now = time.perf_counter()
                 completions.append((now, now - t0, code))
@@ -174,8 +177,11 @@ async def _load(url: str, path: str, body: Callable[[], dict[str, Any]], concurr
                     if len(completions) >= concurrency and now - t_start >= RAMP_MIN_S:
                         window.append(now)
                         opened_at[0] = len(completions)
-                elif len(window) == 1 and now - window[0] >= seconds and \
-                        len(completions) - opened_at[0] >= max(MIN_CYCLES * concurrency, MIN_SAMPLES):
+                elif (
+                    len(window) == 1
+                    and now - window[0] >= seconds
+                    and len(completions) - opened_at[0] >= max(MIN_CYCLES * concurrency, MIN_SAMPLES)
+                ):
                     window.append(now + 1e-9)
 
         await asyncio.gather(*(client(k) for k in range(concurrency)))
@@ -193,8 +199,9 @@ class Proc:
         self.log = log
         self.t0 = time.perf_counter()
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{cmd[2:4]} exited:\n{log.read_text()[-2000:]}")
@@ -219,11 +226,19 @@ class Proc:
 
 def serve(batching: bool, log_dir: Path, events_db: Path) -> tuple[Proc, str]:
     port = free_port()
-    env = {"BENTOML_DO_NOT_TRACK": "true", "DEMAND_MINING_BATCHING": "on" if batching else "off",
-           "DEMAND_MINING_EVENTS_DB": str(events_db), "GRPC_PORT": "0"}
+    env = {
+        "BENTOML_DO_NOT_TRACK": "true",
+        "DEMAND_MINING_BATCHING": "on" if batching else "off",
+        "DEMAND_MINING_EVENTS_DB": str(events_db),
+        "GRPC_PORT": "0",
+    }
     url = f"http://127.0.0.1:{port}"
-    proc = Proc([sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
-                env, f"{url}/readyz", log_dir / f"serve-batching-{'on' if batching else 'off'}.log")
+    proc = Proc(
+        [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        f"{url}/readyz",
+        log_dir / f"serve-batching-{'on' if batching else 'off'}.log",
+    )
     return proc, url
 
 
@@ -242,16 +257,25 @@ def served(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str
             for label in labels:
                 out[label][name][f"c{c}"] = load(urls[label], path, body, c, seconds)
             labels.reverse()
-            print(f"{name:<14} c{c:<3}" + " | ".join(
-                f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors'] or ''}"
-                for r in (out[label][name][f"c{c}"] for label in urls)), flush=True)
+            print(
+                f"{name:<14} c{c:<3}"
+                + " | ".join(
+                    f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors'] or ''}"
+                    for r in (out[label][name][f"c{c}"] for label in urls)
+                ),
+                flush=True,
+            )
     return out
 
 
 def naive_peer(seconds: float, log_dir: Path) -> dict[str, Any]:
     port = free_port()
-    proc = Proc([sys.executable, "-m", "bench.naive_server", "--port", str(port)], {}, f"http://127.0.0.1:{port}/readyz",
-                log_dir / "naive.log")
+    proc = Proc(
+        [sys.executable, "-m", "bench.naive_server", "--port", str(port)],
+        {},
+        f"http://127.0.0.1:{port}/readyz",
+        log_dir / "naive.log",
+    )
     try:
         path, body = ENDPOINTS["sentiment_en"]
         load(f"http://127.0.0.1:{port}", path, body, 4, 1.0)
@@ -283,9 +307,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         t0 = time.perf_counter()
         httpx.post(f"{on_url}/mine", json=ENDPOINTS["mine"][1](), timeout=120).raise_for_status()
-        result["cold_start"] = {"ready_s": round(on_proc.ready_s, 2),
-                                "first_mine_ms": round((time.perf_counter() - t0) * 1000, 1)}
-        print(f"\n4. cold start: ready in {on_proc.ready_s:.1f} s, first /mine {result['cold_start']['first_mine_ms']:.0f} ms")
+        result["cold_start"] = {
+            "ready_s": round(on_proc.ready_s, 2),
+            "first_mine_ms": round((time.perf_counter() - t0) * 1000, 1),
+        }
+        print(
+            f"\n4. cold start: ready in {on_proc.ready_s:.1f} s, first /mine {result['cold_start']['first_mine_ms']:.0f} ms"
+        )
         path, body = ENDPOINTS["sentiment_en"]
         load(on_url, path, body, 1, min(0.5, cell))  # warm-up
         before = load(on_url, path, body, 1, cell)  # on the fresh server, before any burst
@@ -299,9 +327,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"\nno-model floor (POST /forecast/spec, c64): {result['floor_c64']['rps']} req/s")
         load(on_url, path, body, 64, cell)  # the burst, then at once:
         after = load(on_url, path, body, 1, cell)
-        result["after_burst"] = {"before_p50_ms": before["p50_ms"], "after_p50_ms": after["p50_ms"],
-                                 "before": before, "after": after}
-        print(f"\n5. after a burst: English sentiment p50 at c1 {before['p50_ms']} ms fresh, {after['p50_ms']} ms after c64")
+        result["after_burst"] = {
+            "before_p50_ms": before["p50_ms"],
+            "after_p50_ms": after["p50_ms"],
+            "before": before,
+            "after": after,
+        }
+        print(
+            f"\n5. after a burst: English sentiment p50 at c1 {before['p50_ms']} ms fresh, {after['p50_ms']} ms after c64"
+        )
     finally:
         for proc in procs:
             proc.stop()
@@ -312,17 +346,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["batching_lost"] = worse_cells(on, off)
     best_limit = max(result["in_process"]["sentiment_en"].values())
     result["batching_ceiling"] = {
-        name: batching_ceiling(result["cpus"], result["floor_c64"]["rps"], off[name]["c64"]["rps"],
-                               max(result["in_process"][name].values()))
-        for name in ("recall", "sentiment_zh")}
+        name: batching_ceiling(
+            result["cpus"],
+            result["floor_c64"]["rps"],
+            off[name]["c64"]["rps"],
+            max(result["in_process"][name].values()),
+        )
+        for name in ("recall", "sentiment_zh")
+    }
     headline = {
         "batching_speedup_recall": gains["recall"]["c64"],
         "batching_speedup_sentiment_zh": gains["sentiment_zh"]["c64"],
         "batching_never_worse": not result["batching_lost"],
-        "vs_naive_speedup": round(min(on["sentiment_en"][c]["rps"] / result["naive"][c]["rps"] for c in ("c16", "c64")), 3),
+        "vs_naive_speedup": round(
+            min(on["sentiment_en"][c]["rps"] / result["naive"][c]["rps"] for c in ("c16", "c64")), 3
+        ),
         "served_over_limit": round(on["sentiment_en"]["c64"]["rps"] / best_limit, 3),
         "cold_start_s": result["cold_start"]["ready_s"],
-        "after_burst_c1_ratio": round(result["after_burst"]["after_p50_ms"] / result["after_burst"]["before_p50_ms"], 3),
+        "after_burst_c1_ratio": round(
+            result["after_burst"]["after_p50_ms"] / result["after_burst"]["before_p50_ms"], 3
+        ),
         "sentiment_p95_ms": on["sentiment_en"]["c16"]["p95_ms"],
         # the measured bound on the two speedups (bench.stats.batching_ceiling)
         "batching_ceiling_recall": result["batching_ceiling"]["recall"],
@@ -332,10 +375,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["headline"] = headline
     result["targets_met"] = verdict(headline)
     args.out.write_text(json.dumps(result, indent=1))
-    print("\nbatching on / off throughput at c1/c16/c64: "
-          + "; ".join(f"{n} " + "/".join(str(v) for v in r.values()) for n, r in gains.items()))
-    print("most batching could give at c64 (bench.stats.batching_ceiling: no-model floor + best model time): "
-          + ", ".join(f"{k} {v}x" for k, v in result["batching_ceiling"].items()))
+    print(
+        "\nbatching on / off throughput at c1/c16/c64: "
+        + "; ".join(f"{n} " + "/".join(str(v) for v in r.values()) for n, r in gains.items())
+    )
+    print(
+        "most batching could give at c64 (bench.stats.batching_ceiling: no-model floor + best model time): "
+        + ", ".join(f"{k} {v}x" for k, v in result["batching_ceiling"].items())
+    )
     print("batching lost in: " + ("; ".join(result["batching_lost"]) or "no cell"))
     print("targets met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in result["targets_met"].items()))
     print(json.dumps(headline))

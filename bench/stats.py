@@ -54,14 +54,16 @@ def summarize(completions: Iterable[tuple[float, float, int]], window: tuple[flo
     return {"rps": round(len(latencies) / (end - start), 1), **ms, "ok": len(latencies), "errors": errors}
 
 
-def ratios(on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[str, Mapping[str, Mapping[str, Any]]]
-           ) -> dict[str, dict[str, float]]:
+def ratios(
+    on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> dict[str, dict[str, float]]:
     """Batching on over off throughput per endpoint and concurrency: ``{"recall": {"c64": 3.1}}``."""
     return {n: {c: round(on[n][c]["rps"] / max(off[n][c]["rps"], 1e-9), 3) for c in on[n]} for n in on}
 
 
-def worse_cells(on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[str, Mapping[str, Mapping[str, Any]]]
-                ) -> list[str]:
+def worse_cells(
+    on: Mapping[str, Mapping[str, Mapping[str, Any]]], off: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> list[str]:
     """The cells where batching lost: on/off throughput under 0.95x, p95 over 1.1x, or any 503
     with batching on. ``batching_never_worse`` is true when this is empty."""
     bad = []

@@ -66,17 +66,37 @@ def export_model(s3: Any, bucket: str, tag: str, prefix: str = "models") -> dict
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
             if head.get("Metadata", {}).get(SHA256_KEY) == digest:
-                return {"tag": str(model.tag), "key": key, "version_id": head.get("VersionId"), "sha256": digest,
-                        "bytes": size, "uploaded": False}
+                return {
+                    "tag": str(model.tag),
+                    "key": key,
+                    "version_id": head.get("VersionId"),
+                    "sha256": digest,
+                    "bytes": size,
+                    "uploaded": False,
+                }
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
-        s3.upload_file(str(path), bucket, key, Config=_transfer(), ExtraArgs={
-            "Metadata": {SHA256_KEY: digest, "bentoml-tag": str(model.tag)}, "ChecksumAlgorithm": "SHA256",
-            "ContentType": "application/x-bentomodel"})
+        s3.upload_file(
+            str(path),
+            bucket,
+            key,
+            Config=_transfer(),
+            ExtraArgs={
+                "Metadata": {SHA256_KEY: digest, "bentoml-tag": str(model.tag)},
+                "ChecksumAlgorithm": "SHA256",
+                "ContentType": "application/x-bentomodel",
+            },
+        )
         head = s3.head_object(Bucket=bucket, Key=key)
-    return {"tag": str(model.tag), "key": key, "version_id": head.get("VersionId"), "sha256": digest, "bytes": size,
-            "uploaded": True}
+    return {
+        "tag": str(model.tag),
+        "key": key,
+        "version_id": head.get("VersionId"),
+        "sha256": digest,
+        "bytes": size,
+        "uploaded": True,
+    }
 
 
 def import_model(s3: Any, bucket: str, key: str, version_id: str | None = None) -> str:
@@ -95,8 +115,10 @@ def import_model(s3: Any, bucket: str, key: str, version_id: str | None = None) 
         s3.download_file(bucket, key, str(path), ExtraArgs={**extra, "ChecksumMode": "ENABLED"}, Config=_transfer())
         actual = sha256_file(path)
         if actual != expected:
-            raise ChecksumMismatch(f"s3://{bucket}/{key}: SHA-256 {actual} does not match the exported {expected}; "
-                                   "the object is corrupted or was replaced; not imported")
+            raise ChecksumMismatch(
+                f"s3://{bucket}/{key}: SHA-256 {actual} does not match the exported {expected}; "
+                "the object is corrupted or was replaced; not imported"
+            )
         try:
             return str(bentoml.models.import_model(str(path)).tag)
         except BentoMLException as e:
@@ -108,8 +130,10 @@ def import_model(s3: Any, bucket: str, key: str, version_id: str | None = None) 
 def list_models(s3: Any, bucket: str, prefix: str = "models") -> list[dict[str, Any]]:
     out = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.strip("/") + "/"):
-        out += [{"key": o["Key"], "bytes": o["Size"], "modified": o["LastModified"].isoformat()}
-                for o in page.get("Contents", [])]
+        out += [
+            {"key": o["Key"], "bytes": o["Size"], "modified": o["LastModified"].isoformat()}
+            for o in page.get("Contents", [])
+        ]
     return out
 
 

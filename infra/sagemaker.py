@@ -18,6 +18,7 @@ serialised by boto3, to a container on this machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -32,15 +33,27 @@ class InvocationError(RuntimeError):
         self.status, self.message = status, message
 
 
-def deploy(sm: Any, name: str, image: str, role_arn: str, instance_type: str = "ml.g5.xlarge", instance_count: int = 1,
-           model_data: str | None = None, environment: dict[str, str] | None = None, wait: bool = True,
-           wait_delay_s: int = 30, wait_attempts: int = 60) -> dict[str, Any]:
+def deploy(
+    sm: Any,
+    name: str,
+    image: str,
+    role_arn: str,
+    instance_type: str = "ml.g5.xlarge",
+    instance_count: int = 1,
+    model_data: str | None = None,
+    environment: dict[str, str] | None = None,
+    wait: bool = True,
+    wait_delay_s: int = 30,
+    wait_attempts: int = 60,
+) -> dict[str, Any]:
     """Create or update endpoint ``name`` to serve ``image``. Returns ``{"endpoint", "model",
     "config", "action": "created" | "updated", "status"}``."""
     from botocore.exceptions import ClientError
 
     if not instance_type.startswith(GPU_FAMILIES):
-        raise ValueError(f"instance_type must be a GPU type ({', '.join(f + '*' for f in GPU_FAMILIES)}); got {instance_type!r}")
+        raise ValueError(
+            f"instance_type must be a GPU type ({', '.join(f + '*' for f in GPU_FAMILIES)}); got {instance_type!r}"
+        )
     if instance_count < 1:
         raise ValueError(f"instance_count must be >= 1 (model-based endpoints cannot run on 0); got {instance_count}")
     release = time.strftime("%Y%m%d%H%M%S", time.gmtime())
@@ -51,10 +64,19 @@ def deploy(sm: Any, name: str, image: str, role_arn: str, instance_type: str = "
         container["ModelDataUrl"] = model_data
         env.setdefault("BENTOML_HOME", "/opt/ml/model")
     sm.create_model(ModelName=model, ExecutionRoleArn=role_arn, PrimaryContainer=container, EnableNetworkIsolation=True)
-    sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
-        "VariantName": "primary", "ModelName": model, "InstanceType": instance_type,
-        "InitialInstanceCount": instance_count, "ContainerStartupHealthCheckTimeoutInSeconds": 900,
-        "ModelDataDownloadTimeoutInSeconds": 1200}])
+    sm.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": model,
+                "InstanceType": instance_type,
+                "InitialInstanceCount": instance_count,
+                "ContainerStartupHealthCheckTimeoutInSeconds": 900,
+                "ModelDataDownloadTimeoutInSeconds": 1200,
+            }
+        ],
+    )
     try:
         sm.describe_endpoint(EndpointName=name)
         sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
@@ -65,8 +87,9 @@ def deploy(sm: Any, name: str, image: str, role_arn: str, instance_type: str = "
         sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
         action = "created"
     if wait:
-        sm.get_waiter("endpoint_in_service").wait(EndpointName=name,
-                                                  WaiterConfig={"Delay": wait_delay_s, "MaxAttempts": wait_attempts})
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": wait_delay_s, "MaxAttempts": wait_attempts}
+        )
     status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
     return {"endpoint": name, "model": model, "config": config, "action": action, "status": status}
 
@@ -76,8 +99,13 @@ def local_runtime(url: str) -> Any:
     container on this machine) instead of AWS: same serialisation and headers."""
     import boto3
 
-    client = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
+    client = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
 
     def to_container(request: Any, **_: Any) -> None:
         request.url = url.rstrip("/") + "/invocations"
@@ -92,16 +120,21 @@ def invoke(runtime: Any, endpoint: str, route: str, body: Any) -> Any:
     from botocore.exceptions import ClientError
 
     try:
-        r = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Accept="application/json",
-                                    CustomAttributes=f"route={route}", Body=json.dumps(body).encode())
+        r = runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            ContentType="application/json",
+            Accept="application/json",
+            CustomAttributes=f"route={route}",
+            Body=json.dumps(body).encode(),
+        )
     except ClientError as e:
         err = e.response.get("Error", {})
-        status = int(e.response.get("OriginalStatusCode") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+        status = int(
+            e.response.get("OriginalStatusCode") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        )
         message = e.response.get("OriginalMessage") or err.get("Message", str(e))
-        try:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
             message = json.loads(message)["error"]
-        except (ValueError, KeyError, TypeError):
-            pass
         raise InvocationError(status, message) from None
     return json.loads(r["Body"].read())
 
@@ -126,8 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--body", required=True, help="JSON body")
     args = parser.parse_args(argv)
     if args.cmd == "deploy":
-        out: Any = deploy(boto3.client("sagemaker"), args.name, args.image, args.role, args.instance_type,
-                          args.instance_count, args.model_data)
+        out: Any = deploy(
+            boto3.client("sagemaker"),
+            args.name,
+            args.image,
+            args.role,
+            args.instance_type,
+            args.instance_count,
+            args.model_data,
+        )
     else:
         runtime = local_runtime(args.local) if args.local else boto3.client("sagemaker-runtime")
         out = invoke(runtime, args.endpoint or "local", args.route, json.loads(args.body))

@@ -28,7 +28,9 @@ API_KEY = os.environ.get("DEMAND_MINING_API_KEY", "")
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    parser.add_argument("--max-p95-ms", type=float, default=2000.0, help="fail the run when the overall p95 exceeds this")
+    parser.add_argument(
+        "--max-p95-ms", type=float, default=2000.0, help="fail the run when the overall p95 exceeds this"
+    )
     parser.add_argument("--max-fail-ratio", type=float, default=0.01, help="fail the run above this failure ratio")
     parser.add_argument("--step-users", type=int, default=8, help="StepLoad: users added per step")
     parser.add_argument("--step-seconds", type=float, default=20.0, help="StepLoad: seconds per step")
@@ -45,15 +47,19 @@ def _verdict(environment: Any, **_: Any) -> None:
         problems.append(f"p95 {p95:.0f} ms > {opts.max_p95_ms:.0f} ms")
     if total.num_requests == 0:
         problems.append("no requests were made")
-    print(f"[verdict] {total.num_requests} requests, failure ratio {total.fail_ratio:.4f}, p95 {p95:.0f} ms: "
-          + ("FAIL (" + "; ".join(problems) + ")" if problems else "pass"))
+    print(
+        f"[verdict] {total.num_requests} requests, failure ratio {total.fail_ratio:.4f}, p95 {p95:.0f} ms: "
+        + ("FAIL (" + "; ".join(problems) + ")" if problems else "pass")
+    )
     if problems:
         environment.process_exit_code = 1
 
 
 def texts(k: int) -> list[str]:
     """k review texts, Chinese and English mixed like the traffic the service was built for."""
-    return [random.choice(PAYLOADS["reviews_zh"] if random.random() < 0.5 else PAYLOADS["reviews_en"]) for _ in range(k)]
+    return [
+        random.choice(PAYLOADS["reviews_zh"] if random.random() < 0.5 else PAYLOADS["reviews_en"]) for _ in range(k)
+    ]
 
 
 def batch_size() -> int:
@@ -98,9 +104,15 @@ class ApiUser(FastHttpUser):
 
     def classify(self) -> None:
         sent = random.sample(PAYLOADS["titles"], batch_size())
-        self.post("/classify", {"texts": sent},
-                  lambda b: None if len(b["results"]) == len(sent) and all(r["label"] for r in b["results"])
-                  else "missing results or labels")
+        self.post(
+            "/classify",
+            {"texts": sent},
+            lambda b: (
+                None
+                if len(b["results"]) == len(sent) and all(r["label"] for r in b["results"])
+                else "missing results or labels"
+            ),
+        )
 
     def ner(self) -> None:
         sent = texts(batch_size())
@@ -108,7 +120,7 @@ class ApiUser(FastHttpUser):
         def check(body: dict[str, Any]) -> str | None:
             for text, r in zip(sent, body["results"], strict=True):
                 for e in r["entities"]:
-                    if text[e["start"]:e["end"]] != e["text"]:
+                    if text[e["start"] : e["end"]] != e["text"]:
                         return f"entity offsets {e['start']}:{e['end']} do not index {e['text']!r}"
             return None
 
@@ -116,23 +128,41 @@ class ApiUser(FastHttpUser):
 
     def keywords(self) -> None:
         sent = texts(batch_size())
-        self.post("/keywords", {"texts": sent, "top_k": 5},
-                  lambda b: None if len(b["results"]) == len(sent) and all(len(r["keywords"]) <= 5 for r in b["results"])
-                  else "wrong result count or too many keywords")
+        self.post(
+            "/keywords",
+            {"texts": sent, "top_k": 5},
+            lambda b: (
+                None
+                if len(b["results"]) == len(sent) and all(len(r["keywords"]) <= 5 for r in b["results"])
+                else "wrong result count or too many keywords"
+            ),
+        )
 
     def recommend(self) -> None:
         users = random.sample(PAYLOADS["users"], random.choices([1, 4, 16], weights=[80, 15, 5])[0])
         n = random.choice([5, 10, 20])
         body = {"requests": [{"user_id": u, "n": n} for u in users]}
-        self.post("/recommend", body,
-                  lambda b: None if [r["user_id"] for r in b["results"]] == users
-                  and all(len(r["items"]) == n for r in b["results"]) else "wrong users or item counts")
+        self.post(
+            "/recommend",
+            body,
+            lambda b: (
+                None
+                if [r["user_id"] for r in b["results"]] == users and all(len(r["items"]) == n for r in b["results"])
+                else "wrong users or item counts"
+            ),
+        )
 
     def similar(self) -> None:
         item = random.choice(PAYLOADS["items"])
-        self.post("/similar-items", {"item_ids": [item], "n": 10},
-                  lambda b: None if b["results"][0]["item_id"] == item and len(b["results"][0]["similar"]) == 10
-                  else "wrong item or count")
+        self.post(
+            "/similar-items",
+            {"item_ids": [item], "n": 10},
+            lambda b: (
+                None
+                if b["results"][0]["item_id"] == item and len(b["results"][0]["similar"]) == 10
+                else "wrong item or count"
+            ),
+        )
 
     def mine(self) -> None:
         sent = texts(random.choice([1, 1, 2, 4]))
@@ -152,22 +182,51 @@ class ApiUser(FastHttpUser):
     def post_events(self) -> None:
         user = random.choice(PAYLOADS["users"])
         now = time.time()
-        kinds = random.choices(["view", "click", "cart", "purchase", "search"], weights=[50, 25, 10, 5, 10], k=random.randint(1, 5))
-        batch = [{"key": uuid.uuid4().hex, "user_id": user, "type": k, "ts": now,
-                  **({"text": random.choice(PAYLOADS["titles"])} if k == "search" else {"item_id": random.choice(PAYLOADS["items"])})}
-                 for k in kinds]
-        self.post("/events", {"events": batch},
-                  lambda b: None if b["stored"] == len(batch) else f"stored {b['stored']} of {len(batch)}")
+        kinds = random.choices(
+            ["view", "click", "cart", "purchase", "search"], weights=[50, 25, 10, 5, 10], k=random.randint(1, 5)
+        )
+        batch = [
+            {
+                "key": uuid.uuid4().hex,
+                "user_id": user,
+                "type": k,
+                "ts": now,
+                **(
+                    {"text": random.choice(PAYLOADS["titles"])}
+                    if k == "search"
+                    else {"item_id": random.choice(PAYLOADS["items"])}
+                ),
+            }
+            for k in kinds
+        ]
+        self.post(
+            "/events",
+            {"events": batch},
+            lambda b: None if b["stored"] == len(batch) else f"stored {b['stored']} of {len(batch)}",
+        )
 
     def forecast(self) -> None:
         series = random.sample(PAYLOADS["series"], random.choice([1, 1, 4]))
-        self.post("/forecast", {"series": series},
-                  lambda b: None if all(len(r["quantiles"]["p50"]) == 6 and r["quantiles"]["p10"][0] <= r["quantiles"]["p90"][0]
-                                        for r in b["results"]) else "bad quantiles")
+        self.post(
+            "/forecast",
+            {"series": series},
+            lambda b: (
+                None
+                if all(
+                    len(r["quantiles"]["p50"]) == 6 and r["quantiles"]["p10"][0] <= r["quantiles"]["p90"][0]
+                    for r in b["results"]
+                )
+                else "bad quantiles"
+            ),
+        )
 
     def get_trends(self) -> None:
-        self.request("GET", "/trends", lambda b: None if "rising" in b["keyword"] else "no keyword trends",
-                     params={"window": "1h", "top": 10})
+        self.request(
+            "GET",
+            "/trends",
+            lambda b: None if "rising" in b["keyword"] else "no keyword trends",
+            params={"window": "1h", "top": 10},
+        )
 
 
 class SentimentUser(ApiUser):

@@ -1,195 +1,64 @@
-"""Demand forecasting: one global network over all sales series, with known future covariates and
-quantile outputs, plus the window featurisation training and serving share.
-
-Shapes: B windows, L history periods, H horizon periods, C covariates, Q quantiles. Units are
-the table's units (items sold per period). Missing periods are NaN in ``units``: they enter the
-network as an explicit ``observed = 0`` flag with the value zeroed, and are left out of the loss,
-so gaps are never closed up by shifting periods together.
-"""
+"""Demand runner: quantile forecasts for series sent with the request."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
+import bentoml
 
-QUANTILES = (0.1, 0.5, 0.9)
+from mining.contracts import ForecastResult
+from runners.base import DEPENDENCY_CONFIG, RunnerBase, batching
 
 
-def window_features(units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray, cov_mean: np.ndarray,
-                    cov_std: np.ndarray) -> dict[str, torch.Tensor]:
-    """Network inputs for a batch of windows.
+@bentoml.service(name="DemandRunner", threads=4, **DEPENDENCY_CONFIG)
+class DemandRunner(RunnerBase):
+    """Forecasts from the ``demand`` model."""
 
-    Each window is scaled by its own level (mean of the observed history + 1), so one network
-    serves series of any size; the log of that level is an input too.
+    RUNNER = "demand"
 
-    Args:
-        units: (B, L) float, NaN where the period is missing (or before the series began).
-        cov_hist: (B, L, C) covariates of the history periods.
-        cov_future: (B, H, C) covariates planned for the forecast periods.
-        cov_mean, cov_std: (C,) standardisation of the covariates, from training.
-    Returns:
-        ``hist`` (B, L, 3 + C) float32: scaled units, observed flag, log level, covariates;
-        ``future`` (B, H, 1 + C): log level, covariates; ``scale`` (B,) float32.
-    """
-    observed = ~np.isnan(units)
-    counts = observed.sum(1)
-    level = np.where(counts > 0, np.nansum(units, 1) / np.maximum(counts, 1), 0.0) + 1.0
-    scaled = np.where(observed, units / level[:, None], 0.0)
-    log_level = np.log(level)[:, None]
-    ch = (cov_hist - cov_mean) / cov_std
-    cf = (cov_future - cov_mean) / cov_std
-    B, L = units.shape
-    H = cov_future.shape[1]
-    hist = np.concatenate([scaled[..., None], observed[..., None], np.repeat(log_level, L, 1)[..., None], ch], -1)
-    future = np.concatenate([np.repeat(log_level, H, 1)[..., None], cf], -1)
-    return {"hist": torch.as_tensor(np.nan_to_num(hist), dtype=torch.float32),
-            "future": torch.as_tensor(np.nan_to_num(future), dtype=torch.float32),
-            "scale": torch.as_tensor(level, dtype=torch.float32)}
+    def load(self, path: Path) -> Any:
+        from mining.models.demand import DemandModel
 
-
-class _QuantileHead(nn.Module):
-    """Monotone quantiles: the lowest quantile plus non-negative increments, so p10 <= p50 <= p90."""
-
-    def __init__(self, width: int, n_quantiles: int) -> None:
-        super().__init__()
-        self.out = nn.Linear(width, n_quantiles)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raw = self.out(x)
-        return torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(nn.functional.softplus(raw[..., 1:]), -1)], -1)
-
-
-class DemandNet(nn.Module):
-    """Global quantile forecaster, ``arch`` ``lstm`` (encoder-decoder) or ``transformer``.
-
-    Args:
-        n_covariates: C.
-        horizon: H.
-        history: L.
-        arch: ``lstm`` or ``transformer``.
-        hidden: LSTM units / Transformer width.
-        layers: LSTM or Transformer layers.
-        dropout: dropout inside the encoder.
-        n_quantiles: Q.
-    """
-
-    def __init__(self, n_covariates: int, horizon: int, history: int, arch: str = "lstm", hidden: int = 64,
-                 layers: int = 2, dropout: float = 0.1, n_quantiles: int = len(QUANTILES)) -> None:
-        super().__init__()
-        if arch not in ("lstm", "transformer"):
-            raise ValueError(f"arch must be 'lstm' or 'transformer', got {arch!r}")
-        self.arch, self.horizon, self.history = arch, horizon, history
-        hist_in, fut_in = 3 + n_covariates, 1 + n_covariates
-        if arch == "lstm":
-            inner = dropout if layers > 1 else 0.0  # LSTM dropout acts between layers only
-            self.encoder = nn.LSTM(hist_in, hidden, num_layers=layers, batch_first=True, dropout=inner)
-            self.decoder = nn.LSTM(fut_in + horizon, hidden, num_layers=layers, batch_first=True, dropout=inner)
-        else:
-            self.hist_proj = nn.Linear(hist_in, hidden)
-            self.fut_proj = nn.Linear(fut_in, hidden)
-            self.position = nn.Parameter(torch.randn(history + horizon, hidden) * 0.02)
-            layer = nn.TransformerEncoderLayer(hidden, nhead=4, dim_feedforward=4 * hidden, dropout=dropout,
-                                               batch_first=True, norm_first=True)
-            self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = _QuantileHead(hidden, n_quantiles)
-
-    def forward(self, hist: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
-        """
-        Args:
-            hist: (B, L, 3 + C); future: (B, H, 1 + C) (see :func:`window_features`).
-        Returns:
-            (B, H, Q) quantiles in units of the window's scale.
-        """
-        if self.arch == "lstm":
-            _, state = self.encoder(hist)
-            step = torch.eye(self.horizon, device=future.device).expand(future.shape[0], -1, -1)
-            out, _ = self.decoder(torch.cat([future, step], -1), state)
-            return self.head(out)
-        tokens = torch.cat([self.hist_proj(hist), self.fut_proj(future)], 1) + self.position
-        return self.head(self.encoder(tokens)[:, -self.horizon :])
-
-
-def pinball_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                 quantiles: Sequence[float] = QUANTILES) -> torch.Tensor:
-    """Mean quantile (pinball) loss over observed targets.
-
-    Args:
-        pred: (B, H, Q); target: (B, H) (any value where unobserved); mask: (B, H) bool.
-    """
-    q = torch.tensor(quantiles, dtype=pred.dtype, device=pred.device)
-    diff = target.unsqueeze(-1) - pred
-    loss = torch.maximum(q * diff, (q - 1) * diff).mean(-1)
-    return (loss * mask).sum() / mask.sum().clamp(min=1)
-
-
-class DemandModel:
-    """A trained :class:`DemandNet` with its covariate names and standardisation: the artifact."""
-
-    kind = "demand_net"
-
-    def __init__(self, net: DemandNet, covariates: list[str], cov_mean: np.ndarray, cov_std: np.ndarray,
-                 args: dict[str, Any]) -> None:
-        self.net, self.covariates, self.args = net, covariates, args
-        self.cov_mean, self.cov_std = np.asarray(cov_mean, np.float32), np.asarray(cov_std, np.float32)
+        return DemandModel.load(path, self.device)
 
     @property
-    def history(self) -> int:
-        return self.net.history
+    def model(self) -> Any:
+        return self.models["demand"]
 
-    @property
-    def horizon(self) -> int:
-        return self.net.horizon
+    def warm_up(self) -> None:
+        from mining.models.demand import MIN_OBSERVED
 
-    @torch.inference_mode()
-    def predict(self, units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray,
-                batch_size: int = 512) -> np.ndarray:
-        """Quantile forecasts in units.
+        n, h = max(MIN_OBSERVED, 8), 1
+        self.predict(
+            [
+                {
+                    "units": [1.0] * n,
+                    "horizon": h,
+                    "covariates": {c: [0.0] * n for c in self.model.covariates},
+                    "future_covariates": {c: [0.0] * h for c in self.model.covariates},
+                }
+            ]
+        )
 
-        Args:
-            units: (B, L) history, NaN where missing; L must equal the model's history length
-                (left-pad shorter histories with NaN).
-            cov_hist: (B, L, C); cov_future: (B, H', C) with H' <= the model's horizon.
-        Returns:
-            (B, H', Q) float32, non-negative, quantiles in :data:`QUANTILES` order.
-        """
-        self.net.eval()
-        device = next(self.net.parameters()).device
-        B, H = units.shape[0], cov_future.shape[1]
-        if H > self.horizon:
-            raise ValueError(f"horizon {H} exceeds the model's {self.horizon}")
-        if H < self.horizon:  # the network always forecasts its full horizon; repeat the last plan
-            cov_future = np.concatenate([cov_future, np.repeat(cov_future[:, -1:], self.horizon - H, 1)], 1)
-        out = np.zeros((B, self.horizon, len(QUANTILES)), np.float32)
-        for s in range(0, B, batch_size):
-            f = window_features(units[s : s + batch_size], cov_hist[s : s + batch_size], cov_future[s : s + batch_size],
-                                self.cov_mean, self.cov_std)
-            pred = self.net(f["hist"].to(device), f["future"].to(device)).float().cpu()
-            out[s : s + batch_size] = (pred * f["scale"][:, None, None]).numpy()
-        return np.maximum(out[:, :H], 0.0)
+    @bentoml.api(**batching(256, 1000))
+    def predict(self, requests: list[dict[str, Any]]) -> list[ForecastResult]:
+        """Batched forecasts: one request dict per series in (see
+        :func:`mining.models.demand.forecast_many`), one result per series out."""
+        from mining.models.demand import forecast_many
 
-    def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        spec = {"kind": self.kind, "args": self.args, "covariates": self.covariates, "quantiles": list(QUANTILES),
-                "cov_mean": self.cov_mean.tolist(), "cov_std": self.cov_std.tolist()}
-        (path / "model.json").write_text(json.dumps(spec, indent=1))
-        save_file({k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors"))
+        return [ForecastResult(**r, model=self.tags["demand"]) for r in forecast_many(self.model, requests)]
 
-    @classmethod
-    def load(cls, path: Path, device: torch.device | None = None) -> "DemandModel":
-        from runners.textclf import pick_device
+    @bentoml.api
+    def spec(self) -> dict[str, Any]:
+        """What the model expects: covariate names, history and horizon lengths, quantiles."""
+        from mining.models.demand import MIN_OBSERVED, QUANTILES
 
-        path = Path(path)
-        spec = json.loads((path / "model.json").read_text())
-        if spec.get("kind") != cls.kind:
-            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
-        net = DemandNet(**spec["args"])
-        net.load_state_dict(load_file(str(path / "weights.safetensors")))
-        return cls(net.to(device or pick_device()).eval(), spec["covariates"], np.array(spec["cov_mean"]),
-                   np.array(spec["cov_std"]), spec["args"])
+        return {
+            "covariates": self.model.covariates,
+            "history": self.model.history,
+            "horizon": self.model.horizon,
+            "quantiles": list(QUANTILES),
+            "min_observed": MIN_OBSERVED,
+            "model": self.tags["demand"],
+        }

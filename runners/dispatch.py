@@ -35,7 +35,7 @@ def patch_dispatcher() -> bool:
     def log_outbound(self: Any, n: int, wait: float, duration: float) -> None:
         original(self, n=n, wait=min(wait, duration), duration=duration)
 
-    optimizer.log_outbound = log_outbound
+    optimizer.log_outbound = log_outbound  # type: ignore[method-assign]
     optimizer.INTERVAL_REFRESH_PARAMS = REFRESH_INTERVAL_S
     setattr(optimizer, PATCHED, True)
     return True

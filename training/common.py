@@ -10,12 +10,15 @@ import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import torch
 
 C = TypeVar("C")
+# Labels arrive as lists from tests and callers, and as numpy arrays from the splits and predictions.
+Labels: TypeAlias = Sequence[Any] | np.ndarray
+ClassIds: TypeAlias = Sequence[int] | np.ndarray
 
 
 def parse_config(cls: type[C], argv: Sequence[str] | None) -> C:
@@ -24,7 +27,12 @@ def parse_config(cls: type[C], argv: Sequence[str] | None) -> C:
     parser = argparse.ArgumentParser(description=(cls.__doc__ or "").strip().splitlines()[0])
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name} has no default, so it cannot become an optional CLI flag")
         help_ = f"{f.metadata.get('help', '')} (default: {default})"
         typ = f.type if isinstance(f.type, type) else eval(f.type, {"Path": Path})  # noqa: S307 - own annotations
         if typ is bool or typ == "bool":
@@ -47,7 +55,7 @@ def set_seed(seed: int) -> None:
 
 
 def stratified_split(
-    labels: Sequence[Any], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+    labels: Labels, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index arrays (train, val, test) with every label spread in the given fractions.
 
@@ -73,7 +81,7 @@ def stratified_split(
     return tuple(np.array(sorted(p), dtype=np.int64) for p in parts)  # type: ignore[return-value]
 
 
-def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> dict[str, float]:
+def classification_metrics(y_true: ClassIds, y_pred: ClassIds, n_classes: int) -> dict[str, float]:
     """Accuracy and macro-F1 (mean of per-class F1, a class absent from both counting as F1 0)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     f1s = []
@@ -85,7 +93,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_class
     return {"accuracy": float(np.mean(y_true == y_pred)), "macro_f1": float(np.mean(f1s))}
 
 
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+def confusion_matrix(y_true: ClassIds, y_pred: ClassIds, n_classes: int) -> np.ndarray:
     """(n_classes, n_classes) int64 counts; rows are true classes, columns predictions."""
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
@@ -116,7 +124,8 @@ class EarlyStopping:
     improvement."""
 
     def __init__(self, patience: int) -> None:
-        self.patience, self.best, self.bad_epochs, self.best_state, self.best_epoch = patience, -np.inf, 0, None, -1
+        self.patience, self.best, self.bad_epochs, self.best_epoch = patience, -np.inf, 0, -1
+        self.best_state: dict[str, torch.Tensor] | None = None
 
     def step(self, score: float, model: torch.nn.Module, epoch: int) -> bool:
         if score > self.best:
@@ -179,7 +188,7 @@ def write_report(
     (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
 
 
-def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], names: Sequence[str]) -> dict[str, dict[str, float]]:
+def per_class_report(y_true: ClassIds, y_pred: ClassIds, names: Sequence[str]) -> dict[str, dict[str, float]]:
     """Per class: precision, recall, F1 and support (true count). A class never predicted has
     precision 0; one absent from ``y_true`` has support 0 and recall 0."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)

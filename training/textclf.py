@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import bentoml
 import numpy as np
@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.text import Lang, Vocab, clean, deduplicate_labelled
-from runners.textclf import (
+from mining.artifacts import load_encoder
+from mining.models.linear import EnsembleModel, TfidfLinearModel
+from mining.models.textclf import (
     EN_MAX_TOKENS,
     ZH_MAX_CHARS,
     CharNgramFeaturizer,
@@ -30,8 +30,8 @@ from runners.textclf import (
     EncoderClassifier,
     EncoderModel,
     load_artifact,
-    load_encoder,
 )
+from mining.text import Lang, Vocab, clean
 from training import data as data_mod
 from training.common import (
     EarlyStopping,
@@ -40,6 +40,7 @@ from training.common import (
     fingerprint,
     stratified_split,
 )
+from training.dedup import deduplicate_labelled
 
 CHAR_ARCHS = ("bilstm", "cnn")
 ENCODER_ARCHS = ("minilm",)
@@ -51,8 +52,13 @@ class TextClfConfig:
 
     lang: str = field(default="zh", metadata={"help": "language of the model", "choices": ["zh", "en"]})
     data: str = field(default="", metadata={"help": "table file (CSV/TSV/Parquet); empty = the built-in data"})
-    arch: str = field(default="", metadata={"help": "bilstm, cnn (character network) or minilm (English encoder); empty = task default"})
-    epochs: int = field(default=0, metadata={"help": "maximum epochs; 0 = 12 (bilstm/cnn) or 4 (minilm, the LR decays to 0 over them)"})
+    arch: str = field(
+        default="",
+        metadata={"help": "bilstm, cnn (character network) or minilm (English encoder); empty = task default"},
+    )
+    epochs: int = field(
+        default=0, metadata={"help": "maximum epochs; 0 = 12 (bilstm/cnn) or 4 (minilm, the LR decays to 0 over them)"}
+    )
     patience: int = field(default=2, metadata={"help": "epochs without validation gain before stopping"})
     batch_size: int = field(default=32, metadata={"help": "training batch size"})
     lr: float = field(default=0.0, metadata={"help": "peak learning rate; 0 = 2e-3 (bilstm/cnn) or 5e-5 (minilm)"})
@@ -61,14 +67,21 @@ class TextClfConfig:
     n_buckets: int = field(default=2**20, metadata={"help": "hash buckets of the n-gram bag (bilstm/cnn)"})
     embed_dropout: float = field(default=0.0, metadata={"help": "dropout of whole character embeddings (bilstm/cnn)"})
     hidden: int = field(default=128, metadata={"help": "BiLSTM units per direction / CNN filters per width"})
-    max_len: int = field(default=0, metadata={"help": f"truncation; 0 = {ZH_MAX_CHARS} chars (bilstm/cnn), {EN_MAX_TOKENS} tokens (minilm)"})
+    max_len: int = field(
+        default=0,
+        metadata={"help": f"truncation; 0 = {ZH_MAX_CHARS} chars (bilstm/cnn), {EN_MAX_TOKENS} tokens (minilm)"},
+    )
     max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
     encoder: str = field(default="", metadata={"help": "pretrained encoder folder (minilm); empty = packaged MiniLM"})
     seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
     report_dir: str = field(default="reports", metadata={"help": "report root; plots go in <root>/<model name>"})
-    from_store: str = field(default="", metadata={"help": "evaluate this stored model's network instead of training one"})
-    ensemble: bool = field(default=True, metadata={"help": "average with the TF-IDF model when that helps on validation"})
+    from_store: str = field(
+        default="", metadata={"help": "evaluate this stored model's network instead of training one"}
+    )
+    ensemble: bool = field(
+        default=True, metadata={"help": "average with the TF-IDF model when that helps on validation"}
+    )
     save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
 
     def resolve(self, allowed_archs: Sequence[str]) -> None:
@@ -110,9 +123,14 @@ def prepare_splits(
     splits = {k: Split([texts[i] for i in idx], y[idx]) for k, idx in (("train", tr), ("val", va), ("test", te))}
     meta = {
         "sha256": fingerprint([f"{texts[i]}\t{y[i]}" for i in np.concatenate([tr, va, te])]),
-        "n_train": len(tr), "n_val": len(va), "n_test": len(te),
-        "dedup": {"rows_in": stats.n_in, "duplicates_dropped": stats.n_duplicates,
-                  "conflicting_dropped": stats.n_conflicting},
+        "n_train": len(tr),
+        "n_val": len(va),
+        "n_test": len(te),
+        "dedup": {
+            "rows_in": stats.n_in,
+            "duplicates_dropped": stats.n_duplicates,
+            "conflicting_dropped": stats.n_conflicting,
+        },
     }
     return splits, names, meta
 
@@ -134,8 +152,12 @@ def tfidf_baseline(splits: dict[str, Split], lang: Lang, labels: list[str]) -> t
         key=lambda m: (m.predict(x_va) == splits["val"].y).mean(),
     )
     m = classification_metrics(splits["test"].y, best.predict(x_te), len(labels))
-    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"], "C": best.C,
-               "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram"}
+    metrics = {
+        "test_accuracy": m["accuracy"],
+        "test_macro_f1": m["macro_f1"],
+        "C": best.C,
+        "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram",
+    }
     return metrics, TfidfLinearModel.from_sklearn(vec, best, labels)
 
 
@@ -147,6 +169,7 @@ def choose_ensemble_weight(p_model: np.ndarray, p_linear: np.ndarray, y: np.ndar
         p_model, p_linear: (n, K) validation probabilities.
         y: (n,) validation class ids.
     """
+
     def score(w: float) -> tuple[float, float]:
         p = (1 - w) * p_model + w * p_linear
         return float((p.argmax(1) == y).mean()), float(np.mean(np.log(p[np.arange(len(y)), y] + 1e-9)))
@@ -187,12 +210,21 @@ def _length_buckets(lengths: list[int], batch_size: int, shuffle: bool, rng: np.
 
 
 class _CharTrainer(_Trainer):
+    net: CharNgramNet
+
     def __init__(self, cfg: TextClfConfig, train: Split, labels: list[str], device: torch.device) -> None:
         max_chars = cfg.max_len or ZH_MAX_CHARS
         vocab = Vocab.build((t.lower()[:max_chars] for t in train.texts), min_count=2)
-        self.featurizer = CharNgramFeaturizer(vocab, cfg.n_buckets, max_chars, cfg.lang)
-        self.args = {"vocab_size": len(vocab), "n_buckets": cfg.n_buckets, "num_labels": len(labels),
-                     "encoder": cfg.arch, "hidden": cfg.hidden, "embed_dropout": cfg.embed_dropout}
+        # TextClfConfig.lang stays a plain str so parse_config can read it; its CLI choices are zh and en.
+        self.featurizer = CharNgramFeaturizer(vocab, cfg.n_buckets, max_chars, cast(Lang, cfg.lang))
+        self.args: dict[str, Any] = {
+            "vocab_size": len(vocab),
+            "n_buckets": cfg.n_buckets,
+            "num_labels": len(labels),
+            "encoder": cfg.arch,
+            "hidden": cfg.hidden,
+            "embed_dropout": cfg.embed_dropout,
+        }
         self.net = CharNgramNet(**self.args).to(device)
         self.labels, self.device, self.batch_size = labels, device, cfg.batch_size
         self._feats: dict[int, list] = {}
@@ -207,7 +239,10 @@ class _CharTrainer(_Trainer):
             feats = self._feats[id(split)] = [self.featurizer.features(t) for t in split.texts]
         for idx in _length_buckets([len(c) for c, _ in feats], self.batch_size, shuffle, rng):
             batch = self.featurizer.collate([feats[i] for i in idx])
-            yield {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}, torch.as_tensor(split.y[idx])
+            yield (
+                {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()},
+                torch.as_tensor(split.y[idx]),
+            )
 
     def step(self) -> None:
         nn.utils.clip_grad_norm_(self.dense, 1.0)
@@ -272,8 +307,9 @@ def _evaluate_loss(trainer: _Trainer, split: Split, rng: np.random.Generator) ->
     return total / n, correct / n
 
 
-def train_neural(cfg: TextClfConfig, splits: dict[str, Split], labels: list[str],
-                 device: torch.device, name: str) -> tuple[CharNgramModel | EncoderModel, History, dict[str, Any]]:
+def train_neural(
+    cfg: TextClfConfig, splits: dict[str, Split], labels: list[str], device: torch.device, name: str
+) -> tuple[CharNgramModel | EncoderModel, History, dict[str, Any]]:
     """Train the language's network with early stopping on validation accuracy.
 
     Returns:
@@ -291,8 +327,13 @@ def train_neural(cfg: TextClfConfig, splits: dict[str, Split], labels: list[str]
     trainer.net.train()
     for epoch in range(cfg.epochs):
         t0, losses = time.perf_counter(), []
-        bar = tqdm(trainer.batches(splits["train"], True, rng), total=steps_per_epoch,
-                   desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", file=sys.stderr, leave=False)
+        bar = tqdm(
+            trainer.batches(splits["train"], True, rng),
+            total=steps_per_epoch,
+            desc=f"{name} epoch {epoch + 1}/{cfg.epochs}",
+            file=sys.stderr,
+            leave=False,
+        )
         for inputs, y in bar:
             trainer.zero_grad()
             logits = trainer.net(**inputs)
@@ -306,19 +347,34 @@ def train_neural(cfg: TextClfConfig, splits: dict[str, Split], labels: list[str]
         history.val_loss.append(val_loss)
         history.val_score.append(val_acc)
         history.seconds.append(time.perf_counter() - t0)
-        print(f"[{name}] epoch {epoch + 1}: train loss {history.train_loss[-1]:.4f} "
-              f"val loss {val_loss:.4f} val acc {val_acc:.4f} ({history.seconds[-1]:.0f}s)", file=sys.stderr)
+        print(
+            f"[{name}] epoch {epoch + 1}: train loss {history.train_loss[-1]:.4f} "
+            f"val loss {val_loss:.4f} val acc {val_acc:.4f} ({history.seconds[-1]:.0f}s)",
+            file=sys.stderr,
+        )
         if stopper.step(val_acc, trainer.net, epoch):
             break
+    if stopper.best_state is None:
+        raise RuntimeError(f"{name}: no epoch set a best validation score (epochs={cfg.epochs}), nothing to restore")
     trainer.net.load_state_dict(stopper.best_state)
-    info = {"val_accuracy": stopper.best, "best_epoch": stopper.best_epoch + 1,
-            "epochs_run": len(history.train_loss), "train_seconds": float(sum(history.seconds))}
+    info = {
+        "val_accuracy": stopper.best,
+        "best_epoch": stopper.best_epoch + 1,
+        "epochs_run": len(history.train_loss),
+        "train_seconds": float(sum(history.seconds)),
+    }
     return trainer.artifact(), history, info
 
 
-
-def fit_and_evaluate(cfg: TextClfConfig, splits: dict[str, Split], labels: list[str], device: torch.device,
-                     name: str, linear: TfidfLinearModel, data_sha256: str) -> dict[str, Any]:
+def fit_and_evaluate(
+    cfg: TextClfConfig,
+    splits: dict[str, Split],
+    labels: list[str],
+    device: torch.device,
+    name: str,
+    linear: TfidfLinearModel,
+    data_sha256: str,
+) -> dict[str, Any]:
     """Train the network (or take it from the store), ensemble it with ``linear`` when validation
     says so, and measure the artifact on the test split after a save/load round trip.
 
@@ -329,17 +385,27 @@ def fit_and_evaluate(cfg: TextClfConfig, splits: dict[str, Split], labels: list[
     if cfg.from_store:
         # Re-evaluate (and possibly ensemble) a stored network on this split instead of training.
         source = bentoml.models.get(cfg.from_store)
-        if source.info.metadata["data"]["sha256"] != data_sha256:
-            raise SystemExit(f"{cfg.from_store} was trained on another split (data sha256 differs): "
-                             "its test metrics here would leak; use the same data, seed and caps")
+        # Written by save_to_store from this package's metadata dicts, so its nesting is known.
+        source_meta = cast(dict[str, Any], source.info.metadata)
+        if source_meta["data"]["sha256"] != data_sha256:
+            raise SystemExit(
+                f"{cfg.from_store} was trained on another split (data sha256 differs): "
+                "its test metrics here would leak; use the same data, seed and caps"
+            )
         stored = load_artifact(Path(source.path), device)
-        neural = stored.members[0] if isinstance(stored, EnsembleModel) else stored
+        member = stored.members[0] if isinstance(stored, EnsembleModel) else stored
+        if not isinstance(member, (CharNgramModel, EncoderModel)):
+            raise SystemExit(f"{cfg.from_store} holds no network (found {type(member).__name__})")
+        neural: CharNgramModel | EncoderModel = member
         if neural.labels != labels:
             raise SystemExit(f"{cfg.from_store} has labels {neural.labels}, this data has {labels}")
-        history = History(**source.info.metadata.get("history", {}))
+        history = History(**source_meta.get("history", {}))
         keep = ("val_accuracy", "best_epoch", "epochs_run", "train_seconds")
-        info = {"from_store": str(source.tag), "source_params": source.info.metadata["params"],
-                **{k: v for k, v in source.info.metadata["metrics"].items() if k in keep}}
+        info = {
+            "from_store": str(source.tag),
+            "source_params": source_meta["params"],
+            **{k: v for k, v in source_meta["metrics"].items() if k in keep},
+        }
     else:
         neural, history, info = train_neural(cfg, splits, labels, device, name)
 
@@ -355,10 +421,20 @@ def fit_and_evaluate(cfg: TextClfConfig, splits: dict[str, Split], labels: list[
         served = load_artifact(Path(tmp), device)
         pred = served.predict_proba(splits["test"].texts).argmax(1)
         # Without the ensemble: what the neural model alone scores on the same test split.
-        neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1) if weight > 0 else pred
+        neural_pred = pred
+        if weight > 0:
+            if not isinstance(served, EnsembleModel):
+                raise RuntimeError(f"an ensemble saved with weight {weight} reloaded as {type(served).__name__}")
+            neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1)
     m = classification_metrics(splits["test"].y, pred, len(labels))
     m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
-    metrics = {"test_accuracy": m["accuracy"], "test_macro_f1": m["macro_f1"],
-               "neural_only_test_accuracy": m_neural["accuracy"], "neural_only_test_macro_f1": m_neural["macro_f1"],
-               "tfidf_ensemble_weight": weight, "served_val_accuracy": served_val_acc, **info}
+    metrics = {
+        "test_accuracy": m["accuracy"],
+        "test_macro_f1": m["macro_f1"],
+        "neural_only_test_accuracy": m_neural["accuracy"],
+        "neural_only_test_macro_f1": m_neural["macro_f1"],
+        "tfidf_ensemble_weight": weight,
+        "served_val_accuracy": served_val_acc,
+        **info,
+    }
     return {"model": served_model, "metrics": metrics, "pred": pred, "history": history, "weight": weight}

@@ -16,16 +16,16 @@ import dataclasses
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from runners.store import save_to_store
-from runners.text import detect_language
-from runners.textclf import pick_device
+from mining.artifacts import pick_device
+from mining.text import Lang, detect_language
 from training import data as data_mod
 from training.common import confusion_matrix, parse_config, per_class_report, set_seed, write_report
+from training.store import save_to_store
 from training.textclf import TextClfConfig, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 
@@ -34,10 +34,17 @@ class ClassifierConfig(TextClfConfig):
     """Train the general text classifier on a (text, label) table and save it into the model store."""
 
     lang: str = field(default="", metadata={"help": "zh or en; empty = the majority language of the texts"})
-    arch: str = field(default="cnn", metadata={"help": "cnn or bilstm (character network), minilm (English encoder)",
-                                                "choices": ["cnn", "bilstm", "minilm"]})
-    name: str = field(default="category", metadata={"help": "what the labels are, e.g. category or intent; "
-                                                             "stored as the model's `subject` label"})
+    arch: str = field(
+        default="cnn",
+        metadata={
+            "help": "cnn or bilstm (character network), minilm (English encoder)",
+            "choices": ["cnn", "bilstm", "minilm"],
+        },
+    )
+    name: str = field(
+        default="category",
+        metadata={"help": "what the labels are, e.g. category or intent; stored as the model's `subject` label"},
+    )
     # A catalogue has hundreds of titles, not tens of thousands of reviews: 2**16 buckets (4M
     # parameters) instead of 2**20 (67M).
     n_buckets: int = field(default=2**16, metadata={"help": "hash buckets of the n-gram bag (bilstm/cnn)"})
@@ -55,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     path = Path(cfg.data) if cfg.data else data_mod.catalogue_table()
     table = data_mod.read_table(path, data_mod.LABELLED_TEXTS)
     texts, labels_raw = table["text"].tolist(), table["label"].tolist()
-    langs = [detect_language(t) for t in texts]
+    langs: list[str] = [detect_language(t) for t in texts]
     cfg.lang = cfg.lang or max(("zh", "en"), key=langs.count)
     cfg.resolve(("cnn", "bilstm") if cfg.lang == "zh" else ("cnn", "bilstm", "minilm"))
     if cfg.threads:
@@ -64,21 +71,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     store_name = f"classification-{cfg.lang}"
     run_name = f"{store_name}-{cfg.name}"
 
-    runs, first = [], None
+    runs: list[dict[str, Any]] = []
+    first: dict[str, Any] | None = None
     for k in range(cfg.n_splits):
         seed = cfg.seed + k
         set_seed(seed)
         splits, labels, data_meta = prepare_splits(texts, labels_raw, seed, cfg.max_train_samples)
-        baseline, linear = tfidf_baseline(splits, cfg.lang, labels)
+        # Set to zh or en above, from --lang or the majority language of the texts.
+        baseline, linear = tfidf_baseline(splits, cast(Lang, cfg.lang), labels)
         split_cfg = dataclasses.replace(cfg, seed=seed)
-        out = fit_and_evaluate(split_cfg, splits, labels, device, f"{run_name} split {k + 1}/{cfg.n_splits}",
-                               linear, data_meta["sha256"])
-        print(f"[{run_name}] split {k + 1}: test acc {out['metrics']['test_accuracy']:.4f} "
-              f"macro-F1 {out['metrics']['test_macro_f1']:.4f} | baseline acc {baseline['test_accuracy']:.4f} "
-              f"macro-F1 {baseline['test_macro_f1']:.4f}", file=sys.stderr)
+        out = fit_and_evaluate(
+            split_cfg, splits, labels, device, f"{run_name} split {k + 1}/{cfg.n_splits}", linear, data_meta["sha256"]
+        )
+        print(
+            f"[{run_name}] split {k + 1}: test acc {out['metrics']['test_accuracy']:.4f} "
+            f"macro-F1 {out['metrics']['test_macro_f1']:.4f} | baseline acc {baseline['test_accuracy']:.4f} "
+            f"macro-F1 {baseline['test_macro_f1']:.4f}",
+            file=sys.stderr,
+        )
         runs.append({"out": out, "baseline": baseline, "y": splits["test"].y, "labels": labels, "data": data_meta})
         first = first or runs[-1]
 
+    if first is None:
+        raise SystemExit(f"--n-splits must be at least 1, got {cfg.n_splits}")
     labels = first["labels"]
     if any(r["labels"] != labels for r in runs):
         raise RuntimeError("label sets differ between splits; this cannot happen after one deduplication")
@@ -90,31 +105,55 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model_f1 = [r["out"]["metrics"]["test_macro_f1"] for r in runs]
     base_acc = [r["baseline"]["test_accuracy"] for r in runs]
     base_f1 = [r["baseline"]["test_macro_f1"] for r in runs]
-    metrics = {"test_accuracy": summary(model_acc)["mean"], "test_macro_f1": summary(model_f1)["mean"],
-               "test_accuracy_std": summary(model_acc)["std"], "test_macro_f1_std": summary(model_f1)["std"],
-               "per_split": [r["out"]["metrics"] for r in runs], "n_splits": cfg.n_splits}
-    baseline_metrics = {"test_accuracy": summary(base_acc)["mean"], "test_macro_f1": summary(base_f1)["mean"],
-                        "test_accuracy_std": summary(base_acc)["std"], "test_macro_f1_std": summary(base_f1)["std"],
-                        "model": f"tf-idf {first['baseline']['features']} + logistic regression"}
+    metrics = {
+        "test_accuracy": summary(model_acc)["mean"],
+        "test_macro_f1": summary(model_f1)["mean"],
+        "test_accuracy_std": summary(model_acc)["std"],
+        "test_macro_f1_std": summary(model_f1)["std"],
+        "per_split": [r["out"]["metrics"] for r in runs],
+        "n_splits": cfg.n_splits,
+    }
+    baseline_metrics = {
+        "test_accuracy": summary(base_acc)["mean"],
+        "test_macro_f1": summary(base_f1)["mean"],
+        "test_accuracy_std": summary(base_acc)["std"],
+        "test_macro_f1_std": summary(base_f1)["std"],
+        "model": f"tf-idf {first['baseline']['features']} + logistic regression",
+    }
     y_all = np.concatenate([r["y"] for r in runs])
     pred_all = np.concatenate([r["out"]["pred"] for r in runs])
     per_class = per_class_report(y_all, pred_all, labels)
-    data_meta = {"name": "Costco electronics catalogue (titles -> sub-category)" if not cfg.data else str(path),
-                 **first["data"], "synthetic": cfg.synthetic}
-    result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics, "per_class": per_class,
-                              "data": data_meta, "tag": None}
+    data_meta = {
+        "name": "Costco electronics catalogue (titles -> sub-category)" if not cfg.data else str(path),
+        **first["data"],
+        "synthetic": cfg.synthetic,
+    }
+    result: dict[str, Any] = {
+        "metrics": metrics,
+        "baseline_metrics": baseline_metrics,
+        "per_class": per_class,
+        "data": data_meta,
+        "tag": None,
+    }
     report = Path(cfg.report_dir) / run_name
     write_report(report, first["out"]["history"], confusion_matrix(y_all, pred_all, len(labels)), labels, result)
-    print(f"[{run_name}] test accuracy {metrics['test_accuracy']:.4f} ± {metrics['test_accuracy_std']:.4f}, "
-          f"macro-F1 {metrics['test_macro_f1']:.4f} ± {metrics['test_macro_f1_std']:.4f} | baseline accuracy "
-          f"{baseline_metrics['test_accuracy']:.4f} ± {baseline_metrics['test_accuracy_std']:.4f}, macro-F1 "
-          f"{baseline_metrics['test_macro_f1']:.4f} ± {baseline_metrics['test_macro_f1_std']:.4f} | report {report}",
-          file=sys.stderr)
+    print(
+        f"[{run_name}] test accuracy {metrics['test_accuracy']:.4f} ± {metrics['test_accuracy_std']:.4f}, "
+        f"macro-F1 {metrics['test_macro_f1']:.4f} ± {metrics['test_macro_f1_std']:.4f} | baseline accuracy "
+        f"{baseline_metrics['test_accuracy']:.4f} ± {baseline_metrics['test_accuracy_std']:.4f}, macro-F1 "
+        f"{baseline_metrics['test_macro_f1']:.4f} ± {baseline_metrics['test_macro_f1_std']:.4f} | report {report}",
+        file=sys.stderr,
+    )
 
     if cfg.save:
         metadata = {
-            "metrics": metrics, "baseline_metrics": baseline_metrics, "per_class": per_class,
-            "params": asdict(cfg), "data": data_meta, "subject": cfg.name, "synthetic": cfg.synthetic,
+            "metrics": metrics,
+            "baseline_metrics": baseline_metrics,
+            "per_class": per_class,
+            "params": asdict(cfg),
+            "data": data_meta,
+            "subject": cfg.name,
+            "synthetic": cfg.synthetic,
             "label_map": {str(i): label for i, label in enumerate(labels)},
             "history": dataclasses.asdict(first["out"]["history"]),
         }

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from runners.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
-from runners.store import save_to_store
+from mining.models.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
 from training import data
 from training.common import fingerprint, parse_config, set_seed
+from training.store import save_to_store
 
 
 @dataclass
@@ -37,8 +37,12 @@ class DemandConfig:
     """Train a global quantile demand forecaster (LSTM or Transformer) with a rolling-origin backtest."""
 
     data: str = field(default="", metadata={"help": "CSV/Parquet sales table; default: Dominick's orange juice"})
-    covariates: str = field(default="", metadata={"help": "comma-separated covariate columns; default: every "
-                                                  "numeric column besides series_id, period, units"})
+    covariates: str = field(
+        default="",
+        metadata={
+            "help": "comma-separated covariate columns; default: every numeric column besides series_id, period, units"
+        },
+    )
     arch: str = field(default="lstm", metadata={"help": "network", "choices": ["lstm", "transformer"]})
     history: int = field(default=52, metadata={"help": "history periods the network reads"})
     horizon: int = field(default=12, metadata={"help": "periods forecast"})
@@ -49,8 +53,10 @@ class DemandConfig:
     epochs: int = field(default=30, metadata={"help": "maximum epochs"})
     patience: int = field(default=4, metadata={"help": "stop after this many epochs without a better validation WAPE"})
     batch_size: int = field(default=256, metadata={"help": "windows per batch"})
-    windows_per_epoch: int = field(default=20000, metadata={"help": "training windows drawn per epoch "
-                                                            "(0: all); neighbouring windows overlap heavily"})
+    windows_per_epoch: int = field(
+        default=20000,
+        metadata={"help": "training windows drawn per epoch (0: all); neighbouring windows overlap heavily"},
+    )
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     max_train_samples: int = field(default=0, metadata={"help": "use only this many series (0: all)"})
     seed: int = field(default=42, metadata={"help": "random seed"})
@@ -87,8 +93,9 @@ def load_panel(df: pd.DataFrame, covariates: list[str]) -> Panel:
     grid = df.set_index(["series_id", "period"]).reindex(pd.MultiIndex.from_product([series, periods]))
     units = grid["units"].to_numpy(float).reshape(len(series), len(periods))
     covs = grid[covariates].groupby(level=0).transform(lambda c: c.ffill().bfill())
-    return Panel(series, periods, units, covs.to_numpy(float).reshape(len(series), len(periods), len(covariates)),
-                 covariates)
+    return Panel(
+        series, periods, units, covs.to_numpy(float).reshape(len(series), len(periods), len(covariates)), covariates
+    )
 
 
 def windows(panel: Panel, origins: np.ndarray, history: int, horizon: int) -> dict[str, np.ndarray]:
@@ -104,7 +111,9 @@ def windows(panel: Panel, origins: np.ndarray, history: int, horizon: int) -> di
     pad = np.full((S, history), np.nan)
     units = np.concatenate([pad, panel.units], 1)
     covs = np.concatenate([np.repeat(panel.covs[:, :1], history, 1), panel.covs], 1)
-    out: dict[str, list[np.ndarray]] = {k: [] for k in ("units", "cov_hist", "cov_future", "target", "series", "origin")}
+    out: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("units", "cov_hist", "cov_future", "target", "series", "origin")
+    }
     for t in origins:
         if t + horizon >= P:
             raise ValueError(f"origin {t} leaves fewer than {horizon} periods after it")
@@ -171,8 +180,12 @@ def simple_baselines(w: dict[str, np.ndarray], horizon: int) -> dict[str, np.nda
     last = np.array([row[~np.isnan(row)][-1] for row in u])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-gap tails: handled below
-        preds = {"last_value": last, "moving_average_4": np.nanmean(_tail(u, 4), 1),
-                 "moving_average_13": np.nanmean(_tail(u, 13), 1), "median_13": np.nanmedian(_tail(u, 13), 1)}
+        preds = {
+            "last_value": last,
+            "moving_average_4": np.nanmean(_tail(u, 4), 1),
+            "moving_average_13": np.nanmean(_tail(u, 13), 1),
+            "median_13": np.nanmedian(_tail(u, 13), 1),
+        }
     out = {}
     for name, p in preds.items():
         p = np.where(np.isnan(p), last, p)  # a window whose last 4 periods are all gaps
@@ -194,15 +207,21 @@ def gbm_features(w: dict[str, np.ndarray], h: int) -> tuple[np.ndarray, np.ndarr
         observed = ~np.isnan(u)
         last_idx = u.shape[1] - 1 - np.argmax(observed[:, ::-1], 1)
         last = u[np.arange(len(u)), last_idx]
-        stats = [last, np.nanmean(_tail(u, 4), 1), np.nanmean(_tail(u, 13), 1), np.nanmedian(_tail(u, 13), 1),
-                 np.nanmean(_tail(u, 26), 1), np.nanmax(_tail(u, 13), 1), np.nanstd(_tail(u, 13), 1),
-                 np.nanmean(u, 1)]
+        stats = [
+            last,
+            np.nanmean(_tail(u, 4), 1),
+            np.nanmean(_tail(u, 13), 1),
+            np.nanmedian(_tail(u, 13), 1),
+            np.nanmean(_tail(u, 26), 1),
+            np.nanmax(_tail(u, 13), 1),
+            np.nanstd(_tail(u, 13), 1),
+            np.nanmean(u, 1),
+        ]
         lags = [u[:, -k] for k in range(1, 5)]
     rel = [np.nan_to_num(s / level, nan=-1.0) for s in stats + lags]
     since = u.shape[1] - 1 - last_idx
     fut, now = w["cov_future"][:, h - 1], w["cov_hist"][:, -1]
-    X = np.column_stack([*rel, np.log(level), since, observed[:, -13:].sum(1), fut, now, fut - now,
-                         np.full(len(u), h)])
+    X = np.column_stack([*rel, np.log(level), since, observed[:, -13:].sum(1), fut, now, fut - now, np.full(len(u), h)])
     return X, level
 
 
@@ -219,9 +238,18 @@ def gbm_forecast(train_w: dict[str, np.ndarray], test_w: dict[str, np.ndarray], 
         Xs.append(X[ok])
         ys.append(y[ok] / level[ok])
         ws.append(level[ok])
-    model = HistGradientBoostingRegressor(loss="absolute_error", max_iter=500, learning_rate=0.05, max_leaf_nodes=63,
-                                          min_samples_leaf=50, l2_regularization=1.0, early_stopping=True,
-                                          validation_fraction=0.1, n_iter_no_change=30, random_state=seed)
+    model = HistGradientBoostingRegressor(
+        loss="absolute_error",
+        max_iter=500,
+        learning_rate=0.05,
+        max_leaf_nodes=63,
+        min_samples_leaf=50,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=30,
+        random_state=seed,
+    )
     model.fit(np.concatenate(Xs), np.concatenate(ys), sample_weight=np.concatenate(ws))
     out = np.zeros((len(test_w["units"]), horizon, 1))
     for h in range(1, horizon + 1):
@@ -249,8 +277,15 @@ def fit_network(cfg: DemandConfig, panel: Panel, last: int, epochs: int | None =
     cov_mean, cov_std = flat.mean(0), flat.std(0) + 1e-6
     tr = _tensors(train_w, cov_mean, cov_std)
     val = _tensors(windows(panel, np.array([stop_at]), L, H), cov_mean, cov_std) if epochs is None else None
-    args = {"n_covariates": len(panel.covariates), "horizon": H, "history": L, "arch": cfg.arch, "hidden": cfg.hidden,
-            "layers": cfg.layers, "dropout": cfg.dropout}
+    args: dict[str, Any] = {
+        "n_covariates": len(panel.covariates),
+        "horizon": H,
+        "history": L,
+        "arch": cfg.arch,
+        "hidden": cfg.hidden,
+        "layers": cfg.layers,
+        "dropout": cfg.dropout,
+    }
     net = DemandNet(**args)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
@@ -283,9 +318,13 @@ def fit_network(cfg: DemandConfig, panel: Panel, last: int, epochs: int | None =
             else:
                 bad += 1
         log.append(entry)
-        print(f"[demand-{cfg.arch}] epoch {epoch + 1}: train pinball {entry['train_pinball']:.4f}"
-              + (f", val WAPE {entry['val_wape']:.4f}" if "val_wape" in entry else "") + f" ({entry['seconds']} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[demand-{cfg.arch}] epoch {epoch + 1}: train pinball {entry['train_pinball']:.4f}"
+            + (f", val WAPE {entry['val_wape']:.4f}" if "val_wape" in entry else "")
+            + f" ({entry['seconds']} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         if val is not None and bad >= cfg.patience:
             break
     if best_state is not None:
@@ -309,8 +348,11 @@ def backtest_origin(cfg: DemandConfig, panel: Panel, origin: int) -> dict[str, A
     _, log = fit_network(cfg, panel, origin)
     model, _ = fit_network(cfg, panel, origin, epochs=max(1, log["best_epoch"]))
     pred = model.predict(test_w["units"], test_w["cov_hist"], test_w["cov_future"])
-    results["network"] = {**forecast_metrics(test_w["target"], pred, scale), "seconds": round(time.time() - t0, 1),
-                          "epochs": log["best_epoch"]}
+    results["network"] = {
+        **forecast_metrics(test_w["target"], pred, scale),
+        "seconds": round(time.time() - t0, 1),
+        "epochs": log["best_epoch"],
+    }
     return results
 
 
@@ -323,7 +365,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     path = Path(cfg.data) if cfg.data else data.sales_table()
     raw = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     covariates = [c for c in cfg.covariates.split(",") if c] or [
-        c for c in raw.columns if c not in ("series_id", "period", "units") and pd.api.types.is_numeric_dtype(raw[c])]
+        c for c in raw.columns if c not in ("series_id", "period", "units") and pd.api.types.is_numeric_dtype(raw[c])
+    ]
     df = pd.concat([data.SALES.validate(raw, str(path)), raw[covariates].reset_index(drop=True)], axis=1)
     if cfg.max_train_samples:
         keep = sorted(df["series_id"].unique())[: cfg.max_train_samples]
@@ -331,32 +374,48 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     panel = load_panel(df, covariates)
     P = len(panel.periods)
     origins = [P - 1 - int(k) for k in cfg.origins.split(",")]
-    print(f"[demand] {len(panel.series)} series x {P} periods, {np.isnan(panel.units).mean():.1%} of cells missing; "
-          f"covariates {covariates}; origins (periods) {[int(panel.periods[o]) for o in origins]}",
-          file=sys.stderr, flush=True)
+    print(
+        f"[demand] {len(panel.series)} series x {P} periods, {np.isnan(panel.units).mean():.1%} of cells missing; "
+        f"covariates {covariates}; origins (periods) {[int(panel.periods[o]) for o in origins]}",
+        file=sys.stderr,
+        flush=True,
+    )
     per_origin = {}
     for o in origins:
         per_origin[int(panel.periods[o])] = backtest_origin(cfg, panel, o)
         r = per_origin[int(panel.periods[o])]
-        print(f"[demand] origin {int(panel.periods[o])}: " + ", ".join(f"{k} WAPE {v['wape']:.3f}" for k, v in r.items()),
-              file=sys.stderr, flush=True)
+        print(
+            f"[demand] origin {int(panel.periods[o])}: " + ", ".join(f"{k} WAPE {v['wape']:.3f}" for k, v in r.items()),
+            file=sys.stderr,
+            flush=True,
+        )
     models = per_origin[next(iter(per_origin))].keys()
-    mean = {m: {k: float(np.mean([per_origin[o][m][k] for o in per_origin])) for k in ("wape", "mase")
-                } for m in models}
+    mean = {m: {k: float(np.mean([per_origin[o][m][k] for o in per_origin])) for k in ("wape", "mase")} for m in models}
     for m in models:
         for k in ("pinball", "coverage_80"):
             if k in per_origin[next(iter(per_origin))][m]:
                 mean[m][k] = float(np.mean([per_origin[o][m][k] for o in per_origin]))
     best_base = min((m for m in models if m != "network"), key=lambda m: mean[m]["wape"])
-    metrics = {"test_wape": mean["network"]["wape"], "test_mase": mean["network"]["mase"],
-               "test_pinball": mean["network"]["pinball"], "test_coverage_80": mean["network"]["coverage_80"],
-               "wape_ratio_to_best_baseline": mean["network"]["wape"] / mean[best_base]["wape"],
-               "per_origin": per_origin}
-    baseline_metrics = {"name": best_base, "test_wape": mean[best_base]["wape"], "test_mase": mean[best_base]["mase"],
-                        "all": {m: v for m, v in mean.items() if m != "network"}}
-    print(f"[demand] mean over origins: network WAPE {metrics['test_wape']:.3f} MASE {metrics['test_mase']:.3f} "
-          f"coverage {metrics['test_coverage_80']:.3f}; best baseline {best_base} WAPE {baseline_metrics['test_wape']:.3f}",
-          file=sys.stderr, flush=True)
+    metrics = {
+        "test_wape": mean["network"]["wape"],
+        "test_mase": mean["network"]["mase"],
+        "test_pinball": mean["network"]["pinball"],
+        "test_coverage_80": mean["network"]["coverage_80"],
+        "wape_ratio_to_best_baseline": mean["network"]["wape"] / mean[best_base]["wape"],
+        "per_origin": per_origin,
+    }
+    baseline_metrics = {
+        "name": best_base,
+        "test_wape": mean[best_base]["wape"],
+        "test_mase": mean[best_base]["mase"],
+        "all": {m: v for m, v in mean.items() if m != "network"},
+    }
+    print(
+        f"[demand] mean over origins: network WAPE {metrics['test_wape']:.3f} MASE {metrics['test_mase']:.3f} "
+        f"coverage {metrics['test_coverage_80']:.3f}; best baseline {best_base} WAPE {baseline_metrics['test_wape']:.3f}",
+        file=sys.stderr,
+        flush=True,
+    )
     report = Path(cfg.report_dir) / f"demand-{cfg.arch}"
     report.mkdir(parents=True, exist_ok=True)
     (report / "metrics.json").write_text(json.dumps({"metrics": metrics, "baselines": mean}, indent=2))
@@ -365,12 +424,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         epochs = int(np.median([per_origin[o]["network"]["epochs"] for o in per_origin]))
         model, _ = fit_network(cfg, panel, P - 1, epochs=epochs)
         rows = [f"{s}\t{p}\t{u}" for s, p, u in df[["series_id", "period", "units"]].itertuples(index=False)]
-        metadata = {"metrics": metrics, "baseline_metrics": baseline_metrics, "params": asdict(cfg),
-                    "data": {"name": str(path) if cfg.data else "Dominick's orange juice (store x brand, weekly)",
-                             "sha256": fingerprint(rows), "n_train": len(df), "n_val": 0,
-                             "n_test": int(sum(np.sum(~np.isnan(panel.units[:, o + 1 : o + 1 + cfg.horizon]))
-                                               for o in origins))},
-                    "label_map": {}, "covariates": covariates, "quantiles": list(QUANTILES)}
+        metadata = {
+            "metrics": metrics,
+            "baseline_metrics": baseline_metrics,
+            "params": asdict(cfg),
+            "data": {
+                "name": str(path) if cfg.data else "Dominick's orange juice (store x brand, weekly)",
+                "sha256": fingerprint(rows),
+                "n_train": len(df),
+                "n_val": 0,
+                "n_test": int(sum(np.sum(~np.isnan(panel.units[:, o + 1 : o + 1 + cfg.horizon])) for o in origins)),
+            },
+            "label_map": {},
+            "covariates": covariates,
+            "quantiles": list(QUANTILES),
+        }
         result["tag"] = save_to_store("demand", None, cfg.arch, metadata, model.save)
         print(f"[demand] saved {result['tag']} (fitted on all periods, {epochs} epochs)", file=sys.stderr)
     return result

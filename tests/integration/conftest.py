@@ -15,10 +15,11 @@ import httpx
 import numpy as np
 import pytest
 
+from mining.registry import MODELS
 from tests.conftest import FIXTURES
 from training import data
+from training.bootstrap import train
 from training.train_demand import load_panel
-from training import train_classifier, train_demand, train_keywords, train_ner, train_recall, train_sentiment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,32 +30,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Models whose training data has a checked-in real excerpt train on it (seconds instead of a
+# fetch and a subsample); every other flag is the registry's quick profile.
+FIXTURE_DATA: dict[str, list[str]] = {
+    "sentiment-zh": ["--data", str(FIXTURES / "reviews_tiny.csv")],
+    "sentiment-en": ["--data", str(FIXTURES / "reviews_tiny.csv")],
+    "ner-zh": ["--data", str(FIXTURES / "ner_zh_tiny.conll"), "--lang", "zh"],
+    "ner-en": ["--data", str(FIXTURES / "ner_en_tiny.conll"), "--lang", "en"],
+    "keywords": ["--data", str(FIXTURES / "reviews_tiny.csv")],
+}
+
+
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Small but real models in the session's store: sentiment zh from scratch and en fine-tuned
-    from the packaged MiniLM on the checked-in real-review fixture; the classifier on the real
-    catalogue; NER on checked-in MSRA / WNUT-16 excerpts and on catalogue titles; keywords on the
-    review fixture; ALS recall on MovieLens-100k with a two-trial search; the demand network on 20
-    orange-juice series."""
+    """Store name -> tag of every registry model, trained small but real into the session's store
+    with the registry's quick flags (the same models `python -m training.bootstrap --profile
+    quick` trains), on the checked-in excerpts where :data:`FIXTURE_DATA` has one."""
     reports = tmp_path_factory.mktemp("reports")
-    common = ["--data", str(FIXTURES / "reviews_tiny.csv"), "--report-dir", str(reports), "--threads", "1"]
-    zh = train_sentiment.main(["--lang", "zh", "--epochs", "3", "--n-buckets", "8192", "--hidden", "32", *common])
-    en = train_sentiment.main(["--lang", "en", "--epochs", "1", "--max-len", "64", *common])
-    clf = train_classifier.main(["--n-splits", "1", "--epochs", "4", "--n-buckets", "8192", "--hidden", "32",
-                                 "--report-dir", str(reports), "--threads", "1"])
-    ner = ["--report-dir", str(reports), "--threads", "1", "--max-eval-samples", "40"]
-    ner_zh = train_ner.main(["--data", str(FIXTURES / "ner_zh_tiny.conll"), "--lang", "zh", "--epochs", "3",
-                             "--hidden", "32", "--bigram-buckets", "4096", *ner])
-    ner_en = train_ner.main(["--data", str(FIXTURES / "ner_en_tiny.conll"), "--lang", "en", "--epochs", "1", *ner])
-    products = train_ner.main(["--dataset", "products", "--max-train-samples", "120", "--epochs", "2", *ner])
-    keywords = train_keywords.main(["--data", str(FIXTURES / "reviews_tiny.csv"), "--min-df", "1",
-                                    "--report-dir", str(reports)])
-    recall = train_recall.main(["--trials", "2", "--factors", "16", "--regularization", "10,40", "--alpha", "2",
-                                "--iterations", "10", "--report-dir", str(reports)])
-    demand = train_demand.main(["--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16",
-                                "--threads", "1", "--report-dir", str(reports)])
-    return {"demand": demand["tag"], "recall": recall["tag"], "zh": zh["tag"], "en": en["tag"], "classification": clf["tag"], "ner-zh": ner_zh["tag"],
-            "ner-en": ner_en["tag"], "ner-products-en": products["tag"], "keywords": keywords["tag"]}
+    return {
+        spec.name: train(spec, "quick", [*FIXTURE_DATA.get(spec.name, []), "--report-dir", str(reports)])["tag"]
+        for spec in MODELS
+    }
 
 
 class Server:
@@ -71,16 +67,37 @@ class Server:
         store = Path(os.environ["BENTOML_HOME"]) / "models"
         if not (home / "models").exists():
             (home / "models").symlink_to(store, target_is_directory=True)
-        self.env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "TORCH_THREADS": "1", "GRPC_HOST": "127.0.0.1",
-                    "GRPC_PORT": str(self.grpc_port), "BENTOML_HOME": str(home), **(env or {})}
+        self.env = {
+            **os.environ,
+            "BENTOML_DO_NOT_TRACK": "true",
+            "TORCH_THREADS": "1",
+            "GRPC_HOST": "127.0.0.1",
+            "GRPC_PORT": str(self.grpc_port),
+            "BENTOML_HOME": str(home),
+            **(env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 180) -> "Server":
+    def start(self, timeout: float = 180) -> Server:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1",
-                 "--port", str(self.port)], cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "bentoml",
+                    "serve",
+                    "service:DemandMining",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -138,6 +155,10 @@ def series() -> dict:
     units, c = panel.units[0], panel.covs[0]
     hist = slice(len(units) - 36, len(units) - 6)
     fut = slice(len(units) - 6, len(units))
-    return {"series_id": panel.series[0], "units": [None if np.isnan(u) else float(u) for u in units[hist]],
-            "covariates": {n: c[hist, k].tolist() for k, n in enumerate(covs)}, "horizon": 6,
-            "future_covariates": {n: c[fut, k].tolist() for k, n in enumerate(covs)}}
+    return {
+        "series_id": panel.series[0],
+        "units": [None if np.isnan(u) else float(u) for u in units[hist]],
+        "covariates": {n: c[hist, k].tolist() for k, n in enumerate(covs)},
+        "horizon": 6,
+        "future_covariates": {n: c[fut, k].tolist() for k, n in enumerate(covs)},
+    }

@@ -33,8 +33,13 @@ def s3server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 def client(server: S3Server, secret: str | None = None):  # type: ignore[no-untyped-def]
-    return boto3.client("s3", endpoint_url=server.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id=server.access_key, aws_secret_access_key=secret or server.secret_key)
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=secret or server.secret_key,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +62,42 @@ def test_round_trip_into_an_empty_store(s3, s3server: S3Server, trained_models: 
     again = export_model(s3, BUCKET, trained_models["ner-en"])
     assert again["uploaded"] is False and again["sha256"] == out["sha256"]  # idempotent
     assert [m["key"] for m in list_models(s3, BUCKET)] == [out["key"]]
-    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "store"), "AWS_ENDPOINT_URL": s3server.endpoint_url,
-           "AWS_ACCESS_KEY_ID": s3server.access_key, "AWS_SECRET_ACCESS_KEY": s3server.secret_key,
-           "AWS_DEFAULT_REGION": "us-east-1"}
-    run = subprocess.run([sys.executable, "-m", "infra.artifacts", "import", "--bucket", BUCKET, out["key"]],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(tmp_path / "store"),
+        "AWS_ENDPOINT_URL": s3server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3server.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3server.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "infra.artifacts", "import", "--bucket", BUCKET, out["key"]],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout) == [out["tag"]]
     # The imported model loads from the new store and tags text exactly as the original does.
-    probe_code = ("import bentoml, json, sys; from pathlib import Path; from runners.ner import extract_entities, "
-                  "load_ner_artifact; m = load_ner_artifact(Path(bentoml.models.get(sys.argv[1]).path)); "
-                  "print(json.dumps(extract_entities(m, [sys.argv[2]])))")
+    probe_code = (
+        "import bentoml, json, sys; from pathlib import Path; from mining.models.ner import extract_entities, "
+        "load_ner_artifact; m = load_ner_artifact(Path(bentoml.models.get(sys.argv[1]).path)); "
+        "print(json.dumps(extract_entities(m, [sys.argv[2]])))"
+    )
     text = "Samsung Galaxy S23 with 256GB storage, bought in Seattle"
-    probes = [subprocess.run([sys.executable, "-c", probe_code, out["tag"], text], cwd=REPO, env=e, capture_output=True,
-                             text=True, timeout=300) for e in (env, os.environ)]
+    probes = [
+        subprocess.run(
+            [sys.executable, "-c", probe_code, out["tag"], text],
+            cwd=REPO,
+            env=e,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        for e in (env, os.environ)
+    ]
     assert all(p.returncode == 0 for p in probes), probes[0].stderr[-2000:] + probes[1].stderr[-2000:]
     assert probes[0].stdout == probes[1].stdout
 

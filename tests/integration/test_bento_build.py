@@ -18,8 +18,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def bento_tag(trained_models: dict[str, str]) -> str:
-    run = subprocess.run([sys.executable, "-m", "bentoml", "build", "--output", "tag"], cwd=REPO, capture_output=True,
-                         text=True, timeout=600, env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"})
+    run = subprocess.run(
+        [sys.executable, "-m", "bentoml", "build", "--output", "tag"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"},
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     match = re.search(r"__tag__:(\S+)", run.stdout) or re.search(r"(demand_mining:\w+)", run.stdout + run.stderr)
     assert match, run.stdout[-2000:]
@@ -32,7 +38,7 @@ def test_bento_holds_serving_code_and_models_only(bento_tag: str, trained_models
     bento = bentoml.get(bento_tag)
     root = Path(bento.path)
     src = {p.relative_to(root / "src").as_posix() for p in (root / "src").rglob("*") if p.is_file()}
-    assert {"service.py", "runners/sentiment.py", "runners/proto/demand_mining_pb2.py"} <= src
+    assert {"service.py", "runners/sentiment.py", "gateway/proto/demand_mining_pb2.py"} <= src
     assert not any(p.startswith(("training/", "tests/", "loadtests/", "infra/", "bench/")) for p in src)
     assert {str(m.tag) for m in bento.info.models} == set(trained_models.values())
     requirements = (root / "env" / "python" / "requirements.txt").read_text()

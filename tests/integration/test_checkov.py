@@ -30,9 +30,14 @@ def checkov() -> Path:
 
 
 def test_checkov_passes(checkov: Path) -> None:
-    run = subprocess.run([str(checkov), "-d", "infra", "--config-file", "infra/.checkov.yaml", "-o", "json"],
-                         cwd=REPO, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"})
+    run = subprocess.run(
+        [str(checkov), "-d", "infra", "--config-file", "infra/.checkov.yaml", "-o", "json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+    )
     report = json.loads(run.stdout)
     summary = report["summary"]
     failed = [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]]

@@ -7,8 +7,12 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-TITLES = ["Samsung 65\" Class QLED 4K Smart TV", "HP 15.6\" Laptop, Intel Core i5, 16GB RAM, 512GB SSD",
-          "Duracell Coppertop AA Batteries, 40-count", "联想笔记本电脑"]
+TITLES = [
+    'Samsung 65" Class QLED 4K Smart TV',
+    'HP 15.6" Laptop, Intel Core i5, 16GB RAM, 512GB SSD',
+    "Duracell Coppertop AA Batteries, 40-count",
+    "联想笔记本电脑",
+]
 
 
 def test_categories_per_text(server: str, trained_models: dict[str, str]) -> None:
@@ -17,18 +21,21 @@ def test_categories_per_text(server: str, trained_models: dict[str, str]) -> Non
     results = r.json()["results"]
     assert len(results) == 4
     assert [x["lang"] for x in results] == ["en", "en", "en", "zh"]
-    assert all(x["model"] == trained_models["classification"] for x in results)  # zh falls back to en
+    assert all(x["model"] == trained_models["classification-en"] for x in results)  # zh falls back to en
     for x in results:
         assert len(x["probabilities"]) >= 15  # classes whose every title is ambiguous are dropped
         assert sum(x["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert results[0]["label"] == "TVs"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"texts": []}, "texts: Value should have at least 1 item"),
-    ({"texts": ["  "]}, "texts[0]: Value error, text is blank; expected at least 1 non-space character"),
-    ({"text": "tv"}, "texts: Field required"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"texts": []}, "texts: Value should have at least 1 item"),
+        ({"texts": ["  "]}, "texts[0]: Value error, text is blank; expected at least 1 non-space character"),
+        ({"text": "tv"}, "texts: Field required"),
+    ],
+)
 def test_bad_input(server: str, body: object, message: str) -> None:
     r = httpx.post(f"{server}/classify", json=body, timeout=60)
     assert r.status_code == 400 and message in r.json()["error"]

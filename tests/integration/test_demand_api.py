@@ -33,13 +33,19 @@ def test_inventory_plan(server: str, series: dict) -> None:
     assert len(plan["forecast"]["p50"]) == 3 and plan["assumptions"]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"units": [1.0, None, 2.0], "covariates": None}, "series[0].units: need at least 8 periods with a value, got 2"),
-    ({"units": "neg"}, "units[29]: Input should be greater than or equal to 0"),
-    ({"horizon": 60}, "horizon: Input should be less than or equal to 52"),
-    ({"covariates": "short"}, "series[0].covariates: every series needs 30 values"),
-    ({"future_covariates": "drop_price"}, "series[0].future_covariates: the model uses"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"units": [1.0, None, 2.0], "covariates": None},
+            "series[0].units: need at least 8 periods with a value, got 2",
+        ),
+        ({"units": "neg"}, "units[29]: Input should be greater than or equal to 0"),
+        ({"horizon": 60}, "horizon: Input should be less than or equal to 52"),
+        ({"covariates": "short"}, "series[0].covariates: every series needs 30 values"),
+        ({"future_covariates": "drop_price"}, "series[0].future_covariates: the model uses"),
+    ],
+)
 def test_forecast_bad_input(server: str, series: dict, change: dict, message: str) -> None:
     s = dict(series)
     if change.get("units") == "neg":
@@ -58,9 +64,15 @@ def test_forecast_bad_input(server: str, series: dict, change: dict, message: st
 
 
 def test_inventory_bad_input(server: str, series: dict) -> None:
-    r = httpx.post(f"{server}/inventory/plan", json={"series": series, "lead_time": 8, "service_level": 0.95,
-                                                    "on_hand": 0}, timeout=60)
+    r = httpx.post(
+        f"{server}/inventory/plan",
+        json={"series": series, "lead_time": 8, "service_level": 0.95, "on_hand": 0},
+        timeout=60,
+    )
     assert r.status_code == 400 and "series.horizon: must cover the lead time (8 periods), got 6" in r.json()["error"]
-    r = httpx.post(f"{server}/inventory/plan", json={"series": series, "lead_time": 2, "service_level": 1.5,
-                                                    "on_hand": 0}, timeout=60)
+    r = httpx.post(
+        f"{server}/inventory/plan",
+        json={"series": series, "lead_time": 2, "service_level": 1.5, "on_hand": 0},
+        timeout=60,
+    )
     assert r.status_code == 400 and "service_level: Input should be less than or equal to 0.999" in r.json()["error"]

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from runners.events import EventStore
-from runners.proto import demand_mining_pb2 as pb
-from runners.proto import demand_mining_pb2_grpc as pb_grpc
+from gateway.proto import demand_mining_pb2 as pb
+from gateway.proto import demand_mining_pb2_grpc as pb_grpc
+from mining.events import EventStore
 from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -25,8 +25,10 @@ KEY = "test-key-123"
 @pytest.fixture(scope="module")
 def guarded(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("guarded")
-    srv = Server(tmp / "serve.log", {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"),
-                                     "DEMAND_MINING_API_KEYS": f"other-key,{KEY}"})
+    srv = Server(
+        tmp / "serve.log",
+        {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"), "DEMAND_MINING_API_KEYS": f"other-key,{KEY}"},
+    )
     srv.db = tmp / "events.sqlite3"  # type: ignore[attr-defined]
     try:
         yield srv.start()
@@ -40,8 +42,12 @@ def test_api_key_required_except_health(guarded: Server) -> None:
     r = httpx.post(f"{guarded.url}/sentiment", json=body, headers={"X-API-Key": "wrong"}, timeout=30)
     assert r.status_code == 401 and "API key" in r.json()["error"] and "wrong" not in r.text
     assert httpx.post(f"{guarded.url}/sentiment", json=body, headers={"X-API-Key": KEY}, timeout=60).status_code == 200
-    assert httpx.post(f"{guarded.url}/sentiment", json=body, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=60).status_code == 200
+    assert (
+        httpx.post(
+            f"{guarded.url}/sentiment", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+        ).status_code
+        == 200
+    )
     assert httpx.get(f"{guarded.url}/users/u/profile", timeout=30).status_code == 401
     for open_path in ("/readyz", "/livez", "/metrics"):
         assert httpx.get(f"{guarded.url}{open_path}", timeout=30).status_code == 200
@@ -54,8 +60,14 @@ def test_api_key_required_except_health(guarded: Server) -> None:
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         ok = stub.Sentiment(pb.TextsRequest(texts=["fine"]), metadata=[("x-api-key", KEY)], timeout=60)
         assert len(ok.results) == 1
-        health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
-        assert health.status in (health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING)
+        # Every runner answered above, so health must turn SERVING (it polls readiness every 0.5 s).
+        deadline, status = time.monotonic() + 10, None
+        while time.monotonic() < deadline:
+            status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status
+            if status == health_pb2.HealthCheckResponse.SERVING:
+                break
+            time.sleep(0.2)
+        assert status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_acknowledged_events_survive_sigkill(guarded: Server) -> None:
@@ -68,8 +80,10 @@ def test_acknowledged_events_survive_sigkill(guarded: Server) -> None:
             k = 0
             while not stop.is_set():
                 keys = [f"crash-{worker}-{k}-{j}" for j in range(3)]
-                events = [{"key": key, "user_id": f"c{worker}", "type": "click", "item_id": str(50 + j),
-                           "ts": time.time()} for j, key in enumerate(keys)]
+                events = [
+                    {"key": key, "user_id": f"c{worker}", "type": "click", "item_id": str(50 + j), "ts": time.time()}
+                    for j, key in enumerate(keys)
+                ]
                 events[0] = {**events[0], "type": "search", "text": "usb c charger", "item_id": None}
                 k += 1
                 try:

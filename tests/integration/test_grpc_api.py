@@ -14,8 +14,8 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from runners.proto import demand_mining_pb2 as pb
-from runners.proto import demand_mining_pb2_grpc as pb_grpc
+from gateway.proto import demand_mining_pb2 as pb
+from gateway.proto import demand_mining_pb2_grpc as pb_grpc
 from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,10 @@ def channel(served: Server) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(served.grpc_target) as ch:
         health = health_pb2_grpc.HealthStub(ch)
         deadline = time.monotonic() + 60
-        while health.Check(health_pb2.HealthCheckRequest(service="demandmining.v1.DemandMining"),
-                           timeout=10).status != health_pb2.HealthCheckResponse.SERVING:
+        while (
+            health.Check(health_pb2.HealthCheckRequest(service="demandmining.v1.DemandMining"), timeout=10).status
+            != health_pb2.HealthCheckResponse.SERVING
+        ):
             assert time.monotonic() < deadline, "gRPC health never reached SERVING"
             time.sleep(0.5)
         yield ch
@@ -40,9 +42,14 @@ def stub(channel: grpc.Channel) -> pb_grpc.DemandMiningStub:
 
 def test_health_and_reflection(channel: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
-    assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+    assert (
+        health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status
+        == health_pb2.HealthCheckResponse.SERVING
+    )
     refl = reflection_pb2_grpc.ServerReflectionStub(channel)
-    answers = list(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+    answers = list(
+        refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+    )
     names = {s.name for s in answers[0].list_services_response.service}
     assert {"demandmining.v1.DemandMining", "grpc.health.v1.Health"} <= names
 
@@ -50,8 +57,9 @@ def test_health_and_reflection(channel: grpc.Channel) -> None:
 def test_text_methods_match_http(stub: pb_grpc.DemandMiningStub, server: str) -> None:
     texts = ["质量很好，物流也快", "The Samsung TV broke after a week"]
     for rpc, path in [("Sentiment", "/sentiment"), ("Classify", "/classify"), ("Ner", "/ner")]:
-        got = json_format.MessageToDict(getattr(stub, rpc)(pb.TextsRequest(texts=texts), timeout=60),
-                                        preserving_proto_field_name=True)
+        got = json_format.MessageToDict(
+            getattr(stub, rpc)(pb.TextsRequest(texts=texts), timeout=60), preserving_proto_field_name=True
+        )
         want = httpx.post(f"{server}{path}", json={"texts": texts}, timeout=60).json()
         assert len(got["results"]) == 2
         for g, w in zip(got["results"], want["results"]):
@@ -100,17 +108,26 @@ BAD = [
     ("Sentiment", pb.TextsRequest(texts=["x" * 2001]), "/sentiment", {"texts": ["x" * 2001]}),
     ("Keywords", pb.KeywordsRequest(texts=["ok"], top_k=0), "/keywords", {"texts": ["ok"], "top_k": 0}),
     ("Mine", pb.MineRequest(texts=["ok"], event_type="shout"), "/mine", {"texts": ["ok"], "event_type": "shout"}),
-    ("PostEvents", pb.EventsRequest(events=[pb.Event(key="k", user_id="u", type="view")]), "/events",
-     {"events": [{"key": "k", "user_id": "u", "type": "view"}]}),
-    ("Recommend", pb.RecommendRequest(requests=[pb.UserRequest(user_id="u", n=101)]), "/recommend",
-     {"requests": [{"user_id": "u", "n": 101}]}),
+    (
+        "PostEvents",
+        pb.EventsRequest(events=[pb.Event(key="k", user_id="u", type="view")]),
+        "/events",
+        {"events": [{"key": "k", "user_id": "u", "type": "view"}]},
+    ),
+    (
+        "Recommend",
+        pb.RecommendRequest(requests=[pb.UserRequest(user_id="u", n=101)]),
+        "/recommend",
+        {"requests": [{"user_id": "u", "n": 101}]},
+    ),
     ("SimilarItems", pb.SimilarRequest(item_ids=["no-such-item"]), "/similar-items", {"item_ids": ["no-such-item"]}),
 ]
 
 
 @pytest.mark.parametrize(("rpc", "request_msg", "path", "body"), BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
-def test_bad_input_same_message(stub: pb_grpc.DemandMiningStub, server: str, rpc: str, request_msg: object,
-                                path: str, body: dict) -> None:
+def test_bad_input_same_message(
+    stub: pb_grpc.DemandMiningStub, server: str, rpc: str, request_msg: object, path: str, body: dict
+) -> None:
     with pytest.raises(grpc.RpcError) as err:
         getattr(stub, rpc)(request_msg, timeout=30)
     http = httpx.post(f"{server}{path}", json=body, timeout=30)

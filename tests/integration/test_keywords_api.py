@@ -22,12 +22,15 @@ def test_keywords_per_text(server: str, trained_models: dict[str, str]) -> None:
     assert len(default["keywords"]) > 3  # top_k defaults to 10
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"texts": ["ok"], "top_k": 0}, "top_k: Input should be greater than or equal to 1"),
-    ({"texts": ["ok"], "top_k": 51}, "top_k: Input should be less than or equal to 50"),
-    ({"texts": ["ok"], "top_k": "many"}, "top_k: Input should be a valid integer"),
-    ({"texts": []}, "texts: Value should have at least 1 item"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"texts": ["ok"], "top_k": 0}, "top_k: Input should be greater than or equal to 1"),
+        ({"texts": ["ok"], "top_k": 51}, "top_k: Input should be less than or equal to 50"),
+        ({"texts": ["ok"], "top_k": "many"}, "top_k: Input should be a valid integer"),
+        ({"texts": []}, "texts: Value should have at least 1 item"),
+    ],
+)
 def test_bad_input(server: str, body: object, message: str) -> None:
     r = httpx.post(f"{server}/keywords", json=body, timeout=60)
     assert r.status_code == 400 and message in r.json()["error"], r.text

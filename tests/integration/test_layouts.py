@@ -10,6 +10,7 @@ import httpx
 import psutil
 import pytest
 
+from mining.registry import RUNNERS
 from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -28,8 +29,10 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 @pytest.fixture(scope="module")
 def separate(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("separate")
-    srv = Server(tmp / "serve.log", {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"),
-                                     "DEMAND_MINING_LAYOUT": "separate", "GRPC_PORT": "0"})
+    srv = Server(
+        tmp / "serve.log",
+        {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"), "DEMAND_MINING_LAYOUT": "separate", "GRPC_PORT": "0"},
+    )
     try:
         yield srv.start()
     finally:
@@ -68,7 +71,7 @@ def service_processes(srv: Server) -> dict[str, int]:
 
 
 def test_process_layouts(separate: Server, served: Server) -> None:
-    runners = {"SentimentRunner", "ClassifierRunner", "NerRunner", "KeywordsRunner", "RecallRunner", "DemandRunner"}
+    runners = {spec.class_name for spec in RUNNERS}  # the service name is the class name
     assert set(service_processes(served)) == {"DemandMining"}  # every model inside the gateway workers
     apart = service_processes(separate)
     assert set(apart) == {"DemandMining", *runners} and apart["DemandMining"] == 1
@@ -77,7 +80,11 @@ def test_process_layouts(separate: Server, served: Server) -> None:
 def test_colocated_batch_sizes_are_on_metrics(server: str) -> None:
     httpx.post(f"{server}/sentiment", json={"texts": ["质量很好", "Great taste"]}, timeout=60).raise_for_status()
     metrics = httpx.get(f"{server}/metrics", timeout=10).text
-    counts = [line for line in metrics.splitlines()  # the +Inf bucket counts every batch
-              if line.startswith("demand_mining_batch_size_bucket") and 'le="+Inf"' in line
-              and 'runner="SentimentRunner"' in line]
+    counts = [
+        line
+        for line in metrics.splitlines()  # the +Inf bucket counts every batch
+        if line.startswith("demand_mining_batch_size_bucket")
+        and 'le="+Inf"' in line
+        and 'runner="SentimentRunner"' in line
+    ]
     assert counts and sum(float(line.rsplit(" ", 1)[1]) for line in counts) >= 1, metrics[-2000:]

@@ -15,10 +15,34 @@ pytestmark = pytest.mark.integration
 
 
 def locust(host: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--config", "loadtests/locust.conf",
-           "--host", host, "--users", "4", "--spawn-rate", "4", "--step-users", "2", "--step-seconds", "2",
-           "--run-time", "12s", "--max-p95-ms", "10000", "--csv", str(out / "run"), "--html", str(out / "report.html"),
-           *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        "loadtests/locustfile.py",
+        "--config",
+        "loadtests/locust.conf",
+        "--host",
+        host,
+        "--users",
+        "4",
+        "--spawn-rate",
+        "4",
+        "--step-users",
+        "2",
+        "--step-seconds",
+        "2",
+        "--run-time",
+        "12s",
+        "--max-p95-ms",
+        "10000",
+        "--csv",
+        str(out / "run"),
+        "--html",
+        str(out / "report.html"),
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 

@@ -8,9 +8,9 @@ import pytest
 pytestmark = pytest.mark.integration
 
 TEXTS = [
-    "  新华社北京电，国务院总理在上海会见了联想集团代表。",      # leading spaces: offsets must count them
-    "Samsung 65\" Class QN90C 4K UHD TV, 2-pack of Duracell AA batteries",
-    "ＡＰＰＬＥ 😀 在深圳开了新店",                              # full-width letters and an emoji before entities
+    "  新华社北京电，国务院总理在上海会见了联想集团代表。",  # leading spaces: offsets must count them
+    'Samsung 65" Class QN90C 4K UHD TV, 2-pack of Duracell AA batteries',
+    "ＡＰＰＬＥ 😀 在深圳开了新店",  # full-width letters and an emoji before entities
 ]
 
 
@@ -36,18 +36,22 @@ def test_entities_index_the_text_as_sent(server: str, trained_models: dict[str, 
 def test_single_text_and_batch_agree(server: str) -> None:
     one = httpx.post(f"{server}/ner", json={"texts": TEXTS[0]}, timeout=60).json()["results"][0]
     many = httpx.post(f"{server}/ner", json={"texts": TEXTS}, timeout=60).json()["results"][0]
-    assert [(e["type"], e["start"], e["end"]) for e in one["entities"]] == \
-        [(e["type"], e["start"], e["end"]) for e in many["entities"]]
+    assert [(e["type"], e["start"], e["end"]) for e in one["entities"]] == [
+        (e["type"], e["start"], e["end"]) for e in many["entities"]
+    ]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"texts": []}, "texts: Value should have at least 1 item"),
-    ({"texts": [""]}, "texts[0]: String should have at least 1 character"),
-    ({"texts": [" \n "]}, "texts[0]: Value error, text is blank"),
-    ({"texts": ["x" * 2001]}, "texts[0]: String should have at most 2000 characters"),
-    ({"texts": ["ok"] * 65}, "texts: Value should have at most 64 items"),
-    ({"texts": [3]}, "texts[0]: Input should be a valid string"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"texts": []}, "texts: Value should have at least 1 item"),
+        ({"texts": [""]}, "texts[0]: String should have at least 1 character"),
+        ({"texts": [" \n "]}, "texts[0]: Value error, text is blank"),
+        ({"texts": ["x" * 2001]}, "texts[0]: String should have at most 2000 characters"),
+        ({"texts": ["ok"] * 65}, "texts: Value should have at most 64 items"),
+        ({"texts": [3]}, "texts[0]: Input should be a valid string"),
+    ],
+)
 def test_bad_input(server: str, body: object, message: str) -> None:
     r = httpx.post(f"{server}/ner", json=body, timeout=60)
     assert r.status_code == 400 and message in r.json()["error"], r.text

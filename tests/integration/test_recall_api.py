@@ -9,13 +9,22 @@ pytestmark = pytest.mark.integration
 
 
 def test_recommend_known_new_and_unknown_users(server: str, trained_models: dict[str, str]) -> None:
-    body = {"requests": [
-        {"user_id": "196", "n": 5, "explain": True},
-        {"user_id": "new-user", "n": 5, "recent": [{"item_id": "50", "weight": 5}, {"item_id": "172", "weight": 4},
-                                                   {"item_id": "no-such-item"}]},
-        {"user_id": "nobody", "n": 3, "deny": ["50"]},
-        {"user_id": "196", "n": 3, "allow": ["50", "100", "181", "258"], "exclude_seen": False},
-    ]}
+    body = {
+        "requests": [
+            {"user_id": "196", "n": 5, "explain": True},
+            {
+                "user_id": "new-user",
+                "n": 5,
+                "recent": [
+                    {"item_id": "50", "weight": 5},
+                    {"item_id": "172", "weight": 4},
+                    {"item_id": "no-such-item"},
+                ],
+            },
+            {"user_id": "nobody", "n": 3, "deny": ["50"]},
+            {"user_id": "196", "n": 3, "allow": ["50", "100", "181", "258"], "exclude_seen": False},
+        ]
+    }
     r = httpx.post(f"{server}/recommend", json=body, timeout=60)
     assert r.status_code == 200, r.text
     known, new, cold, allowed = r.json()["results"]
@@ -39,16 +48,30 @@ def test_similar_items(server: str) -> None:
     assert r.status_code == 404 and "no-such-item" in r.json()["error"]
 
 
-@pytest.mark.parametrize(("route", "body", "message"), [
-    ("/recommend", {"requests": []}, "requests: Value should have at least 1 item"),
-    ("/recommend", {"requests": [{"n": 5}]}, "requests[0].user_id: Field required"),
-    ("/recommend", {"requests": [{"user_id": "1", "n": 0}]}, "requests[0].n: Input should be greater than or equal to 1"),
-    ("/recommend", {"requests": [{"user_id": "1", "recent": [{"item_id": "5", "weight": -1}]}]},
-     "requests[0].recent[0].weight: Input should be greater than 0"),
-    ("/recommend", {"requests": [{"user_id": " "}]}, "requests[0].user_id: String should have at least 1 character"),
-    ("/similar-items", {"item_ids": []}, "item_ids: Value should have at least 1 item"),
-    ("/similar-items", {"item_ids": ["50"], "n": 101}, "n: Input should be less than or equal to 100"),
-])
+@pytest.mark.parametrize(
+    ("route", "body", "message"),
+    [
+        ("/recommend", {"requests": []}, "requests: Value should have at least 1 item"),
+        ("/recommend", {"requests": [{"n": 5}]}, "requests[0].user_id: Field required"),
+        (
+            "/recommend",
+            {"requests": [{"user_id": "1", "n": 0}]},
+            "requests[0].n: Input should be greater than or equal to 1",
+        ),
+        (
+            "/recommend",
+            {"requests": [{"user_id": "1", "recent": [{"item_id": "5", "weight": -1}]}]},
+            "requests[0].recent[0].weight: Input should be greater than 0",
+        ),
+        (
+            "/recommend",
+            {"requests": [{"user_id": " "}]},
+            "requests[0].user_id: String should have at least 1 character",
+        ),
+        ("/similar-items", {"item_ids": []}, "item_ids: Value should have at least 1 item"),
+        ("/similar-items", {"item_ids": ["50"], "n": 101}, "n: Input should be less than or equal to 100"),
+    ],
+)
 def test_bad_input(server: str, route: str, body: object, message: str) -> None:
     r = httpx.post(f"{server}{route}", json=body, timeout=60)
     assert r.status_code == 400 and message in r.json()["error"], r.text

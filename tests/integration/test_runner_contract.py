@@ -8,83 +8,110 @@ from typing import Any
 
 import pytest
 
-from runners.classifier import ClassifierRunner
-from runners.demand_runner import DemandRunner
-from runners.keywords_runner import KeywordsRunner
-from runners.ner_runner import NerRunner
-from runners.recall_runner import RecallRunner
-from runners.sentiment import SentimentRunner
+from mining.contracts import EntitiesResult, ForecastResult, KeywordsResult, LabelResult, RecallResult, text_items
+from mining.registry import RUNNERS as REGISTRY
+from runners import service_of
 
 pytestmark = pytest.mark.integration
 
-LABEL_KEYS = {"lang", "label", "score", "probabilities", "model"}
+
+def _label_answer(r: LabelResult) -> Any:
+    assert r.label in r.probabilities
+    assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    return r.label
 
 
-def _label_answer(r: dict[str, Any]) -> Any:
-    assert r["label"] in r["probabilities"]
-    assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-    return r["label"]
+def _entity_answer(r: EntitiesResult) -> Any:
+    for e in r.entities:
+        assert 0 <= e.score <= 1 and e.start < e.end
+    return [(e.type, e.start, e.end) for e in r.entities]
 
 
-def _entity_answer(r: dict[str, Any]) -> Any:
-    for e in r["entities"]:
-        assert set(e) == {"type", "text", "start", "end", "score"} and 0 <= e["score"] <= 1
-    return [(e["type"], e["start"], e["end"]) for e in r["entities"]]
+def _keyword_answer(r: KeywordsResult) -> Any:
+    return [k.keyword for k in r.keywords]
 
 
-def _keyword_answer(r: dict[str, Any]) -> Any:
-    return [k["keyword"] for k in r["keywords"]]
+def _recall_answer(r: RecallResult) -> Any:
+    return r.source, [i.item_id for i in r.items]
 
 
-def _recall_answer(r: dict[str, Any]) -> Any:
-    return r["source"], [i["item_id"] for i in r["items"]]
+def _demand_answer(r: ForecastResult) -> Any:
+    assert r.error is None and r.quantiles is not None
+    q = r.quantiles
+    assert all(lo <= mid <= hi for lo, mid, hi in zip(q.p10, q.p50, q.p90))
+    return [round(v, 1) for v in q.p50]
 
 
-def _demand_answer(r: dict[str, Any]) -> Any:
-    q = r["quantiles"]
-    assert all(lo <= mid <= hi for lo, mid, hi in zip(q["p10"], q["p50"], q["p90"]))
-    return [round(v, 1) for v in q["p50"]]
-
-
-_SERIES = {"units": [4000.0 + 100 * (k % 5) for k in range(20)], "horizon": 4,
-           "covariates": {c: [1.0] * 20 for c in ("price", "deal", "feature", "rel_price")},
-           "future_covariates": {c: [1.0] * 4 for c in ("price", "deal", "feature", "rel_price")}}
-
-
-# runner -> (service, inputs, result keys, the part of a result that batching must not change)
-RUNNERS: dict[str, tuple[Any, list[str], set[str], Callable[[dict[str, Any]], Any]]] = {
-    "sentiment": (SentimentRunner, ["质量很好", "The coffee was stale.", "太差了", "Love it"], LABEL_KEYS, _label_answer),
-    "classification": (ClassifierRunner, ["55 inch 4K smart TV", "gaming laptop 16GB RAM", "AA batteries 40-count"],
-                       LABEL_KEYS, _label_answer),
-    "ner": (NerRunner, ["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle", "  "],
-            {"lang", "entities", "models"}, _entity_answer),
-    "recall": (RecallRunner, [{"user_id": "196"}, {"user_id": "new", "recent": [{"item_id": "50", "weight": 5}]},
-                              {"user_id": "nobody"}],
-               {"user_id", "items", "source", "unknown_items", "model"}, _recall_answer),
-    "demand": (DemandRunner, [_SERIES, {**_SERIES, "horizon": 2, "future_covariates": {
-        c: [1.0, 0.0] for c in ("price", "deal", "feature", "rel_price")}}], {"quantiles", "model"}, _demand_answer),
-    "keywords": (KeywordsRunner, ["物流很快，包装很好", "The coffee arrived stale and the bag was torn."],
-                 {"lang", "keywords", "model"}, _keyword_answer),
+_SERIES = {
+    "units": [4000.0 + 100 * (k % 5) for k in range(20)],
+    "horizon": 4,
+    "covariates": {c: [1.0] * 20 for c in ("price", "deal", "feature", "rel_price")},
+    "future_covariates": {c: [1.0] * 4 for c in ("price", "deal", "feature", "rel_price")},
 }
+
+
+# registry runner key -> (inputs, result type, the part of a result that batching must not change)
+RUNNERS: dict[str, tuple[list[Any], type, Callable[[Any], Any]]] = {
+    "sentiment": (text_items(["质量很好", "The coffee was stale.", "太差了", "Love it"]), LabelResult, _label_answer),
+    "classification": (
+        text_items(["55 inch 4K smart TV", "gaming laptop 16GB RAM", "AA batteries 40-count"]),
+        LabelResult,
+        _label_answer,
+    ),
+    "ner": (
+        text_items(["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle", "  "]),
+        EntitiesResult,
+        _entity_answer,
+    ),
+    "recall": (
+        [{"user_id": "196"}, {"user_id": "new", "recent": [{"item_id": "50", "weight": 5}]}, {"user_id": "nobody"}],
+        RecallResult,
+        _recall_answer,
+    ),
+    "demand": (
+        [
+            _SERIES,
+            {
+                **_SERIES,
+                "horizon": 2,
+                "future_covariates": {c: [1.0, 0.0] for c in ("price", "deal", "feature", "rel_price")},
+            },
+        ],
+        ForecastResult,
+        _demand_answer,
+    ),
+    "keywords": (
+        text_items(["物流很快，包装很好", "The coffee arrived stale and the bag was torn."]),
+        KeywordsResult,
+        _keyword_answer,
+    ),
+}
+
+
+def test_every_registry_runner_has_a_contract_case() -> None:
+    assert set(RUNNERS) == {r.key for r in REGISTRY}
 
 
 @pytest.fixture(scope="module", params=sorted(RUNNERS))
 def runner(request: pytest.FixtureRequest, trained_models: dict[str, str]) -> tuple[Any, ...]:
-    service, texts, keys, answer = RUNNERS[request.param]
-    return service.inner(), texts, keys, answer  # the plain class: loads its models from the session's store
+    inputs, result_type, answer = RUNNERS[request.param]
+    # The plain class: loads its models from the session's store.
+    return service_of(request.param).inner(), inputs, result_type, answer, request.param
 
 
 def test_loads_models_with_tags_from_the_store(runner: tuple[Any, ...], trained_models: dict[str, str]) -> None:
     instance = runner[0]
-    assert instance.models and set(instance.tags.values()) <= set(trained_models.values())
+    served = {m for r in REGISTRY if r.key == runner[4] for m in r.models}
+    assert set(instance.models) == served  # every registry model of the runner (all are trained here)
+    assert instance.tags == {name: trained_models[name] for name in served}
 
 
 def test_batch_predict_shape_and_order(runner: tuple[Any, ...]) -> None:
-    instance, texts, keys, answer = runner
+    instance, texts, result_type, answer = runner[:4]
     batch = instance.predict(texts)
     assert len(batch) == len(texts)
     for text, result in zip(texts, batch):
-        assert set(result) == keys
+        assert type(result) is result_type
         assert answer(instance.predict([text])[0]) == answer(result)  # batching does not change answers
     assert instance.predict([]) == []
 
@@ -100,15 +127,16 @@ def test_colocated_batcher_gives_each_caller_its_own_answer(runner: tuple[Any, .
     every caller still gets the answer a call of its own gives, and a bad caller fails alone."""
     import asyncio
 
-    from runners.batcher import AdaptiveBatcher
+    from gateway.batcher import AdaptiveBatcher
 
-    instance, texts, _, answer = runner
+    instance, texts, _, answer = runner[:4]
 
     async def main() -> list[Any]:
         batcher = AdaptiveBatcher(instance.predict, max_batch_size=64, name="contract", slots=2)
         try:
-            return await asyncio.gather(*(batcher([t]) for t in texts * 3), batcher([texts[0], 3]),
-                                        return_exceptions=True)
+            return await asyncio.gather(
+                *(batcher([t]) for t in texts * 3), batcher([texts[0], 3]), return_exceptions=True
+            )
         finally:
             batcher.close()
 

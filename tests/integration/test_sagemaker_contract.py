@@ -20,18 +20,24 @@ def test_invocations_route_by_attribute_and_envelope(server: str) -> None:
     direct = httpx.post(f"{server}/sentiment", json=body, timeout=60).json()
     by_attr = httpx.post(f"{server}/invocations", json=body, headers={ATTR: "route=/sentiment"}, timeout=60)
     assert by_attr.status_code == 200 and by_attr.json() == direct
-    envelope = httpx.post(f"{server}/invocations", json={"route": "/recommend", "body": {"requests": {"user_id": "196", "n": 3}}},
-                          timeout=60)
+    envelope = httpx.post(
+        f"{server}/invocations",
+        json={"route": "/recommend", "body": {"requests": {"user_id": "196", "n": 3}}},
+        timeout=60,
+    )
     assert envelope.status_code == 200 and len(envelope.json()["results"][0]["items"]) == 3
 
 
-@pytest.mark.parametrize(("headers", "body", "status", "needle"), [
-    ({}, {"texts": ["x"]}, 400, "route: expected one of"),
-    ({ATTR: "route=/nope"}, {"texts": ["x"]}, 400, "got '/nope'"),
-    ({ATTR: "route=/sentiment"}, {"texts": []}, 400, "texts"),
-    ({ATTR: "route=/similar-items"}, {"item_ids": ["no-such-item"]}, 404, "no-such-item"),
-    ({ATTR: "route=/sentiment"}, ["not", "an", "object"], 400, "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "needle"),
+    [
+        ({}, {"texts": ["x"]}, 400, "route: expected one of"),
+        ({ATTR: "route=/nope"}, {"texts": ["x"]}, 400, "got '/nope'"),
+        ({ATTR: "route=/sentiment"}, {"texts": []}, 400, "texts"),
+        ({ATTR: "route=/similar-items"}, {"item_ids": ["no-such-item"]}, 404, "no-such-item"),
+        ({ATTR: "route=/sentiment"}, ["not", "an", "object"], 400, "expected a JSON object"),
+    ],
+)
 def test_invocations_errors(server: str, headers: dict, body: object, status: int, needle: str) -> None:
     r = httpx.post(f"{server}/invocations", json=body, headers=headers, timeout=60)
     assert r.status_code == status, r.text

@@ -10,13 +10,17 @@ import httpx
 import numpy as np
 import pytest
 
-from runners.textclf import load_artifact
-from service import MAX_TEXT_CHARS, MAX_TEXTS
+from gateway.schemas import MAX_TEXT_CHARS, MAX_TEXTS
+from mining.models.textclf import load_artifact
 
 pytestmark = pytest.mark.integration
 
-TEXTS = ["质量很好，物流也快，下次还来买", "The coffee arrived stale and the bag was torn.", "太差了，用了两天就坏了",
-         "Best snack I have had in years, my kids love it"]
+TEXTS = [
+    "质量很好，物流也快，下次还来买",
+    "The coffee arrived stale and the bag was torn.",
+    "太差了，用了两天就坏了",
+    "Best snack I have had in years, my kids love it",
+]
 
 
 def post(url: str, body: object = None, content: bytes | None = None) -> httpx.Response:
@@ -34,13 +38,13 @@ def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) 
         assert set(x["probabilities"]) == {"negative", "positive"}
         assert sum(x["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
         assert x["score"] == pytest.approx(x["probabilities"][x["label"]])
-        assert x["model"] == trained_models[x["lang"]]
+        assert x["model"] == trained_models[f"sentiment-{x['lang']}"]
 
 
 def test_served_probabilities_match_the_stored_model(server: str, trained_models: dict[str, str]) -> None:
     results = post(server, {"texts": TEXTS}).json()["results"]
     for lang, idx in (("zh", [0, 2]), ("en", [1, 3])):
-        model = load_artifact(Path(bentoml.models.get(trained_models[lang]).path))
+        model = load_artifact(Path(bentoml.models.get(trained_models[f"sentiment-{lang}"]).path))
         expected = model.predict_proba([TEXTS[i] for i in idx])
         served = np.array([[results[i]["probabilities"][name] for name in model.labels] for i in idx])
         np.testing.assert_allclose(served, expected, atol=1e-4)
@@ -73,19 +77,33 @@ BAD_INPUTS = [
     ("not JSON at all", None, b"hello", "Invalid JSON"),
     ("missing field", {}, None, "texts: Field required"),
     ("empty list", {"texts": []}, None, "texts: Value should have at least 1 item"),
-    ("empty text", {"texts": ["   "]}, None, "texts[0]: Value error, text is blank; expected at least 1 non-space character"),
+    (
+        "empty text",
+        {"texts": ["   "]},
+        None,
+        "texts[0]: Value error, text is blank; expected at least 1 non-space character",
+    ),
     ("wrong type", {"texts": [1]}, None, "texts[0]: Input should be a valid string"),
     ("null", {"texts": None}, None, "texts: Input should be a valid array"),
-    ("text over the limit", {"texts": ["x" * (MAX_TEXT_CHARS + 1)]}, None,
-     f"texts[0]: String should have at most {MAX_TEXT_CHARS} characters"),
-    ("list over the limit", {"texts": ["ok"] * (MAX_TEXTS + 1)}, None,
-     f"texts: Value should have at most {MAX_TEXTS} items"),
+    (
+        "text over the limit",
+        {"texts": ["x" * (MAX_TEXT_CHARS + 1)]},
+        None,
+        f"texts[0]: String should have at most {MAX_TEXT_CHARS} characters",
+    ),
+    (
+        "list over the limit",
+        {"texts": ["ok"] * (MAX_TEXTS + 1)},
+        None,
+        f"texts: Value should have at most {MAX_TEXTS} items",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "body", "raw", "message"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_is_a_400_naming_the_field(server: str, case: str, body: object, raw: bytes | None,
-                                              message: str) -> None:
+def test_bad_input_is_a_400_naming_the_field(
+    server: str, case: str, body: object, raw: bytes | None, message: str
+) -> None:
     r = post(server, body, raw)
     assert r.status_code == 400, r.text
     payload = r.json()

@@ -48,21 +48,53 @@ class S3Server:
                 self.proc.wait()
 
 
-def start_s3(workdir: Path, access_key: str = "test-access-key", secret_key: str = "test-secret-key-0123456789",
-             timeout: float = 60) -> S3Server:
+def start_s3(
+    workdir: Path,
+    access_key: str = "test-access-key",
+    secret_key: str = "test-secret-key-0123456789",
+    timeout: float = 60,
+) -> S3Server:
     weed = shutil.which("weed") or str(Path(os.sys.executable).parent / "weed")
     config = workdir / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "tests", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "tests",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     (workdir / "data").mkdir(exist_ok=True)
     p = _free_ports(13)
-    args = [weed, "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-master.port={p[0]}", f"-master.port.grpc={p[1]}", f"-volume.port={p[2]}", f"-volume.port.grpc={p[3]}",
-            f"-filer.port={p[4]}", f"-filer.port.grpc={p[5]}", f"-s3.port={p[6]}", f"-s3.port.grpc={p[7]}",
-            f"-admin.port={p[8]}", f"-admin.port.grpc={p[9]}", f"-webdav.port={p[10]}", "-webdav=false",
-            "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
-            "-master.volumeSizeLimitMB=64"]
+    args = [
+        weed,
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={p[0]}",
+        f"-master.port.grpc={p[1]}",
+        f"-volume.port={p[2]}",
+        f"-volume.port.grpc={p[3]}",
+        f"-filer.port={p[4]}",
+        f"-filer.port.grpc={p[5]}",
+        f"-s3.port={p[6]}",
+        f"-s3.port.grpc={p[7]}",
+        f"-admin.port={p[8]}",
+        f"-admin.port.grpc={p[9]}",
+        f"-webdav.port={p[10]}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={config}",
+        "-master.volumeSizeLimitMB=64",
+    ]
     log = workdir / "weed.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from runners.batcher import AdaptiveBatcher
+from gateway.batcher import AdaptiveBatcher
 
 
 def run(coro):  # noqa: ANN001, ANN201 - tiny test helper

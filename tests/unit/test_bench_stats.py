@@ -50,16 +50,30 @@ def test_batching_ceiling_from_measured_costs() -> None:
 
 
 def test_verdict_per_target() -> None:
-    headline = {"batching_speedup_recall": 3.0, "batching_speedup_sentiment_zh": 1.9, "vs_naive_speedup": 1.2,
-                "served_over_limit": 0.8, "cold_start_s": 15.1, "after_burst_c1_ratio": 1.0,
-                "batching_never_worse": True}
+    headline = {
+        "batching_speedup_recall": 3.0,
+        "batching_speedup_sentiment_zh": 1.9,
+        "vs_naive_speedup": 1.2,
+        "served_over_limit": 0.8,
+        "cold_start_s": 15.1,
+        "after_burst_c1_ratio": 1.0,
+        "batching_never_worse": True,
+    }
     met = verdict(headline)
-    assert met == {"batching_speedup_recall": True, "batching_speedup_sentiment_zh": False, "vs_naive_speedup": True,
-                   "served_over_limit": True, "cold_start_s": False, "after_burst_c1_ratio": True,
-                   "batching_never_worse": True}
+    assert met == {
+        "batching_speedup_recall": True,
+        "batching_speedup_sentiment_zh": False,
+        "vs_naive_speedup": True,
+        "served_over_limit": True,
+        "cold_start_s": False,
+        "after_burst_c1_ratio": True,
+        "batching_never_worse": True,
+    }
 
 
-def test_gpu_check_exits_cleanly_without_cuda(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gpu_check_exits_cleanly_without_cuda(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
     from bench import gpu

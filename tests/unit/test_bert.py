@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from runners.bert import BertConfig, BertModel
+from mining.models.bert import BertConfig, BertModel
 from tests.unit.test_textclf import tiny_encoder_folder
 
 

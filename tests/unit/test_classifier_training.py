@@ -10,17 +10,25 @@ import pandas as pd
 from training import train_classifier
 from training.common import per_class_report
 
-CATEGORIES = {"TVs": ["television", "oled tv", "qled tv"], "Laptops": ["laptop", "notebook", "chromebook"],
-              "Batteries": ["batteries", "aa cells", "aaa cells"]}
+CATEGORIES = {
+    "TVs": ["television", "oled tv", "qled tv"],
+    "Laptops": ["laptop", "notebook", "chromebook"],
+    "Batteries": ["batteries", "aa cells", "aaa cells"],
+}
 BRANDS = ["acme", "zenith", "orion", "vertex", "nimbus", "polar", "quasar", "helix"]
 
 
 def synthetic_catalogue(path: Path, per_class: int = 40, seed: int = 0) -> Path:
     rng = random.Random(seed)
-    rows = [{"text": f"{rng.choice(BRANDS)} {rng.choice(words)} model {rng.randint(100, 999)}{rng.choice('xyzqw')} "
-                     f"{rng.choice(['black', 'silver', 'white', 'blue'])} {rng.randint(2, 64)} pack",
-             "label": label}
-            for label, words in CATEGORIES.items() for _ in range(per_class)]
+    rows = [
+        {
+            "text": f"{rng.choice(BRANDS)} {rng.choice(words)} model {rng.randint(100, 999)}{rng.choice('xyzqw')} "
+            f"{rng.choice(['black', 'silver', 'white', 'blue'])} {rng.randint(2, 64)} pack",
+            "label": label,
+        }
+        for label, words in CATEGORIES.items()
+        for _ in range(per_class)
+    ]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -29,10 +37,25 @@ def test_classifier_cv_reports_mean_spread_and_saves(tmp_path: Path) -> None:
     import bentoml
 
     data = synthetic_catalogue(tmp_path / "cat.csv")
-    result = train_classifier.main([
-        "--data", str(data), "--n-splits", "2", "--epochs", "8", "--n-buckets", "4096", "--hidden", "16",
-        "--threads", "1", "--report-dir", str(tmp_path / "r"), "--synthetic",
-    ])
+    result = train_classifier.main(
+        [
+            "--data",
+            str(data),
+            "--n-splits",
+            "2",
+            "--epochs",
+            "8",
+            "--n-buckets",
+            "4096",
+            "--hidden",
+            "16",
+            "--threads",
+            "1",
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--synthetic",
+        ]
+    )
     m = result["metrics"]
     assert m["n_splits"] == 2 and len(m["per_split"]) == 2
     assert m["test_accuracy"] >= 0.9

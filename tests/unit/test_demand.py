@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from runners.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
+from mining.models.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
 from training.train_demand import Panel, forecast_metrics, load_panel, mase_scale, simple_baselines, windows
 
 
@@ -28,7 +28,9 @@ def test_forecast_metrics_known_values() -> None:
 
 
 def _panel() -> Panel:
-    rows = [("a", p, float(p), 1.0) for p in range(1, 11) if p not in (4, 5)] + [("b", p, 2.0, 0.5) for p in range(3, 11)]
+    rows = [("a", p, float(p), 1.0) for p in range(1, 11) if p not in (4, 5)] + [
+        ("b", p, 2.0, 0.5) for p in range(3, 11)
+    ]
     return load_panel(pd.DataFrame(rows, columns=["series_id", "period", "units", "price"]), ["price"])
 
 
@@ -58,8 +60,13 @@ def test_windows_refuse_an_origin_without_room() -> None:
 def test_network_shapes_monotone_quantiles_and_round_trip(arch: str, tmp_path) -> None:
     torch.manual_seed(0)
     net = DemandNet(n_covariates=1, horizon=3, history=5, arch=arch, hidden=8, layers=1)
-    model = DemandModel(net.eval(), ["price"], np.array([1.0]), np.array([0.5]), {
-        "n_covariates": 1, "horizon": 3, "history": 5, "arch": arch, "hidden": 8, "layers": 1})
+    model = DemandModel(
+        net.eval(),
+        ["price"],
+        np.array([1.0]),
+        np.array([0.5]),
+        {"n_covariates": 1, "horizon": 3, "history": 5, "arch": arch, "hidden": 8, "layers": 1},
+    )
     units = np.array([[1, 2, np.nan, 4, 5], [np.nan] * 4 + [7.0]])
     cov_h, cov_f = np.ones((2, 5, 1)), np.ones((2, 3, 1))
     pred = model.predict(units, cov_h, cov_f)
@@ -67,8 +74,9 @@ def test_network_shapes_monotone_quantiles_and_round_trip(arch: str, tmp_path) -
     assert (np.diff(pred, axis=-1) >= 0).all()
     assert model.predict(units, cov_h, cov_f[:, :2]).shape == (2, 2, 3)
     model.save(tmp_path)
-    np.testing.assert_allclose(DemandModel.load(tmp_path, torch.device("cpu")).predict(units, cov_h, cov_f), pred,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        DemandModel.load(tmp_path, torch.device("cpu")).predict(units, cov_h, cov_f), pred, rtol=1e-5
+    )
     feats = window_features(units, cov_h, cov_f, np.array([1.0]), np.array([0.5]))
     assert feats["hist"].shape == (2, 5, 4) and feats["scale"].tolist() == [4.0, 8.0]
 
@@ -79,20 +87,34 @@ def _model(horizon: int = 4) -> DemandModel:
 
 
 def _request(**kw):
-    r = {"units": [5.0] * 10, "covariates": {"price": [1.0] * 10}, "horizon": 3, "future_covariates": {"price": [1.0] * 3}}
+    r = {
+        "units": [5.0] * 10,
+        "covariates": {"price": [1.0] * 10},
+        "horizon": 3,
+        "future_covariates": {"price": [1.0] * 3},
+    }
     return {**r, **kw}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"units": [1.0, None, 2.0]}, "units: need at least 8 periods with a value, got 2"),
-    ({"units": [5.0] * 9 + [-1.0]}, "units: must be >= 0; period 9 is negative"),
-    ({"horizon": 5, "future_covariates": {"price": [1.0] * 5}}, "horizon: 1-4 periods, got 5"),
-    ({"covariates": {"price": [1.0] * 9}}, "covariates: every series needs 10 values (one per history period); got {'price': 9}"),
-    ({"future_covariates": {"promo": [1.0] * 3}}, "future_covariates: the model uses ['price']; missing ['price'], unknown ['promo']"),
-    ({"future_covariates": {"price": [1.0, None, 1.0]}}, "future_covariates: values must be finite numbers"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"units": [1.0, None, 2.0]}, "units: need at least 8 periods with a value, got 2"),
+        ({"units": [5.0] * 9 + [-1.0]}, "units: must be >= 0; period 9 is negative"),
+        ({"horizon": 5, "future_covariates": {"price": [1.0] * 5}}, "horizon: 1-4 periods, got 5"),
+        (
+            {"covariates": {"price": [1.0] * 9}},
+            "covariates: every series needs 10 values (one per history period); got {'price': 9}",
+        ),
+        (
+            {"future_covariates": {"promo": [1.0] * 3}},
+            "future_covariates: the model uses ['price']; missing ['price'], unknown ['promo']",
+        ),
+        ({"future_covariates": {"price": [1.0, None, 1.0]}}, "future_covariates: values must be finite numbers"),
+    ],
+)
 def test_forecast_requests_are_checked(change: dict, message: str) -> None:
-    from runners.demand_runner import forecast_many
+    from mining.models.demand import forecast_many
 
     out = forecast_many(_model(), [_request(), _request(**change)])
     assert "quantiles" in out[0] and len(out[0]["quantiles"]["p50"]) == 3
@@ -100,7 +122,7 @@ def test_forecast_requests_are_checked(change: dict, message: str) -> None:
 
 
 def test_short_history_is_left_padded_with_gaps() -> None:
-    from runners.demand_runner import prepare
+    from mining.models.demand import prepare
 
     units, cov_h, cov_f = prepare(_model(), _request(units=[1.0, None] + [2.0] * 7, covariates={"price": [3.0] * 9}))
     assert units.shape == (6,) and cov_h.shape == (6, 1) and cov_f.shape == (3, 1)
@@ -111,7 +133,7 @@ def test_short_history_is_left_padded_with_gaps() -> None:
 def test_reorder_plan_closed_form() -> None:
     from statistics import NormalDist
 
-    from runners.demand_runner import reorder_plan
+    from mining.inventory import reorder_plan
 
     z90 = NormalDist().inv_cdf(0.9)
     # Each period: mean 100, sd 10 -> p10 / p90 = 100 -+ 10 z90. Two periods, independent:
@@ -143,10 +165,34 @@ def test_training_smoke_learns_a_promotion_effect(tmp_path) -> None:  # noqa: AN
             rows.append((f"s{s}", p, level * (1 + deal) * rng.uniform(0.95, 1.05), deal))
     path = tmp_path / "sales.csv"
     pd.DataFrame(rows, columns=["series_id", "period", "units", "deal"]).to_csv(path, index=False)
-    out = train_demand.main(["--data", str(path), "--history", "16", "--horizon", "4", "--origins", "8,4",
-                             "--epochs", "25", "--patience", "25", "--hidden", "16", "--layers", "1",
-                             "--windows-per-epoch", "0", "--lr", "0.005", "--threads", "1",
-                             "--report-dir", str(tmp_path)])
+    out = train_demand.main(
+        [
+            "--data",
+            str(path),
+            "--history",
+            "16",
+            "--horizon",
+            "4",
+            "--origins",
+            "8,4",
+            "--epochs",
+            "25",
+            "--patience",
+            "25",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--windows-per-epoch",
+            "0",
+            "--lr",
+            "0.005",
+            "--threads",
+            "1",
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
     assert out["baseline"]["all"]["median_13"]["wape"] > 0.2
     assert out["test_wape"] < 0.12 and out["tag"].startswith("demand:")
     assert 0.5 <= out["test_coverage_80"] <= 1.0

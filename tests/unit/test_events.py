@@ -7,28 +7,47 @@ from pathlib import Path
 
 import pytest
 
-from runners.events import ITEM_WEIGHTS, EventStore, terms_of
-from runners.insight import demand_summary, intent_of, trusted_category
+from mining.events import ITEM_WEIGHTS, EventStore, terms_of
+from mining.insight import demand_summary, intent_of, trusted_category
 
 DAY = 86400.0
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 
 def analysis(category: str, positive: float, entities: list[tuple[str, str]] = (), keywords: list[str] = ()) -> dict:
-    return {"lang": "en", "category": category, "positive": positive,
-            "entities": [{"type": t, "text": x} for t, x in entities], "keywords": [{"keyword": k} for k in keywords]}
+    return {
+        "lang": "en",
+        "category": category,
+        "positive": positive,
+        "entities": [{"type": t, "text": x} for t, x in entities],
+        "keywords": [{"keyword": k} for k in keywords],
+    }
 
 
 def ev(key: str, user: str, kind: str, ts: float, item: str | None = None, a: dict | None = None) -> dict:
-    return {"key": key, "user_id": user, "type": kind, "ts": ts, "item_id": item, "text": "t" if a else None,
-            "analysis": a}
+    return {
+        "key": key,
+        "user_id": user,
+        "type": kind,
+        "ts": ts,
+        "item_id": item,
+        "text": "t" if a else None,
+        "analysis": a,
+    }
 
 
 def test_terms_of_weights_and_dedups() -> None:
-    rows = terms_of(analysis("Laptops", 0.9, [("BRAND", "Dell"), ("BRAND", "dell "), ("SIZE", "15 in")],
-                             ["battery", "screen"]), "purchase")
-    assert rows == [("category", "Laptops", "", 5.0), ("entity", "dell", "BRAND", 5.0), ("entity", "15 in", "SIZE", 5.0),
-                    ("keyword", "battery", "", 5.0), ("keyword", "screen", "", 5.0)]
+    rows = terms_of(
+        analysis("Laptops", 0.9, [("BRAND", "Dell"), ("BRAND", "dell "), ("SIZE", "15 in")], ["battery", "screen"]),
+        "purchase",
+    )
+    assert rows == [
+        ("category", "Laptops", "", 5.0),
+        ("entity", "dell", "BRAND", 5.0),
+        ("entity", "15 in", "SIZE", 5.0),
+        ("keyword", "battery", "", 5.0),
+        ("keyword", "screen", "", 5.0),
+    ]
     assert terms_of(None, "view") == []
 
 
@@ -43,19 +62,24 @@ def test_idempotent_add_and_reopen(tmp_path: Path) -> None:
     reopened = EventStore(tmp_path / "ev.db")  # state survives a restart
     assert reopened.count() == 3
     # newest first; the retried k1 did not replace the stored view
-    assert reopened.interactions("u") == [("i1", ITEM_WEIGHTS["cart"]), ("i2", ITEM_WEIGHTS["purchase"]),
-                                          ("i1", ITEM_WEIGHTS["view"])]
+    assert reopened.interactions("u") == [
+        ("i1", ITEM_WEIGHTS["cart"]),
+        ("i2", ITEM_WEIGHTS["purchase"]),
+        ("i1", ITEM_WEIGHTS["view"]),
+    ]
     assert reopened.interactions("nobody") == []
 
 
 def test_profile_known_answer(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "ev.db")
-    store.add([
-        ev("a", "u", "search", T0, a=analysis("Laptops", 0.5, keywords=["gaming laptop"])),
-        ev("b", "u", "review", T0 + DAY, "i1", analysis("Laptops", 0.9, [("BRAND", "Dell")], ["battery"])),
-        ev("c", "u", "message", T0 + 2 * DAY, a=analysis("Monitors", 0.1, [("BRAND", "Dell")], ["battery"])),
-        ev("d", "other", "purchase", T0, "i2", analysis("Monitors", 0.9)),
-    ])
+    store.add(
+        [
+            ev("a", "u", "search", T0, a=analysis("Laptops", 0.5, keywords=["gaming laptop"])),
+            ev("b", "u", "review", T0 + DAY, "i1", analysis("Laptops", 0.9, [("BRAND", "Dell")], ["battery"])),
+            ev("c", "u", "message", T0 + 2 * DAY, a=analysis("Monitors", 0.1, [("BRAND", "Dell")], ["battery"])),
+            ev("d", "other", "purchase", T0, "i2", analysis("Monitors", 0.9)),
+        ]
+    )
     p = store.profile("u", now=T0 + 3 * DAY)
     assert p is not None and p["n_events"] == 3 and p["first_seen"] == T0
     # search 1 + review 2 on Laptops, message 1 on Monitors
@@ -71,16 +95,24 @@ def test_profile_known_answer(tmp_path: Path) -> None:
 def test_trends_rising_falling_and_sentiment_shift(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "ev.db")
     events = [ev(f"p{k}", f"u{k}", "search", T0 + k, a=analysis("Cameras", 0.9)) for k in range(3)]  # previous window
-    events += [ev(f"c{k}", f"u{k}", "search", T0 + DAY + k, a=analysis("Laptops", 0.2, [("BRAND", "Acer")]))
-               for k in range(4)]
+    events += [
+        ev(f"c{k}", f"u{k}", "search", T0 + DAY + k, a=analysis("Laptops", 0.2, [("BRAND", "Acer")])) for k in range(4)
+    ]
     events += [ev("c9", "u9", "search", T0 + DAY + 9, a=analysis("Cameras", 0.8))]
     store.add(events)
     t = store.trends(window_s=DAY, end=T0 + 2 * DAY)
     assert t["events"] == {"current": 5, "previous": 3}
-    assert t["category"]["rising"] == [{"term": "Laptops", "type": None, "current": 4, "previous": 0, "change": 4,
-                                        "positive_share": 0.0}]
+    assert t["category"]["rising"] == [
+        {"term": "Laptops", "type": None, "current": 4, "previous": 0, "change": 4, "positive_share": 0.0}
+    ]
     assert t["category"]["falling"][0] | {"positive_share": None} == {
-        "term": "Cameras", "type": None, "current": 1, "previous": 3, "change": -2, "positive_share": None}
+        "term": "Cameras",
+        "type": None,
+        "current": 1,
+        "previous": 3,
+        "change": -2,
+        "positive_share": None,
+    }
     assert t["entity"]["rising"][0]["term"] == "acer" and t["entity"]["rising"][0]["type"] == "BRAND"
     assert t["sentiment"]["previous_positive_share"] == 1.0
     assert t["sentiment"]["current_positive_share"] == pytest.approx(0.2)
@@ -92,7 +124,9 @@ def test_trends_rising_falling_and_sentiment_shift(tmp_path: Path) -> None:
 def _writer(path: str, worker: int, n: int) -> None:
     store = EventStore(path)
     for k in range(n):
-        store.add([ev(f"w{worker}-{k}", f"u{worker}", "click", T0 + k, f"i{k}"), ev(f"shared-{k}", "s", "view", T0, "x")])
+        store.add(
+            [ev(f"w{worker}-{k}", f"u{worker}", "click", T0 + k, f"i{k}"), ev(f"shared-{k}", "s", "view", T0, "x")]
+        )
 
 
 def test_processes_share_the_store(tmp_path: Path) -> None:
@@ -108,24 +142,35 @@ def test_processes_share_the_store(tmp_path: Path) -> None:
     assert store.count() == 3 * 40 + 40  # every worker's events, each shared key once
 
 
-@pytest.mark.parametrize(("text", "lang", "positive", "intent"), [
-    ("有没有更大容量的充电宝", "zh", 0.05, "request"),  # a stated want, even when read as negative
-    ("这款耳机还有货吗？", "zh", 0.5, "request"),
-    ("Do you have this in a 64GB version?", "en", 0.55, "request"),
-    ("屏幕坏了，太失望了", "zh", 0.05, "complaint"),
-    ("Why did it break after a week?", "en", 0.1, "complaint"),
-    ("Great sound, love it", "en", 0.97, "praise"),
-    ("Arrived on Tuesday", "en", 0.5, "neutral"),
-])
+@pytest.mark.parametrize(
+    ("text", "lang", "positive", "intent"),
+    [
+        ("有没有更大容量的充电宝", "zh", 0.05, "request"),  # a stated want, even when read as negative
+        ("这款耳机还有货吗？", "zh", 0.5, "request"),
+        ("Do you have this in a 64GB version?", "en", 0.55, "request"),
+        ("屏幕坏了，太失望了", "zh", 0.05, "complaint"),
+        ("Why did it break after a week?", "en", 0.1, "complaint"),
+        ("Great sound, love it", "en", 0.97, "praise"),
+        ("Arrived on Tuesday", "en", 0.5, "neutral"),
+    ],
+)
 def test_intent_rules(text: str, lang: str, positive: float, intent: str) -> None:
     assert intent_of(text, lang, positive) == intent
 
 
 def test_demand_summary_reads_the_parts() -> None:
-    s = demand_summary("Looking for a Samsung 65 in TV with better sound", "en", "Televisions", 0.5,
-                       [{"type": "PRODUCT", "text": "Looking", "score": 0.6}, {"type": "BRAND", "text": "Samsung"},
-                        {"type": "SIZE", "text": "65 in", "score": 0.99}],
-                       [{"keyword": "samsung"}, {"keyword": "better sound"}, {"keyword": "tv"}])
+    s = demand_summary(
+        "Looking for a Samsung 65 in TV with better sound",
+        "en",
+        "Televisions",
+        0.5,
+        [
+            {"type": "PRODUCT", "text": "Looking", "score": 0.6},
+            {"type": "BRAND", "text": "Samsung"},
+            {"type": "SIZE", "text": "65 in", "score": 0.99},
+        ],
+        [{"keyword": "samsung"}, {"keyword": "better sound"}, {"keyword": "tv"}],
+    )
     assert s["intent"] == "request" and s["targets"] == ["Samsung"] and s["attributes"] == ["65 in"]
     assert s["aspects"] == ["better sound", "tv"]
     assert s["summary"] == ("customer wants Samsung (category Televisions; attributes 65 in; aspects better sound, tv)")

@@ -8,14 +8,19 @@ from typing import Any
 
 import pytest
 
-from runners.gateway import GatewayMiddleware
+from gateway.middleware import GatewayMiddleware
 
 
 def call(status: int, body: Any) -> tuple[int, dict[bytes, bytes], Any]:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raw = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": raw})
 
     sent: list[dict[str, Any]] = []
@@ -35,11 +40,17 @@ def call(status: int, body: Any) -> tuple[int, dict[bytes, bytes], Any]:
 @pytest.mark.parametrize("status", [400, 404, 503])
 def test_errors_get_one_shape(status: int) -> None:
     code, headers, body = call(status, [{"error": "texts: at most 64 texts"}])
-    assert code == status and body == {"error": "texts: at most 64 texts", "detail": [{"error": "texts: at most 64 texts"}]}
+    assert code == status and body == {
+        "error": "texts: at most 64 texts",
+        "detail": [{"error": "texts: at most 64 texts"}],
+    }
     assert (headers.get(b"retry-after") == b"1") == (status == 503)
     assert headers[b"content-length"] == str(len(json.dumps(body, ensure_ascii=False).encode())).encode()
 
 
 def test_success_passes_through() -> None:
-    assert call(200, {"results": [1]}) == (200, {b"content-type": b"application/json", b"content-length": b"16"},
-                                           {"results": [1]})
+    assert call(200, {"results": [1]}) == (
+        200,
+        {b"content-type": b"application/json", b"content-length": b"16"},
+        {"results": [1]},
+    )

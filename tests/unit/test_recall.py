@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runners.recall import RecallModel, confidence
-from runners.recall_runner import recommend_many
+from mining.models.recall import RecallModel, confidence, recommend_many
 from training import train_recall
 from training.train_recall import fit, popularity_recs, ranking_metrics, stratified_split
 
@@ -100,8 +99,9 @@ def test_ranking_metrics_by_hand() -> None:
 
 
 def test_stratified_split_per_group() -> None:
-    df = pd.DataFrame({"user_id": [f"u{k}" for k in range(12)], "item_id": ["a"] * 8 + ["b"] * 4,
-                       "weight": 1.0, "ts": 0})
+    df = pd.DataFrame(
+        {"user_id": [f"u{k}" for k in range(12)], "item_id": ["a"] * 8 + ["b"] * 4, "weight": 1.0, "ts": 0}
+    )
     train, test = stratified_split(df, 0.75, "item_id", seed=0)
     assert (train.item_id == "a").sum() == 6 and (train.item_id == "b").sum() == 3 and len(test) == 3
     assert popularity_recs(train, ["zz"], k=1) == {"zz": ["a"]}
@@ -111,7 +111,23 @@ def test_training_smoke(tmp_path: Path) -> None:
     train, held = checkerboard(40, 30, hold_out=5)
     table = tmp_path / "clicks.csv"
     train.to_csv(table, index=False)
-    out = train_recall.main(["--data", str(table), "--trials", "3", "--factors", "2,8", "--regularization", "0.1,1",
-                             "--alpha", "5", "--iterations", "15", "--report-dir", str(tmp_path)])
+    out = train_recall.main(
+        [
+            "--data",
+            str(table),
+            "--trials",
+            "3",
+            "--factors",
+            "2,8",
+            "--regularization",
+            "0.1,1",
+            "--alpha",
+            "5",
+            "--iterations",
+            "15",
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
     assert out["test_recall_at_10"] > 0.9 and out["tag"].startswith("recall:")
     assert out["test_recall_at_10"] > out["per_user_split"]["recall_at_10"] - 0.2

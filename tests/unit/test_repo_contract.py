@@ -20,15 +20,18 @@ def test_runners_never_import_training() -> None:
     for path in (ROOT / "runners").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(n == "training" or n.startswith("training.") for n in names), path
 
 
 def test_grpc_stubs_are_generated_from_the_proto() -> None:
-    from runners.proto import generate
+    from gateway.proto import generate
 
-    assert generate.main(["--check"]) == 0, "stale stubs: run python -m runners.proto.generate"
+    assert generate.main(["--check"]) == 0, "stale stubs: run python -m gateway.proto.generate"
 
 
 def test_bentofile_serving_packages_match_the_core_dependencies() -> None:

@@ -16,7 +16,11 @@ ROLE = "arn:aws:iam::123456789012:role/demand-mining-dev-sagemaker"
 
 @pytest.fixture
 def sm(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(k, v)
     with moto.mock_aws():
         yield boto3.client("sagemaker", region_name="us-east-1")
@@ -42,8 +46,15 @@ def test_create_then_update(sm, monkeypatch: pytest.MonkeyPatch) -> None:  # typ
         return sm.create_endpoint(**kwargs)
 
     monkeypatch.setattr(sm, "update_endpoint", update_endpoint)
-    second = deploy(sm, "demand-mining-dev", IMAGE.replace("0.1.0", "0.2.0"), ROLE, instance_type="ml.g4dn.xlarge",
-                    model_data="s3://artifacts/models.tar.gz", wait_delay_s=1)
+    second = deploy(
+        sm,
+        "demand-mining-dev",
+        IMAGE.replace("0.1.0", "0.2.0"),
+        ROLE,
+        instance_type="ml.g4dn.xlarge",
+        model_data="s3://artifacts/models.tar.gz",
+        wait_delay_s=1,
+    )
     assert second["action"] == "updated" and second["config"] != first["config"]
     assert updates == [{"EndpointName": "demand-mining-dev", "EndpointConfigName": second["config"]}]
     assert sm.describe_endpoint(EndpointName="demand-mining-dev")["EndpointConfigName"] == second["config"]
@@ -51,10 +62,13 @@ def test_create_then_update(sm, monkeypatch: pytest.MonkeyPatch) -> None:  # typ
     assert env["BENTOML_HOME"] == "/opt/ml/model"
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"instance_type": "ml.m5.xlarge"}, "GPU type"),
-    ({"instance_type": "ml.g4dn.xlarge", "instance_count": 0}, "cannot run on 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"instance_type": "ml.m5.xlarge"}, "GPU type"),
+        ({"instance_type": "ml.g4dn.xlarge", "instance_count": 0}, "cannot run on 0"),
+    ],
+)
 def test_refuses_cpu_and_zero(sm, kwargs: dict, match: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=match):
         deploy(sm, "x", IMAGE, ROLE, **kwargs)

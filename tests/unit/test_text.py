@@ -1,16 +1,14 @@
 import pytest
 
-from runners.text import (
+from mining.text import (
     Vocab,
-    dedup_key,
-    deduplicate_labelled,
     detect_language,
-    duplicate_clusters,
     hashed_ngrams,
     mask_pii,
     normalize,
     segment_words,
 )
+from training.dedup import dedup_key, deduplicate_labelled, duplicate_clusters
 
 
 @pytest.mark.parametrize(
@@ -118,7 +116,7 @@ def test_vocab_build_and_encode() -> None:
 
 
 def test_clean_normalises_then_masks() -> None:
-    from runners.text import clean
+    from mining.text import clean
 
     assert clean("联系我：１３８１２３４５６７８ 或 ｌｉ@ｅｘａｍｐｌｅ.ｃｏｍ") == "联系我:<PHONE> 或 <EMAIL>"
 
@@ -135,7 +133,7 @@ def test_clean_normalises_then_masks() -> None:
     ],
 )
 def test_offsets_point_into_the_original_text(raw: str, normalised_span: str, original_span: str) -> None:
-    from runners.text import normalize_with_offsets
+    from mining.text import normalize_with_offsets
 
     norm, src = normalize_with_offsets(raw)
     assert norm == normalize(raw) and len(src) == len(norm)
@@ -145,7 +143,7 @@ def test_offsets_point_into_the_original_text(raw: str, normalised_span: str, or
 
 
 def test_offsets_of_a_collapsed_whitespace_run_cover_the_run() -> None:
-    from runners.text import normalize_with_offsets
+    from mining.text import normalize_with_offsets
 
     norm, src = normalize_with_offsets("a \t\n b")
     assert norm == "a b" and src == [(0, 1), (1, 5), (5, 6)]

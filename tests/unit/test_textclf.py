@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from runners.textclf import (
+from mining.models.textclf import (
     CharNgramFeaturizer,
     CharNgramModel,
     CharNgramNet,
@@ -12,14 +12,21 @@ from runners.textclf import (
     EncoderModel,
     load_artifact,
 )
-from runners.text import Vocab
+from mining.text import Vocab
 
 
 def _zh_model(encoder: str) -> CharNgramModel:
     torch.manual_seed(0)
     vocab = Vocab.build(["质量很好物流很快", "太差了不推荐"], min_count=1)
-    args = {"vocab_size": len(vocab), "n_buckets": 512, "num_labels": 3, "encoder": encoder, "hidden": 8,
-            "embed_dim": 16, "bag_dim": 4}
+    args = {
+        "vocab_size": len(vocab),
+        "n_buckets": 512,
+        "num_labels": 3,
+        "encoder": encoder,
+        "hidden": 8,
+        "embed_dim": 16,
+        "bag_dim": 4,
+    }
     return CharNgramModel(CharNgramNet(**args), CharNgramFeaturizer(vocab, 512, max_chars=10), ["a", "b", "c"], args)
 
 
@@ -56,19 +63,43 @@ def tiny_encoder_folder(folder: Path) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
-    words = "the a is was good great bad awful taste coffee stale arrived not i it love hate".split()
+    words = [
+        "the",
+        "a",
+        "is",
+        "was",
+        "good",
+        "great",
+        "bad",
+        "awful",
+        "taste",
+        "coffee",
+        "stale",
+        "arrived",
+        "not",
+        "i",
+        "it",
+        "love",
+        "hate",
+    ]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]]
     (folder / "vocab.txt").write_text("\n".join(vocab))
     BertTokenizerFast(vocab={tok: i for i, tok in enumerate(vocab)}).save_pretrained(str(folder))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(str(folder))
     return folder
 
 
 def test_encoder_model_round_trip(tmp_path: Path) -> None:
-    from runners.textclf import load_encoder
+    from mining.artifacts import load_encoder
 
     encoder, tokenizer = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
     model = EncoderModel(EncoderClassifier(encoder, 2), tokenizer, ["negative", "positive"], max_tokens=8)
@@ -92,12 +123,14 @@ def test_tfidf_linear_matches_scikit_learn(tmp_path: Path) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from runners.linear import TfidfLinearModel
-
-    from runners.text import clean
+    from mining.models.linear import TfidfLinearModel
+    from mining.text import clean
 
     # Training fits scikit-learn on cleaned text; the served model cleans its input itself.
-    train = [clean(t) for t in ["质量很好 物流快", "太差了  不推荐", "很好很好", "差评，退货", "Great taste, LOVE it", "awful coffee"]]
+    train = [
+        clean(t)
+        for t in ["质量很好 物流快", "太差了  不推荐", "很好很好", "差评，退货", "Great taste, LOVE it", "awful coffee"]
+    ]
     y = [1, 0, 1, 0, 1, 0]
     unseen = ["物流很快，质量很好", "stale and awful", "完全无关", ""]
     for analyzer, ngrams in (("char", (1, 3)), ("word", (1, 2))):
@@ -106,11 +139,13 @@ def test_tfidf_linear_matches_scikit_learn(tmp_path: Path) -> None:
         model = TfidfLinearModel.from_sklearn(vec, clf, ["negative", "positive"])
         model.save(tmp_path / analyzer)
         loaded = load_artifact(tmp_path / analyzer, torch.device("cpu"))
-        np.testing.assert_allclose(loaded.predict_proba(unseen), clf.predict_proba(vec.transform([clean(t) for t in unseen])), atol=1e-5)
+        np.testing.assert_allclose(
+            loaded.predict_proba(unseen), clf.predict_proba(vec.transform([clean(t) for t in unseen])), atol=1e-5
+        )
 
 
 def test_ensemble_averages_members_and_round_trips(tmp_path: Path) -> None:
-    from runners.linear import EnsembleModel
+    from mining.models.linear import EnsembleModel
 
     a, b = _zh_model("cnn"), _zh_model("bilstm")
     texts = ["质量很好", "太差了"]

@@ -19,20 +19,27 @@ ZH_ITEMS = ["手机", "耳机", "衣服", "这本书", "鞋子", "充电器"]
 EN_POS = ["great", "love", "good"]
 EN_NEG = ["awful", "bad", "hate"]
 ZH_FILLER = list("我们昨天今天商品包装快递价格颜色尺寸朋友家里公司")
-EN_FILLER = "the a is was it i coffee taste arrived stale".split()
+EN_FILLER = ["the", "a", "is", "was", "it", "i", "coffee", "taste", "arrived", "stale"]
 
 
 def synthetic_reviews(path: Path, n_per_class: int = 60, seed: int = 0) -> Path:
     rng = random.Random(seed)
     rows = []
-    for i in range(n_per_class):
+    for _i in range(n_per_class):
         for label, zh_words, en_words in (("positive", ZH_POS, EN_POS), ("negative", ZH_NEG, EN_NEG)):
             # Random filler keeps rows apart, so deduplication (rightly) keeps them all.
             zh_filler = "".join(rng.choices(ZH_FILLER, k=12))
-            rows.append({"text": f"{rng.choice(ZH_ITEMS)}{rng.choice(zh_words)}，{zh_filler}{rng.choice(zh_words)}",
-                         "label": label, "lang": "zh"})
+            rows.append(
+                {
+                    "text": f"{rng.choice(ZH_ITEMS)}{rng.choice(zh_words)}，{zh_filler}{rng.choice(zh_words)}",
+                    "label": label,
+                    "lang": "zh",
+                }
+            )
             en_filler = " ".join(rng.choices(EN_FILLER, k=10))
-            rows.append({"text": f"{rng.choice(en_words)} {en_filler} {rng.choice(en_words)}", "label": label, "lang": "en"})
+            rows.append(
+                {"text": f"{rng.choice(en_words)} {en_filler} {rng.choice(en_words)}", "label": label, "lang": "en"}
+            )
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -40,11 +47,31 @@ def synthetic_reviews(path: Path, n_per_class: int = 60, seed: int = 0) -> Path:
 @pytest.mark.parametrize("arch", ["bilstm", "cnn"])
 def test_zh_training_learns_and_reports(tmp_path: Path, arch: str) -> None:
     data = synthetic_reviews(tmp_path / "reviews.csv", n_per_class=150)
-    result = train_sentiment.main([
-        "--lang", "zh", "--arch", arch, "--data", str(data), "--epochs", "10", "--patience", "3",
-        "--n-buckets", "4096", "--hidden", "16", "--batch-size", "16", "--threads", "1",
-        "--report-dir", str(tmp_path / "reports"), "--no-save",
-    ])
+    result = train_sentiment.main(
+        [
+            "--lang",
+            "zh",
+            "--arch",
+            arch,
+            "--data",
+            str(data),
+            "--epochs",
+            "10",
+            "--patience",
+            "3",
+            "--n-buckets",
+            "4096",
+            "--hidden",
+            "16",
+            "--batch-size",
+            "16",
+            "--threads",
+            "1",
+            "--report-dir",
+            str(tmp_path / "reports"),
+            "--no-save",
+        ]
+    )
     assert result["metrics"]["test_accuracy"] >= 0.9
     assert result["data"]["n_train"] + result["data"]["n_val"] + result["data"]["n_test"] == 300
     report = tmp_path / "reports" / "sentiment-zh"
@@ -54,10 +81,27 @@ def test_zh_training_learns_and_reports(tmp_path: Path, arch: str) -> None:
 
 def test_max_train_samples_caps_the_training_split(tmp_path: Path) -> None:
     data = synthetic_reviews(tmp_path / "reviews.csv")
-    result = train_sentiment.main([
-        "--lang", "zh", "--data", str(data), "--epochs", "1", "--max-train-samples", "20", "--n-buckets", "512",
-        "--hidden", "8", "--threads", "1", "--report-dir", str(tmp_path / "r"), "--no-save",
-    ])
+    result = train_sentiment.main(
+        [
+            "--lang",
+            "zh",
+            "--data",
+            str(data),
+            "--epochs",
+            "1",
+            "--max-train-samples",
+            "20",
+            "--n-buckets",
+            "512",
+            "--hidden",
+            "8",
+            "--threads",
+            "1",
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--no-save",
+        ]
+    )
     assert result["data"]["n_train"] == 20 and result["data"]["n_test"] == 12
 
 
@@ -66,10 +110,28 @@ def test_en_training_saves_to_store_with_metadata(tmp_path: Path) -> None:
 
     data = synthetic_reviews(tmp_path / "reviews.csv")
     encoder = tiny_encoder_folder(tmp_path / "encoder")
-    result = train_sentiment.main([
-        "--lang", "en", "--data", str(data), "--encoder", str(encoder), "--epochs", "6", "--patience", "6",
-        "--lr", "1e-3", "--batch-size", "16", "--threads", "1", "--report-dir", str(tmp_path / "r"),
-    ])
+    result = train_sentiment.main(
+        [
+            "--lang",
+            "en",
+            "--data",
+            str(data),
+            "--encoder",
+            str(encoder),
+            "--epochs",
+            "6",
+            "--patience",
+            "6",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "16",
+            "--threads",
+            "1",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert result["metrics"]["test_accuracy"] >= 0.9
     model = bentoml.models.get(result["tag"])
     assert model.info.labels["task"] == "sentiment" and model.info.labels["lang"] == "en"
@@ -91,8 +153,20 @@ def test_from_store_reuses_the_network_and_can_ensemble(tmp_path: Path) -> None:
     import bentoml
 
     data = synthetic_reviews(tmp_path / "reviews.csv")
-    common = ["--lang", "zh", "--data", str(data), "--n-buckets", "512", "--hidden", "8", "--threads", "1",
-              "--report-dir", str(tmp_path / "r")]
+    common = [
+        "--lang",
+        "zh",
+        "--data",
+        str(data),
+        "--n-buckets",
+        "512",
+        "--hidden",
+        "8",
+        "--threads",
+        "1",
+        "--report-dir",
+        str(tmp_path / "r"),
+    ]
     first = train_sentiment.main([*common, "--epochs", "1", "--no-ensemble"])
     again = train_sentiment.main([*common, "--from-store", first["tag"]])
     assert again["tag"] != first["tag"]

@@ -56,8 +56,14 @@ class AdaptiveBatcher(Generic[T, R]):
         observe: called with each batch's size (a metrics histogram).
     """
 
-    def __init__(self, fn: Callable[[list[T]], Sequence[R]], max_batch_size: int, name: str = "model",
-                 slots: int = 1, observe: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[list[T]], Sequence[R]],
+        max_batch_size: int,
+        name: str = "model",
+        slots: int = 1,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
         if max_batch_size < 1 or slots < 1:
             raise ValueError(f"max_batch_size and slots must be >= 1, got {max_batch_size} and {slots}")
         self.fn, self.max_batch_size, self.name, self.slots, self.observe = fn, max_batch_size, name, slots, observe
@@ -142,7 +148,8 @@ class AdaptiveBatcher(Generic[T, R]):
                     break
                 task = asyncio.get_running_loop().create_task(self._execute(batch))
                 self._running.add(task)
-                task.add_done_callback(lambda t: (self._running.discard(t), wakeup.set()))
+                task.add_done_callback(self._running.discard)
+                task.add_done_callback(lambda _: wakeup.set())
 
     async def _execute(self, batch: list[_Entry[T, R]]) -> None:
         items = [item for entry in batch for item in entry.items]

@@ -30,8 +30,15 @@ EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message
 ITEM_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 3.0, "review": 4.0, "purchase": 5.0}
 
 # How much an event counts towards a user's interest in the category its text is about.
-INTEREST_WEIGHTS = {"search": 1.0, "view": 1.0, "click": 1.0, "message": 1.0, "review": 2.0, "cart": 3.0,
-                    "purchase": 5.0}
+INTEREST_WEIGHTS = {
+    "search": 1.0,
+    "view": 1.0,
+    "click": 1.0,
+    "message": 1.0,
+    "review": 2.0,
+    "cart": 3.0,
+    "purchase": 5.0,
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -65,7 +72,9 @@ CREATE INDEX IF NOT EXISTS terms_user_kind ON terms (user_id, kind);
 """
 
 
-def terms_of(analysis: dict[str, Any] | None, event_type: str, max_keywords: int = 5) -> list[tuple[str, str, str, float]]:
+def terms_of(
+    analysis: dict[str, Any] | None, event_type: str, max_keywords: int = 5
+) -> list[tuple[str, str, str, float]]:
     """(kind, term, label, weight) rows derived from one event's text analysis.
 
     Args:
@@ -145,16 +154,30 @@ class EventStore:
                     cur = self._db.execute(
                         "INSERT OR IGNORE INTO events (key, user_id, type, item_id, text, ts, received, lang, category,"
                         " positive, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (e["key"], e["user_id"], e["type"], e.get("item_id"), e.get("text"), float(e["ts"]), now,
-                         a.get("lang"), a.get("category"), a.get("positive"),
-                         json.dumps(a, ensure_ascii=False) if a else None))
+                        (
+                            e["key"],
+                            e["user_id"],
+                            e["type"],
+                            e.get("item_id"),
+                            e.get("text"),
+                            float(e["ts"]),
+                            now,
+                            a.get("lang"),
+                            a.get("category"),
+                            a.get("positive"),
+                            json.dumps(a, ensure_ascii=False) if a else None,
+                        ),
+                    )
                     if cur.rowcount == 1:
                         event_id = int(cur.lastrowid or 0)
                         self._db.executemany(
                             "INSERT INTO terms (event_id, user_id, ts, kind, term, label, weight, positive)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [(event_id, e["user_id"], float(e["ts"]), kind, term, label, w, a.get("positive"))
-                             for kind, term, label, w in terms_of(a, e["type"])])
+                            [
+                                (event_id, e["user_id"], float(e["ts"]), kind, term, label, w, a.get("positive"))
+                                for kind, term, label, w in terms_of(a, e["type"])
+                            ],
+                        )
                         out.append({"key": e["key"], "id": event_id, "stored": True})
                     else:
                         (event_id,) = self._db.execute("SELECT id FROM events WHERE key = ?", (e["key"],)).fetchone()
@@ -182,7 +205,9 @@ class EventStore:
         types = list(ITEM_WEIGHTS)
         rows = self._rows(
             f"SELECT item_id, type FROM events WHERE user_id = ? AND item_id IS NOT NULL AND type IN "
-            f"({','.join('?' * len(types))}) ORDER BY ts DESC, id DESC LIMIT ?", [user_id, *types, limit])
+            f"({','.join('?' * len(types))}) ORDER BY ts DESC, id DESC LIMIT ?",
+            [user_id, *types, limit],
+        )
         return [(item, ITEM_WEIGHTS[kind]) for item, kind in rows]
 
     def profile(self, user_id: str, top: int = 10, days: int = 14, now: float | None = None) -> dict[str, Any] | None:
@@ -199,26 +224,47 @@ class EventStore:
         head = self._rows("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events WHERE user_id = ?", [user_id])[0]
         if not head[0]:
             return None
-        cats = self._rows("SELECT term, SUM(weight) FROM terms WHERE user_id = ? AND kind = 'category' GROUP BY term "
-                          "ORDER BY 2 DESC, term", [user_id])
+        cats = self._rows(
+            "SELECT term, SUM(weight) FROM terms WHERE user_id = ? AND kind = 'category' GROUP BY term "
+            "ORDER BY 2 DESC, term",
+            [user_id],
+        )
         total = sum(w for _, w in cats) or 1.0
         sent = self._rows(
             "SELECT CAST((ts / 86400) AS INTEGER) AS day, COUNT(*), AVG(positive >= 0.5) FROM events "
-            "WHERE user_id = ? AND positive IS NOT NULL AND ts >= ? GROUP BY day ORDER BY day", [user_id, now - days * 86400])
-        overall = self._rows("SELECT COUNT(*), AVG(positive >= 0.5) FROM events WHERE user_id = ? AND positive IS NOT NULL",
-                             [user_id])[0]
-        terms = {kind: self._rows(
-            "SELECT term, label, SUM(weight), COUNT(*) FROM terms WHERE user_id = ? AND kind = ? GROUP BY term, label "
-            "ORDER BY 3 DESC, term LIMIT ?", [user_id, kind, top]) for kind in ("keyword", "entity")}
+            "WHERE user_id = ? AND positive IS NOT NULL AND ts >= ? GROUP BY day ORDER BY day",
+            [user_id, now - days * 86400],
+        )
+        overall = self._rows(
+            "SELECT COUNT(*), AVG(positive >= 0.5) FROM events WHERE user_id = ? AND positive IS NOT NULL", [user_id]
+        )[0]
+        terms = {
+            kind: self._rows(
+                "SELECT term, label, SUM(weight), COUNT(*) FROM terms WHERE user_id = ? AND kind = ? GROUP BY term, label "
+                "ORDER BY 3 DESC, term LIMIT ?",
+                [user_id, kind, top],
+            )
+            for kind in ("keyword", "entity")
+        }
         items = self._rows(
             "SELECT item_id, type, MAX(ts) FROM events WHERE user_id = ? AND item_id IS NOT NULL GROUP BY item_id "
-            "ORDER BY 3 DESC LIMIT ?", [user_id, top])
+            "ORDER BY 3 DESC LIMIT ?",
+            [user_id, top],
+        )
         return {
-            "user_id": user_id, "n_events": int(head[0]), "first_seen": head[1], "last_seen": head[2],
+            "user_id": user_id,
+            "n_events": int(head[0]),
+            "first_seen": head[1],
+            "last_seen": head[2],
             "interests": [{"category": c, "share": w / total} for c, w in cats],
-            "sentiment": {"n": int(overall[0]), "positive_share": overall[1],
-                          "trend": [{"day": time.strftime("%Y-%m-%d", time.gmtime(d * 86400)), "n": n, "positive_share": p}
-                                    for d, n, p in sent]},
+            "sentiment": {
+                "n": int(overall[0]),
+                "positive_share": overall[1],
+                "trend": [
+                    {"day": time.strftime("%Y-%m-%d", time.gmtime(d * 86400)), "n": n, "positive_share": p}
+                    for d, n, p in sent
+                ],
+            },
             "keywords": [{"term": t, "weight": w, "count": n} for t, _, w, n in terms["keyword"]],
             "entities": [{"term": t, "type": label, "weight": w, "count": n} for t, label, w, n in terms["entity"]],
             "recent_items": [{"item_id": i, "type": kind, "ts": ts} for i, kind, ts in items],
@@ -236,24 +282,43 @@ class EventStore:
         """
         end = time.time() if end is None else end
         start, prev = end - window_s, end - 2 * window_s
-        counts = self._rows("SELECT SUM(ts >= ?), SUM(ts < ?), AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END),"
-                            " AVG(CASE WHEN ts < ? THEN positive >= 0.5 END) FROM events WHERE ts >= ? AND ts < ?",
-                            [start, start, start, start, prev, end])[0]
+        counts = self._rows(
+            "SELECT SUM(ts >= ?), SUM(ts < ?), AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END),"
+            " AVG(CASE WHEN ts < ? THEN positive >= 0.5 END) FROM events WHERE ts >= ? AND ts < ?",
+            [start, start, start, start, prev, end],
+        )[0]
         cur_pos, prev_pos = counts[2], counts[3]
         out: dict[str, Any] = {
             "window": {"start": start, "end": end, "previous_start": prev, "seconds": window_s},
             "events": {"current": int(counts[0] or 0), "previous": int(counts[1] or 0)},
-            "sentiment": {"current_positive_share": cur_pos, "previous_positive_share": prev_pos,
-                          "shift": None if cur_pos is None or prev_pos is None else cur_pos - prev_pos},
+            "sentiment": {
+                "current_positive_share": cur_pos,
+                "previous_positive_share": prev_pos,
+                "shift": None if cur_pos is None or prev_pos is None else cur_pos - prev_pos,
+            },
         }
         for kind in ("category", "entity", "keyword"):
             rows = self._rows(
                 "SELECT term, label, SUM(ts >= ?) AS cur, SUM(ts < ?) AS prv, AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END)"
                 " FROM terms WHERE kind = ? AND ts >= ? AND ts < ? GROUP BY term, label HAVING MAX(cur, prv) >= ?",
-                [start, start, start, kind, prev, end, min_count])
-            terms = [{"term": t, "type": label or None, "current": int(c), "previous": int(p), "change": int(c) - int(p),
-                      "positive_share": s} for t, label, c, p, s in rows]
-            rising = sorted((t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"]))
-            falling = sorted((t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"]))
+                [start, start, start, kind, prev, end, min_count],
+            )
+            terms = [
+                {
+                    "term": t,
+                    "type": label or None,
+                    "current": int(c),
+                    "previous": int(p),
+                    "change": int(c) - int(p),
+                    "positive_share": s,
+                }
+                for t, label, c, p, s in rows
+            ]
+            rising = sorted(
+                (t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"])
+            )
+            falling = sorted(
+                (t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"])
+            )
             out[kind] = {"rising": rising[:top], "falling": falling[:top]}
         return out

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from runners.proto import demand_mining_pb2 as runners_dot_proto_dot_demand__mining__pb2
+from gateway.proto import demand_mining_pb2 as gateway_dot_proto_dot_demand__mining__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in runners/proto/demand_mining_pb2_grpc.py depends on'
+        + ' but the generated code in gateway/proto/demand_mining_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,63 +36,63 @@ class DemandMiningStub:
         """
         self.Sentiment = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Sentiment',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
                 _registered_method=True)
         self.Classify = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Classify',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
                 _registered_method=True)
         self.Ner = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Ner',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.NerResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.NerResponse.FromString,
                 _registered_method=True)
         self.Keywords = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Keywords',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.KeywordsRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.KeywordsResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.KeywordsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.KeywordsResponse.FromString,
                 _registered_method=True)
         self.Mine = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Mine',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.MineRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.MineResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.MineRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.MineResponse.FromString,
                 _registered_method=True)
         self.PostEvents = channel.unary_unary(
                 '/demandmining.v1.DemandMining/PostEvents',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.EventsRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.EventsResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.EventsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.EventsResponse.FromString,
                 _registered_method=True)
         self.GetProfile = channel.unary_unary(
                 '/demandmining.v1.DemandMining/GetProfile',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.ProfileRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.Profile.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.ProfileRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.Profile.FromString,
                 _registered_method=True)
         self.GetTrends = channel.unary_unary(
                 '/demandmining.v1.DemandMining/GetTrends',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.TrendsRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.Trends.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TrendsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.Trends.FromString,
                 _registered_method=True)
         self.Recommend = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Recommend',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.RecommendRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.RecommendResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.RecommendRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.RecommendResponse.FromString,
                 _registered_method=True)
         self.SimilarItems = channel.unary_unary(
                 '/demandmining.v1.DemandMining/SimilarItems',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.SimilarRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.SimilarResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.SimilarRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.SimilarResponse.FromString,
                 _registered_method=True)
         self.Forecast = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Forecast',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.ForecastRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.ForecastResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.ForecastRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.ForecastResponse.FromString,
                 _registered_method=True)
         self.InventoryPlan = channel.unary_unary(
                 '/demandmining.v1.DemandMining/InventoryPlan',
-                request_serializer=runners_dot_proto_dot_demand__mining__pb2.InventoryRequest.SerializeToString,
-                response_deserializer=runners_dot_proto_dot_demand__mining__pb2.InventoryPlanResponse.FromString,
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.InventoryRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.InventoryPlanResponse.FromString,
                 _registered_method=True)
 
 
@@ -176,63 +176,63 @@ def add_DemandMiningServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Sentiment': grpc.unary_unary_rpc_method_handler(
                     servicer.Sentiment,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.LabelResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.LabelResponse.SerializeToString,
             ),
             'Classify': grpc.unary_unary_rpc_method_handler(
                     servicer.Classify,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.LabelResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.LabelResponse.SerializeToString,
             ),
             'Ner': grpc.unary_unary_rpc_method_handler(
                     servicer.Ner,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.NerResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.NerResponse.SerializeToString,
             ),
             'Keywords': grpc.unary_unary_rpc_method_handler(
                     servicer.Keywords,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.KeywordsRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.KeywordsResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.KeywordsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.KeywordsResponse.SerializeToString,
             ),
             'Mine': grpc.unary_unary_rpc_method_handler(
                     servicer.Mine,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.MineRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.MineResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.MineRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.MineResponse.SerializeToString,
             ),
             'PostEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.PostEvents,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.EventsRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.EventsResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.EventsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.EventsResponse.SerializeToString,
             ),
             'GetProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProfile,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.ProfileRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.Profile.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.ProfileRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.Profile.SerializeToString,
             ),
             'GetTrends': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTrends,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.TrendsRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.Trends.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TrendsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.Trends.SerializeToString,
             ),
             'Recommend': grpc.unary_unary_rpc_method_handler(
                     servicer.Recommend,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.RecommendRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.RecommendResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.RecommendRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.RecommendResponse.SerializeToString,
             ),
             'SimilarItems': grpc.unary_unary_rpc_method_handler(
                     servicer.SimilarItems,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.SimilarRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.SimilarResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.SimilarRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.SimilarResponse.SerializeToString,
             ),
             'Forecast': grpc.unary_unary_rpc_method_handler(
                     servicer.Forecast,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.ForecastRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.ForecastResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.ForecastRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.ForecastResponse.SerializeToString,
             ),
             'InventoryPlan': grpc.unary_unary_rpc_method_handler(
                     servicer.InventoryPlan,
-                    request_deserializer=runners_dot_proto_dot_demand__mining__pb2.InventoryRequest.FromString,
-                    response_serializer=runners_dot_proto_dot_demand__mining__pb2.InventoryPlanResponse.SerializeToString,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.InventoryRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.InventoryPlanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -260,8 +260,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Sentiment',
-            runners_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -287,8 +287,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Classify',
-            runners_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.LabelResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -314,8 +314,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Ner',
-            runners_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.NerResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.NerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -341,8 +341,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Keywords',
-            runners_dot_proto_dot_demand__mining__pb2.KeywordsRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.KeywordsResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.KeywordsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.KeywordsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -368,8 +368,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Mine',
-            runners_dot_proto_dot_demand__mining__pb2.MineRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.MineResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.MineRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.MineResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -395,8 +395,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/PostEvents',
-            runners_dot_proto_dot_demand__mining__pb2.EventsRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.EventsResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.EventsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.EventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -422,8 +422,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/GetProfile',
-            runners_dot_proto_dot_demand__mining__pb2.ProfileRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.Profile.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.ProfileRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.Profile.FromString,
             options,
             channel_credentials,
             insecure,
@@ -449,8 +449,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/GetTrends',
-            runners_dot_proto_dot_demand__mining__pb2.TrendsRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.Trends.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.TrendsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.Trends.FromString,
             options,
             channel_credentials,
             insecure,
@@ -476,8 +476,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Recommend',
-            runners_dot_proto_dot_demand__mining__pb2.RecommendRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.RecommendResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.RecommendRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.RecommendResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -503,8 +503,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/SimilarItems',
-            runners_dot_proto_dot_demand__mining__pb2.SimilarRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.SimilarResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.SimilarRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.SimilarResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -530,8 +530,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/Forecast',
-            runners_dot_proto_dot_demand__mining__pb2.ForecastRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.ForecastResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.ForecastRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.ForecastResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -557,8 +557,8 @@ class DemandMining:
             request,
             target,
             '/demandmining.v1.DemandMining/InventoryPlan',
-            runners_dot_proto_dot_demand__mining__pb2.InventoryRequest.SerializeToString,
-            runners_dot_proto_dot_demand__mining__pb2.InventoryPlanResponse.FromString,
+            gateway_dot_proto_dot_demand__mining__pb2.InventoryRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.InventoryPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,10 +12,14 @@ import re
 from typing import Any
 
 # Wording that states a want or asks whether something exists or is sold.
-_WANT_ZH = re.compile(r"有没有|能不能买|可不可以买|想要|想买|求推荐|推荐一下|求购|需要|打算买|哪里买|什么时候(?:有货|到货|上架)|出不出")
+_WANT_ZH = re.compile(
+    r"有没有|能不能买|可不可以买|想要|想买|求推荐|推荐一下|求购|需要|打算买|哪里买|什么时候(?:有货|到货|上架)|出不出"
+)
 _WANT_EN = re.compile(
     r"\b(?:looking for|want(?:ed)? to buy|i want|i need|we need|need an?|recommend|any suggestions?|do you (?:have|sell)|"
-    r"is there|are there|where can i (?:buy|get|find)|restock|back in stock|wish (?:you|it) had)\b", re.IGNORECASE)
+    r"is there|are there|where can i (?:buy|get|find)|restock|back in stock|wish (?:you|it) had)\b",
+    re.IGNORECASE,
+)
 _QUESTION = re.compile(r"[?？]|吗[。！!]?$")
 
 # Entity types that name what a text is about, most specific first.
@@ -47,9 +51,16 @@ def intent_of(text: str, lang: str, positive: float | None, confident: float = 0
     return "neutral"
 
 
-def demand_summary(text: str, lang: str, category: str | None, positive: float | None,
-                   entities: list[dict[str, Any]], keywords: list[dict[str, Any]], n_aspects: int = 3,
-                   min_entity_score: float = 0.7) -> dict[str, Any]:
+def demand_summary(
+    text: str,
+    lang: str,
+    category: str | None,
+    positive: float | None,
+    entities: list[dict[str, Any]],
+    keywords: list[dict[str, Any]],
+    n_aspects: int = 3,
+    min_entity_score: float = 0.7,
+) -> dict[str, Any]:
     """One text's demand: ``intent`` (:func:`intent_of`), ``category``, ``targets`` (products,
     brands, models, organisations named), ``attributes`` (sizes, capacities, counts...),
     ``aspects`` (top keywords not already a target) and ``summary``, one readable line.
@@ -78,8 +89,14 @@ def demand_summary(text: str, lang: str, category: str | None, positive: float |
     if aspects:
         extra.append("aspects " + ", ".join(aspects))
     summary = f"customer {verb} {what}" + (f" ({'; '.join(extra)})" if extra else "")
-    return {"intent": intent, "category": category, "targets": targets, "attributes": attributes,
-            "aspects": aspects, "summary": summary}
+    return {
+        "intent": intent,
+        "category": category,
+        "targets": targets,
+        "attributes": attributes,
+        "aspects": aspects,
+        "summary": summary,
+    }
 
 
 def trusted_category(label: str, score: float, model: str, lang: str, min_score: float = 0.15) -> str | None:

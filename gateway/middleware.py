@@ -1,5 +1,5 @@
-"""What the HTTP and gRPC front doors share: one error message format, API-key checks, and the
-ASGI middleware that enforces authentication, body limits and the error body shape.
+"""What the HTTP and gRPC front doors share: API-key checks, and the ASGI middleware that
+enforces authentication, body limits and the error body shape.
 
 Nothing here reads the environment at import; the service passes its settings in.
 """
@@ -8,42 +8,13 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from gateway.errors import error_message
 
 # Open without a key: orchestrators and scrapers must reach these without credentials.
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics", "/ping"})
-
-
-def _loc(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def error_message(body: Any) -> str:
-    """One readable line from an error body, naming each failing field and the rule it broke,
-    e.g. ``texts[0]: String should have at most 2000 characters``.
-
-    Accepts BentoML's bodies (``{"error", "detail": [pydantic errors]}``, or raised exceptions
-    list-wrapped) and pydantic's ``ValidationError.errors()`` wrapped as ``{"detail": [...]}``.
-    """
-    if isinstance(body, list):
-        return "; ".join(error_message(b) for b in body)
-    if not isinstance(body, dict):
-        return str(body)
-    detail = body.get("detail")
-    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
-        return "; ".join(f"{_loc(d.get('loc', []))}: {d.get('msg', '')}" for d in detail)
-    if isinstance(detail, str) and "error" not in body:
-        return detail
-    return str(body.get("error", body))
-
-
-def parse_api_keys(value: str | None) -> frozenset[str]:
-    """Keys from a comma-separated setting; empty or unset means authentication is off."""
-    return frozenset(k.strip() for k in (value or "").split(",") if k.strip())
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -67,7 +38,7 @@ def key_allowed(key: str | None, keys: frozenset[str]) -> bool:
 UNAUTHORIZED = "missing or invalid API key; send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(send: Any, status: int, body: dict[str, Any], extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     raw = json.dumps(body, ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -154,16 +125,3 @@ class GatewayMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
-
-
-class RequestError(Exception):
-    """A client error with its HTTP status; gRPC maps it with :data:`GRPC_CODES`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-# HTTP status -> grpc.StatusCode name (resolved lazily: grpc is imported only by the gRPC server).
-GRPC_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 413: "RESOURCE_EXHAUSTED",
-              422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}

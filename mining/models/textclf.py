@@ -20,20 +20,24 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from runners.linear import EnsembleModel, TfidfLinearModel
-from runners.text import (Lang, Vocab, cells_per_forward, clean, detect_language, hashed_ngrams, length_batches,
-                          require_strings, segment_words)
+from mining.artifacts import encoder_skeleton, pick_device, write_artifact
+from mining.contracts import LabelResult, TextItem, require_items
+from mining.models.linear import EnsembleModel, TfidfLinearModel
+from mining.text import (
+    Lang,
+    Vocab,
+    cells_per_forward,
+    clean,
+    hashed_ngrams,
+    length_batches,
+    segment_words,
+)
 
 ZH_MAX_CHARS = 256
 EN_MAX_TOKENS = 256
-
-
-def pick_device() -> torch.device:
-    """CUDA when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # --- Chinese: character encoder + n-gram bag ---------------------------------------------------
@@ -147,7 +151,7 @@ class EncoderClassifier(nn.Module):
     """A Transformer encoder with a mean-pooled linear head.
 
     Args:
-        encoder: a :class:`runners.bert.BertModel` (anything returning ``last_hidden_state``).
+        encoder: a :class:`mining.models.bert.BertModel` (anything returning ``last_hidden_state``).
         num_labels: output classes.
         dropout: dropout before the head.
     """
@@ -156,7 +160,7 @@ class EncoderClassifier(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+        self.head = nn.Linear(int(encoder.config.hidden_size), num_labels)  # type: ignore[union-attr,arg-type]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """
@@ -170,39 +174,6 @@ class EncoderClassifier(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return self.head(self.dropout(pooled))
-
-
-def load_encoder(folder: Path) -> tuple[nn.Module, Any]:
-    """(pretrained encoder, tokenizer) from a local Hugging Face BERT folder; never touches the network."""
-    from transformers import AutoTokenizer
-
-    from runners.bert import BertModel
-
-    return BertModel.from_folder(folder), AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-
-
-# --- Artifacts ---------------------------------------------------------------------------------
-def write_artifact(path: Path, spec: dict[str, Any], net: nn.Module, tokenizer: Any = None) -> None:
-    """Write ``model.json`` (``spec``), ``weights.safetensors`` (``net``'s state dict) and, with a
-    tokenizer, ``encoder/`` (the encoder's config and tokenizer files, no weights: those are in
-    the state dict)."""
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
-    if tokenizer is not None:
-        net.encoder.config.save(path / "encoder")
-        tokenizer.save_pretrained(str(path / "encoder"))
-    save_file({k: v.contiguous().cpu() for k, v in net.state_dict().items()}, str(path / "weights.safetensors"))
-
-
-def encoder_skeleton(path: Path) -> tuple[nn.Module, Any]:
-    """(encoder with freshly initialised weights, tokenizer) from an artifact's ``encoder/``
-    folder; the caller loads the trained weights from ``weights.safetensors``."""
-    from transformers import AutoTokenizer
-
-    from runners.bert import BertModel
-
-    encoder = BertModel.from_folder(path / "encoder", weights=False)
-    return encoder, AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
 
 
 class TextClassifier(Protocol):
@@ -239,14 +210,17 @@ class CharNgramModel:
             "kind": self.kind,
             "args": self.args,
             "labels": self.labels,
-            "featurizer": {"n_buckets": self.featurizer.n_buckets, "max_chars": self.featurizer.max_chars,
-                           "lang": self.featurizer.lang},
+            "featurizer": {
+                "n_buckets": self.featurizer.n_buckets,
+                "max_chars": self.featurizer.max_chars,
+                "lang": self.featurizer.lang,
+            },
         }
         write_artifact(path, spec, self.net)
         (path / "vocab.json").write_text(json.dumps(self.featurizer.vocab.tokens, ensure_ascii=False))
 
     @classmethod
-    def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "CharNgramModel":
+    def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> CharNgramModel:
         vocab = Vocab(json.loads((path / "vocab.json").read_text()))
         f = spec["featurizer"]
         featurizer = CharNgramFeaturizer(vocab, f["n_buckets"], f["max_chars"], f["lang"])
@@ -270,7 +244,11 @@ class EncoderModel:
         """Tokenised batch: ``input_ids`` and ``attention_mask``, each (B, T<=max_tokens) int64."""
         with self.tokenizer_lock:
             enc = self.tokenizer(
-                [clean(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+                [clean(t) for t in texts],
+                truncation=True,
+                max_length=self.max_tokens,
+                padding=True,
+                return_tensors="pt",
             )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
@@ -279,7 +257,7 @@ class EncoderModel:
         """Class probabilities, shape (len(texts), len(labels)), float32; rows sum to 1.
 
         Texts are tokenised once, then run in batches of similar length of at most
-        ``batch_size`` texts and, on a CPU, :data:`~runners.text.CPU_CELLS_PER_FORWARD` padded tokens.
+        ``batch_size`` texts and, on a CPU, :data:`~mining.text.CPU_CELLS_PER_FORWARD` padded tokens.
         """
         self.net.eval()
         device = next(self.net.parameters()).device
@@ -298,12 +276,11 @@ class EncoderModel:
         return out
 
     def save(self, path: Path) -> None:
-        spec = {"kind": self.kind, "labels": self.labels, "max_tokens": self.max_tokens,
-                "dropout": self.net.dropout.p}
+        spec = {"kind": self.kind, "labels": self.labels, "max_tokens": self.max_tokens, "dropout": self.net.dropout.p}
         write_artifact(path, spec, self.net, self.tokenizer)
 
     @classmethod
-    def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> "EncoderModel":
+    def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> EncoderModel:
         encoder, tokenizer = encoder_skeleton(path)
         net = EncoderClassifier(encoder, len(spec["labels"]), spec["dropout"])
         net.load_state_dict(load_file(str(path / "weights.safetensors")))
@@ -320,35 +297,43 @@ def load_artifact(path: Path, device: torch.device | None = None) -> TextClassif
         return EnsembleModel([load_artifact(path / name, device) for name in spec["members"]], spec["weights"])
     kinds = {c.kind: c for c in (CharNgramModel, EncoderModel, TfidfLinearModel)}
     if kind not in kinds:
-        raise ValueError(f"unknown artifact kind {kind!r} in {path}; expected one of {sorted([*kinds, EnsembleModel.kind])}")
+        raise ValueError(
+            f"unknown artifact kind {kind!r} in {path}; expected one of {sorted([*kinds, EnsembleModel.kind])}"
+        )
     return kinds[kind].load(path, spec, device)
 
 
-def predict_routed(models: dict[str, TextClassifier], tags: dict[str, str], texts: Sequence[str]) -> list[dict[str, Any]]:
-    """Classify texts with the model of each text's detected language.
+def predict_routed(
+    models: dict[str, TextClassifier], tags: dict[str, str], items: Sequence[TextItem]
+) -> list[LabelResult]:
+    """Classify texts with the model of each text's language.
 
-    A text whose language has no model goes to the first model in ``models`` (the response's
+    A text whose language has no model goes to the first model in ``models`` (the result's
     ``model`` says which answered).
 
     Args:
         models: language -> model; at least one.
         tags: language -> store tag, reported per result.
-        texts: n raw texts.
+        items: n texts with their detected language.
     Returns:
-        n dicts: ``lang`` (detected), ``label``, ``score`` (its probability), ``probabilities``
-        (label -> probability) and ``model``.
+        n results: ``lang`` (as detected), ``label``, ``score`` (its probability),
+        ``probabilities`` (label -> probability) and ``model``.
     """
-    require_strings(texts)
+    items = require_items(items)
     fallback = next(iter(models))
-    langs = [detect_language(t) for t in texts]
-    routes = [lg if lg in models else fallback for lg in langs]
-    out: list[dict[str, Any]] = [{} for _ in texts]
+    routes = [it.lang if it.lang in models else fallback for it in items]
+    out: list[LabelResult | None] = [None] * len(items)
     for lang, model in models.items():
         idx = [i for i, r in enumerate(routes) if r == lang]
         if not idx:
             continue
-        for row, i in zip(model.predict_proba([texts[i] for i in idx]), idx):
+        for row, i in zip(model.predict_proba([items[i].text for i in idx]), idx):
             best = int(row.argmax())
-            out[i] = {"lang": langs[i], "label": model.labels[best], "score": float(row[best]),
-                      "probabilities": {name: float(p) for name, p in zip(model.labels, row)}, "model": tags[lang]}
-    return out
+            out[i] = LabelResult(
+                lang=items[i].lang,
+                label=model.labels[best],
+                score=float(row[best]),
+                probabilities={name: float(p) for name, p in zip(model.labels, row)},
+                model=tags[lang],
+            )
+    return [r for r in out if r is not None]

@@ -44,22 +44,28 @@ class BertConfig:
     pad_token_id: int = 0
 
     @classmethod
-    def from_json(cls, path: Path) -> "BertConfig":
+    def from_json(cls, path: Path) -> BertConfig:
         """Read a ``config.json``; unknown keys are ignored, unsupported variants are refused."""
         raw = json.loads(Path(path).read_text())
         if raw.get("model_type", "bert") != "bert":
             raise ValueError(f"{path}: model_type must be 'bert', got {raw.get('model_type')!r}")
         if raw.get("hidden_act", "gelu") != "gelu" or raw.get("position_embedding_type", "absolute") != "absolute":
-            raise ValueError(f"{path}: only hidden_act 'gelu' with absolute positions is supported, got "
-                             f"{raw.get('hidden_act')!r} / {raw.get('position_embedding_type')!r}")
+            raise ValueError(
+                f"{path}: only hidden_act 'gelu' with absolute positions is supported, got "
+                f"{raw.get('hidden_act')!r} / {raw.get('position_embedding_type')!r}"
+            )
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in names and v is not None})
 
     def save(self, folder: Path) -> None:
         """Write a Hugging Face compatible ``config.json`` into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
-        body = {"model_type": "bert", "architectures": ["BertModel"], "position_embedding_type": "absolute",
-                **{f.name: getattr(self, f.name) for f in fields(self)}}
+        body = {
+            "model_type": "bert",
+            "architectures": ["BertModel"],
+            "position_embedding_type": "absolute",
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+        }
         (folder / "config.json").write_text(json.dumps(body, indent=1))
 
 
@@ -75,7 +81,11 @@ class BertEmbeddings(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, H); one segment (token type 0), positions 0..T-1."""
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)[None] + self.token_type_embeddings.weight[0]
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings(positions)[None]
+            + self.token_type_embeddings.weight[0]
+        )
         return self.dropout(self.LayerNorm(x))
 
 
@@ -83,7 +93,9 @@ class BertSelfAttention(nn.Module):
     def __init__(self, c: BertConfig) -> None:
         super().__init__()
         if c.hidden_size % c.num_attention_heads:
-            raise ValueError(f"hidden_size {c.hidden_size} is not a multiple of num_attention_heads {c.num_attention_heads}")
+            raise ValueError(
+                f"hidden_size {c.hidden_size} is not a multiple of num_attention_heads {c.num_attention_heads}"
+            )
         self.heads = c.num_attention_heads
         self.query = nn.Linear(c.hidden_size, c.hidden_size)
         self.key = nn.Linear(c.hidden_size, c.hidden_size)
@@ -97,9 +109,14 @@ class BertSelfAttention(nn.Module):
         def split(t: torch.Tensor) -> torch.Tensor:  # (B, T, H) -> (B, N, T, H/N)
             return t.view(B, T, self.heads, H // self.heads).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(split(self.query(x)), split(self.key(x)), split(self.value(x)),
-                                             attn_mask=keep, dropout_p=self.dropout_p if self.training else 0.0,
-                                             scale=1 / math.sqrt(H // self.heads))
+        out = F.scaled_dot_product_attention(
+            split(self.query(x)),
+            split(self.key(x)),
+            split(self.value(x)),
+            attn_mask=keep,
+            dropout_p=self.dropout_p if self.training else 0.0,
+            scale=1 / math.sqrt(H // self.heads),
+        )
         return out.transpose(1, 2).reshape(B, T, H)
 
 
@@ -180,7 +197,7 @@ class BertModel(nn.Module):
         return SimpleNamespace(last_hidden_state=x)
 
     @classmethod
-    def from_folder(cls, folder: Path, weights: bool = True) -> "BertModel":
+    def from_folder(cls, folder: Path, weights: bool = True) -> BertModel:
         """A Hugging Face BERT folder: ``config.json`` and, with ``weights``, ``model.safetensors``
         (extra buffers such as ``embeddings.position_ids`` are ignored, missing weights refused)."""
         model = cls(BertConfig.from_json(Path(folder) / "config.json"))

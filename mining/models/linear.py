@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from runners.text import clean
+from mining.text import clean
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _WHITE = re.compile(r"\s\s+")
@@ -25,19 +25,27 @@ _WHITE = re.compile(r"\s\s+")
 
 class TfidfLinearModel:
     """Args:
-        vocabulary: n-gram -> feature index, F features.
-        idf: (F,) float idf weights.
-        coef: (K, F) weights; K = 1 for two classes (logistic), else one row per class (softmax).
-        intercept: (K,) biases.
-        labels: class names in the order of the classifier's classes.
-        analyzer: ``"char"`` or ``"word"``.
-        ngram_range: (min_n, max_n).
+    vocabulary: n-gram -> feature index, F features.
+    idf: (F,) float idf weights.
+    coef: (K, F) weights; K = 1 for two classes (logistic), else one row per class (softmax).
+    intercept: (K,) biases.
+    labels: class names in the order of the classifier's classes.
+    analyzer: ``"char"`` or ``"word"``.
+    ngram_range: (min_n, max_n).
     """
 
     kind = "tfidf_linear"
 
-    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 labels: list[str], analyzer: str, ngram_range: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        idf: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        labels: list[str],
+        analyzer: str,
+        ngram_range: tuple[int, int],
+    ) -> None:
         if analyzer not in ("char", "word"):
             raise ValueError(f"analyzer must be 'char' or 'word', got {analyzer!r}")
         if coef.shape[1] != len(vocabulary) or idf.shape != (len(vocabulary),):
@@ -46,7 +54,7 @@ class TfidfLinearModel:
         self.labels, self.analyzer, self.ngram_range = labels, analyzer, tuple(ngram_range)
 
     @classmethod
-    def from_sklearn(cls, vectorizer: Any, classifier: Any, labels: list[str]) -> "TfidfLinearModel":
+    def from_sklearn(cls, vectorizer: Any, classifier: Any, labels: list[str]) -> TfidfLinearModel:
         """From a fitted ``TfidfVectorizer`` (sublinear_tf, l2 norm) and ``LogisticRegression``;
         ``labels[i]`` names class id ``i``."""
         if not vectorizer.sublinear_tf or vectorizer.norm != "l2" or not vectorizer.lowercase:
@@ -84,8 +92,11 @@ class TfidfLinearModel:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 0) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(labels)), float32."""
-        logits = np.stack([self.coef[:, idx] @ val + self.intercept for idx, val in self.transform(texts)]) \
-            if texts else np.zeros((0, self.coef.shape[0]), dtype=np.float32)
+        logits = (
+            np.stack([self.coef[:, idx] @ val + self.intercept for idx, val in self.transform(texts)])
+            if texts
+            else np.zeros((0, self.coef.shape[0]), dtype=np.float32)
+        )
         if self.coef.shape[0] == 1:
             p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1).astype(np.float32)
@@ -94,7 +105,12 @@ class TfidfLinearModel:
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        spec = {"kind": self.kind, "labels": self.labels, "analyzer": self.analyzer, "ngram_range": list(self.ngram_range)}
+        spec = {
+            "kind": self.kind,
+            "labels": self.labels,
+            "analyzer": self.analyzer,
+            "ngram_range": list(self.ngram_range),
+        }
         (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
         terms = [""] * len(self.vocabulary)
         for term, i in self.vocabulary.items():
@@ -103,12 +119,19 @@ class TfidfLinearModel:
         np.savez(path / "weights.npz", idf=self.idf, coef=self.coef, intercept=self.intercept)
 
     @classmethod
-    def load(cls, path: Path, spec: dict[str, Any], device: Any = None) -> "TfidfLinearModel":
+    def load(cls, path: Path, spec: dict[str, Any], device: Any = None) -> TfidfLinearModel:
         terms = json.loads((path / "vocab.json").read_text())
         with np.load(path / "weights.npz", allow_pickle=False) as w:
             idf, coef, intercept = w["idf"], w["coef"], w["intercept"]
-        return cls({t: i for i, t in enumerate(terms)}, idf, coef, intercept, spec["labels"], spec["analyzer"],
-                   tuple(spec["ngram_range"]))
+        return cls(
+            {t: i for i, t in enumerate(terms)},
+            idf,
+            coef,
+            intercept,
+            spec["labels"],
+            spec["analyzer"],
+            tuple(spec["ngram_range"]),
+        )
 
 
 class EnsembleModel:

@@ -18,8 +18,9 @@ from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from runners.gateway import GRPC_CODES, UNAUTHORIZED, RequestError, key_allowed, presented_key
-from runners.proto import demand_mining_pb2 as pb
+from gateway.errors import GRPC_CODES, RequestError
+from gateway.middleware import UNAUTHORIZED, key_allowed, presented_key
+from gateway.proto import demand_mining_pb2 as pb
 
 SERVICE = "demandmining.v1.DemandMining"
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ MAX_MESSAGE_BYTES = 8 << 20
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _handler(rpc: str, request_cls: type, response_cls: type, dispatch: Dispatch, api_keys: frozenset[str]
-             ) -> grpc.RpcMethodHandler:
+def _handler(
+    rpc: str, request_cls: Any, response_cls: Any, dispatch: Dispatch, api_keys: frozenset[str]
+) -> grpc.RpcMethodHandler:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
         if not key_allowed(presented_key(metadata), api_keys):
@@ -40,27 +42,32 @@ def _handler(rpc: str, request_cls: type, response_cls: type, dispatch: Dispatch
         # Empty lists and unset plain fields are sent as [] / "" / 0, so the schema judges them as it
         # judges the same JSON (an empty texts list is "too short", not "missing"); unset optional
         # fields stay absent and take the HTTP default.
-        payload = json_format.MessageToDict(request, preserving_proto_field_name=True,
-                                            always_print_fields_with_no_presence=True)
+        payload = json_format.MessageToDict(
+            request, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
         try:
             result = await dispatch(rpc, payload)
         except RequestError as e:
             await context.abort(getattr(grpc.StatusCode, GRPC_CODES.get(e.status, "UNKNOWN")), e.message)
         return json_format.ParseDict(result, response_cls(), ignore_unknown_fields=True)
 
-    return grpc.unary_unary_rpc_method_handler(call, request_deserializer=request_cls.FromString,
-                                               response_serializer=response_cls.SerializeToString)
+    return grpc.unary_unary_rpc_method_handler(
+        call, request_deserializer=request_cls.FromString, response_serializer=response_cls.SerializeToString
+    )
 
 
-def build_server(port: int, dispatch: Dispatch, api_keys: frozenset[str] = frozenset(), host: str = "0.0.0.0"
-                 ) -> tuple[grpc.aio.Server, health.HealthServicer]:
+def build_server(
+    port: int, dispatch: Dispatch, api_keys: frozenset[str] = frozenset(), host: str = "0.0.0.0"
+) -> tuple[grpc.aio.Server, health.HealthServicer]:
     """A ``grpc.aio`` server (not started) on ``host:port`` serving every rpc of the proto through
     ``dispatch(rpc_name, payload) -> response dict``; returns it with its health servicer (set
     to SERVING by the caller once the models are ready)."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
     methods = pb.DESCRIPTOR.services_by_name["DemandMining"].methods
-    handlers = {m.name: _handler(m.name, getattr(pb, m.input_type.name), getattr(pb, m.output_type.name), dispatch,
-                                 api_keys) for m in methods}
+    handlers = {
+        m.name: _handler(m.name, getattr(pb, m.input_type.name), getattr(pb, m.output_type.name), dispatch, api_keys)
+        for m in methods
+    }
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

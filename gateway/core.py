@@ -1,0 +1,345 @@
+"""The gateway's logic: typed endpoints per task, ``/mine``, event intake, profiles, trends,
+recommendations and forecasts, composed from the runners and the event store.
+
+:class:`Gateway` holds no transport: ``service.py`` declares the HTTP routes and hands each call
+here; gRPC and SageMaker's ``/invocations`` reach the same methods through :func:`dispatch`. The
+runners are anything with a ``bentoml.depends``-style call surface
+(``await runner.to_async.predict(items)``, ``await runner.is_ready()``): separate services,
+colocated ones (:mod:`gateway.colocated`), or fakes in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bentoml.exceptions import InvalidArgument, NotFound, ServiceUnavailable
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from gateway.errors import RequestError, validation_message
+from gateway.schemas import (
+    ClassifyResponse,
+    Demand,
+    EventIn,
+    EventsResponse,
+    EventStatus,
+    ForecastResponse,
+    InventoryPlan,
+    KeywordsResponse,
+    MineResponse,
+    MineResult,
+    NerResponse,
+    Profile,
+    Recommendation,
+    RecommendResponse,
+    SentimentResponse,
+    SeriesForecast,
+    SeriesInput,
+    SimilarResponse,
+    SimilarResult,
+    Trends,
+    UserInsight,
+)
+from mining.contracts import (
+    EntitiesResult,
+    ForecastResult,
+    KeywordsResult,
+    LabelResult,
+    Quantiles,
+    RecallResult,
+    SimilarLookup,
+    TextItem,
+    text_items,
+)
+from mining.events import EventStore
+from mining.insight import demand_summary, trusted_category
+from mining.inventory import reorder_plan
+from mining.registry import RUNNERS
+from mining.text import mask_pii
+
+T = TypeVar("T")
+
+# Runner results arrive as contract models (colocated) or as their JSON (separate layout): one
+# adapter per result type reads either.
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
+def _typed(cls: type[T], results: Any) -> list[T]:
+    adapter = _ADAPTERS.setdefault(cls, TypeAdapter(list[cls]))  # type: ignore[valid-type]
+    return adapter.validate_python(results, from_attributes=True)  # type: ignore[no-any-return]
+
+
+def _quantiles(result: ForecastResult) -> Quantiles:
+    if result.quantiles is None:  # Gateway._forecast raises on every error first
+        raise RuntimeError(f"demand runner gave neither quantiles nor an error: {result}")
+    return result.quantiles
+
+
+class Gateway:
+    """Endpoints as plain async methods over runners and an event store.
+
+    Args:
+        runners: registry runner key (``sentiment``, ``classification``, ``ner``, ``keywords``,
+            ``recall``, ``demand``) -> runner proxy.
+        events: the event store.
+    """
+
+    def __init__(self, runners: Mapping[str, Any], events: EventStore) -> None:
+        missing = [r.key for r in RUNNERS if r.key not in runners]
+        if missing:
+            raise ValueError(f"runners missing: {missing}")
+        self.runners, self.events = dict(runners), events
+
+    async def ready(self) -> bool:
+        """Every runner has loaded and warmed its models (the meaning of ``/readyz``)."""
+        try:
+            return all(await asyncio.gather(*(r.is_ready(5) for r in self.runners.values())))
+        except Exception:  # a separate runner's socket is not up yet
+            return False
+
+    # --- text tasks ---------------------------------------------------------------------------------
+    async def _labels(self, runner: str, items: list[TextItem]) -> list[LabelResult]:
+        return _typed(LabelResult, await self.runners[runner].to_async.predict(items))
+
+    async def _entities(self, items: list[TextItem]) -> list[EntitiesResult]:
+        return _typed(EntitiesResult, await self.runners["ner"].to_async.predict(items))
+
+    async def _keywords(self, items: list[TextItem]) -> list[KeywordsResult]:
+        return _typed(KeywordsResult, await self.runners["keywords"].to_async.predict(items))
+
+    async def sentiment(self, texts: list[str]) -> SentimentResponse:
+        return SentimentResponse(results=await self._labels("sentiment", text_items(texts)))
+
+    async def classify(self, texts: list[str]) -> ClassifyResponse:
+        return ClassifyResponse(results=await self._labels("classification", text_items(texts)))
+
+    async def ner(self, texts: list[str]) -> NerResponse:
+        return NerResponse(results=await self._entities(text_items(texts)))
+
+    async def keywords(self, texts: list[str], top_k: int) -> KeywordsResponse:
+        results = await self._keywords(text_items(texts))
+        return KeywordsResponse(results=[r.model_copy(update={"keywords": r.keywords[:top_k]}) for r in results])
+
+    async def analyse(self, texts: list[str], top_k: int) -> list[MineResult]:
+        """Every text model on each text, and the demand insight built from their outputs."""
+        items = text_items(texts)  # language detected once, here, for all four runners
+        # The four text runners do not depend on each other: one round trip's latency, not four.
+        cats, sents, ents, kws = await asyncio.gather(
+            self._labels("classification", items),
+            self._labels("sentiment", items),
+            self._entities(items),
+            self._keywords(items),
+        )
+        out = []
+        for item, c, s, e, k in zip(items, cats, sents, ents, kws):
+            keywords = k.keywords[:top_k]
+            category = trusted_category(c.label, c.score, c.model, c.lang)
+            demand = demand_summary(
+                item.text,
+                s.lang,
+                category,
+                s.probabilities.get("positive"),
+                [x.model_dump() for x in e.entities],
+                [x.model_dump() for x in keywords],
+            )
+            out.append(
+                MineResult(
+                    lang=s.lang,
+                    category=c,
+                    sentiment=s,
+                    entities=e.entities,
+                    keywords=keywords,
+                    demand=Demand(**demand),
+                )
+            )
+        return out
+
+    @staticmethod
+    def stored_analysis(r: MineResult, masked: str) -> dict[str, Any]:
+        """What the event store keeps of an analysis: labels, and only the terms that occur in the
+        PII-masked text (a keyword or entity cut from an e-mail address or a phone number is not)."""
+        lower = masked.lower()
+        return {
+            "lang": r.lang,
+            "category": r.demand.category,
+            "positive": r.sentiment.probabilities.get("positive"),
+            "entities": [{"type": e.type, "text": e.text} for e in r.entities if e.text.lower() in lower],
+            "keywords": [{"keyword": k.keyword} for k in r.keywords if k.keyword.lower() in lower],
+        }
+
+    async def mine(
+        self, texts: list[str], user_id: str | None, event_type: str, request_id: str | None, top_k: int, n: int
+    ) -> MineResponse:
+        results = await self.analyse(texts, top_k)
+        if user_id is None:
+            return MineResponse(results=results)
+        now = time.time()
+        batch = request_id or uuid.uuid4().hex
+        masked = [mask_pii(t) for t in texts]
+        events = [
+            {
+                "key": f"mine:{user_id}:{batch}:{i}",
+                "user_id": user_id,
+                "type": event_type,
+                "ts": now,
+                "text": m,
+                "analysis": self.stored_analysis(r, m),
+            }
+            for i, (m, r) in enumerate(zip(masked, results))
+        ]
+        statuses = await asyncio.to_thread(self.events.add, events)
+        profile = await asyncio.to_thread(self.events.profile, user_id)
+        recs = await self.recommendations([{"user_id": user_id, "n": n}])
+        return MineResponse(
+            results=results,
+            user=UserInsight(
+                profile=Profile(**(profile or {})),
+                recommendations=recs[0],
+                events=[
+                    EventStatus(key=s["key"], id=s["id"], status="stored" if s["stored"] else "duplicate")
+                    for s in statuses
+                ],
+            ),
+        )
+
+    # --- events, profiles, trends -------------------------------------------------------------------
+    async def post_events(self, events: list[EventIn]) -> EventsResponse:
+        keys = [e.key for e in events]
+        if len(set(keys)) != len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise InvalidArgument(f"events: key {dup!r} appears more than once in this request; keys must be unique")
+        known = await asyncio.to_thread(self.events.existing, keys)
+        fresh = [e for e in events if e.key not in known]
+        # Only the masked text is analysed and kept: nothing personal reaches the store.
+        masked = {e.key: mask_pii(e.text) for e in fresh if e.text is not None}
+        analyses = dict(zip(masked, await self.analyse(list(masked.values()), 5))) if masked else {}
+        rows = [
+            {
+                "key": e.key,
+                "user_id": e.user_id,
+                "type": e.type,
+                "item_id": e.item_id,
+                "ts": e.ts.timestamp(),
+                "text": masked.get(e.key),
+                "analysis": self.stored_analysis(analyses[e.key], masked[e.key]) if e.key in masked else None,
+            }
+            for e in fresh
+        ]
+        stored = {r["key"]: r for r in await asyncio.to_thread(self.events.add, rows)} if rows else {}
+        results = []
+        for k in keys:
+            if k in stored and stored[k]["stored"]:
+                results.append(EventStatus(key=k, id=stored[k]["id"], status="stored"))
+            else:  # stored before this request, or by another worker while it was analysed
+                results.append(EventStatus(key=k, id=known.get(k) or stored[k]["id"], status="duplicate"))
+        n_stored = sum(r.status == "stored" for r in results)
+        return EventsResponse(results=results, stored=n_stored, duplicates=len(results) - n_stored)
+
+    async def profile(self, user_id: str, top: int = 10) -> Profile:
+        p = await asyncio.to_thread(self.events.profile, user_id, top)
+        if p is None:
+            raise NotFound(f"user_id: no events for user {user_id!r}; post events to /events first")
+        return Profile(**p)
+
+    async def trends(
+        self, window: int = 86400, end: datetime | None = None, top: int = 10, min_count: int = 1
+    ) -> Trends:
+        t = await asyncio.to_thread(self.events.trends, float(window), end.timestamp() if end else None, top, min_count)
+        return Trends(**t)
+
+    # --- recommendations ----------------------------------------------------------------------------
+    async def recommendations(self, requests: list[dict[str, Any]]) -> list[Recommendation]:
+        # A user's stored events are folded in with whatever the request sends (recalculate_user).
+        histories = await asyncio.gather(*(asyncio.to_thread(self.events.interactions, r["user_id"]) for r in requests))
+        for r, history in zip(requests, histories):
+            r["recent"] = list(r.get("recent", [])) + [{"item_id": i, "weight": w} for i, w in history]
+        results = _typed(RecallResult, await self.runners["recall"].to_async.predict(requests))
+        return [Recommendation(**r.model_dump(), history_events=len(h)) for r, h in zip(results, histories)]
+
+    async def recommend(self, requests: list[dict[str, Any]]) -> RecommendResponse:
+        return RecommendResponse(results=await self.recommendations(requests))
+
+    async def similar_items(self, item_ids: list[str], n: int) -> SimilarResponse:
+        results = _typed(SimilarLookup, await self.runners["recall"].to_async.similar(item_ids, n))
+        missing = [r.item_id for r in results if not r.found]
+        if missing:
+            raise NotFound(
+                f"item_ids: {missing[:5]} not in the recall model ({len(missing)} unknown); "
+                "ids are the ones in the training interactions"
+            )
+        return SimilarResponse(results=[SimilarResult(item_id=r.item_id, similar=r.similar) for r in results])
+
+    # --- demand -------------------------------------------------------------------------------------
+    async def _forecast(self, series: list[SeriesInput]) -> list[ForecastResult]:
+        results = _typed(
+            ForecastResult, await self.runners["demand"].to_async.predict([s.model_dump() for s in series])
+        )
+        errors = [f"series[{i}].{r.error}" for i, r in enumerate(results) if r.error is not None]
+        if errors:
+            raise InvalidArgument("; ".join(errors))
+        return results
+
+    async def forecast(self, series: list[SeriesInput]) -> ForecastResponse:
+        results = await self._forecast(series)
+        return ForecastResponse(
+            results=[
+                SeriesForecast(series_id=s.series_id, quantiles=_quantiles(r), model=r.model)
+                for s, r in zip(series, results)
+            ]
+        )
+
+    async def forecast_spec(self) -> dict[str, Any]:
+        return await self.runners["demand"].to_async.spec()  # type: ignore[no-any-return]
+
+    async def inventory_plan(
+        self,
+        series: SeriesInput,
+        lead_time: int,
+        service_level: float,
+        on_hand: float,
+        on_order: float,
+        dependence: str,
+    ) -> InventoryPlan:
+        if series.horizon < lead_time:
+            raise InvalidArgument(
+                f"series.horizon: must cover the lead time ({lead_time} periods), got {series.horizon}"
+            )
+        result = (await self._forecast([series]))[0]
+        quantiles = _quantiles(result).model_dump()
+        plan = reorder_plan(quantiles, lead_time, service_level, on_hand, on_order, dependence)
+        lead = {k: v[:lead_time] for k, v in quantiles.items()}
+        return InventoryPlan(
+            series_id=series.series_id,
+            lead_time=lead_time,
+            service_level=service_level,
+            forecast=Quantiles(**lead),
+            model=result.model,
+            **plan,
+        )
+
+
+Method = Callable[..., Awaitable[Any]]
+
+
+async def dispatch(schema: type[BaseModel], method: Method, payload: Any) -> dict[str, Any]:
+    """Validate ``payload`` (a request as JSON) with an endpoint's own ``schema`` and run
+    ``method`` on its fields: how gRPC and ``/invocations`` reach the HTTP endpoints with the same
+    rules and messages. Raises :class:`RequestError` with the status and message HTTP gives."""
+    try:
+        args = schema.model_validate(payload)
+    except ValidationError as e:
+        raise RequestError(400, validation_message(e.errors(include_url=False))[0]) from None
+    fields = {k: getattr(args, k) for k in type(args).model_fields}
+    try:
+        result = await method(**fields)
+    except InvalidArgument as e:
+        raise RequestError(400, str(e)) from None
+    except NotFound as e:
+        raise RequestError(404, str(e)) from None
+    except ServiceUnavailable as e:
+        raise RequestError(503, str(e)) from None
+    return result.model_dump(mode="json", exclude_none=True) if isinstance(result, BaseModel) else result  # type: ignore[no-any-return]

@@ -1,0 +1,70 @@
+"""One error format for every transport: a readable line naming each failing field and the rule
+it broke, and the status it maps to over HTTP and gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+def _loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def error_message(body: Any) -> str:
+    """One readable line from an error body, naming each failing field and the rule it broke,
+    e.g. ``texts[0]: String should have at most 2000 characters``.
+
+    Accepts BentoML's bodies (``{"error", "detail": [pydantic errors]}``, or raised exceptions
+    list-wrapped) and pydantic's ``ValidationError.errors()`` wrapped as ``{"detail": [...]}``.
+    """
+    if isinstance(body, list):
+        return "; ".join(error_message(b) for b in body)
+    if not isinstance(body, dict):
+        return str(body)
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
+        return "; ".join(f"{_loc(d.get('loc', []))}: {d.get('msg', '')}" for d in detail)
+    if isinstance(detail, str) and "error" not in body:
+        return detail
+    return str(body.get("error", body))
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """(one-line message, detail list) from pydantic errors. FastAPI prefixes locations with
+    "query"/"path"/"body"; that prefix is dropped so HTTP and gRPC name fields alike."""
+    detail = [
+        {
+            "loc": list(e.get("loc", ()))[1:]
+            if e.get("loc", ("",))[0] in ("query", "path", "body")
+            else list(e.get("loc", ())),
+            "msg": e.get("msg", ""),
+            "type": e.get("type", ""),
+        }
+        for e in errors
+    ]
+    return error_message({"detail": detail}), detail
+
+
+class RequestError(Exception):
+    """A client error with its HTTP status; gRPC maps it with :data:`GRPC_CODES`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# HTTP status -> grpc.StatusCode name (resolved lazily: grpc is imported only by the gRPC server).
+GRPC_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    413: "RESOURCE_EXHAUSTED",
+    422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}

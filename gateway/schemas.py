@@ -1,0 +1,398 @@
+"""The HTTP API's schema: request and response bodies as pydantic models, with the limits and
+the validation rules every transport (HTTP, gRPC, SageMaker's /invocations) applies alike.
+
+Runner results (labels, entities, keywords, recommendations, quantiles) are the runner
+contract's own models (:mod:`mining.contracts`), embedded here unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from mining.contracts import (
+    EntitiesResult,
+    EntitySpan,
+    Keyword,
+    KeywordsResult,
+    LabelResult,
+    Quantiles,
+    RecallResult,
+    SimilarItem,
+)
+from mining.events import EVENT_TYPES, ITEM_WEIGHTS
+from mining.models.demand import MAX_HISTORY
+from mining.models.keywords import MAX_KEYWORDS
+
+MAX_TEXTS = 64
+MAX_TEXT_CHARS = 2000
+
+
+def _not_blank(value: str) -> str:
+    # Checked, not stripped: entity offsets index the text exactly as the caller sent it.
+    if not value.strip():
+        raise ValueError("text is blank; expected at least 1 non-space character")
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_not_blank),
+    Field(description=f"a customer text, 1-{MAX_TEXT_CHARS} characters, not all whitespace; used as sent"),
+]
+
+
+def _one_or_many(value: object) -> object:
+    # A bare string is the common single-text call; accept it as a list of one.
+    return [value] if isinstance(value, str) else value
+
+
+Texts = Annotated[
+    list[Text],
+    BeforeValidator(_one_or_many),
+    Field(
+        min_length=1,
+        max_length=MAX_TEXTS,
+        description=f"one text, or a list of 1-{MAX_TEXTS} texts",
+        examples=[["质量很好，物流也快", "The coffee arrived stale and the bag was torn."]],
+    ),
+]
+
+
+class SentimentResponse(BaseModel):
+    results: list[LabelResult] = Field(description="one sentiment per input text, in input order")
+
+
+class ClassifyResponse(BaseModel):
+    results: list[LabelResult] = Field(description="one category per input text, in input order")
+
+
+class NerResponse(BaseModel):
+    results: list[EntitiesResult] = Field(description="one result per input text, in input order")
+
+
+class KeywordsResponse(BaseModel):
+    results: list[KeywordsResult] = Field(description="one result per input text, in input order")
+
+
+TopK = Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description=f"keywords per text, 1-{MAX_KEYWORDS}")]
+
+
+Id = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(description="an external user or item id"),
+]
+MAX_IDS = 1000
+
+
+class Interaction(BaseModel):
+    item_id: Id
+    weight: float = Field(default=1.0, gt=0, le=1e6, description="strength, > 0 (e.g. click 1, cart 3, buy 5)")
+
+
+class RecommendRequest(BaseModel):
+    user_id: Id
+    n: int = Field(default=10, ge=1, le=100, description="items to return, 1-100")
+    recent: list[Interaction] = Field(
+        default=[],
+        max_length=MAX_IDS,
+        description=("fresh interactions not yet in the model; folded into the user's factors at once"),
+    )
+    exclude_seen: bool = Field(default=True, description="leave out items the user already interacted with")
+    allow: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="rank only these items")
+    deny: list[Id] = Field(default=[], max_length=MAX_IDS, description="never return these items")
+    explain: bool = Field(default=False, description="per item, the history items that contributed most")
+
+
+RecommendRequests = Annotated[
+    list[RecommendRequest],
+    BeforeValidator(lambda v: [v] if isinstance(v, dict) else v),
+    Field(
+        min_length=1,
+        max_length=MAX_TEXTS,
+        description=f"one request, or a list of 1-{MAX_TEXTS}",
+        examples=[[{"user_id": "196", "n": 5, "recent": [{"item_id": "242", "weight": 5}]}]],
+    ),
+]
+
+
+class Recommendation(RecallResult):
+    history_events: int = Field(default=0, description="the user's recorded events (POST /events) folded in")
+
+
+class RecommendResponse(BaseModel):
+    results: list[Recommendation] = Field(description="one per request, in request order")
+
+
+class SimilarResult(BaseModel):
+    item_id: str
+    similar: list[SimilarItem]
+
+
+class SimilarResponse(BaseModel):
+    results: list[SimilarResult]
+
+
+Units = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class SeriesInput(BaseModel):
+    series_id: str | None = Field(default=None, max_length=200, description="echoed back; optional")
+    units: list[Units | None] = Field(
+        min_length=1,
+        max_length=MAX_HISTORY,
+        description=(
+            "history, oldest first, one value per period up to the last one; null marks a period without "
+            "data (a gap), which is different from 0 sold"
+        ),
+    )
+    covariates: dict[str, list[float]] = Field(
+        default={}, description=("per covariate the model uses (see /forecast/spec), one value per history period")
+    )
+    horizon: int = Field(ge=1, le=52, description="periods to forecast after the last history period")
+    future_covariates: dict[str, list[float]] = Field(
+        default={}, description=("per covariate, the planned value for each forecast period (price, promotion, ...)")
+    )
+
+
+class SeriesForecast(BaseModel):
+    series_id: str | None
+    quantiles: Quantiles = Field(description="units per forecast period; p10 <= p50 <= p90")
+    model: str
+
+
+class ForecastResponse(BaseModel):
+    results: list[SeriesForecast]
+
+
+class InventoryPlan(BaseModel):
+    series_id: str | None
+    reorder_quantity: int = Field(description="units to order now (0 when the position already covers the target)")
+    order_up_to: float = Field(description="inventory position that meets the service level over the lead time")
+    expected_demand: float = Field(description="sum of p50 over the lead time")
+    safety_stock: float = Field(description="order_up_to - expected_demand")
+    lead_time: int
+    service_level: float
+    forecast: Quantiles = Field(description="the lead-time forecast the plan is built on")
+    assumptions: list[str]
+    model: str
+
+
+# --- /mine --------------------------------------------------------------------------------------
+class Demand(BaseModel):
+    intent: Literal["request", "complaint", "praise", "neutral"] = Field(
+        description=(
+            "request: asks for or wants something; complaint: negative sentiment; praise: positive; neutral: neither "
+            "(rules in runners/insight.py)"
+        )
+    )
+    category: str | None = Field(
+        description="the product category the text is about; null when the classifier has "
+        "no model for the text's language or is unsure (probability < 0.15)"
+    )
+    targets: list[str] = Field(description="products, brands, model numbers and organisations named")
+    attributes: list[str] = Field(description="sizes, capacities, counts, resolutions named")
+    aspects: list[str] = Field(description="top keywords that are not already a target")
+    summary: str = Field(description="one readable line, e.g. 'customer complains about Samsung (aspects battery)'")
+
+
+class MineResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'")
+    category: LabelResult
+    sentiment: LabelResult
+    entities: list[EntitySpan]
+    keywords: list[Keyword]
+    demand: Demand
+
+
+class EventStatus(BaseModel):
+    key: str
+    id: int = Field(description="the stored event's id")
+    status: Literal["stored", "duplicate"] = Field(
+        description="duplicate: the key was already stored; the first write wins and nothing changed"
+    )
+
+
+class Interest(BaseModel):
+    category: str
+    share: float = Field(description="share of the user's weighted category mentions; shares sum to 1")
+
+
+class SentimentDay(BaseModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    n: int
+    positive_share: float
+
+
+class ProfileSentiment(BaseModel):
+    n: int = Field(description="events with text (hence a sentiment)")
+    positive_share: float | None
+    trend: list[SentimentDay] = Field(description="per day with texts, over the last 14 days")
+
+
+class TermCount(BaseModel):
+    term: str
+    type: str | None = Field(default=None, description="entity type (entities only)")
+    weight: float = Field(description="events weighted by type: purchase 5, cart 3, review 2, others 1")
+    count: int
+
+
+class RecentItem(BaseModel):
+    item_id: str
+    type: str = Field(description="latest event type with this item")
+    ts: float = Field(description="Unix seconds")
+
+
+class Profile(BaseModel):
+    user_id: str
+    n_events: int
+    first_seen: float
+    last_seen: float
+    interests: list[Interest]
+    sentiment: ProfileSentiment
+    keywords: list[TermCount]
+    entities: list[TermCount]
+    recent_items: list[RecentItem]
+
+
+class UserInsight(BaseModel):
+    profile: Profile
+    recommendations: Recommendation
+    events: list[EventStatus] = Field(description="the texts recorded as events of this user")
+
+
+class MineResponse(BaseModel):
+    results: list[MineResult] = Field(description="one per input text, in input order")
+    user: UserInsight | None = Field(default=None, description="with user_id: the updated profile and recommendations")
+
+
+# --- /events ------------------------------------------------------------------------------------
+MAX_EVENTS = 256
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW_S = 300
+
+
+def _plausible_time(value: datetime) -> datetime:
+    now = datetime.now(UTC)
+    if value < EARLIEST or (value - now).total_seconds() > CLOCK_SKEW_S:
+        raise ValueError(
+            f"timestamp must be between 2000-01-01 and now (+{CLOCK_SKEW_S} s clock skew); got {value.isoformat()}"
+        )
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_plausible_time),
+    Field(description="ISO 8601 with a UTC offset (2026-11-28T09:30:00Z) or Unix seconds"),
+]
+TEXT_EVENTS = ("search", "review", "message")
+
+
+class EventIn(BaseModel):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="idempotency key: a retried event with the same key is stored once"
+    )
+    user_id: Id
+    type: Literal[EVENT_TYPES] = Field(description="search, view, click, cart, purchase, review or message")  # type: ignore[valid-type]
+    item_id: Id | None = Field(default=None, description="required for view, click, cart, purchase")
+    text: Text | None = Field(
+        default=None,
+        description="required for search, review, message; analysed, stored with e-mails, phones, cards and IDs masked",
+    )
+    ts: Timestamp
+
+    @model_validator(mode="after")
+    def _needs(self) -> EventIn:
+        if self.type in ITEM_WEIGHTS and self.type != "review" and self.item_id is None:
+            raise ValueError(f"item_id is required for a {self.type} event")
+        if self.type in TEXT_EVENTS and self.text is None:
+            raise ValueError(f"text is required for a {self.type} event")
+        return self
+
+
+class EventsResponse(BaseModel):
+    results: list[EventStatus] = Field(description="one per event, in request order")
+    stored: int
+    duplicates: int
+
+
+# --- profile and trends -------------------------------------------------------------------------
+_WINDOW = re.compile(r"^(\d+)([smhd]?)$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _window_seconds(value: str | int) -> int:
+    m = _WINDOW.match(str(value).strip())
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2)] if m else -1
+    if not 60 <= seconds <= 90 * 86400:
+        raise ValueError(f"window must be 60 s to 90 d, as seconds or with a unit (15m, 1h, 24h, 7d); got {value!r}")
+    return seconds
+
+
+class ProfileQuery(BaseModel):
+    user_id: Id
+    top: int = Field(default=10, ge=1, le=50, description="keywords, entities and items listed, 1-50")
+
+
+class TrendsQuery(BaseModel):
+    window: Annotated[int, BeforeValidator(_window_seconds)] = Field(
+        default=86400, description="window length: seconds, or 15m, 1h, 24h, 7d (60 s - 90 d); default 24h"
+    )
+    end: Timestamp | None = Field(default=None, description="end of the current window (default: now)")
+    top: int = Field(default=10, ge=1, le=50, description="terms per list, 1-50")
+    min_count: int = Field(default=1, ge=1, le=10**6, description="events a term needs in one of the windows")
+
+
+class TrendTerm(BaseModel):
+    term: str
+    type: str | None = Field(description="entity type (entities only)")
+    current: int = Field(description="events mentioning it in the current window")
+    previous: int = Field(description="in the window before")
+    change: int = Field(description="current - previous")
+    positive_share: float | None = Field(description="share of positive texts among the current mentions")
+
+
+class TrendList(BaseModel):
+    rising: list[TrendTerm]
+    falling: list[TrendTerm]
+
+
+class TrendWindow(BaseModel):
+    start: float
+    end: float
+    previous_start: float
+    seconds: float
+
+
+class TrendCounts(BaseModel):
+    current: int
+    previous: int
+
+
+class TrendSentiment(BaseModel):
+    current_positive_share: float | None
+    previous_positive_share: float | None
+    shift: float | None = Field(description="current - previous positive share")
+
+
+class Trends(BaseModel):
+    window: TrendWindow
+    events: TrendCounts
+    sentiment: TrendSentiment
+    category: TrendList
+    entity: TrendList
+    keyword: TrendList

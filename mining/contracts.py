@@ -1,0 +1,129 @@
+"""The runner contract: what runners take and return, as pydantic models shared by the runners
+and the gateway (whose HTTP schemas embed them), so a result has one definition end to end.
+
+Language is detected once per text, by whoever builds the :class:`TextItem` (the gateway), and
+every runner routes on ``TextItem.lang`` instead of detecting it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mining.text import detect_language
+
+Lang = Literal["zh", "en"]
+
+
+class TextItem(BaseModel):
+    """One text for a text runner: the text exactly as sent, and its detected language."""
+
+    text: str
+    lang: Lang
+
+
+def text_items(texts: Sequence[str]) -> list[TextItem]:
+    """:class:`TextItem` per text, the language detected here once."""
+    return [TextItem(text=t, lang=detect_language(t)) for t in texts]
+
+
+def require_items(items: Sequence[object]) -> list[TextItem]:
+    """``items`` as :class:`TextItem` (dicts with ``text`` and ``lang`` are accepted: they arrive
+    from another process); raises ``TypeError`` naming the first item that is neither."""
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, TextItem):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("text"), str) and item.get("lang") in ("zh", "en"):
+            out.append(TextItem(text=item["text"], lang=item["lang"]))
+        else:
+            bad = sum(1 for x in items if not isinstance(x, (TextItem, dict)))
+            raise TypeError(
+                f"items must be TextItem (text, lang); item {i} is {type(item).__name__} ({max(bad, 1)} bad in all)"
+            )
+    return out
+
+
+class LabelResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'; picks the model")
+    label: str = Field(description="most probable label")
+    score: float = Field(description="probability of `label`, 0-1")
+    probabilities: dict[str, float] = Field(description="probability per label; sums to 1")
+    model: str = Field(description="model tag in the store that produced this result")
+
+
+class EntitySpan(BaseModel):
+    type: str = Field(
+        description="entity type, e.g. PER, LOC, ORG (zh); PER, COMPANY, PRODUCT (en); "
+        "BRAND, CATEGORY, SIZE, CAPACITY, COUNT, RESOLUTION, MODEL (product titles)"
+    )
+    text: str = Field(description="the entity as written: `input[start:end]`")
+    start: int = Field(description="offset of the first character in the text as sent (Python string index)")
+    end: int = Field(description="offset after the last character, exclusive")
+    score: float = Field(description="lowest posterior probability among the entity's token tags, 0-1")
+
+
+class EntitiesResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'; picks the models")
+    entities: list[EntitySpan] = Field(description="entities in text order, non-overlapping")
+    models: list[str] = Field(description="model tags in the store that read this text")
+
+
+class Keyword(BaseModel):
+    keyword: str = Field(description="a word or phrase, lower-cased and normalised")
+    score: float = Field(description="TF-IDF score, relative within a text (not a probability)")
+
+
+class KeywordsResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'")
+    keywords: list[Keyword] = Field(description="best first")
+    model: str = Field(description="model tag in the store (document frequencies) that scored this text")
+
+
+class Contribution(BaseModel):
+    item_id: str
+    contribution: float = Field(description="this history item's share of the score")
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float = Field(description="ALS score (or interaction count for the popularity fallback); ranks only")
+    because: list[Contribution] | None = Field(default=None, description="with explain: top contributing history")
+
+
+class RecallResult(BaseModel):
+    user_id: str
+    items: list[RecommendedItem]
+    source: str = Field(
+        description="'als' (stored factors), 'als_folded_in' (recent interactions or a new user "
+        "folded in), or 'popularity' (no usable history: the fallback)"
+    )
+    unknown_items: list[str] = Field(description="ids in recent/allow/deny that the model does not know; ignored")
+    model: str
+
+
+class SimilarItem(BaseModel):
+    item_id: str
+    score: float = Field(description="cosine similarity of the items' factors")
+
+
+class SimilarLookup(BaseModel):
+    item_id: str
+    found: bool = Field(description="false: the model does not know this item")
+    similar: list[SimilarItem]
+
+
+class Quantiles(BaseModel):
+    p10: list[float]
+    p50: list[float]
+    p90: list[float]
+
+
+class ForecastResult(BaseModel):
+    """One series' forecast, or the reason it could not be made (``error`` names the field)."""
+
+    quantiles: Quantiles | None = None
+    error: str | None = None
+    model: str

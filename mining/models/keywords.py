@@ -1,0 +1,521 @@
+"""Keyword and key-phrase extraction for Chinese and English: TF-IDF against a corpus's document
+frequencies, with phrases built from adjacent content words.
+
+The IDF table is fitted on the training corpus (reviews and titles) and saved as a store artifact
+(``keywords.json``: per language, document count and term -> document frequency), so serving
+scores words the way the corpus distributes them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mining.text import detect_language, normalize, require_strings, segment_words
+
+MAX_KEYWORDS = 50  # keywords a runner returns per text; callers cut to their top_k
+
+EN_STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren't",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "can't",
+        "cannot",
+        "could",
+        "couldn't",
+        "did",
+        "didn't",
+        "do",
+        "does",
+        "doesn't",
+        "doing",
+        "don't",
+        "down",
+        "during",
+        "each",
+        "even",
+        "ever",
+        "every",
+        "few",
+        "for",
+        "from",
+        "further",
+        "get",
+        "gets",
+        "got",
+        "had",
+        "hadn't",
+        "has",
+        "hasn't",
+        "have",
+        "haven't",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "i'd",
+        "i'll",
+        "i'm",
+        "i've",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn't",
+        "it",
+        "it's",
+        "its",
+        "itself",
+        "just",
+        "let's",
+        "like",
+        "made",
+        "make",
+        "many",
+        "me",
+        "more",
+        "most",
+        "much",
+        "must",
+        "mustn't",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "one",
+        "only",
+        "or",
+        "other",
+        "ought",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "really",
+        "said",
+        "same",
+        "shan't",
+        "she",
+        "should",
+        "shouldn't",
+        "so",
+        "some",
+        "still",
+        "such",
+        "than",
+        "that",
+        "that's",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "there's",
+        "these",
+        "they",
+        "they'd",
+        "they'll",
+        "they're",
+        "they've",
+        "this",
+        "those",
+        "though",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "very",
+        "was",
+        "wasn't",
+        "we",
+        "we'd",
+        "we'll",
+        "we're",
+        "we've",
+        "well",
+        "were",
+        "weren't",
+        "what",
+        "what's",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "won't",
+        "would",
+        "wouldn't",
+        "yet",
+        "you",
+        "you'd",
+        "you'll",
+        "you're",
+        "you've",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "br",
+        "quot",
+        "amp",
+        "s",
+        "t",
+        "ll",
+        "ve",
+        "re",
+        "d",
+        "m",
+        "never",
+        "nothing",
+        "always",
+    ]
+)
+
+ZH_STOP_WORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "是",
+        "就",
+        "都",
+        "而",
+        "及",
+        "与",
+        "着",
+        "或",
+        "一个",
+        "没有",
+        "我们",
+        "你们",
+        "他们",
+        "她们",
+        "它们",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "这",
+        "那",
+        "这个",
+        "那个",
+        "这些",
+        "那些",
+        "这样",
+        "那样",
+        "这么",
+        "那么",
+        "也",
+        "还",
+        "又",
+        "再",
+        "很",
+        "太",
+        "更",
+        "最",
+        "非常",
+        "比较",
+        "有点",
+        "一点",
+        "一些",
+        "一下",
+        "有",
+        "在",
+        "对",
+        "对于",
+        "把",
+        "被",
+        "让",
+        "给",
+        "从",
+        "向",
+        "到",
+        "以",
+        "为",
+        "为了",
+        "因为",
+        "所以",
+        "但",
+        "但是",
+        "可是",
+        "不过",
+        "而且",
+        "如果",
+        "虽然",
+        "然后",
+        "还是",
+        "已经",
+        "就是",
+        "只是",
+        "不是",
+        "没",
+        "不",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "哦",
+        "嗯",
+        "哈",
+        "哈哈",
+        "啦",
+        "嘛",
+        "么",
+        "之",
+        "其",
+        "所",
+        "等",
+        "等等",
+        "什么",
+        "怎么",
+        "怎样",
+        "为什么",
+        "哪",
+        "哪里",
+        "这里",
+        "那里",
+        "自己",
+        "大家",
+        "时候",
+        "可以",
+        "能",
+        "会",
+        "要",
+        "想",
+        "说",
+        "看",
+        "去",
+        "来",
+        "上",
+        "下",
+        "中",
+        "里",
+        "后",
+        "前",
+        "个",
+        "次",
+        "些",
+        "点",
+        "才",
+        "刚",
+        "都是",
+        "真的",
+        "觉得",
+        "感觉",
+        "东西",
+        "一样",
+        "一直",
+        "还有",
+        "挺",
+        "好像",
+        "应该",
+        "可能",
+        "其实",
+        "确实",
+        "已",
+        "并",
+        "及其",
+        "以及",
+        "并且",
+        "或者",
+        "一定",
+        "特别",
+        "比",
+        "跟",
+        "同",
+        "而是",
+        "于",
+        "即",
+        "则",
+        "若",
+        "由",
+        "由于",
+        "此",
+        "该",
+        "各",
+        "每",
+        "某",
+        "本",
+        "将",
+        "得",
+        "地",
+    ]
+)
+
+# A content word has a letter or a CJK character, is not a stop word, and is long enough to carry
+# meaning on its own (single Chinese characters and 1-2 letter English words rarely do).
+_HAS_WORD_CHAR = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def _is_content(word: str, lang: str) -> bool:
+    stop = ZH_STOP_WORDS if lang == "zh" else EN_STOP_WORDS
+    min_len = 2 if lang == "zh" or not word.isascii() else 3
+    return len(word) >= min_len and word not in stop and bool(_HAS_WORD_CHAR.search(word))
+
+
+def content_runs(text: str, lang: str) -> list[list[str]]:
+    """Runs of adjacent content words of a text (lower-cased, normalised); stop words,
+    punctuation and numbers break runs."""
+    runs: list[list[str]] = [[]]
+    for w in segment_words(normalize(text).lower(), lang):  # type: ignore[arg-type]
+        if _is_content(w, lang):
+            runs[-1].append(w)
+        elif runs[-1]:
+            runs.append([])
+    return [r for r in runs if r]
+
+
+class KeywordExtractor:
+    """TF-IDF keywords and phrases.
+
+    Args:
+        doc_freq: per language, term -> number of corpus documents containing it.
+        n_docs: per language, corpus documents.
+        max_phrase_words: longest phrase, in words.
+    """
+
+    kind = "tfidf_keywords"
+
+    def __init__(self, doc_freq: dict[str, dict[str, int]], n_docs: dict[str, int], max_phrase_words: int = 3) -> None:
+        self.doc_freq, self.n_docs, self.max_phrase_words = doc_freq, n_docs, max_phrase_words
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], min_df: int = 2, max_phrase_words: int = 3) -> KeywordExtractor:
+        """Document frequencies of content words per detected language; terms in fewer than
+        ``min_df`` documents are dropped (they score as unseen)."""
+        df: dict[str, Counter[str]] = {"zh": Counter(), "en": Counter()}
+        n: Counter[str] = Counter()
+        for text in texts:
+            lang = detect_language(text)
+            n[lang] += 1
+            df[lang].update({w for run in content_runs(text, lang) for w in run})
+        doc_freq = {lg: {w: c for w, c in counts.items() if c >= min_df} for lg, counts in df.items()}
+        return cls(doc_freq, dict(n), max_phrase_words)
+
+    def idf(self, word: str, lang: str) -> float:
+        """Smoothed inverse document frequency, ``ln((1 + N) / (1 + df)) + 1``; an unseen word gets
+        the highest value (it is rare by the corpus's evidence)."""
+        n = self.n_docs.get(lang, 0)
+        return math.log((1 + n) / (1 + self.doc_freq.get(lang, {}).get(word, 0))) + 1
+
+    def extract(self, text: str, top_k: int = 10, lang: str | None = None) -> dict[str, Any]:
+        """Top keywords and phrases of one text.
+
+        A word scores tf * idf (tf = its count / content words in the text); a phrase of 2 to
+        ``max_phrase_words`` adjacent content words scores the mean of its words' scores times
+        its count, so a phrase ranks above its words only when it says more than they do alone.
+        A candidate sharing a word with a higher-ranked one is skipped, so the list does not repeat
+        itself ("coffee maker", then not "maker" or "replacement coffee maker").
+
+        Returns:
+            ``{"lang": "zh" | "en", "keywords": [{"keyword": str, "score": float}, ...]}``,
+            at most ``top_k``, best first; scores are relative, not probabilities. ``lang``:
+            the text's language when the caller detected it already.
+        """
+        lang = lang or detect_language(text)
+        runs = content_runs(text, lang)
+        words = [w for run in runs for w in run]
+        if not words:
+            return {"lang": lang, "keywords": []}
+        tf = Counter(words)
+        word_score = {w: c / len(words) * self.idf(w, lang) for w, c in tf.items()}
+        joiner = "" if lang == "zh" else " "
+        phrase_count: Counter[tuple[str, ...]] = Counter()
+        for run in runs:
+            for n in range(2, self.max_phrase_words + 1):
+                for i in range(len(run) - n + 1):
+                    phrase_count[tuple(run[i : i + n])] += 1
+        candidates: list[tuple[tuple[str, ...], float]] = [((w,), s) for w, s in word_score.items()]
+        candidates += [
+            (p, c * sum(word_score[w] for w in p) / len(p)) for p, c in phrase_count.items() if len(set(p)) == len(p)
+        ]
+        candidates.sort(key=lambda c: (-c[1], -len(c[0]), c[0]))
+        chosen: list[tuple[tuple[str, ...], float]] = []
+        covered: set[str] = set()
+        for words_, score in candidates:
+            if len(chosen) == top_k:
+                break
+            if covered.intersection(words_):
+                continue
+            chosen.append((words_, score))
+            covered.update(words_)
+        return {"lang": lang, "keywords": [{"keyword": joiner.join(p), "score": round(s, 4)} for p, s in chosen]}
+
+    def extract_many(
+        self, texts: Sequence[str], top_k: int = 10, langs: Sequence[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """:meth:`extract` per text (``langs``: each text's language, when known); raises
+        ``TypeError`` naming the first non-string item."""
+        require_strings(texts)
+        return [self.extract(t, top_k, lg) for t, lg in zip(texts, langs or [None] * len(texts), strict=True)]
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        spec = {"kind": self.kind, "n_docs": self.n_docs, "max_phrase_words": self.max_phrase_words}
+        (path / "model.json").write_text(json.dumps(spec, indent=1))
+        (path / "doc_freq.json").write_text(json.dumps(self.doc_freq, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordExtractor:
+        spec = json.loads((Path(path) / "model.json").read_text())
+        if spec.get("kind") != cls.kind:
+            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
+        doc_freq = json.loads((Path(path) / "doc_freq.json").read_text())
+        return cls(doc_freq, spec["n_docs"], spec["max_phrase_words"])

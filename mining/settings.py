@@ -1,0 +1,110 @@
+"""Every setting of the served system, read from the environment once, in one place.
+
+:func:`settings` parses the environment on first use and caches the result; components get the
+:class:`Settings` object (or the fields they need) passed in and never read the environment
+themselves. The README's configuration table lists the same variables.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mining.registry import MODELS
+
+LAYOUTS = ("colocated", "separate")
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def parse_api_keys(value: str | None) -> frozenset[str]:
+    """Keys from a comma-separated setting; empty or unset means authentication is off."""
+    return frozenset(k.strip() for k in (value or "").split(",") if k.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The served system's configuration (see :meth:`from_env` for the variable of each field).
+
+    Attributes:
+        events_db: the SQLite file of the event store.
+        api_keys: accepted API keys; empty: authentication off.
+        max_body_bytes: request body limit (HTTP 413 over it).
+        layout: ``colocated`` (every runner inside each gateway worker, batched in process) or
+            ``separate`` (each runner its own BentoML service and processes).
+        workers: gateway worker processes.
+        batching: adaptive batching on (False: every request runs alone; the benchmark's switch).
+        torch_threads: intra-op threads per process that runs models.
+        grpc_port: the gRPC port (0: gRPC off); grpc_host: the address it binds.
+        model_tags: store name -> tag to serve (``name:latest`` unless pinned).
+        data_dir: where the training data step caches what it fetches.
+    """
+
+    events_db: Path = Path("var/events.sqlite3")
+    api_keys: frozenset[str] = frozenset()
+    max_body_bytes: int = 4 << 20
+    layout: str = "colocated"
+    workers: int = 1
+    batching: bool = True
+    torch_threads: int = 1
+    grpc_port: int = 3001
+    grpc_host: str = "0.0.0.0"
+    model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
+    data_dir: Path = Path.home() / ".cache" / "demand-mining"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse ``env`` (default ``os.environ``); raises ``ValueError`` naming a bad variable."""
+        env = os.environ if env is None else env
+        layout = env.get("DEMAND_MINING_LAYOUT", "colocated")
+        if layout not in LAYOUTS:
+            raise ValueError(f"DEMAND_MINING_LAYOUT must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+        batching = env.get("DEMAND_MINING_BATCHING", "on")
+        if batching not in ("on", "off"):
+            raise ValueError(f"DEMAND_MINING_BATCHING must be on or off; got {batching!r}")
+        # Colocated: one gateway worker per core, each running every model with its share of the
+        # cores (on 2 cores two workers served more than one worker with two threads, because
+        # request parsing and the models' Python code hold the GIL). Separate: one gateway worker;
+        # each runner process uses all cores.
+        workers = _int(env, "DEMAND_MINING_WORKERS", cores() if layout == "colocated" else 1, minimum=1)
+        threads = _int(
+            env, "TORCH_THREADS", max(1, cores() // workers) if layout == "colocated" else cores(), minimum=1
+        )
+        return cls(
+            events_db=Path(env.get("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")),
+            api_keys=parse_api_keys(env.get("DEMAND_MINING_API_KEYS")),
+            max_body_bytes=_int(env, "DEMAND_MINING_MAX_BODY_BYTES", 4 << 20, minimum=1),
+            layout=layout,
+            workers=workers,
+            batching=batching == "on",
+            torch_threads=threads,
+            grpc_port=_int(env, "GRPC_PORT", 3001),
+            grpc_host=env.get("GRPC_HOST", "0.0.0.0"),
+            model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},
+            data_dir=Path(env.get("DEMAND_MINING_DATA_DIR") or Path.home() / ".cache" / "demand-mining").expanduser(),
+        )
+
+
+@functools.cache
+def settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,117 @@
+"""What every runner service shares, done once here: settings, torch threads, loading its models
+from BentoML's store (the registry says which), tags, and a warm-up before it reports ready.
+
+A runner file under ``runners/`` holds one ``@bentoml.service`` class on :class:`RunnerBase` and
+nothing else: the model code it calls lives in ``mining/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mining.registry import ModelSpec, models_of
+from mining.settings import Settings, settings
+
+# Every dependency service gets this. BentoML's dependency client otherwise recycles its
+# connection pool after 100 requests / 300 s while requests still use it, which showed up as
+# 14-19% HTTP 500 (ServerDisconnectedError) under sustained load; max_age must be a float.
+DEPENDENCY_CONFIG: dict[str, Any] = {
+    "runner_connection": {"max_requests": 10**9, "max_age": 86400.0},
+    "traffic": {"timeout": 60},
+}
+
+
+def batching(max_batch_size: int, max_latency_ms: int) -> dict[str, Any]:
+    """Arguments of a runner's batchable ``@bentoml.api``: adaptive batching with these knobs, or
+    none when the service is started with ``DEMAND_MINING_BATCHING=off`` (the benchmark serves
+    both ways to measure what batching buys). BentoML fixes the knobs when the class is defined,
+    so this setting is read when a runner module is imported."""
+    if not settings().batching:
+        return {"batchable": False}
+    return {"batchable": True, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
+
+
+def model_path(tag: str) -> tuple[Path, str]:
+    """(artifact directory, resolved ``name:version``) of a store tag such as ``sentiment-zh:latest``.
+
+    Raises ``RuntimeError`` naming the training command when the store lacks the model.
+    """
+    import os
+
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        model = bentoml.models.get(tag)
+    except NotFound as e:
+        raise RuntimeError(
+            f"model {tag!r} is not in the BentoML store ({os.environ.get('BENTOML_HOME', '~/bentoml')}); "
+            "train it with `python -m training.bootstrap`"
+        ) from e
+    return Path(model.path), str(model.tag)
+
+
+class RunnerBase:
+    """Base of every runner service.
+
+    Subclasses set :attr:`RUNNER` (their key in :data:`mining.registry.RUNNERS`) and implement
+    :meth:`load` (artifact directory -> model) and :meth:`warm_up`. After construction,
+    ``self.models`` maps each loaded store name to its model and ``self.tags`` to its resolved
+    tag; required models that the store lacks fail the start, optional ones are skipped.
+    """
+
+    RUNNER: ClassVar[str]
+    # Colocated layout: one batch per core at once. Only for models whose time is spent in torch
+    # (which releases the GIL) and that are read-only at inference.
+    PARALLEL_BATCHES: ClassVar[bool] = False
+
+    def __init__(self, config: Settings | None = None) -> None:
+        import torch
+
+        from mining.artifacts import pick_device
+        from runners.dispatch import patch_dispatcher
+
+        patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
+        self.settings = config or settings()
+        torch.set_num_threads(self.settings.torch_threads)
+        self.device = pick_device()
+        self.models: dict[str, Any] = {}
+        self.tags: dict[str, str] = {}
+        self.specs: dict[str, ModelSpec] = {}
+        for spec in models_of(self.RUNNER):
+            try:
+                path, tag = model_path(self.settings.model_tags[spec.name])
+            except RuntimeError:
+                if spec.required:
+                    raise
+                continue
+            self.models[spec.name], self.tags[spec.name], self.specs[spec.name] = self.load(path), tag, spec
+        self.warm_up()
+
+    def load(self, path: Path) -> Any:
+        """Read one artifact directory onto ``self.device``."""
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """One small call, so the first request does not pay lazy initialisation."""
+        raise NotImplementedError
+
+
+class LabelRunner(RunnerBase):
+    """A runner of per-language text classifiers (sentiment, category): each text goes to the
+    model of its language; one without a model goes to the first model loaded."""
+
+    def load(self, path: Path) -> Any:
+        from mining.models.textclf import load_artifact
+
+        return load_artifact(path, self.device)
+
+    def classify(self, items: list[Any]) -> list[Any]:
+        """``TextItem`` list -> ``LabelResult`` list, same order."""
+        from mining.models.textclf import predict_routed
+
+        langs = {name: self.specs[name].lang or "" for name in self.models}
+        return predict_routed(
+            {langs[n]: m for n, m in self.models.items()}, {langs[n]: t for n, t in self.tags.items()}, items
+        )

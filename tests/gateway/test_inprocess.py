@@ -1,0 +1,349 @@
+"""The whole gateway in process: the real BentoML service (routes, schemas, middleware, dispatcher)
+as an ASGI app over fake runners and a temporary event store. Milliseconds per call: what the
+composition does is tested here; what only a real server shows stays in tests/integration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from bentoml.exceptions import ServiceUnavailable
+from starlette.testclient import TestClient
+
+import mining.contracts
+import service
+from mining.contracts import (
+    EntitiesResult,
+    EntitySpan,
+    ForecastResult,
+    Keyword,
+    KeywordsResult,
+    LabelResult,
+    Quantiles,
+    RecallResult,
+    RecommendedItem,
+    SimilarLookup,
+    TextItem,
+)
+from mining.settings import Settings
+
+TS = "2026-11-28T09:30:00Z"
+
+
+class FakeRunner:
+    """A runner's call surface (``to_async.<api>``, ``is_ready``) over a plain function per API;
+    it records what it was sent."""
+
+    def __init__(self, **apis: Any) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.fail: Exception | None = None
+
+        def wrap(name: str, fn: Any) -> Any:
+            async def call(*args: Any) -> Any:
+                self.calls.append((name, args))
+                if self.fail is not None:
+                    raise self.fail
+                return fn(*args)
+
+            return call
+
+        self.to_async = SimpleNamespace(**{k: wrap(k, v) for k, v in apis.items()})
+
+    async def is_ready(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def _sentiment(items: list[TextItem]) -> list[LabelResult]:
+    out = []
+    for it in items:
+        pos = 0.1 if any(w in it.text for w in ("差", "broke", "stale", "太")) else 0.9
+        out.append(
+            LabelResult(
+                lang=it.lang,
+                label="positive" if pos > 0.5 else "negative",
+                score=max(pos, 1 - pos),
+                probabilities={"negative": 1 - pos, "positive": pos},
+                model=f"sentiment-{it.lang}:fake",
+            )
+        )
+    return out
+
+
+def _category(items: list[TextItem]) -> list[LabelResult]:
+    # English model only, as served before a Chinese one exists: Chinese text gets its guess.
+    return [
+        LabelResult(
+            lang=it.lang,
+            label="Televisions",
+            score=0.9 if "TV" in it.text else 0.5,
+            probabilities={"Televisions": 0.9, "Laptops": 0.1},
+            model="classification-en:fake",
+        )
+        for it in items
+    ]
+
+
+BRANDS = ("Sony", "华为")
+
+
+def _entities(items: list[TextItem]) -> list[EntitiesResult]:
+    out = []
+    for it in items:
+        spans = [
+            EntitySpan(type="BRAND", text=b, start=it.text.index(b), end=it.text.index(b) + len(b), score=0.95)
+            for b in BRANDS
+            if b in it.text
+        ]
+        out.append(EntitiesResult(lang=it.lang, entities=spans, models=[f"ner-{it.lang}:fake"]))
+    return out
+
+
+def _keywords(items: list[TextItem]) -> list[KeywordsResult]:
+    return [
+        KeywordsResult(
+            lang=it.lang,
+            keywords=[
+                Keyword(keyword=w.lower().strip("?.,"), score=1.0 / (k + 1)) for k, w in enumerate(it.text.split()[:50])
+            ],
+            model="keywords:fake",
+        )
+        for it in items
+    ]
+
+
+def _recommend(requests: list[dict[str, Any]]) -> list[RecallResult]:
+    out = []
+    for r in requests:
+        seen = [e["item_id"] for e in r.get("recent", [])]
+        items = [RecommendedItem(item_id=str(100 + k), score=1.0 - k / 10) for k in range(r.get("n", 10))]
+        out.append(
+            RecallResult(
+                user_id=r["user_id"],
+                items=items,
+                source="als_folded_in" if seen else "popularity",
+                unknown_items=[],
+                model="recall:fake",
+            )
+        )
+    return out
+
+
+def _similar(item_ids: list[str], n: int) -> list[SimilarLookup]:
+    return [SimilarLookup(item_id=i, found=i.isdigit(), similar=[]) for i in item_ids]
+
+
+def _forecast(requests: list[dict[str, Any]]) -> list[ForecastResult]:
+    out = []
+    for r in requests:
+        if len(r["units"]) < 8:
+            out.append(
+                ForecastResult(
+                    error=f"units: need at least 8 periods with a value, got {len(r['units'])}", model="demand:fake"
+                )
+            )
+        else:
+            h = r["horizon"]
+            out.append(
+                ForecastResult(quantiles=Quantiles(p10=[8.0] * h, p50=[10.0] * h, p90=[12.0] * h), model="demand:fake")
+            )
+    return out
+
+
+@pytest.fixture()
+def runners() -> dict[str, FakeRunner]:
+    return {
+        "sentiment": FakeRunner(predict=_sentiment),
+        "classification": FakeRunner(predict=_category),
+        "ner": FakeRunner(predict=_entities),
+        "keywords": FakeRunner(predict=_keywords),
+        "recall": FakeRunner(predict=_recommend, similar=_similar),
+        "demand": FakeRunner(predict=_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
+    }
+
+
+LIMIT = 64 << 10
+_CURRENT: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Any]:
+    """One ASGI app for the module (BentoML registers its metrics once per app); each test's
+    client starts the service anew, over that test's fakes and event store."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(service, "SETTINGS", Settings(grpc_port=0, max_body_bytes=LIMIT))
+    patch.setattr(service, "connect_runners", lambda svc, cfg: _CURRENT["runners"])
+    yield service.DemandMining.to_asgi()
+    patch.undo()
+
+
+@pytest.fixture()
+def client(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    monkeypatch.setattr(
+        service, "SETTINGS", Settings(events_db=tmp_path / "events.sqlite3", grpc_port=0, max_body_bytes=LIMIT)
+    )
+    monkeypatch.setitem(_CURRENT, "runners", runners)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_text_endpoints_route_each_text_with_its_language(client: TestClient, runners: dict[str, FakeRunner]) -> None:
+    r = client.post("/sentiment", json={"texts": ["质量很好", "The bag was torn and stale."]})
+    assert r.status_code == 200, r.text
+    assert [(x["lang"], x["label"], x["model"]) for x in r.json()["results"]] == [
+        ("zh", "positive", "sentiment-zh:fake"),
+        ("en", "negative", "sentiment-en:fake"),
+    ]
+    ((_, (items,)),) = runners["sentiment"].calls
+    assert [(i.text, i.lang) for i in items] == [("质量很好", "zh"), ("The bag was torn and stale.", "en")]
+    kw = client.post("/keywords", json={"texts": "one two three four", "top_k": 2}).json()["results"][0]
+    assert [k["keyword"] for k in kw["keywords"]] == ["one", "two"]
+
+
+def test_mine_detects_each_language_once_and_composes_the_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, runners: dict[str, FakeRunner]
+) -> None:
+    detected: list[str] = []
+    real = mining.contracts.detect_language
+
+    def counting(text: str) -> Any:
+        detected.append(text)
+        return real(text)
+
+    monkeypatch.setattr(mining.contracts, "detect_language", counting)
+    texts = ["有没有华为的充电宝？", "Looking for a Sony TV, the old one broke"]
+    r = client.post("/mine", json={"texts": texts, "top_k": 3})
+    assert r.status_code == 200, r.text
+    assert detected == texts  # once per text, for all four runners
+    for key in ("sentiment", "classification", "ner", "keywords"):
+        ((_, (items,)),) = runners[key].calls
+        assert [i.lang for i in items] == ["zh", "en"]
+    zh, en = r.json()["results"]
+    assert zh["demand"]["category"] is None  # an English model's guess on Chinese text is not a category
+    assert en["demand"]["category"] == "Televisions"
+    assert zh["demand"]["targets"] == ["华为"] and en["demand"]["targets"] == ["Sony"]
+    assert zh["demand"]["intent"] == "request" and en["demand"]["intent"] == "request"
+    assert len(en["keywords"]) == 3 and "sony" not in en["demand"]["aspects"]
+    assert r.json().get("user") is None and runners["recall"].calls == []
+
+
+def test_mine_with_user_records_masked_texts_once(client: TestClient) -> None:
+    body = {"texts": ["Sony TV, write to jo@example.com please"], "user_id": "u1", "request_id": "r1", "n": 3}
+    first = client.post("/mine", json=body).json()
+    assert [e["status"] for e in first["user"]["events"]] == ["stored"]
+    assert first["user"]["profile"]["n_events"] == 1 and len(first["user"]["recommendations"]["items"]) == 3
+    terms = {t["term"] for t in first["user"]["profile"]["keywords"]}
+    assert "sony" in terms and not any("example" in t or "jo@" in t for t in terms)
+    again = client.post("/mine", json=body).json()
+    assert [e["status"] for e in again["user"]["events"]] == ["duplicate"]
+    assert again["user"]["profile"]["n_events"] == 1
+
+
+def test_events_are_stored_once_and_feed_profile_trends_and_recall(
+    client: TestClient, runners: dict[str, FakeRunner]
+) -> None:
+    events = [
+        {"key": "e1", "user_id": "u2", "type": "search", "text": "华为 手机 太贵", "ts": TS},
+        {"key": "e2", "user_id": "u2", "type": "purchase", "item_id": "50", "ts": TS},
+    ]
+    r = client.post("/events", json={"events": events})
+    assert r.status_code == 200, r.text
+    assert r.json()["stored"] == 2 and r.json()["duplicates"] == 0
+    retry = client.post("/events", json={"events": events}).json()
+    assert [x["status"] for x in retry["results"]] == ["duplicate", "duplicate"]
+    assert [x["id"] for x in retry["results"]] == [x["id"] for x in r.json()["results"]]
+    profile = client.get("/users/u2/profile").json()
+    assert profile["n_events"] == 2 and profile["recent_items"][0]["item_id"] == "50"
+    assert {"type": "BRAND", "term": "华为"}.items() <= profile["entities"][0].items()
+    trends = client.get("/trends", params={"window": "7d", "end": "2026-11-29T00:00:00Z"}).json()
+    assert trends["events"]["current"] == 2 and trends["entity"]["rising"][0]["term"] == "华为"
+    rec = client.post("/recommend", json={"requests": {"user_id": "u2", "n": 2}}).json()["results"][0]
+    assert rec["history_events"] == 1 and rec["source"] == "als_folded_in"
+    sent = runners["recall"].calls[-1][1][0][0]
+    assert sent["recent"] == [{"item_id": "50", "weight": 5.0}]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("post", "/sentiment", {"texts": []}, 400, "texts: Value should have at least 1 item after validation, not 0"),
+        ("post", "/sentiment", {"texts": ["  "]}, 400, "texts[0]: Value error, text is blank"),
+        ("post", "/keywords", {"texts": ["a"], "top_k": 0}, 400, "top_k: Input should be greater than or equal to 1"),
+        (
+            "post",
+            "/events",
+            {"events": [{"key": "k", "user_id": "u", "type": "view", "ts": TS}]},
+            400,
+            "events[0]: Value error, item_id is required for a view event",
+        ),
+        (
+            "post",
+            "/events",
+            {"events": [{"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS}] * 2},
+            400,
+            "events: key 'k' appears more than once in this request",
+        ),
+        (
+            "post",
+            "/forecast",
+            {"series": [{"units": [1.0] * 3, "horizon": 2}]},
+            400,
+            "series[0].units: need at least 8 periods with a value, got 3",
+        ),
+        ("post", "/similar-items", {"item_ids": ["x"]}, 404, "item_ids: ['x'] not in the recall model"),
+        ("get", "/users/nobody/profile", None, 404, "user_id: no events for user 'nobody'"),
+        ("get", "/trends?window=5s", None, 400, "window: Value error, window must be 60 s to 90 d"),
+        ("post", "/invocations", {"route": ["/mine"], "body": {}}, 400, "route: expected one of"),
+        (
+            "post",
+            "/invocations",
+            {"route": "/ner", "body": {"texts": []}},
+            400,
+            "texts: Value should have at least 1 item after validation, not 0",
+        ),
+    ],
+)
+def test_bad_input_names_the_field_and_the_rule(
+    client: TestClient, method: str, path: str, body: Any, status: int, message: str
+) -> None:
+    r = client.request(method.upper(), path, json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"].startswith(message), r.json()
+
+
+def test_body_over_the_limit_is_413_and_overload_is_503_with_retry_after(
+    client: TestClient, runners: dict[str, FakeRunner]
+) -> None:
+    r = client.post(
+        "/sentiment", content=b'{"texts": ["' + b"x" * (70 << 10) + b'"]}', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413 and "over the limit of 65536 bytes" in r.json()["error"]
+    runners["sentiment"].fail = ServiceUnavailable("sentiment queue is full")
+    r = client.post("/sentiment", json={"texts": ["great"]})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+    assert set(r.json()) == {"error", "detail"} and "queue" not in r.json()["error"]  # no internals to the client
+
+
+def test_grpc_dispatch_answers_as_http(client: TestClient) -> None:
+    """gRPC reaches the same methods through the dispatcher, with HTTP's schema and messages."""
+    import asyncio
+
+    from gateway.errors import RequestError
+
+    instance = service.DemandMining.inner()  # a second instance over the same fakes and settings
+    ok = asyncio.run(instance.dispatch("Sentiment", {"texts": ["很好"]}))
+    assert ok["results"][0]["lang"] == "zh"
+    with pytest.raises(RequestError) as err:
+        asyncio.run(instance.dispatch("Sentiment", {"texts": []}))
+    http = client.post("/sentiment", json={"texts": []}).json()["error"]
+    assert (err.value.status, err.value.message) == (400, http)
+    end = datetime(2026, 11, 29, tzinfo=UTC).isoformat()
+    assert asyncio.run(instance.dispatch("GetTrends", {"window": "1h", "end": end}))["events"] == {
+        "current": 0,
+        "previous": 0,
+    }

@@ -1,0 +1,67 @@
+"""Settings: every variable parsed once, in one place, with errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mining.registry import MODELS
+from mining.settings import Settings, cores, parse_api_keys
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    s = Settings.from_env({})
+    assert s.layout == "colocated" and s.workers == cores() and s.torch_threads == max(1, cores() // s.workers)
+    assert s.batching and s.api_keys == frozenset() and s.max_body_bytes == 4 << 20
+    assert (s.grpc_port, s.grpc_host, s.events_db) == (3001, "0.0.0.0", Path("var/events.sqlite3"))
+    assert s.model_tags == {m.name: f"{m.name}:latest" for m in MODELS}
+
+
+def test_every_variable_is_read() -> None:
+    s = Settings.from_env(
+        {
+            "DEMAND_MINING_LAYOUT": "separate",
+            "DEMAND_MINING_WORKERS": "3",
+            "TORCH_THREADS": "2",
+            "DEMAND_MINING_BATCHING": "off",
+            "DEMAND_MINING_API_KEYS": " a, b ,,",
+            "DEMAND_MINING_MAX_BODY_BYTES": "100",
+            "GRPC_PORT": "0",
+            "GRPC_HOST": "127.0.0.1",
+            "DEMAND_MINING_EVENTS_DB": "/tmp/e.db",
+            "NER_PRODUCTS_EN_MODEL": "ner-products-en:abc",
+            "DEMAND_MINING_DATA_DIR": "/data/cache",
+        }
+    )
+    assert (s.layout, s.workers, s.torch_threads, s.batching) == ("separate", 3, 2, False)
+    assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "127.0.0.1")
+    assert s.events_db == Path("/tmp/e.db") and s.data_dir == Path("/data/cache")
+    assert s.model_tags["ner-products-en"] == "ner-products-en:abc" and s.model_tags["ner-en"] == "ner-en:latest"
+
+
+def test_separate_layout_gives_each_runner_process_every_core() -> None:
+    s = Settings.from_env({"DEMAND_MINING_LAYOUT": "separate"})
+    assert (s.workers, s.torch_threads) == (1, cores())
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"DEMAND_MINING_LAYOUT": "sideways"},
+            "DEMAND_MINING_LAYOUT must be one of colocated, separate; got 'sideways'",
+        ),
+        ({"DEMAND_MINING_BATCHING": "yes"}, "DEMAND_MINING_BATCHING must be on or off; got 'yes'"),
+        ({"DEMAND_MINING_WORKERS": "0"}, "DEMAND_MINING_WORKERS must be >= 1, got 0"),
+        ({"GRPC_PORT": "http"}, "GRPC_PORT must be an integer, got 'http'"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        Settings.from_env(env)
+    assert str(err.value) == message
+
+
+def test_api_keys_parse() -> None:
+    assert parse_api_keys(None) == frozenset() and parse_api_keys(" k1 ,k2,") == {"k1", "k2"}
