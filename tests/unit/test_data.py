@@ -29,7 +29,8 @@ def test_read_table_rejects_unknown_format(tmp_path: Path) -> None:
 
 def test_fixture_table_matches_schema(fixtures_dir: Path) -> None:
     df = data.read_table(fixtures_dir / "reviews_tiny.csv", data.REVIEWS)
-    assert list(df.columns) == ["text", "label", "lang"]
+    assert list(df.columns) == ["text", "label", "lang", "source"]
+    assert set(df["source"]) == {"own"}  # an optional column the file leaves out takes its default
     assert set(df["lang"]) == {"zh", "en"} and set(df["label"]) == {"positive", "negative"}
 
 
@@ -99,4 +100,8 @@ def test_read_table_parquet_and_tsv(tmp_path: Path) -> None:
     df.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
     for name in ("t.parquet", "t.tsv"):
         got = data.read_table(tmp_path / name, data.LABELLED_TEXTS)
-        assert got.to_dict("list") == {"text": ["很好", "bad"], "label": ["pos", "neg"]}
+        assert got.to_dict("list") == {
+            "text": ["很好", "bad"],
+            "label": ["pos", "neg"],
+            "lang": ["", ""],
+        }  # lang optional
