@@ -48,21 +48,36 @@ def require_items(items: Sequence[object]) -> list[TextItem]:
 
 class LabelResult(BaseModel):
     lang: str = Field(description="detected language, 'zh' or 'en'; picks the model")
-    label: str = Field(description="most probable label")
-    score: float = Field(description="probability of `label`, 0-1")
-    probabilities: dict[str, float] = Field(description="probability per label; sums to 1")
-    model: str = Field(description="model tag in the store that produced this result")
+    label: str | None = Field(
+        description="most probable label; null when the model is not sure or none exists for "
+        "the language (`reason` says which)"
+    )
+    score: float = Field(description="calibrated probability of the most probable label, 0-1 (0 without a model)")
+    probabilities: dict[str, float] = Field(
+        description="calibrated probability per label; sums to 1 (empty without a model)"
+    )
+    model: str | None = Field(description="model tag in the store that produced this result; null without a model")
+    reason: str | None = Field(default=None, description="why `label` is null")
 
 
 class EntitySpan(BaseModel):
     type: str = Field(
-        description="entity type, e.g. PER, LOC, ORG (zh); PER, COMPANY, PRODUCT (en); "
-        "BRAND, CATEGORY, SIZE, CAPACITY, COUNT, RESOLUTION, MODEL (product titles)"
+        description="entity type: PER, LOC, ORG (zh news); PER, COMPANY, PRODUCT ... (en); BRAND; attributes "
+        "CAPACITY, SCREEN, STORAGE, WEIGHT, VOLUME, POWER, RESOLUTION, SIZE, COUNT, MODEL"
     )
     text: str = Field(description="the entity as written: `input[start:end]`")
     start: int = Field(description="offset of the first character in the text as sent (Python string index)")
     end: int = Field(description="offset after the last character, exclusive")
-    score: float = Field(description="lowest posterior probability among the entity's token tags, 0-1")
+    score: float = Field(
+        description="model entities: lowest posterior probability among the entity's token tags, 0-1; "
+        "brands-table and pattern matches: 1"
+    )
+    source: str = Field(
+        default="model", description="'model' (an NER model), 'brands' (the brands table) or 'pattern' (attributes)"
+    )
+    canonical: str | None = Field(default=None, description="brands: the brand's name in the table (华为 -> Huawei)")
+    value: float | None = Field(default=None, description="attributes: the number (20000毫安 -> 20000)")
+    unit: str | None = Field(default=None, description="attributes: the normalised unit (mAh, inch, GB, g, ml, ...)")
 
 
 class EntitiesResult(BaseModel):

@@ -32,8 +32,9 @@ def batching(max_batch_size: int, max_latency_ms: int) -> dict[str, Any]:
     return {"batchable": True, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
 
 
-def model_path(tag: str) -> tuple[Path, str]:
-    """(artifact directory, resolved ``name:version``) of a store tag such as ``sentiment-zh:latest``.
+def model_path(tag: str) -> tuple[Path, str, dict[str, Any]]:
+    """(artifact directory, resolved ``name:version``, metadata) of a store tag such as
+    ``sentiment-zh:latest``.
 
     Raises ``RuntimeError`` naming the training command when the store lacks the model.
     """
@@ -49,7 +50,7 @@ def model_path(tag: str) -> tuple[Path, str]:
             f"model {tag!r} is not in the BentoML store ({os.environ.get('BENTOML_HOME', '~/bentoml')}); "
             "train it with `python -m training.bootstrap`"
         ) from e
-    return Path(model.path), str(model.tag)
+    return Path(model.path), str(model.tag), dict(model.info.metadata)
 
 
 class RunnerBase:
@@ -79,19 +80,25 @@ class RunnerBase:
         self.models: dict[str, Any] = {}
         self.tags: dict[str, str] = {}
         self.specs: dict[str, ModelSpec] = {}
+        self.metadata: dict[str, dict[str, Any]] = {}
         for spec in models_of(self.RUNNER):
             try:
-                path, tag = model_path(self.settings.model_tags[spec.name])
+                path, tag, metadata = model_path(self.settings.model_tags[spec.name])
             except RuntimeError:
                 if spec.required:
                     raise
                 continue
             self.models[spec.name], self.tags[spec.name], self.specs[spec.name] = self.load(path), tag, spec
+            self.metadata[spec.name] = metadata
+        self.setup()
         self.warm_up()
 
     def load(self, path: Path) -> Any:
         """Read one artifact directory onto ``self.device``."""
         raise NotImplementedError
+
+    def setup(self) -> None:
+        """Load what the runner needs besides its models (e.g. tables), before the warm-up."""
 
     def warm_up(self) -> None:
         """One small call, so the first request does not pay lazy initialisation."""
@@ -108,10 +115,15 @@ class LabelRunner(RunnerBase):
         return load_artifact(path, self.device)
 
     def classify(self, items: list[Any]) -> list[Any]:
-        """``TextItem`` list -> ``LabelResult`` list, same order."""
-        from mining.models.textclf import predict_routed
+        """``TextItem`` list -> ``LabelResult`` list, same order: each text by its language's model,
+        ``null`` with a reason where there is none or the model is not sure."""
+        from mining.models.textclf import Abstention, predict_routed
 
         langs = {name: self.specs[name].lang or "" for name in self.models}
         return predict_routed(
-            {langs[n]: m for n, m in self.models.items()}, {langs[n]: t for n, t in self.tags.items()}, items
+            {langs[n]: m for n, m in self.models.items()},
+            {langs[n]: t for n, t in self.tags.items()},
+            items,
+            task=self.RUNNER,
+            abstention={langs[n]: Abstention.from_metadata(self.metadata[n]) for n in self.models},
         )

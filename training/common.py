@@ -176,8 +176,11 @@ def write_report(
     plot_history(report_dir, history)
     fig, ax = plt.subplots(figsize=(1.2 * len(class_names) + 3, 1.2 * len(class_names) + 2))
     ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(len(class_names)), class_names)
+    # matplotlib's bundled font has no CJK glyphs: a non-ASCII class shows as its index, and
+    # metrics.json beside the plot maps indices to names.
+    ticks = [n if n.isascii() else f"class {i}" for i, n in enumerate(class_names)]
+    ax.set_xticks(range(len(class_names)), ticks, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), ticks)
     ax.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
@@ -185,7 +188,8 @@ def write_report(
     fig.tight_layout()
     fig.savefig(report_dir / "confusion.png", dpi=100)
     plt.close(fig)
-    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    report = {**metrics, "classes": dict(enumerate(class_names))}
+    (report_dir / "metrics.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 def per_class_report(y_true: ClassIds, y_pred: ClassIds, names: Sequence[str]) -> dict[str, dict[str, float]]:

