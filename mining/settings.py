@@ -16,6 +16,7 @@ from pathlib import Path
 from mining.registry import MODELS
 
 LAYOUTS = ("colocated", "separate")
+BUILTIN_BRANDS = Path(__file__).resolve().parents[1] / "data" / "brands" / "brands.csv"
 
 
 def cores() -> int:
@@ -57,6 +58,8 @@ class Settings:
         grpc_port: the gRPC port (0: gRPC off); grpc_host: the address it binds.
         model_tags: store name -> tag to serve (``name:latest`` unless pinned).
         data_dir: where the training data step caches what it fetches.
+        brands: brands tables (CSV) read in order, later rows overriding earlier ones: the built-in
+            table, then the user's (``DEMAND_MINING_BRANDS``, paths separated by ``:``).
     """
 
     events_db: Path = Path("var/events.sqlite3")
@@ -70,6 +73,7 @@ class Settings:
     grpc_host: str = "0.0.0.0"
     model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
+    brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +105,10 @@ class Settings:
             grpc_host=env.get("GRPC_HOST", "0.0.0.0"),
             model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},
             data_dir=Path(env.get("DEMAND_MINING_DATA_DIR") or Path.home() / ".cache" / "demand-mining").expanduser(),
+            brands=(
+                BUILTIN_BRANDS,
+                *(Path(p).expanduser() for p in env.get("DEMAND_MINING_BRANDS", "").split(":") if p),
+            ),
         )
 
 

@@ -19,13 +19,20 @@ MAX_LATENCY_MS = 3000
 
 @bentoml.service(name="NerRunner", threads=4, **DEPENDENCY_CONFIG)
 class NerRunner(RunnerBase):
-    """Entities per text, routed by its language: ``ner-zh``, ``ner-en`` and, when the store has
-    it, ``ner-products-en`` (product titles: BRAND, CATEGORY, attributes). English texts get both
-    English models' entities, merged without overlaps."""
+    """Entities per text, routed by its language: ``ner-zh`` and ``ner-en`` (people, places,
+    organisations...), ``ner-products-zh`` / ``ner-products-en`` when the store has them (brands and
+    product attributes), plus brands from the brands table and attributes from patterns
+    (:mod:`mining.brands`, :mod:`mining.attributes`), merged without overlaps: the higher score
+    wins a contested span, and table and pattern matches score 1."""
 
     RUNNER = "ner"
     # As for sentiment: MiniLM-CRF time is in torch, models are read-only, tokenizers locked.
     PARALLEL_BATCHES = True
+
+    def setup(self) -> None:
+        from mining.brands import BrandTable
+
+        self.brands = BrandTable.load(*self.settings.brands)
 
     def load(self, path: Path) -> Any:
         from mining.models.ner import load_ner_artifact
@@ -38,6 +45,7 @@ class NerRunner(RunnerBase):
     @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, items: list[TextItem]) -> list[EntitiesResult]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
+        from mining.attributes import find_attributes
         from mining.models.ner import extract_entities, merge_entities
 
         items = require_items(items)
@@ -49,7 +57,33 @@ class NerRunner(RunnerBase):
                 continue
             per_model = [extract_entities(self.models[n], [items[i].text for i in idx]) for n in names]
             for j, i in enumerate(idx):
-                entities = merge_entities([ents[j] for ents in per_model])
+                text = items[i].text
+                found = [
+                    {
+                        "type": "BRAND",
+                        "text": b.text,
+                        "start": b.start,
+                        "end": b.end,
+                        "score": 1.0,
+                        "source": "brands",
+                        "canonical": b.brand,
+                    }
+                    for b in self.brands.find(text)
+                ]
+                found += [
+                    {
+                        "type": a.type,
+                        "text": a.text,
+                        "start": a.start,
+                        "end": a.end,
+                        "score": 1.0,
+                        "source": "pattern",
+                        "value": a.value,
+                        "unit": a.unit,
+                    }
+                    for a in find_attributes(text)
+                ]
+                entities = merge_entities([found, *(ents[j] for ents in per_model)])
                 out[i] = EntitiesResult(
                     lang=lang or "", entities=[EntitySpan(**e) for e in entities], models=[self.tags[n] for n in names]
                 )

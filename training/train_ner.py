@@ -47,6 +47,12 @@ DATASETS = {
     "msra": ("zh", "bilstm", None, "MSRA NER (news; PER, LOC, ORG), its own test split"),
     "wnut16": ("en", "minilm", None, "WNUT-16 tweets (10 types incl. product, company), train split 80/10/10"),
     "products": ("en", "minilm", "products", "Costco catalogue titles, rule labels, test brands unseen in training"),
+    "products-zh": (
+        "zh",
+        "bilstm",
+        "products",
+        "Chinese review clauses, brands-table labels, test brands unseen in training",
+    ),
 }
 
 
@@ -206,8 +212,9 @@ def load_splits(cfg: NerConfig) -> tuple[dict[str, list[Sentence]], str]:
         train, val, test = _shuffle_split(data.read_conll(data.wnut16_table()), (0.1, 0.1), cfg.seed)
         name = DATASETS["wnut16"][3]
     else:
-        train, val, test = group_split(data.read_conll(data.product_ner_table()), "BRAND", (0.15, 0.15), cfg.seed)
-        name = DATASETS["products"][3]
+        table = data.product_ner_table() if cfg.dataset == "products" else data.product_ner_zh_table()
+        train, val, test = group_split(data.read_conll(table), "BRAND", (0.15, 0.15), cfg.seed)
+        name = DATASETS[cfg.dataset][3]
     if cfg.max_train_samples:
         train = train[: cfg.max_train_samples]
     if cfg.max_eval_samples:
