@@ -56,7 +56,7 @@ from mining.contracts import (
     text_items,
 )
 from mining.events import EventStore
-from mining.insight import demand_summary, trusted_category
+from mining.insight import demand_summary
 from mining.inventory import reorder_plan
 from mining.registry import RUNNERS
 from mining.text import mask_pii
@@ -137,11 +137,10 @@ class Gateway:
         out = []
         for item, c, s, e, k in zip(items, cats, sents, ents, kws):
             keywords = k.keywords[:top_k]
-            category = trusted_category(c.label, c.score, c.model, c.lang)
             demand = demand_summary(
                 item.text,
                 s.lang,
-                category,
+                c.label,
                 s.probabilities.get("positive"),
                 [x.model_dump() for x in e.entities],
                 [x.model_dump() for x in keywords],

@@ -32,6 +32,7 @@ from mining.contracts import (
     SimilarItem,
 )
 from mining.events import EVENT_TYPES, ITEM_WEIGHTS
+from mining.intents import Intent
 from mining.models.demand import MAX_HISTORY
 from mining.models.keywords import MAX_KEYWORDS
 
@@ -193,20 +194,25 @@ class InventoryPlan(BaseModel):
 
 # --- /mine --------------------------------------------------------------------------------------
 class Demand(BaseModel):
-    intent: Literal["request", "complaint", "praise", "neutral"] = Field(
+    intent: Intent = Field(
         description=(
-            "request: asks for or wants something; complaint: negative sentiment; praise: positive; neutral: neither "
-            "(rules in runners/insight.py)"
+            "what to route the text to: return_refund, order_status (delivery, what the order held), request (wants a "
+            "product or feature), question (asks for information), complaint, praise, or neutral; the first that "
+            "holds in this order (rules in mining/intents.py)"
         )
     )
     category: str | None = Field(
-        description="the product category the text is about; null when the classifier has "
-        "no model for the text's language or is unsure (probability < 0.15)"
+        description="the product category, from the model of the text's own language; null when no such model "
+        "exists or it is not sure (the category result's `reason` says which)"
     )
-    targets: list[str] = Field(description="products, brands, model numbers and organisations named")
-    attributes: list[str] = Field(description="sizes, capacities, counts, resolutions named")
-    aspects: list[str] = Field(description="top keywords that are not already a target")
-    summary: str = Field(description="one readable line, e.g. 'customer complains about Samsung (aspects battery)'")
+    targets: list[str] = Field(description="brands, products, model numbers and organisations named, as written")
+    attributes: list[str] = Field(
+        description="capacities, screen sizes, storage, weights, volumes, sizes, counts named"
+    )
+    aspects: list[str] = Field(description="top keywords that are not already a target or an attribute")
+    summary: str = Field(
+        description="one line in the text's language, e.g. '顾客想要华为（属性：20000毫安）' or 'customer complains about Samsung'"
+    )
 
 
 class MineResult(BaseModel):

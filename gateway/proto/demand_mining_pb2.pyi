@@ -17,7 +17,7 @@ class TextsRequest(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LabelResult(_message.Message):
-    __slots__ = ("lang", "label", "score", "probabilities", "model")
+    __slots__ = ("lang", "label", "score", "probabilities", "model", "reason")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -30,12 +30,14 @@ class LabelResult(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     lang: str
     label: str
     score: float
     probabilities: _containers.ScalarMap[str, float]
     model: str
-    def __init__(self, lang: _Optional[str] = ..., label: _Optional[str] = ..., score: _Optional[float] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., model: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, lang: _Optional[str] = ..., label: _Optional[str] = ..., score: _Optional[float] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class LabelResponse(_message.Message):
     __slots__ = ("results",)
@@ -44,18 +46,26 @@ class LabelResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[LabelResult, _Mapping]]] = ...) -> None: ...
 
 class EntitySpan(_message.Message):
-    __slots__ = ("type", "text", "start", "end", "score")
+    __slots__ = ("type", "text", "start", "end", "score", "source", "canonical", "value", "unit")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CANONICAL_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
     type: str
     text: str
     start: int
     end: int
     score: float
-    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., score: _Optional[float] = ...) -> None: ...
+    source: str
+    canonical: str
+    value: float
+    unit: str
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., score: _Optional[float] = ..., source: _Optional[str] = ..., canonical: _Optional[str] = ..., value: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class EntitiesResult(_message.Message):
     __slots__ = ("lang", "entities", "models")

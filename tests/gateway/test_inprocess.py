@@ -74,7 +74,7 @@ def _sentiment(items: list[TextItem]) -> list[LabelResult]:
 
 
 def _category(items: list[TextItem]) -> list[LabelResult]:
-    # English model only, as served before a Chinese one exists: Chinese text gets its guess.
+    # An English model only: Chinese text gets no category, with the reason.
     return [
         LabelResult(
             lang=it.lang,
@@ -83,6 +83,8 @@ def _category(items: list[TextItem]) -> list[LabelResult]:
             probabilities={"Televisions": 0.9, "Laptops": 0.1},
             model="classification-en:fake",
         )
+        if it.lang == "en"
+        else LabelResult(lang=it.lang, label=None, score=0.0, probabilities={}, model=None, reason="no model for zh")
         for it in items
     ]
 

@@ -21,11 +21,28 @@ def test_categories_per_text(server: str, trained_models: dict[str, str]) -> Non
     results = r.json()["results"]
     assert len(results) == 4
     assert [x["lang"] for x in results] == ["en", "en", "en", "zh"]
-    assert all(x["model"] == trained_models["classification-en"] for x in results)  # zh falls back to en
-    for x in results:
+    # Each language's own model; never the English model guessing at Chinese.
+    assert [x["model"] for x in results] == [trained_models["classification-en"]] * 3 + [
+        trained_models["classification-zh"]
+    ]
+    for x in results[:3]:
         assert len(x["probabilities"]) >= 15  # classes whose every title is ambiguous are dropped
         assert sum(x["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-    assert results[0]["label"] == "TVs"
+    assert results[0]["label"] == "TVs" and results[0]["reason"] is None
+    assert set(results[3]["probabilities"]) == {
+        "书籍",
+        "平板",
+        "手机",
+        "水果",
+        "洗发水",
+        "热水器",
+        "乳制品",
+        "衣服",
+        "计算机",
+        "酒店",
+    }
+    # A label, or null with the reason: the calibrated probability under the threshold chosen on validation.
+    assert results[3]["label"] in results[3]["probabilities"] or results[3]["reason"].startswith("not sure")
 
 
 @pytest.mark.parametrize(

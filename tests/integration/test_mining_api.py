@@ -36,9 +36,11 @@ def test_mine_returns_every_part(server: str, trained_models: dict[str, str]) ->
         assert 1 <= len(res["keywords"]) <= 3
         assert all(text[e["start"] : e["end"]] == e["text"] for e in res["entities"])  # offsets into the text as sent
         assert res["demand"]["intent"] == "request"  # "有没有" and "Looking for" state a want
-        assert res["demand"]["summary"].startswith("customer wants "), res["demand"]
-    assert zh["demand"]["intent"] == "request"  # "有没有" states a want whatever the sentiment
-    assert zh["demand"]["category"] is None  # no Chinese category model: no guess from the English one
+    # Each summary in its text's language.
+    assert zh["demand"]["summary"].startswith("顾客想要") and en["demand"]["summary"].startswith("customer wants ")
+    # The Chinese text's category comes from the Chinese model (a label or null), never the English one.
+    assert zh["category"]["model"] == trained_models["classification-zh"]
+    assert zh["demand"]["category"] == zh["category"]["label"]
     # Single texts go through the same composite path as the standalone endpoints.
     alone = httpx.post(f"{server}/sentiment", json={"texts": TEXTS}, timeout=60).json()["results"]
     for mined, single in zip(body["results"], alone):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gateway.schemas import MAX_TEXT_CHARS, MAX_TEXTS
-from mining.models.textclf import load_artifact
+from mining.models.textclf import Abstention, load_artifact
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +37,19 @@ def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) 
     for x in results:
         assert set(x["probabilities"]) == {"negative", "positive"}
         assert sum(x["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-        assert x["score"] == pytest.approx(x["probabilities"][x["label"]])
+        assert x["score"] == pytest.approx(max(x["probabilities"].values()))
+        # A label, or null because the calibrated probability is under the model's threshold.
+        assert x["label"] == max(x["probabilities"], key=x["probabilities"].get) or x["reason"].startswith("not sure")
         assert x["model"] == trained_models[f"sentiment-{x['lang']}"]
 
 
 def test_served_probabilities_match_the_stored_model(server: str, trained_models: dict[str, str]) -> None:
     results = post(server, {"texts": TEXTS}).json()["results"]
     for lang, idx in (("zh", [0, 2]), ("en", [1, 3])):
-        model = load_artifact(Path(bentoml.models.get(trained_models[f"sentiment-{lang}"]).path))
-        expected = model.predict_proba([TEXTS[i] for i in idx])
+        stored = bentoml.models.get(trained_models[f"sentiment-{lang}"])
+        model = load_artifact(Path(stored.path))
+        # Served probabilities are the model's, at the temperature fitted on validation (metadata).
+        expected = Abstention.from_metadata(stored.info.metadata).apply(model.predict_proba([TEXTS[i] for i in idx]))
         served = np.array([[results[i]["probabilities"][name] for name in model.labels] for i in idx])
         np.testing.assert_allclose(served, expected, atol=1e-4)
 

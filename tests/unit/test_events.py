@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from mining.events import ITEM_WEIGHTS, EventStore, terms_of
-from mining.insight import demand_summary, intent_of, trusted_category
 
 DAY = 86400.0
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
@@ -140,45 +139,3 @@ def test_processes_share_the_store(tmp_path: Path) -> None:
         assert p.exitcode == 0
     store = EventStore(path)
     assert store.count() == 3 * 40 + 40  # every worker's events, each shared key once
-
-
-@pytest.mark.parametrize(
-    ("text", "lang", "positive", "intent"),
-    [
-        ("有没有更大容量的充电宝", "zh", 0.05, "request"),  # a stated want, even when read as negative
-        ("这款耳机还有货吗？", "zh", 0.5, "request"),
-        ("Do you have this in a 64GB version?", "en", 0.55, "request"),
-        ("屏幕坏了，太失望了", "zh", 0.05, "complaint"),
-        ("Why did it break after a week?", "en", 0.1, "complaint"),
-        ("Great sound, love it", "en", 0.97, "praise"),
-        ("Arrived on Tuesday", "en", 0.5, "neutral"),
-    ],
-)
-def test_intent_rules(text: str, lang: str, positive: float, intent: str) -> None:
-    assert intent_of(text, lang, positive) == intent
-
-
-def test_demand_summary_reads_the_parts() -> None:
-    s = demand_summary(
-        "Looking for a Samsung 65 in TV with better sound",
-        "en",
-        "Televisions",
-        0.5,
-        [
-            {"type": "PRODUCT", "text": "Looking", "score": 0.6},
-            {"type": "BRAND", "text": "Samsung"},
-            {"type": "SIZE", "text": "65 in", "score": 0.99},
-        ],
-        [{"keyword": "samsung"}, {"keyword": "better sound"}, {"keyword": "tv"}],
-    )
-    assert s["intent"] == "request" and s["targets"] == ["Samsung"] and s["attributes"] == ["65 in"]
-    assert s["aspects"] == ["better sound", "tv"]
-    assert s["summary"] == ("customer wants Samsung (category Televisions; attributes 65 in; aspects better sound, tv)")
-    bare = demand_summary("ok", "en", None, None, [], [])
-    assert bare["summary"] == "customer mentions something" and bare["intent"] == "neutral"
-
-
-def test_trusted_category_needs_the_language_and_confidence() -> None:
-    assert trusted_category("TVs", 0.6, "classification-en:abc", "en") == "TVs"
-    assert trusted_category("TVs", 0.6, "classification-en:abc", "zh") is None  # English model reading Chinese
-    assert trusted_category("TVs", 0.1, "classification-en:abc", "en") is None  # flat over ~20 classes

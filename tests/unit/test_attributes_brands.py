@@ -1,0 +1,117 @@
+"""Attribute patterns and the brands table: what they find, with offsets into the text as sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from mining.attributes import find_attributes, parse_number
+from mining.brands import BrandTable
+from mining.settings import BUILTIN_BRANDS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有没有20000毫安的充电宝", [("CAPACITY", "20000毫安", 20000, "mAh")]),
+        ("５０００ｍＡｈ大电池", [("CAPACITY", "５０００ｍＡｈ", 5000, "mAh")]),  # full-width: offsets as sent
+        ("6.5英寸屏幕，256GB存储", [("SCREEN", "6.5英寸", 6.5, "inch"), ("STORAGE", "256GB", 256, "GB")]),
+        ("内存加到4G，硬盘500G", [("STORAGE", "4G", 4, "GB"), ("STORAGE", "500G", 500, "GB")]),
+        ("这款手机支持4G网络，5G也行", []),  # network generations are not storage
+        ("5斤装，每个200克", [("WEIGHT", "5斤", 5, "jin"), ("WEIGHT", "200克", 200, "g")]),
+        ("400毫升两瓶", [("VOLUME", "400毫升", 400, "ml"), ("COUNT", "两瓶", 2, "瓶")]),
+        ("买了两箱，一个月吃完", [("COUNT", "两箱", 2, "箱")]),  # 一个月 is a duration
+        ("十二个装", [("COUNT", "十二个", 12, "个")]),
+        ("2000W速热", [("POWER", "2000W", 2000, "W")]),
+        ("分辨率1920x1080，支持4K", [("RESOLUTION", "1920x1080", None, None), ("RESOLUTION", "4K", None, None)]),
+        ("买的XL码，尺码：M也试了", [("SIZE", "XL码", None, None), ("SIZE", "M", None, None)]),
+        (
+            'Samsung 65" QN90C 4K TV, 2-pack',
+            [
+                ("SCREEN", '65"', 65, "inch"),
+                ("MODEL", "QN90C", None, None),
+                ("RESOLUTION", "4K", None, None),
+                ("COUNT", "2-pack", 2, "pack"),
+            ],
+        ),
+        (
+            "pack of 12, 500g each, 2L bottle",
+            [("COUNT", "pack of 12", 12, "pack"), ("WEIGHT", "500g", 500, "g"), ("VOLUME", "2L", 2, "l")],
+        ),
+        ("Samsung 55 in smart TV, size L shirt", [("SCREEN", "55 in", 55, "inch"), ("SIZE", "L", None, None)]),
+        ("I came in at 5 in the morning", []),  # "in" is an inch only before a screen word
+        ("win7 and USB3 are not model numbers; U100X is", [("MODEL", "U100X", None, None)]),
+    ],
+)
+def test_attributes(text: str, expected: list[tuple[str, str, float | None, str | None]]) -> None:
+    found = find_attributes(text)
+    assert [(a.type, a.text, a.value, a.unit) for a in found] == expected
+    assert all(text[a.start : a.end] == a.text for a in found)
+
+
+def test_attributes_survive_zero_width_and_markup() -> None:
+    text = "电池2\u200b0000毫安<br/>很耐用"
+    (a,) = find_attributes(text)
+    assert a.type == "CAPACITY" and a.value == 20000 and text[a.start : a.end] == "2\u200b0000毫安"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("两", 2), ("十二", 12), ("三千五百", 3500), ("一万", 10000), ("半", 0.5), ("12.5", 12.5), ("abc", None)],
+)
+def test_parse_number(text: str, value: float | None) -> None:
+    assert parse_number(text) == value
+
+
+@pytest.fixture(scope="module")
+def brands() -> BrandTable:
+    return BrandTable.load(BUILTIN_BRANDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有没有华为的充电宝？小米的也行", [("Huawei", "华为"), ("Xiaomi", "小米")]),
+        ("苹果手机真好用", [("Apple", "苹果")]),
+        ("苹果很甜，下次还买", []),  # the fruit: an everyday alias needs a product word beside it
+        ("买了美的热水器", [("Midea", "美的")]),
+        ("很美的衣服", []),
+        ("ThinkPad的质量保持一致", [("Lenovo", "ThinkPad")]),
+        ("Sony 65 inch TV, better than LG & Samsung", [("Sony", "Sony"), ("LG", "LG"), ("Samsung", "Samsung")]),
+        ("apple pie and a thinkpadx", []),  # Latin aliases match whole words as written
+        ("ＨＵＡＷＥＩ平板", [("Huawei", "ＨＵＡＷＥＩ")]),  # full-width Latin, offsets as sent
+    ],
+)
+def test_brands(brands: BrandTable, text: str, expected: list[tuple[str, str]]) -> None:
+    found = brands.find(text)
+    assert [(b.brand, b.text) for b in found] == expected
+    assert all(text[b.start : b.end] == b.text for b in found)
+
+
+def test_user_rows_extend_and_override(tmp_path: pytest.TempPathFactory, brands: BrandTable) -> None:
+    own = tmp_path / "own.csv"  # type: ignore[operator]
+    own.write_text(
+        "brand,aliases,category,context\n"
+        "Huawei,华为|HW,手机,\n"  # overrides the built-in row: now also "HW"
+        "Acme Tea,阿克米|Acme*,茶,tea|茶叶\n",
+        encoding="utf-8",
+    )
+    table = BrandTable.load(BUILTIN_BRANDS, own)
+    assert [b.brand for b in table.find("HW手机和阿克米茶叶")] == ["Huawei", "Acme Tea"]
+    assert table.find("Acme corp") == [] and [b.brand for b in table.find("Acme tea is fine")] == ["Acme Tea"]
+    assert "Acme Tea" not in brands.brands
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("brand,aliases\n,x\n", "row 1: ['brand'] empty"),
+        ("brand,aliases,category,context\nA,a*,c,\n", "alias 'a' is marked * but context is empty"),
+        ("brand,aliases,category,context\nA,a*,c,(\n", "context is not a regular expression"),
+        ("name,aliases\nA,a\n", "needs columns"),
+    ],
+)
+def test_bad_brand_tables_name_the_problem(tmp_path: pytest.TempPathFactory, rows: str, message: str) -> None:
+    path = tmp_path / "bad.csv"  # type: ignore[operator]
+    path.write_text(rows, encoding="utf-8")
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace("*", r"\*")):
+        BrandTable.load(path)

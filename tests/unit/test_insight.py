@@ -1,0 +1,110 @@
+"""Intent rules, the demand summary in the text's language, abstention and calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mining.contracts import text_items
+from mining.insight import demand_summary
+from mining.intents import INTENTS, intent_of
+from mining.models.textclf import Abstention, predict_routed
+from training.calibration import choose_threshold, fit_temperature, temper
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "positive", "intent"),
+    [
+        ("有没有更大容量的充电宝", "zh", 0.05, "request"),  # a stated want, even when read as negative
+        ("这款耳机还有货吗？", "zh", 0.5, "request"),
+        ("Do you have this in a 64GB version?", "en", 0.55, "request"),
+        ("请问这个洗发水适合油性头发吗？", "zh", 0.1, "question"),  # a question is not a complaint
+        ("Is it compatible with a Mac?", "en", 0.4, "question"),
+        ("这是什么质量？一天就坏了", "zh", 0.05, "complaint"),  # rhetorical: no real question
+        ("Why did it break after a week?", "en", 0.1, "complaint"),
+        ("我的快递三天了还没到，怎么回事", "zh", 0.2, "order_status"),
+        ("物流很快，第二天就到了", "zh", 0.95, "praise"),  # a delivery word without a problem is not an order issue
+        ("Where is my order? It still has not shipped.", "en", 0.3, "order_status"),
+        ("发错颜色了，我买的是黑色", "zh", 0.3, "order_status"),
+        ("质量太差，我要退货", "zh", 0.02, "return_refund"),
+        ("I want to return these, please refund me", "en", 0.1, "return_refund"),
+        ("屏幕坏了，太失望了", "zh", 0.05, "complaint"),
+        ("Great sound, love it", "en", 0.97, "praise"),
+        ("Arrived on Tuesday", "en", 0.5, "neutral"),
+        ("Arrived on Tuesday", "en", None, "neutral"),  # no sentiment known
+    ],
+)
+def test_intent_rules(text: str, lang: str, positive: float | None, intent: str) -> None:
+    assert intent in INTENTS
+    assert intent_of(text, lang, positive) == intent
+
+
+def test_demand_summary_reads_the_parts() -> None:
+    s = demand_summary(
+        "Looking for a Samsung 65 in TV with better sound",
+        "en",
+        "Televisions",
+        0.5,
+        [
+            {"type": "PRODUCT", "text": "Looking", "score": 0.6},  # below the entity score floor
+            {"type": "BRAND", "text": "Samsung"},
+            {"type": "SCREEN", "text": "65 in", "score": 1.0},
+        ],
+        [{"keyword": "samsung"}, {"keyword": "better sound"}, {"keyword": "65"}, {"keyword": "tv"}],
+    )
+    assert s["intent"] == "request" and s["targets"] == ["Samsung"] and s["attributes"] == ["65 in"]
+    assert s["aspects"] == ["better sound", "tv"]  # named targets and attribute parts are not aspects
+    assert s["summary"] == "customer wants Samsung (category Televisions; attributes 65 in; aspects better sound, tv)"
+    bare = demand_summary("ok", "en", None, None, [], [])
+    assert bare["summary"] == "customer mentions something" and bare["intent"] == "neutral"
+
+
+def test_summary_is_in_the_language_of_the_text() -> None:
+    s = demand_summary(
+        "有没有20000毫安的华为充电宝？",
+        "zh",
+        None,
+        0.3,
+        [{"type": "BRAND", "text": "华为", "score": 1.0}, {"type": "CAPACITY", "text": "20000毫安", "score": 1.0}],
+        [{"keyword": "充电宝"}],
+    )
+    assert s["summary"] == "顾客想要华为（属性：20000毫安；关注点：充电宝）"
+    assert demand_summary("好", "zh", "水果", 0.9, [], [])["summary"] == "顾客称赞水果"
+
+
+def test_a_language_without_a_model_gets_null_with_a_reason() -> None:
+    class Fixed:
+        labels = ["a", "b"]
+
+        def predict_proba(self, texts: list[str]) -> np.ndarray:
+            return np.tile([0.8, 0.2], (len(texts), 1))
+
+    zh, en = predict_routed({"en": Fixed()}, {"en": "classification-en:1"}, text_items(["中文的文本", "english"]))
+    assert (zh.label, zh.model, zh.probabilities) == (None, None, {})
+    assert zh.reason == "no classification model for 'zh' text (models exist for ['en'])"
+    assert (en.label, en.model, en.reason) == ("a", "classification-en:1", None)
+    unsure = predict_routed({"en": Fixed()}, {"en": "m"}, text_items(["x"]), abstention={"en": Abstention(1.0, 0.85)})
+    assert unsure[0].label is None and unsure[0].score == pytest.approx(0.8)
+    assert unsure[0].reason == "not sure: top probability 0.80 (a) is under the threshold 0.85 chosen on validation"
+
+
+def test_temperature_scaling_known_answer() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4000, 3)) * 2
+    p_true = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p_true])
+    overconfident = np.exp(logits * 2.0) / np.exp(logits * 2.0).sum(1, keepdims=True)  # temperature 0.5
+    assert fit_temperature(overconfident, y) == pytest.approx(2.0, rel=0.1)
+    assert np.allclose(temper(overconfident, 2.0), p_true, atol=1e-9)
+    assert np.allclose(Abstention(2.0, 0.0).apply(overconfident), p_true, atol=1e-9)
+
+
+def test_threshold_reaches_the_precision_and_declines_outside_texts() -> None:
+    # 10 confident right answers at 0.9, 10 unsure ones at 0.6 of which half are wrong.
+    p = np.array([[0.9, 0.1]] * 10 + [[0.6, 0.4]] * 10)
+    y = np.array([0] * 15 + [1] * 5)
+    rule = choose_threshold(p, y, min_precision=0.95)
+    assert rule["threshold"] == pytest.approx(0.61) and rule["val_precision"] == 1.0 and rule["val_coverage"] == 0.5
+    outside = np.array([[0.95, 0.05]] * 20)  # confident out-of-domain texts push the threshold up
+    strict = choose_threshold(p, y, min_precision=0.5, p_outside=outside, max_outside_answered=0.05)
+    assert strict["threshold"] > 0.95 and strict["outside_answered"] == 0.0 and strict["val_coverage"] == 0.0
