@@ -97,7 +97,9 @@ class ApiUser(FastHttpUser):
             if len(res) != len(sent):
                 return f"{len(res)} results for {len(sent)} texts"
             # A null label comes with the reason (the model was not sure).
-            if any((r["label"] not in r["probabilities"] and not r.get("reason")) or not 0 <= r["score"] <= 1 for r in res):
+            if any(
+                (r["label"] not in r["probabilities"] and not r.get("reason")) or not 0 <= r["score"] <= 1 for r in res
+            ):
                 return "label neither in probabilities nor explained, or score outside 0-1"
             return None
 

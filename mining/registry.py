@@ -119,7 +119,7 @@ MODELS: tuple[ModelSpec, ...] = (
     # 0.873) with half the overfitting at the best epoch (train loss 0.17 vs 0.08).
     ModelSpec("sentiment", "zh", "sentiment", "train_sentiment",
               quick=("--lang", "zh", "--max-train-samples", "400", "--epochs", "3", *_TINY_CHARS),
-              default=(*_SENTIMENT_ZH_FULL, "--max-train-samples", "30000", "--epochs", "1"),
+              default=(*_SENTIMENT_ZH_FULL, "--epochs", "1"),
               full=_SENTIMENT_ZH_FULL),
     ModelSpec("sentiment", "en", "sentiment", "train_sentiment",
               quick=("--lang", "en", "--max-train-samples", "200", "--epochs", "1", "--max-len", "64", "--threads", "1"),
@@ -145,12 +145,6 @@ MODELS: tuple[ModelSpec, ...] = (
                      "--threads", "1"),
               default=("--dataset", "wnut16", "--epochs", "1"),
               full=("--dataset", "wnut16")),
-    # Brands in Chinese reviews, learnt from brands-table labels (test brands unseen in training).
-    ModelSpec("ner", "zh", "ner", "train_ner", domain="products", required=False,
-              quick=("--dataset", "products-zh", "--max-train-samples", "300", "--max-eval-samples", "40",
-                     "--epochs", "2", "--hidden", "32", "--bigram-buckets", "4096", "--threads", "1"),
-              default=("--dataset", "products-zh", "--epochs", "2"),
-              full=("--dataset", "products-zh", "--epochs", "8")),
     ModelSpec("ner", "en", "ner", "train_ner", domain="products", required=False,
               quick=("--dataset", "products", "--max-train-samples", "120", "--max-eval-samples", "40", "--epochs", "2",
                      "--threads", "1"),

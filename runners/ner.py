@@ -20,8 +20,8 @@ MAX_LATENCY_MS = 3000
 @bentoml.service(name="NerRunner", threads=4, **DEPENDENCY_CONFIG)
 class NerRunner(RunnerBase):
     """Entities per text, routed by its language: ``ner-zh`` and ``ner-en`` (people, places,
-    organisations...), ``ner-products-zh`` / ``ner-products-en`` when the store has them (brands and
-    product attributes), plus brands from the brands table and attributes from patterns
+    organisations...), ``ner-products-en`` when the store has it (brands and attributes of product
+    titles), plus brands from the brands table and attributes from patterns
     (:mod:`mining.brands`, :mod:`mining.attributes`), merged without overlaps: the higher score
     wins a contested span, and table and pattern matches score 1."""
 

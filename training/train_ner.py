@@ -51,7 +51,7 @@ DATASETS = {
         "zh",
         "bilstm",
         "products",
-        "Chinese review clauses, brands-table labels, test brands unseen in training",
+        "Chinese review clauses, brands-table labels, test brand strings never in training",
     ),
 }
 
@@ -107,6 +107,13 @@ class NerConfig:
         },
     )
     max_train_samples: int = field(default=0, metadata={"help": "use only this many training sentences (0: all)"})
+    replace_entities: float = field(
+        default=0.0,
+        metadata={
+            "help": "share of training entity mentions replaced by a made-up name of the same shape, so the model "
+            "learns the contexts entities stand in, not a list of names (bilstm)"
+        },
+    )
     max_eval_samples: int = field(default=0, metadata={"help": "use only this many val/test sentences (0: all)"})
     seed: int = field(default=13, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
@@ -180,6 +187,57 @@ def group_split(
     return _pick(sentences, train), _pick(sentences, val), _pick(sentences, test)
 
 
+def disjoint_split(
+    sentences: list[Sentence], entity_type: str, fractions: tuple[float, float], seed: int
+) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+    """Split so that no ``entity_type`` string of validation or test occurs anywhere in training:
+    entity strings (lower-cased) are drawn at random into test and validation until each covers
+    its share of the mentions; a sentence goes where its entities are, and one that mixes sides is
+    dropped. Sentences without the entity type are split at random in the same proportions.
+
+    Why not :func:`group_split`: it groups by a sentence's first entity only, so a brand that is a
+    sentence's second mention can sit on both sides, and a dictionary of training entities then
+    finds "unseen" test brands by their string.
+    """
+    mentions: dict[str, list[int]] = defaultdict(list)
+    spans_of: list[set[str]] = []
+    for i, (tokens, tags) in enumerate(sentences):
+        keys = {
+            "".join(tokens[s:e]).lower() if all(len(t) == 1 for t in tokens[s:e]) else " ".join(tokens[s:e]).lower()
+            for t, s, e in tags_to_spans(tags, span_scheme(tags))
+            if t == entity_type
+        }
+        spans_of.append(keys)
+        for k in keys:
+            mentions[k].append(i)
+    rng = random.Random(seed)
+    names = sorted(mentions)
+    rng.shuffle(names)
+    total = sum(len(v) for v in mentions.values())
+    side: dict[str, str] = {}
+    counts = {"test": 0, "val": 0}
+    for k in names:
+        for part, share in (("test", fractions[1]), ("val", fractions[0])):
+            # An entity bigger than a side's share stays in training: one brand is not a test set.
+            if counts[part] + len(mentions[k]) <= share * total * 1.1:
+                side[k], counts[part] = part, counts[part] + len(mentions[k])
+                break
+        else:
+            side[k] = "train"
+    out: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    plain = [i for i, keys_i in enumerate(spans_of) if not keys_i]
+    rng.shuffle(plain)
+    n_test, n_val = int(len(plain) * fractions[1]), int(len(plain) * fractions[0])
+    out["test"] += plain[:n_test]
+    out["val"] += plain[n_test : n_test + n_val]
+    out["train"] += plain[n_test + n_val :]
+    for i, keys_i in enumerate(spans_of):
+        sides = {side[k] for k in keys_i}
+        if len(sides) == 1:
+            out[sides.pop()].append(i)
+    return _pick(sentences, out["train"]), _pick(sentences, out["val"]), _pick(sentences, out["test"])
+
+
 def cut_long(sentences: list[Sentence], max_len: int) -> list[Sentence]:
     """Cut sentences longer than ``max_len`` tokens into pieces at the last entity-free point
     (an ``O`` tag, preferably after punctuation) within each window, so no entity is split."""
@@ -199,6 +257,39 @@ def cut_long(sentences: list[Sentence], max_len: int) -> list[Sentence]:
     return out
 
 
+def replace_mentions(sentences: list[Sentence], share: float, seed: int) -> list[Sentence]:
+    """Copies of ``sentences`` where each entity mention, with probability ``share``, is replaced by
+    a made-up name: as many characters as the original (2-4), drawn from the characters of all the
+    data's entity names (Chinese), or a capitalised random string (Latin). The tags keep their
+    place. Why: labels that come from a table teach a model the table's names; with made-up names
+    in the same contexts ("买的__手机", "比__好") it has to learn where names stand."""
+    rng = random.Random(seed)
+    pool = sorted(
+        {
+            ch
+            for tokens, tags in sentences
+            for _, s, e in tags_to_spans(tags, span_scheme(tags))
+            for tok in tokens[s:e]
+            for ch in tok
+            if "\u4e00" <= ch <= "\u9fff"
+        }
+    )
+    out = []
+    for tokens, tags in sentences:
+        tokens = list(tokens)
+        for _, s, e in tags_to_spans(tags, span_scheme(tags)):
+            if rng.random() >= share:
+                continue
+            if pool and all("\u4e00" <= t <= "\u9fff" for t in tokens[s:e]):
+                for k in range(s, e):
+                    tokens[k] = rng.choice(pool)
+            elif all(t.isascii() and t.isalpha() for t in tokens[s:e]) and all(len(t) == 1 for t in tokens[s:e]):
+                letters = [chr(rng.randrange(65, 91))] + [chr(rng.randrange(97, 123)) for _ in range(e - s - 1)]
+                tokens[s:e] = letters
+        out.append((tokens, tags))
+    return out
+
+
 def load_splits(cfg: NerConfig) -> tuple[dict[str, list[Sentence]], str]:
     """(train/val/test sentences, data description)."""
     if cfg.data:
@@ -212,11 +303,17 @@ def load_splits(cfg: NerConfig) -> tuple[dict[str, list[Sentence]], str]:
         train, val, test = _shuffle_split(data.read_conll(data.wnut16_table()), (0.1, 0.1), cfg.seed)
         name = DATASETS["wnut16"][3]
     else:
-        table = data.product_ner_table() if cfg.dataset == "products" else data.product_ner_zh_table()
-        train, val, test = group_split(data.read_conll(table), "BRAND", (0.15, 0.15), cfg.seed)
+        if cfg.dataset == "products":
+            train, val, test = group_split(data.read_conll(data.product_ner_table()), "BRAND", (0.15, 0.15), cfg.seed)
+        else:
+            train, val, test = disjoint_split(
+                data.read_conll(data.product_ner_zh_table()), "BRAND", (0.15, 0.15), cfg.seed
+            )
         name = DATASETS[cfg.dataset][3]
     if cfg.max_train_samples:
         train = train[: cfg.max_train_samples]
+    if cfg.replace_entities:
+        train = replace_mentions(train, cfg.replace_entities, cfg.seed)
     if cfg.max_eval_samples:
         val, test = val[: cfg.max_eval_samples], test[: cfg.max_eval_samples]
     return {"train": train, "val": val, "test": test}, name

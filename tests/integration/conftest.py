@@ -39,7 +39,6 @@ FIXTURE_DATA: dict[str, list[str]] = {
     "ner-en": ["--data", str(FIXTURES / "ner_en_tiny.conll"), "--lang", "en"],
     "keywords": ["--data", str(FIXTURES / "reviews_tiny.csv")],
     "classification-zh": ["--data", str(FIXTURES / "categories_zh_tiny.csv"), "--lang", "zh"],
-    "ner-products-zh": ["--data", str(FIXTURES / "ner_products_zh_tiny.conll"), "--lang", "zh", "--domain", "products"],
 }
 
 
