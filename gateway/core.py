@@ -341,4 +341,4 @@ async def dispatch(schema: type[BaseModel], method: Method, payload: Any) -> dic
         raise RequestError(404, str(e)) from None
     except ServiceUnavailable as e:
         raise RequestError(503, str(e)) from None
-    return result.model_dump(mode="json", exclude_none=True) if isinstance(result, BaseModel) else result  # type: ignore[no-any-return]
+    return result.model_dump(mode="json") if isinstance(result, BaseModel) else result  # type: ignore[no-any-return]

@@ -32,6 +32,14 @@ MAX_MESSAGE_BYTES = 8 << 20
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _handler(
     rpc: str, request_cls: Any, response_cls: Any, dispatch: Dispatch, api_keys: frozenset[str]
 ) -> grpc.RpcMethodHandler:
@@ -49,7 +57,8 @@ def _handler(
             result = await dispatch(rpc, payload)
         except RequestError as e:
             await context.abort(getattr(grpc.StatusCode, GRPC_CODES.get(e.status, "UNKNOWN")), e.message)
-        return json_format.ParseDict(result, response_cls(), ignore_unknown_fields=True)
+        # JSON null has no proto form: an absent optional field is how a message says it.
+        return json_format.ParseDict(_without_nulls(result), response_cls(), ignore_unknown_fields=True)
 
     return grpc.unary_unary_rpc_method_handler(
         call, request_deserializer=request_cls.FromString, response_serializer=response_cls.SerializeToString

@@ -481,6 +481,8 @@ def fit_and_evaluate(
     )
     if p_outside is not None:
         abstention["n_outside"] = len(outside)
+    # Store metadata holds no None (a precision over zero answered texts is undefined: left out).
+    abstention = {k: v for k, v in abstention.items() if v is not None}
     metrics = {
         "test_accuracy": m["accuracy"],
         "test_macro_f1": m["macro_f1"],
