@@ -20,6 +20,9 @@ from mining.text import normalize_with_offsets
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 NUM = r"(?:\d+(?:\.\d+)?|[零一二两三四五六七八九十百千万半]+)"
+# A number starts where no digit or numeral stands before it: without this a long digit run is
+# tried from every position (quadratic; a 2,000-digit text took a second).
+_START = r"(?<![\d.零一二两三四五六七八九十百千万半])"
 
 
 def parse_number(text: str) -> float | None:
@@ -87,18 +90,18 @@ _UNITS: dict[str, dict[str, str]] = {
 _MEASURE_WORDS = "个件瓶箱包盒袋双台只支本套条罐桶片颗粒枚张块提"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("CAPACITY", re.compile(rf"(?P<num>{NUM})\s*(?P<unit>毫安时|毫安|mAh|安时|Ah)(?![A-Za-z])", re.IGNORECASE)),
+    ("CAPACITY", re.compile(rf"{_START}(?P<num>{NUM})\s*(?P<unit>毫安时|毫安|mAh|安时|Ah)(?![A-Za-z])", re.IGNORECASE)),
     (
         "SCREEN",
         re.compile(
-            r"(?P<num>\d+(?:\.\d+)?)\s*-?\s*(?P<unit>英寸|寸|inches|inch|\"|in(?=\s*(?:tv|screen|display|monitor|"
+            r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*-?\s*(?P<unit>英寸|寸|inches|inch|\"|in(?=\s*(?:tv|screen|display|monitor|"
             r"laptop|tablet|led|lcd|smart|4k)))(?![A-Za-z])",
             re.IGNORECASE,
         ),
     ),
     # A bare G or T is storage only before a storage word or as a common capacity (4G network, 5G
     # phone are not storage); GB / TB / MB always are.
-    ("STORAGE", re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>TB|GB|MB)(?![A-Za-z])", re.IGNORECASE)),
+    ("STORAGE", re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>TB|GB|MB)(?![A-Za-z])", re.IGNORECASE)),
     (
         "STORAGE",
         re.compile(
@@ -110,18 +113,18 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "WEIGHT",
         re.compile(
-            rf"(?P<num>{NUM})\s*(?P<unit>千克|公斤|克|斤|kg|lbs|lb|pounds|pound|ounces|ounce|oz)(?![A-Za-z])"
-            rf"|(?P<num2>\d+(?:\.\d+)?)\s*(?P<unit2>g)(?![A-Za-z])"
+            rf"{_START}(?P<num>{NUM})\s*(?P<unit>千克|公斤|克|斤|kg|lbs|lb|pounds|pound|ounces|ounce|oz)(?![A-Za-z])"
+            rf"|(?<![\d.])(?P<num2>\d+(?:\.\d+)?)\s*(?P<unit2>g)(?![A-Za-z])"
         ),
     ),
     (
         "VOLUME",
         re.compile(
-            rf"(?P<num>{NUM})\s*(?P<unit>毫升|升|ml|fl oz)(?![A-Za-z])|(?P<num2>\d+(?:\.\d+)?)\s*(?P<unit2>L)(?![A-Za-z])",
+            rf"{_START}(?P<num>{NUM})\s*(?P<unit>毫升|升|ml|fl oz)(?![A-Za-z])|(?<![\d.])(?P<num2>\d+(?:\.\d+)?)\s*(?P<unit2>L)(?![A-Za-z])",
             re.IGNORECASE,
         ),
     ),
-    ("POWER", re.compile(rf"(?P<num>{NUM})\s*(?P<unit>瓦|W)(?![A-Za-z])")),
+    ("POWER", re.compile(rf"{_START}(?P<num>{NUM})\s*(?P<unit>瓦|W)(?![A-Za-z])")),
     (
         "RESOLUTION",
         re.compile(r"(?<![A-Za-z\d])(?:[48]K|(?:720|1080|1440|2160)[pP]|\d{3,4}\s*[x×*]\s*\d{3,4})(?![A-Za-z\d])"),
@@ -137,8 +140,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "COUNT",
         re.compile(
-            rf"(?<![第\d.])(?P<num>{NUM})\s*(?P<unit>[{_MEASURE_WORDS}])(?!月|小时|星期|礼拜|人|字|多月|钟|方面|问题)"
-            r"|(?P<num2>\d+)\s*-?\s*(?:pack|count|ct|pcs|pieces|pk)\b|\bpack of (?P<num3>\d+)\b|\bset of (?P<num4>\d+)\b",
+            rf"(?<!第){_START}(?P<num>{NUM})\s*(?P<unit>[{_MEASURE_WORDS}])(?!月|小时|星期|礼拜|人|字|多月|钟|方面|问题)"
+            r"|(?<![\d.])(?P<num2>\d+)\s*-?\s*(?:pack|count|ct|pcs|pieces|pk)\b|\bpack of (?P<num3>\d+)\b|\bset of (?P<num4>\d+)\b",
             re.IGNORECASE,
         ),
     ),
