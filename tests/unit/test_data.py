@@ -105,3 +105,67 @@ def test_read_table_parquet_and_tsv(tmp_path: Path) -> None:
             "label": ["pos", "neg"],
             "lang": ["", ""],
         }  # lang optional
+
+
+def test_atepc_copies_of_a_sentence_merge_into_one_with_every_aspect() -> None:
+    # The archive repeats a sentence once per aspect; each copy gives its own aspect a polarity and
+    # may tag the others without one (-100).
+    lines = [
+        "The O -100",
+        "battery B-ASP Positive",
+        "life I-ASP Positive",
+        "is O -100",
+        "great O -100",
+        ", O -100",
+        "screen B-ASP -100",
+        "dim O -100",
+        ". O -100",
+        "",
+        "The O -100",
+        "battery B-ASP -100",
+        "life I-ASP -100",
+        "is O -100",
+        "great O -100",
+        ", O -100",
+        "screen B-ASP Negative",
+        "dim O -100",
+        ". O -100",
+        "",
+        "Fine O -100",
+        "keyboard B-ASP Neutral",
+        "",
+        "",
+    ]
+    (text, aspects), (text2, aspects2) = data.parse_atepc(lines, "en")
+    assert text == "The battery life is great, screen dim."
+    assert [(text[a["start"] : a["end"]], a["polarity"]) for a in aspects] == [
+        ("battery life", "positive"),
+        ("screen", "negative"),
+    ]
+    assert text2 == "Fine keyboard" and aspects2 == [{"start": 5, "end": 13, "polarity": "neutral"}]
+
+
+def test_atepc_chinese_characters_join_without_spaces() -> None:
+    lines = ["屏 B-ASP Positive", "幕 I-ASP Positive", "很 O -100", "亮 O -100", ""]
+    ((text, aspects),) = data.parse_atepc(lines, "zh")
+    assert text == "屏幕很亮" and aspects == [{"start": 0, "end": 2, "polarity": "positive"}]
+
+
+def test_vendored_archives_are_checked_before_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "data" / "absa" / "absa-atepc-ecommerce.tar.gz"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"not the archive")
+    monkeypatch.setattr(data, "REPO", tmp_path)
+    with pytest.raises(ValueError, match="differs from the pinned"):
+        data.VENDORED["absa"].open()
+    assert data.VENDORED["online_shopping"].sha256.startswith("6816ded6")
+
+
+def test_the_vendored_absa_archive_converts_to_spans() -> None:
+    rows = data.absa_rows()
+    laptop_test = [r for r in rows if (r["domain"], r["split"]) == ("laptop", "test")]
+    assert len(laptop_test) == 415 and sum(len(r["aspects"]) for r in laptop_test) == 637
+    assert {r["domain"] for r in rows if r["lang"] == "zh"} == {"camera", "car", "notebook", "phone"}
+    for r in rows:
+        assert all(0 <= a["start"] < a["end"] <= len(r["text"]) for a in r["aspects"])
+        assert {a["polarity"] for a in r["aspects"]} <= {"positive", "negative", "neutral"}
