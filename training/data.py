@@ -778,6 +778,49 @@ def absa_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def aspect_sentences(rows: Iterable[dict[str, Any]]) -> list[Sentence]:
+    """Aspect rows as tagged sentences for the sequence labellers: the tokens the served models
+    read (characters for zh, words for en; :mod:`mining.models.ner`) with BIO tags of type ASP.
+    An aspect span that does not fall on token boundaries is dropped; of overlapping aspects the
+    longer is kept."""
+    from mining.models.ner import char_tokens, spans_to_tags, word_tokens
+
+    out: list[Sentence] = []
+    for row in rows:
+        tokens, offsets = (char_tokens if row["lang"] == "zh" else word_tokens)(row["text"])
+        starts = {s: i for i, (s, _) in enumerate(offsets)}
+        ends = {e: i for i, (_, e) in enumerate(offsets)}
+        spans = [
+            ("ASP", starts[a["start"]], ends[a["end"]] + 1)
+            for a in row["aspects"]
+            if a["start"] in starts and a["end"] in ends
+        ]
+        keep = [k for k, t in enumerate(tokens) if t.strip()]  # CoNLL has no space token
+        index = {k: n for n, k in enumerate(keep)}
+        spans = [(t, index[s], index[e - 1] + 1) for t, s, e in spans if s in index and e - 1 in index]
+        # A few sentences mark overlapping aspects (彩屏视角 and 视角): the longer one is kept.
+        kept: list[tuple[str, int, int]] = []
+        for span in sorted(set(spans), key=lambda sp: (sp[1] - sp[2], sp[1])):
+            if all(span[2] <= k[1] or span[1] >= k[2] for k in kept):
+                kept.append(span)
+        spans = sorted(kept, key=lambda sp: sp[1])
+        out.append(([tokens[k] for k in keep], spans_to_tags(spans, len(keep), "BIO")))
+    return out
+
+
+def absa_tables(lang: str, root: Path | None = None) -> tuple[Path, Path]:
+    """Build (once) the aspect-term extraction files of one language from the vendored ABSA archive:
+    (train, test) CoNLL, the published test splits kept as test (every domain of the language)."""
+    root = root or data_dir()
+    paths = tuple(root / "tables" / f"absa-{lang}-{split}.conll" for split in ("train", "test"))
+    if all(p.exists() for p in paths):
+        return paths  # type: ignore[return-value]
+    rows = [r for r in absa_rows() if r["lang"] == lang]
+    for path, split in zip(paths, ("train", "test"), strict=True):
+        write_conll(aspect_sentences(r for r in rows if r["split"] == split), path)
+    return paths  # type: ignore[return-value]
+
+
 BRANDS_TABLE = REPO / "data" / "brands" / "brands.csv"
 
 

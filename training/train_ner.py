@@ -47,6 +47,13 @@ DATASETS = {
     "msra": ("zh", "bilstm", None, "MSRA NER (news; PER, LOC, ORG), its own test split"),
     "wnut16": ("en", "minilm", None, "WNUT-16 tweets (10 types incl. product, company), train split 80/10/10"),
     "products": ("en", "minilm", "products", "Costco catalogue titles, rule labels, test brands unseen in training"),
+    "absa-zh": ("zh", "bilstm", "aspects", "Chinese product reviews (phone, notebook, camera, car): aspect terms"),
+    "absa-en": (
+        "en",
+        "minilm",
+        "aspects",
+        "SemEval-2014 laptops and restaurants, Flipkart T-shirts and TVs: aspect terms",
+    ),
     "products-zh": (
         "zh",
         "bilstm",
@@ -299,6 +306,10 @@ def load_splits(cfg: NerConfig) -> tuple[dict[str, list[Sentence]], str]:
         train_path, test_path = data.msra_tables()
         train, val, _ = _shuffle_split(data.read_conll(train_path), (cfg.val_fraction, 0.0), cfg.seed)
         test, name = data.read_conll(test_path), DATASETS["msra"][3]
+    elif cfg.dataset in ("absa-zh", "absa-en"):
+        train_path, test_path = data.absa_tables(cfg.dataset[-2:])
+        train, val, _ = _shuffle_split(data.read_conll(train_path), (cfg.val_fraction, 0.0), cfg.seed)
+        test, name = data.read_conll(test_path), DATASETS[cfg.dataset][3]
     elif cfg.dataset == "wnut16":
         train, val, test = _shuffle_split(data.read_conll(data.wnut16_table()), (0.1, 0.1), cfg.seed)
         name = DATASETS["wnut16"][3]

@@ -169,3 +169,27 @@ def test_the_vendored_absa_archive_converts_to_spans() -> None:
     for r in rows:
         assert all(0 <= a["start"] < a["end"] <= len(r["text"]) for a in r["aspects"])
         assert {a["polarity"] for a in r["aspects"]} <= {"positive", "negative", "neutral"}
+
+
+def test_aspect_rows_become_tagged_sentences_on_the_served_tokens() -> None:
+    rows = [
+        {
+            "text": "屏幕很亮，彩屏视角宽",
+            "lang": "zh",
+            "aspects": [
+                {"start": 0, "end": 2, "polarity": "positive"},
+                {"start": 5, "end": 9, "polarity": "positive"},  # overlaps the next: the longer one stays
+                {"start": 7, "end": 9, "polarity": "positive"},
+            ],
+        },
+        {
+            "text": "The battery life is great.",
+            "lang": "en",
+            "aspects": [{"start": 4, "end": 16, "polarity": "positive"}],
+        },
+    ]
+    (zh_tokens, zh_tags), (en_tokens, en_tags) = data.aspect_sentences(rows)
+    assert zh_tokens == list("屏幕很亮,彩屏视角宽")  # tokens as the model reads them (normalised)
+    assert zh_tags == ["B-ASP", "I-ASP", "O", "O", "O", "B-ASP", "I-ASP", "I-ASP", "I-ASP", "O"]
+    assert en_tokens == ["The", "battery", "life", "is", "great", "."]
+    assert en_tags == ["O", "B-ASP", "I-ASP", "O", "O", "O"]
