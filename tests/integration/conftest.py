@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 from mining.registry import MODELS
@@ -52,6 +54,13 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         spec.name: train(spec, "quick", [*FIXTURE_DATA.get(spec.name, []), "--report-dir", str(reports)])["tag"]
         for spec in MODELS
     }
+
+
+def _kill_all(processes: list[psutil.Process]) -> None:
+    for p in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(processes, timeout=10)
 
 
 class Server:
@@ -112,21 +121,33 @@ class Server:
                 raise RuntimeError(f"bentoml serve not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.5)
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no shutdown hooks, no flushing."""
+    def _descendants(self) -> list[psutil.Process]:
         assert self.proc is not None
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the server and every process it started: no shutdown hooks, no flushing. The
+        workers run in sessions of their own, so killing the process group alone orphans them."""
+        assert self.proc is not None
+        workers = self._descendants()
         os.killpg(self.proc.pid, signal.SIGKILL)
+        _kill_all(workers)
         self.proc.wait()
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
+        workers = self._descendants()
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        _kill_all([w for w in workers if w.is_running()])  # none left behind after a clean stop
 
 
 @pytest.fixture(scope="session")
