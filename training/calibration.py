@@ -13,16 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from mining.models.textclf import temper
+
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
 THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)
-
-
-def temper(p: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities (n, K) at ``temperature``: softmax(log p / T), the same as dividing logits."""
-    logits = np.log(np.clip(p, 1e-12, 1.0)) / temperature
-    logits -= logits.max(1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(1, keepdims=True)
 
 
 def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:

@@ -465,9 +465,8 @@ def shopping_categories_table(root: Path | None = None) -> Path:
         return out
     shop = shopping_reviews()
     table = LABELLED_TEXTS.validate(
-        shop.rename(columns={"category": "label_"})[["text", "label_"]]
-        .rename(columns={"label_": "label"})
-        .assign(lang="zh"),
+        # The category is this table's label (the review's own `label` is its sentiment).
+        shop[["text", "category"]].rename(columns={"category": "label"}).assign(lang="zh"),
         "online_shopping_10_cats",
     )
     out.parent.mkdir(parents=True, exist_ok=True)

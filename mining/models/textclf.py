@@ -304,6 +304,15 @@ def load_artifact(path: Path, device: torch.device | None = None) -> TextClassif
     return kinds[kind].load(path, spec, device)
 
 
+def temper(p: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities (n, K) at ``temperature``: softmax(log p / T), the same as dividing logits.
+    Training fits the temperature (:mod:`training.calibration`); serving applies it here."""
+    logits = np.log(np.clip(p, 1e-12, 1.0)) / temperature
+    logits -= logits.max(1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class Abstention:
     """When a served classifier answers ``null``: its probabilities are tempered by
@@ -322,12 +331,7 @@ class Abstention:
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         """(n, K) probabilities at this temperature."""
-        if self.temperature == 1.0:
-            return p
-        logits = np.log(np.clip(p, 1e-12, 1.0)) / self.temperature
-        logits -= logits.max(1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(1, keepdims=True)
+        return p if self.temperature == 1.0 else temper(p, self.temperature)
 
 
 def predict_routed(
