@@ -30,6 +30,7 @@ from gateway.schemas import (
     MAX_EVENTS,
     MAX_KEYWORDS,
     MAX_TEXTS,
+    AspectsResponse,
     ClassifyResponse,
     EventIn,
     EventsResponse,
@@ -154,6 +155,12 @@ class DemandMining:
     async def ner(self, texts: Texts) -> NerResponse:
         """Named entities of one or many texts, with character offsets into each text as sent."""
         return await self.gateway.ner(list(texts))
+
+    @bentoml.api(route="/aspects")
+    async def aspects(self, texts: Texts) -> AspectsResponse:
+        """Aspect-level sentiment: per text, the aspects it judges (offsets into the text as sent), the
+        polarity of each with its probability, and the opinion word found for it."""
+        return await self.gateway.aspects(list(texts))
 
     @bentoml.api(route="/keywords")
     async def keywords(self, texts: Texts, top_k: TopK = 10) -> KeywordsResponse:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from gateway.errors import RequestError, validation_message
 from gateway.schemas import (
+    AspectsResponse,
     ClassifyResponse,
     Demand,
     EventIn,
@@ -45,6 +46,7 @@ from gateway.schemas import (
     UserInsight,
 )
 from mining.contracts import (
+    AspectsResult,
     EntitiesResult,
     ForecastResult,
     KeywordsResult,
@@ -83,8 +85,8 @@ class Gateway:
     """Endpoints as plain async methods over runners and an event store.
 
     Args:
-        runners: registry runner key (``sentiment``, ``classification``, ``ner``, ``keywords``,
-            ``recall``, ``demand``) -> runner proxy.
+        runners: registry runner key (``sentiment``, ``classification``, ``ner``, ``aspects``,
+            ``keywords``, ``recall``, ``demand``) -> runner proxy.
         events: the event store.
     """
 
@@ -108,6 +110,9 @@ class Gateway:
     async def _entities(self, items: list[TextItem]) -> list[EntitiesResult]:
         return _typed(EntitiesResult, await self.runners["ner"].to_async.predict(items))
 
+    async def _aspects(self, items: list[TextItem]) -> list[AspectsResult]:
+        return _typed(AspectsResult, await self.runners["aspects"].to_async.predict(items))
+
     async def _keywords(self, items: list[TextItem]) -> list[KeywordsResult]:
         return _typed(KeywordsResult, await self.runners["keywords"].to_async.predict(items))
 
@@ -120,22 +125,26 @@ class Gateway:
     async def ner(self, texts: list[str]) -> NerResponse:
         return NerResponse(results=await self._entities(text_items(texts)))
 
+    async def aspects(self, texts: list[str]) -> AspectsResponse:
+        return AspectsResponse(results=await self._aspects(text_items(texts)))
+
     async def keywords(self, texts: list[str], top_k: int) -> KeywordsResponse:
         results = await self._keywords(text_items(texts))
         return KeywordsResponse(results=[r.model_copy(update={"keywords": r.keywords[:top_k]}) for r in results])
 
     async def analyse(self, texts: list[str], top_k: int) -> list[MineResult]:
         """Every text model on each text, and the demand insight built from their outputs."""
-        items = text_items(texts)  # language detected once, here, for all four runners
-        # The four text runners do not depend on each other: one round trip's latency, not four.
-        cats, sents, ents, kws = await asyncio.gather(
+        items = text_items(texts)  # language detected once, here, for all five runners
+        # The text runners do not depend on each other: one round trip's latency, not five.
+        cats, sents, ents, asps, kws = await asyncio.gather(
             self._labels("classification", items),
             self._labels("sentiment", items),
             self._entities(items),
+            self._aspects(items),
             self._keywords(items),
         )
         out = []
-        for item, c, s, e, k in zip(items, cats, sents, ents, kws):
+        for item, c, s, e, a, k in zip(items, cats, sents, ents, asps, kws):
             keywords = k.keywords[:top_k]
             demand = demand_summary(
                 item.text,
@@ -143,7 +152,7 @@ class Gateway:
                 c.label,
                 s.probabilities.get("positive"),
                 [x.model_dump() for x in e.entities],
-                [x.model_dump() for x in keywords],
+                [x.model_dump() for x in a.aspects],
             )
             out.append(
                 MineResult(
@@ -168,6 +177,9 @@ class Gateway:
             "positive": r.sentiment.probabilities.get("positive"),
             "entities": [{"type": e.type, "text": e.text} for e in r.entities if e.text.lower() in lower],
             "keywords": [{"keyword": k.keyword} for k in r.keywords if k.keyword.lower() in lower],
+            "aspects": [
+                {"aspect": a.aspect, "polarity": a.polarity} for a in r.demand.aspects if a.aspect.lower() in lower
+            ],
         }
 
     async def mine(

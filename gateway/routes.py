@@ -24,6 +24,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/sentiment", "Sentiment", "sentiment"),
     Operation("/classify", "Classify", "classify"),
     Operation("/ner", "Ner", "ner"),
+    Operation("/aspects", "Aspects", "aspects"),
     Operation("/keywords", "Keywords", "keywords"),
     Operation("/mine", "Mine", "mine"),
     Operation("/events", "PostEvents", "post_events"),

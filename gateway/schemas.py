@@ -22,6 +22,8 @@ from pydantic import (
 )
 
 from mining.contracts import (
+    AspectSpan,
+    AspectsResult,
     EntitiesResult,
     EntitySpan,
     Keyword,
@@ -82,6 +84,10 @@ class ClassifyResponse(BaseModel):
 
 class NerResponse(BaseModel):
     results: list[EntitiesResult] = Field(description="one result per input text, in input order")
+
+
+class AspectsResponse(BaseModel):
+    results: list[AspectsResult] = Field(description="one result per input text, in input order")
 
 
 class KeywordsResponse(BaseModel):
@@ -209,9 +215,13 @@ class Demand(BaseModel):
     attributes: list[str] = Field(
         description="capacities, screen sizes, storage, weights, volumes, sizes, counts named"
     )
-    aspects: list[str] = Field(description="top keywords that are not already a target or an attribute")
+    aspects: list[AspectSpan] = Field(
+        description="the aspects the text judges, each with its polarity (as POST /aspects gives them); "
+        "empty when none is found or no aspects model exists for the language"
+    )
     summary: str = Field(
-        description="one line in the text's language, e.g. '顾客想要华为（属性：20000毫安）' or 'customer complains about Samsung'"
+        description="one line in the text's language, e.g. '顾客想要华为（属性：20000毫安）' or 'customer complains about Samsung (aspects battery negative, "
+        "noise cancelling positive)'"
     )
 
 
@@ -262,6 +272,21 @@ class RecentItem(BaseModel):
     ts: float = Field(description="Unix seconds")
 
 
+class AspectOpinion(BaseModel):
+    term: str = Field(description="the aspect, lower-cased")
+    positive: float = Field(
+        description="weighted mentions judging it positively (purchase 5, cart 3, review 2, others 1)"
+    )
+    negative: float = Field(description="weighted negative mentions")
+    neutral: float = Field(description="weighted neutral mentions")
+    count: int = Field(description="mentions")
+
+
+class ProfileAspects(BaseModel):
+    liked: list[AspectOpinion] = Field(description="aspects judged more positively than negatively, most liked first")
+    disliked: list[AspectOpinion] = Field(description="aspects judged more negatively, most disliked first")
+
+
 class Profile(BaseModel):
     user_id: str
     n_events: int
@@ -272,6 +297,7 @@ class Profile(BaseModel):
     keywords: list[TermCount]
     entities: list[TermCount]
     recent_items: list[RecentItem]
+    aspects: ProfileAspects = Field(description="what the user's texts like and dislike (POST /aspects on each)")
 
 
 class UserInsight(BaseModel):
@@ -395,6 +421,24 @@ class TrendSentiment(BaseModel):
     shift: float | None = Field(description="current - previous positive share")
 
 
+class AspectTrend(BaseModel):
+    term: str = Field(description="the aspect, lower-cased")
+    current: int = Field(description="mentions in the current window")
+    previous: int = Field(description="in the window before")
+    change: int = Field(description="current - previous")
+    positive_share: float | None = Field(description="positive among positive and negative mentions, current window")
+    previous_positive_share: float | None = Field(description="the same in the window before")
+    negative_current: int = Field(description="negative mentions in the current window")
+    negative_previous: int = Field(description="in the window before")
+    negative_change: int = Field(description="negative_current - negative_previous")
+
+
+class AspectTrends(BaseModel):
+    rising: list[AspectTrend] = Field(description="most gained mentions first")
+    falling: list[AspectTrend] = Field(description="most lost mentions first")
+    complaints_rising: list[AspectTrend] = Field(description="most gained negative mentions first")
+
+
 class Trends(BaseModel):
     window: TrendWindow
     events: TrendCounts
@@ -402,3 +446,4 @@ class Trends(BaseModel):
     category: TrendList
     entity: TrendList
     keyword: TrendList
+    aspect: AspectTrends

@@ -86,6 +86,34 @@ class EntitiesResult(BaseModel):
     models: list[str] = Field(description="model tags in the store that read this text")
 
 
+class OpinionSpan(BaseModel):
+    text: str = Field(description="the opinion word as written: `input[start:end]`")
+    start: int = Field(description="offset of its first character in the text as sent")
+    end: int = Field(description="offset after its last character, exclusive")
+    polarity: Literal["positive", "negative"] = Field(description="the opinion word's polarity, negation applied")
+
+
+class AspectSpan(BaseModel):
+    aspect: str = Field(description="the aspect as written: `input[start:end]` (电池, noise cancelling)")
+    start: int = Field(description="offset of the first character in the text as sent (Python string index)")
+    end: int = Field(description="offset after the last character, exclusive")
+    polarity: Literal["positive", "negative", "neutral"] = Field(
+        description="what the text says about this aspect (Chinese models know positive and negative only)"
+    )
+    score: float = Field(description="calibrated probability of `polarity`, 0-1")
+    opinion: OpinionSpan | None = Field(
+        description="the nearest sentiment-bearing word in the aspect's clause (a lexicon learnt from the "
+        "training data, not a parser); null when the clause holds none"
+    )
+
+
+class AspectsResult(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'; picks the model")
+    aspects: list[AspectSpan] = Field(description="aspects in text order; empty when none is found or no model exists")
+    models: list[str] = Field(description="model tags in the store that read this text; empty without a model")
+    reason: str | None = Field(default=None, description="why `aspects` is empty although the text may name some")
+
+
 class Keyword(BaseModel):
     keyword: str = Field(description="a word or phrase, lower-cased and normalised")
     score: float = Field(description="TF-IDF score, relative within a text (not a probability)")

@@ -6,7 +6,8 @@ disk before :meth:`EventStore.add` returns, so an event the API acknowledged sur
 the process or the machine. Several server workers (processes) open the same file; SQLite's
 locking serialises their writes (``busy_timeout`` waits instead of failing).
 
-The text of an event is analysed before it is stored (category, sentiment, entities, keywords);
+The text of an event is analysed before it is stored (category, sentiment, entities, keywords,
+aspects with their polarity);
 each derived term is a row of ``terms`` with the event's user and timestamp, so a profile or a
 trend window is one indexed aggregate query and always agrees with the events.
 
@@ -72,32 +73,48 @@ CREATE INDEX IF NOT EXISTS terms_user_kind ON terms (user_id, kind);
 """
 
 
+# An aspect term's ``positive`` column: its own polarity, not the whole text's. Neutral mentions
+# count as mentions but not in the positive share.
+_ASPECT_POSITIVE = {"positive": 1.0, "negative": 0.0, "neutral": None}
+
+
 def terms_of(
     analysis: dict[str, Any] | None, event_type: str, max_keywords: int = 5
-) -> list[tuple[str, str, str, float]]:
-    """(kind, term, label, weight) rows derived from one event's text analysis.
+) -> list[tuple[str, str, str, float, float | None]]:
+    """(kind, term, label, weight, positive) rows derived from one event's text analysis.
 
     Args:
-        analysis: ``{"category": str, "entities": [{"type", "text"}], "keywords": [{"keyword"}]}``
-            (any part may be missing), or None for an event without text.
+        analysis: ``{"category": str, "positive": float, "entities": [{"type", "text"}],
+            "keywords": [{"keyword"}], "aspects": [{"aspect", "polarity"}]}`` (any part may be
+            missing), or None for an event without text.
         event_type: one of :data:`EVENT_TYPES`; sets the weight (:data:`INTEREST_WEIGHTS`).
         max_keywords: keywords kept per event (best first), so a long review does not outweigh
             many short queries.
+    Returns:
+        rows; ``positive`` is the text's probability of positive sentiment, except for aspects
+        (label: the polarity), where it is 1 (positive), 0 (negative) or None (neutral).
     """
     if not analysis:
         return []
     w = INTEREST_WEIGHTS[event_type]
-    rows: list[tuple[str, str, str, float]] = []
+    pos = analysis.get("positive")
+    rows: list[tuple[str, str, str, float, float | None]] = []
     if analysis.get("category"):
-        rows.append(("category", analysis["category"], "", w))
+        rows.append(("category", analysis["category"], "", w, pos))
     seen: set[tuple[str, str]] = set()
     for e in analysis.get("entities", []):
         key = (e["text"].strip().lower(), e["type"])
         if key[0] and key not in seen:
             seen.add(key)
-            rows.append(("entity", key[0], key[1], w))
+            rows.append(("entity", key[0], key[1], w, pos))
     for k in analysis.get("keywords", [])[:max_keywords]:
-        rows.append(("keyword", k["keyword"], "", w))
+        rows.append(("keyword", k["keyword"], "", w, pos))
+    seen = set()
+    for a in analysis.get("aspects", []):
+        key = (a["aspect"].strip().lower(), a["polarity"])
+        if key[0] and key not in seen and key[1] in _ASPECT_POSITIVE:
+            seen.add(key)
+            rows.append(("aspect", key[0], key[1], w, _ASPECT_POSITIVE[key[1]]))
     return rows
 
 
@@ -174,8 +191,8 @@ class EventStore:
                             "INSERT INTO terms (event_id, user_id, ts, kind, term, label, weight, positive)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [
-                                (event_id, e["user_id"], float(e["ts"]), kind, term, label, w, a.get("positive"))
-                                for kind, term, label, w in terms_of(a, e["type"])
+                                (event_id, e["user_id"], float(e["ts"]), kind, term, label, w, positive)
+                                for kind, term, label, w, positive in terms_of(a, e["type"])
                             ],
                         )
                         out.append({"key": e["key"], "id": event_id, "stored": True})
@@ -218,7 +235,10 @@ class EventStore:
             the user's weighted category mentions, summing to 1), ``sentiment`` (``n``, ``positive_share``,
             ``trend``: per UTC day of the last ``days`` days with reviews/messages, ``{"day", "n",
             "positive_share"}``), ``keywords`` and ``entities`` (top ``top`` by weighted count),
-            ``recent_items`` (latest distinct items with the latest event type and time).
+            ``recent_items`` (latest distinct items with the latest event type and time),
+            ``aspects``: ``liked`` and ``disliked``, up to ``top`` aspect terms each
+            ``{"term", "positive", "negative", "neutral", "count"}`` (weighted mentions per
+            polarity): liked where positive outweighs negative, disliked where negative does.
         """
         now = time.time() if now is None else now
         head = self._rows("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events WHERE user_id = ?", [user_id])[0]
@@ -246,6 +266,17 @@ class EventStore:
             )
             for kind in ("keyword", "entity")
         }
+        opinions = self._rows(
+            "SELECT term, SUM(weight * (label = 'positive')), SUM(weight * (label = 'negative')),"
+            " SUM(weight * (label = 'neutral')), COUNT(*) FROM terms WHERE user_id = ? AND kind = 'aspect'"
+            " GROUP BY term",
+            [user_id],
+        )
+        aspects = [{"term": t, "positive": p, "negative": n, "neutral": u, "count": c} for t, p, n, u, c in opinions]
+        liked = sorted((a for a in aspects if a["positive"] > a["negative"]), key=lambda a: (-a["positive"], a["term"]))
+        disliked = sorted(
+            (a for a in aspects if a["negative"] > a["positive"]), key=lambda a: (-a["negative"], a["term"])
+        )
         items = self._rows(
             "SELECT item_id, type, MAX(ts) FROM events WHERE user_id = ? AND item_id IS NOT NULL GROUP BY item_id "
             "ORDER BY 3 DESC LIMIT ?",
@@ -268,6 +299,7 @@ class EventStore:
             "keywords": [{"term": t, "weight": w, "count": n} for t, _, w, n in terms["keyword"]],
             "entities": [{"term": t, "type": label, "weight": w, "count": n} for t, label, w, n in terms["entity"]],
             "recent_items": [{"item_id": i, "type": kind, "ts": ts} for i, kind, ts in items],
+            "aspects": {"liked": liked[:top], "disliked": disliked[:top]},
         }
 
     def trends(self, window_s: float, end: float | None = None, top: int = 10, min_count: int = 1) -> dict[str, Any]:
@@ -278,7 +310,12 @@ class EventStore:
             previous counts), ``sentiment`` (positive share current / previous and ``shift``), and per
             kind (``category``, ``entity``, ``keyword``) ``rising`` and ``falling``: up to ``top``
             terms ``{"term", "type", "current", "previous", "change", "positive_share"}`` ranked by
-            ``change`` (event counts; a term needs ``min_count`` events in one of the windows).
+            ``change`` (event counts; a term needs ``min_count`` events in one of the windows);
+            ``aspect``: ``rising``, ``falling`` and ``complaints_rising`` (ranked by the change in
+            negative mentions), each up to ``top`` terms ``{"term", "current", "previous",
+            "change", "positive_share", "previous_positive_share", "negative_current",
+            "negative_previous", "negative_change"}``; the shares are of positive among positive
+            and negative mentions.
         """
         end = time.time() if end is None else end
         start, prev = end - window_s, end - 2 * window_s
@@ -321,4 +358,35 @@ class EventStore:
                 (t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"])
             )
             out[kind] = {"rising": rising[:top], "falling": falling[:top]}
+        out["aspect"] = self._aspect_trends(start, prev, end, top, min_count)
         return out
+
+    def _aspect_trends(self, start: float, prev: float, end: float, top: int, min_count: int) -> dict[str, Any]:
+        rows = self._rows(
+            "SELECT term, SUM(ts >= ?) AS cur, SUM(ts < ?) AS prv, AVG(CASE WHEN ts >= ? THEN positive END),"
+            " AVG(CASE WHEN ts < ? THEN positive END), SUM(ts >= ? AND label = 'negative'),"
+            " SUM(ts < ? AND label = 'negative') FROM terms WHERE kind = 'aspect' AND ts >= ? AND ts < ?"
+            " GROUP BY term HAVING MAX(cur, prv) >= ?",
+            [start, start, start, start, start, start, prev, end, min_count],
+        )
+        terms = [
+            {
+                "term": t,
+                "current": int(c),
+                "previous": int(p),
+                "change": int(c) - int(p),
+                "positive_share": s,
+                "previous_positive_share": ps,
+                "negative_current": int(nc),
+                "negative_previous": int(np_),
+                "negative_change": int(nc) - int(np_),
+            }
+            for t, c, p, s, ps, nc, np_ in rows
+        ]
+        rising = sorted((t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"]))
+        falling = sorted((t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"]))
+        complaints = sorted(
+            (t for t in terms if t["negative_change"] > 0),
+            key=lambda t: (-t["negative_change"], -t["negative_current"], t["term"]),
+        )
+        return {"rising": rising[:top], "falling": falling[:top], "complaints_rising": complaints[:top]}

@@ -2,7 +2,7 @@
 wants, asks, praises or complains about, and what it is about, said in the text's own language.
 
 The parts come from the runners (category, sentiment, entities with brands and attributes,
-keywords); this module only combines them, by rules written down here (intents: :mod:`mining.intents`)
+aspects with their polarity); this module only combines them, by rules written down here (intents: :mod:`mining.intents`)
 so a user can read why a text got its answer.
 """
 
@@ -43,6 +43,9 @@ _WORDS = {
         "category": "category",
         "attributes": "attributes",
         "aspects": "aspects",
+        "positive": "positive",
+        "negative": "negative",
+        "neutral": "neutral",
         "sep": ", ",
         "open": " (",
         "close": ")",
@@ -54,7 +57,10 @@ _WORDS = {
         "something": "商品",
         "category": "品类",
         "attributes": "属性",
-        "aspects": "关注点",
+        "aspects": "评价",
+        "positive": "正面",
+        "negative": "负面",
+        "neutral": "中性",
         "sep": "、",
         "open": "（",
         "close": "）",
@@ -70,21 +76,23 @@ def demand_summary(
     category: str | None,
     positive: float | None,
     entities: list[dict[str, Any]],
-    keywords: list[dict[str, Any]],
-    n_aspects: int = 3,
+    aspects: list[dict[str, Any]],
+    n_aspects: int = 4,
     min_entity_score: float = 0.7,
 ) -> dict[str, Any]:
     """One text's demand: ``intent`` (:func:`mining.intents.intent_of`), ``category``,
     ``targets`` (brands, products, model numbers, organisations named, each once), ``attributes``
-    (capacities, sizes, weights... as written), ``aspects`` (top keywords not already named) and
-    ``summary``, one line in the text's language (``zh`` or ``en``).
+    (capacities, sizes, weights... as written), ``aspects`` (the aspect results, as given) and
+    ``summary``, one line in the text's language (``zh`` or ``en``) that names what the customer
+    wants and what they like and dislike ("电池 负面、降噪 正面").
 
     Args:
         category: the category from the text's own language model, or None (no model, or not sure).
         positive: probability of positive sentiment, 0-1, or None.
         entities: ``[{"type", "text", "score", ...}]`` from the NER runner, in text order; model
             entities below ``min_entity_score`` (the lowest tag posterior) are left out.
-        keywords: ``[{"keyword", "score"}]`` from the keywords runner, best first.
+        aspects: ``[{"aspect", "polarity", ...}]`` from the aspects runner, in text order; the
+            summary names the first ``n_aspects`` distinct ones.
     """
     intent = intent_of(text, lang, positive)
     entities = [e for e in entities if e.get("score", 1.0) >= min_entity_score]
@@ -92,13 +100,8 @@ def demand_summary(
     for kind in TARGET_TYPES:
         targets += [e["text"] for e in entities if e["type"] == kind and e["text"] not in targets]
     attributes = list(dict.fromkeys(e["text"] for e in entities if e["type"] in ATTRIBUTE_TYPES))
-    named = {t.lower() for t in targets + attributes}
-    aspects = [
-        k["keyword"]
-        for k in keywords
-        if k["keyword"].lower() not in named and not any(k["keyword"].lower() in n for n in named)
-    ][:n_aspects]
     w = _WORDS["zh" if lang == "zh" else "en"]
+    judged = list(dict.fromkeys((a["aspect"], a["polarity"]) for a in aspects))[:n_aspects]
     verb = _VERBS["zh" if lang == "zh" else "en"][intent]
     what = w["sep"].join(targets[:3]) or (category or w["something"])
     extra = []
@@ -108,8 +111,11 @@ def demand_summary(
         extra.append(
             (f"{w['attributes']} " if lang != "zh" else f"{w['attributes']}：") + w["sep"].join(attributes[:3])
         )
-    if aspects:
-        extra.append((f"{w['aspects']} " if lang != "zh" else f"{w['aspects']}：") + w["sep"].join(aspects))
+    if judged:
+        extra.append(
+            (f"{w['aspects']} " if lang != "zh" else f"{w['aspects']}：")
+            + w["sep"].join(f"{a} {w[p]}" for a, p in judged)
+        )
     summary = f"{w['customer']}{w['space']}{verb}{w['space']}{what}"
     if extra:
         summary += w["open"] + w["semi"].join(extra) + w["close"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TASKS = ("sentiment", "classification", "ner", "keywords", "demand", "recall")
+TASKS = ("sentiment", "classification", "ner", "aspects", "keywords", "demand", "recall")
 PROFILES = ("quick", "default", "full")
 REQUIRED_METADATA = ("metrics", "baseline_metrics", "params", "data", "label_map")
 REQUIRED_DATA_KEYS = ("name", "sha256", "n_train", "n_val", "n_test")
@@ -150,6 +150,18 @@ MODELS: tuple[ModelSpec, ...] = (
                      "--threads", "1"),
               default=("--dataset", "products", "--epochs", "4"),
               full=("--dataset", "products")),
+    # Aspect-level sentiment (extractor + aspect-conditioned polarity) on the vendored ABSA archive.
+    ModelSpec("aspects", "zh", "aspects", "train_aspects", required=False,
+              quick=("--lang", "zh", "--max-train-samples", "200", "--max-eval-samples", "60",
+                     "--extractor-epochs", "2", "--polarity-epochs", "1", "--threads", "1"),
+              default=("--lang", "zh"),
+              full=("--lang", "zh")),
+    ModelSpec("aspects", "en", "aspects", "train_aspects", required=False,
+              quick=("--lang", "en", "--max-train-samples", "120", "--max-eval-samples", "40",
+                     "--extractor-epochs", "1", "--polarity-epochs", "1", "--polarity-max-len", "48",
+                     "--threads", "1"),
+              default=("--lang", "en"),
+              full=("--lang", "en")),
     ModelSpec("keywords", None, "keywords", "train_keywords",
               quick=("--max-train-samples", "2000", "--min-df", "1"), default=(), full=()),
     ModelSpec("recall", None, "recall", "train_recall",
@@ -169,6 +181,7 @@ RUNNERS: tuple[RunnerSpec, ...] = tuple(
         ("sentiment", "runners.sentiment:SentimentRunner"),
         ("classification", "runners.classification:ClassificationRunner"),
         ("ner", "runners.ner:NerRunner"),
+        ("aspects", "runners.aspects:AspectsRunner"),
         ("keywords", "runners.keywords:KeywordsRunner"),
         ("recall", "runners.recall:RecallRunner"),
         ("demand", "runners.demand:DemandRunner"),

@@ -777,6 +777,61 @@ def absa_rows() -> list[dict[str, Any]]:
     return rows
 
 
+POLARITY_VALUES = ("positive", "negative", "neutral")
+
+
+def aspects_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in ``aspects`` table (:data:`ASPECTS`, JSON lines) from the vendored
+    ABSA archive; users' own tables have the same format."""
+    import json
+
+    root = root or data_dir()
+    out = root / "tables" / "aspects.jsonl"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in absa_rows()), encoding="utf-8")
+        tmp.replace(out)
+    return out
+
+
+def read_aspects(path: Path | str) -> list[dict[str, Any]]:
+    """Rows of an ``aspects`` table (:data:`ASPECTS`), checked: raises ``ValueError`` naming the
+    line and the rule it breaks (spans inside the text, start < end, a known polarity, lang zh/en,
+    split train/test; a missing split or domain defaults to train / ``own``)."""
+    import json
+
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{n}: not a JSON object ({e.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
+            raise ValueError(f"{path}:{n}: needs a non-empty string 'text'")
+        if row.get("lang") not in ("zh", "en"):
+            raise ValueError(f"{path}:{n}: 'lang' must be 'zh' or 'en', got {row.get('lang')!r}")
+        row.setdefault("split", "train")
+        row.setdefault("domain", "own")
+        if row["split"] not in ("train", "test"):
+            raise ValueError(f"{path}:{n}: 'split' must be 'train' or 'test', got {row['split']!r}")
+        aspects = row.get("aspects")
+        if not isinstance(aspects, list):
+            raise ValueError(f"{path}:{n}: 'aspects' must be a list of {{start, end, polarity}}")
+        for a in aspects:
+            ok = isinstance(a, dict) and isinstance(a.get("start"), int) and isinstance(a.get("end"), int)
+            if not ok or not 0 <= a["start"] < a["end"] <= len(row["text"]):
+                raise ValueError(f"{path}:{n}: aspect {a!r} is not a span 0 <= start < end <= {len(row['text'])}")
+            if a.get("polarity") not in POLARITY_VALUES:
+                raise ValueError(f"{path}:{n}: polarity must be one of {POLARITY_VALUES}, got {a.get('polarity')!r}")
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
 def aspect_sentences(rows: Iterable[dict[str, Any]]) -> list[Sentence]:
     """Aspect rows as tagged sentences for the sequence labellers: the tokens the served models
     read (characters for zh, words for en; :mod:`mining.models.ner`) with BIO tags of type ASP.

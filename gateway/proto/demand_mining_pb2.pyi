@@ -83,6 +83,52 @@ class NerResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[EntitiesResult]
     def __init__(self, results: _Optional[_Iterable[_Union[EntitiesResult, _Mapping]]] = ...) -> None: ...
 
+class OpinionSpan(_message.Message):
+    __slots__ = ("text", "start", "end", "polarity")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    POLARITY_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    start: int
+    end: int
+    polarity: str
+    def __init__(self, text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., polarity: _Optional[str] = ...) -> None: ...
+
+class AspectSpan(_message.Message):
+    __slots__ = ("aspect", "start", "end", "polarity", "score", "opinion")
+    ASPECT_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    POLARITY_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    OPINION_FIELD_NUMBER: _ClassVar[int]
+    aspect: str
+    start: int
+    end: int
+    polarity: str
+    score: float
+    opinion: OpinionSpan
+    def __init__(self, aspect: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., polarity: _Optional[str] = ..., score: _Optional[float] = ..., opinion: _Optional[_Union[OpinionSpan, _Mapping]] = ...) -> None: ...
+
+class AspectsResult(_message.Message):
+    __slots__ = ("lang", "aspects", "models", "reason")
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    ASPECTS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    lang: str
+    aspects: _containers.RepeatedCompositeFieldContainer[AspectSpan]
+    models: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    def __init__(self, lang: _Optional[str] = ..., aspects: _Optional[_Iterable[_Union[AspectSpan, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AspectsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AspectsResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[AspectsResult, _Mapping]]] = ...) -> None: ...
+
 class KeywordsRequest(_message.Message):
     __slots__ = ("texts", "top_k")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
@@ -132,20 +178,20 @@ class MineRequest(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ..., user_id: _Optional[str] = ..., event_type: _Optional[str] = ..., request_id: _Optional[str] = ..., top_k: _Optional[int] = ..., n: _Optional[int] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("intent", "category", "targets", "attributes", "aspects", "summary")
+    __slots__ = ("intent", "category", "targets", "attributes", "summary", "aspects")
     INTENT_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
-    ASPECTS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ASPECTS_FIELD_NUMBER: _ClassVar[int]
     intent: str
     category: str
     targets: _containers.RepeatedScalarFieldContainer[str]
     attributes: _containers.RepeatedScalarFieldContainer[str]
-    aspects: _containers.RepeatedScalarFieldContainer[str]
     summary: str
-    def __init__(self, intent: _Optional[str] = ..., category: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Iterable[str]] = ..., aspects: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ...) -> None: ...
+    aspects: _containers.RepeatedCompositeFieldContainer[AspectSpan]
+    def __init__(self, intent: _Optional[str] = ..., category: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., aspects: _Optional[_Iterable[_Union[AspectSpan, _Mapping]]] = ...) -> None: ...
 
 class MineResult(_message.Message):
     __slots__ = ("lang", "category", "sentiment", "entities", "keywords", "demand")
@@ -282,7 +328,7 @@ class RecentItem(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., type: _Optional[str] = ..., ts: _Optional[float] = ...) -> None: ...
 
 class Profile(_message.Message):
-    __slots__ = ("user_id", "n_events", "first_seen", "last_seen", "interests", "sentiment", "keywords", "entities", "recent_items")
+    __slots__ = ("user_id", "n_events", "first_seen", "last_seen", "interests", "sentiment", "keywords", "entities", "recent_items", "aspects")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     N_EVENTS_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
@@ -292,6 +338,7 @@ class Profile(_message.Message):
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
     RECENT_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ASPECTS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     n_events: int
     first_seen: float
@@ -301,7 +348,30 @@ class Profile(_message.Message):
     keywords: _containers.RepeatedCompositeFieldContainer[TermCount]
     entities: _containers.RepeatedCompositeFieldContainer[TermCount]
     recent_items: _containers.RepeatedCompositeFieldContainer[RecentItem]
-    def __init__(self, user_id: _Optional[str] = ..., n_events: _Optional[int] = ..., first_seen: _Optional[float] = ..., last_seen: _Optional[float] = ..., interests: _Optional[_Iterable[_Union[Interest, _Mapping]]] = ..., sentiment: _Optional[_Union[ProfileSentiment, _Mapping]] = ..., keywords: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., recent_items: _Optional[_Iterable[_Union[RecentItem, _Mapping]]] = ...) -> None: ...
+    aspects: ProfileAspects
+    def __init__(self, user_id: _Optional[str] = ..., n_events: _Optional[int] = ..., first_seen: _Optional[float] = ..., last_seen: _Optional[float] = ..., interests: _Optional[_Iterable[_Union[Interest, _Mapping]]] = ..., sentiment: _Optional[_Union[ProfileSentiment, _Mapping]] = ..., keywords: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., recent_items: _Optional[_Iterable[_Union[RecentItem, _Mapping]]] = ..., aspects: _Optional[_Union[ProfileAspects, _Mapping]] = ...) -> None: ...
+
+class AspectOpinion(_message.Message):
+    __slots__ = ("term", "positive", "negative", "neutral", "count")
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    NEUTRAL_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    term: str
+    positive: float
+    negative: float
+    neutral: float
+    count: int
+    def __init__(self, term: _Optional[str] = ..., positive: _Optional[float] = ..., negative: _Optional[float] = ..., neutral: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ProfileAspects(_message.Message):
+    __slots__ = ("liked", "disliked")
+    LIKED_FIELD_NUMBER: _ClassVar[int]
+    DISLIKED_FIELD_NUMBER: _ClassVar[int]
+    liked: _containers.RepeatedCompositeFieldContainer[AspectOpinion]
+    disliked: _containers.RepeatedCompositeFieldContainer[AspectOpinion]
+    def __init__(self, liked: _Optional[_Iterable[_Union[AspectOpinion, _Mapping]]] = ..., disliked: _Optional[_Iterable[_Union[AspectOpinion, _Mapping]]] = ...) -> None: ...
 
 class TrendsRequest(_message.Message):
     __slots__ = ("window", "end", "top", "min_count")
@@ -370,20 +440,54 @@ class TrendSentiment(_message.Message):
     def __init__(self, current_positive_share: _Optional[float] = ..., previous_positive_share: _Optional[float] = ..., shift: _Optional[float] = ...) -> None: ...
 
 class Trends(_message.Message):
-    __slots__ = ("window", "events", "sentiment", "category", "entity", "keyword")
+    __slots__ = ("window", "events", "sentiment", "category", "entity", "keyword", "aspect")
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     SENTIMENT_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     ENTITY_FIELD_NUMBER: _ClassVar[int]
     KEYWORD_FIELD_NUMBER: _ClassVar[int]
+    ASPECT_FIELD_NUMBER: _ClassVar[int]
     window: TrendWindow
     events: TrendCounts
     sentiment: TrendSentiment
     category: TrendList
     entity: TrendList
     keyword: TrendList
-    def __init__(self, window: _Optional[_Union[TrendWindow, _Mapping]] = ..., events: _Optional[_Union[TrendCounts, _Mapping]] = ..., sentiment: _Optional[_Union[TrendSentiment, _Mapping]] = ..., category: _Optional[_Union[TrendList, _Mapping]] = ..., entity: _Optional[_Union[TrendList, _Mapping]] = ..., keyword: _Optional[_Union[TrendList, _Mapping]] = ...) -> None: ...
+    aspect: AspectTrends
+    def __init__(self, window: _Optional[_Union[TrendWindow, _Mapping]] = ..., events: _Optional[_Union[TrendCounts, _Mapping]] = ..., sentiment: _Optional[_Union[TrendSentiment, _Mapping]] = ..., category: _Optional[_Union[TrendList, _Mapping]] = ..., entity: _Optional[_Union[TrendList, _Mapping]] = ..., keyword: _Optional[_Union[TrendList, _Mapping]] = ..., aspect: _Optional[_Union[AspectTrends, _Mapping]] = ...) -> None: ...
+
+class AspectTrend(_message.Message):
+    __slots__ = ("term", "current", "previous", "change", "positive_share", "previous_positive_share", "negative_current", "negative_previous", "negative_change")
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_POSITIVE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_CURRENT_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    term: str
+    current: int
+    previous: int
+    change: int
+    positive_share: float
+    previous_positive_share: float
+    negative_current: int
+    negative_previous: int
+    negative_change: int
+    def __init__(self, term: _Optional[str] = ..., current: _Optional[int] = ..., previous: _Optional[int] = ..., change: _Optional[int] = ..., positive_share: _Optional[float] = ..., previous_positive_share: _Optional[float] = ..., negative_current: _Optional[int] = ..., negative_previous: _Optional[int] = ..., negative_change: _Optional[int] = ...) -> None: ...
+
+class AspectTrends(_message.Message):
+    __slots__ = ("rising", "falling", "complaints_rising")
+    RISING_FIELD_NUMBER: _ClassVar[int]
+    FALLING_FIELD_NUMBER: _ClassVar[int]
+    COMPLAINTS_RISING_FIELD_NUMBER: _ClassVar[int]
+    rising: _containers.RepeatedCompositeFieldContainer[AspectTrend]
+    falling: _containers.RepeatedCompositeFieldContainer[AspectTrend]
+    complaints_rising: _containers.RepeatedCompositeFieldContainer[AspectTrend]
+    def __init__(self, rising: _Optional[_Iterable[_Union[AspectTrend, _Mapping]]] = ..., falling: _Optional[_Iterable[_Union[AspectTrend, _Mapping]]] = ..., complaints_rising: _Optional[_Iterable[_Union[AspectTrend, _Mapping]]] = ...) -> None: ...
 
 class Interaction(_message.Message):
     __slots__ = ("item_id", "weight")

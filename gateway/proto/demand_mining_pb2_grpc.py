@@ -49,6 +49,11 @@ class DemandMiningStub:
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
                 response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.NerResponse.FromString,
                 _registered_method=True)
+        self.Aspects = channel.unary_unary(
+                '/demandmining.v1.DemandMining/Aspects',
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.AspectsResponse.FromString,
+                _registered_method=True)
         self.Keywords = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Keywords',
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.KeywordsRequest.SerializeToString,
@@ -112,6 +117,12 @@ class DemandMiningServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Ner(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Aspects(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -188,6 +199,11 @@ def add_DemandMiningServicer_to_server(servicer, server):
                     servicer.Ner,
                     request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
                     response_serializer=gateway_dot_proto_dot_demand__mining__pb2.NerResponse.SerializeToString,
+            ),
+            'Aspects': grpc.unary_unary_rpc_method_handler(
+                    servicer.Aspects,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.AspectsResponse.SerializeToString,
             ),
             'Keywords': grpc.unary_unary_rpc_method_handler(
                     servicer.Keywords,
@@ -316,6 +332,33 @@ class DemandMining:
             '/demandmining.v1.DemandMining/Ner',
             gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
             gateway_dot_proto_dot_demand__mining__pb2.NerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Aspects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/demandmining.v1.DemandMining/Aspects',
+            gateway_dot_proto_dot_demand__mining__pb2.TextsRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.AspectsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -17,6 +17,8 @@ from starlette.testclient import TestClient
 import mining.contracts
 import service
 from mining.contracts import (
+    AspectsResult,
+    AspectSpan,
     EntitiesResult,
     EntitySpan,
     ForecastResult,
@@ -104,6 +106,30 @@ def _entities(items: list[TextItem]) -> list[EntitiesResult]:
     return out
 
 
+ASPECT_TERMS = ("电池", "手机", "battery", "TV")
+NEGATIVE_WORDS = ("太贵", "broke", "torn", "差")
+
+
+def _aspects(items: list[TextItem]) -> list[AspectsResult]:
+    out = []
+    for it in items:
+        polarity = "negative" if any(w in it.text for w in NEGATIVE_WORDS) else "positive"
+        spans = [
+            AspectSpan(
+                aspect=t,
+                start=it.text.index(t),
+                end=it.text.index(t) + len(t),
+                polarity=polarity,
+                score=0.9,
+                opinion=None,
+            )
+            for t in ASPECT_TERMS
+            if t in it.text
+        ]
+        out.append(AspectsResult(lang=it.lang, aspects=spans, models=[f"aspects-{it.lang}:fake"]))
+    return out
+
+
 def _keywords(items: list[TextItem]) -> list[KeywordsResult]:
     return [
         KeywordsResult(
@@ -161,6 +187,7 @@ def runners() -> dict[str, FakeRunner]:
         "sentiment": FakeRunner(predict=_sentiment),
         "classification": FakeRunner(predict=_category),
         "ner": FakeRunner(predict=_entities),
+        "aspects": FakeRunner(predict=_aspects),
         "keywords": FakeRunner(predict=_keywords),
         "recall": FakeRunner(predict=_recommend, similar=_similar),
         "demand": FakeRunner(predict=_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
@@ -221,8 +248,8 @@ def test_mine_detects_each_language_once_and_composes_the_answer(
     texts = ["有没有华为的充电宝？", "Looking for a Sony TV, the old one broke"]
     r = client.post("/mine", json={"texts": texts, "top_k": 3})
     assert r.status_code == 200, r.text
-    assert detected == texts  # once per text, for all four runners
-    for key in ("sentiment", "classification", "ner", "keywords"):
+    assert detected == texts  # once per text, for all five runners
+    for key in ("sentiment", "classification", "ner", "aspects", "keywords"):
         ((_, (items,)),) = runners[key].calls
         assert [i.lang for i in items] == ["zh", "en"]
     zh, en = r.json()["results"]
@@ -230,7 +257,9 @@ def test_mine_detects_each_language_once_and_composes_the_answer(
     assert en["demand"]["category"] == "Televisions"
     assert zh["demand"]["targets"] == ["华为"] and en["demand"]["targets"] == ["Sony"]
     assert zh["demand"]["intent"] == "request" and en["demand"]["intent"] == "request"
-    assert len(en["keywords"]) == 3 and "sony" not in en["demand"]["aspects"]
+    assert len(en["keywords"]) == 3
+    assert [(a["aspect"], a["polarity"]) for a in en["demand"]["aspects"]] == [("TV", "negative")]
+    assert en["demand"]["summary"].endswith("(category Televisions; aspects TV negative)")
     assert r.json().get("user") is None and runners["recall"].calls == []
 
 
@@ -262,8 +291,17 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     profile = client.get("/users/u2/profile").json()
     assert profile["n_events"] == 2 and profile["recent_items"][0]["item_id"] == "50"
     assert {"type": "BRAND", "term": "华为"}.items() <= profile["entities"][0].items()
+    assert profile["aspects"]["disliked"][0] | {"positive": 0.0} == {
+        "term": "手机",
+        "positive": 0.0,
+        "negative": 1.0,
+        "neutral": 0.0,
+        "count": 1,
+    }
     trends = client.get("/trends", params={"window": "7d", "end": "2026-11-29T00:00:00Z"}).json()
     assert trends["events"]["current"] == 2 and trends["entity"]["rising"][0]["term"] == "华为"
+    assert trends["aspect"]["complaints_rising"][0]["term"] == "手机"
+    assert trends["aspect"]["complaints_rising"][0]["positive_share"] == 0.0
     rec = client.post("/recommend", json={"requests": {"user_id": "u2", "n": 2}}).json()["results"][0]
     assert rec["history_events"] == 1 and rec["source"] == "als_folded_in"
     sent = runners["recall"].calls[-1][1][0][0]
@@ -276,6 +314,8 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
         ("post", "/sentiment", {"texts": []}, 400, "texts: Value should have at least 1 item after validation, not 0"),
         ("post", "/sentiment", {"texts": ["  "]}, 400, "texts[0]: Value error, text is blank"),
         ("post", "/keywords", {"texts": ["a"], "top_k": 0}, 400, "top_k: Input should be greater than or equal to 1"),
+        ("post", "/aspects", {"texts": ["ok"] * 65}, 400, "texts: Value should have at most 64 items after validation, not 65"),
+        ("post", "/aspects", {"text": ["ok"]}, 400, "texts: Field required"),
         (
             "post",
             "/events",
@@ -340,6 +380,16 @@ def test_grpc_dispatch_answers_as_http(client: TestClient) -> None:
     instance = service.DemandMining.inner()  # a second instance over the same fakes and settings
     ok = asyncio.run(instance.dispatch("Sentiment", {"texts": ["很好"]}))
     assert ok["results"][0]["lang"] == "zh"
+    aspects = asyncio.run(instance.dispatch("Aspects", {"texts": ["电池太差"]}))["results"][0]
+    assert aspects == client.post("/aspects", json={"texts": ["电池太差"]}).json()["results"][0]
+    assert aspects["aspects"][0] | {"score": 0} == {
+        "aspect": "电池",
+        "start": 0,
+        "end": 2,
+        "polarity": "negative",
+        "score": 0,
+        "opinion": None,
+    }
     with pytest.raises(RequestError) as err:
         asyncio.run(instance.dispatch("Sentiment", {"texts": []}))
     http = client.post("/sentiment", json={"texts": []}).json()["error"]

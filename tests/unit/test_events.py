@@ -13,13 +13,20 @@ DAY = 86400.0
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 
-def analysis(category: str, positive: float, entities: list[tuple[str, str]] = (), keywords: list[str] = ()) -> dict:
+def analysis(
+    category: str,
+    positive: float,
+    entities: list[tuple[str, str]] = (),
+    keywords: list[str] = (),
+    aspects: list[tuple[str, str]] = (),
+) -> dict:
     return {
         "lang": "en",
         "category": category,
         "positive": positive,
         "entities": [{"type": t, "text": x} for t, x in entities],
         "keywords": [{"keyword": k} for k in keywords],
+        "aspects": [{"aspect": a, "polarity": p} for a, p in aspects],
     }
 
 
@@ -37,17 +44,86 @@ def ev(key: str, user: str, kind: str, ts: float, item: str | None = None, a: di
 
 def test_terms_of_weights_and_dedups() -> None:
     rows = terms_of(
-        analysis("Laptops", 0.9, [("BRAND", "Dell"), ("BRAND", "dell "), ("SIZE", "15 in")], ["battery", "screen"]),
+        analysis(
+            "Laptops",
+            0.9,
+            [("BRAND", "Dell"), ("BRAND", "dell "), ("SIZE", "15 in")],
+            ["battery", "screen"],
+            [("Battery", "negative"), ("battery ", "negative"), ("screen", "positive"), ("fan", "neutral")],
+        ),
         "purchase",
     )
     assert rows == [
-        ("category", "Laptops", "", 5.0),
-        ("entity", "dell", "BRAND", 5.0),
-        ("entity", "15 in", "SIZE", 5.0),
-        ("keyword", "battery", "", 5.0),
-        ("keyword", "screen", "", 5.0),
+        ("category", "Laptops", "", 5.0, 0.9),
+        ("entity", "dell", "BRAND", 5.0, 0.9),
+        ("entity", "15 in", "SIZE", 5.0, 0.9),
+        ("keyword", "battery", "", 5.0, 0.9),
+        ("keyword", "screen", "", 5.0, 0.9),
+        # An aspect carries its own polarity, not the text's: a positive review can hate the battery.
+        ("aspect", "battery", "negative", 5.0, 0.0),
+        ("aspect", "screen", "positive", 5.0, 1.0),
+        ("aspect", "fan", "neutral", 5.0, None),
     ]
     assert terms_of(None, "view") == []
+
+
+def test_profile_liked_and_disliked_aspects(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.db")
+    store.add(
+        [
+            ev(
+                "a",
+                "u",
+                "review",
+                T0,
+                "i1",
+                analysis("Phones", 0.2, aspects=[("电池", "negative"), ("屏幕", "positive")]),
+            ),
+            ev("b", "u", "message", T0 + 1, a=analysis("Phones", 0.1, aspects=[("电池", "negative")])),
+            ev(
+                "c",
+                "u",
+                "search",
+                T0 + 2,
+                a=analysis("Phones", 0.9, aspects=[("屏幕", "negative"), ("相机", "neutral")]),
+            ),
+        ]
+    )
+    p = store.profile("u", now=T0 + DAY)
+    assert p is not None
+    # review weighs 2, message and search 1
+    assert p["aspects"]["disliked"] == [{"term": "电池", "positive": 0.0, "negative": 3.0, "neutral": 0.0, "count": 2}]
+    assert p["aspects"]["liked"] == [{"term": "屏幕", "positive": 2.0, "negative": 1.0, "neutral": 0.0, "count": 2}]
+
+
+def test_trends_show_aspect_complaints_rising(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.db")
+    previous = [("battery", "negative"), ("battery", "positive"), ("screen", "positive"), ("screen", "positive")]
+    current = [("battery", "negative")] * 4 + [("battery", "positive"), ("screen", "positive")]
+    events = [
+        ev(f"p{k}", "u", "review", T0 + k, a=analysis("Phones", 0.5, aspects=[a])) for k, a in enumerate(previous)
+    ]
+    events += [
+        ev(f"c{k}", "u", "review", T0 + DAY + k, a=analysis("Phones", 0.5, aspects=[a])) for k, a in enumerate(current)
+    ]
+    store.add(events)
+    t = store.trends(window_s=DAY, end=T0 + 2 * DAY)["aspect"]
+    assert t["rising"] == [
+        {
+            "term": "battery",
+            "current": 5,
+            "previous": 2,
+            "change": 3,
+            "positive_share": 0.2,
+            "previous_positive_share": 0.5,
+            "negative_current": 4,
+            "negative_previous": 1,
+            "negative_change": 3,
+        }
+    ]
+    assert [x["term"] for x in t["complaints_rising"]] == ["battery"]
+    assert t["falling"][0]["term"] == "screen" and t["falling"][0]["change"] == -1
+    assert t["falling"][0]["positive_share"] == 1.0
 
 
 def test_idempotent_add_and_reopen(tmp_path: Path) -> None:

@@ -39,9 +39,14 @@ def test_intent_rules(text: str, lang: str, positive: float | None, intent: str)
     assert intent_of(text, lang, positive) == intent
 
 
+def _aspect(aspect: str, polarity: str) -> dict[str, object]:
+    return {"aspect": aspect, "polarity": polarity, "start": 0, "end": len(aspect), "score": 0.9, "opinion": None}
+
+
 def test_demand_summary_reads_the_parts() -> None:
+    aspects = [_aspect("sound", "negative"), _aspect("picture", "positive"), _aspect("sound", "negative")]
     s = demand_summary(
-        "Looking for a Samsung 65 in TV with better sound",
+        "Looking for a Samsung 65 in TV with better sound; the picture of my old one is great",
         "en",
         "Televisions",
         0.5,
@@ -50,11 +55,13 @@ def test_demand_summary_reads_the_parts() -> None:
             {"type": "BRAND", "text": "Samsung"},
             {"type": "SCREEN", "text": "65 in", "score": 1.0},
         ],
-        [{"keyword": "samsung"}, {"keyword": "better sound"}, {"keyword": "65"}, {"keyword": "tv"}],
+        aspects,
     )
     assert s["intent"] == "request" and s["targets"] == ["Samsung"] and s["attributes"] == ["65 in"]
-    assert s["aspects"] == ["better sound", "tv"]  # named targets and attribute parts are not aspects
-    assert s["summary"] == "customer wants Samsung (category Televisions; attributes 65 in; aspects better sound, tv)"
+    assert s["aspects"] == aspects  # the aspect results as given; the summary names each judgement once
+    assert s["summary"] == (
+        "customer wants Samsung (category Televisions; attributes 65 in; aspects sound negative, picture positive)"
+    )
     bare = demand_summary("ok", "en", None, None, [], [])
     assert bare["summary"] == "customer mentions something" and bare["intent"] == "neutral"
 
@@ -66,9 +73,13 @@ def test_summary_is_in_the_language_of_the_text() -> None:
         None,
         0.3,
         [{"type": "BRAND", "text": "华为", "score": 1.0}, {"type": "CAPACITY", "text": "20000毫安", "score": 1.0}],
-        [{"keyword": "充电宝"}],
+        [],
     )
-    assert s["summary"] == "顾客想要华为（属性：20000毫安；关注点：充电宝）"
+    assert s["summary"] == "顾客想要华为（属性：20000毫安）"
+    liked = demand_summary(
+        "降噪很好，电池不行", "zh", None, 0.4, [], [_aspect("电池", "negative"), _aspect("降噪", "positive")]
+    )
+    assert liked["summary"].endswith("（评价：电池 负面、降噪 正面）")
     assert demand_summary("好", "zh", "水果", 0.9, [], [])["summary"] == "顾客称赞水果"
 
 

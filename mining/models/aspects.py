@@ -1,0 +1,321 @@
+"""Aspect-level sentiment: which aspects of a product a text talks about, and how it judges each.
+
+Three parts, saved together as one artifact directory:
+
+* ``extractor/``: a CRF sequence labeller (:mod:`mining.models.ner`, tag type ``ASP``) that finds
+  aspect terms ("电池", "noise cancelling") with character offsets into the text as sent;
+* ``polarity/``: a text classifier (:mod:`mining.models.textclf`) that reads the text with one
+  aspect marked (:func:`polarity_input`) and says negative / neutral / positive for that aspect;
+* ``lexicon.json``: an :class:`OpinionLexicon` of sentiment-bearing words derived from the
+  training data, which finds the opinion span of each aspect (the data marks only aspects).
+
+``aspects.json`` holds the language and the polarity labels. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_ner_artifact
+from mining.models.textclf import Abstention, TextClassifier, load_artifact
+
+POLARITIES = ("negative", "neutral", "positive")
+
+# The marked aspect for the Chinese character model: brackets it sees nowhere else in the data.
+_ZH_OPEN, _ZH_CLOSE = "【", "】"
+
+
+def polarity_input(text: str, start: int, end: int, lang: str) -> str:
+    """The polarity classifier's input for the aspect ``text[start:end]``.
+
+    English (MiniLM): a sentence pair, ``"<aspect> [SEP] <text>"`` (the encoder's own separator).
+    Chinese (character network): the aspect first, then the text with the aspect bracketed in
+    【】, so the bag of n-grams knows which aspect is asked about and the BiLSTM where it is.
+    """
+    aspect = text[start:end]
+    if lang == "zh":
+        return f"{aspect}：{text[:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:]}"
+    return f"{aspect} [SEP] {text}"
+
+
+# --- Opinion words -------------------------------------------------------------------------------
+# Clauses end at punctuation and at contrastive conjunctions: in "screen is great but battery is
+# weak", "great" belongs to the screen only.
+_CLAUSE_BREAK = re.compile(
+    r"[,.!?;:，。！？；：、\n]|\b(?:but|however|although|though|whereas|except)\b|但是|但|不过|可是|然而",
+    re.IGNORECASE,
+)
+_EN_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?")
+NEGATORS = {
+    "en": frozenset({"not", "no", "never", "n't", "isn't", "wasn't", "don't", "doesn't", "didn't", "can't", "won't"}),
+    "zh": frozenset({"不", "没", "没有", "不是", "不太", "不够", "别", "无", "未", "不会", "不能"}),
+}
+# How far back (in words) a negator reaches: "not very good", "不 太 好".
+_NEGATION_REACH = 3
+
+
+def word_spans(text: str, lang: str) -> list[tuple[str, int, int]]:
+    """Words of ``text`` as (folded word, start, end), offsets into ``text`` as given; words are
+    NFKC-folded and lower-cased so that full-width and capitalised spellings match the lexicon."""
+    if lang == "zh":
+        import jieba  # lazily: its dictionary takes ~1 s to load
+
+        spans = [(w, s, e) for w, s, e in jieba.tokenize(text) if not w.isspace()]
+    else:
+        spans = [(m.group(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
+    return [(unicodedata.normalize("NFKC", w).lower(), s, e) for w, s, e in spans]
+
+
+def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around ``text[start:end]``: [begin, finish) between the nearest breaks."""
+    begin, finish = 0, len(text)
+    for m in _CLAUSE_BREAK.finditer(text):
+        if m.end() <= start:
+            begin = m.end()
+        elif m.start() >= end:
+            finish = m.start()
+            break
+    return begin, finish
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """The opinion word found for an aspect: ``text[start:end]``, its polarity (after negation)
+    and the lexicon's strength (absolute log-odds, > 0)."""
+
+    text: str
+    start: int
+    end: int
+    polarity: str
+    strength: float
+
+
+@dataclass
+class OpinionLexicon:
+    """Sentiment-bearing words derived from aspect-labelled training data.
+
+    ``words`` maps a folded word to its smoothed log-odds of appearing in the clause of a positive
+    rather than a negative aspect (> 0: positive). ``fallback`` is the polarity of training aspects
+    whose clause holds no lexicon word.
+    """
+
+    lang: str
+    words: dict[str, float]
+    fallback: str = "positive"
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def derive(
+        cls,
+        examples: Iterable[tuple[str, int, int, str]],
+        lang: str,
+        min_count: int = 3,
+        min_log_odds: float = 1.0,
+    ) -> OpinionLexicon:
+        """Lexicon from (text, aspect start, aspect end, polarity) examples.
+
+        A word counts once per example when it occurs in the aspect's clause outside the aspect;
+        it enters the lexicon when it occurs in at least ``min_count`` positive-or-negative
+        examples and its add-one log-odds ratio is at least ``min_log_odds`` in absolute value.
+        Negators and aspect terms never enter (a negator flips, an aspect is not an opinion).
+        """
+        examples = list(examples)
+        pos: Counter[str] = Counter()
+        neg: Counter[str] = Counter()
+        aspect_terms: set[str] = set()
+        n_pos = n_neg = 0
+        for text, start, end, polarity in examples:
+            aspect_terms.add(unicodedata.normalize("NFKC", text[start:end]).lower())
+            if polarity not in ("positive", "negative"):
+                continue
+            lo, hi = clause_bounds(text, start, end)
+            clause = {w for w, s, e in word_spans(text[lo:hi], lang) if not (lo + s < end and lo + e > start)}
+            (pos if polarity == "positive" else neg).update(clause)
+            n_pos, n_neg = n_pos + (polarity == "positive"), n_neg + (polarity == "negative")
+        words: dict[str, float] = {}
+        for w in set(pos) | set(neg):
+            if pos[w] + neg[w] < min_count or w in NEGATORS[lang] or w in aspect_terms or not _is_word(w):
+                continue
+            score = math.log((pos[w] + 1) / (n_pos + 2)) - math.log((neg[w] + 1) / (n_neg + 2))
+            if abs(score) >= min_log_odds:
+                words[w] = round(score, 4)
+        lexicon = cls(lang, words)
+        # The fallback: the commonest polarity of training aspects the lexicon has nothing for.
+        unmatched = Counter(p for t, s, e, p in examples if lexicon.opinion(t, s, e) is None)
+        lexicon.fallback = unmatched.most_common(1)[0][0] if unmatched else "positive"
+        lexicon.stats = {"n_words": len(words), "n_examples": len(examples), "unmatched": dict(unmatched)}
+        return lexicon
+
+    def opinion(self, text: str, start: int, end: int) -> Opinion | None:
+        """The nearest lexicon word to the aspect ``text[start:end]`` within its clause (distance in
+        characters between spans; ties: the stronger word), negated when a negator stands up to
+        three words before it. None when the clause holds no lexicon word."""
+        lo, hi = clause_bounds(text, start, end)
+        words = [(w, lo + s, lo + e) for w, s, e in word_spans(text[lo:hi], self.lang)]
+        best: tuple[int, float, int] | None = None
+        for k, (w, s, e) in enumerate(words):
+            if w not in self.words or (s < end and e > start):
+                continue
+            distance = start - e if e <= start else s - end
+            key = (distance, -abs(self.words[w]), k)
+            if best is None or key < best:
+                best = key
+        if best is None:
+            return None
+        k = best[2]
+        w, s, e = words[k]
+        negated = any(words[j][0] in NEGATORS[self.lang] for j in range(max(0, k - _NEGATION_REACH), k))
+        positive = (self.words[w] > 0) != negated
+        return Opinion(text[s:e], s, e, "positive" if positive else "negative", abs(self.words[w]))
+
+    def polarity(self, text: str, start: int, end: int) -> str:
+        """The lexicon baseline's polarity of an aspect: its opinion word's, else the fallback."""
+        found = self.opinion(text, start, end)
+        return found.polarity if found else self.fallback
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lang": self.lang, "words": self.words, "fallback": self.fallback, "stats": self.stats}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> OpinionLexicon:
+        return cls(obj["lang"], {str(k): float(v) for k, v in obj["words"].items()}, obj["fallback"], obj["stats"])
+
+
+def _is_word(w: str) -> bool:
+    """A lexicon candidate has a letter or an ideograph (no punctuation, no bare number)."""
+    return any(ch.isalpha() for ch in w)
+
+
+# --- Dictionary extraction (the baseline) ----------------------------------------------------------
+@dataclass
+class AspectDictionary:
+    """Aspect terms seen in training, matched longest first (whole words for English)."""
+
+    lang: str
+    terms: list[str]
+
+    @classmethod
+    def from_examples(cls, examples: Iterable[tuple[str, int, int, str]], lang: str) -> AspectDictionary:
+        terms = {unicodedata.normalize("NFKC", t[s:e]).lower().strip() for t, s, e, _ in examples}
+        return cls(lang, sorted((t for t in terms if t), key=lambda t: (-len(t), t)))
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """Non-overlapping (start, end) matches in ``text``, in text order."""
+        if not self.terms:
+            return []
+        folded = "".join(unicodedata.normalize("NFKC", ch).lower()[:1] or ch for ch in text)
+        body = "|".join(re.escape(t) for t in self.terms)
+        pattern = re.compile(body if self.lang == "zh" else rf"(?<![A-Za-z0-9])(?:{body})(?![A-Za-z0-9])")
+        return [(m.start(), m.end()) for m in pattern.finditer(folded)]
+
+
+# --- The served model ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Aspect:
+    """One aspect of one text: ``text[start:end]`` (offsets into the text as sent), its polarity,
+    the polarity's calibrated probability and the extractor's span probability, and its opinion."""
+
+    aspect: str
+    start: int
+    end: int
+    polarity: str
+    score: float
+    span_score: float
+    opinion: Opinion | None
+
+
+class AspectModel:
+    """Extractor + aspect-conditioned polarity classifier + opinion lexicon of one language."""
+
+    def __init__(
+        self,
+        lang: str,
+        extractor: CharCRFModel | EncoderCRFModel,
+        polarity: TextClassifier,
+        labels: list[str],
+        lexicon: OpinionLexicon,
+        abstention: Abstention | None = None,
+    ) -> None:
+        self.lang, self.extractor, self.polarity, self.labels = lang, extractor, polarity, labels
+        self.lexicon, self.abstention = lexicon, abstention or Abstention()
+
+    def extract(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
+        """Aspect spans per text: (start, end, span probability), offsets into the text as sent."""
+        return [
+            [(e["start"], e["end"], float(e["score"])) for e in ents if e["type"] == "ASP"]
+            for ents in extract_entities(self.extractor, texts)
+        ]
+
+    def classify(self, spans: Sequence[tuple[str, int, int]]) -> np.ndarray:
+        """Polarity probabilities (n, len(labels)), calibrated, for n (text, start, end) aspects."""
+        if not spans:
+            return np.zeros((0, len(self.labels)))
+        p = self.polarity.predict_proba([polarity_input(t, s, e, self.lang) for t, s, e in spans])
+        return self.abstention.apply(p)
+
+    def predict(self, texts: Sequence[str]) -> list[list[Aspect]]:
+        """Every text's aspects with polarity and opinion, in text order.
+
+        Args:
+            texts: n raw strings, all in this model's language.
+        Returns:
+            n lists of :class:`Aspect`.
+        """
+        found = self.extract(texts)
+        flat = [(texts[i], s, e) for i, spans in enumerate(found) for s, e, _ in spans]
+        probs = self.classify(flat)
+        out: list[list[Aspect]] = []
+        k = 0
+        for i, spans in enumerate(found):
+            row = []
+            for s, e, span_score in spans:
+                p = probs[k]
+                k += 1
+                row.append(
+                    Aspect(
+                        aspect=texts[i][s:e],
+                        start=s,
+                        end=e,
+                        polarity=self.labels[int(p.argmax())],
+                        score=round(float(p.max()), 4),
+                        span_score=round(span_score, 4),
+                        opinion=self.lexicon.opinion(texts[i], s, e),
+                    )
+                )
+            out.append(row)
+        return out
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.extractor.save(path / "extractor")
+        self.polarity.save(path / "polarity")  # type: ignore[attr-defined]  # every artifact kind saves
+        (path / "lexicon.json").write_text(json.dumps(self.lexicon.to_json(), ensure_ascii=False, indent=1))
+        (path / "aspects.json").write_text(json.dumps({"kind": "aspects", "lang": self.lang, "labels": self.labels}))
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | None = None, abstention: Abstention | None = None) -> AspectModel:
+        path = Path(path)
+        spec = json.loads((path / "aspects.json").read_text())
+        if spec.get("kind") != "aspects":
+            raise ValueError(f"{path} is not an aspects artifact (aspects.json kind {spec.get('kind')!r})")
+        lexicon = OpinionLexicon.from_json(json.loads((path / "lexicon.json").read_text()))
+        return cls(
+            spec["lang"],
+            load_ner_artifact(path / "extractor", device),
+            load_artifact(path / "polarity", device),
+            list(spec["labels"]),
+            lexicon,
+            abstention,
+        )

@@ -1,0 +1,407 @@
+"""Train aspect-level sentiment for one language and save it into the store as ``aspects-<lang>``.
+
+    python -m training.train_aspects --lang zh     # Chinese phone, notebook, camera, car reviews
+    python -m training.train_aspects --lang en     # SemEval-2014 laptops + restaurants, Flipkart TVs + T-shirts
+    python -m training.train_aspects --lang en --data my_aspects.jsonl   # your own ``aspects`` table
+
+Two models, one artifact (:class:`mining.models.aspects.AspectModel`):
+
+* aspect term extraction as sequence labelling (character BiLSTM-CRF for zh, MiniLM-CRF for en;
+  :mod:`training.train_ner`'s training loop), early-stopped on validation entity F1;
+* aspect polarity, a text classifier reading the text with the aspect marked
+  (:func:`mining.models.aspects.polarity_input`; :mod:`training.textclf`'s loop), early-stopped
+  on validation accuracy, calibrated on validation.
+
+The published test splits stay test sets; validation is carved out of train (``--val-fraction``,
+by sentence). Metrics on test, per domain and pooled: exact-span aspect F1, polarity accuracy and
+macro-F1 on the gold aspects, and the end-to-end F1 of (span, polarity) pairs. Baselines on the
+same test sentences: ``lexicon`` (aspect terms seen in training, longest match; polarity of the
+nearest opinion word of a lexicon derived from the training split, :class:`OpinionLexicon`) and
+``whole_text`` (the same extraction; the stored whole-text sentiment model's label copied to
+every aspect). The headline metrics are the SemEval-2014 laptops test set for English and the
+pool of all domains for Chinese.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+
+from mining.artifacts import pick_device
+from mining.models.aspects import AspectDictionary, AspectModel, OpinionLexicon, polarity_input
+from mining.models.textclf import Abstention
+from mining.registry import model_name
+from training import data
+from training.common import (
+    classification_metrics,
+    confusion_matrix,
+    fingerprint,
+    parse_config,
+    set_seed,
+    write_report,
+)
+from training.store import save_to_store
+from training.textclf import Split, TextClfConfig, fit_and_evaluate, tfidf_baseline
+from training.train_ner import NerConfig, build_model
+from training.train_ner import train as train_extractor
+
+Example = tuple[str, int, int, str]  # (text, aspect start, aspect end, polarity)
+Spans = list[tuple[int, int]]
+# Where each language's headline number comes from (None: pooled over every domain).
+HEADLINE_DOMAIN = {"en": "laptop", "zh": None}
+
+
+@dataclass
+class AspectsConfig:
+    """Train aspect extraction + aspect polarity for one language and save them as one model."""
+
+    lang: str = field(default="zh", metadata={"help": "language", "choices": ["zh", "en"]})
+    data: str = field(default="", metadata={"help": "aspects table (JSON lines, see docs/data.md); empty = built-in"})
+    domains: str = field(default="", metadata={"help": "comma-separated domains to keep (empty: all)"})
+    val_fraction: float = field(default=0.1, metadata={"help": "share of training sentences held out for validation"})
+    max_train_samples: int = field(default=0, metadata={"help": "use only this many training sentences (0: all)"})
+    max_eval_samples: int = field(default=0, metadata={"help": "use only this many val/test sentences (0: all)"})
+    extractor_epochs: int = field(default=20, metadata={"help": "extractor: maximum epochs"})
+    extractor_patience: int = field(default=3, metadata={"help": "extractor: epochs without validation F1 gain"})
+    extractor_max_len: int = field(default=160, metadata={"help": "extractor: training sentences cut to this"})
+    polarity_arch: str = field(
+        default="",
+        metadata={"help": "polarity network: bilstm/cnn (zh), minilm/bilstm/cnn (en); empty = bilstm/minilm"},
+    )
+    polarity_epochs: int = field(default=0, metadata={"help": "polarity: maximum epochs (0: 12 bilstm/cnn, 4 minilm)"})
+    polarity_patience: int = field(default=2, metadata={"help": "polarity: epochs without validation gain"})
+    polarity_max_len: int = field(default=0, metadata={"help": "polarity: truncation (0: 256 chars / 128 tokens)"})
+    polarity_lr: float = field(default=0.0, metadata={"help": "polarity: learning rate (0: the network's default)"})
+    polarity_batch_size: int = field(default=32, metadata={"help": "polarity: batch size"})
+    seed: int = field(default=42, metadata={"help": "random seed"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
+    sentiment_model: str = field(
+        default="", metadata={"help": "store tag of the whole-text baseline (default sentiment-<lang>:latest)"}
+    )
+    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
+    report_dir: str = field(default="reports", metadata={"help": "where loss curves and metrics.json go"})
+
+
+# --- Data --------------------------------------------------------------------------------------------
+def load_rows(cfg: AspectsConfig) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    """({train, val, test} -> rows of ``cfg.lang``, data description). A table without test rows
+    gets 10% of its sentences as test."""
+    rows = data.read_aspects(cfg.data or data.aspects_table())
+    rows = [r for r in rows if r["lang"] == cfg.lang]
+    if cfg.domains:
+        keep = set(cfg.domains.split(","))
+        rows = [r for r in rows if r["domain"] in keep]
+    if not rows:
+        raise SystemExit(
+            f"no aspect rows with lang {cfg.lang!r}" + (f" in domains {cfg.domains}" if cfg.domains else "")
+        )
+    rng = random.Random(cfg.seed)
+    train = [r for r in rows if r["split"] == "train"]
+    test = [r for r in rows if r["split"] == "test"]
+    if not test:
+        rng.shuffle(train)
+        cut = max(1, len(train) // 10)
+        test, train = train[:cut], train[cut:]
+    rng.shuffle(train)
+    n_val = max(1, int(len(train) * cfg.val_fraction))
+    val, train = train[:n_val], train[n_val:]
+    if cfg.max_train_samples:
+        train = train[: cfg.max_train_samples]
+    if cfg.max_eval_samples:
+        val, test = val[: cfg.max_eval_samples], test[: cfg.max_eval_samples]
+    name = cfg.data or "vendored ABSA archive (" + ", ".join(sorted({r["domain"] for r in rows})) + ")"
+    return {"train": train, "val": val, "test": test}, name
+
+
+def examples(rows: Sequence[dict[str, Any]]) -> list[Example]:
+    return [(r["text"], a["start"], a["end"], a["polarity"]) for r in rows for a in r["aspects"]]
+
+
+def gold_spans(row: dict[str, Any]) -> set[tuple[int, int]]:
+    return {(a["start"], a["end"]) for a in row["aspects"]}
+
+
+# --- Metrics ------------------------------------------------------------------------------------------
+def _f1(gold: Sequence[set[Any]], pred: Sequence[set[Any]]) -> float:
+    tp = sum(len(g & p) for g, p in zip(gold, pred, strict=True))
+    n_gold, n_pred = sum(map(len, gold)), sum(map(len, pred))
+    return 0.0 if tp == 0 else 2 * tp / (n_gold + n_pred)
+
+
+def score_domain(
+    rows: Sequence[dict[str, Any]],
+    spans: Sequence[Spans],
+    span_polarity: Sequence[Sequence[str]],
+    gold_polarity: Sequence[str],
+    labels: Sequence[str],
+) -> dict[str, float]:
+    """The four metrics on ``rows``.
+
+    Args:
+        rows: n test sentences.
+        spans: n lists of predicted (start, end).
+        span_polarity: n lists, the polarity predicted for each predicted span.
+        gold_polarity: the polarity predicted for each gold aspect, in :func:`examples` order.
+        labels: polarity classes (macro-F1 averages over those present in gold or prediction).
+    """
+    gold = [gold_spans(r) for r in rows]
+    pred = [set(s) for s in spans]
+    gold_pairs = [{(a["start"], a["end"], a["polarity"]) for a in r["aspects"]} for r in rows]
+    pred_pairs = [{(s, e, p) for (s, e), p in zip(sp, pol, strict=True)} for sp, pol in zip(spans, span_polarity)]
+    truth = [p for _, _, _, p in examples(rows)]
+    present = sorted(set(truth) | set(gold_polarity), key=list(labels).index)
+    ids = {p: i for i, p in enumerate(present)}
+    m = classification_metrics([ids[p] for p in truth], [ids[p] for p in gold_polarity], len(present))
+    return {
+        "test_aspect_f1": _f1(gold, pred),
+        "test_polarity_accuracy": m["accuracy"],
+        "test_polarity_macro_f1": m["macro_f1"],
+        "test_pair_f1": _f1(gold_pairs, pred_pairs),
+        "n_sentences": len(rows),
+        "n_aspects": len(truth),
+    }
+
+
+Predictor = Callable[[Sequence[dict[str, Any]]], tuple[list[Spans], list[list[str]], list[str]]]
+
+
+def evaluate(rows: Sequence[dict[str, Any]], predict: Predictor, labels: Sequence[str], lang: str) -> dict[str, Any]:
+    """Metrics per domain and pooled, and the headline keys (see :data:`HEADLINE_DOMAIN`).
+
+    ``predict(rows)`` returns (spans per row, polarity per predicted span, polarity per gold aspect).
+    """
+    spans, span_pol, gold_pol = predict(rows)
+    by_domain: dict[str, Any] = {}
+    domains = sorted({r["domain"] for r in rows})
+    for d in domains:
+        idx = [i for i, r in enumerate(rows) if r["domain"] == d]
+        offsets = np.cumsum([0] + [len(r["aspects"]) for r in rows])
+        gp = [p for i in idx for p in gold_pol[offsets[i] : offsets[i + 1]]]
+        by_domain[d] = score_domain(
+            [rows[i] for i in idx], [spans[i] for i in idx], [span_pol[i] for i in idx], gp, labels
+        )
+    pooled = score_domain(rows, spans, span_pol, gold_pol, labels)
+    headline = HEADLINE_DOMAIN.get(lang)
+    top = by_domain.get(headline or "", pooled)
+    keys = ("test_aspect_f1", "test_polarity_accuracy", "test_polarity_macro_f1", "test_pair_f1")
+    return {
+        **{k: top[k] for k in keys},
+        "headline": headline if headline in by_domain else "pooled",
+        "pooled": pooled,
+        "metrics_by_domain": by_domain,
+    }
+
+
+# --- Baselines ----------------------------------------------------------------------------------------
+def lexicon_predictor(dictionary: AspectDictionary, lexicon: OpinionLexicon) -> Predictor:
+    def predict(rows: Sequence[dict[str, Any]]) -> tuple[list[Spans], list[list[str]], list[str]]:
+        spans = [dictionary.find(r["text"]) for r in rows]
+        span_pol = [[lexicon.polarity(r["text"], s, e) for s, e in sp] for r, sp in zip(rows, spans)]
+        gold_pol = [lexicon.polarity(t, s, e) for t, s, e, _ in examples(rows)]
+        return spans, span_pol, gold_pol
+
+    return predict
+
+
+def whole_text_predictor(dictionary: AspectDictionary, sentiment: Callable[[list[str]], list[str]]) -> Predictor:
+    def predict(rows: Sequence[dict[str, Any]]) -> tuple[list[Spans], list[list[str]], list[str]]:
+        labels = sentiment([r["text"] for r in rows])
+        spans = [dictionary.find(r["text"]) for r in rows]
+        span_pol = [[label] * len(sp) for label, sp in zip(labels, spans)]
+        gold_pol = [label for r, label in zip(rows, labels) for _ in r["aspects"]]
+        return spans, span_pol, gold_pol
+
+    return predict
+
+
+def load_sentiment(tag: str, device: torch.device) -> tuple[Callable[[list[str]], list[str]], str] | None:
+    """The stored whole-text sentiment model as texts -> labels, and its tag; None when the store has
+    none (the baseline is then left out of the report, and the report says so)."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    from mining.models.textclf import load_artifact
+
+    try:
+        stored = bentoml.models.get(tag)
+    except NotFound:
+        return None
+    model = load_artifact(Path(stored.path), device)
+    label_map = cast(dict[str, str], stored.info.metadata["label_map"])
+    names = [str(label_map[str(i)]) for i in range(len(label_map))]
+    return (lambda texts: [names[i] for i in model.predict_proba(texts).argmax(1)]), str(stored.tag)
+
+
+# --- Training -----------------------------------------------------------------------------------------
+def train_extractor_model(cfg: AspectsConfig, splits: dict[str, list[dict[str, Any]]], device: torch.device) -> Any:
+    """The extraction CRF, early-stopped on validation F1. Returns (model, history, best epoch)."""
+    ner_cfg = NerConfig(
+        dataset=f"absa-{cfg.lang}",
+        epochs=cfg.extractor_epochs,
+        patience=cfg.extractor_patience,
+        max_len=cfg.extractor_max_len,
+        seed=cfg.seed,
+        save=False,
+    ).resolve()
+    sentences = {k: data.aspect_sentences(v) for k, v in splits.items()}
+    model = build_model(ner_cfg, sentences["train"], ["O", "B-ASP", "I-ASP"])
+    history, best_epoch = train_extractor(ner_cfg, model, sentences, device)
+    return model, history, best_epoch, asdict(ner_cfg)
+
+
+def polarity_splits(splits: dict[str, list[dict[str, Any]]], lang: str) -> tuple[dict[str, Split], list[str]]:
+    """Aspect-marked inputs per gold aspect and their class ids; labels sorted."""
+    labels = sorted({p for _, _, _, p in examples(splits["train"])})
+    out = {}
+    for k, rows in splits.items():
+        ex = [e for e in examples(rows) if e[3] in labels]
+        out[k] = Split(
+            [polarity_input(t, s, e, lang) for t, s, e, _ in ex], np.array([labels.index(p) for *_, p in ex])
+        )
+    return out, labels
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train both parts, measure them and both baselines on the test split, write the report, save.
+
+    Returns:
+        ``{"metrics": {...}, "baseline_metrics": {"lexicon": {...}, "whole_text": {...}}, "tag": ...}``.
+    """
+    cfg = parse_config(AspectsConfig, argv)
+    set_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device()
+    name = model_name("aspects", cfg.lang)
+    splits, data_name = load_rows(cfg)
+    print(
+        f"[{name}] sentences train {len(splits['train'])}, val {len(splits['val'])}, test {len(splits['test'])}; "
+        f"aspects train {sum(len(r['aspects']) for r in splits['train'])}",
+        file=sys.stderr,
+        flush=True,
+    )
+    train_examples = examples(splits["train"])
+    lexicon = OpinionLexicon.derive(train_examples, cfg.lang)
+    dictionary = AspectDictionary.from_examples(train_examples, cfg.lang)
+
+    t0 = time.time()
+    extractor, ext_history, ext_best, ext_params = train_extractor_model(cfg, splits, device)
+    extractor_seconds = time.time() - t0
+
+    pol_splits, labels = polarity_splits(splits, cfg.lang)
+    pol_cfg = TextClfConfig(
+        lang=cfg.lang,
+        arch=cfg.polarity_arch,
+        epochs=cfg.polarity_epochs,
+        patience=cfg.polarity_patience,
+        batch_size=cfg.polarity_batch_size,
+        lr=cfg.polarity_lr,
+        max_len=cfg.polarity_max_len or (0 if cfg.lang == "zh" else 128),
+        seed=cfg.seed,
+        threads=cfg.threads,
+        save=False,
+        report_dir=cfg.report_dir,
+    )
+    pol_cfg.resolve(("bilstm", "cnn") if cfg.lang == "zh" else ("minilm", "bilstm", "cnn"))
+    _, linear = tfidf_baseline(pol_splits, "zh" if cfg.lang == "zh" else "en", labels)
+    rows = [f"{r['domain']}\t{r['split']}\t{r['text']}\t{r['aspects']}" for part in splits.values() for r in part]
+    pol = fit_and_evaluate(pol_cfg, pol_splits, labels, device, f"{name} polarity", linear, fingerprint(rows))
+    abstention = Abstention.from_metadata({"abstention": pol["abstention"]})
+
+    # Measure what is served: the whole artifact after a save/load round trip.
+    with tempfile.TemporaryDirectory() as tmp:
+        AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention).save(Path(tmp))
+        served = AspectModel.load(Path(tmp), device, abstention)
+
+        def model_predict(rows: Sequence[dict[str, Any]]) -> tuple[list[Spans], list[list[str]], list[str]]:
+            texts = [r["text"] for r in rows]
+            spans = [[(s, e) for s, e, _ in found] for found in served.extract(texts)]
+            flat = [(t, s, e) for t, sp in zip(texts, spans) for s, e in sp]
+            p_spans = served.classify(flat).argmax(1) if flat else np.zeros(0, dtype=int)
+            span_pol, k = [], 0
+            for sp in spans:
+                span_pol.append([labels[int(i)] for i in p_spans[k : k + len(sp)]])
+                k += len(sp)
+            gold = [(t, s, e) for t, s, e, _ in examples(rows)]
+            gold_pol = [labels[int(i)] for i in served.classify(gold).argmax(1)] if gold else []
+            return spans, span_pol, gold_pol
+
+        t0 = time.time()
+        metrics = evaluate(splits["test"], model_predict, labels, cfg.lang)
+        test_seconds = time.time() - t0
+
+    baseline_metrics: dict[str, Any] = {
+        "lexicon": {
+            "name": "aspect terms seen in training (longest match) + nearest opinion word of the training lexicon",
+            **evaluate(splits["test"], lexicon_predictor(dictionary, lexicon), labels, cfg.lang),
+        }
+    }
+    sentiment = load_sentiment(cfg.sentiment_model or f"sentiment-{cfg.lang}:latest", device)
+    if sentiment is None:
+        baseline_metrics["whole_text"] = {"name": "whole-text sentiment", "missing": "no sentiment model in the store"}
+    else:
+        baseline_metrics["whole_text"] = {
+            "name": f"training-term extraction + whole-text sentiment ({sentiment[1]}) copied to every aspect",
+            **evaluate(splits["test"], whole_text_predictor(dictionary, sentiment[0]), labels, cfg.lang),
+        }
+    keys = ("test_aspect_f1", "test_polarity_accuracy", "test_polarity_macro_f1", "test_pair_f1")
+    for k in keys:
+        line = f"[{name}] {k}: model {metrics[k]:.4f}"
+        for b, m in baseline_metrics.items():
+            line += f", {b} {m[k]:.4f}" if k in m else ""
+        print(line + f" ({metrics['headline']})", file=sys.stderr, flush=True)
+    metrics.update(
+        {
+            "val_aspect_f1": max(ext_history.val_score) if ext_history.val_score else 0.0,
+            "extractor_best_epoch": ext_best,
+            "extractor_seconds": round(extractor_seconds, 1),
+            "polarity": {k: v for k, v in pol["metrics"].items() if not k.startswith("test_")},
+            "polarity_tfidf_weight": pol["weight"],
+            "test_seconds": round(test_seconds, 1),
+            "opinion_lexicon": lexicon.stats,
+        }
+    )
+    result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics, "tag": None}
+    report = Path(cfg.report_dir) / name
+    write_report(
+        report,
+        ext_history,
+        confusion_matrix(pol_splits["test"].y, pol["pred"], len(labels)),
+        labels,
+        {**result, "polarity_history": dataclasses.asdict(pol["history"])},
+    )
+    if cfg.save:
+        metadata = {
+            "metrics": metrics,
+            "baseline_metrics": baseline_metrics,
+            "params": {**asdict(cfg), "extractor": ext_params, "polarity": asdict(pol_cfg)},
+            "data": {
+                "name": data_name,
+                "sha256": fingerprint(rows),
+                "n_train": len(splits["train"]),
+                "n_val": len(splits["val"]),
+                "n_test": len(splits["test"]),
+            },
+            "label_map": {str(i): p for i, p in enumerate(labels)},
+            "abstention": pol["abstention"],
+            "history": {"extractor": asdict(ext_history), "polarity": dataclasses.asdict(pol["history"])},
+        }
+        model = AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention)
+        arch = f"{ext_params['arch']}-crf+{pol_cfg.arch}"
+        result["tag"] = save_to_store("aspects", cfg.lang, arch, metadata, model.save)
+        print(f"[{name}] saved {result['tag']}", file=sys.stderr)
+    return result
+
+
+if __name__ == "__main__":
+    main()
