@@ -65,16 +65,25 @@ NEGATORS = {
 _NEGATION_REACH = 3
 
 
+def fold(text: str) -> str:
+    """``text`` with each character NFKC-folded and lower-cased where that keeps it one character
+    (ＧＲＥＡＴ -> great), so offsets into the folded text are offsets into ``text``."""
+    out = []
+    for ch in text:
+        f = unicodedata.normalize("NFKC", ch).lower()
+        out.append(f if len(f) == 1 else ch)
+    return "".join(out)
+
+
 def word_spans(text: str, lang: str) -> list[tuple[str, int, int]]:
-    """Words of ``text`` as (folded word, start, end), offsets into ``text`` as given; words are
-    NFKC-folded and lower-cased so that full-width and capitalised spellings match the lexicon."""
+    """Words of ``text`` as (folded word, start, end), offsets into ``text`` as given: jieba for
+    Chinese, letters-and-digits runs for English."""
+    folded = fold(text)
     if lang == "zh":
         import jieba  # lazily: its dictionary takes ~1 s to load
 
-        spans = [(w, s, e) for w, s, e in jieba.tokenize(text) if not w.isspace()]
-    else:
-        spans = [(m.group(), m.start(), m.end()) for m in _EN_WORD.finditer(text)]
-    return [(unicodedata.normalize("NFKC", w).lower(), s, e) for w, s, e in spans]
+        return [(w, s, e) for w, s, e in jieba.tokenize(folded) if not w.isspace()]
+    return [(m.group(), m.start(), m.end()) for m in _EN_WORD.finditer(folded)]
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -114,6 +123,7 @@ class OpinionLexicon:
     words: dict[str, float]
     fallback: str = "positive"
     stats: dict[str, Any] = field(default_factory=dict)
+    _compiled: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def derive(
@@ -136,7 +146,7 @@ class OpinionLexicon:
         aspect_terms: set[str] = set()
         n_pos = n_neg = 0
         for text, start, end, polarity in examples:
-            aspect_terms.add(unicodedata.normalize("NFKC", text[start:end]).lower())
+            aspect_terms.add(fold(text[start:end]).strip())
             if polarity not in ("positive", "negative"):
                 continue
             lo, hi = clause_bounds(text, start, end)
@@ -157,25 +167,52 @@ class OpinionLexicon:
         lexicon.stats = {"n_words": len(words), "n_examples": len(examples), "unmatched": dict(unmatched)}
         return lexicon
 
+    def _pattern(self) -> re.Pattern[str] | None:
+        if self._compiled is None and self.words:
+            words = sorted(self.words, key=lambda w: (-len(w), w))
+            self._compiled = re.compile("|".join(map(re.escape, words)))
+        return self._compiled
+
+    def _mentions(self, text: str, lo: int, hi: int) -> list[tuple[str, int, int, bool]]:
+        """Lexicon words in ``text[lo:hi]`` as (word, start, end, negated). Chinese matches the
+        lexicon as substrings, longest first (segmentation would hide 好 inside 不太好), and a
+        negator within the three characters before negates; English matches whole words, and a
+        negator within the three words before negates."""
+        folded = fold(text)
+        if self.lang == "zh":
+            pattern = self._pattern()
+            if pattern is None:
+                return []
+            return [
+                (
+                    m.group(),
+                    m.start(),
+                    m.end(),
+                    any(n in folded[max(lo, m.start() - 3) : m.start()] for n in NEGATORS["zh"]),
+                )
+                for m in pattern.finditer(folded, lo, hi)
+            ]
+        words = [(w, lo + s, lo + e) for w, s, e in word_spans(text[lo:hi], "en")]
+        return [
+            (w, s, e, any(words[j][0] in NEGATORS["en"] for j in range(max(0, k - _NEGATION_REACH), k)))
+            for k, (w, s, e) in enumerate(words)
+            if w in self.words
+        ]
+
     def opinion(self, text: str, start: int, end: int) -> Opinion | None:
         """The nearest lexicon word to the aspect ``text[start:end]`` within its clause (distance in
-        characters between spans; ties: the stronger word), negated when a negator stands up to
-        three words before it. None when the clause holds no lexicon word."""
+        characters between spans; ties: the stronger word), negated when a negator stands just
+        before it. None when the clause holds no lexicon word."""
         lo, hi = clause_bounds(text, start, end)
-        words = [(w, lo + s, lo + e) for w, s, e in word_spans(text[lo:hi], self.lang)]
         best: tuple[int, float, int] | None = None
-        for k, (w, s, e) in enumerate(words):
-            if w not in self.words or (s < end and e > start):
-                continue
-            distance = start - e if e <= start else s - end
-            key = (distance, -abs(self.words[w]), k)
+        mentions = [m for m in self._mentions(text, lo, hi) if not (m[1] < end and m[2] > start)]
+        for k, (w, s, e, _) in enumerate(mentions):
+            key = (start - e if e <= start else s - end, -abs(self.words[w]), k)
             if best is None or key < best:
                 best = key
         if best is None:
             return None
-        k = best[2]
-        w, s, e = words[k]
-        negated = any(words[j][0] in NEGATORS[self.lang] for j in range(max(0, k - _NEGATION_REACH), k))
+        w, s, e, negated = mentions[best[2]]
         positive = (self.words[w] > 0) != negated
         return Opinion(text[s:e], s, e, "positive" if positive else "negative", abs(self.words[w]))
 
@@ -204,20 +241,21 @@ class AspectDictionary:
 
     lang: str
     terms: list[str]
+    _compiled: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_examples(cls, examples: Iterable[tuple[str, int, int, str]], lang: str) -> AspectDictionary:
-        terms = {unicodedata.normalize("NFKC", t[s:e]).lower().strip() for t, s, e, _ in examples}
+        terms = {fold(t[s:e]).strip() for t, s, e, _ in examples}
         return cls(lang, sorted((t for t in terms if t), key=lambda t: (-len(t), t)))
 
     def find(self, text: str) -> list[tuple[int, int]]:
         """Non-overlapping (start, end) matches in ``text``, in text order."""
         if not self.terms:
             return []
-        folded = "".join(unicodedata.normalize("NFKC", ch).lower()[:1] or ch for ch in text)
-        body = "|".join(re.escape(t) for t in self.terms)
-        pattern = re.compile(body if self.lang == "zh" else rf"(?<![A-Za-z0-9])(?:{body})(?![A-Za-z0-9])")
-        return [(m.start(), m.end()) for m in pattern.finditer(folded)]
+        if self._compiled is None:
+            body = "|".join(re.escape(t) for t in self.terms)
+            self._compiled = re.compile(body if self.lang == "zh" else rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
+        return [(m.start(), m.end()) for m in self._compiled.finditer(fold(text))]
 
 
 # --- The served model ------------------------------------------------------------------------------

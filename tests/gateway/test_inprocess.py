@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 import mining.contracts
 import service
 from mining.contracts import (
-    AspectsResult,
     AspectSpan,
+    AspectsResult,
     EntitiesResult,
     EntitySpan,
     ForecastResult,
@@ -314,7 +314,13 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
         ("post", "/sentiment", {"texts": []}, 400, "texts: Value should have at least 1 item after validation, not 0"),
         ("post", "/sentiment", {"texts": ["  "]}, 400, "texts[0]: Value error, text is blank"),
         ("post", "/keywords", {"texts": ["a"], "top_k": 0}, 400, "top_k: Input should be greater than or equal to 1"),
-        ("post", "/aspects", {"texts": ["ok"] * 65}, 400, "texts: Value should have at most 64 items after validation, not 65"),
+        (
+            "post",
+            "/aspects",
+            {"texts": ["ok"] * 65},
+            400,
+            "texts: Value should have at most 64 items after validation, not 65",
+        ),
         ("post", "/aspects", {"text": ["ok"]}, 400, "texts: Field required"),
         (
             "post",

@@ -55,8 +55,8 @@ def test_health_and_reflection(channel: grpc.Channel) -> None:
 
 
 def test_text_methods_match_http(stub: pb_grpc.DemandMiningStub, server: str) -> None:
-    texts = ["质量很好，物流也快", "The Samsung TV broke after a week"]
-    for rpc, path in [("Sentiment", "/sentiment"), ("Classify", "/classify"), ("Ner", "/ner")]:
+    texts = ["质量很好，物流也快，屏幕很清晰但是电池不耐用", "The Samsung TV broke after a week"]
+    for rpc, path in [("Sentiment", "/sentiment"), ("Classify", "/classify"), ("Ner", "/ner"), ("Aspects", "/aspects")]:
         got = json_format.MessageToDict(
             getattr(stub, rpc)(pb.TextsRequest(texts=texts), timeout=60), preserving_proto_field_name=True
         )
@@ -68,6 +68,11 @@ def test_text_methods_match_http(stub: pb_grpc.DemandMiningStub, server: str) ->
                 # A null label (the model was not sure) is an absent field in the message.
                 assert g.get("label") == w["label"] and g["score"] == pytest.approx(w["score"])
                 assert g.get("reason") == w.get("reason")
+            elif "aspects" in w:
+                assert g.get("models", []) == w["models"]
+                assert [(a["aspect"], a["start"], a["end"], a["polarity"]) for a in g.get("aspects", [])] == [
+                    (a["aspect"], a["start"], a["end"], a["polarity"]) for a in w["aspects"]
+                ]
             else:
                 assert len(g.get("entities", [])) == len(w["entities"])
     kw = stub.Keywords(pb.KeywordsRequest(texts=texts, top_k=2), timeout=60)

@@ -1,0 +1,126 @@
+"""Aspect-level sentiment parts with known answers: the polarity input, the opinion lexicon and its
+nearest-opinion rule, dictionary matching, offsets on full-width and mixed text, the table reader,
+and the training metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mining.models.aspects import AspectDictionary, OpinionLexicon, clause_bounds, polarity_input
+from training import data
+from training.train_aspects import score_domain
+
+
+def ex(text: str, aspect: str, polarity: str, nth: int = 0) -> tuple[str, int, int, str]:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(aspect, start + 1)
+    return text, start, start + len(aspect), polarity
+
+
+def test_polarity_input_marks_the_asked_aspect() -> None:
+    text = "屏幕很好，电池不行"
+    assert polarity_input(text, 5, 7, "zh") == "电池：屏幕很好，【电池】不行"
+    assert polarity_input("The battery is weak", 4, 11, "en") == "battery [SEP] The battery is weak"
+
+
+def test_clause_bounds_stop_at_punctuation_and_but() -> None:
+    text = "The screen is great but the battery is weak, sadly"
+    s = text.index("battery")
+    lo, hi = clause_bounds(text, s, s + 7)
+    assert text[lo:hi] == " the battery is weak"
+    lo, hi = clause_bounds("屏幕很好，但是电池不行。", 7, 9)
+    assert "屏幕很好，但是电池不行。"[lo:hi] == "电池不行"
+
+
+EN_TRAIN = [
+    ex("The screen is great", "screen", "positive"),
+    ex("Great keyboard", "keyboard", "positive"),
+    ex("The battery is great", "battery", "positive"),
+    ex("The fan is terrible", "fan", "negative"),
+    ex("Terrible speakers", "speakers", "negative"),
+    ex("The trackpad is terrible", "trackpad", "negative"),
+    ex("The box is white", "box", "neutral"),
+]
+
+
+def test_lexicon_from_training_data_finds_the_nearest_opinion_word() -> None:
+    lex = OpinionLexicon.derive(EN_TRAIN, "en", min_count=2, min_log_odds=0.5)
+    assert lex.words.keys() == {"great", "terrible"}  # "the"/"is" occur on both sides; aspects never enter
+    assert lex.fallback == "neutral"  # the only training aspect without an opinion word
+    text = "The screen is great but the fan is terrible"
+    screen, fan = ex(text, "screen", ""), ex(text, "fan", "")
+    op = lex.opinion(text, screen[1], screen[2])
+    assert op is not None and (text[op.start : op.end], op.polarity) == ("great", "positive")
+    op = lex.opinion(text, fan[1], fan[2])
+    assert op is not None and (op.text, op.polarity) == ("terrible", "negative")
+    assert lex.opinion("The lid is blue", 4, 7) is None and lex.polarity("The lid is blue", 4, 7) == "neutral"
+
+
+def test_negation_flips_the_opinion() -> None:
+    lex = OpinionLexicon.derive(EN_TRAIN, "en", min_count=2, min_log_odds=0.5)
+    text = "The keyboard is not great"
+    op = lex.opinion(text, 4, 12)
+    assert op is not None and op.text == "great" and op.polarity == "negative"
+    zh = OpinionLexicon("zh", {"好": 2.0, "差": -2.0})
+    op = zh.opinion("电池不太好", 0, 2)
+    assert op is not None and op.polarity == "negative"
+
+
+def test_offsets_hold_on_full_width_and_mixed_text() -> None:
+    lex = OpinionLexicon("en", {"great": 2.0})
+    text = "ＴＨＥ battery is ＧＲＥＡＴ！"  # full-width letters fold to the lexicon's word
+    op = lex.opinion(text, 4, 11)
+    assert op is not None and text[op.start : op.end] == "ＧＲＥＡＴ"
+    zh = OpinionLexicon("zh", {"给力": 2.0})
+    mixed = "iPhone 15的电池（5000mAh）很给力！"
+    s = mixed.index("电池")
+    op = zh.opinion(mixed, s, s + 2)
+    assert op is not None and mixed[op.start : op.end] == "给力" and op.polarity == "positive"
+    d = AspectDictionary.from_examples(
+        [("Ｂａｔｔｅｒｙ life", 0, 7, "positive"), ("x 电池 y", 2, 4, "negative")], "en"
+    )
+    found = d.find("My BATTERY died; batteryless? 电池")
+    assert found == [(3, 10), (30, 32)]  # whole words only for English; offsets into the text as sent
+
+
+def test_read_aspects_checks_every_rule(tmp_path: Path) -> None:
+    good = {"text": "电池不错", "lang": "zh", "aspects": [{"start": 0, "end": 2, "polarity": "positive"}]}
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n\n")
+    rows = data.read_aspects(path)
+    assert rows[0]["split"] == "train" and rows[0]["domain"] == "own"
+    for bad, rule in [
+        ({**good, "lang": "fr"}, "'lang' must be 'zh' or 'en'"),
+        ({**good, "aspects": [{"start": 3, "end": 9, "polarity": "positive"}]}, "is not a span 0 <= start < end <= 4"),
+        ({**good, "aspects": [{"start": 0, "end": 2, "polarity": "good"}]}, "polarity must be one of"),
+        ({**good, "split": "dev"}, "'split' must be 'train' or 'test'"),
+    ]:
+        path.write_text(json.dumps(bad, ensure_ascii=False))
+        with pytest.raises(ValueError, match=rule):
+            data.read_aspects(path)
+
+
+def test_metrics_known_answer() -> None:
+    rows = [
+        {
+            "text": "ab cd",
+            "aspects": [{"start": 0, "end": 2, "polarity": "positive"}, {"start": 3, "end": 5, "polarity": "negative"}],
+        },
+        {"text": "ef", "aspects": [{"start": 0, "end": 2, "polarity": "negative"}]},
+    ]
+    # predicted: (0,2) right span + right polarity, (3,4) wrong span; row 2: right span, wrong polarity
+    m = score_domain(
+        rows,
+        [[(0, 2), (3, 4)], [(0, 2)]],
+        [["positive", "negative"], ["positive"]],
+        ["positive", "positive", "negative"],
+        ["negative", "positive"],
+    )
+    assert m["test_aspect_f1"] == pytest.approx(2 * 2 / (3 + 3))
+    assert m["test_pair_f1"] == pytest.approx(2 * 1 / (3 + 3))
+    assert m["test_polarity_accuracy"] == pytest.approx(2 / 3)
+    assert m["test_polarity_macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)
