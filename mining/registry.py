@@ -170,7 +170,7 @@ MODELS: tuple[ModelSpec, ...] = (
               default=(), full=()),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--threads", "1"),
-              default=("--origins", "12", "--epochs", "6", "--windows-per-epoch", "10000"),
+              default=("--origins", "12", "--lr", "3e-4", "--epochs", "30", "--windows-per-epoch", "20000"),
               full=()),
 )
 # fmt: on

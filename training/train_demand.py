@@ -48,6 +48,9 @@ class DemandConfig:
     horizon: int = field(default=12, metadata={"help": "periods forecast"})
     origins: str = field(default="24,18,12", metadata={"help": "backtest origins, as periods before the last one"})
     hidden: int = field(default=64, metadata={"help": "LSTM units / Transformer width"})
+    members: int = field(
+        default=1, metadata={"help": "networks in the ensemble, each seeded differently; forecasts are their mean"}
+    )
     layers: int = field(default=2, metadata={"help": "encoder layers"})
     dropout: float = field(default=0.1, metadata={"help": "dropout"})
     epochs: int = field(default=30, metadata={"help": "maximum epochs"})
@@ -58,6 +61,13 @@ class DemandConfig:
         metadata={"help": "training windows drawn per epoch (0: all); neighbouring windows overlap heavily"},
     )
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    weight_by_level: bool = field(
+        default=False,
+        metadata={
+            "help": "weight each window's loss by its level, so training minimises error in units (WAPE); "
+            "measured level with the unweighted loss at origin 148 (within the spread between seeds)"
+        },
+    )
     max_train_samples: int = field(default=0, metadata={"help": "use only this many series (0: all)"})
     seed: int = field(default=42, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
@@ -265,10 +275,13 @@ def _tensors(w: dict[str, np.ndarray], cov_mean: np.ndarray, cov_std: np.ndarray
     return {**f, "target": target, "mask": torch.as_tensor(~np.isnan(w["target"]))}
 
 
-def fit_network(cfg: DemandConfig, panel: Panel, last: int, epochs: int | None = None) -> tuple[DemandModel, dict]:
+def fit_network(
+    cfg: DemandConfig, panel: Panel, last: int, epochs: int | None = None, member: int = 0
+) -> tuple[DemandModel, dict]:
     """Fit on targets up to period index ``last``. With ``epochs`` None, the last ``horizon``
     periods are held out for early stopping and the best epoch count is returned in the log;
-    otherwise train exactly ``epochs`` epochs on everything up to ``last``."""
+    otherwise train exactly ``epochs`` epochs on everything up to ``last``. ``member`` seeds the
+    initialisation and the window order (ensemble member ``k`` uses ``seed + k``)."""
     H, L = cfg.horizon, cfg.history
     stop_at = last - H if epochs is None else last
     train_origins = np.arange(4, stop_at - H + 1)
@@ -286,9 +299,10 @@ def fit_network(cfg: DemandConfig, panel: Panel, last: int, epochs: int | None =
         "layers": cfg.layers,
         "dropout": cfg.dropout,
     }
+    torch.manual_seed(cfg.seed + member)
     net = DemandNet(**args)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed + member)
     best, best_state, best_epoch, bad, log = np.inf, None, 0, 0, []
     for epoch in range(epochs or cfg.epochs):
         t0, net_loss, n = time.time(), 0.0, 0
@@ -298,7 +312,12 @@ def fit_network(cfg: DemandConfig, panel: Panel, last: int, epochs: int | None =
             order = order[: cfg.windows_per_epoch]
         for idx in np.array_split(order, max(1, len(order) // cfg.batch_size)):
             idx_t = torch.as_tensor(idx)
-            loss = pinball_loss(net(tr["hist"][idx_t], tr["future"][idx_t]), tr["target"][idx_t], tr["mask"][idx_t])
+            loss = pinball_loss(
+                net(tr["hist"][idx_t], tr["future"][idx_t]),
+                tr["target"][idx_t],
+                tr["mask"][idx_t],
+                weight=tr["scale"][idx_t] if cfg.weight_by_level else None,
+            )
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -345,13 +364,22 @@ def backtest_origin(cfg: DemandConfig, panel: Panel, origin: int) -> dict[str, A
     results["gbm"] = forecast_metrics(test_w["target"], gbm_forecast(gbm_train, test_w, H, cfg.seed), scale)
     results["gbm"]["seconds"] = round(time.time() - t0, 1)
     t0 = time.time()
-    _, log = fit_network(cfg, panel, origin)
-    model, _ = fit_network(cfg, panel, origin, epochs=max(1, log["best_epoch"]))
+    nets, best_epochs, member_wape = [], [], []
+    for k in range(cfg.members):
+        _, log = fit_network(cfg, panel, origin, member=k)
+        member_model, _ = fit_network(cfg, panel, origin, epochs=max(1, log["best_epoch"]), member=k)
+        nets.append(member_model.net)
+        best_epochs.append(max(1, log["best_epoch"]))
+        if cfg.members > 1:
+            one = member_model.predict(test_w["units"], test_w["cov_hist"], test_w["cov_future"])
+            member_wape.append(forecast_metrics(test_w["target"], one, scale)["wape"])
+    model = DemandModel(nets, member_model.covariates, member_model.cov_mean, member_model.cov_std, member_model.args)
     pred = model.predict(test_w["units"], test_w["cov_hist"], test_w["cov_future"])
     results["network"] = {
         **forecast_metrics(test_w["target"], pred, scale),
         "seconds": round(time.time() - t0, 1),
-        "epochs": log["best_epoch"],
+        "epochs": int(np.median(best_epochs)),
+        **({"member_wape": member_wape} if member_wape else {}),
     }
     return results
 
@@ -422,7 +450,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {**metrics, "baseline": baseline_metrics}
     if cfg.save:
         epochs = int(np.median([per_origin[o]["network"]["epochs"] for o in per_origin]))
-        model, _ = fit_network(cfg, panel, P - 1, epochs=epochs)
+        members = [fit_network(cfg, panel, P - 1, epochs=epochs, member=k)[0] for k in range(cfg.members)]
+        first = members[0]
+        model = DemandModel([m.net for m in members], first.covariates, first.cov_mean, first.cov_std, first.args)
         rows = [f"{s}\t{p}\t{u}" for s, p, u in df[["series_id", "period", "units"]].itertuples(index=False)]
         metadata = {
             "metrics": metrics,

@@ -130,29 +130,54 @@ class DemandNet(nn.Module):
 
 
 def pinball_loss(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, quantiles: Sequence[float] = QUANTILES
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    quantiles: Sequence[float] = QUANTILES,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean quantile (pinball) loss over observed targets.
 
     Args:
         pred: (B, H, Q); target: (B, H) (any value where unobserved); mask: (B, H) bool.
+        weight: optional (B,) per-window weight. Targets are in units of each window's level, so
+            weighting by the level makes the loss proportional to the error in units sold: what
+            WAPE (total absolute error over total demand) scores, where unweighted windows of slow
+            sellers count as much as those of best sellers.
     """
     q = torch.tensor(quantiles, dtype=pred.dtype, device=pred.device)
     diff = target.unsqueeze(-1) - pred
     loss = torch.maximum(q * diff, (q - 1) * diff).mean(-1)
-    return (loss * mask).sum() / mask.sum().clamp(min=1)
+    w = mask.to(pred.dtype) if weight is None else mask * weight.to(pred.dtype).unsqueeze(-1)
+    return (loss * w).sum() / w.sum().clamp(min=1e-9)
 
 
 class DemandModel:
-    """A trained :class:`DemandNet` with its covariate names and standardisation: the artifact."""
+    """Trained :class:`DemandNet` members (one or an ensemble of differently seeded ones) with
+    their covariate names and standardisation: the artifact. An ensemble forecasts the mean of
+    its members' quantiles: the networks' forecasts vary from seed to seed by more than the gap
+    between good and bad models, and the mean of several varies much less."""
 
     kind = "demand_net"
 
     def __init__(
-        self, net: DemandNet, covariates: list[str], cov_mean: np.ndarray, cov_std: np.ndarray, args: dict[str, Any]
+        self,
+        nets: DemandNet | Sequence[DemandNet],
+        covariates: list[str],
+        cov_mean: np.ndarray,
+        cov_std: np.ndarray,
+        args: dict[str, Any],
     ) -> None:
-        self.net, self.covariates, self.args = net, covariates, args
+        self.nets = [nets] if isinstance(nets, DemandNet) else list(nets)
+        if not self.nets:
+            raise ValueError("a demand model needs at least one network")
+        self.covariates, self.args = covariates, args
         self.cov_mean, self.cov_std = np.asarray(cov_mean, np.float32), np.asarray(cov_std, np.float32)
+
+    @property
+    def net(self) -> DemandNet:
+        """The first member (all members share history, horizon and inputs)."""
+        return self.nets[0]
 
     @property
     def history(self) -> int:
@@ -175,7 +200,6 @@ class DemandModel:
         Returns:
             (B, H', Q) float32, non-negative, quantiles in :data:`QUANTILES` order.
         """
-        self.net.eval()
         device = next(self.net.parameters()).device
         B, H = units.shape[0], cov_future.shape[1]
         if self.horizon < H:
@@ -191,7 +215,10 @@ class DemandModel:
                 self.cov_mean,
                 self.cov_std,
             )
-            pred = self.net(f["hist"].to(device), f["future"].to(device)).float().cpu()
+            hist, future = f["hist"].to(device), f["future"].to(device)
+            pred = torch.stack([net.eval()(hist, future).float().cpu() for net in self.nets]).mean(0)
+            # Averaging can leave quantiles out of order by a hair; sorting restores p10 <= p50 <= p90.
+            pred = pred.sort(-1).values
             out[s : s + batch_size] = (pred * f["scale"][:, None, None]).numpy()
         return np.maximum(out[:, :H], 0.0)
 
@@ -204,11 +231,12 @@ class DemandModel:
             "quantiles": list(QUANTILES),
             "cov_mean": self.cov_mean.tolist(),
             "cov_std": self.cov_std.tolist(),
+            "members": len(self.nets),
         }
         (path / "model.json").write_text(json.dumps(spec, indent=1))
-        save_file(
-            {k: v.contiguous().cpu() for k, v in self.net.state_dict().items()}, str(path / "weights.safetensors")
-        )
+        for k, net in enumerate(self.nets):
+            name = "weights.safetensors" if k == 0 else f"weights-{k}.safetensors"
+            save_file({n: v.contiguous().cpu() for n, v in net.state_dict().items()}, str(path / name))
 
     @classmethod
     def load(cls, path: Path, device: torch.device | None = None) -> DemandModel:
@@ -218,15 +246,14 @@ class DemandModel:
         spec = json.loads((path / "model.json").read_text())
         if spec.get("kind") != cls.kind:
             raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
-        net = DemandNet(**spec["args"])
-        net.load_state_dict(load_file(str(path / "weights.safetensors")))
-        return cls(
-            net.to(device or pick_device()).eval(),
-            spec["covariates"],
-            np.array(spec["cov_mean"]),
-            np.array(spec["cov_std"]),
-            spec["args"],
-        )
+        nets = []
+        for k in range(int(spec.get("members", 1))):
+            net = DemandNet(**spec["args"])
+            net.load_state_dict(
+                load_file(str(path / ("weights.safetensors" if k == 0 else f"weights-{k}.safetensors")))
+            )
+            nets.append(net.to(device or pick_device()).eval())
+        return cls(nets, spec["covariates"], np.array(spec["cov_mean"]), np.array(spec["cov_std"]), spec["args"])
 
 
 # --- Serving: requests in, quantiles out ---------------------------------------------------------

@@ -14,6 +14,12 @@ def test_pinball_loss_known_values() -> None:
     # p10: 0.1 * 1.5; p50: 0.5 * 0.5; p90: (0.9 - 1) * -0.5 = 0.05
     assert float(pinball_loss(pred, target, mask)) == pytest.approx((0.15 + 0.25 + 0.05) / 3)
     assert float(pinball_loss(pred, target, torch.tensor([[False]]))) == 0.0
+    # Weighted by level: a window three times as large counts three times as much.
+    pred2 = torch.tensor([[[1.0, 2.0, 3.0]], [[0.0, 0.0, 0.0]]])
+    target2 = torch.tensor([[2.5], [1.0]])  # second window: 0.1 + 0.5 + 0.9, over 3 quantiles
+    w = torch.tensor([1.0, 3.0])
+    want = (1 * (0.45 / 3) + 3 * (1.5 / 3)) / 4
+    assert float(pinball_loss(pred2, target2, torch.ones(2, 1, dtype=torch.bool), weight=w)) == pytest.approx(want)
 
 
 def test_forecast_metrics_known_values() -> None:
@@ -79,6 +85,25 @@ def test_network_shapes_monotone_quantiles_and_round_trip(arch: str, tmp_path) -
     )
     feats = window_features(units, cov_h, cov_f, np.array([1.0]), np.array([0.5]))
     assert feats["hist"].shape == (2, 5, 4) and feats["scale"].tolist() == [4.0, 8.0]
+
+
+def test_ensemble_forecasts_the_mean_of_its_members_and_round_trips(tmp_path) -> None:  # noqa: ANN001
+    args = {"n_covariates": 1, "horizon": 3, "history": 5, "arch": "lstm", "hidden": 8, "layers": 1}
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(DemandNet(**args).eval())
+    stats = (["price"], np.array([1.0]), np.array([0.5]), args)
+    units = np.array([[1, 2, np.nan, 4, 5], [3.0] * 5])
+    cov_h, cov_f = np.ones((2, 5, 1)), np.ones((2, 3, 1))
+    one, two = (DemandModel(n, *stats).predict(units, cov_h, cov_f) for n in nets)
+    both = DemandModel(nets, *stats)
+    pred = both.predict(units, cov_h, cov_f)
+    np.testing.assert_allclose(pred, np.sort((one + two) / 2, -1), rtol=1e-5)
+    both.save(tmp_path)
+    reloaded = DemandModel.load(tmp_path, torch.device("cpu"))
+    assert len(reloaded.nets) == 2
+    np.testing.assert_allclose(reloaded.predict(units, cov_h, cov_f), pred, rtol=1e-5)
 
 
 def _model(horizon: int = 4) -> DemandModel:
