@@ -61,7 +61,7 @@ from mining.events import EventStore
 from mining.insight import demand_summary
 from mining.inventory import reorder_plan
 from mining.registry import RUNNERS
-from mining.text import mask_pii
+from mining.text import clean, normalize
 
 T = TypeVar("T")
 
@@ -169,17 +169,22 @@ class Gateway:
     @staticmethod
     def stored_analysis(r: MineResult, masked: str) -> dict[str, Any]:
         """What the event store keeps of an analysis: labels, and only the terms that occur in the
-        PII-masked text (a keyword or entity cut from an e-mail address or a phone number is not)."""
+        stored text, which is normalised and PII-masked (:func:`mining.text.clean`): a keyword or
+        entity cut from an e-mail address or a phone number is not kept. Terms are kept in their
+        normalised form, so full-width and half-width spellings count as one."""
         lower = masked.lower()
+
+        def kept(term: str) -> str | None:
+            t = normalize(term)
+            return t if t and t.lower() in lower else None
+
         return {
             "lang": r.lang,
             "category": r.demand.category,
             "positive": r.sentiment.probabilities.get("positive"),
-            "entities": [{"type": e.type, "text": e.text} for e in r.entities if e.text.lower() in lower],
-            "keywords": [{"keyword": k.keyword} for k in r.keywords if k.keyword.lower() in lower],
-            "aspects": [
-                {"aspect": a.aspect, "polarity": a.polarity} for a in r.demand.aspects if a.aspect.lower() in lower
-            ],
+            "entities": [{"type": e.type, "text": t} for e in r.entities if (t := kept(e.text))],
+            "keywords": [{"keyword": t} for k in r.keywords if (t := kept(k.keyword))],
+            "aspects": [{"aspect": t, "polarity": a.polarity} for a in r.demand.aspects if (t := kept(a.aspect))],
         }
 
     async def mine(
@@ -190,7 +195,7 @@ class Gateway:
             return MineResponse(results=results)
         now = time.time()
         batch = request_id or uuid.uuid4().hex
-        masked = [mask_pii(t) for t in texts]
+        masked = [clean(t) for t in texts]
         events = [
             {
                 "key": f"mine:{user_id}:{batch}:{i}",
@@ -226,7 +231,7 @@ class Gateway:
         known = await asyncio.to_thread(self.events.existing, keys)
         fresh = [e for e in events if e.key not in known]
         # Only the masked text is analysed and kept: nothing personal reaches the store.
-        masked = {e.key: mask_pii(e.text) for e in fresh if e.text is not None}
+        masked = {e.key: clean(e.text) for e in fresh if e.text is not None}
         analyses = dict(zip(masked, await self.analyse(list(masked.values()), 5))) if masked else {}
         rows = [
             {

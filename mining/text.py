@@ -67,7 +67,10 @@ def normalize_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
         for k in range(m.start(), m.end()):
             chars[k] = " "
     for k, ch in enumerate(chars):
-        if _CONTROL.match(ch):
+        # Format characters (zero-width spaces and joiners, bidi overrides, soft hyphens) are
+        # invisible: they carry no meaning for a model, and left in they split an e-mail address
+        # or a phone number so that masking misses it.
+        if _CONTROL.match(ch) or unicodedata.category(ch) == "Cf":
             drop[k] = True
     out: list[str] = []
     out_src: list[tuple[int, int]] = []
@@ -148,7 +151,9 @@ def detect_language(text: str) -> Lang:
 # --- PII masking -------------------------------------------------------------------------------
 # Order matters: an 18-digit resident ID would otherwise be taken for a card number, and a
 # "+86 138-..." mobile number (13 digits with its prefix) can pass the card checksum by chance.
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Internationalised addresses too (jö@bücher.de, 用户@例子.公司): \w is Unicode-aware. In unspaced
+# Chinese the match may take neighbouring characters with it; masking too much is the safe side.
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,})")
 _CN_ID = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
     r"(?![0-9A-Za-z])"

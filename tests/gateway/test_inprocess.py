@@ -4,6 +4,7 @@ composition does is tested here; what only a real server shows stays in tests/in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,6 +274,25 @@ def test_mine_with_user_records_masked_texts_once(client: TestClient) -> None:
     again = client.post("/mine", json=body).json()
     assert [e["status"] for e in again["user"]["events"]] == ["duplicate"]
     assert again["user"]["profile"]["n_events"] == 1
+
+
+@pytest.mark.parametrize(
+    "contact",
+    ["ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ", "jö@bücher.de", "jo\u200b@\u200bexample.com", "138\u200b1234\u200b5678"],
+)
+def test_pii_in_any_spelling_reaches_neither_profile_nor_trends(client: TestClient, contact: str) -> None:
+    user = f"pii-{abs(hash(contact))}"
+    text = f"{contact} Sony TV broke, reach me please"  # first: the fake keyword runner ranks by position
+    r = client.post(
+        "/events", json={"events": [{"key": user, "user_id": user, "type": "message", "text": text, "ts": TS}]}
+    )
+    assert r.status_code == 200, r.text
+    profile = json.dumps(client.get(f"/users/{user}/profile").json(), ensure_ascii=False)
+    trends = client.get("/trends", params={"window": "7d", "end": "2026-11-29T00:00:00Z", "top": 50}).json()
+    seen = profile + json.dumps(trends, ensure_ascii=False)
+    assert "sony" in profile.lower()
+    for part in ("example", "ｅｘａｍｐｌｅ", "bücher", "1234", "5678"):
+        assert part not in seen, part
 
 
 def test_events_are_stored_once_and_feed_profile_trends_and_recall(

@@ -122,6 +122,24 @@ def test_clean_normalises_then_masks() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "cleaned"),
+    [
+        ("mail ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ now", "mail <EMAIL> now"),  # full-width @ and dot
+        ("call 138\u200b1234\u200b5678", "call <PHONE>"),  # zero-width spaces between the digits
+        ("a\u2060b@c\u00add.com", "<EMAIL>"),  # word joiner and soft hyphen inside an address
+        ("write jö@bücher.de", "write <EMAIL>"),  # internationalised address
+        ("x 用户@例子.公司 y", "x <EMAIL> y"),
+        ("\u202ejo@example.com\u202c", "<EMAIL>"),  # bidi override around it
+        ("价格@199.00元", "价格@199.00元"),  # not an address: the top-level domain must be letters
+    ],
+)
+def test_clean_masks_what_hides_from_the_raw_patterns(raw: str, cleaned: str) -> None:
+    from mining.text import clean
+
+    assert clean(raw) == cleaned
+
+
+@pytest.mark.parametrize(
     ("raw", "normalised_span", "original_span"),
     [
         ("我买了ＡＰＰＬＥ手机", "APPLE", "ＡＰＰＬＥ"),  # full-width Latin inside Chinese
