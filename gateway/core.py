@@ -11,6 +11,8 @@ colocated ones (:mod:`gateway.colocated`), or fakes in tests.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -73,6 +75,14 @@ _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
 def _typed(cls: type[T], results: Any) -> list[T]:
     adapter = _ADAPTERS.setdefault(cls, TypeAdapter(list[cls]))  # type: ignore[valid-type]
     return adapter.validate_python(results, from_attributes=True)  # type: ignore[no-any-return]
+
+
+def _mine_key(user_id: str, batch: str, index: int) -> str:
+    """Idempotency key of the ``index``-th text of a ``/mine`` call: a digest of the three parts,
+    so no user id or request id (which may hold any character, ``:`` included) can produce another
+    user's key."""
+    digest = hashlib.sha256(json.dumps([user_id, batch, index]).encode()).hexdigest()
+    return f"mine:{digest[:40]}"
 
 
 def _quantiles(result: ForecastResult) -> Quantiles:
@@ -198,7 +208,7 @@ class Gateway:
         masked = [clean(t) for t in texts]
         events = [
             {
-                "key": f"mine:{user_id}:{batch}:{i}",
+                "key": _mine_key(user_id, batch, i),
                 "user_id": user_id,
                 "type": event_type,
                 "ts": now,

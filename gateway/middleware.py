@@ -51,7 +51,7 @@ class GatewayMiddleware:
     - With keys configured, every path but :data:`OPEN_PATHS` needs one (401 otherwise). Keys
       are compared in constant time and never logged.
     - A body over ``max_body_bytes`` gets 413 (by ``Content-Length`` before reading, or while
-      streaming a chunked body).
+      reading a chunked body); a body that is not JSON (form, multipart) gets 415.
     - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
       raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
       ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
@@ -75,28 +75,44 @@ class GatewayMiddleware:
         if length.isdigit() and int(length) > self.max_body_bytes:
             await _send_json(send, 413, {"error": f"{too_big} (Content-Length {length})", "detail": None})
             return
-        received = 0
-
-        async def limited_receive() -> dict[str, Any]:
-            nonlocal received
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if scope.get("method") in ("POST", "PUT", "PATCH") and ctype and not _is_json(ctype):
+            await _send_json(
+                send, 415, {"error": f"content-type: expected application/json, got {ctype!r}", "detail": None}
+            )
+            return
+        # The whole body is read here, up to the limit, before the app sees it: a chunked body has
+        # no Content-Length, and a limit enforced while the app reads would surface as the app's
+        # own error (500) instead of 413.
+        body = bytearray()
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await _send_json(send, 413, {"error": too_big, "detail": None})
+                return
+            more = message.get("more_body", False)
+        delivered = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: the client's disconnect, when it comes
+            delivered = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
-        started = False
 
         async def capture(message: dict[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if 400 <= message["status"] < 500 or message["status"] == 503:
-                    start.update(message)
-                    return
+            if message["type"] == "http.response.start" and (
+                400 <= message["status"] < 500 or message["status"] == 503
+            ):
+                start.update(message)
+                return
             if start and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body"):
@@ -104,11 +120,7 @@ class GatewayMiddleware:
                 return
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, capture)
-        except _BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, {"error": too_big, "detail": None})
+        await self.app(scope, replay, capture)
 
     @staticmethod
     async def _rewrite(send: Any, start: dict[str, Any], raw: bytes) -> None:
@@ -123,5 +135,6 @@ class GatewayMiddleware:
         await _send_json(send, start["status"], {"error": error_message(body), "detail": detail}, keep)
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _is_json(ctype: str) -> bool:
+    """``application/json`` or a JSON media type such as ``application/problem+json``."""
+    return ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))

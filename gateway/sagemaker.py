@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pydantic_core
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -26,7 +27,9 @@ async def invocations(
     """Route one ``/invocations`` request to ``dispatch(rpc, payload)``; every failure is a 4xx
     naming the field."""
     try:
-        payload = await request.json()
+        # pydantic's parser, as for every other route: it bounds nesting depth with a ValueError
+        # where the standard library's parser overflows Python's stack (RecursionError).
+        payload = pydantic_core.from_json(await request.body())
     except ValueError as e:
         return _error(f"body: invalid JSON ({e})")
     attrs = dict(

@@ -295,6 +295,15 @@ def test_pii_in_any_spelling_reaches_neither_profile_nor_trends(client: TestClie
         assert part not in seen, part
 
 
+def test_mine_keys_of_different_users_never_collide(client: TestClient) -> None:
+    # Before, both calls made the key "mine:u:1:r:0" and the second user's text was dropped.
+    a = client.post("/mine", json={"texts": ["Sony TV"], "user_id": "u:1", "request_id": "r"}).json()
+    b = client.post("/mine", json={"texts": ["Sony TV"], "user_id": "u", "request_id": "1:r"})
+    assert b.status_code == 200, b.text
+    assert [e["status"] for e in a["user"]["events"]] == [e["status"] for e in b.json()["user"]["events"]] == ["stored"]
+    assert b.json()["user"]["profile"]["user_id"] == "u" and b.json()["user"]["profile"]["n_events"] == 1
+
+
 def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     client: TestClient, runners: dict[str, FakeRunner]
 ) -> None:
@@ -367,6 +376,9 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
         ("get", "/users/nobody/profile", None, 404, "user_id: no events for user 'nobody'"),
         ("get", "/trends?window=5s", None, 400, "window: Value error, window must be 60 s to 90 d"),
         ("post", "/invocations", {"route": ["/mine"], "body": {}}, 400, "route: expected one of"),
+        ("post", "/invocations", {"route": {"/mine": 1}, "body": {}}, 400, "route: expected one of"),
+        ("post", "/invocations", {"route": "/sentiment", "body": [[[[]]]] * 2}, 400, "body: expected a JSON object"),
+        ("post", "/invocations", "[" * 5000 + "]" * 5000, 400, "body: invalid JSON (recursion limit exceeded"),
         (
             "post",
             "/invocations",
@@ -379,7 +391,10 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
 def test_bad_input_names_the_field_and_the_rule(
     client: TestClient, method: str, path: str, body: Any, status: int, message: str
 ) -> None:
-    r = client.request(method.upper(), path, json=body)
+    if isinstance(body, str):  # raw text, not JSON-encoded again
+        r = client.request(method.upper(), path, content=body, headers={"content-type": "application/json"})
+    else:
+        r = client.request(method.upper(), path, json=body)
     assert r.status_code == status, r.text
     assert r.json()["error"].startswith(message), r.json()
 
@@ -391,6 +406,19 @@ def test_body_over_the_limit_is_413_and_overload_is_503_with_retry_after(
         "/sentiment", content=b'{"texts": ["' + b"x" * (70 << 10) + b'"]}', headers={"content-type": "application/json"}
     )
     assert r.status_code == 413 and "over the limit of 65536 bytes" in r.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
+        yield b'{"texts": ["'
+        for _ in range(70):
+            yield b"x" * 1024
+        yield b'"]}'
+
+    r = client.post("/sentiment", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "request body is over the limit of 65536 bytes"
+    for ctype in ("multipart/form-data", "multipart/form-data; boundary=b", "application/x-www-form-urlencoded"):
+        r = client.post("/sentiment", content=b"--b\r\nxx", headers={"content-type": ctype})
+        assert r.status_code == 415, r.text
+        assert r.json()["error"] == f"content-type: expected application/json, got {ctype.split(';')[0]!r}"
     runners["sentiment"].fail = ServiceUnavailable("sentiment queue is full")
     r = client.post("/sentiment", json={"texts": ["great"]})
     assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
