@@ -107,7 +107,9 @@ class DemandMining:
         from gateway.grpc_server import build_server, set_serving
 
         host, port = self.settings.grpc_host, self.settings.grpc_port
-        self.grpc_server, health = build_server(port, self.dispatch, self.settings.api_keys, host)
+        self.grpc_server, health = build_server(
+            port, self.dispatch, self.settings.api_keys, host, max_message_bytes=self.settings.max_body_bytes
+        )
         await self.grpc_server.start()
         # Dependencies answer only once their models are loaded and warmed; wait for that first.
         asyncio.get_running_loop().create_task(self._grpc_ready(health, set_serving))

@@ -9,12 +9,14 @@ reflection are registered beside it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -25,9 +27,9 @@ from gateway.proto import demand_mining_pb2 as pb
 SERVICE = "demandmining.v1.DemandMining"
 log = logging.getLogger(__name__)
 
-# Upper bound on a request message; the schema limits (64 texts x 2000 characters, 256 events)
-# stay well below it, so the schema's message, not the transport's, is what a client sees.
-MAX_MESSAGE_BYTES = 8 << 20
+# A call that takes longer is answered DEADLINE_EXCEEDED whatever deadline the client set (or
+# none): the HTTP side's request timeout.
+CALL_TIMEOUT_S = 60.0
 
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -41,12 +43,21 @@ def _without_nulls(value: Any) -> Any:
 
 
 def _handler(
-    rpc: str, request_cls: Any, response_cls: Any, dispatch: Dispatch, api_keys: frozenset[str]
+    rpc: str, request_cls: Any, response_cls: Any, dispatch: Dispatch, api_keys: frozenset[str], timeout_s: float
 ) -> grpc.RpcMethodHandler:
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def call(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
         metadata = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
         if not key_allowed(presented_key(metadata), api_keys):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHORIZED)
+        # Decoded here, not by grpc's deserializer hook: a message that does not decode (wrong
+        # type, truncated, a string field that is not UTF-8) is the client's error, and grpc
+        # would answer it with its own exception text.
+        try:
+            request = request_cls.FromString(raw)
+        except DecodeError:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid {request_cls.DESCRIPTOR.full_name} message"
+            )
         # Empty lists and unset plain fields are sent as [] / "" / 0, so the schema judges them as it
         # judges the same JSON (an empty texts list is "too short", not "missing"); unset optional
         # fields stay absent and take the HTTP default.
@@ -54,27 +65,42 @@ def _handler(
             request, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
         try:
-            result = await dispatch(rpc, payload)
+            result = await asyncio.wait_for(dispatch(rpc, payload), timeout_s)
+            # JSON null has no proto form: an absent optional field is how a message says it.
+            return json_format.ParseDict(_without_nulls(result), response_cls(), ignore_unknown_fields=True)
         except RequestError as e:
             await context.abort(getattr(grpc.StatusCode, GRPC_CODES.get(e.status, "UNKNOWN")), e.message)
-        # JSON null has no proto form: an absent optional field is how a message says it.
-        return json_format.ParseDict(_without_nulls(result), response_cls(), ignore_unknown_fields=True)
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"{rpc}: no answer within {timeout_s:g} s")
+        except Exception:
+            # Never an exception's text to a client: logged here, a fixed message there.
+            log.exception("gRPC %s failed", rpc)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
 
     return grpc.unary_unary_rpc_method_handler(
-        call, request_deserializer=request_cls.FromString, response_serializer=response_cls.SerializeToString
+        call, request_deserializer=None, response_serializer=response_cls.SerializeToString
     )
 
 
 def build_server(
-    port: int, dispatch: Dispatch, api_keys: frozenset[str] = frozenset(), host: str = "0.0.0.0"
+    port: int,
+    dispatch: Dispatch,
+    api_keys: frozenset[str] = frozenset(),
+    host: str = "127.0.0.1",
+    max_message_bytes: int = 4 << 20,
+    timeout_s: float = CALL_TIMEOUT_S,
 ) -> tuple[grpc.aio.Server, health.HealthServicer]:
     """A ``grpc.aio`` server (not started) on ``host:port`` serving every rpc of the proto through
     ``dispatch(rpc_name, payload) -> response dict``; returns it with its health servicer (set
-    to SERVING by the caller once the models are ready)."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+    to SERVING by the caller once the models are ready). A request message over
+    ``max_message_bytes`` (HTTP's body limit) is refused with RESOURCE_EXHAUSTED; a call running
+    past ``timeout_s`` is answered DEADLINE_EXCEEDED."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", max_message_bytes)])
     methods = pb.DESCRIPTOR.services_by_name["DemandMining"].methods
     handlers = {
-        m.name: _handler(m.name, getattr(pb, m.input_type.name), getattr(pb, m.output_type.name), dispatch, api_keys)
+        m.name: _handler(
+            m.name, getattr(pb, m.input_type.name), getattr(pb, m.output_type.name), dispatch, api_keys, timeout_s
+        )
         for m in methods
     }
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])

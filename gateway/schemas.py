@@ -153,7 +153,12 @@ class SimilarResponse(BaseModel):
     results: list[SimilarResult]
 
 
-Units = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Bounds keep every value, and the model's arithmetic on it (float32 on the accelerator), finite:
+# no shop sells 10^12 units of one thing in a period, and prices and promotion flags are small.
+MAX_UNITS = 1e12
+MAX_COVARIATE = 1e9
+Units = Annotated[float, Field(ge=0, le=MAX_UNITS, allow_inf_nan=False)]
+Covariate = Annotated[float, Field(ge=-MAX_COVARIATE, le=MAX_COVARIATE, allow_inf_nan=False)]
 
 
 class SeriesInput(BaseModel):
@@ -166,11 +171,11 @@ class SeriesInput(BaseModel):
             "data (a gap), which is different from 0 sold"
         ),
     )
-    covariates: dict[str, list[float]] = Field(
+    covariates: dict[str, list[Covariate]] = Field(
         default={}, description=("per covariate the model uses (see /forecast/spec), one value per history period")
     )
     horizon: int = Field(ge=1, le=52, description="periods to forecast after the last history period")
-    future_covariates: dict[str, list[float]] = Field(
+    future_covariates: dict[str, list[Covariate]] = Field(
         default={}, description=("per covariate, the planned value for each forecast period (price, promotion, ...)")
     )
 

@@ -70,7 +70,7 @@ class Settings:
     batching: bool = True
     torch_threads: int = 1
     grpc_port: int = 3001
-    grpc_host: str = "0.0.0.0"
+    grpc_host: str = "127.0.0.1"
     model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
@@ -102,7 +102,7 @@ class Settings:
             batching=batching == "on",
             torch_threads=threads,
             grpc_port=_int(env, "GRPC_PORT", 3001),
-            grpc_host=env.get("GRPC_HOST", "0.0.0.0"),
+            grpc_host=env.get("GRPC_HOST", "127.0.0.1"),
             model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},
             data_dir=Path(env.get("DEMAND_MINING_DATA_DIR") or Path.home() / ".cache" / "demand-mining").expanduser(),
             brands=(

@@ -14,7 +14,7 @@ def test_defaults_from_an_empty_environment() -> None:
     s = Settings.from_env({})
     assert s.layout == "colocated" and s.workers == cores() and s.torch_threads == max(1, cores() // s.workers)
     assert s.batching and s.api_keys == frozenset() and s.max_body_bytes == 4 << 20
-    assert (s.grpc_port, s.grpc_host, s.events_db) == (3001, "0.0.0.0", Path("var/events.sqlite3"))
+    assert (s.grpc_port, s.grpc_host, s.events_db) == (3001, "127.0.0.1", Path("var/events.sqlite3"))
     assert s.model_tags == {m.name: f"{m.name}:latest" for m in MODELS}
 
 
@@ -28,14 +28,14 @@ def test_every_variable_is_read() -> None:
             "DEMAND_MINING_API_KEYS": " a, b ,,",
             "DEMAND_MINING_MAX_BODY_BYTES": "100",
             "GRPC_PORT": "0",
-            "GRPC_HOST": "127.0.0.1",
+            "GRPC_HOST": "::1",
             "DEMAND_MINING_EVENTS_DB": "/tmp/e.db",
             "NER_PRODUCTS_EN_MODEL": "ner-products-en:abc",
             "DEMAND_MINING_DATA_DIR": "/data/cache",
         }
     )
     assert (s.layout, s.workers, s.torch_threads, s.batching) == ("separate", 3, 2, False)
-    assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "127.0.0.1")
+    assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "::1")
     assert s.events_db == Path("/tmp/e.db") and s.data_dir == Path("/data/cache")
     assert s.model_tags["ner-products-en"] == "ner-products-en:abc" and s.model_tags["ner-en"] == "ner-en:latest"
 
