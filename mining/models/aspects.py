@@ -135,8 +135,9 @@ class OpinionLexicon:
     ) -> OpinionLexicon:
         """Lexicon from (text, aspect start, aspect end, polarity) examples.
 
-        A word counts once per example when it occurs in the aspect's clause outside the aspect;
-        it enters the lexicon when it occurs in at least ``min_count`` positive-or-negative
+        A word counts once per example when it occurs in the aspect's clause outside the aspect,
+        for the aspect's polarity, or for the opposite one when a negator precedes it (as
+        :meth:`opinion` reads it); it enters the lexicon when it occurs in at least ``min_count`` positive-or-negative
         examples and its add-one log-odds ratio is at least ``min_log_odds`` in absolute value.
         Negators and aspect terms never enter (a negator flips, an aspect is not an opinion).
         """
@@ -150,8 +151,18 @@ class OpinionLexicon:
             if polarity not in ("positive", "negative"):
                 continue
             lo, hi = clause_bounds(text, start, end)
-            clause = {w for w, s, e in word_spans(text[lo:hi], lang) if not (lo + s < end and lo + e > start)}
-            (pos if polarity == "positive" else neg).update(clause)
+            spans = word_spans(text[lo:hi], lang)
+            folded = fold(text)
+            seen: set[tuple[str, bool]] = set()
+            for k, (w, s, e) in enumerate(spans):
+                if lo + s < end and lo + e > start:
+                    continue  # the aspect itself
+                # Counted as the lookup reads it: a negated word speaks for the opposite polarity,
+                # so 耐用 in "电池不耐用" counts as positive, not as a negative word.
+                negated = _negated(folded, spans, k, lo + s, lo, lang)
+                if (w, negated) not in seen:
+                    seen.add((w, negated))
+                    (pos if (polarity == "positive") != negated else neg)[w] += 1
             n_pos, n_neg = n_pos + (polarity == "positive"), n_neg + (polarity == "negative")
         words: dict[str, float] = {}
         for w in set(pos) | set(neg):
@@ -184,17 +195,12 @@ class OpinionLexicon:
             if pattern is None:
                 return []
             return [
-                (
-                    m.group(),
-                    m.start(),
-                    m.end(),
-                    any(n in folded[max(lo, m.start() - 3) : m.start()] for n in NEGATORS["zh"]),
-                )
+                (m.group(), m.start(), m.end(), _negated(folded, [], 0, m.start(), lo, "zh"))
                 for m in pattern.finditer(folded, lo, hi)
             ]
-        words = [(w, lo + s, lo + e) for w, s, e in word_spans(text[lo:hi], "en")]
+        words = word_spans(text[lo:hi], "en")
         return [
-            (w, s, e, any(words[j][0] in NEGATORS["en"] for j in range(max(0, k - _NEGATION_REACH), k)))
+            (w, lo + s, lo + e, _negated(folded, words, k, lo + s, lo, "en"))
             for k, (w, s, e) in enumerate(words)
             if w in self.words
         ]
@@ -227,6 +233,15 @@ class OpinionLexicon:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> OpinionLexicon:
         return cls(obj["lang"], {str(k): float(v) for k, v in obj["words"].items()}, obj["fallback"], obj["stats"])
+
+
+def _negated(folded: str, words: Sequence[tuple[str, int, int]], k: int, start: int, lo: int, lang: str) -> bool:
+    """Whether a negator stands just before the word at ``start`` (in the clause from ``lo``):
+    Chinese, within the three characters before it (不太好, 没有很好); English, within the three
+    words before it (``words[k]`` is the word; "not very good")."""
+    if lang == "zh":
+        return any(n in folded[max(lo, start - _NEGATION_REACH) : start] for n in NEGATORS["zh"])
+    return any(words[j][0] in NEGATORS["en"] for j in range(max(0, k - _NEGATION_REACH), k))
 
 
 def _is_word(w: str) -> bool:

@@ -124,3 +124,14 @@ def test_metrics_known_answer() -> None:
     assert m["test_pair_f1"] == pytest.approx(2 * 1 / (3 + 3))
     assert m["test_polarity_accuracy"] == pytest.approx(2 / 3)
     assert m["test_polarity_macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)
+
+
+def test_a_word_seen_mostly_negated_is_learnt_with_its_own_polarity() -> None:
+    # 耐用 appears in complaints as 不耐用: counted as the lookup reads it, it is a positive word.
+    train = [ex("电池不耐用", "电池", "negative")] * 4 + [ex("电池很耐用", "电池", "positive")]
+    lex = OpinionLexicon.derive(train, "zh", min_count=3, min_log_odds=0.5)
+    assert lex.words["耐用"] > 0
+    op = lex.opinion("这款手机电池不耐用", 4, 6)
+    assert op is not None and (op.text, op.polarity) == ("耐用", "negative")
+    op = lex.opinion("电池非常耐用", 0, 2)
+    assert op is not None and op.polarity == "positive"
