@@ -59,7 +59,7 @@ from mining.contracts import (
     TextItem,
     text_items,
 )
-from mining.events import EventStore
+from mining.events import EventStore, StoreUnavailable
 from mining.insight import demand_summary
 from mining.inventory import reorder_plan
 from mining.registry import RUNNERS
@@ -112,6 +112,14 @@ class Gateway:
             return all(await asyncio.gather(*(r.is_ready(5) for r in self.runners.values())))
         except Exception:  # a separate runner's socket is not up yet
             return False
+
+    async def _store(self, method: Callable[..., T], *args: Any) -> T:
+        """Run an event-store call in a thread; a store that is busy or out of space answers 503
+        (with Retry-After), not 500: the client's request was fine and may be retried."""
+        try:
+            return await asyncio.to_thread(method, *args)
+        except StoreUnavailable as e:
+            raise ServiceUnavailable(str(e)) from None
 
     # --- text tasks ---------------------------------------------------------------------------------
     async def _labels(self, runner: str, items: list[TextItem]) -> list[LabelResult]:
@@ -217,8 +225,8 @@ class Gateway:
             }
             for i, (m, r) in enumerate(zip(masked, results))
         ]
-        statuses = await asyncio.to_thread(self.events.add, events)
-        profile = await asyncio.to_thread(self.events.profile, user_id)
+        statuses = await self._store(self.events.add, events)
+        profile = await self._store(self.events.profile, user_id)
         recs = await self.recommendations([{"user_id": user_id, "n": n}])
         return MineResponse(
             results=results,
@@ -238,7 +246,7 @@ class Gateway:
         if len(set(keys)) != len(keys):
             dup = next(k for k in keys if keys.count(k) > 1)
             raise InvalidArgument(f"events: key {dup!r} appears more than once in this request; keys must be unique")
-        known = await asyncio.to_thread(self.events.existing, keys)
+        known = await self._store(self.events.existing, keys)
         fresh = [e for e in events if e.key not in known]
         # Only the masked text is analysed and kept: nothing personal reaches the store.
         masked = {e.key: clean(e.text) for e in fresh if e.text is not None}
@@ -255,7 +263,7 @@ class Gateway:
             }
             for e in fresh
         ]
-        stored = {r["key"]: r for r in await asyncio.to_thread(self.events.add, rows)} if rows else {}
+        stored = {r["key"]: r for r in await self._store(self.events.add, rows)} if rows else {}
         results = []
         for k in keys:
             if k in stored and stored[k]["stored"]:
@@ -266,7 +274,7 @@ class Gateway:
         return EventsResponse(results=results, stored=n_stored, duplicates=len(results) - n_stored)
 
     async def profile(self, user_id: str, top: int = 10) -> Profile:
-        p = await asyncio.to_thread(self.events.profile, user_id, top)
+        p = await self._store(self.events.profile, user_id, top)
         if p is None:
             raise NotFound(f"user_id: no events for user {user_id!r}; post events to /events first")
         return Profile(**p)
@@ -274,13 +282,13 @@ class Gateway:
     async def trends(
         self, window: int = 86400, end: datetime | None = None, top: int = 10, min_count: int = 1
     ) -> Trends:
-        t = await asyncio.to_thread(self.events.trends, float(window), end.timestamp() if end else None, top, min_count)
+        t = await self._store(self.events.trends, float(window), end.timestamp() if end else None, top, min_count)
         return Trends(**t)
 
     # --- recommendations ----------------------------------------------------------------------------
     async def recommendations(self, requests: list[dict[str, Any]]) -> list[Recommendation]:
         # A user's stored events are folded in with whatever the request sends (recalculate_user).
-        histories = await asyncio.gather(*(asyncio.to_thread(self.events.interactions, r["user_id"]) for r in requests))
+        histories = await asyncio.gather(*(self._store(self.events.interactions, r["user_id"]) for r in requests))
         for r, history in zip(requests, histories):
             r["recent"] = list(r.get("recent", [])) + [{"item_id": i, "weight": w} for i, w in history]
         results = _typed(RecallResult, await self.runners["recall"].to_async.predict(requests))

@@ -16,13 +16,14 @@ Times are Unix seconds (float, UTC).
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message")
 
@@ -118,6 +119,31 @@ def terms_of(
     return rows
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot take or answer a call now (locked past the busy timeout, disk full, I/O
+    error); the call may be retried. Its message says which, without customer data."""
+
+
+_TRANSIENT = ("locked", "busy", "full", "disk i/o", "unable to open")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translating(method: F) -> F:
+    """SQLite errors that say the store is busy or out of space become :class:`StoreUnavailable`;
+    anything else (a bug) propagates as it is."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as e:
+            if any(word in str(e).lower() for word in _TRANSIENT):
+                raise StoreUnavailable(f"event store unavailable: {e}") from e
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
 class EventStore:
     """Events and their derived terms in one SQLite file (created on first open).
 
@@ -125,15 +151,17 @@ class EventStore:
     methods in a thread); several processes may open the same path.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 30.0) -> None:
+        """Open (creating) the store at ``path``; a write waits up to ``busy_timeout_s`` for
+        another process's lock before the call fails with :class:`StoreUnavailable`."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: the WAL is fsynced at every commit, so "stored" means on disk, not in a page cache.
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         with self._lock:
             self._db.executescript(SCHEMA)
 
@@ -142,6 +170,7 @@ class EventStore:
             self._db.close()
 
     # --- writes ----------------------------------------------------------------------------------
+    @_translating
     def existing(self, keys: Sequence[str]) -> dict[str, int]:
         """Idempotency keys already stored -> their event id (to skip analysing retries)."""
         if not keys:
@@ -150,6 +179,7 @@ class EventStore:
             marks = ",".join("?" * len(keys))
             return dict(self._db.execute(f"SELECT key, id FROM events WHERE key IN ({marks})", list(keys)).fetchall())
 
+    @_translating
     def add(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store events in one transaction, each at most once per idempotency key.
 
@@ -206,6 +236,7 @@ class EventStore:
         return out
 
     # --- reads -----------------------------------------------------------------------------------
+    @_translating
     def _rows(self, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, list(args)).fetchall()

@@ -467,3 +467,16 @@ def test_grpc_dispatch_answers_as_http(client: TestClient) -> None:
         "current": 0,
         "previous": 0,
     }
+
+
+def test_a_busy_event_store_is_503_with_retry_after(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mining.events import EventStore, StoreUnavailable
+
+    def locked(self: EventStore, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise StoreUnavailable("event store unavailable: database is locked")
+
+    monkeypatch.setattr(EventStore, "add", locked)
+    body = {"events": [{"key": "b1", "user_id": "u", "type": "view", "item_id": "1", "ts": TS}]}
+    r = client.post("/events", json=body)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+    assert "Traceback" not in r.text and "StoreUnavailable" not in r.text

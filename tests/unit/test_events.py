@@ -215,3 +215,17 @@ def test_processes_share_the_store(tmp_path: Path) -> None:
         assert p.exitcode == 0
     store = EventStore(path)
     assert store.count() == 3 * 40 + 40  # every worker's events, each shared key once
+
+
+def test_a_locked_store_is_unavailable_not_an_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from mining.events import StoreUnavailable
+
+    store = EventStore(tmp_path / "ev.db", busy_timeout_s=0.1)
+    other = sqlite3.connect(tmp_path / "ev.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock past the busy timeout
+    with pytest.raises(StoreUnavailable, match="event store unavailable: database is locked"):
+        store.add([ev("k1", "u", "view", T0, "i1")])
+    other.execute("ROLLBACK")
+    assert [r["stored"] for r in store.add([ev("k1", "u", "view", T0, "i1")])] == [True]  # and it recovers
