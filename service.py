@@ -294,7 +294,7 @@ class DemandMining:
 
 
 def _gateway_middleware(app: Any) -> GatewayMiddleware:
-    return GatewayMiddleware(app, SETTINGS.api_keys, SETTINGS.max_body_bytes)
+    return GatewayMiddleware(app, SETTINGS.api_keys, SETTINGS.max_body_bytes, SETTINGS.max_in_flight)
 
 
 DemandMining.add_asgi_middleware(_gateway_middleware)  # type: ignore[attr-defined]

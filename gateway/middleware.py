@@ -57,10 +57,16 @@ class GatewayMiddleware:
       ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
     - A 503 (separate layout: a runner's queue is over its latency budget) gets the same shape
       and ``Retry-After``.
+    - With ``max_in_flight``, a request arriving while that many are being served gets 503 with
+      ``Retry-After`` at once, instead of queueing without bound (health, readiness and metrics
+      are always answered).
     """
 
-    def __init__(self, app: Any, api_keys: frozenset[str] = frozenset(), max_body_bytes: int = 4 << 20) -> None:
+    def __init__(
+        self, app: Any, api_keys: frozenset[str] = frozenset(), max_body_bytes: int = 4 << 20, max_in_flight: int = 0
+    ) -> None:
         self.app, self.api_keys, self.max_body_bytes = app, api_keys, max_body_bytes
+        self.max_in_flight, self.in_flight = max_in_flight, 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -70,6 +76,21 @@ class GatewayMiddleware:
         if scope.get("path") not in OPEN_PATHS and not key_allowed(presented_key(headers), self.api_keys):
             await _send_json(send, 401, {"error": UNAUTHORIZED, "detail": None}, [(b"www-authenticate", b"Bearer")])
             return
+        if scope.get("path") in OPEN_PATHS or not self.max_in_flight:
+            await self._serve(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            busy = f"server busy: {self.in_flight} requests in flight (limit {self.max_in_flight}); retry shortly"
+            await _send_json(send, 503, {"error": busy, "detail": None}, [(b"retry-after", b"1")])
+            return
+        self.in_flight += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         too_big = f"request body is over the limit of {self.max_body_bytes} bytes"
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body_bytes:

@@ -50,6 +50,8 @@ class Settings:
         events_db: the SQLite file of the event store.
         api_keys: accepted API keys; empty: authentication off.
         max_body_bytes: request body limit (HTTP 413 over it).
+        max_in_flight: requests one gateway worker serves at once; more get 503 with Retry-After
+            (0: no limit).
         layout: ``colocated`` (every runner inside each gateway worker, batched in process) or
             ``separate`` (each runner its own BentoML service and processes).
         workers: gateway worker processes.
@@ -65,6 +67,7 @@ class Settings:
     events_db: Path = Path("var/events.sqlite3")
     api_keys: frozenset[str] = frozenset()
     max_body_bytes: int = 4 << 20
+    max_in_flight: int = 256
     layout: str = "colocated"
     workers: int = 1
     batching: bool = True
@@ -97,6 +100,7 @@ class Settings:
             events_db=Path(env.get("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")),
             api_keys=parse_api_keys(env.get("DEMAND_MINING_API_KEYS")),
             max_body_bytes=_int(env, "DEMAND_MINING_MAX_BODY_BYTES", 4 << 20, minimum=1),
+            max_in_flight=_int(env, "DEMAND_MINING_MAX_IN_FLIGHT", 256, minimum=0),
             layout=layout,
             workers=workers,
             batching=batching == "on",

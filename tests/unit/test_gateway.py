@@ -54,3 +54,43 @@ def test_success_passes_through() -> None:
         {b"content-type": b"application/json", b"content-length": b"16"},
         {"results": [1]},
     )
+
+
+def test_requests_over_the_in_flight_limit_get_503_at_once() -> None:
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        if scope["path"] != "/readyz":
+            await release.wait()  # a slow model call
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def scenario() -> list[tuple[int, dict[bytes, bytes]]]:
+        middleware = GatewayMiddleware(app, max_in_flight=2)
+
+        async def one(path: str) -> tuple[int, dict[bytes, bytes]]:
+            sent: list[dict[str, Any]] = []
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"{}", "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                sent.append(message)
+
+            scope = {"type": "http", "path": path, "method": "POST", "headers": []}
+            await middleware(scope, receive, send)
+            return sent[0]["status"], dict(sent[0].get("headers", []))
+
+        slow = [asyncio.create_task(one("/sentiment")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        third = await one("/sentiment")  # answered while the two are still running
+        health = await one("/readyz")  # never limited
+        release.set()
+        done = [*(await asyncio.gather(*slow)), third, health]
+        assert middleware.in_flight == 0  # every finished request left the count
+        return done
+
+    (a, _), (b, _), (third, headers), (health, _) = asyncio.run(scenario())
+    assert (a, b, third, health) == (200, 200, 503, 200)
+    assert headers[b"retry-after"] == b"1"
