@@ -32,6 +32,7 @@ from gateway.schemas import (
     MAX_TEXTS,
     AspectsResponse,
     ClassifyResponse,
+    DeletedUser,
     EventIn,
     EventsResponse,
     ForecastResponse,
@@ -51,6 +52,7 @@ from gateway.schemas import (
     TopK,
     Trends,
     TrendsQuery,
+    UserQuery,
 )
 from mining.events import EventStore
 from mining.registry import RUNNERS
@@ -82,6 +84,12 @@ async def _bad_query(_: Any, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"error": message, "detail": detail}, status_code=400)
 
 
+@reads.exception_handler(bentoml.exceptions.ServiceUnavailable)
+async def _unavailable(_: Any, exc: bentoml.exceptions.ServiceUnavailable) -> JSONResponse:
+    # The event store is busy or full: the request may be retried (BentoML's own routes do the same).
+    return JSONResponse({"error": str(exc), "detail": None}, status_code=503, headers={"retry-after": "1"})
+
+
 @bentoml.asgi_app(reads, path="/")
 @bentoml.service(name="DemandMining", workers=SETTINGS.workers, traffic={"timeout": 60})
 class DemandMining:
@@ -99,7 +107,24 @@ class DemandMining:
         self.gateway = Gateway(self.runners, EventStore(self.settings.events_db))
         self.grpc_server: Any = None
 
-    # --- lifecycle: the gRPC server lives in each gateway worker ----------------------------------
+    # --- lifecycle: retention, and the gRPC server in each gateway worker ----------------------------
+    @bentoml.on_startup
+    async def _start_retention(self) -> None:
+        if self.settings.retention_days:
+            asyncio.get_running_loop().create_task(self._retention_loop())
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                purged = await self.gateway.purge(self.settings.retention_days)
+                if purged["events"]:
+                    log.info(
+                        "retention: %d events older than %d days purged", purged["events"], self.settings.retention_days
+                    )
+            except Exception:  # a busy store: the next round tries again
+                log.exception("retention purge failed")
+            await asyncio.sleep(3600)
+
     @bentoml.on_startup
     async def _start_grpc(self) -> None:
         if not self.settings.grpc_port:
@@ -227,6 +252,19 @@ class DemandMining:
             return JSONResponse({"error": message, "detail": detail}, status_code=400)
         except bentoml.exceptions.NotFound as e:
             return JSONResponse({"error": str(e), "detail": None}, status_code=404)
+
+    async def delete_user(self, user_id: str) -> DeletedUser:
+        return await self.gateway.delete_user(user_id)
+
+    @reads.delete("/users/{user_id}", response_model=DeletedUser)
+    async def delete_user_http(self, user_id: str) -> Any:
+        """Remove a user's events, profile terms and folded-in interactions (idempotent)."""
+        try:
+            q = UserQuery(user_id=user_id)
+        except ValidationError as e:
+            message, detail = validation_message(list(e.errors(include_url=False)))
+            return JSONResponse({"error": message, "detail": detail}, status_code=400)
+        return await self.gateway.delete_user(q.user_id)
 
     @reads.get("/trends", response_model=Trends)
     async def get_trends(self, q: Annotated[TrendsQuery, Query()]) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +27,7 @@ from gateway.errors import RequestError, validation_message
 from gateway.schemas import (
     AspectsResponse,
     ClassifyResponse,
+    DeletedUser,
     Demand,
     EventIn,
     EventsResponse,
@@ -66,6 +68,7 @@ from mining.registry import RUNNERS
 from mining.text import clean, normalize
 
 T = TypeVar("T")
+log = logging.getLogger("demand_mining")
 
 # Runner results arrive as contract models (colocated) or as their JSON (separate layout): one
 # adapter per result type reads either.
@@ -278,6 +281,18 @@ class Gateway:
         if p is None:
             raise NotFound(f"user_id: no events for user {user_id!r}; post events to /events first")
         return Profile(**p)
+
+    async def delete_user(self, user_id: str) -> DeletedUser:
+        """Remove a user's events and everything derived from them (profile terms, folded-in
+        interactions); the audit log line names the counts and a digest of the id, not the id."""
+        counts = await self._store(self.events.delete_user, user_id)
+        digest = hashlib.sha256(user_id.encode()).hexdigest()[:16]
+        log.info("deleted user sha256:%s: %d events, %d terms", digest, counts["events"], counts["terms"])
+        return DeletedUser(user_id=user_id, **counts)
+
+    async def purge(self, retention_days: int) -> dict[str, int]:
+        """Delete events older than ``retention_days`` days (and their terms); returns the counts."""
+        return await self._store(self.events.purge, time.time() - retention_days * 86400.0)
 
     async def trends(
         self, window: int = 86400, end: datetime | None = None, top: int = 10, min_count: int = 1

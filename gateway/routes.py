@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from gateway.schemas import ProfileQuery, TrendsQuery
+from gateway.schemas import ProfileQuery, TrendsQuery, UserQuery
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/events", "PostEvents", "post_events"),
     Operation("/profile", "GetProfile", "profile", ProfileQuery),
     Operation("/trends", "GetTrends", "trends", TrendsQuery),
+    Operation("/delete-user", "DeleteUser", "delete_user", UserQuery),
     Operation("/recommend", "Recommend", "recommend"),
     Operation("/similar-items", "SimilarItems", "similar_items"),
     Operation("/forecast", "Forecast", "forecast"),

@@ -385,6 +385,16 @@ class ProfileQuery(BaseModel):
     top: int = Field(default=10, ge=1, le=50, description="keywords, entities and items listed, 1-50")
 
 
+class UserQuery(BaseModel):
+    user_id: Id
+
+
+class DeletedUser(BaseModel):
+    user_id: str
+    events: int = Field(description="events removed (0 when the user had none: deleting twice is harmless)")
+    terms: int = Field(description="derived terms removed (categories, entities, keywords, aspects)")
+
+
 class TrendsQuery(BaseModel):
     window: Annotated[int, BeforeValidator(_window_seconds)] = Field(
         default=86400, description="window length: seconds, or 15m, 1h, 24h, 7d (60 s - 90 d); default 24h"

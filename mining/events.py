@@ -235,6 +235,38 @@ class EventStore:
                 raise
         return out
 
+    @_translating
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Remove every event of ``user_id`` and every term derived from them, in one transaction.
+        Idempotent: a second call deletes nothing. Returns the counts (``events``, ``terms``)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                terms = self._db.execute("DELETE FROM terms WHERE user_id = ?", (user_id,)).rowcount
+                events = self._db.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return {"events": int(events), "terms": int(terms)}
+
+    @_translating
+    def purge(self, before: float) -> dict[str, int]:
+        """Remove events with ``ts`` before ``before`` (Unix s) and their terms: the retention
+        setting's job. Returns the counts (``events``, ``terms``)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                terms = self._db.execute(
+                    "DELETE FROM terms WHERE event_id IN (SELECT id FROM events WHERE ts < ?)", (before,)
+                ).rowcount
+                events = self._db.execute("DELETE FROM events WHERE ts < ?", (before,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return {"events": int(events), "terms": int(terms)}
+
     # --- reads -----------------------------------------------------------------------------------
     @_translating
     def _rows(self, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:

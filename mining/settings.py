@@ -48,6 +48,8 @@ class Settings:
 
     Attributes:
         events_db: the SQLite file of the event store.
+        retention_days: events older than this many days are deleted, with what was derived from
+            them, at start and every hour after (0: kept for ever).
         api_keys: accepted API keys; empty: authentication off.
         max_body_bytes: request body limit (HTTP 413 over it).
         max_in_flight: requests one gateway worker serves at once; more get 503 with Retry-After
@@ -65,6 +67,7 @@ class Settings:
     """
 
     events_db: Path = Path("var/events.sqlite3")
+    retention_days: int = 0
     api_keys: frozenset[str] = frozenset()
     max_body_bytes: int = 4 << 20
     max_in_flight: int = 256
@@ -100,6 +103,7 @@ class Settings:
             events_db=Path(env.get("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")),
             api_keys=parse_api_keys(env.get("DEMAND_MINING_API_KEYS")),
             max_body_bytes=_int(env, "DEMAND_MINING_MAX_BODY_BYTES", 4 << 20, minimum=1),
+            retention_days=_int(env, "DEMAND_MINING_RETENTION_DAYS", 0, minimum=0),
             max_in_flight=_int(env, "DEMAND_MINING_MAX_IN_FLIGHT", 256, minimum=0),
             layout=layout,
             workers=workers,

@@ -373,6 +373,22 @@ class ProfileAspects(_message.Message):
     disliked: _containers.RepeatedCompositeFieldContainer[AspectOpinion]
     def __init__(self, liked: _Optional[_Iterable[_Union[AspectOpinion, _Mapping]]] = ..., disliked: _Optional[_Iterable[_Union[AspectOpinion, _Mapping]]] = ...) -> None: ...
 
+class DeleteUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class DeletedUser(_message.Message):
+    __slots__ = ("user_id", "events", "terms")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    events: int
+    terms: int
+    def __init__(self, user_id: _Optional[str] = ..., events: _Optional[int] = ..., terms: _Optional[int] = ...) -> None: ...
+
 class TrendsRequest(_message.Message):
     __slots__ = ("window", "end", "top", "min_count")
     WINDOW_FIELD_NUMBER: _ClassVar[int]

@@ -79,6 +79,11 @@ class DemandMiningStub:
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.TrendsRequest.SerializeToString,
                 response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.Trends.FromString,
                 _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/demandmining.v1.DemandMining/DeleteUser',
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.DeletedUser.FromString,
+                _registered_method=True)
         self.Recommend = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Recommend',
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.RecommendRequest.SerializeToString,
@@ -158,6 +163,12 @@ class DemandMiningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Recommend(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -229,6 +240,11 @@ def add_DemandMiningServicer_to_server(servicer, server):
                     servicer.GetTrends,
                     request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.TrendsRequest.FromString,
                     response_serializer=gateway_dot_proto_dot_demand__mining__pb2.Trends.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.DeleteUserRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.DeletedUser.SerializeToString,
             ),
             'Recommend': grpc.unary_unary_rpc_method_handler(
                     servicer.Recommend,
@@ -494,6 +510,33 @@ class DemandMining:
             '/demandmining.v1.DemandMining/GetTrends',
             gateway_dot_proto_dot_demand__mining__pb2.TrendsRequest.SerializeToString,
             gateway_dot_proto_dot_demand__mining__pb2.Trends.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/demandmining.v1.DemandMining/DeleteUser',
+            gateway_dot_proto_dot_demand__mining__pb2.DeleteUserRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.DeletedUser.FromString,
             options,
             channel_credentials,
             insecure,

@@ -480,3 +480,52 @@ def test_a_busy_event_store_is_503_with_retry_after(client: TestClient, monkeypa
     r = client.post("/events", json=body)
     assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
     assert "Traceback" not in r.text and "StoreUnavailable" not in r.text
+
+
+def test_delete_user_removes_profile_and_folded_in_history(client: TestClient) -> None:
+    events = [
+        {"key": "d1", "user_id": "gone", "type": "search", "text": "华为 手机 太贵", "ts": TS},
+        {"key": "d2", "user_id": "gone", "type": "purchase", "item_id": "50", "ts": TS},
+        {"key": "d3", "user_id": "stays", "type": "purchase", "item_id": "50", "ts": TS},
+    ]
+    assert client.post("/events", json={"events": events}).json()["stored"] == 3
+    r = client.delete("/users/gone")
+    assert r.status_code == 200 and r.json()["user_id"] == "gone" and r.json()["events"] == 2, r.text
+    assert r.json()["terms"] >= 3  # category, entity, keywords and aspects of the text
+    assert client.get("/users/gone/profile").status_code == 404
+    rec = client.post("/recommend", json={"requests": {"user_id": "gone", "n": 2}}).json()["results"][0]
+    assert rec["history_events"] == 0 and rec["source"] == "popularity"
+    assert client.get("/users/stays/profile").json()["n_events"] == 1
+    again = client.delete("/users/gone").json()
+    assert (again["events"], again["terms"]) == (0, 0)
+    import asyncio
+
+    instance = service.DemandMining.inner()
+    assert asyncio.run(instance.dispatch("DeleteUser", {"user_id": "stays"}))["events"] == 1
+    r = client.delete("/users/" + "x" * 300)
+    assert r.status_code == 400 and r.json()["error"].startswith("user_id: String should have at most"), r.text
+
+
+def test_retention_purges_old_events_at_start(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as _time
+
+    from mining.events import EventStore
+
+    db = tmp_path / "events.sqlite3"
+    now = _time.time()
+    EventStore(db).add(
+        [
+            {"key": "old", "user_id": "r", "type": "view", "item_id": "1", "ts": now - 3 * 86400},
+            {"key": "new", "user_id": "r", "type": "view", "item_id": "2", "ts": now - 3600},
+        ]
+    )
+    monkeypatch.setattr(service, "SETTINGS", Settings(events_db=db, grpc_port=0, retention_days=2))
+    monkeypatch.setitem(_CURRENT, "runners", runners)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        deadline = _time.monotonic() + 10
+        while c.get("/users/r/profile").json()["n_events"] != 1:
+            assert _time.monotonic() < deadline, "the retention purge did not run at start"
+            _time.sleep(0.05)
+        assert [i["item_id"] for i in c.get("/users/r/profile").json()["recent_items"]] == ["2"]

@@ -229,3 +229,35 @@ def test_a_locked_store_is_unavailable_not_an_error(tmp_path: Path) -> None:
         store.add([ev("k1", "u", "view", T0, "i1")])
     other.execute("ROLLBACK")
     assert [r["stored"] for r in store.add([ev("k1", "u", "view", T0, "i1")])] == [True]  # and it recovers
+
+
+def test_delete_user_removes_everything_of_that_user_only(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.db")
+    store.add(
+        [
+            ev(
+                "a",
+                "u",
+                "review",
+                T0,
+                "i1",
+                analysis("Phones", 0.9, [("BRAND", "Sony")], ["tv"], [("screen", "positive")]),
+            ),
+            ev("b", "u", "purchase", T0 + 1, "i2"),
+            ev("c", "v", "review", T0 + 2, "i1", analysis("Phones", 0.1, keywords=["tv"])),
+        ]
+    )
+    assert store.delete_user("u") == {"events": 2, "terms": 4}  # category, entity, keyword, aspect
+    assert store.profile("u") is None and store.interactions("u") == []
+    assert store.profile("v") is not None and store.count() == 1
+    assert store.trends(window_s=DAY, end=T0 + DAY)["keyword"]["rising"][0]["current"] == 1  # v's only
+    assert store.delete_user("u") == {"events": 0, "terms": 0}  # idempotent
+    assert store.add([ev("a", "u", "view", T0, "i1")])[0]["stored"]  # the key is free again
+
+
+def test_purge_keeps_what_is_inside_the_retention(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.db")
+    store.add([ev(f"k{d}", "u", "search", T0 + d * DAY, a=analysis("Phones", 0.5)) for d in range(5)])
+    assert store.purge(before=T0 + 3 * DAY) == {"events": 3, "terms": 3}
+    p = store.profile("u", now=T0 + 5 * DAY)
+    assert p is not None and p["n_events"] == 2 and p["first_seen"] == T0 + 3 * DAY
