@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from bentoml.exceptions import InvalidArgument, NotFound, ServiceUnavailable
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from gateway.errors import RequestError, validation_message
+from gateway.errors import Conflict, RequestError, validation_message
 from gateway.schemas import (
     AspectsResponse,
     ClassifyResponse,
@@ -61,7 +61,7 @@ from mining.contracts import (
     TextItem,
     text_items,
 )
-from mining.events import EventStore, StoreUnavailable
+from mining.events import EventStore, KeyConflict, StoreUnavailable, body_hash
 from mining.insight import demand_summary
 from mining.inventory import reorder_plan
 from mining.registry import RUNNERS
@@ -123,6 +123,8 @@ class Gateway:
             return await asyncio.to_thread(method, *args)
         except StoreUnavailable as e:
             raise ServiceUnavailable(str(e)) from None
+        except KeyConflict as e:
+            raise Conflict(str(e)) from None
 
     # --- text tasks ---------------------------------------------------------------------------------
     async def _labels(self, runner: str, items: list[TextItem]) -> list[LabelResult]:
@@ -225,6 +227,9 @@ class Gateway:
                 "ts": now,
                 "text": m,
                 "analysis": self.stored_analysis(r, m),
+                # A /mine event's time is when the call arrived, so a retry differs in it: its body
+                # is its type and text.
+                "body_hash": body_hash({"type": event_type, "text": m, "ts": 0.0}),
             }
             for i, (m, r) in enumerate(zip(masked, results))
         ]
@@ -245,15 +250,23 @@ class Gateway:
 
     # --- events, profiles, trends -------------------------------------------------------------------
     async def post_events(self, events: list[EventIn]) -> EventsResponse:
-        keys = [e.key for e in events]
-        if len(set(keys)) != len(keys):
-            dup = next(k for k in keys if keys.count(k) > 1)
-            raise InvalidArgument(f"events: key {dup!r} appears more than once in this request; keys must be unique")
-        known = await self._store(self.events.existing, keys)
-        fresh = [e for e in events if e.key not in known]
+        ids = [(e.user_id, e.key) for e in events]  # keys are unique per user
+        if len(set(ids)) != len(ids):
+            dup = next(k for k in ids if ids.count(k) > 1)
+            raise InvalidArgument(
+                f"events: key {dup[1]!r} of user {dup[0]!r} appears more than once in this request; keys must be unique"
+            )
+        known = await self._store(self.events.existing, ids)
         # Only the masked text is analysed and kept: nothing personal reaches the store.
-        masked = {e.key: clean(e.text) for e in fresh if e.text is not None}
-        analyses = dict(zip(masked, await self.analyse(list(masked.values()), 5))) if masked else {}
+        masked = {(e.user_id, e.key): clean(e.text) for e in events if e.text is not None}
+        for e in events:
+            seen = known.get((e.user_id, e.key))
+            row = {"type": e.type, "item_id": e.item_id, "text": masked.get((e.user_id, e.key)), "ts": e.ts.timestamp()}
+            if seen is not None and seen[1] is not None and seen[1] != body_hash(row):
+                raise Conflict(str(KeyConflict(e.key)))
+        fresh = [e for e in events if (e.user_id, e.key) not in known]
+        texts = {k: masked[k] for k in ((e.user_id, e.key) for e in fresh) if k in masked}
+        analyses = dict(zip(texts, await self.analyse(list(texts.values()), 5))) if texts else {}
         rows = [
             {
                 "key": e.key,
@@ -261,18 +274,25 @@ class Gateway:
                 "type": e.type,
                 "item_id": e.item_id,
                 "ts": e.ts.timestamp(),
-                "text": masked.get(e.key),
-                "analysis": self.stored_analysis(analyses[e.key], masked[e.key]) if e.key in masked else None,
+                "text": texts.get((e.user_id, e.key)),
+                "analysis": (
+                    self.stored_analysis(analyses[(e.user_id, e.key)], texts[(e.user_id, e.key)])
+                    if (e.user_id, e.key) in texts
+                    else None
+                ),
             }
             for e in fresh
         ]
-        stored = {r["key"]: r for r in await self._store(self.events.add, rows)} if rows else {}
+        added = await self._store(self.events.add, rows) if rows else []
+        stored = {(r["user_id"], r["key"]): s for r, s in zip(rows, added)}
         results = []
-        for k in keys:
+        for e in events:
+            k = (e.user_id, e.key)
             if k in stored and stored[k]["stored"]:
-                results.append(EventStatus(key=k, id=stored[k]["id"], status="stored"))
+                results.append(EventStatus(key=e.key, id=stored[k]["id"], status="stored"))
             else:  # stored before this request, or by another worker while it was analysed
-                results.append(EventStatus(key=k, id=known.get(k) or stored[k]["id"], status="duplicate"))
+                event_id = known[k][0] if k in known else stored[k]["id"]
+                results.append(EventStatus(key=e.key, id=event_id, status="duplicate"))
         n_stored = sum(r.status == "stored" for r in results)
         return EventsResponse(results=results, stored=n_stored, duplicates=len(results) - n_stored)
 
@@ -389,6 +409,8 @@ async def dispatch(schema: type[BaseModel], method: Method, payload: Any) -> dic
         raise RequestError(400, str(e)) from None
     except NotFound as e:
         raise RequestError(404, str(e)) from None
+    except Conflict as e:
+        raise RequestError(409, str(e)) from None
     except ServiceUnavailable as e:
         raise RequestError(503, str(e)) from None
     return result.model_dump(mode="json") if isinstance(result, BaseModel) else result  # type: ignore[no-any-return]

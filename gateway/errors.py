@@ -4,7 +4,10 @@ it broke, and the status it maps to over HTTP and gRPC."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
+
+from bentoml.exceptions import BentoMLException
 
 
 def _loc(loc: Iterable[Any]) -> str:
@@ -49,6 +52,12 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[str, list[d
     return error_message({"detail": detail}), detail
 
 
+class Conflict(BentoMLException):
+    """409: the request contradicts what is stored (an idempotency key reused for another event)."""
+
+    error_code = HTTPStatus.CONFLICT
+
+
 class RequestError(Exception):
     """A client error with its HTTP status; gRPC maps it with :data:`GRPC_CODES`."""
 
@@ -62,6 +71,7 @@ GRPC_CODES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
     404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
     413: "RESOURCE_EXHAUSTED",
     422: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",

@@ -17,6 +17,7 @@ Times are Unix seconds (float, UTC).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sqlite3
 import threading
@@ -42,10 +43,15 @@ INTEREST_WEIGHTS = {
     "purchase": 5.0,
 }
 
+# Version 1: idempotency keys are unique per user (they were global: user B's retry could be
+# answered with user A's event), and each event keeps a hash of its body, so a retry that reuses a
+# key for a different event is told so. ``PRAGMA user_version`` holds the version; older files are
+# migrated in place when opened (:func:`migrate`).
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL,
     user_id TEXT NOT NULL,
     type TEXT NOT NULL,
     item_id TEXT,
@@ -55,7 +61,9 @@ CREATE TABLE IF NOT EXISTS events (
     lang TEXT,
     category TEXT,
     positive REAL,
-    analysis TEXT
+    analysis TEXT,
+    body_hash TEXT,
+    UNIQUE (user_id, key)
 );
 CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
@@ -72,6 +80,60 @@ CREATE TABLE IF NOT EXISTS terms (
 CREATE INDEX IF NOT EXISTS terms_ts_kind ON terms (ts, kind);
 CREATE INDEX IF NOT EXISTS terms_user_kind ON terms (user_id, kind);
 """
+# Version 0 -> 1: rebuild the events table with the per-user key and the body hash (SQLite
+# cannot change a UNIQUE constraint in place); event ids are kept, so terms stay attached.
+_V0_TO_V1 = """
+CREATE TABLE events_v1 (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL, user_id TEXT NOT NULL, type TEXT NOT NULL, item_id TEXT,
+    text TEXT, ts REAL NOT NULL, received REAL NOT NULL, lang TEXT, category TEXT, positive REAL,
+    analysis TEXT, body_hash TEXT, UNIQUE (user_id, key)
+);
+INSERT INTO events_v1 (id, key, user_id, type, item_id, text, ts, received, lang, category, positive, analysis)
+    SELECT id, key, user_id, type, item_id, text, ts, received, lang, category, positive, analysis FROM events;
+DROP TABLE events;
+ALTER TABLE events_v1 RENAME TO events;
+"""
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the store's schema to :data:`SCHEMA_VERSION` in one transaction (safe when several
+    processes open the file at once: the first migrates, the others find it done). Returns the
+    version found before."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        has_events = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+        if has_events and found < 1:
+            for statement in _V0_TO_V1.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return found
+
+
+def body_hash(event: dict[str, Any]) -> str:
+    """sha256 of what an event says (type, item, text, time): two sends of one key with the same
+    hash are a retry; with different hashes, a key reused for another event."""
+    body = [event["type"], event.get("item_id"), event.get("text"), round(float(event["ts"]), 6)]
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
+
+
+class KeyConflict(ValueError):
+    """An idempotency key already stored for the user with a different body; nothing was stored."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"events: key {key!r} was already stored for this user with a different body; "
+            "a retry must resend the same event, a new event needs a new key"
+        )
+        self.key = key
 
 
 # An aspect term's ``positive`` column: its own polarity, not the whole text's. Neutral mentions
@@ -163,7 +225,7 @@ class EventStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         with self._lock:
-            self._db.executescript(SCHEMA)
+            migrate(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -171,25 +233,36 @@ class EventStore:
 
     # --- writes ----------------------------------------------------------------------------------
     @_translating
-    def existing(self, keys: Sequence[str]) -> dict[str, int]:
-        """Idempotency keys already stored -> their event id (to skip analysing retries)."""
-        if not keys:
+    def existing(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str | None]]:
+        """(user_id, key) pairs already stored -> (event id, body hash): to skip analysing retries
+        and to tell a retry from a reused key."""
+        if not pairs:
             return {}
+        out: dict[tuple[str, str], tuple[int, str | None]] = {}
         with self._lock:
-            marks = ",".join("?" * len(keys))
-            return dict(self._db.execute(f"SELECT key, id FROM events WHERE key IN ({marks})", list(keys)).fetchall())
+            for user_id, key in dict.fromkeys(pairs):
+                row = self._db.execute(
+                    "SELECT id, body_hash FROM events WHERE user_id = ? AND key = ?", (user_id, key)
+                ).fetchone()
+                if row is not None:
+                    out[(user_id, key)] = (int(row[0]), row[1])
+        return out
 
     @_translating
     def add(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Store events in one transaction, each at most once per idempotency key.
+        """Store events in one transaction, each at most once per (user, idempotency key).
 
         Args:
             events: dicts with ``key``, ``user_id``, ``type`` (:data:`EVENT_TYPES`), ``ts`` (Unix s),
                 and optional ``item_id``, ``text`` (already PII-masked), ``analysis`` (see
-                :func:`terms_of`; plus ``lang`` and ``positive``, the probability of positive sentiment).
+                :func:`terms_of`; plus ``lang`` and ``positive``, the probability of positive sentiment),
+                ``body_hash`` (default :func:`body_hash` of the event).
         Returns:
-            Per event, in order: ``{"key", "id", "stored"}``; ``stored`` is False when the key was
-            already there (the first write wins and nothing is changed).
+            Per event, in order: ``{"key", "id", "stored"}``; ``stored`` is False when the user's key
+            was already there with the same body (a retry: nothing is changed).
+        Raises:
+            KeyConflict: a key already stored for the user with a different body; the whole call
+                is rolled back, so nothing of it is stored.
         """
         now = time.time()
         out = []
@@ -198,9 +271,10 @@ class EventStore:
             try:
                 for e in events:
                     a = e.get("analysis") or {}
+                    digest = e.get("body_hash") or body_hash(e)
                     cur = self._db.execute(
                         "INSERT OR IGNORE INTO events (key, user_id, type, item_id, text, ts, received, lang, category,"
-                        " positive, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " positive, analysis, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             e["key"],
                             e["user_id"],
@@ -213,6 +287,7 @@ class EventStore:
                             a.get("category"),
                             a.get("positive"),
                             json.dumps(a, ensure_ascii=False) if a else None,
+                            digest,
                         ),
                     )
                     if cur.rowcount == 1:
@@ -227,7 +302,12 @@ class EventStore:
                         )
                         out.append({"key": e["key"], "id": event_id, "stored": True})
                     else:
-                        (event_id,) = self._db.execute("SELECT id FROM events WHERE key = ?", (e["key"],)).fetchone()
+                        event_id, stored_hash = self._db.execute(
+                            "SELECT id, body_hash FROM events WHERE user_id = ? AND key = ?", (e["user_id"], e["key"])
+                        ).fetchone()
+                        # Events stored before bodies were hashed (schema 0) count as the same body.
+                        if stored_hash is not None and stored_hash != digest:
+                            raise KeyConflict(e["key"])
                         out.append({"key": e["key"], "id": int(event_id), "stored": False})
                 self._db.execute("COMMIT")
             except BaseException:

@@ -363,7 +363,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
             "/events",
             {"events": [{"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS}] * 2},
             400,
-            "events: key 'k' appears more than once in this request",
+            "events: key 'k' of user 'u' appears more than once in this request",
         ),
         (
             "post",
@@ -529,3 +529,20 @@ def test_retention_purges_old_events_at_start(
             assert _time.monotonic() < deadline, "the retention purge did not run at start"
             _time.sleep(0.05)
         assert [i["item_id"] for i in c.get("/users/r/profile").json()["recent_items"]] == ["2"]
+
+
+def test_a_key_reused_for_another_event_is_409_naming_it(client: TestClient) -> None:
+    event = {"key": "c1", "user_id": "u7", "type": "search", "text": "Sony TV", "ts": TS}
+    assert client.post("/events", json={"events": [event]}).json()["stored"] == 1
+    assert client.post("/events", json={"events": [event]}).json()["duplicates"] == 1  # a retry
+    other = {**event, "text": "Samsung TV"}
+    fresh = {"key": "c2", "user_id": "u7", "type": "view", "item_id": "9", "ts": TS}
+    r = client.post("/events", json={"events": [fresh, other]})
+    assert r.status_code == 409, r.text
+    assert r.json()["error"].startswith("events: key 'c1' was already stored for this user with a different body")
+    assert client.get("/users/u7/profile").json()["n_events"] == 1  # nothing of the request was stored
+    assert client.post("/events", json={"events": [{**other, "user_id": "u8"}]}).json()["stored"] == 1  # per user
+    mine = {"texts": ["Sony TV"], "user_id": "u9", "request_id": "m1"}
+    assert client.post("/mine", json=mine).status_code == 200
+    r = client.post("/mine", json={**mine, "texts": ["something else"]})
+    assert r.status_code == 409 and "was already stored for this user" in r.json()["error"], r.text

@@ -130,19 +130,58 @@ def test_idempotent_add_and_reopen(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "ev.db")
     first = store.add([ev("k1", "u", "view", T0, "i1"), ev("k2", "u", "purchase", T0 + 1, "i2")])
     assert [r["stored"] for r in first] == [True, True]
-    again = store.add([ev("k1", "u", "click", T0 + 5, "i9"), ev("k3", "u", "cart", T0 + 2, "i1")])
+    again = store.add([ev("k1", "u", "view", T0, "i1"), ev("k3", "u", "cart", T0 + 2, "i1")])
     assert [r["stored"] for r in again] == [False, True] and again[0]["id"] == first[0]["id"]
-    assert store.existing(["k1", "nope"]) == {"k1": first[0]["id"]}
+    assert store.existing([("u", "k1"), ("u", "nope"), ("v", "k1")]).keys() == {("u", "k1")}
+    assert store.existing([("u", "k1")])[("u", "k1")][0] == first[0]["id"]
     store.close()
     reopened = EventStore(tmp_path / "ev.db")  # state survives a restart
     assert reopened.count() == 3
-    # newest first; the retried k1 did not replace the stored view
+    # newest first; the retried k1 did not add a second view
     assert reopened.interactions("u") == [
         ("i1", ITEM_WEIGHTS["cart"]),
         ("i2", ITEM_WEIGHTS["purchase"]),
         ("i1", ITEM_WEIGHTS["view"]),
     ]
     assert reopened.interactions("nobody") == []
+
+
+def test_keys_are_per_user_and_a_reused_key_is_a_conflict(tmp_path: Path) -> None:
+    from mining.events import KeyConflict
+
+    store = EventStore(tmp_path / "ev.db")
+    a = store.add([ev("k1", "u", "view", T0, "i1")])[0]
+    b = store.add([ev("k1", "v", "view", T0, "i1")])[0]  # another user's key k1 is another event
+    assert a["stored"] and b["stored"] and a["id"] != b["id"]
+    with pytest.raises(KeyConflict, match="key 'k1' was already stored for this user with a different body"):
+        store.add([ev("k9", "u", "view", T0, "i9"), ev("k1", "u", "click", T0, "i1")])
+    assert store.count() == 2 and not store.existing([("u", "k9")])  # the whole call rolled back
+
+
+def test_a_version_0_store_is_migrated_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE events (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
+            type TEXT NOT NULL, item_id TEXT, text TEXT, ts REAL NOT NULL, received REAL NOT NULL,
+            lang TEXT, category TEXT, positive REAL, analysis TEXT);
+        CREATE TABLE terms (event_id INTEGER NOT NULL, user_id TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL,
+            term TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', weight REAL NOT NULL, positive REAL);
+        INSERT INTO events VALUES (7, 'k1', 'u', 'search', NULL, 'tv', 1700000000, 1700000000, 'en', 'TVs', 0.9, NULL);
+        INSERT INTO terms VALUES (7, 'u', 1700000000, 'category', 'TVs', '', 1.0, 0.9);
+        """
+    )
+    old.close()
+    store = EventStore(path)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.existing([("u", "k1")]) == {("u", "k1"): (7, None)}  # id kept, terms still attached
+    assert store.profile("u")["interests"] == [{"category": "TVs", "share": 1.0}]
+    # Stored before bodies were hashed: a resend is a retry, whatever it says.
+    assert store.add([ev("k1", "u", "search", T0, a=analysis("TVs", 0.9))])[0]["stored"] is False
+    assert store.add([ev("k1", "v", "view", T0, "i1")])[0]["stored"]  # per-user keys from now on
 
 
 def test_profile_known_answer(tmp_path: Path) -> None:
