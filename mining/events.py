@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -47,7 +48,7 @@ INTEREST_WEIGHTS = {
 # answered with user A's event), and each event keeps a hash of its body, so a retry that reuses a
 # key for a different event is told so. ``PRAGMA user_version`` holds the version; older files are
 # migrated in place when opened (:func:`migrate`).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -79,6 +80,35 @@ CREATE TABLE IF NOT EXISTS terms (
 );
 CREATE INDEX IF NOT EXISTS terms_ts_kind ON terms (ts, kind);
 CREATE INDEX IF NOT EXISTS terms_user_kind ON terms (user_id, kind);
+CREATE TABLE IF NOT EXISTS term_hours (
+    hour INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    term TEXT NOT NULL,
+    label TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    pos_n INTEGER NOT NULL,
+    pos_known INTEGER NOT NULL,
+    neg_n INTEGER NOT NULL,
+    PRIMARY KEY (hour, kind, term, label)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_hours (
+    hour INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL,
+    pos_n INTEGER NOT NULL,
+    pos_known INTEGER NOT NULL
+);
+"""
+# Version 2 adds ``term_hours`` and ``event_hours``: per UTC hour, the counts trends need (mentions,
+# positive mentions, mentions with a known sentiment, negative aspect mentions), kept in the same
+# transaction as every insert and delete, so a trend window reads buckets instead of every term.
+_HOUR = "CAST(ts / 3600 AS INTEGER)"
+_TERM_COUNTS = (
+    "COUNT(*), TOTAL(positive >= 0.5), TOTAL(positive IS NOT NULL), TOTAL(kind = 'aspect' AND label = 'negative')"
+)
+_EVENT_COUNTS = "COUNT(*), TOTAL(positive >= 0.5), TOTAL(positive IS NOT NULL)"
+_V1_TO_V2 = f"""
+INSERT INTO term_hours SELECT {_HOUR}, kind, term, label, {_TERM_COUNTS} FROM terms GROUP BY 1, 2, 3, 4;
+INSERT INTO event_hours SELECT {_HOUR}, {_EVENT_COUNTS} FROM events GROUP BY 1;
 """
 # Version 0 -> 1: rebuild the events table with the per-user key and the body hash (SQLite
 # cannot change a UNIQUE constraint in place); event ids are kept, so terms stay attached.
@@ -110,6 +140,10 @@ def migrate(db: sqlite3.Connection) -> int:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
+        if has_events and found < 2:
+            for statement in _V1_TO_V2.split(";"):
+                if statement.strip():
+                    db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -292,14 +326,16 @@ class EventStore:
                     )
                     if cur.rowcount == 1:
                         event_id = int(cur.lastrowid or 0)
+                        derived = terms_of(a, e["type"])
                         self._db.executemany(
                             "INSERT INTO terms (event_id, user_id, ts, kind, term, label, weight, positive)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [
                                 (event_id, e["user_id"], float(e["ts"]), kind, term, label, w, positive)
-                                for kind, term, label, w, positive in terms_of(a, e["type"])
+                                for kind, term, label, w, positive in derived
                             ],
                         )
+                        self._bucket(float(e["ts"]), a.get("positive"), derived)
                         out.append({"key": e["key"], "id": event_id, "stored": True})
                     else:
                         event_id, stored_hash = self._db.execute(
@@ -315,6 +351,58 @@ class EventStore:
                 raise
         return out
 
+    def _bucket(
+        self, ts: float, positive: float | None, derived: list[tuple[str, str, str, float, float | None]]
+    ) -> None:
+        """Count one new event and its terms into their hour (inside the caller's transaction)."""
+        hour = int(ts // 3600)
+        self._db.execute(
+            "INSERT INTO event_hours VALUES (?, 1, ?, ?) ON CONFLICT (hour) DO UPDATE SET n = n + 1,"
+            " pos_n = pos_n + excluded.pos_n, pos_known = pos_known + excluded.pos_known",
+            (hour, int(positive is not None and positive >= 0.5), int(positive is not None)),
+        )
+        self._db.executemany(
+            "INSERT INTO term_hours VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (hour, kind, term, label) DO UPDATE"
+            " SET n = n + 1, pos_n = pos_n + excluded.pos_n, pos_known = pos_known + excluded.pos_known,"
+            " neg_n = neg_n + excluded.neg_n",
+            [
+                (
+                    hour,
+                    kind,
+                    term,
+                    label,
+                    int(pos is not None and pos >= 0.5),
+                    int(pos is not None),
+                    int(kind == "aspect" and label == "negative"),
+                )
+                for kind, term, label, _, pos in derived
+            ],
+        )
+
+    def _unbucket(self, terms_where: str, events_where: str, args: tuple[Any, ...]) -> None:
+        """Take the terms and events about to be deleted out of their hours (inside the caller's
+        transaction, before the DELETE)."""
+        deltas = self._db.execute(
+            f"SELECT {_TERM_COUNTS}, {_HOUR}, kind, term, label FROM terms WHERE {terms_where} GROUP BY 5, 6, 7, 8",
+            args,
+        ).fetchall()
+        self._db.executemany(
+            "UPDATE term_hours SET n = n - ?, pos_n = pos_n - ?, pos_known = pos_known - ?, neg_n = neg_n - ?"
+            " WHERE hour = ? AND kind = ? AND term = ? AND label = ?",
+            deltas,
+        )
+        hours = self._db.execute(
+            f"SELECT {_EVENT_COUNTS}, {_HOUR} FROM events WHERE {events_where} GROUP BY 4", args
+        ).fetchall()
+        self._db.executemany(
+            "UPDATE event_hours SET n = n - ?, pos_n = pos_n - ?, pos_known = pos_known - ? WHERE hour = ?", hours
+        )
+        touched = sorted({int(d[4]) for d in deltas} | {int(h[3]) for h in hours})
+        for k in range(0, len(touched), 500):
+            marks = ",".join("?" * len(touched[k : k + 500]))
+            self._db.execute(f"DELETE FROM term_hours WHERE n <= 0 AND hour IN ({marks})", touched[k : k + 500])
+            self._db.execute(f"DELETE FROM event_hours WHERE n <= 0 AND hour IN ({marks})", touched[k : k + 500])
+
     @_translating
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Remove every event of ``user_id`` and every term derived from them, in one transaction.
@@ -322,6 +410,7 @@ class EventStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._unbucket("user_id = ?", "user_id = ?", (user_id,))
                 terms = self._db.execute("DELETE FROM terms WHERE user_id = ?", (user_id,)).rowcount
                 events = self._db.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
                 self._db.execute("COMMIT")
@@ -337,6 +426,7 @@ class EventStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._unbucket("event_id IN (SELECT id FROM events WHERE ts < ?)", "ts < ?", (before,))
                 terms = self._db.execute(
                     "DELETE FROM terms WHERE event_id IN (SELECT id FROM events WHERE ts < ?)", (before,)
                 ).rowcount
@@ -462,38 +552,35 @@ class EventStore:
         """
         end = time.time() if end is None else end
         start, prev = end - window_s, end - 2 * window_s
-        counts = self._rows(
-            "SELECT SUM(ts >= ?), SUM(ts < ?), AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END),"
-            " AVG(CASE WHEN ts < ? THEN positive >= 0.5 END) FROM events WHERE ts >= ? AND ts < ?",
-            [start, start, start, start, prev, end],
-        )[0]
-        cur_pos, prev_pos = counts[2], counts[3]
+        cur_terms, cur_events = self._window(start, end)
+        prev_terms, prev_events = self._window(prev, start)
+        cur_pos, prev_pos = _share(cur_events[1], cur_events[2]), _share(prev_events[1], prev_events[2])
         out: dict[str, Any] = {
             "window": {"start": start, "end": end, "previous_start": prev, "seconds": window_s},
-            "events": {"current": int(counts[0] or 0), "previous": int(counts[1] or 0)},
+            "events": {"current": int(cur_events[0]), "previous": int(prev_events[0])},
             "sentiment": {
                 "current_positive_share": cur_pos,
                 "previous_positive_share": prev_pos,
                 "shift": None if cur_pos is None or prev_pos is None else cur_pos - prev_pos,
             },
         }
+        zero = (0.0, 0.0, 0.0, 0.0)
         for kind in ("category", "entity", "keyword"):
-            rows = self._rows(
-                "SELECT term, label, SUM(ts >= ?) AS cur, SUM(ts < ?) AS prv, AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END)"
-                " FROM terms WHERE kind = ? AND ts >= ? AND ts < ? GROUP BY term, label HAVING MAX(cur, prv) >= ?",
-                [start, start, start, kind, prev, end, min_count],
-            )
-            terms = [
-                {
-                    "term": t,
-                    "type": label or None,
-                    "current": int(c),
-                    "previous": int(p),
-                    "change": int(c) - int(p),
-                    "positive_share": s,
-                }
-                for t, label, c, p, s in rows
-            ]
+            terms: list[dict[str, Any]] = []
+            for k in {k for k in (*cur_terms, *prev_terms) if k[0] == kind}:
+                c, p = cur_terms.get(k, zero), prev_terms.get(k, zero)
+                if max(c[0], p[0]) < min_count:
+                    continue
+                terms.append(
+                    {
+                        "term": k[1],
+                        "type": k[2] or None,
+                        "current": int(c[0]),
+                        "previous": int(p[0]),
+                        "change": int(c[0]) - int(p[0]),
+                        "positive_share": _share(c[1], c[2]),
+                    }
+                )
             rising = sorted(
                 (t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"])
             )
@@ -501,35 +588,102 @@ class EventStore:
                 (t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"])
             )
             out[kind] = {"rising": rising[:top], "falling": falling[:top]}
-        out["aspect"] = self._aspect_trends(start, prev, end, top, min_count)
+        out["aspect"] = _aspect_trends(cur_terms, prev_terms, top, min_count)
         return out
 
-    def _aspect_trends(self, start: float, prev: float, end: float, top: int, min_count: int) -> dict[str, Any]:
-        rows = self._rows(
-            "SELECT term, SUM(ts >= ?) AS cur, SUM(ts < ?) AS prv, AVG(CASE WHEN ts >= ? THEN positive END),"
-            " AVG(CASE WHEN ts < ? THEN positive END), SUM(ts >= ? AND label = 'negative'),"
-            " SUM(ts < ? AND label = 'negative') FROM terms WHERE kind = 'aspect' AND ts >= ? AND ts < ?"
-            " GROUP BY term HAVING MAX(cur, prv) >= ?",
-            [start, start, start, start, start, start, prev, end, min_count],
-        )
-        terms = [
+    def _window(self, lo: float, hi: float) -> tuple[dict[tuple[str, str, str], tuple[float, ...]], tuple[float, ...]]:
+        """Counts in ``[lo, hi)``: per (kind, term, label) ``(mentions, positive, with sentiment,
+        negative aspect)`` and for events ``(events, positive, with sentiment)``. Whole hours come
+        from the hourly buckets; the partial hours at either edge from the rows themselves, so the
+        answer is exact and the rows read are at most two hours' worth."""
+        first, last = math.ceil(lo / 3600), math.floor(hi / 3600)
+        edges = [(lo, first * 3600.0), (last * 3600.0, hi)] if first < last else [(lo, hi)]
+        terms: dict[tuple[str, str, str], list[float]] = {}
+        events = [0.0, 0.0, 0.0]
+
+        def add_terms(rows: list[tuple[Any, ...]]) -> None:
+            for kind, term, label, *counts in rows:
+                acc = terms.setdefault((kind, term, label), [0.0, 0.0, 0.0, 0.0])
+                for i, v in enumerate(counts):
+                    acc[i] += v or 0.0
+
+        def add_events(row: tuple[Any, ...]) -> None:
+            for i, v in enumerate(row):
+                events[i] += v or 0.0
+
+        if first < last:
+            add_terms(
+                self._rows(
+                    "SELECT kind, term, label, SUM(n), SUM(pos_n), SUM(pos_known), SUM(neg_n) FROM term_hours"
+                    " WHERE hour >= ? AND hour < ? GROUP BY kind, term, label",
+                    [first, last],
+                )
+            )
+            add_events(
+                self._rows(
+                    "SELECT TOTAL(n), TOTAL(pos_n), TOTAL(pos_known) FROM event_hours WHERE hour >= ? AND hour < ?",
+                    [first, last],
+                )[0]
+            )
+        for a, b in edges:
+            if a >= b:
+                continue
+            add_terms(
+                self._rows(
+                    f"SELECT kind, term, label, {_TERM_COUNTS} FROM terms WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3",
+                    [a, b],
+                )
+            )
+            add_events(self._rows(f"SELECT {_EVENT_COUNTS} FROM events WHERE ts >= ? AND ts < ?", [a, b])[0])
+        return {k: tuple(v) for k, v in terms.items()}, tuple(events)
+
+
+def _share(positive: float, known: float) -> float | None:
+    """Positive share among mentions with a known sentiment, or None without any."""
+    return positive / known if known else None
+
+
+def _aspect_trends(
+    cur_terms: dict[tuple[str, str, str], tuple[float, ...]],
+    prev_terms: dict[tuple[str, str, str], tuple[float, ...]],
+    top: int,
+    min_count: int,
+) -> dict[str, Any]:
+    """Aspects summed over their polarity labels: mentions, positive share and negative mentions."""
+
+    def by_term(counts: dict[tuple[str, str, str], tuple[float, ...]]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for (kind, term, _), c in counts.items():
+            if kind == "aspect":
+                acc = out.setdefault(term, [0.0, 0.0, 0.0, 0.0])
+                for i, v in enumerate(c):
+                    acc[i] += v
+        return out
+
+    cur, prv = by_term(cur_terms), by_term(prev_terms)
+    zero = [0.0, 0.0, 0.0, 0.0]
+    terms: list[dict[str, Any]] = []
+    for t in set(cur) | set(prv):
+        c, p = cur.get(t, zero), prv.get(t, zero)
+        if max(c[0], p[0]) < min_count:
+            continue
+        terms.append(
             {
                 "term": t,
-                "current": int(c),
-                "previous": int(p),
-                "change": int(c) - int(p),
-                "positive_share": s,
-                "previous_positive_share": ps,
-                "negative_current": int(nc),
-                "negative_previous": int(np_),
-                "negative_change": int(nc) - int(np_),
+                "current": int(c[0]),
+                "previous": int(p[0]),
+                "change": int(c[0]) - int(p[0]),
+                "positive_share": _share(c[1], c[2]),
+                "previous_positive_share": _share(p[1], p[2]),
+                "negative_current": int(c[3]),
+                "negative_previous": int(p[3]),
+                "negative_change": int(c[3]) - int(p[3]),
             }
-            for t, c, p, s, ps, nc, np_ in rows
-        ]
-        rising = sorted((t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"]))
-        falling = sorted((t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"]))
-        complaints = sorted(
-            (t for t in terms if t["negative_change"] > 0),
-            key=lambda t: (-t["negative_change"], -t["negative_current"], t["term"]),
         )
-        return {"rising": rising[:top], "falling": falling[:top], "complaints_rising": complaints[:top]}
+    rising = sorted((t for t in terms if t["change"] > 0), key=lambda t: (-t["change"], -t["current"], t["term"]))
+    falling = sorted((t for t in terms if t["change"] < 0), key=lambda t: (t["change"], -t["previous"], t["term"]))
+    complaints = sorted(
+        (t for t in terms if t["negative_change"] > 0),
+        key=lambda t: (-t["negative_change"], -t["negative_current"], t["term"]),
+    )
+    return {"rising": rising[:top], "falling": falling[:top], "complaints_rising": complaints[:top]}

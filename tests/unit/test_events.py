@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mining.events import ITEM_WEIGHTS, EventStore, terms_of
+from mining.events import ITEM_WEIGHTS, SCHEMA_VERSION, EventStore, terms_of
 
 DAY = 86400.0
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
@@ -176,9 +176,13 @@ def test_a_version_0_store_is_migrated_in_place(tmp_path: Path) -> None:
     )
     old.close()
     store = EventStore(path)
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.existing([("u", "k1")]) == {("u", "k1"): (7, None)}  # id kept, terms still attached
     assert store.profile("u")["interests"] == [{"category": "TVs", "share": 1.0}]
+    # The hourly buckets are filled from the old rows: a window of whole hours reads them.
+    hour = 1700000000 // 3600 * 3600
+    t = store.trends(window_s=3 * 3600, end=hour + 2 * 3600)
+    assert t["events"]["current"] == 1 and t["category"]["rising"][0]["term"] == "TVs"
     # Stored before bodies were hashed: a resend is a retry, whatever it says.
     assert store.add([ev("k1", "u", "search", T0, a=analysis("TVs", 0.9))])[0]["stored"] is False
     assert store.add([ev("k1", "v", "view", T0, "i1")])[0]["stored"]  # per-user keys from now on
@@ -300,3 +304,44 @@ def test_purge_keeps_what_is_inside_the_retention(tmp_path: Path) -> None:
     assert store.purge(before=T0 + 3 * DAY) == {"events": 3, "terms": 3}
     p = store.profile("u", now=T0 + 5 * DAY)
     assert p is not None and p["n_events"] == 2 and p["first_seen"] == T0 + 3 * DAY
+
+
+def test_hourly_buckets_agree_with_the_rows_for_any_window(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(3)
+    store = EventStore(tmp_path / "ev.db")
+    words, kinds = ["tv", "phone", "battery", "screen"], ["review", "search", "message", "purchase"]
+    events = []
+    for k in range(400):
+        aspects = [(rng.choice(words), rng.choice(["positive", "negative", "neutral"]))] if rng.random() < 0.5 else []
+        a = analysis(
+            rng.choice(["TVs", "Phones"]),
+            rng.random(),
+            [("BRAND", rng.choice(["Sony", "LG"]))],
+            [rng.choice(words)],
+            aspects,
+        )
+        if rng.random() < 0.2:
+            a["positive"] = None
+        events.append(ev(f"k{k}", f"u{k % 7}", rng.choice(kinds), T0 + rng.uniform(0, 3 * DAY), f"i{k}", a))
+    store.add(events)
+    store.delete_user("u3")
+    store.purge(before=T0 + 0.4 * DAY)
+
+    def brute(lo: float, hi: float) -> dict:
+        rows = store._rows(
+            "SELECT kind, term, label, COUNT(*), TOTAL(positive >= 0.5), TOTAL(positive IS NOT NULL),"
+            " TOTAL(kind = 'aspect' AND label = 'negative') FROM terms WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3",
+            [lo, hi],
+        )
+        return {(k, t, lab): tuple(float(x) for x in c) for k, t, lab, *c in rows}
+
+    for _ in range(30):
+        lo = T0 + rng.uniform(-0.2 * DAY, 3 * DAY)
+        hi = lo + rng.choice([600.0, 3600.0, 5000.0, DAY, 2.5 * DAY])
+        terms, counts = store._window(lo, hi)
+        assert terms == brute(lo, hi)
+        n = store._rows("SELECT COUNT(*) FROM events WHERE ts >= ? AND ts < ?", [lo, hi])[0][0]
+        assert counts[0] == n
+    assert not store._rows("SELECT * FROM term_hours WHERE n <= 0", [])  # emptied buckets are removed

@@ -1,0 +1,118 @@
+"""Event store at scale: insert rate, trend and profile latency and store size as events grow.
+
+    python -m bench.events_scale                     # 10k, 100k and 1M events
+    python -m bench.events_scale --sizes 10000,100000
+
+Synthetic events spread evenly over 48 hours, each with a category, two entities, four keywords
+and two aspects (9 terms, as an analysed review has), inserted 256 per call (the API's batch
+limit) into a fresh SQLite store on local disk. Then, per size: ``trends`` over the last 24 hours
+(an end that is not on the hour, so both edges read rows) and a profile of one user, each timed
+20 times (median and p95, milliseconds). Prints a table and one JSON line; writes
+``reports/bench/events_scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mining.events import EventStore
+
+HOURS = 48
+BATCH = 256
+
+
+def synthetic(n: int, start: float, rng: random.Random) -> list[dict[str, Any]]:
+    """``n`` analysed events over :data:`HOURS` hours from ``start``: 5,000 users, a vocabulary
+    of 2,000 keywords, 300 brands, 40 categories and 200 aspects with Zipf-like popularity."""
+
+    def pick(prefix: str, size: int) -> str:
+        return f"{prefix}{min(int(rng.paretovariate(1.2)), size)}"
+
+    out = []
+    for k in range(n):
+        analysis = {
+            "lang": "en",
+            "category": pick("category-", 40),
+            "positive": rng.random(),
+            "entities": [{"type": "BRAND", "text": pick("brand-", 300)} for _ in range(2)],
+            "keywords": [{"keyword": pick("keyword-", 2000)} for _ in range(4)],
+            "aspects": [
+                {"aspect": pick("aspect-", 200), "polarity": rng.choice(["positive", "negative", "neutral"])}
+                for _ in range(2)
+            ],
+        }
+        out.append(
+            {
+                "key": f"e{k}",
+                "user_id": f"user-{rng.randrange(5000)}",
+                "type": "review",
+                "ts": start + HOURS * 3600 * k / n,
+                "text": "synthetic",
+                "analysis": analysis,
+            }
+        )
+    return out
+
+
+def timed(call: Any, repeat: int = 20) -> dict[str, float]:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"median_ms": round(statistics.median(times), 2), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2)}
+
+
+def run(n: int, folder: Path, seed: int = 0) -> dict[str, Any]:
+    rng = random.Random(seed)
+    start = 1_790_000_000.0
+    events = synthetic(n, start, rng)
+    store = EventStore(folder / f"events-{n}.sqlite3")
+    t0 = time.perf_counter()
+    for k in range(0, n, BATCH):
+        store.add(events[k : k + BATCH])
+    insert_s = time.perf_counter() - t0
+    end = start + HOURS * 3600 - 1234.5  # not on the hour: both window edges read rows
+    result = {
+        "events": n,
+        "insert_events_per_s": round(n / insert_s),
+        "trends_24h": timed(lambda: store.trends(24 * 3600.0, end, 10, 1)),
+        "profile": timed(lambda: store.profile("user-7", 10, now=end)),
+        "store_mb": round(sum(p.stat().st_size for p in folder.glob(f"events-{n}.sqlite3*")) / 2**20, 1),
+    }
+    store.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated event counts")
+    parser.add_argument("--out", default="reports/bench/events_scale.json")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(x) for x in args.sizes.split(",")):
+            r = run(n, Path(tmp))
+            results.append(r)
+            print(
+                f"{r['events']:>9,} events: insert {r['insert_events_per_s']:>6,}/s | trends 24h median "
+                f"{r['trends_24h']['median_ms']:>7.1f} ms p95 {r['trends_24h']['p95_ms']:>7.1f} | profile median "
+                f"{r['profile']['median_ms']:>6.1f} ms | store {r['store_mb']:>7.1f} MB",
+                flush=True,
+            )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(json.dumps(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
