@@ -407,30 +407,22 @@ class EventStore:
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Remove every event of ``user_id`` and every term derived from them, in one transaction.
         Idempotent: a second call deletes nothing. Returns the counts (``events``, ``terms``)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._unbucket("user_id = ?", "user_id = ?", (user_id,))
-                terms = self._db.execute("DELETE FROM terms WHERE user_id = ?", (user_id,)).rowcount
-                events = self._db.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return {"events": int(events), "terms": int(terms)}
+        return self._delete("user_id = ?", "user_id = ?", (user_id,))
 
     @_translating
     def purge(self, before: float) -> dict[str, int]:
         """Remove events with ``ts`` before ``before`` (Unix s) and their terms: the retention
         setting's job. Returns the counts (``events``, ``terms``)."""
+        return self._delete("event_id IN (SELECT id FROM events WHERE ts < ?)", "ts < ?", (before,))
+
+    def _delete(self, terms_where: str, events_where: str, args: tuple[Any, ...]) -> dict[str, int]:
+        """Delete the matching terms and events, and take them out of their hours, atomically."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._unbucket("event_id IN (SELECT id FROM events WHERE ts < ?)", "ts < ?", (before,))
-                terms = self._db.execute(
-                    "DELETE FROM terms WHERE event_id IN (SELECT id FROM events WHERE ts < ?)", (before,)
-                ).rowcount
-                events = self._db.execute("DELETE FROM events WHERE ts < ?", (before,)).rowcount
+                self._unbucket(terms_where, events_where, args)
+                terms = self._db.execute(f"DELETE FROM terms WHERE {terms_where}", args).rowcount
+                events = self._db.execute(f"DELETE FROM events WHERE {events_where}", args).rowcount
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
