@@ -18,6 +18,15 @@ locals {
   model_data    = lookup({ "" = null }, var.model_artifact_key, "s3://${aws_s3_bucket.artifacts.bucket}/${var.model_artifact_key}")
   bentoml_home  = lookup({ "" = "/home/bentoml/" }, var.model_artifact_key, "/opt/ml/model") # the image's own store, or the unpacked archive
   alarm_actions = compact([var.alarm_topic_arn])
+  # Per inference mode (lookup() instead of conditionals: see the note at the top). Serverless
+  # variants have no instances, no volume to encrypt and no start-up timeouts to set.
+  gpu_only       = lookup({ gpu = 1, serverless = 0 }, var.inference_mode)
+  instance_type  = lookup({ gpu = var.instance_type, serverless = null }, var.inference_mode)
+  instance_count = lookup({ gpu = var.min_capacity, serverless = null }, var.inference_mode)
+  volume_kms_key = lookup({ gpu = aws_kms_key.artifacts.arn, serverless = null }, var.inference_mode)
+  download_s     = lookup({ gpu = 1200, serverless = null }, var.inference_mode)
+  startup_s      = lookup({ gpu = 900, serverless = null }, var.inference_mode)
+  serverless     = lookup({ gpu = [], serverless = [1] }, var.inference_mode)
 }
 
 # --- encryption key for artifacts, images and the endpoint's volumes ---------------------------------
@@ -254,16 +263,24 @@ resource "aws_sagemaker_model" "service" {
 
 resource "aws_sagemaker_endpoint_configuration" "service" {
   name_prefix = "${local.name}-"
-  kms_key_arn = aws_kms_key.artifacts.arn
+  kms_key_arn = local.volume_kms_key
 
   production_variant {
     variant_name           = "primary"
     model_name             = aws_sagemaker_model.service.name
-    instance_type          = var.instance_type
-    initial_instance_count = var.min_capacity
+    instance_type          = local.instance_type
+    initial_instance_count = local.instance_count
     # Model download and container start-up (loading and warming every runner) take minutes on a cold GPU host.
-    model_data_download_timeout_in_seconds            = 1200
-    container_startup_health_check_timeout_in_seconds = 900
+    model_data_download_timeout_in_seconds            = local.download_s
+    container_startup_health_check_timeout_in_seconds = local.startup_s
+
+    dynamic "serverless_config" {
+      for_each = local.serverless
+      content {
+        memory_size_in_mb = var.serverless_memory_mb
+        max_concurrency   = var.serverless_max_concurrency
+      }
+    }
   }
 
   lifecycle {
@@ -277,7 +294,9 @@ resource "aws_sagemaker_endpoint" "service" {
 }
 
 # --- autoscaling on invocations per instance ----------------------------------------------------------
+# Serverless endpoints scale by themselves (to zero): the instance autoscaler is for gpu only.
 resource "aws_appautoscaling_target" "endpoint" {
+  count              = local.gpu_only
   service_namespace  = "sagemaker"
   resource_id        = "endpoint/${aws_sagemaker_endpoint.service.name}/variant/primary"
   scalable_dimension = "sagemaker:variant:DesiredInstanceCount"
@@ -286,11 +305,12 @@ resource "aws_appautoscaling_target" "endpoint" {
 }
 
 resource "aws_appautoscaling_policy" "invocations" {
+  count              = local.gpu_only
   name               = "${local.name}-invocations-per-instance"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.endpoint.service_namespace
-  resource_id        = aws_appautoscaling_target.endpoint.resource_id
-  scalable_dimension = aws_appautoscaling_target.endpoint.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.endpoint[0].service_namespace
+  resource_id        = aws_appautoscaling_target.endpoint[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.endpoint[0].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.target_invocations_per_instance

@@ -24,6 +24,39 @@ variable "model_artifact_key" {
   description = "Optional S3 key (in the artifact bucket) of a model-store archive to mount at /opt/ml/model; empty when the models are baked into the image."
 }
 
+variable "inference_mode" {
+  type        = string
+  default     = "gpu"
+  description = "gpu: a real-time endpoint on GPU instances with autoscaling (min_capacity to max_capacity); serverless: SageMaker Serverless Inference, CPU only, scales to zero, sized by serverless_memory_mb and serverless_max_concurrency (see README: serverless trade-offs)."
+
+  validation {
+    condition     = contains(["gpu", "serverless"], var.inference_mode)
+    error_message = "inference_mode must be gpu or serverless."
+  }
+}
+
+variable "serverless_memory_mb" {
+  type        = number
+  default     = 6144
+  description = "serverless only: memory per concurrent invocation, 1024-6144 MB in 1 GB steps (the models need about 3 GB)."
+
+  validation {
+    condition     = contains([1024, 2048, 3072, 4096, 5120, 6144], var.serverless_memory_mb)
+    error_message = "serverless_memory_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144."
+  }
+}
+
+variable "serverless_max_concurrency" {
+  type        = number
+  default     = 20
+  description = "serverless only: most invocations served at once (1-200); more are throttled by SageMaker."
+
+  validation {
+    condition     = contains(range(1, 201), var.serverless_max_concurrency)
+    error_message = "serverless_max_concurrency must be a whole number from 1 to 200."
+  }
+}
+
 variable "instance_type" {
   type        = string
   default     = "ml.g5.xlarge"

@@ -27,11 +27,11 @@ run "gpu_endpoint_with_bounded_autoscaling" {
     error_message = "default instance type must be ml.g5.xlarge"
   }
   assert {
-    condition     = aws_appautoscaling_target.endpoint.scalable_dimension == "sagemaker:variant:DesiredInstanceCount"
+    condition     = aws_appautoscaling_target.endpoint[0].scalable_dimension == "sagemaker:variant:DesiredInstanceCount"
     error_message = "autoscaling must scale the variant's instance count"
   }
   assert {
-    condition     = aws_appautoscaling_target.endpoint.min_capacity == 1 && aws_appautoscaling_target.endpoint.max_capacity == 4
+    condition     = aws_appautoscaling_target.endpoint[0].min_capacity == 1 && aws_appautoscaling_target.endpoint[0].max_capacity == 4
     error_message = "autoscaling bounds must come from min_capacity / max_capacity"
   }
   assert {
@@ -54,4 +54,39 @@ run "rejects_zero_minimum" {
     min_capacity = 0
   }
   expect_failures = [var.min_capacity]
+}
+
+run "serverless_scales_to_zero_without_instances" {
+  command = plan
+  variables {
+    inference_mode             = "serverless"
+    serverless_memory_mb       = 4096
+    serverless_max_concurrency = 10
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.service.production_variant[0].serverless_config[0].memory_size_in_mb == 4096
+    error_message = "serverless memory must come from serverless_memory_mb"
+  }
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.service.production_variant[0].serverless_config[0].max_concurrency == 10
+    error_message = "serverless concurrency must come from serverless_max_concurrency"
+  }
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.service.production_variant[0].instance_type == null
+    error_message = "a serverless variant has no instance type"
+  }
+  assert {
+    condition     = length(aws_appautoscaling_target.endpoint) == 0
+    error_message = "serverless endpoints scale themselves: no instance autoscaling"
+  }
+}
+
+run "rejects_unknown_mode_and_memory" {
+  command = plan
+  variables {
+    inference_mode       = "spot"
+    serverless_memory_mb = 1500
+  }
+  expect_failures = [var.inference_mode, var.serverless_memory_mb]
 }

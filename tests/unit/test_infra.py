@@ -140,3 +140,14 @@ def test_terraform_test_suite_with_mock_provider() -> None:
     cli = TerraformCommand(str(INFRA))
     assert cli.init(backend=False, check=False).retcode == 0
     assert cli.test(check=False).retcode == 0
+
+
+def test_serverless_mode_has_no_instances_to_scale() -> None:
+    tfparse = pytest.importorskip("tfparse")
+    parsed = tfparse.load_from_path(str(INFRA), vars_paths=["envs/serverless.tfvars"])
+    # Serverless endpoints scale by themselves, to zero: no instance autoscaling is declared. (The
+    # serverless_config block is dynamic, which this parser does not expand: the mocked-provider
+    # suite, infra/tests/endpoint.tftest.hcl, asserts its memory and concurrency.)
+    assert not parsed.get("aws_appautoscaling_target") and not parsed.get("aws_appautoscaling_policy")
+    variables = {v["__tfmeta"]["label"]: v for v in parsed["variable"]}
+    assert "serverless" in json.dumps(variables["inference_mode"]["validation"])
