@@ -104,6 +104,16 @@ def test_read_aspects_checks_every_rule(tmp_path: Path) -> None:
             data.read_aspects(path)
 
 
+def test_strongest_baseline_takes_the_best_per_metric_and_domain() -> None:
+    from training.train_aspects import METRIC_KEYS, strongest_baseline
+
+    def b(x: float, y: float) -> dict:
+        return {**dict.fromkeys(METRIC_KEYS, x), "metrics_by_domain": {"phone": dict.fromkeys(METRIC_KEYS, y)}}
+
+    best = strongest_baseline({"lexicon": b(0.5, 0.2), "whole_text": b(0.4, 0.3), "other": {"missing": "x"}})
+    assert best["test_pair_f1"] == 0.5 and best["metrics_by_domain"]["phone"]["test_aspect_f1"] == 0.3
+
+
 def test_metrics_known_answer() -> None:
     rows = [
         {
@@ -154,5 +164,8 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
     assert m["test_polarity_accuracy"] > 0.8 and m["test_polarity_accuracy"] > lexicon["test_polarity_accuracy"] + 0.03
     assert set(m["metrics_by_domain"]) == {"camera", "car", "notebook", "phone"}
     assert result["baseline_metrics"]["whole_text"]["missing"] == "no sentiment model in the store"
+    # Under the model's own keys: the strongest baseline measured (here the lexicon alone).
+    assert result["baseline_metrics"]["test_pair_f1"] == lexicon["test_pair_f1"]
+    assert set(result["baseline_metrics"]["metrics_by_domain"]) == set(m["metrics_by_domain"])
     assert result["tag"].startswith("aspects-zh:")
     assert (tmp_path / "aspects-zh" / "confusion.png").exists()
