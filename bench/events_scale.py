@@ -7,7 +7,9 @@ Synthetic events spread evenly over 48 hours, each with a category, two entities
 and two aspects (9 terms, as an analysed review has), inserted 256 per call (the API's batch
 limit) into a fresh SQLite store on local disk. Then, per size: ``trends`` over the last 24 hours
 (an end that is not on the hour, so both edges read rows) and a profile of one user, each timed
-20 times (median and p95, milliseconds). Prints a table and one JSON line; writes
+20 times (median and p95, milliseconds), and beside the trends call the same aggregation read
+from the term rows instead of the hourly buckets (what trends did before the buckets), on the
+same store in the same run. Prints a table and one JSON line; writes
 ``reports/bench/events_scale.json``.
 """
 
@@ -71,6 +73,21 @@ def timed(call: Any, repeat: int = 20) -> dict[str, float]:
     return {"median_ms": round(statistics.median(times), 2), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2)}
 
 
+def trends_from_rows(store: EventStore, window_s: float, end: float) -> int:
+    """The trend windows aggregated from every term row in them (no buckets): the reference."""
+    start, prev = end - window_s, end - 2 * window_s
+    n = 0
+    for kind in ("category", "entity", "keyword", "aspect"):
+        n += len(
+            store._rows(
+                "SELECT term, label, SUM(ts >= ?), SUM(ts < ?), AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END)"
+                " FROM terms WHERE kind = ? AND ts >= ? AND ts < ? GROUP BY term, label",
+                [start, start, start, kind, prev, end],
+            )
+        )
+    return n
+
+
 def run(n: int, folder: Path, seed: int = 0) -> dict[str, Any]:
     rng = random.Random(seed)
     start = 1_790_000_000.0
@@ -85,6 +102,7 @@ def run(n: int, folder: Path, seed: int = 0) -> dict[str, Any]:
         "events": n,
         "insert_events_per_s": round(n / insert_s),
         "trends_24h": timed(lambda: store.trends(24 * 3600.0, end, 10, 1)),
+        "trends_24h_from_rows": timed(lambda: trends_from_rows(store, 24 * 3600.0, end), repeat=5),
         "profile": timed(lambda: store.profile("user-7", 10, now=end)),
         "store_mb": round(sum(p.stat().st_size for p in folder.glob(f"events-{n}.sqlite3*")) / 2**20, 1),
     }
@@ -104,7 +122,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             results.append(r)
             print(
                 f"{r['events']:>9,} events: insert {r['insert_events_per_s']:>6,}/s | trends 24h median "
-                f"{r['trends_24h']['median_ms']:>7.1f} ms p95 {r['trends_24h']['p95_ms']:>7.1f} | profile median "
+                f"{r['trends_24h']['median_ms']:>7.1f} ms p95 {r['trends_24h']['p95_ms']:>7.1f} "
+                f"(from rows {r['trends_24h_from_rows']['median_ms']:>8.1f} ms) | profile median "
                 f"{r['profile']['median_ms']:>6.1f} ms | store {r['store_mb']:>7.1f} MB",
                 flush=True,
             )

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from mining.contracts import EntitiesResult, ForecastResult, KeywordsResult, LabelResult, RecallResult, text_items
+from mining.contracts import (
+    AspectsResult,
+    EntitiesResult,
+    ForecastResult,
+    KeywordsResult,
+    LabelResult,
+    RecallResult,
+    text_items,
+)
 from mining.registry import RUNNERS as REGISTRY
 from runners import service_of
 
@@ -25,6 +33,12 @@ def _entity_answer(r: EntitiesResult) -> Any:
     for e in r.entities:
         assert 0 <= e.score <= 1 and e.start < e.end
     return [(e.type, e.start, e.end) for e in r.entities]
+
+
+def _aspect_answer(r: AspectsResult) -> Any:
+    for a in r.aspects:
+        assert 0 <= a.score <= 1 and a.start < a.end and a.polarity in ("positive", "negative", "neutral")
+    return [(a.start, a.end, a.polarity) for a in r.aspects]
 
 
 def _keyword_answer(r: KeywordsResult) -> Any:
@@ -62,6 +76,11 @@ RUNNERS: dict[str, tuple[list[Any], type, Callable[[Any], Any]]] = {
         text_items(["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle", "  "]),
         EntitiesResult,
         _entity_answer,
+    ),
+    "aspects": (
+        text_items(["这款手机的屏幕很清晰，但是电池不耐用", "The screen is bright but the battery dies fast", "  "]),
+        AspectsResult,
+        _aspect_answer,
     ),
     "recall": (
         [{"user_id": "196"}, {"user_id": "new", "recent": [{"item_id": "50", "weight": 5}]}, {"user_id": "nobody"}],
