@@ -160,7 +160,7 @@ MODELS: tuple[ModelSpec, ...] = (
               quick=("--lang", "en", "--max-train-samples", "120", "--max-eval-samples", "40",
                      "--extractor-epochs", "1", "--polarity-epochs", "1", "--polarity-max-len", "48",
                      "--threads", "1"),
-              default=("--lang", "en", "--max-train-samples", "3000", "--extractor-epochs", "1", "--polarity-epochs", "1",
+              default=("--lang", "en", "--max-train-samples", "4500", "--extractor-epochs", "1", "--polarity-epochs", "1",
                        "--polarity-max-len", "64"),
               full=("--lang", "en", "--extractor-epochs", "4", "--extractor-patience", "2", "--polarity-epochs", "3",
                     "--polarity-max-len", "96")),
