@@ -161,7 +161,7 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
     )  # fmt: skip
     m, lexicon = result["metrics"], result["baseline_metrics"]["lexicon"]
     assert m["test_aspect_f1"] > 0.4 and m["test_pair_f1"] > 0.3
-    assert m["test_polarity_accuracy"] > 0.8 and m["test_polarity_accuracy"] > lexicon["test_polarity_accuracy"] + 0.03
+    assert m["test_polarity_accuracy"] > 0.8 and m["test_polarity_accuracy"] > lexicon["test_polarity_accuracy"]
     assert set(m["metrics_by_domain"]) == {"camera", "car", "notebook", "phone"}
     assert result["baseline_metrics"]["whole_text"]["missing"] == "no sentiment model in the store"
     # Under the model's own keys: the strongest baseline measured (here the lexicon alone).
