@@ -229,7 +229,7 @@ class Gateway:
                 "analysis": self.stored_analysis(r, m),
                 # A /mine event's time is when the call arrived, so a retry differs in it: its body
                 # is its type and text.
-                "body_hash": body_hash({"type": event_type, "text": m, "ts": 0.0}),
+                "body_hash": body_hash({"type": event_type, "text": m}),
             }
             for i, (m, r) in enumerate(zip(masked, results))
         ]

@@ -153,9 +153,10 @@ def migrate(db: sqlite3.Connection) -> int:
 
 
 def body_hash(event: dict[str, Any]) -> str:
-    """sha256 of what an event says (type, item, text, time): two sends of one key with the same
-    hash are a retry; with different hashes, a key reused for another event."""
-    body = [event["type"], event.get("item_id"), event.get("text"), round(float(event["ts"]), 6)]
+    """sha256 of what an event says (type, item, text, and time when it has one): two sends of one
+    key with the same hash are a retry; with different hashes, a key reused for another event."""
+    ts = event.get("ts")
+    body = [event["type"], event.get("item_id"), event.get("text"), None if ts is None else round(float(ts), 6)]
     return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -272,15 +273,16 @@ class EventStore:
         and to tell a retry from a reused key."""
         if not pairs:
             return {}
-        out: dict[tuple[str, str], tuple[int, str | None]] = {}
+        wanted = set(pairs)
+        users, keys = sorted({u for u, _ in wanted}), sorted({k for _, k in wanted})
+        # One query on the (user_id, key) index; pairs the request did not ask for are dropped below.
         with self._lock:
-            for user_id, key in dict.fromkeys(pairs):
-                row = self._db.execute(
-                    "SELECT id, body_hash FROM events WHERE user_id = ? AND key = ?", (user_id, key)
-                ).fetchone()
-                if row is not None:
-                    out[(user_id, key)] = (int(row[0]), row[1])
-        return out
+            rows = self._db.execute(
+                f"SELECT user_id, key, id, body_hash FROM events WHERE user_id IN ({','.join('?' * len(users))})"
+                f" AND key IN ({','.join('?' * len(keys))})",
+                [*users, *keys],
+            ).fetchall()
+        return {(u, k): (int(i), h) for u, k, i, h in rows if (u, k) in wanted}
 
     @_translating
     def add(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
