@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 
 from gateway.colocated import Colocated
 from gateway.core import Gateway, dispatch
-from gateway.errors import validation_message
+from gateway.errors import NotConfigured, validation_message
 from gateway.middleware import GatewayMiddleware
 from gateway.routes import BY_RPC
 from gateway.sagemaker import invocations
@@ -54,7 +54,7 @@ from gateway.schemas import (
     TrendsQuery,
     UserQuery,
 )
-from mining.events import EventStore
+from mining.events import EventsOff, EventStore, open_store
 from mining.registry import RUNNERS
 from mining.settings import Settings, settings
 from runners import service_of
@@ -84,6 +84,11 @@ async def _bad_query(_: Any, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"error": message, "detail": detail}, status_code=400)
 
 
+@reads.exception_handler(NotConfigured)
+async def _not_configured(_: Any, exc: NotConfigured) -> JSONResponse:
+    return JSONResponse({"error": str(exc), "detail": None}, status_code=501)
+
+
 @reads.exception_handler(bentoml.exceptions.ServiceUnavailable)
 async def _unavailable(_: Any, exc: bentoml.exceptions.ServiceUnavailable) -> JSONResponse:
     # The event store is busy or full: the request may be retried (BentoML's own routes do the same).
@@ -104,13 +109,20 @@ class DemandMining:
     def __init__(self) -> None:
         self.settings = SETTINGS
         self.runners = connect_runners(self, self.settings)
-        self.gateway = Gateway(self.runners, EventStore(self.settings.events_db))
+        store: EventStore | EventsOff = EventsOff()
+        if self.settings.events_enabled:
+            store = open_store(
+                self.settings.events_location(),
+                secret_arn=self.settings.events_secret_arn or None,
+                pool_size=self.settings.events_pool,
+            )
+        self.gateway = Gateway(self.runners, store)
         self.grpc_server: Any = None
 
     # --- lifecycle: retention, and the gRPC server in each gateway worker ----------------------------
     @bentoml.on_startup
     async def _start_retention(self) -> None:
-        if self.settings.retention_days:
+        if self.settings.retention_days and self.settings.events_enabled:
             asyncio.get_running_loop().create_task(self._retention_loop())
 
     async def _retention_loop(self) -> None:

@@ -1,16 +1,18 @@
 """Event store at scale: insert rate, trend and profile latency and store size as events grow.
 
-    python -m bench.events_scale                     # 10k, 100k and 1M events
+    python -m bench.events_scale                                   # SQLite: 10k, 100k, 1M, 2M events
     python -m bench.events_scale --sizes 10000,100000
+    python -m bench.events_scale --url postgresql://user@host/empty_db   # PostgreSQL
 
 Synthetic events spread evenly over 48 hours, each with a category, two entities, four keywords
 and two aspects (9 terms, as an analysed review has), inserted 256 per call (the API's batch
-limit) into a fresh SQLite store on local disk. Then, per size: ``trends`` over the last 24 hours
-(an end that is not on the hour, so both edges read rows) and a profile of one user, each timed
-20 times (median and p95, milliseconds), and beside the trends call the same aggregation read
-from the term rows instead of the hourly buckets (what trends did before the buckets), on the
-same store in the same run. Prints a table and one JSON line; writes
-``reports/bench/events_scale.json``.
+limit) into a fresh store (a SQLite file on local disk, or the tables of the given PostgreSQL
+database, emptied first). Then, per size: ``trends`` over the last 24 hours (half the events are
+in that window, half in the one before; an end that is not on the hour, so both edges read minute
+buckets) and a profile of one user, each timed 20 times (median and p95, milliseconds), and beside
+the trends call the same aggregation read from the term rows instead of the buckets (what trends
+did before the buckets), on the same store in the same run. Prints a table and one JSON line;
+writes ``reports/bench/events_scale[-postgres].json``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mining.events import EventStore
+from mining.events import EventStore, is_postgres, open_store
 
 HOURS = 48
 BATCH = 256
@@ -80,7 +82,8 @@ def trends_from_rows(store: EventStore, window_s: float, end: float) -> int:
     for kind in ("category", "entity", "keyword", "aspect"):
         n += len(
             store._rows(
-                "SELECT term, label, SUM(ts >= ?), SUM(ts < ?), AVG(CASE WHEN ts >= ? THEN positive >= 0.5 END)"
+                "SELECT term, label, SUM(CASE WHEN ts >= ? THEN 1 ELSE 0 END), SUM(CASE WHEN ts < ? THEN 1 ELSE 0 END),"
+                " AVG(CASE WHEN ts >= ? THEN CASE WHEN positive >= 0.5 THEN 1.0 ELSE 0.0 END END)"
                 " FROM terms WHERE kind = ? AND ts >= ? AND ts < ? GROUP BY term, label",
                 [start, start, start, kind, prev, end],
             )
@@ -88,23 +91,41 @@ def trends_from_rows(store: EventStore, window_s: float, end: float) -> int:
     return n
 
 
-def run(n: int, folder: Path, seed: int = 0) -> dict[str, Any]:
+def fresh_store(url: str | None, folder: Path, n: int) -> EventStore:
+    """An empty store: a new SQLite file, or the PostgreSQL database's tables emptied."""
+    if url is None:
+        return open_store(folder / f"events-{n}.sqlite3")
+    store = open_store(url)
+    store._write(lambda tx: tx.execute("TRUNCATE terms, events, term_buckets, event_buckets"))
+    return store
+
+
+def store_mb(store: EventStore, url: str | None, folder: Path, n: int) -> float:
+    if url is None:
+        return round(sum(p.stat().st_size for p in folder.glob(f"events-{n}.sqlite3*")) / 2**20, 1)
+    store._write(lambda tx: tx.execute("CHECKPOINT"))
+    return round(store._rows("SELECT pg_database_size(current_database())")[0][0] / 2**20, 1)
+
+
+def run(n: int, folder: Path, url: str | None = None, seed: int = 0) -> dict[str, Any]:
     rng = random.Random(seed)
     start = 1_790_000_000.0
     events = synthetic(n, start, rng)
-    store = EventStore(folder / f"events-{n}.sqlite3")
+    store = fresh_store(url, folder, n)
     t0 = time.perf_counter()
     for k in range(0, n, BATCH):
         store.add(events[k : k + BATCH])
     insert_s = time.perf_counter() - t0
-    end = start + HOURS * 3600 - 1234.5  # not on the hour: both window edges read rows
+    end = start + HOURS * 3600 - 1234.5  # not on the hour: both window edges read minute buckets
     result = {
+        "backend": "postgres" if url else "sqlite",
         "events": n,
+        "events_in_window": sum(1 for e in events if e["ts"] >= end - 24 * 3600.0),
         "insert_events_per_s": round(n / insert_s),
         "trends_24h": timed(lambda: store.trends(24 * 3600.0, end, 10, 1)),
         "trends_24h_from_rows": timed(lambda: trends_from_rows(store, 24 * 3600.0, end), repeat=5),
         "profile": timed(lambda: store.profile("user-7", 10, now=end)),
-        "store_mb": round(sum(p.stat().st_size for p in folder.glob(f"events-{n}.sqlite3*")) / 2**20, 1),
+        "store_mb": store_mb(store, url, folder, n),
     }
     store.close()
     return result
@@ -112,23 +133,27 @@ def run(n: int, folder: Path, seed: int = 0) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated event counts")
-    parser.add_argument("--out", default="reports/bench/events_scale.json")
+    parser.add_argument("--sizes", default="10000,100000,1000000,2000000", help="comma-separated event counts")
+    parser.add_argument("--url", default=None, help="an empty PostgreSQL database (default: SQLite files)")
+    parser.add_argument("--out", default=None, help="default reports/bench/events_scale[-postgres].json")
     args = parser.parse_args(argv)
+    if args.url is not None and not is_postgres(args.url):
+        parser.error("--url must be a postgresql:// URL")
+    out = args.out or f"reports/bench/events_scale{'-postgres' if args.url else ''}.json"
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
-            r = run(n, Path(tmp))
+            r = run(n, Path(tmp), args.url)
             results.append(r)
             print(
-                f"{r['events']:>9,} events: insert {r['insert_events_per_s']:>6,}/s | trends 24h median "
+                f"{r['backend']} {r['events']:>9,} events ({r['events_in_window']:>9,} in the window): insert {r['insert_events_per_s']:>6,}/s | trends 24h median "
                 f"{r['trends_24h']['median_ms']:>7.1f} ms p95 {r['trends_24h']['p95_ms']:>7.1f} "
                 f"(from rows {r['trends_24h_from_rows']['median_ms']:>8.1f} ms) | profile median "
                 f"{r['profile']['median_ms']:>6.1f} ms | store {r['store_mb']:>7.1f} MB",
                 flush=True,
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(results, indent=2))
     print(json.dumps(results))
     return results
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from bentoml.exceptions import InvalidArgument, NotFound, ServiceUnavailable
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from gateway.errors import Conflict, RequestError, validation_message
+from gateway.errors import Conflict, NotConfigured, RequestError, validation_message
 from gateway.schemas import (
     AspectsResponse,
     ClassifyResponse,
@@ -61,7 +61,7 @@ from mining.contracts import (
     TextItem,
     text_items,
 )
-from mining.events import EventStore, KeyConflict, StoreUnavailable, body_hash
+from mining.events import EventsDisabled, EventsOff, EventStore, KeyConflict, StoreUnavailable, body_hash
 from mining.insight import demand_summary
 from mining.inventory import reorder_plan
 from mining.registry import RUNNERS
@@ -100,10 +100,10 @@ class Gateway:
     Args:
         runners: registry runner key (``sentiment``, ``classification``, ``ner``, ``aspects``,
             ``keywords``, ``recall``, ``demand``) -> runner proxy.
-        events: the event store.
+        events: the event store (:class:`EventsOff` for a deployment without one).
     """
 
-    def __init__(self, runners: Mapping[str, Any], events: EventStore) -> None:
+    def __init__(self, runners: Mapping[str, Any], events: EventStore | EventsOff) -> None:
         missing = [r.key for r in RUNNERS if r.key not in runners]
         if missing:
             raise ValueError(f"runners missing: {missing}")
@@ -125,6 +125,8 @@ class Gateway:
             raise ServiceUnavailable(str(e)) from None
         except KeyConflict as e:
             raise Conflict(str(e)) from None
+        except EventsDisabled as e:
+            raise NotConfigured(str(e)) from None
 
     # --- text tasks ---------------------------------------------------------------------------------
     async def _labels(self, runner: str, items: list[TextItem]) -> list[LabelResult]:
@@ -323,7 +325,10 @@ class Gateway:
     # --- recommendations ----------------------------------------------------------------------------
     async def recommendations(self, requests: list[dict[str, Any]]) -> list[Recommendation]:
         # A user's stored events are folded in with whatever the request sends (recalculate_user).
-        histories = await asyncio.gather(*(self._store(self.events.interactions, r["user_id"]) for r in requests))
+        if isinstance(self.events, EventsOff):  # no stored history to fold in: the request's own
+            histories: list[list[tuple[str, float]]] = [[] for _ in requests]
+        else:
+            histories = await asyncio.gather(*(self._store(self.events.interactions, r["user_id"]) for r in requests))
         for r, history in zip(requests, histories):
             r["recent"] = list(r.get("recent", [])) + [{"item_id": i, "weight": w} for i, w in history]
         results = _typed(RecallResult, await self.runners["recall"].to_async.predict(requests))
@@ -411,6 +416,8 @@ async def dispatch(schema: type[BaseModel], method: Method, payload: Any) -> dic
         raise RequestError(404, str(e)) from None
     except Conflict as e:
         raise RequestError(409, str(e)) from None
+    except NotConfigured as e:
+        raise RequestError(501, str(e)) from None
     except ServiceUnavailable as e:
         raise RequestError(503, str(e)) from None
     return result.model_dump(mode="json") if isinstance(result, BaseModel) else result  # type: ignore[no-any-return]

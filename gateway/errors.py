@@ -58,6 +58,12 @@ class Conflict(BentoMLException):
     error_code = HTTPStatus.CONFLICT
 
 
+class NotConfigured(BentoMLException):
+    """501: the deployment was set up without what the call needs (an event store)."""
+
+    error_code = HTTPStatus.NOT_IMPLEMENTED
+
+
 class RequestError(Exception):
     """A client error with its HTTP status; gRPC maps it with :data:`GRPC_CODES`."""
 
@@ -75,6 +81,7 @@ GRPC_CODES = {
     413: "RESOURCE_EXHAUSTED",
     422: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
+    501: "UNIMPLEMENTED",
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }

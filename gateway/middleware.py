@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import error_message
+from mining.events import EVENTS_OFF
 
 # Open without a key: orchestrators and scrapers must reach these without credentials.
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics", "/ping"})
@@ -55,6 +56,7 @@ class GatewayMiddleware:
     - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
       raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
       ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
+    - A 501 (a deployment without an event store) says so.
     - A 503 (separate layout: a runner's queue is over its latency budget) gets the same shape
       and ``Retry-After``.
     - With ``max_in_flight``, a request arriving while that many are being served gets 503 with
@@ -130,7 +132,7 @@ class GatewayMiddleware:
 
         async def capture(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start" and (
-                400 <= message["status"] < 500 or message["status"] == 503
+                400 <= message["status"] < 500 or message["status"] in (501, 503)
             ):
                 start.update(message)
                 return
@@ -153,7 +155,9 @@ class GatewayMiddleware:
         keep = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
         if start["status"] == 503 and not any(k.lower() == b"retry-after" for k, _ in keep):
             keep.append((b"retry-after", b"1"))  # overload is brief: the queue drains within the latency budget
-        await _send_json(send, start["status"], {"error": error_message(body), "detail": detail}, keep)
+        # BentoML hides the message of every 5xx; the only 501 is a deployment without events.
+        error = EVENTS_OFF if start["status"] == 501 else error_message(body)
+        await _send_json(send, start["status"], {"error": error, "detail": detail}, keep)
 
 
 def _is_json(ctype: str) -> bool:

@@ -8,6 +8,7 @@ contract's own models (:mod:`mining.contracts`), embedded here unchanged.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -97,10 +98,20 @@ class KeywordsResponse(BaseModel):
 TopK = Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description=f"keywords per text, 1-{MAX_KEYWORDS}")]
 
 
+def _printable(value: str) -> str:
+    """Ids and keys are stored and compared as they are: a control character (NUL above all,
+    which PostgreSQL cannot store) is refused rather than silently changed."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"must not contain control characters; found U+{ord(bad):04X}")
+    return value
+
+
 Id = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    Field(description="an external user or item id"),
+    AfterValidator(_printable),
+    Field(description="an external user or item id (no control characters)"),
 ]
 MAX_IDS = 1000
 
@@ -340,8 +351,8 @@ TEXT_EVENTS = ("search", "review", "message")
 
 
 class EventIn(BaseModel):
-    key: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="idempotency key: a retried event with the same key is stored once"
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_printable)] = Field(
+        description="idempotency key (no control characters): a retried event with the same key is stored once"
     )
     user_id: Id
     type: Literal[EVENT_TYPES] = Field(description="search, view, click, cart, purchase, review or message")  # type: ignore[valid-type]

@@ -240,24 +240,38 @@ resource "aws_iam_role_policy" "sagemaker" {
 resource "aws_sagemaker_model" "service" {
   name               = "${local.name}-${replace(var.image_tag, "/[^a-zA-Z0-9-]/", "-")}"
   execution_role_arn = aws_iam_role.sagemaker.arn
-  # The service makes no outbound calls: models are in the image or unpacked by SageMaker.
-  enable_network_isolation = true
+  # Models are in the image or unpacked by SageMaker; the only connections the container opens
+  # are to the event store (database.tf), and with events_store = "off" it is isolated entirely.
+  enable_network_isolation = local.network_isolation
+
+  dynamic "vpc_config" {
+    for_each = local.vpc_configs
+    content {
+      subnets            = var.private_subnet_ids
+      security_group_ids = [aws_security_group.model[0].id]
+    }
+  }
 
   primary_container {
     image          = local.image_uri
     model_data_url = local.model_data
-    environment = {
+    environment = merge({
       BENTOML_DO_NOT_TRACK = "true"
       # With an archive, SageMaker unpacks it at /opt/ml/model: the service reads its store there.
-      BENTOML_HOME = local.bentoml_home
-      GRPC_PORT    = "0"
-    }
+      BENTOML_HOME                 = local.bentoml_home
+      GRPC_PORT                    = "0"
+      DEMAND_MINING_RETENTION_DAYS = tostring(var.event_retention_days)
+    }, local.events_environment)
   }
 
-  depends_on = [aws_iam_role_policy.sagemaker]
+  depends_on = [aws_iam_role_policy.sagemaker, aws_iam_role_policy.sagemaker_events, aws_rds_cluster_instance.events]
 
   lifecycle {
     create_before_destroy = true
+    precondition {
+      condition     = contains(["gpu/aurora", "gpu/off", "serverless/off"], "${var.inference_mode}/${var.events_store}")
+      error_message = "inference_mode = serverless needs events_store = off: serverless endpoints cannot join a VPC, so they cannot reach the event store."
+    }
   }
 }
 

@@ -22,3 +22,13 @@ output "execution_role_arn" {
   description = "Role SageMaker assumes to pull the image and read artifacts."
   value       = aws_iam_role.sagemaker.arn
 }
+
+output "events_cluster_endpoint" {
+  description = "Writer endpoint of the Aurora event store (empty with events_store = off)."
+  value       = local.db_endpoint
+}
+
+output "events_secret_arn" {
+  description = "Secrets Manager secret with the event store's credentials, managed and rotated by Aurora (empty with events_store = off)."
+  value       = local.db_secret_arn
+}

@@ -42,12 +42,21 @@ def deploy(
     instance_count: int = 1,
     model_data: str | None = None,
     environment: dict[str, str] | None = None,
+    events_url: str | None = None,
+    events_secret_arn: str | None = None,
+    vpc: dict[str, list[str]] | None = None,
     wait: bool = True,
     wait_delay_s: int = 30,
     wait_attempts: int = 60,
 ) -> dict[str, Any]:
     """Create or update endpoint ``name`` to serve ``image``. Returns ``{"endpoint", "model",
-    "config", "action": "created" | "updated", "status"}``."""
+    "config", "action": "created" | "updated", "status"}``.
+
+    Events: with ``events_url`` (a PostgreSQL URL; ``events_secret_arn`` for its credentials) every
+    instance shares that store, and the model joins ``vpc`` (``{"Subnets": [...],
+    "SecurityGroupIds": [...]}``) to reach it, so network isolation is off. Without one the
+    service keeps no events (``DEMAND_MINING_EVENTS=off``) and stays network-isolated: instance
+    disks are ephemeral, and events written to them would be lost on scale-in or an update."""
     from botocore.exceptions import ClientError
 
     if not instance_type.startswith(GPU_FAMILIES):
@@ -56,14 +65,30 @@ def deploy(
         )
     if instance_count < 1:
         raise ValueError(f"instance_count must be >= 1 (model-based endpoints cannot run on 0); got {instance_count}")
+    if events_url is not None:
+        if not events_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("events_url must be a postgresql:// URL")
+        if not vpc or not vpc.get("Subnets") or not vpc.get("SecurityGroupIds"):
+            raise ValueError(
+                "events_url needs vpc with Subnets and SecurityGroupIds: the database is in a private network"
+            )
     release = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     model, config = f"{name}-{release}", f"{name}-{release}"
     env = {"BENTOML_DO_NOT_TRACK": "true", "GRPC_PORT": "0", **(environment or {})}
+    if events_url is None:
+        env["DEMAND_MINING_EVENTS"] = "off"
+    else:
+        env["DEMAND_MINING_EVENTS_URL"] = events_url
+        if events_secret_arn:
+            env["DEMAND_MINING_EVENTS_SECRET_ARN"] = events_secret_arn
     container: dict[str, Any] = {"Image": image, "Environment": env}
     if model_data:
         container["ModelDataUrl"] = model_data
         env.setdefault("BENTOML_HOME", "/opt/ml/model")
-    sm.create_model(ModelName=model, ExecutionRoleArn=role_arn, PrimaryContainer=container, EnableNetworkIsolation=True)
+    networking: dict[str, Any] = {"EnableNetworkIsolation": events_url is None}
+    if events_url is not None:
+        networking["VpcConfig"] = vpc
+    sm.create_model(ModelName=model, ExecutionRoleArn=role_arn, PrimaryContainer=container, **networking)
     sm.create_endpoint_config(
         EndpointConfigName=config,
         ProductionVariants=[
@@ -151,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--instance-type", default="ml.g5.xlarge")
     d.add_argument("--instance-count", type=int, default=1)
     d.add_argument("--model-data", default=None)
+    d.add_argument("--events-url", default=None, help="PostgreSQL URL of the shared event store (default: no events)")
+    d.add_argument("--events-secret-arn", default=None, help="Secrets Manager secret with its username and password")
+    d.add_argument("--subnets", default="", help="with --events-url: private subnet ids, comma-separated")
+    d.add_argument("--security-groups", default="", help="with --events-url: security group ids, comma-separated")
     i = sub.add_parser("invoke")
     target = i.add_mutually_exclusive_group(required=True)
     target.add_argument("--endpoint")
@@ -167,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             args.instance_type,
             args.instance_count,
             args.model_data,
+            events_url=args.events_url,
+            events_secret_arn=args.events_secret_arn,
+            vpc={
+                "Subnets": [s for s in args.subnets.split(",") if s],
+                "SecurityGroupIds": [g for g in args.security_groups.split(",") if g],
+            },
         )
     else:
         runtime = local_runtime(args.local) if args.local else boto3.client("sagemaker-runtime")

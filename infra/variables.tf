@@ -57,6 +57,81 @@ variable "serverless_max_concurrency" {
   }
 }
 
+variable "events_store" {
+  type        = string
+  default     = "aurora"
+  description = "aurora: an Aurora PostgreSQL Serverless v2 cluster every instance shares (needs vpc_id and private_subnet_ids); off: the service keeps no events (event routes answer 501), required with inference_mode = serverless."
+
+  validation {
+    condition     = contains(["aurora", "off"], var.events_store)
+    error_message = "events_store must be aurora or off."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  default     = ""
+  description = "events_store = aurora: the VPC the event store and the model containers live in."
+}
+
+variable "private_subnet_ids" {
+  type        = list(string)
+  default     = []
+  description = "events_store = aurora: two or more private subnets (different availability zones) for the cluster and the model containers."
+}
+
+variable "create_secrets_endpoint" {
+  type        = bool
+  default     = true
+  description = "Create a Secrets Manager interface endpoint in the VPC (false where the VPC already has one)."
+}
+
+variable "db_engine_version" {
+  type        = string
+  default     = "16.4"
+  description = "Aurora PostgreSQL engine version (Serverless v2 capable: 13.6 or newer)."
+}
+
+variable "db_min_acu" {
+  type        = number
+  default     = 0.5
+  description = "Fewest Aurora capacity units (1 ACU ~ 2 GiB memory); 0.5 is the Serverless v2 floor."
+}
+
+variable "db_max_acu" {
+  type        = number
+  default     = 8
+  description = "Most Aurora capacity units the cluster may scale to (up to 256)."
+}
+
+variable "db_instances" {
+  type        = number
+  default     = 1
+  description = "Aurora Serverless v2 instances: 1 writer, plus readers for failover (use 2 or more in prod)."
+
+  validation {
+    condition     = contains(range(1, 16), var.db_instances)
+    error_message = "db_instances must be a whole number from 1 to 15."
+  }
+}
+
+variable "db_backup_retention_days" {
+  type        = number
+  default     = 7
+  description = "Days of automated backups (point-in-time recovery) kept, 1-35."
+
+  validation {
+    condition     = contains(range(1, 36), var.db_backup_retention_days)
+    error_message = "db_backup_retention_days must be a whole number from 1 to 35."
+  }
+}
+
+variable "event_retention_days" {
+  type        = number
+  default     = 0
+  description = "Events older than this many days are deleted, with what was derived from them (0: kept for ever)."
+}
+
 variable "instance_type" {
   type        = string
   default     = "ml.g5.xlarge"

@@ -42,12 +42,27 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _events_url(value: str) -> str:
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        scheme = value.split("://", 1)[0] if "://" in value else "no scheme"
+        raise ValueError(f"DEMAND_MINING_EVENTS_URL must be a postgresql:// URL (or unset for SQLite); got {scheme}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """The served system's configuration (see :meth:`from_env` for the variable of each field).
 
     Attributes:
-        events_db: the SQLite file of the event store.
+        events_db: the SQLite file of the event store (one machine; used when ``events_url`` is empty).
+        events_url: a PostgreSQL URL (``postgresql://user@host:5432/db``): the event store every
+            instance shares; empty: the SQLite file.
+        events_secret_arn: a Secrets Manager secret with the database's ``username`` and
+            ``password`` (JSON), read for each new connection; empty: credentials from the URL or
+            libpq's environment.
+        events_pool: database connections per worker process (PostgreSQL).
+        events_enabled: False (``DEMAND_MINING_EVENTS=off``): no event store; event intake,
+            profiles and trends answer 501, everything else works.
         retention_days: events older than this many days are deleted, with what was derived from
             them, at start and every hour after (0: kept for ever).
         api_keys: accepted API keys; empty: authentication off.
@@ -67,6 +82,11 @@ class Settings:
     """
 
     events_db: Path = Path("var/events.sqlite3")
+    # repr=False: a URL may hold a password, and settings get printed.
+    events_url: str = field(default="", repr=False)
+    events_secret_arn: str = ""
+    events_pool: int = 8
+    events_enabled: bool = True
     retention_days: int = 0
     api_keys: frozenset[str] = frozenset()
     max_body_bytes: int = 4 << 20
@@ -81,6 +101,10 @@ class Settings:
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
 
+    def events_location(self) -> str | Path:
+        """Where the event store is: the PostgreSQL URL when set, else the SQLite file."""
+        return self.events_url or self.events_db
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Parse ``env`` (default ``os.environ``); raises ``ValueError`` naming a bad variable."""
@@ -88,6 +112,9 @@ class Settings:
         layout = env.get("DEMAND_MINING_LAYOUT", "colocated")
         if layout not in LAYOUTS:
             raise ValueError(f"DEMAND_MINING_LAYOUT must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+        events = env.get("DEMAND_MINING_EVENTS", "on")
+        if events not in ("on", "off"):
+            raise ValueError(f"DEMAND_MINING_EVENTS must be on or off; got {events!r}")
         batching = env.get("DEMAND_MINING_BATCHING", "on")
         if batching not in ("on", "off"):
             raise ValueError(f"DEMAND_MINING_BATCHING must be on or off; got {batching!r}")
@@ -101,6 +128,10 @@ class Settings:
         )
         return cls(
             events_db=Path(env.get("DEMAND_MINING_EVENTS_DB", "var/events.sqlite3")),
+            events_url=_events_url(env.get("DEMAND_MINING_EVENTS_URL", "")),
+            events_secret_arn=env.get("DEMAND_MINING_EVENTS_SECRET_ARN", ""),
+            events_pool=_int(env, "DEMAND_MINING_EVENTS_POOL", 8, minimum=1),
+            events_enabled=events == "on",
             api_keys=parse_api_keys(env.get("DEMAND_MINING_API_KEYS")),
             max_body_bytes=_int(env, "DEMAND_MINING_MAX_BODY_BYTES", 4 << 20, minimum=1),
             retention_days=_int(env, "DEMAND_MINING_RETENTION_DAYS", 0, minimum=0),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.postgres import Cluster, start_cluster
 
 # Before anything imports bentoml: every test run gets its own model store. The data cache stays
 # shared (DEMAND_MINING_DATA_DIR or the default) so real data is fetched once per machine.
@@ -32,3 +35,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL server of the test session's own (see :mod:`tests.support.postgres`). Where no
+    server binary is installed the tests that need one fail, saying how to install it."""
+    try:
+        cluster = start_cluster()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty event store on each backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "events.sqlite3")
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return cluster.database()

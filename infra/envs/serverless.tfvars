@@ -7,3 +7,5 @@ image_tag                  = "0.1.0-cpu"
 inference_mode             = "serverless"
 serverless_memory_mb       = 6144
 serverless_max_concurrency = 10
+# Serverless endpoints cannot join a VPC: no event store, event routes answer 501.
+events_store = "off"

@@ -14,9 +14,11 @@ mock_provider "aws" {
 }
 
 variables {
-  region    = "us-east-1"
-  stage     = "test"
-  image_tag = "0.1.0"
+  region             = "us-east-1"
+  stage              = "test"
+  image_tag          = "0.1.0"
+  vpc_id             = "vpc-0123456789abcdef0"
+  private_subnet_ids = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 }
 
 run "gpu_endpoint_with_bounded_autoscaling" {
@@ -62,6 +64,7 @@ run "serverless_scales_to_zero_without_instances" {
     inference_mode             = "serverless"
     serverless_memory_mb       = 4096
     serverless_max_concurrency = 10
+    events_store               = "off"
   }
 
   assert {
@@ -89,4 +92,56 @@ run "rejects_unknown_mode_and_memory" {
     serverless_memory_mb = 1500
   }
   expect_failures = [var.inference_mode, var.serverless_memory_mb]
+}
+
+run "aurora_event_store_in_the_vpc" {
+  command = plan
+
+  assert {
+    condition     = aws_rds_cluster.events[0].engine == "aurora-postgresql" && aws_rds_cluster.events[0].storage_encrypted
+    error_message = "the event store must be encrypted Aurora PostgreSQL"
+  }
+  assert {
+    condition     = aws_rds_cluster.events[0].serverlessv2_scaling_configuration[0].min_capacity == 0.5
+    error_message = "Serverless v2 capacity must come from db_min_acu"
+  }
+  assert {
+    condition     = aws_rds_cluster.events[0].deletion_protection == false
+    error_message = "deletion protection is for prod only"
+  }
+  assert {
+    condition     = aws_sagemaker_model.service.enable_network_isolation == false && length(aws_sagemaker_model.service.vpc_config) == 1
+    error_message = "the model must join the VPC to reach the event store"
+  }
+  assert {
+    condition     = !contains(keys(aws_sagemaker_model.service.primary_container[0].environment), "DEMAND_MINING_EVENTS")
+    error_message = "events must be on with aurora"
+  }
+}
+
+run "prod_protects_the_event_store" {
+  command = plan
+  variables {
+    stage = "prod"
+  }
+  assert {
+    condition     = aws_rds_cluster.events[0].deletion_protection == true
+    error_message = "prod's event store must have deletion protection"
+  }
+}
+
+run "aurora_needs_private_subnets" {
+  command = plan
+  variables {
+    private_subnet_ids = []
+  }
+  expect_failures = [aws_db_subnet_group.events]
+}
+
+run "serverless_cannot_reach_the_event_store" {
+  command = plan
+  variables {
+    inference_mode = "serverless"
+  }
+  expect_failures = [aws_sagemaker_model.service]
 }

@@ -32,6 +32,7 @@ from mining.contracts import (
     SimilarLookup,
     TextItem,
 )
+from mining.events import is_postgres, open_store
 from mining.settings import Settings
 
 TS = "2026-11-28T09:30:00Z"
@@ -210,13 +211,19 @@ def app() -> Iterator[Any]:
     patch.undo()
 
 
+def store_settings(store_url: str, **kwargs: Any) -> Settings:
+    """Settings whose event store is ``store_url`` (a PostgreSQL URL or a SQLite path)."""
+    if is_postgres(store_url):
+        return Settings(events_url=store_url, **kwargs)
+    return Settings(events_db=Path(store_url), **kwargs)
+
+
 @pytest.fixture()
 def client(
-    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Any, runners: dict[str, FakeRunner], store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    monkeypatch.setattr(
-        service, "SETTINGS", Settings(events_db=tmp_path / "events.sqlite3", grpc_port=0, max_body_bytes=LIMIT)
-    )
+    """The service over fake runners and an empty event store, once per backend."""
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, max_body_bytes=LIMIT))
     monkeypatch.setitem(_CURRENT, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
@@ -507,21 +514,18 @@ def test_delete_user_removes_profile_and_folded_in_history(client: TestClient) -
 
 
 def test_retention_purges_old_events_at_start(
-    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Any, runners: dict[str, FakeRunner], store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import time as _time
 
-    from mining.events import EventStore
-
-    db = tmp_path / "events.sqlite3"
     now = _time.time()
-    EventStore(db).add(
+    open_store(store_url).add(
         [
             {"key": "old", "user_id": "r", "type": "view", "item_id": "1", "ts": now - 3 * 86400},
             {"key": "new", "user_id": "r", "type": "view", "item_id": "2", "ts": now - 3600},
         ]
     )
-    monkeypatch.setattr(service, "SETTINGS", Settings(events_db=db, grpc_port=0, retention_days=2))
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, retention_days=2))
     monkeypatch.setitem(_CURRENT, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
         deadline = _time.monotonic() + 10
@@ -546,3 +550,41 @@ def test_a_key_reused_for_another_event_is_409_naming_it(client: TestClient) -> 
     assert client.post("/mine", json=mine).status_code == 200
     r = client.post("/mine", json={**mine, "texts": ["something else"]})
     assert r.status_code == 409 and "was already stored for this user" in r.json()["error"], r.text
+
+
+def test_control_characters_in_ids_are_400_on_either_store(client: TestClient) -> None:
+    """NUL cannot be stored in PostgreSQL text and would differ between backends: ids and keys
+    with a control character are refused by the schema, naming the field and the character."""
+    for field in ("key", "user_id", "item_id"):
+        event = {"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS, field: "a\u0000b"}
+        r = client.post("/events", json={"events": [event]})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == f"events[0].{field}: Value error, must not contain control characters; found U+0000"
+    assert client.get("/users/a%00b/profile").status_code == 400
+    assert client.delete("/users/a%01b").status_code == 400
+    event = {"key": "k", "user_id": "u", "type": "search", "text": "a\u0000b 手机", "ts": TS}  # text is cleaned
+    assert client.post("/events", json={"events": [event]}).json()["stored"] == 1
+
+
+def test_without_an_event_store_event_routes_are_501_and_the_rest_works(
+    app: Any, runners: dict[str, FakeRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DEMAND_MINING_EVENTS=off`` (a serverless deployment): nothing is acknowledged that would
+    be lost, the models still answer, recommendations use the request's own history."""
+    import asyncio
+
+    monkeypatch.setattr(service, "SETTINGS", Settings(grpc_port=0, events_enabled=False))
+    monkeypatch.setitem(_CURRENT, "runners", runners)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        event = {"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS}
+        r = c.post("/events", json={"events": [event]})
+        assert r.status_code == 501 and "keeps no events (DEMAND_MINING_EVENTS=off)" in r.json()["error"], r.text
+        assert c.get("/users/u/profile").status_code == 501 and c.get("/trends").status_code == 501
+        assert c.post("/mine", json={"texts": ["手机"], "user_id": "u", "request_id": "r"}).status_code == 501
+        assert c.post("/mine", json={"texts": ["手机"]}).status_code == 200
+        rec = c.post("/recommend", json={"requests": {"user_id": "u", "recent": [{"item_id": "1"}]}})
+        assert rec.status_code == 200 and rec.json()["results"][0]["history_events"] == 0, rec.text
+        instance = service.DemandMining.inner()
+        with pytest.raises(Exception, match="keeps no events") as err:
+            asyncio.run(instance.dispatch("GetProfile", {"user_id": "u"}))
+        assert getattr(err.value, "status", None) == 501

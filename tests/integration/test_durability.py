@@ -1,5 +1,5 @@
 """API keys, and the crash test: SIGKILL the server while events are posted, restart it on the
-same store, and find every acknowledged event."""
+same store, and find every acknowledged event; on each backend (SQLite file, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.proto import demand_mining_pb2 as pb
 from gateway.proto import demand_mining_pb2_grpc as pb_grpc
-from mining.events import EventStore
+from mining.events import open_store
 from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -22,14 +22,19 @@ pytestmark = pytest.mark.integration
 KEY = "test-key-123"
 
 
-@pytest.fixture(scope="module")
-def guarded(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def guarded(
+    request: pytest.FixtureRequest, trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("guarded")
-    srv = Server(
-        tmp / "serve.log",
-        {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"), "DEMAND_MINING_API_KEYS": f"other-key,{KEY}"},
-    )
-    srv.db = tmp / "events.sqlite3"  # type: ignore[attr-defined]
+    if request.param == "postgres":
+        store = request.getfixturevalue("pg_cluster").database()
+        env = {"DEMAND_MINING_EVENTS_URL": store}
+    else:
+        store = str(tmp / "events.sqlite3")
+        env = {"DEMAND_MINING_EVENTS_DB": store}
+    srv = Server(tmp / "serve.log", {**env, "DEMAND_MINING_API_KEYS": f"other-key,{KEY}"})
+    srv.store = store  # type: ignore[attr-defined]
     try:
         yield srv.start()
     finally:
@@ -105,7 +110,7 @@ def test_acknowledged_events_survive_sigkill(guarded: Server) -> None:
     for t in threads:
         t.join(30)
     assert len(acked) >= 60, f"only {len(acked)} events acknowledged before the kill"
-    stored = EventStore(guarded.db).keys()  # type: ignore[attr-defined]
+    stored = open_store(guarded.store).keys()  # type: ignore[attr-defined]
     assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged events lost"
     guarded.start()  # same store, restarted
     profile = httpx.get(f"{guarded.url}/users/c0/profile", headers={"X-API-Key": KEY}, timeout=30).json()

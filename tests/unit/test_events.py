@@ -1,4 +1,5 @@
-"""Event store: idempotency, profiles and trend windows on hand-made events with known answers."""
+"""Event store: idempotency, profiles and trend windows on hand-made events with known answers,
+the same tests on both backends (SQLite and a real PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mining.events import ITEM_WEIGHTS, SCHEMA_VERSION, EventStore, terms_of
+from mining.events import ITEM_WEIGHTS, SCHEMA_VERSION, SQLiteEventStore, open_store, terms_of
 
 DAY = 86400.0
-T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+T0 = 1_699_999_980.0  # 2023-11-14 22:13:00 UTC, on a minute: trend windows are whole minutes
 
 
 def analysis(
@@ -67,8 +68,8 @@ def test_terms_of_weights_and_dedups() -> None:
     assert terms_of(None, "view") == []
 
 
-def test_profile_liked_and_disliked_aspects(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_profile_liked_and_disliked_aspects(store_url: str) -> None:
+    store = open_store(store_url)
     store.add(
         [
             ev(
@@ -96,8 +97,8 @@ def test_profile_liked_and_disliked_aspects(tmp_path: Path) -> None:
     assert p["aspects"]["liked"] == [{"term": "屏幕", "positive": 2.0, "negative": 1.0, "neutral": 0.0, "count": 2}]
 
 
-def test_trends_show_aspect_complaints_rising(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_trends_show_aspect_complaints_rising(store_url: str) -> None:
+    store = open_store(store_url)
     previous = [("battery", "negative"), ("battery", "positive"), ("screen", "positive"), ("screen", "positive")]
     current = [("battery", "negative")] * 4 + [("battery", "positive"), ("screen", "positive")]
     events = [
@@ -126,8 +127,8 @@ def test_trends_show_aspect_complaints_rising(tmp_path: Path) -> None:
     assert t["falling"][0]["positive_share"] == 1.0
 
 
-def test_idempotent_add_and_reopen(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_idempotent_add_and_reopen(store_url: str) -> None:
+    store = open_store(store_url)
     first = store.add([ev("k1", "u", "view", T0, "i1"), ev("k2", "u", "purchase", T0 + 1, "i2")])
     assert [r["stored"] for r in first] == [True, True]
     again = store.add([ev("k1", "u", "view", T0, "i1"), ev("k3", "u", "cart", T0 + 2, "i1")])
@@ -135,7 +136,7 @@ def test_idempotent_add_and_reopen(tmp_path: Path) -> None:
     assert store.existing([("u", "k1"), ("u", "nope"), ("v", "k1")]).keys() == {("u", "k1")}
     assert store.existing([("u", "k1")])[("u", "k1")][0] == first[0]["id"]
     store.close()
-    reopened = EventStore(tmp_path / "ev.db")  # state survives a restart
+    reopened = open_store(store_url)  # state survives a restart
     assert reopened.count() == 3
     # newest first; the retried k1 did not add a second view
     assert reopened.interactions("u") == [
@@ -146,10 +147,10 @@ def test_idempotent_add_and_reopen(tmp_path: Path) -> None:
     assert reopened.interactions("nobody") == []
 
 
-def test_keys_are_per_user_and_a_reused_key_is_a_conflict(tmp_path: Path) -> None:
+def test_keys_are_per_user_and_a_reused_key_is_a_conflict(store_url: str) -> None:
     from mining.events import KeyConflict
 
-    store = EventStore(tmp_path / "ev.db")
+    store = open_store(store_url)
     a = store.add([ev("k1", "u", "view", T0, "i1")])[0]
     b = store.add([ev("k1", "v", "view", T0, "i1")])[0]  # another user's key k1 is another event
     assert a["stored"] and b["stored"] and a["id"] != b["id"]
@@ -175,11 +176,11 @@ def test_a_version_0_store_is_migrated_in_place(tmp_path: Path) -> None:
         """
     )
     old.close()
-    store = EventStore(path)
+    store = SQLiteEventStore(path)
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.existing([("u", "k1")]) == {("u", "k1"): (7, None)}  # id kept, terms still attached
     assert store.profile("u")["interests"] == [{"category": "TVs", "share": 1.0}]
-    # The hourly buckets are filled from the old rows: a window of whole hours reads them.
+    # The buckets are filled from the old rows: a window of whole hours reads them.
     hour = 1700000000 // 3600 * 3600
     t = store.trends(window_s=3 * 3600, end=hour + 2 * 3600)
     assert t["events"]["current"] == 1 and t["category"]["rising"][0]["term"] == "TVs"
@@ -188,8 +189,8 @@ def test_a_version_0_store_is_migrated_in_place(tmp_path: Path) -> None:
     assert store.add([ev("k1", "v", "view", T0, "i1")])[0]["stored"]  # per-user keys from now on
 
 
-def test_profile_known_answer(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_profile_known_answer(store_url: str) -> None:
+    store = open_store(store_url)
     store.add(
         [
             ev("a", "u", "search", T0, a=analysis("Laptops", 0.5, keywords=["gaming laptop"])),
@@ -210,8 +211,8 @@ def test_profile_known_answer(tmp_path: Path) -> None:
     assert store.profile("ghost") is None
 
 
-def test_trends_rising_falling_and_sentiment_shift(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_trends_rising_falling_and_sentiment_shift(store_url: str) -> None:
+    store = open_store(store_url)
     events = [ev(f"p{k}", f"u{k}", "search", T0 + k, a=analysis("Cameras", 0.9)) for k in range(3)]  # previous window
     events += [
         ev(f"c{k}", f"u{k}", "search", T0 + DAY + k, a=analysis("Laptops", 0.2, [("BRAND", "Acer")])) for k in range(4)
@@ -239,24 +240,23 @@ def test_trends_rising_falling_and_sentiment_shift(tmp_path: Path) -> None:
     assert empty["events"] == {"current": 0, "previous": 0} and empty["sentiment"]["shift"] is None
 
 
-def _writer(path: str, worker: int, n: int) -> None:
-    store = EventStore(path)
+def _writer(url: str, worker: int, n: int) -> None:
+    store = open_store(url)
     for k in range(n):
         store.add(
             [ev(f"w{worker}-{k}", f"u{worker}", "click", T0 + k, f"i{k}"), ev(f"shared-{k}", "s", "view", T0, "x")]
         )
 
 
-def test_processes_share_the_store(tmp_path: Path) -> None:
-    path = str(tmp_path / "ev.db")
-    EventStore(path).close()
-    procs = [mp.get_context("spawn").Process(target=_writer, args=(path, w, 40)) for w in range(3)]
+def test_processes_share_the_store(store_url: str) -> None:
+    open_store(store_url).close()
+    procs = [mp.get_context("spawn").Process(target=_writer, args=(store_url, w, 40)) for w in range(3)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    store = EventStore(path)
+    store = open_store(store_url)
     assert store.count() == 3 * 40 + 40  # every worker's events, each shared key once
 
 
@@ -265,7 +265,7 @@ def test_a_locked_store_is_unavailable_not_an_error(tmp_path: Path) -> None:
 
     from mining.events import StoreUnavailable
 
-    store = EventStore(tmp_path / "ev.db", busy_timeout_s=0.1)
+    store = SQLiteEventStore(tmp_path / "ev.db", busy_timeout_s=0.1)
     other = sqlite3.connect(tmp_path / "ev.db", isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock past the busy timeout
     with pytest.raises(StoreUnavailable, match="event store unavailable: database is locked"):
@@ -274,8 +274,8 @@ def test_a_locked_store_is_unavailable_not_an_error(tmp_path: Path) -> None:
     assert [r["stored"] for r in store.add([ev("k1", "u", "view", T0, "i1")])] == [True]  # and it recovers
 
 
-def test_delete_user_removes_everything_of_that_user_only(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_delete_user_removes_everything_of_that_user_only(store_url: str) -> None:
+    store = open_store(store_url)
     store.add(
         [
             ev(
@@ -298,19 +298,21 @@ def test_delete_user_removes_everything_of_that_user_only(tmp_path: Path) -> Non
     assert store.add([ev("a", "u", "view", T0, "i1")])[0]["stored"]  # the key is free again
 
 
-def test_purge_keeps_what_is_inside_the_retention(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "ev.db")
+def test_purge_keeps_what_is_inside_the_retention(store_url: str) -> None:
+    store = open_store(store_url)
     store.add([ev(f"k{d}", "u", "search", T0 + d * DAY, a=analysis("Phones", 0.5)) for d in range(5)])
     assert store.purge(before=T0 + 3 * DAY) == {"events": 3, "terms": 3}
     p = store.profile("u", now=T0 + 5 * DAY)
     assert p is not None and p["n_events"] == 2 and p["first_seen"] == T0 + 3 * DAY
 
 
-def test_hourly_buckets_agree_with_the_rows_for_any_window(tmp_path: Path) -> None:
+def test_buckets_agree_with_the_rows_for_any_window(store_url: str) -> None:
+    """Brute force: every window's counts from the minute and hour buckets equal the counts read
+    from the term rows, after inserts, a user's deletion and a purge."""
     import random
 
     rng = random.Random(3)
-    store = EventStore(tmp_path / "ev.db")
+    store = open_store(store_url)
     words, kinds = ["tv", "phone", "battery", "screen"], ["review", "search", "message", "purchase"]
     events = []
     for k in range(400):
@@ -331,17 +333,71 @@ def test_hourly_buckets_agree_with_the_rows_for_any_window(tmp_path: Path) -> No
 
     def brute(lo: float, hi: float) -> dict:
         rows = store._rows(
-            "SELECT kind, term, label, COUNT(*), TOTAL(positive >= 0.5), TOTAL(positive IS NOT NULL),"
-            " TOTAL(kind = 'aspect' AND label = 'negative') FROM terms WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3",
+            "SELECT kind, term, label, COUNT(*), SUM(CASE WHEN positive >= 0.5 THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN positive IS NOT NULL THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN kind = 'aspect' AND label = 'negative' THEN 1 ELSE 0 END)"
+            " FROM terms WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3",
             [lo, hi],
         )
-        return {(k, t, lab): tuple(float(x) for x in c) for k, t, lab, *c in rows}
+        return {(k, t, lab): tuple(int(x) for x in c) for k, t, lab, *c in rows}
 
     for _ in range(30):
-        lo = T0 + rng.uniform(-0.2 * DAY, 3 * DAY)
-        hi = lo + rng.choice([600.0, 3600.0, 5000.0, DAY, 2.5 * DAY])
+        lo = int(T0 / 60 + rng.uniform(-0.2 * DAY, 3 * DAY) / 60)  # minutes
+        hi = lo + rng.choice([1, 10, 60, 83, 1440, 3600])
         terms, counts = store._window(lo, hi)
-        assert terms == brute(lo, hi)
-        n = store._rows("SELECT COUNT(*) FROM events WHERE ts >= ? AND ts < ?", [lo, hi])[0][0]
+        assert terms == brute(lo * 60.0, hi * 60.0)
+        n = store._rows("SELECT COUNT(*) FROM events WHERE ts >= ? AND ts < ?", [lo * 60.0, hi * 60.0])[0][0]
         assert counts[0] == n
-    assert not store._rows("SELECT * FROM term_hours WHERE n <= 0", [])  # emptied buckets are removed
+    assert not store._rows("SELECT * FROM term_buckets WHERE n <= 0")  # emptied buckets are removed
+    assert not store._rows("SELECT * FROM event_buckets WHERE n <= 0")
+
+
+def test_trend_windows_are_whole_minutes_ending_after_the_newest_event(store_url: str) -> None:
+    store = open_store(store_url)
+    store.add([ev("a", "u", "search", T0 + 30.5, a=analysis("TVs", 0.9))])
+    t = store.trends(window_s=150, end=T0 + 30.5)
+    # end rounds up to the next minute (the event counts), the window down to whole minutes
+    assert t["window"] == {"start": T0 - 60, "end": T0 + 60, "previous_start": T0 - 180, "seconds": 120.0}
+    assert t["events"] == {"current": 1, "previous": 0}
+    assert store.trends(window_s=60, end=T0 - 20)["events"]["current"] == 0
+
+
+def test_postgres_schema_is_versioned_and_a_newer_one_is_refused(pg_cluster) -> None:
+    from mining.events.postgres import PostgresEventStore
+
+    url = pg_cluster.database()
+    store = open_store(url)
+    assert isinstance(store, PostgresEventStore) and store.schema_version() == SCHEMA_VERSION
+    open_store(url).close()  # a second instance finds the schema current and changes nothing
+    store._write(lambda tx: tx.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,)))
+    with pytest.raises(RuntimeError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this code's"):
+        open_store(url)
+
+
+def test_postgres_down_is_unavailable_and_the_pool_recovers() -> None:
+    from mining.events import StoreUnavailable
+    from tests.support.postgres import start_cluster
+
+    cluster = start_cluster()  # its own server, to stop and start
+    try:
+        store = open_store(cluster.url())
+        store.add([ev("k1", "u", "view", T0, "i1")])
+        cluster.stop()
+        store._pool.timeout = 2.0  # what a call waits for a connection before giving up
+        with pytest.raises(StoreUnavailable) as caught:
+            store.add([ev("k2", "u", "view", T0, "i2")])
+        assert str(caught.value) == "event store unavailable: PoolTimeout"  # what, not whose
+        cluster.start()
+        store._pool.timeout = 30.0
+        assert [r["stored"] for r in store.add([ev("k2", "u", "view", T0, "i2")])] == [True]
+        assert store.count() == 2
+        store.close()
+    finally:
+        cluster.destroy()
+
+
+def test_a_url_names_its_backend(tmp_path: Path) -> None:
+    assert isinstance(open_store(f"sqlite://{tmp_path / 'a.db'}"), SQLiteEventStore)
+    assert isinstance(open_store(tmp_path / "b.db"), SQLiteEventStore)
+    with pytest.raises(ValueError, match=r"got mysql://$"):
+        open_store("mysql://user:secret@host/db")

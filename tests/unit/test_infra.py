@@ -111,7 +111,46 @@ def test_storage_and_registry_are_locked_down(parsed: dict) -> None:
     docs = {d["__tfmeta"]["path"]: d for d in parsed["aws_iam_policy_document"]}
     tls = docs["data.aws_iam_policy_document.artifacts_bucket"]["statement"]
     assert tls["effect"] == "Deny" and tls["condition"]["variable"] == "aws:SecureTransport"
-    assert one(parsed, "aws_sagemaker_model")["enable_network_isolation"] is True
+
+
+def test_shared_event_store_is_private_encrypted_and_reached_from_the_model(parsed: dict) -> None:
+    cluster = one(parsed, "aws_rds_cluster")
+    assert (cluster["engine"], cluster["engine_mode"]) == ("aurora-postgresql", "provisioned")
+    scaling = cluster["serverlessv2_scaling_configuration"]
+    assert (scaling["min_capacity"], scaling["max_capacity"]) == (0.5, 8)
+    assert cluster["storage_encrypted"] is True and cluster["kms_key_id"]
+    assert cluster["manage_master_user_password"] is True and "master_password" not in cluster
+    assert cluster["skip_final_snapshot"] is False and cluster["backup_retention_period"] == 7
+    instance = one(parsed, "aws_rds_cluster_instance")
+    assert instance["instance_class"] == "db.serverless" and instance["publicly_accessible"] is False
+    variables = {v["__tfmeta"]["label"]: v for v in parsed["variable"]}
+    assert variables["events_store"]["default"] == "aurora"
+    # Deletion protection in prod only (a lookup on the stage), so dev stacks can be torn down.
+    main = (INFRA / "database.tf").read_text()
+    assert "deletion_protection = lookup({ prod = true }, var.stage, false)" in " ".join(main.split())
+    # The model joins the VPC to reach the cluster: network isolation off, the trade-off stated.
+    model = one(parsed, "aws_sagemaker_model")
+    assert model["enable_network_isolation"] is False and "isolation is off for it" in main
+    env = model["primary_container"]["environment"]
+    assert {"DEMAND_MINING_EVENTS_URL", "DEMAND_MINING_EVENTS_SECRET_ARN"} <= set(env)  # values known at apply
+    assert '"postgresql://${local.db_user}@${local.db_endpoint}:5432/${local.db_name}?sslmode=require"' in main
+    # Only PostgreSQL from the model's group into the database's.
+    ingress = {r["__tfmeta"]["path"]: r for r in parsed["aws_vpc_security_group_ingress_rule"]}
+    into_db = ingress["aws_vpc_security_group_ingress_rule.database_from_model[0]"]
+    assert into_db["from_port"] == into_db["to_port"] == 5432 and into_db["ip_protocol"] == "tcp"
+    assert set(ingress) == {
+        "aws_vpc_security_group_ingress_rule.database_from_model[0]",
+        "aws_vpc_security_group_ingress_rule.endpoints_from_model[0]",
+    }
+
+
+def test_serverless_mode_keeps_no_events_and_stays_isolated() -> None:
+    tfparse = pytest.importorskip("tfparse")
+    parsed = tfparse.load_from_path(str(INFRA), vars_paths=["envs/serverless.tfvars"])
+    assert not parsed.get("aws_rds_cluster") and not parsed.get("aws_security_group")
+    model = one(parsed, "aws_sagemaker_model")
+    assert model["enable_network_isolation"] is True
+    assert model["primary_container"]["environment"]["DEMAND_MINING_EVENTS"] == "off"
 
 
 def test_role_is_least_privilege(parsed: dict) -> None:

@@ -32,6 +32,8 @@ def test_create_then_update(sm, monkeypatch: pytest.MonkeyPatch) -> None:  # typ
     model = sm.describe_model(ModelName=first["model"])
     assert model["PrimaryContainer"]["Image"] == IMAGE  # (moto does not keep EnableNetworkIsolation)
     assert model["PrimaryContainer"]["Environment"]["GRPC_PORT"] == "0"
+    # No shared store given: no events rather than events on an instance's ephemeral disk.
+    assert model["PrimaryContainer"]["Environment"]["DEMAND_MINING_EVENTS"] == "off"
     variant = sm.describe_endpoint_config(EndpointConfigName=first["config"])["ProductionVariants"][0]
     assert variant["InstanceType"] == "ml.g4dn.xlarge" and variant["InitialInstanceCount"] == 1
 
@@ -73,3 +75,34 @@ def test_refuses_cpu_and_zero(sm, kwargs: dict, match: str) -> None:  # type: ig
     with pytest.raises(ValueError, match=match):
         deploy(sm, "x", IMAGE, ROLE, **kwargs)
     assert sm.list_models()["Models"] == []
+
+
+def test_a_shared_event_store_puts_the_model_in_its_vpc(sm) -> None:  # type: ignore[no-untyped-def]
+    url = "postgresql://demand@events.cluster-x.us-east-1.rds.amazonaws.com:5432/events?sslmode=require"
+    with pytest.raises(ValueError, match="events_url needs vpc with Subnets and SecurityGroupIds"):
+        deploy(sm, "demand-mining-dev", IMAGE, ROLE, instance_type="ml.g4dn.xlarge", events_url=url, wait=False)
+    calls: list[dict] = []
+    create_model = sm.create_model
+
+    def spy(**kwargs: object) -> object:
+        calls.append(kwargs)
+        return create_model(**kwargs)
+
+    sm.create_model = spy
+    vpc = {"Subnets": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}
+    out = deploy(
+        sm,
+        "demand-mining-dev",
+        IMAGE,
+        ROLE,
+        instance_type="ml.g4dn.xlarge",
+        events_url=url,
+        events_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+        vpc=vpc,
+        wait=False,
+    )
+    (call,) = calls
+    assert call["EnableNetworkIsolation"] is False and call["VpcConfig"] == vpc
+    env = sm.describe_model(ModelName=out["model"])["PrimaryContainer"]["Environment"]
+    assert env["DEMAND_MINING_EVENTS_URL"] == url and env["DEMAND_MINING_EVENTS_SECRET_ARN"].endswith(":secret:db")
+    assert "DEMAND_MINING_EVENTS" not in env

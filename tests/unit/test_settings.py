@@ -15,6 +15,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert s.layout == "colocated" and s.workers == cores() and s.torch_threads == max(1, cores() // s.workers)
     assert s.batching and s.api_keys == frozenset() and s.max_body_bytes == 4 << 20
     assert (s.grpc_port, s.grpc_host, s.events_db) == (3001, "127.0.0.1", Path("var/events.sqlite3"))
+    assert s.events_location() == Path("var/events.sqlite3")  # SQLite unless a URL is set
     assert s.model_tags == {m.name: f"{m.name}:latest" for m in MODELS}
 
 
@@ -30,6 +31,9 @@ def test_every_variable_is_read() -> None:
             "GRPC_PORT": "0",
             "GRPC_HOST": "::1",
             "DEMAND_MINING_EVENTS_DB": "/tmp/e.db",
+            "DEMAND_MINING_EVENTS_URL": "postgresql://app:s3cret@db.internal:5432/events",
+            "DEMAND_MINING_EVENTS_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:db",
+            "DEMAND_MINING_EVENTS_POOL": "4",
             "NER_PRODUCTS_EN_MODEL": "ner-products-en:abc",
             "DEMAND_MINING_DATA_DIR": "/data/cache",
         }
@@ -37,6 +41,8 @@ def test_every_variable_is_read() -> None:
     assert (s.layout, s.workers, s.torch_threads, s.batching) == ("separate", 3, 2, False)
     assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "::1")
     assert s.events_db == Path("/tmp/e.db") and s.data_dir == Path("/data/cache")
+    assert s.events_location() == "postgresql://app:s3cret@db.internal:5432/events" and s.events_pool == 4
+    assert s.events_secret_arn.endswith(":secret:db") and "s3cret" not in repr(s)  # a password is never printed
     assert s.model_tags["ner-products-en"] == "ner-products-en:abc" and s.model_tags["ner-en"] == "ner-en:latest"
 
 
@@ -65,3 +71,8 @@ def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None
 
 def test_api_keys_parse() -> None:
     assert parse_api_keys(None) == frozenset() and parse_api_keys(" k1 ,k2,") == {"k1", "k2"}
+
+
+def test_an_events_url_must_be_postgresql_and_is_not_echoed() -> None:
+    with pytest.raises(ValueError, match=r"DEMAND_MINING_EVENTS_URL must be a postgresql:// URL .*got mysql$"):
+        Settings.from_env({"DEMAND_MINING_EVENTS_URL": "mysql://root:hunter2@db/events"})
