@@ -41,6 +41,8 @@ from gateway.schemas import (
     KeywordsResponse,
     MineResponse,
     NerResponse,
+    NextNeeds,
+    NextQuery,
     Profile,
     ProfileQuery,
     RecommendRequests,
@@ -267,6 +269,20 @@ class DemandMining:
 
     async def delete_user(self, user_id: str) -> DeletedUser:
         return await self.gateway.delete_user(user_id)
+
+    async def next_items(self, user_id: str, n: int = 10) -> NextNeeds:
+        return await self.gateway.next_items(user_id, n)
+
+    @reads.get("/users/{user_id}/next", response_model=NextNeeds)
+    async def get_next(self, user_id: str, n: Annotated[int, Query(ge=1, le=100)] = 10) -> Any:
+        """What the user is likely to want next: the sequence model over their stored item events
+        (the recommender where it cannot), with the items' categories."""
+        try:
+            q = NextQuery(user_id=user_id, n=n)
+        except ValidationError as e:
+            message, detail = validation_message(list(e.errors(include_url=False)))
+            return JSONResponse({"error": message, "detail": detail}, status_code=400)
+        return await self.gateway.next_items(q.user_id, q.n)
 
     @reads.delete("/users/{user_id}", response_model=DeletedUser)
     async def delete_user_http(self, user_id: str) -> Any:

@@ -37,11 +37,15 @@ from gateway.schemas import (
     KeywordsResponse,
     MineResponse,
     MineResult,
+    NeedCategory,
     NerResponse,
+    NextNeed,
+    NextNeeds,
     Profile,
     Recommendation,
     RecommendResponse,
     SentimentResponse,
+    SequenceEvent,
     SeriesForecast,
     SeriesInput,
     SimilarResponse,
@@ -53,8 +57,10 @@ from mining.contracts import (
     AspectsResult,
     EntitiesResult,
     ForecastResult,
+    ItemInfo,
     KeywordsResult,
     LabelResult,
+    NextResult,
     Quantiles,
     RecallResult,
     SimilarLookup,
@@ -86,6 +92,23 @@ def _mine_key(user_id: str, batch: str, index: int) -> str:
     user's key."""
     digest = hashlib.sha256(json.dumps([user_id, batch, index]).encode()).hexdigest()
     return f"mine:{digest[:40]}"
+
+
+# Item events the sequence model is given (it reads at most its own length of the newest).
+MAX_SEQUENCE_EVENTS = 200
+
+
+def _category_shares(items: list[NextNeed], by_score: bool) -> list[NeedCategory]:
+    """Categories of the predicted items, each with its share of the items' scores (probabilities)
+    or, for scores that only rank, of the items; an item in k categories counts 1/k to each."""
+    mass: dict[str, float] = {}
+    for it in items:
+        for c in it.categories:
+            mass[c] = mass.get(c, 0.0) + (it.score if by_score else 1.0) / len(it.categories)
+    total = sum(mass.values())
+    if total <= 0:
+        return []
+    return [NeedCategory(category=c, share=m / total) for c, m in sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _quantiles(result: ForecastResult) -> Quantiles:
@@ -333,6 +356,41 @@ class Gateway:
             r["recent"] = list(r.get("recent", [])) + [{"item_id": i, "weight": w} for i, w in history]
         results = _typed(RecallResult, await self.runners["recall"].to_async.predict(requests))
         return [Recommendation(**r.model_dump(), history_events=len(h)) for r, h in zip(results, histories)]
+
+    async def describe(self, item_ids: list[str]) -> dict[str, ItemInfo]:
+        """What the items table says about each item (found or not)."""
+        if not item_ids:
+            return {}
+        return {i.item_id: i for i in _typed(ItemInfo, await self.runners["sequence"].to_async.describe(item_ids))}
+
+    async def next_items(self, user_id: str, n: int = 10) -> NextNeeds:
+        """The user's predicted next items from their stored item events (read now, so an event
+        counts at once); the recommender answers where the sequence model cannot."""
+        events = await self._store(self.events.sequence, user_id, MAX_SEQUENCE_EVENTS)
+        request = {"events": [[item, kind] for item, kind, _ in events], "n": n}
+        (result,) = _typed(NextResult, await self.runners["sequence"].to_async.predict([request]))
+        if result.items is not None:
+            ranked, source, model, reason = [(x.item_id, x.score) for x in result.items], "sequence", result.model, None
+        else:
+            (rec,) = await self.recommendations([{"user_id": user_id, "n": n}])
+            ranked, source, model = [(x.item_id, x.score) for x in rec.items], rec.source, rec.model
+            reason = result.reason
+        info = await self.describe([i for i, _ in ranked])
+        items = [
+            NextNeed(item_id=i, score=s, title=info[i].title, categories=info[i].categories)
+            if i in info and info[i].found
+            else NextNeed(item_id=i, score=s)
+            for i, s in ranked
+        ]
+        return NextNeeds(
+            user_id=user_id,
+            source=source,
+            items=items,
+            categories=_category_shares(items, by_score=source == "sequence"),
+            sequence=[SequenceEvent(item_id=i, type=k, ts=t) for i, k, t in events],
+            reason=reason,
+            model=model,
+        )
 
     async def recommend(self, requests: list[dict[str, Any]]) -> RecommendResponse:
         return RecommendResponse(results=await self.recommendations(requests))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from gateway.schemas import ProfileQuery, TrendsQuery, UserQuery
+from gateway.schemas import NextQuery, ProfileQuery, TrendsQuery, UserQuery
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/profile", "GetProfile", "profile", ProfileQuery),
     Operation("/trends", "GetTrends", "trends", TrendsQuery),
     Operation("/delete-user", "DeleteUser", "delete_user", UserQuery),
+    Operation("/next", "NextItems", "next_items", NextQuery),
     Operation("/recommend", "Recommend", "recommend"),
     Operation("/similar-items", "SimilarItems", "similar_items"),
     Operation("/forecast", "Forecast", "forecast"),

@@ -400,6 +400,49 @@ class UserQuery(BaseModel):
     user_id: Id
 
 
+class NextQuery(BaseModel):
+    user_id: Id
+    n: int = Field(default=10, ge=1, le=100, description="items to predict, 1-100")
+
+
+class SequenceEvent(BaseModel):
+    item_id: str
+    type: str = Field(description="view, click, cart, review or purchase")
+    ts: float = Field(description="event time, Unix seconds")
+
+
+class NextNeed(BaseModel):
+    item_id: str
+    score: float = Field(
+        description="source sequence: the model's probability that this is the next item; otherwise the "
+        "recommender's score (ranks only)"
+    )
+    title: str | None = Field(default=None, description="from the items table, when the model has one")
+    categories: list[str] = Field(default=[], description="from the items table, when the model has one")
+
+
+class NeedCategory(BaseModel):
+    category: str
+    share: float = Field(description="the category's share of the predicted items' scores (or of the items)")
+
+
+class NextNeeds(BaseModel):
+    user_id: str
+    source: str = Field(
+        description="'sequence' (the next-item model read the user's events) or, when it could not "
+        "(too short a history, no model), the recommender's source: 'als', 'als_folded_in', 'popularity'"
+    )
+    items: list[NextNeed] = Field(description="best first")
+    categories: list[NeedCategory] = Field(
+        description="what the predicted items are, by category; [] without an items table"
+    )
+    sequence: list[SequenceEvent] = Field(description="the user's item events that were read, oldest first (no text)")
+    reason: str | None = Field(
+        default=None, description="why the sequence model did not answer, with a fallback source"
+    )
+    model: str = Field(description="tag of the model that ranked the items")
+
+
 class DeletedUser(BaseModel):
     user_id: str
     events: int = Field(description="events removed (0 when the user had none: deleting twice is harmless)")

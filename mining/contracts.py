@@ -147,6 +147,30 @@ class RecallResult(BaseModel):
     model: str
 
 
+class NextItem(BaseModel):
+    item_id: str
+    score: float = Field(description="the model's probability that this is the user's next item (0-1)")
+
+
+class NextResult(BaseModel):
+    """One user's predicted next items, or why the sequence model could not say."""
+
+    items: list[NextItem] | None = Field(description="best first; null when the history is too short or unknown")
+    used: int = Field(description="item events the model read (known items, the most recent, at most its length)")
+    reason: str | None = Field(default=None, description="why `items` is null")
+    model: str
+
+
+class ItemInfo(BaseModel):
+    """An item as the items table describes it (``found`` false: the table lacks it, or there is none)."""
+
+    item_id: str
+    found: bool
+    title: str | None = None
+    categories: list[str] = Field(default=[], description="the item's categories in the items table")
+    brand: str | None = None
+
+
 class SimilarItem(BaseModel):
     item_id: str
     score: float = Field(description="cosine similarity of the items' factors")

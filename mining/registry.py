@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TASKS = ("sentiment", "classification", "ner", "aspects", "keywords", "demand", "recall")
+TASKS = ("sentiment", "classification", "ner", "aspects", "keywords", "demand", "recall", "sequence")
 PROFILES = ("quick", "default", "full")
 REQUIRED_METADATA = ("metrics", "baseline_metrics", "params", "data", "label_map")
 REQUIRED_DATA_KEYS = ("name", "sha256", "n_train", "n_val", "n_test")
@@ -170,6 +170,11 @@ MODELS: tuple[ModelSpec, ...] = (
               quick=("--trials", "2", "--factors", "16", "--regularization", "10,40", "--alpha", "2", "--iterations",
                      "10"),
               default=(), full=()),
+    # Next-item prediction over ordered item events (SASRec-style; a GRU is trained beside it).
+    ModelSpec("sequence", None, "sequence", "train_sequence", required=False,
+              quick=("--epochs", "2", "--hidden", "16", "--layers", "1", "--max-len", "20", "--no-gru", "--threads", "1"),
+              default=("--no-gru",),
+              full=()),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--threads", "1"),
               default=("--origins", "12", "--lr", "3e-4", "--epochs", "30", "--windows-per-epoch", "20000"),
@@ -186,6 +191,7 @@ RUNNERS: tuple[RunnerSpec, ...] = tuple(
         ("aspects", "runners.aspects:AspectsRunner"),
         ("keywords", "runners.keywords:KeywordsRunner"),
         ("recall", "runners.recall:RecallRunner"),
+        ("sequence", "runners.sequence:SequenceRunner"),
         ("demand", "runners.demand:DemandRunner"),
     )
 )

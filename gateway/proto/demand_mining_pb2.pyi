@@ -373,6 +373,62 @@ class ProfileAspects(_message.Message):
     disliked: _containers.RepeatedCompositeFieldContainer[AspectOpinion]
     def __init__(self, liked: _Optional[_Iterable[_Union[AspectOpinion, _Mapping]]] = ..., disliked: _Optional[_Iterable[_Union[AspectOpinion, _Mapping]]] = ...) -> None: ...
 
+class NextRequest(_message.Message):
+    __slots__ = ("user_id", "n")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    n: int
+    def __init__(self, user_id: _Optional[str] = ..., n: _Optional[int] = ...) -> None: ...
+
+class SequenceEvent(_message.Message):
+    __slots__ = ("item_id", "type", "ts")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    type: str
+    ts: float
+    def __init__(self, item_id: _Optional[str] = ..., type: _Optional[str] = ..., ts: _Optional[float] = ...) -> None: ...
+
+class NextNeed(_message.Message):
+    __slots__ = ("item_id", "score", "title", "categories")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    score: float
+    title: str
+    categories: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item_id: _Optional[str] = ..., score: _Optional[float] = ..., title: _Optional[str] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NeedCategory(_message.Message):
+    __slots__ = ("category", "share")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    category: str
+    share: float
+    def __init__(self, category: _Optional[str] = ..., share: _Optional[float] = ...) -> None: ...
+
+class NextNeeds(_message.Message):
+    __slots__ = ("user_id", "source", "items", "categories", "sequence", "reason", "model")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    source: str
+    items: _containers.RepeatedCompositeFieldContainer[NextNeed]
+    categories: _containers.RepeatedCompositeFieldContainer[NeedCategory]
+    sequence: _containers.RepeatedCompositeFieldContainer[SequenceEvent]
+    reason: str
+    model: str
+    def __init__(self, user_id: _Optional[str] = ..., source: _Optional[str] = ..., items: _Optional[_Iterable[_Union[NextNeed, _Mapping]]] = ..., categories: _Optional[_Iterable[_Union[NeedCategory, _Mapping]]] = ..., sequence: _Optional[_Iterable[_Union[SequenceEvent, _Mapping]]] = ..., reason: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+
 class DeleteUserRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

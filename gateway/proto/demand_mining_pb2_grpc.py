@@ -84,6 +84,11 @@ class DemandMiningStub:
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.DeletedUser.FromString,
                 _registered_method=True)
+        self.NextItems = channel.unary_unary(
+                '/demandmining.v1.DemandMining/NextItems',
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.NextRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.NextNeeds.FromString,
+                _registered_method=True)
         self.Recommend = channel.unary_unary(
                 '/demandmining.v1.DemandMining/Recommend',
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.RecommendRequest.SerializeToString,
@@ -169,6 +174,12 @@ class DemandMiningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def NextItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Recommend(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -245,6 +256,11 @@ def add_DemandMiningServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.DeleteUserRequest.FromString,
                     response_serializer=gateway_dot_proto_dot_demand__mining__pb2.DeletedUser.SerializeToString,
+            ),
+            'NextItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.NextItems,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.NextRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.NextNeeds.SerializeToString,
             ),
             'Recommend': grpc.unary_unary_rpc_method_handler(
                     servicer.Recommend,
@@ -537,6 +553,33 @@ class DemandMining:
             '/demandmining.v1.DemandMining/DeleteUser',
             gateway_dot_proto_dot_demand__mining__pb2.DeleteUserRequest.SerializeToString,
             gateway_dot_proto_dot_demand__mining__pb2.DeletedUser.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NextItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/demandmining.v1.DemandMining/NextItems',
+            gateway_dot_proto_dot_demand__mining__pb2.NextRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.NextNeeds.FromString,
             options,
             channel_credentials,
             insecure,

@@ -351,6 +351,30 @@ class EventStore(ABC):
         )
         return [(item, ITEM_WEIGHTS[kind]) for item, kind in rows]
 
+    def sequence(self, user_id: str, limit: int = 200) -> list[tuple[str, str, float]]:
+        """The user's latest ``limit`` item events as (item_id, event type, ts), oldest first:
+        what the sequence model reads (ties in time keep the order they were stored in)."""
+        types = list(ITEM_WEIGHTS)
+        rows = self._rows(
+            f"SELECT item_id, type, ts FROM events WHERE user_id = ? AND item_id IS NOT NULL AND type IN "
+            f"({','.join('?' * len(types))}) ORDER BY ts DESC, id DESC LIMIT ?",
+            [user_id, *types, limit],
+        )
+        return [(str(i), str(k), float(t)) for i, k, t in reversed(rows)]
+
+    def stated_demand(self, user_id: str, since: float, limit: int = 20) -> list[tuple[str, str, str, float]]:
+        """What the user's own texts since ``since`` (Unix s) asked for: (kind, term, label,
+        weight) of categories, entities and keywords from searches and messages, heaviest first."""
+        return [
+            (str(k), str(t), str(lb), float(w))
+            for k, t, lb, w in self._rows(
+                "SELECT t.kind, t.term, t.label, SUM(t.weight) FROM terms t JOIN events e ON e.id = t.event_id"
+                " WHERE t.user_id = ? AND t.ts >= ? AND e.type IN ('search', 'message')"
+                " AND t.kind IN ('category', 'entity', 'keyword') GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT ?",
+                [user_id, since, limit],
+            )
+        ]
+
     def profile(self, user_id: str, top: int = 10, days: int = 14, now: float | None = None) -> dict[str, Any] | None:
         """What a user's events say about them, or None when the user has no events.
 

@@ -23,9 +23,12 @@ from mining.contracts import (
     EntitiesResult,
     EntitySpan,
     ForecastResult,
+    ItemInfo,
     Keyword,
     KeywordsResult,
     LabelResult,
+    NextItem,
+    NextResult,
     Quantiles,
     RecallResult,
     RecommendedItem,
@@ -162,6 +165,28 @@ def _recommend(requests: list[dict[str, Any]]) -> list[RecallResult]:
     return out
 
 
+def _next(requests: list[dict[str, Any]]) -> list[NextResult]:
+    """Predicts '<last item>-next', then item 42; an empty history is too short."""
+    out = []
+    for r in requests:
+        events = r["events"]
+        if not events:
+            out.append(NextResult(items=None, used=0, reason="0 known item events; needs 1", model="sequence:fake"))
+            continue
+        items = [NextItem(item_id=f"{events[-1][0]}-next", score=0.6), NextItem(item_id="42", score=0.2)]
+        out.append(NextResult(items=items[: r.get("n", 10)], used=len(events), model="sequence:fake"))
+    return out
+
+
+def _describe(item_ids: list[str]) -> list[ItemInfo]:
+    return [
+        ItemInfo(item_id=i, found=True, title="The Answer", categories=["Comedy", "Drama"])
+        if i == "42"
+        else ItemInfo(item_id=i, found=False)
+        for i in item_ids
+    ]
+
+
 def _similar(item_ids: list[str], n: int) -> list[SimilarLookup]:
     return [SimilarLookup(item_id=i, found=i.isdigit(), similar=[]) for i in item_ids]
 
@@ -192,6 +217,7 @@ def runners() -> dict[str, FakeRunner]:
         "aspects": FakeRunner(predict=_aspects),
         "keywords": FakeRunner(predict=_keywords),
         "recall": FakeRunner(predict=_recommend, similar=_similar),
+        "sequence": FakeRunner(predict=_next, describe=_describe),
         "demand": FakeRunner(predict=_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
     }
 
@@ -588,3 +614,35 @@ def test_without_an_event_store_event_routes_are_501_and_the_rest_works(
         with pytest.raises(Exception, match="keeps no events") as err:
             asyncio.run(instance.dispatch("GetProfile", {"user_id": "u"}))
         assert getattr(err.value, "status", None) == 501
+
+
+def test_next_items_read_the_stored_sequence_and_follow_new_events(client: TestClient) -> None:
+    ts = datetime.fromisoformat(TS).timestamp()
+    events = [
+        {"key": "n1", "user_id": "seq", "type": "view", "item_id": "5", "ts": ts},
+        {"key": "n2", "user_id": "seq", "type": "search", "text": "funny movies", "ts": ts + 1},
+        {"key": "n3", "user_id": "seq", "type": "cart", "item_id": "7", "ts": ts + 2},
+    ]
+    assert client.post("/events", json={"events": events}).json()["stored"] == 3
+    r = client.get("/users/seq/next", params={"n": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["source"] == "sequence" and body["model"] == "sequence:fake" and body["reason"] is None
+    assert [(e["item_id"], e["type"]) for e in body["sequence"]] == [("5", "view"), ("7", "cart")]  # no text
+    assert [i["item_id"] for i in body["items"]] == ["7-next", "42"]
+    assert body["items"][1]["title"] == "The Answer" and body["items"][0]["categories"] == []
+    assert body["categories"] == [{"category": "Comedy", "share": 0.5}, {"category": "Drama", "share": 0.5}]
+    # A click recorded now is read by the next call.
+    click = {"key": "n4", "user_id": "seq", "type": "click", "item_id": "9", "ts": ts + 3}
+    assert client.post("/events", json={"events": [click]}).json()["stored"] == 1
+    assert client.get("/users/seq/next").json()["items"][0]["item_id"] == "9-next"
+    # No item events: the recommender answers, and the reason says why.
+    empty = client.get("/users/nobody/next").json()
+    assert empty["source"] == "popularity" and empty["reason"] == "0 known item events; needs 1"
+    assert empty["model"] == "recall:fake" and empty["sequence"] == []
+    assert client.get("/users/seq/next", params={"n": 0}).status_code == 400
+    import asyncio
+
+    instance = service.DemandMining.inner()
+    over_grpc = asyncio.run(instance.dispatch("NextItems", {"user_id": "seq", "n": 2}))
+    assert over_grpc == client.get("/users/seq/next", params={"n": 2}).json()

@@ -1,6 +1,7 @@
 """Fuzzing a real server: hostile JSON for every route (wrong types, huge and tiny numbers, deep
 nesting, odd Unicode, schema-shaped bodies with random leaves) must get a 4xx that names what was
-wrong, or a 200 that fits the response schema; never a 5xx. Bounded to about a minute."""
+wrong, or a 200 that fits the response schema; never a 5xx. On each event store (SQLite,
+PostgreSQL); bounded to about a minute each."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from gateway.schemas import (
     SentimentResponse,
     Trends,
 )
+from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
 
@@ -79,10 +81,23 @@ def _check(r: httpx.Response, path: str) -> None:
         RESPONSES[path].model_validate(r.json())
 
 
-@pytest.fixture(scope="module")
-def client(server: str) -> Any:
-    with httpx.Client(base_url=server, timeout=60) as c:
-        yield c
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The session's server (SQLite event store), then one on a PostgreSQL database: every
+    example runs against both stores."""
+    if request.param == "sqlite":
+        with httpx.Client(base_url=request.getfixturevalue("server"), timeout=60) as c:
+            yield c
+        return
+    request.getfixturevalue("trained_models")
+    url = request.getfixturevalue("pg_cluster").database()
+    srv = Server(tmp_path_factory.mktemp("fuzz-pg") / "serve.log", {"DEMAND_MINING_EVENTS_URL": url})
+    try:
+        srv.start()
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            yield c
+    finally:
+        srv.stop()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

@@ -1,0 +1,77 @@
+"""Sequence runner: next-item predictions from a user's ordered item events (``sequence`` model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bentoml
+
+from mining.contracts import ItemInfo, NextItem, NextResult
+from runners.base import DEPENDENCY_CONFIG, RunnerBase, batching
+
+# One forward pass per batch over at most max_len events: a batch of 32 costs about what one
+# request costs on a CPU core, so batching pays; the budget is the separate layout's.
+MAX_BATCH_SIZE = 32
+MAX_LATENCY_MS = 100
+
+
+@bentoml.service(name="SequenceRunner", threads=4, **DEPENDENCY_CONFIG)
+class SequenceRunner(RunnerBase):
+    """Next items from the ``sequence`` model (optional: without it every answer says so)."""
+
+    RUNNER = "sequence"
+    PARALLEL_BATCHES = True
+
+    def load(self, path: Path) -> Any:
+        from mining.models.sequence import SequenceModel
+
+        return SequenceModel.load(path, self.device)
+
+    def warm_up(self) -> None:
+        model = self.models.get("sequence")
+        if model is not None:
+            self.predict([{"events": [[model.item_ids[0], "view"]], "n": 1}])
+
+    @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
+    def predict(self, requests: list[dict[str, Any]]) -> list[NextResult]:
+        """Batched next items: per request ``{"events": [[item_id, event type], ...] oldest first,
+        "n": int, "exclude_seen": bool}``, one :class:`NextResult` per request."""
+        model = self.models.get("sequence")
+        if model is None:
+            return [NextResult(items=None, used=0, reason="no sequence model in the store", model="") for _ in requests]
+        out: list[NextResult | None] = [None] * len(requests)
+        for exclude in (True, False):  # one forward pass per flag value present
+            group = [k for k, r in enumerate(requests) if bool(r.get("exclude_seen", True)) is exclude]
+            if not group:
+                continue
+            n = max(int(requests[k].get("n", 10)) for k in group)
+            answers = model.predict([[tuple(e) for e in requests[k]["events"]] for k in group], n, exclude)
+            for k, a in zip(group, answers):
+                items = a["items"]
+                out[k] = NextResult(
+                    items=None
+                    if items is None
+                    else [NextItem(item_id=i, score=s) for i, s in items[: int(requests[k].get("n", 10))]],
+                    used=a["used"],
+                    reason=a.get("reason"),
+                    model=self.tags["sequence"],
+                )
+        return [r for r in out if r is not None]
+
+    @bentoml.api
+    def describe(self, item_ids: list[str]) -> list[ItemInfo]:
+        """Per item what the items table saved with the model says (``found`` false without one)."""
+        model = self.models.get("sequence")
+        catalog = None if model is None else model.catalog
+        out = []
+        for item in item_ids:
+            info = None if catalog is None else catalog.get(item)
+            out.append(
+                ItemInfo(item_id=item, found=False)
+                if info is None
+                else ItemInfo(
+                    item_id=item, found=True, title=info["title"], categories=info["categories"], brand=info["brand"]
+                )
+            )
+        return out
