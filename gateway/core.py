@@ -63,6 +63,7 @@ from mining.contracts import (
     NextResult,
     Quantiles,
     RecallResult,
+    RecommendedItem,
     SimilarLookup,
     TextItem,
     text_items,
@@ -70,6 +71,7 @@ from mining.contracts import (
 from mining.events import EventsDisabled, EventsOff, EventStore, KeyConflict, StoreUnavailable, body_hash
 from mining.insight import demand_summary
 from mining.inventory import reorder_plan
+from mining.models.items import blend, boost
 from mining.registry import RUNNERS
 from mining.text import clean, normalize
 
@@ -96,6 +98,9 @@ def _mine_key(user_id: str, batch: str, index: int) -> str:
 
 # Item events the sequence model is given (it reads at most its own length of the newest).
 MAX_SEQUENCE_EVENTS = 200
+# Stated needs count for this long; candidates to blend or lift per item asked for (at least 30).
+DEMAND_DAYS = 30
+CANDIDATES_PER_ITEM, MIN_CANDIDATES = 3, 30
 
 
 def _category_shares(items: list[NextNeed], by_score: bool) -> list[NeedCategory]:
@@ -131,6 +136,7 @@ class Gateway:
         if missing:
             raise ValueError(f"runners missing: {missing}")
         self.runners, self.events = dict(runners), events
+        self._strategy: dict[str, Any] | None = None
 
     async def ready(self) -> bool:
         """Every runner has loaded and warmed its models (the meaning of ``/readyz``)."""
@@ -346,16 +352,96 @@ class Gateway:
         return Trends(**t)
 
     # --- recommendations ----------------------------------------------------------------------------
+    async def _strategies(self) -> dict[str, Any]:
+        """The sequence runner's validated default strategy and blend weight (asked once)."""
+        if self._strategy is None:
+            self._strategy = dict(await self.runners["sequence"].to_async.strategy())
+        return self._strategy
+
     async def recommendations(self, requests: list[dict[str, Any]]) -> list[Recommendation]:
-        # A user's stored events are folded in with whatever the request sends (recalculate_user).
-        if isinstance(self.events, EventsOff):  # no stored history to fold in: the request's own
-            histories: list[list[tuple[str, float]]] = [[] for _ in requests]
-        else:
-            histories = await asyncio.gather(*(self._store(self.events.interactions, r["user_id"]) for r in requests))
-        for r, history in zip(requests, histories):
+        """Per request the user's top items: ALS with the user's stored item events folded in, the
+        sequence model over their ordered events, or both by rank fusion (``strategy``); then items
+        matching what the user asked for in their own searches and messages are lifted."""
+        stored = not isinstance(self.events, EventsOff)
+        users = [r["user_id"] for r in requests]
+        if stored:  # a user's stored events are folded in with whatever the request sends
+            histories = await asyncio.gather(*(self._store(self.events.interactions, u) for u in users))
+            since = time.time() - DEMAND_DAYS * 86400.0
+            demands = await asyncio.gather(*(self._store(self.events.stated_demand, u, since) for u in users))
+        else:  # no stored history to fold in: the request's own
+            histories, demands = [[] for _ in requests], [[] for _ in requests]
+        defaults = await self._strategies()
+        wanted = [int(r.get("n", 10)) for r in requests]
+        strategies = [r.pop("strategy", None) or defaults["default"] for r in requests]
+        terms = [list(dict.fromkeys(t for _, t, _, _ in d)) for d in demands]
+        for r, history, n, strategy, ts in zip(requests, histories, wanted, strategies, terms):
             r["recent"] = list(r.get("recent", [])) + [{"item_id": i, "weight": w} for i, w in history]
+            if strategy != "als" or ts:  # candidates to blend or lift, cut to n at the end
+                r["n"] = max(CANDIDATES_PER_ITEM * n, MIN_CANDIDATES)
         results = _typed(RecallResult, await self.runners["recall"].to_async.predict(requests))
-        return [Recommendation(**r.model_dump(), history_events=len(h)) for r, h in zip(results, histories)]
+        sequenced = [k for k, s in enumerate(strategies) if s != "als"]
+        predicted: dict[int, NextResult] = {}
+        if sequenced and stored:
+            events = await asyncio.gather(
+                *(self._store(self.events.sequence, users[k], MAX_SEQUENCE_EVENTS) for k in sequenced)
+            )
+            asks = [
+                {
+                    "events": [[i, t] for i, t, _ in ev],
+                    "n": requests[k]["n"],
+                    "exclude_seen": requests[k].get("exclude_seen", True),
+                }
+                for k, ev in zip(sequenced, events)
+            ]
+            predicted = dict(zip(sequenced, _typed(NextResult, await self.runners["sequence"].to_async.predict(asks))))
+        out = []
+        for k, (r, res) in enumerate(zip(requests, results)):
+            strategy = strategies[k]
+            als = {it.item_id: it for it in res.items}
+            seq = predicted.get(k)
+            if strategy != "als" and (seq is None or seq.items is None):
+                strategy = "als"  # no known item events: nothing to read in order
+            if strategy == "als":
+                ranked = [(it.item_id, it.score) for it in res.items]
+            else:
+                allowed = set(r["allow"]) if r.get("allow") is not None else None
+                denied = set(r.get("deny", ()))
+                seq_ids = [
+                    x.item_id
+                    for x in (seq.items or [])  # type: ignore[union-attr]
+                    if x.item_id not in denied and (allowed is None or x.item_id in allowed)
+                ]
+                if strategy == "sequence":
+                    ranked = [(x.item_id, x.score) for x in (seq.items or []) if x.item_id in set(seq_ids)]  # type: ignore[union-attr]
+                else:
+                    ranked = blend(seq_ids, list(als), float(defaults["blend_weight"]), len(seq_ids) + len(als))
+            matched: dict[str, list[str]] = {}
+            if terms[k] and ranked:
+                info = await self.describe([i for i, _ in ranked])
+                values = {i: [*x.categories, *([x.brand] if x.brand else [])] for i, x in info.items() if x.found}
+                lifted = boost([i for i, _ in ranked], values, terms[k])
+                if any(m for _, _, m in lifted):  # without a match the order stays the recommender's
+                    ranked = [(i, s) for i, s, _ in lifted]
+                    matched = {i: m for i, _, m in lifted if m}
+            explain = bool(r.get("explain"))
+            items = [
+                RecommendedItem(
+                    item_id=i,
+                    score=s,
+                    because=als[i].because if i in als else None,
+                    demand=matched.get(i, []) if explain else None,
+                )
+                for i, s in ranked[: wanted[k]]
+            ]
+            out.append(
+                Recommendation(
+                    **{**res.model_dump(), "items": items},
+                    history_events=len(histories[k]),
+                    strategy=strategy,
+                    demand=terms[k] if matched else [],
+                )
+            )
+        return out
 
     async def describe(self, item_ids: list[str]) -> dict[str, ItemInfo]:
         """What the items table says about each item (found or not)."""

@@ -133,6 +133,11 @@ class RecommendRequest(BaseModel):
     allow: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="rank only these items")
     deny: list[Id] = Field(default=[], max_length=MAX_IDS, description="never return these items")
     explain: bool = Field(default=False, description="per item, the history items that contributed most")
+    strategy: Literal["als", "sequence", "blend"] | None = Field(
+        default=None,
+        description="als: matrix factorisation over the history as a set; sequence: the next-item model over the "
+        "ordered events; blend: both by rank fusion; default: the one that scored best on validation",
+    )
 
 
 RecommendRequests = Annotated[
@@ -149,6 +154,16 @@ RecommendRequests = Annotated[
 
 class Recommendation(RecallResult):
     history_events: int = Field(default=0, description="the user's recorded events (POST /events) folded in")
+    strategy: str = Field(
+        default="als",
+        description="what ranked the items: 'als', 'sequence' (the next-item model) or 'blend' (both, rank fusion); "
+        "a sequence or blend request falls back to 'als' when the user has no known item events",
+    )
+    demand: list[str] = Field(
+        default=[],
+        description="the user's stated needs (categories, brands, keywords of their searches and messages in the last "
+        "30 days) that lifted matching items",
+    )
 
 
 class RecommendResponse(BaseModel):

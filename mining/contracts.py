@@ -132,8 +132,14 @@ class Contribution(BaseModel):
 
 class RecommendedItem(BaseModel):
     item_id: str
-    score: float = Field(description="ALS score (or interaction count for the popularity fallback); ranks only")
+    score: float = Field(
+        description="ranks only: the ALS score (interaction count for the popularity fallback), or with "
+        "strategy sequence/blend or stated demand the blended rank score"
+    )
     because: list[Contribution] | None = Field(default=None, description="with explain: top contributing history")
+    demand: list[str] | None = Field(
+        default=None, description="with explain: the user's stated needs this item matches (it was lifted for them)"
+    )
 
 
 class RecallResult(BaseModel):

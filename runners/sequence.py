@@ -75,3 +75,16 @@ class SequenceRunner(RunnerBase):
                 )
             )
         return out
+
+    @bentoml.api
+    def strategy(self) -> dict[str, Any]:
+        """The recommendation strategy that scored best on validation (``default``: als, sequence or
+        blend) and the blend's weight; ``als`` without a sequence model."""
+        model = self.models.get("sequence")
+        if model is None:
+            return {"default": "als", "blend_weight": 0.5, "model": ""}
+        return {
+            "default": str(model.config.get("strategy", "als")),
+            "blend_weight": float(model.config.get("blend_weight", 0.5)),
+            "model": self.tags["sequence"],
+        }

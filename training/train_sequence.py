@@ -27,8 +27,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mining.models.items import ItemCatalog
-from mining.models.sequence import EVENT_TYPES, NET_ARGS, SequenceModel, SequenceNet, pad_left, type_of_weight
+from mining.models.items import ItemCatalog, fuse
+from mining.models.sequence import (
+    EVENT_TYPES,
+    NET_ARGS,
+    SequenceModel,
+    SequenceNet,
+    pad_left,
+    type_of_weight,
+)
 from training import data
 from training.common import EarlyStopping, History, fingerprint, parse_config, plot_history, set_seed
 from training.store import save_to_store
@@ -284,6 +291,39 @@ def net_scores(net: SequenceNet, prefixes: list[list[int]], types: list[list[int
     return np.concatenate(out)
 
 
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)
+
+
+def ranks(scores: np.ndarray, histories: list[list[int]]) -> np.ndarray:
+    """(U, I) 1-based ranks of every item per row, items in the history last."""
+    s = scores.astype(np.float64).copy()
+    for row, seen in enumerate(histories):
+        if seen:
+            s[row, np.asarray(seen) - 1] = -np.inf
+    order = np.argsort(-s, axis=1, kind="stable")
+    out = np.empty_like(order)
+    np.put_along_axis(out, order, np.arange(1, s.shape[1] + 1)[None, :].repeat(s.shape[0], 0), axis=1)
+    return out
+
+
+def choose_strategy(
+    sequence: np.ndarray, als: np.ndarray, histories: list[list[int]], targets: list[int]
+) -> dict[str, Any]:
+    """Validation nDCG@10 of ALS alone, the sequence model alone and their rank fusion
+    (:func:`mining.models.sequence.fuse`) at each of :data:`BLEND_WEIGHTS`; the best is served by
+    default. Returns ``{"als", "sequence", "blend", "blend_weight", "default"}``."""
+    rs, ra = ranks(sequence, histories), ranks(als, histories)
+    out: dict[str, Any] = {
+        "als": rank_metrics(-ra.astype(np.float64), histories, targets)["ndcg_at_10"],
+        "sequence": rank_metrics(-rs.astype(np.float64), histories, targets)["ndcg_at_10"],
+    }
+    blends = {w: rank_metrics(fuse(rs, ra, w), histories, targets)["ndcg_at_10"] for w in BLEND_WEIGHTS}
+    out["blend_weight"] = max(blends, key=lambda w: blends[w])
+    out["blend"] = blends[out["blend_weight"]]
+    out["default"] = max(("sequence", "blend", "als"), key=lambda name: out[name])
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Split, fit baselines and networks, evaluate, refit and save. Returns the metrics."""
     cfg = parse_config(SequenceConfig, argv)
@@ -357,6 +397,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"[sequence] {arch}: best epoch {best_epoch}, test {test}", file=sys.stderr, flush=True)
 
     served = trained[cfg.arch]
+    strategies = choose_strategy(
+        net_scores(served["net"], val_prefix, val_types, cfg.max_len),
+        als_scores(val_prefix, val_w, n_items, als_best, cfg.seed),
+        val_prefix,
+        val_target,
+    )
+    print(f"[sequence] strategies on validation: {strategies}", file=sys.stderr, flush=True)
     metrics = {f"test_{k}": v for k, v in served["test"].items()}
     best_name = max(baselines, key=lambda n: baselines[n]["ndcg_at_10"])
     baseline_metrics: dict[str, Any] = {
@@ -374,6 +421,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "val_ndcg_at_10": max(served["history"].val_score),
         "n_evaluated_users": len(evaluated),
         "baselines": {name: {f"test_{k}": v for k, v in m.items()} for name, m in baselines.items()},
+        "strategies": strategies,
     }
     report = Path(cfg.report_dir) / "sequence"
     report.mkdir(parents=True, exist_ok=True)
@@ -395,7 +443,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         net = served["net"]
         if cfg.refit:  # the served model learns from every interaction, for the epochs validation chose
             net, _, _ = train_net(cfg, cfg.arch, n_items, (seqs.items, seqs.types), None, served["best_epoch"], "refit")
-        config = {**{k: getattr(cfg, k) for k in NET_ARGS}, "arch": cfg.arch, "min_history": cfg.min_history}
+        config = {
+            **{k: getattr(cfg, k) for k in NET_ARGS},
+            "arch": cfg.arch,
+            "min_history": cfg.min_history,
+            "strategy": strategies["default"],
+            "blend_weight": strategies["blend_weight"],
+        }
         items = cfg.items or ("" if cfg.data else str(data.items_table()))
         model = SequenceModel(net, seqs.item_ids, config, ItemCatalog.from_table(items) if items else None)
         rows = [

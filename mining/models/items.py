@@ -1,6 +1,7 @@
 """The item catalog (the documented ``items`` table) that travels with the recall and sequence
 models: what an item is called, its categories, brand and attributes, and whether it matches what
-a user asked for in their own words.
+a user asked for in their own words; and the two rules that re-rank candidate lists with it (a
+lift for stated needs) and across recommenders (rank fusion). No torch here: the gateway uses it.
 
 Matching is a rule, not a model: a demand term (a category, brand or keyword the text models found
 in the user's searches and messages) matches an item when, after lower-casing and NFKC, it equals
@@ -17,6 +18,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 FILE = "items.csv"
 COLUMNS = ("item_id", "title", "category", "brand", "attributes")
@@ -114,3 +117,57 @@ class ItemCatalog:
             if missing:
                 raise ValueError(f"{path}: the items table lacks columns {missing}; it has {reader.fieldnames}")
             return cls(reader)
+
+
+# How far a stated need lifts a matching item: its rank score (1 for the first candidate down to
+# 0 for the last) gains this much, so a match overtakes about half the candidate list.
+DEMAND_BOOST = 0.5
+
+
+def boost(
+    ranked: Sequence[str], values: dict[str, list[str]], terms: Sequence[str], weight: float = DEMAND_BOOST
+) -> list[tuple[str, float, list[str]]]:
+    """Re-rank candidates towards what a user asked for.
+
+    Args:
+        ranked: candidate item ids, best first (the recommender's order).
+        values: item id -> its catalog values (categories, brand, attributes); items without an
+            entry never match.
+        terms: the user's demand terms (categories, brands, keywords from their own texts).
+        weight: the lift of a matching item, in rank-score units (see :data:`DEMAND_BOOST`).
+    Returns:
+        (item id, score, matched terms), best first; score = rank score + ``weight`` if any term
+        matches. Without terms the order is unchanged.
+    """
+    n = len(ranked)
+    out = []
+    for k, item in enumerate(ranked):
+        base = 1.0 - k / n if n > 1 else 1.0
+        matched = [t for t in terms if any(term_matches(t, v) for v in values.get(item, ()))]
+        out.append((item, base + (weight if matched else 0.0), matched))
+    return sorted(out, key=lambda x: -x[1])  # stable: ties keep the recommender's order
+
+
+# Reciprocal-rank fusion constant: how quickly a lower rank stops counting (the usual 60).
+FUSION_K = 60
+
+
+def fuse(rank_sequence: np.ndarray, rank_als: np.ndarray, weight: float, k: int = FUSION_K) -> np.ndarray:
+    """Blend two rankings of the same items (1-based ranks, any shape): ``weight / (k + rank of
+    the sequence model) + (1 - weight) / (k + rank of ALS)``; higher is better."""
+    return weight / (k + rank_sequence) + (1.0 - weight) / (k + rank_als)
+
+
+def blend(sequence_ranked: Sequence[str], als_ranked: Sequence[str], weight: float, n: int) -> list[tuple[str, float]]:
+    """The top ``n`` of two candidate lists (best first) by :func:`fuse`; an item missing from a
+    list ranks just below its end."""
+    rs = {item: k + 1 for k, item in enumerate(sequence_ranked)}
+    ra = {item: k + 1 for k, item in enumerate(als_ranked)}
+    items = list(dict.fromkeys([*sequence_ranked, *als_ranked]))
+    scores = fuse(
+        np.array([rs.get(i, len(sequence_ranked) + 1) for i in items], dtype=np.float64),
+        np.array([ra.get(i, len(als_ranked) + 1) for i in items], dtype=np.float64),
+        weight,
+    )
+    order = np.argsort(-scores, kind="stable")[:n]
+    return [(items[j], float(scores[j])) for j in order]

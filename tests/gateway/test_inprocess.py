@@ -166,14 +166,18 @@ def _recommend(requests: list[dict[str, Any]]) -> list[RecallResult]:
 
 
 def _next(requests: list[dict[str, Any]]) -> list[NextResult]:
-    """Predicts '<last item>-next', then item 42; an empty history is too short."""
+    """Predicts '<last item>-next', then items a, b and 42; an empty history is too short."""
     out = []
     for r in requests:
         events = r["events"]
         if not events:
             out.append(NextResult(items=None, used=0, reason="0 known item events; needs 1", model="sequence:fake"))
             continue
-        items = [NextItem(item_id=f"{events[-1][0]}-next", score=0.6), NextItem(item_id="42", score=0.2)]
+        items = [
+            NextItem(item_id=f"{events[-1][0]}-next", score=0.6),
+            *(NextItem(item_id=i, score=0.1) for i in ("a", "b")),
+            NextItem(item_id="42", score=0.05),
+        ]
         out.append(NextResult(items=items[: r.get("n", 10)], used=len(events), model="sequence:fake"))
     return out
 
@@ -181,7 +185,7 @@ def _next(requests: list[dict[str, Any]]) -> list[NextResult]:
 def _describe(item_ids: list[str]) -> list[ItemInfo]:
     return [
         ItemInfo(item_id=i, found=True, title="The Answer", categories=["Comedy", "Drama"])
-        if i == "42"
+        if i in ("42", "117")
         else ItemInfo(item_id=i, found=False)
         for i in item_ids
     ]
@@ -217,7 +221,9 @@ def runners() -> dict[str, FakeRunner]:
         "aspects": FakeRunner(predict=_aspects),
         "keywords": FakeRunner(predict=_keywords),
         "recall": FakeRunner(predict=_recommend, similar=_similar),
-        "sequence": FakeRunner(predict=_next, describe=_describe),
+        "sequence": FakeRunner(
+            predict=_next, describe=_describe, strategy=lambda: {"default": "als", "blend_weight": 0.5, "model": "f"}
+        ),
         "demand": FakeRunner(predict=_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
     }
 
@@ -629,9 +635,11 @@ def test_next_items_read_the_stored_sequence_and_follow_new_events(client: TestC
     body = r.json()
     assert body["source"] == "sequence" and body["model"] == "sequence:fake" and body["reason"] is None
     assert [(e["item_id"], e["type"]) for e in body["sequence"]] == [("5", "view"), ("7", "cart")]  # no text
-    assert [i["item_id"] for i in body["items"]] == ["7-next", "42"]
-    assert body["items"][1]["title"] == "The Answer" and body["items"][0]["categories"] == []
-    assert body["categories"] == [{"category": "Comedy", "share": 0.5}, {"category": "Drama", "share": 0.5}]
+    assert [i["item_id"] for i in body["items"]] == ["7-next", "a"]
+    assert body["items"][0]["categories"] == [] and body["categories"] == []  # neither is in the items table
+    four = client.get("/users/seq/next", params={"n": 4}).json()
+    assert four["items"][3]["item_id"] == "42" and four["items"][3]["title"] == "The Answer"
+    assert four["categories"] == [{"category": "Comedy", "share": 0.5}, {"category": "Drama", "share": 0.5}]
     # A click recorded now is read by the next call.
     click = {"key": "n4", "user_id": "seq", "type": "click", "item_id": "9", "ts": ts + 3}
     assert client.post("/events", json={"events": [click]}).json()["stored"] == 1
@@ -646,3 +654,43 @@ def test_next_items_read_the_stored_sequence_and_follow_new_events(client: TestC
     instance = service.DemandMining.inner()
     over_grpc = asyncio.run(instance.dispatch("NextItems", {"user_id": "seq", "n": 2}))
     assert over_grpc == client.get("/users/seq/next", params={"n": 2}).json()
+
+
+def test_recommend_strategies_and_stated_demand(client: TestClient) -> None:
+    def rec(user: str, **kwargs: Any) -> dict[str, Any]:
+        r = client.post("/recommend", json={"requests": {"user_id": user, "n": 5, "explain": True, **kwargs}})
+        assert r.status_code == 200, r.text
+        return r.json()["results"][0]
+
+    plain = rec("quiet")  # no events, no stated needs: the recommender's own answer
+    assert plain["strategy"] == "als" and plain["demand"] == [] and [i["item_id"] for i in plain["items"]] == [
+        "100", "101", "102", "103", "104",
+    ]  # fmt: skip
+    assert all(i["demand"] == [] for i in plain["items"]) and plain["items"][0]["score"] == 1.0
+    # A sequence request without item events falls back to ALS.
+    assert rec("quiet", strategy="sequence")["strategy"] == "als"
+    ts = datetime.fromisoformat(TS).timestamp()
+    events = [
+        {"key": "r1", "user_id": "fan", "type": "click", "item_id": "5", "ts": ts},
+        {"key": "r2", "user_id": "fan", "type": "search", "text": "funny comedy", "ts": ts + 1},
+    ]
+    assert client.post("/events", json={"events": events}).json()["stored"] == 2
+    lifted = rec("fan")
+    # item 117 (a comedy in the items table) was 18th of the 30 candidates: rank score 1 - 17/30,
+    # plus the lift 0.5, about 0.933, level with the 3rd (1 - 2/30): it comes 3rd or 4th
+    ids = [i["item_id"] for i in lifted["items"]]
+    assert "117" in ids and ids.index("117") <= 3, ids
+    assert lifted["demand"] == ["funny", "comedy"] or "comedy" in lifted["demand"]
+    assert next(i for i in lifted["items"] if i["item_id"] == "117")["demand"] == ["comedy"]
+    seq = rec("fan", strategy="sequence")
+    ids = [i["item_id"] for i in seq["items"]]  # 42 (a comedy) was 4th of the model's 4: lifted by 0.5
+    assert seq["strategy"] == "sequence" and ids[0] == "5-next" and ids.index("42") in (1, 2), ids
+    both = rec("fan", strategy="blend")
+    union = {"5-next", "a", "b", "42", *(str(100 + k) for k in range(30))}
+    assert both["strategy"] == "blend" and {i["item_id"] for i in both["items"]} <= union
+    # ALS's first stays first; the comedy 117 is lifted among the top five again
+    assert both["items"][0]["item_id"] == "100" and "117" in {i["item_id"] for i in both["items"]}
+    denied = rec("fan", strategy="sequence", deny=["42", "a"])
+    assert [i["item_id"] for i in denied["items"]] == ["5-next", "b"]
+    bad = client.post("/recommend", json={"requests": {"user_id": "fan", "strategy": "magic"}})
+    assert bad.status_code == 400 and "strategy" in bad.json()["error"], bad.text
