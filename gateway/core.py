@@ -267,11 +267,13 @@ class Gateway:
         statuses = await self._store(self.events.add, events)
         profile = await self._store(self.events.profile, user_id)
         recs = await self.recommendations([{"user_id": user_id, "n": n}])
+        upcoming = await self.next_items(user_id, n)
         return MineResponse(
             results=results,
             user=UserInsight(
                 profile=Profile(**(profile or {})),
                 recommendations=recs[0],
+                next=upcoming,
                 events=[
                     EventStatus(key=s["key"], id=s["id"], status="stored" if s["stored"] else "duplicate")
                     for s in statuses

@@ -334,6 +334,7 @@ class Profile(BaseModel):
 class UserInsight(BaseModel):
     profile: Profile
     recommendations: Recommendation
+    next: NextNeeds = Field(description="the next-need prediction (GET /users/{id}/next) after these texts")
     events: list[EventStatus] = Field(description="the texts recorded as events of this user")
 
 
@@ -531,3 +532,6 @@ class Trends(BaseModel):
     entity: TrendList
     keyword: TrendList
     aspect: AspectTrends
+
+
+UserInsight.model_rebuild()  # ``next`` refers to NextNeeds, defined after it

@@ -210,14 +210,16 @@ class MineResult(_message.Message):
     def __init__(self, lang: _Optional[str] = ..., category: _Optional[_Union[LabelResult, _Mapping]] = ..., sentiment: _Optional[_Union[LabelResult, _Mapping]] = ..., entities: _Optional[_Iterable[_Union[EntitySpan, _Mapping]]] = ..., keywords: _Optional[_Iterable[_Union[Keyword, _Mapping]]] = ..., demand: _Optional[_Union[Demand, _Mapping]] = ...) -> None: ...
 
 class UserInsight(_message.Message):
-    __slots__ = ("profile", "recommendations", "events")
+    __slots__ = ("profile", "recommendations", "events", "next")
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
     profile: Profile
     recommendations: Recommendation
     events: _containers.RepeatedCompositeFieldContainer[EventStatus]
-    def __init__(self, profile: _Optional[_Union[Profile, _Mapping]] = ..., recommendations: _Optional[_Union[Recommendation, _Mapping]] = ..., events: _Optional[_Iterable[_Union[EventStatus, _Mapping]]] = ...) -> None: ...
+    next: NextNeeds
+    def __init__(self, profile: _Optional[_Union[Profile, _Mapping]] = ..., recommendations: _Optional[_Union[Recommendation, _Mapping]] = ..., events: _Optional[_Iterable[_Union[EventStatus, _Mapping]]] = ..., next: _Optional[_Union[NextNeeds, _Mapping]] = ...) -> None: ...
 
 class MineResponse(_message.Message):
     __slots__ = ("results", "user")
@@ -570,7 +572,7 @@ class Interaction(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class UserRequest(_message.Message):
-    __slots__ = ("user_id", "n", "recent", "exclude_seen", "allow", "deny", "explain")
+    __slots__ = ("user_id", "n", "recent", "exclude_seen", "allow", "deny", "explain", "strategy")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     N_FIELD_NUMBER: _ClassVar[int]
     RECENT_FIELD_NUMBER: _ClassVar[int]
@@ -578,6 +580,7 @@ class UserRequest(_message.Message):
     ALLOW_FIELD_NUMBER: _ClassVar[int]
     DENY_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     n: int
     recent: _containers.RepeatedCompositeFieldContainer[Interaction]
@@ -585,7 +588,8 @@ class UserRequest(_message.Message):
     allow: _containers.RepeatedScalarFieldContainer[str]
     deny: _containers.RepeatedScalarFieldContainer[str]
     explain: bool
-    def __init__(self, user_id: _Optional[str] = ..., n: _Optional[int] = ..., recent: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ..., exclude_seen: _Optional[bool] = ..., allow: _Optional[_Iterable[str]] = ..., deny: _Optional[_Iterable[str]] = ..., explain: _Optional[bool] = ...) -> None: ...
+    strategy: str
+    def __init__(self, user_id: _Optional[str] = ..., n: _Optional[int] = ..., recent: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ..., exclude_seen: _Optional[bool] = ..., allow: _Optional[_Iterable[str]] = ..., deny: _Optional[_Iterable[str]] = ..., explain: _Optional[bool] = ..., strategy: _Optional[str] = ...) -> None: ...
 
 class RecommendRequest(_message.Message):
     __slots__ = ("requests",)
@@ -602,30 +606,36 @@ class Contribution(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., contribution: _Optional[float] = ...) -> None: ...
 
 class RecommendedItem(_message.Message):
-    __slots__ = ("item_id", "score", "because")
+    __slots__ = ("item_id", "score", "because", "demand")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     BECAUSE_FIELD_NUMBER: _ClassVar[int]
+    DEMAND_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     score: float
     because: _containers.RepeatedCompositeFieldContainer[Contribution]
-    def __init__(self, item_id: _Optional[str] = ..., score: _Optional[float] = ..., because: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ...) -> None: ...
+    demand: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item_id: _Optional[str] = ..., score: _Optional[float] = ..., because: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., demand: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("user_id", "items", "source", "unknown_items", "model", "history_events")
+    __slots__ = ("user_id", "items", "source", "unknown_items", "model", "history_events", "strategy", "demand")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     HISTORY_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DEMAND_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     items: _containers.RepeatedCompositeFieldContainer[RecommendedItem]
     source: str
     unknown_items: _containers.RepeatedScalarFieldContainer[str]
     model: str
     history_events: int
-    def __init__(self, user_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[RecommendedItem, _Mapping]]] = ..., source: _Optional[str] = ..., unknown_items: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., history_events: _Optional[int] = ...) -> None: ...
+    strategy: str
+    demand: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[RecommendedItem, _Mapping]]] = ..., source: _Optional[str] = ..., unknown_items: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., history_events: _Optional[int] = ..., strategy: _Optional[str] = ..., demand: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RecommendResponse(_message.Message):
     __slots__ = ("results",)
