@@ -460,7 +460,7 @@ class Gateway:
         if result.items is not None:
             ranked, source, model, reason = [(x.item_id, x.score) for x in result.items], "sequence", result.model, None
         else:
-            (rec,) = await self.recommendations([{"user_id": user_id, "n": n}])
+            (rec,) = await self.recommendations([{"user_id": user_id, "n": n, "strategy": "als"}])
             ranked, source, model = [(x.item_id, x.score) for x in rec.items], rec.source, rec.model
             reason = result.reason
         info = await self.describe([i for i, _ in ranked])

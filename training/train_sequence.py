@@ -62,11 +62,11 @@ class SequenceConfig:
     heads: int = field(default=1, metadata={"help": "attention heads (sasrec)"})
     max_len: int = field(default=100, metadata={"help": "events read per user (the most recent)"})
     dropout: float = field(default=0.3, metadata={"help": "dropout on embeddings and in the blocks"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     batch_size: int = field(default=64, metadata={"help": "sequences per step"})
-    epochs: int = field(default=60, metadata={"help": "most epochs (validation picks the best)"})
-    patience: int = field(default=8, metadata={"help": "epochs without a better validation nDCG@10 before stopping"})
+    epochs: int = field(default=150, metadata={"help": "most epochs (validation picks the best)"})
+    patience: int = field(default=12, metadata={"help": "epochs without a better validation nDCG@10 before stopping"})
     min_history: int = field(
         default=1, metadata={"help": "known item events a user needs before the model predicts (else ALS answers)"}
     )
