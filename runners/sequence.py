@@ -37,6 +37,15 @@ class SequenceRunner(RunnerBase):
     def predict(self, requests: list[dict[str, Any]]) -> list[NextResult]:
         """Batched next items: per request ``{"events": [[item_id, event type], ...] oldest first,
         "n": int, "exclude_seen": bool}``, one :class:`NextResult` per request."""
+        bad = [
+            (i, type(r).__name__)
+            for i, r in enumerate(requests)
+            if not isinstance(r, dict) or not isinstance(r.get("events"), list)
+        ]
+        if bad:
+            raise TypeError(
+                f"requests must be dicts with an events list; item {bad[0][0]} is {bad[0][1]} ({len(bad)} bad in all)"
+            )
         model = self.models.get("sequence")
         if model is None:
             return [NextResult(items=None, used=0, reason="no sequence model in the store", model="") for _ in requests]

@@ -14,6 +14,7 @@ from mining.contracts import (
     ForecastResult,
     KeywordsResult,
     LabelResult,
+    NextResult,
     RecallResult,
     text_items,
 )
@@ -47,6 +48,14 @@ def _keyword_answer(r: KeywordsResult) -> Any:
 
 def _recall_answer(r: RecallResult) -> Any:
     return r.source, [i.item_id for i in r.items]
+
+
+def _next_answer(r: NextResult) -> Any:
+    if r.items is None:
+        assert r.reason and r.used == 0
+        return None
+    assert all(0 <= i.score <= 1 for i in r.items) and r.used > 0
+    return [i.item_id for i in r.items[:5]]
 
 
 def _demand_answer(r: ForecastResult) -> Any:
@@ -86,6 +95,16 @@ RUNNERS: dict[str, tuple[list[Any], type, Callable[[Any], Any]]] = {
         [{"user_id": "196"}, {"user_id": "new", "recent": [{"item_id": "50", "weight": 5}]}, {"user_id": "nobody"}],
         RecallResult,
         _recall_answer,
+    ),
+    "sequence": (
+        [
+            {"events": [["50", "view"], ["181", "click"], ["100", "purchase"]], "n": 10},
+            {"events": [["1", "review"]], "n": 5, "exclude_seen": False},
+            {"events": [], "n": 3},
+            {"events": [["no-such-item", "view"]]},
+        ],
+        NextResult,
+        _next_answer,
     ),
     "demand": (
         [
