@@ -19,16 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from mining.models.items import ItemCatalog, boost
+from mining.models.items import ItemCatalog, lift
 
 
 def lifted(ranked: list[str], catalog: ItemCatalog, terms: list[str], n: int) -> list[str]:
-    """The gateway's rule: lift candidates that match ``terms``; without a match, the order as is."""
+    """The gateway's rule (:func:`mining.models.items.lift`), cut to the top ``n``."""
     values = {i: catalog.get(i)["categories"] for i in ranked if catalog.get(i)}  # type: ignore[index]
-    out = boost(ranked, values, terms)
-    if not any(m for _, _, m in out):
-        return ranked[:n]
-    return [i for i, _, _ in out][:n]
+    out = lift(ranked, values, terms)
+    return ranked[:n] if out is None else [i for i, _, _ in out][:n]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -71,7 +71,7 @@ from mining.contracts import (
 from mining.events import EventsDisabled, EventsOff, EventStore, KeyConflict, StoreUnavailable, body_hash
 from mining.insight import demand_summary
 from mining.inventory import reorder_plan
-from mining.models.items import blend, boost
+from mining.models.items import blend, lift
 from mining.registry import RUNNERS
 from mining.text import clean, normalize
 
@@ -114,6 +114,23 @@ def _category_shares(items: list[NextNeed], by_score: bool) -> list[NeedCategory
     if total <= 0:
         return []
     return [NeedCategory(category=c, share=m / total) for c, m in sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _rank(
+    strategy: str, request: dict[str, Any], als: RecallResult, sequence: NextResult | None, weight: float
+) -> tuple[str, list[tuple[str, float]]]:
+    """(strategy that ran, ranked (item, score) candidates) of one request: ALS's list, the
+    sequence model's (allow and deny applied, as ALS applies them), or their rank fusion. Without
+    a sequence answer (no known item events) ALS runs."""
+    if strategy == "als" or sequence is None or sequence.items is None:
+        return "als", [(it.item_id, it.score) for it in als.items]
+    allowed = set(request["allow"]) if request.get("allow") is not None else None
+    denied = set(request.get("deny", ()))
+    kept = [x for x in sequence.items if x.item_id not in denied and (allowed is None or x.item_id in allowed)]
+    if strategy == "sequence":
+        return strategy, [(x.item_id, x.score) for x in kept]
+    als_ids = [it.item_id for it in als.items]
+    return strategy, blend([x.item_id for x in kept], als_ids, weight, len(kept) + len(als_ids))
 
 
 def _quantiles(result: ForecastResult) -> Quantiles:
@@ -396,48 +413,37 @@ class Gateway:
                 for k, ev in zip(sequenced, events)
             ]
             predicted = dict(zip(sequenced, _typed(NextResult, await self.runners["sequence"].to_async.predict(asks))))
+        weight = float(defaults["blend_weight"])
+        ranked = [
+            _rank(strategies[k], r, res, predicted.get(k), weight) for k, (r, res) in enumerate(zip(requests, results))
+        ]
+        lifting = [k for k in range(len(requests)) if terms[k] and ranked[k][1]]
+        info = await self.describe(list(dict.fromkeys(i for k in lifting for i, _ in ranked[k][1])))
+        values = {i: [*x.categories, *([x.brand] if x.brand else [])] for i, x in info.items() if x.found}
         out = []
         for k, (r, res) in enumerate(zip(requests, results)):
-            strategy = strategies[k]
-            als = {it.item_id: it for it in res.items}
-            seq = predicted.get(k)
-            if strategy != "als" and (seq is None or seq.items is None):
-                strategy = "als"  # no known item events: nothing to read in order
-            if strategy == "als":
-                ranked = [(it.item_id, it.score) for it in res.items]
-            else:
-                allowed = set(r["allow"]) if r.get("allow") is not None else None
-                denied = set(r.get("deny", ()))
-                seq_ids = [
-                    x.item_id
-                    for x in (seq.items or [])  # type: ignore[union-attr]
-                    if x.item_id not in denied and (allowed is None or x.item_id in allowed)
-                ]
-                if strategy == "sequence":
-                    ranked = [(x.item_id, x.score) for x in (seq.items or []) if x.item_id in set(seq_ids)]  # type: ignore[union-attr]
-                else:
-                    ranked = blend(seq_ids, list(als), float(defaults["blend_weight"]), len(seq_ids) + len(als))
+            strategy, items = ranked[k]
+            lifted = lift([i for i, _ in items], values, terms[k]) if k in lifting else None
             matched: dict[str, list[str]] = {}
-            if terms[k] and ranked:
-                info = await self.describe([i for i, _ in ranked])
-                values = {i: [*x.categories, *([x.brand] if x.brand else [])] for i, x in info.items() if x.found}
-                lifted = boost([i for i, _ in ranked], values, terms[k])
-                if any(m for _, _, m in lifted):  # without a match the order stays the recommender's
-                    ranked = [(i, s) for i, s, _ in lifted]
-                    matched = {i: m for i, _, m in lifted if m}
+            if lifted is not None:
+                items = [(i, s) for i, s, _ in lifted]
+                matched = {i: m for i, _, m in lifted if m}
+            because = {it.item_id: it.because for it in res.items}
             explain = bool(r.get("explain"))
-            items = [
-                RecommendedItem(
-                    item_id=i,
-                    score=s,
-                    because=als[i].because if i in als else None,
-                    demand=matched.get(i, []) if explain else None,
-                )
-                for i, s in ranked[: wanted[k]]
-            ]
             out.append(
                 Recommendation(
-                    **{**res.model_dump(), "items": items},
+                    **{
+                        **res.model_dump(),
+                        "items": [
+                            RecommendedItem(
+                                item_id=i,
+                                score=s,
+                                because=because.get(i),
+                                demand=matched.get(i, []) if explain else None,
+                            )
+                            for i, s in items[: wanted[k]]
+                        ],
+                    },
                     history_events=len(histories[k]),
                     strategy=strategy,
                     demand=terms[k] if matched else [],

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mining.events import is_postgres
 from mining.registry import MODELS
 
 LAYOUTS = ("colocated", "separate")
@@ -43,7 +44,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
 
 
 def _events_url(value: str) -> str:
-    if value and not value.startswith(("postgresql://", "postgres://")):
+    if value and not is_postgres(value):
         scheme = value.split("://", 1)[0] if "://" in value else "no scheme"
         raise ValueError(f"DEMAND_MINING_EVENTS_URL must be a postgresql:// URL (or unset for SQLite); got {scheme}")
     return value

@@ -82,11 +82,13 @@ class SequenceConfig:
 # --- Data ------------------------------------------------------------------------------------------
 @dataclass
 class Sequences:
-    """Per user their item and type indices in time order (items 1..I), and the item ids."""
+    """Per user their item and type indices and interaction weights in time order (items 1..I),
+    and the item ids."""
 
     users: list[str]
     items: list[list[int]]
     types: list[list[int]]
+    weights: list[list[float]]
     item_ids: list[str]
 
 
@@ -96,12 +98,13 @@ def sequences(df: pd.DataFrame) -> Sequences:
     item_ids = sorted(df["item_id"].unique())
     index = {item: k + 1 for k, item in enumerate(item_ids)}
     type_index = {t: k + 1 for k, t in enumerate(EVENT_TYPES)}
-    users, items, types = [], [], []
+    users, items, types, weights = [], [], [], []
     for user, group in df.groupby("user_id", sort=True):
         users.append(str(user))
         items.append([index[i] for i in group["item_id"]])
         types.append([type_index[type_of_weight(w)] for w in group["weight"]])
-    return Sequences(users, items, types, [str(i) for i in item_ids])
+        weights.append([float(w) for w in group["weight"]])
+    return Sequences(users, items, types, weights, [str(i) for i in item_ids])
 
 
 # --- Metrics ---------------------------------------------------------------------------------------
@@ -337,8 +340,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         df = df[df["user_id"].isin(keep)]
     seqs = sequences(df)
     n_items = len(seqs.item_ids)
-    weights_of = df.sort_values(["user_id", "ts", "item_id"], kind="stable").groupby("user_id", sort=True)["weight"]
-    weights = [list(map(float, w)) for _, w in weights_of]
     evaluated = [u for u, s in enumerate(seqs.items) if len(s) >= 3]
     if not evaluated:
         raise ValueError(f"{path}: no user has 3 interactions; leave-one-out needs a train, validation and test item")
@@ -368,8 +369,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "als": rank_metrics(als_scores(prefixes, ws, n_items, als, cfg.seed), prefixes, targets),
         }
 
-    val_w = [weights[u][: cut[u]] for u in evaluated]
-    test_w = [weights[u][: cut[u] + 1] for u in evaluated]
+    val_w = [seqs.weights[u][: cut[u]] for u in evaluated]
+    test_w = [seqs.weights[u][: cut[u] + 1] for u in evaluated]
     als_val = [
         rank_metrics(als_scores(val_prefix, val_w, n_items, p, cfg.seed), val_prefix, val_target)["ndcg_at_10"]
         for p in ALS_SETTINGS

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from mining.events.base import SCHEMA_VERSION, EventStore, T, Tx
+from mining.events.base import SCHEMA_VERSION, EventStore, StoreUnavailable, T, Tx
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,6 @@ class PostgresEventStore(EventStore):
             self._pool.close()
             reason = self._unavailable(e)
             if reason is not None:
-                from mining.events.base import StoreUnavailable
-
                 raise StoreUnavailable(f"event store {redact(url)} unavailable: {reason}") from e
             raise
 

@@ -148,6 +148,17 @@ def boost(
     return sorted(out, key=lambda x: -x[1])  # stable: ties keep the recommender's order
 
 
+def lift(
+    ranked: Sequence[str], values: dict[str, list[str]], terms: Sequence[str]
+) -> list[tuple[str, float, list[str]]] | None:
+    """:func:`boost`, or None when no candidate matches a term: then the recommender's list
+    stands as it was, scores included."""
+    if not terms:
+        return None
+    out = boost(ranked, values, terms)
+    return out if any(m for _, _, m in out) else None
+
+
 # Reciprocal-rank fusion constant: how quickly a lower rank stops counting (the usual 60).
 FUSION_K = 60
 
