@@ -173,7 +173,7 @@ MODELS: tuple[ModelSpec, ...] = (
     # Next-item prediction over ordered item events (SASRec-style; a GRU is trained beside it).
     ModelSpec("sequence", None, "sequence", "train_sequence", required=False,
               quick=("--epochs", "2", "--hidden", "16", "--layers", "1", "--max-len", "20", "--no-gru", "--threads", "1"),
-              default=("--no-gru", "--no-refit"),
+              default=("--no-gru", "--no-refit", "--epochs", "40"),
               full=()),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--threads", "1"),
