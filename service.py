@@ -56,6 +56,7 @@ from gateway.schemas import (
     TrendsQuery,
     UserQuery,
 )
+from gateway.threads import CoreShare
 from mining.events import EventsOff, EventStore, open_store
 from mining.registry import RUNNERS
 from mining.settings import Settings, settings
@@ -73,7 +74,8 @@ def connect_runners(service: Any, config: Settings) -> dict[str, Any]:
     """Registry runner key -> runner proxy: each runner instantiated in this worker (colocated
     layout) or the ``bentoml.depends`` client of its own service (separate layout)."""
     if config.layout == "colocated":
-        return {key: Colocated(cls) for key, cls in RUNNER_SERVICES.items()}
+        share = CoreShare.for_service(config.torch_threads, config.lone_threads)
+        return {key: Colocated(cls, share) for key, cls in RUNNER_SERVICES.items()}
     return {spec.key: getattr(service, spec.attr) for spec in RUNNERS}
 
 

@@ -11,6 +11,10 @@
 3. The naive peer: the English sentiment model behind a minimal FastAPI/uvicorn server.
 4. Cold start: process start to /readyz 200 for the whole service, then the first /mine latency.
 5. After a burst: p50 at concurrency 1 on a fresh server, and again right after concurrency 64.
+6. /mine cost: Chinese, English and mixed pairs of texts, with and without a user id, at
+   concurrency 16 and 64, beside a third server running the same code with the shared encoder,
+   int8 quantisation and lone-request threads switched off; RSS of both; the accuracy each served
+   model gives up for it (store metadata).
 
 Prints a table per part and, as the last line, one JSON object with the headline keys. Writes the
 whole result to ``reports/bench/bench.json``. Models come from the store (``latest`` tags).
@@ -83,6 +87,31 @@ ENDPOINTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "demand": ("/forecast", lambda: {"series": [random.choice(_pool("series"))]}),
     "mine": ("/mine", _texts("reviews_zh", "reviews_en")),
 }
+
+
+def _mine(langs: tuple[str, ...], user: bool = False) -> Callable[[], dict[str, Any]]:
+    """/mine with one text per language in ``langs`` (two texts a request, as the measured
+    baseline), with a user id from the MovieLens pool when ``user`` (the texts become events)."""
+
+    def body() -> dict[str, Any]:
+        out: dict[str, Any] = {"texts": [random.choice(_pool(f"reviews_{lang}")) for lang in langs]}
+        if user:
+            out["user_id"] = random.choice(_pool("users"))
+        return out
+
+    return body
+
+
+MINE: dict[str, Callable[[], dict[str, Any]]] = {
+    "zh": _mine(("zh", "zh")),
+    "en": _mine(("en", "en")),
+    "mixed": _mine(("zh", "en")),
+    "zh_user": _mine(("zh", "zh"), user=True),
+    "en_user": _mine(("en", "en"), user=True),
+    "mixed_user": _mine(("zh", "en"), user=True),
+}
+# Sharing and quantisation off, lone threads off: the same code as before this work.
+PLAIN = {"DEMAND_MINING_QUANTIZE": "off", "DEMAND_MINING_SHARED_ENCODER": "off", "DEMAND_MINING_LONE_THREADS": "0"}
 
 
 # --- 1. in process ----------------------------------------------------------------------------------
@@ -224,22 +253,84 @@ class Proc:
             self.proc.wait()
 
 
-def serve(batching: bool, log_dir: Path, events_db: Path) -> tuple[Proc, str]:
+def serve(batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] | None = None) -> tuple[Proc, str]:
     port = free_port()
     env = {
         "BENTOML_DO_NOT_TRACK": "true",
         "DEMAND_MINING_BATCHING": "on" if batching else "off",
         "DEMAND_MINING_EVENTS_DB": str(events_db),
         "GRPC_PORT": "0",
+        **(extra or {}),
     }
     url = f"http://127.0.0.1:{port}"
+    name = f"serve-batching-{'on' if batching else 'off'}{'-plain' if extra else ''}.log"
     proc = Proc(
         [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
         env,
         f"{url}/readyz",
-        log_dir / f"serve-batching-{'on' if batching else 'off'}.log",
+        log_dir / name,
     )
     return proc, url
+
+
+def rss_mb(proc: Proc) -> float:
+    """Resident memory of a server's whole process group (MB): the serving processes, after load."""
+    import psutil
+
+    total = 0
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(p.pid) == proc.proc.pid:
+                total += p.memory_info().rss
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return round(total / 2**20, 1)
+
+
+def mine_cost(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
+    """/mine per payload of :data:`MINE` at concurrency 16 and 64 on each server of ``urls``
+    (label -> URL), cells alternating between them as in :func:`served`."""
+    labels = list(urls)
+    out: dict[str, dict[str, dict[str, Any]]] = {label: {} for label in labels}
+    print(f"\n6. /mine cost ({seconds:.1f} s per cell), {' / '.join(labels)}: req/s, p50 / p95 ms, non-200")
+    for name, body in MINE.items():
+        for label in labels:
+            load(urls[label], "/mine", body, 4, min(0.3, seconds))  # warm-up
+            out[label][name] = {}
+        for c in (16, 64):
+            for label in labels:
+                out[label][name][f"c{c}"] = load(urls[label], "/mine", body, c, seconds)
+            labels.reverse()
+            print(
+                f"{name:<12} c{c:<3}"
+                + " | ".join(
+                    f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['errors'] or ''}"
+                    for r in (out[label][name][f"c{c}"] for label in urls)
+                ),
+                flush=True,
+            )
+    return out
+
+
+def accuracy_drops() -> dict[str, float]:
+    """Per served model in the store, the test-metric points it gives up to run cheaper: its
+    quantisation's drop plus, where measured, the shared encoder's against its separately
+    fine-tuned twin (store metadata ``quantization`` and ``shared_encoder``)."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    from mining.registry import MODELS
+
+    out = {}
+    for spec in MODELS:
+        try:
+            meta = dict(bentoml.models.get(f"{spec.name}:latest").info.metadata)
+        except NotFound:
+            continue
+        q, shared = meta.get("quantization") or {}, meta.get("shared_encoder") or {}
+        drop = (q.get("drop_points", 0.0) if q.get("mode", "none") != "none" else 0.0) + shared.get("drop_points", 0.0)
+        out[spec.name] = round(float(drop), 3)
+    return out
 
 
 def served(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
@@ -280,9 +371,13 @@ def naive_peer(seconds: float, log_dir: Path) -> dict[str, Any]:
         path, body = ENDPOINTS["sentiment_en"]
         load(f"http://127.0.0.1:{port}", path, body, 4, 1.0)
         out = {f"c{c}": load(f"http://127.0.0.1:{port}", path, body, c, seconds) for c in (1, 16, 64)}
+        out["model"] = "sentiment-en:latest, float32, 2 torch threads (bench/naive_server.py)"
     finally:
         proc.stop()
-    print("\n3. naive FastAPI peer, English sentiment: " + ", ".join(f"{k} {v['rps']} req/s" for k, v in out.items()))
+    print(
+        "\n3. naive FastAPI peer, English sentiment: "
+        + ", ".join(f"{k} {v['rps']} req/s" for k, v in out.items() if isinstance(v, dict))
+    )
     return out
 
 
@@ -319,7 +414,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         before = load(on_url, path, body, 1, cell)  # on the fresh server, before any burst
         off_proc, off_url = serve(False, log_dir, db)
         procs.append(off_proc)
+        plain_proc, plain_url = serve(True, log_dir, db, PLAIN)
+        procs.append(plain_proc)
         both = served({"on": on_url, "off": off_url}, cell)
+        c1_plain = load(plain_url, path, body, 1, cell)  # lone requests without the lone threads
+        result["mine_cost"] = mine_cost({"shared+int8": on_url, "plain": plain_url}, cell)
+        result["rss_mb"] = {"shared+int8": rss_mb(on_proc), "plain": rss_mb(plain_proc)}
+        result["c1_sentiment_en_plain"] = c1_plain
+        print(
+            f"RSS after load: {result['rss_mb']['shared+int8']} MB with sharing and int8, "
+            f"{result['rss_mb']['plain']} MB without; English sentiment at c1 without lone threads: "
+            f"{c1_plain['rps']} req/s"
+        )
         result["served_on"], result["served_off"] = both["on"], both["off"]
         # The floor: a request that runs no model (the demand runner's spec: HTTP, validation, a
         # thread hop, JSON). No batching can make an endpoint faster than this.
@@ -371,6 +477,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "batching_ceiling_recall": result["batching_ceiling"]["recall"],
         "batching_ceiling_sentiment_zh": result["batching_ceiling"]["sentiment_zh"],
     }
+    mine_on, mine_plain = result["mine_cost"]["shared+int8"], result["mine_cost"]["plain"]
+    result["accuracy_drop_points"] = accuracy_drops()
+    headline.update(
+        {
+            # /mine with one Chinese and one English text: what sharing, int8 and lone threads buy
+            "mine_speedup": round(mine_on["mixed"]["c16"]["rps"] / mine_plain["mixed"]["c16"]["rps"], 3),
+            "mine_p95_ratio": round(mine_on["mixed"]["c16"]["p95_ms"] / mine_plain["mixed"]["c16"]["p95_ms"], 3),
+            "max_accuracy_drop": max(result["accuracy_drop_points"].values(), default=0.0),
+            "c1_vs_naive": round(on["sentiment_en"]["c1"]["rps"] / result["naive"]["c1"]["rps"], 3),
+        }
+    )
     result["batching_on_over_off"] = gains
     result["headline"] = headline
     result["targets_met"] = verdict(headline)

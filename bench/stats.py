@@ -14,6 +14,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "served_over_limit": ("min", 0.8),
     "cold_start_s": ("max", 15.0),
     "after_burst_c1_ratio": ("max", 1.2),
+    "mine_speedup": ("min", 2.0),
+    "mine_p95_ratio": ("max", 1.0),
+    "max_accuracy_drop": ("max", 1.0),
+    "c1_vs_naive": ("min", 1.0),
 }
 # batching_never_worse: on/off throughput at least this, p95 at most that, for every cell.
 NEVER_WORSE_RPS, NEVER_WORSE_P95 = 0.95, 1.1

@@ -28,9 +28,11 @@ Policy, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -54,6 +56,8 @@ class AdaptiveBatcher(Generic[T, R]):
         name: the model's name in messages and thread names.
         slots: calls of ``fn`` that may run at once (``fn`` must then be thread-safe).
         observe: called with each batch's size (a metrics histogram).
+        around: a context manager entered around each call of ``fn`` on its thread (the intra-op
+            threads of :class:`gateway.threads.CoreShare`).
     """
 
     def __init__(
@@ -63,10 +67,12 @@ class AdaptiveBatcher(Generic[T, R]):
         name: str = "model",
         slots: int = 1,
         observe: Callable[[int], None] | None = None,
+        around: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         if max_batch_size < 1 or slots < 1:
             raise ValueError(f"max_batch_size and slots must be >= 1, got {max_batch_size} and {slots}")
         self.fn, self.max_batch_size, self.name, self.slots, self.observe = fn, max_batch_size, name, slots, observe
+        self.around = around or contextlib.nullcontext
         self._queue: deque[_Entry[T, R]] = deque()
         self._queued_items = 0
         self._wakeup: asyncio.Event | None = None
@@ -171,7 +177,8 @@ class AdaptiveBatcher(Generic[T, R]):
             self.observe(size)
 
     def _call(self, items: list[T]) -> Sequence[R]:
-        results = self.fn(items)
+        with self.around():
+            results = self.fn(items)
         if len(results) != len(items):
             raise RuntimeError(f"{self.name} returned {len(results)} results for a batch of {len(items)} items")
         return results

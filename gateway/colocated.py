@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from gateway.threads import CoreShare
 from mining.settings import cores
 
 
@@ -40,15 +41,17 @@ class Colocated:
     ``max_batch_size``, and with one slot per core when the runner class sets
     ``PARALLEL_BATCHES = True`` (its model is thread-safe and its time is spent in torch, which
     releases the GIL); other APIs (and batchable ones when batching is
-    off) run on a worker thread per call, as BentoML runs a sync API.
+    off) run on a worker thread per call, as BentoML runs a sync API. ``cores_share`` sets each
+    batch's intra-op threads (all cores for a call alone in the service).
     """
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Any, cores_share: CoreShare | None = None) -> None:
         from types import SimpleNamespace
 
         from gateway.batcher import AdaptiveBatcher
 
         self.name = service.name
+        self.cores_share = cores_share
         self.instance = service()  # loads and warms the models
         methods: dict[str, Any] = {}
         self.batchers: dict[str, AdaptiveBatcher[Any, Any]] = {}
@@ -62,6 +65,7 @@ class Colocated:
                     name=f"{self.name}.{api_name}",
                     slots=slots,
                     observe=sizes.observe,
+                    around=cores_share.call if cores_share is not None else None,
                 )
                 self.batchers[api_name] = methods[api_name] = batcher
             else:
@@ -75,3 +79,5 @@ class Colocated:
     def close(self) -> None:
         for batcher in self.batchers.values():
             batcher.close()
+        if self.cores_share is not None:
+            self.cores_share.close()

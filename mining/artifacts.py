@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
+
+if TYPE_CHECKING:
+    from mining.models.bert import BertModel
 
 
 def pick_device() -> torch.device:
@@ -18,7 +21,7 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_encoder(folder: Path) -> tuple[nn.Module, Any]:
+def load_encoder(folder: Path) -> tuple[BertModel, Any]:
     """(pretrained encoder, tokenizer) from a local Hugging Face BERT folder; never touches the network."""
     from transformers import AutoTokenizer
 
@@ -39,12 +42,64 @@ def write_artifact(path: Path, spec: dict[str, Any], net: nn.Module, tokenizer: 
     save_file({k: v.contiguous().cpu() for k, v in net.state_dict().items()}, str(path / "weights.safetensors"))
 
 
-def encoder_skeleton(path: Path) -> tuple[nn.Module, Any]:
+def encoder_skeleton(path: Path, frozen_layers: int = 0) -> tuple[BertModel, Any]:
     """(encoder with freshly initialised weights, tokenizer) from an artifact's ``encoder/``
-    folder; the caller loads the trained weights from ``weights.safetensors``."""
+    folder, its first ``frozen_layers`` layers marked frozen as in training; the caller loads the
+    trained weights from ``weights.safetensors``."""
     from transformers import AutoTokenizer
 
     from mining.models.bert import BertModel
 
-    encoder = BertModel.from_folder(path / "encoder", weights=False)
+    encoder = BertModel.from_folder(path / "encoder", weights=False).freeze_bottom(frozen_layers)
     return encoder, AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
+
+
+QUANTIZATIONS = ("none", "int8")
+
+
+def torch_modules(model: Any, depth: int = 3) -> list[nn.Module]:
+    """The torch modules a loaded model object holds: its ``nn.Module`` attributes, looked for
+    through nested model objects (an ensemble's members, an aspect model's extractor and
+    polarity model) down to ``depth`` levels."""
+    found: list[nn.Module] = []
+
+    def walk(obj: Any, level: int) -> None:
+        if isinstance(obj, nn.Module):
+            if all(obj is not m for m in found):
+                found.append(obj)
+            return
+        if level == 0 or isinstance(obj, (str, bytes, int, float, bool, type(None))):
+            return
+        values = obj if isinstance(obj, (list, tuple)) else getattr(obj, "__dict__", {}).values()
+        for value in values:
+            walk(value, level - 1)
+
+    walk(model, depth)
+    return found
+
+
+def quantize(model: Any, mode: str) -> Any:
+    """Quantise ``model``'s torch modules in place for CPU inference and return it.
+
+    ``int8``: dynamic int8 quantisation of every ``nn.Linear`` and ``nn.LSTM`` (weights stored
+    int8 per tensor, activations quantised per batch at run time); embeddings, convolutions and CRF
+    transitions stay float. ``none``, or a model on a GPU (dynamic quantisation is a CPU kernel):
+    unchanged. A shared encoder bottom is a submodule of each encoder on it: quantised with the
+    first, and left as it is by the others (quantised layers are not ``nn.Linear``).
+    """
+    if mode not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}; got {mode!r}")
+    if mode == "none":
+        return model
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    modules = torch_modules(model)
+    if any(p.device.type != "cpu" for m in modules for p in m.parameters()):
+        return model
+    with warnings.catch_warnings():  # the dynamic-quantisation API warns that it is deprecated
+        warnings.simplefilter("ignore")
+        for module in modules:
+            quantize_dynamic(module, {nn.Linear, nn.LSTM}, dtype=torch.qint8, inplace=True)
+    return model

@@ -75,6 +75,14 @@ class Settings:
         workers: gateway worker processes.
         batching: adaptive batching on (False: every request runs alone; the benchmark's switch).
         torch_threads: intra-op threads per process that runs models.
+        lone_threads: intra-op threads for a model call that is the only work of the service (no
+            other call in this worker or any other): a lone request uses the idle cores (0: never
+            more than ``torch_threads``).
+        quantize: run models with the quantisation their store metadata chose (dynamic int8 on
+            CPU); False (``DEMAND_MINING_QUANTIZE=off``): every model in float32.
+        share_encoder: heads fine-tuned above the same frozen encoder bottom share one copy of it
+            and one pass per text; False (``DEMAND_MINING_SHARED_ENCODER=off``): each model runs
+            its whole encoder.
         grpc_port: the gRPC port (0: gRPC off); grpc_host: the address it binds.
         model_tags: store name -> tag to serve (``name:latest`` unless pinned).
         data_dir: where the training data step caches what it fetches.
@@ -96,6 +104,9 @@ class Settings:
     workers: int = 1
     batching: bool = True
     torch_threads: int = 1
+    lone_threads: int = 0
+    quantize: bool = True
+    share_encoder: bool = True
     grpc_port: int = 3001
     grpc_host: str = "127.0.0.1"
     model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
@@ -119,6 +130,12 @@ class Settings:
         batching = env.get("DEMAND_MINING_BATCHING", "on")
         if batching not in ("on", "off"):
             raise ValueError(f"DEMAND_MINING_BATCHING must be on or off; got {batching!r}")
+        switches = {}
+        for name, var in (("quantize", "DEMAND_MINING_QUANTIZE"), ("share_encoder", "DEMAND_MINING_SHARED_ENCODER")):
+            value = env.get(var, "on")
+            if value not in ("on", "off"):
+                raise ValueError(f"{var} must be on or off; got {value!r}")
+            switches[name] = value == "on"
         # Colocated: one gateway worker per core, each running every model with its share of the
         # cores (on 2 cores two workers served more than one worker with two threads, because
         # request parsing and the models' Python code hold the GIL). Separate: one gateway worker;
@@ -141,6 +158,8 @@ class Settings:
             workers=workers,
             batching=batching == "on",
             torch_threads=threads,
+            lone_threads=_int(env, "DEMAND_MINING_LONE_THREADS", cores() if layout == "colocated" else 0, minimum=0),
+            **switches,
             grpc_port=_int(env, "GRPC_PORT", 3001),
             grpc_host=env.get("GRPC_HOST", "127.0.0.1"),
             model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},

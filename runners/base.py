@@ -88,7 +88,8 @@ class RunnerBase:
                 if spec.required:
                     raise
                 continue
-            self.models[spec.name], self.tags[spec.name], self.specs[spec.name] = self.load(path), tag, spec
+            model = self.optimise(self.load(path), metadata)
+            self.models[spec.name], self.tags[spec.name], self.specs[spec.name] = model, tag, spec
             self.metadata[spec.name] = metadata
         self.setup()
         self.warm_up()
@@ -96,6 +97,19 @@ class RunnerBase:
     def load(self, path: Path) -> Any:
         """Read one artifact directory onto ``self.device``."""
         raise NotImplementedError
+
+    def optimise(self, model: Any, metadata: dict[str, Any]) -> Any:
+        """Share frozen encoder bottoms with the other models of this process, then quantise as
+        the store metadata chose (``quantization.mode``), each unless switched off in settings."""
+        from mining.artifacts import quantize, torch_modules
+        from mining.models.bert import BertModel, share_bottom
+
+        mode = str(metadata.get("quantization", {}).get("mode", "none")) if self.settings.quantize else "none"
+        if self.settings.share_encoder:
+            for module in torch_modules(model):
+                for encoder in [m for m in module.modules() if isinstance(m, BertModel)]:
+                    share_bottom(encoder, variant=mode)
+        return quantize(model, mode)
 
     def setup(self) -> None:
         """Load what the runner needs besides its models (e.g. tables), before the warm-up."""

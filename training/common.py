@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -203,4 +203,43 @@ def per_class_report(y_true: ClassIds, y_pred: ClassIds, names: Sequence[str]) -
         p = tp / n_pred if n_pred else 0.0
         r = tp / n_true if n_true else 0.0
         out[name] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": n_true}
+    return out
+
+
+MAX_QUANTIZATION_DROP = 0.5  # points of the test metric a quantised model may lose, else float32 is served
+
+
+def choose_quantization(
+    requested: str, metric: str, fp32: float, score_quantized: Callable[[str], float]
+) -> dict[str, Any]:
+    """The ``quantization`` block of a model's store metadata: what serving runs.
+
+    Args:
+        requested: the ``--quantize`` flag (``none`` or ``int8``).
+        metric: name of the test metric compared (higher is better, a share in [0, 1]).
+        fp32: the float32 model's test value of ``metric``.
+        score_quantized: mode -> the test value of ``metric`` of a fresh copy quantised that way.
+    Returns:
+        ``{"mode", "requested", "metric", "fp32", "<mode>", "drop_points", "reason"?}``: ``mode``
+        is ``requested`` when its drop is at most :data:`MAX_QUANTIZATION_DROP` points, else
+        ``none`` with the reason.
+    """
+    from mining.artifacts import QUANTIZATIONS
+
+    if requested not in QUANTIZATIONS:
+        raise ValueError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}; got {requested!r}")
+    out: dict[str, Any] = {"mode": "none", "requested": requested, "metric": metric, "fp32": float(fp32)}
+    if requested == "none":
+        out["drop_points"] = 0.0
+        return out
+    value = float(score_quantized(requested))
+    drop = round((fp32 - value) * 100, 3)
+    out.update({requested: value, "drop_points": drop})
+    if drop <= MAX_QUANTIZATION_DROP:
+        out["mode"] = requested
+    else:
+        out["reason"] = (
+            f"{requested} loses {drop} points of {metric} (more than {MAX_QUANTIZATION_DROP}): float32 served"
+        )
+        out["drop_points"] = 0.0  # what is served loses nothing
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mining.registry import model_name, validate_metadata
 
@@ -55,3 +55,31 @@ def has_model(name: str) -> bool:
     except NotFound:
         return False
     return True
+
+
+def shared_encoder_record(name: str, frozen_layers: int, data_sha256: str, metric: str, value: float) -> dict[str, Any]:
+    """The ``shared_encoder`` block of a model fine-tuned above a frozen encoder bottom: its test
+    ``metric`` beside the newest stored version of ``name`` that fine-tuned the whole encoder on
+    the same data (same sha256), when the store holds one.
+
+    Returns ``{"frozen_layers", "metric", "value"}`` plus, with a twin, ``"separate"``,
+    ``"separate_tag"`` and ``"drop_points"`` (points lost to sharing, 0 when sharing gained).
+    """
+    import bentoml
+
+    out: dict[str, Any] = {"frozen_layers": frozen_layers, "metric": metric, "value": float(value)}
+    twins = []
+    for m in bentoml.models.list(name):
+        # Written by save_to_store from the training scripts' metadata dicts, so its nesting is known.
+        meta = cast(dict[str, Any], m.info.metadata)
+        params, data_meta = meta.get("params") or {}, meta.get("data") or {}
+        if params.get("frozen_layers", 0) == 0 and data_meta.get("sha256") == data_sha256:
+            found = (meta.get("metrics") or {}).get(metric)
+            if isinstance(found, (int, float)):
+                twins.append((m.info.creation_time, str(m.tag), float(found)))
+    if twins:
+        _, tag, separate = max(twins)
+        out.update(
+            {"separate": separate, "separate_tag": tag, "drop_points": round(max(0.0, separate - value) * 100, 3)}
+        )
+    return out

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from mining.artifacts import load_encoder
+from mining.artifacts import load_encoder, quantize
 from mining.models.linear import EnsembleModel, TfidfLinearModel
 from mining.models.textclf import (
     EN_MAX_TOKENS,
@@ -37,6 +37,7 @@ from training.calibration import choose_threshold, fit_temperature, temper
 from training.common import (
     EarlyStopping,
     History,
+    choose_quantization,
     classification_metrics,
     fingerprint,
     stratified_split,
@@ -74,6 +75,16 @@ class TextClfConfig:
     )
     max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
     encoder: str = field(default="", metadata={"help": "pretrained encoder folder (minilm); empty = packaged MiniLM"})
+    frozen_layers: int = field(
+        default=0,
+        metadata={"help": "minilm: keep the embeddings and this many bottom layers pretrained, so serving "
+                  "shares them with the other heads on the same encoder (0: fine-tune all)"},
+    )  # fmt: skip
+    quantize: str = field(
+        default="int8",
+        metadata={"help": "serve with dynamic int8 Linear/LSTM layers on CPU when the test accuracy stays within "
+                  "0.5 point of float32 (none: always float32)", "choices": ["none", "int8"]},
+    )  # fmt: skip
     seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
     report_dir: str = field(default="reports", metadata={"help": "report root; plots go in <root>/<model name>"})
@@ -295,13 +306,14 @@ class _EncoderTrainer(_Trainer):
     def __init__(self, cfg: TextClfConfig, train: Split, labels: list[str], device: torch.device, total_steps: int):
         folder = Path(cfg.encoder) if cfg.encoder else data_mod.encoder_dir()
         encoder, tokenizer = load_encoder(folder)
-        self.net = EncoderClassifier(encoder, len(labels)).to(device)
+        self.net = EncoderClassifier(encoder.freeze_bottom(cfg.frozen_layers), len(labels)).to(device)
         self.model = EncoderModel(self.net, tokenizer, labels, cfg.max_len or EN_MAX_TOKENS)
         self.device, self.batch_size = device, cfg.batch_size
         no_decay = ("bias", "LayerNorm.weight", "norm.weight")
+        trainable = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
         groups = [
-            {"params": [p for n, p in self.net.named_parameters() if not n.endswith(no_decay)], "weight_decay": 0.01},
-            {"params": [p for n, p in self.net.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+            {"params": [p for n, p in trainable if not n.endswith(no_decay)], "weight_decay": 0.01},
+            {"params": [p for n, p in trainable if n.endswith(no_decay)], "weight_decay": 0.0},
         ]
         self.opt = torch.optim.AdamW(groups, lr=cfg.lr or 5e-5)
         warmup = max(1, int(total_steps * cfg.warmup_ratio))
@@ -417,7 +429,8 @@ def fit_and_evaluate(
 
     Returns:
         ``{"model": artifact to serve, "metrics": {...}, "pred": (n_test,) class ids,
-        "history": History, "weight": TF-IDF weight in the ensemble}``.
+        "history": History, "weight": TF-IDF weight in the ensemble, "abstention": {...},
+        "quantization": what serving runs (:func:`training.common.choose_quantization`)}``.
     """
     if cfg.from_store:
         # Re-evaluate (and possibly ensemble) a stored network on this split instead of training.
@@ -466,7 +479,13 @@ def fit_and_evaluate(
             if not isinstance(served, EnsembleModel):
                 raise RuntimeError(f"an ensemble saved with weight {weight} reloaded as {type(served).__name__}")
             neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1)
-    m = classification_metrics(splits["test"].y, pred, len(labels))
+        m = classification_metrics(splits["test"].y, pred, len(labels))
+
+        def quantized_accuracy(mode: str) -> float:
+            q = quantize(load_artifact(Path(tmp), device), mode)
+            return float((q.predict_proba(splits["test"].texts).argmax(1) == splits["test"].y).mean())
+
+        quantization = choose_quantization(cfg.quantize, "test_accuracy", m["accuracy"], quantized_accuracy)
     m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
     temperature = fit_temperature(p_val_served, splits["val"].y)
     abstention = choose_threshold(
@@ -502,4 +521,5 @@ def fit_and_evaluate(
         "history": history,
         "weight": weight,
         "abstention": abstention,
+        "quantization": quantization,
     }

@@ -37,12 +37,13 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from mining.artifacts import pick_device
+from mining.artifacts import pick_device, quantize
 from mining.models.aspects import AspectDictionary, AspectModel, OpinionLexicon, polarity_input
 from mining.models.textclf import Abstention
 from mining.registry import model_name
 from training import data
 from training.common import (
+    choose_quantization,
     classification_metrics,
     confusion_matrix,
     fingerprint,
@@ -50,7 +51,7 @@ from training.common import (
     set_seed,
     write_report,
 )
-from training.store import save_to_store
+from training.store import save_to_store, shared_encoder_record
 from training.textclf import Split, TextClfConfig, fit_and_evaluate, tfidf_baseline
 from training.train_ner import NerConfig, build_model
 from training.train_ner import train as train_extractor
@@ -84,6 +85,16 @@ class AspectsConfig:
     polarity_max_len: int = field(default=0, metadata={"help": "polarity: truncation (0: 256 chars / 128 tokens)"})
     polarity_lr: float = field(default=0.0, metadata={"help": "polarity: learning rate (0: the network's default)"})
     polarity_batch_size: int = field(default=32, metadata={"help": "polarity: batch size"})
+    frozen_layers: int = field(
+        default=0,
+        metadata={"help": "extractor on the English encoder: keep the embeddings and this many bottom layers "
+                  "pretrained, so serving shares them with the other heads (0: fine-tune all)"},
+    )  # fmt: skip
+    quantize: str = field(
+        default="int8",
+        metadata={"help": "serve with dynamic int8 Linear/LSTM layers on CPU when the test pair F1 stays within "
+                  "0.5 point of float32 (none: always float32)", "choices": ["none", "int8"]},
+    )  # fmt: skip
     seed: int = field(default=42, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
     sentiment_model: str = field(
@@ -267,6 +278,7 @@ def train_extractor_model(cfg: AspectsConfig, splits: dict[str, list[dict[str, A
         patience=cfg.extractor_patience,
         max_len=cfg.extractor_max_len,
         seed=cfg.seed,
+        frozen_layers=cfg.frozen_layers,
         save=False,
     ).resolve()
     sentences = {k: data.aspect_sentences(v) for k, v in splits.items()}
@@ -325,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         max_len=cfg.polarity_max_len or (0 if cfg.lang == "zh" else 128),
         seed=cfg.seed,
         threads=cfg.threads,
+        quantize="none",  # decided below for the whole aspect model
         save=False,
         report_dir=cfg.report_dir,
     )
@@ -339,7 +352,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention).save(Path(tmp))
         served = AspectModel.load(Path(tmp), device, abstention)
 
-        def model_predict(rows: Sequence[dict[str, Any]]) -> tuple[list[Spans], list[list[str]], list[str]]:
+        def predictor(served: AspectModel) -> Predictor:
+            return lambda rows: model_predict(served, rows)
+
+        def model_predict(
+            served: AspectModel, rows: Sequence[dict[str, Any]]
+        ) -> tuple[list[Spans], list[list[str]], list[str]]:
             texts = [r["text"] for r in rows]
             spans = [[(s, e) for s, e, _ in found] for found in served.extract(texts)]
             flat = [(t, s, e) for t, sp in zip(texts, spans) for s, e in sp]
@@ -353,8 +371,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             return spans, span_pol, gold_pol
 
         t0 = time.time()
-        metrics = evaluate(splits["test"], model_predict, labels, cfg.lang)
+        metrics = evaluate(splits["test"], predictor(served), labels, cfg.lang)
         test_seconds = time.time() - t0
+        quantization = choose_quantization(
+            cfg.quantize,
+            "test_pair_f1",
+            metrics["test_pair_f1"],
+            lambda mode: evaluate(
+                splits["test"],
+                predictor(quantize(AspectModel.load(Path(tmp), device, abstention), mode)),
+                labels,
+                cfg.lang,
+            )["test_pair_f1"],
+        )
 
     baseline_metrics: dict[str, Any] = {
         "lexicon": {
@@ -385,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "polarity_tfidf_weight": pol["weight"],
             "test_seconds": round(test_seconds, 1),
             "opinion_lexicon": lexicon.stats,
+            "quantization": quantization,
         }
     )
     result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics, "tag": None}
@@ -411,7 +441,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "label_map": {str(i): p for i, p in enumerate(labels)},
             "abstention": pol["abstention"],
             "history": {"extractor": asdict(ext_history), "polarity": dataclasses.asdict(pol["history"])},
+            "quantization": quantization,
         }
+        if cfg.frozen_layers:
+            metadata["shared_encoder"] = shared_encoder_record(
+                name, cfg.frozen_layers, metadata["data"]["sha256"], "test_pair_f1", metrics["test_pair_f1"]
+            )
         model = AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention)
         arch = f"{ext_params['arch']}-crf+{pol_cfg.arch}"
         result["tag"] = save_to_store("aspects", cfg.lang, arch, metadata, model.save)

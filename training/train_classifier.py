@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "per_split": [r["out"]["metrics"] for r in runs],
         "n_splits": cfg.n_splits,
         "abstention": first["out"]["abstention"],
+        "quantization": first["out"]["quantization"],
     }
     baseline_metrics = {
         "test_accuracy": summary(base_acc)["mean"],
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "label_map": {str(i): label for i, label in enumerate(labels)},
             "history": dataclasses.asdict(first["out"]["history"]),
             "abstention": first["out"]["abstention"],
+            "quantization": first["out"]["quantization"],
         }
         arch = f"{cfg.arch}+tfidf" if first["out"]["weight"] > 0 else cfg.arch
         result["tag"] = save_to_store("classification", cfg.lang, arch, metadata, first["out"]["model"].save)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from mining.artifacts import load_encoder, pick_device
+from mining.artifacts import load_encoder, pick_device, quantize
 from mining.models.ner import (
     BiLSTMCRF,
     CharCRFModel,
@@ -39,8 +39,16 @@ from mining.models.ner import (
 from mining.registry import model_name
 from mining.text import Vocab
 from training import data
-from training.common import EarlyStopping, History, fingerprint, parse_config, plot_history, set_seed
-from training.store import save_to_store
+from training.common import (
+    EarlyStopping,
+    History,
+    choose_quantization,
+    fingerprint,
+    parse_config,
+    plot_history,
+    set_seed,
+)
+from training.store import save_to_store, shared_encoder_record
 
 DATASETS = {
     # name: (lang, default arch, store domain, description)
@@ -121,6 +129,16 @@ class NerConfig:
             "learns the contexts entities stand in, not a list of names (bilstm)"
         },
     )
+    frozen_layers: int = field(
+        default=0,
+        metadata={"help": "minilm: keep the embeddings and this many bottom layers pretrained, so serving "
+                  "shares them with the other heads on the same encoder (0: fine-tune all)"},
+    )  # fmt: skip
+    quantize: str = field(
+        default="int8",
+        metadata={"help": "serve with dynamic int8 Linear/LSTM layers on CPU when the test entity F1 stays "
+                  "within 0.5 point of float32 (none: always float32)", "choices": ["none", "int8"]},
+    )  # fmt: skip
     max_eval_samples: int = field(default=0, metadata={"help": "use only this many val/test sentences (0: all)"})
     seed: int = field(default=13, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
@@ -424,6 +442,7 @@ def build_model(cfg: NerConfig, train: list[Sentence], tags: list[str]) -> CharC
         }
         return CharCRFModel(BiLSTMCRF(**args), vocab, tags, args, lang=cfg.lang)
     encoder, tokenizer = load_encoder(data.encoder_dir())
+    encoder.freeze_bottom(cfg.frozen_layers)
     return EncoderCRFModel(EncoderCRF(encoder, len(tags)), tokenizer, tags, lang=cfg.lang)
 
 
@@ -441,7 +460,11 @@ def _optimizers(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel) -> list[t
     head = [*net.emit.parameters(), *net.crf.parameters(), *net.shape.parameters()]
     return [
         torch.optim.AdamW(
-            [{"params": net.encoder.parameters(), "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}], weight_decay=0.01
+            [
+                {"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": cfg.lr},
+                {"params": head, "lr": cfg.head_lr},
+            ],
+            weight_decay=0.01,
         )
     ]
 
@@ -581,6 +604,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         t0 = time.time()
         test = evaluate(served, splits["test"])
         test_seconds = time.time() - t0
+        quantization = choose_quantization(
+            cfg.quantize,
+            "test_entity_f1",
+            test["f1"],
+            lambda mode: evaluate(quantize(load_ner_artifact(Path(tmp), device), mode), splits["test"])["f1"],
+        )
     metrics = {
         "test_entity_f1": test["f1"],
         "test_entity_precision": test["precision"],
@@ -607,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     report = Path(cfg.report_dir) / name
     plot_history(report, history, "entity F1")
-    result: dict[str, Any] = {**metrics, "baseline": baseline_metrics}
+    result: dict[str, Any] = {**metrics, "baseline": baseline_metrics, "quantization": quantization}
     (report / "metrics.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if cfg.save:
         rows = [" ".join(f"{a}/{b}" for a, b in zip(*s)) for s in splits["train"] + splits["val"] + splits["test"]]
@@ -626,7 +655,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "scheme": scheme,
             "entity_types": sorted({t[2:] for t in tags if t != "O"}),
             "history": asdict(history),
+            "quantization": quantization,
         }
+        if cfg.frozen_layers:
+            metadata["shared_encoder"] = shared_encoder_record(
+                name, cfg.frozen_layers, fingerprint(rows), "test_entity_f1", test["f1"]
+            )
         result["tag"] = save_to_store("ner", cfg.lang, cfg.arch, metadata, model.save, cfg.domain or None)
         print(f"[{name}] saved {result['tag']}", file=sys.stderr)
     return result

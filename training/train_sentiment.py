@@ -26,7 +26,7 @@ from mining.registry import model_name
 from mining.text import Lang
 from training import data as data_mod
 from training.common import confusion_matrix, parse_config, set_seed, write_report
-from training.store import save_to_store
+from training.store import save_to_store, shared_encoder_record
 from training.textclf import Split, TextClfConfig, accuracy_by_group, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 # MiniLM is English-only (63% of Chinese characters are [UNK] in its vocabulary).
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     metrics, pred, history, weight = out["metrics"], out["pred"], out["history"], out["weight"]
     metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], pred)
     metrics["abstention"] = out["abstention"]
+    metrics["quantization"] = out["quantization"]
     baseline_metrics = {k: baseline[k] for k in ("test_accuracy", "test_macro_f1")}
     baseline_pred = linear.predict_proba(splits["test"].texts).argmax(1)
     baseline_metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], baseline_pred)
@@ -107,7 +108,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "label_map": {str(i): label for i, label in enumerate(labels)},
             "history": dataclasses.asdict(history),
             "abstention": out["abstention"],
+            "quantization": out["quantization"],
         }
+        if cfg.frozen_layers:
+            metadata["shared_encoder"] = shared_encoder_record(
+                name, cfg.frozen_layers, data_meta["sha256"], "test_accuracy", metrics["test_accuracy"]
+            )
         arch = f"{cfg.arch}+tfidf" if weight > 0 else cfg.arch
         result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, out["model"].save)
         print(f"[{name}] saved {result['tag']}", file=sys.stderr)

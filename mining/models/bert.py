@@ -12,8 +12,11 @@ Shapes: B sequences, T word pieces, H hidden size, N heads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -178,7 +181,13 @@ class BertPooler(nn.Module):
 
 class BertModel(nn.Module):
     """``encoder(input_ids=..., attention_mask=...).last_hidden_state`` as with Hugging Face's
-    ``BertModel``: input_ids (B, T) int64, attention_mask (B, T) 0/1 -> (B, T, H) float."""
+    ``BertModel``: input_ids (B, T) int64, attention_mask (B, T) 0/1 -> (B, T, H) float.
+
+    ``frozen_layers`` K > 0: the embeddings and the first K layers keep their pretrained weights
+    (no gradient, no dropout) while the rest fine-tunes. Heads trained that way on the same
+    pretrained encoder compute identical bottom states, so serving can run that part once per text
+    for all of them (:func:`share_bottom`).
+    """
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
@@ -186,13 +195,42 @@ class BertModel(nn.Module):
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config)
+        self.frozen_layers = 0
+        self.shared: SharedBottom | None = None  # set by share_bottom; not a submodule (no state)
+
+    def freeze_bottom(self, layers: int) -> BertModel:
+        """Keep the embeddings and the first ``layers`` layers at their current weights."""
+        if not 0 <= layers <= self.config.num_hidden_layers:
+            raise ValueError(f"frozen layers must be in 0..{self.config.num_hidden_layers}, got {layers}")
+        self.frozen_layers = layers
+        for module in self.bottom():
+            module.requires_grad_(False)
+        return self.train(self.training)
+
+    def bottom(self) -> list[nn.Module]:
+        """The frozen part: embeddings and the first ``frozen_layers`` layers (empty when none)."""
+        if not self.frozen_layers:
+            return []
+        return [self.embeddings, *self.encoder.layer[: self.frozen_layers]]
+
+    def train(self, mode: bool = True) -> BertModel:
+        super().train(mode)
+        for module in self.bottom():  # frozen means the states served: no dropout there either
+            module.eval()
+        return self
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> Any:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         keep = attention_mask.bool()[:, None, None, :]
-        x = self.embeddings(input_ids)
-        for layer in self.encoder.layer:
+        if self.shared is not None:
+            x = self.shared(input_ids, attention_mask)
+        else:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_layers):
+                x = self.embeddings(input_ids)
+                for layer in self.encoder.layer[: self.frozen_layers]:
+                    x = layer(x, keep)
+        for layer in self.encoder.layer[self.frozen_layers :]:
             x = layer(x, keep)
         return SimpleNamespace(last_hidden_state=x)
 
@@ -206,3 +244,133 @@ class BertModel(nn.Module):
             state = {k.removeprefix("bert."): v for k, v in state.items() if not k.endswith("position_ids")}
             model.load_state_dict(state, strict=True)
         return model
+
+
+class SharedBottom(nn.Module):
+    """The frozen bottom (embeddings + first K layers) of one pretrained encoder, held once per
+    process for every head fine-tuned above it, with its outputs cached per text.
+
+    A text's bottom states depend only on its own word pieces (absolute positions, padding masked
+    out of attention), so they are cached by the piece ids of its real tokens: the heads reading the
+    same text within a short time (``/mine`` sends each text to sentiment, NER, product NER and
+    aspects) run the bottom once. Concurrent batches wait for a text another batch is computing
+    instead of computing it again. ``capacity`` texts are kept (least recently used out); at
+    64 pieces x 384 floats a text is ~98 KB.
+    """
+
+    def __init__(self, embeddings: BertEmbeddings, layers: list[nn.Module], digest: str, capacity: int = 512) -> None:
+        super().__init__()
+        self.embeddings = embeddings
+        self.layers = nn.ModuleList(layers)
+        self.digest, self.capacity = digest, capacity
+        self.cache: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
+        self.pending: dict[tuple[int, ...], threading.Event] = {}
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def compute(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and 0/1 mask -> (B, T, H) bottom states, no cache."""
+        keep = attention_mask.bool()[:, None, None, :]
+        x = self.embeddings(input_ids)
+        for layer in self.layers:
+            x = layer(x, keep)
+        return x
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and 0/1 mask (real tokens first) -> (B, T, H) bottom states; rows cached."""
+        lengths = attention_mask.sum(1).tolist()
+        if torch.is_grad_enabled() or any(
+            int(attention_mask[b, :n].sum()) != n for b, n in enumerate(lengths)
+        ):  # training, or left padding: nothing to share safely
+            return self.compute(input_ids, attention_mask)
+        keys = [tuple(input_ids[b, :n].tolist()) for b, n in enumerate(lengths)]
+        found: dict[tuple[int, ...], torch.Tensor] = {}
+        mine: list[tuple[int, ...]] = []
+        waits: dict[tuple[int, ...], threading.Event] = {}
+        with self.lock:
+            for key in dict.fromkeys(keys):
+                if key in self.cache:
+                    self.cache.move_to_end(key)
+                    found[key] = self.cache[key]
+                elif key in self.pending:
+                    waits[key] = self.pending[key]
+                else:
+                    mine.append(key)
+                    self.pending[key] = threading.Event()
+            self.hits += len(keys) - len(mine)
+            self.misses += len(mine)
+        try:
+            if mine:
+                found.update(self._run(mine, input_ids.device))
+        finally:
+            with self.lock:
+                for key in mine:
+                    if key in found:
+                        self.cache[key] = found[key]
+                    self.pending.pop(key).set()
+                while len(self.cache) > self.capacity:
+                    self.cache.popitem(last=False)
+        for key, event in waits.items():
+            event.wait()
+            with self.lock:
+                states = self.cache.get(key)
+            found[key] = states if states is not None else self._run([key], input_ids.device)[key]
+        out = torch.zeros(
+            *input_ids.shape, found[keys[0]].shape[-1], dtype=found[keys[0]].dtype, device=input_ids.device
+        )
+        for b, key in enumerate(keys):
+            out[b, : len(key)] = found[key]
+        return out
+
+    def _run(self, keys: list[tuple[int, ...]], device: torch.device) -> dict[tuple[int, ...], torch.Tensor]:
+        T = max(len(k) for k in keys)
+        ids = torch.zeros(len(keys), T, dtype=torch.long, device=device)
+        mask = torch.zeros(len(keys), T, dtype=torch.long, device=device)
+        for b, key in enumerate(keys):
+            ids[b, : len(key)] = torch.tensor(key, dtype=torch.long)
+            mask[b, : len(key)] = 1
+        states = self.compute(ids, mask)
+        return {key: states[b, : len(key)].clone() for b, key in enumerate(keys)}
+
+
+_SHARED: dict[tuple[str, int, str], SharedBottom] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def bottom_digest(encoder: BertModel) -> str:
+    """sha256 of the frozen bottom's weights (names and bytes): equal digests, equal states."""
+    h = hashlib.sha256()
+    prefixes = ("embeddings.", *(f"encoder.layer.{i}." for i in range(encoder.frozen_layers)))
+    for name, tensor in sorted(encoder.state_dict().items()):
+        if name.startswith(prefixes):
+            h.update(name.encode())
+            h.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def share_bottom(encoder: BertModel, variant: str = "") -> SharedBottom | None:
+    """Point ``encoder``'s frozen bottom at the process-wide copy of the same weights (made from
+    this encoder if none exists yet): one copy in memory, one cached pass per text. ``variant``
+    keeps apart encoders that will run differently (e.g. quantised or not). Returns the shared
+    bottom, or None when the encoder has no frozen layers."""
+    if not encoder.frozen_layers:
+        return None
+    device = str(next(encoder.parameters()).device)
+    key = (bottom_digest(encoder), encoder.frozen_layers, f"{device}/{variant}")
+    with _SHARED_LOCK:
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = SharedBottom(
+                encoder.embeddings, list(encoder.encoder.layer[: encoder.frozen_layers]), key[0]
+            ).eval()
+    encoder.embeddings = shared.embeddings
+    for i, layer in enumerate(shared.layers):
+        encoder.encoder.layer[i] = layer
+    object.__setattr__(encoder, "shared", shared)  # a reference, not a submodule: no state_dict keys
+    return shared
+
+
+def shared_bottoms() -> list[SharedBottom]:
+    """The shared bottoms of this process (for metrics and tests)."""
+    with _SHARED_LOCK:
+        return list(_SHARED.values())

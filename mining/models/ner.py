@@ -494,6 +494,7 @@ class EncoderCRFModel:
             "max_pieces": self.max_pieces,
             "shape_dim": self.net.shape.embedding_dim,
             "dropout": self.net.dropout.p,
+            "frozen_layers": self.net.encoder.frozen_layers,  # type: ignore[union-attr]
         }
         write_artifact(path, spec, self.net, self.tokenizer)
 
@@ -501,7 +502,7 @@ class EncoderCRFModel:
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> EncoderCRFModel:
         from mining.artifacts import encoder_skeleton
 
-        encoder, tokenizer = encoder_skeleton(path)
+        encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
         net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"])
         net.load_state_dict(load_file(str(path / "weights.safetensors")))
         return cls(net.to(device).eval(), tokenizer, spec["tags"], spec["lang"], spec["max_tokens"], spec["max_pieces"])

@@ -277,12 +277,18 @@ class EncoderModel:
         return out
 
     def save(self, path: Path) -> None:
-        spec = {"kind": self.kind, "labels": self.labels, "max_tokens": self.max_tokens, "dropout": self.net.dropout.p}
+        spec = {
+            "kind": self.kind,
+            "labels": self.labels,
+            "max_tokens": self.max_tokens,
+            "dropout": self.net.dropout.p,
+            "frozen_layers": self.net.encoder.frozen_layers,  # type: ignore[union-attr]
+        }
         write_artifact(path, spec, self.net, self.tokenizer)
 
     @classmethod
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> EncoderModel:
-        encoder, tokenizer = encoder_skeleton(path)
+        encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
         net = EncoderClassifier(encoder, len(spec["labels"]), spec["dropout"])
         net.load_state_dict(load_file(str(path / "weights.safetensors")))
         return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])

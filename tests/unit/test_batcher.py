@@ -171,3 +171,33 @@ def test_free_slots_run_batches_at_once() -> None:
     # two idle slots take the first two callers at once, side by side; the 8 that queued behind
     # them go in at most two batches, whichever slot frees first
     assert peak[0] == 2 and sizes[:2] == [1, 1] and sum(sizes) == 10 and len(sizes) <= 4
+
+
+def test_every_model_call_runs_inside_around() -> None:
+    import contextlib
+
+    inside: list[bool] = []
+    depth = [0]
+
+    @contextlib.contextmanager
+    def around():  # noqa: ANN202 - test helper
+        depth[0] += 1
+        try:
+            yield
+        finally:
+            depth[0] -= 1
+
+    def double(xs: list[int]) -> list[int]:
+        inside.append(depth[0] == 1)
+        time.sleep(0.005)
+        return [2 * x for x in xs]
+
+    async def main() -> list[list[int]]:
+        b = AdaptiveBatcher(double, max_batch_size=4, name="double", around=around)
+        try:
+            return await asyncio.gather(*(b([i]) for i in range(9)))
+        finally:
+            b.close()
+
+    assert run(main()) == [[2 * i] for i in range(9)]
+    assert len(inside) >= 3 and all(inside) and depth[0] == 0

@@ -57,6 +57,10 @@ def test_verdict_per_target() -> None:
         "served_over_limit": 0.8,
         "cold_start_s": 15.1,
         "after_burst_c1_ratio": 1.0,
+        "mine_speedup": 2.0,
+        "mine_p95_ratio": 1.01,
+        "max_accuracy_drop": 0.4,
+        "c1_vs_naive": 0.99,
         "batching_never_worse": True,
     }
     met = verdict(headline)
@@ -67,6 +71,10 @@ def test_verdict_per_target() -> None:
         "served_over_limit": True,
         "cold_start_s": False,
         "after_burst_c1_ratio": True,
+        "mine_speedup": True,
+        "mine_p95_ratio": False,
+        "max_accuracy_drop": True,
+        "c1_vs_naive": False,
         "batching_never_worse": True,
     }
 

@@ -1,0 +1,67 @@
+"""Intra-op threads per model call: all cores when alone in the service, the share otherwise."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import torch
+
+from gateway.threads import CoreShare
+
+
+def test_lone_call_gets_every_core_and_company_the_share(tmp_path: Path) -> None:
+    board = tmp_path / "cores"
+    first, second = CoreShare(1, 4, worker=0, board=board), CoreShare(1, 4, worker=1, board=board)
+    before = torch.get_num_threads()
+    try:
+        with first.call() as n:
+            assert n == 4 and torch.get_num_threads() == 4
+        with second.call(), first.call() as n:  # another worker is busy: this one keeps to its share
+            assert n == 1 and torch.get_num_threads() == 1
+        with first.call(), first.call() as n:  # two calls in one worker
+            assert n == 1
+        with first.call() as n:  # everyone idle again
+            assert n == 4
+        assert not first.others_busy() and not second.others_busy()
+    finally:
+        torch.set_num_threads(before)
+        first.close()
+        second.close()
+    assert not board.exists()
+
+
+def test_a_call_joining_a_lone_one_sets_the_share(tmp_path: Path) -> None:
+    share = CoreShare(1, 2, board=tmp_path / "cores")
+    before = torch.get_num_threads()
+    started, release = threading.Event(), threading.Event()
+
+    def lone() -> None:
+        with share.call():
+            started.set()
+            release.wait(5)
+
+    t = threading.Thread(target=lone)
+    t.start()
+    try:
+        started.wait(5)
+        assert torch.get_num_threads() == 2
+        with share.call() as n:
+            assert n == 1 and torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1  # the first call still runs: it stays at the share
+    finally:
+        release.set()
+        t.join()
+        torch.set_num_threads(before)
+        share.close()
+
+
+def test_without_lone_threads_nothing_changes(tmp_path: Path) -> None:
+    share = CoreShare(2, 0, board=tmp_path / "cores")
+    assert share.map is None and not (tmp_path / "cores").exists()  # no board needed
+    before = torch.get_num_threads()
+    try:
+        with share.call() as n:
+            assert n == 2
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,135 @@
+"""Frozen encoder bottoms shared by several heads, and dynamic int8 quantisation."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mining.artifacts import load_encoder, quantize, torch_modules
+from mining.models.bert import share_bottom
+from mining.models.ner import EncoderCRF, EncoderCRFModel, load_ner_artifact
+from mining.models.textclf import EncoderClassifier, EncoderModel, load_artifact
+from tests.unit.test_textclf import tiny_encoder_folder
+
+TEXTS = ["the coffee was great", "stale", "i hate it, it was awful and the taste was bad", "i love it"]
+
+
+def two_heads(tmp_path: Path, frozen: int = 1) -> tuple[EncoderModel, EncoderCRFModel]:
+    """A sentiment head and an NER head fine-tuned above the same frozen bottom, saved and loaded."""
+    folder = tiny_encoder_folder(tmp_path / "enc")
+    torch.manual_seed(3)
+    enc_a, tok = load_encoder(folder)
+    clf = EncoderModel(EncoderClassifier(enc_a.freeze_bottom(frozen), 2), tok, ["neg", "pos"], max_tokens=16)
+    enc_b, tok_b = load_encoder(folder)
+    ner = EncoderCRFModel(EncoderCRF(enc_b.freeze_bottom(frozen), 3), tok_b, ["O", "B-X", "I-X"])
+    # the heads above the bottom differ, as after fine-tuning
+    with torch.no_grad():
+        for p in clf.net.encoder.encoder.layer[frozen:].parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    clf.save(tmp_path / "clf")
+    ner.save(tmp_path / "ner")
+    return load_artifact(tmp_path / "clf", torch.device("cpu")), load_ner_artifact(
+        tmp_path / "ner", torch.device("cpu")
+    )
+
+
+def test_frozen_bottom_gets_no_gradient_and_no_dropout(tmp_path: Path) -> None:
+    encoder, _ = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
+    encoder.freeze_bottom(1).train()
+    assert not encoder.embeddings.training and not encoder.encoder.layer[0].training
+    assert encoder.encoder.layer[1].training
+    ids = torch.randint(5, 40, (2, 6))
+    encoder(ids).last_hidden_state.sum().backward()
+    assert all(p.grad is None for p in encoder.embeddings.parameters())
+    assert all(p.grad is None for p in encoder.encoder.layer[0].parameters())
+    assert all(p.grad is not None for p in encoder.encoder.layer[1].parameters())
+    with pytest.raises(ValueError, match="frozen layers must be in 0..2"):
+        encoder.freeze_bottom(3)
+
+
+def test_heads_share_one_bottom_with_unchanged_outputs(tmp_path: Path) -> None:
+    clf, ner = two_heads(tmp_path)
+    assert clf.net.encoder.frozen_layers == ner.net.encoder.frozen_layers == 1
+    probs = clf.predict_proba(TEXTS)
+    tags = ner.tag_tokens([t.split() for t in TEXTS])
+    a, b = share_bottom(clf.net.encoder), share_bottom(ner.net.encoder)
+    assert a is b is not None
+    assert clf.net.encoder.embeddings is ner.net.encoder.embeddings  # one copy of the weights
+    assert clf.net.encoder.encoder.layer[1] is not ner.net.encoder.encoder.layer[1]
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), probs, atol=1e-5)
+    misses = a.misses
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), probs, atol=1e-5)
+    assert a.misses == misses and a.hits >= len(TEXTS)  # the second pass read the cache
+    assert ner.tag_tokens([t.split() for t in TEXTS]) == tags
+    # the state dict is unchanged by sharing: the artifact saves and loads as before
+    assert set(clf.net.state_dict()) == set(load_artifact(tmp_path / "clf", torch.device("cpu")).net.state_dict())
+
+
+def test_unfrozen_encoders_are_not_shared(tmp_path: Path) -> None:
+    encoder, _ = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
+    assert share_bottom(encoder) is None and encoder.shared is None
+
+
+def test_different_bottom_weights_are_not_shared(tmp_path: Path) -> None:
+    folder = tiny_encoder_folder(tmp_path / "enc")
+    a, _ = load_encoder(folder)
+    b, _ = load_encoder(folder)
+    with torch.no_grad():
+        b.encoder.layer[0].attention.self.query.weight.add_(0.01)
+    assert share_bottom(a.freeze_bottom(1)) is not share_bottom(b.freeze_bottom(1))
+
+
+def test_concurrent_batches_compute_each_text_once(tmp_path: Path) -> None:
+    clf, _ = two_heads(tmp_path)
+    shared = share_bottom(clf.net.encoder)
+    assert shared is not None
+    calls: list[int] = []
+    compute = shared.compute
+
+    def counted(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        calls.append(ids.shape[0])
+        threading.Event().wait(0.05)  # long enough for the other thread to find the texts pending
+        return compute(ids, mask)
+
+    shared.compute = counted  # type: ignore[method-assign]
+    texts = [f"the {w} coffee was great" for w in ("good", "bad", "awful", "stale", "not", "taste")]
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(clf.predict_proba(texts))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(calls) == len(texts)  # each text through the bottom once, for three batches
+    np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+    np.testing.assert_allclose(results[0], results[2], atol=1e-6)
+
+
+def test_int8_quantisation_is_close_and_reaches_nested_models(tmp_path: Path) -> None:
+    clf, ner = two_heads(tmp_path)
+    before = clf.predict_proba(TEXTS)
+    assert quantize(clf, "none") is clf
+    quantize(clf, "int8")
+    linear = [m for m in clf.net.modules() if type(m) is torch.nn.Linear]
+    assert not linear  # every Linear replaced by its dynamic int8 version
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), before, atol=0.05)
+    assert len(torch_modules({"parts": [clf, ner]})) == 0  # a dict is not walked: only objects and lists
+    assert torch_modules([clf, ner]) == [clf.net, ner.net]
+    with pytest.raises(ValueError, match="quantization must be one of none, int8; got 'fp16'"):
+        quantize(clf, "fp16")
+
+
+def test_int8_quantises_a_bilstm() -> None:
+    lstm = torch.nn.LSTM(8, 6, batch_first=True, bidirectional=True)
+    holder = type("Holder", (), {})()
+    holder.net = torch.nn.Sequential(lstm)
+    x = torch.randn(3, 5, 8)
+    with torch.inference_mode():
+        before = lstm(x)[0]
+        quantize(holder, "int8")
+        after = holder.net[0](x)[0]
+    assert type(holder.net[0]) is not torch.nn.LSTM
+    torch.testing.assert_close(after, before, atol=0.05, rtol=0.1)
