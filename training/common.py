@@ -209,6 +209,24 @@ def per_class_report(y_true: ClassIds, y_pred: ClassIds, names: Sequence[str]) -
 MAX_QUANTIZATION_DROP = 0.5  # points of the test metric a quantised model may lose, else float32 is served
 
 
+def frozen_layers_field(part: str = "minilm") -> Any:
+    """The ``--frozen-layers`` config field of a script that fine-tunes the English encoder."""
+    return dataclasses.field(
+        default=0,
+        metadata={"help": f"{part}: keep the embeddings and this many bottom layers pretrained, so serving shares "
+                  "them with the other heads on the same encoder (0: fine-tune all)"},
+    )  # fmt: skip
+
+
+def quantize_field(metric: str) -> Any:
+    """The ``--quantize`` config field: what :func:`choose_quantization` may choose."""
+    return dataclasses.field(
+        default="int8",
+        metadata={"help": f"serve with dynamic int8 Linear/LSTM layers on CPU when the test {metric} stays within "
+                  f"{MAX_QUANTIZATION_DROP} point of float32 (none: always float32)", "choices": ["none", "int8"]},
+    )  # fmt: skip
+
+
 def choose_quantization(
     requested: str, metric: str, fp32: float, score_quantized: Callable[[str], float]
 ) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from training.common import (
     choose_quantization,
     classification_metrics,
     fingerprint,
+    frozen_layers_field,
+    quantize_field,
     stratified_split,
 )
 from training.dedup import deduplicate_labelled
@@ -75,16 +77,8 @@ class TextClfConfig:
     )
     max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
     encoder: str = field(default="", metadata={"help": "pretrained encoder folder (minilm); empty = packaged MiniLM"})
-    frozen_layers: int = field(
-        default=0,
-        metadata={"help": "minilm: keep the embeddings and this many bottom layers pretrained, so serving "
-                  "shares them with the other heads on the same encoder (0: fine-tune all)"},
-    )  # fmt: skip
-    quantize: str = field(
-        default="int8",
-        metadata={"help": "serve with dynamic int8 Linear/LSTM layers on CPU when the test accuracy stays within "
-                  "0.5 point of float32 (none: always float32)", "choices": ["none", "int8"]},
-    )  # fmt: skip
+    frozen_layers: int = frozen_layers_field("minilm")
+    quantize: str = quantize_field("accuracy")
     seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
     report_dir: str = field(default="reports", metadata={"help": "report root; plots go in <root>/<model name>"})

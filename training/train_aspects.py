@@ -47,7 +47,9 @@ from training.common import (
     classification_metrics,
     confusion_matrix,
     fingerprint,
+    frozen_layers_field,
     parse_config,
+    quantize_field,
     set_seed,
     write_report,
 )
@@ -85,16 +87,8 @@ class AspectsConfig:
     polarity_max_len: int = field(default=0, metadata={"help": "polarity: truncation (0: 256 chars / 128 tokens)"})
     polarity_lr: float = field(default=0.0, metadata={"help": "polarity: learning rate (0: the network's default)"})
     polarity_batch_size: int = field(default=32, metadata={"help": "polarity: batch size"})
-    frozen_layers: int = field(
-        default=0,
-        metadata={"help": "extractor on the English encoder: keep the embeddings and this many bottom layers "
-                  "pretrained, so serving shares them with the other heads (0: fine-tune all)"},
-    )  # fmt: skip
-    quantize: str = field(
-        default="int8",
-        metadata={"help": "serve with dynamic int8 Linear/LSTM layers on CPU when the test pair F1 stays within "
-                  "0.5 point of float32 (none: always float32)", "choices": ["none", "int8"]},
-    )  # fmt: skip
+    frozen_layers: int = frozen_layers_field("extractor on the English encoder")
+    quantize: str = quantize_field("pair F1")
     seed: int = field(default=42, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
     sentiment_model: str = field(

@@ -44,8 +44,10 @@ from training.common import (
     History,
     choose_quantization,
     fingerprint,
+    frozen_layers_field,
     parse_config,
     plot_history,
+    quantize_field,
     set_seed,
 )
 from training.store import save_to_store, shared_encoder_record
@@ -129,16 +131,8 @@ class NerConfig:
             "learns the contexts entities stand in, not a list of names (bilstm)"
         },
     )
-    frozen_layers: int = field(
-        default=0,
-        metadata={"help": "minilm: keep the embeddings and this many bottom layers pretrained, so serving "
-                  "shares them with the other heads on the same encoder (0: fine-tune all)"},
-    )  # fmt: skip
-    quantize: str = field(
-        default="int8",
-        metadata={"help": "serve with dynamic int8 Linear/LSTM layers on CPU when the test entity F1 stays "
-                  "within 0.5 point of float32 (none: always float32)", "choices": ["none", "int8"]},
-    )  # fmt: skip
+    frozen_layers: int = frozen_layers_field("minilm")
+    quantize: str = quantize_field("entity F1")
     max_eval_samples: int = field(default=0, metadata={"help": "use only this many val/test sentences (0: all)"})
     seed: int = field(default=13, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
