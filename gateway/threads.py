@@ -6,8 +6,9 @@ serves most under load (two single-threaded batches on 2 cores beat one batch on
 But a lone request then leaves the other cores idle, and was slower than a plain single-process
 server running the same model on every core. A call that finds no other model call running, in
 its own worker or any other, uses ``lone_threads``; as soon as anything else runs, calls go back
-to their share. Torch's thread count is per process and read at each parallel region, so a call
-that started alone and gets company mid-way slows to its share at its next operator.
+to their share. Torch's intra-op thread count belongs to the thread that sets it (each batch runs
+on its own executor thread), so a call that started alone keeps its threads until it ends; the
+calls that join it run on the share.
 
 The workers of one service see each other's busy state through a small memory-mapped file (one
 byte per worker: its running model calls), named after the process that started them.
