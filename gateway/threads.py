@@ -99,8 +99,6 @@ class CoreShare:
                 self.active -= 1
                 if self.map is not None:
                     self.map[self.worker] = min(self.active, 255)
-                if self.active and torch.get_num_threads() != self.base:
-                    torch.set_num_threads(self.base)
 
     def close(self) -> None:
         """Unmap the board and remove it (best effort: another worker may have done so)."""
