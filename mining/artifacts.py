@@ -5,6 +5,8 @@ fine-tuned encoder an ``encoder/`` folder with its config and tokenizer). No pic
 from __future__ import annotations
 
 import json
+import os
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,59 @@ def write_artifact(path: Path, spec: dict[str, Any], net: nn.Module, tokenizer: 
         net.encoder.config.save(path / "encoder")  # type: ignore[union-attr,operator]
         tokenizer.save_pretrained(str(path / "encoder"))
     save_file({k: v.contiguous().cpu() for k, v in net.state_dict().items()}, str(path / "weights.safetensors"))
+
+
+# safetensors dtype names -> torch dtypes (the ones torch can view raw bytes as).
+_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def map_weights(file: Path | str) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` file, as CPU tensors that are views of one copy-on-write
+    memory map of the file (no copy into process memory).
+
+    Why: gateway workers each load every model; weights read from the same file through a map
+    are the page cache's pages, held once on the machine however many workers map them, until a
+    worker writes one (training, quantisation), which then gets a private copy of that page
+    only. A tensor whose offset in the file does not suit its dtype's alignment is copied.
+    """
+    file = Path(file)
+    with file.open("rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len))
+    header.pop("__metadata__", None)
+    start = 8 + header_len
+    storage = torch.UntypedStorage.from_file(str(file), shared=False, nbytes=os.path.getsize(file))
+    raw = torch.empty(0, dtype=torch.uint8).set_(storage)  # type: ignore[arg-type]
+    tensors = {}
+    for name, entry in header.items():
+        if entry["dtype"] not in _DTYPES:
+            raise ValueError(f"{file}: tensor {name!r} has dtype {entry['dtype']}, which cannot be mapped")
+        dtype = _DTYPES[entry["dtype"]]
+        begin, end = entry["data_offsets"]
+        chunk = raw[start + begin : start + end]
+        if (start + begin) % dtype.itemsize:
+            chunk = chunk.clone()
+        tensors[name] = chunk.view(dtype).view(entry["shape"])
+    return tensors
+
+
+def load_weights(net: nn.Module, file: Path | str) -> nn.Module:
+    """Load ``file`` (``.safetensors``, every key of ``net``'s state dict) into ``net`` by
+    assigning the memory-mapped tensors of :func:`map_weights` as its parameters and buffers;
+    returns ``net``. Moving ``net`` to a GPU afterwards copies them, as usual."""
+    net.load_state_dict(map_weights(file), strict=True, assign=True)
+    return net
 
 
 def encoder_skeleton(path: Path, frozen_layers: int = 0) -> tuple[BertModel, Any]:

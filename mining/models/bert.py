@@ -24,8 +24,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
+
+from mining.artifacts import map_weights
 
 
 @dataclass
@@ -240,9 +241,9 @@ class BertModel(nn.Module):
         (extra buffers such as ``embeddings.position_ids`` are ignored, missing weights refused)."""
         model = cls(BertConfig.from_json(Path(folder) / "config.json"))
         if weights:
-            state = load_file(str(Path(folder) / "model.safetensors"))
+            state = map_weights(Path(folder) / "model.safetensors")
             state = {k.removeprefix("bert."): v for k, v in state.items() if not k.endswith("position_ids")}
-            model.load_state_dict(state, strict=True)
+            model.load_state_dict(state, strict=True, assign=True)
         return model
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -240,7 +240,7 @@ class DemandModel:
 
     @classmethod
     def load(cls, path: Path, device: torch.device | None = None) -> DemandModel:
-        from mining.artifacts import pick_device
+        from mining.artifacts import load_weights, pick_device
 
         path = Path(path)
         spec = json.loads((path / "model.json").read_text())
@@ -249,9 +249,7 @@ class DemandModel:
         nets = []
         for k in range(int(spec.get("members", 1))):
             net = DemandNet(**spec["args"])
-            net.load_state_dict(
-                load_file(str(path / ("weights.safetensors" if k == 0 else f"weights-{k}.safetensors")))
-            )
+            load_weights(net, path / ("weights.safetensors" if k == 0 else f"weights-{k}.safetensors"))
             nets.append(net.to(device or pick_device()).eval())
         return cls(nets, spec["covariates"], np.array(spec["cov_mean"]), np.array(spec["cov_std"]), spec["args"])
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from torchcrf import CRF
 
+from mining.artifacts import load_weights
 from mining.text import Vocab, cells_per_forward, length_batches, normalize_with_offsets, require_strings
 
 Scheme = Literal["BIO", "BMES"]
@@ -411,7 +411,7 @@ class CharCRFModel:
     @classmethod
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> CharCRFModel:
         net = BiLSTMCRF(**spec["args"])
-        net.load_state_dict(load_file(str(path / "weights.safetensors")))
+        load_weights(net, path / "weights.safetensors")
         vocab = Vocab(json.loads((path / "vocab.json").read_text()))
         return cls(net.to(device).eval(), vocab, spec["tags"], spec["args"], spec["lang"], spec["max_tokens"])
 
@@ -504,7 +504,7 @@ class EncoderCRFModel:
 
         encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
         net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"])
-        net.load_state_dict(load_file(str(path / "weights.safetensors")))
+        load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["tags"], spec["lang"], spec["max_tokens"], spec["max_pieces"])
 
 

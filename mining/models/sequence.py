@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mining.artifacts import load_weights
 from mining.models.items import ItemCatalog
 
 # Item event types in order of how much they say (as the event store's ITEM_WEIGHTS: 1-5).
@@ -207,13 +208,11 @@ class SequenceModel:
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> SequenceModel:
-        from safetensors.torch import load_file
-
         path = Path(path)
         config = json.loads((path / "config.json").read_text())
         item_ids = config.pop("item_ids")
         net = SequenceNet(len(item_ids), **{k: config[k] for k in NET_ARGS})
-        net.load_state_dict(load_file(path / "model.safetensors", device="cpu"))
+        load_weights(net, path / "model.safetensors")
         return cls(net.to(device).eval(), item_ids, config, ItemCatalog.load(path))
 
 

@@ -21,10 +21,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from mining.artifacts import encoder_skeleton, pick_device, write_artifact
+from mining.artifacts import encoder_skeleton, load_weights, pick_device, write_artifact
 from mining.contracts import LabelResult, TextItem, require_items
 from mining.models.linear import EnsembleModel, TfidfLinearModel
 from mining.text import (
@@ -226,7 +225,7 @@ class CharNgramModel:
         f = spec["featurizer"]
         featurizer = CharNgramFeaturizer(vocab, f["n_buckets"], f["max_chars"], f["lang"])
         net = CharNgramNet(**spec["args"])
-        net.load_state_dict(load_file(str(path / "weights.safetensors")))
+        load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), featurizer, spec["labels"], spec["args"])
 
 
@@ -290,7 +289,7 @@ class EncoderModel:
     def load(cls, path: Path, spec: dict[str, Any], device: torch.device) -> EncoderModel:
         encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
         net = EncoderClassifier(encoder, len(spec["labels"]), spec["dropout"])
-        net.load_state_dict(load_file(str(path / "weights.safetensors")))
+        load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])
 
 

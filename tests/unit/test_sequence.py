@@ -95,7 +95,10 @@ def test_artifact_round_trip_and_prediction(tmp_path: Path) -> None:
     loaded = SequenceModel.load(tmp_path / "m")
     history = [("i01", "view"), ("i02", "click"), ("unknown", "view")]
     a, b = model.predict([history], n=3), loaded.predict([history], n=3)
-    assert a == b and a[0]["used"] == 2
+    # Same items, same order; scores equal to float rounding (the loaded weights are read from a
+    # memory map, whose alignment may pick another kernel path).
+    assert [i for i, _ in a[0]["items"]] == [i for i, _ in b[0]["items"]] and a[0]["used"] == b[0]["used"] == 2
+    assert [s for _, s in a[0]["items"]] == pytest.approx([s for _, s in b[0]["items"]], rel=1e-5)
     assert a[0]["items"][0][0] == "i03"  # the cycle goes on: 1, 2 -> 3
     assert "i01" not in [i for i, _ in a[0]["items"]]  # seen items are left out
     assert loaded.catalog is not None and loaded.catalog.get("i2")["categories"] == ["A", "B"]
