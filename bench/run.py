@@ -13,7 +13,8 @@
 5. After a burst: p50 at concurrency 1 on a fresh server, and again right after concurrency 64.
 6. /mine cost: Chinese, English and mixed pairs of texts, with and without a user id, at
    concurrency 16 and 64, beside a third server running the same code with the shared encoder,
-   int8 quantisation and lone-request threads switched off; RSS of both; the accuracy each served
+   int8 quantisation and lone-request threads switched off; resident and private memory of both
+   (weights are memory-mapped, so workers share them); the accuracy each served
    model gives up for it (store metadata).
 
 Prints a table per part and, as the last line, one JSON object with the headline keys. Writes the
@@ -273,18 +274,22 @@ def serve(batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] 
     return proc, url
 
 
-def rss_mb(proc: Proc) -> float:
-    """Resident memory of a server's whole process group (MB): the serving processes, after load."""
+def memory_mb(proc: Proc) -> dict[str, float]:
+    """Memory of a server's whole process group after load (MB): ``rss``, resident pages summed
+    over its processes (a page several of them map is counted in each), and ``private``, the
+    pages no other process maps (what stopping the server would free; weights memory-mapped by
+    several workers are not in it)."""
     import psutil
 
-    total = 0
+    rss = private = 0
     for p in psutil.process_iter(["pid"]):
         try:
             if os.getpgid(p.pid) == proc.proc.pid:
-                total += p.memory_info().rss
+                info = p.memory_full_info()
+                rss, private = rss + info.rss, private + info.uss
         except (psutil.Error, ProcessLookupError):
             continue
-    return round(total / 2**20, 1)
+    return {"rss": round(rss / 2**20, 1), "private": round(private / 2**20, 1)}
 
 
 def mine_cost(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
@@ -419,11 +424,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         both = served({"on": on_url, "off": off_url}, cell)
         c1_plain = load(plain_url, path, body, 1, cell)  # lone requests without the lone threads
         result["mine_cost"] = mine_cost({"shared+int8": on_url, "plain": plain_url}, cell)
-        result["rss_mb"] = {"shared+int8": rss_mb(on_proc), "plain": rss_mb(plain_proc)}
+        result["memory_mb"] = {"shared+int8": memory_mb(on_proc), "plain": memory_mb(plain_proc)}
         result["c1_sentiment_en_plain"] = c1_plain
         print(
-            f"RSS after load: {result['rss_mb']['shared+int8']} MB with sharing and int8, "
-            f"{result['rss_mb']['plain']} MB without; English sentiment at c1 without lone threads: "
+            f"memory after load (MB): {result['memory_mb']['shared+int8']} with sharing and int8, "
+            f"{result['memory_mb']['plain']} without; English sentiment at c1 without lone threads: "
             f"{c1_plain['rps']} req/s"
         )
         result["served_on"], result["served_off"] = both["on"], both["off"]
