@@ -139,8 +139,11 @@ def quantize(model: Any, mode: str) -> Any:
     ``int8``: dynamic int8 quantisation of every ``nn.Linear`` and ``nn.LSTM`` (weights stored
     int8 per tensor, activations quantised per batch at run time); embeddings, convolutions and CRF
     transitions stay float. ``none``, or a model on a GPU (dynamic quantisation is a CPU kernel):
-    unchanged. A shared encoder bottom is a submodule of each encoder on it: quantised with the
-    first, and left as it is by the others (quantised layers are not ``nn.Linear``).
+    unchanged.
+
+    An encoder's frozen bottom (``BertModel.bottom``) stays float whatever the mode: it is the
+    pretrained part several heads share (:func:`mining.models.bert.share_bottom`), run once per
+    text for all of them, so one head's choice must not change what the others were scored on.
     """
     if mode not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}; got {mode!r}")
@@ -148,7 +151,9 @@ def quantize(model: Any, mode: str) -> Any:
         return model
     import warnings
 
-    from torch.ao.quantization import quantize_dynamic
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    from mining.models.bert import BertModel
 
     modules = torch_modules(model)
     if any(p.device.type != "cpu" for m in modules for p in m.parameters()):
@@ -156,5 +161,13 @@ def quantize(model: Any, mode: str) -> Any:
     with warnings.catch_warnings():  # the dynamic-quantisation API warns that it is deprecated
         warnings.simplefilter("ignore")
         for module in modules:
-            quantize_dynamic(module, {nn.Linear, nn.LSTM}, dtype=torch.qint8, inplace=True)
+            bottoms = [part for enc in module.modules() if isinstance(enc, BertModel) for part in enc.bottom()]
+            keep = {id(m) for part in bottoms for m in part.modules()}
+            names = {
+                name: default_dynamic_qconfig
+                for name, m in module.named_modules()
+                if isinstance(m, (nn.Linear, nn.LSTM)) and id(m) not in keep
+            }
+            if names:
+                quantize_dynamic(module, names, dtype=torch.qint8, inplace=True)
     return model

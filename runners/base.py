@@ -108,7 +108,7 @@ class RunnerBase:
         if self.settings.share_encoder:
             for module in torch_modules(model):
                 for encoder in [m for m in module.modules() if isinstance(m, BertModel)]:
-                    share_bottom(encoder, variant=mode)
+                    share_bottom(encoder)
         return quantize(model, mode)
 
     def setup(self) -> None:

@@ -349,15 +349,15 @@ def bottom_digest(encoder: BertModel) -> str:
     return h.hexdigest()
 
 
-def share_bottom(encoder: BertModel, variant: str = "") -> SharedBottom | None:
+def share_bottom(encoder: BertModel) -> SharedBottom | None:
     """Point ``encoder``'s frozen bottom at the process-wide copy of the same weights (made from
-    this encoder if none exists yet): one copy in memory, one cached pass per text. ``variant``
-    keeps apart encoders that will run differently (e.g. quantised or not). Returns the shared
-    bottom, or None when the encoder has no frozen layers."""
+    this encoder if none exists yet): one copy in memory, one cached pass per text. Bottoms are
+    never quantised (:func:`mining.artifacts.quantize`), so heads that differ in quantisation
+    still share. Returns the shared bottom, or None when the encoder has no frozen layers."""
     if not encoder.frozen_layers:
         return None
     device = str(next(encoder.parameters()).device)
-    key = (bottom_digest(encoder), encoder.frozen_layers, f"{device}/{variant}")
+    key = (bottom_digest(encoder), encoder.frozen_layers, device)
     with _SHARED_LOCK:
         shared = _SHARED.get(key)
         if shared is None:

@@ -113,8 +113,11 @@ def test_int8_quantisation_is_close_and_reaches_nested_models(tmp_path: Path) ->
     before = clf.predict_proba(TEXTS)
     assert quantize(clf, "none") is clf
     quantize(clf, "int8")
+    # every Linear replaced by its dynamic int8 version, except in the frozen bottom (float: shared)
+    bottom = {id(m) for part in clf.net.encoder.bottom() for m in part.modules()}
     linear = [m for m in clf.net.modules() if type(m) is torch.nn.Linear]
-    assert not linear  # every Linear replaced by its dynamic int8 version
+    assert linear and all(id(m) in bottom for m in linear)
+    assert any(type(m) is not torch.nn.Linear and "Linear" in type(m).__name__ for m in clf.net.modules())
     np.testing.assert_allclose(clf.predict_proba(TEXTS), before, atol=0.05)
     assert len(torch_modules({"parts": [clf, ner]})) == 0  # a dict is not walked: only objects and lists
     assert torch_modules([clf, ner]) == [clf.net, ner.net]
@@ -133,3 +136,13 @@ def test_int8_quantises_a_bilstm() -> None:
         after = holder.net[0](x)[0]
     assert type(holder.net[0]) is not torch.nn.LSTM
     torch.testing.assert_close(after, before, atol=0.05, rtol=0.1)
+
+
+def test_an_int8_head_and_a_float_head_share_one_float_bottom(tmp_path: Path) -> None:
+    clf, ner = two_heads(tmp_path)
+    tags = ner.tag_tokens([t.split() for t in TEXTS])
+    shared = share_bottom(clf.net.encoder)
+    quantize(clf, "int8")  # as the runner does: share, then quantise as each model's metadata says
+    assert share_bottom(ner.net.encoder) is shared
+    assert all(type(m) is torch.nn.Linear for m in shared.modules() if "Linear" in type(m).__name__)
+    assert ner.tag_tokens([t.split() for t in TEXTS]) == tags  # the float head still sees a float bottom
