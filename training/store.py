@@ -66,10 +66,15 @@ def shared_encoder_record(name: str, frozen_layers: int, data_sha256: str, metri
     ``"separate_tag"`` and ``"drop_points"`` (points lost to sharing, 0 when sharing gained).
     """
     import bentoml
+    from bentoml.exceptions import NotFound
 
     out: dict[str, Any] = {"frozen_layers": frozen_layers, "metric": metric, "value": float(value)}
+    try:
+        versions = bentoml.models.list(name)
+    except NotFound:  # a fresh store: nothing to compare with yet
+        versions = []
     twins = []
-    for m in bentoml.models.list(name):
+    for m in versions:
         # Written by save_to_store from the training scripts' metadata dicts, so its nesting is known.
         meta = cast(dict[str, Any], m.info.metadata)
         params, data_meta = meta.get("params") or {}, meta.get("data") or {}
