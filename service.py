@@ -61,6 +61,7 @@ from mining.events import EventsOff, EventStore, open_store
 from mining.registry import RUNNERS
 from mining.settings import Settings, settings
 from runners import service_of
+from runners.base import service_logging
 
 log = logging.getLogger("demand_mining")
 
@@ -111,6 +112,7 @@ class DemandMining:
         del _spec
 
     def __init__(self) -> None:
+        service_logging()
         self.settings = SETTINGS
         self.runners = connect_runners(self, self.settings)
         store: EventStore | EventsOff = EventsOff()

@@ -126,8 +126,10 @@ MODELS: tuple[ModelSpec, ...] = (
     # serving runs that part once per text for all of them; the top 3 layers fine-tune at a higher
     # rate. Measured against the whole-encoder fine-tune of the same schedule (better on both:
     # docs/benchmarks.md#inference-cost-per-text); the full profile still fine-tunes everything.
+    # The quick profile (the tests' store) does the same, so the tests serve shared bottoms.
     ModelSpec("sentiment", "en", "sentiment", "train_sentiment",
-              quick=("--lang", "en", "--max-train-samples", "200", "--epochs", "1", "--max-len", "64", "--threads", "1"),
+              quick=("--lang", "en", "--max-train-samples", "200", "--epochs", "1", "--max-len", "64", "--threads", "1",
+                     *_SHARED_EN),
               default=("--lang", "en", "--max-train-samples", "1500", "--epochs", "1", "--max-len", "96",
                        *_SHARED_EN),
               full=("--lang", "en")),
@@ -148,7 +150,7 @@ MODELS: tuple[ModelSpec, ...] = (
               full=("--dataset", "msra", "--epochs", "10")),
     ModelSpec("ner", "en", "ner", "train_ner",
               quick=("--dataset", "wnut16", "--max-train-samples", "300", "--max-eval-samples", "40", "--epochs", "1",
-                     "--threads", "1"),
+                     "--threads", "1", *_SHARED_EN),
               default=("--dataset", "wnut16", "--epochs", "1", *_SHARED_EN),
               full=("--dataset", "wnut16")),
     ModelSpec("ner", "en", "ner", "train_ner", domain="products", required=False,

@@ -7,11 +7,23 @@ nothing else: the model code it calls lives in ``mining/``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mining.registry import ModelSpec, models_of
 from mining.settings import Settings, settings
+
+log = logging.getLogger("demand_mining")
+
+
+def service_logging() -> None:
+    """Let this project's INFO lines through in a server process: BentoML sets the root logger to
+    WARNING, which would drop what an operator needs to see (what each model was loaded as, the
+    gRPC port, retention). A level the user configured is left alone."""
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+
 
 # Every dependency service gets this. BentoML's dependency client otherwise recycles its
 # connection pool after 100 requests / 300 s while requests still use it, which showed up as
@@ -74,6 +86,7 @@ class RunnerBase:
         from runners.dispatch import patch_dispatcher
 
         patch_dispatcher()  # see runners/dispatch.py: no cork after a burst
+        service_logging()
         self.settings = config or settings()
         torch.set_num_threads(self.settings.torch_threads)
         self.device = pick_device()
@@ -88,7 +101,7 @@ class RunnerBase:
                 if spec.required:
                     raise
                 continue
-            model = self.optimise(self.load(path), metadata)
+            model = self.optimise(self.load(path), metadata, tag)
             self.models[spec.name], self.tags[spec.name], self.specs[spec.name] = model, tag, spec
             self.metadata[spec.name] = metadata
         self.setup()
@@ -98,17 +111,24 @@ class RunnerBase:
         """Read one artifact directory onto ``self.device``."""
         raise NotImplementedError
 
-    def optimise(self, model: Any, metadata: dict[str, Any]) -> Any:
+    def optimise(self, model: Any, metadata: dict[str, Any], tag: str = "") -> Any:
         """Share frozen encoder bottoms with the other models of this process, then quantise as
-        the store metadata chose (``quantization.mode``), each unless switched off in settings."""
+        the store metadata chose (``quantization.mode``), each unless switched off in settings;
+        logs what was done for ``tag``, so an operator can see it."""
         from mining.artifacts import quantize, torch_modules
         from mining.models.bert import BertModel, share_bottom
 
         mode = str(metadata.get("quantization", {}).get("mode", "none")) if self.settings.quantize else "none"
+        shared = []
         if self.settings.share_encoder:
             for module in torch_modules(model):
                 for encoder in [m for m in module.modules() if isinstance(m, BertModel)]:
-                    share_bottom(encoder)
+                    bottom = share_bottom(encoder)
+                    if bottom is not None:
+                        shared.append(f"{encoder.frozen_layers} frozen layers {bottom.digest[:12]}")
+        if tag:
+            # Equal digests in one process are one copy, run once per text for all their heads.
+            log.info("%s: %s, encoder bottom: %s", tag, mode, ", ".join(shared) or "none")
         return quantize(model, mode)
 
     def setup(self) -> None:

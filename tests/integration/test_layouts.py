@@ -3,6 +3,7 @@ default) and runners as separate BentoML services in their own processes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,3 +89,19 @@ def test_colocated_batch_sizes_are_on_metrics(server: str) -> None:
         and 'runner="SentimentRunner"' in line
     ]
     assert counts and sum(float(line.rsplit(" ", 1)[1]) for line in counts) >= 1, metrics[-2000:]
+
+
+def loaded_as(log: str, name: str) -> set[tuple[str, str]]:
+    """(quantisation, encoder bottom) of each load of model ``name`` the server logged."""
+    pattern = rf"\b{re.escape(name)}:\w+: (none|int8), encoder bottom: (none|\d+ frozen layers [0-9a-f]{{12}})"
+    return set(re.findall(pattern, log))
+
+
+def test_english_heads_load_onto_one_shared_bottom(served: Server) -> None:
+    # Colocated: both heads in each gateway worker, so equal digests are one copy per worker.
+    log = served.log.read_text()
+    sentiment, ner = loaded_as(log, "sentiment-en"), loaded_as(log, "ner-en")
+    assert len(sentiment) == 1 and len(ner) == 1, (sentiment, ner)  # every worker loads them alike
+    (s_mode, s_bottom), (_, n_bottom) = sentiment.pop(), ner.pop()
+    assert s_bottom.startswith("3 frozen layers") and s_bottom == n_bottom  # the registry's quick profile
+    assert s_mode in ("none", "int8")
