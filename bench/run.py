@@ -275,19 +275,23 @@ def serve(batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] 
 
 
 def memory_mb(proc: Proc) -> dict[str, float]:
-    """Memory of a server's whole process group after load (MB): ``rss``, resident pages summed
+    """Memory of a server's processes after load (MB): ``rss``, resident pages summed
     over its processes (a page several of them map is counted in each), and ``private``, the
     pages no other process maps (what stopping the server would free; weights memory-mapped by
     several workers are not in it)."""
     import psutil
 
     rss = private = 0
-    for p in psutil.process_iter(["pid"]):
+    try:  # the process and all its descendants: BentoML starts its workers in sessions of their own
+        root = psutil.Process(proc.proc.pid)
+        group = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        group = []
+    for p in group:
         try:
-            if os.getpgid(p.pid) == proc.proc.pid:
-                info = p.memory_full_info()
-                rss, private = rss + info.rss, private + info.uss
-        except (psutil.Error, ProcessLookupError):
+            info = p.memory_full_info()
+            rss, private = rss + info.rss, private + info.uss
+        except psutil.Error:
             continue
     return {"rss": round(rss / 2**20, 1), "private": round(private / 2**20, 1)}
 
