@@ -54,7 +54,9 @@ def test_served_probabilities_match_the_stored_model(server: str, trained_models
         # Served probabilities are the model's, at the temperature fitted on validation (metadata).
         expected = Abstention.from_metadata(stored.info.metadata).apply(model.predict_proba([TEXTS[i] for i in idx]))
         served = np.array([[results[i]["probabilities"][name] for name in model.labels] for i in idx])
-        np.testing.assert_allclose(served, expected, atol=1e-4)
+        # int8 quantises activations with one scale per batch, and the served batch is padded
+        # otherwise (the shared bottom runs per text from its cache): close, not equal, there.
+        np.testing.assert_allclose(served, expected, atol=0.02 if mode == "int8" else 1e-4)
 
 
 def test_single_string_is_a_list_of_one(server: str) -> None:
