@@ -36,17 +36,59 @@ POLARITIES = ("negative", "neutral", "positive")
 _ZH_OPEN, _ZH_CLOSE = "【", "】"
 
 
-def polarity_input(text: str, start: int, end: int, lang: str) -> str:
-    """The polarity classifier's input for the aspect ``text[start:end]``.
+# Sentence ends: "." only before a space or the end (not "3.5", not "a.m.x"), the other marks
+# anywhere, full-width ones included.
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|[!?;。！？；\n]")
+# Context the polarity classifier reads around an aspect (characters). It was trained on single
+# sentences (English: SemEval and Flipkart, p90 ~140 characters) and single clauses (Chinese: p90
+# ~18, longest 59): a whole review would be text it never saw, mixing other aspects' opinions,
+# and the encoder's truncation (64 pieces) would cut an aspect past the review's first lines out
+# of its own input. The window is also what keeps a long review's polarity passes cheap.
+CONTEXT_CHARS = {"en": 240, "zh": 64}
 
-    English (MiniLM): a sentence pair, ``"<aspect> [SEP] <text>"`` (the encoder's own separator).
-    Chinese (character network): the aspect first, then the text with the aspect bracketed in
+
+def aspect_context(text: str, start: int, end: int, max_chars: int) -> tuple[int, int]:
+    """[lo, hi) of the sentence of ``text`` that holds the aspect ``text[start:end]``, cut to at
+    most ``max_chars`` characters around it (never cutting the aspect itself), without the
+    whitespace at either end."""
+    lo, hi = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        if m.end() <= start:
+            lo = m.end()
+        elif m.start() >= end:
+            hi = m.end()  # the sentence keeps its own end mark ("!" carries sentiment)
+            break
+    if hi - lo > max_chars:
+        spare = max(max_chars - (end - start), 0)
+        left = min(start - lo, spare // 2)
+        right = min(hi - end, spare - left)
+        left = min(start - lo, spare - right)
+        lo, hi = start - left, end + right
+        # no half words at a cut edge (a cut through Chinese text has no spaces and stays)
+        if lo > 0 and not text[lo - 1].isspace() and (cut := text.find(" ", lo, start)) >= 0:
+            lo = cut + 1
+        if hi < len(text) and not text[hi].isspace() and (cut := text.rfind(" ", end, hi)) >= 0:
+            hi = cut
+    while lo < start and text[lo].isspace():
+        lo += 1
+    while hi > end and text[hi - 1].isspace():
+        hi -= 1
+    return lo, hi
+
+
+def polarity_input(text: str, start: int, end: int, lang: str) -> str:
+    """The polarity classifier's input for the aspect ``text[start:end]``: the aspect and its
+    sentence (:func:`aspect_context`, :data:`CONTEXT_CHARS` of the language, 240 otherwise).
+
+    English (MiniLM): a sentence pair, ``"<aspect> [SEP] <sentence>"`` (the encoder's own separator).
+    Chinese (character network): the aspect first, then the sentence with the aspect bracketed in
     【】, so the bag of n-grams knows which aspect is asked about and the BiLSTM where it is.
     """
     aspect = text[start:end]
+    lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, 240))
     if lang == "zh":
-        return f"{aspect}：{text[:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:]}"
-    return f"{aspect} [SEP] {text}"
+        return f"{aspect}：{text[lo:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:hi]}"
+    return f"{aspect} [SEP] {text[lo:hi]}"
 
 
 # --- Opinion words -------------------------------------------------------------------------------

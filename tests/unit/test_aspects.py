@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from mining.models.aspects import AspectDictionary, OpinionLexicon, clause_bounds, polarity_input
+from mining.models.aspects import (
+    AspectDictionary,
+    OpinionLexicon,
+    aspect_context,
+    clause_bounds,
+    polarity_input,
+)
 from training import data
 from training.train_aspects import score_domain
 
@@ -25,6 +31,35 @@ def test_polarity_input_marks_the_asked_aspect() -> None:
     text = "屏幕很好，电池不行"
     assert polarity_input(text, 5, 7, "zh") == "电池：屏幕很好，【电池】不行"
     assert polarity_input("The battery is weak", 4, 11, "en") == "battery [SEP] The battery is weak"
+
+
+def test_polarity_reads_the_aspects_sentence_of_a_long_review() -> None:
+    text = "Bought it in May. Shipping took 3.5 weeks!  The battery dies by noon; the screen is fine.\nWould not buy again"
+    s = text.index("battery")
+    assert polarity_input(text, s, s + 7, "en") == "battery [SEP] The battery dies by noon;"
+    s = text.index("Shipping")
+    assert polarity_input(text, s, s + 8, "en") == "Shipping [SEP] Shipping took 3.5 weeks!"
+    s = text.index("screen")
+    assert polarity_input(text, s, s + 6, "en") == "screen [SEP] the screen is fine."
+    zh = "物流很快。屏幕很好，电池不行！客服态度差"
+    s = zh.index("电池")
+    assert polarity_input(zh, s, s + 2, "zh") == "电池：屏幕很好，【电池】不行！"
+    s = zh.index("客服")
+    assert polarity_input(zh, s, s + 2, "zh") == "客服：【客服】态度差"
+
+
+def test_aspect_context_cuts_a_long_sentence_around_the_aspect() -> None:
+    text = "word " * 100 + "battery" + " word" * 100
+    s = text.index("battery")
+    lo, hi = aspect_context(text, s, s + 7, 41)
+    assert text[lo:hi] == "word word word battery word word word"  # centred, whole words
+    lo, hi = aspect_context(text, s, s + 7, 3)  # a budget below the aspect never cuts it
+    assert (lo, hi) == (s, s + 7)
+    lo, hi = aspect_context("battery", 0, 7, 240)
+    assert (lo, hi) == (0, 7)
+    # at the text's start the unused left budget goes right
+    lo, hi = aspect_context("battery" + " x" * 200, 0, 7, 27)
+    assert (lo, hi) == (0, 27)
 
 
 def test_clause_bounds_stop_at_punctuation_and_but() -> None:
