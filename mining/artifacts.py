@@ -109,13 +109,14 @@ def encoder_skeleton(path: Path, frozen_layers: int = 0) -> tuple[BertModel, Any
     return encoder, AutoTokenizer.from_pretrained(str(path / "encoder"), local_files_only=True)
 
 
-QUANTIZATIONS = ("none", "int8")
+QUANTIZATIONS = ("none", "int8", "int8-channel")
 
 
-def torch_modules(model: Any, depth: int = 3) -> list[nn.Module]:
+def torch_modules(model: Any, depth: int = 5) -> list[nn.Module]:
     """The torch modules a loaded model object holds: its ``nn.Module`` attributes, looked for
-    through nested model objects (an ensemble's members, an aspect model's extractor and
-    polarity model) down to ``depth`` levels."""
+    through nested model objects and lists down to ``depth`` levels. The deepest served today is an
+    aspect model's polarity network: aspect model -> ensemble -> members list -> member -> ``net``
+    (four levels below the aspect model)."""
     found: list[nn.Module] = []
 
     def walk(obj: Any, level: int) -> None:
@@ -137,9 +138,11 @@ def quantize(model: Any, mode: str) -> Any:
     """Quantise ``model``'s torch modules in place for CPU inference and return it.
 
     ``int8``: dynamic int8 quantisation of every ``nn.Linear`` and ``nn.LSTM`` (weights stored
-    int8 per tensor, activations quantised per batch at run time); embeddings, convolutions and CRF
-    transitions stay float. ``none``, or a model on a GPU (dynamic quantisation is a CPU kernel):
-    unchanged.
+    int8 with one scale per tensor, activations quantised per batch at run time); embeddings,
+    convolutions and CRF transitions stay float. ``int8-channel``: the same with one scale per
+    output row of each Linear weight (LSTMs per tensor), for models whose rows differ too much in
+    range for one scale (the English NER heads). ``none``, or a model on a GPU (dynamic
+    quantisation is a CPU kernel): unchanged.
 
     An encoder's frozen bottom (``BertModel.bottom``) stays float whatever the mode: it is the
     pretrained part several heads share (:func:`mining.models.bert.share_bottom`), run once per
@@ -151,7 +154,7 @@ def quantize(model: Any, mode: str) -> Any:
         return model
     import warnings
 
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
     from mining.models.bert import BertModel
 
@@ -164,7 +167,9 @@ def quantize(model: Any, mode: str) -> Any:
             bottoms = [part for enc in module.modules() if isinstance(enc, BertModel) for part in enc.bottom()]
             keep = {id(m) for part in bottoms for m in part.modules()}
             names = {
-                name: default_dynamic_qconfig
+                name: per_channel_dynamic_qconfig
+                if mode == "int8-channel" and isinstance(m, nn.Linear)
+                else default_dynamic_qconfig
                 for name, m in module.named_modules()
                 if isinstance(m, (nn.Linear, nn.LSTM)) and id(m) not in keep
             }

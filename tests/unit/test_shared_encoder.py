@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -121,8 +122,24 @@ def test_int8_quantisation_is_close_and_reaches_nested_models(tmp_path: Path) ->
     np.testing.assert_allclose(clf.predict_proba(TEXTS), before, atol=0.05)
     assert len(torch_modules({"parts": [clf, ner]})) == 0  # a dict is not walked: only objects and lists
     assert torch_modules([clf, ner]) == [clf.net, ner.net]
-    with pytest.raises(ValueError, match="quantization must be one of none, int8; got 'fp16'"):
+    # an aspect model's polarity ensemble: aspect model -> ensemble -> members -> member -> net
+    aspect = SimpleNamespace(extractor=ner, polarity=SimpleNamespace(members=[clf], weights=[1.0]))
+    assert torch_modules(aspect) == [ner.net, clf.net]
+    with pytest.raises(ValueError, match="quantization must be one of none, int8, int8-channel; got 'fp16'"):
         quantize(clf, "fp16")
+
+
+def test_int8_channel_gives_each_output_row_its_own_scale(tmp_path: Path) -> None:
+    clf, _ = two_heads(tmp_path)
+    before = clf.predict_proba(TEXTS)
+    quantize(clf, "int8-channel")
+    quantised = [m for m in clf.net.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert quantised
+    for m in quantised:
+        w = m.weight()
+        assert w.qscheme() == torch.per_channel_affine
+        assert w.q_per_channel_scales().numel() == w.shape[0]
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), before, atol=0.05)
 
 
 def test_int8_quantises_a_bilstm() -> None:
