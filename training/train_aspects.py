@@ -78,6 +78,9 @@ class AspectsConfig:
     extractor_epochs: int = field(default=20, metadata={"help": "extractor: maximum epochs"})
     extractor_patience: int = field(default=3, metadata={"help": "extractor: epochs without validation F1 gain"})
     extractor_max_len: int = field(default=160, metadata={"help": "extractor: training sentences cut to this"})
+    extractor_lr: float = field(
+        default=0.0, metadata={"help": "extractor: learning rate (0: train_ner's default for the network)"}
+    )
     polarity_arch: str = field(
         default="",
         metadata={"help": "polarity network: bilstm/cnn (zh), minilm/bilstm/cnn (en); empty = bilstm/minilm"},
@@ -273,6 +276,7 @@ def train_extractor_model(cfg: AspectsConfig, splits: dict[str, list[dict[str, A
         max_len=cfg.extractor_max_len,
         seed=cfg.seed,
         frozen_layers=cfg.frozen_layers,
+        lr=cfg.extractor_lr,
         save=False,
     ).resolve()
     sentences = {k: data.aspect_sentences(v) for k, v in splits.items()}
