@@ -34,7 +34,9 @@ def test_polarity_input_marks_the_asked_aspect() -> None:
 
 
 def test_polarity_reads_the_aspects_sentence_of_a_long_review() -> None:
-    text = "Bought it in May. Shipping took 3.5 weeks!  The battery dies by noon; the screen is fine.\nWould not buy again"
+    text = (
+        "Bought it in May. Shipping took 3.5 weeks!  The battery dies by noon; the screen is fine.\nWould not buy again"
+    )
     s = text.index("battery")
     assert polarity_input(text, s, s + 7, "en") == "battery [SEP] The battery dies by noon;"
     s = text.index("Shipping")

@@ -48,7 +48,11 @@ def test_an_explicit_mode_is_the_only_one_tried_and_none_tries_nothing() -> None
     assert choose_quantization("int8-channel", "f1", 0.6, score)["mode"] == "none"
     assert tried == ["int8-channel"]
     assert choose_quantization("none", "f1", 0.6, score) == {
-        "mode": "none", "requested": "none", "metric": "f1", "fp32": 0.6, "drop_points": 0.0
+        "mode": "none",
+        "requested": "none",
+        "metric": "f1",
+        "fp32": 0.6,
+        "drop_points": 0.0,
     }
     assert tried == ["int8-channel"]
     with pytest.raises(ValueError, match="--quantize must be one of none, int8, int8-channel; got 'fp8'"):
