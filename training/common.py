@@ -265,14 +265,3 @@ def choose_quantization(
     out["reason"] = f"{tried} points of {metric} (more than {MAX_QUANTIZATION_DROP}): float32 served"
     out["drop_points"] = 0.0  # what is served loses nothing
     return out
-    value = float(score_quantized(requested))
-    drop = round((fp32 - value) * 100, 3)
-    out.update({requested: value, "drop_points": drop})
-    if drop <= MAX_QUANTIZATION_DROP:
-        out["mode"] = requested
-    else:
-        out["reason"] = (
-            f"{requested} loses {drop} points of {metric} (more than {MAX_QUANTIZATION_DROP}): float32 served"
-        )
-        out["drop_points"] = 0.0  # what is served loses nothing
-    return out
