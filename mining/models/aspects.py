@@ -78,14 +78,14 @@ def aspect_context(text: str, start: int, end: int, max_chars: int) -> tuple[int
 
 def polarity_input(text: str, start: int, end: int, lang: str) -> str:
     """The polarity classifier's input for the aspect ``text[start:end]``: the aspect and its
-    sentence (:func:`aspect_context`, :data:`CONTEXT_CHARS` of the language, 240 otherwise).
+    sentence (:func:`aspect_context`, :data:`CONTEXT_CHARS` of the language, English's otherwise).
 
     English (MiniLM): a sentence pair, ``"<aspect> [SEP] <sentence>"`` (the encoder's own separator).
     Chinese (character network): the aspect first, then the sentence with the aspect bracketed in
     【】, so the bag of n-grams knows which aspect is asked about and the BiLSTM where it is.
     """
     aspect = text[start:end]
-    lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, 240))
+    lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, CONTEXT_CHARS["en"]))
     if lang == "zh":
         return f"{aspect}：{text[lo:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:hi]}"
     return f"{aspect} [SEP] {text[lo:hi]}"

@@ -3,12 +3,15 @@ made-up test scores: the guard, the order in which int8 variants are tried, and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from training.common import MAX_QUANTIZATION_DROP, choose_quantization
 
 
-def scorer(values: dict[str, float]):
+def scorer(values: dict[str, float]) -> tuple[Callable[[str], float], list[str]]:
+    """A made-up test scorer and the modes it was asked for, in order."""
     tried: list[str] = []
 
     def score(mode: str) -> float:
