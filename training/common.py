@@ -206,7 +206,7 @@ def per_class_report(y_true: ClassIds, y_pred: ClassIds, names: Sequence[str]) -
     return out
 
 
-MAX_QUANTIZATION_DROP = 0.5  # points of the test metric a quantised model may lose, else float32 is served
+MAX_QUANTIZATION_DROP = 0.5  # points of the validation metric a quantised model may lose, else float32 is served
 
 
 def frozen_layers_field(part: str = "minilm") -> Any:
@@ -222,7 +222,7 @@ def quantize_field(metric: str) -> Any:
     """The ``--quantize`` config field: what :func:`choose_quantization` may choose."""
     return dataclasses.field(
         default="int8",
-        metadata={"help": f"serve with dynamic int8 Linear/LSTM layers on CPU when the test {metric} stays within "
+        metadata={"help": f"serve with dynamic int8 Linear/LSTM layers on CPU when the validation {metric} stays within "
                   f"{MAX_QUANTIZATION_DROP} point of float32: int8 tries one scale per weight tensor, then one "
                   "per output row; int8-channel only the latter; none: always float32",
                   "choices": ["none", "int8", "int8-channel"]},
@@ -232,25 +232,28 @@ def quantize_field(metric: str) -> Any:
 def choose_quantization(
     requested: str, metric: str, fp32: float, score_quantized: Callable[[str], float]
 ) -> dict[str, Any]:
-    """The ``quantization`` block of a model's store metadata: what serving runs.
+    """The ``quantization`` block of a model's store metadata: what serving runs, chosen on the
+    validation split (test is read once afterwards, for the served variant: :func:`record_test_drop`).
 
     Args:
         requested: the ``--quantize`` flag (``none``, ``int8`` or ``int8-channel``).
-        metric: name of the test metric compared (higher is better, a share in [0, 1]).
-        fp32: the float32 model's test value of ``metric``.
-        score_quantized: mode -> the test value of ``metric`` of a fresh copy quantised that way.
+        metric: name of the validation metric compared (higher is better, a share in [0, 1]).
+        fp32: the float32 model's validation value of ``metric``.
+        score_quantized: mode -> the validation value of ``metric`` of a fresh copy quantised that way.
     Returns:
-        ``{"mode", "requested", "metric", "fp32", "<mode>"..., "drop_points", "reason"?}``:
-        ``mode`` is the first tried mode whose drop is at most :data:`MAX_QUANTIZATION_DROP`
-        points (``int8`` tries ``int8`` then ``int8-channel``; per-row scales are tried only when
-        one scale per tensor loses too much, so most models pay one extra test pass), else
-        ``none`` with the reason; each tried mode's test value is kept.
+        ``{"mode", "requested", "metric", "chosen_on": "validation", "fp32", "<mode>"...,
+        "drop_points", "reason"?}``: ``mode`` is the first tried mode whose validation drop is at
+        most :data:`MAX_QUANTIZATION_DROP` points (``int8`` tries ``int8`` then ``int8-channel``;
+        per-row scales are tried only when one scale per tensor loses too much), else ``none`` with
+        the reason; each tried mode's validation value is kept.
     """
     from mining.artifacts import QUANTIZATIONS
 
     if requested not in QUANTIZATIONS:
         raise ValueError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}; got {requested!r}")
-    out: dict[str, Any] = {"mode": "none", "requested": requested, "metric": metric, "fp32": float(fp32)}
+    out: dict[str, Any] = {
+        "mode": "none", "requested": requested, "metric": metric, "chosen_on": "validation", "fp32": float(fp32),
+    }  # fmt: skip
     if requested == "none":
         out["drop_points"] = 0.0
         return out
@@ -265,3 +268,19 @@ def choose_quantization(
     out["reason"] = f"{tried} points of {metric} (more than {MAX_QUANTIZATION_DROP}): float32 served"
     out["drop_points"] = 0.0  # what is served loses nothing
     return out
+
+
+def record_test_drop(quantization: dict[str, Any], test_fp32: float, test_served: float) -> dict[str, Any]:
+    """Add what the chosen variant costs on test to a :func:`choose_quantization` block, in place.
+
+    ``test_drop_points`` is float32 minus the served variant on the test split, in points (negative
+    when quantisation gained): the number a benchmark may check, since nothing was chosen on it.
+    """
+    quantization.update(
+        {
+            "test_fp32": float(test_fp32),
+            "test_served": float(test_served),
+            "test_drop_points": round((float(test_fp32) - float(test_served)) * 100, 3),
+        }
+    )
+    return quantization

@@ -1,0 +1,112 @@
+"""Bootstrap intervals and verdicts (training.intervals) and the README table written from them
+(training.model_table), on known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.intervals import (
+    Headline,
+    bootstrap_ci,
+    f1_of_counts,
+    macro_f1_of,
+    mean_of,
+    paired_difference,
+    ratio_of_sums,
+    uncertainty,
+    worst_verdict,
+)
+from training.model_table import END, START, render, replace_between_markers
+
+
+def test_accuracy_interval_contains_the_estimate_and_narrows_with_more_items() -> None:
+    rng = np.random.default_rng(1)
+    small = (rng.random(200) < 0.8).astype(float)
+    large = (rng.random(20000) < 0.8).astype(float)
+    lo_s, hi_s = bootstrap_ci(mean_of(small), len(small))
+    lo_l, hi_l = bootstrap_ci(mean_of(large), len(large))
+    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert hi_l - lo_l < (hi_s - lo_s) / 5  # ~sqrt(100) narrower
+    # the normal approximation of a proportion's 95% interval: +-1.96 sqrt(p(1-p)/n)
+    assert hi_l - lo_l == pytest.approx(2 * 1.96 * np.sqrt(0.8 * 0.2 / 20000), rel=0.15)
+
+
+def test_paired_difference_says_ahead_only_when_the_interval_excludes_zero() -> None:
+    rng = np.random.default_rng(2)
+    base = (rng.random(2000) < 0.80).astype(float)
+    better = base.copy()
+    better[np.flatnonzero(base == 0)[:100]] = 1.0  # 100 of 2000 items fixed, none broken: +5 points
+    noise = base.copy()
+    noise[np.flatnonzero(base == 0)[:20]] = 1.0
+    noise[np.flatnonzero(base == 1)[:20]] = 0.0  # 20 fixed, 20 broken: a difference of 0 with noise
+    ahead = paired_difference(mean_of(better), mean_of(base), 2000)
+    assert ahead["verdict"] == "ahead" and ahead["diff"] == pytest.approx(0.05) and ahead["ci95"][0] > 0
+    assert paired_difference(mean_of(base), mean_of(better), 2000)["verdict"] == "behind"
+    assert paired_difference(mean_of(noise), mean_of(base), 2000)["verdict"] == "level"
+
+
+def test_lower_is_better_flips_the_verdict() -> None:
+    err_model, err_base, actual = np.full(300, 1.0), np.full(300, 2.0), np.full(300, 10.0)
+    err_base[::2] = 1.5
+    wape_model, wape_base = ratio_of_sums(err_model, actual), ratio_of_sums(err_base, actual)
+    row = paired_difference(wape_model, wape_base, 300, higher_is_better=False)
+    assert row["diff"] == pytest.approx(0.1 - 0.175) and row["verdict"] == "ahead"
+    assert paired_difference(wape_model, wape_base, 300, higher_is_better=True)["verdict"] == "behind"
+
+
+def test_f1_statistics_match_their_definitions() -> None:
+    counts = np.array([[2, 1, 0], [0, 0, 3], [1, 1, 1]])  # tp 3, fp 2, fn 4
+    assert f1_of_counts(counts)(np.arange(3)) == pytest.approx(6 / (6 + 2 + 4))
+    assert f1_of_counts(counts)(np.array([1, 1])) == 0.0
+    y_true, y_pred = np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 0])
+    # class 0: tp1 fp1 fn1 -> 0.5; class 1: tp2 fp1 fn0 -> 0.8; class 2: tp0 -> 0
+    assert macro_f1_of(y_true, y_pred, 3)(np.arange(5)) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+
+
+def test_uncertainty_blocks_and_the_weakest_verdict() -> None:
+    rng = np.random.default_rng(3)
+    base = (rng.random(1000) < 0.7).astype(float)
+    model = np.maximum(base, (rng.random(1000) < 0.5).astype(float))
+    out = uncertainty(
+        [
+            Headline("test_accuracy", mean_of(model), mean_of(base), "tf-idf"),
+            Headline("test_other", mean_of(base), mean_of(base), "tf-idf"),
+            Headline("test_alone", mean_of(model), None, ""),
+        ],
+        1000,
+    )
+    assert set(out["ci95"]) == {"test_accuracy", "test_other", "test_alone"}
+    assert set(out["vs_baseline"]) == {"test_accuracy", "test_other"}
+    assert out["vs_baseline"]["test_accuracy"]["verdict"] == "ahead"
+    assert out["vs_baseline"]["test_other"] == {
+        "baseline": "tf-idf",
+        "diff": 0.0,
+        "ci95": [0.0, 0.0],
+        "verdict": "level",
+    }
+    assert worst_verdict(out["vs_baseline"]) == "level" and worst_verdict({}) is None
+
+
+def test_table_rows_come_from_metadata_and_replace_only_the_marked_part() -> None:
+    meta = {
+        "metrics": {"test_accuracy": 0.9, "test_macro_f1": 0.8},
+        "ci95": {"test_accuracy": [0.88, 0.92], "test_macro_f1": [0.7, 0.85]},
+        "vs_baseline": {
+            "test_accuracy": {"baseline": "TF-IDF + LR", "diff": 0.02, "ci95": [0.01, 0.03], "verdict": "ahead"}
+        },
+        "data": {"label_source": "rules"},
+        "served": {"model": "tfidf-lr", "reason": "the network lost on validation"},
+    }
+    table = render([("sentiment-zh", meta), ("keywords", {"metrics": {}})])
+    lines = table.splitlines()
+    assert lines[2] == (
+        "| `sentiment-zh` | test_accuracy | 0.900 [0.880, 0.920] | TF-IDF + LR 0.880 | +0.020 [0.010, 0.030] | ahead |"
+    )
+    assert lines[3] == "| `sentiment-zh` | test_macro_f1 | 0.800 [0.700, 0.850] | none |  |  |"
+    assert "rules" in lines[4] and "`tfidf-lr`" in lines[4]
+    assert lines[5] == "| `keywords` | not evaluated with intervals | | | | |"
+    doc = f"intro\n{START}\nold table\n{END}\nafter"
+    assert replace_between_markers(doc, "NEW") == f"intro\n{START}\nNEW\n{END}\nafter"
+    with pytest.raises(ValueError, match="markers"):
+        replace_between_markers("no markers here", "NEW")

@@ -1,0 +1,138 @@
+"""The README's model table, written from the model store's metadata (never typed by hand).
+
+    python -m training.model_table                  # print the table of the store's latest models
+    python -m training.model_table --write README.md  # replace the table between its markers
+
+One row per headline metric of each registry model in the store: the served model's held-out
+value with its 95% bootstrap interval, the baseline's value, the paired difference with its
+interval, and the verdict (``ahead`` only where the paired interval excludes zero). Notes say where
+labels come from rules, where the baseline is what is served, and which test set the row is on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
+HEADER = (
+    "| model | metric (held-out test) | model [95% CI] | baseline | difference [95% CI] | verdict |\n"
+    "|---|---|---|---|---|---|"
+)
+
+
+def _num(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _interval(ci: Any) -> str:
+    return f"[{_num(ci[0])}, {_num(ci[1])}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}"
+
+
+def _metric_value(metrics: Mapping[str, Any], key: str) -> float | None:
+    """A headline value from ``metrics`` by key; dotted keys reach nested blocks."""
+    node: Any = metrics
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return float(node) if isinstance(node, (int, float)) else None
+
+
+def notes(metadata: Mapping[str, Any]) -> list[str]:
+    """What a reader must know beside a model's numbers."""
+    out = []
+    data = metadata.get("data") or {}
+    if data.get("label_source") == "rules":
+        out.append("test labels come from rules, not annotators")
+    served = metadata.get("served") or {}
+    if served.get("model"):
+        out.append(f"serves its baseline `{served['model']}`: {served.get('reason', 'it lost on validation')}")
+    if metadata.get("tie_order"):
+        out.append(f"same-second events in {metadata['tie_order']} order")
+    q = metadata.get("quantization") or {}
+    if q.get("mode", "none") != "none":
+        out.append(f"served {q['mode']} (chosen on {q.get('chosen_on', 'validation')})")
+    return out
+
+
+def rows(name: str, metadata: Mapping[str, Any]) -> list[str]:
+    """Markdown rows of one model: one per ``vs_baseline`` metric (or per ``ci95`` metric when a
+    model has no baseline); an empty list for a model whose metadata has neither."""
+    metrics = metadata.get("metrics") or {}
+    ci = metadata.get("ci95") or {}
+    vs = metadata.get("vs_baseline") or {}
+    out = []
+    for metric in list(vs) + [m for m in ci if m not in vs]:
+        value = _metric_value(metrics, metric)
+        if value is None:
+            continue
+        row = vs.get(metric)
+        if row:
+            base = f"{row.get('baseline', 'baseline')} {_num(value - float(row['diff']))}"
+            diff = f"{_signed(float(row['diff']))} {_interval(row.get('ci95'))}"
+            verdict = str(row["verdict"])
+        else:
+            base, diff, verdict = "none", "", ""
+        out.append(f"| `{name}` | {metric} | {_num(value)} {_interval(ci.get(metric))} | {base} | {diff} | {verdict} |")
+    extra = notes(metadata)
+    if out and extra:
+        out.append(f"| `{name}` | note | {'; '.join(extra)} | | | |")
+    return out
+
+
+def render(models: Iterable[tuple[str, Mapping[str, Any]]]) -> str:
+    """The whole table (header and rows) for ``(store name, metadata)`` pairs, in the given order;
+    a model without intervals gets a row saying so rather than a number without one."""
+    lines = [HEADER]
+    for name, meta in models:
+        body = rows(name, meta)
+        lines += body or [f"| `{name}` | not evaluated with intervals | | | | |"]
+    return "\n".join(lines)
+
+
+def replace_between_markers(text: str, table: str) -> str:
+    """``text`` with what stands between :data:`START` and :data:`END` replaced by ``table``."""
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no {START} ... {END} markers in the file")
+    return pattern.sub(lambda _: f"{START}\n{table}\n{END}", text)
+
+
+def from_store() -> list[tuple[str, dict[str, Any]]]:
+    """``(name, metadata)`` of the latest version of every registry model the store holds."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    from mining.registry import MODELS
+
+    found = []
+    for spec in MODELS:
+        try:
+            found.append((spec.name, dict(bentoml.models.get(f"{spec.name}:latest").info.metadata)))
+        except NotFound:
+            continue
+    return found
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--write", type=Path, help="a Markdown file whose table between the markers is replaced")
+    args = parser.parse_args(argv)
+    table = render(from_store())
+    if args.write:
+        args.write.write_text(replace_between_markers(args.write.read_text(encoding="utf-8"), table), encoding="utf-8")
+    else:
+        print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()
