@@ -7,26 +7,38 @@ every runner routes on ``TextItem.lang`` instead of detecting it again.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mining.text import detect_language
+from mining.text import detect_language, mask_pii
 
 Lang = Literal["zh", "en"]
 
 
 class TextItem(BaseModel):
-    """One text for a text runner: the text exactly as sent, and its detected language."""
+    """One text for a text runner: the text as sent with personal numbers and e-mail addresses
+    replaced by placeholders (:func:`mining.text.mask_pii`), and its detected language."""
 
     text: str
     lang: Lang
 
 
+def _visible(text: str) -> str:
+    """``text`` without invisible format characters (zero-width spaces and joiners, bidi marks):
+    placed between digits they would hide a card number from masking."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf") if not text.isascii() else text
+
+
 def text_items(texts: Sequence[str]) -> list[TextItem]:
-    """:class:`TextItem` per text, the language detected here once."""
-    return [TextItem(text=t, lang=detect_language(t)) for t in texts]
+    """:class:`TextItem` per text, masked and its language detected here once: no runner ever
+    sees, and so no answer can echo, a card, ID or phone number (offsets refer to the masked text,
+    which equals the text as sent wherever it held none
+    and no invisible format characters)."""
+    masked = [mask_pii(_visible(t)) for t in texts]
+    return [TextItem(text=m, lang=detect_language(m)) for m in masked]
 
 
 def require_items(items: Sequence[object]) -> list[TextItem]:
@@ -56,7 +68,11 @@ class LabelResult(BaseModel):
     probabilities: dict[str, float] = Field(
         description="calibrated probability per label; sums to 1 (empty without a model)"
     )
-    model: str | None = Field(description="model tag in the store that produced this result; null without a model")
+    model: str | None = Field(
+        description="model tag in the store that produced this result, with ' (served: tfidf-lr)' where the stored "
+        "model's training found its network below the TF-IDF baseline on validation and serves the baseline; "
+        "null without a model"
+    )
     reason: str | None = Field(default=None, description="why `label` is null")
 
 

@@ -10,7 +10,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 Lang = Literal["zh", "en"]
@@ -150,20 +150,31 @@ def detect_language(text: str) -> Lang:
 
 
 # --- PII masking -------------------------------------------------------------------------------
+# Numbers are found by their digits alone: letters, CJK characters or punctuation glued to them
+# ("卡号6222...", "ref-4111...-", "tel138...") do not hide them.
 # Order matters: an 18-digit resident ID would otherwise be taken for a card number, and a
 # "+86 138-..." mobile number (13 digits with its prefix) can pass the card checksum by chance.
 # Internationalised addresses too (jö@bücher.de, 用户@例子.公司): \w is Unicode-aware. In unspaced
 # Chinese the match may take neighbouring characters with it; masking too much is the safe side.
 _EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,})")
-_CN_ID = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-    r"(?![0-9A-Za-z])"
-)
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_CN_MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+# 17 digits (region, birth date, sequence) and a check character: a digit or X.
+_CN_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?:\d(?!\d)|[Xx])")
+_CN_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?!\d)")
+# Grouped numbers ("(415) 555-2671", "+44 20 7946 0958"), or "+" and 8-15 digits (E.164). A
+# hyphen or dot and more digits on either side make it part of a longer number (an order number
+# "1234-5678-9012-3456"); a space does not ("call 415-555-2671 2 times").
 _PHONE = re.compile(
-    r"(?<![\w+])(?:(?:\+|00)\d{1,3}[ .-]?|1[ .-])?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}(?!\d)"
+    r"(?<![\d+])(?<!\d[.-])"
+    r"(?:(?:(?:\+|00)\d{1,3}[ .-]?|1[ .-])?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}"
+    r"|\+\d(?:[ .-]?\d){7,14})(?!\d)(?![.-]\d)"
 )
+# Digit groups with one space, hyphen or dot between them: "4111 1111-1111.1111", "12.5".
+_DIGIT_RUN = re.compile(r"\d+(?:[ .-]\d+)*")
+_DIGIT_GROUP = re.compile(r"\d+")
+CARD_DIGITS = (13, 19)  # card number lengths (ISO/IEC 7812), digits
+
+Span = tuple[int, int, str]  # [start, end) of a text and the placeholder that replaces it
+PLACEHOLDERS = ("<EMAIL>", "<ID>", "<CARD>", "<PHONE>")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -176,29 +187,114 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _mask_card(m: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", m.group(0))
-    # Long order or tracking numbers are not personal data; card numbers pass the Luhn check.
-    return "<CARD>" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)
+def _card_spans(text: str) -> list[Span]:
+    """Card numbers in ``text``: per digit run (:data:`_DIGIT_RUN`), every window of whole,
+    consecutive groups with 13-19 digits in all that passes the Luhn check; overlapping windows
+    are masked as one.
+
+    Whole groups only, so a group of 20 or more digits is never a card, nor is any part of it: a
+    long order or tracking number stays. Windows, not the whole run, so a card followed by a
+    quantity or a date ("4111 1111 1111 1111 2 pcs") is still found. Luhn-invalid numbers of any
+    length stay (order numbers are read downstream); about one in ten 13-19 digit numbers passes
+    the check by chance and is masked, which is the safe side.
+    """
+    lo, hi = CARD_DIGITS
+    out: list[Span] = []
+    for run in _DIGIT_RUN.finditer(text):
+        if sum(ch.isdigit() for ch in run.group()) < lo:
+            continue
+        groups = [
+            (run.start() + g.start(), run.start() + g.end(), g.group()) for g in _DIGIT_GROUP.finditer(run.group())
+        ]
+        first: int | None = None  # group span of the card being merged: [first, last]
+        last = -1
+        for i in range(len(groups)):
+            digits = ""
+            for j in range(i, len(groups)):
+                digits += groups[j][2]
+                if len(digits) > hi:
+                    break
+                if len(digits) >= lo and _luhn_ok(digits):
+                    if first is not None and i > last:  # no overlap with the open card: close it
+                        out.append((groups[first][0], groups[last][1], "<CARD>"))
+                        first = None
+                    if first is None:
+                        first = i
+                    last = max(last, j)
+        if first is not None:
+            out.append((groups[first][0], groups[last][1], "<CARD>"))
+    return out
+
+
+def _pattern_spans(pattern: re.Pattern[str], placeholder: str) -> Callable[[str], list[Span]]:
+    return lambda text: [(m.start(), m.end(), placeholder) for m in pattern.finditer(text)]
+
+
+# Each step sees the text with the earlier steps' placeholders in it.
+_STEPS = (
+    _pattern_spans(_EMAIL, "<EMAIL>"),
+    _pattern_spans(_CN_ID, "<ID>"),
+    _pattern_spans(_CN_MOBILE, "<PHONE>"),
+    _card_spans,
+    _pattern_spans(_PHONE, "<PHONE>"),
+)
+
+
+def _mask(text: str, src: list[tuple[int, int]] | None) -> tuple[str, list[tuple[int, int]] | None]:
+    """:func:`mask_pii` of ``text``, carrying per-character source ranges along when given."""
+    for step in _STEPS:
+        spans = step(text)
+        if not spans:
+            continue
+        parts: list[str] = []
+        new_src: list[tuple[int, int]] = []
+        pos = 0
+        for s, e, placeholder in spans:
+            parts += [text[pos:s], placeholder]
+            if src is not None:
+                # Every placeholder character stands for the whole masked input range.
+                new_src += [*src[pos:s], *[(src[s][0], src[e - 1][1])] * len(placeholder)]
+            pos = e
+        parts.append(text[pos:])
+        if src is not None:
+            src = new_src + src[pos:]
+        text = "".join(parts)
+    return text, src
 
 
 def mask_pii(text: str) -> str:
     """Replace e-mail addresses, phone numbers, card numbers and Chinese resident IDs by placeholders.
 
     Placeholders are ``<EMAIL>``, ``<ID>``, ``<CARD>`` and ``<PHONE>``. Applied before any customer
-    text is logged or stored; the models never need these values to judge a text.
+    text is logged or stored; the models never need these values to judge a text. Numbers are
+    masked whatever they are glued to (letters, CJK, punctuation); card numbers follow
+    :func:`_card_spans` (13-19 digits, Luhn-valid, no part of a longer digit group).
     """
-    text = _EMAIL.sub("<EMAIL>", text)
-    text = _CN_ID.sub("<ID>", text)
-    text = _CN_MOBILE.sub("<PHONE>", text)
-    text = _CARD.sub(_mask_card, text)
-    return _PHONE.sub("<PHONE>", text)
+    return _mask(text, None)[0]
 
 
 def clean(text: str) -> str:
     """What every model sees: :func:`normalize`, then :func:`mask_pii`. Applied identically in
     training and serving, so no vocabulary or weight file can hold a customer's e-mail or number."""
     return mask_pii(normalize(text))
+
+
+def clean_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """:func:`clean`, and where each output character came from in the input (as
+    :func:`normalize_with_offsets`): for extractors that must not see personal data yet report
+    offsets into the text they were sent.
+
+    Each character of a placeholder maps to the whole input range it masks, so a span over a
+    placeholder maps back onto the personal data: take an entity's text from the cleaned text,
+    never by slicing the input.
+
+    Returns:
+        (cleaned text of length m, m pairs ``(start, end)`` into ``text``, end exclusive).
+    """
+    norm, src = normalize_with_offsets(text)
+    masked, masked_src = _mask(norm, src)
+    assert masked_src is not None
+    return masked, masked_src
 
 
 # --- Tokenisation ------------------------------------------------------------------------------

@@ -21,10 +21,13 @@ import functools
 import hashlib
 import json
 import math
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
+
+from mining.text import PLACEHOLDERS, mask_pii, normalize
 
 EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message")
 
@@ -91,6 +94,40 @@ class StoreUnavailable(RuntimeError):
 # count as mentions but not in the positive share.
 _ASPECT_POSITIVE = {"positive": 1.0, "negative": 0.0, "neutral": None}
 Term = tuple[str, str, str, float, float | None]
+# Placeholders in any case (terms are lower-cased), and what must be left once they are gone.
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS), re.IGNORECASE)
+_WORD_LEFT = re.compile(r"[^\W_]")
+
+
+def _scrub(text: str) -> str:
+    """``text`` with :func:`mining.text.mask_pii` applied, or its normalised form masked where
+    normalising reveals more to mask (zero-width or full-width characters inside a number).
+    Not the normalised form always: normalising drops placeholders such as ``<card>`` as markup."""
+    norm = normalize(text)
+    masked_norm = mask_pii(norm)
+    return masked_norm if masked_norm != norm else mask_pii(text)
+
+
+def guard_term(term: str) -> str | None:
+    """A term as it may be stored: a personal number or address still in it masked
+    (:func:`_scrub`), or None when nothing but placeholders and punctuation would remain. The last
+    guard before the store: callers mask texts before extraction, but a term must not depend on it."""
+    masked = _scrub(term)
+    if _PLACEHOLDER.search(masked) and not _WORD_LEFT.search(_PLACEHOLDER.sub(" ", masked)):
+        return None
+    return masked
+
+
+def guard_analysis(value: Any) -> Any:
+    """``value`` (an analysis: dicts, lists, strings, numbers) with every string in it scrubbed
+    (:func:`_scrub`), so its stored JSON holds no personal number either."""
+    if isinstance(value, str):
+        return _scrub(value)
+    if isinstance(value, dict):
+        return {k: guard_analysis(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [guard_analysis(v) for v in value]
+    return value
 
 
 def terms_of(analysis: dict[str, Any] | None, event_type: str, max_keywords: int = 5) -> list[Term]:
@@ -105,26 +142,29 @@ def terms_of(analysis: dict[str, Any] | None, event_type: str, max_keywords: int
             many short queries.
     Returns:
         rows; ``positive`` is the text's probability of positive sentiment, except for aspects
-        (label: the polarity), where it is 1 (positive), 0 (negative) or None (neutral).
+        (label: the polarity), where it is 1 (positive), 0 (negative) or None (neutral). Every
+        term passes :func:`guard_term`: personal numbers in it are masked, and a term that was
+        nothing else is dropped.
     """
     if not analysis:
         return []
     w = INTEREST_WEIGHTS[event_type]
     pos = analysis.get("positive")
     rows: list[Term] = []
-    if analysis.get("category"):
-        rows.append(("category", analysis["category"], "", w, pos))
+    if analysis.get("category") and (cat := guard_term(analysis["category"])):
+        rows.append(("category", cat, "", w, pos))
     seen: set[tuple[str, str]] = set()
     for e in analysis.get("entities", []):
-        key = (e["text"].strip().lower(), e["type"])
+        key = ((guard_term(e["text"].strip()) or "").lower(), e["type"])
         if key[0] and key not in seen:
             seen.add(key)
             rows.append(("entity", key[0], key[1], w, pos))
     for k in analysis.get("keywords", [])[:max_keywords]:
-        rows.append(("keyword", k["keyword"], "", w, pos))
+        if kw := guard_term(k["keyword"]):
+            rows.append(("keyword", kw, "", w, pos))
     seen = set()
     for a in analysis.get("aspects", []):
-        key = (a["aspect"].strip().lower(), a["polarity"])
+        key = ((guard_term(a["aspect"].strip()) or "").lower(), a["polarity"])
         if key[0] and key not in seen and key[1] in _ASPECT_POSITIVE:
             seen.add(key)
             rows.append(("aspect", key[0], key[1], w, _ASPECT_POSITIVE[key[1]]))
@@ -244,8 +284,10 @@ class EventStore(ABC):
             out = []
             buckets = _Buckets()
             for e in events:
-                a = e.get("analysis") or {}
-                digest = e.get("body_hash") or body_hash(e)
+                digest = e.get("body_hash") or body_hash(e)  # of the event as sent: retries compare with it
+                # Last guard: whatever the caller masked, no personal number reaches a column.
+                a = guard_analysis(e.get("analysis") or {})
+                text = None if e.get("text") is None else _scrub(e["text"])
                 ts = float(e["ts"])
                 # DO NOTHING on a stored key: a concurrent writer of the same key waits for the
                 # other's commit, then finds the row (read below) instead of failing.
@@ -258,7 +300,7 @@ class EventStore(ABC):
                         e["user_id"],
                         e["type"],
                         e.get("item_id"),
-                        e.get("text"),
+                        text,
                         ts,
                         now,
                         a.get("lang"),
