@@ -12,7 +12,9 @@ from the catalogue itself:
   QN90C).
 
 The rules see the whole catalogue, which is fine for making labels; a model trained on them is
-evaluated on titles whose brands it never saw, so it is scored on generalising, not on memory.
+evaluated on titles whose brands it never saw, so it is scored on generalising, not on memory. Its
+test F1 is agreement with these rules, not with annotators: the model's store metadata says so
+(``data.label_source: rules``), and a number beside gold-label scores must carry that note.
 """
 
 from __future__ import annotations

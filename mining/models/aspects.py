@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_ner_artifact
+from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
 
 POLARITIES = ("negative", "neutral", "positive")
@@ -424,7 +424,7 @@ class AspectModel:
         lexicon = OpinionLexicon.from_json(json.loads((path / "lexicon.json").read_text()))
         return cls(
             spec["lang"],
-            load_ner_artifact(path / "extractor", device),
+            load_crf_artifact(path / "extractor", device),
             load_artifact(path / "polarity", device),
             list(spec["labels"]),
             lexicon,

@@ -7,6 +7,7 @@ import torch
 from mining.models.ner import (
     BiLSTMCRF,
     CharCRFModel,
+    DictionaryNerModel,
     EncoderCRF,
     EncoderCRFModel,
     char_bigram_ids,
@@ -17,6 +18,7 @@ from mining.models.ner import (
     crf_marginals,
     entities_from_tags,
     extract_entities,
+    load_crf_artifact,
     load_ner_artifact,
     spans_to_tags,
     tags_to_spans,
@@ -207,6 +209,29 @@ def test_char_model_save_load_round_trip(tmp_path) -> None:
     assert extract_entities(loaded, texts) == before
     with pytest.raises(TypeError, match="item 1 is int"):
         extract_entities(loaded, ["北京", 3])  # type: ignore[list-item]
+
+
+def test_dictionary_artifact_answers_raw_texts_with_offsets(tmp_path) -> None:
+    entries = {("北", "京"): "LOC", ("北", "京", "大", "学"): "ORG", ("Samsung",): "BRAND", ("Galaxy", "S24"): "MODEL"}
+    DictionaryNerModel(entries, "zh").save(tmp_path / "zh")
+    zh = load_ner_artifact(tmp_path / "zh")
+    assert isinstance(zh, DictionaryNerModel) and zh.scheme == "BIO"
+    assert zh.tags == ["O", *(f"{p}-{t}" for t in ("BRAND", "LOC", "MODEL", "ORG") for p in "BI")]
+    text = "在北京大学和 北京"
+    found = extract_entities(zh, [text, ""])
+    assert [(e["type"], e["text"], e["start"], e["end"], e["score"]) for e in found[0]] == [
+        ("ORG", "北京大学", 1, 5, 1.0),  # longest match first
+        ("LOC", "北京", 7, 9, 1.0),
+    ]
+    assert found[1] == []
+    en = DictionaryNerModel(entries, "en")
+    (got,) = extract_entities(en, ["my Samsung Galaxy S24, not a samsung"])
+    assert [(e["type"], e["text"]) for e in got] == [("BRAND", "Samsung"), ("MODEL", "Galaxy S24")]
+    with pytest.raises(ValueError, match=r"kind 'dictionary' .*\['char_crf', 'encoder_crf'\]"):
+        load_crf_artifact(tmp_path / "zh")  # the aspect extractor's loader takes taggers only
+    (tmp_path / "zh" / "model.json").write_text('{"kind": "gazetteer"}')
+    with pytest.raises(ValueError, match=r"unknown NER artifact kind 'gazetteer'.*'dictionary'"):
+        load_ner_artifact(tmp_path / "zh")
 
 
 class _Config:

@@ -1,12 +1,26 @@
 import random
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import bentoml
+import numpy as np
 import pytest
 
-from mining.models.ner import tags_to_spans
+from mining.models.ner import DictionaryNerModel, load_ner_artifact, tags_to_spans
 from training import data, train_ner
+from training.intervals import f1_of_counts
 from training.product_labels import ProductLabeler
-from training.train_ner import DictionaryTagger, cut_long, entity_scores, group_split
+from training.train_ner import (
+    DictionaryTagger,
+    NerConfig,
+    choose_and_score,
+    cut_long,
+    entity_scores,
+    evaluate,
+    group_split,
+    label_source,
+)
 
 
 def test_entity_scores_count_exact_spans_only() -> None:
@@ -18,6 +32,42 @@ def test_entity_scores_count_exact_spans_only() -> None:
     assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert s["per_type"]["PER"]["support"] == 1 and s["per_type"]["PER"]["precision"] == 0.5
     assert entity_scores([[]], [[]])["f1"] == 0.0
+    assert s["counts"] == [[1, 1, 1], [1, 1, 0]]  # (tp, fp, fn) per sentence
+
+
+def test_per_sentence_counts_give_the_headline_f1_exactly() -> None:
+    rng = random.Random(3)
+    types = ["PER", "LOC", "ORG"]
+    for _ in range(20):
+        gold, pred = [], []
+        for _ in range(rng.randint(1, 60)):
+            spans = [(rng.choice(types), i, i + rng.randint(1, 3)) for i in range(0, 30, 4) if rng.random() < 0.4]
+            gold.append(spans)
+            # Keep some gold spans, move or retype others, add a few of its own.
+            pred.append(
+                [s if rng.random() < 0.6 else (rng.choice(types), s[1], s[2] + 1) for s in spans]
+                + [(rng.choice(types), 31, 33)] * (rng.random() < 0.2)
+            )
+        s = entity_scores(gold, pred)
+        assert f1_of_counts(s["counts"])(np.arange(len(gold))) == s["f1"]  # exact, not approximate
+        tp, fp, fn = np.asarray(s["counts"]).sum(0)
+        assert tp == sum(len(set(g) & set(p)) for g, p in zip(gold, pred))
+        assert s["precision"] == pytest.approx(tp / (tp + fp)) if tp + fp else s["precision"] == 0.0
+        assert s["recall"] == pytest.approx(tp / (tp + fn)) if tp + fn else s["recall"] == 0.0
+        p_, r_ = s["precision"], s["recall"]
+        assert s["f1"] == pytest.approx(2 * p_ * r_ / (p_ + r_) if p_ + r_ else 0.0)
+
+
+def test_evaluate_counts_agree_with_its_f1_for_the_dictionary() -> None:
+    train = [(list("我在北京"), ["O", "O", "B-LOC", "E-LOC"]), (list("张伟来了"), ["B-PER", "E-PER", "O", "O"])]
+    test = [
+        (list("北京张伟"), ["B-LOC", "E-LOC", "B-PER", "E-PER"]),  # both found
+        (list("上海很大"), ["B-LOC", "E-LOC", "O", "O"]),  # missed
+        (list("北京"), ["O", "O"]),  # a false alarm
+    ]
+    s = evaluate(DictionaryTagger(train, lang="zh"), test)
+    assert s["counts"] == [[2, 0, 0], [0, 0, 1], [0, 1, 0]]
+    assert s["f1"] == f1_of_counts(s["counts"])(np.arange(3)) == 2 * 2 / (2 * 2 + 1 + 1)
 
 
 def test_dictionary_baseline_matches_longest_and_drops_usually_plain_strings() -> None:
@@ -30,6 +80,103 @@ def test_dictionary_baseline_matches_longest_and_drops_usually_plain_strings() -
     tagger = DictionaryTagger(train)
     assert tagger.match(list("北京大学和北京")) == [("ORG", 0, 4), ("LOC", 5, 7)]
     assert tagger.match(list("大")) == []
+
+
+def test_dictionary_baseline_round_trips_as_a_served_artifact(tmp_path: Path) -> None:
+    train = [
+        (["Samsung", "Galaxy", "phone"], ["B-BRAND", "I-BRAND", "B-CATEGORY"]),
+        (["a", "phone"], ["O", "O"]),
+        (["the", "phone"], ["O", "O"]),
+    ]
+    tagger = DictionaryTagger(train, lang="en")
+    assert tagger.entries == {("Samsung", "Galaxy"): "BRAND"}  # "phone" is an entity in 1 of 3 places
+    tagger.save(tmp_path / "dictionary")
+    loaded = load_ner_artifact(tmp_path / "dictionary")
+    assert isinstance(loaded, DictionaryNerModel) and loaded.entries == tagger.entries
+    tokens = ["my", "Samsung", "Galaxy", "and", "Samsung", "Galaxy"]
+    assert loaded.tag_tokens([tokens])[0][0] == ["O", "B-BRAND", "I-BRAND", "O", "B-BRAND", "I-BRAND"]
+    assert evaluate(loaded, [(tokens, ["O", "B-BRAND", "I-BRAND", "O", "O", "O"])])["counts"] == [[1, 1, 0]]
+
+
+class _Stub:
+    """A model that is only a name: the stub scorer looks its scores up."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _choose(
+    f1: dict[tuple[str, str], float], requested: str = "int8", fallback: bool = True
+) -> tuple[Any, list[tuple[str, str]]]:
+    """Run :func:`choose_and_score` with stub models and a scorer that answers ``f1[(model, split)]``
+    and records each (model, split) it is asked for, in order."""
+    splits: dict[str, list[Any]] = {"train": [], "val": [([], [])], "test": [([], [])]}
+    calls: list[tuple[str, str]] = []
+
+    def scorer(model: _Stub, sentences: Sequence[Any]) -> dict[str, Any]:
+        split = next(k for k, v in splits.items() if v is sentences)
+        calls.append((model.name, split))
+        return {"f1": f1[model.name, split], "precision": 0.0, "recall": 0.0, "per_type": {}, "counts": [[0, 0, 0]]}
+
+    outcome = choose_and_score(
+        requested, lambda: _Stub("fp32"), _Stub("dictionary"), splits, scorer, lambda m, mode: _Stub(mode), fallback
+    )
+    first_test = next(i for i, c in enumerate(calls) if c[1] == "test")
+    assert all(split == "val" for _, split in calls[:first_test])  # every choice before test is read
+    assert all(split == "test" for _, split in calls[first_test:])
+    return outcome, calls
+
+
+def test_quantisation_is_chosen_on_validation_and_test_reports_the_served_variant() -> None:
+    # int8 keeps validation F1 (0.2 points) but loses 30 points on test: validation decides, test reports.
+    f1 = {
+        ("fp32", "val"): 0.80,
+        ("int8", "val"): 0.798,
+        ("fp32", "test"): 0.80,
+        ("int8", "test"): 0.50,
+        ("dictionary", "val"): 0.60,
+        ("dictionary", "test"): 0.90,
+    }
+    outcome, calls = _choose(f1)
+    assert outcome.quantization["mode"] == "int8" and outcome.quantization["chosen_on"] == "validation"
+    assert outcome.quantization["metric"] == "val_entity_f1" and outcome.quantization["int8"] == 0.798
+    assert outcome.quantization["test_drop_points"] == 30.0 and outcome.quantization["test_served"] == 0.50
+    assert outcome.test["f1"] == 0.50 and outcome.val["f1"] == 0.798 and outcome.served is None
+    assert outcome.baseline_val["f1"] == 0.60 and outcome.baseline_test["f1"] == 0.90
+    assert ("int8-channel", "val") not in calls and calls.count(("int8", "test")) == 1
+
+    # int8 loses 10 validation points and per-row int8 1 point: float32 is served, though int8 ties it on test.
+    f1.update({("int8", "val"): 0.70, ("int8", "test"): 0.80, ("int8-channel", "val"): 0.79})
+    outcome, calls = _choose(f1)
+    assert outcome.quantization["mode"] == "none" and outcome.test["f1"] == 0.80
+    assert ("int8", "test") not in calls and ("int8-channel", "test") not in calls
+    assert outcome.quantization["test_drop_points"] == 0.0
+
+    outcome, calls = _choose(f1, requested="none")
+    assert [c for c in calls if c[0] not in ("fp32", "dictionary")] == []
+
+
+def test_the_dictionary_is_served_when_the_tagger_loses_on_validation() -> None:
+    f1 = {("fp32", "val"): 0.60, ("fp32", "test"): 0.80, ("dictionary", "val"): 0.61, ("dictionary", "test"): 0.30}
+    outcome, _ = _choose(f1, requested="none")
+    assert outcome.served is not None and outcome.served["model"] == "dictionary"
+    assert "0.6000" in outcome.served["reason"] and "0.6100" in outcome.served["reason"]
+    assert outcome.served["tagger"]["test_entity_f1"] == 0.80  # kept for the record, not reported
+    assert outcome.test["f1"] == 0.30 and outcome.val["f1"] == 0.61 and outcome.quantization["mode"] == "none"
+    assert outcome.below_baseline is None
+    kept, _ = _choose(f1, requested="none", fallback=False)  # the opt-out serves the tagger and says it lost
+    assert kept.served is None and kept.test["f1"] == 0.80 and "below the dictionary's 0.6100" in kept.below_baseline
+    f1[("dictionary", "val")] = 0.60  # a tie keeps the tagger
+    outcome, _ = _choose(f1, requested="none")
+    assert outcome.served is None and outcome.test["f1"] == 0.80 and outcome.below_baseline is None
+
+
+def test_label_sources_say_which_labels_are_rules() -> None:
+    assert label_source(NerConfig(dataset="products").resolve()) == "rules"
+    assert label_source(NerConfig(dataset="products-zh").resolve()) == "rules"
+    assert label_source(NerConfig(dataset="msra").resolve()) == "gold"
+    assert label_source(NerConfig(dataset="wnut16").resolve()) == "gold"
+    assert label_source(NerConfig(data="x.conll", lang="zh").resolve()) == "file"
 
 
 def test_cut_long_never_splits_an_entity() -> None:
@@ -142,6 +289,34 @@ def test_training_smoke_learns_a_known_answer(tmp_path: Path) -> None:
     )
     assert result["test_entity_f1"] > 0.95
     assert result["baseline"]["test_entity_f1"] > 0.95  # every name is in the training dictionary
+    lo, hi = result["ci95"]["test_entity_f1"]
+    assert lo <= result["test_entity_f1"] <= hi and result["n_test_items"] == 24
+    vs = result["vs_baseline"]["test_entity_f1"]
+    assert vs["diff"] == round(result["test_entity_f1"] - result["baseline"]["test_entity_f1"], 4)
+    assert result["label_source"] == "file" and result["quantization"]["chosen_on"] == "validation"
     assert result["tag"].startswith("ner-zh:")
     assert (tmp_path / "reports" / "ner-zh" / "loss.png").exists()
     assert tags_to_spans(["B-LOC", "E-LOC"], "BMES") == [("LOC", 0, 2)]
+
+
+def test_product_model_metadata_says_its_labels_are_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(2)
+    brands, words = ["Acer", "Dell", "Lenovo", "Asus"], ["laptop", "with", "fast", "screen", "new", "black"]
+    sents = []
+    for _ in range(90):
+        filler = rng.choices(words, k=rng.randint(2, 5))
+        sents.append(([rng.choice(brands), *filler], ["B-BRAND"] + ["O"] * len(filler)))
+    splits = {"train": sents[:60], "val": sents[60:75], "test": sents[75:]}
+    monkeypatch.setattr(train_ner, "load_splits", lambda cfg: (splits, "synthetic titles"))
+    # One epoch at a tiny learning rate: the tagger is still guessing, the dictionary knows every brand.
+    args = ["--dataset", "products", "--arch", "bilstm", "--epochs", "1", "--lr", "1e-6", "--hidden", "8"]
+    args += ["--embed-dim", "8", "--bigram-buckets", "0", "--threads", "1", "--report-dir", str(tmp_path)]
+    result = train_ner.main(args)
+    meta = bentoml.models.get(result["tag"]).info.metadata
+    assert result["tag"].startswith("ner-products-en:")
+    assert meta["data"]["label_source"] == "rules" and result["label_source"] == "rules"
+    assert meta["served"]["model"] == "dictionary" and meta["metrics"]["test_entity_f1"] == 1.0
+    assert meta["baseline_metrics"]["val_entity_f1"] == 1.0 > meta["served"]["tagger"]["val_entity_f1"]
+    assert meta["vs_baseline"]["test_entity_f1"]["diff"] == 0.0 and meta["quantization"]["mode"] == "none"
+    served = load_ner_artifact(Path(bentoml.models.get(result["tag"]).path))
+    assert isinstance(served, DictionaryNerModel) and served.tag_tokens([["Dell", "laptop"]])[0][0] == ["B-BRAND", "O"]
