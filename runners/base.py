@@ -151,7 +151,7 @@ class LabelRunner(RunnerBase):
     def classify(self, items: list[Any]) -> list[Any]:
         """``TextItem`` list -> ``LabelResult`` list, same order: each text by its language's model,
         ``null`` with a reason where there is none or the model is not sure."""
-        from mining.models.textclf import Abstention, predict_routed
+        from mining.models.textclf import Abstention, predict_routed, served_note
 
         langs = {name: self.specs[name].lang or "" for name in self.models}
         return predict_routed(
@@ -160,4 +160,5 @@ class LabelRunner(RunnerBase):
             items,
             task=self.RUNNER,
             abstention={langs[n]: Abstention.from_metadata(self.metadata[n]) for n in self.models},
+            served={langs[n]: served_note(self.metadata[n]) for n in self.models},
         )

@@ -4,7 +4,8 @@ probability under which a served classifier answers ``null`` instead of a label.
 Why: a classifier's top probability is only a useful "do I know" signal once it is calibrated,
 and the threshold is a trade between precision (how often a given label is right) and coverage
 (how many texts get one). Both are chosen on the validation split and stored in the model's
-metadata; serving reads them (``mining.models.textclf.Abstention``).
+metadata; serving reads them (``mining.models.textclf.Abstention``). Where out-of-domain texts
+cap the threshold, the share of them answered is reported on a half the threshold was not set on.
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
     return float(TEMPERATURES[int(np.argmin(nll))])
 
 
+def split_outside(m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays (fit half, check half) of ``m`` out-of-domain texts after a seeded shuffle: the
+    threshold is set on the first, and the share answered is reported on the second, which it never
+    saw. The fit half gets the odd text out."""
+    order = np.random.default_rng(seed).permutation(m)
+    cut = (m + 1) // 2
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
 def choose_threshold(
     p: np.ndarray,
     y: np.ndarray,
     min_precision: float,
     p_outside: np.ndarray | None = None,
     max_outside_answered: float = 0.05,
+    p_outside_check: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The lowest top-probability threshold whose answered validation texts reach
     ``min_precision``, raised where needed so that at most ``max_outside_answered`` of the
@@ -41,10 +52,15 @@ def choose_threshold(
     Args:
         p: (n, K) calibrated validation probabilities; y: (n,) their class ids.
         min_precision: accuracy required of the answered texts, 0-1.
-        p_outside: (m, K) calibrated probabilities of texts that belong to none of the classes.
+        p_outside: (m, K) calibrated probabilities of texts that belong to none of the classes,
+            the ones the threshold is set on.
+        p_outside_check: (m2, K) further such texts the threshold is not set on (see
+            :func:`split_outside`); where given, ``outside_answered`` is measured on them.
     Returns:
         ``threshold`` and, at it, ``val_precision``, ``val_coverage`` (share answered) and, with
-        ``p_outside``, ``outside_answered``.
+        ``p_outside``, ``outside_answered`` (share of out-of-domain texts answered, 0-1) with
+        ``outside_answered_on`` saying on which texts; with ``p_outside_check`` also
+        ``outside_answered_fit`` (the share on the texts the threshold was set on) and both counts.
     """
     top, right = p.max(1), p.argmax(1) == y
     threshold = float(THRESHOLDS[-1])
@@ -58,7 +74,15 @@ def choose_threshold(
         q = float(np.quantile(p_outside.max(1), 1 - max_outside_answered))
         # Strictly above the quantile, on the threshold grid: a text at the quantile is declined too.
         threshold = max(threshold, float(np.floor(q * 100 + 1e-9) / 100 + 0.01))
-        out["outside_answered"] = float((p_outside.max(1) >= threshold).mean())
+        fit_share = float((p_outside.max(1) >= threshold).mean())
+        if p_outside_check is not None and len(p_outside_check):
+            out["outside_answered"] = float((p_outside_check.max(1) >= threshold).mean())
+            out["outside_answered_on"] = "held-out half of the out-of-domain texts"
+            out["outside_answered_fit"] = fit_share
+            out["n_outside_fit"], out["n_outside_check"] = len(p_outside), len(p_outside_check)
+        else:
+            out["outside_answered"] = fit_share
+            out["outside_answered_on"] = "the out-of-domain texts the threshold was set on"
         out["max_outside_answered"] = max_outside_answered
     kept = top >= threshold
     out.update(

@@ -1,6 +1,11 @@
 """The training core of every text classifier (sentiment, category, intent): data preparation,
 the TF-IDF baseline, the network's training loop with early stopping, the optional ensemble, and
-evaluation of the artifact exactly as serving loads it. Task scripts add data and store naming."""
+evaluation of the artifact exactly as serving loads it. Task scripts add data and store naming.
+
+Every choice (epochs, ensemble weight, quantisation, serving the baseline instead of the network,
+calibration and abstention) is made on the validation split; the test split is read once, for the
+reported numbers of what is served, of its network alone and of the baseline, each with a bootstrap
+interval (:mod:`training.intervals`)."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from tqdm import tqdm
 from mining.artifacts import load_encoder, quantize
 from mining.models.linear import EnsembleModel, TfidfLinearModel
 from mining.models.textclf import (
+    BASELINE_SERVED,
     EN_MAX_TOKENS,
     ZH_MAX_CHARS,
     CharNgramFeaturizer,
@@ -29,11 +35,12 @@ from mining.models.textclf import (
     CharNgramNet,
     EncoderClassifier,
     EncoderModel,
+    TextClassifier,
     load_artifact,
 )
 from mining.text import Lang, Vocab, clean
 from training import data as data_mod
-from training.calibration import choose_threshold, fit_temperature, temper
+from training.calibration import choose_threshold, fit_temperature, split_outside, temper
 from training.common import (
     EarlyStopping,
     History,
@@ -42,9 +49,11 @@ from training.common import (
     fingerprint,
     frozen_layers_field,
     quantize_field,
+    record_test_drop,
     stratified_split,
 )
 from training.dedup import deduplicate_labelled
+from training.intervals import Headline, macro_f1_of, mean_of, uncertainty
 
 CHAR_ARCHS = ("bilstm", "cnn")
 ENCODER_ARCHS = ("minilm",)
@@ -87,6 +96,10 @@ class TextClfConfig:
     )
     ensemble: bool = field(
         default=True, metadata={"help": "average with the TF-IDF model when that helps on validation"}
+    )
+    baseline_fallback: bool = field(
+        default=True,
+        metadata={"help": "serve the TF-IDF + LR baseline instead where the model scores below it on validation"},
     )
     save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
     abstain_precision: float = field(
@@ -179,7 +192,7 @@ def tfidf_baseline(splits: dict[str, Split], lang: Lang, labels: list[str]) -> t
     else:
         vec = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, lowercase=True)
     x_tr = vec.fit_transform(splits["train"].texts)
-    x_va, x_te = vec.transform(splits["val"].texts), vec.transform(splits["test"].texts)
+    x_va = vec.transform(splits["val"].texts)
     # On tens of thousands of reviews a fit takes minutes and the best C is always >= 3 (sentiment
     # and category, measured): search the upper part of the grid only.
     grid = (0.3, 1.0, 3.0, 10.0, 30.0) if len(splits["train"].texts) <= 20000 else (3.0, 10.0)
@@ -187,14 +200,16 @@ def tfidf_baseline(splits: dict[str, Split], lang: Lang, labels: list[str]) -> t
         (LogisticRegression(C=c, max_iter=3000).fit(x_tr, splits["train"].y) for c in grid),
         key=lambda m: (m.predict(x_va) == splits["val"].y).mean(),
     )
-    m = classification_metrics(splits["test"].y, best.predict(x_te), len(labels))
+    model = TfidfLinearModel.from_sklearn(vec, best, labels)
+    # Scored as it serves (the artifact's own TF-IDF): the same per-text predictions the model is paired with.
+    m = classification_metrics(splits["test"].y, model.predict_proba(splits["test"].texts).argmax(1), len(labels))
     metrics = {
         "test_accuracy": m["accuracy"],
         "test_macro_f1": m["macro_f1"],
         "C": best.C,
         "features": "char 1-3-gram" if lang == "zh" else "word 1-2-gram",
     }
-    return metrics, TfidfLinearModel.from_sklearn(vec, best, labels)
+    return metrics, model
 
 
 def choose_ensemble_weight(p_model: np.ndarray, p_linear: np.ndarray, y: np.ndarray) -> float:
@@ -406,6 +421,191 @@ def train_neural(
     return trainer.artifact(), history, info
 
 
+def _accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    """Share of rows of ``p`` ((n, K) probabilities) whose argmax is ``y`` ((n,) class ids)."""
+    return float((p.argmax(1) == y).mean()) if len(y) else 0.0
+
+
+def _probas(model: TextClassifier, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(the model's (n, K) probabilities, its network's): for a network + linear ensemble each
+    member runs once and is averaged as :class:`EnsembleModel` does; a lone model is its own network."""
+    if isinstance(model, EnsembleModel):
+        parts = [m.predict_proba(texts) for m in model.members]
+        mixed = sum(w * p for w, p in zip(model.weights, parts) if w > 0)
+        return cast(np.ndarray, mixed), parts[0]
+    p = model.predict_proba(texts)
+    return p, p
+
+
+def _headlines(y: np.ndarray, pred: np.ndarray, baseline_pred: np.ndarray, n_classes: int) -> list[Headline]:
+    """Accuracy and macro-F1 of ``pred`` paired with the TF-IDF baseline's ``baseline_pred`` on
+    the same test items ((n,) class ids each)."""
+    return [
+        Headline("test_accuracy", mean_of(pred == y), mean_of(baseline_pred == y), BASELINE_SERVED),
+        Headline(
+            "test_macro_f1", macro_f1_of(y, pred, n_classes), macro_f1_of(y, baseline_pred, n_classes), BASELINE_SERVED
+        ),
+    ]
+
+
+def choose_and_measure(
+    cfg: TextClfConfig,
+    splits: dict[str, Split],
+    labels: list[str],
+    device: torch.device,
+    neural: TextClassifier,
+    linear: TextClassifier,
+    arch: str,
+    outside: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Decide on validation what serves, then read the test split once to report it.
+
+    On validation, in order: the TF-IDF weight of the network + ``linear`` ensemble
+    (:func:`choose_ensemble_weight`, unless ``cfg.ensemble`` is off), the quantisation of that
+    model (:func:`training.common.choose_quantization` on validation accuracy), then whether it
+    serves at all: where its validation accuracy (as served, quantised) is below ``linear``'s and
+    ``cfg.baseline_fallback`` is on, ``linear`` alone serves. Then the served model's temperature
+    and abstention threshold (out-of-domain ``outside`` texts: threshold on one seeded half, share
+    answered reported on the other). Every model is measured after a save/load round trip.
+
+    Args:
+        neural: the trained network (any text classifier with ``save``).
+        linear: the TF-IDF + LR baseline of the same labels.
+        arch: the network's architecture name, for the ``served`` block.
+    Returns:
+        ``{"model": artifact to save, "metrics": {...}, "pred" / "neural_pred" / "baseline_pred":
+        (n_test,) class ids of the served model, the network alone (as it would serve) and the
+        baseline, "weight": TF-IDF weight in what serves (1 for the baseline alone), "served":
+        {"model", "reason", ...}, "uncertainty": ``ci95`` / ``vs_baseline`` / ``n_test_items`` of
+        the served model's test accuracy and macro-F1 against the baseline, "abstention": {...},
+        "quantization": what serving runs, with its test drop}``.
+    """
+    val, test, n_classes = splits["val"], splits["test"], len(labels)
+    p_val_net = neural.predict_proba(val.texts)
+    with tempfile.TemporaryDirectory() as tmp:
+        linear.save(Path(tmp) / "baseline")  # type: ignore[attr-defined]  # every artifact kind saves
+        baseline = load_artifact(Path(tmp) / "baseline", device)
+        p_val_lin = baseline.predict_proba(val.texts)
+        weight = float(choose_ensemble_weight(p_val_net, p_val_lin, val.y)) if cfg.ensemble else 0.0
+        candidate = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
+        candidate.save(Path(tmp) / "model")  # type: ignore[union-attr]
+
+        def variant(mode: str) -> TextClassifier:
+            return cast(TextClassifier, quantize(load_artifact(Path(tmp) / "model", device), mode))
+
+        fp32 = variant("none")
+        p_val: dict[str, np.ndarray] = {"none": _probas(fp32, val.texts)[0]}
+
+        def val_accuracy(mode: str) -> float:
+            p_val[mode] = _probas(variant(mode), val.texts)[0]
+            return _accuracy(p_val[mode], val.y)
+
+        quantization = choose_quantization(cfg.quantize, "val_accuracy", _accuracy(p_val["none"], val.y), val_accuracy)
+        mode = str(quantization["mode"])
+        model = fp32 if mode == "none" else variant(mode)
+        model_val, baseline_val = _accuracy(p_val[mode], val.y), _accuracy(p_val_lin, val.y)
+        use_baseline = cfg.baseline_fallback and model_val < baseline_val
+
+        # The test split, read once: what serves, its network alone, the baseline (paired items).
+        p_test_model, p_test_net = _probas(model, test.texts)
+        p_test_lin = baseline.predict_proba(test.texts)
+        test_fp32 = _accuracy(p_test_model if mode == "none" else _probas(fp32, test.texts)[0], test.y)
+        record_test_drop(quantization, test_fp32, _accuracy(p_test_model, test.y))
+        served = baseline if use_baseline else model
+        p_outside = _probas(served, list(outside))[0] if outside else None
+
+    name = f"{arch}+tfidf" if weight > 0 else arch
+    what = f"{arch} + TF-IDF ensemble (TF-IDF weight {weight})" if weight > 0 else f"the {arch} network"
+    what += f", {mode}" if mode != "none" else ""
+    served_block: dict[str, Any] = {
+        "model": BASELINE_SERVED if use_baseline else name,
+        "chosen_on": "validation",
+        "metric": "val_accuracy",
+        "model_val_accuracy": model_val,
+        "baseline_val_accuracy": baseline_val,
+    }
+    if use_baseline:
+        served_block["reason"] = (
+            f"{what} scored {model_val:.4f} validation accuracy, below the TF-IDF + LR baseline's "
+            f"{baseline_val:.4f}: the baseline serves"
+        )
+        served_block["model_quantization"] = quantization
+        base_test = _accuracy(p_test_lin, test.y)
+        quantization = record_test_drop(
+            {
+                "mode": "none",
+                "requested": cfg.quantize,
+                "metric": "val_accuracy",
+                "chosen_on": "validation",
+                "drop_points": 0.0,
+                "reason": "the TF-IDF + LR baseline serves: it has no network to quantise",
+            },
+            base_test,
+            base_test,
+        )
+        p_val_served, p_test = p_val_lin, p_test_lin
+    else:
+        relation = "below" if model_val < baseline_val else "not below"
+        served_block["reason"] = (
+            f"{what} scored {model_val:.4f} validation accuracy, {relation} the TF-IDF + LR baseline's "
+            f"{baseline_val:.4f}" + ("" if cfg.baseline_fallback else " (baseline fallback switched off)")
+        )
+        p_val_served, p_test = p_val[mode], p_test_model
+
+    y = test.y
+    pred, neural_pred, baseline_pred = p_test.argmax(1), p_test_net.argmax(1), p_test_lin.argmax(1)
+    m = classification_metrics(y, pred, n_classes)
+    m_neural = classification_metrics(y, neural_pred, n_classes)
+    served_unc = uncertainty(_headlines(y, pred, baseline_pred, n_classes), len(y))
+    neural_unc = uncertainty(_headlines(y, neural_pred, baseline_pred, n_classes), len(y))
+
+    temperature = fit_temperature(p_val_served, val.y)
+    p_fit = p_check = None
+    if p_outside is not None:
+        fit_idx, check_idx = split_outside(len(p_outside), cfg.seed)
+        p_fit, p_check = temper(p_outside[fit_idx], temperature), temper(p_outside[check_idx], temperature)
+    abstention = choose_threshold(
+        temper(p_val_served, temperature), val.y, cfg.abstain_precision, p_fit, cfg.abstain_outside, p_check
+    )
+    abstention["temperature"] = temperature
+    answered = temper(p_test, temperature).max(1) >= abstention["threshold"]
+    abstention["test_coverage"] = float(answered.mean())
+    abstention["test_precision"] = float((pred[answered] == y[answered]).mean()) if answered.any() else None
+    if p_outside is not None:
+        abstention["n_outside"] = len(outside)
+    # Store metadata holds no None (a precision over zero answered texts is undefined: left out).
+    abstention = {k: v for k, v in abstention.items() if v is not None}
+    metrics = {
+        "test_accuracy": m["accuracy"],
+        "test_macro_f1": m["macro_f1"],
+        "neural_only_test_accuracy": m_neural["accuracy"],
+        "neural_only_test_macro_f1": m_neural["macro_f1"],
+        # The network alone as it would serve (quantised as chosen), beside the served model.
+        "neural_only": {
+            "test_accuracy": m_neural["accuracy"],
+            "test_macro_f1": m_neural["macro_f1"],
+            "ci95": neural_unc["ci95"],
+            "vs_baseline": neural_unc["vs_baseline"],
+        },
+        "tfidf_ensemble_weight": weight,
+        "served_model": served_block["model"],
+        "served_val_accuracy": _accuracy(p_val_served, val.y),
+        "baseline_val_accuracy": baseline_val,
+    }
+    return {
+        "model": linear if use_baseline else candidate,
+        "metrics": metrics,
+        "pred": pred,
+        "neural_pred": neural_pred,
+        "baseline_pred": baseline_pred,
+        "weight": 1.0 if use_baseline else weight,
+        "served": served_block,
+        "uncertainty": served_unc,
+        "abstention": abstention,
+        "quantization": quantization,
+    }
+
+
 def fit_and_evaluate(
     cfg: TextClfConfig,
     splits: dict[str, Split],
@@ -416,16 +616,14 @@ def fit_and_evaluate(
     data_sha256: str,
     outside: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Train the network (or take it from the store), ensemble it with ``linear`` when validation
-    says so, calibrate it and choose where it abstains (:mod:`training.calibration`; ``outside``:
-    texts that belong to none of the labels, which it should decline), and measure the artifact on
-    the test split after a save/load round trip.
+    """Train the network (or take it from the store), then choose on validation what serves and
+    measure it on test (:func:`choose_and_measure`).
 
     Returns:
-        ``{"model": artifact to serve, "metrics": {...}, "pred": (n_test,) class ids,
-        "history": History, "weight": TF-IDF weight in the ensemble, "abstention": {...},
-        "quantization": what serving runs (:func:`training.common.choose_quantization`)}``.
+        :func:`choose_and_measure`'s dict, its ``metrics`` joined by the network's training figures
+        (``val_accuracy``, ``best_epoch``, ...), plus ``"history"``: the network's History.
     """
+    arch = cfg.arch
     if cfg.from_store:
         # Re-evaluate (and possibly ensemble) a stored network on this split instead of training.
         source = bentoml.models.get(cfg.from_store)
@@ -439,7 +637,10 @@ def fit_and_evaluate(
         stored = load_artifact(Path(source.path), device)
         member = stored.members[0] if isinstance(stored, EnsembleModel) else stored
         if not isinstance(member, (CharNgramModel, EncoderModel)):
-            raise SystemExit(f"{cfg.from_store} holds no network (found {type(member).__name__})")
+            raise SystemExit(
+                f"{cfg.from_store} holds no network (found {type(member).__name__}; "
+                f"served: {(source_meta.get('served') or {}).get('model', 'unknown')})"
+            )
         neural: CharNgramModel | EncoderModel = member
         if neural.labels != labels:
             raise SystemExit(f"{cfg.from_store} has labels {neural.labels}, this data has {labels}")
@@ -450,70 +651,10 @@ def fit_and_evaluate(
             "source_params": source_meta["params"],
             **{k: v for k, v in source_meta["metrics"].items() if k in keep},
         }
+        arch = str(source_meta["params"].get("arch") or arch)
     else:
         neural, history, info = train_neural(cfg, splits, labels, device, name)
-
-    # Measure the artifact exactly as serving will load it: save, reload, predict.
-    p_val_neural = neural.predict_proba(splits["val"].texts)
-    p_val_linear = linear.predict_proba(splits["val"].texts)
-    weight = float(choose_ensemble_weight(p_val_neural, p_val_linear, splits["val"].y)) if cfg.ensemble else 0.0
-    # Validation accuracy of what is served: the number to compare runs by (test stays untouched).
-    served_val_acc = float((((1 - weight) * p_val_neural + weight * p_val_linear).argmax(1) == splits["val"].y).mean())
-    served_model = EnsembleModel([neural, linear], [1 - weight, weight]) if weight > 0 else neural
-    with tempfile.TemporaryDirectory() as tmp:
-        served_model.save(Path(tmp))
-        served = load_artifact(Path(tmp), device)
-        p_test = served.predict_proba(splits["test"].texts)
-        pred = p_test.argmax(1)
-        p_val_served = served.predict_proba(splits["val"].texts)
-        p_outside = served.predict_proba(list(outside)) if outside else None
-        # Without the ensemble: what the neural model alone scores on the same test split.
-        neural_pred = pred
-        if weight > 0:
-            if not isinstance(served, EnsembleModel):
-                raise RuntimeError(f"an ensemble saved with weight {weight} reloaded as {type(served).__name__}")
-            neural_pred = served.members[0].predict_proba(splits["test"].texts).argmax(1)
-        m = classification_metrics(splits["test"].y, pred, len(labels))
-
-        def quantized_accuracy(mode: str) -> float:
-            q = quantize(load_artifact(Path(tmp), device), mode)
-            return float((q.predict_proba(splits["test"].texts).argmax(1) == splits["test"].y).mean())
-
-        quantization = choose_quantization(cfg.quantize, "test_accuracy", m["accuracy"], quantized_accuracy)
-    m_neural = classification_metrics(splits["test"].y, neural_pred, len(labels))
-    temperature = fit_temperature(p_val_served, splits["val"].y)
-    abstention = choose_threshold(
-        temper(p_val_served, temperature),
-        splits["val"].y,
-        cfg.abstain_precision,
-        None if p_outside is None else temper(p_outside, temperature),
-        cfg.abstain_outside,
-    )
-    abstention["temperature"] = temperature
-    answered = temper(p_test, temperature).max(1) >= abstention["threshold"]
-    abstention["test_coverage"] = float(answered.mean())
-    abstention["test_precision"] = (
-        float((pred[answered] == splits["test"].y[answered]).mean()) if answered.any() else None
-    )
-    if p_outside is not None:
-        abstention["n_outside"] = len(outside)
-    # Store metadata holds no None (a precision over zero answered texts is undefined: left out).
-    abstention = {k: v for k, v in abstention.items() if v is not None}
-    metrics = {
-        "test_accuracy": m["accuracy"],
-        "test_macro_f1": m["macro_f1"],
-        "neural_only_test_accuracy": m_neural["accuracy"],
-        "neural_only_test_macro_f1": m_neural["macro_f1"],
-        "tfidf_ensemble_weight": weight,
-        "served_val_accuracy": served_val_acc,
-        **info,
-    }
-    return {
-        "model": served_model,
-        "metrics": metrics,
-        "pred": pred,
-        "history": history,
-        "weight": weight,
-        "abstention": abstention,
-        "quantization": quantization,
-    }
+    out = choose_and_measure(cfg, splits, labels, device, neural, linear, arch, outside)
+    out["metrics"].update(info)
+    out["history"] = history
+    return out

@@ -8,7 +8,8 @@ Data: a reviews table (``text, label, lang``; see ``training.data.REVIEWS``), th
 default. Texts are cleaned and deduplicated (exact and near duplicates; clusters with
 conflicting labels dropped) before a stratified 80/10/10 split, so no test text leaks into
 training. A TF-IDF + logistic-regression baseline is tuned on the same validation split and
-reported beside the model.
+reported beside the model, paired with it on the test texts (``ci95``, ``vs_baseline``); where the
+model scores below the baseline on validation, the baseline is what is saved and served (``served``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, cast
 import torch
 
 from mining.artifacts import pick_device
+from mining.models.textclf import BASELINE_SERVED
 from mining.registry import model_name
 from mining.text import Lang
 from training import data as data_mod
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Train, evaluate on the held-out test split, write the report, save to the store.
 
     Returns:
-        ``{"metrics": {...}, "baseline_metrics": {...}, "tag": str | None, ...}``.
+        ``{"metrics": {...}, "baseline_metrics": {...}, "served": {...}, "ci95": {...},
+        "vs_baseline": {...}, "n_test_items": int, "tag": str | None, ...}``.
     """
     cfg = parse_config(SentimentConfig, argv)
     cfg.resolve(ARCHS[cfg.lang])
@@ -77,23 +80,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"[{name}] baseline {baseline}", file=sys.stderr)
 
     out = fit_and_evaluate(cfg, splits, labels, device, name, linear, data_meta["sha256"])
-    metrics, pred, history, weight = out["metrics"], out["pred"], out["history"], out["weight"]
+    metrics, pred, history = out["metrics"], out["pred"], out["history"]
     metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], pred)
     metrics["abstention"] = out["abstention"]
     metrics["quantization"] = out["quantization"]
     baseline_metrics = {k: baseline[k] for k in ("test_accuracy", "test_macro_f1")}
-    baseline_pred = linear.predict_proba(splits["test"].texts).argmax(1)
-    baseline_metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], baseline_pred)
+    baseline_metrics["test_accuracy_by_source"] = accuracy_by_group(splits["test"], out["baseline_pred"])
     result: dict[str, Any] = {
         "metrics": metrics,
         "baseline_metrics": baseline_metrics,
         "baseline": baseline,
+        "served": out["served"],
+        **out["uncertainty"],
         "data": data_meta,
         "tag": None,
     }
     report = Path(cfg.report_dir) / name
     write_report(report, history, confusion_matrix(splits["test"].y, pred, len(labels)), labels, result)
-    print(f"[{name}] test {metrics} | baseline {baseline_metrics} | report {report}", file=sys.stderr)
+    print(
+        f"[{name}] test {metrics} | baseline {baseline_metrics} | vs baseline {result['vs_baseline']} | "
+        f"served {out['served']} | report {report}",
+        file=sys.stderr,
+    )
 
     if cfg.save:
         metadata = {
@@ -109,13 +117,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "history": dataclasses.asdict(history),
             "abstention": out["abstention"],
             "quantization": out["quantization"],
+            "served": out["served"],
+            **out["uncertainty"],
         }
-        if cfg.frozen_layers:
+        # A served baseline has no encoder to share.
+        if cfg.frozen_layers and out["served"]["model"] != BASELINE_SERVED:
             metadata["shared_encoder"] = shared_encoder_record(
                 name, cfg.frozen_layers, data_meta["sha256"], "test_accuracy", metrics["test_accuracy"]
             )
-        arch = f"{cfg.arch}+tfidf" if weight > 0 else cfg.arch
-        result["tag"] = save_to_store("sentiment", cfg.lang, arch, metadata, out["model"].save)
+        result["tag"] = save_to_store("sentiment", cfg.lang, out["served"]["model"], metadata, out["model"].save)
         print(f"[{name}] saved {result['tag']}", file=sys.stderr)
     return result
 

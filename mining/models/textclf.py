@@ -339,12 +339,24 @@ class Abstention:
         return p if self.temperature == 1.0 else temper(p, self.temperature)
 
 
+BASELINE_SERVED = "tfidf-lr"  # ``served.model`` of a model whose TF-IDF baseline serves in place of its network
+
+
+def served_note(metadata: dict[str, Any]) -> str | None:
+    """What a model's answers should add to its tag: ``tfidf-lr`` where its store metadata says the
+    TF-IDF + logistic-regression baseline serves instead of the network (``served.model``, chosen
+    on validation by the trainer), else None (the network, alone or in an ensemble, serves)."""
+    served = metadata.get("served") or {}
+    return BASELINE_SERVED if served.get("model") == BASELINE_SERVED else None
+
+
 def predict_routed(
     models: dict[str, TextClassifier],
     tags: dict[str, str],
     items: Sequence[TextItem],
     task: str = "classification",
     abstention: dict[str, Abstention] | None = None,
+    served: dict[str, str | None] | None = None,
 ) -> list[LabelResult]:
     """Classify texts with the model of each text's language, or say why not.
 
@@ -358,6 +370,8 @@ def predict_routed(
         items: n texts with their detected language.
         task: what the models predict, for the reasons (``sentiment``, ``classification``).
         abstention: language -> calibration and threshold (default: never abstain).
+        served: language -> :func:`served_note` of its model; a note is added to the tag in
+            ``model`` as ``"<tag> (served: tfidf-lr)"`` (default: the tag alone).
     Returns:
         n results: ``lang`` (as detected), ``label`` (or None), ``score`` (the top calibrated
         probability), ``probabilities`` (label -> probability), ``model`` and ``reason``.
@@ -379,6 +393,8 @@ def predict_routed(
         if not idx:
             continue
         rule = (abstention or {}).get(lang, Abstention())
+        note = (served or {}).get(lang)
+        model_field = f"{tags[lang]} (served: {note})" if note else tags[lang]
         for row, i in zip(rule.apply(model.predict_proba([items[i].text for i in idx])), idx):
             best = int(row.argmax())
             sure = float(row[best]) >= rule.threshold
@@ -387,7 +403,7 @@ def predict_routed(
                 label=model.labels[best] if sure else None,
                 score=float(row[best]),
                 probabilities={name: float(p) for name, p in zip(model.labels, row)},
-                model=tags[lang],
+                model=model_field,
                 reason=None
                 if sure
                 else (

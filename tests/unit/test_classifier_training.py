@@ -1,5 +1,6 @@
 """The general classifier's training script on a synthetic catalogue whose category follows from
-one word of each title."""
+one word of each title: the network alone must learn it, an untrained one must lose to the
+baseline (and then not be served), and the intervals must say which test set they are on."""
 
 import json
 import random
@@ -58,15 +59,49 @@ def test_classifier_cv_reports_mean_spread_and_saves(tmp_path: Path) -> None:
     )
     m = result["metrics"]
     assert m["n_splits"] == 2 and len(m["per_split"]) == 2
-    assert m["test_accuracy"] >= 0.9
+    # Each split's network alone (not the TF-IDF half of an ensemble) must learn the category words:
+    # at least 9 of 12 test titles, where chance is 4 (early stopping keeps the first perfect epoch).
+    for split in m["per_split"]:
+        assert split["neural_only_test_accuracy"] >= 0.75
+        assert split["neural_only"]["ci95"]["test_accuracy"][0] <= split["neural_only_test_accuracy"]
     assert m["test_accuracy"] == sum(s["test_accuracy"] for s in m["per_split"]) / 2
     assert set(result["per_class"]) == set(CATEGORIES)
-    meta = bentoml.models.get(result["tag"]).info.metadata
+    # Intervals belong to the first split (the saved model's), and say so with its point values.
+    on = result["intervals_on"]
+    assert on["test_set"] == "split 1 of 2 (the saved model's)"
+    assert on["test_accuracy"] == m["per_split"][0]["test_accuracy"]
+    assert on["n_test_items"] == result["n_test_items"] == result["data"]["n_test"]
+    for metric in ("test_accuracy", "test_macro_f1"):
+        lo, hi = result["ci95"][metric]
+        assert lo <= on[metric] <= hi
+        assert result["vs_baseline"][metric]["baseline"] == "tfidf-lr"
+    model = bentoml.models.get(result["tag"])
+    meta = model.info.metadata
     assert meta["synthetic"] is True and meta["data"]["synthetic"] is True
+    assert meta["intervals_on"] == on and meta["ci95"] == result["ci95"] and meta["served"] == result["served"]
+    assert model.info.labels["arch"] == result["served"]["model"] == m["per_split"][0]["served_model"]
     assert set(meta["baseline_metrics"]) >= {"test_accuracy", "test_macro_f1", "test_accuracy_std"}
-    assert bentoml.models.get(result["tag"]).info.labels["task"] == "classification"
+    assert model.info.labels["task"] == "classification"
     report = json.loads((tmp_path / "r" / "classification-en-category" / "metrics.json").read_text())
     assert report["metrics"] == m
+
+
+def test_one_split_reports_intervals_on_its_test_set(tmp_path: Path) -> None:
+    data = synthetic_catalogue(tmp_path / "cat.csv")
+    common = ["--data", str(data), "--n-splits", "1", "--n-buckets", "512", "--hidden", "4", "--threads", "1",
+              "--report-dir", str(tmp_path / "r"), "--no-save", "--no-ensemble", "--quantize", "none"]  # fmt: skip
+    # An untrained network (one epoch at a vanishing learning rate) against words TF-IDF separates.
+    untrained = [*common, "--epochs", "1", "--lr", "1e-7", "--bag-lr", "1e-7"]
+    result = train_classifier.main(untrained)
+    assert result["intervals_on"]["test_set"] == "the test split"
+    assert result["served"]["model"] == "tfidf-lr"
+    assert result["metrics"]["test_accuracy"] == result["baseline_metrics"]["test_accuracy"]
+    assert result["vs_baseline"]["test_accuracy"]["verdict"] == "level"
+    behind = train_classifier.main([*untrained, "--no-baseline-fallback"])
+    assert behind["served"]["model"] == "cnn"
+    assert behind["vs_baseline"]["test_accuracy"]["verdict"] == "behind"
+    lo, hi = behind["ci95"]["test_accuracy"]
+    assert lo <= behind["metrics"]["test_accuracy"] <= hi < result["metrics"]["test_accuracy"]
 
 
 def test_per_class_report_hand_computed() -> None:

@@ -156,3 +156,22 @@ def test_ensemble_averages_members_and_round_trips(tmp_path: Path) -> None:
     np.testing.assert_allclose(load_artifact(tmp_path, torch.device("cpu")).predict_proba(texts), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="sum to 1"):
         EnsembleModel([a, b], [0.5, 0.6])
+
+
+def test_answers_name_a_served_baseline_beside_the_tag() -> None:
+    from mining.contracts import TextItem
+    from mining.models.textclf import predict_routed, served_note
+
+    class Fixed:
+        labels = ["negative", "positive"]
+
+        def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+            return np.tile([0.2, 0.8], (len(texts), 1))
+
+    assert served_note({"served": {"model": "tfidf-lr", "reason": "below on validation"}}) == "tfidf-lr"
+    assert served_note({"served": {"model": "bilstm+tfidf"}}) is None and served_note({}) is None
+    items = [TextItem(text="很好", lang="zh"), TextItem(text="good", lang="en")]
+    models, tags = {"zh": Fixed(), "en": Fixed()}, {"zh": "sentiment-zh:1", "en": "sentiment-en:2"}
+    zh, en = predict_routed(models, tags, items, served={"zh": "tfidf-lr", "en": None})
+    assert zh.model == "sentiment-zh:1 (served: tfidf-lr)" and en.model == "sentiment-en:2"
+    assert [r.model for r in predict_routed(models, tags, items)] == ["sentiment-zh:1", "sentiment-en:2"]
