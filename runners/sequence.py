@@ -49,6 +49,9 @@ class SequenceRunner(RunnerBase):
         model = self.models.get("sequence")
         if model is None:
             return [NextResult(items=None, used=0, reason="no sequence model in the store", model="") for _ in requests]
+        # A model whose network lost to a simpler scorer on validation answers from that scorer.
+        tag = self.tags["sequence"]
+        answered_by = tag if model.served == "network" else f"{tag} ({model.served})"
         out: list[NextResult | None] = [None] * len(requests)
         for exclude in (True, False):  # one forward pass per flag value present
             group = [k for k, r in enumerate(requests) if bool(r.get("exclude_seen", True)) is exclude]
@@ -64,7 +67,7 @@ class SequenceRunner(RunnerBase):
                     else [NextItem(item_id=i, score=s) for i, s in items[: int(requests[k].get("n", 10))]],
                     used=a["used"],
                     reason=a.get("reason"),
-                    model=self.tags["sequence"],
+                    model=answered_by,
                 )
         return [r for r in out if r is not None]
 
@@ -88,12 +91,14 @@ class SequenceRunner(RunnerBase):
     @bentoml.api
     def strategy(self) -> dict[str, Any]:
         """The recommendation strategy that scored best on validation (``default``: als, sequence or
-        blend) and the blend's weight; ``als`` without a sequence model."""
+        blend), the blend's weight and what the sequence model answers from (``served``: its network's
+        architecture, or ``markov``, ``item_knn``, ``popularity``); ``als`` without a sequence model."""
         model = self.models.get("sequence")
         if model is None:
             return {"default": "als", "blend_weight": 0.5, "model": ""}
         return {
             "default": str(model.config.get("strategy", "als")),
             "blend_weight": float(model.config.get("blend_weight", 0.5)),
+            "served": model.source,
             "model": self.tags["sequence"],
         }

@@ -4,14 +4,21 @@ interactions table ordered by time, and save it into the model store.
     python -m training.train_sequence                       # MovieLens-100k
     python -m training.train_sequence --data events.csv     # your (user_id, item_id, weight, ts) table
 
-Protocol (leave-one-out): each user's interactions sorted by ``ts`` (ties by item id); the last
-is the test item, the one before it the validation item, the rest train. A user's next item is
-ranked against **all** items the user has not interacted with before it (no sampled negatives);
-HR@10, nDCG@10 and MRR. Baselines on the same protocol: popularity, ALS (three settings, the best
-on validation), a last-item Markov chain and item-kNN over the last 5 items; the GRU is trained
-by the same loop. Epochs are chosen on validation; a network trained that many epochs on
-everything before the test items (as the baselines see it) is scored on test and served, or,
-with ``--refit``, one trained on every interaction. Users need 3 interactions to be evaluated; all train.
+Protocol (leave-one-out): each user's interactions sorted by ``ts``; events in the same second
+(half of MovieLens's consecutive ratings share one) are put in a seeded random order drawn once
+per data set (``--tie-order shuffle``), since any systematic order inside a second (by item id,
+say) is an artefact a model can learn. The last event is the test item, the one before it the
+validation item, the rest train; every method reads the same order. A user's next item is ranked
+against **all** items the user has not interacted with before it (no sampled negatives); HR@10,
+nDCG@10 and MRR. Baselines on the same protocol: popularity, ALS (three settings, the best on
+validation), a last-item Markov chain and item-kNN over the last 5 items; the GRU is trained by
+the same loop. Epochs are chosen on validation; a network trained that many epochs on everything
+before the test items (as the baselines see it) is scored on test and served, or, with
+``--refit``, one trained on every interaction. The strongest baseline is chosen on validation; a
+network below it there is not served when the artifact can hold that baseline (the Markov chain,
+item-kNN, popularity: it then answers from it, ``served`` in the metadata). Test numbers carry 95%
+bootstrap intervals over users and a paired interval against that baseline. Users need 3
+interactions to be evaluated; all train.
 """
 
 from __future__ import annotations
@@ -31,7 +38,10 @@ from torch import nn
 from mining.models.items import ItemCatalog, fuse
 from mining.models.sequence import (
     EVENT_TYPES,
+    FALLBACKS,
     NET_ARGS,
+    ItemKNN,
+    MarkovChain,
     SequenceModel,
     SequenceNet,
     pad_left,
@@ -39,9 +49,12 @@ from mining.models.sequence import (
 )
 from training import data
 from training.common import EarlyStopping, History, fingerprint, parse_config, plot_history, set_seed
+from training.intervals import Headline, mean_of, uncertainty
 from training.store import save_to_store
 
 K = 10
+TIE_ORDERS = ("shuffle", "item_id")
+HEADLINES = ("test_ndcg_at_10", "test_hit_at_10")
 
 
 @dataclass
@@ -62,6 +75,15 @@ class SequenceConfig:
     layers: int = field(default=2, metadata={"help": "attention blocks (sasrec) or GRU layers"})
     heads: int = field(default=1, metadata={"help": "attention heads (sasrec)"})
     max_len: int = field(default=100, metadata={"help": "events read per user (the most recent)"})
+    tie_order: str = field(
+        default="shuffle",
+        metadata={
+            "help": "order of a user's events in the same second: shuffle (seeded, once per data set, the same for "
+            "every method) or item_id (ascending ids: a learnable artefact, for comparison only)",
+            "choices": list(TIE_ORDERS),
+        },
+    )
+    tie_seed: int = field(default=0, metadata={"help": "seed of the shuffle of same-second events"})
     dropout: float = field(default=0.3, metadata={"help": "dropout on embeddings and in the blocks"})
     lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
@@ -93,9 +115,22 @@ class Sequences:
     item_ids: list[str]
 
 
-def sequences(df: pd.DataFrame) -> Sequences:
-    """Order each user's interactions by ``ts``, ties by item id; types from the weights."""
-    df = df.sort_values(["user_id", "ts", "item_id"], kind="stable")
+def sequences(df: pd.DataFrame, tie_order: str = "shuffle", tie_seed: int = 0) -> Sequences:
+    """Order each user's interactions by ``ts``; types from the weights.
+
+    Args:
+        df: interactions (``user_id``, ``item_id``, ``weight``, ``ts`` in seconds), in any row order.
+        tie_order: how events in the same second are ordered: ``shuffle`` by a random key per row,
+            drawn from ``tie_seed`` over the table sorted by (user, ts, item, weight), so the order
+            is fixed by the data and the seed, not by the input's row order; ``item_id`` ascending
+            ids (the target of a same-second pair then always has the higher id).
+    """
+    if tie_order not in TIE_ORDERS:
+        raise ValueError(f"tie_order must be one of {TIE_ORDERS}; got {tie_order!r}")
+    df = df.sort_values(["user_id", "ts", "item_id", "weight"], kind="stable")
+    if tie_order == "shuffle":
+        key = np.random.default_rng(tie_seed).random(len(df))
+        df = df.assign(_tie=key).sort_values(["user_id", "ts", "_tie"], kind="stable")
     item_ids = sorted(df["item_id"].unique())
     index = {item: k + 1 for k, item in enumerate(item_ids)}
     type_index = {t: k + 1 for k, t in enumerate(EVENT_TYPES)}
@@ -108,9 +143,61 @@ def sequences(df: pd.DataFrame) -> Sequences:
     return Sequences(users, items, types, weights, [str(i) for i in item_ids])
 
 
+@dataclass
+class Split:
+    """The leave-one-out cut of :class:`Sequences`: per evaluated user (3 events or more, in
+    ``evaluated`` order) the last event is the test target, the one before the validation target,
+    the rest train; users with fewer events train whole.
+
+    Attributes:
+        evaluated: indices into ``Sequences.users`` of the evaluated users.
+        train_items, train_types: per user (all users) the training part.
+        seen_items, seen_types: per user everything before the test target (train + validation).
+        val_*, test_*: per evaluated user the prefix before the target (items, types, weights)
+            and the target item index.
+    """
+
+    evaluated: list[int]
+    train_items: list[list[int]]
+    train_types: list[list[int]]
+    seen_items: list[list[int]]
+    seen_types: list[list[int]]
+    val_prefix: list[list[int]]
+    val_types: list[list[int]]
+    val_weights: list[list[float]]
+    val_target: list[int]
+    test_prefix: list[list[int]]
+    test_types: list[list[int]]
+    test_weights: list[list[float]]
+    test_target: list[int]
+
+
+def leave_one_out(seqs: Sequences) -> Split:
+    """Cut each user's ordered events into train, validation (second last) and test (last)."""
+    evaluated = [u for u, s in enumerate(seqs.items) if len(s) >= 3]
+    cut = {u: len(seqs.items[u]) - 2 for u in evaluated}
+    return Split(
+        evaluated=evaluated,
+        train_items=[s[: cut.get(u, len(s))] for u, s in enumerate(seqs.items)],
+        train_types=[t[: cut.get(u, len(t))] for u, t in enumerate(seqs.types)],
+        seen_items=[s[: cut[u] + 1] if u in cut else s for u, s in enumerate(seqs.items)],
+        seen_types=[t[: cut[u] + 1] if u in cut else t for u, t in enumerate(seqs.types)],
+        val_prefix=[seqs.items[u][: cut[u]] for u in evaluated],
+        val_types=[seqs.types[u][: cut[u]] for u in evaluated],
+        val_weights=[seqs.weights[u][: cut[u]] for u in evaluated],
+        val_target=[seqs.items[u][cut[u]] for u in evaluated],
+        test_prefix=[seqs.items[u][: cut[u] + 1] for u in evaluated],
+        test_types=[seqs.types[u][: cut[u] + 1] for u in evaluated],
+        test_weights=[seqs.weights[u][: cut[u] + 1] for u in evaluated],
+        test_target=[seqs.items[u][cut[u] + 1] for u in evaluated],
+    )
+
+
 # --- Metrics ---------------------------------------------------------------------------------------
-def rank_metrics(scores: np.ndarray, histories: list[list[int]], targets: list[int], k: int = K) -> dict[str, float]:
-    """Full-ranking metrics of a target per row.
+def rank_scores(
+    scores: np.ndarray, histories: list[list[int]], targets: list[int], k: int = K
+) -> dict[str, np.ndarray]:
+    """Full-ranking scores of a target, per row.
 
     Args:
         scores: (U, I) scores of items 1..I (column j is item j + 1); higher is better.
@@ -118,21 +205,31 @@ def rank_metrics(scores: np.ndarray, histories: list[list[int]], targets: list[i
             they are not ranked.
         targets: per row the target item index (1..I).
     Returns:
-        ``hit_at_k``, ``ndcg_at_k`` and ``mrr`` averaged over rows; ties are broken by item index
-        (the lower ranks first), so a constant scorer is not rewarded.
+        (U,) float64 arrays ``hit_at_k`` (0/1), ``ndcg_at_k`` and ``mrr`` (reciprocal rank); ties
+        are broken by item index (the lower ranks first), so a constant scorer is not rewarded.
     """
-    hits = ndcg = mrr = 0.0
+    n = len(targets)
+    hit, ndcg, rr = np.zeros(n), np.zeros(n), np.zeros(n)
     for row, (seen, target) in enumerate(zip(histories, targets)):
         s = scores[row].astype(np.float64).copy()
         if seen:
             s[np.asarray(seen) - 1] = -np.inf
         t = target - 1
         rank = 1 + int((s > s[t]).sum()) + int((s[:t] == s[t]).sum())
-        hits += rank <= k
-        ndcg += 1.0 / np.log2(rank + 1) if rank <= k else 0.0
-        mrr += 1.0 / rank
-    n = len(targets)
-    return {f"hit_at_{k}": hits / n, f"ndcg_at_{k}": ndcg / n, "mrr": mrr / n}
+        hit[row] = float(rank <= k)
+        ndcg[row] = 1.0 / np.log2(rank + 1) if rank <= k else 0.0
+        rr[row] = 1.0 / rank
+    return {f"hit_at_{k}": hit, f"ndcg_at_{k}": ndcg, "mrr": rr}
+
+
+def means(per_row: dict[str, np.ndarray]) -> dict[str, float]:
+    """The metrics of :func:`rank_scores`' per-row arrays: their means over rows."""
+    return {name: float(v.mean()) for name, v in per_row.items()}
+
+
+def rank_metrics(scores: np.ndarray, histories: list[list[int]], targets: list[int], k: int = K) -> dict[str, float]:
+    """``hit_at_k``, ``ndcg_at_k`` and ``mrr`` averaged over rows (see :func:`rank_scores`)."""
+    return means(rank_scores(scores, histories, targets, k))
 
 
 # --- Baselines -------------------------------------------------------------------------------------
@@ -146,32 +243,16 @@ def popularity_scores(prefixes: list[list[int]], n_items: int) -> np.ndarray:
 
 def markov_scores(prefixes: list[list[int]], n_items: int) -> np.ndarray:
     """(U, I): per prefix, the counts of what followed its last item anywhere in the prefixes
-    (a first-order Markov chain), popularity breaking ties."""
-    follows: dict[int, np.ndarray] = {}
-    for seq in prefixes:
-        for a, b in zip(seq, seq[1:]):
-            follows.setdefault(a, np.zeros(n_items))[b - 1] += 1.0
-    pop = popularity_scores(prefixes, n_items)
-    tie = pop / (pop.max() + 1.0)
-    return np.stack([follows.get(seq[-1], np.zeros(n_items)) + tie for seq in prefixes])
+    (a first-order Markov chain, :class:`MarkovChain`, the one a model serves), popularity
+    breaking ties."""
+    return MarkovChain.fit(prefixes, n_items).scores(prefixes)
 
 
 def item_knn_scores(prefixes: list[list[int]], n_items: int, last: int = 5) -> np.ndarray:
     """(U, I): per prefix, the summed cosine similarity (binary user-item co-occurrence over the
-    prefixes) of every item to the prefix's last ``last`` items, popularity breaking ties."""
-    from scipy.sparse import csr_matrix
-
-    rows = np.concatenate([np.full(len(s), u) for u, s in enumerate(prefixes)])
-    cols = np.concatenate([np.asarray(s) - 1 for s in prefixes])
-    ui = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(prefixes), n_items))
-    ui.data[:] = 1.0
-    co = (ui.T @ ui).toarray()
-    norms = np.sqrt(np.diag(co)) + 1e-9
-    sim = co / norms[:, None] / norms[None, :]
-    np.fill_diagonal(sim, 0.0)
-    pop = popularity_scores(prefixes, n_items)
-    tie = pop / (pop.max() + 1.0) * 1e-3
-    return np.stack([sim[np.asarray(s[-last:]) - 1].sum(axis=0) + tie for s in prefixes])
+    prefixes) of every item to the prefix's last ``last`` items, popularity breaking ties
+    (:class:`ItemKNN`, the one a model serves)."""
+    return ItemKNN.fit(prefixes, n_items, last).scores(prefixes)
 
 
 ALS_SETTINGS = (
@@ -328,6 +409,33 @@ def choose_strategy(
     return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
 
 
+def choose_served(arch: str, network_val: float, baselines_val: dict[str, float]) -> dict[str, Any]:
+    """What the saved model answers from, decided on validation nDCG@10.
+
+    Args:
+        arch: the network's architecture.
+        network_val: the network's validation nDCG@10.
+        baselines_val: each baseline's validation nDCG@10.
+    Returns:
+        ``{"model", "reason", "val_ndcg_at_10": {name: value}}``: ``model`` is ``arch`` unless the
+        network scores below the strongest baseline and that baseline is one the artifact can
+        answer from (:data:`FALLBACKS`); a stronger baseline it cannot hold is named in ``behind``.
+    """
+    best = max(baselines_val, key=lambda name: baselines_val[name])
+    gap = f"the network's validation nDCG@10 {network_val:.4f} against {best}'s {baselines_val[best]:.4f}"
+    out: dict[str, Any] = {"val_ndcg_at_10": {"network": network_val, best: baselines_val[best]}}
+    if network_val >= baselines_val[best]:
+        return {"model": arch, "reason": f"{gap}: the network is not behind the strongest baseline", **out}
+    if best in FALLBACKS:
+        return {"model": best, "reason": f"{gap}: the network is behind, so {best} answers", **out}
+    return {
+        "model": arch,
+        "reason": f"{gap}: the network is behind, but {best} is not in this artifact, so the network answers",
+        "behind": best,
+        **out,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Split, fit baselines and networks, evaluate, refit and save. Returns the metrics."""
     cfg = parse_config(SequenceConfig, argv)
@@ -339,128 +447,169 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.max_train_samples:
         keep = sorted(df["user_id"].unique())[: cfg.max_train_samples]
         df = df[df["user_id"].isin(keep)]
-    seqs = sequences(df)
+    seqs = sequences(df, cfg.tie_order, cfg.tie_seed)
     n_items = len(seqs.item_ids)
-    evaluated = [u for u, s in enumerate(seqs.items) if len(s) >= 3]
-    if not evaluated:
+    sp = leave_one_out(seqs)
+    if not sp.evaluated:
         raise ValueError(f"{path}: no user has 3 interactions; leave-one-out needs a train, validation and test item")
-    # Train: all but each evaluated user's last two; users too short to evaluate train whole.
-    cut = {u: len(seqs.items[u]) - 2 for u in evaluated}
-    train_items = [s[: cut.get(u, len(s))] for u, s in enumerate(seqs.items)]
-    train_types = [t[: cut.get(u, len(t))] for u, t in enumerate(seqs.types)]
-    seen_items = [s[: cut[u] + 1] if u in cut else s for u, s in enumerate(seqs.items)]
-    seen_types = [t[: cut[u] + 1] if u in cut else t for u, t in enumerate(seqs.types)]
-    val_prefix = [seqs.items[u][: cut[u]] for u in evaluated]
-    val_types = [seqs.types[u][: cut[u]] for u in evaluated]
-    val_target = [seqs.items[u][cut[u]] for u in evaluated]
-    test_prefix = [seqs.items[u][: cut[u] + 1] for u in evaluated]
-    test_types = [seqs.types[u][: cut[u] + 1] for u in evaluated]
-    test_target = [seqs.items[u][cut[u] + 1] for u in evaluated]
     print(
-        f"[sequence] {len(df)} interactions, {len(seqs.users)} users ({len(evaluated)} evaluated), {n_items} items",
+        f"[sequence] {len(df)} interactions, {len(seqs.users)} users ({len(sp.evaluated)} evaluated), {n_items} items; "
+        f"same-second events in {cfg.tie_order} order",
         file=sys.stderr,
         flush=True,
     )
 
     # Baselines see everything before the target: the train part, plus the validation item for test.
-    def baseline_suite(prefixes: list[list[int]], ws: list[list[float]], targets: list[int], als: dict) -> dict:
+    def baseline_suite(prefixes: list[list[int]], targets: list[int], als: np.ndarray) -> dict[str, dict]:
         pop = popularity_scores(prefixes, n_items)
         return {
-            "popularity": rank_metrics(np.tile(pop, (len(prefixes), 1)), prefixes, targets),
-            "markov": rank_metrics(markov_scores(prefixes, n_items), prefixes, targets),
-            "item_knn": rank_metrics(item_knn_scores(prefixes, n_items), prefixes, targets),
-            "als": rank_metrics(als_scores(prefixes, ws, n_items, als, cfg.seed), prefixes, targets),
+            "popularity": rank_scores(np.tile(pop, (len(prefixes), 1)), prefixes, targets),
+            "markov": rank_scores(markov_scores(prefixes, n_items), prefixes, targets),
+            "item_knn": rank_scores(item_knn_scores(prefixes, n_items), prefixes, targets),
+            "als": rank_scores(als, prefixes, targets),
         }
 
-    val_w = [seqs.weights[u][: cut[u]] for u in evaluated]
-    test_w = [seqs.weights[u][: cut[u] + 1] for u in evaluated]
-    als_val = [
-        rank_metrics(als_scores(val_prefix, val_w, n_items, p, cfg.seed), val_prefix, val_target)["ndcg_at_10"]
-        for p in ALS_SETTINGS
-    ]
+    als_val_scores = [als_scores(sp.val_prefix, sp.val_weights, n_items, p, cfg.seed) for p in ALS_SETTINGS]
+    als_val = [rank_metrics(m, sp.val_prefix, sp.val_target)["ndcg_at_10"] for m in als_val_scores]
     als_best = ALS_SETTINGS[int(np.argmax(als_val))]
-    baselines = baseline_suite(test_prefix, test_w, test_target, als_best)
+    als_val_best = als_val_scores[int(np.argmax(als_val))]
+    del als_val_scores
+    val_rows = baseline_suite(sp.val_prefix, sp.val_target, als_val_best)
+    test_rows = baseline_suite(
+        sp.test_prefix, sp.test_target, als_scores(sp.test_prefix, sp.test_weights, n_items, als_best, cfg.seed)
+    )
+    baselines_val = {name: means(rows) for name, rows in val_rows.items()}
+    baselines = {name: means(rows) for name, rows in test_rows.items()}
+    best_name = max(baselines_val, key=lambda n: baselines_val[n]["ndcg_at_10"])
     for name, m in baselines.items():
-        print(f"[sequence] baseline {name}: test {m}", file=sys.stderr, flush=True)
+        print(
+            f"[sequence] baseline {name}: val nDCG@10 {baselines_val[name]['ndcg_at_10']:.4f}, test {m}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def validator(net: SequenceNet) -> tuple[float, float]:
-        logits = net_scores(net, val_prefix, val_types, cfg.max_len)
-        t = torch.tensor(val_target) - 1
+        logits = net_scores(net, sp.val_prefix, sp.val_types, cfg.max_len)
+        t = torch.tensor(sp.val_target) - 1
         loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), t))
-        return loss, rank_metrics(logits, val_prefix, val_target)["ndcg_at_10"]
+        return loss, rank_metrics(logits, sp.val_prefix, sp.val_target)["ndcg_at_10"]
 
     trained: dict[str, dict[str, Any]] = {}
     for arch in [cfg.arch] + (["gru"] if cfg.gru and cfg.arch != "gru" else []):
         t0 = time.time()
         net, history, best_epoch = train_net(
-            cfg, arch, n_items, (train_items, train_types), validator, cfg.epochs, arch
+            cfg, arch, n_items, (sp.train_items, sp.train_types), validator, cfg.epochs, arch
         )
         # Scored on test, the network learns from everything before each test item, as the baselines
         # count it (validation items included), for the epochs validation chose.
         seen_net, _, _ = train_net(
-            cfg, arch, n_items, (seen_items, seen_types), None, best_epoch, f"{arch} on train and validation"
+            cfg, arch, n_items, (sp.seen_items, sp.seen_types), None, best_epoch, f"{arch} on train and validation"
         )
-        test = rank_metrics(net_scores(seen_net, test_prefix, test_types, cfg.max_len), test_prefix, test_target)
+        net_rows = rank_scores(
+            net_scores(seen_net, sp.test_prefix, sp.test_types, cfg.max_len), sp.test_prefix, sp.test_target
+        )
         trained[arch] = {"net": net, "seen_net": seen_net, "history": history, "best_epoch": best_epoch,
-                         "test": test, "seconds": round(time.time() - t0, 1)}  # fmt: skip
-        print(f"[sequence] {arch}: best epoch {best_epoch}, test {test}", file=sys.stderr, flush=True)
+                         "val_ndcg_at_10": max(history.val_score), "rows": net_rows, "test": means(net_rows),
+                         "seconds": round(time.time() - t0, 1)}  # fmt: skip
+        print(f"[sequence] {arch}: best epoch {best_epoch}, test {trained[arch]['test']}", file=sys.stderr, flush=True)
 
-    served = trained[cfg.arch]
-    strategies = choose_strategy(
-        net_scores(served["net"], val_prefix, val_types, cfg.max_len),
-        als_scores(val_prefix, val_w, n_items, als_best, cfg.seed),
-        val_prefix,
-        val_target,
+    network = trained[cfg.arch]
+    served = choose_served(
+        cfg.arch, network["val_ndcg_at_10"], {name: m["ndcg_at_10"] for name, m in baselines_val.items()}
     )
+    fallback = served["model"] if served["model"] in FALLBACKS else None
+    if fallback is None:
+        served_val = net_scores(network["net"], sp.val_prefix, sp.val_types, cfg.max_len)
+        served_rows, served_val_ndcg = network["rows"], network["val_ndcg_at_10"]
+    else:
+        served_val = FALLBACKS[fallback].fit(sp.val_prefix, n_items).scores(sp.val_prefix)
+        served_rows, served_val_ndcg = test_rows[fallback], baselines_val[fallback]["ndcg_at_10"]
+    print(f"[sequence] served: {served['model']} ({served['reason']})", file=sys.stderr, flush=True)
+    strategies = choose_strategy(served_val, als_val_best, sp.val_prefix, sp.val_target)
     print(f"[sequence] strategies on validation: {strategies}", file=sys.stderr, flush=True)
-    metrics = {f"test_{k}": v for k, v in served["test"].items()}
-    best_name = max(baselines, key=lambda n: baselines[n]["ndcg_at_10"])
+
+    # Headline numbers are what is served; the network's own stay beside them (with intervals when not served).
+    metrics = {f"test_{k}": v for k, v in means(served_rows).items()}
+    headlines = [
+        Headline(f"test_{key}", mean_of(served_rows[key]), mean_of(test_rows[best_name][key]), best_name)
+        for key in ("ndcg_at_10", "hit_at_10")
+    ]
+    metrics.update({f"network_test_{k}": v for k, v in network["test"].items()})
+    if fallback is not None:
+        headlines += [
+            Headline(
+                f"network_test_{key}", mean_of(network["rows"][key]), mean_of(test_rows[best_name][key]), best_name
+            )
+            for key in ("ndcg_at_10", "hit_at_10")
+        ]
+    intervals = uncertainty(headlines, len(sp.evaluated))
     baseline_metrics: dict[str, Any] = {
-        "name": f"the strongest baseline on test nDCG@10 ({best_name}); each baseline under its name",
+        "name": f"the strongest baseline on validation nDCG@10 ({best_name}); each baseline under its name",
         **{f"test_{k}": v for k, v in baselines[best_name].items()},
-        **{name: {f"test_{k}": v for k, v in m.items()} for name, m in baselines.items()},
+        **{
+            name: {**{f"test_{k}": v for k, v in m.items()}, "val_ndcg_at_10": baselines_val[name]["ndcg_at_10"]}
+            for name, m in baselines.items()
+        },
         "als_settings": {"chosen": als_best, "val_ndcg_at_10": als_val},
     }
     if "gru" in trained and cfg.arch != "gru":
-        baseline_metrics["gru"] = {f"test_{k}": v for k, v in trained["gru"]["test"].items()}
+        baseline_metrics["gru"] = {
+            **{f"test_{k}": v for k, v in trained["gru"]["test"].items()},
+            "val_ndcg_at_10": trained["gru"]["val_ndcg_at_10"],
+        }
     result: dict[str, Any] = {
         **metrics,
-        "best_epoch": served["best_epoch"],
-        "train_seconds": served["seconds"],
-        "val_ndcg_at_10": max(served["history"].val_score),
-        "n_evaluated_users": len(evaluated),
+        "best_epoch": network["best_epoch"],
+        "train_seconds": network["seconds"],
+        "val_ndcg_at_10": served_val_ndcg,
+        "network_val_ndcg_at_10": network["val_ndcg_at_10"],
+        "n_evaluated_users": len(sp.evaluated),
         "baselines": {name: {f"test_{k}": v for k, v in m.items()} for name, m in baselines.items()},
+        "baselines_val": {name: {f"val_{k}": v for k, v in m.items()} for name, m in baselines_val.items()},
         "strategies": strategies,
+        "served": served,
+        "tie_order": cfg.tie_order,
+        "tie_seed": cfg.tie_seed,
+        **intervals,
     }
     report = Path(cfg.report_dir) / "sequence"
     report.mkdir(parents=True, exist_ok=True)
-    plot_history(report, served["history"], score_name="nDCG@10")
+    plot_history(report, network["history"], score_name="nDCG@10")
     (report / "metrics.json").write_text(
         json.dumps(
-            {**result, "baseline": baseline_metrics, "history": asdict(served["history"]), "config": asdict(cfg)},
+            {**result, "baseline": baseline_metrics, "history": asdict(network["history"]), "config": asdict(cfg)},
             indent=2,
         )
     )
+    ci = intervals["ci95"]["test_ndcg_at_10"]
+    vs = intervals["vs_baseline"]["test_ndcg_at_10"]
     print(
-        f"[sequence] {cfg.arch} test nDCG@10 {metrics['test_ndcg_at_10']:.4f} HR@10 {metrics['test_hit_at_10']:.4f} "
-        f"MRR {metrics['test_mrr']:.4f} | best baseline ({best_name}) nDCG@10 {baselines[best_name]['ndcg_at_10']:.4f} "
-        f"HR@10 {baselines[best_name]['hit_at_10']:.4f}",
+        f"[sequence] served {served['model']}: test nDCG@10 {metrics['test_ndcg_at_10']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] "
+        f"HR@10 {metrics['test_hit_at_10']:.4f} MRR {metrics['test_mrr']:.4f} | best baseline on validation "
+        f"({best_name}) nDCG@10 {baselines[best_name]['ndcg_at_10']:.4f} HR@10 {baselines[best_name]['hit_at_10']:.4f}"
+        f" | difference {vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']})",
         file=sys.stderr,
         flush=True,
     )
     if cfg.save:
-        net = served["seen_net"]
-        if cfg.refit:  # the served model learns from every interaction, for the epochs validation chose
-            net, _, _ = train_net(cfg, cfg.arch, n_items, (seqs.items, seqs.types), None, served["best_epoch"], "refit")
+        net = network["seen_net"]
+        if cfg.refit and fallback is None:  # the served model learns from every interaction, for the chosen epochs
+            net, _, _ = train_net(
+                cfg, cfg.arch, n_items, (seqs.items, seqs.types), None, network["best_epoch"], "refit"
+            )
+        # A fallback counts what the network would have learnt from.
+        events = seqs.items if cfg.refit else sp.seen_items
+        scorer = FALLBACKS[fallback].fit(events, n_items) if fallback else None
         config = {
             **{k: getattr(cfg, k) for k in NET_ARGS},
             "arch": cfg.arch,
             "min_history": cfg.min_history,
+            "served": fallback or "network",
             "strategy": strategies["default"],
             "blend_weight": strategies["blend_weight"],
         }
         items = cfg.items or ("" if cfg.data else str(data.items_table()))
-        model = SequenceModel(net, seqs.item_ids, config, ItemCatalog.from_table(items) if items else None)
+        model = SequenceModel(net, seqs.item_ids, config, ItemCatalog.from_table(items) if items else None, scorer)
         rows = [
             f"{u}\t{i}\t{w}\t{t}" for u, i, w, t in df[["user_id", "item_id", "weight", "ts"]].itertuples(index=False)
         ]
@@ -471,14 +620,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "data": {
                 "name": str(path) if cfg.data else "MovieLens-100k (GroupLens)",
                 "sha256": fingerprint(rows),
-                "n_train": sum(len(s) for s in train_items),
-                "n_val": len(val_target),
-                "n_test": len(test_target),
+                "n_train": sum(len(s) for s in sp.train_items),
+                "n_val": len(sp.val_target),
+                "n_test": len(sp.test_target),
                 "n_users": len(seqs.users),
                 "n_items": n_items,
             },
             "label_map": {},
+            "served": served,
+            "tie_order": cfg.tie_order,
+            "tie_seed": cfg.tie_seed,
         }
+        metadata.update(intervals)
         result["tag"] = save_to_store("sequence", None, cfg.arch, metadata, model.save)
         print(f"[sequence] saved {result['tag']}", file=sys.stderr, flush=True)
     return result

@@ -6,9 +6,14 @@ Shapes: B sequences, L positions (left-padded: the newest event is at ``L - 1``)
 I items. Item index 0 is padding; item ``k`` (1..I) is ``item_ids[k - 1]``. Event types index
 :data:`EVENT_TYPES` from 1 (0 is padding).
 
+A model whose network scored below a simpler scorer on validation (a last-item Markov chain,
+item-kNN over the last events, popularity) is served by that scorer instead (``config["served"]``,
+one of :data:`FALLBACKS`), whose counts the artifact then holds.
+
 The artifact is ``model.safetensors`` (the network's state dict) plus ``config.json`` (the
-constructor arguments, the item ids, the minimum history) and, when trained with one, the items
-table (``items.csv``); no pickle.
+constructor arguments, the item ids, the minimum history, what serves) and, when trained with one,
+the items table (``items.csv``), and with a fallback its ``<name>.npz`` (counts, index arrays); no
+pickle.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.sparse import csr_matrix
 from torch import nn
 
 from mining.artifacts import load_weights
@@ -116,6 +122,200 @@ def pad_left(sequences: Sequence[Sequence[int]], length: int) -> torch.Tensor:
     return out
 
 
+def _counts(sequences: Sequence[Sequence[int]], n_items: int) -> np.ndarray:
+    """(I,) float64 occurrences of each item index (1..I) over ``sequences``."""
+    every = [np.asarray(s, dtype=np.int64) for s in sequences if len(s)]
+    flat = np.concatenate(every) if every else np.zeros(0, np.int64)
+    return np.bincount(flat - 1, minlength=n_items).astype(np.float64)
+
+
+def _normalised(scores: np.ndarray) -> np.ndarray:
+    """(B, I) non-negative scores -> rows summing to 1 (uniform where a row is all zero)."""
+    total = scores.sum(axis=1, keepdims=True)
+    return np.divide(scores, total, out=np.full_like(scores, 1.0 / scores.shape[1]), where=total > 0)
+
+
+class Popularity:
+    """Item occurrences: every history gets the same scores.
+
+    Args:
+        popularity: (I,) occurrences of items 1..I.
+    """
+
+    KIND, FILE = "popularity", "popularity.npz"
+
+    def __init__(self, popularity: np.ndarray) -> None:
+        self.popularity = np.asarray(popularity, dtype=np.float64)
+        self.reads = 0  # events of a history an answer depends on
+
+    @classmethod
+    def fit(cls, sequences: Sequence[Sequence[int]], n_items: int) -> Popularity:
+        return cls(_counts(sequences, n_items))
+
+    @property
+    def n_items(self) -> int:
+        return len(self.popularity)
+
+    def scores(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """(B,) histories (item indices 1..I, oldest first) -> (B, I) float64 occurrence counts."""
+        return np.tile(self.popularity, (len(histories), 1))
+
+    def probabilities(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """(B, I): each item's share of all occurrences."""
+        return _normalised(self.scores(histories))
+
+    def save(self, path: Path) -> None:
+        np.savez(path / self.FILE, popularity=self.popularity)
+
+    @classmethod
+    def load(cls, path: Path) -> Popularity:
+        with np.load(path / cls.FILE, allow_pickle=False) as z:
+            return cls(z["popularity"])
+
+
+class MarkovChain:
+    """First-order chain over item indices (1..I): how often item b followed item a in a user's
+    ordered events, and how often each item occurs.
+
+    Args:
+        transitions: (I, I) counts; row a - 1, column b - 1 is how often b came right after a.
+        popularity: (I,) occurrences of each item.
+    """
+
+    KIND, FILE = "markov", "markov.npz"
+
+    def __init__(self, transitions: csr_matrix, popularity: np.ndarray) -> None:
+        self.transitions = csr_matrix(transitions, dtype=np.float64)
+        self.popularity = np.asarray(popularity, dtype=np.float64)
+        self.reads = 1
+        if self.transitions.shape != (len(self.popularity),) * 2:
+            raise ValueError(f"transitions {self.transitions.shape} do not match {len(self.popularity)} items")
+
+    @classmethod
+    def fit(cls, sequences: Sequence[Sequence[int]], n_items: int) -> MarkovChain:
+        """Count over ``sequences`` (item indices 1..I, oldest first) each consecutive pair and item."""
+        pairs = [np.asarray(s, dtype=np.int64) for s in sequences if len(s) > 1]
+        a = np.concatenate([p[:-1] for p in pairs]) - 1 if pairs else np.zeros(0, np.int64)
+        b = np.concatenate([p[1:] for p in pairs]) - 1 if pairs else np.zeros(0, np.int64)
+        counts = csr_matrix((np.ones(len(a)), (a, b)), shape=(n_items, n_items), dtype=np.float64)
+        counts.sum_duplicates()
+        return cls(counts, _counts(sequences, n_items))
+
+    @property
+    def n_items(self) -> int:
+        return len(self.popularity)
+
+    def scores(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """(B,) non-empty histories -> (B, I) float64: the counts of what followed each history's
+        last item, plus popularity scaled below 1 (so it only breaks ties between equal counts)."""
+        tie = self.popularity / (self.popularity.max(initial=0.0) + 1.0)
+        rows = np.asarray([h[-1] for h in histories], dtype=np.int64) - 1
+        return np.asarray(self.transitions[rows].toarray()) + tie[None, :]
+
+    def probabilities(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """(B, I): :meth:`scores` normalised per row."""
+        return _normalised(self.scores(histories))
+
+    def save(self, path: Path) -> None:
+        """The transition counts as COO rows, columns and counts, and the popularity."""
+        coo = self.transitions.tocoo()
+        np.savez(
+            path / self.FILE,
+            rows=coo.row.astype(np.int32),
+            cols=coo.col.astype(np.int32),
+            counts=coo.data,
+            popularity=self.popularity,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> MarkovChain:
+        with np.load(path / cls.FILE, allow_pickle=False) as z:
+            n = len(z["popularity"])
+            counts = csr_matrix((z["counts"], (z["rows"], z["cols"])), shape=(n, n), dtype=np.float64)
+            return cls(counts, z["popularity"])
+
+
+class ItemKNN:
+    """Item-to-item cosine similarity of binary user-item co-occurrence: a history scores each
+    item by its summed similarity to the history's last ``last`` items, popularity (scaled far
+    below any similarity) breaking ties. Similarities are computed per request from the binary
+    (U, I) matrix, so the artifact grows with the interactions, not with I squared.
+
+    Args:
+        user_items: (U, I) binary CSR: which user (an anonymous row) had which item.
+        popularity: (I,) occurrences of each item (repeats counted).
+        last: how many of the newest events a history is scored by.
+    """
+
+    KIND, FILE = "item_knn", "item_knn.npz"
+
+    def __init__(self, user_items: csr_matrix, popularity: np.ndarray, last: int = 5) -> None:
+        self.user_items = csr_matrix(user_items, dtype=np.float64)
+        self.user_items.data[:] = 1.0
+        self.item_users = self.user_items.T.tocsr()
+        self.popularity = np.asarray(popularity, dtype=np.float64)
+        self.last = self.reads = int(last)
+        self.norms = np.sqrt(np.asarray(self.user_items.sum(axis=0)).ravel()) + 1e-9
+
+    @classmethod
+    def fit(cls, sequences: Sequence[Sequence[int]], n_items: int, last: int = 5) -> ItemKNN:
+        """Rows of ``sequences`` (item indices 1..I) as the users of the co-occurrence."""
+        rows = np.concatenate([np.full(len(s), u) for u, s in enumerate(sequences)] or [np.zeros(0, np.int64)])
+        cols = np.concatenate([np.asarray(s, dtype=np.int64) - 1 for s in sequences] or [np.zeros(0, np.int64)])
+        ui = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sequences), n_items), dtype=np.float64)
+        ui.sum_duplicates()
+        return cls(ui, _counts(sequences, n_items), last)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.popularity)
+
+    def scores(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """(B,) non-empty histories -> (B, I) float64 summed similarities (an item's own 0) to
+        each history's last ``last`` items (repeats count again), plus a popularity tie-break."""
+        tie = self.popularity / (self.popularity.max(initial=0.0) + 1.0) * 1e-3
+        out = np.empty((len(histories), self.n_items))
+        for start in range(0, len(histories), 256):  # bounds the (recent items, I) block in memory
+            chunk = [np.asarray(h[-self.last :], dtype=np.int64) - 1 for h in histories[start : start + 256]]
+            recent = np.concatenate(chunk)
+            co = np.asarray((self.item_users[recent] @ self.user_items).toarray())
+            sim = co / self.norms[recent, None] / self.norms[None, :]
+            sim[np.arange(len(recent)), recent] = 0.0
+            firsts = np.cumsum([0] + [len(c) for c in chunk[:-1]])
+            out[start : start + len(chunk)] = np.add.reduceat(sim, firsts, axis=0) + tie
+        return out
+
+    def probabilities(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        """(B, I): :meth:`scores` normalised per row."""
+        return _normalised(self.scores(histories))
+
+    def save(self, path: Path) -> None:
+        """The binary matrix's CSR index arrays (its values are all 1), the popularity and ``last``."""
+        ui = self.user_items
+        np.savez(
+            path / self.FILE,
+            indptr=ui.indptr.astype(np.int64),
+            indices=ui.indices.astype(np.int32),
+            shape=np.asarray(ui.shape, dtype=np.int64),
+            popularity=self.popularity,
+            last=np.asarray(self.last),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ItemKNN:
+        with np.load(path / cls.FILE, allow_pickle=False) as z:
+            indices, indptr = z["indices"], z["indptr"]
+            ui = csr_matrix((np.ones(len(indices)), indices, indptr), shape=tuple(int(n) for n in z["shape"]))
+            return cls(ui, z["popularity"], int(z["last"]))
+
+
+Fallback = Popularity | MarkovChain | ItemKNN
+# What may answer instead of the network, by name (``config["served"]``).
+FALLBACKS: dict[str, type[Popularity] | type[MarkovChain] | type[ItemKNN]] = {
+    c.KIND: c for c in (MarkovChain, ItemKNN, Popularity)
+}
+
+
 class SequenceModel:
     """A trained :class:`SequenceNet` with its item ids.
 
@@ -123,18 +323,37 @@ class SequenceModel:
         net: the network (eval mode for serving).
         item_ids: I external item ids; item index k is ``item_ids[k - 1]``.
         config: the constructor arguments of ``net`` plus ``min_history`` (known item events a
-            user needs before the model predicts for them).
+            user needs before the model predicts for them) and ``served`` (what answers: ``network``,
+            the default, or a name in :data:`FALLBACKS`, which needs that ``fallback``).
         catalog: the items table it was trained with, if any (titles and categories in answers).
+        fallback: the scorer that answers when ``served`` names it.
     """
 
     def __init__(
-        self, net: SequenceNet, item_ids: Sequence[str], config: dict[str, Any], catalog: ItemCatalog | None = None
+        self,
+        net: SequenceNet,
+        item_ids: Sequence[str],
+        config: dict[str, Any],
+        catalog: ItemCatalog | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
-        self.net, self.config, self.catalog = net, dict(config), catalog
+        self.net, self.config, self.catalog, self.fallback = net, dict(config), catalog, fallback
         self.item_ids = [str(i) for i in item_ids]
         self.item_index = {item: k + 1 for k, item in enumerate(self.item_ids)}
         self.type_index = {t: k + 1 for k, t in enumerate(EVENT_TYPES)}
         self.min_history = int(config.get("min_history", 1))
+        self.served = str(config.get("served", "network"))
+        if self.served not in ("network", *FALLBACKS):
+            raise ValueError(f"served must be network or one of {tuple(FALLBACKS)}; got {self.served!r}")
+        if self.served != "network" and (
+            fallback is None or self.served != fallback.KIND or fallback.n_items != len(self.item_ids)
+        ):
+            raise ValueError(f"served {self.served!r} needs that scorer over the model's {len(self.item_ids)} items")
+
+    @property
+    def source(self) -> str:
+        """What answers: the network's architecture (``sasrec``, ``gru``) or the fallback's name."""
+        return str(self.config["arch"]) if self.served == "network" else self.served
 
     @property
     def max_len(self) -> int:
@@ -166,8 +385,9 @@ class SequenceModel:
         """Per history (``(item_id, event type)`` pairs, oldest first) its top ``n`` next items.
 
         Returns:
-            per history ``{"items": [(item_id, probability)], "used": int}`` (``used``: the known
-            events read, at most ``max_len``), or ``{"items": None, "used": int, "reason": str}``
+            per history ``{"items": [(item_id, probability)], "used": int, "source": str}``
+            (``used``: the known events the answer depends on, at most ``max_len`` for the network,
+            1 for the Markov chain, 5 for item-kNN, 0 for popularity; ``source``: :attr:`source`), or ``{"items": None, "used": int, "reason": str}``
             when it has fewer than ``min_history`` known items.
         """
         out: list[dict[str, Any]] = [{} for _ in histories]
@@ -181,7 +401,7 @@ class SequenceModel:
                     "reason": f"{len(items)} known item events; the sequence model needs {self.min_history}",
                 }
         if ready:
-            probs = torch.softmax(self.logits([encoded[k] for k in ready]).float(), dim=-1).cpu().numpy()
+            probs = self._probabilities([encoded[k] for k in ready])
             for row, k in enumerate(ready):
                 p = probs[row].copy()
                 if exclude_seen:
@@ -189,9 +409,23 @@ class SequenceModel:
                 top = np.argsort(-p, kind="stable")[:n]
                 out[k] = {
                     "items": [(self.item_ids[j], float(p[j])) for j in top if p[j] >= 0],
-                    "used": min(len(encoded[k][0]), self.max_len),
+                    "used": self._used(len(encoded[k][0])),
+                    "source": self.source,
                 }
         return out
+
+    def _probabilities(self, histories: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
+        """Encoded non-empty histories -> (B, I) next-item probabilities from what serves."""
+        if self.served == "network":
+            return torch.softmax(self.logits(histories).float(), dim=-1).cpu().numpy()  # type: ignore[no-any-return]
+        assert self.fallback is not None  # the constructor checked
+        return self.fallback.probabilities([items for items, _ in histories])
+
+    def _used(self, known: int) -> int:
+        """Known events the answer read out of ``known``."""
+        if self.fallback is None or self.served == "network":
+            return min(known, self.max_len)
+        return min(known, self.fallback.reads)
 
     # --- artifact ---------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -205,6 +439,8 @@ class SequenceModel:
         (path / "config.json").write_text(json.dumps({**self.config, "item_ids": self.item_ids}, ensure_ascii=False))
         if self.catalog is not None:
             self.catalog.save(path)
+        if self.fallback is not None:
+            self.fallback.save(path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> SequenceModel:
@@ -213,7 +449,9 @@ class SequenceModel:
         item_ids = config.pop("item_ids")
         net = SequenceNet(len(item_ids), **{k: config[k] for k in NET_ARGS})
         load_weights(net, path / "model.safetensors")
-        return cls(net.to(device).eval(), item_ids, config, ItemCatalog.load(path))
+        kind = FALLBACKS.get(str(config.get("served", "network")))
+        fallback = kind.load(path) if kind is not None else None
+        return cls(net.to(device).eval(), item_ids, config, ItemCatalog.load(path), fallback)
 
 
 NET_ARGS = ("arch", "hidden", "layers", "heads", "max_len", "dropout")

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,14 @@ import pytest
 
 from mining.models.recall import RecallModel, confidence, recommend_many
 from training import train_recall
-from training.train_recall import fit, popularity_recs, ranking_metrics, stratified_split
+from training.train_recall import (
+    fit,
+    headline_uncertainty,
+    popularity_recs,
+    ranking_metrics,
+    ranking_scores,
+    stratified_split,
+)
 
 
 def checkerboard(n_users: int = 20, n_items: int = 20, hold_out: int = 3) -> tuple[pd.DataFrame, dict[str, set[str]]]:
@@ -98,6 +106,27 @@ def test_ranking_metrics_by_hand() -> None:
     assert m["map"] == pytest.approx(((1 / 1 + 2 / 3) / 2) / 2)
 
 
+def test_per_user_scores_average_to_the_headline_and_pair_by_user() -> None:
+    truth = {"c": {"q"}, "a": {"x", "y"}, "b": {"z"}}  # c first: pairing by position would pair it with a
+    model = {"a": ["x", "m", "y"], "b": ["z", "o", "p"]}  # "c" unknown to the model
+    popular = {"c": ["q", "m", "n"], "b": ["n", "o", "z"], "a": ["m", "n", "o"]}
+    users, rows = ranking_scores(truth, model, k=3)
+    assert users == ["a", "b"] and rows["recall_at_3"].tolist() == [1.0, 1.0]
+    assert {k: float(v.mean()) for k, v in rows.items()} == ranking_metrics(truth, model, k=3)
+    out = headline_uncertainty(truth, model, popular)
+    assert set(out["ci95"]) == {"test_ndcg_at_10", "test_recall_at_10"} and out["n_test_items"] == 2
+    # Paired on the model's users a and b: popularity misses a, ranks z third for b.
+    model_ndcg = ranking_metrics(truth, model)["ndcg_at_10"]
+    base_ndcg = (0.0 + 1 / np.log2(4)) / 2
+    row = out["vs_baseline"]["test_ndcg_at_10"]
+    assert row["baseline"] == "popularity" and row["diff"] == pytest.approx(round(model_ndcg - base_ndcg, 4))
+    assert out["vs_baseline"]["test_recall_at_10"]["diff"] == pytest.approx(1.0 - 0.5)
+    lo, hi = out["ci95"]["test_ndcg_at_10"]
+    assert lo <= model_ndcg <= hi
+    with pytest.raises(ValueError, match="no recommendations for 1 test users"):
+        headline_uncertainty(truth, model, {"a": ["x"]})
+
+
 def test_stratified_split_per_group() -> None:
     df = pd.DataFrame(
         {"user_id": [f"u{k}" for k in range(12)], "item_id": ["a"] * 8 + ["b"] * 4, "weight": 1.0, "ts": 0}
@@ -131,3 +160,14 @@ def test_training_smoke(tmp_path: Path) -> None:
     )
     assert out["test_recall_at_10"] > 0.9 and out["tag"].startswith("recall:")
     assert out["test_recall_at_10"] > out["per_user_split"]["recall_at_10"] - 0.2
+    report = json.loads((tmp_path / "recall" / "metrics.json").read_text())
+    for metric in ("test_ndcg_at_10", "test_recall_at_10"):  # intervals of the reported numbers
+        lo, hi = out["ci95"][metric]
+        assert lo - 1e-4 <= out[metric] <= hi + 1e-4
+        diff = out[metric] - report["baseline"][metric]
+        assert out["vs_baseline"][metric]["diff"] == pytest.approx(round(diff, 4), abs=1e-9)
+    assert out["vs_baseline"]["test_ndcg_at_10"]["verdict"] == "ahead"  # the checkerboard beats popularity
+    import bentoml
+
+    meta = bentoml.models.get(out["tag"]).info.metadata
+    assert meta["ci95"] == out["ci95"] and meta["vs_baseline"] == out["vs_baseline"]
