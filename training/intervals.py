@@ -143,6 +143,6 @@ def uncertainty(headlines: Sequence[Headline], n: int, seed: int = 0, n_boot: in
 
 def worst_verdict(vs_baseline: Mapping[str, Mapping[str, Any]]) -> Verdict | None:
     """The weakest verdict over a model's headline rows (behind < level < ahead); None for none."""
-    order: dict[str, int] = {"behind": 0, "level": 1, "ahead": 2}
-    verdicts = [row["verdict"] for row in vs_baseline.values() if "verdict" in row]
-    return min(verdicts, key=order.__getitem__) if verdicts else None  # type: ignore[return-value]
+    order: tuple[Verdict, ...] = ("behind", "level", "ahead")
+    ranks = [order.index(row["verdict"]) for row in vs_baseline.values() if "verdict" in row]
+    return order[min(ranks)] if ranks else None
