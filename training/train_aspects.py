@@ -13,13 +13,20 @@ Two models, one artifact (:class:`mining.models.aspects.AspectModel`):
   on validation accuracy, calibrated on validation.
 
 The published test splits stay test sets; validation is carved out of train (``--val-fraction``,
-by sentence). Metrics on test, per domain and pooled: exact-span aspect F1, polarity accuracy and
-macro-F1 on the gold aspects, and the end-to-end F1 of (span, polarity) pairs. Baselines on the
-same test sentences: ``lexicon`` (aspect terms seen in training, longest match; polarity of the
-nearest opinion word of a lexicon derived from the training split, :class:`OpinionLexicon`) and
+by sentence). Sentences are compared by :func:`training.dedup.dedup_key` of their text: validation
+drops every sentence that also occurs in the rest of train, and the test numbers are those of the
+published test split less every sentence that occurs in the published train split (the published
+split's numbers are kept beside them, ``metrics["published_split"]``). Quantisation is chosen on
+validation pair F1; the test split is read once, for what serves.
+
+Metrics on test, per domain and pooled: exact-span aspect F1, polarity accuracy and macro-F1 on
+the gold aspects, and the end-to-end F1 of (span, polarity) pairs. Baselines on the same test
+sentences: ``lexicon`` (aspect terms seen in training, longest match; polarity of the nearest
+opinion word of a lexicon derived from the training split, :class:`OpinionLexicon`) and
 ``whole_text`` (the same extraction; the stored whole-text sentiment model's label copied to
 every aspect). The headline metrics are the SemEval-2014 laptops test set for English and the
-pool of all domains for Chinese.
+pool of all domains for Chinese, each with a bootstrap interval over sentences and a paired
+comparison with the strongest baseline on that metric (:mod:`training.intervals`).
 """
 
 from __future__ import annotations
@@ -50,9 +57,12 @@ from training.common import (
     frozen_layers_field,
     parse_config,
     quantize_field,
+    record_test_drop,
     set_seed,
     write_report,
 )
+from training.dedup import dedup_key
+from training.intervals import Headline, Statistic, f1_of_counts, ratio_of_sums, uncertainty
 from training.store import save_to_store, shared_encoder_record
 from training.textclf import Split, TextClfConfig, fit_and_evaluate, tfidf_baseline
 from training.train_ner import NerConfig, build_model
@@ -63,6 +73,8 @@ Spans = list[tuple[int, int]]
 # Where each language's headline number comes from (None: pooled over every domain).
 HEADLINE_DOMAIN = {"en": "laptop", "zh": None}
 METRIC_KEYS = ("test_aspect_f1", "test_polarity_accuracy", "test_polarity_macro_f1", "test_pair_f1")
+# The headline metrics given a bootstrap interval and a paired comparison with the strongest baseline.
+INTERVAL_KEYS = ("test_aspect_f1", "test_polarity_accuracy", "test_pair_f1")
 
 
 @dataclass
@@ -102,9 +114,17 @@ class AspectsConfig:
 
 
 # --- Data --------------------------------------------------------------------------------------------
-def load_rows(cfg: AspectsConfig) -> tuple[dict[str, list[dict[str, Any]]], str]:
-    """({train, val, test} -> rows of ``cfg.lang``, data description). A table without test rows
-    gets 10% of its sentences as test."""
+def load_rows(
+    cfg: AspectsConfig,
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], dict[str, Any], str]:
+    """The rows of ``cfg.lang``: ({train, val, test}, the published test rows, the ``dedup`` block of
+    the data metadata, data description).
+
+    A table without test rows gets 10% of its sentences as test. Validation (``--val-fraction`` of
+    train) drops every sentence whose :func:`dedup_key` occurs in the rest of train; ``test`` is the
+    published test rows (a random ``--max-eval-samples`` of them) less those whose key occurs in
+    the published train split, validation included. ``test`` keeps the published rows' order.
+    """
     rows = data.read_aspects(cfg.data or data.aspects_table())
     rows = [r for r in rows if r["lang"] == cfg.lang]
     if cfg.domains:
@@ -116,22 +136,38 @@ def load_rows(cfg: AspectsConfig) -> tuple[dict[str, list[dict[str, Any]]], str]
         )
     rng = random.Random(cfg.seed)
     train = [r for r in rows if r["split"] == "train"]
-    test = [r for r in rows if r["split"] == "test"]
-    if not test:
+    published = [r for r in rows if r["split"] == "test"]
+    if not published:
         rng.shuffle(train)
         cut = max(1, len(train) // 10)
-        test, train = train[:cut], train[cut:]
+        published, train = train[:cut], train[cut:]
+    seen = {dedup_key(r["text"]) for r in train}
     rng.shuffle(train)
     n_val = max(1, int(len(train) * cfg.val_fraction))
     val, train = train[:n_val], train[n_val:]
+    in_train = {dedup_key(r["text"]) for r in train}
+    val_kept = [r for r in val if dedup_key(r["text"]) not in in_train]
+    val_removed = len(val) - len(val_kept)
+    if not val_kept:
+        raise SystemExit(f"every validation sentence also occurs in train ({len(val)}): raise --val-fraction")
     if cfg.max_train_samples:
         train = train[: cfg.max_train_samples]
     if cfg.max_eval_samples:
         # A random sample: the table lists test sentences domain by domain.
-        val = val[: cfg.max_eval_samples]
-        test = rng.sample(test, min(cfg.max_eval_samples, len(test)))
+        val_kept = val_kept[: cfg.max_eval_samples]
+        published = rng.sample(published, min(cfg.max_eval_samples, len(published)))
+    test = [r for r in published if dedup_key(r["text"]) not in seen]
+    if not test:
+        raise SystemExit(f"every test sentence also occurs in train ({len(published)})")
+    dedup = {
+        "key": "training.dedup.dedup_key of the sentence text",
+        "val_removed_in_train": val_removed,
+        "val_carved": len(val),
+        "test_removed_in_train": len(published) - len(test),
+        "n_test_published": len(published),
+    }
     name = cfg.data or "vendored ABSA archive (" + ", ".join(sorted({r["domain"] for r in rows})) + ")"
-    return {"train": train, "val": val, "test": test}, name
+    return {"train": train, "val": val_kept, "test": test}, published, dedup, name
 
 
 def examples(rows: Sequence[dict[str, Any]]) -> list[Example]:
@@ -143,10 +179,57 @@ def gold_spans(row: dict[str, Any]) -> set[tuple[int, int]]:
 
 
 # --- Metrics ------------------------------------------------------------------------------------------
-def _f1(gold: Sequence[set[Any]], pred: Sequence[set[Any]]) -> float:
-    tp = sum(len(g & p) for g, p in zip(gold, pred, strict=True))
-    n_gold, n_pred = sum(map(len, gold)), sum(map(len, pred))
-    return 0.0 if tp == 0 else 2 * tp / (n_gold + n_pred)
+Predicted = tuple[list[Spans], list[list[str]], list[str]]
+Predictor = Callable[[Sequence[dict[str, Any]]], Predicted]
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """Per-sentence pieces of the headline metrics over n sentences: the statistics of
+    :data:`HEADLINE_STATISTICS` turn them into the metrics, on all sentences or a resample."""
+
+    span: np.ndarray  # (n, 3) int64: tp, fp, fn of aspect spans
+    pair: np.ndarray  # (n, 3) int64: tp, fp, fn of (span, polarity) pairs
+    polarity_correct: np.ndarray  # (n,) int64: gold aspects whose polarity was predicted right
+    n_aspects: np.ndarray  # (n,) int64: gold aspects
+
+
+HEADLINE_STATISTICS: dict[str, Callable[[ItemScores], Statistic]] = {
+    "test_aspect_f1": lambda it: f1_of_counts(it.span),
+    "test_polarity_accuracy": lambda it: ratio_of_sums(it.polarity_correct, it.n_aspects),
+    "test_pair_f1": lambda it: f1_of_counts(it.pair),
+}
+
+
+def _counts(gold: set[Any], pred: set[Any]) -> tuple[int, int, int]:
+    return len(gold & pred), len(pred - gold), len(gold - pred)
+
+
+def item_scores(
+    rows: Sequence[dict[str, Any]],
+    spans: Sequence[Spans],
+    span_polarity: Sequence[Sequence[str]],
+    gold_polarity: Sequence[str],
+) -> ItemScores:
+    """Per-sentence counts of ``rows`` (arguments as :func:`score_domain`)."""
+    pred_pairs = [{(s, e, p) for (s, e), p in zip(sp, pol, strict=True)} for sp, pol in zip(spans, span_polarity)]
+    span, pair, correct, n_aspects = [], [], [], []
+    k = 0
+    for row, sp, pp in zip(rows, spans, pred_pairs, strict=True):
+        span.append(_counts(gold_spans(row), set(sp)))
+        pair.append(_counts({(a["start"], a["end"], a["polarity"]) for a in row["aspects"]}, pp))
+        asked = gold_polarity[k : k + len(row["aspects"])]
+        correct.append(sum(a["polarity"] == p for a, p in zip(row["aspects"], asked, strict=True)))
+        n_aspects.append(len(row["aspects"]))
+        k += len(row["aspects"])
+    if k != len(gold_polarity):
+        raise ValueError(f"{len(gold_polarity)} gold-aspect polarities for {k} gold aspects")
+    return ItemScores(
+        np.array(span, dtype=np.int64).reshape(-1, 3),
+        np.array(pair, dtype=np.int64).reshape(-1, 3),
+        np.array(correct, dtype=np.int64),
+        np.array(n_aspects, dtype=np.int64),
+    )
 
 
 def score_domain(
@@ -156,7 +239,8 @@ def score_domain(
     gold_polarity: Sequence[str],
     labels: Sequence[str],
 ) -> dict[str, float]:
-    """The four metrics on ``rows``.
+    """The four metrics on ``rows``; aspect F1, polarity accuracy and pair F1 are
+    :data:`HEADLINE_STATISTICS` of :func:`item_scores` over every row.
 
     Args:
         rows: n test sentences.
@@ -165,56 +249,83 @@ def score_domain(
         gold_polarity: the polarity predicted for each gold aspect, in :func:`examples` order.
         labels: polarity classes (macro-F1 averages over those present in gold or prediction).
     """
-    gold = [gold_spans(r) for r in rows]
-    pred = [set(s) for s in spans]
-    gold_pairs = [{(a["start"], a["end"], a["polarity"]) for a in r["aspects"]} for r in rows]
-    pred_pairs = [{(s, e, p) for (s, e), p in zip(sp, pol, strict=True)} for sp, pol in zip(spans, span_polarity)]
+    items = item_scores(rows, spans, span_polarity, gold_polarity)
+    every = np.arange(len(rows))
     truth = [p for _, _, _, p in examples(rows)]
     present = sorted(set(truth) | set(gold_polarity), key=list(labels).index)
     ids = {p: i for i, p in enumerate(present)}
     m = classification_metrics([ids[p] for p in truth], [ids[p] for p in gold_polarity], len(present))
     return {
-        "test_aspect_f1": _f1(gold, pred),
-        "test_polarity_accuracy": m["accuracy"],
+        **{k: stat(items)(every) for k, stat in HEADLINE_STATISTICS.items()},
         "test_polarity_macro_f1": m["macro_f1"],
-        "test_pair_f1": _f1(gold_pairs, pred_pairs),
         "n_sentences": len(rows),
         "n_aspects": len(truth),
     }
 
 
-Predictor = Callable[[Sequence[dict[str, Any]]], tuple[list[Spans], list[list[str]], list[str]]]
+def take(rows: Sequence[dict[str, Any]], predicted: Predicted, idx: Sequence[int]) -> Predicted:
+    """The predictions of ``rows[i]`` for i in ``idx``, in that order."""
+    spans, span_pol, gold_pol = predicted
+    offsets = np.cumsum([0] + [len(r["aspects"]) for r in rows])
+    return (
+        [spans[i] for i in idx],
+        [span_pol[i] for i in idx],
+        [p for i in idx for p in gold_pol[offsets[i] : offsets[i + 1]]],
+    )
 
 
-def evaluate(rows: Sequence[dict[str, Any]], predict: Predictor, labels: Sequence[str], lang: str) -> dict[str, Any]:
+def evaluate(
+    rows: Sequence[dict[str, Any]], predicted: Predicted, labels: Sequence[str], lang: str
+) -> tuple[dict[str, Any], ItemScores]:
     """Metrics per domain and pooled, and the headline keys (see :data:`HEADLINE_DOMAIN`).
 
-    ``predict(rows)`` returns (spans per row, polarity per predicted span, polarity per gold aspect).
+    Args:
+        rows: n sentences.
+        predicted: (spans per row, polarity per predicted span, polarity per gold aspect), as a
+            :data:`Predictor` returns them.
+    Returns:
+        (metrics, :func:`item_scores` of the headline's sentences: the domain's or every row).
     """
-    spans, span_pol, gold_pol = predict(rows)
     by_domain: dict[str, Any] = {}
-    domains = sorted({r["domain"] for r in rows})
-    for d in domains:
-        idx = [i for i, r in enumerate(rows) if r["domain"] == d]
-        offsets = np.cumsum([0] + [len(r["aspects"]) for r in rows])
-        gp = [p for i in idx for p in gold_pol[offsets[i] : offsets[i + 1]]]
-        by_domain[d] = score_domain(
-            [rows[i] for i in idx], [spans[i] for i in idx], [span_pol[i] for i in idx], gp, labels
-        )
-    pooled = score_domain(rows, spans, span_pol, gold_pol, labels)
+    parts: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        parts.setdefault(r["domain"], []).append(i)
+    for d in sorted(parts):
+        part = take(rows, predicted, parts[d])
+        by_domain[d] = score_domain([rows[i] for i in parts[d]], *part, labels)
+    pooled = score_domain(rows, *predicted, labels)
     headline = HEADLINE_DOMAIN.get(lang)
+    idx = parts[headline] if headline in parts else list(range(len(rows)))
     top = by_domain.get(headline or "", pooled)
-    return {
+    metrics = {
         **{k: top[k] for k in METRIC_KEYS},
         "headline": headline if headline in by_domain else "pooled",
         "pooled": pooled,
         "metrics_by_domain": by_domain,
     }
+    return metrics, item_scores([rows[i] for i in idx], *take(rows, predicted, idx))
+
+
+def headline_uncertainty(model: ItemScores, baselines: dict[str, tuple[dict[str, Any], ItemScores]]) -> dict[str, Any]:
+    """``ci95`` of each of :data:`INTERVAL_KEYS` and ``vs_baseline`` against the baseline strongest
+    on that metric (the one :func:`strongest_baseline` reports), resampling test sentences.
+
+    Args:
+        model: the served model's headline item scores.
+        baselines: name -> (its metrics, its item scores on the same sentences).
+    """
+    headlines = []
+    for k in INTERVAL_KEYS:
+        best = max(baselines, key=lambda b: baselines[b][0][k]) if baselines else None
+        stat = HEADLINE_STATISTICS[k]
+        base = stat(baselines[best][1]) if best else None
+        headlines.append(Headline(k, stat(model), base, best or ""))
+    return uncertainty(headlines, len(model.n_aspects))
 
 
 # --- Baselines ----------------------------------------------------------------------------------------
 def lexicon_predictor(dictionary: AspectDictionary, lexicon: OpinionLexicon) -> Predictor:
-    def predict(rows: Sequence[dict[str, Any]]) -> tuple[list[Spans], list[list[str]], list[str]]:
+    def predict(rows: Sequence[dict[str, Any]]) -> Predicted:
         spans = [dictionary.find(r["text"]) for r in rows]
         span_pol = [[lexicon.polarity(r["text"], s, e) for s, e in sp] for r, sp in zip(rows, spans)]
         gold_pol = [lexicon.polarity(t, s, e) for t, s, e, _ in examples(rows)]
@@ -224,7 +335,7 @@ def lexicon_predictor(dictionary: AspectDictionary, lexicon: OpinionLexicon) -> 
 
 
 def whole_text_predictor(dictionary: AspectDictionary, sentiment: Callable[[list[str]], list[str]]) -> Predictor:
-    def predict(rows: Sequence[dict[str, Any]]) -> tuple[list[Spans], list[list[str]], list[str]]:
+    def predict(rows: Sequence[dict[str, Any]]) -> Predicted:
         labels = sentiment([r["text"] for r in rows])
         spans = [dictionary.find(r["text"]) for r in rows]
         span_pol = [[label] * len(sp) for label, sp in zip(labels, spans)]
@@ -297,11 +408,38 @@ def polarity_splits(splits: dict[str, list[dict[str, Any]]], lang: str) -> tuple
     return out, labels
 
 
+def served_predictor(model: AspectModel, labels: Sequence[str]) -> Predictor:
+    """Rows -> (spans, polarity per span, polarity per gold aspect) of an aspect model as it serves."""
+
+    def predict(rows: Sequence[dict[str, Any]]) -> Predicted:
+        texts = [r["text"] for r in rows]
+        spans = [[(s, e) for s, e, _ in found] for found in model.extract(texts)]
+        flat = [(t, s, e) for t, sp in zip(texts, spans) for s, e in sp]
+        p_spans = model.classify(flat).argmax(1) if flat else np.zeros(0, dtype=int)
+        span_pol, k = [], 0
+        for sp in spans:
+            span_pol.append([labels[int(i)] for i in p_spans[k : k + len(sp)]])
+            k += len(sp)
+        gold = [(t, s, e) for t, s, e, _ in examples(rows)]
+        gold_pol = [labels[int(i)] for i in model.classify(gold).argmax(1)] if gold else []
+        return spans, span_pol, gold_pol
+
+    return predict
+
+
+def published_block(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What the ``published_split`` entry keeps of :func:`evaluate`'s metrics."""
+    return {**{k: metrics[k] for k in METRIC_KEYS}, "headline": metrics["headline"], "pooled": metrics["pooled"]}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Train both parts, measure them and both baselines on the test split, write the report, save.
+    """Train both parts, choose the quantisation on validation, measure what serves and both
+    baselines on the test split (deduplicated against train, and as published), write the report,
+    save.
 
     Returns:
-        ``{"metrics": {...}, "baseline_metrics": {"lexicon": {...}, "whole_text": {...}}, "tag": ...}``.
+        ``{"metrics": {...}, "baseline_metrics": {"lexicon": {...}, "whole_text": {...}}, "tag": ...,
+        "ci95": {...}, "vs_baseline": {...}, "n_test_items": ...}``.
     """
     cfg = parse_config(AspectsConfig, argv)
     set_seed(cfg.seed)
@@ -309,9 +447,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     device = pick_device()
     name = model_name("aspects", cfg.lang)
-    splits, data_name = load_rows(cfg)
+    splits, published, dedup, data_name = load_rows(cfg)
     print(
-        f"[{name}] sentences train {len(splits['train'])}, val {len(splits['val'])}, test {len(splits['test'])}; "
+        f"[{name}] sentences train {len(splits['train'])}, val {len(splits['val'])} "
+        f"({dedup['val_removed_in_train']} dropped: in train), test {len(splits['test'])} of "
+        f"{len(published)} published ({dedup['test_removed_in_train']} in train); "
         f"aspects train {sum(len(r['aspects']) for r in splits['train'])}",
         file=sys.stderr,
         flush=True,
@@ -344,83 +484,94 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rows = [f"{r['domain']}\t{r['split']}\t{r['text']}\t{r['aspects']}" for part in splits.values() for r in part]
     pol = fit_and_evaluate(pol_cfg, pol_splits, labels, device, f"{name} polarity", linear, fingerprint(rows))
     abstention = Abstention.from_metadata({"abstention": pol["abstention"]})
+    # Rows of the published test split that make up the deduplicated one (in order).
+    in_test = {id(r) for r in splits["test"]}
+    kept = [i for i, r in enumerate(published) if id(r) in in_test]
 
-    # Measure what is served: the whole artifact after a save/load round trip.
+    # Measure what is served: the whole artifact after a save/load round trip, quantised as chosen
+    # on validation pair F1; then the test split, read once.
     with tempfile.TemporaryDirectory() as tmp:
         AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention).save(Path(tmp))
-        served = AspectModel.load(Path(tmp), device, abstention)
 
-        def predictor(served: AspectModel) -> Predictor:
-            return lambda rows: model_predict(served, rows)
+        def variant(mode: str) -> AspectModel:
+            return cast(AspectModel, quantize(AspectModel.load(Path(tmp), device, abstention), mode))
 
-        def model_predict(
-            served: AspectModel, rows: Sequence[dict[str, Any]]
-        ) -> tuple[list[Spans], list[list[str]], list[str]]:
-            texts = [r["text"] for r in rows]
-            spans = [[(s, e) for s, e, _ in found] for found in served.extract(texts)]
-            flat = [(t, s, e) for t, sp in zip(texts, spans) for s, e in sp]
-            p_spans = served.classify(flat).argmax(1) if flat else np.zeros(0, dtype=int)
-            span_pol, k = [], 0
-            for sp in spans:
-                span_pol.append([labels[int(i)] for i in p_spans[k : k + len(sp)]])
-                k += len(sp)
-            gold = [(t, s, e) for t, s, e, _ in examples(rows)]
-            gold_pol = [labels[int(i)] for i in served.classify(gold).argmax(1)] if gold else []
-            return spans, span_pol, gold_pol
+        def val_pair_f1(model: AspectModel) -> float:
+            """Pair F1 over every validation sentence (all domains: more sentences than the headline's)."""
+            val = splits["val"]
+            return float(
+                evaluate(val, served_predictor(model, labels)(val), labels, cfg.lang)[0]["pooled"]["test_pair_f1"]
+            )
 
-        t0 = time.time()
-        metrics = evaluate(splits["test"], predictor(served), labels, cfg.lang)
-        test_seconds = time.time() - t0
+        fp32 = variant("none")
         quantization = choose_quantization(
-            cfg.quantize,
-            "test_pair_f1",
-            metrics["test_pair_f1"],
-            lambda mode: evaluate(
-                splits["test"],
-                predictor(quantize(AspectModel.load(Path(tmp), device, abstention), mode)),
-                labels,
-                cfg.lang,
-            )["test_pair_f1"],
+            cfg.quantize, "val_pair_f1", val_pair_f1(fp32), lambda mode: val_pair_f1(variant(mode))
         )
+        mode = str(quantization["mode"])
+        served = fp32 if mode == "none" else variant(mode)
+        t0 = time.time()
+        predicted = served_predictor(served, labels)(published)
+        test_seconds = time.time() - t0
+        fp32_predicted = predicted if mode == "none" else served_predictor(fp32, labels)(published)
 
-    baseline_metrics: dict[str, Any] = {
-        "lexicon": {
-            "name": "aspect terms seen in training (longest match) + nearest opinion word of the training lexicon",
-            **evaluate(splits["test"], lexicon_predictor(dictionary, lexicon), labels, cfg.lang),
-        }
+    test_rows = splits["test"]
+    metrics, items = evaluate(test_rows, take(published, predicted, kept), labels, cfg.lang)
+    test_fp32 = evaluate(test_rows, take(published, fp32_predicted, kept), labels, cfg.lang)[0]["test_pair_f1"]
+    record_test_drop(quantization, test_fp32, metrics["test_pair_f1"])
+    metrics["published_split"] = published_block(evaluate(published, predicted, labels, cfg.lang)[0])
+    gold_truth = [p for *_, p in examples(test_rows)]
+    gold_pred = take(published, predicted, kept)[2]
+    known = [i for i, p in enumerate(gold_truth) if p in labels]
+
+    baselines: dict[str, Predictor] = {"lexicon": lexicon_predictor(dictionary, lexicon)}
+    baseline_names = {
+        "lexicon": "aspect terms seen in training (longest match) + nearest opinion word of the training lexicon"
     }
     sentiment = load_sentiment(cfg.sentiment_model or f"sentiment-{cfg.lang}:latest", device)
+    baseline_metrics: dict[str, Any] = {}
+    baseline_items: dict[str, tuple[dict[str, Any], ItemScores]] = {}
+    if sentiment is not None:
+        baselines["whole_text"] = whole_text_predictor(dictionary, sentiment[0])
+        baseline_names["whole_text"] = (
+            f"training-term extraction + whole-text sentiment ({sentiment[1]}) copied to every aspect"
+        )
+    for b, predict in baselines.items():
+        b_predicted = predict(published)
+        b_metrics, b_items = evaluate(test_rows, take(published, b_predicted, kept), labels, cfg.lang)
+        b_metrics["published_split"] = published_block(evaluate(published, b_predicted, labels, cfg.lang)[0])
+        baseline_metrics[b] = {"name": baseline_names[b], **b_metrics}
+        baseline_items[b] = (b_metrics, b_items)
     if sentiment is None:
         baseline_metrics["whole_text"] = {"name": "whole-text sentiment", "missing": "no sentiment model in the store"}
-    else:
-        baseline_metrics["whole_text"] = {
-            "name": f"training-term extraction + whole-text sentiment ({sentiment[1]}) copied to every aspect",
-            **evaluate(splits["test"], whole_text_predictor(dictionary, sentiment[0]), labels, cfg.lang),
-        }
     for k in METRIC_KEYS:
         line = f"[{name}] {k}: model {metrics[k]:.4f}"
         for b, m in baseline_metrics.items():
             line += f", {b} {m[k]:.4f}" if k in m else ""
-        print(line + f" ({metrics['headline']})", file=sys.stderr, flush=True)
+        published_k = metrics["published_split"][k]
+        print(line + f" ({metrics['headline']}; published split: model {published_k:.4f})", file=sys.stderr, flush=True)
     baseline_metrics.update(strongest_baseline(baseline_metrics))
+    intervals = headline_uncertainty(items, baseline_items)
     metrics.update(
         {
+            "val_pair_f1": quantization.get(mode, quantization["fp32"]),
             "val_aspect_f1": max(ext_history.val_score) if ext_history.val_score else 0.0,
             "extractor_best_epoch": ext_best,
             "extractor_seconds": round(extractor_seconds, 1),
-            "polarity": {k: v for k, v in pol["metrics"].items() if not k.startswith("test_")},
+            "polarity": {k: v for k, v in pol["metrics"].items() if not k.startswith(("test_", "neural_only"))},
             "polarity_tfidf_weight": pol["weight"],
             "test_seconds": round(test_seconds, 1),
             "opinion_lexicon": lexicon.stats,
             "quantization": quantization,
         }
     )
-    result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics, "tag": None}
+    result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics, "tag": None, **intervals}
     report = Path(cfg.report_dir) / name
     write_report(
         report,
         ext_history,
-        confusion_matrix(pol_splits["test"].y, pol["pred"], len(labels)),
+        confusion_matrix(
+            [labels.index(gold_truth[i]) for i in known], [labels.index(gold_pred[i]) for i in known], len(labels)
+        ),
         labels,
         {**result, "polarity_history": dataclasses.asdict(pol["history"])},
     )
@@ -435,11 +586,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "n_train": len(splits["train"]),
                 "n_val": len(splits["val"]),
                 "n_test": len(splits["test"]),
+                "dedup": dedup,
             },
             "label_map": {str(i): p for i, p in enumerate(labels)},
             "abstention": pol["abstention"],
             "history": {"extractor": asdict(ext_history), "polarity": dataclasses.asdict(pol["history"])},
             "quantization": quantization,
+            **intervals,
         }
         if cfg.frozen_layers:
             metadata["shared_encoder"] = shared_encoder_record(

@@ -206,3 +206,104 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
     assert set(result["baseline_metrics"]["metrics_by_domain"]) == set(m["metrics_by_domain"])
     assert result["tag"].startswith("aspects-zh:")
     assert (tmp_path / "aspects-zh" / "confusion.png").exists()
+    # Test without the sentences training holds, beside the published split; what serves is measured.
+    assert m["published_split"]["pooled"]["n_sentences"] == 200 >= m["pooled"]["n_sentences"]
+    assert m["quantization"]["chosen_on"] == "validation" and m["quantization"]["test_served"] == m["test_pair_f1"]
+    assert set(result["ci95"]) == set(train_aspects.INTERVAL_KEYS)
+    assert result["n_test_items"] == m["pooled"]["n_sentences"]
+    assert result["vs_baseline"]["test_pair_f1"]["baseline"] == "lexicon"
+
+
+def _row(text: str, domain: str, split: str, aspects: list[tuple[int, int, str]], lang: str = "en") -> dict:
+    return {
+        "text": text,
+        "lang": lang,
+        "domain": domain,
+        "split": split,
+        "aspects": [{"start": s, "end": e, "polarity": p} for s, e, p in aspects],
+    }
+
+
+def test_validation_and_test_lose_the_sentences_training_holds(tmp_path: Path) -> None:
+    from training.dedup import dedup_key
+    from training.train_aspects import AspectsConfig, load_rows
+
+    train = [_row(f"屏幕{i}号很好", "phone", "train", [(0, 2, "positive")], "zh") for i in range(30)]
+    # Half the sentences come twice, spelt differently: the copies may straddle the validation cut.
+    train += [_row(f"屏幕{i}号很好！", "phone", "train", [(0, 2, "positive")], "zh") for i in range(0, 30, 2)]
+    test = [
+        _row("屏幕3号 很好", "phone", "test", [(0, 2, "positive")], "zh"),  # in train, spelt differently
+        _row("屏幕8号很好", "phone", "test", [(0, 2, "positive")], "zh"),
+        _row("电池不行", "phone", "test", [(0, 2, "negative")], "zh"),
+        _row("屏幕一般", "phone", "test", [(0, 2, "neutral")], "zh"),
+    ]
+    path = tmp_path / "aspects.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in train + test), encoding="utf-8")
+    splits, published, dedup, _ = load_rows(AspectsConfig(lang="zh", data=str(path), val_fraction=0.4, seed=3))
+
+    train_keys = {dedup_key(r["text"]) for r in splits["train"]}
+    assert dedup["val_removed_in_train"] > 0  # the seed puts some copies on both sides
+    assert not train_keys & {dedup_key(r["text"]) for r in splits["val"]}
+    assert len(splits["train"]) + len(splits["val"]) + dedup["val_removed_in_train"] == len(train)
+    assert dedup["val_carved"] == len(splits["val"]) + dedup["val_removed_in_train"]
+    assert [r["text"] for r in published] == [r["text"] for r in test]
+    assert [r["text"] for r in splits["test"]] == ["电池不行", "屏幕一般"]
+    assert (dedup["test_removed_in_train"], dedup["n_test_published"]) == (2, 4)
+
+
+PREDICTED_ROWS = [
+    _row("ab cd", "laptop", "test", [(0, 2, "positive"), (3, 5, "negative")]),
+    _row("gh", "restaurant", "test", [(0, 2, "positive")]),
+    _row("ef", "laptop", "test", [(0, 2, "negative")]),
+]
+# laptop: (0,2) right span and polarity, (3,4) a wrong span; "ef": right span, wrong polarity.
+PREDICTED = (
+    [[(0, 2), (3, 4)], [], [(0, 2)]],
+    [["positive", "negative"], [], ["positive"]],
+    ["positive", "positive", "negative", "negative"],
+)
+
+
+def test_headline_item_scores_agree_exactly_with_the_metrics() -> None:
+    import numpy as np
+
+    from training.train_aspects import HEADLINE_STATISTICS, evaluate
+
+    labels = ["negative", "positive"]
+    metrics, items = evaluate(PREDICTED_ROWS, PREDICTED, labels, "en")
+    assert metrics["headline"] == "laptop"  # English reports the laptop sentences
+    assert items.span.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert items.pair.tolist() == [[1, 1, 1], [0, 1, 1]]
+    assert (items.polarity_correct.tolist(), items.n_aspects.tolist()) == ([1, 1], [2, 1])
+    assert metrics["test_aspect_f1"] == pytest.approx(4 / 6) and metrics["test_pair_f1"] == pytest.approx(2 / 6)
+    assert metrics["test_polarity_accuracy"] == pytest.approx(2 / 3)
+    every = np.arange(len(items.n_aspects))
+    for key, stat in HEADLINE_STATISTICS.items():
+        assert stat(items)(every) == metrics[key]
+    # Chinese reports the pool: every sentence is an item.
+    pooled, all_items = evaluate(PREDICTED_ROWS, PREDICTED, labels, "zh")
+    assert len(all_items.n_aspects) == 3 and pooled["test_pair_f1"] == pytest.approx(2 / 7)
+    for key, stat in HEADLINE_STATISTICS.items():
+        assert stat(all_items)(np.arange(3)) == pooled[key]
+
+
+def test_uncertainty_compares_each_metric_with_the_baseline_strongest_on_it() -> None:
+    from training.train_aspects import INTERVAL_KEYS, evaluate, headline_uncertainty
+
+    labels = ["negative", "positive"]
+    rows = [_row(f"r{i} ab", "laptop", "test", [(3, 5, "positive" if i % 2 else "negative")]) for i in range(40)]
+    truth = ["positive" if i % 2 else "negative" for i in range(40)]
+    model = evaluate(rows, ([[(3, 5)]] * 40, [[p] for p in truth], truth), labels, "en")
+    # "spans" finds every aspect but guesses polarity; "polarity" knows it but finds half the spans.
+    spans = evaluate(rows, ([[(3, 5)]] * 40, [["positive"]] * 40, ["positive"] * 40), labels, "en")
+    found = [[(3, 5)] if i < 20 else [] for i in range(40)]
+    polarity = evaluate(rows, (found, [[p] for p in truth[:20]] + [[]] * 20, truth), labels, "en")
+    assert spans[0]["test_aspect_f1"] > polarity[0]["test_aspect_f1"]
+    assert polarity[0]["test_polarity_accuracy"] > spans[0]["test_polarity_accuracy"]
+    out = headline_uncertainty(model[1], {"spans": spans, "polarity": polarity})
+    assert set(out["ci95"]) == set(INTERVAL_KEYS) and out["n_test_items"] == 40
+    assert out["vs_baseline"]["test_aspect_f1"]["baseline"] == "spans"
+    assert out["vs_baseline"]["test_polarity_accuracy"]["baseline"] == "polarity"
+    assert out["vs_baseline"]["test_polarity_accuracy"]["diff"] == 0.0  # both get every polarity right
+    assert out["vs_baseline"]["test_pair_f1"]["baseline"] == "polarity"
+    assert out["vs_baseline"]["test_pair_f1"]["verdict"] == "ahead"
