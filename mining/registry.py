@@ -132,7 +132,7 @@ MODELS: tuple[ModelSpec, ...] = (
     # docs/benchmarks.md#inference-cost-per-text); the full profile still fine-tunes everything.
     # The quick profile (the tests' store) does the same, so the tests serve shared bottoms.
     ModelSpec("sentiment", "en", "sentiment", "train_sentiment",
-              quick=("--lang", "en", "--max-train-samples", "200", "--epochs", "1", "--max-len", "64", "--threads", "1",
+              quick=("--lang", "en", "--max-train-samples", "800", "--epochs", "1", "--max-len", "64", "--threads", "1",
                      *_SHARED_EN, *_KEEP_NET),
               default=("--lang", "en", "--max-train-samples", "1500", "--epochs", "1", "--max-len", "96",
                        *_SHARED_EN),

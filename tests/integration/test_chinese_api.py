@@ -6,14 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import bentoml
 import httpx
 import pytest
 
+from mining.models.textclf import Abstention, served_note
 from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
 
 CATEGORIES = {"书籍", "平板", "手机", "水果", "洗发水", "热水器", "乳制品", "衣服", "计算机", "酒店"}
+
+
+def answered_by(tag: str) -> str:
+    """The ``model`` field of a label result from store tag ``tag``: the tag, with the note its
+    metadata adds where the TF-IDF baseline serves in place of the network."""
+    note = served_note(dict(bentoml.models.get(tag).info.metadata))
+    return f"{tag} (served: {note})" if note else tag
 
 
 def test_ner_finds_chinese_brands_and_attributes_with_offsets(server: str) -> None:
@@ -39,11 +48,27 @@ def test_mine_answers_chinese_in_chinese(server: str, trained_models: dict[str, 
     question, want, delivery = body["results"]
     assert [r["demand"]["intent"] for r in body["results"]] == ["question", "request", "order_status"]
     assert want["demand"]["targets"] == ["华为"] and want["demand"]["attributes"] == ["20000毫安"]
+    threshold = Abstention.from_metadata(
+        bentoml.models.get(trained_models["classification-zh"]).info.metadata
+    ).threshold
     for r in body["results"]:
         assert r["lang"] == "zh" and r["demand"]["summary"].startswith("顾客")
-        assert r["category"]["model"] == trained_models["classification-zh"]  # the Chinese model, not the English
-        assert r["demand"]["category"] == r["category"]["label"]
-        assert r["category"]["label"] in CATEGORIES or r["category"]["reason"].startswith("not sure")
+        category = r["category"]
+        assert category["model"] == answered_by(
+            trained_models["classification-zh"]
+        )  # the Chinese model, not the English
+        assert set(category["probabilities"]) == CATEGORIES
+        assert r["demand"]["category"] == category["label"]
+        # Its top category where the calibrated probability reaches the model's threshold, else null and why.
+        top = max(category["probabilities"], key=category["probabilities"].get)
+        if category["score"] >= threshold:
+            assert (category["label"], category["reason"]) == (top, None)
+        else:
+            assert category["label"] is None and category["reason"].startswith(
+                f"not sure: top probability {category['score']:.2f} ({top})"
+            )
+    # A question that names its product ranks that category first, answered or not.
+    assert max(question["category"]["probabilities"], key=question["category"]["probabilities"].get) == "洗发水"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +100,6 @@ def test_a_language_without_a_model_gets_null_categories(
     ]
     assert zh["label"] is None and zh["model"] is None
     assert zh["reason"] == "no classification model for 'zh' text (models exist for ['en'])"
-    assert en["model"] == trained_models["classification-en"]
+    assert en["model"] == answered_by(trained_models["classification-en"])
     mined = httpx.post(f"{url}/mine", json={"texts": ["联想笔记本电脑很好用"]}, timeout=60).json()["results"][0]
     assert mined["demand"]["category"] is None and mined["category"]["reason"].startswith("no classification model")

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.schemas import MAX_TEXT_CHARS, MAX_TEXTS
 from mining.artifacts import quantize
-from mining.models.textclf import Abstention, load_artifact
+from mining.models.textclf import Abstention, load_artifact, served_note
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +30,13 @@ def post(url: str, body: object = None, content: bytes | None = None) -> httpx.R
     return httpx.post(f"{url}/sentiment", json=body, timeout=60)
 
 
+def answered_by(tag: str) -> str:
+    """The ``model`` field of a label result from store tag ``tag``: the tag, with the note its
+    metadata adds where the TF-IDF baseline serves in place of the network."""
+    note = served_note(dict(bentoml.models.get(tag).info.metadata))
+    return f"{tag} (served: {note})" if note else tag
+
+
 def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) -> None:
     r = post(server, {"texts": TEXTS})
     assert r.status_code == 200, r.text
@@ -38,10 +45,37 @@ def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) 
     for x in results:
         assert set(x["probabilities"]) == {"negative", "positive"}
         assert sum(x["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-        assert x["score"] == pytest.approx(max(x["probabilities"].values()))
-        # A label, or null because the calibrated probability is under the model's threshold.
-        assert x["label"] == max(x["probabilities"], key=x["probabilities"].get) or x["reason"].startswith("not sure")
-        assert x["model"] == trained_models[f"sentiment-{x['lang']}"]
+        top = max(x["probabilities"], key=x["probabilities"].get)
+        assert x["score"] == pytest.approx(x["probabilities"][top])
+        assert x["model"] == answered_by(trained_models[f"sentiment-{x['lang']}"])
+        # The top label exactly where the calibrated probability reaches the threshold stored with
+        # the model; null under it, with a reason naming the probability, the label and the threshold.
+        stored = bentoml.models.get(trained_models[f"sentiment-{x['lang']}"])
+        threshold = Abstention.from_metadata(stored.info.metadata).threshold
+        if x["score"] >= threshold:
+            assert (x["label"], x["reason"]) == (top, None)
+        else:
+            assert x["label"] is None
+            assert x["reason"] == (
+                f"not sure: top probability {x['score']:.2f} ({top}) is under the threshold {threshold:.2f} "
+                "chosen on validation"
+            )
+
+
+# Reviews no reader would misjudge, a positive and a negative one per language. The session's small
+# models must answer them (not abstain) with their label.
+CLEAR = [
+    ("质量很好，物流也快，下次还来买", "zh", "positive"),
+    ("太差劲了，质量很差，不会再买了", "zh", "negative"),
+    ("Love it! The best coffee I have ever had.", "en", "positive"),
+    ("The tea tasted stale and bitter. Very disappointed, I would not buy it again.", "en", "negative"),
+]
+
+
+def test_clear_reviews_get_their_label(server: str) -> None:
+    results = post(server, {"texts": [text for text, _, _ in CLEAR]}).json()["results"]
+    got = [(x["lang"], x["label"], x["reason"]) for x in results]
+    assert got == [(lang, label, None) for _, lang, label in CLEAR], [x["probabilities"] for x in results]
 
 
 def test_served_probabilities_match_the_stored_model(server: str, trained_models: dict[str, str]) -> None:

