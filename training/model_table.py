@@ -53,8 +53,11 @@ def notes(metadata: Mapping[str, Any]) -> list[str]:
     if data.get("label_source") == "rules":
         out.append("test labels come from rules, not annotators")
     served = metadata.get("served") or {}
-    if served.get("model"):
-        out.append(f"serves its baseline `{served['model']}`: {served.get('reason', 'it lost on validation')}")
+    baselines = {row.get("baseline") for row in (metadata.get("vs_baseline") or {}).values()}
+    if served.get("model") in baselines:
+        out.append(f"serves its baseline `{served['model']}`: {served.get('reason', 'the network lost on validation')}")
+    elif served.get("model"):
+        out.append(f"served: `{served['model']}`")
     if metadata.get("tie_order"):
         out.append(f"same-second events in {metadata['tie_order']} order")
     q = metadata.get("quantization") or {}
@@ -63,10 +66,10 @@ def notes(metadata: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def rows(name: str, metadata: Mapping[str, Any]) -> list[str]:
+def rows(name: str, metadata: Mapping[str, Any], label: str = "") -> list[str]:
     """Markdown rows of one model: one per ``vs_baseline`` metric (or per ``ci95`` metric when a
     model has no baseline); an empty list for a model whose metadata has neither."""
-    metrics = metadata.get("metrics") or {}
+    metrics = metadata.get("metrics") or metadata
     ci = metadata.get("ci95") or {}
     vs = metadata.get("vs_baseline") or {}
     out = []
@@ -81,8 +84,14 @@ def rows(name: str, metadata: Mapping[str, Any]) -> list[str]:
             verdict = str(row["verdict"])
         else:
             base, diff, verdict = "none", "", ""
-        out.append(f"| `{name}` | {metric} | {_num(value)} {_interval(ci.get(metric))} | {base} | {diff} | {verdict} |")
-    extra = notes(metadata)
+        out.append(
+            f"| `{name}` | {metric}{label} | {_num(value)} {_interval(ci.get(metric))} | {base} | {diff} | {verdict} |"
+        )
+    # An ensemble with its baseline also shows the network alone on the same items.
+    alone = metrics.get("neural_only")
+    if isinstance(alone, Mapping) and alone.get("ci95"):
+        out += rows(name, alone, label=", network alone")
+    extra = notes(metadata) if not label else []
     if out and extra:
         out.append(f"| `{name}` | note | {'; '.join(extra)} | | | |")
     return out

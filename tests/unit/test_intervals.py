@@ -96,7 +96,7 @@ def test_table_rows_come_from_metadata_and_replace_only_the_marked_part() -> Non
             "test_accuracy": {"baseline": "TF-IDF + LR", "diff": 0.02, "ci95": [0.01, 0.03], "verdict": "ahead"}
         },
         "data": {"label_source": "rules"},
-        "served": {"model": "tfidf-lr", "reason": "the network lost on validation"},
+        "served": {"model": "TF-IDF + LR", "reason": "the network lost on validation"},
     }
     table = render([("sentiment-zh", meta), ("keywords", {"metrics": {}})])
     lines = table.splitlines()
@@ -104,9 +104,32 @@ def test_table_rows_come_from_metadata_and_replace_only_the_marked_part() -> Non
         "| `sentiment-zh` | test_accuracy | 0.900 [0.880, 0.920] | TF-IDF + LR 0.880 | +0.020 [0.010, 0.030] | ahead |"
     )
     assert lines[3] == "| `sentiment-zh` | test_macro_f1 | 0.800 [0.700, 0.850] | none |  |  |"
-    assert "rules" in lines[4] and "`tfidf-lr`" in lines[4]
+    assert "rules" in lines[4] and "serves its baseline `TF-IDF + LR`: the network lost" in lines[4]
+    network = render([("x", {**meta, "served": {"model": "bilstm", "reason": "ahead on validation"}})])
+    assert "served: `bilstm`" in network and "baseline `bilstm`" not in network
     assert lines[5] == "| `keywords` | not evaluated with intervals | | | | |"
     doc = f"intro\n{START}\nold table\n{END}\nafter"
     assert replace_between_markers(doc, "NEW") == f"intro\n{START}\nNEW\n{END}\nafter"
     with pytest.raises(ValueError, match="markers"):
         replace_between_markers("no markers here", "NEW")
+
+
+def test_an_ensemble_shows_the_network_alone_beside_it() -> None:
+    row = {"baseline": "tfidf-lr", "diff": -0.02, "ci95": [-0.03, -0.01], "verdict": "behind"}
+    meta = {
+        "metrics": {
+            "test_accuracy": 0.93,
+            "neural_only": {
+                "test_accuracy": 0.91,
+                "ci95": {"test_accuracy": [0.9, 0.92]},
+                "vs_baseline": {"test_accuracy": row},
+            },
+        },
+        "ci95": {"test_accuracy": [0.92, 0.94]},
+        "vs_baseline": {"test_accuracy": {**row, "diff": 0.0, "ci95": [-0.002, 0.002], "verdict": "level"}},
+    }
+    lines = render([("sentiment-zh", meta)]).splitlines()
+    assert lines[3] == (
+        "| `sentiment-zh` | test_accuracy, network alone | 0.910 [0.900, 0.920] | tfidf-lr 0.930 | -0.020 [-0.030, -0.010] "
+        "| behind |"
+    )
