@@ -189,8 +189,9 @@ MODELS: tuple[ModelSpec, ...] = (
               default=("--no-gru", "--no-refit", "--epochs", "40"),
               full=()),
     ModelSpec("demand", None, "demand", "train_demand",
-              quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--threads", "1"),
-              default=("--origins", "12", "--lr", "3e-4", "--epochs", "30", "--windows-per-epoch", "20000"),
+              quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
+                     "--seeds", "1", "--threads", "1"),
+              default=(),
               full=()),
 )
 # fmt: on

@@ -13,18 +13,24 @@ from runners.base import DEPENDENCY_CONFIG, RunnerBase, batching
 
 @bentoml.service(name="DemandRunner", threads=4, **DEPENDENCY_CONFIG)
 class DemandRunner(RunnerBase):
-    """Forecasts from the ``demand`` model."""
+    """Forecasts from the ``demand`` model: its network, or the baseline that replaced it."""
 
     RUNNER = "demand"
 
     def load(self, path: Path) -> Any:
-        from mining.models.demand import DemandModel
+        from mining.models.demand import load_forecaster
 
-        return DemandModel.load(path, self.device)
+        return load_forecaster(path, self.device)
 
     @property
     def model(self) -> Any:
         return self.models["demand"]
+
+    @property
+    def answered_by(self) -> str:
+        """The store tag, with the baseline in brackets where it answers (the network did not beat it)."""
+        tag = self.tags["demand"]
+        return tag if self.model.name == "network" else f"{tag} ({self.model.name})"
 
     def warm_up(self) -> None:
         from mining.models.demand import MIN_OBSERVED
@@ -47,7 +53,7 @@ class DemandRunner(RunnerBase):
         :func:`mining.models.demand.forecast_many`), one result per series out."""
         from mining.models.demand import forecast_many
 
-        return [ForecastResult(**r, model=self.tags["demand"]) for r in forecast_many(self.model, requests)]
+        return [ForecastResult(**r, model=self.answered_by) for r in forecast_many(self.model, requests)]
 
     @bentoml.api
     def spec(self) -> dict[str, Any]:
@@ -60,5 +66,6 @@ class DemandRunner(RunnerBase):
             "horizon": self.model.horizon,
             "quantiles": list(QUANTILES),
             "min_observed": MIN_OBSERVED,
-            "model": self.tags["demand"],
+            "model": self.answered_by,
+            "forecaster": self.model.name,
         }

@@ -1,15 +1,27 @@
-"""Train the global demand forecaster with a rolling-origin backtest and save it into the store.
+"""Train the global demand forecaster: settings chosen on validation origins, a headline from later
+rolling backtest origins, and the saved model is whichever won on validation.
 
     python -m training.train_demand                        # Dominick's orange juice, LSTM
     python -m training.train_demand --arch transformer
     python -m training.train_demand --data sales.csv       # your (series_id, period, units, covariates...) table
 
-Backtest: at each origin (default: 24, 18 and 12 periods before the end) every model is fitted on
-the periods up to the origin only and forecasts the next ``horizon`` periods of every series.
+Origins are periods before the last one; at an origin every model is fitted on the periods up to
+it only and forecasts the next ``horizon`` periods of every series.
+
+- Validation origins (``--val-origins``; default: one horizon before the earliest headline origin,
+  so no validation target lies after it) choose everything: the learning rate and windows per
+  epoch (a grid), the epoch count (early stopping), and what is served: the network, or the best
+  baseline on validation where the network does not beat it.
+- Headline origins (``--origins``, default 24, 18 and 12) give the reported numbers: the mean over
+  them of the served model's WAPE, each origin's value, and a 95% bootstrap interval resampling
+  series. Nothing is chosen on them.
+- The saved model is fitted on every period with the chosen settings.
+
 Baselines on exactly the same windows: last value, moving averages (4 and 13 periods), the median
-of the last 13 periods, and a gradient-boosted global model on lags, rolling statistics and the
-known future covariates. Metrics over all windows: WAPE and MASE of p50, scaled pinball loss, and
-the share of actuals inside [p10, p90].
+of the last 13 periods, seasonal naive (one season back) and a gradient-boosted global model on
+lags, rolling statistics and the known future covariates. Every baseline can be served: a rule
+stores its parameters in JSON, the boosted model its trees as arrays (no pickle). Metrics: WAPE and
+MASE of p50, pinball loss over total demand, and the share of actuals inside [p10, p90].
 """
 
 from __future__ import annotations
@@ -17,7 +29,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,15 +37,30 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mining.models.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
+from mining.models.demand import (
+    QUANTILES,
+    DemandModel,
+    DemandNet,
+    Forecaster,
+    RuleForecaster,
+    TreeForecaster,
+    gbm_features,
+    pinball_loss,
+    quantile_multipliers,
+    rule_forecast,
+    rule_name,
+    window_features,
+)
 from training import data
 from training.common import fingerprint, parse_config, set_seed
+from training.intervals import Headline, Statistic, ratio_of_sums, uncertainty
 from training.store import save_to_store
 
 
 @dataclass
 class DemandConfig:
-    """Train a global quantile demand forecaster (LSTM or Transformer) with a rolling-origin backtest."""
+    """Train a global quantile demand forecaster (LSTM or Transformer): settings chosen on validation
+    origins, headline from later rolling backtest origins."""
 
     data: str = field(default="", metadata={"help": "CSV/Parquet sales table; default: Dominick's orange juice"})
     covariates: str = field(
@@ -44,35 +70,86 @@ class DemandConfig:
         },
     )
     arch: str = field(default="lstm", metadata={"help": "network", "choices": ["lstm", "transformer"]})
-    history: int = field(default=52, metadata={"help": "history periods the network reads"})
+    history: int = field(default=52, metadata={"help": "history periods every forecaster reads"})
     horizon: int = field(default=12, metadata={"help": "periods forecast"})
-    origins: str = field(default="24,18,12", metadata={"help": "backtest origins, as periods before the last one"})
+    origins: str = field(
+        default="24,18,12",
+        metadata={
+            "help": "headline backtest origins, as periods before the last one; the headline is the mean over them "
+            "(use at least 3) and nothing is chosen on them"
+        },
+    )
+    val_origins: str = field(
+        default="",
+        metadata={
+            "help": "validation origins (periods before the last one) on which every setting and the served model are "
+            "chosen; each must end its horizon by the earliest headline origin (default: exactly one horizon before it)"
+        },
+    )
     hidden: int = field(default=64, metadata={"help": "LSTM units / Transformer width"})
     members: int = field(
         default=1, metadata={"help": "networks in the ensemble, each seeded differently; forecasts are their mean"}
     )
     layers: int = field(default=2, metadata={"help": "encoder layers"})
     dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    epochs: int = field(default=30, metadata={"help": "maximum epochs"})
-    patience: int = field(default=4, metadata={"help": "stop after this many epochs without a better validation WAPE"})
+    epochs: int = field(default=30, metadata={"help": "maximum epochs; early stopping on validation chooses the count"})
+    patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation WAPE"})
     batch_size: int = field(default=256, metadata={"help": "windows per batch"})
-    windows_per_epoch: int = field(
-        default=20000,
-        metadata={"help": "training windows drawn per epoch (0: all); neighbouring windows overlap heavily"},
+    windows_per_epoch: str = field(
+        default="5000",
+        metadata={
+            "help": "training windows per epoch, comma-separated candidates chosen on validation (0: one pass over "
+            "all windows); windows are drawn as a stream of shuffled passes, so an epoch may be more or less than one"
+        },
     )
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    lr: str = field(
+        default="1e-3,3e-3",
+        metadata={"help": "Adam learning rates, comma-separated candidates chosen on validation"},
+    )
     weight_by_level: bool = field(
         default=False,
+        metadata={"help": "weight each window's loss by its level, so training minimises error in units (WAPE)"},
+    )
+    season: int = field(
+        default=52,
         metadata={
-            "help": "weight each window's loss by its level, so training minimises error in units (WAPE); "
-            "measured level with the unweighted loss at origin 148 (within the spread between seeds)"
+            "help": "season of the seasonal-naive baseline in periods (0 or more than --history: no such baseline)"
+        },
+    )
+    gbm_stride: int = field(
+        default=2,
+        metadata={"help": "the boosted baseline trains on every n-th origin's windows (neighbours overlap heavily)"},
+    )
+    gbm_max_rows: int = field(
+        default=80000,
+        metadata={
+            "help": "the boosted baseline trains on at most this many (window, step) rows, drawn at random (0: all)"
+        },
+    )
+    seeds: int = field(
+        default=3,
+        metadata={
+            "help": "seeds the chosen settings are trained with on validation: their spread is recorded and their "
+            "mean WAPE is what the network brings against the baselines"
         },
     )
     max_train_samples: int = field(default=0, metadata={"help": "use only this many series (0: all)"})
     seed: int = field(default=42, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
-    save: bool = field(default=True, metadata={"help": "fit on all periods and save into the BentoML store"})
+    save: bool = field(default=True, metadata={"help": "fit what serves on all periods and save it into the store"})
     report_dir: str = field(default="reports", metadata={"help": "where metrics.json goes"})
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _log(msg: str) -> None:
+    print(f"[demand] {msg}", file=sys.stderr, flush=True)
 
 
 # --- Panel ---------------------------------------------------------------------------------------
@@ -139,6 +216,11 @@ def windows(panel: Panel, origins: np.ndarray, history: int, horizon: int) -> di
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def training_origins(until: int, horizon: int, stride: int = 1) -> np.ndarray:
+    """Origins (period indices) of the windows whose targets all lie at or before ``until``."""
+    return np.arange(4, until - horizon + 1, stride)
+
+
 # --- Metrics -------------------------------------------------------------------------------------
 def mase_scale(panel: Panel, series: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """Per window: mean absolute change between consecutive observed periods of the series up to
@@ -167,7 +249,7 @@ def forecast_metrics(target: np.ndarray, quantiles: np.ndarray, scale: np.ndarra
     out = {"wape": float(err.sum() / y.sum())}
     per_window = err.sum(1) / np.maximum(mask.sum(1), 1)
     ok = ~np.isnan(scale) & (mask.sum(1) > 0)
-    out["mase"] = float(np.mean(per_window[ok] / scale[ok]))
+    out["mase"] = float(np.mean(per_window[ok] / scale[ok])) if ok.any() else float("nan")
     if quantiles.shape[-1] == len(QUANTILES):
         q = np.array(QUANTILES)
         diff = y[..., None] - quantiles
@@ -178,71 +260,55 @@ def forecast_metrics(target: np.ndarray, quantiles: np.ndarray, scale: np.ndarra
     return out
 
 
-# --- Baselines -----------------------------------------------------------------------------------
-def _tail(units: np.ndarray, n: int) -> np.ndarray:
-    return units[:, -n:]
+def series_error_sums(target: np.ndarray, p50: np.ndarray, series: np.ndarray, n_series: int) -> np.ndarray:
+    """Per series: (sum of |actual - p50|, sum of actuals) over its windows' observed periods.
 
-
-def simple_baselines(w: dict[str, np.ndarray], horizon: int) -> dict[str, np.ndarray]:
-    """Point forecasts (N, H, 1) from each window's history alone (calendar windows: gaps count
-    as periods, their values are skipped)."""
-    u = w["units"]
-    last = np.array([row[~np.isnan(row)][-1] for row in u])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-gap tails: handled below
-        preds = {
-            "last_value": last,
-            "moving_average_4": np.nanmean(_tail(u, 4), 1),
-            "moving_average_13": np.nanmean(_tail(u, 13), 1),
-            "median_13": np.nanmedian(_tail(u, 13), 1),
-        }
-    out = {}
-    for name, p in preds.items():
-        p = np.where(np.isnan(p), last, p)  # a window whose last 4 periods are all gaps
-        out[name] = np.repeat(p[:, None, None], horizon, 1)
-    return out
-
-
-def gbm_features(w: dict[str, np.ndarray], h: int) -> tuple[np.ndarray, np.ndarray]:
-    """Features of each window for horizon step ``h`` (1-based) and the window's level.
-
-    Lags, rolling means / median / spread over calendar windows, periods since the last
-    observation, the covariates planned for the target period and at the origin, and ``h``.
-    Returns (X (N, F) float, level (N,)): targets are modelled as units / level.
+    Args:
+        target: (N, H) actuals, NaN where unobserved; p50: (N, H); series: (N,) series index.
+    Returns:
+        (n_series, 2) float64; a series without windows has (0, 0).
     """
-    u = w["units"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nan_to_num(np.nanmean(_tail(u, 13), 1)) + 1.0
-        observed = ~np.isnan(u)
-        last_idx = u.shape[1] - 1 - np.argmax(observed[:, ::-1], 1)
-        last = u[np.arange(len(u)), last_idx]
-        stats = [
-            last,
-            np.nanmean(_tail(u, 4), 1),
-            np.nanmean(_tail(u, 13), 1),
-            np.nanmedian(_tail(u, 13), 1),
-            np.nanmean(_tail(u, 26), 1),
-            np.nanmax(_tail(u, 13), 1),
-            np.nanstd(_tail(u, 13), 1),
-            np.nanmean(u, 1),
-        ]
-        lags = [u[:, -k] for k in range(1, 5)]
-    rel = [np.nan_to_num(s / level, nan=-1.0) for s in stats + lags]
-    since = u.shape[1] - 1 - last_idx
-    fut, now = w["cov_future"][:, h - 1], w["cov_hist"][:, -1]
-    X = np.column_stack([*rel, np.log(level), since, observed[:, -13:].sum(1), fut, now, fut - now, np.full(len(u), h)])
-    return X, level
+    mask = ~np.isnan(target)
+    y = np.where(mask, target, 0.0)
+    err = (np.abs(y - p50) * mask).sum(1)
+    return np.stack(
+        [np.bincount(series, err, minlength=n_series), np.bincount(series, y.sum(1), minlength=n_series)], 1
+    )
 
 
-def gbm_forecast(train_w: dict[str, np.ndarray], test_w: dict[str, np.ndarray], horizon: int, seed: int) -> np.ndarray:
-    """Gradient-boosted global model (absolute error, weighted by level so it minimises WAPE),
-    one model over all horizon steps with ``h`` as a feature. Returns (N_test, H, 1)."""
+def mean_wape_statistic(sums: np.ndarray) -> Statistic:
+    """Bootstrap statistic of the headline: the mean over origins of WAPE (a ratio of sums over the
+    resampled series at each origin). ``sums`` is (S, O, 2) from :func:`series_error_sums`."""
+    per_origin = [ratio_of_sums(sums[:, k, 0], sums[:, k, 1]) for k in range(sums.shape[1])]
+    return lambda idx: float(np.mean([stat(idx) for stat in per_origin]))
+
+
+# --- Baselines -----------------------------------------------------------------------------------
+def baseline_rules(history: int, season: int) -> list[tuple[str, int]]:
+    """The rule baselines as (rule, window): windows longer than the history are cut to it, and the
+    seasonal naive joins when ``1 <= season <= history``."""
+    rules = [("last_value", 1), ("moving_average", 4), ("moving_average", 13), ("median", 13)]
+    out = list(dict.fromkeys((r, min(w, history)) for r, w in rules))
+    return out + ([("seasonal_naive", season)] if 1 <= season <= history else [])
+
+
+def simple_baselines(w: dict[str, np.ndarray], horizon: int, season: int = 0) -> dict[str, np.ndarray]:
+    """Point forecasts (N, H, 1) of every rule baseline (see :func:`baseline_rules`) from each
+    window's history alone (calendar windows: gaps count as periods, their values are skipped)."""
+    L = w["units"].shape[1]
+    return {rule_name(r, k): rule_forecast(w["units"], r, k, horizon)[..., None] for r, k in baseline_rules(L, season)}
+
+
+def fit_gbm(train_w: dict[str, np.ndarray], horizon: int, seed: int, max_rows: int = 0) -> Any:
+    """Gradient-boosted global model (absolute error, weighted by level so it minimises WAPE), one
+    model over all horizon steps with ``h`` as a feature, predicting units / level (see
+    :func:`mining.models.demand.gbm_features`), on at most ``max_rows`` (window, step) rows drawn at
+    random (0: all). Returns the fitted ``HistGradientBoostingRegressor``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     Xs, ys, ws = [], [], []
     for h in range(1, horizon + 1):
-        X, level = gbm_features(train_w, h)
+        X, level = gbm_features(train_w["units"], train_w["cov_hist"], train_w["cov_future"], h)
         y = train_w["target"][:, h - 1]
         ok = ~np.isnan(y)
         Xs.append(X[ok])
@@ -260,12 +326,34 @@ def gbm_forecast(train_w: dict[str, np.ndarray], test_w: dict[str, np.ndarray], 
         n_iter_no_change=30,
         random_state=seed,
     )
-    model.fit(np.concatenate(Xs), np.concatenate(ys), sample_weight=np.concatenate(ws))
-    out = np.zeros((len(test_w["units"]), horizon, 1))
+    X, y, weight = np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws)
+    if max_rows and len(y) > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), max_rows, replace=False))
+        X, y, weight = X[keep], y[keep], weight[keep]
+    model.fit(X, y, sample_weight=weight)
+    return model
+
+
+def gbm_predict(model: Any, w: dict[str, np.ndarray], horizon: int) -> np.ndarray:
+    """(N, H) point forecasts in units of a model from :func:`fit_gbm`."""
+    out = np.zeros((len(w["units"]), horizon))
     for h in range(1, horizon + 1):
-        X, level = gbm_features(test_w, h)
-        out[:, h - 1, 0] = np.maximum(model.predict(X) * level, 0.0)
+        X, level = gbm_features(w["units"], w["cov_hist"], w["cov_future"], h)
+        out[:, h - 1] = np.maximum(model.predict(X) * level, 0.0)
     return out
+
+
+def baseline_points(
+    cfg: DemandConfig, panel: Panel, origin: int, test_w: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], Any]:
+    """Every baseline's (N, H) point forecasts of ``test_w`` (the windows at ``origin``), the boosted
+    model fitted on windows whose targets end by ``origin``; returns them and that fitted model."""
+    H = cfg.horizon
+    points = {name: p[..., 0] for name, p in simple_baselines(test_w, H, cfg.season).items()}
+    train_w = windows(panel, training_origins(origin, H, cfg.gbm_stride), cfg.history, H)
+    gbm = fit_gbm(train_w, H, cfg.seed, cfg.gbm_max_rows)
+    points["gbm"] = gbm_predict(gbm, test_w, H)
+    return points, gbm
 
 
 # --- The network ---------------------------------------------------------------------------------
@@ -276,20 +364,31 @@ def _tensors(w: dict[str, np.ndarray], cov_mean: np.ndarray, cov_std: np.ndarray
 
 
 def fit_network(
-    cfg: DemandConfig, panel: Panel, last: int, epochs: int | None = None, member: int = 0
-) -> tuple[DemandModel, dict]:
-    """Fit on targets up to period index ``last``. With ``epochs`` None, the last ``horizon``
-    periods are held out for early stopping and the best epoch count is returned in the log;
-    otherwise train exactly ``epochs`` epochs on everything up to ``last``. ``member`` seeds the
-    initialisation and the window order (ensemble member ``k`` uses ``seed + k``)."""
+    cfg: DemandConfig,
+    panel: Panel,
+    until: int,
+    lr: float,
+    windows_per_epoch: int,
+    epochs: int,
+    seed: int,
+    val_origin: int | None = None,
+) -> tuple[DemandModel, dict[str, Any]]:
+    """Fit one network on the windows whose targets end by period index ``until``.
+
+    Training windows come as one stream of shuffled passes over all of them, ``windows_per_epoch``
+    per epoch (0: one pass). With ``val_origin``, the WAPE of p50 on that origin's windows is
+    measured after every epoch, training stops after ``cfg.patience`` epochs without a better one
+    and the best epoch's weights are kept; otherwise exactly ``epochs`` epochs are trained.
+
+    Returns:
+        the model and ``{"epochs": per-epoch log, "best_epoch", "val_wape": per-epoch list}``.
+    """
     H, L = cfg.horizon, cfg.history
-    stop_at = last - H if epochs is None else last
-    train_origins = np.arange(4, stop_at - H + 1)
-    train_w = windows(panel, train_origins, L, H)
+    train_w = windows(panel, training_origins(until, H), L, H)
     flat = train_w["cov_hist"].reshape(-1, len(panel.covariates))
     cov_mean, cov_std = flat.mean(0), flat.std(0) + 1e-6
     tr = _tensors(train_w, cov_mean, cov_std)
-    val = _tensors(windows(panel, np.array([stop_at]), L, H), cov_mean, cov_std) if epochs is None else None
+    val = None if val_origin is None else _tensors(windows(panel, np.array([val_origin]), L, H), cov_mean, cov_std)
     args: dict[str, Any] = {
         "n_covariates": len(panel.covariates),
         "horizon": H,
@@ -299,17 +398,21 @@ def fit_network(
         "layers": cfg.layers,
         "dropout": cfg.dropout,
     }
-    torch.manual_seed(cfg.seed + member)
+    torch.manual_seed(seed)
     net = DemandNet(**args)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng(cfg.seed + member)
-    best, best_state, best_epoch, bad, log = np.inf, None, 0, 0, []
-    for epoch in range(epochs or cfg.epochs):
-        t0, net_loss, n = time.time(), 0.0, 0
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    n = len(tr["target"])
+    per_epoch = windows_per_epoch or n
+    stream = np.empty(0, np.int64)
+    best, best_state, best_epoch, bad = np.inf, None, 0, 0
+    log: list[dict[str, Any]] = []
+    for epoch in range(epochs):
+        t0, net_loss = time.time(), 0.0
+        while len(stream) < per_epoch:
+            stream = np.concatenate([stream, rng.permutation(n)])
+        order, stream = stream[:per_epoch], stream[per_epoch:]
         net.train()
-        order = rng.permutation(len(tr["target"]))
-        if cfg.windows_per_epoch:
-            order = order[: cfg.windows_per_epoch]
         for idx in np.array_split(order, max(1, len(order) // cfg.batch_size)):
             idx_t = torch.as_tensor(idx)
             loss = pinball_loss(
@@ -322,17 +425,20 @@ def fit_network(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            net_loss, n = net_loss + float(loss.detach()) * len(idx), n + len(idx)
-        entry = {"epoch": epoch + 1, "train_pinball": net_loss / n, "seconds": round(time.time() - t0, 1)}
+            net_loss += float(loss.detach()) * len(idx)
+        entry: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_pinball": net_loss / len(order),
+            "seconds": round(time.time() - t0, 1),
+        }
         if val is not None:
             net.eval()
             with torch.no_grad():
-                p50 = net(val["hist"], val["future"])[..., 1] * val["scale"][:, None]
+                p50 = net(val["hist"], val["future"])[..., len(QUANTILES) // 2] * val["scale"][:, None]
             y = val["target"] * val["scale"][:, None]
-            wape = float(((p50 - y).abs() * val["mask"]).sum() / (y * val["mask"]).sum())
-            entry["val_wape"] = wape
-            if wape < best:
-                best, best_epoch, bad = wape, epoch + 1, 0
+            entry["val_wape"] = float(((p50 - y).abs() * val["mask"]).sum() / (y * val["mask"]).sum())
+            if entry["val_wape"] < best:
+                best, best_epoch, bad = entry["val_wape"], epoch + 1, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 bad += 1
@@ -348,48 +454,164 @@ def fit_network(
             break
     if best_state is not None:
         net.load_state_dict(best_state)
-    return DemandModel(net.eval(), panel.covariates, cov_mean, cov_std, args), {"epochs": log, "best_epoch": best_epoch}
+    model = DemandModel(net.eval(), panel.covariates, cov_mean, cov_std, args)
+    return model, {
+        "epochs": log,
+        "best_epoch": best_epoch or len(log),
+        "val_wape": [e["val_wape"] for e in log if "val_wape" in e],
+    }
 
 
-def backtest_origin(cfg: DemandConfig, panel: Panel, origin: int) -> dict[str, Any]:
-    """Fit every model on periods up to ``origin`` and score the next ``horizon`` periods."""
+def fit_members(
+    cfg: DemandConfig, panel: Panel, until: int, chosen: dict[str, Any], seed: int | None = None
+) -> DemandModel:
+    """The network with the chosen settings (``lr``, ``windows_per_epoch``, ``epochs``) fitted on
+    the windows whose targets end by ``until``: ``cfg.members`` of them, seeded ``seed + k``."""
+    base = cfg.seed if seed is None else seed
+    members = [
+        fit_network(cfg, panel, until, chosen["lr"], chosen["windows_per_epoch"], chosen["epochs"], base + k)[0]
+        for k in range(cfg.members)
+    ]
+    first = members[0]
+    return DemandModel([m.net for m in members], first.covariates, first.cov_mean, first.cov_std, first.args)
+
+
+def _wape(target: np.ndarray, p50: np.ndarray) -> float:
+    mask = ~np.isnan(target)
+    y = np.where(mask, target, 0.0)
+    return float((np.abs(y - p50) * mask).sum() / y.sum())
+
+
+# --- Choices on validation -----------------------------------------------------------------------
+def choose_settings(cfg: DemandConfig, panel: Panel, val_origins: list[int]) -> dict[str, Any]:
+    """Learning rate x windows per epoch on the validation origins, epochs by early stopping, then
+    the chosen settings retrained with ``cfg.seeds`` seeds for their spread.
+
+    Returns:
+        ``{"grid": [{"lr", "windows_per_epoch", "epochs", "val_wape"}...], "chosen": {...},
+        "seed_spread": {...}, "network_val_wape": mean over seeds}``; ``val_wape`` is the mean over
+        validation origins of each run's best epoch, ``epochs`` the median of those best epochs.
+    """
+    lrs, wpes = _floats(cfg.lr), _ints(cfg.windows_per_epoch)
+    if not lrs or not wpes:
+        raise ValueError(
+            f"--lr and --windows-per-epoch need at least one value each, got {cfg.lr!r}, {cfg.windows_per_epoch!r}"
+        )
+    grid: list[dict[str, Any]] = []
+    for lr in lrs:
+        for wpe in wpes:
+            runs = [fit_network(cfg, panel, v, lr, wpe, cfg.epochs, cfg.seed, val_origin=v)[1] for v in val_origins]
+            row: dict[str, Any] = {
+                "lr": lr,
+                "windows_per_epoch": wpe,
+                "epochs": int(np.median([r["best_epoch"] for r in runs])),
+                "val_wape": float(np.mean([min(r["val_wape"]) for r in runs])),
+                "runs": runs,
+            }
+            grid.append(row)
+            _log(
+                f"validation: lr {lr:g}, {wpe} windows per epoch: WAPE {row['val_wape']:.4f} at {row['epochs']} epochs"
+            )
+    best = min(grid, key=lambda r: r["val_wape"])
+    chosen = {k: best[k] for k in ("lr", "windows_per_epoch", "epochs")}
+    # Seed cfg.seed at the chosen epoch count, read off its early-stopping run; other seeds retrained for it.
+    by_seed = {
+        cfg.seed: float(np.mean([r["val_wape"][min(chosen["epochs"], len(r["val_wape"])) - 1] for r in best["runs"]]))
+    }
+    for k in range(1, cfg.seeds):
+        scores = []
+        for v in val_origins:
+            model, _ = fit_network(
+                cfg, panel, v, chosen["lr"], chosen["windows_per_epoch"], chosen["epochs"], cfg.seed + k
+            )
+            w = windows(panel, np.array([v]), cfg.history, cfg.horizon)
+            p50 = model.predict(w["units"], w["cov_hist"], w["cov_future"])[..., len(QUANTILES) // 2]
+            scores.append(_wape(w["target"], p50))
+        by_seed[cfg.seed + k] = float(np.mean(scores))
+    values = np.array(list(by_seed.values()))
+    spread = {
+        "metric": "val_wape",
+        "on": "validation",
+        "settings": chosen,
+        "by_seed": {str(s): round(v, 4) for s, v in by_seed.items()},
+        "mean": round(float(values.mean()), 4),
+        "std": round(float(values.std(ddof=1)), 4) if len(values) > 1 else 0.0,
+        "range": round(float(values.max() - values.min()), 4),
+    }
+    _log(f"chosen lr {chosen['lr']:g}, {chosen['windows_per_epoch']} windows per epoch, {chosen['epochs']} epochs; "
+         f"validation WAPE by seed {spread['by_seed']}")  # fmt: skip
+    table = [{k: v for k, v in r.items() if k != "runs"} for r in grid]
+    return {"grid": table, "chosen": chosen, "seed_spread": spread, "network_val_wape": float(values.mean())}
+
+
+def choose_served(arch: str, network_val: float, baselines_val: dict[str, float]) -> dict[str, Any]:
+    """What the saved model answers from, decided on validation WAPE.
+
+    Args:
+        arch: the network's architecture.
+        network_val: the network's validation WAPE (mean over seeds and validation origins).
+        baselines_val: each baseline's validation WAPE; every baseline can be saved and served.
+    Returns:
+        ``{"model", "reason", "val_wape": {"network": ..., best baseline: ...}}``: ``model`` is
+        ``arch`` where the network's WAPE is below the best baseline's, else that baseline's name.
+    """
+    best = min(baselines_val, key=lambda name: baselines_val[name])
+    gap = f"validation WAPE: network {network_val:.4f}, best baseline {best} {baselines_val[best]:.4f}"
+    out: dict[str, Any] = {"val_wape": {"network": round(network_val, 4), best: round(baselines_val[best], 4)}}
+    if network_val < baselines_val[best]:
+        return {"model": arch, "reason": f"{gap}: the network is ahead", **out}
+    return {"model": best, "reason": f"{gap}: the network is not ahead, so {best} answers", **out}
+
+
+def served_forecaster(
+    cfg: DemandConfig, panel: Panel, served: str, multipliers: np.ndarray, gbm: Any = None
+) -> Forecaster:
+    """A baseline as a servable forecaster: a rule from its name, or the fitted boosted model."""
+    if served == "gbm":
+        return TreeForecaster.from_sklearn(gbm, cfg.history, cfg.horizon, panel.covariates, multipliers)
+    for r, w in baseline_rules(cfg.history, cfg.season):
+        if rule_name(r, w) == served:
+            return RuleForecaster(r, w, cfg.history, cfg.horizon, panel.covariates, multipliers)
+    raise ValueError(f"no baseline named {served!r}")
+
+
+# --- Backtest ------------------------------------------------------------------------------------
+def backtest_origin(
+    cfg: DemandConfig, panel: Panel, origin: int, chosen: dict[str, Any], multipliers: dict[str, np.ndarray]
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Fit every model on periods up to ``origin`` (the network with the chosen settings) and score
+    the next ``horizon`` periods; a baseline's p10 / p90 use ``multipliers`` (from an earlier origin).
+
+    Returns:
+        (metrics by model, per-series error sums (S, 2) by model, point forecasts (N, H) by model
+        with ``"target"`` the actuals).
+    """
     H, L = cfg.horizon, cfg.history
     test_w = windows(panel, np.array([origin]), L, H)
     scale = mase_scale(panel, test_w["series"], test_w["origin"])
+    t0 = time.time()
+    points, _ = baseline_points(cfg, panel, origin, test_w)
+    base_seconds = round(time.time() - t0, 1)
     results: dict[str, Any] = {}
-    for name, pred in simple_baselines(test_w, H).items():
-        results[name] = forecast_metrics(test_w["target"], pred, scale)
+    sums: dict[str, np.ndarray] = {}
+    for name, p in points.items():
+        q = np.maximum(p, 0.0)[..., None] * multipliers[name][None]
+        results[name] = forecast_metrics(test_w["target"], np.sort(q, -1), scale)
+        sums[name] = series_error_sums(test_w["target"], p, test_w["series"], len(panel.series))
+    results["gbm"]["seconds"] = base_seconds
     t0 = time.time()
-    gbm_train = windows(panel, np.arange(4, origin - H + 1, 2), L, H)  # every 2nd origin: same signal, half the rows
-    results["gbm"] = forecast_metrics(test_w["target"], gbm_forecast(gbm_train, test_w, H, cfg.seed), scale)
-    results["gbm"]["seconds"] = round(time.time() - t0, 1)
-    t0 = time.time()
-    nets, best_epochs, member_wape = [], [], []
-    for k in range(cfg.members):
-        _, log = fit_network(cfg, panel, origin, member=k)
-        member_model, _ = fit_network(cfg, panel, origin, epochs=max(1, log["best_epoch"]), member=k)
-        nets.append(member_model.net)
-        best_epochs.append(max(1, log["best_epoch"]))
-        if cfg.members > 1:
-            one = member_model.predict(test_w["units"], test_w["cov_hist"], test_w["cov_future"])
-            member_wape.append(forecast_metrics(test_w["target"], one, scale)["wape"])
-    model = DemandModel(nets, member_model.covariates, member_model.cov_mean, member_model.cov_std, member_model.args)
-    pred = model.predict(test_w["units"], test_w["cov_hist"], test_w["cov_future"])
+    pred = fit_members(cfg, panel, origin, chosen).predict(test_w["units"], test_w["cov_hist"], test_w["cov_future"])
     results["network"] = {
         **forecast_metrics(test_w["target"], pred, scale),
         "seconds": round(time.time() - t0, 1),
-        "epochs": int(np.median(best_epochs)),
-        **({"member_wape": member_wape} if member_wape else {}),
     }
-    return results
+    sums["network"] = series_error_sums(
+        test_w["target"], pred[..., len(QUANTILES) // 2], test_w["series"], len(panel.series)
+    )
+    return results, sums, {**points, "target": test_w["target"]}
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Backtest, then (with ``--save``) fit on every period and save. Returns the metrics."""
-    cfg = parse_config(DemandConfig, argv)
-    set_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+def _read_table(cfg: DemandConfig) -> tuple[pd.DataFrame, list[str], Path]:
     path = Path(cfg.data) if cfg.data else data.sales_table()
     raw = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     covariates = [c for c in cfg.covariates.split(",") if c] or [
@@ -399,61 +621,181 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.max_train_samples:
         keep = sorted(df["series_id"].unique())[: cfg.max_train_samples]
         df = df[df["series_id"].isin(keep)]
-    panel = load_panel(df, covariates)
-    P = len(panel.periods)
-    origins = [P - 1 - int(k) for k in cfg.origins.split(",")]
-    print(
-        f"[demand] {len(panel.series)} series x {P} periods, {np.isnan(panel.units).mean():.1%} of cells missing; "
-        f"covariates {covariates}; origins (periods) {[int(panel.periods[o]) for o in origins]}",
-        file=sys.stderr,
-        flush=True,
-    )
-    per_origin = {}
-    for o in origins:
-        per_origin[int(panel.periods[o])] = backtest_origin(cfg, panel, o)
-        r = per_origin[int(panel.periods[o])]
-        print(
-            f"[demand] origin {int(panel.periods[o])}: " + ", ".join(f"{k} WAPE {v['wape']:.3f}" for k, v in r.items()),
-            file=sys.stderr,
-            flush=True,
+    return df, covariates, path
+
+
+def plan_origins(cfg: DemandConfig, n_periods: int) -> tuple[list[int], list[int]]:
+    """(headline origins, validation origins) as period indices, ascending; raises ``ValueError``
+    where a validation target would reach past the earliest headline origin or an origin leaves
+    no training window."""
+    H, last = cfg.horizon, n_periods - 1
+    headline = sorted(last - k for k in _ints(cfg.origins))
+    if not headline:
+        raise ValueError("--origins: give at least one headline origin")
+    val = sorted(last - k for k in _ints(cfg.val_origins)) if cfg.val_origins else [headline[0] - H]
+    late = [last - v for v in val if v + H > headline[0]]
+    if late:
+        raise ValueError(
+            f"--val-origins {late}: a validation origin's {H} target periods must end by the earliest headline "
+            f"origin ({last - headline[0]} periods before the last); use {last - headline[0] + H} or more"
         )
-    models = per_origin[next(iter(per_origin))].keys()
-    mean = {m: {k: float(np.mean([per_origin[o][m][k] for o in per_origin])) for k in ("wape", "mase")} for m in models}
-    for m in models:
-        for k in ("pinball", "coverage_80"):
-            if k in per_origin[next(iter(per_origin))][m]:
-                mean[m][k] = float(np.mean([per_origin[o][m][k] for o in per_origin]))
-    best_base = min((m for m in models if m != "network"), key=lambda m: mean[m]["wape"])
-    metrics = {
-        "test_wape": mean["network"]["wape"],
-        "test_mase": mean["network"]["mase"],
-        "test_pinball": mean["network"]["pinball"],
-        "test_coverage_80": mean["network"]["coverage_80"],
-        "wape_ratio_to_best_baseline": mean["network"]["wape"] / mean[best_base]["wape"],
+    if len(training_origins(val[0], H)) == 0:
+        raise ValueError(
+            f"validation origin {last - val[0]} periods before the last leaves no training window before it; "
+            f"the table has {n_periods} periods, the horizon is {H}: use fewer or later origins"
+        )
+    return headline, val
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Choose settings on validation, backtest the headline origins, then (with ``--save``) fit what
+    serves on every period and save it. Returns the metrics."""
+    cfg = parse_config(DemandConfig, argv)
+    set_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    started = time.time()
+    df, covariates, path = _read_table(cfg)
+    panel = load_panel(df, covariates)
+    P, H = len(panel.periods), cfg.horizon
+    headline, val_origins = plan_origins(cfg, P)
+    period = {int(o): int(panel.periods[o]) for o in headline + val_origins}
+    _log(
+        f"{len(panel.series)} series x {P} periods, {np.isnan(panel.units).mean():.1%} of cells missing; covariates "
+        f"{covariates}; validation origins {[period[o] for o in val_origins]}, "
+        f"headline origins {[period[o] for o in headline]} (periods)"
+    )
+
+    # 1. Every choice on the validation origins.
+    t0 = time.time()
+    selection = choose_settings(cfg, panel, val_origins)
+    chosen = selection["chosen"]
+    base_val: dict[str, list[float]] = {}
+    val_points: dict[str, np.ndarray] = {}
+    for v in val_origins:
+        w = windows(panel, np.array([v]), cfg.history, H)
+        points, _ = baseline_points(cfg, panel, v, w)
+        for name, p in points.items():
+            base_val.setdefault(name, []).append(_wape(w["target"], p))
+        val_points, val_target = points, w["target"]
+    baselines_val = {name: float(np.mean(v)) for name, v in base_val.items()}
+    # p10 / p90 of a baseline at the headline origins: its error ratios at the latest validation origin.
+    multipliers = {name: quantile_multipliers(p, val_target) for name, p in val_points.items()}
+    served = choose_served(cfg.arch, selection["network_val_wape"], baselines_val)
+    served_name = "network" if served["model"] == cfg.arch else served["model"]
+    seconds = {"validation": round(time.time() - t0, 1)}
+    _log(f"served: {served['model']} ({served['reason']})")
+
+    # 2. The headline origins: scored, never chosen on.
+    t0 = time.time()
+    per_origin: dict[int, Any] = {}
+    sums: dict[str, list[np.ndarray]] = {}
+    last_points: dict[str, np.ndarray] = {}
+    for o in headline:
+        results, s, last_points = backtest_origin(cfg, panel, o, chosen, multipliers)
+        per_origin[period[o]] = results
+        for name, arr in s.items():
+            sums.setdefault(name, []).append(arr)
+        _log(f"origin {period[o]}: " + ", ".join(f"{k} WAPE {v['wape']:.3f}" for k, v in results.items()))
+    seconds["headline"] = round(time.time() - t0, 1)
+    models = list(per_origin[period[headline[0]]])
+    mean = {
+        m: {
+            k: float(np.mean([per_origin[o][m][k] for o in per_origin]))
+            for k in ("wape", "mase", "pinball", "coverage_80")
+        }
+        for m in models
+    }
+    by_origin = {m: {str(o): round(per_origin[o][m]["wape"], 4) for o in per_origin} for m in models}
+    baselines = [m for m in models if m != "network"]
+    best_base = min(baselines, key=lambda m: mean[m]["wape"])  # the strongest comparison, named after the fact
+    stacked = {m: np.stack(v, 1) for m, v in sums.items()}  # (S, O, 2)
+    metrics: dict[str, Any] = {
+        "test_wape": mean[served_name]["wape"],
+        "test_wape_by_origin": by_origin[served_name],
+        "test_mase": mean[served_name]["mase"],
+        "test_pinball": mean[served_name]["pinball"],
+        "test_coverage_80": mean[served_name]["coverage_80"],
+        "val_wape": selection["network_val_wape"] if served_name == "network" else baselines_val[served_name],
+        "network_test_wape": mean["network"]["wape"],
+        "network_test_wape_by_origin": by_origin["network"],
+        "network_test_coverage_80": mean["network"]["coverage_80"],
+        "network_val_wape": selection["network_val_wape"],
+        "headline": f"mean over {len(headline)} backtest origins",
         "per_origin": per_origin,
     }
+    if mean[best_base]["wape"] > 0:
+        metrics["wape_ratio_to_best_baseline"] = mean[served_name]["wape"] / mean[best_base]["wape"]
+    headlines = [
+        Headline(
+            "test_wape",
+            mean_wape_statistic(stacked[served_name]),
+            mean_wape_statistic(stacked[best_base]),
+            best_base,
+            higher_is_better=False,
+        )
+    ]
+    if served_name != "network":  # the network's own numbers stay beside what serves
+        headlines.append(
+            Headline(
+                "network_test_wape",
+                mean_wape_statistic(stacked["network"]),
+                mean_wape_statistic(stacked[best_base]),
+                best_base,
+                higher_is_better=False,
+            )
+        )
+    intervals = uncertainty(headlines, len(panel.series))
     baseline_metrics = {
         "name": best_base,
         "test_wape": mean[best_base]["wape"],
         "test_mase": mean[best_base]["mase"],
-        "all": {m: v for m, v in mean.items() if m != "network"},
+        "test_wape_by_origin": by_origin[best_base],
+        "all": {m: {**v, "by_origin": by_origin[m]} for m, v in mean.items() if m != "network"},
+        "val_wape": {m: round(v, 4) for m, v in baselines_val.items()},
     }
-    print(
-        f"[demand] mean over origins: network WAPE {metrics['test_wape']:.3f} MASE {metrics['test_mase']:.3f} "
-        f"coverage {metrics['test_coverage_80']:.3f}; best baseline {best_base} WAPE {baseline_metrics['test_wape']:.3f}",
-        file=sys.stderr,
-        flush=True,
+    ci, vs = intervals["ci95"]["test_wape"], intervals["vs_baseline"]["test_wape"]
+    _log(
+        f"headline (served {served['model']}): WAPE {metrics['test_wape']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}], by origin "
+        f"{metrics['test_wape_by_origin']}; best baseline {best_base} {mean[best_base]['wape']:.4f}: difference "
+        f"{vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']}); network {mean['network']['wape']:.4f}"
     )
+    if "network_test_wape" in intervals["vs_baseline"]:
+        row = intervals["vs_baseline"]["network_test_wape"]
+        _log(
+            f"network (not served): WAPE {metrics['network_test_wape']:.4f} {intervals['ci95']['network_test_wape']}, "
+            f"by origin {metrics['network_test_wape_by_origin']}; against {best_base}: {row['diff']:+.4f} "
+            f"{row['ci95']} ({row['verdict']})"
+        )
+    result: dict[str, Any] = {
+        **metrics,
+        "baseline": baseline_metrics,
+        "served": served,
+        "selection": {k: v for k, v in selection.items() if k != "seed_spread"},
+        "seed_spread": selection["seed_spread"],
+        **intervals,
+    }
     report = Path(cfg.report_dir) / f"demand-{cfg.arch}"
     report.mkdir(parents=True, exist_ok=True)
-    (report / "metrics.json").write_text(json.dumps({"metrics": metrics, "baselines": mean}, indent=2))
-    result: dict[str, Any] = {**metrics, "baseline": baseline_metrics}
+
+    # 3. What serves, fitted on every period.
     if cfg.save:
-        epochs = int(np.median([per_origin[o]["network"]["epochs"] for o in per_origin]))
-        members = [fit_network(cfg, panel, P - 1, epochs=epochs, member=k)[0] for k in range(cfg.members)]
-        first = members[0]
-        model = DemandModel([m.net for m in members], first.covariates, first.cov_mean, first.cov_std, first.args)
+        t0 = time.time()
+        last = P - 1
+        model: Forecaster
+        if served_name == "network":
+            model = fit_members(cfg, panel, last, chosen)
+        else:
+            # p10 / p90 from the baseline's errors at the latest headline origin, the most recent full horizon.
+            mult = quantile_multipliers(last_points[served_name], last_points["target"])
+            gbm = None
+            if served_name == "gbm":
+                train_w = windows(panel, training_origins(last, H, cfg.gbm_stride), cfg.history, H)
+                gbm = fit_gbm(train_w, H, cfg.seed, cfg.gbm_max_rows)
+            model = served_forecaster(cfg, panel, served_name, mult, gbm)
+        seconds["final_fit"] = round(time.time() - t0, 1)
         rows = [f"{s}\t{p}\t{u}" for s, p, u in df[["series_id", "period", "units"]].itertuples(index=False)]
+        observed = ~np.isnan(panel.units)
         metadata = {
             "metrics": metrics,
             "baseline_metrics": baseline_metrics,
@@ -462,15 +804,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "name": str(path) if cfg.data else "Dominick's orange juice (store x brand, weekly)",
                 "sha256": fingerprint(rows),
                 "n_train": len(df),
-                "n_val": 0,
-                "n_test": int(sum(np.sum(~np.isnan(panel.units[:, o + 1 : o + 1 + cfg.horizon])) for o in origins)),
+                "n_val": int(sum(observed[:, v + 1 : v + 1 + H].sum() for v in val_origins)),
+                "n_test": int(sum(observed[:, o + 1 : o + 1 + H].sum() for o in headline)),
+                "validation_origins": [period[v] for v in val_origins],
+                "headline_origins": [period[o] for o in headline],
             },
             "label_map": {},
             "covariates": covariates,
             "quantiles": list(QUANTILES),
+            "served": served,
+            "selection": result["selection"],
+            "seed_spread": selection["seed_spread"],
         }
+        metadata.update(intervals)
+        seconds["total"] = round(time.time() - started, 1)
+        metadata["seconds"] = seconds
         result["tag"] = save_to_store("demand", None, cfg.arch, metadata, model.save)
-        print(f"[demand] saved {result['tag']} (fitted on all periods, {epochs} epochs)", file=sys.stderr)
+        _log(f"saved {result['tag']}: {model.name} fitted on all periods")
+    seconds["total"] = round(time.time() - started, 1)
+    result["seconds"] = seconds
+    (report / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
     return result
 
 

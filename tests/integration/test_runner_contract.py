@@ -137,7 +137,8 @@ def _next_answer(ctx: Ctx, item: dict[str, Any], r: NextResult) -> Any:
 
 
 def _demand_answer(ctx: Ctx, item: dict[str, Any], r: ForecastResult) -> Any:
-    assert r.error is None and r.quantiles is not None and r.model == ctx.tags["demand"]
+    tag = ctx.tags["demand"]
+    assert r.error is None and r.quantiles is not None and (r.model == tag or (r.model or "").startswith(f"{tag} ("))
     q = r.quantiles
     assert len(q.p10) == len(q.p50) == len(q.p90) == item["horizon"]
     assert all(math.isfinite(v) for v in q.p10 + q.p50 + q.p90)

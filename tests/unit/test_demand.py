@@ -1,10 +1,39 @@
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from mining.models.demand import QUANTILES, DemandModel, DemandNet, pinball_loss, window_features
-from training.train_demand import Panel, forecast_metrics, load_panel, mase_scale, simple_baselines, windows
+from mining.models.demand import (
+    QUANTILES,
+    DemandModel,
+    DemandNet,
+    RuleForecaster,
+    TreeForecaster,
+    forecast_many,
+    load_forecaster,
+    pinball_loss,
+    quantile_multipliers,
+    rule_forecast,
+    window_features,
+)
+from training.intervals import ratio_of_sums
+from training.train_demand import (
+    DemandConfig,
+    Panel,
+    choose_served,
+    forecast_metrics,
+    load_panel,
+    mase_scale,
+    mean_wape_statistic,
+    plan_origins,
+    series_error_sums,
+    simple_baselines,
+    windows,
+)
 
 
 def test_pinball_loss_known_values() -> None:
@@ -54,7 +83,8 @@ def test_gaps_stay_gaps() -> None:
     assert scale[0] == pytest.approx(1.0)  # |2-1| and |3-2| only: the gap is not bridged
     base = simple_baselines(w, 2)
     assert base["last_value"][0, :, 0].tolist() == [6.0, 6.0]
-    assert base["median_13"][0, 0, 0] == pytest.approx(4.5)  # the window holds 3, gap, gap, 6
+    assert base["median_4"][0, 0, 0] == pytest.approx(4.5)  # the window holds 3, gap, gap, 6
+    assert sorted(base) == ["last_value", "median_4", "moving_average_4"]  # 13-period windows cut to the history
 
 
 def test_windows_refuse_an_origin_without_room() -> None:
@@ -83,6 +113,8 @@ def test_network_shapes_monotone_quantiles_and_round_trip(arch: str, tmp_path) -
     np.testing.assert_allclose(
         DemandModel.load(tmp_path, torch.device("cpu")).predict(units, cov_h, cov_f), pred, rtol=1e-5
     )
+    loaded = load_forecaster(tmp_path, torch.device("cpu"))
+    assert isinstance(loaded, DemandModel) and loaded.name == "network"
     feats = window_features(units, cov_h, cov_f, np.array([1.0]), np.array([0.5]))
     assert feats["hist"].shape == (2, 5, 4) and feats["scale"].tolist() == [4.0, 8.0]
 
@@ -199,7 +231,7 @@ def test_training_smoke_learns_a_promotion_effect(tmp_path) -> None:  # noqa: AN
             "--horizon",
             "4",
             "--origins",
-            "8,4",
+            "12,8,4",
             "--epochs",
             "25",
             "--patience",
@@ -212,6 +244,8 @@ def test_training_smoke_learns_a_promotion_effect(tmp_path) -> None:  # noqa: AN
             "0",
             "--lr",
             "0.005",
+            "--seeds",
+            "1",
             "--threads",
             "1",
             "--report-dir",
@@ -219,5 +253,135 @@ def test_training_smoke_learns_a_promotion_effect(tmp_path) -> None:  # noqa: AN
         ]
     )
     assert out["baseline"]["all"]["median_13"]["wape"] > 0.2
+    assert out["served"]["model"] == "lstm"
     assert out["test_wape"] < 0.12 and out["tag"].startswith("demand:")
     assert 0.5 <= out["test_coverage_80"] <= 1.0
+
+
+def test_rules_known_values() -> None:
+    nan = np.nan
+    units = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.0, nan, 3.0, 4.0, nan, nan]])
+    np.testing.assert_array_equal(rule_forecast(units, "last_value", 1, 2), [[6, 6], [4, 4]])
+    np.testing.assert_array_equal(rule_forecast(units, "moving_average", 3, 1), [[5], [4]])  # gaps skipped
+    np.testing.assert_array_equal(rule_forecast(units, "median", 4, 1), [[4.5], [3.5]])
+    # Season 4: steps 1..5 read periods 3, 4, 5, 6 back one season, then again 3 (two seasons back).
+    np.testing.assert_array_equal(rule_forecast(units, "seasonal_naive", 4, 5)[0], [3, 4, 5, 6, 3])
+    # Series 2's periods 5 and 6 are gaps: those steps fall back to the last observed value, 4.
+    np.testing.assert_array_equal(rule_forecast(units, "seasonal_naive", 4, 4)[1], [3, 4, 4, 4])
+    with pytest.raises(ValueError, match="window must be 1-6"):
+        rule_forecast(units, "median", 7, 1)
+
+
+def test_quantile_multipliers_known_values() -> None:
+    point = np.full((5, 2), 10.0)
+    actual = np.array([[5.0, 10], [10, 10], [10, 10], [15, 10], [20, np.nan]])
+    m = quantile_multipliers(point, actual)
+    want = np.quantile([0.5, 1.0, 1.0, 1.5, 2.0], QUANTILES)
+    np.testing.assert_allclose(m[0], [want[0], 1.0, want[2]])
+    np.testing.assert_allclose(m[1], [1.0, 1.0, 1.0])  # every ratio 1: no spread
+    assert quantile_multipliers(np.zeros((2, 1)), np.ones((2, 1))).tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_rule_forecaster_answers_from_json_alone(tmp_path) -> None:  # noqa: ANN001
+    mult = np.array([[0.5, 1.0, 2.0]] * 3)
+    model = RuleForecaster("moving_average", 2, history=6, horizon=3, covariates=["price"], multipliers=mult)
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+    loaded = load_forecaster(tmp_path)
+    assert isinstance(loaded, RuleForecaster) and loaded.name == "moving_average_2"
+    req = {"units": [1.0] * 8 + [4.0, 6.0], "covariates": {"price": [1.0] * 10}, "horizon": 2,
+           "future_covariates": {"price": [1.0] * 2}}  # fmt: skip
+    assert forecast_many(loaded, [req]) == [{"quantiles": {"p10": [2.5, 2.5], "p50": [5.0, 5.0], "p90": [10.0, 10.0]}}]
+    with pytest.raises(ValueError, match="rule must be one of"):
+        RuleForecaster("mean", 2, 6, 3, ["price"], mult)
+
+
+def test_tree_forecaster_reproduces_sklearn_without_pickle(tmp_path) -> None:  # noqa: ANN001
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan  # missing values take each split's learnt side
+    y = np.nan_to_num(X[:, 0]) * 2 + np.where(np.isnan(X[:, 1]), 3.0, 0.0) + rng.normal(0, 0.1, 400)
+    gbm = HistGradientBoostingRegressor(loss="absolute_error", max_iter=15, random_state=0).fit(X, y)
+    model = TreeForecaster.from_sklearn(gbm, 6, 2, ["price"], np.ones((2, 3)))
+    X_new = rng.normal(size=(50, 4))
+    X_new[::7, 1] = np.nan
+    np.testing.assert_allclose(model.raw_predict(X_new), gbm.predict(X_new), rtol=1e-12, atol=1e-12)
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "trees.safetensors"]
+    loaded = load_forecaster(tmp_path)
+    assert isinstance(loaded, TreeForecaster) and loaded.name == "gbm"
+    np.testing.assert_allclose(loaded.raw_predict(X_new), gbm.predict(X_new), rtol=1e-12, atol=1e-12)
+
+
+def test_choose_served_prefers_the_network_only_when_it_is_ahead() -> None:
+    baselines = {"gbm": 0.30, "seasonal_naive_52": 0.40}
+    assert choose_served("lstm", 0.29, baselines)["model"] == "lstm"
+    tie = choose_served("lstm", 0.30, baselines)
+    assert tie["model"] == "gbm" and "not ahead" in tie["reason"]
+    assert tie["val_wape"] == {"network": 0.30, "gbm": 0.30}
+
+
+def test_plan_origins_keeps_validation_before_the_headline() -> None:
+    cfg = DemandConfig(origins="24,18,12", horizon=12)
+    headline, val = plan_origins(cfg, 121)
+    assert headline == [96, 102, 108] and val == [84]  # 84 + 12 = 96: validation targets end at the first origin
+    with pytest.raises(ValueError, match="must end by the earliest headline origin"):
+        plan_origins(DemandConfig(origins="24,18,12", val_origins="30", horizon=12), 121)
+    with pytest.raises(ValueError, match="no training window"):
+        plan_origins(DemandConfig(origins="12", horizon=12), 30)
+
+
+def test_headline_statistic_is_the_mean_of_origin_wapes() -> None:
+    target = np.array([[10.0, np.nan], [20.0, 20.0], [5.0, 5.0]])
+    p50 = np.array([[12.0, 0.0], [20.0, 10.0], [0.0, 5.0]])
+    sums = series_error_sums(target, p50, np.array([0, 1, 1]), 3)
+    np.testing.assert_allclose(sums, [[2, 10], [15, 50], [0, 0]])
+    other = np.array([[0.0, 10], [5, 10], [1, 1]])  # a second origin's (|error|, actual) per series
+    stat = mean_wape_statistic(np.stack([sums, other], 1))
+    everything = np.arange(3)
+    assert stat(everything) == pytest.approx((17 / 60 + 6 / 21) / 2)
+    assert stat(np.array([1, 1])) == pytest.approx((ratio_of_sums([15], [50])(np.array([0])) + 0.5) / 2)
+
+
+def _seasonal_table(path) -> None:  # noqa: ANN001
+    """Six series repeating a 4-period pattern exactly, with a price that moves nothing."""
+    rng = np.random.default_rng(0)
+    pattern = [10.0, 30.0, 20.0, 50.0]
+    rows = [(f"s{s}", p, (s + 1) * pattern[p % 4], float(rng.random())) for s in range(6) for p in range(1, 41)]
+    pd.DataFrame(rows, columns=["series_id", "period", "units", "price"]).to_csv(path, index=False)
+
+
+def test_a_network_that_loses_on_validation_is_not_served(tmp_path) -> None:  # noqa: ANN001
+    """Seasonal naive is exact here and a 1-epoch tiny network is not: the saved artifact answers
+    from the seasonal rule and every answer says so."""
+    import bentoml
+
+    from runners.demand import DemandRunner
+    from training import train_demand
+
+    path = tmp_path / "sales.csv"
+    _seasonal_table(path)
+    flags = ["--data", str(path), "--history", "8", "--horizon", "4", "--season", "4", "--origins", "12,8,4",
+             "--hidden", "4", "--layers", "1", "--epochs", "1", "--lr", "1e-3", "--windows-per-epoch", "64",
+             "--seeds", "2", "--threads", "1", "--report-dir", str(tmp_path)]  # fmt: skip
+    out = train_demand.main(flags)
+    assert out["served"]["model"] == "seasonal_naive_4" and "not ahead" in out["served"]["reason"]
+    assert out["test_wape"] == pytest.approx(0.0) and out["network_test_wape"] > 0.05
+    assert len(out["test_wape_by_origin"]) == 3 and set(out["seed_spread"]["by_seed"]) == {"42", "43"}
+    assert out["vs_baseline"]["test_wape"]["verdict"] in ("ahead", "level")
+    stored = bentoml.models.get(out["tag"])
+    assert stored.info.metadata["served"]["model"] == "seasonal_naive_4"
+    # Parameters only, no pickle (model.yaml is the store's own record).
+    assert sorted(f.name for f in Path(stored.path).iterdir()) == ["model.json", "model.yaml"]
+    assert json.loads(Path(stored.path, "model.json").read_text())["kind"] == "demand_rule"
+    model = load_forecaster(Path(stored.path))
+    assert isinstance(model, RuleForecaster)
+    req = {"units": [10.0, 30.0, 20.0, 50.0] * 3, "covariates": {"price": [0.5] * 12}, "horizon": 4,
+           "future_covariates": {"price": [0.5] * 4}}  # fmt: skip
+    answer = forecast_many(model, [req])[0]["quantiles"]
+    assert answer["p50"] == [10.0, 30.0, 20.0, 50.0]  # one season back from each forecast period
+    assert answer["p10"] == answer["p50"] == answer["p90"]  # validation errors were all zero: no spread
+    runner = SimpleNamespace(tags={"demand": out["tag"]}, model=model)
+    assert DemandRunner.inner.answered_by.fget(runner) == f"{out['tag']} (seasonal_naive_4)"
