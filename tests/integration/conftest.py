@@ -184,3 +184,20 @@ def series() -> dict:
         "horizon": 6,
         "future_covariates": {n: c[fut, k].tolist() for k, n in enumerate(covs)},
     }
+
+
+def answered_by(tag: str) -> str:
+    """The ``model`` field of a label result from store tag ``tag``: the tag, with the note its
+    metadata adds where the TF-IDF baseline serves in place of the network."""
+    import bentoml
+
+    from mining.models.textclf import served_note
+
+    note = served_note(dict(bentoml.models.get(tag).info.metadata))
+    return f"{tag} (served: {note})" if note else tag
+
+
+def named_with_fallback(model: str | None, tag: str) -> bool:
+    """An answer's ``model`` is the stored ``tag``, alone where the network answers or with the
+    baseline that replaced it in brackets (``sequence:abc (item_knn)``)."""
+    return model == tag or ((model or "").startswith(f"{tag} (") and (model or "").endswith(")"))

@@ -10,19 +10,12 @@ import bentoml
 import httpx
 import pytest
 
-from mining.models.textclf import Abstention, served_note
-from tests.integration.conftest import Server
+from mining.models.textclf import Abstention
+from tests.integration.conftest import Server, answered_by
 
 pytestmark = pytest.mark.integration
 
 CATEGORIES = {"书籍", "平板", "手机", "水果", "洗发水", "热水器", "乳制品", "衣服", "计算机", "酒店"}
-
-
-def answered_by(tag: str) -> str:
-    """The ``model`` field of a label result from store tag ``tag``: the tag, with the note its
-    metadata adds where the TF-IDF baseline serves in place of the network."""
-    note = served_note(dict(bentoml.models.get(tag).info.metadata))
-    return f"{tag} (served: {note})" if note else tag
 
 
 def test_ner_finds_chinese_brands_and_attributes_with_offsets(server: str) -> None:

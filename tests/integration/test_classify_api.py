@@ -8,7 +8,8 @@ import bentoml
 import httpx
 import pytest
 
-from mining.models.textclf import Abstention, served_note
+from mining.models.textclf import Abstention
+from tests.integration.conftest import answered_by
 
 pytestmark = pytest.mark.integration
 
@@ -72,13 +73,6 @@ def test_clear_chinese_reviews_get_their_category(server: str, trained_models: d
         # the test even where the model abstains.
         assert max(x["probabilities"], key=x["probabilities"].get) == category, (text, x["probabilities"])
         assert_label_or_unsure(x, threshold)
-
-
-def answered_by(tag: str) -> str:
-    """The ``model`` field of a label result from store tag ``tag``: the tag, with the note its
-    metadata adds where the TF-IDF baseline serves in place of the network."""
-    note = served_note(dict(bentoml.models.get(tag).info.metadata))
-    return f"{tag} (served: {note})" if note else tag
 
 
 def threshold_of(tag: str) -> float:

@@ -12,7 +12,8 @@ import pytest
 
 from gateway.schemas import MAX_TEXT_CHARS, MAX_TEXTS
 from mining.artifacts import quantize
-from mining.models.textclf import Abstention, load_artifact, served_note
+from mining.models.textclf import Abstention, load_artifact
+from tests.integration.conftest import answered_by
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +29,6 @@ def post(url: str, body: object = None, content: bytes | None = None) -> httpx.R
     if content is not None:
         return httpx.post(f"{url}/sentiment", content=content, headers={"content-type": "application/json"}, timeout=60)
     return httpx.post(f"{url}/sentiment", json=body, timeout=60)
-
-
-def answered_by(tag: str) -> str:
-    """The ``model`` field of a label result from store tag ``tag``: the tag, with the note its
-    metadata adds where the TF-IDF baseline serves in place of the network."""
-    note = served_note(dict(bentoml.models.get(tag).info.metadata))
-    return f"{tag} (served: {note})" if note else tag
 
 
 def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) -> None:
