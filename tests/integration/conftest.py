@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -201,3 +202,27 @@ def named_with_fallback(model: str | None, tag: str) -> bool:
     """An answer's ``model`` is the stored ``tag``, alone where the network answers or with the
     baseline that replaced it in brackets (``sequence:abc (item_knn)``)."""
     return model == tag or ((model or "").startswith(f"{tag} (") and (model or "").endswith(")"))
+
+
+def threshold_of(tag: str) -> float:
+    """The abstention threshold stored with a model."""
+    import bentoml
+
+    from mining.models.textclf import Abstention
+
+    return Abstention.from_metadata(bentoml.models.get(tag).info.metadata).threshold
+
+
+def assert_label_or_unsure(x: dict[str, Any], threshold: float) -> None:
+    """A served result names its top category exactly where its score reaches ``threshold``;
+    under it the label is null and the reason says why."""
+    top = max(x["probabilities"], key=x["probabilities"].get)
+    assert x["score"] == pytest.approx(x["probabilities"][top])
+    if x["score"] >= threshold:
+        assert (x["label"], x["reason"]) == (top, None)
+    else:
+        assert x["label"] is None
+        assert x["reason"] == (
+            f"not sure: top probability {x['score']:.2f} ({top}) is under the threshold {threshold:.2f} "
+            "chosen on validation"
+        )

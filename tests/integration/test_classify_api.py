@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import bentoml
 import httpx
 import pytest
 
-from mining.models.textclf import Abstention
-from tests.integration.conftest import answered_by
+from tests.integration.conftest import answered_by, assert_label_or_unsure, threshold_of
 
 pytestmark = pytest.mark.integration
 
@@ -73,26 +69,6 @@ def test_clear_chinese_reviews_get_their_category(server: str, trained_models: d
         # the test even where the model abstains.
         assert max(x["probabilities"], key=x["probabilities"].get) == category, (text, x["probabilities"])
         assert_label_or_unsure(x, threshold)
-
-
-def threshold_of(tag: str) -> float:
-    """The abstention threshold stored with a model."""
-    return Abstention.from_metadata(bentoml.models.get(tag).info.metadata).threshold
-
-
-def assert_label_or_unsure(x: dict[str, Any], threshold: float) -> None:
-    """A served result names its top category exactly where its score reaches ``threshold``;
-    under it the label is null and the reason says why."""
-    top = max(x["probabilities"], key=x["probabilities"].get)
-    assert x["score"] == pytest.approx(x["probabilities"][top])
-    if x["score"] >= threshold:
-        assert (x["label"], x["reason"]) == (top, None)
-    else:
-        assert x["label"] is None
-        assert x["reason"] == (
-            f"not sure: top probability {x['score']:.2f} ({top}) is under the threshold {threshold:.2f} "
-            "chosen on validation"
-        )
 
 
 @pytest.mark.parametrize(

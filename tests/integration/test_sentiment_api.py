@@ -13,7 +13,7 @@ import pytest
 from gateway.schemas import MAX_TEXT_CHARS, MAX_TEXTS
 from mining.artifacts import quantize
 from mining.models.textclf import Abstention, load_artifact
-from tests.integration.conftest import answered_by
+from tests.integration.conftest import answered_by, assert_label_or_unsure, threshold_of
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +44,7 @@ def test_results_per_text_in_order(server: str, trained_models: dict[str, str]) 
         assert x["model"] == answered_by(trained_models[f"sentiment-{x['lang']}"])
         # The top label exactly where the calibrated probability reaches the threshold stored with
         # the model; null under it, with a reason naming the probability, the label and the threshold.
-        stored = bentoml.models.get(trained_models[f"sentiment-{x['lang']}"])
-        threshold = Abstention.from_metadata(stored.info.metadata).threshold
-        if x["score"] >= threshold:
-            assert (x["label"], x["reason"]) == (top, None)
-        else:
-            assert x["label"] is None
-            assert x["reason"] == (
-                f"not sure: top probability {x['score']:.2f} ({top}) is under the threshold {threshold:.2f} "
-                "chosen on validation"
-            )
+        assert_label_or_unsure(x, threshold_of(trained_models[f"sentiment-{x['lang']}"]))
 
 
 # Reviews no reader would misjudge, a positive and a negative one per language. The session's small
