@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
@@ -284,3 +285,81 @@ def record_test_drop(quantization: dict[str, Any], test_fp32: float, test_served
         }
     )
     return quantization
+
+
+R = TypeVar("R")
+
+
+def search_field(example: str = "lr=1e-4,2e-4,4e-4") -> Any:
+    """The ``--search`` config field: settings tried one after another, chosen on validation."""
+    return dataclasses.field(
+        default="",
+        metadata={"help": f"settings tried on validation, e.g. '{example}' (';' between settings): every "
+                  "combination is trained and the one with the best validation score is kept; empty: the flags "
+                  "as given"},
+    )  # fmt: skip
+
+
+def search_grid(cfg: Any, spec: str) -> list[dict[str, Any]]:
+    """Every combination of the settings in ``spec`` (``name=v1,v2;name2=v3``), each value parsed
+    as the type of ``cfg``'s current value; in the order written (the first combination wins ties).
+    Raises ValueError naming the setting on an unknown field, an empty list or an unparsable value."""
+    axes: list[tuple[str, list[Any]]] = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        name, sep, values = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not hasattr(cfg, name) or name == "search":
+            raise ValueError(f"--search: {part!r} is not 'setting=value,...' for a setting of {type(cfg).__name__}")
+        kind = type(getattr(cfg, name))
+        if kind is bool:
+            raise ValueError(f"--search: {name} is an on/off flag; run with and without it instead")
+        try:
+            parsed = [kind(v.strip()) for v in values.split(",") if v.strip()]
+        except ValueError as e:
+            raise ValueError(f"--search: {name} values {values!r} are not {kind.__name__}: {e}") from None
+        if not parsed:
+            raise ValueError(f"--search: {name} has no values")
+        axes.append((name, parsed))
+    combos: list[dict[str, Any]] = [{}]
+    for name, options in axes:
+        combos = [{**c, name: v} for c in combos for v in options]
+    return combos if axes else []
+
+
+def search_on_validation(
+    cfg: C, fit: Callable[[C], R], val_score: Callable[[R], float], metric: str
+) -> tuple[C, R, dict[str, Any]]:
+    """Fit once per combination of ``cfg.search`` (:func:`search_grid`) and keep the best on
+    validation; with no search, fit ``cfg`` as given.
+
+    Args:
+        cfg: a training config with a ``search`` field; the chosen settings are copied onto it, so
+            what is saved as the model's params is what trained the kept model.
+        fit: config -> fitted result (the model and whatever the caller needs with it).
+        val_score: fitted result -> its validation ``metric`` (higher is better).
+    Returns:
+        (cfg, the kept result, the metadata's ``search`` block: ``{"chosen_on": "validation",
+        "metric", "candidates": [{setting: value, ..., "val": score}], "chosen": {setting: value}}``,
+        empty without a search).
+    """
+    combos = search_grid(cfg, getattr(cfg, "search", ""))
+    if not combos:
+        return cfg, fit(cfg), {}
+    rows: list[dict[str, Any]] = []
+    best: tuple[float, dict[str, Any], R] | None = None
+    for combo in combos:
+        trial = dataclasses.replace(cfg, **combo)  # type: ignore[type-var]
+        if hasattr(trial, "seed"):
+            set_seed(trial.seed)  # every candidate starts from the same initialisation and batch order
+        result = fit(trial)
+        score = float(val_score(result))
+        rows.append({**combo, "val": score})
+        print(f"search: {combo} -> validation {metric} {score:.4f}", file=sys.stderr, flush=True)
+        if best is None or score > best[0]:
+            best = (score, combo, result)
+        del result  # only the best result stays in memory
+    assert best is not None
+    for name, value in best[1].items():
+        setattr(cfg, name, value)
+    block = {"chosen_on": "validation", "metric": metric, "candidates": rows, "chosen": best[1]}
+    return cfg, best[2], block

@@ -50,6 +50,8 @@ from training.common import (
     frozen_layers_field,
     quantize_field,
     record_test_drop,
+    search_field,
+    search_on_validation,
     stratified_split,
 )
 from training.dedup import deduplicate_labelled
@@ -87,6 +89,7 @@ class TextClfConfig:
     max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
     encoder: str = field(default="", metadata={"help": "pretrained encoder folder (minilm); empty = packaged MiniLM"})
     frozen_layers: int = frozen_layers_field("minilm")
+    search: str = search_field()
     quantize: str = quantize_field("accuracy")
     seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads; 0 = torch's default"})
@@ -653,7 +656,11 @@ def fit_and_evaluate(
         }
         arch = str(source_meta["params"].get("arch") or arch)
     else:
-        neural, history, info = train_neural(cfg, splits, labels, device, name)
+        cfg, (neural, history, info), search = search_on_validation(
+            cfg, lambda c: train_neural(c, splits, labels, device, name), lambda r: r[2]["val_accuracy"], "accuracy"
+        )
+        if search:
+            info["search"] = search
     out = choose_and_measure(cfg, splits, labels, device, neural, linear, arch, outside)
     out["metrics"].update(info)
     out["history"] = history

@@ -58,6 +58,8 @@ from training.common import (
     parse_config,
     quantize_field,
     record_test_drop,
+    search_field,
+    search_on_validation,
     set_seed,
     write_report,
 )
@@ -103,6 +105,7 @@ class AspectsConfig:
     polarity_lr: float = field(default=0.0, metadata={"help": "polarity: learning rate (0: the network's default)"})
     polarity_batch_size: int = field(default=32, metadata={"help": "polarity: batch size"})
     frozen_layers: int = frozen_layers_field("extractor on the English encoder")
+    search: str = search_field("extractor_lr=1e-4,2e-4,4e-4")
     quantize: str = quantize_field("pair F1")
     seed: int = field(default=42, metadata={"help": "random seed"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
@@ -461,7 +464,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     dictionary = AspectDictionary.from_examples(train_examples, cfg.lang)
 
     t0 = time.time()
-    extractor, ext_history, ext_best, ext_params = train_extractor_model(cfg, splits, device)
+    cfg, (extractor, ext_history, ext_best, ext_params), search = search_on_validation(
+        cfg, lambda c: train_extractor_model(c, splits, device), lambda r: max(r[1].val_score), "extractor_f1"
+    )
     extractor_seconds = time.time() - t0
 
     pol_splits, labels = polarity_splits(splits, cfg.lang)
@@ -562,6 +567,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "test_seconds": round(test_seconds, 1),
             "opinion_lexicon": lexicon.stats,
             "quantization": quantization,
+            **({"extractor_search": search} if search else {}),
         }
     )
     result: dict[str, Any] = {"metrics": metrics, "baseline_metrics": baseline_metrics, "tag": None, **intervals}

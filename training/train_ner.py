@@ -56,6 +56,8 @@ from training.common import (
     plot_history,
     quantize_field,
     record_test_drop,
+    search_field,
+    search_on_validation,
     set_seed,
 )
 from training.intervals import Headline, f1_of_counts, uncertainty
@@ -157,6 +159,7 @@ class NerConfig:
         },
     )
     frozen_layers: int = frozen_layers_field("minilm")
+    search: str = search_field()
     quantize: str = quantize_field("entity F1")
     baseline_fallback: bool = field(
         default=True,
@@ -711,9 +714,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
 
     baseline = DictionaryTagger(splits["train"], lang=cfg.lang)
-    model = build_model(cfg, splits["train"], tags)
+
+    def fit(c: NerConfig) -> tuple[CharCRFModel | EncoderCRFModel, History, int]:
+        tagger = build_model(c, splits["train"], tags)
+        return (tagger, *train(c, tagger, splits, device))
+
     t0 = time.time()
-    history, best_epoch = train(cfg, model, splits, device)
+    cfg, (model, history, best_epoch), search = search_on_validation(
+        cfg, fit, lambda r: max(r[1].val_score), "entity_f1"
+    )
     train_seconds = time.time() - t0
     with tempfile.TemporaryDirectory() as tmp:
         # Measure what will be served: each artifact after a save/load round trip.
@@ -738,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "train_seconds": round(train_seconds, 1),
         "test_seconds": round(outcome.test_seconds, 1),
     }
+    if search:
+        metrics["search"] = search
     baseline_metrics = {
         "name": BASELINE_NAME,
         "val_entity_f1": outcome.baseline_val["f1"],
