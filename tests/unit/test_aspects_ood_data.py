@@ -1,0 +1,121 @@
+"""The hand-labelled out-of-domain aspect test set (``data/aspects_ood``): it reads as an aspects
+table, every span is its term on whole words, texts are unique and absent from the ABSA archive, and
+every sampled domain is there. Each check is also run on broken rows to show it catches them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from training import data
+
+PATH = data.REPO / "data" / "aspects_ood" / "aspects_ood.jsonl"
+DOMAINS = {
+    "zh": {"books", "clothes", "fruit", "water_heater", "dairy", "hotel", "shampoo"},
+    "en": {"fine_food"},
+}
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def normalised(text: str) -> str:
+    """NFKC, lower-case, all whitespace removed: the form the sampling compared with the archive."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def _letters(a: str, b: str) -> bool:
+    return bool(_ASCII_LETTER.fullmatch(a) and _ASCII_LETTER.fullmatch(b))
+
+
+def span_problems(row: dict[str, Any]) -> list[str]:
+    """What is wrong with a row's spans: a span whose text is not its ``term``, a span starting or
+    ending inside a run of ASCII letters, spans out of order or overlapping. Empty when all is well."""
+    text, problems, last_end = row["text"], [], 0
+    for a in row["aspects"]:
+        s, e = a["start"], a["end"]
+        if text[s:e] != a.get("term"):
+            problems.append(f"{text!r}: [{s}:{e}] is {text[s:e]!r}, term {a.get('term')!r}")
+        if s > 0 and _letters(text[s - 1], text[s]):
+            problems.append(f"{text!r}: [{s}:{e}] starts inside a word")
+        if e < len(text) and _letters(text[e - 1], text[e]):
+            problems.append(f"{text!r}: [{s}:{e}] ends inside a word")
+        if s < last_end:
+            problems.append(f"{text!r}: [{s}:{e}] overlaps or precedes the span before it")
+        last_end = e
+    return problems
+
+
+def duplicate_texts(rows: list[dict[str, Any]]) -> list[str]:
+    """Texts that occur more than once, compared in normalised form."""
+    counts = Counter(normalised(r["text"]) for r in rows)
+    return sorted(t for t, n in counts.items() if n > 1)
+
+
+def texts_in_archive(rows: list[dict[str, Any]], archive: list[dict[str, Any]]) -> list[str]:
+    """Texts of ``rows`` whose normalised form occurs inside a normalised archive text of the same
+    language."""
+    joined = {lang: "\x00".join(normalised(r["text"]) for r in archive if r["lang"] == lang) for lang in ("zh", "en")}
+    return [r["text"] for r in rows if normalised(r["text"]) in joined[r["lang"]]]
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    return data.read_aspects(PATH)
+
+
+def test_the_file_reads_as_a_test_only_aspects_table(rows: list[dict[str, Any]]) -> None:
+    langs = Counter(r["lang"] for r in rows)
+    assert langs["zh"] >= 200 and langs["en"] >= 100
+    assert {r["split"] for r in rows} == {"test"}
+    for r in rows:
+        assert r["domain"] in DOMAINS[r["lang"]], r
+        assert isinstance(r["source"]["corpus"], str) and isinstance(r["source"]["row"], int), r
+    # One sentence per source review.
+    assert len({(r["source"]["corpus"], r["source"]["row"]) for r in rows}) == len(rows)
+
+
+def test_every_sampled_domain_is_present(rows: list[dict[str, Any]]) -> None:
+    for lang, domains in DOMAINS.items():
+        assert {r["domain"] for r in rows if r["lang"] == lang} == domains
+    per_domain = Counter(r["domain"] for r in rows)
+    assert min(per_domain[d] for d in DOMAINS["zh"]) >= 25
+
+
+def test_every_span_is_its_term_on_whole_words(rows: list[dict[str, Any]]) -> None:
+    problems = [p for r in rows for p in span_problems(r)]
+    assert problems == []
+    assert sum(len(r["aspects"]) for r in rows) > 300  # the check ran over the labels, not an empty set
+
+
+def test_the_span_check_catches_broken_spans() -> None:
+    good = {"text": "The tea bags are great.", "aspects": [{"start": 4, "end": 12, "term": "tea bags"}]}
+    assert span_problems(good) == []
+    assert span_problems({"text": "外观好看，加热慢", "aspects": [{"start": 5, "end": 7, "term": "加热"}]}) == []
+    wrong_term = {"text": "The tea is great.", "aspects": [{"start": 4, "end": 7, "term": "coffee"}]}
+    mid_start = {"text": "The teapot is great.", "aspects": [{"start": 7, "end": 10, "term": "pot"}]}
+    mid_end = {"text": "The teapot is great.", "aspects": [{"start": 4, "end": 7, "term": "tea"}]}
+    overlap = {
+        "text": "The tea bags are great.",
+        "aspects": [{"start": 4, "end": 12, "term": "tea bags"}, {"start": 8, "end": 12, "term": "bags"}],
+    }
+    assert [len(span_problems(r)) for r in (wrong_term, mid_start, mid_end, overlap)] == [1, 1, 1, 1]
+    assert "ends inside a word" in span_problems(mid_end)[0]
+
+
+def test_texts_are_unique(rows: list[dict[str, Any]]) -> None:
+    assert duplicate_texts(rows) == []
+    assert duplicate_texts([{"text": "价格 实惠"}, {"text": "价格实惠"}, {"text": "物流快"}]) == ["价格实惠"]
+
+
+def test_no_text_comes_from_the_absa_archive(rows: list[dict[str, Any]]) -> None:
+    archive = data.absa_rows()
+    assert texts_in_archive(rows, archive) == []
+    # The same check flags an archive sentence, and one found inside a longer archive sentence.
+    zh = next(r for r in archive if r["lang"] == "zh")
+    en = next(r for r in archive if r["lang"] == "en" and len(r["text"].split()) > 3)
+    fragment = " ".join(en["text"].split()[:3]).upper()
+    probes = [{"text": zh["text"], "lang": "zh"}, {"text": fragment, "lang": "en"}, {"text": zh["text"], "lang": "en"}]
+    assert texts_in_archive(probes, archive) == [zh["text"], fragment]
