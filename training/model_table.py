@@ -60,6 +60,15 @@ def notes(metadata: Mapping[str, Any]) -> list[str]:
         out.append(f"served: `{served['model']}`")
     if metadata.get("tie_order"):
         out.append(f"same-second events in {metadata['tie_order']} order")
+    metrics = metadata.get("metrics") or {}
+    for search in (metrics.get("search"), metrics.get("extractor_search")):
+        if search:
+            tried = ", ".join(";".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in c.items()
+                                       if k != "val") for c in search["candidates"])  # fmt: skip
+            chosen = ", ".join(
+                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in search["chosen"].items()
+            )
+            out.append(f"{chosen} of {{{tried}}} (chosen on {search.get('chosen_on', 'validation')})")
     q = metadata.get("quantization") or {}
     if q.get("mode", "none") != "none":
         out.append(f"served {q['mode']} (chosen on {q.get('chosen_on', 'validation')})")

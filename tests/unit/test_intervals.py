@@ -133,3 +133,18 @@ def test_an_ensemble_shows_the_network_alone_beside_it() -> None:
         "| `sentiment-zh` | test_accuracy, network alone | 0.910 [0.900, 0.920] | tfidf-lr 0.930 | -0.020 [-0.030, -0.010] "
         "| behind |"
     )
+
+
+def test_a_setting_chosen_on_validation_is_named_with_its_candidates() -> None:
+    from training.model_table import notes
+
+    search = {
+        "chosen_on": "validation",
+        "metric": "accuracy",
+        "candidates": [{"lr": 2e-4, "val": 0.79}, {"lr": 4e-4, "val": 0.80}],
+        "chosen": {"lr": 4e-4},
+    }
+    said = notes({"metrics": {"search": search}})
+    assert said == ["lr 0.0004 of {lr 0.0002, lr 0.0004} (chosen on validation)"]
+    assert notes({"metrics": {"extractor_search": {**search, "chosen": {"lr": 2e-4}}}})[0].startswith("lr 0.0002 of")
+    assert notes({"metrics": {}}) == []
