@@ -58,7 +58,7 @@ from training.dedup import deduplicate_labelled
 from training.intervals import Headline, macro_f1_of, mean_of, uncertainty
 
 CHAR_ARCHS = ("bilstm", "cnn")
-ENCODER_ARCHS = ("minilm",)
+ENCODER_ARCHS = ("minilm", "e5")  # e5: the multilingual encoder (training.encoders)
 
 
 @dataclass
@@ -69,7 +69,10 @@ class TextClfConfig:
     data: str = field(default="", metadata={"help": "table file (CSV/TSV/Parquet); empty = the built-in data"})
     arch: str = field(
         default="",
-        metadata={"help": "bilstm, cnn (character network) or minilm (English encoder); empty = task default"},
+        metadata={
+            "help": "bilstm, cnn (character network), minilm (English encoder) or e5 (multilingual encoder); "
+            "empty = task default"
+        },
     )
     epochs: int = field(
         default=0, metadata={"help": "maximum epochs; 0 = 12 (bilstm/cnn) or 4 (minilm, the LR decays to 0 over them)"}
@@ -87,7 +90,14 @@ class TextClfConfig:
         metadata={"help": f"truncation; 0 = {ZH_MAX_CHARS} chars (bilstm/cnn), {EN_MAX_TOKENS} tokens (minilm)"},
     )
     max_train_samples: int = field(default=0, metadata={"help": "cap on training rows for quick runs; 0 = all"})
-    encoder: str = field(default="", metadata={"help": "pretrained encoder folder (minilm); empty = packaged MiniLM"})
+    network_samples: int = field(
+        default=0,
+        metadata={"help": "train the network on a seeded sample of this many training rows while the TF-IDF "
+                  "baseline (and the ensemble, calibration, choices) use them all; 0 = all"},
+    )  # fmt: skip
+    encoder: str = field(
+        default="", metadata={"help": "pretrained encoder folder (minilm/e5); empty = the packaged one of --arch"}
+    )
     frozen_layers: int = frozen_layers_field("minilm")
     search: str = search_field()
     quantize: str = quantize_field("accuracy")
@@ -127,6 +137,25 @@ class Split:
     texts: list[str]
     y: np.ndarray  # (n,) int64 class ids
     groups: np.ndarray | None = None  # (n,) str: the source of each text, where known
+
+
+def encoder_folder(arch: str) -> Path:
+    """The packaged pretrained encoder of an encoder architecture (converted on first use)."""
+    if arch == "e5":
+        from training.encoders import e5_dir
+
+        return e5_dir()
+    return data_mod.encoder_dir()
+
+
+def network_sample(split: Split, n: int, seed: int) -> Split:
+    """``n`` rows of ``split`` drawn without replacement with ``seed`` (in their original order);
+    the whole split when ``n`` is 0 or not smaller than it."""
+    if not n or n >= len(split.texts):
+        return split
+    keep = np.sort(np.random.default_rng(seed + 1).permutation(len(split.texts))[:n])
+    groups = None if split.groups is None else split.groups[keep]
+    return Split([split.texts[i] for i in keep], split.y[keep], groups)
 
 
 def accuracy_by_group(split: Split, pred: np.ndarray) -> dict[str, float]:
@@ -316,7 +345,7 @@ class _CharTrainer(_Trainer):
 
 class _EncoderTrainer(_Trainer):
     def __init__(self, cfg: TextClfConfig, train: Split, labels: list[str], device: torch.device, total_steps: int):
-        folder = Path(cfg.encoder) if cfg.encoder else data_mod.encoder_dir()
+        folder = Path(cfg.encoder) if cfg.encoder else encoder_folder(cfg.arch)
         encoder, tokenizer = load_encoder(folder)
         self.net = EncoderClassifier(encoder.freeze_bottom(cfg.frozen_layers), len(labels)).to(device)
         self.model = EncoderModel(self.net, tokenizer, labels, cfg.max_len or EN_MAX_TOKENS)
@@ -656,9 +685,11 @@ def fit_and_evaluate(
         }
         arch = str(source_meta["params"].get("arch") or arch)
     else:
+        net_splits = {**splits, "train": network_sample(splits["train"], cfg.network_samples, cfg.seed)}
         cfg, (neural, history, info), search = search_on_validation(
-            cfg, lambda c: train_neural(c, splits, labels, device, name), lambda r: r[2]["val_accuracy"], "accuracy"
+            cfg, lambda c: train_neural(c, net_splits, labels, device, name), lambda r: r[2]["val_accuracy"], "accuracy"
         )
+        info["network_train_rows"] = len(net_splits["train"].texts)
         if search:
             info["search"] = search
     out = choose_and_measure(cfg, splits, labels, device, neural, linear, arch, outside)

@@ -68,7 +68,7 @@ class ClassifierConfig(TextClfConfig):
         default="cnn",
         metadata={
             "help": "cnn or bilstm (character network), minilm (English encoder)",
-            "choices": ["cnn", "bilstm", "minilm"],
+            "choices": ["cnn", "bilstm", "minilm", "e5"],
         },
     )
     name: str = field(
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts, labels_raw = table["text"].tolist(), table["label"].tolist()
     langs: list[str] = [detect_language(t) for t in texts]
     cfg.lang = cfg.lang or max(("zh", "en"), key=langs.count)
-    cfg.resolve(("cnn", "bilstm") if cfg.lang == "zh" else ("cnn", "bilstm", "minilm"))
+    cfg.resolve(("cnn", "bilstm", "e5") if cfg.lang == "zh" else ("cnn", "bilstm", "minilm", "e5"))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device()

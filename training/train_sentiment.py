@@ -32,7 +32,7 @@ from training.store import save_to_store, shared_encoder_record
 from training.textclf import Split, TextClfConfig, accuracy_by_group, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 # MiniLM is English-only (63% of Chinese characters are [UNK] in its vocabulary).
-ARCHS = {"zh": ("bilstm", "cnn"), "en": ("minilm", "cnn", "bilstm")}
+ARCHS = {"zh": ("bilstm", "cnn", "e5"), "en": ("minilm", "cnn", "bilstm", "e5")}
 
 
 @dataclass

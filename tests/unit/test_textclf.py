@@ -175,3 +175,17 @@ def test_answers_name_a_served_baseline_beside_the_tag() -> None:
     zh, en = predict_routed(models, tags, items, served={"zh": "tfidf-lr", "en": None})
     assert zh.model == "sentiment-zh:1 (served: tfidf-lr)" and en.model == "sentiment-en:2"
     assert [r.model for r in predict_routed(models, tags, items)] == ["sentiment-zh:1", "sentiment-en:2"]
+
+
+def test_network_sample_draws_rows_without_replacement_in_order() -> None:
+    import numpy as np
+
+    from training.textclf import Split, network_sample
+
+    split = Split([f"t{i}" for i in range(50)], np.arange(50) % 3, np.array(["a", "b"] * 25))
+    assert network_sample(split, 0, 1) is split and network_sample(split, 50, 1) is split
+    part = network_sample(split, 20, 1)
+    ids = [int(t[1:]) for t in part.texts]
+    assert len(ids) == len(set(ids)) == 20 and ids == sorted(ids)
+    assert list(part.y) == [i % 3 for i in ids] and list(part.groups) == [["a", "b"][i % 2] for i in ids]
+    assert network_sample(split, 20, 1).texts == part.texts != network_sample(split, 20, 2).texts
