@@ -53,13 +53,22 @@ Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 FORMAT = 1  # the converted folder's layout; bump when the conversion changes its output
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4 after conversion, XLM-R's first four kept
 METASPACE = "\u2581"
-# Single CJK characters kept whatever the corpus: unified ideographs (+ extension A), compatibility
-# ideographs, CJK symbols and punctuation, halfwidth and fullwidth forms.
-CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x3000, 0x303F), (0xFF00, 0xFFEF))
+# Unicode blocks whose pieces are kept whatever the corpus (a piece is kept when every character is
+# in one of them): Latin-1 (ASCII and accented letters), general punctuation, currency, letterlike,
+# number forms, arrows, maths, enclosed numbers, shapes and symbols; CJK radicals, symbols and
+# punctuation, bopomofo, strokes, enclosed and compatibility CJK, unified ideographs (+ extension A),
+# compatibility ideographs, vertical and fullwidth forms; emoji. Chinese and English text of any
+# domain then tokenises exactly as with the full vocabulary.
+KEPT_BLOCKS = (
+    (0x0000, 0x00FF), (0x2000, 0x27BF), (0x2E80, 0x2FDF), (0x3000, 0x303F), (0x3100, 0x312F),
+    (0x31C0, 0x31EF), (0x3200, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+    (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x1F300, 0x1FAFF),
+)  # fmt: skip
 KEEP_RULE = (
-    "the special pieces; every piece the full tokenizer produces on the keep texts; every piece that "
-    "is one CJK character (U+3400-U+9FFF, U+F900-U+FAFF, U+3000-U+303F, U+FF00-U+FFEF), with or "
-    "without the leading '\u2581'; every piece made only of ASCII characters, with or without the leading '\u2581'"
+    "the special pieces; every piece whose characters (after the leading '\u2581') all lie in Latin-1, "
+    "general punctuation to dingbats (U+2000-U+27BF), the CJK blocks (radicals, symbols and punctuation, "
+    "bopomofo, strokes, enclosed, unified ideographs and extension A, compatibility ideographs, vertical "
+    "and fullwidth forms) or emoji (U+1F300-U+1FAFF); every piece the full tokenizer produces on the keep texts"
 )
 UNSEEN = (
     "the pruned vocabulary is still a SentencePiece Unigram model: a word whose pieces were dropped is "
@@ -322,17 +331,16 @@ def _write_tokenizer(tok: Any, folder: Path) -> None:
 
 
 # --- Pruning and conversion --------------------------------------------------------------------
-def _is_cjk(c: str) -> bool:
-    return any(a <= ord(c) <= b for a, b in CJK_RANGES)
+def _in_kept_blocks(c: str) -> bool:
+    return any(a <= ord(c) <= b for a, b in KEPT_BLOCKS)
 
 
 def rule_keeps(piece: str) -> bool:
-    """True for the pieces kept whatever the corpus: specials, one CJK character, ASCII only
-    (each with or without the leading '\u2581')."""
+    """True for the pieces kept whatever the corpus: :data:`KEEP_RULE`."""
     if piece in SPECIALS:
         return True
     body = piece.removeprefix(METASPACE)
-    return body.isascii() or (len(body) == 1 and _is_cjk(body))
+    return all(_in_kept_blocks(c) for c in body)
 
 
 def texts_digest(texts: Iterable[str] | None) -> tuple[str, int]:
@@ -490,8 +498,9 @@ def convert_e5(out_dir: str | Path, keep_texts: Iterable[str] | None = None, roo
     return _build(out_dir, plan, pruned=texts is not None)
 
 
-def e5_dir(root: Path | None = None, keep_texts: Iterable[str] | None = None) -> Path:
-    """The converted encoder for ``keep_texts`` (all pieces when None) under
+def e5_dir(root: Path | None = None, keep_texts: Iterable[str] | None = ()) -> Path:
+    """The converted encoder for ``keep_texts`` (the default, none: the pieces :data:`KEEP_RULE`
+    keeps, the one vocabulary every head trains on, so heads can share its bottom; None: all) under
     ``<data dir>/encoders/``, built on first use. A folder is named by the wheel's sha256 and the
     kept pieces' digest (texts keeping the same pieces share it); a small index maps a texts digest
     to its folder, so a repeated call with the same texts returns without tokenising them."""
