@@ -92,12 +92,15 @@ class AspectsConfig:
     extractor_epochs: int = field(default=20, metadata={"help": "extractor: maximum epochs"})
     extractor_patience: int = field(default=3, metadata={"help": "extractor: epochs without validation F1 gain"})
     extractor_max_len: int = field(default=160, metadata={"help": "extractor: training sentences cut to this"})
+    extractor_arch: str = field(
+        default="", metadata={"help": "extractor network: bilstm, minilm (en) or e5; empty = train_ner's default"}
+    )
     extractor_lr: float = field(
         default=0.0, metadata={"help": "extractor: learning rate (0: train_ner's default for the network)"}
     )
     polarity_arch: str = field(
         default="",
-        metadata={"help": "polarity network: bilstm/cnn (zh), minilm/bilstm/cnn (en); empty = bilstm/minilm"},
+        metadata={"help": "polarity network: bilstm/cnn/e5 (zh), minilm/bilstm/cnn/e5 (en); empty = bilstm/minilm"},
     )
     polarity_epochs: int = field(default=0, metadata={"help": "polarity: maximum epochs (0: 12 bilstm/cnn, 4 minilm)"})
     polarity_patience: int = field(default=2, metadata={"help": "polarity: epochs without validation gain"})
@@ -390,6 +393,7 @@ def train_extractor_model(cfg: AspectsConfig, splits: dict[str, list[dict[str, A
         max_len=cfg.extractor_max_len,
         seed=cfg.seed,
         frozen_layers=cfg.frozen_layers,
+        arch=cfg.extractor_arch,
         lr=cfg.extractor_lr,
         save=False,
     ).resolve()
@@ -484,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         save=False,
         report_dir=cfg.report_dir,
     )
-    pol_cfg.resolve(("bilstm", "cnn") if cfg.lang == "zh" else ("minilm", "bilstm", "cnn"))
+    pol_cfg.resolve(("bilstm", "cnn", "e5") if cfg.lang == "zh" else ("minilm", "bilstm", "cnn", "e5"))
     _, linear = tfidf_baseline(pol_splits, "zh" if cfg.lang == "zh" else "en", labels)
     rows = [f"{r['domain']}\t{r['split']}\t{r['text']}\t{r['aspects']}" for part in splits.values() for r in part]
     pol = fit_and_evaluate(pol_cfg, pol_splits, labels, device, f"{name} polarity", linear, fingerprint(rows))

@@ -3,6 +3,7 @@
     python -m training.train_ner --dataset msra                       # ner-zh: BiLSTM-CRF, MSRA
     python -m training.train_ner --dataset wnut16                     # ner-en: MiniLM-CRF, WNUT-16
     python -m training.train_ner --dataset products                   # ner-products-en: catalogue titles
+    python -m training.train_ner --dataset msra --arch e5             # ner-zh on the multilingual encoder
     python -m training.train_ner --data my.conll --lang en --arch minilm   # your own CoNLL file
 
 Every choice is made on the validation split: the epoch (early stopping on entity F1), the
@@ -98,11 +99,13 @@ LABEL_NOTES = {
     "file": "as given in the --data file",
 }
 BASELINE_NAME = "dictionary of training entities, longest match"
+PIECE_POSITION_DIM = 16  # a Chinese encoder tagger's embedding of a character's place in its piece
 
 
 @dataclass
 class NerConfig:
-    """Train an NER model (BiLSTM-CRF over characters, or MiniLM-CRF over words)."""
+    """Train an NER model (BiLSTM-CRF over characters, or an encoder-CRF: MiniLM over English words,
+    the multilingual e5 over English words or Chinese characters)."""
 
     dataset: str = field(default="msra", metadata={"help": "built-in data set", "choices": sorted(DATASETS)})
     data: str = field(
@@ -116,18 +119,22 @@ class NerConfig:
     arch: str = field(
         default="",
         metadata={
-            "help": "bilstm (characters) or minilm (English words); default: the data set's",
-            "choices": ["", "bilstm", "minilm"],
+            "help": "bilstm (characters), minilm (the English encoder) or e5 (the multilingual encoder; Chinese "
+            "tags characters, each reading the piece that covers it); default: the data set's",
+            "choices": ["", "bilstm", "minilm", "e5"],
         },
     )
     epochs: int = field(default=12, metadata={"help": "maximum epochs"})
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation F1"})
-    batch_size: int = field(default=0, metadata={"help": "sentences per batch; 0: 64 for bilstm, 16 for minilm"})
-    lr: float = field(default=0.0, metadata={"help": "learning rate of the network; 0: 2e-3 bilstm, 5e-5 minilm"})
+    batch_size: int = field(
+        default=0, metadata={"help": "sentences per batch; 0: 64 for bilstm, 16 for the encoders (minilm, e5)"}
+    )
+    lr: float = field(default=0.0, metadata={"help": "learning rate of the network; 0: 2e-3 bilstm, 5e-5 the encoders"})
     head_lr: float = field(
         default=5e-3,
         metadata={
-            "help": "learning rate of the emission layer and CRF transitions for minilm (they start from scratch)"
+            "help": "learning rate of the emission layer, CRF transitions and token embeddings for the encoders "
+            "(they start from scratch)"
         },
     )
     embed_dim: int = field(default=128, metadata={"help": "bilstm: character embedding width"})
@@ -135,7 +142,7 @@ class NerConfig:
     bigram_dim: int = field(default=64, metadata={"help": "bilstm: bigram embedding width"})
     hidden: int = field(default=200, metadata={"help": "bilstm: LSTM units per direction"})
     layers: int = field(default=1, metadata={"help": "bilstm: stacked BiLSTM layers"})
-    dropout: float = field(default=0.3, metadata={"help": "dropout (bilstm); minilm uses 0.1"})
+    dropout: float = field(default=0.3, metadata={"help": "dropout (bilstm); the encoders use 0.1"})
     min_char_count: int = field(default=2, metadata={"help": "bilstm: characters seen fewer times map to <unk>"})
     max_len: int = field(
         default=160,
@@ -158,7 +165,7 @@ class NerConfig:
             "learns the contexts entities stand in, not a list of names (bilstm)"
         },
     )
-    frozen_layers: int = frozen_layers_field("minilm")
+    frozen_layers: int = frozen_layers_field("minilm / e5")
     search: str = search_field()
     quantize: str = quantize_field("entity F1")
     baseline_fallback: bool = field(
@@ -465,9 +472,25 @@ def build_model(cfg: NerConfig, train: list[Sentence], tags: list[str]) -> CharC
             "dropout": cfg.dropout,
         }
         return CharCRFModel(BiLSTMCRF(**args), vocab, tags, args, lang=cfg.lang)
-    encoder, tokenizer = load_encoder(data.encoder_dir())
+    encoder, tokenizer = load_encoder(encoder_folder(cfg.arch))
     encoder.freeze_bottom(cfg.frozen_layers)
+    if cfg.lang == "zh":
+        # Characters share pieces, so windows of 256 characters stay within the encoder's 512 positions.
+        net = EncoderCRF(encoder, len(tags), position_dim=PIECE_POSITION_DIM)
+        return EncoderCRFModel(net, tokenizer, tags, lang=cfg.lang, max_tokens=256)
     return EncoderCRFModel(EncoderCRF(encoder, len(tags)), tokenizer, tags, lang=cfg.lang)
+
+
+def encoder_folder(arch: str) -> Path:
+    """The pretrained encoder folder of an encoder architecture: ``e5`` (the multilingual encoder,
+    converted on first use) or ``minilm`` (the English one)."""
+    if arch == "e5":
+        from training.encoders import e5_dir
+
+        return e5_dir()
+    if arch == "minilm":
+        return data.encoder_dir()
+    raise ValueError(f"{arch!r} is not an encoder architecture (minilm, e5)")
 
 
 def _optimizers(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel) -> list[torch.optim.Optimizer]:
@@ -482,6 +505,8 @@ def _optimizers(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel) -> list[t
         dense = [p for p in net.parameters() if id(p) not in table_ids]
         return [torch.optim.Adam(dense, lr=cfg.lr), torch.optim.SparseAdam([e.weight for e in tables], lr=cfg.lr)]
     head = [*net.emit.parameters(), *net.crf.parameters(), *net.shape.parameters()]
+    if net.piece_position is not None:
+        head += list(net.piece_position.parameters())
     return [
         torch.optim.AdamW(
             [

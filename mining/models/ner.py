@@ -7,6 +7,8 @@ pair of functions is the single conversion path between them.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import re
 import threading
@@ -156,6 +158,61 @@ def word_shape(word: str) -> int:
     return 4
 
 
+# --- Characters on a piece tokenizer -------------------------------------------------------------
+# Where a character sits in the piece it reads: 0, 1, 2, or 3 for the fourth and later; NO_PIECE for
+# a character without a piece of its own (whitespace, or one the tokenizer's normaliser dropped).
+NO_PIECE = 4
+PIECE_POSITIONS = 5
+
+
+def token_pieces(
+    text: str, spans: Sequence[tuple[int, int]], offsets: Sequence[tuple[int, int]], blank: Sequence[bool]
+) -> tuple[list[int], list[int]]:
+    """The piece each token of ``text`` reads, and the token's position inside that piece.
+
+    A piece owns the characters of its offset range that no earlier piece owns, except that a piece
+    which is only the word-boundary mark (``blank``: SentencePiece's '▁', which fast tokenizers give
+    the range of the character after it) owns whitespace only. A token reads the piece owning its
+    first non-space character; its position is how many earlier tokens read that piece (3 for the
+    fourth and later). A whitespace token, or one whose characters no piece owns, gets
+    :data:`NO_PIECE`: it reads the piece owning its whitespace where one does, else its nearest
+    token's piece (the left one on a tie), else piece 0 (``<s>`` / ``[CLS]``) when no token has one.
+
+    Args:
+        text: the string the tokenizer was given.
+        spans: n tokens' ``[start, end)`` character ranges in ``text``.
+        offsets: P pieces' ``[start, end)`` in ``text`` (``return_offsets_mapping``; special and
+            padding pieces are (0, 0)).
+        blank: P flags, True for a piece that is only the word-boundary mark.
+    Returns:
+        (n piece indices in ``[0, P)``, n positions in ``[0, PIECE_POSITIONS)``).
+    """
+    owner = [-1] * len(text)
+    for p, (s, e) in enumerate(offsets):
+        for c in range(s, min(e, len(text))):
+            if owner[c] < 0 and (not blank[p] or text[c].isspace()):
+                owner[c] = p
+    pieces, positions = [], []
+    seen: dict[int, int] = {}
+    for s, e in spans:
+        solid = [owner[c] for c in range(s, e) if owner[c] >= 0 and not text[c].isspace()]
+        if solid:
+            p = solid[0]
+            positions.append(min(seen.get(p, 0), NO_PIECE - 1))
+            seen[p] = seen.get(p, 0) + 1
+        else:
+            p = next((owner[c] for c in range(s, e) if owner[c] >= 0), -1)
+            positions.append(NO_PIECE)
+        pieces.append(p)
+    have = [i for i, p in enumerate(pieces) if p >= 0]
+    for i, p in enumerate(pieces):
+        if p < 0:
+            k = bisect.bisect_left(have, i)
+            near = have[max(k - 1, 0) : k + 1]
+            pieces[i] = pieces[min(near, key=lambda j: (abs(j - i), j))] if near else 0
+    return pieces, positions
+
+
 # --- CRF helpers ---------------------------------------------------------------------------------
 def crf_marginals(crf: CRF, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Posterior probability of every tag at every position, by forward-backward.
@@ -268,37 +325,51 @@ class BiLSTMCRF(nn.Module):
 
 
 class EncoderCRF(nn.Module):
-    """A Transformer encoder over word pieces, read at each word's first piece, plus a word-shape
-    embedding, a linear emission layer and a CRF over words.
+    """A Transformer encoder over word pieces, read once per token, plus a word-shape embedding, a
+    linear emission layer and a CRF over tokens.
+
+    Tokens are words (English: each word reads its first piece) or, with ``position_dim``,
+    characters (Chinese): each character reads the piece covering it, plus an embedding of its
+    position inside that piece (:data:`PIECE_POSITIONS`), so characters sharing one piece can take
+    different tags.
 
     Args:
         encoder: a :class:`mining.models.bert.BertModel` (anything returning ``last_hidden_state``).
         num_tags: tag ids.
         shape_dim: width of the :data:`SHAPES` embedding.
-        dropout: dropout on the word representations.
+        dropout: dropout on the token representations.
+        position_dim: width of the in-piece position embedding; 0 for word tokens (no such embedding).
     """
 
-    def __init__(self, encoder: nn.Module, num_tags: int, shape_dim: int = 16, dropout: float = 0.1) -> None:
+    def __init__(
+        self, encoder: nn.Module, num_tags: int, shape_dim: int = 16, dropout: float = 0.1, position_dim: int = 0
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.shape = nn.Embedding(len(SHAPES), shape_dim, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        self.emit = nn.Linear(int(encoder.config.hidden_size) + shape_dim, num_tags)  # type: ignore[union-attr,arg-type]
+        width = int(encoder.config.hidden_size) + shape_dim + position_dim  # type: ignore[union-attr,arg-type]
+        self.emit = nn.Linear(width, num_tags)
         self.crf = CRF(num_tags, batch_first=True)
+        # Last and for characters only, so a word tagger's parameters and seeded initial values do not depend on it.
+        self.piece_position = nn.Embedding(PIECE_POSITIONS, position_dim) if position_dim else None
 
     def emissions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """
         Args:
             batch: ``input_ids``, ``attention_mask`` (B, P) int64 word pieces; ``first_piece``
-                (B, W) int64 index of each word's first piece; ``shapes`` (B, W) int64;
-                ``mask`` (B, W) bool, True on real words.
+                (B, W) int64 index of the piece each token reads; ``shapes`` (B, W) int64;
+                ``piece_position`` (B, W) int64 in ``[0, PIECE_POSITIONS)`` for a character
+                tagger; ``mask`` (B, W) bool, True on real tokens.
         Returns:
             (B, W, num_tags) float emission scores.
         """
         hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         index = batch["first_piece"].unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
-        words = torch.cat([hidden.gather(1, index), self.shape(batch["shapes"])], -1)
-        return self.emit(self.dropout(words))
+        parts = [hidden.gather(1, index), self.shape(batch["shapes"])]
+        if self.piece_position is not None:
+            parts.append(self.piece_position(batch["piece_position"]))
+        return self.emit(self.dropout(torch.cat(parts, -1)))
 
 
 # --- Artifacts -----------------------------------------------------------------------------------
@@ -417,7 +488,9 @@ class CharCRFModel:
 
 
 class EncoderCRFModel:
-    """A fine-tuned :class:`EncoderCRF` with its tokenizer and tags: the English artifact."""
+    """A fine-tuned :class:`EncoderCRF` with its tokenizer and tags: a word tagger (English; the
+    tokens are :func:`word_tokens`) or, when the net has an in-piece position embedding, a
+    character tagger (Chinese; the tokens are :func:`char_tokens`, tags are per character)."""
 
     kind = "encoder_crf"
 
@@ -434,17 +507,26 @@ class EncoderCRFModel:
         self.scheme: Scheme = span_scheme(tags)
         self.max_tokens, self.max_pieces = max_tokens, max_pieces
         self.tokenizer_lock = threading.Lock()  # see EncoderModel: one Rust tokenizer, many threads
+        self.chars = net.piece_position is not None
+        self.blank_piece = _blank_piece_id(tokenizer) if self.chars else -1
 
     def tokenize(self, text: str) -> tuple[list[str], Offsets]:
-        return word_tokens(text)
+        return char_tokens(text) if self.chars else word_tokens(text)
 
     def collate(self, sequences: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
-        """Word pieces (``input_ids``, ``attention_mask``: (B, P) int64) aligned to words
-        (``first_piece``, ``shapes``: (B, W) int64; ``mask``: (B, W) bool).
+        """Word pieces (``input_ids``, ``attention_mask``: (B, P) int64) aligned to tokens
+        (``first_piece``, ``shapes``: (B, W) int64; ``mask``: (B, W) bool; a character tagger
+        also gets ``piece_position``: (B, W) int64).
 
-        A word whose pieces were cut by ``max_pieces`` reads the [CLS] position; windows of
-        ``max_tokens`` words keep that from happening with the default sizes.
+        Words are tokenized as given and read their first piece; a word whose pieces were cut by
+        ``max_pieces`` reads the [CLS] position. Characters are joined and tokenized as one text,
+        and each reads the piece covering it (:func:`token_pieces`); one cut off by
+        ``max_pieces`` reads the last piece kept. Windows of ``max_tokens`` tokens keep cuts from
+        happening with the default sizes. An empty sequence gets one padding token so the CRF sees
+        a valid mask (its tags are dropped).
         """
+        if self.chars:
+            return self._collate_chars(sequences)
         words = [list(s) or [""] for s in sequences]
         with self.tokenizer_lock:
             enc = self.tokenizer(
@@ -475,12 +557,52 @@ class EncoderCRFModel:
             "mask": mask,
         }
 
+    def _collate_chars(self, sequences: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+        texts, spans = [], []
+        for seq in sequences:
+            ends = list(itertools.accumulate(len(t) for t in seq))
+            texts.append("".join(seq))
+            spans.append(list(zip([0, *ends[:-1]], ends)))
+        with self.tokenizer_lock:
+            enc = self.tokenizer(
+                texts,
+                truncation=True,
+                max_length=self.max_pieces,
+                padding=True,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+        offsets = enc["offset_mapping"].tolist()
+        blank = (enc["input_ids"] == self.blank_piece).tolist()
+        W = max([1, *(len(s) for s in sequences)])
+        piece = torch.zeros(len(texts), W, dtype=torch.long)
+        position = torch.full((len(texts), W), NO_PIECE, dtype=torch.long)
+        shapes = torch.zeros(len(texts), W, dtype=torch.long)
+        mask = torch.zeros(len(texts), W, dtype=torch.bool)
+        for b, seq in enumerate(sequences):
+            n = len(seq)
+            mask[b, : max(n, 1)] = True
+            if not n:
+                continue
+            pieces, positions = token_pieces(texts[b], spans[b], offsets[b], blank[b])
+            piece[b, :n] = torch.tensor(pieces)
+            position[b, :n] = torch.tensor(positions)
+            shapes[b, :n] = torch.tensor([word_shape(t) for t in seq])
+        return {
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+            "first_piece": piece,
+            "shapes": shapes,
+            "piece_position": position,
+            "mask": mask,
+        }
+
     @torch.inference_mode()
     def tag_tokens(
         self, sequences: Sequence[Sequence[str]], batch_size: int = 32
     ) -> list[tuple[list[str], list[float]]]:
-        """Per sequence of n words: n tag strings and n posterior probabilities. Sequences longer
-        than ``max_tokens`` words are tagged in consecutive windows."""
+        """Per sequence of n tokens: n tag strings and n posterior probabilities. Sequences longer
+        than ``max_tokens`` tokens are tagged in consecutive windows."""
         return _tag_windows(self, sequences, batch_size)
 
     def save(self, path: Path) -> None:
@@ -496,6 +618,8 @@ class EncoderCRFModel:
             "dropout": self.net.dropout.p,
             "frozen_layers": self.net.encoder.frozen_layers,  # type: ignore[union-attr]
         }
+        if self.net.piece_position is not None:
+            spec["position_dim"] = self.net.piece_position.embedding_dim
         write_artifact(path, spec, self.net, self.tokenizer)
 
     @classmethod
@@ -503,9 +627,16 @@ class EncoderCRFModel:
         from mining.artifacts import encoder_skeleton
 
         encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
-        net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"])
+        net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"], spec.get("position_dim", 0))
         load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["tags"], spec["lang"], spec["max_tokens"], spec["max_pieces"])
+
+
+def _blank_piece_id(tokenizer: Any) -> int:
+    """Id of the piece that is only SentencePiece's word-boundary mark '▁', or -1 when the
+    vocabulary has none (a WordPiece tokenizer)."""
+    found = tokenizer.convert_tokens_to_ids("\u2581")
+    return int(found) if isinstance(found, int) and tokenizer.convert_ids_to_tokens(found) == "\u2581" else -1
 
 
 def _tag_windows(
