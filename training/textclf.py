@@ -526,7 +526,9 @@ def choose_and_measure(
             return cast(TextClassifier, quantize(load_artifact(Path(tmp) / "model", device), mode))
 
         fp32 = variant("none")
-        p_val: dict[str, np.ndarray] = {"none": _probas(fp32, val.texts)[0]}
+        # The float32 ensemble's validation probabilities are its members' already computed ones,
+        # mixed as EnsembleModel mixes them: an encoder pass over validation saved.
+        p_val: dict[str, np.ndarray] = {"none": (1 - weight) * p_val_net + weight * p_val_lin if weight else p_val_net}
 
         def val_accuracy(mode: str) -> float:
             p_val[mode] = _probas(variant(mode), val.texts)[0]
