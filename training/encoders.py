@@ -23,8 +23,8 @@ The package's engine uses token type 0 and positions 0..T-1, mean-pools the fina
 real tokens and L2-normalises, with ``query: `` (or ``passage: ``) before the text: the same
 forward pass as :class:`mining.models.bert.BertModel` with masked mean pooling.
 
-Only the pieces a project's corpora can use are kept (the fp32 embedding table of all 250,002
-pieces is 384 MB of the 470 MB): see :func:`convert_e5` for the rule.
+Only the pieces Chinese and English text can use are kept, chosen by Unicode block (the fp32
+embedding table of all 250,002 pieces is 384 MB of the 470 MB): :data:`KEEP_RULE`.
 """
 
 from __future__ import annotations
