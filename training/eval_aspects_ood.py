@@ -68,7 +68,9 @@ def evaluate_lang(lang: str, tag: str, path: Path = OOD_SET) -> dict[str, Any]:
         "n_sentences": len(rows),
         "n_aspects": sum(len(r["aspects"]) for r in rows),
         "model": {k: v for k, v in score_domain(rows, *predicted, data.POLARITY_VALUES).items() if k in METRICS},
-        "baseline": {k: v for k, v in score_domain(rows, *base_predicted, data.POLARITY_VALUES).items() if k in METRICS},
+        "baseline": {
+            k: v for k, v in score_domain(rows, *base_predicted, data.POLARITY_VALUES).items() if k in METRICS
+        },
         "by_domain": by_domain,
         **uncertainty(headlines, len(rows)),
     }
