@@ -527,6 +527,18 @@ def e5_dir(root: Path | None = None, keep_texts: Iterable[str] | None = ()) -> P
     return folder
 
 
+def encoder_folder(arch: str) -> Path:
+    """The pretrained encoder folder of an encoder architecture: ``e5`` (the multilingual encoder,
+    converted on first use) or ``minilm`` (the packaged English one)."""
+    if arch == "e5":
+        return e5_dir()
+    if arch == "minilm":
+        from training.data import encoder_dir
+
+        return encoder_dir()
+    raise ValueError(f"{arch!r} is not an encoder architecture (minilm, e5)")
+
+
 # --- Sentence vectors --------------------------------------------------------------------------
 def embed(
     folder: str | Path, texts: Sequence[str], prefix: str = "query: ", max_len: int = 128, batch: int = 32

@@ -39,7 +39,6 @@ from mining.models.textclf import (
     load_artifact,
 )
 from mining.text import Lang, Vocab, clean
-from training import data as data_mod
 from training.calibration import choose_threshold, fit_temperature, split_outside, temper
 from training.common import (
     EarlyStopping,
@@ -55,6 +54,7 @@ from training.common import (
     stratified_split,
 )
 from training.dedup import deduplicate_labelled
+from training.encoders import encoder_folder
 from training.intervals import Headline, macro_f1_of, mean_of, uncertainty
 
 CHAR_ARCHS = ("bilstm", "cnn")
@@ -137,15 +137,6 @@ class Split:
     texts: list[str]
     y: np.ndarray  # (n,) int64 class ids
     groups: np.ndarray | None = None  # (n,) str: the source of each text, where known
-
-
-def encoder_folder(arch: str) -> Path:
-    """The packaged pretrained encoder of an encoder architecture (converted on first use)."""
-    if arch == "e5":
-        from training.encoders import e5_dir
-
-        return e5_dir()
-    return data_mod.encoder_dir()
 
 
 def network_sample(split: Split, n: int, seed: int) -> Split:

@@ -61,6 +61,7 @@ from training.common import (
     search_on_validation,
     set_seed,
 )
+from training.encoders import encoder_folder
 from training.intervals import Headline, f1_of_counts, uncertainty
 from training.store import save_to_store, shared_encoder_record
 
@@ -479,18 +480,6 @@ def build_model(cfg: NerConfig, train: list[Sentence], tags: list[str]) -> CharC
         net = EncoderCRF(encoder, len(tags), position_dim=PIECE_POSITION_DIM)
         return EncoderCRFModel(net, tokenizer, tags, lang=cfg.lang, max_tokens=256)
     return EncoderCRFModel(EncoderCRF(encoder, len(tags)), tokenizer, tags, lang=cfg.lang)
-
-
-def encoder_folder(arch: str) -> Path:
-    """The pretrained encoder folder of an encoder architecture: ``e5`` (the multilingual encoder,
-    converted on first use) or ``minilm`` (the English one)."""
-    if arch == "e5":
-        from training.encoders import e5_dir
-
-        return e5_dir()
-    if arch == "minilm":
-        return data.encoder_dir()
-    raise ValueError(f"{arch!r} is not an encoder architecture (minilm, e5)")
 
 
 def _optimizers(cfg: NerConfig, model: CharCRFModel | EncoderCRFModel) -> list[torch.optim.Optimizer]:
