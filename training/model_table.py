@@ -46,6 +46,11 @@ def _metric_value(metrics: Mapping[str, Any], key: str) -> float | None:
     return float(node) if isinstance(node, (int, float)) else None
 
 
+def _settings(values: Mapping[str, Any]) -> str:
+    """``{"lr": 0.0004, "frozen_layers": 3}`` -> ``"lr 0.0004;frozen_layers 3"``."""
+    return ";".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
+
+
 def notes(metadata: Mapping[str, Any]) -> list[str]:
     """What a reader must know beside a model's numbers."""
     out = []
@@ -63,12 +68,10 @@ def notes(metadata: Mapping[str, Any]) -> list[str]:
     metrics = metadata.get("metrics") or {}
     for search in (metrics.get("search"), metrics.get("extractor_search")):
         if search:
-            tried = ", ".join(";".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in c.items()
-                                       if k != "val") for c in search["candidates"])  # fmt: skip
-            chosen = ", ".join(
-                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in search["chosen"].items()
+            tried = ", ".join(_settings({k: v for k, v in c.items() if k != "val"}) for c in search["candidates"])
+            out.append(
+                f"{_settings(search['chosen'])} of {{{tried}}} (chosen on {search.get('chosen_on', 'validation')})"
             )
-            out.append(f"{chosen} of {{{tried}}} (chosen on {search.get('chosen_on', 'validation')})")
     q = metadata.get("quantization") or {}
     if q.get("mode", "none") != "none":
         out.append(f"served {q['mode']} (chosen on {q.get('chosen_on', 'validation')})")
