@@ -26,6 +26,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from mining.models.spec import read_spec
+
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -255,9 +257,7 @@ class DemandModel:
         from mining.artifacts import load_weights, pick_device
 
         path = Path(path)
-        spec = json.loads((path / "model.json").read_text())
-        if spec.get("kind") != cls.kind:
-            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
+        spec = read_spec(path, cls.kind)
         nets = []
         for k in range(int(spec.get("members", 1))):
             net = DemandNet(**spec["args"])
@@ -385,9 +385,7 @@ class RuleForecaster:
 
     @classmethod
     def load(cls, path: Path) -> RuleForecaster:
-        spec = json.loads((Path(path) / "model.json").read_text())
-        if spec.get("kind") != cls.kind:
-            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
+        spec = read_spec(path, cls.kind)
         return cls(
             spec["rule"], spec["window"], spec["history"], spec["horizon"], spec["covariates"], spec["multipliers"]
         )
@@ -543,9 +541,7 @@ class TreeForecaster:
         from safetensors.numpy import load_file as load_arrays
 
         path = Path(path)
-        spec = json.loads((path / "model.json").read_text())
-        if spec.get("kind") != cls.kind:
-            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
+        spec = read_spec(path, cls.kind)
         trees = load_arrays(str(path / "trees.safetensors"))
         for k in ("missing_left", "leaf"):
             trees[k] = trees[k].astype(np.bool_)

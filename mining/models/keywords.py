@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mining.models.spec import read_spec
 from mining.text import detect_language, normalize, require_strings, segment_words
 
 MAX_KEYWORDS = 50  # keywords a runner returns per text; callers cut to their top_k
@@ -514,8 +515,6 @@ class KeywordExtractor:
 
     @classmethod
     def load(cls, path: Path) -> KeywordExtractor:
-        spec = json.loads((Path(path) / "model.json").read_text())
-        if spec.get("kind") != cls.kind:
-            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
+        spec = read_spec(path, cls.kind)
         doc_freq = json.loads((Path(path) / "doc_freq.json").read_text())
         return cls(doc_freq, spec["n_docs"], spec["max_phrase_words"])

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from mining.models.spec import read_spec
+
 WEIGHTINGS = ("binary", "weight", "log")
 
 
@@ -217,9 +219,7 @@ class RecallModel:
     @classmethod
     def load(cls, path: Path) -> RecallModel:
         path = Path(path)
-        spec = json.loads((path / "model.json").read_text())
-        if spec.get("kind") != cls.kind:
-            raise ValueError(f"{path} holds a {spec.get('kind')!r} artifact, not {cls.kind!r}")
+        spec = read_spec(path, cls.kind)
         with np.load(path / "factors.npz", allow_pickle=False) as z:
             als = make_als(**spec["als"])
             als.user_factors, als.item_factors = z["user_factors"], z["item_factors"]

@@ -32,3 +32,16 @@ def test_the_twin_is_the_whole_encoder_model_of_the_same_data() -> None:
     gained = shared_encoder_record(name, 3, "abc", "test_accuracy", 0.85)
     assert gained["drop_points"] == 0.0
     assert "separate" not in shared_encoder_record(name, 3, "new-data", "test_accuracy", 0.8)
+
+
+def test_an_artifact_of_another_kind_is_refused_naming_both(tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    import pytest
+
+    from mining.models.spec import read_spec
+
+    (tmp_path / "model.json").write_text(json.dumps({"kind": "implicit_als", "n": 3}))
+    assert read_spec(tmp_path, "implicit_als") == {"kind": "implicit_als", "n": 3}
+    with pytest.raises(ValueError, match="holds a 'implicit_als' artifact, not 'tfidf_keywords'"):
+        read_spec(tmp_path, "tfidf_keywords")
