@@ -36,8 +36,7 @@ from mining.contracts import (
 )
 from mining.events import EVENT_TYPES, ITEM_WEIGHTS
 from mining.intents import Intent
-from mining.models.demand import MAX_HISTORY
-from mining.models.keywords import MAX_KEYWORDS
+from mining.limits import MAX_HISTORY, MAX_KEYWORDS
 
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 2000

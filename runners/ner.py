@@ -8,6 +8,7 @@ from typing import Any
 import bentoml
 
 from mining.contracts import EntitiesResult, EntitySpan, TextItem, require_items, text_items
+from mining.routing import route_by_language
 from runners.base import DEPENDENCY_CONFIG, RunnerBase, batching
 
 # English texts run through MiniLM once per loaded English model (news/social and product
@@ -48,16 +49,16 @@ class NerRunner(RunnerBase):
         from mining.attributes import find_attributes
         from mining.models.ner import extract_entities, merge_entities
 
-        items = require_items(items)
-        out: list[EntitiesResult | None] = [None] * len(items)
-        for lang in dict.fromkeys(self.specs[n].lang for n in self.models):
-            names = [n for n in self.models if self.specs[n].lang == lang]
-            idx = [i for i, it in enumerate(items) if it.lang == lang]
-            if not idx:
-                continue
-            per_model = [extract_entities(self.models[n], [items[i].text for i in idx]) for n in names]
-            for j, i in enumerate(idx):
-                text = items[i].text
+        models, tags = self.models, self.tags  # one snapshot per batch: a model swap replaces the mappings
+        names_of: dict[str, list[str]] = {}  # language -> its models, in load order
+        for n in models:
+            names_of.setdefault(self.specs[n].lang or "", []).append(n)
+
+        def entities_of(lang: str, texts: list[str]) -> list[EntitiesResult]:
+            names = names_of[lang]
+            per_model = [extract_entities(models[n], texts) for n in names]
+            out = []
+            for j, text in enumerate(texts):
                 found = [
                     {
                         "type": "BRAND",
@@ -84,7 +85,12 @@ class NerRunner(RunnerBase):
                     for a in find_attributes(text)
                 ]
                 entities = merge_entities([found, *(ents[j] for ents in per_model)])
-                out[i] = EntitiesResult(
-                    lang=lang or "", entities=[EntitySpan(**e) for e in entities], models=[self.tags[n] for n in names]
+                out.append(
+                    EntitiesResult(
+                        lang=lang, entities=[EntitySpan(**e) for e in entities], models=[tags[n] for n in names]
+                    )
                 )
-        return [r for r in out if r is not None]
+            return out
+
+        # No missing-language answer: ner-zh and ner-en are required, and EntitiesResult has no reason field.
+        return route_by_language(require_items(items), names_of, entities_of)

@@ -52,13 +52,15 @@ class SequenceRunner(RunnerBase):
         # A model whose network lost to a simpler scorer on validation answers from that scorer.
         tag = self.tags["sequence"]
         answered_by = tag if model.served == "network" else f"{tag} ({model.served})"
-        out: list[NextResult | None] = [None] * len(requests)
+        out: dict[int, NextResult] = {}
         for exclude in (True, False):  # one forward pass per flag value present
             group = [k for k, r in enumerate(requests) if bool(r.get("exclude_seen", True)) is exclude]
             if not group:
                 continue
             n = max(int(requests[k].get("n", 10)) for k in group)
             answers = model.predict([[tuple(e) for e in requests[k]["events"]] for k in group], n, exclude)
+            if len(answers) != len(group):
+                raise RuntimeError(f"the sequence model answered {len(answers)} of {len(group)} requests")
             for k, a in zip(group, answers):
                 items = a["items"]
                 out[k] = NextResult(
@@ -69,7 +71,8 @@ class SequenceRunner(RunnerBase):
                     reason=a.get("reason"),
                     model=answered_by,
                 )
-        return [r for r in out if r is not None]
+        # Complete: the two groups partition the requests and each group is answered in full (checked above).
+        return [out[k] for k in range(len(requests))]
 
     @bentoml.api
     def describe(self, item_ids: list[str]) -> list[ItemInfo]:

@@ -26,6 +26,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from mining.limits import MAX_HISTORY
 from mining.models.spec import read_spec
 
 if TYPE_CHECKING:
@@ -563,7 +564,6 @@ def load_forecaster(path: Path, device: torch.device | None = None) -> Forecaste
 
 # --- Serving: requests in, quantiles out ---------------------------------------------------------
 MIN_OBSERVED = 8  # periods with a value: fewer cannot set a level for the series
-MAX_HISTORY = 520
 
 
 class ForecastInputError(ValueError):

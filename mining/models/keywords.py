@@ -16,10 +16,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mining.limits import MAX_KEYWORDS as MAX_KEYWORDS  # re-exported for the runner
 from mining.models.spec import read_spec
 from mining.text import detect_language, normalize, require_strings, segment_words
-
-MAX_KEYWORDS = 50  # keywords a runner returns per text; callers cut to their top_k
 
 EN_STOP_WORDS = frozenset(
     [
