@@ -60,6 +60,7 @@ from gateway.threads import CoreShare
 from mining.events import EventsOff, EventStore, open_store
 from mining.registry import RUNNERS
 from mining.settings import Settings, settings
+from mining.upgrades import record_path
 from runners import service_of
 from runners.base import service_logging
 
@@ -364,7 +365,13 @@ class DemandMining:
 
 
 def _gateway_middleware(app: Any) -> GatewayMiddleware:
-    return GatewayMiddleware(app, SETTINGS.api_keys, SETTINGS.max_body_bytes, SETTINGS.max_in_flight)
+    return GatewayMiddleware(
+        app,
+        SETTINGS.api_keys,
+        SETTINGS.max_body_bytes,
+        SETTINGS.max_in_flight,
+        upgrades=record_path(SETTINGS.model_store),
+    )
 
 
 DemandMining.add_asgi_middleware(_gateway_middleware)  # type: ignore[attr-defined]

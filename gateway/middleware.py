@@ -9,10 +9,12 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gateway.errors import error_message
 from mining.events import EVENTS_OFF
+from mining.upgrades import UpgradeRecord, pid_alive, read_record
 
 # Open without a key: orchestrators and scrapers must reach these without credentials.
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics", "/ping"})
@@ -62,13 +64,22 @@ class GatewayMiddleware:
     - With ``max_in_flight``, a request arriving while that many are being served gets 503 with
       ``Retry-After`` at once, instead of queueing without bound (health, readiness and metrics
       are always answered).
+    - ``/readyz`` keeps BentoML's status code (200 once every runner is ready, 503 before) and
+      answers JSON with the staged start's progress read from ``upgrades``
+      (:mod:`mining.upgrades`): which encoder heads are training, swapped in or kept out.
     """
 
     def __init__(
-        self, app: Any, api_keys: frozenset[str] = frozenset(), max_body_bytes: int = 4 << 20, max_in_flight: int = 0
+        self,
+        app: Any,
+        api_keys: frozenset[str] = frozenset(),
+        max_body_bytes: int = 4 << 20,
+        max_in_flight: int = 0,
+        upgrades: Path | None = None,
     ) -> None:
         self.app, self.api_keys, self.max_body_bytes = app, api_keys, max_body_bytes
         self.max_in_flight, self.in_flight = max_in_flight, 0
+        self.upgrades = upgrades
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -77,6 +88,9 @@ class GatewayMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if scope.get("path") not in OPEN_PATHS and not key_allowed(presented_key(headers), self.api_keys):
             await _send_json(send, 401, {"error": UNAUTHORIZED, "detail": None}, [(b"www-authenticate", b"Bearer")])
+            return
+        if scope.get("path") == "/readyz" and scope.get("method", "GET") == "GET":
+            await self._readyz(scope, receive, send)
             return
         if scope.get("path") in OPEN_PATHS or not self.max_in_flight:
             await self._serve(scope, receive, send)
@@ -144,6 +158,30 @@ class GatewayMiddleware:
             await send(message)
 
         await self.app(scope, replay, capture)
+
+    async def _readyz(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        status = 503
+
+        async def capture(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+
+        await self.app(scope, receive, capture)
+        record = read_record(self.upgrades) if self.upgrades is not None else UpgradeRecord()
+        body = {
+            "status": "ready" if status == 200 else "loading",
+            "upgrades": {
+                "running": record.pid is not None and pid_alive(record.pid),
+                "models": {
+                    name: e.model_dump(
+                        include={"state", "served", "candidate", "metric", "served_val", "candidate_val"}
+                    )
+                    for name, e in record.models.items()
+                },
+            },
+        }
+        await _send_json(send, status, body)
 
     @staticmethod
     async def _rewrite(send: Any, start: dict[str, Any], raw: bytes) -> None:

@@ -85,6 +85,10 @@ class Settings:
             its whole encoder.
         grpc_port: the gRPC port (0: gRPC off); grpc_host: the address it binds.
         model_tags: store name -> tag to serve (``name:latest`` unless pinned).
+        model_store: BentoML's home (``BENTOML_HOME``), where the store and the staged start's
+            record (``upgrades.json``) live.
+        model_watch_seconds: how often a runner looks for a newer ``latest`` version of each model
+            it serves unpinned and swaps it in (the staged start's encoder heads); 0: never.
         data_dir: where the training data step caches what it fetches.
         brands: brands tables (CSV) read in order, later rows overriding earlier ones: the built-in
             table, then the user's (``DEMAND_MINING_BRANDS``, paths separated by ``:``).
@@ -110,6 +114,8 @@ class Settings:
     grpc_port: int = 3001
     grpc_host: str = "127.0.0.1"
     model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
+    model_store: Path = Path.home() / "bentoml"
+    model_watch_seconds: int = 30
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
 
@@ -163,6 +169,8 @@ class Settings:
             grpc_port=_int(env, "GRPC_PORT", 3001),
             grpc_host=env.get("GRPC_HOST", "127.0.0.1"),
             model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},
+            model_store=Path(env.get("BENTOML_HOME") or Path.home() / "bentoml").expanduser(),
+            model_watch_seconds=_int(env, "DEMAND_MINING_MODEL_WATCH_SECONDS", 30, minimum=0),
             data_dir=Path(env.get("DEMAND_MINING_DATA_DIR") or Path.home() / ".cache" / "demand-mining").expanduser(),
             brands=(
                 BUILTIN_BRANDS,

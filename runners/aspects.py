@@ -8,6 +8,7 @@ from typing import Any
 import bentoml
 
 from mining.contracts import AspectSpan, AspectsResult, OpinionSpan, TextItem, require_items, text_items
+from mining.routing import route_by_language
 from runners.base import DEPENDENCY_CONFIG, RunnerBase, batching
 
 # One text costs an extraction pass plus one classification per aspect found (about two in a
@@ -30,12 +31,11 @@ class AspectsRunner(RunnerBase):
 
         return AspectModel.load(path, self.device)
 
-    def setup(self) -> None:
+    def prepare(self, name: str, model: Any, metadata: dict[str, Any]) -> None:
         from mining.models.textclf import Abstention
 
         # Polarity probabilities are served at the temperature fitted on validation.
-        for name, model in self.models.items():
-            model.abstention = Abstention.from_metadata(self.metadata[name])
+        model.abstention = Abstention.from_metadata(metadata)
 
     def warm_up(self) -> None:
         self.predict(text_items(["电池不错，屏幕太暗", "The battery is great but the screen is dim"]))
@@ -43,17 +43,14 @@ class AspectsRunner(RunnerBase):
     @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, items: list[TextItem]) -> list[AspectsResult]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
-        items = require_items(items)
-        by_lang = {self.specs[n].lang: n for n in self.models}
-        out: list[AspectsResult | None] = [None] * len(items)
-        for lang, name in by_lang.items():
-            idx = [i for i, it in enumerate(items) if it.lang == lang]
-            if not idx:
-                continue
-            found = self.models[name].predict([items[i].text for i in idx])
-            for i, aspects in zip(idx, found):
-                out[i] = AspectsResult(
-                    lang=lang or "",
+        models, tags = self.models, self.tags  # one snapshot per batch: a model swap replaces the mappings
+        by_lang = {self.specs[n].lang or "": n for n in models}
+
+        def extract(lang: str, texts: list[str]) -> list[AspectsResult]:
+            name = by_lang[lang]
+            return [
+                AspectsResult(
+                    lang=lang,
                     aspects=[
                         AspectSpan(
                             aspect=a.aspect,
@@ -72,16 +69,17 @@ class AspectsRunner(RunnerBase):
                         )
                         for a in aspects
                     ],
-                    models=[self.tags[name]],
+                    models=[tags[name]],
                 )
-        return [
-            r
-            if r is not None
-            else AspectsResult(
-                lang=it.lang,
+                for aspects in models[name].predict(texts)
+            ]
+
+        def no_model(item: TextItem) -> AspectsResult:
+            return AspectsResult(
+                lang=item.lang,
                 aspects=[],
                 models=[],
-                reason=f"no aspects model for '{it.lang}' text (models exist for {sorted(lang or '' for lang in by_lang)})",
+                reason=f"no aspects model for '{item.lang}' text (models exist for {sorted(by_lang)})",
             )
-            for r, it in zip(out, items)
-        ]
+
+        return route_by_language(require_items(items), by_lang, extract, no_model)

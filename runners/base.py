@@ -101,11 +101,68 @@ class RunnerBase:
                 if spec.required:
                     raise
                 continue
-            model = self.optimise(self.load(path), metadata, tag)
-            self.models[spec.name], self.tags[spec.name], self.specs[spec.name] = model, tag, spec
-            self.metadata[spec.name] = metadata
+            self._install(spec, self.optimise(self.load(path), metadata, tag), tag, metadata)
         self.setup()
         self.warm_up()
+        if self.settings.model_watch_seconds:
+            import threading
+
+            threading.Thread(target=self._watch, name=f"{self.RUNNER}-model-watch", daemon=True).start()
+
+    def _install(self, spec: ModelSpec, model: Any, tag: str, metadata: dict[str, Any]) -> None:
+        """Serve ``model`` as ``spec.name``. Each mapping is replaced, never changed in place, so a
+        batch running meanwhile keeps iterating over the one it started with."""
+        self.prepare(spec.name, model, metadata)
+        self.metadata = {**self.metadata, spec.name: metadata}
+        self.specs = {**self.specs, spec.name: spec}
+        self.tags = {**self.tags, spec.name: tag}
+        self.models = {**self.models, spec.name: model}
+
+    def refresh(self) -> list[str]:
+        """Swap in a newer ``latest`` version of every model served unpinned (an optional model
+        the store lacked at start counts too); returns the tags swapped in.
+
+        The new version is loaded and warmed beside the old one, which serves until the swap; a
+        version that fails to load or warm up is logged and the old one stays."""
+        swapped = []
+        for spec in models_of(self.RUNNER):
+            wanted = self.settings.model_tags[spec.name]
+            if not wanted.endswith(":latest"):
+                continue  # pinned: an operator chose this version
+            try:
+                path, tag, metadata = model_path(wanted)
+            except RuntimeError:
+                continue
+            if tag == self.tags.get(spec.name):
+                continue
+            old = (self.models.get(spec.name), self.tags.get(spec.name), self.metadata.get(spec.name))
+            try:
+                self._install(spec, self.optimise(self.load(path), metadata, tag), tag, metadata)
+                self.warm_up()
+            except Exception:
+                log.exception("%s: could not swap in %s; %s keeps serving", spec.name, tag, old[1] or "nothing")
+                self._restore(spec, *old)
+                continue
+            log.info("%s: swapped in %s (was %s)", spec.name, tag, old[1] or "not served")
+            swapped.append(tag)
+        return swapped
+
+    def _restore(self, spec: ModelSpec, model: Any, tag: str | None, metadata: dict[str, Any] | None) -> None:
+        if model is not None and tag is not None and metadata is not None:
+            self._install(spec, model, tag, metadata)
+            return
+        self.models = {k: v for k, v in self.models.items() if k != spec.name}
+        self.tags = {k: v for k, v in self.tags.items() if k != spec.name}
+
+    def _watch(self) -> None:
+        import time
+
+        while True:
+            time.sleep(self.settings.model_watch_seconds)
+            try:
+                self.refresh()
+            except Exception:  # the watcher must outlive a store that is briefly unreadable
+                log.exception("%s runner: looking for newer models failed", self.RUNNER)
 
     def load(self, path: Path) -> Any:
         """Read one artifact directory onto ``self.device``."""
@@ -130,6 +187,9 @@ class RunnerBase:
             # Equal digests in one process are one copy, run once per text for all their heads.
             log.info("%s: %s, encoder bottom: %s", tag, mode, ", ".join(shared) or "none")
         return quantize(model, mode)
+
+    def prepare(self, name: str, model: Any, metadata: dict[str, Any]) -> None:
+        """Set up one loaded model from its metadata before it serves (at start and on a swap)."""
 
     def setup(self) -> None:
         """Load what the runner needs besides its models (e.g. tables), before the warm-up."""

@@ -51,9 +51,22 @@ def _settings(values: Mapping[str, Any]) -> str:
     return ";".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
 
 
-def notes(metadata: Mapping[str, Any]) -> list[str]:
-    """What a reader must know beside a model's numbers."""
+def notes(metadata: Mapping[str, Any], stage: Mapping[str, Any] | None = None) -> list[str]:
+    """What a reader must know beside a model's numbers; ``stage`` is the model's entry in the
+    staged start's record (:class:`mining.upgrades.UpgradeEntry` as a dict), when it has one."""
     out = []
+    params = metadata.get("params") or {}
+    if "e5" in (params.get("arch"), params.get("extractor_arch")):
+        out.append("on the multilingual encoder")
+    if stage and stage.get("state") in ("swapped", "kept"):
+        won = stage["state"] == "swapped"
+        metric, s_val, c_val = stage.get("metric", ""), stage.get("served_val"), stage.get("candidate_val")
+        scores = f" (validation {metric} {c_val:.4f} vs {s_val:.4f})" if s_val is not None and c_val is not None else ""
+        out.append(
+            f"stage 2: replaced the stage-1 model{scores}"
+            if won
+            else f"stage 2's encoder head lost on validation{scores}"
+        )
     data = metadata.get("data") or {}
     if data.get("label_source") == "rules":
         out.append("test labels come from rules, not annotators")
@@ -78,9 +91,10 @@ def notes(metadata: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def rows(name: str, metadata: Mapping[str, Any], label: str = "") -> list[str]:
+def rows(name: str, metadata: Mapping[str, Any], label: str = "", stage: Mapping[str, Any] | None = None) -> list[str]:
     """Markdown rows of one model: one per ``vs_baseline`` metric (or per ``ci95`` metric when a
-    model has no baseline); an empty list for a model whose metadata has neither."""
+    model has no baseline), one against frozen USE + LR where it was measured; an empty list for a
+    model whose metadata has neither."""
     metrics = metadata.get("metrics") or metadata
     ci = metadata.get("ci95") or {}
     vs = metadata.get("vs_baseline") or {}
@@ -103,18 +117,32 @@ def rows(name: str, metadata: Mapping[str, Any], label: str = "") -> list[str]:
     alone = metrics.get("neural_only")
     if isinstance(alone, Mapping) and alone.get("ci95"):
         out += rows(name, alone, label=", network alone")
-    extra = notes(metadata) if not label else []
+    frozen = metrics.get("frozen_use_lr")
+    if isinstance(frozen, Mapping) and isinstance(frozen.get("vs_served"), Mapping):
+        vs_frozen = frozen["vs_served"]
+        key = str(vs_frozen.get("metric", "test_accuracy"))
+        value = _metric_value(metrics, key)
+        if value is not None:
+            out.append(
+                f"| `{name}` | {key}, vs frozen vectors | {_num(value)} {_interval(ci.get(key))} | "
+                f"frozen-use-lr {_num(float(frozen[key]))} | {_signed(float(vs_frozen['diff']))} "
+                f"{_interval(vs_frozen.get('ci95'))} | {vs_frozen['verdict']} |"
+            )
+    extra = notes(metadata, stage) if not label else []
     if out and extra:
         out.append(f"| `{name}` | note | {'; '.join(extra)} | | | |")
     return out
 
 
-def render(models: Iterable[tuple[str, Mapping[str, Any]]]) -> str:
-    """The whole table (header and rows) for ``(store name, metadata)`` pairs, in the given order;
-    a model without intervals gets a row saying so rather than a number without one."""
+def render(
+    models: Iterable[tuple[str, Mapping[str, Any]]], stages: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
+    """The whole table (header and rows) for ``(store name, metadata)`` pairs, in the given order,
+    with ``stages`` (store name -> staged-start record entry); a model without intervals gets a
+    row saying so rather than a number without one."""
     lines = [HEADER]
     for name, meta in models:
-        body = rows(name, meta)
+        body = rows(name, meta, stage=(stages or {}).get(name))
         lines += body or [f"| `{name}` | not evaluated with intervals | | | | |"]
     return "\n".join(lines)
 
@@ -147,7 +175,11 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--write", type=Path, help="a Markdown file whose table between the markers is replaced")
     args = parser.parse_args(argv)
-    table = render(from_store())
+    from mining.settings import settings
+    from mining.upgrades import read_record, record_path
+
+    record = read_record(record_path(settings().model_store))
+    table = render(from_store(), {n: e.model_dump() for n, e in record.models.items()})
     if args.write:
         args.write.write_text(replace_between_markers(args.write.read_text(encoding="utf-8"), table), encoding="utf-8")
     else:

@@ -55,6 +55,7 @@ from training.common import (
 )
 from training.dedup import deduplicate_labelled
 from training.encoders import encoder_folder
+from training.frozen import frozen_block
 from training.intervals import Headline, macro_f1_of, mean_of, uncertainty
 
 CHAR_ARCHS = ("bilstm", "cnn")
@@ -113,6 +114,10 @@ class TextClfConfig:
     baseline_fallback: bool = field(
         default=True,
         metadata={"help": "serve the TF-IDF + LR baseline instead where the model scores below it on validation"},
+    )
+    frozen_baseline: bool = field(
+        default=False,
+        metadata={"help": "also measure frozen multilingual USE vectors + logistic regression on the same splits"},
     )
     save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
     abstain_precision: float = field(
@@ -646,7 +651,8 @@ def fit_and_evaluate(
 
     Returns:
         :func:`choose_and_measure`'s dict, its ``metrics`` joined by the network's training figures
-        (``val_accuracy``, ``best_epoch``, ...), plus ``"history"``: the network's History.
+        (``val_accuracy``, ``best_epoch``, ...) and, with ``cfg.frozen_baseline``, ``frozen_use_lr``
+        (:func:`training.frozen.frozen_block`), plus ``"history"``: the network's History.
     """
     arch = cfg.arch
     if cfg.from_store:
@@ -686,6 +692,8 @@ def fit_and_evaluate(
         if search:
             info["search"] = search
     out = choose_and_measure(cfg, splits, labels, device, neural, linear, arch, outside)
+    if cfg.frozen_baseline:
+        out["metrics"]["frozen_use_lr"] = frozen_block(splits, labels, out["pred"], cfg.threads)
     out["metrics"].update(info)
     out["history"] = history
     return out

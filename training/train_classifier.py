@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "test_macro_f1_std": summary(model_f1)["std"],
         "per_split": [r["out"]["metrics"] for r in runs],
         "n_splits": cfg.n_splits,
+        # Of the saved (first split's) model: what a later version is compared with (registry SELECTION).
+        "served_val_accuracy": first["out"]["metrics"]["served_val_accuracy"],
         "abstention": first["out"]["abstention"],
         "quantization": first["out"]["quantization"],
     }

@@ -26,6 +26,7 @@ from torch import nn
 from mining.artifacts import encoder_skeleton, load_weights, pick_device, write_artifact
 from mining.contracts import LabelResult, TextItem, require_items
 from mining.models.linear import EnsembleModel, TfidfLinearModel
+from mining.routing import route_by_language
 from mining.text import (
     Lang,
     Vocab,
@@ -376,39 +377,40 @@ def predict_routed(
         n results: ``lang`` (as detected), ``label`` (or None), ``score`` (the top calibrated
         probability), ``probabilities`` (label -> probability), ``model`` and ``reason``.
     """
-    items = require_items(items)
-    out: list[LabelResult | None] = [None] * len(items)
-    for i, it in enumerate(items):
-        if it.lang not in models:
-            out[i] = LabelResult(
-                lang=it.lang,
-                label=None,
-                score=0.0,
-                probabilities={},
-                model=None,
-                reason=f"no {task} model for '{it.lang}' text (models exist for {sorted(models)})",
-            )
-    for lang, model in models.items():
-        idx = [i for i, it in enumerate(items) if it.lang == lang]
-        if not idx:
-            continue
-        rule = (abstention or {}).get(lang, Abstention())
-        note = (served or {}).get(lang)
+    rules, notes = abstention or {}, served or {}
+
+    def classify(lang: str, texts: list[str]) -> list[LabelResult]:
+        model, rule, note = models[lang], rules.get(lang, Abstention()), notes.get(lang)
         model_field = f"{tags[lang]} (served: {note})" if note else tags[lang]
-        for row, i in zip(rule.apply(model.predict_proba([items[i].text for i in idx])), idx):
+        out = []
+        for row in rule.apply(model.predict_proba(texts)):
             best = int(row.argmax())
             sure = float(row[best]) >= rule.threshold
-            out[i] = LabelResult(
-                lang=items[i].lang,
-                label=model.labels[best] if sure else None,
-                score=float(row[best]),
-                probabilities={name: float(p) for name, p in zip(model.labels, row)},
-                model=model_field,
-                reason=None
-                if sure
-                else (
-                    f"not sure: top probability {row[best]:.2f} ({model.labels[best]}) is under the threshold "
-                    f"{rule.threshold:.2f} chosen on validation"
-                ),
+            out.append(
+                LabelResult(
+                    lang=lang,
+                    label=model.labels[best] if sure else None,
+                    score=float(row[best]),
+                    probabilities={name: float(p) for name, p in zip(model.labels, row)},
+                    model=model_field,
+                    reason=None
+                    if sure
+                    else (
+                        f"not sure: top probability {row[best]:.2f} ({model.labels[best]}) is under the threshold "
+                        f"{rule.threshold:.2f} chosen on validation"
+                    ),
+                )
             )
-    return [r for r in out if r is not None]
+        return out
+
+    def no_model(item: TextItem) -> LabelResult:
+        return LabelResult(
+            lang=item.lang,
+            label=None,
+            score=0.0,
+            probabilities={},
+            model=None,
+            reason=f"no {task} model for '{item.lang}' text (models exist for {sorted(models)})",
+        )
+
+    return route_by_language(require_items(items), models, classify, no_model)

@@ -94,3 +94,56 @@ def test_requests_over_the_in_flight_limit_get_503_at_once() -> None:
     (a, _), (b, _), (third, headers), (health, _) = asyncio.run(scenario())
     assert (a, b, third, health) == (200, 200, 503, 200)
     assert headers[b"retry-after"] == b"1"
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_readyz_keeps_its_status_and_shows_the_staged_start(status: int, tmp_path: Any) -> None:
+    from mining.upgrades import UpgradeEntry, UpgradeRecord, record_path, write_record
+
+    path = record_path(tmp_path)
+    write_record(
+        path,
+        UpgradeRecord(
+            pid=None,
+            models={
+                "ner-zh": UpgradeEntry(
+                    state="swapped",
+                    served="ner-zh:a",
+                    candidate="ner-zh:b",
+                    metric="val_entity_f1",
+                    served_val=0.78,
+                    candidate_val=0.79,
+                    reason="r",
+                ),
+                "sentiment-zh": UpgradeEntry(state="training", served="sentiment-zh:a"),
+            },
+        ),
+    )
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"."})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "path": "/readyz", "method": "GET", "headers": []}
+    asyncio.run(GatewayMiddleware(app, frozenset({"secret"}), upgrades=path)(scope, receive, send))
+    assert sent[0]["status"] == status  # open without a key, status as BentoML decided
+    body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert body["status"] == ("ready" if status == 200 else "loading")
+    assert body["upgrades"]["running"] is False
+    assert body["upgrades"]["models"]["ner-zh"] == {
+        "state": "swapped",
+        "served": "ner-zh:a",
+        "candidate": "ner-zh:b",
+        "metric": "val_entity_f1",
+        "served_val": 0.78,
+        "candidate_val": 0.79,
+    }
+    assert body["upgrades"]["models"]["sentiment-zh"]["state"] == "training"

@@ -148,3 +148,33 @@ def test_a_setting_chosen_on_validation_is_named_with_its_candidates() -> None:
     assert said == ["lr 0.0004 of {lr 0.0002, lr 0.0004} (chosen on validation)"]
     assert notes({"metrics": {"extractor_search": {**search, "chosen": {"lr": 2e-4}}}})[0].startswith("lr 0.0002 of")
     assert notes({"metrics": {}}) == []
+
+
+def test_a_stage_two_head_says_it_runs_on_the_encoder_and_what_it_replaced() -> None:
+    meta = {
+        "metrics": {
+            "test_accuracy": 0.93,
+            "frozen_use_lr": {
+                "test_accuracy": 0.90,
+                "vs_served": {"metric": "test_accuracy", "diff": 0.03, "ci95": [0.02, 0.04], "verdict": "ahead"},
+            },
+        },
+        "ci95": {"test_accuracy": [0.92, 0.94]},
+        "vs_baseline": {
+            "test_accuracy": {"baseline": "tfidf-lr", "diff": 0.01, "ci95": [0.0, 0.02], "verdict": "ahead"}
+        },
+        "params": {"arch": "e5"},
+    }
+    stage = {"state": "swapped", "metric": "served_val_accuracy", "served_val": 0.91, "candidate_val": 0.925}
+    lines = render([("sentiment-zh", meta)], {"sentiment-zh": stage}).splitlines()
+    assert lines[3] == (
+        "| `sentiment-zh` | test_accuracy, vs frozen vectors | 0.930 [0.920, 0.940] | frozen-use-lr 0.900 "
+        "| +0.030 [0.020, 0.040] | ahead |"
+    )
+    assert "on the multilingual encoder" in lines[4]
+    assert "stage 2: replaced the stage-1 model (validation served_val_accuracy 0.9250 vs 0.9100)" in lines[4]
+    kept = render(
+        [("sentiment-zh", {**meta, "params": {"arch": "bilstm"}})], {"sentiment-zh": {**stage, "state": "kept"}}
+    )
+    assert "encoder head lost on validation" in kept and "on the multilingual encoder" not in kept
+    assert "stage 2" not in render([("sentiment-zh", meta)], {"sentiment-zh": {**stage, "state": "training"}})
