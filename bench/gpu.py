@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import ROOT, in_process, serve, served
+from bench.servers import ServerGroup
 
 
 def on_cuda() -> dict[str, str]:
@@ -56,11 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"GPU: {result['device']}; models on {sorted(set(devices.values()))}")
     result["in_process"] = in_process(args.seconds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    proc, url = serve(True, args.out.parent, args.out.parent / "gpu-events.sqlite3")
-    try:
+    with ServerGroup() as servers:
+        _, url = serve(servers, True, args.out.parent, args.out.parent / "gpu-events.sqlite3")
         result["served"] = served({"on (GPU)": url}, args.seconds)["on (GPU)"]
-    finally:
-        proc.stop()
     result["max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps({"device": result["device"], "max_memory_allocated_mb": result["max_memory_allocated_mb"]}))

@@ -29,9 +29,7 @@ import functools
 import json
 import os
 import random
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from bench.servers import Server, ServerGroup
 from bench.stats import batching_ceiling, ratios, summarize, verdict, worse_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,39 +221,11 @@ def load(url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: i
     return asyncio.run(_load(url, path, body, concurrency, seconds))
 
 
-class Proc:
-    """A server process group on loopback, stopped with SIGTERM."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> None:
-        self.log = log
-        self.t0 = time.perf_counter()
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{cmd[2:4]} exited:\n{log.read_text()[-2000:]}")
-            try:
-                if httpx.get(ready_url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - self.t0 > 300:
-                raise RuntimeError(f"not ready in 300 s:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        self.ready_s = time.perf_counter() - self.t0
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-
-def serve(batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] | None = None) -> tuple[Proc, str]:
+def serve(
+    servers: ServerGroup, batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] | None = None
+) -> tuple[Server, str]:
+    """Start ``bentoml serve`` in ``servers`` (which stops it) on a free loopback port and wait until
+    it is ready; returns the server and its base URL."""
     port = free_port()
     env = {
         "BENTOML_DO_NOT_TRACK": "true",
@@ -265,16 +236,17 @@ def serve(batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] 
     }
     url = f"http://127.0.0.1:{port}"
     name = f"serve-batching-{'on' if batching else 'off'}{'-plain' if extra else ''}.log"
-    proc = Proc(
+    proc = servers.start(
         [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        f"{url}/readyz",
-        log_dir / name,
+        env=env,
+        cwd=ROOT,
+        log=log_dir / name,
+        ready_url=f"{url}/readyz",
     )
     return proc, url
 
 
-def memory_mb(proc: Proc) -> dict[str, float]:
+def memory_mb(proc: Server) -> dict[str, float]:
     """Memory of a server's processes after load (MB): ``rss``, resident pages summed
     over its processes (a page several of them map is counted in each), and ``private``, the
     pages no other process maps (what stopping the server would free; weights memory-mapped by
@@ -334,7 +306,7 @@ def accuracy_drops() -> dict[str, float]:
     out = {}
     for spec in MODELS:
         try:
-            meta = dict(bentoml.models.get(f"{spec.name}:latest").info.metadata)
+            meta: dict[str, Any] = dict(bentoml.models.get(f"{spec.name}:latest").info.metadata)
         except NotFound:
             continue
         q, shared = meta.get("quantization") or {}, meta.get("shared_encoder") or {}
@@ -372,19 +344,17 @@ def served(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str
 
 def naive_peer(seconds: float, log_dir: Path) -> dict[str, Any]:
     port = free_port()
-    proc = Proc(
-        [sys.executable, "-m", "bench.naive_server", "--port", str(port)],
-        {},
-        f"http://127.0.0.1:{port}/readyz",
-        log_dir / "naive.log",
-    )
-    try:
+    with ServerGroup() as servers:
+        servers.start(
+            [sys.executable, "-m", "bench.naive_server", "--port", str(port)],
+            cwd=ROOT,
+            log=log_dir / "naive.log",
+            ready_url=f"http://127.0.0.1:{port}/readyz",
+        )
         path, body = ENDPOINTS["sentiment_en"]
         load(f"http://127.0.0.1:{port}", path, body, 4, 1.0)
-        out = {f"c{c}": load(f"http://127.0.0.1:{port}", path, body, c, seconds) for c in (1, 16, 64)}
+        out: dict[str, Any] = {f"c{c}": load(f"http://127.0.0.1:{port}", path, body, c, seconds) for c in (1, 16, 64)}
         out["model"] = "sentiment-en:latest, float32, 2 torch threads (bench/naive_server.py)"
-    finally:
-        proc.stop()
     print(
         "\n3. naive FastAPI peer, English sentiment: "
         + ", ".join(f"{k} {v['rps']} req/s" for k, v in out.items() if isinstance(v, dict))
@@ -408,9 +378,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["in_process"] = in_process(0.2 if args.quick else 2.0)
 
     db = log_dir / "bench-events.sqlite3"
-    on_proc, on_url = serve(True, log_dir, db)
-    procs = [on_proc]
-    try:
+    with ServerGroup() as servers:  # all three stopped before the naive peer starts, so it has the cores
+        on_proc, on_url = serve(servers, True, log_dir, db)
         t0 = time.perf_counter()
         httpx.post(f"{on_url}/mine", json=ENDPOINTS["mine"][1](), timeout=120).raise_for_status()
         result["cold_start"] = {
@@ -423,10 +392,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         path, body = ENDPOINTS["sentiment_en"]
         load(on_url, path, body, 1, min(0.5, cell))  # warm-up
         before = load(on_url, path, body, 1, cell)  # on the fresh server, before any burst
-        off_proc, off_url = serve(False, log_dir, db)
-        procs.append(off_proc)
-        plain_proc, plain_url = serve(True, log_dir, db, PLAIN)
-        procs.append(plain_proc)
+        _, off_url = serve(servers, False, log_dir, db)
+        plain_proc, plain_url = serve(servers, True, log_dir, db, PLAIN)
         both = served({"on": on_url, "off": off_url}, cell)
         c1_plain = load(plain_url, path, body, 1, cell)  # lone requests without the lone threads
         result["mine_cost"] = mine_cost({"shared+int8": on_url, "plain": plain_url}, cell)
@@ -453,9 +420,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"\n5. after a burst: English sentiment p50 at c1 {before['p50_ms']} ms fresh, {after['p50_ms']} ms after c64"
         )
-    finally:
-        for proc in procs:
-            proc.stop()
     result["naive"] = naive_peer(cell, log_dir)
 
     on, off = result["served_on"], result["served_off"]
