@@ -139,6 +139,8 @@ def _promote(store: Any, tag: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = bentoml.models.export_model(tag, str(Path(tmp) / "model.bentomodel"), _model_store=store)
         bentoml.models.import_model(path)
+    # The real store holds it now; a candidate that lost stays staged for inspection.
+    bentoml.models.delete(tag, _model_store=store)
 
 
 def upgrade_one(spec: ModelSpec, record: UpgradeRecord, path: Path, staging: Path, report_dir: str) -> UpgradeEntry:
