@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,219 +15,20 @@ from starlette.testclient import TestClient
 
 import mining.contracts
 import service
-from mining.contracts import (
-    AspectSpan,
-    AspectsResult,
-    EntitiesResult,
-    EntitySpan,
-    ForecastResult,
-    ItemInfo,
-    Keyword,
-    KeywordsResult,
-    LabelResult,
-    NextItem,
-    NextResult,
-    Quantiles,
-    RecallResult,
-    RecommendedItem,
-    SimilarLookup,
-    TextItem,
-)
-from mining.events import is_postgres, open_store
+from mining.events import open_store
 from mining.settings import Settings
+from tests.support.fakes import FakeRunner, RunnerSlot, fake_runners, store_settings
 
 TS = "2026-11-28T09:30:00Z"
 
 
-class FakeRunner:
-    """A runner's call surface (``to_async.<api>``, ``is_ready``) over a plain function per API;
-    it records what it was sent."""
-
-    def __init__(self, **apis: Any) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.fail: Exception | None = None
-
-        def wrap(name: str, fn: Any) -> Any:
-            async def call(*args: Any) -> Any:
-                self.calls.append((name, args))
-                if self.fail is not None:
-                    raise self.fail
-                return fn(*args)
-
-            return call
-
-        self.to_async = SimpleNamespace(**{k: wrap(k, v) for k, v in apis.items()})
-
-    async def is_ready(self, timeout: float | None = None) -> bool:
-        return True
-
-
-def _sentiment(items: list[TextItem]) -> list[LabelResult]:
-    out = []
-    for it in items:
-        pos = 0.1 if any(w in it.text for w in ("差", "broke", "stale", "太")) else 0.9
-        out.append(
-            LabelResult(
-                lang=it.lang,
-                label="positive" if pos > 0.5 else "negative",
-                score=max(pos, 1 - pos),
-                probabilities={"negative": 1 - pos, "positive": pos},
-                model=f"sentiment-{it.lang}:fake",
-            )
-        )
-    return out
-
-
-def _category(items: list[TextItem]) -> list[LabelResult]:
-    # An English model only: Chinese text gets no category, with the reason.
-    return [
-        LabelResult(
-            lang=it.lang,
-            label="Televisions",
-            score=0.9 if "TV" in it.text else 0.5,
-            probabilities={"Televisions": 0.9, "Laptops": 0.1},
-            model="classification-en:fake",
-        )
-        if it.lang == "en"
-        else LabelResult(lang=it.lang, label=None, score=0.0, probabilities={}, model=None, reason="no model for zh")
-        for it in items
-    ]
-
-
-BRANDS = ("Sony", "华为")
-
-
-def _entities(items: list[TextItem]) -> list[EntitiesResult]:
-    out = []
-    for it in items:
-        spans = [
-            EntitySpan(type="BRAND", text=b, start=it.text.index(b), end=it.text.index(b) + len(b), score=0.95)
-            for b in BRANDS
-            if b in it.text
-        ]
-        out.append(EntitiesResult(lang=it.lang, entities=spans, models=[f"ner-{it.lang}:fake"]))
-    return out
-
-
-ASPECT_TERMS = ("电池", "手机", "battery", "TV")
-NEGATIVE_WORDS = ("太贵", "broke", "torn", "差")
-
-
-def _aspects(items: list[TextItem]) -> list[AspectsResult]:
-    out = []
-    for it in items:
-        polarity = "negative" if any(w in it.text for w in NEGATIVE_WORDS) else "positive"
-        spans = [
-            AspectSpan(
-                aspect=t,
-                start=it.text.index(t),
-                end=it.text.index(t) + len(t),
-                polarity=polarity,
-                score=0.9,
-                opinion=None,
-            )
-            for t in ASPECT_TERMS
-            if t in it.text
-        ]
-        out.append(AspectsResult(lang=it.lang, aspects=spans, models=[f"aspects-{it.lang}:fake"]))
-    return out
-
-
-def _keywords(items: list[TextItem]) -> list[KeywordsResult]:
-    return [
-        KeywordsResult(
-            lang=it.lang,
-            keywords=[
-                Keyword(keyword=w.lower().strip("?.,"), score=1.0 / (k + 1)) for k, w in enumerate(it.text.split()[:50])
-            ],
-            model="keywords:fake",
-        )
-        for it in items
-    ]
-
-
-def _recommend(requests: list[dict[str, Any]]) -> list[RecallResult]:
-    out = []
-    for r in requests:
-        seen = [e["item_id"] for e in r.get("recent", [])]
-        items = [RecommendedItem(item_id=str(100 + k), score=1.0 - k / 10) for k in range(r.get("n", 10))]
-        out.append(
-            RecallResult(
-                user_id=r["user_id"],
-                items=items,
-                source="als_folded_in" if seen else "popularity",
-                unknown_items=[],
-                model="recall:fake",
-            )
-        )
-    return out
-
-
-def _next(requests: list[dict[str, Any]]) -> list[NextResult]:
-    """Predicts '<last item>-next', then items a, b and 42; an empty history is too short."""
-    out = []
-    for r in requests:
-        events = r["events"]
-        if not events:
-            out.append(NextResult(items=None, used=0, reason="0 known item events; needs 1", model="sequence:fake"))
-            continue
-        items = [
-            NextItem(item_id=f"{events[-1][0]}-next", score=0.6),
-            *(NextItem(item_id=i, score=0.1) for i in ("a", "b")),
-            NextItem(item_id="42", score=0.05),
-        ]
-        out.append(NextResult(items=items[: r.get("n", 10)], used=len(events), model="sequence:fake"))
-    return out
-
-
-def _describe(item_ids: list[str]) -> list[ItemInfo]:
-    return [
-        ItemInfo(item_id=i, found=True, title="The Answer", categories=["Comedy", "Drama"])
-        if i in ("42", "117")
-        else ItemInfo(item_id=i, found=False)
-        for i in item_ids
-    ]
-
-
-def _similar(item_ids: list[str], n: int) -> list[SimilarLookup]:
-    return [SimilarLookup(item_id=i, found=i.isdigit(), similar=[]) for i in item_ids]
-
-
-def _forecast(requests: list[dict[str, Any]]) -> list[ForecastResult]:
-    out = []
-    for r in requests:
-        if len(r["units"]) < 8:
-            out.append(
-                ForecastResult(
-                    error=f"units: need at least 8 periods with a value, got {len(r['units'])}", model="demand:fake"
-                )
-            )
-        else:
-            h = r["horizon"]
-            out.append(
-                ForecastResult(quantiles=Quantiles(p10=[8.0] * h, p50=[10.0] * h, p90=[12.0] * h), model="demand:fake")
-            )
-    return out
-
-
 @pytest.fixture()
 def runners() -> dict[str, FakeRunner]:
-    return {
-        "sentiment": FakeRunner(predict=_sentiment),
-        "classification": FakeRunner(predict=_category),
-        "ner": FakeRunner(predict=_entities),
-        "aspects": FakeRunner(predict=_aspects),
-        "keywords": FakeRunner(predict=_keywords),
-        "recall": FakeRunner(predict=_recommend, similar=_similar),
-        "sequence": FakeRunner(
-            predict=_next, describe=_describe, strategy=lambda: {"default": "als", "blend_weight": 0.5, "model": "f"}
-        ),
-        "demand": FakeRunner(predict=_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
-    }
+    return fake_runners()
 
 
 LIMIT = 64 << 10
-_CURRENT: dict[str, Any] = {}
+RUNNERS = RunnerSlot()
 
 
 @pytest.fixture(scope="module")
@@ -238,16 +37,9 @@ def app() -> Iterator[Any]:
     client starts the service anew, over that test's fakes and event store."""
     patch = pytest.MonkeyPatch()
     patch.setattr(service, "SETTINGS", Settings(grpc_port=0, max_body_bytes=LIMIT))
-    patch.setattr(service, "connect_runners", lambda svc, cfg: _CURRENT["runners"])
+    patch.setattr(service, "connect_runners", RUNNERS)
     yield service.DemandMining.to_asgi()
     patch.undo()
-
-
-def store_settings(store_url: str, **kwargs: Any) -> Settings:
-    """Settings whose event store is ``store_url`` (a PostgreSQL URL or a SQLite path)."""
-    if is_postgres(store_url):
-        return Settings(events_url=store_url, **kwargs)
-    return Settings(events_db=Path(store_url), **kwargs)
 
 
 @pytest.fixture()
@@ -256,7 +48,7 @@ def client(
 ) -> Iterator[TestClient]:
     """The service over fake runners and an empty event store, once per backend."""
     monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, max_body_bytes=LIMIT))
-    monkeypatch.setitem(_CURRENT, "runners", runners)
+    monkeypatch.setattr(RUNNERS, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -558,7 +350,7 @@ def test_retention_purges_old_events_at_start(
         ]
     )
     monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, retention_days=2))
-    monkeypatch.setitem(_CURRENT, "runners", runners)
+    monkeypatch.setattr(RUNNERS, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
         deadline = _time.monotonic() + 10
         while c.get("/users/r/profile").json()["n_events"] != 1:
@@ -606,7 +398,7 @@ def test_without_an_event_store_event_routes_are_501_and_the_rest_works(
     import asyncio
 
     monkeypatch.setattr(service, "SETTINGS", Settings(grpc_port=0, events_enabled=False))
-    monkeypatch.setitem(_CURRENT, "runners", runners)
+    monkeypatch.setattr(RUNNERS, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
         event = {"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS}
         r = c.post("/events", json={"events": [event]})

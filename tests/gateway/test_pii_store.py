@@ -24,24 +24,11 @@ from mining.contracts import EntitiesResult, EntitySpan, TextItem
 from mining.events import open_store
 from mining.settings import Settings
 from mining.text import _luhn_ok
-from tests.gateway.test_inprocess import (
-    _CURRENT,
-    LIMIT,
-    TS,
-    FakeRunner,
-    _aspects,
-    _category,
-    _describe,
-    _entities,
-    _forecast,
-    _keywords,
-    _next,
-    _recommend,
-    _sentiment,
-    _similar,
-    store_settings,
-)
+from tests.support.fakes import FakeRunner, RunnerSlot, fake_entities, fake_runners, store_settings
 
+TS = "2026-11-28T09:30:00Z"
+LIMIT = 64 << 10
+RUNNERS = RunnerSlot()
 USER = "hostile-user"
 HOSTILE = [
     "refund ref-4111111111111111- phone me about the Sony TV",
@@ -129,7 +116,7 @@ def _entities_over_digits(items: list[TextItem]) -> list[EntitiesResult]:
     """The usual fake entities, plus a MODEL entity over every word holding a digit and every
     digit run: what a tagger trained on model numbers does to a card number."""
     out = []
-    for it, base in zip(items, _entities(items)):
+    for it, base in zip(items, fake_entities(items)):
         spans = [
             EntitySpan(type="MODEL", text=m.group(), start=m.start(), end=m.end(), score=0.9)
             for pattern in (_DIGITS, _RUN)
@@ -158,18 +145,9 @@ def runners(ner_inputs: list[str]) -> dict[str, FakeRunner]:
         ner_inputs.extend(it.text for it in items)
         return _entities_over_digits(items)
 
-    return {
-        "sentiment": FakeRunner(predict=_sentiment),
-        "classification": FakeRunner(predict=_category),
-        "ner": FakeRunner(predict=ner),
-        "aspects": FakeRunner(predict=_aspects),
-        "keywords": FakeRunner(predict=_keywords),
-        "recall": FakeRunner(predict=_recommend, similar=_similar),
-        "sequence": FakeRunner(
-            predict=_next, describe=_describe, strategy=lambda: {"default": "als", "blend_weight": 0.5, "model": "f"}
-        ),
-        "demand": FakeRunner(predict=_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
-    }
+    runners = fake_runners()
+    runners["ner"] = FakeRunner(predict=ner)
+    return runners
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +164,7 @@ def app() -> Iterator[Any]:
     assert metrics.registry is not None  # set up first: the client notes its process then
     patch.setattr(metrics, "_registry", CollectorRegistry())
     patch.setattr(service, "SETTINGS", Settings(grpc_port=0, max_body_bytes=LIMIT))
-    patch.setattr(service, "connect_runners", lambda svc, cfg: _CURRENT["runners"])
+    patch.setattr(service, "connect_runners", RUNNERS)
     yield service.DemandMining.to_asgi()
     patch.undo()
 
@@ -197,7 +175,7 @@ def client(
 ) -> Iterator[TestClient]:
     """The service over the fake runners and an empty SQLite event store."""
     monkeypatch.setattr(service, "SETTINGS", store_settings(str(db_path), grpc_port=0, max_body_bytes=LIMIT))
-    monkeypatch.setitem(_CURRENT, "runners", runners)
+    monkeypatch.setattr(RUNNERS, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mining.models.bert import BertConfig, BertModel
-from tests.unit.test_textclf import tiny_encoder_folder
+from tests.support.fakes import tiny_encoder_folder
 
 
 def test_matches_transformers_bert_on_real_tokens(tmp_path: Path) -> None:

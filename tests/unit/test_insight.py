@@ -9,6 +9,7 @@ from mining.contracts import text_items
 from mining.insight import demand_summary
 from mining.intents import INTENTS, intent_of
 from mining.models.textclf import Abstention, predict_routed
+from tests.support.fakes import FixedClassifier
 from training.calibration import choose_threshold, fit_temperature, temper
 
 
@@ -84,17 +85,12 @@ def test_summary_is_in_the_language_of_the_text() -> None:
 
 
 def test_a_language_without_a_model_gets_null_with_a_reason() -> None:
-    class Fixed:
-        labels = ["a", "b"]
-
-        def predict_proba(self, texts: list[str]) -> np.ndarray:
-            return np.tile([0.8, 0.2], (len(texts), 1))
-
-    zh, en = predict_routed({"en": Fixed()}, {"en": "classification-en:1"}, text_items(["中文的文本", "english"]))
+    fixed = FixedClassifier(["a", "b"], [0.8, 0.2])
+    zh, en = predict_routed({"en": fixed}, {"en": "classification-en:1"}, text_items(["中文的文本", "english"]))
     assert (zh.label, zh.model, zh.probabilities) == (None, None, {})
     assert zh.reason == "no classification model for 'zh' text (models exist for ['en'])"
     assert (en.label, en.model, en.reason) == ("a", "classification-en:1", None)
-    unsure = predict_routed({"en": Fixed()}, {"en": "m"}, text_items(["x"]), abstention={"en": Abstention(1.0, 0.85)})
+    unsure = predict_routed({"en": fixed}, {"en": "m"}, text_items(["x"]), abstention={"en": Abstention(1.0, 0.85)})
     assert unsure[0].label is None and unsure[0].score == pytest.approx(0.8)
     assert unsure[0].reason == "not sure: top probability 0.80 (a) is under the threshold 0.85 chosen on validation"
 

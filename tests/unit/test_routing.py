@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pytest
 
 from mining.contracts import AspectSpan, EntitySpan, OpinionSpan, TextItem
 from mining.routing import route_by_language
+from tests.support.fakes import FixedClassifier
 
 
 @dataclass(frozen=True)
@@ -90,18 +90,10 @@ def test_routing_equals_answering_each_item_alone() -> None:
 def test_predict_routed_asks_each_model_once_and_keeps_the_order() -> None:
     from mining.models.textclf import predict_routed
 
-    class Fixed:
-        labels = ["negative", "positive"]
-
-        def __init__(self, p: float) -> None:
-            self.p = p
-            self.calls: list[list[str]] = []
-
-        def predict_proba(self, texts: list[str]) -> np.ndarray:
-            self.calls.append(list(texts))
-            return np.tile([1 - self.p, self.p], (len(texts), 1))
-
-    zh, en = Fixed(0.9), Fixed(0.2)
+    zh, en = (
+        FixedClassifier(["negative", "positive"], [0.1, 0.9]),
+        FixedClassifier(["negative", "positive"], [0.8, 0.2]),
+    )
     items = [TextItem(text="good", lang="en"), TextItem(text="很好", lang="zh"), TextItem(text="bad", lang="en")]
     out = predict_routed({"zh": zh, "en": en}, {"zh": "s-zh:1", "en": "s-en:1"}, items, task="sentiment")
     assert [(r.lang, r.label, r.model) for r in out] == [

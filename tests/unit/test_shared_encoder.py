@@ -14,7 +14,7 @@ from mining.artifacts import load_encoder, quantize, torch_modules
 from mining.models.bert import share_bottom
 from mining.models.ner import EncoderCRF, EncoderCRFModel, load_ner_artifact
 from mining.models.textclf import EncoderClassifier, EncoderModel, load_artifact
-from tests.unit.test_textclf import tiny_encoder_folder
+from tests.support.fakes import tiny_encoder_folder
 
 TEXTS = ["the coffee was great", "stale", "i hate it, it was awful and the taste was bad", "i love it"]
 

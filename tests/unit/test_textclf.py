@@ -13,6 +13,7 @@ from mining.models.textclf import (
     load_artifact,
 )
 from mining.text import Vocab
+from tests.support.fakes import FixedClassifier, tiny_encoder_folder
 
 
 def _zh_model(encoder: str) -> CharNgramModel:
@@ -56,46 +57,6 @@ def test_char_ngram_round_trip(tmp_path: Path, encoder: str) -> None:
     after = load_artifact(tmp_path, torch.device("cpu")).predict_proba(texts)
     np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(after.sum(1), 1.0, rtol=1e-5)
-
-
-def tiny_encoder_folder(folder: Path) -> Path:
-    """A randomly initialised 2-layer BERT with a 60-token word-piece vocab, saved like a hub folder."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    words = [
-        "the",
-        "a",
-        "is",
-        "was",
-        "good",
-        "great",
-        "bad",
-        "awful",
-        "taste",
-        "coffee",
-        "stale",
-        "arrived",
-        "not",
-        "i",
-        "it",
-        "love",
-        "hate",
-    ]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]]
-    (folder / "vocab.txt").write_text("\n".join(vocab))
-    BertTokenizerFast(vocab={tok: i for i, tok in enumerate(vocab)}).save_pretrained(str(folder))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(str(folder))
-    return folder
 
 
 def test_encoder_model_round_trip(tmp_path: Path) -> None:
@@ -162,16 +123,11 @@ def test_answers_name_a_served_baseline_beside_the_tag() -> None:
     from mining.contracts import TextItem
     from mining.models.textclf import predict_routed, served_note
 
-    class Fixed:
-        labels = ["negative", "positive"]
-
-        def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-            return np.tile([0.2, 0.8], (len(texts), 1))
-
     assert served_note({"served": {"model": "tfidf-lr", "reason": "below on validation"}}) == "tfidf-lr"
     assert served_note({"served": {"model": "bilstm+tfidf"}}) is None and served_note({}) is None
     items = [TextItem(text="很好", lang="zh"), TextItem(text="good", lang="en")]
-    models, tags = {"zh": Fixed(), "en": Fixed()}, {"zh": "sentiment-zh:1", "en": "sentiment-en:2"}
+    models = {lang: FixedClassifier(["negative", "positive"], [0.2, 0.8]) for lang in ("zh", "en")}
+    tags = {"zh": "sentiment-zh:1", "en": "sentiment-en:2"}
     zh, en = predict_routed(models, tags, items, served={"zh": "tfidf-lr", "en": None})
     assert zh.model == "sentiment-zh:1 (served: tfidf-lr)" and en.model == "sentiment-en:2"
     assert [r.model for r in predict_routed(models, tags, items)] == ["sentiment-zh:1", "sentiment-en:2"]

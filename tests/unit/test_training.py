@@ -15,7 +15,7 @@ import torch
 import training.textclf as textclf
 from mining.models.linear import TfidfLinearModel
 from mining.models.textclf import load_artifact
-from tests.unit.test_textclf import tiny_encoder_folder
+from tests.support.fakes import tiny_encoder_folder
 from training import train_sentiment
 from training.calibration import choose_threshold, split_outside
 from training.textclf import Split, TextClfConfig, choose_and_measure, choose_ensemble_weight
