@@ -218,7 +218,7 @@ MODELS: tuple[ModelSpec, ...] = (
               quick=("--lang", "zh", "--max-train-samples", "600", "--max-eval-samples", "60", "--extractor-arch", "e5",
                      "--frozen-layers", "10", "--extractor-lr", "5e-4", "--extractor-epochs", "2", "--polarity-epochs",
                      "2", "--threads", "1"),
-              default=("--lang", "zh"),
+              default=("--lang", "zh", "--extractor-epochs", "12", "--polarity-epochs", "3"),
               upgrade=("--lang", "zh", *_E5_EXTRACTOR),
               full=("--lang", "zh", *_E5_EXTRACTOR)),
     ModelSpec("aspects", "en", "aspects", "train_aspects", required=False,
@@ -246,7 +246,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
                      "--seeds", "1", "--threads", "1"),
-              default=(),
+              default=("--seeds", "1"),
               full=()),
 )
 # fmt: on
