@@ -95,9 +95,11 @@ def validation_score(metadata: dict[str, Any], metric: str) -> float | None:
 
 
 def same_split(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Both models were validated on the same rows: same data fingerprint and split sizes."""
+    """Both models were validated on the same rows: the same fingerprint of the validation rows
+    where both recorded one (a training subsample leaves it unchanged), else of all the data."""
     da, db = a.get("data") or {}, b.get("data") or {}
-    return bool(da.get("sha256")) and all(da.get(k) == db.get(k) for k in ("sha256", "n_val"))
+    key = "val_sha256" if da.get("val_sha256") and db.get("val_sha256") else "sha256"
+    return bool(da.get(key)) and all(da.get(k) == db.get(k) for k in (key, "n_val"))
 
 
 def decide(spec: ModelSpec, served: dict[str, Any], candidate: dict[str, Any]) -> tuple[bool, str]:

@@ -197,6 +197,8 @@ def prepare_splits(
     }
     meta = {
         "sha256": fingerprint([f"{texts[i]}\t{y[i]}" for i in np.concatenate([tr, va, te])]),
+        # The validation rows alone (unchanged by --max-train-samples): what two versions are compared on.
+        "val_sha256": fingerprint([f"{texts[i]}\t{y[i]}" for i in va]),
         "n_train": len(tr),
         "n_val": len(va),
         "n_test": len(te),

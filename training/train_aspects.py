@@ -593,6 +593,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "data": {
                 "name": data_name,
                 "sha256": fingerprint(rows),
+                # The validation rows alone: two versions are compared on validation only if it matches.
+                "val_sha256": fingerprint(
+                    [f"{r['domain']}\t{r['split']}\t{r['text']}\t{r['aspects']}" for r in splits["val"]]
+                ),
                 "n_train": len(splits["train"]),
                 "n_val": len(splits["val"]),
                 "n_test": len(splits["test"]),

@@ -807,6 +807,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "name": data_name,
                 "label_source": source,
                 "sha256": fingerprint(rows),
+                # The validation rows alone: two versions are compared on validation only if it matches.
+                "val_sha256": fingerprint([" ".join(f"{a}/{b}" for a, b in zip(*s)) for s in splits["val"]]),
                 "n_train": len(splits["train"]),
                 "n_val": len(splits["val"]),
                 "n_test": len(splits["test"]),

@@ -65,6 +65,14 @@ def test_versions_that_cannot_be_compared_keep_the_served_model(
     assert not better and why in reason
 
 
+def test_a_training_subsample_does_not_make_versions_incomparable() -> None:
+    served, candidate = meta(0.9, sha="all-a"), meta(0.95, sha="all-b")
+    served["data"]["val_sha256"] = candidate["data"]["val_sha256"] = "val"
+    assert decide(SENTIMENT, served, candidate)[0] is True
+    candidate["data"]["val_sha256"] = "other-val"
+    assert "different data" in decide(SENTIMENT, served, candidate)[1]
+
+
 def test_a_task_without_a_validation_metric_is_never_replaced() -> None:
     better, reason = decide(model("keywords"), meta(0.1), meta(0.9))
     assert not better and "no validation metric" in reason
