@@ -4,7 +4,8 @@
 
 Each route validates its input with the schema in :mod:`gateway.schemas` and hands the call to
 :class:`gateway.core.Gateway`; gRPC (:mod:`gateway.grpc_server`) and SageMaker's ``/invocations``
-(:mod:`gateway.sagemaker`) reach the same methods through :meth:`DemandMining.dispatch`. Swagger
+(:mod:`gateway.sagemaker`) reach the same methods through :meth:`DemandMining.dispatch`. Every
+refusal is answered as :func:`gateway.errors.request_error` maps it, on every transport. Swagger
 UI is at ``/`` and the OpenAPI document at ``/docs.json``.
 """
 
@@ -21,10 +22,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 
 from gateway.colocated import Colocated
-from gateway.core import Gateway, dispatch
-from gateway.errors import NotConfigured, validation_message
+from gateway.core import Gateway
+from gateway.errors import request_error
 from gateway.middleware import GatewayMiddleware
-from gateway.routes import BY_RPC
+from gateway.routes import BY_RPC, dispatch
 from gateway.sagemaker import invocations
 from gateway.schemas import (
     MAX_EVENTS,
@@ -84,21 +85,18 @@ def connect_runners(service: Any, config: Settings) -> dict[str, Any]:
 reads = FastAPI(title="demand-mining reads", openapi_url=None, docs_url=None, redoc_url=None)
 
 
-@reads.exception_handler(RequestValidationError)
-async def _bad_query(_: Any, exc: RequestValidationError) -> JSONResponse:
-    message, detail = validation_message(list(exc.errors()))
-    return JSONResponse({"error": message, "detail": detail}, status_code=400)
+async def _refused(_: Any, exc: Exception) -> JSONResponse:
+    """The read routes' answer to a refusal, as :func:`gateway.errors.request_error` maps it; a
+    503 may be retried (BentoML's own routes say so too)."""
+    error = request_error(exc)
+    if error is None:
+        raise exc
+    headers = {"retry-after": "1"} if error.status == 503 else None
+    return JSONResponse({"error": error.message, "detail": error.detail}, status_code=error.status, headers=headers)
 
 
-@reads.exception_handler(NotConfigured)
-async def _not_configured(_: Any, exc: NotConfigured) -> JSONResponse:
-    return JSONResponse({"error": str(exc), "detail": None}, status_code=501)
-
-
-@reads.exception_handler(bentoml.exceptions.ServiceUnavailable)
-async def _unavailable(_: Any, exc: bentoml.exceptions.ServiceUnavailable) -> JSONResponse:
-    # The event store is busy or full: the request may be retried (BentoML's own routes do the same).
-    return JSONResponse({"error": str(exc), "detail": None}, status_code=503, headers={"retry-after": "1"})
+for _kind in (RequestValidationError, ValidationError, bentoml.exceptions.BentoMLException):
+    reads.add_exception_handler(_kind, _refused)
 
 
 @bentoml.asgi_app(reads, path="/")
@@ -176,10 +174,6 @@ class DemandMining:
         """Run operation ``rpc`` (a gRPC method name) on ``payload`` (the request as JSON), validated
         by the HTTP endpoint's own schema; raises :class:`RequestError` as HTTP would answer."""
         op = BY_RPC[rpc]
-        if rpc == "Recommend" and isinstance(payload.get("requests"), list):
-            for r in payload["requests"]:  # proto cannot send null: an empty allow list means no restriction
-                if isinstance(r, dict) and not r.get("allow"):
-                    r.pop("allow", None)
         schema = op.query or DemandMining.apis[op.api].input_spec  # type: ignore[attr-defined]
         method = getattr(self, op.api)
         # In a served process an API method attribute is a client of the service's own HTTP port;
@@ -263,14 +257,8 @@ class DemandMining:
     @reads.get("/users/{user_id}/profile", response_model=Profile)
     async def get_profile(self, user_id: str, top: Annotated[int, Query(ge=1, le=50)] = 10) -> Any:
         """A user's interests by category, sentiment trend, top keywords and entities, recent items."""
-        try:
-            q = ProfileQuery(user_id=user_id, top=top)
-            return await self.gateway.profile(q.user_id, q.top)
-        except ValidationError as e:
-            message, detail = validation_message(list(e.errors(include_url=False)))
-            return JSONResponse({"error": message, "detail": detail}, status_code=400)
-        except bentoml.exceptions.NotFound as e:
-            return JSONResponse({"error": str(e), "detail": None}, status_code=404)
+        q = ProfileQuery(user_id=user_id, top=top)
+        return await self.gateway.profile(q.user_id, q.top)
 
     async def delete_user(self, user_id: str) -> DeletedUser:
         return await self.gateway.delete_user(user_id)
@@ -282,21 +270,13 @@ class DemandMining:
     async def get_next(self, user_id: str, n: Annotated[int, Query(ge=1, le=100)] = 10) -> Any:
         """What the user is likely to want next: the sequence model over their stored item events
         (the recommender where it cannot), with the items' categories."""
-        try:
-            q = NextQuery(user_id=user_id, n=n)
-        except ValidationError as e:
-            message, detail = validation_message(list(e.errors(include_url=False)))
-            return JSONResponse({"error": message, "detail": detail}, status_code=400)
+        q = NextQuery(user_id=user_id, n=n)
         return await self.gateway.next_items(q.user_id, q.n)
 
     @reads.delete("/users/{user_id}", response_model=DeletedUser)
     async def delete_user_http(self, user_id: str) -> Any:
         """Remove a user's events, profile terms and folded-in interactions (idempotent)."""
-        try:
-            q = UserQuery(user_id=user_id)
-        except ValidationError as e:
-            message, detail = validation_message(list(e.errors(include_url=False)))
-            return JSONResponse({"error": message, "detail": detail}, status_code=400)
+        q = UserQuery(user_id=user_id)
         return await self.gateway.delete_user(q.user_id)
 
     @reads.get("/trends", response_model=Trends)

@@ -7,7 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from bentoml.exceptions import BentoMLException
+from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from mining.events import EventsDisabled, KeyConflict, StoreUnavailable
 
 
 def _loc(loc: Iterable[Any]) -> str:
@@ -52,24 +56,38 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[str, list[d
     return error_message({"detail": detail}), detail
 
 
-class Conflict(BentoMLException):
-    """409: the request contradicts what is stored (an idempotency key reused for another event)."""
+class RequestError(BentoMLException):
+    """A refusal with the HTTP status every transport answers it with: BentoML's routes read its
+    ``error_code``, the read routes and ``/invocations`` its ``status``, gRPC maps that with
+    :data:`GRPC_CODES`. ``detail``: the failing fields, for validation errors."""
 
-    error_code = HTTPStatus.CONFLICT
-
-
-class NotConfigured(BentoMLException):
-    """501: the deployment was set up without what the call needs (an event store)."""
-
-    error_code = HTTPStatus.NOT_IMPLEMENTED
+    def __init__(self, status: int, message: str, detail: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, error_code=HTTPStatus(status))
+        self.status, self.detail = status, detail
 
 
-class RequestError(Exception):
-    """A client error with its HTTP status; gRPC maps it with :data:`GRPC_CODES`."""
+def request_error(exc: BaseException) -> RequestError | None:
+    """The one mapping of the gateway's exceptions to what a client is told: validation 400, not
+    found 404, a reused idempotency key 409, no event store 501, a busy store or runner 503 (it
+    may be retried). None for anything else: a server fault, answered 500 without its text."""
+    if isinstance(exc, RequestError):
+        return exc
+    if isinstance(exc, ValidationError | RequestValidationError):
+        message, detail = validation_message(list(exc.errors()))
+        return RequestError(400, message, detail)
+    for kinds, status in _STATUS:
+        if isinstance(exc, kinds):
+            return RequestError(status, str(exc))
+    return None
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+
+_STATUS: tuple[tuple[tuple[type[BaseException], ...], int], ...] = (
+    ((InvalidArgument,), 400),
+    ((NotFound,), 404),
+    ((KeyConflict,), 409),
+    ((EventsDisabled,), 501),
+    ((StoreUnavailable, ServiceUnavailable), 503),
+)
 
 
 # HTTP status -> grpc.StatusCode name (resolved lazily: grpc is imported only by the gRPC server).

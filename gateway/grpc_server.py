@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -32,6 +32,36 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 60.0
 
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+# Repeated fields whose HTTP form is nullable (null: no restriction). proto3 sends an empty list
+# and an unset one alike, so here an empty one is unset; HTTP and /invocations keep [] as [].
+UNSET_WHEN_EMPTY = frozenset({"demandmining.v1.UserRequest.allow"})
+
+
+def _payload(message: Message) -> dict[str, Any]:
+    """``message`` as the JSON its HTTP endpoint takes. Empty lists and unset plain fields are
+    sent as [] / "" / 0, so the schema judges them as it judges the same JSON (an empty texts list
+    is "too short", not "missing"); unset optional fields and the empty fields of
+    :data:`UNSET_WHEN_EMPTY` stay absent and take the HTTP default."""
+    payload = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    _drop_unset(message, payload)
+    return payload
+
+
+def _drop_unset(message: Message, payload: dict[str, Any]) -> None:
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.full_name in UNSET_WHEN_EMPTY and not value:
+            payload.pop(field.name, None)
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            if field.is_repeated:
+                for sub, sub_payload in zip(value, payload.get(field.name, [])):
+                    _drop_unset(sub, sub_payload)
+            elif message.HasField(field.name) and isinstance(payload.get(field.name), dict):
+                _drop_unset(value, payload[field.name])
 
 
 def _without_nulls(value: Any) -> Any:
@@ -58,12 +88,7 @@ def _handler(
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid {request_cls.DESCRIPTOR.full_name} message"
             )
-        # Empty lists and unset plain fields are sent as [] / "" / 0, so the schema judges them as it
-        # judges the same JSON (an empty texts list is "too short", not "missing"); unset optional
-        # fields stay absent and take the HTTP default.
-        payload = json_format.MessageToDict(
-            request, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
+        payload = _payload(request)
         try:
             result = await asyncio.wait_for(dispatch(rpc, payload), timeout_s)
             # JSON null has no proto form: an absent optional field is how a message says it.

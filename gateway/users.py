@@ -1,0 +1,92 @@
+"""Users' events: intake (analysed, masked, stored once), profiles, deletion, retention and trends."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime
+
+from gateway.errors import RequestError
+from gateway.schemas import DeletedUser, EventIn, EventsResponse, EventStatus, Profile, Trends
+from gateway.text import TextEndpoints
+from mining.events import KeyConflict, body_hash
+from mining.text import clean
+
+log = logging.getLogger("demand_mining")
+
+
+class UserEndpoints(TextEndpoints):
+    """Event intake and what is read back from the event store per user and across users."""
+
+    async def post_events(self, events: list[EventIn]) -> EventsResponse:
+        ids = [(e.user_id, e.key) for e in events]  # keys are unique per user
+        if len(set(ids)) != len(ids):
+            dup = next(k for k in ids if ids.count(k) > 1)
+            raise RequestError(
+                400,
+                f"events: key {dup[1]!r} of user {dup[0]!r} appears more than once in this request; keys must be unique",
+            )
+        known = await self._store(self.events.existing, ids)
+        # Only the masked text is analysed and kept: nothing personal reaches the store.
+        masked = {(e.user_id, e.key): clean(e.text) for e in events if e.text is not None}
+        for e in events:
+            seen = known.get((e.user_id, e.key))
+            row = {"type": e.type, "item_id": e.item_id, "text": masked.get((e.user_id, e.key)), "ts": e.ts.timestamp()}
+            if seen is not None and seen[1] is not None and seen[1] != body_hash(row):
+                raise RequestError(409, str(KeyConflict(e.key)))
+        fresh = [e for e in events if (e.user_id, e.key) not in known]
+        texts = {k: masked[k] for k in ((e.user_id, e.key) for e in fresh) if k in masked}
+        analyses = dict(zip(texts, await self.analyse(list(texts.values()), 5))) if texts else {}
+        rows = [
+            {
+                "key": e.key,
+                "user_id": e.user_id,
+                "type": e.type,
+                "item_id": e.item_id,
+                "ts": e.ts.timestamp(),
+                "text": texts.get((e.user_id, e.key)),
+                "analysis": (
+                    self.stored_analysis(analyses[(e.user_id, e.key)], texts[(e.user_id, e.key)])
+                    if (e.user_id, e.key) in texts
+                    else None
+                ),
+            }
+            for e in fresh
+        ]
+        added = await self._store(self.events.add, rows) if rows else []
+        stored = {(r["user_id"], r["key"]): s for r, s in zip(rows, added)}
+        results = []
+        for e in events:
+            k = (e.user_id, e.key)
+            if k in stored and stored[k]["stored"]:
+                results.append(EventStatus(key=e.key, id=stored[k]["id"], status="stored"))
+            else:  # stored before this request, or by another worker while it was analysed
+                event_id = known[k][0] if k in known else stored[k]["id"]
+                results.append(EventStatus(key=e.key, id=event_id, status="duplicate"))
+        n_stored = sum(r.status == "stored" for r in results)
+        return EventsResponse(results=results, stored=n_stored, duplicates=len(results) - n_stored)
+
+    async def profile(self, user_id: str, top: int = 10) -> Profile:
+        p = await self._store(self.events.profile, user_id, top)
+        if p is None:
+            raise RequestError(404, f"user_id: no events for user {user_id!r}; post events to /events first")
+        return Profile(**p)
+
+    async def delete_user(self, user_id: str) -> DeletedUser:
+        """Remove a user's events and everything derived from them (profile terms, folded-in
+        interactions); the audit log line names the counts and a digest of the id, not the id."""
+        counts = await self._store(self.events.delete_user, user_id)
+        digest = hashlib.sha256(user_id.encode()).hexdigest()[:16]
+        log.info("deleted user sha256:%s: %d events, %d terms", digest, counts["events"], counts["terms"])
+        return DeletedUser(user_id=user_id, **counts)
+
+    async def purge(self, retention_days: int) -> dict[str, int]:
+        """Delete events older than ``retention_days`` days (and their terms); returns the counts."""
+        return await self._store(self.events.purge, time.time() - retention_days * 86400.0)
+
+    async def trends(
+        self, window: int = 86400, end: datetime | None = None, top: int = 10, min_count: int = 1
+    ) -> Trends:
+        t = await self._store(self.events.trends, float(window), end.timestamp() if end else None, top, min_count)
+        return Trends(**t)
