@@ -34,12 +34,12 @@ class MineEndpoint(UserEndpoints, Recommender):
         if user_id is None:
             return MineResponse(results=results)
         statuses = await self._record(texts, results, user_id, event_type, request_id)
-        profile = await self._store(self.events.profile, user_id)
+        profile: Profile | None = await self._store(self.events.profile, user_id)
         recommendation, upcoming = await self._user_items(user_id, n)
         return MineResponse(
             results=results,
             user=UserInsight(
-                profile=Profile(**(profile or {})),
+                profile=profile if profile is not None else Profile.model_validate({}),
                 recommendations=recommendation,
                 next=upcoming,
                 events=[

@@ -2,7 +2,8 @@
 the validation rules every transport (HTTP, gRPC, SageMaker's /invocations) applies alike.
 
 Runner results (labels, entities, keywords, recommendations, quantiles) are the runner
-contract's own models (:mod:`mining.contracts`), embedded here unchanged.
+contract's own models (:mod:`mining.contracts`), and profiles and trends the event store's
+(:mod:`mining.events.models`), embedded here unchanged.
 """
 
 from __future__ import annotations
@@ -35,6 +36,54 @@ from mining.contracts import (
     SimilarItem,
 )
 from mining.events import EVENT_TYPES, ITEM_WEIGHTS
+from mining.events.models import (  # the store's answers, returned unchanged (re-exported here)
+    AspectOpinion as AspectOpinion,
+)
+from mining.events.models import (
+    AspectTrend as AspectTrend,
+)
+from mining.events.models import (
+    AspectTrends as AspectTrends,
+)
+from mining.events.models import (
+    Interest as Interest,
+)
+from mining.events.models import (
+    Profile as Profile,
+)
+from mining.events.models import (
+    ProfileAspects as ProfileAspects,
+)
+from mining.events.models import (
+    ProfileSentiment as ProfileSentiment,
+)
+from mining.events.models import (
+    RecentItem as RecentItem,
+)
+from mining.events.models import (
+    SentimentDay as SentimentDay,
+)
+from mining.events.models import (
+    TermCount as TermCount,
+)
+from mining.events.models import (
+    TrendCounts as TrendCounts,
+)
+from mining.events.models import (
+    TrendList as TrendList,
+)
+from mining.events.models import (
+    Trends as Trends,
+)
+from mining.events.models import (
+    TrendSentiment as TrendSentiment,
+)
+from mining.events.models import (
+    TrendTerm as TrendTerm,
+)
+from mining.events.models import (
+    TrendWindow as TrendWindow,
+)
 from mining.intents import Intent
 from mining.limits import MAX_HISTORY, MAX_KEYWORDS
 
@@ -272,64 +321,6 @@ class EventStatus(BaseModel):
     )
 
 
-class Interest(BaseModel):
-    category: str
-    share: float = Field(description="share of the user's weighted category mentions; shares sum to 1")
-
-
-class SentimentDay(BaseModel):
-    day: str = Field(description="UTC date, YYYY-MM-DD")
-    n: int
-    positive_share: float
-
-
-class ProfileSentiment(BaseModel):
-    n: int = Field(description="events with text (hence a sentiment)")
-    positive_share: float | None
-    trend: list[SentimentDay] = Field(description="per day with texts, over the last 14 days")
-
-
-class TermCount(BaseModel):
-    term: str
-    type: str | None = Field(default=None, description="entity type (entities only)")
-    weight: float = Field(description="events weighted by type: purchase 5, cart 3, review 2, others 1")
-    count: int
-
-
-class RecentItem(BaseModel):
-    item_id: str
-    type: str = Field(description="latest event type with this item")
-    ts: float = Field(description="Unix seconds")
-
-
-class AspectOpinion(BaseModel):
-    term: str = Field(description="the aspect, lower-cased")
-    positive: float = Field(
-        description="weighted mentions judging it positively (purchase 5, cart 3, review 2, others 1)"
-    )
-    negative: float = Field(description="weighted negative mentions")
-    neutral: float = Field(description="weighted neutral mentions")
-    count: int = Field(description="mentions")
-
-
-class ProfileAspects(BaseModel):
-    liked: list[AspectOpinion] = Field(description="aspects judged more positively than negatively, most liked first")
-    disliked: list[AspectOpinion] = Field(description="aspects judged more negatively, most disliked first")
-
-
-class Profile(BaseModel):
-    user_id: str
-    n_events: int
-    first_seen: float
-    last_seen: float
-    interests: list[Interest]
-    sentiment: ProfileSentiment
-    keywords: list[TermCount]
-    entities: list[TermCount]
-    recent_items: list[RecentItem]
-    aspects: ProfileAspects = Field(description="what the user's texts like and dislike (POST /aspects on each)")
-
-
 class UserInsight(BaseModel):
     profile: Profile
     recommendations: Recommendation
@@ -471,66 +462,6 @@ class TrendsQuery(BaseModel):
     end: Timestamp | None = Field(default=None, description="end of the current window (default: now)")
     top: int = Field(default=10, ge=1, le=50, description="terms per list, 1-50")
     min_count: int = Field(default=1, ge=1, le=10**6, description="events a term needs in one of the windows")
-
-
-class TrendTerm(BaseModel):
-    term: str
-    type: str | None = Field(description="entity type (entities only)")
-    current: int = Field(description="events mentioning it in the current window")
-    previous: int = Field(description="in the window before")
-    change: int = Field(description="current - previous")
-    positive_share: float | None = Field(description="share of positive texts among the current mentions")
-
-
-class TrendList(BaseModel):
-    rising: list[TrendTerm]
-    falling: list[TrendTerm]
-
-
-class TrendWindow(BaseModel):
-    start: float
-    end: float
-    previous_start: float
-    seconds: float
-
-
-class TrendCounts(BaseModel):
-    current: int
-    previous: int
-
-
-class TrendSentiment(BaseModel):
-    current_positive_share: float | None
-    previous_positive_share: float | None
-    shift: float | None = Field(description="current - previous positive share")
-
-
-class AspectTrend(BaseModel):
-    term: str = Field(description="the aspect, lower-cased")
-    current: int = Field(description="mentions in the current window")
-    previous: int = Field(description="in the window before")
-    change: int = Field(description="current - previous")
-    positive_share: float | None = Field(description="positive among positive and negative mentions, current window")
-    previous_positive_share: float | None = Field(description="the same in the window before")
-    negative_current: int = Field(description="negative mentions in the current window")
-    negative_previous: int = Field(description="in the window before")
-    negative_change: int = Field(description="negative_current - negative_previous")
-
-
-class AspectTrends(BaseModel):
-    rising: list[AspectTrend] = Field(description="most gained mentions first")
-    falling: list[AspectTrend] = Field(description="most lost mentions first")
-    complaints_rising: list[AspectTrend] = Field(description="most gained negative mentions first")
-
-
-class Trends(BaseModel):
-    window: TrendWindow
-    events: TrendCounts
-    sentiment: TrendSentiment
-    category: TrendList
-    entity: TrendList
-    keyword: TrendList
-    aspect: AspectTrends
 
 
 UserInsight.model_rebuild()  # ``next`` refers to NextNeeds, defined after it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from gateway.base import GatewayBase, typed
 from gateway.schemas import (
@@ -16,8 +15,9 @@ from gateway.schemas import (
     SentimentResponse,
 )
 from mining.contracts import AspectsResult, EntitiesResult, KeywordsResult, LabelResult, TextItem, text_items
+from mining.events.models import StoredAnalysis, StoredAspect, StoredEntity, StoredKeyword
 from mining.insight import demand_summary
-from mining.text import normalize
+from mining.text import normalize, normalize_term
 
 
 class TextEndpoints(GatewayBase):
@@ -86,7 +86,7 @@ class TextEndpoints(GatewayBase):
         return out
 
     @staticmethod
-    def stored_analysis(r: MineResult, masked: str) -> dict[str, Any]:
+    def stored_analysis(r: MineResult, masked: str) -> StoredAnalysis:
         """What the event store keeps of an analysis: labels, and only the terms that occur in the
         stored text, which is normalised and PII-masked (:func:`mining.text.clean`): a keyword or
         entity cut from an e-mail address or a phone number is not kept. Terms are kept in their
@@ -95,13 +95,13 @@ class TextEndpoints(GatewayBase):
 
         def kept(term: str) -> str | None:
             t = normalize(term)
-            return t if t and t.lower() in lower else None
+            return t if t and normalize_term(t) in lower else None
 
-        return {
-            "lang": r.lang,
-            "category": r.demand.category,
-            "positive": r.sentiment.probabilities.get("positive"),
-            "entities": [{"type": e.type, "text": t} for e in r.entities if (t := kept(e.text))],
-            "keywords": [{"keyword": t} for k in r.keywords if (t := kept(k.keyword))],
-            "aspects": [{"aspect": t, "polarity": a.polarity} for a in r.demand.aspects if (t := kept(a.aspect))],
-        }
+        return StoredAnalysis(
+            lang=r.lang,
+            category=r.demand.category,
+            positive=r.sentiment.probabilities.get("positive"),
+            entities=[StoredEntity(type=e.type, text=t) for e in r.entities if (t := kept(e.text))],
+            keywords=[StoredKeyword(keyword=t) for k in r.keywords if (t := kept(k.keyword))],
+            aspects=[StoredAspect(aspect=t, polarity=a.polarity) for a in r.demand.aspects if (t := kept(a.aspect))],
+        )

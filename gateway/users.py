@@ -68,10 +68,10 @@ class UserEndpoints(TextEndpoints):
         return EventsResponse(results=results, stored=n_stored, duplicates=len(results) - n_stored)
 
     async def profile(self, user_id: str, top: int = 10) -> Profile:
-        p = await self._store(self.events.profile, user_id, top)
+        p: Profile | None = await self._store(self.events.profile, user_id, top)
         if p is None:
             raise RequestError(404, f"user_id: no events for user {user_id!r}; post events to /events first")
-        return Profile(**p)
+        return p
 
     async def delete_user(self, user_id: str) -> DeletedUser:
         """Remove a user's events and everything derived from them (profile terms, folded-in
@@ -88,5 +88,7 @@ class UserEndpoints(TextEndpoints):
     async def trends(
         self, window: int = 86400, end: datetime | None = None, top: int = 10, min_count: int = 1
     ) -> Trends:
-        t = await self._store(self.events.trends, float(window), end.timestamp() if end else None, top, min_count)
-        return Trends(**t)
+        trends: Trends = await self._store(
+            self.events.trends, float(window), end.timestamp() if end else None, top, min_count
+        )
+        return trends

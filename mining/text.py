@@ -38,6 +38,13 @@ def normalize(text: str) -> str:
     return normalize_with_offsets(text)[0]
 
 
+def normalize_term(term: str) -> str:
+    """The form a term (an entity, aspect or demand term, a catalog value) is compared and counted
+    in: NFKC, surrounding whitespace stripped, lower-cased, so ``Ｈｕａｗｅｉ `` and ``huawei`` are one.
+    Unlike :func:`normalize` it keeps markup-like text such as ``<card>`` (a masked placeholder)."""
+    return unicodedata.normalize("NFKC", term).strip().lower()
+
+
 def normalize_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
     """:func:`normalize`, and where each output character came from in the input.
 

@@ -21,7 +21,9 @@ from mining.events.base import (
     body_hash,
     terms_of,
 )
+from mining.events.models import Profile, StoredAnalysis, Trends
 from mining.events.sqlite import SQLiteEventStore
+from mining.events.terms import Term
 
 __all__ = [
     "EVENTS_OFF",
@@ -33,8 +35,12 @@ __all__ = [
     "EventsDisabled",
     "EventsOff",
     "KeyConflict",
+    "Profile",
     "SQLiteEventStore",
     "StoreUnavailable",
+    "StoredAnalysis",
+    "Term",
+    "Trends",
     "body_hash",
     "is_postgres",
     "open_store",

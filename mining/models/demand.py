@@ -16,7 +16,6 @@ so gaps are never closed up by shifting periods together.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -27,13 +26,30 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mining.limits import MAX_HISTORY
+from mining.models.forecast_rules import (  # re-exported: the forecasting library's public names
+    QUANTILES as QUANTILES,
+)
+from mining.models.forecast_rules import (
+    RULES as RULES,
+)
+from mining.models.forecast_rules import (
+    RuleForecaster as RuleForecaster,
+)
+from mining.models.forecast_rules import (
+    quantile_multipliers as quantile_multipliers,
+)
+from mining.models.forecast_rules import (
+    rule_forecast as rule_forecast,
+)
+from mining.models.forecast_rules import (
+    rule_name as rule_name,
+)
+from mining.models.forecast_trees import TreeForecaster as TreeForecaster
+from mining.models.forecast_trees import gbm_features as gbm_features
 from mining.models.spec import read_spec
 
 if TYPE_CHECKING:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-QUANTILES = (0.1, 0.5, 0.9)
-RULES = ("last_value", "moving_average", "median", "seasonal_naive")
+    pass
 
 
 def window_features(
@@ -268,287 +284,6 @@ class DemandModel:
 
 
 # --- Baseline forecasters ----------------------------------------------------------------------
-def _last_observed(units: np.ndarray) -> np.ndarray:
-    """(B,) the last non-NaN value of each row of ``units`` (B, L); 0 for a row without one."""
-    observed = ~np.isnan(units)
-    idx = units.shape[1] - 1 - np.argmax(observed[:, ::-1], 1)
-    return np.where(observed.any(1), units[np.arange(len(units)), idx], 0.0)
-
-
-def rule_name(rule: str, window: int) -> str:
-    """Name of a rule forecaster, e.g. ``moving_average_13`` (``last_value`` has no window)."""
-    return rule if rule == "last_value" else f"{rule}_{window}"
-
-
-def rule_forecast(units: np.ndarray, rule: str, window: int, horizon: int) -> np.ndarray:
-    """Point forecasts of a rule that reads each series' own history only.
-
-    Rules: ``last_value``; ``moving_average`` / ``median`` of the observed values among the last
-    ``window`` periods; ``seasonal_naive``: the value one season (``window`` periods) before each
-    forecast period, repeated for steps beyond one season. Gaps are skipped, never closed up; where
-    a rule's periods are all gaps it falls back to the last observed value.
-
-    Args:
-        units: (B, L) history in units, NaN where missing; ``window`` <= L.
-    Returns:
-        (B, horizon) float64, units.
-    """
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    B, L = units.shape
-    if not 1 <= window <= L:
-        raise ValueError(f"window must be 1-{L} (the history length), got {window}")
-    last = _last_observed(units)
-    if rule == "last_value":
-        return np.repeat(last[:, None], horizon, 1)
-    if rule == "seasonal_naive":
-        steps = np.arange(1, horizon + 1)
-        idx = L - 1 + steps - window * np.ceil(steps / window).astype(int)
-        point = units[:, idx]
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-gap spans: the fallback below
-            tail = units[:, L - window :]
-            level = np.nanmean(tail, 1) if rule == "moving_average" else np.nanmedian(tail, 1)
-        point = np.repeat(level[:, None], horizon, 1)
-    return np.where(np.isnan(point), last[:, None], point)
-
-
-def quantile_multipliers(point: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Per forecast step, the :data:`QUANTILES` of actual / point over windows with a positive
-    point forecast and an observed actual: a point forecaster's p10 / p90 are its point forecast
-    times these. The median's multiplier is fixed at 1 (p50 is the point forecast itself) and the
-    others are kept on their side of it, so quantiles never cross.
-
-    Args:
-        point: (N, H) point forecasts; actual: (N, H) actuals, NaN where unobserved.
-    Returns:
-        (H, Q) float64 multipliers; a step without any usable window gets all ones.
-    """
-    mid = len(QUANTILES) // 2
-    out = np.ones((point.shape[1], len(QUANTILES)))
-    for h in range(point.shape[1]):
-        ok = (point[:, h] > 0) & ~np.isnan(actual[:, h])
-        if ok.any():
-            out[h] = np.quantile(actual[ok, h] / point[ok, h], QUANTILES)
-    out[:, :mid] = np.minimum(out[:, :mid], 1.0)
-    out[:, mid] = 1.0
-    out[:, mid + 1 :] = np.maximum(out[:, mid + 1 :], 1.0)
-    return out
-
-
-def _quantiles_from_point(point: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
-    """(B, H', Q) float32 non-negative quantiles from (B, H') points and (H, Q) multipliers."""
-    q = np.maximum(point, 0.0)[..., None] * multipliers[None, : point.shape[1]]
-    return np.sort(q, -1).astype(np.float32)
-
-
-class RuleForecaster:
-    """A rule on each series' own history (see :func:`rule_forecast`) with per-step quantile
-    multipliers (see :func:`quantile_multipliers`): the served fallback where no learned model beat
-    it. Reads no covariates, but keeps the network's names so requests look the same."""
-
-    kind = "demand_rule"
-
-    def __init__(
-        self, rule: str, window: int, history: int, horizon: int, covariates: list[str], multipliers: np.ndarray
-    ) -> None:
-        rule_forecast(np.zeros((1, history)), rule, window, 1)  # refuses an unknown rule or a window past the history
-        self.rule, self.window, self.history, self.horizon = rule, int(window), int(history), int(horizon)
-        self.covariates = list(covariates)
-        self.multipliers = np.asarray(multipliers, np.float64).reshape(horizon, len(QUANTILES))
-
-    @property
-    def name(self) -> str:
-        return rule_name(self.rule, self.window)
-
-    def predict(self, units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray) -> np.ndarray:
-        """Same contract as :meth:`DemandModel.predict`: (B, L) history, (B, H', C) plans ->
-        (B, H', Q) float32 quantiles in units."""
-        H = cov_future.shape[1]
-        if self.horizon < H:
-            raise ValueError(f"horizon {H} exceeds the model's {self.horizon}")
-        return _quantiles_from_point(rule_forecast(units, self.rule, self.window, H), self.multipliers)
-
-    def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        spec = {
-            "kind": self.kind,
-            "rule": self.rule,
-            "window": self.window,
-            "history": self.history,
-            "horizon": self.horizon,
-            "covariates": self.covariates,
-            "quantiles": list(QUANTILES),
-            "multipliers": self.multipliers.tolist(),
-        }
-        (path / "model.json").write_text(json.dumps(spec, indent=1))
-
-    @classmethod
-    def load(cls, path: Path) -> RuleForecaster:
-        spec = read_spec(path, cls.kind)
-        return cls(
-            spec["rule"], spec["window"], spec["history"], spec["horizon"], spec["covariates"], spec["multipliers"]
-        )
-
-
-def gbm_features(
-    units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray, h: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features of each window for forecast step ``h`` (1-based) and the window's level.
-
-    Lags, rolling means / median / spread over calendar windows (gaps skipped), periods since the
-    last observation, the covariates planned for the target period and at the origin, and ``h``.
-
-    Args:
-        units: (B, L) history, NaN where missing; cov_hist: (B, L, C); cov_future: (B, >= h, C).
-    Returns:
-        (X (B, F) float64, level (B,)): the model predicts units / level.
-    """
-    u = units
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-gap spans become NaN, then -1 below
-        level = np.nan_to_num(np.nanmean(u[:, -13:], 1)) + 1.0
-        observed = ~np.isnan(u)
-        last_idx = u.shape[1] - 1 - np.argmax(observed[:, ::-1], 1)
-        last = u[np.arange(len(u)), last_idx]
-        stats = [
-            last,
-            np.nanmean(u[:, -4:], 1),
-            np.nanmean(u[:, -13:], 1),
-            np.nanmedian(u[:, -13:], 1),
-            np.nanmean(u[:, -26:], 1),
-            np.nanmax(u[:, -13:], 1),
-            np.nanstd(u[:, -13:], 1),
-            np.nanmean(u, 1),
-        ]
-        lags = [u[:, -k] for k in range(1, 5)]
-    rel = [np.nan_to_num(s / level, nan=-1.0) for s in stats + lags]
-    since = u.shape[1] - 1 - last_idx
-    fut, now = cov_future[:, h - 1], cov_hist[:, -1]
-    X = np.column_stack([*rel, np.log(level), since, observed[:, -13:].sum(1), fut, now, fut - now, np.full(len(u), h)])
-    return X.astype(np.float64), level
-
-
-class TreeForecaster:
-    """The gradient-boosted global model (one regressor over all forecast steps, on
-    :func:`gbm_features`, predicting units / level) as plain arrays: every tree's nodes in one flat
-    table, so the artifact is safetensors + JSON and prediction is numpy. Quantiles come from
-    per-step multipliers of its point forecast, as for :class:`RuleForecaster`."""
-
-    kind = "demand_gbm"
-    name = "gbm"
-    _FIELDS = ("feature", "threshold", "missing_left", "left", "right", "leaf", "value", "roots")
-
-    def __init__(
-        self,
-        trees: dict[str, np.ndarray],
-        baseline: float,
-        history: int,
-        horizon: int,
-        covariates: list[str],
-        multipliers: np.ndarray,
-    ) -> None:
-        missing = [k for k in self._FIELDS if k not in trees]
-        if missing:
-            raise ValueError(f"tree arrays lack {missing}")
-        self.trees = {k: np.asarray(trees[k]) for k in self._FIELDS}
-        self.baseline, self.history, self.horizon = float(baseline), int(history), int(horizon)
-        self.covariates = list(covariates)
-        self.multipliers = np.asarray(multipliers, np.float64).reshape(horizon, len(QUANTILES))
-
-    @classmethod
-    def from_sklearn(
-        cls,
-        model: HistGradientBoostingRegressor,
-        history: int,
-        horizon: int,
-        covariates: list[str],
-        multipliers: np.ndarray,
-    ) -> TreeForecaster:
-        """Copy a fitted single-output ``HistGradientBoostingRegressor`` with an identity link
-        (squared or absolute error) and no categorical features into arrays."""
-        nodes = [predictors[0].nodes for predictors in model._predictors]
-        if any(n["is_categorical"].any() for n in nodes):
-            raise ValueError("categorical splits cannot be exported")
-        offsets = np.cumsum([0] + [len(n) for n in nodes[:-1]]).astype(np.int64)
-        flat = np.concatenate(nodes)
-        shift = np.repeat(offsets, [len(n) for n in nodes])
-        trees = {
-            "feature": flat["feature_idx"].astype(np.int64),
-            "threshold": flat["num_threshold"].astype(np.float64),
-            "missing_left": flat["missing_go_to_left"].astype(np.bool_),
-            "left": flat["left"].astype(np.int64) + shift,
-            "right": flat["right"].astype(np.int64) + shift,
-            "leaf": flat["is_leaf"].astype(np.bool_),
-            "value": flat["value"].astype(np.float64),
-            "roots": offsets,
-        }
-        return cls(trees, float(np.ravel(model._baseline_prediction)[0]), history, horizon, covariates, multipliers)
-
-    def raw_predict(self, X: np.ndarray) -> np.ndarray:
-        """(N,) the regressor's output for features ``X`` (N, F): the baseline plus every tree's
-        leaf value (NaN features follow each split's learnt missing-value side)."""
-        t = self.trees
-        X = np.asarray(X, np.float64)
-        rows = np.arange(len(X))[:, None]
-        node = np.broadcast_to(t["roots"], (len(X), len(t["roots"]))).copy()
-        while True:
-            inner = ~t["leaf"][node]
-            if not inner.any():
-                break
-            x = X[rows, t["feature"][node]]
-            go_left = np.where(np.isnan(x), t["missing_left"][node], x <= t["threshold"][node])
-            node = np.where(inner, np.where(go_left, t["left"][node], t["right"][node]), node)
-        return self.baseline + t["value"][node].sum(1)
-
-    def point_forecast(self, units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray) -> np.ndarray:
-        """(B, H') point forecasts in units for (B, L) histories and (B, H', C) plans."""
-        H = cov_future.shape[1]
-        feats = [gbm_features(units, cov_hist, cov_future, h) for h in range(1, H + 1)]
-        X = np.concatenate([f[0] for f in feats])
-        level = np.concatenate([f[1] for f in feats])
-        return np.maximum(self.raw_predict(X) * level, 0.0).reshape(H, len(units)).T
-
-    def predict(self, units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray) -> np.ndarray:
-        """Same contract as :meth:`DemandModel.predict`."""
-        H = cov_future.shape[1]
-        if self.horizon < H:
-            raise ValueError(f"horizon {H} exceeds the model's {self.horizon}")
-        return _quantiles_from_point(self.point_forecast(units, cov_hist, cov_future), self.multipliers)
-
-    def save(self, path: Path) -> None:
-        from safetensors.numpy import save_file as save_arrays
-
-        path.mkdir(parents=True, exist_ok=True)
-        spec = {
-            "kind": self.kind,
-            "baseline": self.baseline,
-            "history": self.history,
-            "horizon": self.horizon,
-            "covariates": self.covariates,
-            "quantiles": list(QUANTILES),
-            "multipliers": self.multipliers.tolist(),
-            "n_trees": len(self.trees["roots"]),
-        }
-        (path / "model.json").write_text(json.dumps(spec, indent=1))
-        save_arrays(
-            {k: np.ascontiguousarray(v.astype(np.uint8) if v.dtype == np.bool_ else v) for k, v in self.trees.items()},
-            str(path / "trees.safetensors"),
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> TreeForecaster:
-        from safetensors.numpy import load_file as load_arrays
-
-        path = Path(path)
-        spec = read_spec(path, cls.kind)
-        trees = load_arrays(str(path / "trees.safetensors"))
-        for k in ("missing_left", "leaf"):
-            trees[k] = trees[k].astype(np.bool_)
-        return cls(trees, spec["baseline"], spec["history"], spec["horizon"], spec["covariates"], spec["multipliers"])
-
-
 Forecaster: TypeAlias = DemandModel | RuleForecaster | TreeForecaster
 
 

@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mining.text import normalize_term
+
 FILE = "items.csv"
 COLUMNS = ("item_id", "title", "category", "brand", "attributes")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().lower()
 
 
 def _has_cjk(text: str) -> bool:
@@ -36,7 +33,7 @@ def _has_cjk(text: str) -> bool:
 
 def term_matches(term: str, value: str) -> bool:
     """Whether a demand ``term`` names catalog ``value`` (both any case; see the module doc)."""
-    t, v = _norm(term), _norm(value)
+    t, v = normalize_term(term), normalize_term(value)
     if not t or not v:
         return False
     if t == v:

@@ -262,8 +262,8 @@ def test_the_store_masks_what_a_caller_failed_to(db_path: Path) -> None:
     finally:
         store.close()
     assert profile is not None
-    assert {e["term"] for e in profile["entities"]} == {"ref-<card>", "sony"}
-    assert [k["term"] for k in profile["keywords"]] == ["refund"]
+    assert {e.term for e in profile.entities} == {"ref-<card>", "sony"}
+    assert [k.term for k in profile.keywords] == ["refund"]
     stored = _text_columns(db_path)
     assert personal_numbers(raw) and [v for _, _, v in stored if leaks_in(v)] == []
     texts = [v for table, column, v in stored if (table, column) == ("events", "text")]

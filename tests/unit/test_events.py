@@ -8,10 +8,36 @@ from pathlib import Path
 
 import pytest
 
-from mining.events import ITEM_WEIGHTS, SCHEMA_VERSION, SQLiteEventStore, open_store, terms_of
+from mining.events import (
+    ITEM_WEIGHTS,
+    SCHEMA_VERSION,
+    EventStore,
+    Profile,
+    SQLiteEventStore,
+    Term,
+    Trends,
+    open_store,
+    terms_of,
+)
 
 DAY = 86400.0
 T0 = 1_699_999_980.0  # 2023-11-14 22:13:00 UTC, on a minute: trend windows are whole minutes
+
+
+def profile_of(store: EventStore, user_id: str, **kwargs: float) -> dict | None:
+    """The store's profile as the API serialises it; the store answers the API's own model."""
+    p = store.profile(user_id, **kwargs)
+    if p is None:
+        return None
+    assert type(p) is Profile
+    return p.model_dump()
+
+
+def trends_of(store: EventStore, **kwargs: float) -> dict:
+    """The store's trends as the API serialises them; the store answers the API's own model."""
+    t = store.trends(**kwargs)
+    assert type(t) is Trends
+    return t.model_dump()
 
 
 def analysis(
@@ -65,7 +91,28 @@ def test_terms_of_weights_and_dedups() -> None:
         ("aspect", "screen", "positive", 5.0, 1.0),
         ("aspect", "fan", "neutral", 5.0, None),
     ]
+    assert all(type(r) is Term for r in rows) and rows[1].term == "dell" and rows[-1].positive is None
     assert terms_of(None, "view") == []
+    # One term form (mining.text.normalize_term): full-width and padded spellings of an entity are one.
+    wide = terms_of(analysis("", 0.5, [("BRAND", "ＤＥＬＬ"), ("BRAND", " dell")]), "view")
+    assert wide == [("entity", "dell", "BRAND", 1.0, 0.5)]
+
+
+def test_a_typed_analysis_is_stored_as_its_dict_would_be(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    from mining.events import StoredAnalysis
+
+    a = analysis("TVs", 0.8, [("BRAND", "Sony")], ["hdr"], [("screen", "positive")])
+    store = open_store(tmp_path / "e.db")
+    store.add([ev("d", "u", "review", T0, a=a), ev("m", "v", "review", T0, a=StoredAnalysis.model_validate(a))])
+    store.close()
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        stored = [r[0] for r in db.execute("SELECT analysis FROM events ORDER BY user_id")]
+        terms = [db.execute("SELECT kind, term, label FROM terms WHERE user_id = ?", (u,)).fetchall() for u in "uv"]
+    assert stored == [json.dumps(a, ensure_ascii=False)] * 2
+    assert terms[0] == terms[1] and len(terms[0]) == 4
 
 
 def test_profile_liked_and_disliked_aspects(store_url: str) -> None:
@@ -90,7 +137,7 @@ def test_profile_liked_and_disliked_aspects(store_url: str) -> None:
             ),
         ]
     )
-    p = store.profile("u", now=T0 + DAY)
+    p = profile_of(store, "u", now=T0 + DAY)
     assert p is not None
     # review weighs 2, message and search 1
     assert p["aspects"]["disliked"] == [{"term": "电池", "positive": 0.0, "negative": 3.0, "neutral": 0.0, "count": 2}]
@@ -108,7 +155,7 @@ def test_trends_show_aspect_complaints_rising(store_url: str) -> None:
         ev(f"c{k}", "u", "review", T0 + DAY + k, a=analysis("Phones", 0.5, aspects=[a])) for k, a in enumerate(current)
     ]
     store.add(events)
-    t = store.trends(window_s=DAY, end=T0 + 2 * DAY)["aspect"]
+    t = trends_of(store, window_s=DAY, end=T0 + 2 * DAY)["aspect"]
     assert t["rising"] == [
         {
             "term": "battery",
@@ -179,10 +226,10 @@ def test_a_version_0_store_is_migrated_in_place(tmp_path: Path) -> None:
     store = SQLiteEventStore(path)
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.existing([("u", "k1")]) == {("u", "k1"): (7, None)}  # id kept, terms still attached
-    assert store.profile("u")["interests"] == [{"category": "TVs", "share": 1.0}]
+    assert profile_of(store, "u")["interests"] == [{"category": "TVs", "share": 1.0}]
     # The buckets are filled from the old rows: a window of whole hours reads them.
     hour = 1700000000 // 3600 * 3600
-    t = store.trends(window_s=3 * 3600, end=hour + 2 * 3600)
+    t = trends_of(store, window_s=3 * 3600, end=hour + 2 * 3600)
     assert t["events"]["current"] == 1 and t["category"]["rising"][0]["term"] == "TVs"
     # Stored before bodies were hashed: a resend is a retry, whatever it says.
     assert store.add([ev("k1", "u", "search", T0, a=analysis("TVs", 0.9))])[0]["stored"] is False
@@ -199,16 +246,16 @@ def test_profile_known_answer(store_url: str) -> None:
             ev("d", "other", "purchase", T0, "i2", analysis("Monitors", 0.9)),
         ]
     )
-    p = store.profile("u", now=T0 + 3 * DAY)
+    p = profile_of(store, "u", now=T0 + 3 * DAY)
     assert p is not None and p["n_events"] == 3 and p["first_seen"] == T0
     # search 1 + review 2 on Laptops, message 1 on Monitors
     assert p["interests"] == [{"category": "Laptops", "share": 0.75}, {"category": "Monitors", "share": 0.25}]
     assert p["sentiment"]["n"] == 3 and p["sentiment"]["positive_share"] == pytest.approx(2 / 3)
     assert [d["positive_share"] for d in p["sentiment"]["trend"]] == [1.0, 1.0, 0.0]
-    assert p["keywords"][0] == {"term": "battery", "weight": 3.0, "count": 2}
+    assert p["keywords"][0] == {"term": "battery", "type": None, "weight": 3.0, "count": 2}
     assert p["entities"] == [{"term": "dell", "type": "BRAND", "weight": 3.0, "count": 2}]
     assert p["recent_items"] == [{"item_id": "i1", "type": "review", "ts": T0 + DAY}]
-    assert store.profile("ghost") is None
+    assert profile_of(store, "ghost") is None
 
 
 def test_trends_rising_falling_and_sentiment_shift(store_url: str) -> None:
@@ -219,7 +266,7 @@ def test_trends_rising_falling_and_sentiment_shift(store_url: str) -> None:
     ]
     events += [ev("c9", "u9", "search", T0 + DAY + 9, a=analysis("Cameras", 0.8))]
     store.add(events)
-    t = store.trends(window_s=DAY, end=T0 + 2 * DAY)
+    t = trends_of(store, window_s=DAY, end=T0 + 2 * DAY)
     assert t["events"] == {"current": 5, "previous": 3}
     assert t["category"]["rising"] == [
         {"term": "Laptops", "type": None, "current": 4, "previous": 0, "change": 4, "positive_share": 0.0}
@@ -236,7 +283,7 @@ def test_trends_rising_falling_and_sentiment_shift(store_url: str) -> None:
     assert t["sentiment"]["previous_positive_share"] == 1.0
     assert t["sentiment"]["current_positive_share"] == pytest.approx(0.2)
     assert t["sentiment"]["shift"] == pytest.approx(-0.8)
-    empty = store.trends(window_s=60, end=T0 - DAY)
+    empty = trends_of(store, window_s=60, end=T0 - DAY)
     assert empty["events"] == {"current": 0, "previous": 0} and empty["sentiment"]["shift"] is None
 
 
@@ -291,9 +338,9 @@ def test_delete_user_removes_everything_of_that_user_only(store_url: str) -> Non
         ]
     )
     assert store.delete_user("u") == {"events": 2, "terms": 4}  # category, entity, keyword, aspect
-    assert store.profile("u") is None and store.interactions("u") == []
-    assert store.profile("v") is not None and store.count() == 1
-    assert store.trends(window_s=DAY, end=T0 + DAY)["keyword"]["rising"][0]["current"] == 1  # v's only
+    assert profile_of(store, "u") is None and store.interactions("u") == []
+    assert profile_of(store, "v") is not None and store.count() == 1
+    assert trends_of(store, window_s=DAY, end=T0 + DAY)["keyword"]["rising"][0]["current"] == 1  # v's only
     assert store.delete_user("u") == {"events": 0, "terms": 0}  # idempotent
     assert store.add([ev("a", "u", "view", T0, "i1")])[0]["stored"]  # the key is free again
 
@@ -302,7 +349,7 @@ def test_purge_keeps_what_is_inside_the_retention(store_url: str) -> None:
     store = open_store(store_url)
     store.add([ev(f"k{d}", "u", "search", T0 + d * DAY, a=analysis("Phones", 0.5)) for d in range(5)])
     assert store.purge(before=T0 + 3 * DAY) == {"events": 3, "terms": 3}
-    p = store.profile("u", now=T0 + 5 * DAY)
+    p = profile_of(store, "u", now=T0 + 5 * DAY)
     assert p is not None and p["n_events"] == 2 and p["first_seen"] == T0 + 3 * DAY
 
 
@@ -355,11 +402,11 @@ def test_buckets_agree_with_the_rows_for_any_window(store_url: str) -> None:
 def test_trend_windows_are_whole_minutes_ending_after_the_newest_event(store_url: str) -> None:
     store = open_store(store_url)
     store.add([ev("a", "u", "search", T0 + 30.5, a=analysis("TVs", 0.9))])
-    t = store.trends(window_s=150, end=T0 + 30.5)
+    t = trends_of(store, window_s=150, end=T0 + 30.5)
     # end rounds up to the next minute (the event counts), the window down to whole minutes
     assert t["window"] == {"start": T0 - 60, "end": T0 + 60, "previous_start": T0 - 180, "seconds": 120.0}
     assert t["events"] == {"current": 1, "previous": 0}
-    assert store.trends(window_s=60, end=T0 - 20)["events"]["current"] == 0
+    assert trends_of(store, window_s=60, end=T0 - 20)["events"]["current"] == 0
 
 
 def test_postgres_schema_is_versioned_and_a_newer_one_is_refused(pg_cluster) -> None:

@@ -56,3 +56,14 @@ def test_save_load_round_trip_and_bad_input(extractor: KeywordExtractor, tmp_pat
     assert loaded.extract(text) == extractor.extract(text)
     with pytest.raises(TypeError, match="item 1 is NoneType"):
         loaded.extract_many(["ok", None])  # type: ignore[list-item]
+
+
+def test_stop_words_come_from_the_data_files() -> None:
+    from mining.models.keywords import stop_words
+    from mining.wordlists import WORDS_DIR, word_list
+
+    en, zh = stop_words("en"), stop_words("zh")
+    assert len(en) == 201 and len(zh) == 168
+    assert {"the", "and", "about"} <= en and "battery" not in en
+    assert {"的", "了", "和"} <= zh and "电池" not in zh
+    assert en == word_list("en_stop_words") and (WORDS_DIR / "README.md").exists()
