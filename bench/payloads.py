@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from training import data
-from training.train_demand import load_panel
+from training.forecasting import load_panel
 
 OUT = Path(__file__).resolve().parents[1] / "loadtests" / "payloads.json"
 

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from training import data
-from training.intervals import Headline, uncertainty
-from training.train_aspects import (
+from training.aspects_eval import (
     HEADLINE_STATISTICS,
     examples,
     item_scores,
@@ -29,6 +28,7 @@ from training.train_aspects import (
     score_domain,
     served_predictor,
 )
+from training.intervals import Headline, uncertainty
 
 OOD_SET = Path(__file__).resolve().parents[1] / "data" / "aspects_ood" / "aspects_ood.jsonl"
 METRICS = ("test_aspect_f1", "test_polarity_accuracy", "test_pair_f1")

@@ -57,13 +57,14 @@ from training.dedup import deduplicate_labelled
 from training.encoders import encoder_folder
 from training.frozen import frozen_block
 from training.intervals import Headline, macro_f1_of, mean_of, uncertainty
+from training.run import TrainConfig
 
 CHAR_ARCHS = ("bilstm", "cnn")
 ENCODER_ARCHS = ("minilm", "e5")  # e5: the multilingual encoder (training.encoders)
 
 
 @dataclass
-class TextClfConfig:
+class TextClfConfig(TrainConfig):
     """Options shared by every text-classifier training script."""
 
     lang: str = field(default="zh", metadata={"help": "language of the model", "choices": ["zh", "en"]})
@@ -119,7 +120,6 @@ class TextClfConfig:
         default=False,
         metadata={"help": "also measure frozen multilingual USE vectors + logistic regression on the same splits"},
     )
-    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
     abstain_precision: float = field(
         default=0.9,
         metadata={"help": "served texts get a label only where validation precision reaches this; else null"},

@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import torch
 
 from mining.artifacts import pick_device
 from mining.text import Lang, detect_language
 from training import data as data_mod
-from training.common import confusion_matrix, parse_config, per_class_report, set_seed, write_report
-from training.store import save_to_store
+from training.common import confusion_matrix, parse_config, per_class_report, set_seed
+from training.run import Report, Saved, finish_run, setup_run
 from training.textclf import TextClfConfig, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 # Built-in data: (table builder, language, description, texts outside every label for abstention)
@@ -97,8 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     langs: list[str] = [detect_language(t) for t in texts]
     cfg.lang = cfg.lang or max(("zh", "en"), key=langs.count)
     cfg.resolve(("cnn", "bilstm", "e5") if cfg.lang == "zh" else ("cnn", "bilstm", "minilm", "e5"))
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    setup_run(cfg)
     device = pick_device()
     store_name = f"classification-{cfg.lang}"
     run_name = f"{store_name}-{cfg.name}"
@@ -198,36 +196,41 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "tag": None,
     }
     report = Path(cfg.report_dir) / run_name
-    write_report(report, first["out"]["history"], confusion_matrix(y_all, pred_all, len(labels)), labels, result)
-    print(
-        f"[{run_name}] test accuracy {metrics['test_accuracy']:.4f} ± {metrics['test_accuracy_std']:.4f}, "
+    first_out = first["out"]
+    extra = {
+        "per_class": per_class,
+        "subject": cfg.name,
+        "synthetic": cfg.synthetic,
+        "history": dataclasses.asdict(first_out["history"]),
+        "abstention": first_out["abstention"],
+        "quantization": first_out["quantization"],
+        "served": first_out["served"],
+        **first_out["uncertainty"],
+        "intervals_on": intervals_on,
+    }
+    return finish_run(
+        cfg,
+        run_name,
+        result,
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
+        summary=f"[{run_name}] test accuracy {metrics['test_accuracy']:.4f} ± {metrics['test_accuracy_std']:.4f}, "
         f"macro-F1 {metrics['test_macro_f1']:.4f} ± {metrics['test_macro_f1_std']:.4f} | baseline accuracy "
         f"{baseline_metrics['test_accuracy']:.4f} ± {baseline_metrics['test_accuracy_std']:.4f}, macro-F1 "
         f"{baseline_metrics['test_macro_f1']:.4f} ± {baseline_metrics['test_macro_f1_std']:.4f} | report {report}",
-        file=sys.stderr,
+        report=Report(
+            dict(result), first_out["history"], confusion=(confusion_matrix(y_all, pred_all, len(labels)), labels)
+        ),
+        saved=lambda: Saved(
+            "classification",
+            cfg.lang,
+            first_out["served"]["model"],
+            first_out["model"].save,
+            data_meta,
+            {str(i): label for i, label in enumerate(labels)},
+            extra,
+        ),
     )
-
-    if cfg.save:
-        metadata = {
-            "metrics": metrics,
-            "baseline_metrics": baseline_metrics,
-            "per_class": per_class,
-            "params": asdict(cfg),
-            "data": data_meta,
-            "subject": cfg.name,
-            "synthetic": cfg.synthetic,
-            "label_map": {str(i): label for i, label in enumerate(labels)},
-            "history": dataclasses.asdict(first["out"]["history"]),
-            "abstention": first["out"]["abstention"],
-            "quantization": first["out"]["quantization"],
-            "served": first["out"]["served"],
-            **first["out"]["uncertainty"],
-            "intervals_on": intervals_on,
-        }
-        arch = first["out"]["served"]["model"]
-        result["tag"] = save_to_store("classification", cfg.lang, arch, metadata, first["out"]["model"].save)
-        print(f"[{run_name}] saved {result['tag']}", file=sys.stderr)
-    return result
 
 
 if __name__ == "__main__":

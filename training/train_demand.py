@@ -26,10 +26,9 @@ MASE of p50, pinball loss over total demand, and the share of actuals inside [p1
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +43,33 @@ from mining.models.demand import (
     Forecaster,
     RuleForecaster,
     TreeForecaster,
-    gbm_features,
     pinball_loss,
     quantile_multipliers,
-    rule_forecast,
     rule_name,
     window_features,
 )
 from training import data
-from training.common import fingerprint, parse_config, set_seed
-from training.intervals import Headline, Statistic, ratio_of_sums, uncertainty
-from training.store import save_to_store
+from training.common import fingerprint, parse_config
+from training.forecasting import (
+    Panel,
+    baseline_rules,
+    fit_gbm,
+    forecast_metrics,
+    gbm_predict,
+    load_panel,
+    mase_scale,
+    mean_wape_statistic,
+    series_error_sums,
+    simple_baselines,
+    training_origins,
+    windows,
+)
+from training.intervals import Headline, uncertainty
+from training.run import Report, Saved, TrainConfig, finish_run, sample_cap_field, setup_run
 
 
 @dataclass
-class DemandConfig:
+class DemandConfig(TrainConfig):
     """Train a global quantile demand forecaster (LSTM or Transformer): settings chosen on validation
     origins, headline from later rolling backtest origins."""
 
@@ -133,11 +144,8 @@ class DemandConfig:
             "mean WAPE is what the network brings against the baselines"
         },
     )
-    max_train_samples: int = field(default=0, metadata={"help": "use only this many series (0: all)"})
-    seed: int = field(default=42, metadata={"help": "random seed"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch default)"})
+    max_train_samples: int = sample_cap_field("series")
     save: bool = field(default=True, metadata={"help": "fit what serves on all periods and save it into the store"})
-    report_dir: str = field(default="reports", metadata={"help": "where metrics.json goes"})
 
 
 def _floats(text: str) -> list[float]:
@@ -150,197 +158,6 @@ def _ints(text: str) -> list[int]:
 
 def _log(msg: str) -> None:
     print(f"[demand] {msg}", file=sys.stderr, flush=True)
-
-
-# --- Panel ---------------------------------------------------------------------------------------
-@dataclass
-class Panel:
-    """Sales on a calendar grid: S series x P consecutive periods.
-
-    ``units`` is (S, P) with NaN where a period has no row (a gap, or before a series starts);
-    ``covs`` is (S, P, C), carried forward over gaps (and backward before the first row) so every
-    period has a plan; ``periods`` holds the P period numbers.
-    """
-
-    series: list[str]
-    periods: np.ndarray
-    units: np.ndarray
-    covs: np.ndarray
-    covariates: list[str]
-
-
-def load_panel(df: pd.DataFrame, covariates: list[str]) -> Panel:
-    """Pivot a validated sales table onto the full period grid (gaps stay NaN)."""
-    if (df["units"] < 0).any():
-        raise ValueError(f"units must be >= 0; {int((df['units'] < 0).sum())} rows are negative")
-    if df.duplicated(["series_id", "period"]).any():
-        raise ValueError("a (series_id, period) pair appears more than once")
-    periods = np.arange(df["period"].min(), df["period"].max() + 1)
-    series = sorted(df["series_id"].unique())
-    grid = df.set_index(["series_id", "period"]).reindex(pd.MultiIndex.from_product([series, periods]))
-    units = grid["units"].to_numpy(float).reshape(len(series), len(periods))
-    covs = grid[covariates].groupby(level=0).transform(lambda c: c.ffill().bfill())
-    return Panel(
-        series, periods, units, covs.to_numpy(float).reshape(len(series), len(periods), len(covariates)), covariates
-    )
-
-
-def windows(panel: Panel, origins: np.ndarray, history: int, horizon: int) -> dict[str, np.ndarray]:
-    """All (series, origin) windows: history up to and including ``origin`` (a period index),
-    forecast periods ``origin + 1 .. origin + horizon``. Windows whose history has no observation
-    or whose future has none are dropped.
-
-    Returns:
-        ``units`` (N, L), ``cov_hist`` (N, L, C), ``cov_future`` (N, H, C), ``target`` (N, H) with
-        NaN where unobserved, ``series`` (N,) series index, ``origin`` (N,) period index.
-    """
-    S, P = panel.units.shape
-    pad = np.full((S, history), np.nan)
-    units = np.concatenate([pad, panel.units], 1)
-    covs = np.concatenate([np.repeat(panel.covs[:, :1], history, 1), panel.covs], 1)
-    out: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("units", "cov_hist", "cov_future", "target", "series", "origin")
-    }
-    for t in origins:
-        if t + horizon >= P:
-            raise ValueError(f"origin {t} leaves fewer than {horizon} periods after it")
-        u = units[:, t + 1 : t + 1 + history]  # padded index t + history is period index t
-        target = panel.units[:, t + 1 : t + 1 + horizon]
-        keep = (~np.isnan(u)).any(1) & (~np.isnan(target)).any(1)
-        out["units"].append(u[keep])
-        out["cov_hist"].append(covs[keep, t + 1 : t + 1 + history])
-        out["cov_future"].append(panel.covs[keep, t + 1 : t + 1 + horizon])
-        out["target"].append(target[keep])
-        out["series"].append(np.flatnonzero(keep))
-        out["origin"].append(np.full(int(keep.sum()), t))
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
-def training_origins(until: int, horizon: int, stride: int = 1) -> np.ndarray:
-    """Origins (period indices) of the windows whose targets all lie at or before ``until``."""
-    return np.arange(4, until - horizon + 1, stride)
-
-
-# --- Metrics -------------------------------------------------------------------------------------
-def mase_scale(panel: Panel, series: np.ndarray, origin: np.ndarray) -> np.ndarray:
-    """Per window: mean absolute change between consecutive observed periods of the series up to
-    the origin (the in-sample naive forecast's error); gaps are skipped, not bridged."""
-    diffs = np.abs(np.diff(panel.units, axis=1))  # NaN where either side is missing
-    out = np.empty(len(series))
-    for k, (s, t) in enumerate(zip(series, origin)):
-        d = diffs[s, :t]
-        d = d[~np.isnan(d)]
-        out[k] = d.mean() if len(d) and d.mean() > 0 else np.nan
-    return out
-
-
-def forecast_metrics(target: np.ndarray, quantiles: np.ndarray, scale: np.ndarray) -> dict[str, float]:
-    """WAPE and MASE of the median, pinball loss scaled by total demand, and p10-p90 coverage.
-
-    Args:
-        target: (N, H) actuals, NaN where unobserved (left out of every metric).
-        quantiles: (N, H, Q) forecasts in :data:`QUANTILES` order; a point forecast may pass Q = 1.
-        scale: (N,) MASE scale per window (NaN: window left out of MASE).
-    """
-    mask = ~np.isnan(target)
-    y = np.where(mask, target, 0.0)
-    p50 = quantiles[..., quantiles.shape[-1] // 2]
-    err = np.abs(y - p50) * mask
-    out = {"wape": float(err.sum() / y.sum())}
-    per_window = err.sum(1) / np.maximum(mask.sum(1), 1)
-    ok = ~np.isnan(scale) & (mask.sum(1) > 0)
-    out["mase"] = float(np.mean(per_window[ok] / scale[ok])) if ok.any() else float("nan")
-    if quantiles.shape[-1] == len(QUANTILES):
-        q = np.array(QUANTILES)
-        diff = y[..., None] - quantiles
-        pin = np.maximum(q * diff, (q - 1) * diff).mean(-1) * mask
-        out["pinball"] = float(pin.sum() / y.sum())
-        inside = (y >= quantiles[..., 0]) & (y <= quantiles[..., -1])
-        out["coverage_80"] = float(inside[mask].mean())
-    return out
-
-
-def series_error_sums(target: np.ndarray, p50: np.ndarray, series: np.ndarray, n_series: int) -> np.ndarray:
-    """Per series: (sum of |actual - p50|, sum of actuals) over its windows' observed periods.
-
-    Args:
-        target: (N, H) actuals, NaN where unobserved; p50: (N, H); series: (N,) series index.
-    Returns:
-        (n_series, 2) float64; a series without windows has (0, 0).
-    """
-    mask = ~np.isnan(target)
-    y = np.where(mask, target, 0.0)
-    err = (np.abs(y - p50) * mask).sum(1)
-    return np.stack(
-        [np.bincount(series, err, minlength=n_series), np.bincount(series, y.sum(1), minlength=n_series)], 1
-    )
-
-
-def mean_wape_statistic(sums: np.ndarray) -> Statistic:
-    """Bootstrap statistic of the headline: the mean over origins of WAPE (a ratio of sums over the
-    resampled series at each origin). ``sums`` is (S, O, 2) from :func:`series_error_sums`."""
-    per_origin = [ratio_of_sums(sums[:, k, 0], sums[:, k, 1]) for k in range(sums.shape[1])]
-    return lambda idx: float(np.mean([stat(idx) for stat in per_origin]))
-
-
-# --- Baselines -----------------------------------------------------------------------------------
-def baseline_rules(history: int, season: int) -> list[tuple[str, int]]:
-    """The rule baselines as (rule, window): windows longer than the history are cut to it, and the
-    seasonal naive joins when ``1 <= season <= history``."""
-    rules = [("last_value", 1), ("moving_average", 4), ("moving_average", 13), ("median", 13)]
-    out = list(dict.fromkeys((r, min(w, history)) for r, w in rules))
-    return out + ([("seasonal_naive", season)] if 1 <= season <= history else [])
-
-
-def simple_baselines(w: dict[str, np.ndarray], horizon: int, season: int = 0) -> dict[str, np.ndarray]:
-    """Point forecasts (N, H, 1) of every rule baseline (see :func:`baseline_rules`) from each
-    window's history alone (calendar windows: gaps count as periods, their values are skipped)."""
-    L = w["units"].shape[1]
-    return {rule_name(r, k): rule_forecast(w["units"], r, k, horizon)[..., None] for r, k in baseline_rules(L, season)}
-
-
-def fit_gbm(train_w: dict[str, np.ndarray], horizon: int, seed: int, max_rows: int = 0) -> Any:
-    """Gradient-boosted global model (absolute error, weighted by level so it minimises WAPE), one
-    model over all horizon steps with ``h`` as a feature, predicting units / level (see
-    :func:`mining.models.demand.gbm_features`), on at most ``max_rows`` (window, step) rows drawn at
-    random (0: all). Returns the fitted ``HistGradientBoostingRegressor``."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    Xs, ys, ws = [], [], []
-    for h in range(1, horizon + 1):
-        X, level = gbm_features(train_w["units"], train_w["cov_hist"], train_w["cov_future"], h)
-        y = train_w["target"][:, h - 1]
-        ok = ~np.isnan(y)
-        Xs.append(X[ok])
-        ys.append(y[ok] / level[ok])
-        ws.append(level[ok])
-    model = HistGradientBoostingRegressor(
-        loss="absolute_error",
-        max_iter=500,
-        learning_rate=0.05,
-        max_leaf_nodes=63,
-        min_samples_leaf=50,
-        l2_regularization=1.0,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=30,
-        random_state=seed,
-    )
-    X, y, weight = np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws)
-    if max_rows and len(y) > max_rows:
-        keep = np.sort(np.random.default_rng(seed).choice(len(y), max_rows, replace=False))
-        X, y, weight = X[keep], y[keep], weight[keep]
-    model.fit(X, y, sample_weight=weight)
-    return model
-
-
-def gbm_predict(model: Any, w: dict[str, np.ndarray], horizon: int) -> np.ndarray:
-    """(N, H) point forecasts in units of a model from :func:`fit_gbm`."""
-    out = np.zeros((len(w["units"]), horizon))
-    for h in range(1, horizon + 1):
-        X, level = gbm_features(w["units"], w["cov_hist"], w["cov_future"], h)
-        out[:, h - 1] = np.maximum(model.predict(X) * level, 0.0)
-    return out
 
 
 def baseline_points(
@@ -651,9 +468,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Choose settings on validation, backtest the headline origins, then (with ``--save``) fit what
     serves on every period and save it. Returns the metrics."""
     cfg = parse_config(DemandConfig, argv)
-    set_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    setup_run(cfg)
     started = time.time()
     df, covariates, path = _read_table(cfg)
     panel = load_panel(df, covariates)
@@ -755,17 +570,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "val_wape": {m: round(v, 4) for m, v in baselines_val.items()},
     }
     ci, vs = intervals["ci95"]["test_wape"], intervals["vs_baseline"]["test_wape"]
-    _log(
-        f"headline (served {served['model']}): WAPE {metrics['test_wape']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}], by origin "
-        f"{metrics['test_wape_by_origin']}; best baseline {best_base} {mean[best_base]['wape']:.4f}: difference "
-        f"{vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']}); network {mean['network']['wape']:.4f}"
+    summary = (
+        f"[demand] headline (served {served['model']}): WAPE {metrics['test_wape']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}], "
+        f"by origin {metrics['test_wape_by_origin']}; best baseline {best_base} {mean[best_base]['wape']:.4f}: "
+        f"difference {vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']}); network {mean['network']['wape']:.4f}"
     )
     if "network_test_wape" in intervals["vs_baseline"]:
         row = intervals["vs_baseline"]["network_test_wape"]
-        _log(
-            f"network (not served): WAPE {metrics['network_test_wape']:.4f} {intervals['ci95']['network_test_wape']}, "
-            f"by origin {metrics['network_test_wape_by_origin']}; against {best_base}: {row['diff']:+.4f} "
-            f"{row['ci95']} ({row['verdict']})"
+        summary += (
+            f"\n[demand] network (not served): WAPE {metrics['network_test_wape']:.4f} "
+            f"{intervals['ci95']['network_test_wape']}, by origin {metrics['network_test_wape_by_origin']}; "
+            f"against {best_base}: {row['diff']:+.4f} {row['ci95']} ({row['verdict']})"
         )
     result: dict[str, Any] = {
         **metrics,
@@ -775,11 +590,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seed_spread": selection["seed_spread"],
         **intervals,
     }
-    report = Path(cfg.report_dir) / f"demand-{cfg.arch}"
-    report.mkdir(parents=True, exist_ok=True)
 
     # 3. What serves, fitted on every period.
-    if cfg.save:
+    def saved() -> Saved:
         t0 = time.time()
         last = P - 1
         model: Forecaster
@@ -796,35 +609,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seconds["final_fit"] = round(time.time() - t0, 1)
         rows = [f"{s}\t{p}\t{u}" for s, p, u in df[["series_id", "period", "units"]].itertuples(index=False)]
         observed = ~np.isnan(panel.units)
-        metadata = {
-            "metrics": metrics,
-            "baseline_metrics": baseline_metrics,
-            "params": asdict(cfg),
-            "data": {
-                "name": str(path) if cfg.data else "Dominick's orange juice (store x brand, weekly)",
-                "sha256": fingerprint(rows),
-                "n_train": len(df),
-                "n_val": int(sum(observed[:, v + 1 : v + 1 + H].sum() for v in val_origins)),
-                "n_test": int(sum(observed[:, o + 1 : o + 1 + H].sum() for o in headline)),
-                "validation_origins": [period[v] for v in val_origins],
-                "headline_origins": [period[o] for o in headline],
-            },
-            "label_map": {},
+        data_meta = {
+            "name": str(path) if cfg.data else "Dominick's orange juice (store x brand, weekly)",
+            "sha256": fingerprint(rows),
+            "n_train": len(df),
+            "n_val": int(sum(observed[:, v + 1 : v + 1 + H].sum() for v in val_origins)),
+            "n_test": int(sum(observed[:, o + 1 : o + 1 + H].sum() for o in headline)),
+            "validation_origins": [period[v] for v in val_origins],
+            "headline_origins": [period[o] for o in headline],
+        }
+        seconds["total"] = round(time.time() - started, 1)
+        extra = {
             "covariates": covariates,
             "quantiles": list(QUANTILES),
             "served": served,
             "selection": result["selection"],
             "seed_spread": selection["seed_spread"],
+            **intervals,
+            "seconds": dict(seconds),
         }
-        metadata.update(intervals)
+        return Saved("demand", None, cfg.arch, model.save, data_meta, metadata=extra,
+                     note=f": {model.name} fitted on all periods")  # fmt: skip
+
+    def report() -> dict[str, Any]:
         seconds["total"] = round(time.time() - started, 1)
-        metadata["seconds"] = seconds
-        result["tag"] = save_to_store("demand", None, cfg.arch, metadata, model.save)
-        _log(f"saved {result['tag']}: {model.name} fitted on all periods")
-    seconds["total"] = round(time.time() - started, 1)
-    result["seconds"] = seconds
-    (report / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
-    return result
+        result["seconds"] = seconds
+        return result
+
+    return finish_run(
+        cfg,
+        "demand",
+        result,
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
+        summary=summary,
+        report=Report(report),
+        saved=saved,
+        report_name=f"demand-{cfg.arch}",
+    )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ records the corpus and vocabulary sizes, and says that the extractor was not eva
 
 from __future__ import annotations
 
-import json
-import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,11 @@ from mining.models.keywords import KeywordExtractor
 from mining.text import clean
 from training import data
 from training.common import fingerprint, parse_config
-from training.store import save_to_store
+from training.run import Report, RunConfig, Saved, finish_run, sample_cap_field
 
 
 @dataclass
-class KeywordsConfig:
+class KeywordsConfig(RunConfig):
     """Fit TF-IDF keyword extraction on a text corpus."""
 
     data: str = field(
@@ -35,9 +33,7 @@ class KeywordsConfig:
     )
     min_df: int = field(default=2, metadata={"help": "keep terms found in at least this many documents"})
     max_phrase_words: int = field(default=3, metadata={"help": "longest key phrase, in words"})
-    max_train_samples: int = field(default=0, metadata={"help": "use only this many texts (0: all)"})
-    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
-    report_dir: str = field(default="reports", metadata={"help": "where metrics.json goes"})
+    max_train_samples: int = sample_cap_field("texts")
 
 
 def corpus(cfg: KeywordsConfig) -> tuple[list[str], str]:
@@ -73,22 +69,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "evaluated": False,
         "note": "no labelled key-phrase data exists for these corpora",
     }
-    print(f"[keywords] documents {stats['n_documents']}, vocabulary {stats['vocabulary']}", file=sys.stderr)
-    report = Path(cfg.report_dir) / "keywords"
-    report.mkdir(parents=True, exist_ok=True)
-    (report / "metrics.json").write_text(json.dumps(stats, indent=2))
-    result: dict[str, Any] = dict(stats)
-    if cfg.save:
-        metadata = {
-            "metrics": stats,
-            "baseline_metrics": {},
-            "params": asdict(cfg),
-            "data": {"name": name, "sha256": fingerprint(texts), "n_train": len(texts), "n_val": 0, "n_test": 0},
-            "label_map": {},
-        }
-        result["tag"] = save_to_store("keywords", None, "tfidf", metadata, extractor.save)
-        print(f"[keywords] saved {result['tag']}", file=sys.stderr)
-    return result
+    data_meta = {"name": name, "sha256": fingerprint(texts), "n_train": len(texts), "n_val": 0, "n_test": 0}
+    return finish_run(
+        cfg,
+        "keywords",
+        dict(stats),
+        metrics=stats,
+        baseline_metrics={},
+        summary=f"[keywords] documents {stats['n_documents']}, vocabulary {stats['vocabulary']}",
+        report=Report(stats),
+        saved=lambda: Saved("keywords", None, "tfidf", extractor.save, data_meta),
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ carry 95% bootstrap intervals over test users and a paired interval against popu
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,16 +26,16 @@ from scipy.sparse import csr_matrix
 
 from mining.models.recall import RecallModel, confidence, make_als
 from training import data
-from training.common import fingerprint, parse_config, set_seed
+from training.common import fingerprint, parse_config
 from training.intervals import Headline, mean_of, uncertainty
-from training.store import save_to_store
+from training.run import Report, RunConfig, Saved, finish_run, sample_cap_field, setup_run
 
 K = 10
 HEADLINES = ("ndcg_at_10", "recall_at_10")
 
 
 @dataclass
-class RecallConfig:
+class RecallConfig(RunConfig):
     """Train implicit ALS with a seeded hyper-parameter search."""
 
     data: str = field(
@@ -65,9 +64,7 @@ class RecallConfig:
         },
     )
     seed: int = field(default=42, metadata={"help": "seed for the splits and the search"})
-    max_train_samples: int = field(default=0, metadata={"help": "use only this many interactions (0: all)"})
-    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
-    report_dir: str = field(default="reports", metadata={"help": "where metrics.json goes"})
+    max_train_samples: int = sample_cap_field("interactions")
 
 
 # --- Splits and metrics ------------------------------------------------------------------------
@@ -228,7 +225,7 @@ def search(train: pd.DataFrame, cfg: RecallConfig) -> tuple[dict[str, Any], list
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Search, refit, evaluate on both split protocols beside popularity, save. Returns metrics."""
     cfg = parse_config(RecallConfig, argv)
-    set_seed(cfg.seed)
+    setup_run(cfg)
     path = Path(cfg.data) if cfg.data else data.interactions_table()
     df = data.read_table(path, data.INTERACTIONS)
     if (df["weight"] <= 0).any():
@@ -260,46 +257,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "per_user_split": per_user_base,
     }
     vs = intervals["vs_baseline"]["test_ndcg_at_10"]
-    print(
-        f"[recall] test nDCG@10 {metrics['ndcg_at_10']:.4f} {intervals['ci95']['test_ndcg_at_10']} "
-        f"recall@10 {metrics['recall_at_10']:.4f} {intervals['ci95']['test_recall_at_10']} "
-        f"P@10 {metrics['precision_at_10']:.4f} MAP {metrics['map']:.4f} | popularity nDCG@10 "
-        f"{baseline['ndcg_at_10']:.4f} recall@10 {baseline['recall_at_10']:.4f} | nDCG@10 difference "
-        f"{vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']})",
-        file=sys.stderr,
-        flush=True,
-    )
-    report = Path(cfg.report_dir) / "recall"
-    report.mkdir(parents=True, exist_ok=True)
-    (report / "metrics.json").write_text(
-        json.dumps({**result, "baseline": baseline_metrics, "trials": trials}, indent=2)
-    )
-    if cfg.save:
+
+    def saved() -> Saved:
         # The served model learns from every interaction: refit on all of them with the chosen setting.
         served = fit(df, best, cfg.seed)
         rows = [
             f"{u}\t{i}\t{w}\t{t}" for u, i, w, t in df[["user_id", "item_id", "weight", "ts"]].itertuples(index=False)
         ]
-        metadata = {
-            "metrics": result,
-            "baseline_metrics": baseline_metrics,
-            "params": {**asdict(cfg), "chosen": best},
-            "data": {
-                "name": str(path) if cfg.data else "MovieLens-100k (GroupLens)",
-                "sha256": fingerprint(rows),
-                "n_train": len(train),
-                "n_val": 0,
-                "n_test": len(test),
-                "n_users": len(served.user_ids),
-                "n_items": len(served.item_ids),
-            },
-            "label_map": {},
-            "trials": trials,
+        data_meta = {
+            "name": str(path) if cfg.data else "MovieLens-100k (GroupLens)",
+            "sha256": fingerprint(rows),
+            "n_train": len(train),
+            "n_val": 0,
+            "n_test": len(test),
+            "n_users": len(served.user_ids),
+            "n_items": len(served.item_ids),
         }
-        metadata.update(intervals)
-        result["tag"] = save_to_store("recall", None, "als", metadata, served.save)
-        print(f"[recall] saved {result['tag']} (refitted on all {len(df)} interactions)", file=sys.stderr)
-    return result
+        return Saved("recall", None, "als", served.save, data_meta, metadata={"trials": trials, **intervals},
+                     params={**asdict(cfg), "chosen": best}, note=f" (refitted on all {len(df)} interactions)")  # fmt: skip
+
+    return finish_run(
+        cfg,
+        "recall",
+        result,
+        metrics=result,
+        baseline_metrics=baseline_metrics,
+        summary=f"[recall] test nDCG@10 {metrics['ndcg_at_10']:.4f} {intervals['ci95']['test_ndcg_at_10']} "
+        f"recall@10 {metrics['recall_at_10']:.4f} {intervals['ci95']['test_recall_at_10']} "
+        f"P@10 {metrics['precision_at_10']:.4f} MAP {metrics['map']:.4f} | popularity nDCG@10 "
+        f"{baseline['ndcg_at_10']:.4f} recall@10 {baseline['recall_at_10']:.4f} | nDCG@10 difference "
+        f"{vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']})",
+        report=Report({**result, "baseline": baseline_metrics, "trials": trials}),
+        saved=saved,
+    )
 
 
 if __name__ == "__main__":

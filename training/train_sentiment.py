@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
-
-import torch
 
 from mining.artifacts import pick_device
 from mining.models.textclf import BASELINE_SERVED
 from mining.registry import model_name
 from mining.text import Lang
 from training import data as data_mod
-from training.common import confusion_matrix, parse_config, set_seed, write_report
-from training.store import save_to_store, shared_encoder_record
+from training.common import confusion_matrix, parse_config
+from training.run import Report, Saved, finish_run, setup_run
+from training.store import shared_encoder_record
 from training.textclf import Split, TextClfConfig, accuracy_by_group, fit_and_evaluate, prepare_splits, tfidf_baseline
 
 # MiniLM is English-only (63% of Chinese characters are [UNK] in its vocabulary).
@@ -65,9 +64,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = parse_config(SentimentConfig, argv)
     cfg.resolve(ARCHS[cfg.lang])
     name = model_name("sentiment", cfg.lang)
-    set_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    setup_run(cfg)
     device = pick_device()
     splits, labels, data_meta = load_reviews(cfg)
     print(
@@ -95,25 +92,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "data": data_meta,
         "tag": None,
     }
-    report = Path(cfg.report_dir) / name
-    write_report(report, history, confusion_matrix(splits["test"].y, pred, len(labels)), labels, result)
-    print(
-        f"[{name}] test {metrics} | baseline {baseline_metrics} | vs baseline {result['vs_baseline']} | "
-        f"served {out['served']} | report {report}",
-        file=sys.stderr,
-    )
 
-    if cfg.save:
-        metadata = {
-            "metrics": metrics,
-            "baseline_metrics": {
-                **baseline_metrics,
-                "model": f"tf-idf {baseline['features']} + logistic regression",
-                "C": baseline["C"],
-            },
-            "params": asdict(cfg),
-            "data": data_meta,
-            "label_map": {str(i): label for i, label in enumerate(labels)},
+    def saved() -> Saved:
+        extra = {
             "history": dataclasses.asdict(history),
             "abstention": out["abstention"],
             "quantization": out["quantization"],
@@ -122,12 +103,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
         # A served baseline has no encoder to share.
         if cfg.frozen_layers and out["served"]["model"] != BASELINE_SERVED:
-            metadata["shared_encoder"] = shared_encoder_record(
+            extra["shared_encoder"] = shared_encoder_record(
                 name, cfg.frozen_layers, data_meta["sha256"], "test_accuracy", metrics["test_accuracy"]
             )
-        result["tag"] = save_to_store("sentiment", cfg.lang, out["served"]["model"], metadata, out["model"].save)
-        print(f"[{name}] saved {result['tag']}", file=sys.stderr)
-    return result
+        return Saved("sentiment", cfg.lang, out["served"]["model"], out["model"].save, data_meta,
+                     {str(i): label for i, label in enumerate(labels)}, extra)  # fmt: skip
+
+    return finish_run(
+        cfg,
+        name,
+        result,
+        metrics=metrics,
+        baseline_metrics={
+            **baseline_metrics,
+            "model": f"tf-idf {baseline['features']} + logistic regression",
+            "C": baseline["C"],
+        },
+        summary=f"[{name}] test {metrics} | baseline {baseline_metrics} | vs baseline {result['vs_baseline']} | "
+        f"served {out['served']} | report {Path(cfg.report_dir) / name}",
+        report=Report(dict(result), history, confusion=(confusion_matrix(splits["test"].y, pred, len(labels)), labels)),
+        saved=saved,
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ interactions to be evaluated; all train.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,9 +47,9 @@ from mining.models.sequence import (
     type_of_weight,
 )
 from training import data
-from training.common import EarlyStopping, History, fingerprint, parse_config, plot_history, set_seed
+from training.common import EarlyStopping, History, fingerprint, parse_config, set_seed
 from training.intervals import Headline, mean_of, uncertainty
-from training.store import save_to_store
+from training.run import Report, Saved, TrainConfig, finish_run, sample_cap_field, setup_run
 
 K = 10
 TIE_ORDERS = ("shuffle", "item_id")
@@ -58,7 +57,7 @@ HEADLINES = ("test_ndcg_at_10", "test_hit_at_10")
 
 
 @dataclass
-class SequenceConfig:
+class SequenceConfig(TrainConfig):
     """Train a next-item model on ordered interactions."""
 
     data: str = field(
@@ -96,9 +95,8 @@ class SequenceConfig:
     gru: bool = field(default=True, metadata={"help": "also train the GRU on the same protocol, as a baseline"})
     refit: bool = field(default=True, metadata={"help": "refit the served model on every interaction"})
     seed: int = field(default=42, metadata={"help": "seed for initialisation and batching"})
-    max_train_samples: int = field(default=0, metadata={"help": "use only this many users (0: all)"})
+    max_train_samples: int = sample_cap_field("users")
     threads: int = field(default=0, metadata={"help": "torch threads (0: torch's default)"})
-    save: bool = field(default=True, metadata={"help": "save the model into the BentoML store"})
     report_dir: str = field(default="reports", metadata={"help": "where metrics.json and loss.png go"})
 
 
@@ -439,9 +437,7 @@ def choose_served(arch: str, network_val: float, baselines_val: dict[str, float]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Split, fit baselines and networks, evaluate, refit and save. Returns the metrics."""
     cfg = parse_config(SequenceConfig, argv)
-    set_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    setup_run(cfg)
     path = Path(cfg.data) if cfg.data else data.interactions_table()
     df = data.read_table(path, data.INTERACTIONS)
     if cfg.max_train_samples:
@@ -572,26 +568,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "tie_seed": cfg.tie_seed,
         **intervals,
     }
-    report = Path(cfg.report_dir) / "sequence"
-    report.mkdir(parents=True, exist_ok=True)
-    plot_history(report, network["history"], score_name="nDCG@10")
-    (report / "metrics.json").write_text(
-        json.dumps(
-            {**result, "baseline": baseline_metrics, "history": asdict(network["history"]), "config": asdict(cfg)},
-            indent=2,
-        )
-    )
     ci = intervals["ci95"]["test_ndcg_at_10"]
     vs = intervals["vs_baseline"]["test_ndcg_at_10"]
-    print(
-        f"[sequence] served {served['model']}: test nDCG@10 {metrics['test_ndcg_at_10']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] "
-        f"HR@10 {metrics['test_hit_at_10']:.4f} MRR {metrics['test_mrr']:.4f} | best baseline on validation "
-        f"({best_name}) nDCG@10 {baselines[best_name]['ndcg_at_10']:.4f} HR@10 {baselines[best_name]['hit_at_10']:.4f}"
-        f" | difference {vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']})",
-        file=sys.stderr,
-        flush=True,
-    )
-    if cfg.save:
+
+    def saved() -> Saved:
         net = network["seen_net"]
         if cfg.refit and fallback is None:  # the served model learns from every interaction, for the chosen epochs
             net, _, _ = train_net(
@@ -613,28 +593,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows = [
             f"{u}\t{i}\t{w}\t{t}" for u, i, w, t in df[["user_id", "item_id", "weight", "ts"]].itertuples(index=False)
         ]
-        metadata = {
-            "metrics": result,
-            "baseline_metrics": baseline_metrics,
-            "params": asdict(cfg),
-            "data": {
-                "name": str(path) if cfg.data else "MovieLens-100k (GroupLens)",
-                "sha256": fingerprint(rows),
-                "n_train": sum(len(s) for s in sp.train_items),
-                "n_val": len(sp.val_target),
-                "n_test": len(sp.test_target),
-                "n_users": len(seqs.users),
-                "n_items": n_items,
-            },
-            "label_map": {},
-            "served": served,
-            "tie_order": cfg.tie_order,
-            "tie_seed": cfg.tie_seed,
+        data_meta = {
+            "name": str(path) if cfg.data else "MovieLens-100k (GroupLens)",
+            "sha256": fingerprint(rows),
+            "n_train": sum(len(s) for s in sp.train_items),
+            "n_val": len(sp.val_target),
+            "n_test": len(sp.test_target),
+            "n_users": len(seqs.users),
+            "n_items": n_items,
         }
-        metadata.update(intervals)
-        result["tag"] = save_to_store("sequence", None, cfg.arch, metadata, model.save)
-        print(f"[sequence] saved {result['tag']}", file=sys.stderr, flush=True)
-    return result
+        extra = {"served": served, "tie_order": cfg.tie_order, "tie_seed": cfg.tie_seed, **intervals}
+        return Saved("sequence", None, cfg.arch, model.save, data_meta, metadata=extra)
+
+    return finish_run(
+        cfg,
+        "sequence",
+        result,
+        metrics=result,
+        baseline_metrics=baseline_metrics,
+        summary=f"[sequence] served {served['model']}: test nDCG@10 {metrics['test_ndcg_at_10']:.4f} "
+        f"[{ci[0]:.4f}, {ci[1]:.4f}] HR@10 {metrics['test_hit_at_10']:.4f} MRR {metrics['test_mrr']:.4f} | best "
+        f"baseline on validation ({best_name}) nDCG@10 {baselines[best_name]['ndcg_at_10']:.4f} HR@10 "
+        f"{baselines[best_name]['hit_at_10']:.4f} | difference {vs['diff']:+.4f} {vs['ci95']} ({vs['verdict']})",
+        report=Report(
+            {**result, "baseline": baseline_metrics, "history": asdict(network["history"]), "config": asdict(cfg)},
+            network["history"],
+            score_name="nDCG@10",
+        ),
+        saved=saved,
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from mining.registry import MODELS
 from tests.conftest import FIXTURES
 from training import data
 from training.bootstrap import train
-from training.train_demand import load_panel
+from training.forecasting import load_panel
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from mining.models.aspects import (
     polarity_input,
 )
 from training import data
-from training.train_aspects import score_domain
+from training.aspects_eval import score_domain
 
 
 def ex(text: str, aspect: str, polarity: str, nth: int = 0) -> tuple[str, int, int, str]:
@@ -142,7 +142,7 @@ def test_read_aspects_checks_every_rule(tmp_path: Path) -> None:
 
 
 def test_strongest_baseline_takes_the_best_per_metric_and_domain() -> None:
-    from training.train_aspects import METRIC_KEYS, strongest_baseline
+    from training.aspects_eval import METRIC_KEYS, strongest_baseline
 
     def b(x: float, y: float) -> dict:
         return {**dict.fromkeys(METRIC_KEYS, x), "metrics_by_domain": {"phone": dict.fromkeys(METRIC_KEYS, y)}}
@@ -187,7 +187,7 @@ def test_a_word_seen_mostly_negated_is_learnt_with_its_own_polarity() -> None:
 def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> None:
     """A small real run (1,500 Chinese training sentences, 200 test sentences, ~20 s) saved into
     the test store, measured as served, with the polarity model clearly above its lexicon baseline."""
-    from training import train_aspects
+    from training import aspects_eval, train_aspects
 
     result = train_aspects.main(
         [
@@ -209,7 +209,7 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
     # Test without the sentences training holds, beside the published split; what serves is measured.
     assert m["published_split"]["pooled"]["n_sentences"] == 200 >= m["pooled"]["n_sentences"]
     assert m["quantization"]["chosen_on"] == "validation" and m["quantization"]["test_served"] == m["test_pair_f1"]
-    assert set(result["ci95"]) == set(train_aspects.INTERVAL_KEYS)
+    assert set(result["ci95"]) == set(aspects_eval.INTERVAL_KEYS)
     assert result["n_test_items"] == m["pooled"]["n_sentences"]
     assert result["vs_baseline"]["test_pair_f1"]["baseline"] == "lexicon"
 
@@ -267,7 +267,7 @@ PREDICTED = (
 def test_headline_item_scores_agree_exactly_with_the_metrics() -> None:
     import numpy as np
 
-    from training.train_aspects import HEADLINE_STATISTICS, evaluate
+    from training.aspects_eval import HEADLINE_STATISTICS, evaluate
 
     labels = ["negative", "positive"]
     metrics, items = evaluate(PREDICTED_ROWS, PREDICTED, labels, "en")
@@ -288,7 +288,7 @@ def test_headline_item_scores_agree_exactly_with_the_metrics() -> None:
 
 
 def test_uncertainty_compares_each_metric_with_the_baseline_strongest_on_it() -> None:
-    from training.train_aspects import INTERVAL_KEYS, evaluate, headline_uncertainty
+    from training.aspects_eval import INTERVAL_KEYS, evaluate, headline_uncertainty
 
     labels = ["negative", "positive"]
     rows = [_row(f"r{i} ab", "laptop", "test", [(3, 5, "positive" if i % 2 else "negative")]) for i in range(40)]

@@ -6,6 +6,7 @@ import pytest
 
 from training import data
 from training.common import classification_metrics, confusion_matrix, stratified_split
+from training.data import sources
 
 
 def test_read_table_validates_columns(tmp_path: Path) -> None:
@@ -155,7 +156,7 @@ def test_vendored_archives_are_checked_before_use(tmp_path: Path, monkeypatch: p
     copy = tmp_path / "data" / "absa" / "absa-atepc-ecommerce.tar.gz"
     copy.parent.mkdir(parents=True)
     copy.write_bytes(b"not the archive")
-    monkeypatch.setattr(data, "REPO", tmp_path)
+    monkeypatch.setattr(sources, "REPO", tmp_path)  # where Vendored.open looks
     with pytest.raises(ValueError, match="differs from the pinned"):
         data.VENDORED["absa"].open()
     assert data.VENDORED["online_shopping"].sha256.startswith("6816ded6")

@@ -20,20 +20,18 @@ from mining.models.demand import (
     rule_forecast,
     window_features,
 )
-from training.intervals import ratio_of_sums
-from training.train_demand import (
-    DemandConfig,
+from training.forecasting import (
     Panel,
-    choose_served,
     forecast_metrics,
     load_panel,
     mase_scale,
     mean_wape_statistic,
-    plan_origins,
     series_error_sums,
     simple_baselines,
     windows,
 )
+from training.intervals import ratio_of_sums
+from training.train_demand import DemandConfig, choose_served, plan_origins
 
 
 def test_pinball_loss_known_values() -> None:

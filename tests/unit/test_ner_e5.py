@@ -24,7 +24,8 @@ from mining.models.ner import (
     token_pieces,
 )
 from training import data
-from training.train_ner import NerConfig, _optimizers, evaluate
+from training.tagging import _optimizers, evaluate
+from training.train_ner import NerConfig
 
 BLANK = "\u2581"
 

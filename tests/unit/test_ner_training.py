@@ -10,17 +10,10 @@ import pytest
 from mining.models.ner import DictionaryNerModel, load_ner_artifact, tags_to_spans
 from training import data, train_ner
 from training.intervals import f1_of_counts
+from training.ner_data import group_split
 from training.product_labels import ProductLabeler
-from training.train_ner import (
-    DictionaryTagger,
-    NerConfig,
-    choose_and_score,
-    cut_long,
-    entity_scores,
-    evaluate,
-    group_split,
-    label_source,
-)
+from training.tagging import cut_long, entity_scores, evaluate
+from training.train_ner import DictionaryTagger, NerConfig, choose_and_score, label_source
 
 
 def test_entity_scores_count_exact_spans_only() -> None:

@@ -1,0 +1,165 @@
+"""The documented table schemas (columns, types, defaults, allowed values) and the reader that
+checks a user's table against one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    meaning: str
+    # An optional column may be left out of a user's file; it is then filled with ``default``.
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A documented table: the contract between the data step, users' own files and training."""
+
+    name: str
+    columns: tuple[Column, ...]
+    description: str
+
+    def validate(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
+        """Return ``df`` with the schema's columns in order and types coerced; raise ``ValueError``
+        naming the missing columns, or the rows with empty values."""
+        df = df.copy()
+        for c in self.columns:
+            if c.default is not None and c.name not in df.columns:
+                df[c.name] = c.default
+        missing = [c.name for c in self.columns if c.name not in df.columns]
+        if missing:
+            raise ValueError(
+                f"{source}: table '{self.name}' needs columns {[c.name for c in self.columns]}; "
+                f"missing {missing}, found {list(df.columns)}"
+            )
+        df = df[[c.name for c in self.columns]].copy()
+        for c in self.columns:
+            if c.dtype == "str":
+                if c.default is not None:  # optional: empty values take the default
+                    df[c.name] = df[c.name].fillna(c.default).astype(str)
+                    continue
+                df[c.name] = df[c.name].astype("string")
+                bad = df[c.name].isna() | (df[c.name].str.strip() == "")
+                if bad.any():
+                    rows = list(df.index[bad][:5])
+                    raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
+                df[c.name] = df[c.name].astype(str)
+            else:
+                values = pd.to_numeric(df[c.name], errors="coerce")
+                bad = values.isna() | ~np.isfinite(values)
+                if bad.any():
+                    rows = list(df.index[bad][:5])
+                    raise ValueError(
+                        f"{source}: column '{c.name}' needs numbers; {int(bad.sum())} rows are empty or "
+                        f"not numeric, e.g. rows {rows}: {df[c.name][bad].head(3).tolist()}"
+                    )
+                if c.dtype == "int" and (values != values.round()).any():
+                    raise ValueError(f"{source}: column '{c.name}' needs whole numbers")
+                df[c.name] = values.astype("int64" if c.dtype == "int" else "float64")
+        return df.reset_index(drop=True)
+
+
+REVIEWS = TableSchema(
+    name="reviews",
+    description="Labelled customer reviews for sentiment training.",
+    columns=(
+        Column("text", "str", "the review as the customer wrote it (any length; models truncate)"),
+        Column("label", "str", "sentiment class, e.g. 'positive' / 'negative'; any set of >= 2 classes"),
+        Column("lang", "str", "'zh' or 'en': which language model the row trains"),
+        Column("source", "str", "optional: where the row comes from; test accuracy is reported per source", "own"),
+    ),
+)
+
+
+LABELLED_TEXTS = TableSchema(
+    name="labelled_texts",
+    description="Texts with one class each: product titles with their category, customer messages "
+    "with their intent, or any other (text, label) pairs for the general classifier.",
+    columns=(
+        Column("text", "str", "the text to classify (title, query, message)"),
+        Column("label", "str", "its class; any set of >= 2 classes"),
+        Column("lang", "str", "optional: 'zh' or 'en', the language model the row trains (empty: detected)", ""),
+    ),
+)
+
+
+def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
+    """Read a CSV (UTF-8, header row) or Parquet file and validate it against ``schema``."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif path.suffix in (".csv", ".tsv"):
+        df = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+    else:
+        raise ValueError(f"{path}: expected a .csv, .tsv or .parquet file, got '{path.suffix}'")
+    return schema.validate(df, str(path))
+
+
+INTERACTIONS = TableSchema(
+    name="interactions",
+    description="Implicit feedback: who interacted with what, how strongly, when. Fill it with clicks, "
+    "add-to-carts and purchases (e.g. weight 1 / 3 / 5), or ratings.",
+    columns=(
+        Column("user_id", "str", "the user's id in your system (any string)"),
+        Column("item_id", "str", "the item's id in your system (any string)"),
+        Column("weight", "float", "interaction strength, > 0; repeated pairs are summed"),
+        Column("ts", "int", "Unix time in seconds"),
+    ),
+)
+
+
+ITEMS = TableSchema(
+    name="items",
+    description="What each item is: read with the recall and sequence models, so answers can name an "
+    "item's categories and recommendations can follow what a user asked for (a category, a brand, a keyword).",
+    columns=(
+        Column("item_id", "str", "the item's id, as in the interactions table"),
+        Column("title", "str", "its name as shown to customers"),
+        Column("category", "str", "one or more categories, separated by '|' (e.g. 'Phones|Android')"),
+        Column("brand", "str", "optional: the brand", ""),
+        Column(
+            "attributes", "str", "optional: 'key=value' pairs separated by ';' (e.g. 'color=black;storage=256GB')", ""
+        ),
+    ),
+)
+
+
+SALES = TableSchema(
+    name="sales",
+    description="Units sold per series (e.g. store x product) and period, with covariates known in "
+    "advance (price, promotion). Periods are consecutive integers (weeks); a period with no row is "
+    "missing, never zero sales.",
+    columns=(
+        Column("series_id", "str", "one sales series, e.g. '<store>-<product>'"),
+        Column("period", "int", "period index (e.g. week number); consecutive integers, gaps allowed"),
+        Column("units", "float", "units sold in the period, >= 0"),
+    ),
+)
+# Any further numeric columns of a sales table are covariates (known for future periods too).
+
+
+ASPECTS = TableSchema(
+    name="aspects",
+    description="Texts with their aspect terms as character spans and the polarity expressed about each "
+    '(JSON lines, one text per line: {"text", "lang", "domain", "split", "aspects": '
+    '[{"start", "end", "polarity"}]}; start/end are Python string offsets, end exclusive).',
+    columns=(
+        Column("text", "str", "the sentence as written"),
+        Column("lang", "str", "'zh' or 'en'"),
+        Column("domain", "str", "where it comes from, e.g. laptop, phone; metrics are reported per domain"),
+        Column("split", "str", "'train' or 'test' (validation is carved out of train)"),
+        Column("aspects", "str", "list of {start, end, polarity}; polarity positive, negative or neutral"),
+    ),
+)
+# archive member -> (lang, domain, split)
+
+
+POLARITY_VALUES = ("positive", "negative", "neutral")
