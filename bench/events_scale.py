@@ -10,9 +10,9 @@ limit) into a fresh store (a SQLite file on local disk, or the tables of the giv
 database, emptied first). Then, per size: ``trends`` over the last 24 hours (half the events are
 in that window, half in the one before; an end that is not on the hour, so both edges read minute
 buckets) and a profile of one user, each timed 20 times (median and p95, milliseconds), and beside
-the trends call the same aggregation read from the term rows instead of the buckets (what trends
-did before the buckets), on the same store in the same run. Prints a table and one JSON line;
-writes ``reports/bench/events_scale[-postgres].json``.
+the trends call the same aggregation read from the term rows instead of the buckets (the work the
+buckets save), on the same store in the same run. Prints a table and one JSON line; writes
+``reports/bench/events_scale[-postgres].json``.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# --- payloads: one item per request, as in the baseline measurements --------------------------------
+# --- payloads: one item per request ----------------------------------------------------------------
 @functools.cache
 def _pool(*keys: str) -> list[Any]:
     # Built once: the load generator draws from it for every request.
@@ -90,8 +90,8 @@ ENDPOINTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
 
 
 def _mine(langs: tuple[str, ...], user: bool = False) -> Callable[[], dict[str, Any]]:
-    """/mine with one text per language in ``langs`` (two texts a request, as the measured
-    baseline), with a user id from the MovieLens pool when ``user`` (the texts become events)."""
+    """/mine with one text per language in ``langs`` (two texts a request), with a user id from the
+    MovieLens pool when ``user`` (the texts become events)."""
 
     def body() -> dict[str, Any]:
         out: dict[str, Any] = {"texts": [random.choice(_pool(f"reviews_{lang}")) for lang in langs]}
@@ -110,7 +110,7 @@ MINE: dict[str, Callable[[], dict[str, Any]]] = {
     "en_user": _mine(("en", "en"), user=True),
     "mixed_user": _mine(("zh", "en"), user=True),
 }
-# Sharing and quantisation off, lone threads off: the same code as before this work.
+# The plain server: shared encoder bottoms, int8 quantisation and lone-request threads switched off.
 PLAIN = {"DEMAND_MINING_QUANTIZE": "off", "DEMAND_MINING_SHARED_ENCODER": "off", "DEMAND_MINING_LONE_THREADS": "0"}
 
 
@@ -159,13 +159,12 @@ def in_process(seconds: float) -> dict[str, dict[str, float]]:
 
 
 # --- 2. load generation -----------------------------------------------------------------------------
-# The load generator shares the 2 cores with the server, so it must be cheap: httpx's async client
-# used 20 ms of CPU per request at concurrency 64 here (and capped every endpoint near 60 req/s);
-# aiohttp uses about 0.6 ms.
+# The load generator shares the cores with the server, so it must be cheap: aiohttp, whose CPU per request is a
+# fraction of httpx's (docs/benchmarks.md#benchmarks).
 RAMP_MIN_S = 0.2
-# Clients connect 5 ms apart, as users arrive (Locust's spawn rate does the same). Connected in
-# the same millisecond, all 64 connections went to one gateway worker: its accept loop drains the
-# listening socket's whole queue at once, and the other worker idled.
+# Clients connect 5 ms apart, as users arrive (Locust's spawn rate does the same): connected at once, they would
+# all land on one gateway worker, whose accept loop drains the listening socket's whole queue
+# (docs/benchmarks.md#benchmarks).
 CONNECT_SPACING_S = 0.005
 MIN_CYCLES = 2
 MIN_SAMPLES = 20  # answers per window at least, so a p95 rests on more than a handful
@@ -368,8 +367,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "bench.json")
     args = parser.parse_args(argv)
     random.seed(0)
-    # --quick must finish within 5 minutes on 2 cores (measured 4.9-5.1 min before the last trim):
-    # the slow endpoints' cells (English sentiment, NER, /mine at 10-30 req/s) take most of it.
+    # --quick must finish within 5 minutes on 2 cores (docs/benchmarks.md#benchmarks): the slow endpoints' cells
+    # (English sentiment, NER, /mine at 10-30 req/s) take most of it.
     cell = 1.2 if args.quick else 8.0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     log_dir = args.out.parent

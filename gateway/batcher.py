@@ -1,26 +1,27 @@
 """In-process adaptive batching for runners colocated with the gateway.
 
 On a small CPU host the hop between the gateway process and a runner process costs more than most
-of the models here take to run (measured by ``python -m bench``), and BentoML's dispatcher batches
-only after that hop, so it cannot amortise it. Colocated runners are called in the gateway worker
-instead, and this batcher merges the items of concurrent requests into one call of the model.
+of the models here take to run (docs/benchmarks.md#serving-layouts-and-knobs), and BentoML's
+dispatcher batches only after that hop, so it cannot amortise it. Colocated runners are called in
+the gateway worker instead, and this batcher merges the items of concurrent requests into one call
+of the model.
 
 Policy, and why:
 - A batch starts as soon as the model is idle: nothing is held back to fill it. On a CPU a batch
   costs close to the sum of its items, so waiting for company only adds latency; under load the
   queue fills while the previous batch runs, and the next batch takes all of it. Because nothing is
   learned from past waits, a lone request after a burst runs at once (BentoML's dispatcher, by
-  contrast, kept corking lone requests on the wait it learned in the burst).
-- ``slots`` batches of one model run at once, each on its own thread (default 1). With one
-  intra-op thread per process, two single-threaded batches of a transformer ran ~2x the texts of
-  one batch on 2 cores, against 1.36x for one batch on two intra-op threads; and a gateway worker
-  that holds every connection can still use every core. Free slots share the queue equally.
+  contrast, corks lone requests on the wait it learned in the burst: :mod:`runners.dispatch`).
+- ``slots`` batches of one model run at once, each on its own thread (default 1). Two
+  single-threaded batches of a transformer serve more texts than one batch on two intra-op
+  threads, and a gateway worker that holds every connection can still use every core
+  (docs/benchmarks.md#serving-layouts-and-knobs). Free slots share the queue equally.
 - A batch takes whole requests up to ``max_batch_size`` items; a request larger than that is cut
   into chunks of ``max_batch_size``, so one huge request cannot stall a model for long.
 - Nothing is refused here: a closed loop of clients bounds the queue by itself, and a request
   that waits too long gets the gateway's timeout (504). Shedding by predicted wait (BentoML's
-  ``max_latency_ms``) refused most requests at concurrency 64 on this CPU while the same load
-  with batching off was served in full.
+  ``max_latency_ms``) refuses most requests at concurrency 64 on a small CPU, a load that is served
+  in full with batching off (docs/benchmarks.md#serving-layouts-and-knobs).
 - A failed batch of several requests is re-run one request at a time, so only the request that
   breaks the model gets the error.
 """
@@ -111,9 +112,8 @@ class AdaptiveBatcher(Generic[T, R]):
         return len(self._running) + self._direct
 
     async def _run_directly(self, items: list[T]) -> list[R]:
-        # Idle model: the request is its own batch, run from the caller's task. Through the
-        # batching task it costs two more event-loop turns: in an 8 s benchmark run the lightest
-        # endpoints (5 ms requests) served 12% less at concurrency 1 that way than unbatched.
+        # Idle model: the request is its own batch, run from the caller's task, without the batching task's two
+        # extra event-loop turns, which slow the lightest endpoints (docs/benchmarks.md#serving-layouts-and-knobs).
         self._direct += 1
         try:
             results = await asyncio.get_running_loop().run_in_executor(self._executor, self._call, items)

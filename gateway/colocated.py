@@ -3,9 +3,8 @@ there by :class:`gateway.batcher.AdaptiveBatcher`, behind the call surface of a
 ``bentoml.depends`` proxy, so the gateway code is the same in both layouts.
 
 Why this is the default on CPU hosts: the gateway -> runner hop of the separate layout (HTTP over
-a Unix socket, JSON both ways, a second event loop) cost more CPU per request than most models
-here (``python -m bench``: the separate layout served 50-110 req/s where the same models run
-380-2,300 items/s in process), and one process per runner made start-up take 33-41 s on 2 cores.
+a Unix socket, JSON both ways, a second event loop) costs more CPU per request than most models
+here, and one process per runner slows start-up (docs/benchmarks.md#serving-layouts-and-knobs).
 The separate layout (``DEMAND_MINING_LAYOUT=separate``) stays for hosts with several GPUs, or for
 scaling one runner's workers apart from the rest.
 """

@@ -3,12 +3,12 @@ whole service, one share of the cores otherwise.
 
 Why: each colocated gateway worker runs its models on ``cores / workers`` threads, which is what
 serves most under load (two single-threaded batches on 2 cores beat one batch on two threads).
-But a lone request then leaves the other cores idle, and was slower than a plain single-process
-server running the same model on every core. A call that finds no other model call running, in
-its own worker or any other, uses ``lone_threads``; as soon as anything else runs, calls go back
-to their share. Torch's intra-op thread count belongs to the thread that sets it (each batch runs
-on its own executor thread), so a call that started alone keeps its threads until it ends; the
-calls that join it run on the share.
+But a lone request then leaves the other cores idle, and is slower than a plain single-process
+server running the same model on every core (docs/benchmarks.md#inference-cost-per-text). A call
+that finds no other model call running, in its own worker or any other, uses ``lone_threads``; as
+soon as anything else runs, calls go back to their share. Torch's intra-op thread count belongs to
+the thread that sets it (each batch runs on its own executor thread), so a call that started alone
+keeps its threads until it ends; the calls that join it run on the share.
 
 The workers of one service see each other's busy state through a small memory-mapped file (one
 byte per worker: its running model calls), named after the process that started them.

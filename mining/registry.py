@@ -58,8 +58,7 @@ class ModelSpec:
             store has it.
         quick, default, full: the trainer's flags per bootstrap profile. ``quick``: tiny models in
             minutes (the test suite trains these; metrics meaningless); ``default``: real data with
-            short schedules, README command 1; ``full``: the models the docs' results were
-            measured with.
+            short schedules, README command 1; ``full``: the models behind the docs' results.
         upgrade: flags of the head on the multilingual encoder that the staged start trains after
             the default model is served (``training.upgrade``); it replaces the default model only
             where it scores higher on the same validation split. Empty: no upgrade.
@@ -131,19 +130,19 @@ class RunnerSpec:
 
 
 # fmt: off
-# Flags per profile. Why these defaults: see docs/training.md (each default schedule is the cheapest
-# measured to beat its model's baseline within the first-run budget).
+# Flags per profile. Each default schedule is the cheapest that beats its model's baseline within the first-run
+# budget (docs/training.md#default-and-full-quality-models).
 _SENTIMENT_ZH_FULL = ("--lang", "zh", "--embed-dropout", "0.2", "--bag-lr", "0.003")
 _CATEGORY_ZH_FULL = ("--dataset", "shopping-zh", "--n-splits", "1", "--arch", "bilstm", "--n-buckets", "1048576",
                      "--embed-dropout", "0.2", "--bag-lr", "0.003")
 # Default English heads: three frozen MiniLM layers is a serving decision (one shared bottom per text),
-# and 4e-4 the rate a validation search over 2e-4 and 4e-4 chose for all four (docs/training.md).
+# and 4e-4 the rate validation chose for all four (docs/training.md#default-and-full-quality-models).
 _FIRST_EN = ("--frozen-layers", "3", "--lr", "4e-4")
 _FIRST_ASPECTS = ("--frozen-layers", "3", "--extractor-lr", "4e-4")
 # Heads on the multilingual encoder, trained by the staged start once the default models serve:
 # its bottom 8 of 12 layers frozen, one pass per text shared by every head of the process.
 _E5 = ("--arch", "e5", "--frozen-layers", "8")
-# Sentence heads on the encoder are also measured against frozen multilingual USE vectors + logistic regression.
+# Sentence heads on the encoder are also compared with frozen multilingual USE vectors + logistic regression.
 _E5_SENTENCE = (*_E5, "--frozen-baseline")
 # The extractor on the multilingual encoder: its top 4 layers tuned, best of 4 epochs on validation.
 _E5_EXTRACTOR = ("--extractor-arch", "e5", "--frozen-layers", "8", "--extractor-lr", "3e-4", "--extractor-epochs", "4",
@@ -157,20 +156,20 @@ _TINY_CHARS = ("--n-buckets", "8192", "--hidden", "32", "--threads", "1")
 _KEEP_NET = ("--no-baseline-fallback",)
 
 MODELS: tuple[ModelSpec, ...] = (
-    # Embedding dropout and a slower bag: same validation accuracy as the plain network (0.874 vs
-    # 0.873) with half the overfitting at the best epoch (train loss 0.17 vs 0.08).
+    # Embedding dropout and a slower bag: the plain network's validation accuracy with less overfitting
+    # (docs/training.md#sentiment).
     ModelSpec("sentiment", "zh", "sentiment", "train_sentiment",
               quick=("--lang", "zh", "--max-train-samples", "400", "--epochs", "3", *_TINY_CHARS),
               default=(*_SENTIMENT_ZH_FULL, "--epochs", "1", "--network-samples", "16000"),
               upgrade=("--lang", "zh", *_E5_SENTENCE, "--max-len", "64", "--network-samples", "24000", "--epochs",
                        "1", "--lr", "1e-4"),
-              # The multilingual encoder on 24,000 reviews (11 min of training on 2 cores) with TF-IDF on all.
+              # The multilingual encoder on 24,000 reviews with TF-IDF on all (docs/training.md#sentiment).
               full=("--lang", "zh", "--arch", "e5", "--frozen-layers", "8", "--max-len", "64", "--network-samples",
                     "24000", "--epochs", "1", "--lr", "1e-4")),
     # Default English heads above MiniLM keep its embeddings and first 3 layers pretrained, so
     # serving runs that part once per text for all of them; the top 3 layers fine-tune at a higher
-    # rate. Measured against the whole-encoder fine-tune of the same schedule (better on both:
-    # docs/benchmarks.md#inference-cost-per-text); the full profile still fine-tunes everything.
+    # rate, which beats the whole-encoder fine-tune of the same schedule on sentiment and NER
+    # (docs/benchmarks.md#inference-cost-per-text). The full profile fine-tunes everything.
     # The quick profile (the tests' store) does the same, so the tests serve shared bottoms.
     ModelSpec("sentiment", "en", "sentiment", "train_sentiment",
               quick=("--lang", "en", "--max-train-samples", "800", "--epochs", "1", "--max-len", "64", "--threads", "1",

@@ -25,9 +25,8 @@ def service_logging() -> None:
         log.setLevel(logging.INFO)
 
 
-# Every dependency service gets this. BentoML's dependency client otherwise recycles its
-# connection pool after 100 requests / 300 s while requests still use it, which showed up as
-# 14-19% HTTP 500 (ServerDisconnectedError) under sustained load; max_age must be a float.
+# Every dependency service gets this: BentoML's client otherwise recycles its connection pool (100 requests /
+# 300 s) while requests still use it (docs/benchmarks.md#serving-layouts-and-knobs); max_age must be a float.
 DEPENDENCY_CONFIG: dict[str, Any] = {
     "runner_connection": {"max_requests": 10**9, "max_age": 86400.0},
     "traffic": {"timeout": 60},

@@ -4,8 +4,8 @@ The dispatcher (``bentoml._internal.marshal.dispatcher``) corks a request while
 ``n * (wait_of_newest + a) <= 0.95 * optimizer.wait``, where ``optimizer.wait`` is the mean wait
 of the last 50 batches before dispatch. In a burst that wait is long (requests queue behind the
 running batch). Afterwards a lone request is corked for about that long, its batch logs that
-same wait, and the mean never comes down: measured here, single requests were held 0.26-0.55 s
-each long after the burst (2 req/s instead of ~45).
+same wait, and the mean never comes down, so single requests stay held long after the burst
+(docs/benchmarks.md#serving-layouts-and-knobs).
 
 The fix breaks the feedback loop: a batch's logged wait is capped at its own processing time
 (waiting longer than a batch takes to run cannot pay for itself), and the optimizer refreshes

@@ -7,11 +7,10 @@ import bentoml
 from mining.contracts import LabelResult, TextItem, text_items
 from runners.base import DEPENDENCY_CONFIG, LabelRunner, batching
 
-# MAX_BATCH_SIZE: a batch of 64 zh reviews runs ~2x the texts/s of single ones on one core;
-# English batches are cut further by padded-token budget (mining.text.length_batches), so 64 only
-# bounds how long one batch holds a slot. MAX_LATENCY_MS applies to the separate layout only
-# (BentoML's dispatcher sheds requests predicted to wait longer, with 503); it must exceed a full
-# English batch plus queueing (at 200 ms ~97% of requests were shed at concurrency 64).
+# A batch of 64 Chinese reviews serves more texts/s than single ones, and 64 bounds how long one batch holds a
+# slot (English batches are cut further by padded tokens, mining.text.length_batches). The latency budget, used by
+# the separate layout's dispatcher only, must exceed a full English batch plus queueing, or the dispatcher sheds
+# with 503 (docs/benchmarks.md#serving-layouts-and-knobs).
 MAX_BATCH_SIZE = 64
 MAX_LATENCY_MS = 3000
 

@@ -39,11 +39,10 @@ _ZH_OPEN, _ZH_CLOSE = "【", "】"
 # Sentence ends: "." only before a space or the end (not "3.5", not "a.m.x"), the other marks
 # anywhere, full-width ones included.
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|[!?;。！？；\n]")
-# Context the polarity classifier reads around an aspect (characters). It was trained on single
-# sentences (English: SemEval and Flipkart, p90 ~140 characters) and single clauses (Chinese: p90
-# ~18, longest 59): a whole review would be text it never saw, mixing other aspects' opinions,
-# and the encoder's truncation (64 pieces) would cut an aspect past the review's first lines out
-# of its own input. The window is also what keeps a long review's polarity passes cheap.
+# Context the polarity classifier reads around an aspect (characters). Its training texts are single
+# sentences (English) and single clauses (Chinese) (docs/training.md#aspects): a whole review would be text it
+# never saw, mixing other aspects' opinions, and the encoder's truncation (64 pieces) would cut an aspect past
+# the review's first lines out of its own input. The window also keeps a long review's polarity passes cheap.
 CONTEXT_CHARS = {"en": 240, "zh": 64}
 
 

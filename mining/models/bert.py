@@ -1,11 +1,12 @@
 """A BERT encoder in plain torch, for the all-MiniLM-L6-v2 family the English models fine-tune.
 
-Why not ``transformers.BertModel``: importing it costs about 4.7 s of CPU (transformers 5 pulls in
-``torch.distributed.tensor``, its kernel hub and loss zoo), paid by every serving worker on every
-start, where the whole model is ~80 lines of torch. Parameter names match Hugging Face's
-``BertModel`` exactly, so a Hugging Face folder (``config.json`` + ``model.safetensors``) loads
-as is, and artifacts trained before this module existed load unchanged. Training and serving
-both build the encoder here; a unit test checks the outputs against ``transformers.BertModel``.
+Why not ``transformers.BertModel``: importing it (transformers 5 pulls in ``torch.distributed.tensor``,
+its kernel hub and loss zoo) costs every serving worker seconds of CPU on every start
+(docs/benchmarks.md#serving-layouts-and-knobs), where the whole model is ~80 lines of torch.
+Parameter names match Hugging Face's ``BertModel`` exactly, so a Hugging Face folder
+(``config.json`` + ``model.safetensors``) and an artifact saved from ``transformers.BertModel``
+load as they are. Training and serving both build the encoder here; a unit test checks the
+outputs against ``transformers.BertModel``.
 
 Shapes: B sequences, T word pieces, H hidden size, N heads.
 """

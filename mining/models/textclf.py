@@ -330,8 +330,8 @@ class Abstention:
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> Abstention:
-        """From a model's store metadata (``abstention``: temperature, threshold); a model trained
-        before abstention existed never abstains."""
+        """From a model's store metadata (``abstention``: temperature, threshold); a model whose
+        metadata has no ``abstention`` never abstains."""
         a = metadata.get("abstention") or {}
         return cls(float(a.get("temperature", 1.0)), float(a.get("threshold", 0.0)))
 
