@@ -194,7 +194,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("ner", "zh", "ner", "train_ner",
               quick=("--dataset", "msra", "--max-train-samples", "300", "--max-eval-samples", "40", "--epochs", "3",
                      "--hidden", "32", "--bigram-buckets", "4096", "--threads", "1", *_KEEP_NET),
-              default=("--dataset", "msra", "--max-train-samples", "16000", "--epochs", "2"),
+              default=("--dataset", "msra", "--max-train-samples", "24000", "--epochs", "2"),
               upgrade=("--dataset", "msra", *_E5, "--max-train-samples", "8000", "--epochs", "2", "--patience", "1",
                        "--lr", "3e-4"),
               full=("--dataset", "msra", "--epochs", "10")),
