@@ -24,7 +24,6 @@ from pydantic import (
 )
 
 from mining.contracts import (
-    AspectSpan,
     AspectsResult,
     EntitiesResult,
     EntitySpan,
@@ -84,7 +83,7 @@ from mining.events.models import (
 from mining.events.models import (
     TrendWindow as TrendWindow,
 )
-from mining.intents import Intent
+from mining.insight import Demand as Demand  # built in mining, answered as is (re-exported here)
 from mining.limits import MAX_HISTORY, MAX_KEYWORDS
 
 MAX_TEXTS = 64
@@ -278,32 +277,6 @@ class InventoryPlan(BaseModel):
 
 
 # --- /mine --------------------------------------------------------------------------------------
-class Demand(BaseModel):
-    intent: Intent = Field(
-        description=(
-            "what to route the text to: return_refund, order_status (delivery, what the order held), request (wants a "
-            "product or feature), question (asks for information), complaint, praise, or neutral; the first that "
-            "holds in this order (rules in mining/intents.py)"
-        )
-    )
-    category: str | None = Field(
-        description="the product category, from the model of the text's own language; null when no such model "
-        "exists or it is not sure (the category result's `reason` says which)"
-    )
-    targets: list[str] = Field(description="brands, products, model numbers and organisations named, as written")
-    attributes: list[str] = Field(
-        description="capacities, screen sizes, storage, weights, volumes, sizes, counts named"
-    )
-    aspects: list[AspectSpan] = Field(
-        description="the aspects the text judges, each with its polarity (as POST /aspects gives them); "
-        "empty when none is found or no aspects model exists for the language"
-    )
-    summary: str = Field(
-        description="one line in the text's language, e.g. '顾客想要华为（属性：20000毫安）' or 'customer complains about Samsung (aspects battery negative, "
-        "noise cancelling positive)'"
-    )
-
-
 class MineResult(BaseModel):
     lang: str = Field(description="detected language, 'zh' or 'en'")
     category: LabelResult

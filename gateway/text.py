@@ -8,7 +8,6 @@ from gateway.base import GatewayBase, typed
 from gateway.schemas import (
     AspectsResponse,
     ClassifyResponse,
-    Demand,
     KeywordsResponse,
     MineResult,
     NerResponse,
@@ -70,8 +69,8 @@ class TextEndpoints(GatewayBase):
                 s.lang,
                 c.label,
                 s.probabilities.get("positive"),
-                [x.model_dump() for x in e.entities],
-                [x.model_dump() for x in a.aspects],
+                e.entities,
+                a.aspects,
             )
             out.append(
                 MineResult(
@@ -80,7 +79,7 @@ class TextEndpoints(GatewayBase):
                     sentiment=s,
                     entities=e.entities,
                     keywords=keywords,
-                    demand=Demand(**demand),
+                    demand=demand,
                 )
             )
         return out

@@ -8,9 +8,12 @@ so a user can read why a text got its answer.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from mining.intents import intent_of
+from pydantic import BaseModel, Field
+
+from mining.contracts import AspectSpan, EntitySpan
+from mining.intents import Intent, intent_of
 
 # Entity types that name what a text is about, most specific first.
 TARGET_TYPES = ("BRAND", "PRODUCT", "MODEL", "COMPANY", "ORG", "CATEGORY")
@@ -70,16 +73,42 @@ _WORDS = {
 }
 
 
+class Demand(BaseModel):
+    intent: Intent = Field(
+        description=(
+            "what to route the text to: return_refund, order_status (delivery, what the order held), request (wants a "
+            "product or feature), question (asks for information), complaint, praise, or neutral; the first that "
+            "holds in this order (rules in mining/intents.py)"
+        )
+    )
+    category: str | None = Field(
+        description="the product category, from the model of the text's own language; null when no such model "
+        "exists or it is not sure (the category result's `reason` says which)"
+    )
+    targets: list[str] = Field(description="brands, products, model numbers and organisations named, as written")
+    attributes: list[str] = Field(
+        description="capacities, screen sizes, storage, weights, volumes, sizes, counts named"
+    )
+    aspects: list[AspectSpan] = Field(
+        description="the aspects the text judges, each with its polarity (as POST /aspects gives them); "
+        "empty when none is found or no aspects model exists for the language"
+    )
+    summary: str = Field(
+        description="one line in the text's language, e.g. '顾客想要华为（属性：20000毫安）' or 'customer complains about Samsung (aspects battery negative, "
+        "noise cancelling positive)'"
+    )
+
+
 def demand_summary(
     text: str,
     lang: str,
     category: str | None,
     positive: float | None,
-    entities: list[dict[str, Any]],
-    aspects: list[dict[str, Any]],
+    entities: Sequence[EntitySpan],
+    aspects: Sequence[AspectSpan],
     n_aspects: int = 4,
     min_entity_score: float = 0.7,
-) -> dict[str, Any]:
+) -> Demand:
     """One text's demand: ``intent`` (:func:`mining.intents.intent_of`), ``category``,
     ``targets`` (brands, products, model numbers, organisations named, each once), ``attributes``
     (capacities, sizes, weights... as written), ``aspects`` (the aspect results, as given) and
@@ -89,19 +118,19 @@ def demand_summary(
     Args:
         category: the category from the text's own language model, or None (no model, or not sure).
         positive: probability of positive sentiment, 0-1, or None.
-        entities: ``[{"type", "text", "score", ...}]`` from the NER runner, in text order; model
-            entities below ``min_entity_score`` (the lowest tag posterior) are left out.
-        aspects: ``[{"aspect", "polarity", ...}]`` from the aspects runner, in text order; the
-            summary names the first ``n_aspects`` distinct ones.
+        entities: the NER runner's spans, in text order; those scoring below ``min_entity_score``
+            (a model entity's lowest tag posterior; table and pattern matches score 1) are left out.
+        aspects: the aspects runner's spans, in text order; the summary names the first
+            ``n_aspects`` distinct (aspect, polarity) pairs.
     """
     intent = intent_of(text, lang, positive)
-    entities = [e for e in entities if e.get("score", 1.0) >= min_entity_score]
+    kept = [e for e in entities if e.score >= min_entity_score]
     targets: list[str] = []
     for kind in TARGET_TYPES:
-        targets += [e["text"] for e in entities if e["type"] == kind and e["text"] not in targets]
-    attributes = list(dict.fromkeys(e["text"] for e in entities if e["type"] in ATTRIBUTE_TYPES))
+        targets += [e.text for e in kept if e.type == kind and e.text not in targets]
+    attributes = list(dict.fromkeys(e.text for e in kept if e.type in ATTRIBUTE_TYPES))
     w = _WORDS["zh" if lang == "zh" else "en"]
-    judged = list(dict.fromkeys((a["aspect"], a["polarity"]) for a in aspects))[:n_aspects]
+    judged = list(dict.fromkeys((a.aspect, a.polarity) for a in aspects))[:n_aspects]
     verb = _VERBS["zh" if lang == "zh" else "en"][intent]
     what = w["sep"].join(targets[:3]) or (category or w["something"])
     extra = []
@@ -119,11 +148,6 @@ def demand_summary(
     summary = f"{w['customer']}{w['space']}{verb}{w['space']}{what}"
     if extra:
         summary += w["open"] + w["semi"].join(extra) + w["close"]
-    return {
-        "intent": intent,
-        "category": category,
-        "targets": targets,
-        "attributes": attributes,
-        "aspects": aspects,
-        "summary": summary,
-    }
+    return Demand(
+        intent=intent, category=category, targets=targets, attributes=attributes, aspects=list(aspects), summary=summary
+    )

@@ -56,40 +56,39 @@ class NerRunner(RunnerBase):
 
         def entities_of(lang: str, texts: list[str]) -> list[EntitiesResult]:
             names = names_of[lang]
-            per_model = [extract_entities(models[n], texts) for n in names]
+            # extract_entities gives dicts (training reads them too): typed once, here.
+            per_model = [
+                [[EntitySpan(**e) for e in ents] for ents in extract_entities(models[n], texts)] for n in names
+            ]
             out = []
             for j, text in enumerate(texts):
                 found = [
-                    {
-                        "type": "BRAND",
-                        "text": b.text,
-                        "start": b.start,
-                        "end": b.end,
-                        "score": 1.0,
-                        "source": "brands",
-                        "canonical": b.brand,
-                    }
+                    EntitySpan(
+                        type="BRAND",
+                        text=b.text,
+                        start=b.start,
+                        end=b.end,
+                        score=1.0,
+                        source="brands",
+                        canonical=b.brand,
+                    )
                     for b in self.brands.find(text)
                 ]
                 found += [
-                    {
-                        "type": a.type,
-                        "text": a.text,
-                        "start": a.start,
-                        "end": a.end,
-                        "score": 1.0,
-                        "source": "pattern",
-                        "value": a.value,
-                        "unit": a.unit,
-                    }
+                    EntitySpan(
+                        type=a.type,
+                        text=a.text,
+                        start=a.start,
+                        end=a.end,
+                        score=1.0,
+                        source="pattern",
+                        value=a.value,
+                        unit=a.unit,
+                    )
                     for a in find_attributes(text)
                 ]
                 entities = merge_entities([found, *(ents[j] for ents in per_model)])
-                out.append(
-                    EntitiesResult(
-                        lang=lang, entities=[EntitySpan(**e) for e in entities], models=[tags[n] for n in names]
-                    )
-                )
+                out.append(EntitiesResult(lang=lang, entities=entities, models=[tags[n] for n in names]))
             return out
 
         # No missing-language answer: ner-zh and ner-en are required, and EntitiesResult has no reason field.

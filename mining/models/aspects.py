@@ -29,6 +29,7 @@ import torch
 
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
+from mining.wordlists import word_list
 
 POLARITIES = ("negative", "neutral", "positive")
 
@@ -98,10 +99,14 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 _EN_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?")
-NEGATORS = {
-    "en": frozenset({"not", "no", "never", "n't", "isn't", "wasn't", "don't", "doesn't", "didn't", "can't", "won't"}),
-    "zh": frozenset({"不", "没", "没有", "不是", "不太", "不够", "别", "无", "未", "不会", "不能"}),
-}
+
+
+def negators(lang: str) -> frozenset[str]:
+    """Words that negate the opinion word after them (folded: lower-case), from
+    ``data/words/<lang>_negators.txt``; ``lang`` is ``zh`` or ``en``."""
+    return word_list("zh_negators" if lang == "zh" else "en_negators")
+
+
 # How far back (in words) a negator reaches: "not very good", "不 太 好".
 _NEGATION_REACH = 3
 
@@ -207,7 +212,7 @@ class OpinionLexicon:
             n_pos, n_neg = n_pos + (polarity == "positive"), n_neg + (polarity == "negative")
         words: dict[str, float] = {}
         for w in set(pos) | set(neg):
-            if pos[w] + neg[w] < min_count or w in NEGATORS[lang] or w in aspect_terms or not _can_be_opinion(w, lang):
+            if pos[w] + neg[w] < min_count or w in negators(lang) or w in aspect_terms or not _can_be_opinion(w, lang):
                 continue
             score = math.log((pos[w] + 1) / (n_pos + 2)) - math.log((neg[w] + 1) / (n_neg + 2))
             if abs(score) >= min_log_odds:
@@ -281,8 +286,8 @@ def _negated(folded: str, words: Sequence[tuple[str, int, int]], k: int, start: 
     Chinese, within the three characters before it (不太好, 没有很好); English, within the three
     words before it (``words[k]`` is the word; "not very good")."""
     if lang == "zh":
-        return any(n in folded[max(lo, start - _NEGATION_REACH) : start] for n in NEGATORS["zh"])
-    return any(words[j][0] in NEGATORS["en"] for j in range(max(0, k - _NEGATION_REACH), k))
+        return any(n in folded[max(lo, start - _NEGATION_REACH) : start] for n in negators("zh"))
+    return any(words[j][0] in negators("en") for j in range(max(0, k - _NEGATION_REACH), k))
 
 
 # Parts of speech (jieba's tag set) an opinion word can have: adjectives, verbs, idioms and set

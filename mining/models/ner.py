@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from mining.artifacts import load_weights
+from mining.contracts import EntitySpan
 from mining.models.crf import (  # re-exported: the NER library's public names
     BiLSTMCRF as BiLSTMCRF,
 )
@@ -400,15 +401,16 @@ def load_crf_artifact(path: Path, device: torch.device | None = None) -> CharCRF
     return kinds[spec["kind"]].load(path, spec, device)
 
 
-def merge_entities(groups: Sequence[Sequence[Entity]]) -> list[Entity]:
-    """One non-overlapping entity list from several models' outputs: higher scores win a
-    contested span (ties: the longer entity, then the earlier model); result in text order."""
+def merge_entities(groups: Sequence[Sequence[EntitySpan]]) -> list[EntitySpan]:
+    """One non-overlapping entity list from several sources' spans (models, brands table,
+    patterns): higher scores win a contested span (ties: the longer entity, then the earlier
+    group); result in text order. The spans are kept as given, not copied."""
     ranked = sorted(
         ((e, k) for k, group in enumerate(groups) for e in group),
-        key=lambda ek: (-ek[0]["score"], -(ek[0]["end"] - ek[0]["start"]), ek[1]),
+        key=lambda ek: (-ek[0].score, -(ek[0].end - ek[0].start), ek[1]),
     )
-    kept: list[Entity] = []
+    kept: list[EntitySpan] = []
     for e, _ in ranked:
-        if all(e["end"] <= k["start"] or e["start"] >= k["end"] for k in kept):
+        if all(e.end <= k.start or e.start >= k.end for k in kept):
             kept.append(e)
-    return sorted(kept, key=lambda e: e["start"])
+    return sorted(kept, key=lambda e: e.start)

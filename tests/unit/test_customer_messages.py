@@ -13,7 +13,7 @@ import pytest
 
 from mining.attributes import find_attributes
 from mining.brands import BrandTable
-from mining.contracts import text_items
+from mining.contracts import EntitySpan, text_items
 from mining.insight import demand_summary
 from mining.models.linear import TfidfLinearModel
 from mining.models.textclf import Abstention, predict_routed
@@ -179,9 +179,9 @@ def test_customer_message(
     assert [b.brand for b in found_brands] == brands
     found = find_attributes(text)
     assert [(a.type, a.text) for a in found] == attributes
-    entities = [{"type": "BRAND", "text": b.text, "score": 1.0} for b in found_brands]
-    entities += [{"type": a.type, "text": a.text, "score": 1.0} for a in found]
+    entities = [EntitySpan(type="BRAND", text=b.text, start=b.start, end=b.end, score=1.0) for b in found_brands]
+    entities += [EntitySpan(type=a.type, text=a.text, start=a.start, end=a.end, score=1.0) for a in found]
     demand = demand_summary(text, item.lang, cat.label, sent.probabilities["positive"], entities, [])
-    assert demand["intent"] == intent, (demand, sent.probabilities)
-    assert demand["targets"] == [b.text for b in found_brands] + [a.text for a in found if a.type == "MODEL"]
-    assert demand["summary"].startswith("顾客" if item.lang == "zh" else "customer ")
+    assert demand.intent == intent, (demand, sent.probabilities)
+    assert demand.targets == [b.text for b in found_brands] + [a.text for a in found if a.type == "MODEL"]
+    assert demand.summary.startswith("顾客" if item.lang == "zh" else "customer ")

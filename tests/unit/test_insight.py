@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pytest
 
-from mining.contracts import text_items
+from mining.contracts import AspectSpan, EntitySpan, text_items
 from mining.insight import demand_summary
 from mining.intents import INTENTS, intent_of
 from mining.models.textclf import Abstention, predict_routed
@@ -40,8 +42,12 @@ def test_intent_rules(text: str, lang: str, positive: float | None, intent: str)
     assert intent_of(text, lang, positive) == intent
 
 
-def _aspect(aspect: str, polarity: str) -> dict[str, object]:
-    return {"aspect": aspect, "polarity": polarity, "start": 0, "end": len(aspect), "score": 0.9, "opinion": None}
+def _aspect(aspect: str, polarity: Literal["positive", "negative", "neutral"]) -> AspectSpan:
+    return AspectSpan(aspect=aspect, polarity=polarity, start=0, end=len(aspect), score=0.9, opinion=None)
+
+
+def _entity(type_: str, text: str, score: float = 1.0) -> EntitySpan:
+    return EntitySpan(type=type_, text=text, start=0, end=len(text), score=score)
 
 
 def test_demand_summary_reads_the_parts() -> None:
@@ -52,19 +58,19 @@ def test_demand_summary_reads_the_parts() -> None:
         "Televisions",
         0.5,
         [
-            {"type": "PRODUCT", "text": "Looking", "score": 0.6},  # below the entity score floor
-            {"type": "BRAND", "text": "Samsung"},
-            {"type": "SCREEN", "text": "65 in", "score": 1.0},
+            _entity("PRODUCT", "Looking", 0.6),  # below the entity score floor
+            _entity("BRAND", "Samsung"),
+            _entity("SCREEN", "65 in"),
         ],
         aspects,
     )
-    assert s["intent"] == "request" and s["targets"] == ["Samsung"] and s["attributes"] == ["65 in"]
-    assert s["aspects"] == aspects  # the aspect results as given; the summary names each judgement once
-    assert s["summary"] == (
+    assert s.intent == "request" and s.targets == ["Samsung"] and s.attributes == ["65 in"]
+    assert s.aspects == aspects  # the aspect results as given; the summary names each judgement once
+    assert s.summary == (
         "customer wants Samsung (category Televisions; attributes 65 in; aspects sound negative, picture positive)"
     )
     bare = demand_summary("ok", "en", None, None, [], [])
-    assert bare["summary"] == "customer mentions something" and bare["intent"] == "neutral"
+    assert bare.summary == "customer mentions something" and bare.intent == "neutral"
 
 
 def test_summary_is_in_the_language_of_the_text() -> None:
@@ -73,15 +79,15 @@ def test_summary_is_in_the_language_of_the_text() -> None:
         "zh",
         None,
         0.3,
-        [{"type": "BRAND", "text": "华为", "score": 1.0}, {"type": "CAPACITY", "text": "20000毫安", "score": 1.0}],
+        [_entity("BRAND", "华为"), _entity("CAPACITY", "20000毫安")],
         [],
     )
-    assert s["summary"] == "顾客想要华为（属性：20000毫安）"
+    assert s.summary == "顾客想要华为（属性：20000毫安）"
     liked = demand_summary(
         "降噪很好，电池不行", "zh", None, 0.4, [], [_aspect("电池", "negative"), _aspect("降噪", "positive")]
     )
-    assert liked["summary"].endswith("（评价：电池 负面、降噪 正面）")
-    assert demand_summary("好", "zh", "水果", 0.9, [], [])["summary"] == "顾客称赞水果"
+    assert liked.summary.endswith("（评价：电池 负面、降噪 正面）")
+    assert demand_summary("好", "zh", "水果", 0.9, [], []).summary == "顾客称赞水果"
 
 
 def test_a_language_without_a_model_gets_null_with_a_reason() -> None:

@@ -4,6 +4,7 @@ import unicodedata
 import pytest
 import torch
 
+from mining.contracts import EntitySpan
 from mining.models.ner import (
     BiLSTMCRF,
     CharCRFModel,
@@ -20,6 +21,7 @@ from mining.models.ner import (
     extract_entities,
     load_crf_artifact,
     load_ner_artifact,
+    merge_entities,
     spans_to_tags,
     tags_to_spans,
     word_shape,
@@ -284,3 +286,17 @@ def test_encoder_crf_reads_each_words_first_piece() -> None:
     assert emissions.shape == (2, 4, 3)
     decoded = model.tag_tokens([["Samsung", "TV"], ["a", "Galaxy", "phone", "now"], []])
     assert [len(t) for t, _ in decoded] == [2, 4, 0]
+
+
+def test_merge_entities_keeps_the_best_span_of_each_contest() -> None:
+    def span(text: str, start: int, score: float, type_: str = "ORG") -> EntitySpan:
+        return EntitySpan(type=type_, text=text, start=start, end=start + len(text), score=score)
+
+    brand = span("Apple", 0, 1.0, "BRAND")
+    product = span("Apple store", 0, 0.6, "PRODUCT")  # overlaps the brand, scores lower: dropped
+    longer, shorter = span("Paris Hilton", 15, 0.8), span("Paris", 15, 0.8)  # a tie: the longer wins
+    first, second = span("Nice", 30, 0.7, "LOC"), span("Nice", 30, 0.7, "PER")  # a full tie: the earlier group
+    merged = merge_entities([[brand, shorter, first], [product, longer, second]])
+    assert merged == [brand, longer, first]
+    assert merged[0] is brand  # the spans as given, not copies
+    assert merge_entities([]) == [] and merge_entities([[], []]) == []
