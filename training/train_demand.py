@@ -26,7 +26,6 @@ MASE of p50, pinball loss over total demand, and the share of actuals inside [p1
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,25 +33,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from mining.models.demand import (
     QUANTILES,
-    DemandModel,
-    DemandNet,
     Forecaster,
-    RuleForecaster,
-    TreeForecaster,
-    pinball_loss,
     quantile_multipliers,
-    rule_name,
-    window_features,
 )
 from training import data
 from training.common import fingerprint, parse_config
+from training.demand_net import (
+    choose_served,
+    choose_settings,
+    fit_members,
+    log_line,
+    parse_ints,
+    served_forecaster,
+    wape,
+)
 from training.forecasting import (
     Panel,
-    baseline_rules,
     fit_gbm,
     forecast_metrics,
     gbm_predict,
@@ -148,18 +147,6 @@ class DemandConfig(TrainConfig):
     save: bool = field(default=True, metadata={"help": "fit what serves on all periods and save it into the store"})
 
 
-def _floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x.strip()]
-
-
-def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
-
-
-def _log(msg: str) -> None:
-    print(f"[demand] {msg}", file=sys.stderr, flush=True)
-
-
 def baseline_points(
     cfg: DemandConfig, panel: Panel, origin: int, test_w: dict[str, np.ndarray]
 ) -> tuple[dict[str, np.ndarray], Any]:
@@ -171,225 +158,6 @@ def baseline_points(
     gbm = fit_gbm(train_w, H, cfg.seed, cfg.gbm_max_rows)
     points["gbm"] = gbm_predict(gbm, test_w, H)
     return points, gbm
-
-
-# --- The network ---------------------------------------------------------------------------------
-def _tensors(w: dict[str, np.ndarray], cov_mean: np.ndarray, cov_std: np.ndarray) -> dict[str, torch.Tensor]:
-    f = window_features(w["units"], w["cov_hist"], w["cov_future"], cov_mean, cov_std)
-    target = torch.as_tensor(np.nan_to_num(w["target"]), dtype=torch.float32) / f["scale"][:, None]
-    return {**f, "target": target, "mask": torch.as_tensor(~np.isnan(w["target"]))}
-
-
-def fit_network(
-    cfg: DemandConfig,
-    panel: Panel,
-    until: int,
-    lr: float,
-    windows_per_epoch: int,
-    epochs: int,
-    seed: int,
-    val_origin: int | None = None,
-) -> tuple[DemandModel, dict[str, Any]]:
-    """Fit one network on the windows whose targets end by period index ``until``.
-
-    Training windows come as one stream of shuffled passes over all of them, ``windows_per_epoch``
-    per epoch (0: one pass). With ``val_origin``, the WAPE of p50 on that origin's windows is
-    measured after every epoch, training stops after ``cfg.patience`` epochs without a better one
-    and the best epoch's weights are kept; otherwise exactly ``epochs`` epochs are trained.
-
-    Returns:
-        the model and ``{"epochs": per-epoch log, "best_epoch", "val_wape": per-epoch list}``.
-    """
-    H, L = cfg.horizon, cfg.history
-    train_w = windows(panel, training_origins(until, H), L, H)
-    flat = train_w["cov_hist"].reshape(-1, len(panel.covariates))
-    cov_mean, cov_std = flat.mean(0), flat.std(0) + 1e-6
-    tr = _tensors(train_w, cov_mean, cov_std)
-    val = None if val_origin is None else _tensors(windows(panel, np.array([val_origin]), L, H), cov_mean, cov_std)
-    args: dict[str, Any] = {
-        "n_covariates": len(panel.covariates),
-        "horizon": H,
-        "history": L,
-        "arch": cfg.arch,
-        "hidden": cfg.hidden,
-        "layers": cfg.layers,
-        "dropout": cfg.dropout,
-    }
-    torch.manual_seed(seed)
-    net = DemandNet(**args)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    n = len(tr["target"])
-    per_epoch = windows_per_epoch or n
-    stream = np.empty(0, np.int64)
-    best, best_state, best_epoch, bad = np.inf, None, 0, 0
-    log: list[dict[str, Any]] = []
-    for epoch in range(epochs):
-        t0, net_loss = time.time(), 0.0
-        while len(stream) < per_epoch:
-            stream = np.concatenate([stream, rng.permutation(n)])
-        order, stream = stream[:per_epoch], stream[per_epoch:]
-        net.train()
-        for idx in np.array_split(order, max(1, len(order) // cfg.batch_size)):
-            idx_t = torch.as_tensor(idx)
-            loss = pinball_loss(
-                net(tr["hist"][idx_t], tr["future"][idx_t]),
-                tr["target"][idx_t],
-                tr["mask"][idx_t],
-                weight=tr["scale"][idx_t] if cfg.weight_by_level else None,
-            )
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            net_loss += float(loss.detach()) * len(idx)
-        entry: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_pinball": net_loss / len(order),
-            "seconds": round(time.time() - t0, 1),
-        }
-        if val is not None:
-            net.eval()
-            with torch.no_grad():
-                p50 = net(val["hist"], val["future"])[..., len(QUANTILES) // 2] * val["scale"][:, None]
-            y = val["target"] * val["scale"][:, None]
-            entry["val_wape"] = float(((p50 - y).abs() * val["mask"]).sum() / (y * val["mask"]).sum())
-            if entry["val_wape"] < best:
-                best, best_epoch, bad = entry["val_wape"], epoch + 1, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad += 1
-        log.append(entry)
-        print(
-            f"[demand-{cfg.arch}] epoch {epoch + 1}: train pinball {entry['train_pinball']:.4f}"
-            + (f", val WAPE {entry['val_wape']:.4f}" if "val_wape" in entry else "")
-            + f" ({entry['seconds']} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-        if val is not None and bad >= cfg.patience:
-            break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    model = DemandModel(net.eval(), panel.covariates, cov_mean, cov_std, args)
-    return model, {
-        "epochs": log,
-        "best_epoch": best_epoch or len(log),
-        "val_wape": [e["val_wape"] for e in log if "val_wape" in e],
-    }
-
-
-def fit_members(
-    cfg: DemandConfig, panel: Panel, until: int, chosen: dict[str, Any], seed: int | None = None
-) -> DemandModel:
-    """The network with the chosen settings (``lr``, ``windows_per_epoch``, ``epochs``) fitted on
-    the windows whose targets end by ``until``: ``cfg.members`` of them, seeded ``seed + k``."""
-    base = cfg.seed if seed is None else seed
-    members = [
-        fit_network(cfg, panel, until, chosen["lr"], chosen["windows_per_epoch"], chosen["epochs"], base + k)[0]
-        for k in range(cfg.members)
-    ]
-    first = members[0]
-    return DemandModel([m.net for m in members], first.covariates, first.cov_mean, first.cov_std, first.args)
-
-
-def _wape(target: np.ndarray, p50: np.ndarray) -> float:
-    mask = ~np.isnan(target)
-    y = np.where(mask, target, 0.0)
-    return float((np.abs(y - p50) * mask).sum() / y.sum())
-
-
-# --- Choices on validation -----------------------------------------------------------------------
-def choose_settings(cfg: DemandConfig, panel: Panel, val_origins: list[int]) -> dict[str, Any]:
-    """Learning rate x windows per epoch on the validation origins, epochs by early stopping, then
-    the chosen settings retrained with ``cfg.seeds`` seeds for their spread.
-
-    Returns:
-        ``{"grid": [{"lr", "windows_per_epoch", "epochs", "val_wape"}...], "chosen": {...},
-        "seed_spread": {...}, "network_val_wape": mean over seeds}``; ``val_wape`` is the mean over
-        validation origins of each run's best epoch, ``epochs`` the median of those best epochs.
-    """
-    lrs, wpes = _floats(cfg.lr), _ints(cfg.windows_per_epoch)
-    if not lrs or not wpes:
-        raise ValueError(
-            f"--lr and --windows-per-epoch need at least one value each, got {cfg.lr!r}, {cfg.windows_per_epoch!r}"
-        )
-    grid: list[dict[str, Any]] = []
-    for lr in lrs:
-        for wpe in wpes:
-            runs = [fit_network(cfg, panel, v, lr, wpe, cfg.epochs, cfg.seed, val_origin=v)[1] for v in val_origins]
-            row: dict[str, Any] = {
-                "lr": lr,
-                "windows_per_epoch": wpe,
-                "epochs": int(np.median([r["best_epoch"] for r in runs])),
-                "val_wape": float(np.mean([min(r["val_wape"]) for r in runs])),
-                "runs": runs,
-            }
-            grid.append(row)
-            _log(
-                f"validation: lr {lr:g}, {wpe} windows per epoch: WAPE {row['val_wape']:.4f} at {row['epochs']} epochs"
-            )
-    best = min(grid, key=lambda r: r["val_wape"])
-    chosen = {k: best[k] for k in ("lr", "windows_per_epoch", "epochs")}
-    # Seed cfg.seed at the chosen epoch count, read off its early-stopping run; other seeds retrained for it.
-    by_seed = {
-        cfg.seed: float(np.mean([r["val_wape"][min(chosen["epochs"], len(r["val_wape"])) - 1] for r in best["runs"]]))
-    }
-    for k in range(1, cfg.seeds):
-        scores = []
-        for v in val_origins:
-            model, _ = fit_network(
-                cfg, panel, v, chosen["lr"], chosen["windows_per_epoch"], chosen["epochs"], cfg.seed + k
-            )
-            w = windows(panel, np.array([v]), cfg.history, cfg.horizon)
-            p50 = model.predict(w["units"], w["cov_hist"], w["cov_future"])[..., len(QUANTILES) // 2]
-            scores.append(_wape(w["target"], p50))
-        by_seed[cfg.seed + k] = float(np.mean(scores))
-    values = np.array(list(by_seed.values()))
-    spread = {
-        "metric": "val_wape",
-        "on": "validation",
-        "settings": chosen,
-        "by_seed": {str(s): round(v, 4) for s, v in by_seed.items()},
-        "mean": round(float(values.mean()), 4),
-        "std": round(float(values.std(ddof=1)), 4) if len(values) > 1 else 0.0,
-        "range": round(float(values.max() - values.min()), 4),
-    }
-    _log(f"chosen lr {chosen['lr']:g}, {chosen['windows_per_epoch']} windows per epoch, {chosen['epochs']} epochs; "
-         f"validation WAPE by seed {spread['by_seed']}")  # fmt: skip
-    table = [{k: v for k, v in r.items() if k != "runs"} for r in grid]
-    return {"grid": table, "chosen": chosen, "seed_spread": spread, "network_val_wape": float(values.mean())}
-
-
-def choose_served(arch: str, network_val: float, baselines_val: dict[str, float]) -> dict[str, Any]:
-    """What the saved model answers from, decided on validation WAPE.
-
-    Args:
-        arch: the network's architecture.
-        network_val: the network's validation WAPE (mean over seeds and validation origins).
-        baselines_val: each baseline's validation WAPE; every baseline can be saved and served.
-    Returns:
-        ``{"model", "reason", "val_wape": {"network": ..., best baseline: ...}}``: ``model`` is
-        ``arch`` where the network's WAPE is below the best baseline's, else that baseline's name.
-    """
-    best = min(baselines_val, key=lambda name: baselines_val[name])
-    gap = f"validation WAPE: network {network_val:.4f}, best baseline {best} {baselines_val[best]:.4f}"
-    out: dict[str, Any] = {"val_wape": {"network": round(network_val, 4), best: round(baselines_val[best], 4)}}
-    if network_val < baselines_val[best]:
-        return {"model": arch, "reason": f"{gap}: the network is ahead", **out}
-    return {"model": best, "reason": f"{gap}: the network is not ahead, so {best} answers", **out}
-
-
-def served_forecaster(
-    cfg: DemandConfig, panel: Panel, served: str, multipliers: np.ndarray, gbm: Any = None
-) -> Forecaster:
-    """A baseline as a servable forecaster: a rule from its name, or the fitted boosted model."""
-    if served == "gbm":
-        return TreeForecaster.from_sklearn(gbm, cfg.history, cfg.horizon, panel.covariates, multipliers)
-    for r, w in baseline_rules(cfg.history, cfg.season):
-        if rule_name(r, w) == served:
-            return RuleForecaster(r, w, cfg.history, cfg.horizon, panel.covariates, multipliers)
-    raise ValueError(f"no baseline named {served!r}")
 
 
 # --- Backtest ------------------------------------------------------------------------------------
@@ -446,10 +214,10 @@ def plan_origins(cfg: DemandConfig, n_periods: int) -> tuple[list[int], list[int
     where a validation target would reach past the earliest headline origin or an origin leaves
     no training window."""
     H, last = cfg.horizon, n_periods - 1
-    headline = sorted(last - k for k in _ints(cfg.origins))
+    headline = sorted(last - k for k in parse_ints(cfg.origins))
     if not headline:
         raise ValueError("--origins: give at least one headline origin")
-    val = sorted(last - k for k in _ints(cfg.val_origins)) if cfg.val_origins else [headline[0] - H]
+    val = sorted(last - k for k in parse_ints(cfg.val_origins)) if cfg.val_origins else [headline[0] - H]
     late = [last - v for v in val if v + H > headline[0]]
     if late:
         raise ValueError(
@@ -475,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     P, H = len(panel.periods), cfg.horizon
     headline, val_origins = plan_origins(cfg, P)
     period = {int(o): int(panel.periods[o]) for o in headline + val_origins}
-    _log(
+    log_line(
         f"{len(panel.series)} series x {P} periods, {np.isnan(panel.units).mean():.1%} of cells missing; covariates "
         f"{covariates}; validation origins {[period[o] for o in val_origins]}, "
         f"headline origins {[period[o] for o in headline]} (periods)"
@@ -491,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         w = windows(panel, np.array([v]), cfg.history, H)
         points, _ = baseline_points(cfg, panel, v, w)
         for name, p in points.items():
-            base_val.setdefault(name, []).append(_wape(w["target"], p))
+            base_val.setdefault(name, []).append(wape(w["target"], p))
         val_points, val_target = points, w["target"]
     baselines_val = {name: float(np.mean(v)) for name, v in base_val.items()}
     # p10 / p90 of a baseline at the headline origins: its error ratios at the latest validation origin.
@@ -499,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     served = choose_served(cfg.arch, selection["network_val_wape"], baselines_val)
     served_name = "network" if served["model"] == cfg.arch else served["model"]
     seconds = {"validation": round(time.time() - t0, 1)}
-    _log(f"served: {served['model']} ({served['reason']})")
+    log_line(f"served: {served['model']} ({served['reason']})")
 
     # 2. The headline origins: scored, never chosen on.
     t0 = time.time()
@@ -511,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         per_origin[period[o]] = results
         for name, arr in s.items():
             sums.setdefault(name, []).append(arr)
-        _log(f"origin {period[o]}: " + ", ".join(f"{k} WAPE {v['wape']:.3f}" for k, v in results.items()))
+        log_line(f"origin {period[o]}: " + ", ".join(f"{k} WAPE {v['wape']:.3f}" for k, v in results.items()))
     seconds["headline"] = round(time.time() - t0, 1)
     models = list(per_origin[period[headline[0]]])
     mean = {
