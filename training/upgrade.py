@@ -58,6 +58,13 @@ class UpgradeConfig:
         },
     )
     again: bool = field(default=False, metadata={"help": "train even where the record says it was decided"})
+    candidate_store: str = field(
+        default="",
+        metadata={
+            "help": "a BentoML home whose latest version of each model is the candidate instead of a new "
+            "training (e.g. heads trained on a GPU machine); it still has to win on validation"
+        },
+    )
     report_dir: str = field(default="reports", metadata={"help": "where training reports go"})
     status: bool = field(default=False, metadata={"help": "print the record and exit"})
     stop: bool = field(default=False, metadata={"help": "stop a running upgrade (SIGTERM to it and its trainer)"})
@@ -132,19 +139,35 @@ def _candidate(staging: Path, tag: str) -> tuple[Any, dict[str, Any]]:
     return store, dict(model.info.metadata)
 
 
-def _promote(store: Any, tag: str) -> None:
-    """Copy the staged ``tag`` into the real store, where it becomes ``latest``."""
+def _promote(store: Any, tag: str, keep: bool = False) -> None:
+    """Copy ``tag`` from ``store`` into the real store, where it becomes ``latest``; the staged
+    copy is removed unless ``keep`` (a store of the user's own)."""
     import bentoml
 
     with tempfile.TemporaryDirectory() as tmp:
         path = bentoml.models.export_model(tag, str(Path(tmp) / "model.bentomodel"), _model_store=store)
         bentoml.models.import_model(path)
-    # The real store holds it now; a candidate that lost stays staged for inspection.
-    bentoml.models.delete(tag, _model_store=store)
+    if not keep:  # the real store holds it now; a candidate that lost stays staged for inspection
+        bentoml.models.delete(tag, _model_store=store)
 
 
-def upgrade_one(spec: ModelSpec, record: UpgradeRecord, path: Path, staging: Path, report_dir: str) -> UpgradeEntry:
-    """Train, compare and (if better) promote one head; the record is rewritten at each step."""
+def _latest_in(home: Path, name: str) -> str:
+    """Tag of ``name:latest`` in the store of BentoML home ``home``."""
+    import bentoml
+    from bentoml._internal.models.model import ModelStore
+    from bentoml.exceptions import NotFound
+
+    try:
+        return str(bentoml.models.get(f"{name}:latest", _model_store=ModelStore(home / "models")).tag)
+    except NotFound:
+        raise ValueError(f"the candidate store {home} holds no {name}") from None
+
+
+def upgrade_one(
+    spec: ModelSpec, record: UpgradeRecord, path: Path, staging: Path, report_dir: str, given: Path | None = None
+) -> UpgradeEntry:
+    """Train, compare and (if better) promote one head; the record is rewritten at each step.
+    With ``given`` (a BentoML home), its ``name:latest`` is the candidate instead of a new training."""
     served = served_metadata(spec.name)
     assert served is not None  # pending() only yields served models
     served_tag, served_meta = served
@@ -154,11 +177,11 @@ def upgrade_one(spec: ModelSpec, record: UpgradeRecord, path: Path, staging: Pat
     log(f"{spec.name}: training the encoder head (serving {served_tag} meanwhile) ...")
     t0 = time.monotonic()
     try:
-        tag = _train_candidate(spec, staging, report_dir)
-        store, meta = _candidate(staging, tag)
+        tag = _latest_in(given, spec.name) if given else _train_candidate(spec, staging, report_dir)
+        store, meta = _candidate(given or staging, tag)
         better, reason = decide(spec, served_meta, meta)
         if better:
-            _promote(store, tag)
+            _promote(store, tag, keep=given is not None)
     except (subprocess.CalledProcessError, OSError, ValueError) as e:
         entry = UpgradeEntry(
             state="failed",
@@ -239,7 +262,8 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     done: dict[str, str] = {}
     try:
         for spec in todo:
-            done[spec.name] = upgrade_one(spec, record, path, staging_home(home), cfg.report_dir).state
+            given = Path(cfg.candidate_store).expanduser() if cfg.candidate_store else None
+            done[spec.name] = upgrade_one(spec, record, path, staging_home(home), cfg.report_dir, given).state
     finally:
         for name, entry in record.models.items():
             if entry.state in ("waiting", "training"):

@@ -124,7 +124,7 @@ class FakeStores:
         monkeypatch.setattr(upgrade, "served_metadata", lambda name: self.served.get(name))
         monkeypatch.setattr(upgrade, "_train_candidate", self.train)
         monkeypatch.setattr(upgrade, "_candidate", lambda staging, tag: ("store", self.candidates[tag.split(":")[0]]))
-        monkeypatch.setattr(upgrade, "_promote", lambda store, tag: self.promoted.append(tag))
+        monkeypatch.setattr(upgrade, "_promote", lambda store, tag, keep=False: self.promoted.append(tag))
         settings = dataclasses.replace(upgrade.settings(), model_store=tmp_path)
         monkeypatch.setattr(upgrade, "settings", lambda: settings)
 
@@ -178,3 +178,19 @@ def test_a_running_upgrade_is_not_started_twice(monkeypatch: pytest.MonkeyPatch,
     write_record(record_path(tmp_path), UpgradeRecord(pid=os.getppid()))
     assert upgrade.main([]) == {}
     assert read_record(record_path(tmp_path)).pid == os.getppid()
+
+
+def test_a_candidate_from_a_store_of_ones_own_is_compared_not_trained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    name = next(s.name for s in MODELS if s.upgrade)
+    metric = model(name).selection[0]
+    stores = FakeStores({name: (f"{name}:old", meta(0.8, metric))}, {name: meta(0.9, metric)})
+    stores.install(monkeypatch, tmp_path)
+    seen: list[tuple[Path, str]] = []
+    monkeypatch.setattr(upgrade, "_latest_in", lambda home, n: seen.append((home, n)) or f"{n}:given")
+    promoted: list[tuple[str, bool]] = []
+    monkeypatch.setattr(upgrade, "_promote", lambda store, tag, keep=False: promoted.append((tag, keep)))
+    assert upgrade.main(["--only", name, "--candidate-store", str(tmp_path / "gpu")]) == {name: "swapped"}
+    assert stores.trained == [] and seen == [(tmp_path / "gpu", name)]
+    assert promoted == [(f"{name}:given", True)]  # the user's store keeps its copy
