@@ -23,7 +23,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,9 +143,15 @@ def _promote(store: Any, tag: str, keep: bool = False) -> None:
     copy is removed unless ``keep`` (a store of the user's own)."""
     import bentoml
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = bentoml.models.export_model(tag, str(Path(tmp) / "model.bentomodel"), _model_store=store)
-        bentoml.models.import_model(path)
+    # A directory copy: an export archive would gzip hundreds of MB of encoder weights for nothing.
+    bentoml.models.get(tag, _model_store=store).save()
+    # BentoML points ``latest`` at the newest creation time; a head trained earlier elsewhere must
+    # still become what serves, so the pointer is set here (replaced, never rewritten in place).
+    name, version = tag.split(":")
+    pointer = settings().model_store / "models" / name / "latest"
+    tmp = pointer.with_name(".latest.tmp")
+    tmp.write_text(version)
+    os.replace(tmp, pointer)
     if not keep:  # the real store holds it now; a candidate that lost stays staged for inspection
         bentoml.models.delete(tag, _model_store=store)
 
