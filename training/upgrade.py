@@ -179,7 +179,8 @@ def upgrade_one(
     metric = spec.selection[0]
     record.models[spec.name] = UpgradeEntry(state="training", served=served_tag, metric=metric)
     write_record(path, record)
-    log(f"{spec.name}: training the encoder head (serving {served_tag} meanwhile) ...")
+    what = f"taking {spec.name}:latest of {given}" if given else "training the encoder head"
+    log(f"{spec.name}: {what} (serving {served_tag} meanwhile) ...")
     t0 = time.monotonic()
     try:
         tag = _latest_in(given, spec.name) if given else _train_candidate(spec, staging, report_dir)
