@@ -7,7 +7,7 @@ from typing import Any
 
 import bentoml
 
-from mining.contracts import EntitiesResult, EntitySpan, TextItem, require_items, text_items
+from mining.contracts import EntitiesResult, TextItem, require_items, text_items
 from mining.routing import route_by_language
 from runners.base import DEPENDENCY_CONFIG, RunnerBase, batching
 
@@ -46,50 +46,17 @@ class NerRunner(RunnerBase):
     @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, items: list[TextItem]) -> list[EntitiesResult]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
-        from mining.attributes import find_attributes
-        from mining.models.ner import extract_entities, merge_entities
+        from mining.entities import entities_of
 
         models, tags = self.models, self.tags  # one snapshot per batch: a model swap replaces the mappings
         names_of: dict[str, list[str]] = {}  # language -> its models, in load order
         for n in models:
             names_of.setdefault(self.specs[n].lang or "", []).append(n)
 
-        def entities_of(lang: str, texts: list[str]) -> list[EntitiesResult]:
+        def predict_lang(lang: str, texts: list[str]) -> list[EntitiesResult]:
             names = names_of[lang]
-            # extract_entities gives dicts (training reads them too): typed once, here.
-            per_model = [
-                [[EntitySpan(**e) for e in ents] for ents in extract_entities(models[n], texts)] for n in names
-            ]
-            out = []
-            for j, text in enumerate(texts):
-                found = [
-                    EntitySpan(
-                        type="BRAND",
-                        text=b.text,
-                        start=b.start,
-                        end=b.end,
-                        score=1.0,
-                        source="brands",
-                        canonical=b.brand,
-                    )
-                    for b in self.brands.find(text)
-                ]
-                found += [
-                    EntitySpan(
-                        type=a.type,
-                        text=a.text,
-                        start=a.start,
-                        end=a.end,
-                        score=1.0,
-                        source="pattern",
-                        value=a.value,
-                        unit=a.unit,
-                    )
-                    for a in find_attributes(text)
-                ]
-                entities = merge_entities([found, *(ents[j] for ents in per_model)])
-                out.append(EntitiesResult(lang=lang, entities=entities, models=[tags[n] for n in names]))
-            return out
+            found = entities_of(texts, [models[n] for n in names], self.brands)
+            return [EntitiesResult(lang=lang, entities=e, models=[tags[n] for n in names]) for e in found]
 
         # No missing-language answer: ner-zh and ner-en are required, and EntitiesResult has no reason field.
-        return route_by_language(require_items(items), names_of, entities_of)
+        return route_by_language(require_items(items), names_of, predict_lang)

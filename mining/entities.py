@@ -1,0 +1,48 @@
+"""The entities of texts in one language: model entities, brands from the brands table and
+attribute patterns, merged into one non-overlapping list per text (the NER runner only batches)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mining.attributes import find_attributes
+from mining.brands import BrandTable
+from mining.contracts import EntitySpan
+
+
+def table_and_pattern_entities(text: str, brands: BrandTable) -> list[EntitySpan]:
+    """Brands the table finds and attributes the patterns find in ``text`` (score 1 each), with
+    character offsets into ``text``."""
+    found = [
+        EntitySpan(type="BRAND", text=b.text, start=b.start, end=b.end, score=1.0, source="brands", canonical=b.brand)
+        for b in brands.find(text)
+    ]
+    found += [
+        EntitySpan(
+            type=a.type,
+            text=a.text,
+            start=a.start,
+            end=a.end,
+            score=1.0,
+            source="pattern",
+            value=a.value,
+            unit=a.unit,
+        )
+        for a in find_attributes(text)
+    ]
+    return found
+
+
+def entities_of(texts: Sequence[str], models: Sequence[Any], brands: BrandTable) -> list[list[EntitySpan]]:
+    """For n texts of one language: each text's entities from every model in ``models`` (taggers
+    of that language), the brands table and the attribute patterns, merged without overlaps (the
+    higher score wins a contested span). Returns n lists in text order."""
+    from mining.models.ner import extract_entities, merge_entities
+
+    # extract_entities gives dicts (training reads them too): typed once, here.
+    per_model = [[[EntitySpan(**e) for e in ents] for ents in extract_entities(m, list(texts))] for m in models]
+    return [
+        merge_entities([table_and_pattern_entities(text, brands), *(ents[j] for ents in per_model)])
+        for j, text in enumerate(texts)
+    ]
