@@ -113,5 +113,11 @@ def test_acknowledged_events_survive_sigkill(guarded: Server) -> None:
     stored = open_store(guarded.store).keys()  # type: ignore[attr-defined]
     assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged events lost"
     guarded.start()  # same store, restarted
-    profile = httpx.get(f"{guarded.url}/users/c0/profile", headers={"X-API-Key": KEY}, timeout=30).json()
-    assert profile["n_events"] >= len([k for k in acked if k.startswith("crash-0-")])
+    deadline = time.monotonic() + 30
+    while True:  # a client retries a 503 after its Retry-After; anything else must be the profile
+        r = httpx.get(f"{guarded.url}/users/c0/profile", headers={"X-API-Key": KEY}, timeout=30)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(float(r.headers.get("retry-after", "1")))
+    assert r.status_code == 200, f"{r.status_code}: {r.text}"
+    assert r.json()["n_events"] >= len([k for k in acked if k.startswith("crash-0-")])
