@@ -224,7 +224,7 @@ MODELS: tuple[ModelSpec, ...] = (
               quick=("--lang", "en", "--max-train-samples", "120", "--max-eval-samples", "40",
                      "--extractor-epochs", "1", "--polarity-epochs", "1", "--polarity-max-len", "48",
                      "--threads", "1", *_QUICK_ASPECTS),
-              default=("--lang", "en", "--max-train-samples", "3000", "--extractor-epochs", "1", "--polarity-epochs", "1",
+              default=("--lang", "en", "--max-train-samples", "2000", "--extractor-epochs", "1", "--polarity-epochs", "1",
                        "--polarity-max-len", "64", *_FIRST_ASPECTS),
               upgrade=("--lang", "en", "--max-train-samples", "4500", "--extractor-arch", "e5", "--frozen-layers", "8",
                        "--extractor-epochs", "2", "--extractor-patience", "1", "--polarity-epochs", "1",
@@ -240,7 +240,7 @@ MODELS: tuple[ModelSpec, ...] = (
     # Next-item prediction over ordered item events (SASRec-style; a GRU is trained beside it).
     ModelSpec("sequence", None, "sequence", "train_sequence", required=False,
               quick=("--epochs", "2", "--hidden", "16", "--layers", "1", "--max-len", "20", "--no-gru", "--threads", "1"),
-              default=("--no-gru", "--no-refit", "--epochs", "20"),
+              default=("--no-gru", "--no-refit", "--epochs", "10"),
               full=()),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
