@@ -1,0 +1,140 @@
+"""When a customer-service conversation should go to a person, and why.
+
+A reply is handed over when one of four reasons holds, checked in this order (the first decides the
+``reason``, because it is the one an agent should read first):
+
+1. ``asks for a human``: the text asks for a person (:func:`asks_for_human`), or the intent model
+   says ``human_agent``;
+2. ``repeated contact``: the user wrote about the same order or intent at least
+   :data:`REPEAT_THRESHOLD` times before, within the event store's recent window;
+3. ``strong negative sentiment``: P(negative) of the text is at least :data:`NEGATIVE_THRESHOLD`;
+4. ``low intent confidence``: no intent, or its calibrated probability is under
+   :data:`INTENT_THRESHOLD`, so an automatic answer would likely answer the wrong question.
+
+:func:`handoff_score` ranks conversations by how likely the customer ends dissatisfied (0..1), from
+the customer-side evidence only. The weights and the two data-chosen thresholds were fitted by
+``python -m training.eval_handoff`` on the fitting part of STC-3's Chinese training dialogues
+(label: mean satisfaction <= -1); the held-out part was read once for the reported numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+
+from pydantic import BaseModel, Field
+
+from mining.wordlists import word_list
+
+# The intent that is itself a request for a person: like one in the text, it needs no threshold.
+HUMAN_INTENT = "human_agent"
+# Chosen with the P(negative) cut on STC-3's fitting part, for the best F1 of the flag (0.304).
+REPEAT_THRESHOLD = 3
+# Chosen with the repeat count; high because half of STC-3's dialogues peak above P(negative) 0.89.
+NEGATIVE_THRESHOLD = 0.96
+# A calibrated top probability under one half means the intent is more likely wrong than right.
+INTENT_THRESHOLD = 0.5
+# Beyond a few messages more say little more, and one very long chat must not pin the score to 1.
+TURNS_CAP = 5
+REPEAT_CAP = 3
+# Logistic weights of handoff_score, fitted on STC-3's fitting part (training/eval_handoff.py). Turns
+# weigh against repeats: at a given count of complaints, more calm turns mean a calmer customer.
+SCORE_WEIGHTS: dict[str, float] = {
+    "bias": -6.35,
+    "negative": 4.39,
+    "asks_human": 1.03,
+    "repeat_contacts": 1.29,
+    "turns": -0.65,
+}
+SCORE_FEATURES: tuple[str, ...] = ("negative", "asks_human", "repeat_contacts", "turns")
+
+
+class HandoffSignals(BaseModel):
+    """What the decision reads about one customer message and its conversation."""
+
+    intent: str | None = Field(description="the intent label, None when the intent model abstained")
+    intent_score: float = Field(ge=0, le=1, description="calibrated top probability, 0 when abstained")
+    asks_human: bool = Field(description="the text explicitly asks for a person")
+    negative: float = Field(ge=0, le=1, description="probability that the text is negative")
+    repeat_contacts: int = Field(ge=0, description="earlier messages of the user on the same order or intent")
+    turns: int = Field(ge=0, description="customer messages in the conversation so far, this one included")
+
+
+class Handoff(BaseModel):
+    """The decision: hand over or not, the first reason that holds with its evidence, and the score."""
+
+    needed: bool
+    reason: str | None
+    score: float = Field(ge=0, le=1)
+
+
+@functools.cache
+def _human_pattern(lang: str) -> re.Pattern[str]:
+    """The cues of ``data/words/handoff_human_<lang>.txt`` as one pattern, longest first."""
+    cues = sorted(word_list(f"handoff_human_{lang}"), key=lambda c: (-len(c), c))
+    if lang == "zh":
+        return re.compile("|".join(re.escape(c) for c in cues))
+    return re.compile(r"\b(?:" + "|".join(cues) + r")\b", re.IGNORECASE)
+
+
+def asks_for_human(text: str, lang: str) -> bool:
+    """Whether ``text`` asks for a person (转人工, 找你们经理, "speak to someone", ...).
+
+    Args:
+        text: one customer message (cleaned or not: cues hold no personal data).
+        lang: ``zh`` for the Chinese cues; anything else reads the English ones.
+    """
+    return bool(_human_pattern("zh" if lang == "zh" else "en").search(text))
+
+
+def score_features(signals: HandoffSignals) -> dict[str, float]:
+    """The inputs of :func:`handoff_score`, by name (:data:`SCORE_FEATURES`): P(negative), the
+    request for a person (0/1, the ``human_agent`` intent counting), and the repeated contacts and
+    turns capped at :data:`REPEAT_CAP` and :data:`TURNS_CAP`."""
+    return {
+        "negative": float(signals.negative),
+        "asks_human": float(signals.asks_human or signals.intent == HUMAN_INTENT),
+        "repeat_contacts": float(min(signals.repeat_contacts, REPEAT_CAP)),
+        "turns": float(min(signals.turns, TURNS_CAP)),
+    }
+
+
+def handoff_score(signals: HandoffSignals, weights: dict[str, float] | None = None) -> float:
+    """How likely the customer ends the conversation dissatisfied, 0..1: a logistic function of
+    :func:`score_features` with :data:`SCORE_WEIGHTS` (or ``weights``, same keys). The intent's
+    confidence is not in it: it says whether an automatic answer can be given, not how the customer
+    feels."""
+    w = SCORE_WEIGHTS if weights is None else weights
+    z = w["bias"] + sum(w[name] * value for name, value in score_features(signals).items())
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _reason(s: HandoffSignals, repeat_threshold: int, negative_threshold: float, intent_threshold: float) -> str | None:
+    if s.asks_human or s.intent == HUMAN_INTENT:
+        evidence = ["request for a person in the text"] if s.asks_human else []
+        if s.intent == HUMAN_INTENT:
+            evidence.append(f"intent {HUMAN_INTENT} at {s.intent_score:.2f}")
+        return f"asks for a human: {'; '.join(evidence)}"
+    if s.repeat_contacts >= repeat_threshold:
+        return f"repeated contact: {s.repeat_contacts} earlier messages on the same order or intent (>= {repeat_threshold})"
+    if s.negative >= negative_threshold:
+        return f"strong negative sentiment: P(negative) {s.negative:.2f} (>= {negative_threshold:.2f})"
+    if s.intent is None:
+        return "low intent confidence: no intent"
+    if s.intent_score < intent_threshold:
+        return f"low intent confidence: {s.intent} at {s.intent_score:.2f} (< {intent_threshold:.2f})"
+    return None
+
+
+def decide_handoff(
+    signals: HandoffSignals,
+    repeat_threshold: int = REPEAT_THRESHOLD,
+    negative_threshold: float = NEGATIVE_THRESHOLD,
+    intent_threshold: float = INTENT_THRESHOLD,
+) -> Handoff:
+    """Whether to hand the conversation to a person: ``needed`` when any reason of the module
+    docstring holds, ``reason`` the first that does (None when none), ``score`` :func:`handoff_score`.
+    The thresholds default to the module's constants; the evaluation passes its own candidates."""
+    reason = _reason(signals, repeat_threshold, negative_threshold, intent_threshold)
+    return Handoff(needed=reason is not None, reason=reason, score=handoff_score(signals))

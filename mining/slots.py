@@ -1,0 +1,430 @@
+"""Slots of a customer-service message: the order, invoice, amount, size, place and person it names,
+found by rules and word lists in Chinese and English, with character offsets into the text.
+
+Slot types (a span covers the value as written; cue words and units are not part of it):
+
+``order_id``      an order number after an order cue: ``order 370795561790``, ``purchase #A1234``,
+                  ``order370795561790``, ``订单号：20231234``, ``单号 123456``; at least 4 digits.
+                  A card number (13-19 digits passing the Luhn check, as :func:`mining.text.mask_pii`
+                  finds them) is never one, nor a tracking number (快递单号, 运单号).
+``invoice_id``    an invoice number after an invoice cue: ``invoice #85632``, ``bill #00108``,
+                  ``发票号 12345678``; the same card rule.
+``amount``        a sum of money with its currency or unit: ``$12.50``, ``120元``, ``¥99``,
+                  ``30 dollars``, ``退我50块``; the span is the number (``12.50``), as Bitext marks it.
+``size``          a clothes or shoe size: ``XL``, ``42码``, ``XL码``, ``size 10``, ``尺码M``; the span
+                  is the size itself (``42``, ``XL``, ``10``).
+``city``          a city from ``data/words/cities_en.txt`` or ``cities_zh.txt`` (Chinese provinces
+                  too), in its capitalised form, or in any case right after to / from / in; not where
+                  it begins a company's name (``China Unicom``, ``北京联通``, ``上海客服``).
+``country``       a country from ``data/words/countries_en.txt`` or ``countries_zh.txt``, the same way.
+``address``       a street address: ``12 Baker Street``, ``北京市朝阳区建国路88号``; masked.
+``account_type``  a plan word before an account word: ``premium account``, ``Gold profile``,
+                  ``黄金会员``, ``VIP用户`` (words in ``account_types_en.txt`` / ``account_types_zh.txt``).
+``person_name``   a name after a cue (``my name is``, ``under the name``, ``from`` and two capitalised
+                  words, ``我叫``, ``收件人：``) or with a title (``Mr. Jones``, ``王先生``); masked.
+``product``, ``brand``, ``attribute``
+                  from the NER entities passed in: PRODUCT and CATEGORY -> product, BRAND and COMPANY
+                  -> brand, the attribute patterns (CAPACITY, STORAGE, ...) -> attribute, SIZE -> size,
+                  PER -> person_name (masked). Spans the rules find win over entities.
+
+Slots never overlap: where two rules claim characters, the stronger rule (amounts, ids, addresses,
+names, places, plans, sizes, entities, in this order) and then the longer span wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from mining.contracts import EntitySpan
+from mining.text import _card_spans, mask_pii
+from mining.wordlists import word_list
+
+SLOT_TYPES = (
+    "order_id",
+    "invoice_id",
+    "amount",
+    "size",
+    "city",
+    "country",
+    "address",
+    "account_type",
+    "person_name",
+    "product",
+    "brand",
+    "attribute",
+)
+# Personal data: the slot keeps its offsets but its text is the placeholder.
+PLACEHOLDERS = {"person_name": "<NAME>", "address": "<ADDRESS>"}
+
+
+class SlotSpan(BaseModel):
+    type: str = Field(description="slot type, one of SLOT_TYPES")
+    text: str = Field(
+        description="the value as written, `input[start:end]`; personal data (names, addresses, anything "
+        "mask_pii masks) is its placeholder instead (<NAME>, <ADDRESS>, <PHONE>, ...)"
+    )
+    start: int = Field(description="offset of the first character in the text as given")
+    end: int = Field(description="offset after the last character, exclusive")
+
+
+_Cand = tuple[int, int, int, str]  # priority (lower wins), start, end, type
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NUM = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?(?![\d])"
+
+
+def _osa(a: str, b: str) -> int:
+    """Optimal string alignment distance: edits, with a swap of neighbours counting one (typos)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def _near(word: str, cue: str) -> bool:
+    """``word`` is ``cue``, or ``cue`` with one typo that keeps its first letter among the first two."""
+    return word == cue or (
+        len(word) >= 3 and abs(len(word) - len(cue)) <= 1 and word[0] in cue[:2] and _osa(word, cue) <= 1
+    )
+
+
+# --- Order and invoice numbers ---------------------------------------------------------------------
+
+# Letters glued in front ("order370795561790") leave the digits; 1-4 letters may lead ("A1234").
+_ID = re.compile(r"(?<![A-Za-z0-9#])#?(?:[A-Za-z]{1,4}-?)?\d[A-Za-z0-9-]*(?<!-)|(?<=[A-Za-z])\d{4,}[A-Za-z0-9-]*(?<!-)")
+_WORDS = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]+|[#:]")
+# Words that may stand between a cue and its number: "order number 123", "order no. 123", "my order is 123".
+_ID_FILLERS = frozenset({"number", "no", "num", "nr", "id", "is", "ref", "reference", "code", "with", "#", ":"})
+_NOT_AN_ID = re.compile(r"^(?:(?:19|20)\d\d|\d{4}-\d{1,2}-\d{1,2})$")
+_QUANTITY_AFTER = re.compile(r"\s*(?:pcs|pieces|units|items|件|个)", re.IGNORECASE)
+_ZH_ID_CUES = (("发票号码", "发票代码", "发票编号", "发票号", "发票"), ("订单编号", "订单号", "订单", "单号"))
+
+
+def _cue_kind(word: str) -> str | None:
+    """The id a cue word announces (typos tolerated, "ordered", "theorder"), or None."""
+    w = word.lower()
+    for cue in ("order", "purchase"):
+        if _near(w, cue) or w.startswith(cue) or w.endswith(cue):
+            return "order_id"
+    if _near(w, "invoice") or w.startswith("invoice") or _near(w, "bill") or w in ("bills", "receipt", "receipts"):
+        return "invoice_id"
+    return None
+
+
+def _zh_cue_kind(run: str) -> str | None:
+    run = run.rstrip("是为的")
+    if run.endswith(_ZH_ID_CUES[0]):
+        return "invoice_id"
+    # a tracking number is not an order number
+    if run.endswith(_ZH_ID_CUES[1]) and not run.endswith(("快递单号", "物流单号", "运单号")):
+        return "order_id"
+    return None
+
+
+def _id_kind(before: str) -> str | None:
+    """The id type the words just before a number announce: a cue, then at most three fillers."""
+    for k, word in enumerate(reversed(_WORDS.findall(before[-48:]))):
+        if k > 3:
+            return None
+        if _CJK.match(word):
+            return _zh_cue_kind(word)
+        kind = _cue_kind(word)
+        if kind or word.lower() not in _ID_FILLERS:
+            return kind
+    return None
+
+
+def _ids(text: str) -> list[_Cand]:
+    cards = _card_spans(text)
+    out: list[_Cand] = []
+    for m in _ID.finditer(text):
+        value = m.group()
+        if sum(ch.isdigit() for ch in value) < 4 or _NOT_AN_ID.match(value.lstrip("#")):
+            continue
+        if any(s < m.end() and m.start() < e for s, e, _ in cards):  # a card number is never an id
+            continue
+        if _QUANTITY_AFTER.match(text, m.end()):
+            continue
+        kind = _id_kind(text[: m.start()])
+        if kind:
+            out.append((1, m.start(), m.end(), kind))
+    return out
+
+
+# --- Amounts and sizes -----------------------------------------------------------------------------
+
+_AMOUNT = re.compile(
+    rf"(?:[$€£¥￥]|\b(?:US\$|USD|EUR|GBP|RMB|CNY|JPY|CAD|AUD)|人民币)\s?(?P<a>{_NUM})"
+    rf"|(?P<b>{_NUM})\s?(?:(?:dollars?|bucks|usd|euros?|eur|gbp|yuan|rmb|cny|yen)(?![A-Za-z])"
+    r"|元(?!旦)|块钱|块(?![\u4e00-\u9fff])|人民币)",
+    re.IGNORECASE,
+)
+_LETTER_SIZE = r"[2-6]?X{0,3}[SML]|X{1,3}L|XXS"
+_SIZE = re.compile(
+    rf"\bsize\s*[:=]?\s*(?P<a>\d{{1,2}}(?:\.5)?|{_LETTER_SIZE}|small|medium|large|x-large|extra large)(?![A-Za-z0-9])"
+    rf"|(?:尺码|码数|码子)\s*[是为:：]?\s*(?P<b>\d{{2,3}}|{_LETTER_SIZE})(?![A-Za-z0-9])"
+    rf"|(?<![A-Za-z0-9])(?P<c>\d{{2,3}}|{_LETTER_SIZE})\s*码"
+    rf"|(?<![A-Za-z0-9])(?P<d>{_LETTER_SIZE})号"
+    # a lone letter size only in capitals ("XL", not "xl")
+    r"|(?<![A-Za-z0-9])(?-i:(?P<e>XXS|XS|X{1,3}L|[2-6]XL))(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+
+def _group_spans(pattern: re.Pattern[str], text: str, kind: str, priority: int) -> list[_Cand]:
+    """The span of the one named group that matched, per match of ``pattern``."""
+    out: list[_Cand] = []
+    for m in pattern.finditer(text):
+        name = next(g for g, v in m.groupdict().items() if v is not None)
+        out.append((priority, m.start(name), m.end(name), kind))
+    return out
+
+
+# --- Places ----------------------------------------------------------------------------------------
+
+
+def _alternation(words: Sequence[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+@functools.cache
+def _places_en() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
+    """(names as written, names in any case after to/from/in, lower-cased name -> type)."""
+    kinds = {w.lower(): "city" for w in word_list("cities_en")}
+    kinds.update({w.lower(): "country" for w in word_list("countries_en")})
+    names = word_list("cities_en") | word_list("countries_en")
+    # Abbreviations (US, UK) and short names are words in lower case ("to us"): capitals only.
+    loose = [w for w in names if len(w) >= 4 and not w.isupper()]
+    written = re.compile(rf"(?<![A-Za-z])(?:{_alternation(list(names))})(?![A-Za-z])")
+    cued = re.compile(rf"\b(?:to|from|in)\s+(?P<a>{_alternation(loose)})(?![A-Za-z])", re.IGNORECASE)
+    return written, cued, kinds
+
+
+@functools.cache
+def _places_zh() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Chinese place names with an optional 省 / 市 suffix (the 市-only names need theirs)."""
+    kinds = {w: "city" for w in word_list("cities_zh")}
+    kinds.update({w: "country" for w in word_list("countries_zh")})
+    plain = [w for w in kinds if not w.endswith("市")]
+    needs_suffix = [w for w in kinds if w.endswith("市")]
+    pattern = re.compile(rf"(?:{_alternation(needs_suffix)})|(?:{_alternation(plain)})(?:省|市)?")
+    return pattern, kinds
+
+
+# A place right before one of these names a company or a branch ("中国联通", "北京客服"), not a destination.
+_ZH_ORG_AFTER = re.compile(r"联通|电信|移动|银行|客服|公司|分公司|大学|日报|晚报|电视台|卫视|网|营业厅|人寿|航空|宽带")
+_EN_NAME_AFTER = re.compile(r"[ \t]*([A-Z][a-z]+)")
+
+
+def _places(text: str, zh: bool) -> list[_Cand]:
+    written, cued, kinds = _places_en()
+    out: list[_Cand] = []
+    spans = [(m.start(), m.end()) for m in written.finditer(text)]
+    for start, end in spans + [(m.start("a"), m.end("a")) for m in cued.finditer(text)]:
+        follower = _EN_NAME_AFTER.match(text, end)
+        # a capitalised word after the place makes a name of it ("China Unicom", "Shanghai Telecom")
+        if not follower or follower.group(1).lower() in kinds:
+            out.append((4, start, end, kinds[text[start:end].lower()]))
+    if zh:
+        pattern, zh_kinds = _places_zh()
+        for m in pattern.finditer(text):
+            if not _ZH_ORG_AFTER.match(text, m.end()):
+                name = m.group()
+                out.append((4, m.start(), m.end(), zh_kinds.get(name) or zh_kinds.get(name.rstrip("省市"), "city")))
+    return out
+
+
+# --- Addresses -------------------------------------------------------------------------------------
+
+_EN_ADDRESS = re.compile(
+    r"(?<![\w-])\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Parkway|"
+    r"Square|Sq|Highway|Hwy)\b\.?(?:,?\s*(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?[A-Za-z0-9-]+)?"
+)
+_H = r"[\u4e00-\u9fff]"
+_HX = r"[\u4e00-\u9fff\dA-Za-z]"
+# Parts of a Chinese address in their order, each optional: province, city, district, town, road,
+# number, building, building number, unit, room.
+_ZH_ADDRESS_BODY = re.compile(
+    rf"(?P<province>{_H}{{1,7}}?(?:省|自治区))?(?P<city>{_H}{{1,7}}?(?:市|自治州|州|盟|地区))?"
+    rf"(?P<district>{_H}{{1,7}}?(?:区|县|旗))?(?P<town>{_H}{{1,7}}?(?:镇|乡|街道))?"
+    rf"(?P<road>{_HX}{{1,10}}?(?:大道|路|街|巷|弄|胡同|村))?(?P<number>[\dA-Za-z-]{{1,6}}号院?)?"
+    rf"(?P<building>{_HX}{{1,10}}?(?:小区|大厦|花园|公寓|广场|苑))?"
+    r"(?P<block>[\dA-Za-z-]{1,4}(?:号楼|栋|幢|座))?(?P<unit>\d{1,3}单元)?(?P<room>[\dA-Za-z-]{1,5}(?:室|房|号))?"
+)
+_ZH_STREET_PARTS = ("road", "number", "building", "block", "unit", "room")
+# Where a Chinese address starts: after one of these cues, or at a place name.
+_ZH_ADDRESS_CUE = re.compile(r"(?:地址|住址|住在|寄到|送到|发到|寄至|送至|发往|改到|改成|改为|搬到)\s*[是为:：]?\s*在?")
+
+
+def _addresses(text: str, zh: bool) -> list[_Cand]:
+    out = [(2, m.start(), m.end(), "address") for m in _EN_ADDRESS.finditer(text)]
+    if zh:
+        after_cue = {m.end() for m in _ZH_ADDRESS_CUE.finditer(text)}
+        starts = after_cue | {m.start() for m in _places_zh()[0].finditer(text)}
+        for s in sorted(starts):
+            m = _ZH_ADDRESS_BODY.match(text, s)
+            parts = {k for k, v in (m.groupdict() if m else {}).items() if v}
+            # A street part is needed; from a bare place name, also a second part ("北京市" + "人民路"),
+            # as a place name inside a word ("景山西街") is no start.
+            if m and parts & set(_ZH_STREET_PARTS) and (s in after_cue or len(parts) >= 2):
+                out.append((2, s, m.end(), "address"))
+    return out
+
+
+# --- Plans and names -------------------------------------------------------------------------------
+
+_ACCOUNT_WORDS = ("account", "accounts", "profile", "profiles", "membership", "subscription", "package")
+_ACCOUNT_SHORT = ("plan", "tier", "member", "user")
+_GLUE_OK = frozenset({"a", "an", "the", "my", "your", "our", "another", "new", "this", "that"})
+
+
+def _is_account_word(word: str) -> bool:
+    w = word.lower()
+    return any(w.startswith(c) or _osa(w, c) <= 1 for c in _ACCOUNT_WORDS) or w.startswith(_ACCOUNT_SHORT)
+
+
+@functools.cache
+def _plans() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    plans = _alternation(list(word_list("account_types_en")))
+    en = re.compile(rf"(?<![A-Za-z])(?P<pre>[A-Za-z]*?)(?P<plan>{plans})(?=\s*(?P<cue>[A-Za-z]+))", re.IGNORECASE)
+    zh_words = _alternation(list(word_list("account_types_zh")))
+    zh = re.compile(rf"(?:{zh_words})(?=会员|账户|账号|帐号|帐户|套餐|用户)", re.IGNORECASE)
+    return en, zh
+
+
+def _account_types(text: str, zh: bool) -> list[_Cand]:
+    en, zh_pattern = _plans()
+    out: list[_Cand] = []
+    for m in en.finditer(text):
+        pre, plan = m.group("pre").lower(), m.group("plan")
+        # A word glued in front ("anotherstandard", "aPro") is a typo only after a short word or a verb.
+        glued_ok = not pre or pre in _GLUE_OK or pre.endswith("ing") or plan[0].isupper()
+        if glued_ok and _is_account_word(m.group("cue")):
+            out.append((5, m.start("plan"), m.end("plan"), "account_type"))
+    if zh:
+        out += [(5, m.start(), m.end(), "account_type") for m in zh_pattern.finditer(text)]
+    return out
+
+
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
+_CAP = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)?(?![A-Za-z])"
+_NAME_TITLED = re.compile(rf"\b{_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
+# A strong cue takes one capitalised word; the weak "from" two, as "from Anna Freeman" (typos tolerated).
+_NAME_STRONG = re.compile(
+    rf"(?i:\bmy name is|\bname is|\bunder the name(?: of)?|\bname\s*:|\bcall me|\bthis is|\bi am|\bi'm)\s+(?P<n>{_CAP}(?:\s+{_CAP})?)"
+)
+_NAME_WEAK = re.compile(rf"(?<![A-Za-z])(?P<cue>[A-Za-z]+?)\s*(?P<n>{_CAP}\s+{_CAP})")
+_WEAK_CUES = ("from",)
+_ZH_NAME_CUE = re.compile(r"(?:我叫|我的名字是|名字叫|名字是|姓名|收件人|收货人|联系人|(?<!用)户名)\s*[是为:：]?\s*")
+_ZH_NAME_STOP = set("的了是在要想和与及我你他她们吗呢吧啊请帮谢从电手订，。！？、,.!? ")
+
+
+def _name_ok(name: str) -> bool:
+    words = [w.lower() for w in name.split() if not re.fullmatch(_TITLE, w)]
+    stop = word_list("en_stop_words")
+    places = _places_en()[2]
+    return (
+        bool(words)
+        and name.lower() not in places
+        and not any(w in stop or w in word_list("not_names_en") or w in places for w in words)
+    )
+
+
+def _trim_name(text: str, start: int, end: int) -> int:
+    """End of a name span without a trailing capitalised word that is no name ("Smith Could")."""
+    words = text[start:end].split()
+    if len(words) > 1 and not _name_ok(words[-1]):
+        return start + len(text[start:end].rsplit(maxsplit=1)[0])
+    return end
+
+
+def _names(text: str, zh: bool) -> list[_Cand]:
+    out: list[_Cand] = []
+    for m in _NAME_TITLED.finditer(text):
+        out.append((3, m.start(), _trim_name(text, m.start(), m.end()), "person_name"))
+    for pattern in (_NAME_STRONG, _NAME_WEAK):
+        for m in pattern.finditer(text):
+            end = _trim_name(text, m.start("n"), m.end("n"))
+            name = text[m.start("n") : end]
+            weak_cue = pattern is _NAME_WEAK and any(_near(m.group("cue").lower(), c) for c in _WEAK_CUES)
+            if _name_ok(name) and (pattern is _NAME_STRONG or (weak_cue and " " in name)):
+                out.append((3, m.start("n"), end, "person_name"))
+    if zh:
+        for m in _ZH_NAME_CUE.finditer(text):
+            end = m.end()
+            while end < len(text) and end - m.end() < 3 and _CJK.match(text[end]) and text[end] not in _ZH_NAME_STOP:
+                end += 1
+            # a name starts with a surname: "姓名什么的" holds none
+            if end - m.end() >= 2 and text[m.end()] in word_list("surnames_zh"):
+                out.append((3, m.end(), end, "person_name"))
+        surnames = _alternation(list(word_list("surnames_zh")))
+        for m in re.finditer(rf"(?:{surnames})(?:先生|女士|小姐)", text):
+            out.append((3, m.start(), m.end(), "person_name"))
+    return out
+
+
+# --- Entities and the whole --------------------------------------------------------------------------
+
+_ENTITY_SLOTS = {
+    "PRODUCT": "product",
+    "CATEGORY": "product",
+    "BRAND": "brand",
+    "COMPANY": "brand",
+    "SIZE": "size",
+    "PER": "person_name",
+}
+_ATTRIBUTES = frozenset({"CAPACITY", "SCREEN", "STORAGE", "WEIGHT", "VOLUME", "POWER", "RESOLUTION", "COUNT", "MODEL"})
+
+
+def _entity_slots(text: str, entities: Sequence[EntitySpan]) -> list[_Cand]:
+    out: list[_Cand] = []
+    for e in entities:
+        kind = _ENTITY_SLOTS.get(e.type) or ("attribute" if e.type in _ATTRIBUTES else None)
+        if kind and 0 <= e.start < e.end <= len(text):
+            out.append((7, e.start, e.end, kind))
+    return out
+
+
+def _slot(text: str, start: int, end: int, kind: str) -> SlotSpan:
+    value = text[start:end]
+    # Personal data never leaves in the clear: names and addresses, and whatever mask_pii masks.
+    shown = PLACEHOLDERS.get(kind) or mask_pii(value)
+    return SlotSpan(type=kind, text=shown, start=start, end=end)
+
+
+def extract_slots(text: str, lang: str, entities: Sequence[EntitySpan] = ()) -> list[SlotSpan]:
+    """The slots of one customer message (types in the module docstring), in text order.
+
+    Args:
+        text: the message as given; offsets refer to it (Python string indices).
+        lang: ``"zh"`` or ``"en"``: ``"zh"`` adds the Chinese rules (place names, 地址, 我叫, 码, ...) to
+            the English and language-neutral ones, which run on every text (Chinese messages carry
+            Latin order numbers, amounts and sizes).
+        entities: the text's NER entities (:class:`mining.contracts.EntitySpan`, offsets into ``text``),
+            read for product, brand, attribute, size and person slots.
+    Returns:
+        non-overlapping slots, ``text[start:end]`` for each except personal data, whose ``text`` is
+        its placeholder (``<NAME>``, ``<ADDRESS>``, ``<PHONE>``, ...).
+    Raises:
+        ValueError: ``lang`` is neither ``"zh"`` nor ``"en"``.
+    """
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    zh = lang == "zh"
+    candidates = _ids(text) + _group_spans(_AMOUNT, text, "amount", 0)
+    candidates += _addresses(text, zh) + _names(text, zh) + _places(text, zh)
+    candidates += _account_types(text, zh) + _group_spans(_SIZE, text, "size", 6) + _entity_slots(text, entities)
+    taken: list[_Cand] = []
+    for cand in sorted(candidates, key=lambda c: (c[0], c[1] - c[2], c[1])):
+        _, start, end, _ = cand
+        if end > start and all(end <= s or start >= e for _, s, e, _ in taken):
+            taken.append(cand)
+    return [_slot(text, s, e, kind) for _, s, e, kind in sorted(taken, key=lambda c: c[1])]

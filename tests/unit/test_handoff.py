@@ -1,0 +1,210 @@
+"""The hand-over decision: each reason on its own signal and in priority order, the request-for-a-person
+cues and their false friends, the AUC statistic and the fixed held-out split of the evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mining import handoff
+from mining.handoff import Handoff, HandoffSignals, asks_for_human, decide_handoff, handoff_score
+from mining.wordlists import word_list
+from training.eval_handoff import auc, auc_of, dialogue_signals, held_out
+from training.service_data import Dialogue, Turn
+
+CALM: dict[str, Any] = {
+    "intent": "order_status",
+    "intent_score": 0.9,
+    "asks_human": False,
+    "negative": 0.1,
+    "repeat_contacts": 0,
+    "turns": 1,
+}
+
+
+def signals(**changes: Any) -> HandoffSignals:
+    return HandoffSignals(**{**CALM, **changes})
+
+
+def test_a_calm_confident_message_stays_with_the_bot() -> None:
+    h = decide_handoff(signals())
+    assert isinstance(h, Handoff)
+    assert (h.needed, h.reason) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"asks_human": True}, "asks for a human: request for a person in the text"),
+        ({"intent": "human_agent"}, "asks for a human: intent human_agent at 0.90"),
+        (
+            {"repeat_contacts": handoff.REPEAT_THRESHOLD},
+            f"repeated contact: {handoff.REPEAT_THRESHOLD} earlier messages on the same order or intent "
+            f"(>= {handoff.REPEAT_THRESHOLD})",
+        ),
+        (
+            {"negative": handoff.NEGATIVE_THRESHOLD},
+            f"strong negative sentiment: P(negative) {handoff.NEGATIVE_THRESHOLD:.2f} (>= {handoff.NEGATIVE_THRESHOLD:.2f})",
+        ),
+        ({"intent": None, "intent_score": 0.0}, "low intent confidence: no intent"),
+        ({"intent_score": 0.3}, f"low intent confidence: order_status at 0.30 (< {handoff.INTENT_THRESHOLD:.2f})"),
+    ],
+)
+def test_each_reason_fires_on_its_own_signal(changes: dict[str, Any], reason: str) -> None:
+    h = decide_handoff(signals(**changes))
+    assert h.needed is True
+    assert h.reason == reason
+
+
+def test_each_threshold_is_the_edge() -> None:
+    assert decide_handoff(signals(repeat_contacts=handoff.REPEAT_THRESHOLD - 1)).needed is False
+    assert decide_handoff(signals(negative=handoff.NEGATIVE_THRESHOLD - 0.01)).needed is False
+    assert decide_handoff(signals(intent_score=handoff.INTENT_THRESHOLD)).needed is False
+
+
+def test_both_human_evidences_are_listed() -> None:
+    h = decide_handoff(signals(asks_human=True, intent="human_agent", intent_score=0.75))
+    assert h.reason == "asks for a human: request for a person in the text; intent human_agent at 0.75"
+
+
+def test_reasons_go_in_priority_order() -> None:
+    everything: dict[str, Any] = {
+        "asks_human": True,
+        "repeat_contacts": 5,
+        "negative": 0.99,
+        "intent": None,
+        "intent_score": 0.0,
+    }
+    expected = ["asks for a human", "repeated contact", "strong negative sentiment", "low intent confidence"]
+    calm_values = {"asks_human": False, "repeat_contacts": 0, "negative": 0.1}
+    for i, prefix in enumerate(expected):
+        dropped = {k: calm_values[k] for k in list(calm_values)[:i]}
+        reason = decide_handoff(signals(**{**everything, **dropped})).reason
+        assert reason is not None and reason.startswith(prefix), (i, reason)
+
+
+def test_thresholds_can_be_passed_for_the_evaluation() -> None:
+    s = signals(negative=0.8, repeat_contacts=1)
+    assert decide_handoff(s).needed is False
+    assert decide_handoff(s, negative_threshold=0.8).reason.startswith("strong negative")  # type: ignore[union-attr]
+    assert decide_handoff(s, repeat_threshold=1).reason.startswith("repeated contact")  # type: ignore[union-attr]
+
+
+def test_the_score_is_the_logistic_of_the_capped_features() -> None:
+    zero = {k: 0.0 for k in ("bias", *handoff.SCORE_FEATURES)}
+    assert handoff_score(signals(), zero) == 0.5
+    w = {**zero, "bias": math.log(3.0)}
+    assert handoff_score(signals(), w) == pytest.approx(0.75)
+    w = {**zero, "turns": 1.0, "repeat_contacts": 1.0}
+    capped = handoff.TURNS_CAP + handoff.REPEAT_CAP
+    assert handoff_score(signals(turns=99, repeat_contacts=99), w) == pytest.approx(1 / (1 + math.exp(-capped)))
+    w = {**zero, "asks_human": 2.0}
+    assert handoff_score(signals(intent="human_agent"), w) == handoff_score(signals(asks_human=True), w) > 0.5
+
+
+def test_the_served_score_rises_with_negativity_and_stays_in_range() -> None:
+    low, high = handoff_score(signals(negative=0.1)), handoff_score(signals(negative=0.99))
+    assert 0.0 < low < high < 1.0
+    assert decide_handoff(signals(negative=0.99)).score == high
+
+
+def test_signals_are_validated() -> None:
+    with pytest.raises(ValueError):
+        signals(negative=1.5)
+    with pytest.raises(ValueError):
+        signals(repeat_contacts=-1)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("能不能帮我转人工？", "zh"),
+        ("我要人工客服，机器人说不清楚", "zh"),
+        ("你们的投诉电话是多少", "zh"),
+        ("解决不了我就找你们经理", "zh"),
+        ("I want to speak to someone about my order", "en"),
+        ("Can I talk with a real person please", "en"),
+        ("please connect me to a human agent", "en"),
+        ("I need to speak with a live agent", "en"),
+        ("I'd like to CHAT WITH AN OPERATOR", "en"),
+    ],
+)
+def test_asks_for_human_finds_the_cues(text: str, lang: str) -> None:
+    assert asks_for_human(text, lang) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("人工智能音箱很好用", "zh"),
+        ("这款是产品经理推荐的，质量不错", "zh"),
+        ("快递什么时候到？", "zh"),
+        ("The human hair wig looks natural", "en"),
+        ("Great for a person who travels a lot", "en"),
+        ("Where is my order? It is late", "en"),
+    ],
+)
+def test_asks_for_human_ignores_false_friends(text: str, lang: str) -> None:
+    assert asks_for_human(text, lang) is False
+
+
+def test_the_cue_files_hold_the_core_cues() -> None:
+    assert {"转人工", "人工客服", "投诉电话", "找你们经理"} <= word_list("handoff_human_zh")
+    assert {"real person", "human agent"} <= word_list("handoff_human_en")
+    assert not {"人工", "经理"} & word_list("handoff_human_zh")
+
+
+def brute_force_auc(scores: list[float], labels: list[bool]) -> float:
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    pairs = [1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg)]
+    return sum(pairs) / len(pairs)
+
+
+def test_auc_is_the_pairwise_count() -> None:
+    scores = [0.9, 0.4, 0.4, 0.7, 0.1, 0.4, 0.8]
+    labels = [True, True, False, False, False, True, False]
+    assert auc(scores, labels) == pytest.approx(brute_force_auc(scores, labels))
+    assert auc(scores, labels) == pytest.approx(7 / 12)  # 4 + 1.5 + 1.5 of the 3 x 4 pairs
+    assert auc([0.2, 0.9], [False, True]) == 1.0
+    assert math.isnan(auc([0.2, 0.9], [True, True]))
+
+
+def test_auc_of_scores_a_resample_with_repeats() -> None:
+    scores = np.array([0.9, 0.4, 0.3, 0.7])
+    labels = np.array([True, True, False, False])
+    idx = np.array([0, 0, 1, 2, 3, 3])
+    expected = brute_force_auc(scores[idx].tolist(), labels[idx].tolist())
+    assert auc_of(scores, labels)(idx) == pytest.approx(expected)
+
+
+def test_the_held_out_part_is_fixed_by_the_id() -> None:
+    ids = [str(3830000000000000 + 7919 * i) for i in range(2000)]
+    first = [i for i in ids if held_out(i)]
+    assert first == [i for i in ids if held_out(i)]
+    assert 0.27 < len(first) / len(ids) < 0.33
+    for i in ids[:50]:  # the documented rule, written out independently
+        h = int(hashlib.sha256(f"handoff:{i}".encode()).hexdigest()[:8], 16)
+        assert held_out(i) == (h / 16**8 < 0.3)
+
+
+def test_dialogue_signals_read_the_customer_turns_only() -> None:
+    turns = (
+        Turn("customer", "我的宽带又断了", ("我的宽带又断了",)),
+        Turn("helpdesk", "您好，请提供账号", ("您好，请提供账号",)),
+        Turn("customer", "还是不行，转人工", ("还是不行，转人工",)),
+        Turn("helpdesk", "请找人工客服", ("请找人工客服",)),
+        Turn("customer", "好的", ("好的",)),
+    )
+    s = dialogue_signals(Dialogue("1", turns, 0.0, -1.5, 0.0), [0.8, 0.9, 0.2])
+    assert (s.turns, s.negative, s.repeat_contacts, s.asks_human) == (3, 0.9, 2, True)
+    assert (s.intent, s.intent_score) == (None, 0.0)
+    helpdesk_only = (turns[0], turns[1], Turn("customer", "好的", ("好的",)))
+    assert dialogue_signals(Dialogue("2", helpdesk_only, 0.0, 0.0, 0.0), [0.8, 0.2]).asks_human is False
+    with pytest.raises(ValueError):
+        dialogue_signals(Dialogue("3", turns, 0.0, 0.0, 0.0), [0.5])

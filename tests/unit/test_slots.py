@@ -1,0 +1,200 @@
+"""Slot rules (mining/slots.py): known answers in Chinese and English, offsets, card numbers never
+taken for ids, personal data masked, entities turned into slots; and the evaluation's counting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mining.contracts import EntitySpan
+from mining.slots import SLOT_TYPES, SlotSpan, extract_slots
+from mining.text import _luhn_ok
+from training.eval_slots import baseline_spans, row_counts
+
+CARD = "4111111111111111"  # Luhn-valid test card
+
+
+def _found(text: str, lang: str) -> list[tuple[str, str]]:
+    return [(s.type, s.text) for s in extract_slots(text, lang)]
+
+
+def _span(slots: list[SlotSpan], kind: str) -> SlotSpan:
+    hits = [s for s in slots if s.type == kind]
+    assert len(hits) == 1, slots
+    return hits[0]
+
+
+def test_english_order_number_with_offsets() -> None:
+    text = "I want to cancel order 370795561790, please"
+    s = _span(extract_slots(text, "en"), "order_id")
+    assert (s.start, s.end, s.text) == (23, 35, "370795561790")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("cancel ordedr 00123842", "00123842"),  # a typo in the cue
+        ("status of order113542617735999", "113542617735999"),  # glued to its cue
+        ("my order number is ORD-88213", "ORD-88213"),
+        ("请帮我查一下订单号：20231234的物流", "20231234"),
+        ("单号 7735462 还没发货", "7735462"),
+    ],
+)
+def test_order_numbers_after_their_cues(text: str, value: str) -> None:
+    assert ("order_id", value) in _found(text, "zh" if "单" in text else "en")
+
+
+def test_invoice_number_keeps_its_hash_and_chinese_invoice() -> None:
+    assert _found("I need my invoice #85632", "en") == [("invoice_id", "#85632")]
+    assert _found("发票号 88001234 开错了", "zh") == [("invoice_id", "88001234")]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_luhn_valid_card_number_is_never_an_order_or_invoice_id(lang: str) -> None:
+    assert _luhn_ok(CARD) and not _luhn_ok(CARD[:-1] + "2")
+    for text in (f"cancel order {CARD}", f"invoice {CARD}", f"订单号{CARD}", "order 4111 1111 1111 1111"):
+        kinds = {s.type for s in extract_slots(text, lang)}
+        assert not kinds & {"order_id", "invoice_id"}, text
+    # the same digits with a wrong check digit are an ordinary order number
+    assert ("order_id", CARD[:-1] + "2") in _found(f"cancel order {CARD[:-1]}2", lang)
+
+
+def test_digits_without_an_order_cue_are_no_order_id() -> None:
+    assert _found("check invoice from 7 purchases ago", "en") == []
+    assert _found("my phone has 12345 photos", "en") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "value"),
+    [
+        ("退我50元", "zh", "50"),
+        ("多扣了¥99.5，请退回", "zh", "99.5"),
+        ("I expect a refund of $1,200.50", "en", "1,200.50"),
+        ("waiting for a reimbursement of350 dollars", "en", "350"),
+    ],
+)
+def test_amounts_in_yuan_and_dollars(text: str, lang: str, value: str) -> None:
+    s = _span(extract_slots(text, lang), "amount")
+    assert s.text == value == text[s.start : s.end]
+
+
+def test_counts_in_kuai_are_no_amount() -> None:
+    assert _found("买了3块电池", "zh") == []
+
+
+def test_sizes() -> None:
+    assert ("size", "42") in _found("这双鞋42码偏小，想换XL码的外套", "zh")
+    assert ("size", "XL") in _found("这双鞋42码偏小，想换XL码的外套", "zh")
+    assert _found("can I swap it for size 10?", "en") == [("size", "10")]
+    assert _found("an XL would fit", "en") == [("size", "XL")]
+    assert _found("an xl would fit", "en") == []
+
+
+def test_chinese_city_and_country() -> None:
+    assert _found("能发到杭州吗", "zh") == [("city", "杭州")]
+    assert _found("我在广东省", "zh") == [("city", "广东省")]
+    assert _found("能寄到日本吗", "zh") == [("country", "日本")]
+    # a name that is also a word needs its 市; a place before 联通 names a company
+    assert _found("包装开封了", "zh") == []
+    assert _found("我用的是中国联通", "zh") == []
+
+
+def test_chinese_address_comes_back_masked_with_its_offsets() -> None:
+    text = "请寄到北京市朝阳区建国路88号3号楼2单元501室，谢谢"
+    s = _span(extract_slots(text, "zh"), "address")
+    assert (s.text, text[s.start : s.end]) == ("<ADDRESS>", "北京市朝阳区建国路88号3号楼2单元501室")
+    # a place name alone is a city, not an address
+    assert [x.type for x in extract_slots("我住在北京市", "zh")] == ["city"]
+
+
+def test_english_places() -> None:
+    assert _found("do you ship to Seattle?", "en") == [("city", "Seattle")]
+    assert _found("can i order from japan", "en") == [("country", "japan")]
+    assert _found("please send it to us", "en") == []  # "US" only in capitals
+    assert _found("I switched to China Unicom", "en") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "name"),
+    [
+        ("i need the bills from Anna Freeman", "en", "Anna Freeman"),
+        ("download my invoice from Mr. Smith could you help", "en", "Mr. Smith"),
+        ("my name is Maria Lopez", "en", "Maria Lopez"),
+        ("我叫张伟，想查订单", "zh", "张伟"),
+        ("收件人：王小明", "zh", "王小明"),
+        ("李女士您好", "zh", "李女士"),
+    ],
+)
+def test_person_names_come_back_masked(text: str, lang: str, name: str) -> None:
+    s = _span(extract_slots(text, lang), "person_name")
+    assert s.text == "<NAME>" and text[s.start : s.end] == name
+
+
+def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
+    assert _found("姓名什么的都没填", "zh") == []
+    assert _found("contact us from Customer Service", "en") == []
+
+
+def test_account_types() -> None:
+    assert _found("help me change to the Gold account", "en") == [("account_type", "Gold")]
+    assert _found("i cannot create a platinum acount", "en") == [("account_type", "platinum")]
+    assert _found("deleting myFreemium profile", "en") == [("account_type", "Freemium")]
+    assert _found("do you have a free number to call?", "en") == []
+    assert _found("我是黄金会员", "zh") == [("account_type", "黄金")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to cancel order 370795561790 and get $12.50 back, ship to Toronto",
+        "退我50元，订单号：20231234，寄到上海，尺码XL",
+        "premium account of Mr. Jones, invoice #00108",
+    ],
+)
+def test_offsets_hold_for_every_slot_that_is_not_masked(text: str) -> None:
+    slots = extract_slots(text, "zh" if "订" in text else "en")
+    assert len(slots) >= 3
+    for s in slots:
+        if s.text.startswith("<"):
+            continue
+        assert text[s.start : s.end] == s.text
+    assert all(a.end <= b.start for a, b in zip(slots, slots[1:]))  # text order, no overlaps
+    assert {s.type for s in slots} <= set(SLOT_TYPES)
+
+
+def test_entities_become_product_brand_and_attribute_slots() -> None:
+    text = "my Huawei Mate 60 with 512GB storage, order 370795561790"
+    ents = [
+        EntitySpan(type="BRAND", text="Huawei", start=3, end=9, score=1.0, source="brands", canonical="Huawei"),
+        EntitySpan(type="PRODUCT", text="Mate 60", start=10, end=17, score=0.9),
+        EntitySpan(type="STORAGE", text="512GB", start=23, end=28, score=1.0, source="pattern"),
+        EntitySpan(type="PER", text="Mate", start=10, end=14, score=0.5),  # overlaps the product
+        EntitySpan(type="MODEL", text="370795561790", start=44, end=56, score=1.0, source="pattern"),
+    ]
+    got = [(s.type, s.text, s.start, s.end) for s in extract_slots(text, "en", ents)]
+    assert got == [
+        ("brand", "Huawei", 3, 9),
+        ("product", "Mate 60", 10, 17),
+        ("attribute", "512GB", 23, 28),
+        ("order_id", "370795561790", 44, 56),  # the rule wins over the entity
+    ]
+    assert extract_slots(text, "en") == [s for s in extract_slots(text, "en", ents) if s.type == "order_id"]
+
+
+def test_a_person_entity_is_masked() -> None:
+    ent = EntitySpan(type="PER", text="Zhang", start=6, end=11, score=0.9)
+    assert extract_slots("thanks Zhang", "en", [ent]) == [SlotSpan(type="person_name", text="<NAME>", start=6, end=11)]
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="lang"):
+        extract_slots("order 12345", "fr")
+
+
+def test_evaluation_counts_exact_spans_and_the_baseline() -> None:
+    gold = [{("order_id", 6, 14)}, set(), {("amount", 1, 4)}]
+    pred = [{("order_id", 6, 14)}, {("city", 0, 3)}, {("amount", 0, 4)}]
+    assert row_counts(gold, pred).tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+    assert row_counts(gold, pred, "amount").sum(axis=0).tolist() == [0, 1, 1]
+    assert baseline_spans("order 12345678 for $160") == {("order_id", 6, 14), ("amount", 20, 23)}
+    assert isinstance(row_counts([], []), np.ndarray) and row_counts([], []).shape == (0, 3)
