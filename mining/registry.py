@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TASKS = ("sentiment", "classification", "ner", "aspects", "keywords", "demand", "recall", "sequence")
+TASKS = ("sentiment", "classification", "ner", "aspects", "keywords", "demand", "recall", "sequence", "intent")
 PROFILES = ("quick", "default", "full")
 REQUIRED_METADATA = ("metrics", "baseline_metrics", "params", "data", "label_map")
 REQUIRED_DATA_KEYS = ("name", "sha256", "n_train", "n_val", "n_test")
@@ -108,6 +108,7 @@ SELECTION: dict[str, tuple[str, Literal["max", "min"]]] = {
     "sequence": ("val_ndcg_at_10", "max"),
     "keywords": ("", "max"),
     "recall": ("", "max"),
+    "intent": ("served_val_accuracy", "max"),
 }
 
 
@@ -242,6 +243,13 @@ MODELS: tuple[ModelSpec, ...] = (
               quick=("--epochs", "2", "--hidden", "16", "--layers", "1", "--max-len", "20", "--no-gru", "--threads", "1"),
               default=("--no-gru", "--no-refit", "--epochs", "10"),
               full=()),
+    # Customer-service intents, Chinese and English in one model (data/customer_service/LABELS.md): a character CNN
+    # + TF-IDF first, the multilingual encoder in stage 2 (docs/training.md#service-intents).
+    ModelSpec("intent", None, "intent", "train_intents", required=False,
+              quick=("--arch", "cnn", "--max-train-samples", "600", "--epochs", "2", *_TINY_CHARS),
+              default=("--arch", "cnn", "--epochs", "6"),
+              upgrade=(*_E5, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "2e-4"),
+              full=(*_E5, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "2e-4")),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
                      "--seeds", "1", "--threads", "1"),
@@ -261,6 +269,7 @@ RUNNERS: tuple[RunnerSpec, ...] = tuple(
         ("recall", "runners.recall:RecallRunner"),
         ("sequence", "runners.sequence:SequenceRunner"),
         ("demand", "runners.demand:DemandRunner"),
+        ("intent", "runners.intent:IntentRunner"),
     )
 )
 

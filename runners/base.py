@@ -212,12 +212,15 @@ class LabelRunner(RunnerBase):
         ``null`` with a reason where there is none or the model is not sure."""
         from mining.models.textclf import Abstention, predict_routed, served_note
 
-        langs = {name: self.specs[name].lang or "" for name in self.models}
+        # A model without a language (the service intents) reads both.
+        langs: dict[str, tuple[str, ...]] = {
+            n: (lang,) if (lang := self.specs[n].lang) else ("zh", "en") for n in self.models
+        }
         return predict_routed(
-            {langs[n]: m for n, m in self.models.items()},
-            {langs[n]: t for n, t in self.tags.items()},
+            {lang: m for n, m in self.models.items() for lang in langs[n]},
+            {lang: t for n, t in self.tags.items() for lang in langs[n]},
             items,
             task=self.RUNNER,
-            abstention={langs[n]: Abstention.from_metadata(self.metadata[n]) for n in self.models},
-            served={langs[n]: served_note(self.metadata[n]) for n in self.models},
+            abstention={lang: Abstention.from_metadata(self.metadata[n]) for n in self.models for lang in langs[n]},
+            served={lang: served_note(self.metadata[n]) for n in self.models for lang in langs[n]},
         )

@@ -1,0 +1,264 @@
+"""Train the customer-service intent model (13 labels, Chinese and English in one model) and save it
+into the BentoML model store as ``intent``.
+
+    python -m training.train_intents                          # the multilingual encoder (e5-small)
+    python -m training.train_intents --arch cnn --epochs 6    # a character CNN, minutes on a CPU
+    python -m training.train_intents --no-zh-train --no-save  # English only: cross-lingual transfer
+
+Data (``data/customer_service/``, label guide ``LABELS.md``): Bitext's official splits (English,
+its 27 intents mapped onto the 13 labels) and the hand-labelled Chinese customer turns, whose
+``train`` half is cut 70/30 (seeded, by label) into training and validation rows; their ``test``
+half is read once, at the end. Every choice (epochs, ensemble weight, quantisation, abstention
+threshold) is made on validation: Bitext's validation split plus the Chinese validation rows.
+
+Test groups, each reported with a 95% interval and paired against both baselines: ``en`` (Bitext
+test rows whose template, :func:`training.service_data.template_key`, is new), ``en_template``
+(test rows repeating a training template: generated near-copies, reported apart) and ``zh`` (the
+Chinese test half, near-duplicates of training turns removed). Baselines: TF-IDF + logistic
+regression (character 1-3-grams, which read both scripts) and the review intent rules of
+:mod:`mining.intents` mapped onto the labels (:data:`RULE_LABELS`; without sentiment, so they never
+say complaint or feedback).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mining.artifacts import pick_device
+from mining.intents import intent_of
+from mining.models.textclf import BASELINE_SERVED
+from mining.text import clean, detect_language
+from training.common import confusion_matrix, fingerprint, parse_config, per_class_report
+from training.dedup import duplicate_clusters
+from training.intervals import Headline, mean_of, uncertainty
+from training.run import Report, Saved, finish_run, setup_run
+from training.service_data import LABELS, bitext_intents, template_key, zh_turns
+from training.store import shared_encoder_record
+from training.textclf import Split, TextClfConfig, fit_and_evaluate, tfidf_baseline
+
+NAME = "intent"
+ARCHS = ("e5", "cnn", "bilstm")
+GROUPS = ("en", "en_template", "zh")
+# The review intent rules' labels on this label set: a return, refund or repair is a return first
+# (LABELS.md rule 3), a wish or a question is about a product.
+RULE_LABELS = {
+    "return_refund": "return_exchange",
+    "order_status": "order_status",
+    "request": "product_question",
+    "question": "product_question",
+    "complaint": "complaint",
+    "praise": "feedback",
+    "neutral": "other",
+}
+
+
+@dataclass
+class IntentConfig(TextClfConfig):
+    """Train the customer-service intent model and save it into the model store."""
+
+    zh_train: bool = field(
+        default=True, metadata={"help": "train with the Chinese train half; off: English only (transfer)"}
+    )
+    zh_val_share: float = field(default=0.3, metadata={"help": "share of the Chinese train half kept for validation"})
+
+
+def _macro_f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> Any:
+    """Statistic: macro-F1 over ``classes`` (the labels present in the group's truth) of resampled items."""
+
+    def stat(idx: np.ndarray) -> float:
+        t, p = y[idx], pred[idx]
+        f1 = []
+        for c in classes:
+            tp = float(((t == c) & (p == c)).sum())
+            denom = float((t == c).sum() + (p == c).sum())
+            f1.append(2 * tp / denom if denom else 0.0)
+        return float(np.mean(f1))
+
+    return stat
+
+
+def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]:
+    """The train / val / test splits with a group per test row (see the module docstring).
+
+    Returns:
+        ({"train", "val", "test"} -> Split over :data:`LABELS` ids, the ``data`` metadata block).
+    """
+    ids = {label: i for i, label in enumerate(LABELS)}
+    en = {s: bitext_intents(s) for s in ("train", "validation", "test")}
+    train_t = [clean(u.text) for u in en["train"]]
+    train_y = [ids[u.label] for u in en["train"]]
+    val_t = [clean(u.text) for u in en["validation"]]
+    val_y = [ids[u.label] for u in en["validation"]]
+    seen_templates = {template_key(u.text, u.slots) for u in en["train"]}
+    test_t = [clean(u.text) for u in en["test"]]
+    test_y = [ids[u.label] for u in en["test"]]
+    test_g = ["en_template" if template_key(u.text, u.slots) in seen_templates else "en" for u in en["test"]]
+
+    zh_tr, zh_te = zh_turns("train"), zh_turns("test")
+    rng = np.random.default_rng(cfg.seed)
+    zh_val: list[int] = []
+    for label in LABELS:  # by label, so a rare label has validation rows too
+        of_label = [i for i, t in enumerate(zh_tr) if t.label == label]
+        rng.shuffle(of_label)
+        zh_val += of_label[: int(round(len(of_label) * cfg.zh_val_share))]
+    val_set = set(zh_val)
+    zh_fit = [i for i in range(len(zh_tr)) if i not in val_set]
+    if cfg.zh_train:
+        train_t += [clean(zh_tr[i].text) for i in zh_fit]
+        train_y += [ids[zh_tr[i].label] for i in zh_fit]
+    val_t += [clean(zh_tr[i].text) for i in sorted(zh_val)]
+    val_y += [ids[zh_tr[i].label] for i in sorted(zh_val)]
+    # A Chinese test turn that near-duplicates a labelled train-half turn (a repeated post) is dropped.
+    zh_known = [clean(t.text) for t in zh_tr]
+    zh_test = [clean(t.text) for t in zh_te]
+    clusters = duplicate_clusters(zh_known + zh_test)
+    known_clusters = set(clusters[: len(zh_known)].tolist())
+    keep = [j for j in range(len(zh_test)) if clusters[len(zh_known) + j] not in known_clusters and zh_test[j]]
+    test_t += [zh_test[j] for j in keep]
+    test_y += [ids[zh_te[j].label] for j in keep]
+    test_g += ["zh"] * len(keep)
+
+    if cfg.max_train_samples and cfg.max_train_samples < len(train_t):
+        pick = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_t))[: cfg.max_train_samples])
+        train_t, train_y = [train_t[i] for i in pick], [train_y[i] for i in pick]
+    splits = {
+        "train": Split(train_t, np.array(train_y, dtype=np.int64)),
+        "val": Split(val_t, np.array(val_y, dtype=np.int64)),
+        "test": Split(test_t, np.array(test_y, dtype=np.int64), np.array(test_g, dtype=object)),
+    }
+    rows = [f"{t}\t{y}" for s in ("train", "val", "test") for t, y in zip(splits[s].texts, splits[s].y)]
+    meta = {
+        "name": "Bitext customer-service intents (en) + hand-labelled STC-3 / review turns (zh)",
+        "sha256": fingerprint(rows),
+        "val_sha256": fingerprint([f"{t}\t{y}" for t, y in zip(val_t, val_y)]),
+        "n_train": len(train_t),
+        "n_val": len(val_t),
+        "n_test": len(test_t),
+        "n_test_by_group": {g: test_g.count(g) for g in GROUPS},
+        "zh_test_near_duplicates_dropped": len(zh_test) - len(keep),
+        "zh_train": cfg.zh_train,
+    }
+    return splits, meta
+
+
+def rule_predictions(texts: Sequence[str]) -> np.ndarray:
+    """(n,) label ids of the review intent rules (no sentiment) mapped by :data:`RULE_LABELS`."""
+    ids = {label: i for i, label in enumerate(LABELS)}
+    return np.array([ids[RULE_LABELS[intent_of(t, detect_language(t), None)]] for t in texts], dtype=np.int64)
+
+
+def by_group(test: Split, preds: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Accuracy and macro-F1 per test group of ``preds["model"]``, each with its interval and paired
+    against every other entry of ``preds`` (the baselines), on the same rows."""
+    assert test.groups is not None
+    out: dict[str, Any] = {}
+    for g in GROUPS:
+        rows = np.flatnonzero(test.groups == g)
+        if not len(rows):
+            continue
+        y = test.y[rows]
+        classes = np.unique(y)
+        p = {k: v[rows] for k, v in preds.items()}
+        block: dict[str, Any] = {"n": int(len(rows))}
+        for base in (k for k in preds if k != "model"):
+            heads = [
+                Headline("accuracy", mean_of(p["model"] == y), mean_of(p[base] == y), base),
+                Headline("macro_f1", _macro_f1(y, p["model"], classes), _macro_f1(y, p[base], classes), base),
+            ]
+            unc = uncertainty(heads, len(rows))
+            block.setdefault("ci95", unc["ci95"])
+            block[f"vs_{base}"] = unc["vs_baseline"]
+        for k, v in p.items():
+            block[f"{k}_accuracy"] = float((v == y).mean())
+            block[f"{k}_macro_f1"] = _macro_f1(y, v, classes)(np.arange(len(rows)))
+        out[g] = block
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train, choose on validation, measure once on the test groups, save into the store.
+
+    Returns:
+        ``{"metrics": {..., "by_group": {group: {"n", "model_accuracy", "model_macro_f1",
+        "tfidf_accuracy", ..., "ci95", "vs_tfidf", "vs_rules"}}}, "baseline_metrics", "served",
+        "ci95", "vs_baseline", "data", "tag"}``.
+    """
+    cfg = parse_config(IntentConfig, argv)
+    cfg.lang = "zh"  # the TF-IDF baseline's character n-grams, which read both scripts
+    cfg.max_len = cfg.max_len or 64
+    cfg.resolve(ARCHS)
+    setup_run(cfg)
+    device = pick_device()
+    splits, data_meta = service_splits(cfg)
+    labels = list(LABELS)
+    print(
+        f"[{NAME}] {data_meta['n_train']} train / {data_meta['n_val']} val / {data_meta['n_test']} test "
+        f"{data_meta['n_test_by_group']}",
+        file=sys.stderr,
+    )
+    baseline, linear = tfidf_baseline(splits, "zh", labels)
+    out = fit_and_evaluate(cfg, splits, labels, device, NAME, linear, data_meta["sha256"])
+    metrics, pred, history = out["metrics"], out["pred"], out["history"]
+    test = splits["test"]
+    groups = by_group(test, {"model": pred, "tfidf": out["baseline_pred"], "rules": rule_predictions(test.texts)})
+    metrics["by_group"] = groups
+    metrics["abstention"] = out["abstention"]
+    metrics["quantization"] = out["quantization"]
+    baseline_metrics = {
+        "test_accuracy": baseline["test_accuracy"],
+        "test_macro_f1": baseline["test_macro_f1"],
+        "model": f"tf-idf {baseline['features']} + logistic regression",
+        "C": baseline["C"],
+    }
+    result: dict[str, Any] = {
+        "metrics": metrics,
+        "baseline_metrics": baseline_metrics,
+        "served": out["served"],
+        **out["uncertainty"],
+        "data": data_meta,
+        "per_class": per_class_report(test.y, pred, labels),
+        "tag": None,
+    }
+
+    def saved() -> Saved:
+        extra = {
+            "history": dataclasses.asdict(history),
+            "abstention": out["abstention"],
+            "quantization": out["quantization"],
+            "served": out["served"],
+            "by_group": groups,
+            **out["uncertainty"],
+        }
+        if cfg.arch == "e5" and cfg.frozen_layers and out["served"]["model"] != BASELINE_SERVED:
+            extra["shared_encoder"] = shared_encoder_record(
+                NAME, cfg.frozen_layers, data_meta["sha256"], "test_accuracy", metrics["test_accuracy"]
+            )
+        return Saved("intent", None, out["served"]["model"], out["model"].save, data_meta,
+                     {str(i): label for i, label in enumerate(labels)}, extra)  # fmt: skip
+
+    lines = [
+        f"  {g:<11} n={b['n']:<4} model acc {b['model_accuracy']:.3f} macro-F1 {b['model_macro_f1']:.3f} | "
+        f"tfidf {b['tfidf_accuracy']:.3f} / {b['tfidf_macro_f1']:.3f} | rules {b['rules_accuracy']:.3f} / "
+        f"{b['rules_macro_f1']:.3f}"
+        for g, b in groups.items()
+    ]
+    return finish_run(
+        cfg,
+        NAME,
+        result,
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
+        summary=f"[{NAME}] served {out['served']['model']}; test by group:\n" + "\n".join(lines),
+        report=Report(dict(result), history, confusion=(confusion_matrix(test.y, pred, len(labels)), labels)),
+        saved=saved,
+    )
+
+
+if __name__ == "__main__":
+    main()
