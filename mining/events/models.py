@@ -33,6 +33,9 @@ class StoredAnalysis(BaseModel):
     entities: list[StoredEntity] = []
     keywords: list[StoredKeyword] = []
     aspects: list[StoredAspect] = []
+    intent: str | None = Field(
+        default=None, description="service intent of a message (data/customer_service/LABELS.md)"
+    )
 
 
 # --- profile ------------------------------------------------------------------------------------
@@ -81,6 +84,12 @@ class ProfileAspects(BaseModel):
     disliked: list[AspectOpinion] = Field(description="aspects judged more negatively, most disliked first")
 
 
+class ServiceIssue(BaseModel):
+    intent: str = Field(description="a service intent that asks for action (not feedback or other)")
+    count: int = Field(description="messages with it in the window")
+    last_seen: float = Field(description="Unix s of the latest")
+
+
 class Profile(BaseModel):
     user_id: str
     n_events: int
@@ -92,6 +101,9 @@ class Profile(BaseModel):
     entities: list[TermCount]
     recent_items: list[RecentItem]
     aspects: ProfileAspects = Field(description="what the user's texts like and dislike (POST /aspects on each)")
+    service_issues: list[ServiceIssue] = Field(
+        default=[], description="service requests in the user's messages of the last 14 days, latest first"
+    )
 
 
 # --- trends -------------------------------------------------------------------------------------
@@ -107,6 +119,15 @@ class TrendTerm(BaseModel):
 class TrendList(BaseModel):
     rising: list[TrendTerm]
     falling: list[TrendTerm]
+
+
+class IntentTrend(TrendTerm):
+    change_percent: float | None = Field(description="100 * change / previous; null without previous messages")
+
+
+class IntentTrendList(BaseModel):
+    rising: list[IntentTrend]
+    falling: list[IntentTrend]
 
 
 class TrendWindow(BaseModel):
@@ -153,3 +174,6 @@ class Trends(BaseModel):
     entity: TrendList
     keyword: TrendList
     aspect: AspectTrends
+    intent: IntentTrendList = Field(
+        default=IntentTrendList(rising=[], falling=[]), description="service intents of messages, by change"
+    )

@@ -16,12 +16,15 @@ from mining.events.models import (
     AspectOpinion,
     AspectTrend,
     AspectTrends,
+    IntentTrend,
+    IntentTrendList,
     Interest,
     Profile,
     ProfileAspects,
     ProfileSentiment,
     RecentItem,
     SentimentDay,
+    ServiceIssue,
     TermCount,
     TrendCounts,
     TrendList,
@@ -30,7 +33,7 @@ from mining.events.models import (
     TrendTerm,
     TrendWindow,
 )
-from mining.events.terms import ITEM_WEIGHTS
+from mining.events.terms import ACTION_INTENTS, ITEM_WEIGHTS
 
 
 class StoreQueries(Backend):
@@ -76,6 +79,26 @@ class StoreQueries(Backend):
                 [user_id, since, limit],
             )
         ]
+
+    def service_issues(self, user_id: str, since: float) -> list[ServiceIssue]:
+        """The service requests (:data:`ACTION_INTENTS`) in the user's messages since ``since``
+        (Unix s): per intent its count and latest time, latest first."""
+        marks = ",".join("?" * len(ACTION_INTENTS))
+        rows = self._rows(
+            f"SELECT term, COUNT(*), MAX(ts) FROM terms WHERE user_id = ? AND kind = 'intent' AND ts >= ?"
+            f" AND term IN ({marks}) GROUP BY term ORDER BY 3 DESC, term",
+            [user_id, since, *ACTION_INTENTS],
+        )
+        return [ServiceIssue(intent=str(t), count=int(n), last_seen=float(ts)) for t, n, ts in rows]
+
+    def last_purchase(self, user_id: str) -> tuple[str, float] | None:
+        """(item id, Unix s) of the user's latest purchase event, or None."""
+        rows = self._rows(
+            "SELECT item_id, ts FROM events WHERE user_id = ? AND type = 'purchase' AND item_id IS NOT NULL"
+            " ORDER BY ts DESC, id DESC LIMIT 1",
+            [user_id],
+        )
+        return (str(rows[0][0]), float(rows[0][1])) if rows else None
 
     def profile(self, user_id: str, top: int = 10, days: int = 14, now: float | None = None) -> Profile | None:
         """What a user's events say about them, or None when the user has no events.
@@ -138,6 +161,7 @@ class StoreQueries(Backend):
             [user_id, top],
         )
         return Profile(
+            service_issues=self.service_issues(user_id, now - days * 86400),
             user_id=user_id,
             n_events=int(head[0]),
             first_seen=head[1],
@@ -184,7 +208,7 @@ class StoreQueries(Backend):
         cur_pos, prev_pos = _share(cur_events[1], cur_events[2]), _share(prev_events[1], prev_events[2])
         lists: dict[str, TrendList] = {}
         zero = (0, 0, 0, 0)
-        for kind in ("category", "entity", "keyword"):
+        for kind in ("category", "entity", "keyword", "intent"):
             terms: list[TrendTerm] = []
             for k in {k for k in (*cur_terms, *prev_terms) if k[0] == kind}:
                 c, p = cur_terms.get(k, zero), prev_terms.get(k, zero)
@@ -220,6 +244,17 @@ class StoreQueries(Backend):
             entity=lists["entity"],
             keyword=lists["keyword"],
             aspect=_aspect_trends(cur_terms, prev_terms, top, min_count),
+            intent=IntentTrendList(
+                **{
+                    side: [
+                        IntentTrend(
+                            **t.model_dump(), change_percent=100.0 * t.change / t.previous if t.previous else None
+                        )
+                        for t in getattr(lists["intent"], side)
+                    ]
+                    for side in ("rising", "falling")
+                }
+            ),
         )
 
     def _window(self, lo: int, hi: int) -> tuple[dict[tuple[str, str, str], tuple[int, ...]], tuple[int, ...]]:

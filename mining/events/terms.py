@@ -13,6 +13,20 @@ from mining.events.models import StoredAnalysis
 from mining.text import PLACEHOLDERS, mask_pii, normalize, normalize_term
 
 EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message")
+# Service intents that ask the shop to act: what a profile lists as open and hand-over counts as repeats.
+ACTION_INTENTS = (
+    "order_status",
+    "cancel_order",
+    "change_order",
+    "return_exchange",
+    "refund_status",
+    "invoice",
+    "payment",
+    "product_question",
+    "complaint",
+    "human_agent",
+    "account",
+)
 
 # Interaction strength of an event with an item, in the units of the recall model's weights
 # (MovieLens ratings 1-5): a purchase says more than a click. Searches and messages name no item.
@@ -125,4 +139,7 @@ def terms_of(analysis: StoredAnalysis | dict[str, Any] | None, event_type: str, 
         if key[0] and key not in seen and key[1] in _ASPECT_POSITIVE:
             seen.add(key)
             rows.append(Term("aspect", key[0], key[1], w, _ASPECT_POSITIVE[key[1]]))
+    # Only what a customer writes to the shop is a service request; a review's "complaint" is an opinion.
+    if a.intent and event_type == "message":
+        rows.append(Term("intent", a.intent, "", 1.0, pos))
     return rows

@@ -69,7 +69,9 @@ class StoreWrites(Backend):
                 digest = e.get("body_hash") or body_hash(e)  # of the event as sent: retries compare with it
                 # Last guard: whatever the caller masked, no personal number reaches a column.
                 raw = e.get("analysis")
-                a = guard_analysis(raw.model_dump() if isinstance(raw, StoredAnalysis) else raw or {})
+                a = guard_analysis(
+                    raw.model_dump(exclude_defaults=True) if isinstance(raw, StoredAnalysis) else raw or {}
+                )
                 text = None if e.get("text") is None else scrub(e["text"])
                 ts = float(e["ts"])
                 # DO NOTHING on a stored key: a concurrent writer of the same key waits for the

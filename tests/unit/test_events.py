@@ -448,3 +448,55 @@ def test_a_url_names_its_backend(tmp_path: Path) -> None:
     assert isinstance(open_store(tmp_path / "b.db"), SQLiteEventStore)
     with pytest.raises(ValueError, match=r"got mysql://$"):
         open_store("mysql://user:secret@host/db")
+
+
+def intent_analysis(intent: str | None, positive: float = 0.3) -> dict:
+    return {**analysis("Phones", positive), "intent": intent}
+
+
+def test_message_intents_count_as_service_issues_reviews_do_not(store_url: str) -> None:
+    store = open_store(store_url)
+    store.add(
+        [
+            ev("m1", "u", "message", T0, a=intent_analysis("refund_status")),
+            ev("m2", "u", "message", T0 + 60, a=intent_analysis("refund_status")),
+            ev("m3", "u", "message", T0 + 120, a=intent_analysis("order_status")),
+            ev("m4", "u", "message", T0 + 180, a=intent_analysis("feedback")),  # asks for nothing
+            ev("m5", "u", "message", T0 - 30 * DAY, a=intent_analysis("invoice")),  # too old
+            ev("r1", "u", "review", T0 + 240, a=intent_analysis("complaint")),  # an opinion, not a request
+        ]
+    )
+    issues = [(i.intent, i.count, i.last_seen) for i in store.service_issues("u", T0 - DAY)]
+    assert issues == [("order_status", 1, T0 + 120), ("refund_status", 2, T0 + 60)]
+    assert profile_of(store, "u", now=T0 + DAY)["service_issues"] == [
+        {"intent": "order_status", "count": 1, "last_seen": T0 + 120},
+        {"intent": "refund_status", "count": 2, "last_seen": T0 + 60},
+    ]
+    assert store.service_issues("nobody", 0) == []
+
+
+def test_last_purchase_is_the_latest_purchase_event(store_url: str) -> None:
+    store = open_store(store_url)
+    assert store.last_purchase("u") is None
+    store.add(
+        [
+            ev("p1", "u", "purchase", T0, "i1"),
+            ev("p2", "u", "purchase", T0 + 5, "i2"),
+            ev("v", "u", "view", T0 + 9, "i3"),
+        ]
+    )
+    assert store.last_purchase("u") == ("i2", T0 + 5)
+
+
+def test_intent_trends_give_the_change_in_percent(store_url: str) -> None:
+    store = open_store(store_url)
+    events = [ev(f"p{k}", f"u{k}", "message", T0 + k, a=intent_analysis("refund_status")) for k in range(5)]
+    events += [ev(f"c{k}", f"u{k}", "message", T0 + DAY + k, a=intent_analysis("refund_status")) for k in range(9)]
+    events += [ev("n1", "u1", "message", T0 + DAY + 20, a=intent_analysis("invoice"))]
+    store.add(events)
+    rising = trends_of(store, window_s=DAY, end=T0 + 2 * DAY)["intent"]["rising"]
+    assert [(t["term"], t["current"], t["previous"], t["change"]) for t in rising] == [
+        ("refund_status", 9, 5, 4),
+        ("invoice", 1, 0, 1),
+    ]
+    assert rising[0]["change_percent"] == pytest.approx(80.0) and rising[1]["change_percent"] is None
