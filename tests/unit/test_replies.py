@@ -1,0 +1,198 @@
+"""Reply knowledge base and rankers (mining.replies), its build rules (training.build_replies) and the
+retrieval measurement's arithmetic (training.eval_replies), on tiny hand-made fixtures."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mining.replies import (
+    LABELS,
+    Bm25Ranker,
+    ReplyEntry,
+    ReplyIndex,
+    TfidfRanker,
+    fill,
+    load_kb,
+    load_ranker,
+    placeholders,
+    slot_key,
+    tokens,
+    write_kb,
+)
+from training.build_replies import en_entry, zh_text
+from training.eval_replies import candidates, rank_metrics
+from training.service_data import LABELS as SERVICE_LABELS
+from training.service_data import ReplyRow, Slot
+
+DOCS = ["where is my order", "cancel my order please", "refund for a damaged item", "change the delivery address"]
+
+
+def brute_bm25(docs: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> list[float]:
+    toks = [d.split() for d in docs]
+    n, avgdl = len(docs), sum(len(t) for t in toks) / len(docs)
+    out = []
+    for t in toks:
+        s = 0.0
+        for term in set(query.split()):
+            df = sum(term in d for d in toks)
+            if df == 0:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            tf = t.count(term)
+            s += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(t) / avgdl))
+        out.append(s)
+    return out
+
+
+def brute_tfidf(docs: list[str], query: str) -> list[float]:
+    toks = [d.split() for d in docs]
+    n = len(docs)
+    vocab = sorted({w for t in toks for w in t})
+    idf = {w: math.log((1 + n) / (1 + sum(w in t for t in toks))) + 1 for w in vocab}
+
+    def vec(words: list[str]) -> dict[str, float]:
+        v = {w: (1 + math.log(c)) * idf[w] for w, c in Counter(words).items() if w in idf}
+        norm = math.sqrt(sum(x * x for x in v.values()))
+        return {w: x / norm for w, x in v.items()} if norm else v
+
+    q = vec(query.split())
+    return [sum(q.get(w, 0.0) * x for w, x in vec(t).items()) for t in toks]
+
+
+@pytest.mark.parametrize(("ranker", "brute"), [(Bm25Ranker(), brute_bm25), (TfidfRanker(), brute_tfidf)])
+def test_rankers_put_the_exact_match_first_and_match_a_hand_computation(ranker, brute) -> None:
+    ranker.fit(DOCS)
+    for query in ("cancel my order please", "damaged item refund", "order address"):
+        got = ranker.scores(query)
+        assert np.allclose(got, brute(DOCS, query), atol=1e-12)
+    assert int(np.argmax(ranker.scores("cancel my order please"))) == 1
+    unit = ranker.unit_scores("where is my order")
+    assert int(np.argmax(unit)) == 0 and unit.min() >= 0.0 and unit.max() <= 1.0
+    assert not ranker.scores("unknown words only").any()
+    # new texts weighed with the fitted statistics score as the fitted copies do
+    fresh = np.asarray(ranker.doc_matrix(DOCS[::-1]) @ ranker.query_vector("my order")).ravel()
+    assert np.allclose(fresh, ranker.scores("my order")[::-1])
+
+
+def test_tokens_chinese_unigrams_and_bigrams_english_words() -> None:
+    assert tokens("退款了") == ["退", "款", "了", "退款", "款了"]
+    assert tokens("iPhone 退款, Don't WAIT") == ["退", "款", "退款", "iphone", "don't", "wait"]
+
+
+def test_fill_by_normalised_key_and_slot_type_and_reports_missing() -> None:
+    text = "Hi {{Person Name}}, order {{Order Number}} ({{Purchase ID Anonymized}}) goes to {{Delivery City}}."
+    assert placeholders(text) == ["Person Name", "Order Number", "Purchase ID Anonymized", "Delivery City"]
+    out, missing = fill(text, {"order_id": "A17", "Person Name": "Ann", "city": ""})
+    assert out == "Hi Ann, order A17 (A17) goes to {{Delivery City}}."
+    assert missing == ["Delivery City"]
+    out, missing = fill("{{Order Number}} {{Order Number}}", {"ORDER-number": "9"})
+    assert (out, missing) == ("9 9", [])
+    assert slot_key(" Order Number Anonymized ") == "order_number"
+
+
+def test_kb_csv_roundtrip_and_errors_name_row_and_column(tmp_path: Path) -> None:
+    entries = [
+        ReplyEntry("refund_status", "en", 'Your refund, "{{Refund Amount}}",\nis on its way.', "where is my refund"),
+        ReplyEntry("", "zh", "您好,请私信订单号.", ""),
+    ]
+    path = tmp_path / "kb.csv"
+    write_kb(path, entries)
+    assert load_kb(path) == entries
+    path.write_text("intent,lang,text\norder_status,en,Shipped.\nother,fr,Bonjour\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"row 2, column 'lang'"):
+        load_kb(path)
+    path.write_text("intent,lang,text\nrefunds,en,Soon.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"row 1, column 'intent'"):
+        load_kb(path)
+    path.write_text("intent,lang,text\norder_status,zh, \n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"row 1, column 'text'"):
+        load_kb(path)
+    path.write_text("intent,language,text\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"'lang' is missing"):
+        load_kb(path)
+
+
+def _index(kind: str = "bm25") -> ReplyIndex:
+    return ReplyIndex.build(
+        [
+            ReplyEntry("order_status", "en", "Your order {{Order Number}} is on its way.", "where is my order"),
+            ReplyEntry("refund_status", "en", "Refunds take 5 days.", "where is my refund"),
+            ReplyEntry("", "en", "Happy to help.", ""),
+            ReplyEntry("", "zh", "iphone 订单已发货.", "iphone order 订单到哪了"),
+            ReplyEntry("refund_status", "zh", "退款三天到账.", "退款什么时候到"),
+        ],
+        kind,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("kind", ["bm25", "tfidf"])
+def test_top_k_stays_in_the_language_and_puts_the_intent_first(kind: str) -> None:
+    index = _index(kind)
+    en = index.top_k("where is my iphone order 订单", "en", k=10)
+    assert [e.lang for e, _ in en] == ["en", "en", "en"]
+    assert en[0][0].intent == "order_status" and all(0.0 <= s <= 1.0 for _, s in en)
+    zh = index.top_k("iphone order", "zh", k=10)
+    assert {e.lang for e, _ in zh} == {"zh"} and zh[0][0].text.startswith("iphone")
+    first = index.top_k("where is my order", "en", intent="refund_status", k=3)
+    assert [e.intent for e, _ in first] == ["refund_status", "", "order_status"]
+    assert index.top_k("order", "en", k=0) == []
+    with pytest.raises(ValueError, match="unknown intent"):
+        index.top_k("order", "en", intent="refunds")
+
+
+def test_index_save_load_gives_identical_scores(tmp_path: Path) -> None:
+    index = _index()
+    index.save(tmp_path / "idx")
+    again = ReplyIndex.load(tmp_path / "idx")
+    assert again.entries == index.entries
+    for lang, query in (("en", "where is my refund"), ("zh", "退款到哪了")):
+        assert np.array_equal(again.rankers[lang].scores(query), index.rankers[lang].scores(query))
+        assert again.top_k(query, lang, k=5) == index.top_k(query, lang, k=5)
+    ranker = TfidfRanker().fit(DOCS)
+    ranker.save(tmp_path / "r")
+    assert np.array_equal(load_ranker(tmp_path / "r").scores("my order"), ranker.scores("my order"))
+
+
+def test_labels_match_the_service_data_labels() -> None:
+    assert LABELS == SERVICE_LABELS
+
+
+def test_zh_text_masks_customer_bits_and_keeps_service_lines() -> None:
+    text = "@张三丰 @中国联通客服 张先生您好,订单pzf160402122647970已退款,电话13812345678,热线4008123456或10010"
+    got = zh_text(text)
+    assert "@{{User}}" in got and "@中国联通客服" in got and "{{Person Name}}您好" in got
+    assert "订单{{Number}}" in got and "{{Phone Number}}" in got
+    assert "4008123456" in got and "10010" in got and "138" not in got and "160402" not in got
+
+
+def test_en_entry_turns_slot_values_into_placeholders() -> None:
+    request = "where is order 370795561790 for Anna Freeman"
+    slots = (Slot("order_id", 15, 27, "370795561790"), Slot("person_name", 32, 44, "Anna Freeman"))
+    reply = "Order 370795561790 of anna freeman:\r\n1. Log in.\r\n2. Paid $1200."
+    row = ReplyRow(request, reply, "track_order", "order_status", "ORDER", "", slots)
+    entry = en_entry(row)
+    assert entry.request == "where is order {{Order Number}} for {{Person Name}}"
+    assert entry.text == "Order {{Order Number}} of {{Person Name}}:\n1. Log in.\n2. Paid ${{Refund Amount}}."
+    assert (entry.intent, entry.lang) == ("order_status", "en")
+
+
+def test_rank_metrics_average_over_tied_orders() -> None:
+    scores = np.array([[1.0, 1.0, 0.0], [0.5, 0.9, 0.1], [0.2, 0.2, 0.2]])
+    m = rank_metrics(scores)
+    assert np.allclose(m["r@1"], [0.5, 0.0, 1 / 3])
+    assert np.allclose(m["mrr"], [(1 + 1 / 2) / 2, 1 / 2, (1 + 1 / 2 + 1 / 3) / 3])
+    assert np.allclose(m["r@5"], [1.0, 1.0, 1.0])
+
+
+def test_candidates_hold_the_own_reply_first_and_distinct_others() -> None:
+    replies = [f"reply {i % 40}" for i in range(60)]
+    pool, cand = candidates(replies, seed=3, n=10)
+    assert len(pool) == 40 and cand.shape == (60, 10)
+    for q, row in enumerate(cand):
+        assert pool[row[0]] == replies[q] and len(set(row.tolist())) == 10
+    assert np.array_equal(candidates(replies, seed=3, n=10)[1], cand)
