@@ -30,6 +30,8 @@ from gateway.sagemaker import invocations
 from gateway.schemas import (
     MAX_EVENTS,
     MAX_KEYWORDS,
+    MAX_REPLIES,
+    MAX_REPLY_HISTORY,
     MAX_TEXTS,
     AspectsResponse,
     ClassifyResponse,
@@ -48,9 +50,11 @@ from gateway.schemas import (
     ProfileQuery,
     RecommendRequests,
     RecommendResponse,
+    ReplyResponse,
     SentimentResponse,
     SeriesInput,
     SimilarResponse,
+    Text,
     Texts,
     TopK,
     Trends,
@@ -121,7 +125,7 @@ class DemandMining:
                 secret_arn=self.settings.events_secret_arn or None,
                 pool_size=self.settings.events_pool,
             )
-        self.gateway = Gateway(self.runners, store)
+        self.gateway = Gateway(self.runners, store, self.settings.replies)
         self.grpc_server: Any = None
 
     # --- lifecycle: retention, and the gRPC server in each gateway worker ----------------------------
@@ -233,6 +237,33 @@ class DemandMining:
         summary; with a user_id, the texts are recorded as that user's events and the response adds
         the user's updated profile and recommendations (fresh events folded in)."""
         return await self.gateway.mine(list(texts), user_id, event_type, request_id, top_k, n)
+
+    @bentoml.api(route="/reply")
+    async def reply(
+        self,
+        text: Text,
+        user_id: Annotated[
+            Id | None,
+            Field(description="fill placeholders from this user's events and record the text as their message"),
+        ] = None,
+        history: Annotated[
+            list[Text],
+            Field(
+                max_length=MAX_REPLY_HISTORY,
+                description="the customer's earlier turns of this conversation, oldest first",
+            ),
+        ] = [],  # noqa: B006 - pydantic copies defaults
+        request_id: Annotated[
+            str | None,
+            StringConstraints(min_length=1, max_length=100),
+            Field(description="with user_id: a retried call with the same request_id records its text once"),
+        ] = None,
+        k: Annotated[int, Field(ge=1, le=MAX_REPLIES, description=f"suggested replies, 1-{MAX_REPLIES}")] = 3,
+    ) -> ReplyResponse:
+        """A customer's message to the shop -> its service intent, slots (order number, amount, place,
+        product...), whether a person should take over and why, and the best replies of the knowledge
+        base with their placeholders filled from the slots and the user's events."""
+        return await self.gateway.reply(text, user_id, list(history), request_id, k)
 
     # --- events, profiles, trends -------------------------------------------------------------------
     @bentoml.api(route="/events")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -11,6 +12,7 @@ from pydantic import TypeAdapter
 from gateway.errors import request_error
 from mining.events import EventsOff, EventStore
 from mining.registry import RUNNERS
+from mining.settings import BUILTIN_REPLIES
 
 T = TypeVar("T")
 
@@ -32,13 +34,16 @@ class GatewayBase:
         runners: registry runner key (``sentiment``, ``classification``, ``ner``, ``aspects``,
             ``keywords``, ``recall``, ``sequence``, ``demand``) -> runner proxy.
         events: the event store (:class:`EventsOff` for a deployment without one).
+        replies: the reply knowledge base ``/reply`` suggests from (CSV, :func:`mining.replies.load_kb`).
     """
 
-    def __init__(self, runners: Mapping[str, Any], events: EventStore | EventsOff) -> None:
+    def __init__(
+        self, runners: Mapping[str, Any], events: EventStore | EventsOff, replies: Path = BUILTIN_REPLIES
+    ) -> None:
         missing = [r.key for r in RUNNERS if r.key not in runners]
         if missing:
             raise ValueError(f"runners missing: {missing}")
-        self.runners, self.events = dict(runners), events
+        self.runners, self.events, self.replies_path = dict(runners), events, replies
         self._strategy: dict[str, Any] | None = None
 
     async def ready(self) -> bool:

@@ -6,7 +6,8 @@ here; gRPC and SageMaker's ``/invocations`` reach the same methods through
 surface (``await runner.to_async.predict(items)``, ``await runner.is_ready()``): separate services,
 colocated ones (:mod:`gateway.colocated`), or fakes in tests. Each part has one job:
 :mod:`gateway.text` (text analysis), :mod:`gateway.users` (events, profiles, trends),
-:mod:`gateway.recommend` (recommendations, next items), :mod:`gateway.mine` (``/mine``) and
+:mod:`gateway.recommend` (recommendations, next items), :mod:`gateway.mine` (``/mine``),
+:mod:`gateway.reply` (``/reply``) and
 :mod:`gateway.forecast` (forecasts, inventory plans); refusals are raised as
 :class:`gateway.errors.RequestError`.
 """
@@ -14,10 +15,10 @@ colocated ones (:mod:`gateway.colocated`), or fakes in tests. Each part has one 
 from __future__ import annotations
 
 from gateway.forecast import Forecaster
-from gateway.mine import MineEndpoint
+from gateway.reply import ReplyEndpoint
 
 
-class Gateway(MineEndpoint, Forecaster):
+class Gateway(ReplyEndpoint, Forecaster):
     """Every endpoint as a plain async method over runners and an event store.
 
     Args:

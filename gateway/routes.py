@@ -31,6 +31,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/aspects", "Aspects", "aspects"),
     Operation("/keywords", "Keywords", "keywords"),
     Operation("/mine", "Mine", "mine"),
+    Operation("/reply", "Reply", "reply"),
     Operation("/events", "PostEvents", "post_events"),
     Operation("/profile", "GetProfile", "profile", ProfileQuery),
     Operation("/trends", "GetTrends", "trends", TrendsQuery),

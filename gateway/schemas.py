@@ -27,6 +27,7 @@ from mining.contracts import (
     AspectsResult,
     EntitiesResult,
     EntitySpan,
+    ItemInfo,
     Keyword,
     KeywordsResult,
     LabelResult,
@@ -63,6 +64,9 @@ from mining.events.models import (
     SentimentDay as SentimentDay,
 )
 from mining.events.models import (
+    ServiceIssue as ServiceIssue,
+)
+from mining.events.models import (
     TermCount as TermCount,
 )
 from mining.events.models import (
@@ -83,8 +87,10 @@ from mining.events.models import (
 from mining.events.models import (
     TrendWindow as TrendWindow,
 )
+from mining.handoff import Handoff
 from mining.insight import Demand as Demand  # built in mining, answered as is (re-exported here)
 from mining.limits import MAX_HISTORY, MAX_KEYWORDS
+from mining.slots import SlotSpan
 
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 2000
@@ -284,6 +290,10 @@ class MineResult(BaseModel):
     entities: list[EntitySpan]
     keywords: list[Keyword]
     demand: Demand
+    intent: LabelResult | None = Field(
+        default=None,
+        description="service intent (data/customer_service/LABELS.md) from the intent model, or label null with the reason",
+    )
 
 
 class EventStatus(BaseModel):
@@ -304,6 +314,40 @@ class UserInsight(BaseModel):
 class MineResponse(BaseModel):
     results: list[MineResult] = Field(description="one per input text, in input order")
     user: UserInsight | None = Field(default=None, description="with user_id: the updated profile and recommendations")
+
+
+# --- /reply -------------------------------------------------------------------------------------
+MAX_REPLY_HISTORY = 20  # earlier customer turns of the conversation read for hand-over
+MAX_REPLIES = 10
+
+
+class SuggestedReply(BaseModel):
+    text: str = Field(description="the reply with each placeholder filled where a value is known")
+    score: float = Field(description="retrieval score, 0-1 (higher: the knowledge-base request is closer to the text)")
+    intent: str | None = Field(description="the knowledge-base entry's intent (null: any)")
+    missing: list[str] = Field(description="names of the placeholders left for the agent ({{Name}} -> Name), in order")
+
+
+class ServiceContext(BaseModel):
+    """What the user's stored events added to the answer (user_id only)."""
+
+    last_item: ItemInfo | None = Field(description="the item of the user's latest purchase event")
+    open_issues: list[ServiceIssue] = Field(description="service requests in the user's messages of the last 14 days")
+    repeat_contacts: int = Field(description="earlier messages of the last 7 days with this intent")
+
+
+class ReplyResponse(BaseModel):
+    lang: str = Field(description="detected language, 'zh' or 'en'")
+    intent: LabelResult = Field(description="the service intent, or label null with the reason")
+    slots: list[SlotSpan] = Field(
+        description="order numbers, amounts, places, products...: offsets into the text as sent"
+    )
+    handoff: Handoff = Field(description="whether a person should take over, and why")
+    replies: list[SuggestedReply] = Field(
+        description="best first; empty where the knowledge base has none in the language"
+    )
+    context: ServiceContext | None = Field(default=None, description="with user_id: what the user's events added")
+    event: EventStatus | None = Field(default=None, description="with user_id: the text recorded as a message event")
 
 
 # --- /events ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Text analysis: the five per-task text endpoints, and every text model on each text with its demand insight."""
+"""Text analysis: the five per-task text endpoints, and every text model on each text with its demand insight
+and service intent."""
 
 from __future__ import annotations
 
@@ -54,15 +55,16 @@ class TextEndpoints(GatewayBase):
         """Every text model on each text, and the demand insight built from their outputs."""
         items = text_items(texts)  # language detected once, here, for all five runners
         # The text runners do not depend on each other: one round trip's latency, not five.
-        cats, sents, ents, asps, kws = await asyncio.gather(
+        cats, sents, ents, asps, kws, intents = await asyncio.gather(
             self._labels("classification", items),
             self._labels("sentiment", items),
             self._entities(items),
             self._aspects(items),
             self._keywords(items),
+            self._labels("intent", items),
         )
         out = []
-        for item, c, s, e, a, k in zip(items, cats, sents, ents, asps, kws):
+        for item, c, s, e, a, k, i in zip(items, cats, sents, ents, asps, kws, intents):
             keywords = k.keywords[:top_k]
             demand = demand_summary(
                 item.text,
@@ -80,6 +82,7 @@ class TextEndpoints(GatewayBase):
                     entities=e.entities,
                     keywords=keywords,
                     demand=demand,
+                    intent=i,
                 )
             )
         return out
@@ -103,4 +106,5 @@ class TextEndpoints(GatewayBase):
             entities=[StoredEntity(type=e.type, text=t) for e in r.entities if (t := kept(e.text))],
             keywords=[StoredKeyword(keyword=t) for k in r.keywords if (t := kept(k.keyword))],
             aspects=[StoredAspect(aspect=t, polarity=a.polarity) for a in r.demand.aspects if (t := kept(a.aspect))],
+            intent=r.intent.label if r.intent else None,
         )

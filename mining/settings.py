@@ -18,6 +18,7 @@ from mining.registry import MODELS
 
 LAYOUTS = ("colocated", "separate")
 BUILTIN_BRANDS = Path(__file__).resolve().parents[1] / "data" / "brands" / "brands.csv"
+BUILTIN_REPLIES = Path(__file__).resolve().parents[1] / "data" / "customer_service" / "replies_kb.csv"
 
 
 def cores() -> int:
@@ -92,6 +93,8 @@ class Settings:
         data_dir: where the training data step caches what it fetches.
         brands: brands tables (CSV) read in order, later rows overriding earlier ones: the built-in
             table, then the user's (``DEMAND_MINING_BRANDS``, paths separated by ``:``).
+        replies: the reply knowledge base ``/reply`` suggests from (CSV: intent, lang, text, request),
+            the built-in one unless ``DEMAND_MINING_REPLIES`` names the user's.
     """
 
     events_db: Path = Path("var/events.sqlite3")
@@ -118,6 +121,7 @@ class Settings:
     model_watch_seconds: int = 30
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
+    replies: Path = BUILTIN_REPLIES
 
     def events_location(self) -> str | Path:
         """Where the event store is: the PostgreSQL URL when set, else the SQLite file."""
@@ -176,6 +180,7 @@ class Settings:
                 BUILTIN_BRANDS,
                 *(Path(p).expanduser() for p in env.get("DEMAND_MINING_BRANDS", "").split(":") if p),
             ),
+            replies=Path(env.get("DEMAND_MINING_REPLIES") or BUILTIN_REPLIES).expanduser(),
         )
 
 

@@ -2,6 +2,7 @@
 
     python -m training.model_table                  # print the table of the store's latest models
     python -m training.model_table --write README.md  # replace the table between its markers
+    python -m training.model_table --only intent --marker service-table --write README.md   # one model's rows
 
 One row per headline metric of each registry model in the store: the served model's held-out
 value with its 95% bootstrap interval, the baseline's value, the paired difference with its
@@ -128,6 +129,18 @@ def rows(name: str, metadata: Mapping[str, Any], label: str = "", stage: Mapping
                 f"frozen-use-lr {_num(float(frozen[key]))} | {_signed(float(vs_frozen['diff']))} "
                 f"{_interval(vs_frozen.get('ci95'))} | {vs_frozen['verdict']} |"
             )
+    # Per test group (the service intents: new English templates, repeated ones, Chinese), against each baseline.
+    for group, block in (metrics.get("by_group") or {}).items():
+        for key, row in ((k, v) for k, v in block.items() if k.startswith("vs_")):
+            for metric, cmp in row.items():
+                value = block.get(f"model_{metric}")
+                if value is None:
+                    continue
+                out.append(
+                    f"| `{name}` | {metric}, {group} (n={block['n']}) | {_num(value)} "
+                    f"{_interval(block.get('ci95', {}).get(metric))} | {key[3:]} {_num(value - float(cmp['diff']))} | "
+                    f"{_signed(float(cmp['diff']))} {_interval(cmp.get('ci95'))} | {cmp['verdict']} |"
+                )
     extra = notes(metadata, stage) if not label else []
     if out and extra:
         out.append(f"| `{name}` | note | {'; '.join(extra)} | | | |")
@@ -147,12 +160,14 @@ def render(
     return "\n".join(lines)
 
 
-def replace_between_markers(text: str, table: str) -> str:
-    """``text`` with what stands between :data:`START` and :data:`END` replaced by ``table``."""
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+def replace_between_markers(text: str, table: str, marker: str = "model-table") -> str:
+    """``text`` with what stands between ``<!-- {marker}:start -->`` and ``<!-- {marker}:end -->``
+    (default: :data:`START` and :data:`END`) replaced by ``table``."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise ValueError(f"no {START} ... {END} markers in the file")
-    return pattern.sub(lambda _: f"{START}\n{table}\n{END}", text)
+        raise ValueError(f"no {start} ... {end} markers in the file")
+    return pattern.sub(lambda _: f"{start}\n{table}\n{end}", text)
 
 
 def from_store() -> list[tuple[str, dict[str, Any]]]:
@@ -174,14 +189,19 @@ def from_store() -> list[tuple[str, dict[str, Any]]]:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--write", type=Path, help="a Markdown file whose table between the markers is replaced")
+    parser.add_argument("--only", default="", help="comma-separated store names: only these models' rows")
+    parser.add_argument("--marker", default="model-table", help="the markers' name in the --write file")
     args = parser.parse_args(argv)
     from mining.settings import settings
     from mining.upgrades import read_record, record_path
 
     record = read_record(record_path(settings().model_store))
-    table = render(from_store(), {n: e.model_dump() for n, e in record.models.items()})
+    only = {n for n in args.only.split(",") if n}
+    models = [(n, m) for n, m in from_store() if not only or n in only]
+    table = render(models, {n: e.model_dump() for n, e in record.models.items()})
     if args.write:
-        args.write.write_text(replace_between_markers(args.write.read_text(encoding="utf-8"), table), encoding="utf-8")
+        text = args.write.read_text(encoding="utf-8")
+        args.write.write_text(replace_between_markers(text, table, args.marker), encoding="utf-8")
     else:
         print(table)
     return table

@@ -194,20 +194,122 @@ class Demand(_message.Message):
     def __init__(self, intent: _Optional[str] = ..., category: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., aspects: _Optional[_Iterable[_Union[AspectSpan, _Mapping]]] = ...) -> None: ...
 
 class MineResult(_message.Message):
-    __slots__ = ("lang", "category", "sentiment", "entities", "keywords", "demand")
+    __slots__ = ("lang", "category", "sentiment", "entities", "keywords", "demand", "intent")
     LANG_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SENTIMENT_FIELD_NUMBER: _ClassVar[int]
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     DEMAND_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
     lang: str
     category: LabelResult
     sentiment: LabelResult
     entities: _containers.RepeatedCompositeFieldContainer[EntitySpan]
     keywords: _containers.RepeatedCompositeFieldContainer[Keyword]
     demand: Demand
-    def __init__(self, lang: _Optional[str] = ..., category: _Optional[_Union[LabelResult, _Mapping]] = ..., sentiment: _Optional[_Union[LabelResult, _Mapping]] = ..., entities: _Optional[_Iterable[_Union[EntitySpan, _Mapping]]] = ..., keywords: _Optional[_Iterable[_Union[Keyword, _Mapping]]] = ..., demand: _Optional[_Union[Demand, _Mapping]] = ...) -> None: ...
+    intent: LabelResult
+    def __init__(self, lang: _Optional[str] = ..., category: _Optional[_Union[LabelResult, _Mapping]] = ..., sentiment: _Optional[_Union[LabelResult, _Mapping]] = ..., entities: _Optional[_Iterable[_Union[EntitySpan, _Mapping]]] = ..., keywords: _Optional[_Iterable[_Union[Keyword, _Mapping]]] = ..., demand: _Optional[_Union[Demand, _Mapping]] = ..., intent: _Optional[_Union[LabelResult, _Mapping]] = ...) -> None: ...
+
+class ReplyRequest(_message.Message):
+    __slots__ = ("text", "user_id", "history", "request_id", "k")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    user_id: str
+    history: _containers.RepeatedScalarFieldContainer[str]
+    request_id: str
+    k: int
+    def __init__(self, text: _Optional[str] = ..., user_id: _Optional[str] = ..., history: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., k: _Optional[int] = ...) -> None: ...
+
+class Slot(_message.Message):
+    __slots__ = ("type", "text", "start", "end")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    text: str
+    start: int
+    end: int
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
+
+class Handoff(_message.Message):
+    __slots__ = ("needed", "reason", "score")
+    NEEDED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    needed: bool
+    reason: str
+    score: float
+    def __init__(self, needed: _Optional[bool] = ..., reason: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class SuggestedReply(_message.Message):
+    __slots__ = ("text", "score", "intent", "missing")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    score: float
+    intent: str
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., score: _Optional[float] = ..., intent: _Optional[str] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ItemInfo(_message.Message):
+    __slots__ = ("item_id", "found", "title", "categories", "brand")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    found: bool
+    title: str
+    categories: _containers.RepeatedScalarFieldContainer[str]
+    brand: str
+    def __init__(self, item_id: _Optional[str] = ..., found: _Optional[bool] = ..., title: _Optional[str] = ..., categories: _Optional[_Iterable[str]] = ..., brand: _Optional[str] = ...) -> None: ...
+
+class ServiceIssue(_message.Message):
+    __slots__ = ("intent", "count", "last_seen")
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    intent: str
+    count: int
+    last_seen: float
+    def __init__(self, intent: _Optional[str] = ..., count: _Optional[int] = ..., last_seen: _Optional[float] = ...) -> None: ...
+
+class ServiceContext(_message.Message):
+    __slots__ = ("last_item", "open_issues", "repeat_contacts")
+    LAST_ITEM_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ISSUES_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    last_item: ItemInfo
+    open_issues: _containers.RepeatedCompositeFieldContainer[ServiceIssue]
+    repeat_contacts: int
+    def __init__(self, last_item: _Optional[_Union[ItemInfo, _Mapping]] = ..., open_issues: _Optional[_Iterable[_Union[ServiceIssue, _Mapping]]] = ..., repeat_contacts: _Optional[int] = ...) -> None: ...
+
+class ReplyResponse(_message.Message):
+    __slots__ = ("lang", "intent", "slots", "handoff", "replies", "context", "event")
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FIELD_NUMBER: _ClassVar[int]
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    lang: str
+    intent: LabelResult
+    slots: _containers.RepeatedCompositeFieldContainer[Slot]
+    handoff: Handoff
+    replies: _containers.RepeatedCompositeFieldContainer[SuggestedReply]
+    context: ServiceContext
+    event: EventStatus
+    def __init__(self, lang: _Optional[str] = ..., intent: _Optional[_Union[LabelResult, _Mapping]] = ..., slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., replies: _Optional[_Iterable[_Union[SuggestedReply, _Mapping]]] = ..., context: _Optional[_Union[ServiceContext, _Mapping]] = ..., event: _Optional[_Union[EventStatus, _Mapping]] = ...) -> None: ...
 
 class UserInsight(_message.Message):
     __slots__ = ("profile", "recommendations", "events", "next")
@@ -330,7 +432,7 @@ class RecentItem(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., type: _Optional[str] = ..., ts: _Optional[float] = ...) -> None: ...
 
 class Profile(_message.Message):
-    __slots__ = ("user_id", "n_events", "first_seen", "last_seen", "interests", "sentiment", "keywords", "entities", "recent_items", "aspects")
+    __slots__ = ("user_id", "n_events", "first_seen", "last_seen", "interests", "sentiment", "keywords", "entities", "recent_items", "aspects", "service_issues")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     N_EVENTS_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +443,7 @@ class Profile(_message.Message):
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
     RECENT_ITEMS_FIELD_NUMBER: _ClassVar[int]
     ASPECTS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ISSUES_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     n_events: int
     first_seen: float
@@ -351,7 +454,8 @@ class Profile(_message.Message):
     entities: _containers.RepeatedCompositeFieldContainer[TermCount]
     recent_items: _containers.RepeatedCompositeFieldContainer[RecentItem]
     aspects: ProfileAspects
-    def __init__(self, user_id: _Optional[str] = ..., n_events: _Optional[int] = ..., first_seen: _Optional[float] = ..., last_seen: _Optional[float] = ..., interests: _Optional[_Iterable[_Union[Interest, _Mapping]]] = ..., sentiment: _Optional[_Union[ProfileSentiment, _Mapping]] = ..., keywords: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., recent_items: _Optional[_Iterable[_Union[RecentItem, _Mapping]]] = ..., aspects: _Optional[_Union[ProfileAspects, _Mapping]] = ...) -> None: ...
+    service_issues: _containers.RepeatedCompositeFieldContainer[ServiceIssue]
+    def __init__(self, user_id: _Optional[str] = ..., n_events: _Optional[int] = ..., first_seen: _Optional[float] = ..., last_seen: _Optional[float] = ..., interests: _Optional[_Iterable[_Union[Interest, _Mapping]]] = ..., sentiment: _Optional[_Union[ProfileSentiment, _Mapping]] = ..., keywords: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[TermCount, _Mapping]]] = ..., recent_items: _Optional[_Iterable[_Union[RecentItem, _Mapping]]] = ..., aspects: _Optional[_Union[ProfileAspects, _Mapping]] = ..., service_issues: _Optional[_Iterable[_Union[ServiceIssue, _Mapping]]] = ...) -> None: ...
 
 class AspectOpinion(_message.Message):
     __slots__ = ("term", "positive", "negative", "neutral", "count")
@@ -514,7 +618,7 @@ class TrendSentiment(_message.Message):
     def __init__(self, current_positive_share: _Optional[float] = ..., previous_positive_share: _Optional[float] = ..., shift: _Optional[float] = ...) -> None: ...
 
 class Trends(_message.Message):
-    __slots__ = ("window", "events", "sentiment", "category", "entity", "keyword", "aspect")
+    __slots__ = ("window", "events", "sentiment", "category", "entity", "keyword", "aspect", "intent")
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     SENTIMENT_FIELD_NUMBER: _ClassVar[int]
@@ -522,6 +626,7 @@ class Trends(_message.Message):
     ENTITY_FIELD_NUMBER: _ClassVar[int]
     KEYWORD_FIELD_NUMBER: _ClassVar[int]
     ASPECT_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
     window: TrendWindow
     events: TrendCounts
     sentiment: TrendSentiment
@@ -529,7 +634,34 @@ class Trends(_message.Message):
     entity: TrendList
     keyword: TrendList
     aspect: AspectTrends
-    def __init__(self, window: _Optional[_Union[TrendWindow, _Mapping]] = ..., events: _Optional[_Union[TrendCounts, _Mapping]] = ..., sentiment: _Optional[_Union[TrendSentiment, _Mapping]] = ..., category: _Optional[_Union[TrendList, _Mapping]] = ..., entity: _Optional[_Union[TrendList, _Mapping]] = ..., keyword: _Optional[_Union[TrendList, _Mapping]] = ..., aspect: _Optional[_Union[AspectTrends, _Mapping]] = ...) -> None: ...
+    intent: IntentTrendList
+    def __init__(self, window: _Optional[_Union[TrendWindow, _Mapping]] = ..., events: _Optional[_Union[TrendCounts, _Mapping]] = ..., sentiment: _Optional[_Union[TrendSentiment, _Mapping]] = ..., category: _Optional[_Union[TrendList, _Mapping]] = ..., entity: _Optional[_Union[TrendList, _Mapping]] = ..., keyword: _Optional[_Union[TrendList, _Mapping]] = ..., aspect: _Optional[_Union[AspectTrends, _Mapping]] = ..., intent: _Optional[_Union[IntentTrendList, _Mapping]] = ...) -> None: ...
+
+class IntentTrend(_message.Message):
+    __slots__ = ("term", "type", "current", "previous", "change", "positive_share", "change_percent")
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    term: str
+    type: str
+    current: int
+    previous: int
+    change: int
+    positive_share: float
+    change_percent: float
+    def __init__(self, term: _Optional[str] = ..., type: _Optional[str] = ..., current: _Optional[int] = ..., previous: _Optional[int] = ..., change: _Optional[int] = ..., positive_share: _Optional[float] = ..., change_percent: _Optional[float] = ...) -> None: ...
+
+class IntentTrendList(_message.Message):
+    __slots__ = ("rising", "falling")
+    RISING_FIELD_NUMBER: _ClassVar[int]
+    FALLING_FIELD_NUMBER: _ClassVar[int]
+    rising: _containers.RepeatedCompositeFieldContainer[IntentTrend]
+    falling: _containers.RepeatedCompositeFieldContainer[IntentTrend]
+    def __init__(self, rising: _Optional[_Iterable[_Union[IntentTrend, _Mapping]]] = ..., falling: _Optional[_Iterable[_Union[IntentTrend, _Mapping]]] = ...) -> None: ...
 
 class AspectTrend(_message.Message):
     __slots__ = ("term", "current", "previous", "change", "positive_share", "previous_positive_share", "negative_current", "negative_previous", "negative_change")

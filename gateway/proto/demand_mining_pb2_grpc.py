@@ -64,6 +64,11 @@ class DemandMiningStub:
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.MineRequest.SerializeToString,
                 response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.MineResponse.FromString,
                 _registered_method=True)
+        self.Reply = channel.unary_unary(
+                '/demandmining.v1.DemandMining/Reply',
+                request_serializer=gateway_dot_proto_dot_demand__mining__pb2.ReplyRequest.SerializeToString,
+                response_deserializer=gateway_dot_proto_dot_demand__mining__pb2.ReplyResponse.FromString,
+                _registered_method=True)
         self.PostEvents = channel.unary_unary(
                 '/demandmining.v1.DemandMining/PostEvents',
                 request_serializer=gateway_dot_proto_dot_demand__mining__pb2.EventsRequest.SerializeToString,
@@ -145,6 +150,12 @@ class DemandMiningServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Mine(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reply(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,6 +247,11 @@ def add_DemandMiningServicer_to_server(servicer, server):
                     servicer.Mine,
                     request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.MineRequest.FromString,
                     response_serializer=gateway_dot_proto_dot_demand__mining__pb2.MineResponse.SerializeToString,
+            ),
+            'Reply': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reply,
+                    request_deserializer=gateway_dot_proto_dot_demand__mining__pb2.ReplyRequest.FromString,
+                    response_serializer=gateway_dot_proto_dot_demand__mining__pb2.ReplyResponse.SerializeToString,
             ),
             'PostEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.PostEvents,
@@ -445,6 +461,33 @@ class DemandMining:
             '/demandmining.v1.DemandMining/Mine',
             gateway_dot_proto_dot_demand__mining__pb2.MineRequest.SerializeToString,
             gateway_dot_proto_dot_demand__mining__pb2.MineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/demandmining.v1.DemandMining/Reply',
+            gateway_dot_proto_dot_demand__mining__pb2.ReplyRequest.SerializeToString,
+            gateway_dot_proto_dot_demand__mining__pb2.ReplyResponse.FromString,
             options,
             channel_credentials,
             insecure,

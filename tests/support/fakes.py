@@ -91,6 +91,34 @@ def fake_category(items: list[TextItem]) -> list[LabelResult]:
     ]
 
 
+# Cue -> intent of the fake intent model, first match wins.
+INTENT_CUES = (
+    (("人工", "human", "agent"), "human_agent"),
+    (("refund", "退款"), "refund_status"),
+    (("where", "到哪", "没收到"), "order_status"),
+    (("cancel", "取消"), "cancel_order"),
+)
+
+
+def fake_intent(items: list[TextItem]) -> list[LabelResult]:
+    """The intent of the first cue of :data:`INTENT_CUES` in the text (0.9); without one, no label
+    (abstained, score 0.4) with the reason."""
+    out = []
+    for it in items:
+        label = next((lab for cues, lab in INTENT_CUES if any(c in it.text.lower() for c in cues)), None)
+        out.append(
+            LabelResult(
+                lang=it.lang,
+                label=label,
+                score=0.9 if label else 0.4,
+                probabilities={label or "other": 0.9 if label else 0.4},
+                model="intent:fake",
+                reason=None if label else "not sure: top probability 0.40 (other) is under the threshold 0.50",
+            )
+        )
+    return out
+
+
 BRANDS = ("Sony", "华为")
 
 
@@ -230,6 +258,7 @@ def fake_runners() -> dict[str, FakeRunner]:
             strategy=lambda: {"default": "als", "blend_weight": 0.5, "model": "f"},
         ),
         "demand": FakeRunner(predict=fake_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
+        "intent": FakeRunner(predict=fake_intent),
     }
 
 

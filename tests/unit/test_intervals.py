@@ -178,3 +178,28 @@ def test_a_stage_two_head_says_it_runs_on_the_encoder_and_what_it_replaced() -> 
     )
     assert "encoder head lost on validation" in kept and "on the multilingual encoder" not in kept
     assert "stage 2" not in render([("sentiment-zh", meta)], {"sentiment-zh": {**stage, "state": "training"}})
+
+
+def test_model_table_has_a_row_per_test_group_and_baseline() -> None:
+    block = {
+        "n": 394,
+        "model_accuracy": 0.8,
+        "ci95": {"accuracy": [0.76, 0.84]},
+        "vs_tfidf": {"accuracy": {"baseline": "tfidf", "diff": 0.1, "ci95": [0.05, 0.15], "verdict": "ahead"}},
+        "vs_rules": {"accuracy": {"baseline": "rules", "diff": 0.5, "ci95": [0.45, 0.55], "verdict": "ahead"}},
+    }
+    table = render([("intent", {"metrics": {"by_group": {"zh": block}}})])
+    assert (
+        "| `intent` | accuracy, zh (n=394) | 0.800 [0.760, 0.840] | tfidf 0.700 | +0.100 [0.050, 0.150] | ahead |"
+        in table
+    )
+    assert (
+        "| `intent` | accuracy, zh (n=394) | 0.800 [0.760, 0.840] | rules 0.300 | +0.500 [0.450, 0.550] | ahead |"
+        in table
+    )
+    text = "a\n<!-- service-table:start -->\nold\n<!-- service-table:end -->\nb"
+    assert replace_between_markers(text, "new", "service-table") == (
+        "a\n<!-- service-table:start -->\nnew\n<!-- service-table:end -->\nb"
+    )
+    with pytest.raises(ValueError, match="model-table"):
+        replace_between_markers(text, "new")

@@ -1,0 +1,117 @@
+"""``/reply``: a customer's message to the shop -> its service intent, slots, whether a person should
+take over, and the knowledge base's best replies with their placeholders filled; with a user, the
+user's events fill what the text leaves out and the message is recorded with its intent."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+from gateway.mine import MineEndpoint
+from gateway.schemas import EventStatus, ReplyResponse, ServiceContext, SuggestedReply
+from mining.contracts import ItemInfo
+from mining.handoff import HandoffSignals, asks_for_human, decide_handoff
+from mining.replies import ReplyIndex, fill, load_kb
+from mining.slots import SlotSpan, extract_slots
+from mining.text import clean
+
+REPEAT_WINDOW_S = 7 * 86400  # a contact about the same request within a week counts as a repeat
+ISSUE_WINDOW_S = 14 * 86400  # the profile's window for open service issues
+
+
+class _Replies:
+    """The knowledge base's index, built on first use (not at import) and once per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._index: dict[Path, ReplyIndex] = {}
+
+    def get(self, path: Path) -> ReplyIndex:
+        with self._lock:
+            if path not in self._index:
+                self._index[path] = ReplyIndex.build(load_kb(path))
+            return self._index[path]
+
+
+REPLIES = _Replies()
+
+
+def slot_values(slots: list[SlotSpan], item: ItemInfo | None) -> dict[str, str]:
+    """Placeholder values: the first slot of each type, then the user's last purchased item where
+    the text names none (masked personal slots are not values: the agent fills them)."""
+    values: dict[str, str] = {}
+    for s in slots:
+        if not (s.text.startswith("<") and s.text.endswith(">")):
+            values.setdefault(s.type, s.text)
+    if item is not None:
+        values.setdefault("product", item.title or item.item_id)
+        values.setdefault("item", item.title or item.item_id)
+    return values
+
+
+def masked_slots(text: str, slots: list[SlotSpan]) -> str:
+    """``text`` with each personal slot (a name, an address: its ``text`` is the mask) replaced by
+    its mask, so what is stored holds neither; offsets index the text as sent."""
+    for s in sorted(slots, key=lambda s: -s.start):
+        if s.text.startswith("<") and s.text.endswith(">"):
+            text = text[: s.start] + s.text + text[s.end :]
+    return text
+
+
+class ReplyEndpoint(MineEndpoint):
+    """Suggested replies for customer-service messages."""
+
+    async def reply(
+        self, text: str, user_id: str | None, history: list[str], request_id: str | None, k: int
+    ) -> ReplyResponse:
+        (result,) = await self.analyse([text], 5)
+        lang, intent = result.lang, result.intent
+        assert intent is not None  # analyse() always asks the intent runner
+        context: ServiceContext | None = None
+        if user_id is not None:
+            context = await self._context(user_id, intent.label)
+        slots = extract_slots(text, lang, result.entities)
+        signals = HandoffSignals(
+            intent=intent.label,
+            intent_score=intent.score if intent.label else 0.0,
+            asks_human=any(asks_for_human(t, lang) for t in (text, *history)),
+            negative=result.sentiment.probabilities.get("negative", 0.0),
+            repeat_contacts=context.repeat_contacts if context else 0,
+            turns=1 + len(history),
+        )
+        values = slot_values(slots, context.last_item if context else None)
+        index = await asyncio.to_thread(REPLIES.get, self.replies_path)
+        replies = []
+        for entry, score in index.top_k(clean(text), lang, intent.label, k):
+            filled, missing = fill(entry.text, values)
+            replies.append(SuggestedReply(text=filled, score=score, intent=entry.intent or None, missing=missing))
+        event = None
+        if user_id is not None:
+            (status,) = await self._record([masked_slots(text, slots)], [result], user_id, "message", request_id)
+            event = EventStatus(
+                key=status["key"], id=status["id"], status="stored" if status["stored"] else "duplicate"
+            )
+        return ReplyResponse(
+            lang=lang,
+            intent=intent,
+            slots=slots,
+            handoff=decide_handoff(signals),
+            replies=replies,
+            context=context,
+            event=event,
+        )
+
+    async def _context(self, user_id: str, intent: str | None) -> ServiceContext:
+        """The user's last purchase, open service issues and earlier contacts with ``intent``, read
+        before this message is recorded."""
+        now = time.time()
+        issues = await self._store(self.events.service_issues, user_id, now - ISSUE_WINDOW_S)
+        recent = await self._store(self.events.service_issues, user_id, now - REPEAT_WINDOW_S)
+        bought = await self._store(self.events.last_purchase, user_id)
+        item = None
+        if bought is not None:
+            item = (await self.describe([bought[0]])).get(bought[0])
+        repeats = sum(i.count for i in recent if i.intent == intent) if intent else 0
+        return ServiceContext(last_item=item, open_issues=issues, repeat_contacts=repeats)

@@ -1,0 +1,194 @@
+"""``/reply`` in process: the real service over fake runners (the fake intent model answers by cue
+words, tests/support/fakes.py), a temporary event store and a small knowledge base of the test's own,
+so each answer is known. What the models and the built-in knowledge base do is measured elsewhere."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+import service
+from mining.settings import Settings
+from tests.support.fakes import FakeRunner, RunnerSlot, fake_runners, store_settings
+
+RUNNERS = RunnerSlot()
+KB_ROWS = [
+    (
+        "order_status",
+        "en",
+        "Your order {{Order Number}} with {{Product}} is on its way to {{Delivery City}}.",
+        "where is my order",
+    ),
+    (
+        "refund_status",
+        "en",
+        "I have checked the refund for order {{Order Number}}; it reaches you within 5 days.",
+        "where is my refund",
+    ),
+    ("", "en", "Thank you for writing to us.", "hello"),
+    ("order_status", "zh", "您好，订单{{Order Number}}已经发出，请耐心等待。", "我的快递到哪了"),
+    ("", "zh", "您好，请问有什么可以帮您？", "你好"),
+]
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Any]:
+    """One ASGI app for the module, with a metrics registry of its own (as in test_same_answers), so
+    it can live beside the other modules' apps in one run."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from prometheus_client import CollectorRegistry
+
+    patch = pytest.MonkeyPatch()
+    metrics = BentoMLContainer.metrics_client.get()
+    assert metrics.registry is not None
+    patch.setattr(metrics, "_registry", CollectorRegistry())
+    patch.setattr(service, "SETTINGS", Settings(grpc_port=0))
+    patch.setattr(service, "connect_runners", RUNNERS)
+    yield service.DemandMining.to_asgi()
+    patch.undo()
+
+
+@pytest.fixture()
+def kb(tmp_path: Path) -> Path:
+    path = tmp_path / "kb.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["intent", "lang", "text", "request"])
+        w.writerows(KB_ROWS)
+    return path
+
+
+@pytest.fixture()
+def runners() -> dict[str, FakeRunner]:
+    return fake_runners()
+
+
+@pytest.fixture()
+def client(
+    app: Any, runners: dict[str, FakeRunner], kb: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=kb))
+    monkeypatch.setattr(RUNNERS, "runners", runners)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _event(key: str, kind: str, user: str = "u1", **kw: Any) -> dict[str, Any]:
+    return {"key": key, "user_id": user, "type": kind, "ts": "2026-11-28T09:30:00Z", **kw}
+
+
+def test_an_order_question_gets_its_intent_slot_and_a_filled_reply(client: TestClient) -> None:
+    text = "Where is my order 4421-889? It should go to Berlin."
+    r = client.post("/reply", json={"text": text})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["lang"] == "en"
+    assert (body["intent"]["label"], body["intent"]["model"]) == ("order_status", "intent:fake")
+    slots = {(s["type"], s["text"]) for s in body["slots"]}
+    assert ("order_id", "4421-889") in slots
+    for s in body["slots"]:
+        assert text[s["start"] : s["end"]] == s["text"]
+    best = body["replies"][0]
+    assert best["intent"] == "order_status"
+    assert "4421-889" in best["text"] and "Berlin" in best["text"]
+    # No user, so nothing says which product: left for the agent.
+    assert best["missing"] == ["Product"]
+    assert body["handoff"]["needed"] is False and body["context"] is None and body["event"] is None
+
+
+def test_chinese_text_gets_chinese_replies_only(client: TestClient) -> None:
+    r = client.post("/reply", json={"text": "我的快递到哪了？订单号123456789", "k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["lang"] == "zh" and body["intent"]["label"] == "order_status"
+    assert body["replies"] and all(any(ch >= "\u4e00" for ch in x["text"]) for x in body["replies"])
+    assert body["replies"][0]["text"] == "您好，订单123456789已经发出，请耐心等待。"
+
+
+def test_asking_for_a_person_hands_over_with_the_reason(client: TestClient) -> None:
+    r = client.post("/reply", json={"text": "I want to talk to a real person, this is useless"})
+    assert r.status_code == 200, r.text
+    handoff = r.json()["handoff"]
+    assert handoff["needed"] is True and handoff["reason"].startswith("asks for a human")
+
+
+def test_an_unsure_intent_says_why_and_hands_over(client: TestClient) -> None:
+    r = client.post("/reply", json={"text": "hmm ok so about that thing"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["intent"]["label"] is None and body["intent"]["reason"].startswith("not sure")
+    assert body["handoff"] == {
+        "needed": True,
+        "reason": "low intent confidence: no intent",
+        "score": body["handoff"]["score"],
+    }
+
+
+def test_a_purchase_event_fills_the_product_of_where_is_it(client: TestClient) -> None:
+    r = client.post("/events", json={"events": [_event("p1", "purchase", item_id="50")]})
+    assert r.status_code == 200, r.text
+    r = client.post("/reply", json={"text": "where is my order 77812?", "user_id": "u1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["context"]["last_item"]["item_id"] == "50"
+    best = body["replies"][0]
+    title = body["context"]["last_item"]["title"] or "50"
+    assert title in best["text"] and "Product" not in best["missing"]
+    assert body["event"]["status"] == "stored"
+
+
+def test_repeated_refund_requests_raise_hand_over_and_show_in_profile_and_trends(client: TestClient) -> None:
+    answers = [
+        client.post("/reply", json={"text": f"where is my refund for order 5550{i}?", "user_id": "u2"}).json()
+        for i in range(4)
+    ]
+    assert [a["context"]["repeat_contacts"] for a in answers] == [0, 1, 2, 3]
+    assert [a["handoff"]["needed"] for a in answers] == [False, False, False, True]
+    assert answers[-1]["handoff"]["reason"].startswith("repeated contact")
+    profile = client.get("/users/u2/profile").json()
+    assert [(i["intent"], i["count"]) for i in profile["service_issues"]] == [("refund_status", 4)]
+    trends = client.get("/trends", params={"window": "1d", "end": "2001-01-01T00:00:00Z"}).json()
+    assert trends["intent"] == {"rising": [], "falling": []}  # long ago: nothing in either window
+    trends = client.get("/trends", params={"window": "1d"}).json()
+    rising = {t["term"]: t for t in trends["intent"]["rising"]}
+    assert rising["refund_status"]["current"] == 4 and rising["refund_status"]["change_percent"] is None
+
+
+def test_reviews_are_not_service_requests(client: TestClient) -> None:
+    r = client.post("/events", json={"events": [_event("r1", "review", user="u3", text="where is my refund??")]})
+    assert r.status_code == 200, r.text
+    assert client.get("/users/u3/profile").json()["service_issues"] == []
+
+
+def test_personal_data_never_comes_back_nor_is_stored(client: TestClient, store_url: str) -> None:
+    text = "My name is John Smith, call me at 13812345678, where is my order 99812?"
+    r = client.post("/reply", json={"text": text, "user_id": "u4"})
+    assert r.status_code == 200, r.text
+    answer = r.text
+    assert "13812345678" not in answer and "John Smith" not in answer
+    if not store_url.startswith("postgres"):
+        with sqlite3.connect(store_url) as db:
+            stored = json.dumps(db.execute("SELECT * FROM events").fetchall(), ensure_ascii=False)
+        assert "13812345678" not in stored and "John Smith" not in stored
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"text": ""}, "text", "at least 1 character"),
+        ({"text": "hi", "k": 0}, "k", "greater than or equal to 1"),
+        ({"text": "hi", "history": ["x"] * 21}, "history", "at most 20 items"),
+        ({"history": ["hi"]}, "text", "Field required"),
+    ],
+)
+def test_bad_requests_name_the_field_and_rule(client: TestClient, body: dict[str, Any], field: str, rule: str) -> None:
+    r = client.post("/reply", json=body)
+    assert r.status_code == 400, r.text
+    assert field in r.text and rule in r.text
