@@ -221,6 +221,8 @@ class LabelRunner(RunnerBase):
             {lang: t for n, t in self.tags.items() for lang in langs[n]},
             items,
             task=self.RUNNER,
-            abstention={lang: Abstention.from_metadata(self.metadata[n]) for n in self.models for lang in langs[n]},
+            abstention={
+                lang: Abstention.from_metadata(self.metadata[n], lang) for n in self.models for lang in langs[n]
+            },
             served={lang: served_note(self.metadata[n]) for n in self.models for lang in langs[n]},
         )

@@ -26,6 +26,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,10 @@ class IntentConfig(TextClfConfig):
         default=True, metadata={"help": "train with the Chinese train half; off: English only (transfer)"}
     )
     zh_val_share: float = field(default=0.3, metadata={"help": "share of the Chinese train half kept for validation"})
+    zh_repeat: int = field(
+        default=1,
+        metadata={"help": "times each Chinese training turn is seen per epoch (a few hundred beside 6,480 English)"},
+    )
 
 
 def _macro_f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> Any:
@@ -94,6 +99,7 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     train_t = [clean(u.text) for u in en["train"]]
     train_y = [ids[u.label] for u in en["train"]]
     val_t = [clean(u.text) for u in en["validation"]]
+    n_val_en = len(val_t)
     val_y = [ids[u.label] for u in en["validation"]]
     seen_templates = {template_key(u.text, u.slots) for u in en["train"]}
     test_t = [clean(u.text) for u in en["test"]]
@@ -110,8 +116,8 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     val_set = set(zh_val)
     zh_fit = [i for i in range(len(zh_tr)) if i not in val_set]
     if cfg.zh_train:
-        train_t += [clean(zh_tr[i].text) for i in zh_fit]
-        train_y += [ids[zh_tr[i].label] for i in zh_fit]
+        train_t += [clean(zh_tr[i].text) for i in zh_fit] * cfg.zh_repeat
+        train_y += [ids[zh_tr[i].label] for i in zh_fit] * cfg.zh_repeat
     val_t += [clean(zh_tr[i].text) for i in sorted(zh_val)]
     val_y += [ids[zh_tr[i].label] for i in sorted(zh_val)]
     # A Chinese test turn that near-duplicates a labelled train-half turn (a repeated post) is dropped.
@@ -129,7 +135,9 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
         train_t, train_y = [train_t[i] for i in pick], [train_y[i] for i in pick]
     splits = {
         "train": Split(train_t, np.array(train_y, dtype=np.int64)),
-        "val": Split(val_t, np.array(val_y, dtype=np.int64)),
+        "val": Split(
+            val_t, np.array(val_y, dtype=np.int64), np.array(["en"] * n_val_en + ["zh"] * len(zh_val), dtype=object)
+        ),
         "test": Split(test_t, np.array(test_y, dtype=np.int64), np.array(test_g, dtype=object)),
     }
     rows = [f"{t}\t{y}" for s in ("train", "val", "test") for t, y in zip(splits[s].texts, splits[s].y)]
@@ -181,6 +189,48 @@ def by_group(test: Split, preds: dict[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
+def abstention_by_language(
+    model: Any, mode: str, splits: dict[str, Split], temperature: float, min_precision: float
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Per language, the lowest threshold whose answered validation texts of that language reach
+    ``min_precision`` (the shared threshold lets the many English texts carry the few Chinese ones),
+    and on each test group the share answered and their accuracy at it.
+
+    Args:
+        model: the served artifact (its ``save``), quantised by ``mode`` as serving does.
+    Returns:
+        ({lang: threshold}, {group: {"coverage", "precision", "n_answered"}}).
+    """
+    import tempfile
+
+    from mining.artifacts import quantize
+    from mining.models.textclf import load_artifact
+    from training.calibration import choose_threshold, temper
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp) / "m")
+        served = quantize(load_artifact(Path(tmp) / "m"), mode)
+        val, test = splits["val"], splits["test"]
+        p_val = temper(served.predict_proba(val.texts), temperature)
+        p_test = temper(served.predict_proba(test.texts), temperature)
+    assert val.groups is not None and test.groups is not None
+    thresholds = {
+        lang: float(choose_threshold(p_val[val.groups == lang], val.y[val.groups == lang], min_precision)["threshold"])
+        for lang in ("en", "zh")
+    }
+    answered: dict[str, Any] = {}
+    for group in GROUPS:
+        rows = test.groups == group
+        top, right = p_test[rows].max(1), p_test[rows].argmax(1) == test.y[rows]
+        kept = top >= thresholds["zh" if group == "zh" else "en"]
+        answered[group] = {
+            "coverage": float(kept.mean()) if rows.any() else 0.0,
+            "precision": float(right[kept].mean()) if kept.any() else None,
+            "n_answered": int(kept.sum()),
+        }
+    return thresholds, answered
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Train, choose on validation, measure once on the test groups, save into the store.
 
@@ -208,6 +258,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     test = splits["test"]
     groups = by_group(test, {"model": pred, "tfidf": out["baseline_pred"], "rules": rule_predictions(test.texts)})
     metrics["by_group"] = groups
+    by_lang, answered = abstention_by_language(
+        out["model"], str(out["quantization"]["mode"]), splits, out["abstention"]["temperature"], cfg.abstain_precision
+    )
+    out["abstention"] = {**out["abstention"], "by_lang": by_lang, "test_answered_by_group": answered}
     metrics["abstention"] = out["abstention"]
     metrics["quantization"] = out["quantization"]
     baseline_metrics = {
@@ -246,6 +300,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"  {g:<11} n={b['n']:<4} model acc {b['model_accuracy']:.3f} macro-F1 {b['model_macro_f1']:.3f} | "
         f"tfidf {b['tfidf_accuracy']:.3f} / {b['tfidf_macro_f1']:.3f} | rules {b['rules_accuracy']:.3f} / "
         f"{b['rules_macro_f1']:.3f}"
+        + (
+            f" | answered {a['coverage']:.2f} at {a['precision']:.3f}"
+            if (a := out["abstention"]["test_answered_by_group"][g])["precision"] is not None
+            else " | answered 0.00"
+        )
         for g, b in groups.items()
     ]
     return finish_run(

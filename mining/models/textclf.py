@@ -329,11 +329,13 @@ class Abstention:
     threshold: float = 0.0
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, Any]) -> Abstention:
-        """From a model's store metadata (``abstention``: temperature, threshold); a model whose
-        metadata has no ``abstention`` never abstains."""
+    def from_metadata(cls, metadata: dict[str, Any], lang: str | None = None) -> Abstention:
+        """From a model's store metadata (``abstention``: temperature, threshold; a model of both
+        languages may hold ``by_lang``: {lang: threshold}, chosen on that language's validation
+        texts); a model whose metadata has no ``abstention`` never abstains."""
         a = metadata.get("abstention") or {}
-        return cls(float(a.get("temperature", 1.0)), float(a.get("threshold", 0.0)))
+        threshold = (a.get("by_lang") or {}).get(lang, a.get("threshold", 0.0))
+        return cls(float(a.get("temperature", 1.0)), float(threshold))
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         """(n, K) probabilities at this temperature."""
