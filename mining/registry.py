@@ -148,6 +148,8 @@ _E5_SENTENCE = (*_E5, "--frozen-baseline")
 # The extractor on the multilingual encoder: its top 4 layers tuned, best of 4 epochs on validation.
 _E5_EXTRACTOR = ("--extractor-arch", "e5", "--frozen-layers", "8", "--extractor-lr", "3e-4", "--extractor-epochs", "4",
                  "--extractor-patience", "1", "--extractor-max-len", "96")
+# The intent head: its Chinese turns seen 8 times an epoch (validation accuracy 0.941 against 0.930 once).
+_E5_INTENT = (*_E5, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "2e-4", "--zh-repeat", "8")
 # The quick profile trains one rate: its models exercise serving, their scores mean nothing.
 _QUICK_EN = ("--frozen-layers", "3", "--lr", "2e-4")
 _QUICK_ASPECTS = ("--frozen-layers", "3", "--extractor-lr", "2e-4")
@@ -247,9 +249,9 @@ MODELS: tuple[ModelSpec, ...] = (
     # + TF-IDF first, the multilingual encoder in stage 2 (docs/training.md#service-intents).
     ModelSpec("intent", None, "intent", "train_intents", required=False,
               quick=("--arch", "cnn", "--max-train-samples", "600", "--epochs", "2", *_TINY_CHARS),
-              default=("--arch", "cnn", "--epochs", "6"),
-              upgrade=(*_E5, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "2e-4"),
-              full=(*_E5, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "2e-4")),
+              default=("--arch", "cnn", "--epochs", "6", "--zh-repeat", "8"),
+              upgrade=_E5_INTENT,
+              full=_E5_INTENT),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
                      "--seeds", "1", "--threads", "1"),

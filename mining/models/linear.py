@@ -59,12 +59,20 @@ class TfidfLinearModel:
         ``labels[i]`` names class id ``i``."""
         if not vectorizer.sublinear_tf or vectorizer.norm != "l2" or not vectorizer.lowercase:
             raise ValueError("only lower-casing, sublinear-tf, l2-normed vectorizers are supported")
+        classes = [int(c) for c in classifier.classes_]
+        coef, intercept = classifier.coef_, classifier.intercept_
+        if 2 < len(classes) < len(labels):
+            # A label without training rows gets probability 0, so the columns are every label's,
+            # as the network's are (e.g. a model of English rows only, with a label only Chinese has).
+            coef_all, intercept_all = np.zeros((len(labels), coef.shape[1])), np.full(len(labels), -1e4)
+            coef_all[classes], intercept_all[classes] = coef, intercept
+            coef, intercept, classes = coef_all, intercept_all, list(range(len(labels)))
         return cls(
             {k: int(v) for k, v in vectorizer.vocabulary_.items()},
             vectorizer.idf_.astype(np.float32),
-            classifier.coef_.astype(np.float32),
-            classifier.intercept_.astype(np.float32),
-            [labels[int(c)] for c in classifier.classes_],
+            coef.astype(np.float32),
+            intercept.astype(np.float32),
+            [labels[c] for c in classes],
             vectorizer.analyzer,
             vectorizer.ngram_range,
         )

@@ -145,3 +145,19 @@ def test_network_sample_draws_rows_without_replacement_in_order() -> None:
     assert len(ids) == len(set(ids)) == 20 and ids == sorted(ids)
     assert list(part.y) == [i % 3 for i in ids] and list(part.groups) == [["a", "b"][i % 2] for i in ids]
     assert network_sample(split, 20, 1).texts == part.texts != network_sample(split, 20, 2).texts
+
+
+def test_tfidf_model_gives_a_label_without_training_rows_probability_zero() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from mining.models.linear import TfidfLinearModel
+
+    texts, y = ["a b", "b c", "c d", "d e", "a a", "c c"], [0, 1, 3, 0, 1, 3]
+    vec = TfidfVectorizer(analyzer="char", sublinear_tf=True).fit(texts)
+    lr = LogisticRegression().fit(vec.transform(texts), y)
+    model = TfidfLinearModel.from_sklearn(vec, lr, ["x", "y", "z", "w"])
+    p = model.predict_proba(["a b", "c d"])
+    assert model.labels == ["x", "y", "z", "w"] and p.shape == (2, 4)
+    assert (p[:, 2] == 0).all()
+    assert np.allclose(p[:, [0, 1, 3]], lr.predict_proba(vec.transform(["a b", "c d"])), atol=1e-5)
