@@ -1,6 +1,6 @@
 """Fetch the data and train every default model the store does not hold yet.
 
-    python -m training.bootstrap                    # default models, ~20 min on 2 CPU cores (README command 1)
+    python -m training.bootstrap                    # default models, ~30 min on 2 CPU cores (README command 1)
     python -m training.bootstrap --profile full     # full-quality models, ~4 h on 2 CPU cores
     python -m training.bootstrap --profile quick    # tiny models in seconds, for tests and smoke runs
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
         "--profile",
         choices=("default", "full", "quick"),
         default="default",
-        help="default: real data, short schedules (~20 min); full: the measured models of docs/training.md "
+        help="default: real data, short schedules (~30 min on 2 CPU cores); full: the measured models of docs/training.md "
         "(~4 h); quick: tiny models for tests, metrics meaningless",
     )
     parser.add_argument("--quick", action="store_true", help="same as --profile quick")
