@@ -126,6 +126,7 @@ class DemandMining:
                 pool_size=self.settings.events_pool,
             )
         self.gateway = Gateway(self.runners, store, self.settings.replies)
+        self.gateway.load_replies()
         self.grpc_server: Any = None
 
     # --- lifecycle: retention, and the gRPC server in each gateway worker ----------------------------

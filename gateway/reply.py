@@ -63,6 +63,11 @@ def masked_slots(text: str, slots: list[SlotSpan]) -> str:
 class ReplyEndpoint(MineEndpoint):
     """Suggested replies for customer-service messages."""
 
+    def load_replies(self) -> None:
+        """Read and index the knowledge base now: a bad file fails the service's start with the row
+        and column at fault, not a request."""
+        REPLIES.get(self.replies_path)
+
     async def reply(
         self, text: str, user_id: str | None, history: list[str], request_id: str | None, k: int
     ) -> ReplyResponse:

@@ -192,3 +192,14 @@ def test_bad_requests_name_the_field_and_rule(client: TestClient, body: dict[str
     r = client.post("/reply", json=body)
     assert r.status_code == 400, r.text
     assert field in r.text and rule in r.text
+
+
+def test_a_bad_knowledge_base_fails_the_start_naming_row_and_column(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("intent,lang,text,request\norder_status,fr,Votre commande,ou est\n", encoding="utf-8")
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=bad))
+    monkeypatch.setattr(RUNNERS, "runners", runners)
+    with pytest.raises(ValueError, match=r"bad\.csv: row 1, column 'lang': 'fr' is not zh or en"), TestClient(app):
+        pass
