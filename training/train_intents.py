@@ -199,7 +199,7 @@ def abstention_by_language(
     Args:
         model: the served artifact (its ``save``), quantised by ``mode`` as serving does.
     Returns:
-        ({lang: threshold}, {group: {"coverage", "precision", "n_answered"}}).
+        ({lang: threshold}, {group: {"coverage", "n_answered", "precision" (where any was answered)}}).
     """
     import tempfile
 
@@ -223,11 +223,10 @@ def abstention_by_language(
         rows = test.groups == group
         top, right = p_test[rows].max(1), p_test[rows].argmax(1) == test.y[rows]
         kept = top >= thresholds["zh" if group == "zh" else "en"]
-        answered[group] = {
-            "coverage": float(kept.mean()) if rows.any() else 0.0,
-            "precision": float(right[kept].mean()) if kept.any() else None,
-            "n_answered": int(kept.sum()),
-        }
+        # Store metadata holds no None: a precision over no answered turn is left out.
+        answered[group] = {"coverage": float(kept.mean()) if rows.any() else 0.0, "n_answered": int(kept.sum())}
+        if kept.any():
+            answered[group]["precision"] = float(right[kept].mean())
     return thresholds, answered
 
 
@@ -302,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{b['rules_macro_f1']:.3f}"
         + (
             f" | answered {a['coverage']:.2f} at {a['precision']:.3f}"
-            if (a := out["abstention"]["test_answered_by_group"][g])["precision"] is not None
+            if "precision" in (a := out["abstention"]["test_answered_by_group"][g])
             else " | answered 0.00"
         )
         for g, b in groups.items()

@@ -1,0 +1,32 @@
+"""The intent model's splits and baselines on the real customer-service files (read, not trained)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.service_data import LABELS
+from training.train_intents import RULE_LABELS, IntentConfig, rule_predictions, service_splits
+
+
+def test_splits_keep_test_apart_and_group_it() -> None:
+    cfg = IntentConfig(zh_repeat=3)
+    splits, meta = service_splits(cfg)
+    train, val, test = splits["train"], splits["val"], splits["test"]
+    assert test.groups is not None and val.groups is not None
+    assert meta["n_test_by_group"] == {g: int((test.groups == g).sum()) for g in ("en", "en_template", "zh")}
+    assert meta["n_test_by_group"]["en"] + meta["n_test_by_group"]["en_template"] == 810
+    zh_test = {t for t, g in zip(test.texts, test.groups) if g == "zh"}
+    assert zh_test and not zh_test & set(train.texts) and not zh_test & set(val.texts)
+    # Each Chinese training turn appears zh_repeat times; validation turns never in training.
+    zh_val = {t for t, g in zip(val.texts, val.groups) if g == "zh"}
+    assert zh_val and not zh_val & set(train.texts)
+    once = service_splits(IntentConfig(zh_repeat=1))[0]["train"]
+    assert len(train.texts) - len(once.texts) == 2 * (len(once.texts) - 6480)
+    assert meta["val_sha256"] == service_splits(IntentConfig(zh_repeat=1))[1]["val_sha256"]
+
+
+def test_rule_baseline_maps_every_rule_intent_onto_a_label() -> None:
+    assert set(RULE_LABELS.values()) <= set(LABELS)
+    pred = rule_predictions(["I want to return this, it broke", "where is my parcel? it has not arrived", "你好"])
+    assert [LABELS[i] for i in pred] == ["return_exchange", "order_status", "other"]
+    assert pred.dtype == np.int64
