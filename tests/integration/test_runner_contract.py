@@ -45,8 +45,10 @@ class Ctx:
     metadata: dict[str, dict[str, Any]]
 
     def tags_for(self, runner: str, lang: str | None) -> list[str]:
-        """Tags of the runner's models for ``lang``, in registry order."""
-        return [self.tags[m.name] for m in MODELS if m.runner == runner and m.lang == lang]
+        """Tags of the runner's models for ``lang`` (a model of both languages, ``lang`` None,
+        answers either), in registry order."""
+        own = [self.tags[m.name] for m in MODELS if m.runner == runner and m.lang == lang]
+        return own or [self.tags[m.name] for m in MODELS if m.runner == runner and m.lang is None]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -74,7 +76,9 @@ def _label_answer(runner: str) -> Callable[[Ctx, TextItem, LabelResult], Any]:
         assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
         top = max(r.probabilities, key=r.probabilities.__getitem__)
         assert r.score == pytest.approx(r.probabilities[top])
-        threshold = float(meta.get("abstention", {}).get("threshold", 0.0))
+        abstention = meta.get("abstention", {})
+        # A model of both languages holds a threshold per language, chosen on that language's texts.
+        threshold = float(abstention.get("by_lang", {}).get(item.lang, abstention.get("threshold", 0.0)))
         if r.score >= threshold:  # answered exactly when the top probability reaches the stored threshold
             assert (r.label, r.reason) == (top, None)
         else:
@@ -166,6 +170,11 @@ RUNNERS: dict[str, tuple[list[Any], type, Callable[[Ctx, Any, Any], Any]]] = {
         text_items(["55 inch 4K smart TV", "gaming laptop 16GB RAM", "AA batteries 40-count", "联想笔记本电脑"]),
         LabelResult,
         _label_answer("classification"),
+    ),
+    "intent": (
+        text_items(["我的订单什么时候发货", "I want to cancel my order", "帮我退款", "how do I change my address"]),
+        LabelResult,
+        _label_answer("intent"),
     ),
     "ner": (
         text_items(["我在北京的联想专卖店买了电脑", "Bought a Samsung TV at Costco in Seattle", "  "]),
