@@ -344,7 +344,25 @@ SELECTION_ROUNDS: tuple[tuple[tuple[str, str, str | None, int], ...], ...] = (
         ("stc3", "agent_2", _AGENT, 35),
         ("online_shopping_10_cats", "agent_2", _AGENT, 35),
     ),
+    (
+        ("stc3", "agent_3", r"人工|真人|接线员|客服电话|打不通", 25),
+        ("stc3", "order_3", r"订单|发货|快递|物流|没收到|到货|配送|签收", 40),
+        ("stc3", "return_refund_3", r"退款|退货|换货|退钱|维修|保修|返修|售后", 40),
+        ("stc3", "invoice_3", r"发票", 20),
+        ("stc3", "payment_3", r"付款|支付|扣费|扣了|扣钱|话费|充值|缴费|交费|账单", 40),
+        ("stc3", "account_3", r"密码|账号|帐号|注册|登录|登陆|实名|套餐|销户|积分", 40),
+        ("stc3", "follow_up_3", None, 80),
+        ("stc3", "random_3", "", 150),
+        ("online_shopping_10_cats", "return_refund_3", r"退货|换货|退款|退钱|退了", 40),
+        ("online_shopping_10_cats", "invoice_3", r"发票", 25),
+        ("online_shopping_10_cats", "delivery_3", r"没收到|还没到|没到|没发货|还没发|催|丢件|少发|漏发|发错", 40),
+        ("online_shopping_10_cats", "service_3", r"客服|售后|人工", 40),
+        ("online_shopping_10_cats", "order_3", r"取消|订单|地址|修改", 20),
+    ),
 )
+# Rounds that enlarge the train half only: a text is taken only when :func:`split_of` puts it in
+# ``train``, so the test half stays the one labelled in rounds 1 and 2.
+TRAIN_ONLY_ROUNDS = frozenset({2})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -367,7 +385,8 @@ def zh_candidates() -> list[Candidate]:
     round, each round with its own ``random.Random(SELECTION_SEED + round)``, stratum by stratum:
     the eligible texts matching the pattern are put in ``rng.sample(texts, len(texts))`` order and
     taken until the quota, skipping a dialogue (or review) already taken and a text already taken.
-    The second round was added after the first was labelled, for the three labels it left rare.
+    The second round was added after the first was labelled, for the three labels it left rare;
+    the third, after both, takes train-half texts only (:data:`TRAIN_ONLY_ROUNDS`).
     Reads the STC-3 archive and the review archive (a few seconds).
     """
     from training.data import shopping_reviews
@@ -399,6 +418,8 @@ def zh_candidates() -> list[Candidate]:
                 if taken == quota:
                     break
                 if group in used_groups or text in used_texts:
+                    continue
+                if round_index in TRAIN_ONLY_ROUNDS and split_of(cid) != "train":
                     continue
                 used_groups.add(group)
                 used_texts.add(text)
