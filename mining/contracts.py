@@ -17,6 +17,26 @@ from mining.text import detect_language, mask_pii
 
 Lang = Literal["zh", "en"]
 
+# The customer-service intent labels (data/customer_service/LABELS.md), in the intent model's order:
+# what the intent model answers, the reply knowledge base files under and message events store.
+SERVICE_INTENTS: tuple[str, ...] = (
+    "order_status",
+    "cancel_order",
+    "change_order",
+    "return_exchange",
+    "refund_status",
+    "invoice",
+    "payment",
+    "product_question",
+    "complaint",
+    "human_agent",
+    "account",
+    "feedback",
+    "other",
+)
+# The ones that ask the shop to act: what a profile lists as open and hand-over counts as repeats.
+ACTION_INTENTS: tuple[str, ...] = tuple(i for i in SERVICE_INTENTS if i not in ("feedback", "other"))
+
 
 class TextItem(BaseModel):
     """One text for a text runner: the text as sent with personal numbers and e-mail addresses

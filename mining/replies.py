@@ -26,24 +26,9 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy import sparse
 
+from mining.contracts import SERVICE_INTENTS as LABELS
 from mining.text import normalize
 
-# The project's 13 customer-service intent labels (data/customer_service/LABELS.md), in its order.
-LABELS: tuple[str, ...] = (
-    "order_status",
-    "cancel_order",
-    "change_order",
-    "return_exchange",
-    "refund_status",
-    "invoice",
-    "payment",
-    "product_question",
-    "complaint",
-    "human_agent",
-    "account",
-    "feedback",
-    "other",
-)
 LANGS: tuple[str, ...] = ("zh", "en")
 KB_COLUMNS: tuple[str, ...] = ("intent", "lang", "text", "request")
 RankerKind = Literal["bm25", "tfidf"]

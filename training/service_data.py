@@ -25,23 +25,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from mining.contracts import SERVICE_INTENTS as LABELS
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "customer_service"
 
-LABELS: tuple[str, ...] = (
-    "order_status",
-    "cancel_order",
-    "change_order",
-    "return_exchange",
-    "refund_status",
-    "invoice",
-    "payment",
-    "product_question",
-    "complaint",
-    "human_agent",
-    "account",
-    "feedback",
-    "other",
-)
 
 BitextSplit = Literal["train", "validation", "test"]
 TurnSplit = Literal["train", "test"]

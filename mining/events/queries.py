@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 
+from mining.contracts import ACTION_INTENTS
 from mining.events.backend import HOUR, MINUTE, Backend
 from mining.events.models import (
     AspectOpinion,
@@ -33,7 +34,7 @@ from mining.events.models import (
     TrendTerm,
     TrendWindow,
 )
-from mining.events.terms import ACTION_INTENTS, ITEM_WEIGHTS
+from mining.events.terms import ITEM_WEIGHTS
 
 
 class StoreQueries(Backend):

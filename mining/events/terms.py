@@ -13,20 +13,6 @@ from mining.events.models import StoredAnalysis
 from mining.text import PLACEHOLDERS, mask_pii, normalize, normalize_term
 
 EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message")
-# Service intents that ask the shop to act: what a profile lists as open and hand-over counts as repeats.
-ACTION_INTENTS = (
-    "order_status",
-    "cancel_order",
-    "change_order",
-    "return_exchange",
-    "refund_status",
-    "invoice",
-    "payment",
-    "product_question",
-    "complaint",
-    "human_agent",
-    "account",
-)
 
 # Interaction strength of an event with an item, in the units of the recall model's weights
 # (MovieLens ratings 1-5): a purchase says more than a click. Searches and messages name no item.
