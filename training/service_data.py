@@ -304,47 +304,80 @@ _AGENT = (
     r"转人工|人工客服|人工服务|真人|给我回电|回个电话|回电话|打电话给我|给我打电话|联系我|找你们领导|找经理"
     r"|负责人|客服电话是多少|客服电话多少"
 )
-# (source, stratum, pattern: None = any customer turn after the first, "" = any, quota)
+# Round 1's patterns by (source, stratum); round 3 draws again with the same ones.
+_STC3 = "stc3"
+_SHOP = "online_shopping_10_cats"
+_PATTERNS: dict[tuple[str, str], str | None] = {
+    (_STC3, "agent"): r"人工|真人|接线员|客服电话|打不通",
+    (_STC3, "cancel"): r"取消|退订|撤销",
+    (_STC3, "change"): r"修改|更改|改地址|换地址|改成|改一下",
+    (_STC3, "order"): r"订单|发货|快递|物流|没收到|到货|配送|签收",
+    (_STC3, "return_refund"): r"退款|退货|换货|退钱|维修|保修|返修|售后",
+    (_STC3, "invoice"): r"发票",
+    (_STC3, "payment"): r"付款|支付|扣费|扣了|扣钱|话费|充值|缴费|交费|账单",
+    (_STC3, "account"): r"密码|账号|帐号|注册|登录|登陆|实名|套餐|销户|积分",
+    (_STC3, "follow_up"): None,
+    (_STC3, "random"): "",
+    (_SHOP, "return_refund"): r"退货|换货|退款|退钱|退了",
+    (_SHOP, "invoice"): r"发票",
+    (_SHOP, "delivery"): r"没收到|还没到|没到|没发货|还没发|催|丢件|少发|漏发|发错",
+    (_SHOP, "service"): r"客服|售后|人工",
+    (_SHOP, "order"): r"取消|订单|地址|修改",
+}
+
+
+def _strata(quotas: dict[tuple[str, str], int], suffix: str = "") -> tuple[tuple[str, str, str | None, int], ...]:
+    """Round 1's strata with these quotas, in the order given, named with ``suffix``."""
+    return tuple((source, name + suffix, _PATTERNS[source, name], q) for (source, name), q in quotas.items())
+
+
+# Per round, in drawing order: (source, stratum, pattern: None = any customer turn after the first,
+# "" = any, quota).
 SELECTION_ROUNDS: tuple[tuple[tuple[str, str, str | None, int], ...], ...] = (
-    (
-        ("stc3", "agent", r"人工|真人|接线员|客服电话|打不通", 30),
-        ("stc3", "cancel", r"取消|退订|撤销", 30),
-        ("stc3", "change", r"修改|更改|改地址|换地址|改成|改一下", 25),
-        ("stc3", "order", r"订单|发货|快递|物流|没收到|到货|配送|签收", 50),
-        ("stc3", "return_refund", r"退款|退货|换货|退钱|维修|保修|返修|售后", 50),
-        ("stc3", "invoice", r"发票", 20),
-        ("stc3", "payment", r"付款|支付|扣费|扣了|扣钱|话费|充值|缴费|交费|账单", 45),
-        ("stc3", "account", r"密码|账号|帐号|注册|登录|登陆|实名|套餐|销户|积分", 45),
-        ("stc3", "follow_up", None, 60),
-        ("stc3", "random", "", 120),
-        ("online_shopping_10_cats", "return_refund", r"退货|换货|退款|退钱|退了", 50),
-        ("online_shopping_10_cats", "invoice", r"发票", 30),
-        ("online_shopping_10_cats", "delivery", r"没收到|还没到|没到|没发货|还没发|催|丢件|少发|漏发|发错", 40),
-        ("online_shopping_10_cats", "service", r"客服|售后|人工", 45),
-        ("online_shopping_10_cats", "order", r"取消|订单|地址|修改", 35),
+    _strata(
+        {
+            (_STC3, "agent"): 30,
+            (_STC3, "cancel"): 30,
+            (_STC3, "change"): 25,
+            (_STC3, "order"): 50,
+            (_STC3, "return_refund"): 50,
+            (_STC3, "invoice"): 20,
+            (_STC3, "payment"): 45,
+            (_STC3, "account"): 45,
+            (_STC3, "follow_up"): 60,
+            (_STC3, "random"): 120,
+            (_SHOP, "return_refund"): 50,
+            (_SHOP, "invoice"): 30,
+            (_SHOP, "delivery"): 40,
+            (_SHOP, "service"): 45,
+            (_SHOP, "order"): 35,
+        }
     ),
     (
-        ("stc3", "cancel_2", _CANCEL, 40),
-        ("online_shopping_10_cats", "cancel_2", _CANCEL, 40),
-        ("stc3", "change_2", _CHANGE, 40),
-        ("online_shopping_10_cats", "change_2", _CHANGE, 40),
-        ("stc3", "agent_2", _AGENT, 35),
-        ("online_shopping_10_cats", "agent_2", _AGENT, 35),
+        (_STC3, "cancel_2", _CANCEL, 40),
+        (_SHOP, "cancel_2", _CANCEL, 40),
+        (_STC3, "change_2", _CHANGE, 40),
+        (_SHOP, "change_2", _CHANGE, 40),
+        (_STC3, "agent_2", _AGENT, 35),
+        (_SHOP, "agent_2", _AGENT, 35),
     ),
-    (
-        ("stc3", "agent_3", r"人工|真人|接线员|客服电话|打不通", 25),
-        ("stc3", "order_3", r"订单|发货|快递|物流|没收到|到货|配送|签收", 40),
-        ("stc3", "return_refund_3", r"退款|退货|换货|退钱|维修|保修|返修|售后", 40),
-        ("stc3", "invoice_3", r"发票", 20),
-        ("stc3", "payment_3", r"付款|支付|扣费|扣了|扣钱|话费|充值|缴费|交费|账单", 40),
-        ("stc3", "account_3", r"密码|账号|帐号|注册|登录|登陆|实名|套餐|销户|积分", 40),
-        ("stc3", "follow_up_3", None, 80),
-        ("stc3", "random_3", "", 150),
-        ("online_shopping_10_cats", "return_refund_3", r"退货|换货|退款|退钱|退了", 40),
-        ("online_shopping_10_cats", "invoice_3", r"发票", 25),
-        ("online_shopping_10_cats", "delivery_3", r"没收到|还没到|没到|没发货|还没发|催|丢件|少发|漏发|发错", 40),
-        ("online_shopping_10_cats", "service_3", r"客服|售后|人工", 40),
-        ("online_shopping_10_cats", "order_3", r"取消|订单|地址|修改", 20),
+    _strata(
+        {
+            (_STC3, "agent"): 25,
+            (_STC3, "order"): 40,
+            (_STC3, "return_refund"): 40,
+            (_STC3, "invoice"): 20,
+            (_STC3, "payment"): 40,
+            (_STC3, "account"): 40,
+            (_STC3, "follow_up"): 80,
+            (_STC3, "random"): 150,
+            (_SHOP, "return_refund"): 40,
+            (_SHOP, "invoice"): 25,
+            (_SHOP, "delivery"): 40,
+            (_SHOP, "service"): 40,
+            (_SHOP, "order"): 20,
+        },
+        "_3",
     ),
 )
 # Rounds that enlarge the train half only: a text is taken only when :func:`split_of` puts it in
