@@ -2,6 +2,7 @@
 
     python -m training.model_table                  # print the table of the store's latest models
     python -m training.model_table --write README.md  # replace the table between its markers
+    python -m training.model_table --exclude intent --write README.md   # all but the service intents
     python -m training.model_table --only intent --marker service-table --write README.md   # one model's rows
 
 One row per headline metric of each registry model in the store: the served model's held-out
@@ -186,18 +187,28 @@ def from_store() -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def selected(names: Iterable[str], only: str, exclude: str) -> list[str]:
+    """The names kept from ``names``, in order: those in the comma-separated ``only`` (all when
+    empty), minus those in the comma-separated ``exclude``."""
+    keep = {n for n in only.split(",") if n}
+    drop = {n for n in exclude.split(",") if n}
+    return [n for n in names if (not keep or n in keep) and n not in drop]
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--write", type=Path, help="a Markdown file whose table between the markers is replaced")
     parser.add_argument("--only", default="", help="comma-separated store names: only these models' rows")
+    parser.add_argument("--exclude", default="", help="comma-separated store names: leave these models' rows out")
     parser.add_argument("--marker", default="model-table", help="the markers' name in the --write file")
     args = parser.parse_args(argv)
     from mining.settings import settings
     from mining.upgrades import read_record, record_path
 
     record = read_record(record_path(settings().model_store))
-    only = {n for n in args.only.split(",") if n}
-    models = [(n, m) for n, m in from_store() if not only or n in only]
+    stored = from_store()
+    keep = set(selected([n for n, _ in stored], args.only, args.exclude))
+    models = [(n, m) for n, m in stored if n in keep]
     table = render(models, {n: e.model_dump() for n, e in record.models.items()})
     if args.write:
         text = args.write.read_text(encoding="utf-8")

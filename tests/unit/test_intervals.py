@@ -17,7 +17,7 @@ from training.intervals import (
     uncertainty,
     worst_verdict,
 )
-from training.model_table import END, START, render, replace_between_markers
+from training.model_table import END, START, render, replace_between_markers, selected
 
 
 def test_accuracy_interval_contains_the_estimate_and_narrows_with_more_items() -> None:
@@ -203,3 +203,11 @@ def test_model_table_has_a_row_per_test_group_and_baseline() -> None:
     )
     with pytest.raises(ValueError, match="model-table"):
         replace_between_markers(text, "new")
+
+
+def test_table_selection_keeps_only_and_drops_exclude() -> None:
+    names = ["sentiment-zh", "intent", "ner-en"]
+    assert selected(names, "", "") == names
+    assert selected(names, "", "intent") == ["sentiment-zh", "ner-en"]
+    assert selected(names, "intent", "") == ["intent"]
+    assert selected(names, "intent,ner-en", "ner-en") == ["intent"]
