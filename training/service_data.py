@@ -379,10 +379,30 @@ SELECTION_ROUNDS: tuple[tuple[tuple[str, str, str | None, int], ...], ...] = (
         },
         "_3",
     ),
+    _strata(
+        {
+            (_STC3, "agent"): 25,
+            (_STC3, "cancel"): 30,
+            (_STC3, "change"): 30,
+            (_STC3, "order"): 40,
+            (_STC3, "return_refund"): 40,
+            (_STC3, "invoice"): 15,
+            (_STC3, "payment"): 40,
+            (_STC3, "account"): 40,
+            (_STC3, "follow_up"): 80,
+            (_STC3, "random"): 150,
+            (_SHOP, "return_refund"): 40,
+            (_SHOP, "invoice"): 20,
+            (_SHOP, "delivery"): 40,
+            (_SHOP, "service"): 40,
+            (_SHOP, "order"): 20,
+        },
+        "_4",
+    ),
 )
 # Rounds that enlarge the train half only: a text is taken only when :func:`split_of` puts it in
 # ``train``, so the test half stays the one labelled in rounds 1 and 2.
-TRAIN_ONLY_ROUNDS = frozenset({2})
+TRAIN_ONLY_ROUNDS = frozenset({2, 3})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -406,7 +426,8 @@ def zh_candidates() -> list[Candidate]:
     the eligible texts matching the pattern are put in ``rng.sample(texts, len(texts))`` order and
     taken until the quota, skipping a dialogue (or review) already taken and a text already taken.
     The second round was added after the first was labelled, for the three labels it left rare;
-    the third, after both, takes train-half texts only (:data:`TRAIN_ONLY_ROUNDS`).
+    the third and the fourth, each after the rounds before it, take train-half texts only
+    (:data:`TRAIN_ONLY_ROUNDS`).
     Reads the STC-3 archive and the review archive (a few seconds).
     """
     from training.data import shopping_reviews

@@ -134,7 +134,7 @@ def test_stc3_dialogues_and_scores() -> None:
 
 def test_zh_turns_size_labels_and_ids(turns: list[sd.LabelledTurn]) -> None:
     by_split = Counter(t.split for t in turns)
-    assert by_split == {"train": 1012, "test": 395}
+    assert by_split == {"train": 1595, "test": 395}
     assert min(by_split.values()) >= 300
     assert {t.label for t in turns if t.split == "train"} == set(sd.LABELS)
     assert {t.label for t in turns if t.split == "test"} == set(sd.LABELS)
@@ -142,7 +142,7 @@ def test_zh_turns_size_labels_and_ids(turns: list[sd.LabelledTurn]) -> None:
     assert len({t.text for t in turns}) == len(turns)
     assert {t.source for t in turns} == {"stc3", "online_shopping_10_cats"}
     assert all(re.fullmatch(r"stc3-(train|test)-\d+-t\d+|shop-\d+", t.id) for t in turns)
-    assert [len(sd.zh_turns("train")), len(sd.zh_turns("test"))] == [1012, 395]
+    assert [len(sd.zh_turns("train")), len(sd.zh_turns("test"))] == [1595, 395]
 
 
 def test_zh_turns_hold_no_phone_number_or_email(turns: list[sd.LabelledTurn]) -> None:
@@ -170,13 +170,14 @@ def test_the_selection_redraws_the_ids(turns: list[sd.LabelledTurn]) -> None:
     candidates = sd.zh_candidates()
     assert [c.id for c in candidates] == [t.id for t in turns]
     assert [c.source for c in candidates] == [t.source for t in turns]
-    assert Counter(c.stratum[-2:] if c.stratum[-2:] in ("_2", "_3") else "" for c in candidates) == {
+    assert Counter(c.stratum[-2:] if c.stratum[-2:] in ("_2", "_3", "_4") else "" for c in candidates) == {
         "": 675,
         "_2": 148,
         "_3": 584,
+        "_4": 583,
     }
-    # The third round enlarged the train half only; the test half is the one of rounds 1 and 2.
-    assert {sd.split_of(c.id) for c in candidates if c.stratum.endswith("_3")} == {"train"}
+    # The third and fourth rounds enlarged the train half only; the test half is the one of rounds 1 and 2.
+    assert {sd.split_of(c.id) for c in candidates if c.stratum.endswith(("_3", "_4"))} == {"train"}
 
 
 def test_readme_pins_the_same_sums() -> None:
