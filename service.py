@@ -30,7 +30,6 @@ from gateway.sagemaker import invocations
 from gateway.schemas import (
     MAX_EVENTS,
     MAX_KEYWORDS,
-    MAX_REPLIES,
     MAX_REPLY_HISTORY,
     MAX_TEXTS,
     AspectsResponse,
@@ -63,6 +62,7 @@ from gateway.schemas import (
 )
 from gateway.threads import CoreShare
 from mining.events import EventsOff, EventStore, open_store
+from mining.limits import MAX_REPLIES
 from mining.registry import RUNNERS
 from mining.settings import Settings, settings
 from mining.upgrades import record_path

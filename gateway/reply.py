@@ -5,34 +5,62 @@ user's events fill what the text leaves out and the message is recorded with its
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import threading
 import time
 from pathlib import Path
 
+from gateway.base import typed
 from gateway.mine import MineEndpoint
 from gateway.schemas import EventStatus, ReplyResponse, ServiceContext, SuggestedReply
-from mining.contracts import ItemInfo
+from mining.contracts import ItemInfo, RankedReplies, ReplyQuery
 from mining.handoff import HandoffSignals, asks_for_human, decide_handoff
-from mining.replies import ReplyIndex, fill, load_kb
+from mining.replies import ReplyEntry, ReplyIndex, fill, load_kb
 from mining.slots import SlotSpan, extract_slots
 from mining.text import clean
+
+log = logging.getLogger("demand_mining")
 
 REPEAT_WINDOW_S = 7 * 86400  # a contact about the same request within a week counts as a repeat
 ISSUE_WINDOW_S = 14 * 86400  # the profile's window for open service issues
 
 
+# What ranks replies where the store's reply ranker was built on another knowledge base (or none is served).
+FALLBACK_RANKER = "bm25 (requests)"
+
+
 class _Replies:
-    """The knowledge base's index, built on first use (not at import) and once per process."""
+    """The knowledge base's fallback index and sha256, built on first use (not at import) and once
+    per process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._index: dict[Path, ReplyIndex] = {}
+        self._index: dict[Path, tuple[ReplyIndex, str]] = {}
+        self._warned: set[tuple[str, str, Path]] = set()
 
-    def get(self, path: Path) -> ReplyIndex:
+    def get(self, path: Path) -> tuple[ReplyIndex, str]:
+        """(index fitted on each entry's request, sha256 of the file)."""
         with self._lock:
             if path not in self._index:
-                self._index[path] = ReplyIndex.build(load_kb(path))
+                self._index[path] = (ReplyIndex.build(load_kb(path)), hashlib.sha256(path.read_bytes()).hexdigest())
             return self._index[path]
+
+    def warn_once(self, served: str, ranker: str, path: Path) -> None:
+        """Log, once per ranker and file, that the served ranker indexes another knowledge base."""
+        with self._lock:
+            if (served, ranker, path) in self._warned:
+                return
+            self._warned.add((served, ranker, path))
+        log.warning(
+            "reply ranker %s was built on another knowledge base (sha256 %s...) than %s; ranking with %s until "
+            "`python -m training.train_replies --kb %s` builds one for it",
+            ranker,
+            served[:12],
+            path,
+            FALLBACK_RANKER,
+            path,
+        )
 
 
 REPLIES = _Replies()
@@ -87,9 +115,9 @@ class ReplyEndpoint(MineEndpoint):
             turns=1 + len(history),
         )
         values = slot_values(slots, context.last_item if context else None)
-        index = await asyncio.to_thread(REPLIES.get, self.replies_path)
+        ranked, ranker = await self._ranked(clean(text), lang, intent.label, k)
         replies = []
-        for entry, score in index.top_k(clean(text), lang, intent.label, k):
+        for entry, score in ranked:
             filled, missing = fill(entry.text, values)
             replies.append(SuggestedReply(text=filled, score=score, intent=entry.intent or None, missing=missing))
         event = None
@@ -104,9 +132,24 @@ class ReplyEndpoint(MineEndpoint):
             slots=slots,
             handoff=decide_handoff(signals),
             replies=replies,
+            ranker=ranker,
             context=context,
             event=event,
         )
+
+    async def _ranked(
+        self, text: str, lang: str, intent: str | None, k: int
+    ) -> tuple[list[tuple[ReplyEntry, float]], str]:
+        """(the ``k`` best entries with their scores, what ranked them): the store's reply ranker
+        where it indexes this knowledge base, else BM25 over the entries' requests."""
+        index, sha = await asyncio.to_thread(REPLIES.get, self.replies_path)
+        query = ReplyQuery(text=text, lang=lang, intent=intent, k=k)  # type: ignore[arg-type]
+        (answer,) = typed(RankedReplies, await self.runners["intent"].to_async.rank_replies([query]))
+        if answer.kb_sha256 == sha and answer.ranker:
+            return [(index.entries[r.index], r.score) for r in answer.replies], answer.ranker
+        if answer.kb_sha256 is not None:
+            REPLIES.warn_once(answer.kb_sha256, answer.ranker or "", self.replies_path)
+        return index.top_k(text, lang, intent, k), FALLBACK_RANKER
 
     async def _context(self, user_id: str, intent: str | None) -> ServiceContext:
         """The user's last purchase, open service issues and earlier contacts with ``intent``, read

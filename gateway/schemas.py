@@ -318,12 +318,11 @@ class MineResponse(BaseModel):
 
 # --- /reply -------------------------------------------------------------------------------------
 MAX_REPLY_HISTORY = 20  # earlier customer turns of the conversation read for hand-over
-MAX_REPLIES = 10
 
 
 class SuggestedReply(BaseModel):
     text: str = Field(description="the reply with each placeholder filled where a value is known")
-    score: float = Field(description="retrieval score, 0-1 (higher: the knowledge-base request is closer to the text)")
+    score: float = Field(description="retrieval score, 0-1 (higher: closer to the text; see the response's `ranker`)")
     intent: str | None = Field(description="the knowledge-base entry's intent (null: any)")
     missing: list[str] = Field(description="names of the placeholders left for the agent ({{Name}} -> Name), in order")
 
@@ -345,6 +344,10 @@ class ReplyResponse(BaseModel):
     handoff: Handoff = Field(description="whether a person should take over, and why")
     replies: list[SuggestedReply] = Field(
         description="best first; empty where the knowledge base has none in the language"
+    )
+    ranker: str = Field(
+        description="what ranked the replies: the store's reply ranker ('replies:<version> (e5)': text against each "
+        "reply) or, where none is served for this knowledge base, 'bm25 (requests)': text against each entry's request"
     )
     context: ServiceContext | None = Field(default=None, description="with user_id: what the user's events added")
     event: EventStatus | None = Field(default=None, description="with user_id: the text recorded as a message event")

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mining.limits import MAX_REPLIES
 from mining.text import detect_language, mask_pii
 
 Lang = Literal["zh", "en"]
@@ -236,3 +237,32 @@ class ForecastResult(BaseModel):
     quantiles: Quantiles | None = None
     error: str | None = None
     model: str
+
+
+class ReplyQuery(BaseModel):
+    """One customer message for the reply ranking: its text (cleaned, personal numbers masked), its
+    language, the intent its replies should answer (null: any) and how many replies to return."""
+
+    text: str
+    lang: Lang
+    intent: str | None = None
+    k: int = Field(default=3, ge=0, le=MAX_REPLIES)
+
+
+class RankedReply(BaseModel):
+    index: int = Field(ge=0, description="row of the knowledge base (file order, header excluded)")
+    score: float = Field(description="the ranker's score in [0, 1]; higher is closer")
+
+
+class RankedReplies(BaseModel):
+    """The best knowledge-base rows for one query, best first, and which knowledge base and ranker
+    they index: rows are only meaningful against the file whose sha256 is ``kb_sha256``."""
+
+    @classmethod
+    def none(cls) -> RankedReplies:
+        """The answer of a runner that serves no reply ranker."""
+        return cls(kb_sha256=None, ranker=None, replies=[])
+
+    kb_sha256: str | None = Field(description="sha256 of the knowledge-base file; null: no reply ranker is served")
+    ranker: str | None = Field(description="store tag of the reply ranker and its kind, e.g. 'replies:abc (e5)'")
+    replies: list[RankedReply]

@@ -7,3 +7,4 @@ from __future__ import annotations
 
 MAX_HISTORY = 520  # periods of sales history one forecast request may send
 MAX_KEYWORDS = 50  # keywords a runner returns per text; callers cut to their top_k
+MAX_REPLIES = 10  # suggested replies one /reply call may ask for

@@ -17,7 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TASKS = ("sentiment", "classification", "ner", "aspects", "keywords", "demand", "recall", "sequence", "intent")
+TASKS = (
+    "sentiment",
+    "classification",
+    "ner",
+    "aspects",
+    "keywords",
+    "demand",
+    "recall",
+    "sequence",
+    "intent",
+    "replies",
+)
 PROFILES = ("quick", "default", "full")
 REQUIRED_METADATA = ("metrics", "baseline_metrics", "params", "data", "label_map")
 REQUIRED_DATA_KEYS = ("name", "sha256", "n_train", "n_val", "n_test")
@@ -109,6 +120,7 @@ SELECTION: dict[str, tuple[str, Literal["max", "min"]]] = {
     "keywords": ("", "max"),
     "recall": ("", "max"),
     "intent": ("served_val_accuracy", "max"),
+    "replies": ("val_mrr", "max"),
 }
 
 
@@ -252,6 +264,13 @@ MODELS: tuple[ModelSpec, ...] = (
               default=("--arch", "cnn", "--epochs", "6", "--zh-repeat", "8"),
               upgrade=_E5_INTENT,
               full=_E5_INTENT),
+    # The reply ranking of /reply, served beside the intents: lexical first, the multilingual encoder in stage 2
+    # (docs/training.md#reply-retrieval).
+    ModelSpec("replies", None, "intent", "train_replies", required=False,
+              quick=("--max-queries", "40", "--max-val-queries", "40"),
+              default=(),
+              upgrade=("--arch", "e5"),
+              full=("--arch", "e5")),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
                      "--seeds", "1", "--threads", "1"),

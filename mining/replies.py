@@ -32,6 +32,7 @@ from mining.text import normalize
 LANGS: tuple[str, ...] = ("zh", "en")
 KB_COLUMNS: tuple[str, ...] = ("intent", "lang", "text", "request")
 RankerKind = Literal["bm25", "tfidf"]
+IndexedField = Literal["request", "text"]
 
 
 @dataclass(frozen=True)
@@ -354,6 +355,11 @@ def load_ranker(stem: str | Path) -> Ranker:
     return ranker
 
 
+def _check_intent(intent: str | None) -> None:
+    if intent is not None and intent not in LABELS:
+        raise ValueError(f"unknown intent {intent!r}; choose one of {list(LABELS)}")
+
+
 # --- The index ------------------------------------------------------------------------------------
 
 
@@ -371,15 +377,18 @@ class ReplyIndex:
                 raise ValueError(f"the {lang} ranker does not hold the {len(ids)} {lang} entries")
 
     @classmethod
-    def build(cls, entries: Sequence[ReplyEntry], kind: RankerKind = "bm25") -> ReplyIndex:
-        """Fit one ranker of ``kind`` per language present on its entries' requests (or texts)."""
+    def build(
+        cls, entries: Sequence[ReplyEntry], kind: RankerKind = "bm25", on: IndexedField = "request"
+    ) -> ReplyIndex:
+        """Fit one ranker of ``kind`` per language present, on its entries' example requests (a
+        reply text where the request is empty) or, with ``on="text"``, on the reply texts."""
         for i, e in enumerate(entries):
             problem = check_entry(e)
             if problem:
                 raise ValueError(f"entry {i}: {problem}")
         rankers = {}
         for lang in LANGS:
-            docs = [e.request or e.text for e in entries if e.lang == lang]
+            docs = [(e.request if on == "request" else "") or e.text for e in entries if e.lang == lang]
             if docs:
                 rankers[lang] = make_ranker(kind).fit(docs)
         return cls(entries, rankers)
@@ -395,18 +404,28 @@ class ReplyIndex:
             up to ``k`` (entry, score) pairs; the score is the ranker's unit score in [0, 1] (TF-IDF:
             cosine; BM25: BM25 over its bound for the query), 0 where the entry shares no term.
         """
-        if intent is not None and intent not in LABELS:
-            raise ValueError(f"unknown intent {intent!r}; choose one of {list(LABELS)}")
         ids = self.ids.get(lang, [])
         if k <= 0 or not ids:
+            _check_intent(intent)
             return []
-        s = self.rankers[lang].unit_scores(query)
+        best = self.best(self.rankers[lang].unit_scores(query), lang, intent, k)
+        return [(self.entries[i], score) for i, score in best]
+
+    def best(self, s: np.ndarray, lang: str, intent: str | None, k: int) -> list[tuple[int, float]]:
+        """The ``k`` best entries of language ``lang`` by the scores ``s`` ((n entries of ``lang``,),
+        in file order), ordered as :meth:`top_k` orders them; each as (index in ``entries``, score)."""
+        _check_intent(intent)
+        ids = self.ids.get(lang, [])
+        if len(s) != len(ids):
+            raise ValueError(f"{len(s)} scores for the {len(ids)} {lang} entries")
+        if k <= 0 or not ids:
+            return []
         if intent is None:
             other = np.zeros(len(ids), dtype=bool)
         else:
             other = np.array([self.entries[i].intent not in ("", intent) for i in ids])
         order = np.lexsort((np.arange(len(ids)), -s, other))[:k]
-        return [(self.entries[ids[j]], float(s[j])) for j in order]
+        return [(ids[j], float(s[j])) for j in order]
 
     def save(self, folder: str | Path) -> None:
         """Write ``entries.json`` and ``ranker-<lang>.npz`` / ``.json`` per language into ``folder``."""

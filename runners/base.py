@@ -212,17 +212,17 @@ class LabelRunner(RunnerBase):
         ``null`` with a reason where there is none or the model is not sure."""
         from mining.models.textclf import Abstention, predict_routed, served_note
 
+        # Only the runner's own task labels (the intent runner also serves the reply ranking).
+        names = [n for n in self.models if self.specs[n].task == self.RUNNER]
         # A model without a language (the service intents) reads both.
         langs: dict[str, tuple[str, ...]] = {
-            n: (lang,) if (lang := self.specs[n].lang) else ("zh", "en") for n in self.models
+            n: (lang,) if (lang := self.specs[n].lang) else ("zh", "en") for n in names
         }
         return predict_routed(
-            {lang: m for n, m in self.models.items() for lang in langs[n]},
-            {lang: t for n, t in self.tags.items() for lang in langs[n]},
+            {lang: self.models[n] for n in names for lang in langs[n]},
+            {lang: self.tags[n] for n in names for lang in langs[n]},
             items,
             task=self.RUNNER,
-            abstention={
-                lang: Abstention.from_metadata(self.metadata[n], lang) for n in self.models for lang in langs[n]
-            },
-            served={lang: served_note(self.metadata[n]) for n in self.models for lang in langs[n]},
+            abstention={lang: Abstention.from_metadata(self.metadata[n], lang) for n in names for lang in langs[n]},
+            served={lang: served_note(self.metadata[n]) for n in names for lang in langs[n]},
         )

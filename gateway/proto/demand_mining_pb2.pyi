@@ -294,7 +294,7 @@ class ServiceContext(_message.Message):
     def __init__(self, last_item: _Optional[_Union[ItemInfo, _Mapping]] = ..., open_issues: _Optional[_Iterable[_Union[ServiceIssue, _Mapping]]] = ..., repeat_contacts: _Optional[int] = ...) -> None: ...
 
 class ReplyResponse(_message.Message):
-    __slots__ = ("lang", "intent", "slots", "handoff", "replies", "context", "event")
+    __slots__ = ("lang", "intent", "slots", "handoff", "replies", "context", "event", "ranker")
     LANG_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     SLOTS_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +302,7 @@ class ReplyResponse(_message.Message):
     REPLIES_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    RANKER_FIELD_NUMBER: _ClassVar[int]
     lang: str
     intent: LabelResult
     slots: _containers.RepeatedCompositeFieldContainer[Slot]
@@ -309,7 +310,8 @@ class ReplyResponse(_message.Message):
     replies: _containers.RepeatedCompositeFieldContainer[SuggestedReply]
     context: ServiceContext
     event: EventStatus
-    def __init__(self, lang: _Optional[str] = ..., intent: _Optional[_Union[LabelResult, _Mapping]] = ..., slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., replies: _Optional[_Iterable[_Union[SuggestedReply, _Mapping]]] = ..., context: _Optional[_Union[ServiceContext, _Mapping]] = ..., event: _Optional[_Union[EventStatus, _Mapping]] = ...) -> None: ...
+    ranker: str
+    def __init__(self, lang: _Optional[str] = ..., intent: _Optional[_Union[LabelResult, _Mapping]] = ..., slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., replies: _Optional[_Iterable[_Union[SuggestedReply, _Mapping]]] = ..., context: _Optional[_Union[ServiceContext, _Mapping]] = ..., event: _Optional[_Union[EventStatus, _Mapping]] = ..., ranker: _Optional[str] = ...) -> None: ...
 
 class UserInsight(_message.Message):
     __slots__ = ("profile", "recommendations", "events", "next")

@@ -5,7 +5,9 @@ so each answer is known. What the models and the built-in knowledge base do is m
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +17,9 @@ import pytest
 from starlette.testclient import TestClient
 
 import service
+from mining.contracts import RankedReplies, RankedReply, ReplyQuery
 from mining.settings import Settings
-from tests.support.fakes import FakeRunner, RunnerSlot, fake_runners, store_settings
+from tests.support.fakes import FakeRunner, RunnerSlot, fake_intent, fake_runners, store_settings
 
 RUNNERS = RunnerSlot()
 KB_ROWS = [
@@ -110,6 +113,55 @@ def test_chinese_text_gets_chinese_replies_only(client: TestClient) -> None:
     assert body["lang"] == "zh" and body["intent"]["label"] == "order_status"
     assert body["replies"] and all(any(ch >= "\u4e00" for ch in x["text"]) for x in body["replies"])
     assert body["replies"][0]["text"] == "您好，订单123456789已经发出，请耐心等待。"
+
+
+def test_without_a_reply_ranker_bm25_over_the_requests_ranks(client: TestClient) -> None:
+    body = client.post("/reply", json={"text": "where is my order 4421-889?"}).json()
+    assert body["ranker"] == "bm25 (requests)"
+
+
+def _ranked_by_runner(kb_sha256: str, sent: list[ReplyQuery]) -> Any:
+    """The intent runner's reply ranking as a served model would answer: the any-intent thank-you
+    row (2) first at 0.42, then the order row (0) at 0.21, over the knowledge base ``kb_sha256``."""
+
+    def rank(queries: list[ReplyQuery]) -> list[RankedReplies]:
+        sent.extend(queries)
+        rows = [RankedReply(index=2, score=0.42), RankedReply(index=0, score=0.21)]
+        return [RankedReplies(kb_sha256=kb_sha256, ranker="replies:v1 (e5)", replies=rows[: q.k]) for q in queries]
+
+    return rank
+
+
+def test_the_served_reply_ranker_ranks_when_it_indexes_this_knowledge_base(
+    client: TestClient, runners: dict[str, FakeRunner], kb: Path
+) -> None:
+    sent: list[ReplyQuery] = []
+    sha = hashlib.sha256(kb.read_bytes()).hexdigest()
+    # the gateway holds this runner object: swap its calls
+    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=_ranked_by_runner(sha, sent)).to_async
+    r = client.post("/reply", json={"text": "Where is my order 4421-889? Call 13812345678", "k": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ranker"] == "replies:v1 (e5)"
+    assert [(x["text"], x["score"]) for x in body["replies"]] == [
+        ("Thank you for writing to us.", 0.42),
+        ("Your order 4421-889 with {{Product}} is on its way to {{Delivery City}}.", 0.21),
+    ]
+    (query,) = sent
+    assert (query.lang, query.intent, query.k) == ("en", "order_status", 2)
+    assert "13812345678" not in query.text  # the runner gets the masked text
+
+
+def test_a_ranker_built_on_another_knowledge_base_is_not_used(
+    client: TestClient, runners: dict[str, FakeRunner], caplog: pytest.LogCaptureFixture
+) -> None:
+    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=_ranked_by_runner("0" * 64, [])).to_async
+    with caplog.at_level(logging.WARNING, logger="demand_mining"):
+        bodies = [client.post("/reply", json={"text": "where is my order 4421-889?"}).json() for _ in range(2)]
+    assert [b["ranker"] for b in bodies] == ["bm25 (requests)"] * 2
+    assert bodies[0]["replies"][0]["intent"] == "order_status"  # rows of the other file never index this one
+    warnings = [r.getMessage() for r in caplog.records if "another knowledge base" in r.getMessage()]
+    assert len(warnings) == 1 and "training.train_replies --kb" in warnings[0]
 
 
 def test_asking_for_a_person_hands_over_with_the_reason(client: TestClient) -> None:

@@ -46,6 +46,8 @@ def test_reply_reads_the_text_and_suggests_replies_in_its_language(
     assert cjk == [lang == "zh"] * len(cjk)
     assert all(0.0 <= r["score"] <= 1.0 for r in body["replies"])
     assert isinstance(body["handoff"]["needed"], bool)
+    # the store's reply ranker, built on the built-in knowledge base the server reads, ranks them
+    assert body["ranker"].startswith(f"{trained_models['replies']} (")
 
 
 def test_a_purchase_fills_the_reply_and_repeats_hand_over(server: str) -> None:
@@ -80,6 +82,7 @@ def test_grpc_reply_matches_http(served: Server, server: str) -> None:
     assert [s["text"] for s in as_dict["slots"]] == [s["text"] for s in http["slots"]]
     assert [r["text"] for r in as_dict["replies"]] == [r["text"] for r in http["replies"]]
     assert as_dict["handoff"]["needed"] == http["handoff"]["needed"]
+    assert as_dict["ranker"] == http["ranker"]
     with grpc.insecure_channel(served.grpc_target) as ch, pytest.raises(grpc.RpcError) as err:
         pb_grpc.DemandMiningStub(ch).Reply(pb.ReplyRequest(text=" ", k=2), timeout=60)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "text" in (err.value.details() or "")

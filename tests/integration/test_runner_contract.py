@@ -45,10 +45,11 @@ class Ctx:
     metadata: dict[str, dict[str, Any]]
 
     def tags_for(self, runner: str, lang: str | None) -> list[str]:
-        """Tags of the runner's models for ``lang`` (a model of both languages, ``lang`` None,
-        answers either), in registry order."""
-        own = [self.tags[m.name] for m in MODELS if m.runner == runner and m.lang == lang]
-        return own or [self.tags[m.name] for m in MODELS if m.runner == runner and m.lang is None]
+        """Tags of the runner's models of its own task for ``lang`` (a model of both languages,
+        ``lang`` None, answers either), in registry order."""
+        models = [m for m in MODELS if m.runner == runner and m.task == runner]  # not the intent runner's replies
+        own = [self.tags[m.name] for m in models if m.lang == lang]
+        return own or [self.tags[m.name] for m in models if m.lang is None]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -337,3 +338,30 @@ def test_colocated_batcher_gives_each_caller_its_own_answer(runner: tuple[Any, .
         assert not isinstance(got, BaseException), (k, got)
         expected = answer(ctx, item, instance.predict([item])[0])
         assert same(answer(ctx, item, got[0]), expected), (k, got[0], expected)
+
+
+def test_the_intent_runner_ranks_the_built_in_knowledge_base(trained_models: dict[str, str]) -> None:
+    import dataclasses
+    import hashlib
+
+    from mining.contracts import RankedReplies, ReplyQuery
+    from mining.replies import load_kb
+    from mining.settings import settings
+
+    instance = service_of("intent").inner(dataclasses.replace(settings(), quantize=False))
+    kb = load_kb(settings().replies)
+    queries = [
+        ReplyQuery(text="我的快递到哪了", lang="zh", intent="order_status", k=3),
+        ReplyQuery(text="where is my refund", lang="en", k=2),
+        ReplyQuery(text="hello", lang="en", k=0),
+    ]
+    batch = instance.rank_replies(queries)
+    assert all(type(r) is RankedReplies for r in batch)
+    assert [len(r.replies) for r in batch] == [3, 2, 0]
+    sha = hashlib.sha256(settings().replies.read_bytes()).hexdigest()
+    assert all(r.kb_sha256 == sha and (r.ranker or "").startswith(f"{trained_models['replies']} (") for r in batch)
+    assert [kb[x.index].lang for r in batch for x in r.replies] == ["zh"] * 3 + ["en"] * 2
+    # Replies of the asked intent or of any intent (the Chinese helpdesk replies) first, best first.
+    assert all(kb[x.index].intent in ("order_status", "") for x in batch[0].replies)
+    assert [x.score for x in batch[0].replies] == sorted((x.score for x in batch[0].replies), reverse=True)
+    assert [instance.rank_replies([q])[0] for q in queries] == batch  # batching changes nothing

@@ -23,8 +23,10 @@ from mining.contracts import (
     NextItem,
     NextResult,
     Quantiles,
+    RankedReplies,
     RecallResult,
     RecommendedItem,
+    ReplyQuery,
     SimilarLookup,
     TextItem,
 )
@@ -89,6 +91,11 @@ def fake_category(items: list[TextItem]) -> list[LabelResult]:
         else LabelResult(lang=it.lang, label=None, score=0.0, probabilities={}, model=None, reason="no model for zh")
         for it in items
     ]
+
+
+def no_reply_ranker(queries: list[ReplyQuery]) -> list[RankedReplies]:
+    """The intent runner's reply ranking where the store holds no reply ranker."""
+    return [RankedReplies.none() for _ in queries]
 
 
 # Cue -> intent of the fake intent model, first match wins.
@@ -258,7 +265,7 @@ def fake_runners() -> dict[str, FakeRunner]:
             strategy=lambda: {"default": "als", "blend_weight": 0.5, "model": "f"},
         ),
         "demand": FakeRunner(predict=fake_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
-        "intent": FakeRunner(predict=fake_intent),
+        "intent": FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker),
     }
 
 
