@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import itertools
 import json
 import os
 import random
@@ -40,6 +41,7 @@ import httpx
 
 from bench.servers import Server, ServerGroup
 from bench.stats import batching_ceiling, ratios, summarize, verdict, worse_cells
+from gateway.schemas import MAX_TEXT_CHARS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +74,25 @@ def _one(*keys: str) -> Callable[[], Any]:
     return lambda: random.choice(_pool(*keys))
 
 
+# Texts end in a number no request used before: the pools (200 texts a language) fit the encoders'
+# per-text cache of bottom states (512 texts), so repeated texts would measure the cache, not the
+# model (docs/benchmarks.md#benchmarks). Within one request the heads still share a text's pass.
+_FRESH = itertools.count(1)
+
+
+def fresh(text: str) -> str:
+    """``text`` ending in a number no earlier call returned, cut to stay within the API's limit."""
+    tail = f" {next(_FRESH)}"
+    return text[: MAX_TEXT_CHARS - len(tail)] + tail
+
+
+def _text(*keys: str) -> Callable[[], str]:
+    """A random text of the payload lists ``keys``, made new by :func:`fresh`, on each call."""
+    return lambda: fresh(random.choice(_pool(*keys)))
+
+
 def _texts(*keys: str) -> Callable[[], dict[str, Any]]:
-    one = _one(*keys)
+    one = _text(*keys)
     return lambda: {"texts": [one()]}
 
 
@@ -94,7 +113,7 @@ def _mine(langs: tuple[str, ...], user: bool = False) -> Callable[[], dict[str, 
     MovieLens pool when ``user`` (the texts become events)."""
 
     def body() -> dict[str, Any]:
-        out: dict[str, Any] = {"texts": [random.choice(_pool(f"reviews_{lang}")) for lang in langs]}
+        out: dict[str, Any] = {"texts": [fresh(random.choice(_pool(f"reviews_{lang}"))) for lang in langs]}
         if user:
             out["user_id"] = random.choice(_pool("users"))
         return out
@@ -130,11 +149,11 @@ def in_process(seconds: float) -> dict[str, dict[str, float]]:
         return lambda texts: runner.predict(text_items(texts))  # detection included, as served
 
     calls: dict[str, tuple[Callable[[list[Any]], Any], Callable[[], Any]]] = {
-        "sentiment_zh": (on_texts(sentiment), _one("reviews_zh")),
-        "sentiment_en": (on_texts(sentiment), _one("reviews_en")),
-        "classify": (on_texts(classification), _one("titles")),
-        "ner": (on_texts(ner), _one("reviews_zh", "reviews_en")),
-        "keywords": (on_texts(keywords), _one("reviews_en")),
+        "sentiment_zh": (on_texts(sentiment), _text("reviews_zh")),
+        "sentiment_en": (on_texts(sentiment), _text("reviews_en")),
+        "classify": (on_texts(classification), _text("titles")),
+        "ner": (on_texts(ner), _text("reviews_zh", "reviews_en")),
+        "keywords": (on_texts(keywords), _text("reviews_en")),
         "recall": (recall.predict, lambda: {"user_id": random.choice(_pool("users")), "n": 10}),
         "demand": (demand.predict, _one("series")),
     }
@@ -292,21 +311,31 @@ def mine_cost(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[
     return out
 
 
-def accuracy_drops() -> dict[str, float]:
-    """Per served model in the store, the test-metric points it gives up to run cheaper: the
-    served quantised variant against float32 on test (the variant was chosen on validation, so
-    this can exceed the choice's guard) plus, where measured, the shared encoder's drop against its
-    separately fine-tuned twin (store metadata ``quantization`` and ``shared_encoder``)."""
+def _store_metadata(tag: str) -> dict[str, Any] | None:
+    """The store metadata of ``tag``, None when the store lacks it."""
     import bentoml
     from bentoml.exceptions import NotFound
 
+    try:
+        return dict(bentoml.models.get(tag).info.metadata)
+    except NotFound:
+        return None
+
+
+def accuracy_drops(metadata_of: Callable[[str], dict[str, Any] | None] = _store_metadata) -> dict[str, float]:
+    """Per served model in the store (the version its ``<NAME>_MODEL`` setting names, ``latest``
+    by default), the test-metric points it gives up to run cheaper: the served quantised variant
+    against float32 on test (the variant was chosen on validation, so this can exceed the
+    choice's guard) plus, where measured, the shared encoder's drop against its separately
+    fine-tuned twin (store metadata ``quantization`` and ``shared_encoder``, read by
+    ``metadata_of(tag)``)."""
     from mining.registry import MODELS
+    from mining.settings import settings
 
     out = {}
     for spec in MODELS:
-        try:
-            meta: dict[str, Any] = dict(bentoml.models.get(f"{spec.name}:latest").info.metadata)
-        except NotFound:
+        meta = metadata_of(settings().model_tags[spec.name])
+        if meta is None:
             continue
         q, shared = meta.get("quantization") or {}, meta.get("shared_encoder") or {}
         served_drop = q.get("test_drop_points", q.get("drop_points", 0.0))
