@@ -288,27 +288,15 @@ def memory_mb(proc: Server) -> dict[str, float]:
 
 def mine_cost(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
     """/mine per payload of :data:`MINE` at concurrency 16 and 64 on each server of ``urls``
-    (label -> URL), cells alternating between them as in :func:`served`."""
-    labels = list(urls)
-    out: dict[str, dict[str, dict[str, Any]]] = {label: {} for label in labels}
-    print(f"\n6. /mine cost ({seconds:.1f} s per cell), {' / '.join(labels)}: req/s, p50 / p95 ms, non-200")
-    for name, body in MINE.items():
-        for label in labels:
-            load(urls[label], "/mine", body, 4, min(0.3, seconds))  # warm-up
-            out[label][name] = {}
-        for c in (16, 64):
-            for label in labels:
-                out[label][name][f"c{c}"] = load(urls[label], "/mine", body, c, seconds)
-            labels.reverse()
-            print(
-                f"{name:<12} c{c:<3}"
-                + " | ".join(
-                    f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['errors'] or ''}"
-                    for r in (out[label][name][f"c{c}"] for label in urls)
-                ),
-                flush=True,
-            )
-    return out
+    (label -> URL), cells alternating between them (:func:`alternating`)."""
+    print(f"\n6. /mine cost ({seconds:.1f} s per cell), {' / '.join(urls)}: req/s, p50 / p95 ms, non-200")
+    cells = {name: ("/mine", body) for name, body in MINE.items()}
+
+    def row(name: str, c: int, results: list[dict[str, Any]]) -> str:
+        cols = (f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['errors'] or ''}" for r in results)
+        return f"{name:<12} c{c:<3}" + " | ".join(cols)
+
+    return alternating(urls, cells, (16, 64), seconds, row)
 
 
 def _store_metadata(tag: str) -> dict[str, Any] | None:
@@ -344,30 +332,48 @@ def accuracy_drops(metadata_of: Callable[[str], dict[str, Any] | None] = _store_
     return out
 
 
-def served(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every endpoint at every concurrency on each server of ``urls`` (label -> base URL), both
-    up at once; each cell is measured on one server right after the other, in alternating order,
-    so a drift of the machine's speed does not favour either. Returns label -> endpoint -> cell."""
+Cell = tuple[str, Callable[[], dict[str, Any]]]  # (path, body of the next request)
+
+
+def alternating(
+    urls: dict[str, str],
+    cells: dict[str, Cell],
+    concurrency: tuple[int, ...],
+    seconds: float,
+    row: Callable[[str, int, list[dict[str, Any]]], str],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each cell at each concurrency on every server of ``urls`` (label -> base URL), all up at
+    once; a cell is measured on one server right after the other, the order reversed from one
+    concurrency to the next, so a drift of the machine's speed favours none. Prints
+    ``row(cell, concurrency, results in the order of urls)`` per line. Returns label -> cell ->
+    ``c<concurrency>`` -> :func:`load`'s result."""
     labels = list(urls)
     out: dict[str, dict[str, dict[str, Any]]] = {label: {} for label in labels}
-    print(f"\n2. served ({seconds:.1f} s per cell), batching {' / '.join(labels)}: req/s, p50 / p95 / p99 ms, non-200")
-    for name, (path, body) in ENDPOINTS.items():
+    for name, (path, body) in cells.items():
         for label in labels:
             load(urls[label], path, body, 4, min(0.3, seconds))  # warm-up
             out[label][name] = {}
-        for c in CONCURRENCY:
+        for c in concurrency:
             for label in labels:
                 out[label][name][f"c{c}"] = load(urls[label], path, body, c, seconds)
             labels.reverse()
-            print(
-                f"{name:<14} c{c:<3}"
-                + " | ".join(
-                    f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors'] or ''}"
-                    for r in (out[label][name][f"c{c}"] for label in urls)
-                ),
-                flush=True,
-            )
+            print(row(name, c, [out[label][name][f"c{c}"] for label in urls]), flush=True)
     return out
+
+
+def served(urls: dict[str, str], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every endpoint at every concurrency on each server of ``urls`` (label -> base URL), cells
+    alternating (:func:`alternating`). Returns label -> endpoint -> cell."""
+    print(f"\n2. served ({seconds:.1f} s per cell), batching {' / '.join(urls)}: req/s, p50 / p95 / p99 ms, non-200")
+
+    def row(name: str, c: int, results: list[dict[str, Any]]) -> str:
+        cols = (
+            f"{r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors'] or ''}"
+            for r in results
+        )
+        return f"{name:<14} c{c:<3}" + " | ".join(cols)
+
+    return alternating(urls, ENDPOINTS, CONCURRENCY, seconds, row)
 
 
 def naive_peer(seconds: float, log_dir: Path) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.run import ROOT, _pool, fresh, load, serve
+from bench.run import ROOT, Cell, _pool, alternating, fresh, serve
 from bench.servers import ServerGroup
 
 CONCURRENCY = (1, 16)
@@ -55,28 +55,22 @@ def stage_one_pins(store_home: Path) -> dict[str, str]:
     return {env[name]: e.served for name, e in record.models.items() if e.state == "swapped" and e.served}
 
 
-def measure(urls: dict[str, str], cells: dict[str, tuple[str, Callable[[], dict[str, Any]]]], seconds: float) -> dict:
-    """label -> cell -> concurrency -> load result, cells alternating between the servers."""
-    labels = list(urls)
-    out: dict[str, dict[str, dict[str, Any]]] = {label: {} for label in labels}
+def measure(urls: dict[str, str], cells: dict[str, Cell], seconds: float) -> dict[str, dict[str, dict[str, Any]]]:
+    """label -> cell -> concurrency -> load result, cells alternating between the servers, with
+    the ratio of the first server's requests/s to the second's per line."""
     print(f"{'cell':<10} {'c':>3}  " + " | ".join(f"{label:>26}" for label in urls) + " | ratio")
-    for name, (path, body) in cells.items():
-        for label in labels:
-            load(urls[label], path, body, 4, min(0.3, seconds))  # warm-up
-            out[label][name] = {}
-        for c in CONCURRENCY:
-            for label in labels:
-                out[label][name][f"c{c}"] = load(urls[label], path, body, c, seconds)
-            labels.reverse()
-            rows = [out[label][name][f"c{c}"] for label in urls]
-            ratio = rows[0]["rps"] / rows[1]["rps"] if rows[1]["rps"] else float("nan")
-            print(
-                f"{name:<10} {c:>3}  "
-                + " | ".join(f"{r['rps']:>7.1f} req/s {r['p50_ms']:>6.0f} / {r['p95_ms']:>6.0f}" for r in rows)
-                + f" | {ratio:.2f}{'  non-200: ' + str([r['errors'] for r in rows]) if any(r['errors'] for r in rows) else ''}",
-                flush=True,
-            )
-    return out
+
+    def row(name: str, c: int, results: list[dict[str, Any]]) -> str:
+        ratio = results[0]["rps"] / results[1]["rps"] if results[1]["rps"] else float("nan")
+        errors = [r["errors"] for r in results]
+        return (
+            f"{name:<10} {c:>3}  "
+            + " | ".join(f"{r['rps']:>7.1f} req/s {r['p50_ms']:>6.0f} / {r['p95_ms']:>6.0f}" for r in results)
+            + f" | {ratio:.2f}"
+            + (f"  non-200: {errors}" if any(errors) else "")
+        )
+
+    return alternating(urls, cells, CONCURRENCY, seconds, row)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""bench/stages.py's pieces that decide what is compared: the pins of the stage-1 server and the
-texts that must be new to the servers' caches."""
+"""What decides what the benchmarks compare: the pins of the stage-1 server (bench/stages.py), the
+texts that must be new to the servers' caches, the version whose accuracy drop is read, and the
+alternating order of cells (bench/run.py)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,36 @@ def test_accuracy_drops_read_the_version_each_model_is_served_as(
     monkeypatch.delenv("SENTIMENT_ZH_MODEL")
     settings.cache_clear()
     assert accuracy_drops(metadata_of) == {"sentiment-zh": 1.5, "ner-en": 0.2}
+
+
+def test_cells_alternate_between_servers_so_a_drift_favours_neither(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench.run as run
+
+    calls: list[tuple[str, int]] = []
+
+    def load(url: str, path: str, body: Any, concurrency: int, seconds: float) -> dict[str, Any]:
+        calls.append((url, concurrency))
+        return {"rps": float(len(calls)), "url": url}
+
+    monkeypatch.setattr(run, "load", load)
+    urls = {"new": "http://a", "old": "http://b"}
+    out = run.alternating(
+        urls, {"x": ("/p", dict)}, (1, 16, 64), 1.0, lambda name, c, rs: f"{name} {c} {[r['url'] for r in rs]}"
+    )
+    warm = [("http://a", 4), ("http://b", 4)]
+    assert calls == warm + [
+        ("http://a", 1),
+        ("http://b", 1),
+        ("http://b", 16),
+        ("http://a", 16),
+        ("http://a", 64),
+        ("http://b", 64),
+    ]
+    assert {label: {c: r["url"] for c, r in cells["x"].items()} for label, cells in out.items()} == {
+        "new": {"c1": "http://a", "c16": "http://a", "c64": "http://a"},
+        "old": {"c1": "http://b", "c16": "http://b", "c64": "http://b"},
+    }
+    # each printed line lists the servers in the order of urls, whichever ran first
+    assert capsys.readouterr().out.splitlines() == [f"x {c} ['http://a', 'http://b']" for c in (1, 16, 64)]
