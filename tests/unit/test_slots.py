@@ -198,3 +198,27 @@ def test_evaluation_counts_exact_spans_and_the_baseline() -> None:
     assert row_counts(gold, pred, "amount").sum(axis=0).tolist() == [0, 1, 1]
     assert baseline_spans("order 12345678 for $160") == {("order_id", 6, 14), ("amount", 20, 23)}
     assert isinstance(row_counts([], []), np.ndarray) and row_counts([], []).shape == (0, 3)
+
+
+def test_the_chinese_baseline_takes_digit_runs_and_yuan_amounts() -> None:
+    from training.eval_slots import zh_baseline_spans
+
+    text = "订单123456退款50元，另付¥9.9，十块不算，电话<PHONE>"
+    found = zh_baseline_spans(text)
+    assert found == {
+        ("order_id", text.index("123456"), text.index("123456") + 6),
+        ("amount", text.index("50"), text.index("50") + 2),
+        ("amount", text.index("9.9"), text.index("9.9") + 3),
+    }
+
+
+def test_the_chinese_slot_set_is_read_with_every_span_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.eval_slots as ev
+
+    rows = ev.zh_slot_turns()
+    assert len(rows) == 395 and sum(len(r.slots) for r in rows) == 78
+    assert all(r.text[s.start : s.end] == s.text and s.type in ev.ZH_TYPES for r in rows for s in r.slots)
+    bad = [{"id": rows[0].id, "slots": '[{"type": "amount", "start": 0, "end": 2, "text": "不是"}]'}]
+    monkeypatch.setattr(ev, "_csv_rows", lambda name: bad)
+    with pytest.raises(ValueError, match=rows[0].id):
+        ev.zh_slot_turns()
