@@ -160,10 +160,16 @@ def _ids(text: str) -> list[_Cand]:
 
 # --- Amounts and sizes -----------------------------------------------------------------------------
 
+# A Chinese money unit after a number: 块 only where no word goes on (一块儿, 这块屏幕 are not money),
+# but 块多 / 块的 are ("欠费7块多", "十几块的").
+_ZH_MONEY_UNIT = r"元(?![旦素宵气老月件首帅])|块钱|块多|块的|块(?![\u4e00-\u9fff])|大洋|人民币"
+# Chinese numerals, 几 included ("几十元", "十几块"): a sum as written. 元 starts words too (元旦, 元素).
+_ZH_NUMERAL = r"[零一二两三四五六七八九十百千万几]+"
 _AMOUNT = re.compile(
     rf"(?:[$€£¥￥]|\b(?:US\$|USD|EUR|GBP|RMB|CNY|JPY|CAD|AUD)|人民币)\s?(?P<a>{_NUM})"
     rf"|(?P<b>{_NUM})\s?(?:(?:dollars?|bucks|usd|euros?|eur|gbp|yuan|rmb|cny|yen)(?![A-Za-z])"
-    r"|元(?!旦)|块钱|块(?![\u4e00-\u9fff])|人民币)",
+    rf"|多?(?:{_ZH_MONEY_UNIT}))"
+    rf"|(?P<c>{_ZH_NUMERAL})(?:{_ZH_MONEY_UNIT}|毛钱?)",
     re.IGNORECASE,
 )
 _LETTER_SIZE = r"[2-6]?X{0,3}[SML]|X{1,3}L|XXS"
@@ -218,8 +224,13 @@ def _places_zh() -> tuple[re.Pattern[str], dict[str, str]]:
     return pattern, kinds
 
 
-# A place right before one of these names a company or a branch ("中国联通", "北京客服"), not a destination.
-_ZH_ORG_AFTER = re.compile(r"联通|电信|移动|银行|客服|公司|分公司|大学|日报|晚报|电视台|卫视|网|营业厅|人寿|航空|宽带")
+# A place right before one of these names a company or a branch ("中国联通", "北京客服", "武汉的客服",
+# "陕西省人民医院"), not a destination.
+_ZH_ORG_AFTER = re.compile(
+    r"联通|电信|移动|银行|的?客服|公司|分公司|大学|日报|晚报|电视台|卫视|网|营业厅|人寿|航空|宽带|人民医院|医院"
+)
+# An @handle or #topic#: the names in it are the account's or topic's, not places ("@中国联通辽宁客服").
+_HANDLE = re.compile(r"@[^\s@,，.。:：;；!！?？、)）]+|#[^#\n]{1,30}#")
 _EN_NAME_AFTER = re.compile(r"[ \t]*([A-Z][a-z]+)")
 
 
@@ -234,7 +245,10 @@ def _places(text: str, zh: bool) -> list[_Cand]:
             out.append((4, start, end, kinds[text[start:end].lower()]))
     if zh:
         pattern, zh_kinds = _places_zh()
+        handles = [(h.start(), h.end()) for h in _HANDLE.finditer(text)]
         for m in pattern.finditer(text):
+            if any(a <= m.start() < b for a, b in handles):
+                continue
             if not _ZH_ORG_AFTER.match(text, m.end()):
                 name = m.group()
                 out.append((4, m.start(), m.end(), zh_kinds.get(name) or zh_kinds.get(name.rstrip("省市"), "city")))

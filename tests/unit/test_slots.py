@@ -222,3 +222,35 @@ def test_the_chinese_slot_set_is_read_with_every_span_checked(monkeypatch: pytes
     monkeypatch.setattr(ev, "_csv_rows", lambda name: bad)
     with pytest.raises(ValueError, match=rows[0].id):
         ev.zh_slot_turns()
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("欠费两毛就停机", ["两"]),
+        ("花了一万元买的", ["一万"]),
+        ("口袋里几十元钱", ["几十"]),
+        ("欠费7块多,交了10块", ["7", "10"]),
+        ("跟十几块的没区别", ["十几"]),
+        ("卡价值100多元", ["100"]),
+        ("装机花了50大洋", ["50"]),
+        ("单一元素很重要，元旦快乐", []),
+        ("这块屏幕不错，我们一块去吧", []),
+    ],
+)
+def test_chinese_amounts_in_numerals_and_units(text: str, amounts: list[str]) -> None:
+    assert [t for k, t in _found(text, "zh") if k == "amount"] == amounts
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("@中国联通辽宁客服 我在沈阳", ["沈阳"]),  # not 通辽 / 辽宁 of the handle
+        ("#北京联通# 寄到上海", ["上海"]),
+        ("你们武汉的客服能否管管", []),
+        ("陕西省人民医院的信号差", []),
+        ("我在武汉的家里没信号", ["武汉"]),
+    ],
+)
+def test_chinese_places_inside_handles_and_organisations_are_not_places(text: str, places: list[str]) -> None:
+    assert [t for k, t in _found(text, "zh") if k in ("city", "country")] == places
