@@ -1,9 +1,9 @@
-"""The README's model table, written from the model store's metadata (never typed by hand).
+"""The model tables of docs/results.md, written from the model store's metadata (never typed by hand).
 
     python -m training.model_table                  # print the table of the store's latest models
-    python -m training.model_table --write README.md  # replace the table between its markers
-    python -m training.model_table --exclude intent --write README.md   # all but the service intents
-    python -m training.model_table --only intent --marker service-table --write README.md   # one model's rows
+    python -m training.model_table --write docs/results.md  # replace the table between its markers
+    python -m training.model_table --exclude intent --write docs/results.md   # all but the service intents
+    python -m training.model_table --only intent --marker service-table --write docs/results.md   # one model's rows
 
 One row per headline metric of each registry model in the store: the served model's held-out
 value with its 95% bootstrap interval, the baseline's value, the paired difference with its

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     metrics = {"val_mrr": model["val_mrr"], **_flat(result, "model")}
     baseline_metrics = {"val_mrr": baseline["val_mrr"], **_flat(result, "baseline")}
     comparisons = {s: r["comparisons"]["model vs baseline"] for s, r in result.items()}
-    # The README's model table rows: each set's R@1 and MRR with its interval and the paired difference.
+    # The model table's rows (docs/results.md): each set's R@1 and MRR with its interval and the paired difference.
     ci95 = {f"{s}_{m}": r["methods"]["model"][f"{m}_ci95"] for s, r in result.items() for m in TABLE_METRICS}
     vs_baseline = {
         f"{s}_{m}": {"baseline": baseline["kind"], **comparisons[s][m]} for s in result for m in TABLE_METRICS
