@@ -247,30 +247,12 @@ def embed(
     folder: str | Path, texts: Sequence[str], prefix: str = "query: ", max_len: int = 128, batch: int = 32
 ) -> np.ndarray:
     """Sentence vectors, (len(texts), hidden) float32, unit length: ``prefix`` + text, at most
-    ``max_len`` pieces (``<s>``/``</s>`` included), mean of the final states over the real pieces."""
-    import torch
-    from transformers import AutoTokenizer
+    ``max_len`` pieces (``<s>``/``</s>`` included), mean of the final states over the real pieces
+    (:meth:`mining.models.sentence.SentenceEncoder.embed`, the code the reply ranker serves)."""
+    from mining.artifacts import load_encoder
+    from mining.models.sentence import SentenceEncoder
 
-    from mining.models.bert import BertModel
-
-    folder = Path(folder)
-    model = BertModel.from_folder(folder).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    with torch.no_grad():
-        for start in range(0, len(texts), batch):
-            enc = tokenizer(
-                [prefix + t for t in texts[start : start + batch]],
-                padding=True,
-                truncation=True,
-                max_length=max_len,
-                return_tensors="pt",
-            )
-            states = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
-            mean = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-            out[start : start + len(mean)] = torch.nn.functional.normalize(mean, dim=-1).numpy()
-    return out
+    return SentenceEncoder(*load_encoder(Path(folder)), max_len=max_len).embed(texts, prefix, batch)
 
 
 def folder_mb(folder: Path) -> float:

@@ -171,18 +171,6 @@ def lexical_scores(ranker: Ranker, queries: Sequence[str], pool: Sequence[str], 
     return out
 
 
-def embed_sorted(texts: Sequence[str], prefix: str) -> np.ndarray:
-    """:func:`training.encoders.embed` of ``texts`` (unit vectors, (n, 384)), run shortest first so
-    batches pad little, returned in the given order."""
-    from training.encoders import e5_dir, embed
-
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    vecs = embed(e5_dir(), [texts[i] for i in order], prefix=prefix)
-    out = np.zeros_like(vecs)
-    out[order] = vecs
-    return out
-
-
 def score_set(ev: EvalSet, seed: int, prefixes: Sequence[str], encoder: bool) -> dict[str, np.ndarray]:
     """(n_queries, n_candidates) scores per method: ``encoder[<prefix>]`` per reply prefix, ``bm25``, ``tfidf``."""
     pool, cand = candidates(ev.replies, seed)
@@ -190,9 +178,12 @@ def score_set(ev: EvalSet, seed: int, prefixes: Sequence[str], encoder: bool) ->
         kind: lexical_scores(make_ranker(kind).fit(ev.fit_docs), ev.queries, pool, cand) for kind in ("bm25", "tfidf")
     }
     if encoder:
-        q = embed_sorted(ev.queries, "query: ")
+        from training.encoders import e5_dir, embed
+
+        folder = e5_dir()
+        q = embed(folder, ev.queries, "query: ")
         for prefix in prefixes:
-            p = embed_sorted(pool, prefix)
+            p = embed(folder, pool, prefix)
             sims = q @ p.T
             out[f"encoder[{prefix}]"] = np.take_along_axis(sims, cand, axis=1).astype(np.float64)
     return out
