@@ -14,8 +14,8 @@ from pathlib import Path
 from gateway.base import typed
 from gateway.mine import MineEndpoint
 from gateway.schemas import EventStatus, ReplyResponse, ServiceContext, SuggestedReply
-from mining.contracts import ItemInfo, RankedReplies, ReplyQuery
-from mining.handoff import HandoffSignals, asks_for_human, decide_handoff
+from mining.contracts import DissatisfactionScore, ItemInfo, RankedReplies, ReplyQuery, TextItem, text_items
+from mining.handoff import HandoffSignals, asks_for_human, conversation_text, decide_handoff
 from mining.replies import ReplyEntry, ReplyIndex, fill, load_kb
 from mining.slots import SlotSpan, extract_slots
 from mining.text import clean
@@ -106,6 +106,10 @@ class ReplyEndpoint(MineEndpoint):
         if user_id is not None:
             context = await self._context(user_id, intent.label)
         slots = extract_slots(text, lang, result.entities)
+        values = slot_values(slots, context.last_item if context else None)
+        (ranked, ranker), mood = await asyncio.gather(
+            self._ranked(clean(text), lang, intent.label, k), self._dissatisfaction([*history, text], lang)
+        )
         signals = HandoffSignals(
             intent=intent.label,
             intent_score=intent.score if intent.label else 0.0,
@@ -113,9 +117,9 @@ class ReplyEndpoint(MineEndpoint):
             negative=result.sentiment.probabilities.get("negative", 0.0),
             repeat_contacts=context.repeat_contacts if context else 0,
             turns=1 + len(history),
+            dissatisfied=mood.probability,
+            dissatisfied_threshold=mood.threshold,
         )
-        values = slot_values(slots, context.last_item if context else None)
-        ranked, ranker = await self._ranked(clean(text), lang, intent.label, k)
         replies = []
         for entry, score in ranked:
             filled, missing = fill(entry.text, values)
@@ -150,6 +154,14 @@ class ReplyEndpoint(MineEndpoint):
         if answer.kb_sha256 is not None:
             REPLIES.warn_once(answer.kb_sha256, answer.ranker or "", self.replies_path)
         return index.top_k(text, lang, intent, k), FALLBACK_RANKER
+
+    async def _dissatisfaction(self, turns: list[str], lang: str) -> DissatisfactionScore:
+        """P(low satisfaction) of the conversation so far (the customer's turns, oldest first) by the
+        hand-over model of the message's language, with its threshold; PII masked before it leaves."""
+        (item,) = text_items([conversation_text(turns)])
+        asked = TextItem(text=item.text, lang=lang)  # type: ignore[arg-type]
+        (answer,) = typed(DissatisfactionScore, await self.runners["intent"].to_async.handoff([asked]))
+        return answer
 
     async def _context(self, user_id: str, intent: str | None) -> ServiceContext:
         """The user's last purchase, open service issues and earlier contacts with ``intent``, read

@@ -266,3 +266,19 @@ class RankedReplies(BaseModel):
     kb_sha256: str | None = Field(description="sha256 of the knowledge-base file; null: no reply ranker is served")
     ranker: str | None = Field(description="store tag of the reply ranker and its kind, e.g. 'replies:abc (e5)'")
     replies: list[RankedReply]
+
+
+class DissatisfactionScore(BaseModel):
+    """How likely a customer ends a service conversation dissatisfied, from their turns so far, by
+    the served hand-over model of the text's language (``handoff-<lang>``), and the probability at
+    which its training chose to hand over."""
+
+    lang: str = Field(description="language of the conversation's text; picks the model")
+    probability: float | None = Field(
+        ge=0, le=1, description="P(low satisfaction), 0-1; null when no model serves the language (`reason`)"
+    )
+    threshold: float | None = Field(
+        ge=0, le=1, description="hand over at or above this probability (chosen on the model's fitting dialogues)"
+    )
+    model: str | None = Field(description="store tag of the model; null without one")
+    reason: str | None = Field(default=None, description="why `probability` is null")

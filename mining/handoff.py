@@ -8,13 +8,18 @@ A reply is handed over when one of four reasons holds, checked in this order (th
 2. ``repeated contact``: the user wrote about the same order or intent at least
    :data:`REPEAT_THRESHOLD` times before, within the event store's recent window;
 3. ``strong negative sentiment``: P(negative) of the text is at least :data:`NEGATIVE_THRESHOLD`;
-4. ``low intent confidence``: no intent, or its calibrated probability is under
+4. ``likely dissatisfied``: the served hand-over model (``handoff-<lang>``, trained by
+   ``python -m training.train_handoff`` on the customer turns of STC-3 dialogues with their
+   satisfaction scores) puts P(low satisfaction) of the conversation's customer turns at or above
+   the threshold its training chose;
+5. ``low intent confidence``: no intent, or its calibrated probability is under
    :data:`INTENT_THRESHOLD`, so an automatic answer would likely answer the wrong question.
 
 :func:`handoff_score` ranks conversations by how likely the customer ends dissatisfied (0..1), from
-the customer-side evidence only. The weights and the two data-chosen thresholds were fitted by
-``python -m training.eval_handoff`` on the fitting part of STC-3's Chinese training dialogues
-(label: mean satisfaction <= -1); the held-out part was read once for the reported numbers.
+the customer-side evidence only: the hand-over model's probability where one serves the language,
+else a logistic function of the signals, whose weights and the two data-chosen thresholds were
+fitted by ``python -m training.eval_handoff`` on the fitting part of STC-3's Chinese training
+dialogues (label: mean satisfaction <= -1); the held-out part was read once for the reported numbers.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from mining.text import clean
 from mining.wordlists import word_list
 
 # The intent that is itself a request for a person: like one in the text, it needs no threshold.
@@ -59,6 +66,12 @@ class HandoffSignals(BaseModel):
     negative: float = Field(ge=0, le=1, description="probability that the text is negative")
     repeat_contacts: int = Field(ge=0, description="earlier messages of the user on the same order or intent")
     turns: int = Field(ge=0, description="customer messages in the conversation so far, this one included")
+    dissatisfied: float | None = Field(
+        default=None, ge=0, le=1, description="P(low satisfaction) by the hand-over model; None without one"
+    )
+    dissatisfied_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="the hand-over model's threshold on `dissatisfied`"
+    )
 
 
 class Handoff(BaseModel):
@@ -76,6 +89,12 @@ def _human_pattern(lang: str) -> re.Pattern[str]:
     if lang == "zh":
         return re.compile("|".join(re.escape(c) for c in cues))
     return re.compile(r"\b(?:" + "|".join(cues) + r")\b", re.IGNORECASE)
+
+
+def conversation_text(turns: Sequence[str]) -> str:
+    """What the hand-over model reads: the customer's cleaned turns, oldest first, joined by a space
+    (the same in training and serving, so both see one text per conversation)."""
+    return " ".join(c for c in (clean(t) for t in turns) if c)
 
 
 def asks_for_human(text: str, lang: str) -> bool:
@@ -101,10 +120,12 @@ def score_features(signals: HandoffSignals) -> dict[str, float]:
 
 
 def handoff_score(signals: HandoffSignals, weights: dict[str, float] | None = None) -> float:
-    """How likely the customer ends the conversation dissatisfied, 0..1: a logistic function of
-    :func:`score_features` with :data:`SCORE_WEIGHTS` (or ``weights``, same keys). The intent's
-    confidence is not in it: it says whether an automatic answer can be given, not how the customer
-    feels."""
+    """How likely the customer ends the conversation dissatisfied, 0..1: the hand-over model's
+    ``dissatisfied`` where it is given, else a logistic function of :func:`score_features` with
+    :data:`SCORE_WEIGHTS` (or ``weights``, same keys). The intent's confidence is not in it: it says
+    whether an automatic answer can be given, not how the customer feels."""
+    if signals.dissatisfied is not None and weights is None:
+        return float(signals.dissatisfied)
     w = SCORE_WEIGHTS if weights is None else weights
     z = w["bias"] + sum(w[name] * value for name, value in score_features(signals).items())
     return 1.0 / (1.0 + math.exp(-z))
@@ -120,6 +141,9 @@ def _reason(s: HandoffSignals, repeat_threshold: int, negative_threshold: float,
         return f"repeated contact: {s.repeat_contacts} earlier messages on the same order or intent (>= {repeat_threshold})"
     if s.negative >= negative_threshold:
         return f"strong negative sentiment: P(negative) {s.negative:.2f} (>= {negative_threshold:.2f})"
+    p, cut = s.dissatisfied, s.dissatisfied_threshold
+    if p is not None and cut is not None and p >= cut:
+        return f"likely dissatisfied: P(low satisfaction) {p:.2f} (>= {cut:.2f})"
     if s.intent is None:
         return "low intent confidence: no intent"
     if s.intent_score < intent_threshold:

@@ -28,6 +28,7 @@ TASKS = (
     "sequence",
     "intent",
     "replies",
+    "handoff",
 )
 PROFILES = ("quick", "default", "full")
 REQUIRED_METADATA = ("metrics", "baseline_metrics", "params", "data", "label_map")
@@ -121,6 +122,7 @@ SELECTION: dict[str, tuple[str, Literal["max", "min"]]] = {
     "recall": ("", "max"),
     "intent": ("served_val_accuracy", "max"),
     "replies": ("val_mrr", "max"),
+    "handoff": ("val_auc", "max"),
 }
 
 
@@ -271,6 +273,13 @@ MODELS: tuple[ModelSpec, ...] = (
               default=(),
               upgrade=("--arch", "e5"),
               full=("--arch", "e5")),
+    # When a person should take over /reply's conversation: P(low satisfaction) from the customer's turns, learnt
+    # on STC-3's scored dialogues, one model per language (docs/training.md#hand-over).
+    *(ModelSpec("handoff", lang, "intent", "train_handoff", required=False,
+                quick=("--lang", lang, "--max-train-samples", "300", "--folds", "3", "--c", "3", "--max-reviews", "2000",
+                       "--sentiment-c", "1", "--n-boot", "100"),
+                default=("--lang", lang), full=("--lang", lang))
+      for lang in ("zh", "en")),
     ModelSpec("demand", None, "demand", "train_demand",
               quick=("--max-train-samples", "20", "--origins", "12", "--epochs", "2", "--hidden", "16", "--lr", "3e-3",
                      "--seeds", "1", "--threads", "1"),

@@ -1,5 +1,6 @@
-"""Customer-service runner: the service intent, one model for Chinese and English (``intent``), and
-the reply ranking of ``/reply`` (``replies``, optional)."""
+"""Customer-service runner: the service intent, one model for Chinese and English (``intent``), the
+reply ranking of ``/reply`` (``replies``, optional) and the hand-over models, one per language
+(``handoff-zh``, ``handoff-en``, optional)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import bentoml
 
-from mining.contracts import LabelResult, RankedReplies, ReplyQuery, TextItem, text_items
+from mining.contracts import DissatisfactionScore, LabelResult, RankedReplies, ReplyQuery, TextItem, text_items
+from mining.registry import model_name
 from runners.base import DEPENDENCY_CONFIG, LabelRunner, batching
 
 # Service turns are short; the same batch and latency budget as the other text classifiers.
@@ -38,6 +40,7 @@ class IntentRunner(LabelRunner):
         self.rank_replies(
             [ReplyQuery(text="我的快递到哪了", lang="zh"), ReplyQuery(text="where is my order", lang="en")]
         )
+        self.handoff(text_items(["你们到底什么时候处理", "nobody answers me"]))
 
     @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, items: list[TextItem]) -> list[LabelResult]:
@@ -53,3 +56,28 @@ class IntentRunner(LabelRunner):
             return [RankedReplies.none() for _ in queries]
         asked = [q if isinstance(q, ReplyQuery) else ReplyQuery.model_validate(q) for q in queries]
         return ranker.rank(asked, self.tags[REPLIES])  # type: ignore[no-any-return]
+
+    @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
+    def handoff(self, items: list[TextItem]) -> list[DissatisfactionScore]:
+        """Batched: per conversation text (the customer's turns, ``mining.handoff.conversation_text``),
+        P(low satisfaction) by the hand-over model of its language and the threshold its training
+        chose, or null with the reason where no model serves the language."""
+        asked = [i if isinstance(i, TextItem) else TextItem.model_validate(i) for i in items]
+        out: list[DissatisfactionScore | None] = [None] * len(asked)
+        for lang in sorted({i.lang for i in asked}):
+            name = model_name("handoff", lang)
+            idx = [k for k, i in enumerate(asked) if i.lang == lang]
+            model = self.models.get(name)
+            if model is None:
+                served = sorted(n for n in self.models if self.specs[n].task == "handoff")
+                reason = f"no handoff model for '{lang}' text (served: {served})"
+                for k in idx:
+                    out[k] = DissatisfactionScore(
+                        lang=lang, probability=None, threshold=None, model=None, reason=reason
+                    )
+                continue
+            threshold = float(self.metadata[name]["decision"]["threshold"])
+            p = model.predict_proba([asked[k].text for k in idx])[:, model.labels.index("low_satisfaction")]
+            for k, pk in zip(idx, p.tolist(), strict=True):
+                out[k] = DissatisfactionScore(lang=lang, probability=pk, threshold=threshold, model=self.tags[name])
+        return [o for o in out if o is not None]

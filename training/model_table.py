@@ -2,7 +2,7 @@
 
     python -m training.model_table                  # print the table of the store's latest models
     python -m training.model_table --write docs/results.md  # replace the table between its markers
-    python -m training.model_table --exclude intent --write docs/results.md   # all but the service intents
+    python -m training.model_table --exclude intent,replies,handoff-zh,handoff-en --write docs/results.md  # all but service
     python -m training.model_table --only intent --marker service-table --write docs/results.md   # one model's rows
 
 One row per headline metric of each registry model in the store: the served model's held-out

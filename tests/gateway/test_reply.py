@@ -17,9 +17,17 @@ import pytest
 from starlette.testclient import TestClient
 
 import service
-from mining.contracts import RankedReplies, RankedReply, ReplyQuery
+from mining.contracts import DissatisfactionScore, RankedReplies, RankedReply, ReplyQuery, TextItem
 from mining.settings import Settings
-from tests.support.fakes import FakeRunner, RunnerSlot, fake_intent, fake_runners, store_settings
+from tests.support.fakes import (
+    FakeRunner,
+    RunnerSlot,
+    fake_handoff,
+    fake_intent,
+    fake_runners,
+    no_reply_ranker,
+    store_settings,
+)
 
 RUNNERS = RunnerSlot()
 KB_ROWS = [
@@ -138,7 +146,9 @@ def test_the_served_reply_ranker_ranks_when_it_indexes_this_knowledge_base(
     sent: list[ReplyQuery] = []
     sha = hashlib.sha256(kb.read_bytes()).hexdigest()
     # the gateway holds this runner object: swap its calls
-    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=_ranked_by_runner(sha, sent)).to_async
+    runners["intent"].to_async = FakeRunner(
+        predict=fake_intent, rank_replies=_ranked_by_runner(sha, sent), handoff=fake_handoff
+    ).to_async
     r = client.post("/reply", json={"text": "Where is my order 4421-889? Call 13812345678", "k": 2})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -155,7 +165,9 @@ def test_the_served_reply_ranker_ranks_when_it_indexes_this_knowledge_base(
 def test_a_ranker_built_on_another_knowledge_base_is_not_used(
     client: TestClient, runners: dict[str, FakeRunner], caplog: pytest.LogCaptureFixture
 ) -> None:
-    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=_ranked_by_runner("0" * 64, [])).to_async
+    runners["intent"].to_async = FakeRunner(
+        predict=fake_intent, rank_replies=_ranked_by_runner("0" * 64, []), handoff=fake_handoff
+    ).to_async
     with caplog.at_level(logging.WARNING, logger="demand_mining"):
         bodies = [client.post("/reply", json={"text": "where is my order 4421-889?"}).json() for _ in range(2)]
     assert [b["ranker"] for b in bodies] == ["bm25 (requests)"] * 2
@@ -181,6 +193,45 @@ def test_an_unsure_intent_says_why_and_hands_over(client: TestClient) -> None:
         "reason": "low intent confidence: no intent",
         "score": body["handoff"]["score"],
     }
+
+
+def test_an_unhappy_conversation_hands_over_on_the_handoff_models_probability(
+    client: TestClient, runners: dict[str, FakeRunner]
+) -> None:
+    # One unhappy word in the earlier turn and one in the message: 0.1 + 2 * 0.3 = 0.7 >= 0.5.
+    history = ["where is my refund, call me at 13812345678", "this shop is a scam"]
+    r = client.post("/reply", json={"text": "where is my refund, scam", "history": history})
+    assert r.status_code == 200, r.text
+    handoff = r.json()["handoff"]
+    assert handoff["needed"] is True
+    assert handoff["reason"] == "likely dissatisfied: P(low satisfaction) 0.70 (>= 0.50)"
+    assert handoff["score"] == pytest.approx(0.7)
+    (asked,) = [args[0] for name, args in runners["intent"].calls if name == "handoff"]
+    # The customer's turns oldest first, as one text in the message's language, the phone masked.
+    assert [(a.text, a.lang) for a in asked] == [
+        ("where is my refund, call me at <PHONE> this shop is a scam where is my refund, scam", "en")
+    ]
+
+
+def test_a_calm_conversation_is_scored_but_not_handed_over(client: TestClient) -> None:
+    body = client.post("/reply", json={"text": "where is my refund", "history": ["thanks"]}).json()
+    assert body["handoff"] == {"needed": False, "reason": None, "score": pytest.approx(0.1)}
+
+
+def test_without_a_handoff_model_the_signals_score_the_conversation(
+    client: TestClient, runners: dict[str, FakeRunner]
+) -> None:
+    def none(items: list[TextItem]) -> list[DissatisfactionScore]:
+        return [
+            DissatisfactionScore(lang=i.lang, probability=None, threshold=None, model=None, reason="no handoff model")
+            for i in items
+        ]
+
+    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker, handoff=none).to_async
+    body = client.post("/reply", json={"text": "where is my refund, scam scam"}).json()
+    assert body["handoff"]["needed"] is False and body["handoff"]["reason"] is None
+    # The logistic score of the signals (P(negative) 0 here): far below the model's 0.7 above.
+    assert body["handoff"]["score"] < 0.01
 
 
 def test_a_purchase_event_fills_the_product_of_where_is_it(client: TestClient) -> None:

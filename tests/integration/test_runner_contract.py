@@ -365,3 +365,33 @@ def test_the_intent_runner_ranks_the_built_in_knowledge_base(trained_models: dic
     assert all(kb[x.index].intent in ("order_status", "") for x in batch[0].replies)
     assert [x.score for x in batch[0].replies] == sorted((x.score for x in batch[0].replies), reverse=True)
     assert [instance.rank_replies([q])[0] for q in queries] == batch  # batching changes nothing
+
+
+def test_the_intent_runner_scores_conversations_with_the_model_of_their_language(
+    trained_models: dict[str, str],
+) -> None:
+    import dataclasses
+
+    from mining.contracts import DissatisfactionScore, TextItem
+    from mining.settings import settings
+
+    instance = service_of("intent").inner(dataclasses.replace(settings(), quantize=False))
+    items = [
+        TextItem(text="你们到底什么时候处理？骗子！", lang="zh"),
+        TextItem(text="thanks, that solved it", lang="en"),
+        TextItem(text="好的谢谢", lang="zh"),
+    ]
+    batch = instance.handoff(items)
+    assert all(type(r) is DissatisfactionScore for r in batch)
+    assert [r.lang for r in batch] == ["zh", "en", "zh"]  # the order of the items, not grouped by language
+    assert [r.model for r in batch] == [trained_models[f"handoff-{r.lang}"] for r in batch]
+    for r in batch:
+        stored = bentoml.models.get(trained_models[f"handoff-{r.lang}"]).info.metadata
+        assert r.threshold == stored["decision"]["threshold"]
+        assert r.probability is not None and 0.0 <= r.probability <= 1.0
+    assert [instance.handoff([i])[0] for i in items] == batch  # batching changes nothing
+    # A language without a hand-over model is scored by none, and says so.
+    instance.models = {k: v for k, v in instance.models.items() if k != "handoff-en"}
+    (none,) = instance.handoff([items[1]])
+    assert (none.probability, none.threshold, none.model) == (None, None, None)
+    assert none.reason is not None and "no handoff model for 'en'" in none.reason

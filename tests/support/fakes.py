@@ -13,6 +13,7 @@ import numpy as np
 from mining.contracts import (
     AspectSpan,
     AspectsResult,
+    DissatisfactionScore,
     EntitiesResult,
     EntitySpan,
     ForecastResult,
@@ -96,6 +97,24 @@ def fake_category(items: list[TextItem]) -> list[LabelResult]:
 def no_reply_ranker(queries: list[ReplyQuery]) -> list[RankedReplies]:
     """The intent runner's reply ranking where the store holds no reply ranker."""
     return [RankedReplies.none() for _ in queries]
+
+
+# Words that make the fake hand-over model's customer unhappy, each adding 0.3 to P(low satisfaction).
+UNHAPPY_CUES = ("骗子", "scam")
+
+
+def fake_handoff(items: list[TextItem]) -> list[DissatisfactionScore]:
+    """P(low satisfaction) 0.1 + 0.3 per :data:`UNHAPPY_CUES` occurrence in the conversation (at
+    most 1), threshold 0.5, for both languages."""
+    return [
+        DissatisfactionScore(
+            lang=it.lang,
+            probability=min(1.0, 0.1 + 0.3 * sum(it.text.lower().count(c) for c in UNHAPPY_CUES)),
+            threshold=0.5,
+            model=f"handoff-{it.lang}:fake",
+        )
+        for it in items
+    ]
 
 
 # Cue -> intent of the fake intent model, first match wins.
@@ -265,7 +284,7 @@ def fake_runners() -> dict[str, FakeRunner]:
             strategy=lambda: {"default": "als", "blend_weight": 0.5, "model": "f"},
         ),
         "demand": FakeRunner(predict=fake_forecast, spec=lambda: {"covariates": [], "model": "demand:fake"}),
-        "intent": FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker),
+        "intent": FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker, handoff=fake_handoff),
     }
 
 

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from mining import handoff
-from mining.handoff import Handoff, HandoffSignals, asks_for_human, decide_handoff, handoff_score
+from mining.handoff import (
+    Handoff,
+    HandoffSignals,
+    asks_for_human,
+    conversation_text,
+    decide_handoff,
+    handoff_score,
+)
 from mining.wordlists import word_list
 from training.eval_handoff import auc, auc_of, dialogue_signals, held_out
 from training.service_data import Dialogue, Turn
@@ -61,6 +68,25 @@ def test_each_reason_fires_on_its_own_signal(changes: dict[str, Any], reason: st
     assert h.reason == reason
 
 
+def test_the_handoff_models_probability_hands_over_at_its_own_threshold() -> None:
+    at = decide_handoff(signals(dissatisfied=0.3, dissatisfied_threshold=0.3))
+    assert (at.needed, at.reason) == (True, "likely dissatisfied: P(low satisfaction) 0.30 (>= 0.30)")
+    assert at.score == 0.3  # the model's probability is the score
+    below = decide_handoff(signals(dissatisfied=0.29, dissatisfied_threshold=0.3))
+    assert (below.needed, below.reason, below.score) == (False, None, 0.29)
+    # Without a threshold the probability still ranks, but never flags on its own.
+    alone = decide_handoff(signals(dissatisfied=0.99))
+    assert (alone.needed, alone.score) == (False, 0.99)
+    # The evaluation's weights score the signals, model or not.
+    zero = {k: 0.0 for k in ("bias", *handoff.SCORE_FEATURES)}
+    assert handoff_score(signals(dissatisfied=0.99), zero) == 0.5
+
+
+def test_the_conversation_text_is_the_cleaned_turns_oldest_first() -> None:
+    assert conversation_text(["  where is it  ", "", "\u200bstill   nothing!"]) == "where is it still nothing!"
+    assert conversation_text([]) == ""
+
+
 def test_each_threshold_is_the_edge() -> None:
     assert decide_handoff(signals(repeat_contacts=handoff.REPEAT_THRESHOLD - 1)).needed is False
     assert decide_handoff(signals(negative=handoff.NEGATIVE_THRESHOLD - 0.01)).needed is False
@@ -77,11 +103,19 @@ def test_reasons_go_in_priority_order() -> None:
         "asks_human": True,
         "repeat_contacts": 5,
         "negative": 0.99,
+        "dissatisfied": 0.9,
+        "dissatisfied_threshold": 0.2,
         "intent": None,
         "intent_score": 0.0,
     }
-    expected = ["asks for a human", "repeated contact", "strong negative sentiment", "low intent confidence"]
-    calm_values = {"asks_human": False, "repeat_contacts": 0, "negative": 0.1}
+    expected = [
+        "asks for a human",
+        "repeated contact",
+        "strong negative sentiment",
+        "likely dissatisfied",
+        "low intent confidence",
+    ]
+    calm_values = {"asks_human": False, "repeat_contacts": 0, "negative": 0.1, "dissatisfied": 0.1}
     for i, prefix in enumerate(expected):
         dropped = {k: calm_values[k] for k in list(calm_values)[:i]}
         reason = decide_handoff(signals(**{**everything, **dropped})).reason
