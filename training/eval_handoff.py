@@ -247,7 +247,7 @@ def precision_recall(flags: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -
     }
 
 
-def _customer_probabilities(model: TfidfLinearModel, dialogues: Sequence[Dialogue]) -> list[list[float]]:
+def customer_probabilities(model: TfidfLinearModel, dialogues: Sequence[Dialogue]) -> list[list[float]]:
     """P(negative) of every customer turn, per dialogue in order."""
     texts = [[t.text for t in d.turns if t.sender == "customer"] for d in dialogues]
     flat = model.predict_proba([t for ts in texts for t in ts])[:, model.labels.index("negative")]
@@ -259,7 +259,7 @@ def _customer_probabilities(model: TfidfLinearModel, dialogues: Sequence[Dialogu
 
 
 def _part(model: TfidfLinearModel, dialogues: Sequence[Dialogue]) -> tuple[list[HandoffSignals], np.ndarray]:
-    probs = _customer_probabilities(model, dialogues)
+    probs = customer_probabilities(model, dialogues)
     signals = [dialogue_signals(d, p) for d, p in zip(dialogues, probs, strict=True)]
     y = np.array([d.s_score is not None and d.s_score <= LOW_SATISFACTION for d in dialogues], dtype=bool)
     return signals, y

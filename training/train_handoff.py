@@ -37,6 +37,7 @@ from training.eval_handoff import (
     LOW_SATISFACTION,
     auc,
     auc_of,
+    customer_probabilities,
     f1,
     fit_sentiment,
     held_out,
@@ -144,13 +145,7 @@ def choose(texts: list[str], y: np.ndarray, cfg: HandoffConfig, start: float) ->
 
 def _max_negative(model: TfidfLinearModel, dialogues: list[Dialogue]) -> np.ndarray:
     """(n,) the largest P(negative) over each dialogue's customer turns (0 without one)."""
-    turns = [[t.text for t in d.turns if t.sender == "customer"] for d in dialogues]
-    flat = model.predict_proba([t for ts in turns for t in ts])[:, model.labels.index("negative")]
-    out, k = np.zeros(len(turns)), 0
-    for i, ts in enumerate(turns):
-        out[i] = float(flat[k : k + len(ts)].max()) if ts else 0.0
-        k += len(ts)
-    return out
+    return np.array([max(p, default=0.0) for p in customer_probabilities(model, dialogues)])
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
