@@ -3,6 +3,13 @@ service conversation dissatisfied) from the customer's turns, served by ``/reply
 
     python -m training.train_handoff --lang zh
     python -m training.train_handoff --lang en      # STC-3's English translation (1,672 dialogues)
+    python -m training.train_handoff --lang zh --conversations my_chats.csv   # a shop's own scored chats
+
+A shop's own conversations (``--conversations``): a CSV with one customer turn per row, in order,
+columns ``conversation_id``, ``text`` and ``low_satisfaction`` (1 where the customer ended
+dissatisfied, e.g. a satisfaction survey's lowest scores, else 0; the same on every row of a
+conversation), all in the language of ``--lang``. They replace STC-3, with the same split rule,
+choices and baseline.
 
 Data: STC-3's training dialogues with their satisfaction scores (the test split has none), split
 once by :func:`training.eval_handoff.held_out` (a hash of the dialogue id: the same 30% held out as
@@ -45,7 +52,7 @@ from training.eval_handoff import (
 )
 from training.intervals import bootstrap_ci, paired_difference
 from training.run import Report, Saved, TrainConfig, finish_run, sample_cap_field, setup_run
-from training.service_data import Dialogue, stc3_dialogues
+from training.service_data import Dialogue, Turn, stc3_dialogues
 
 LABELS = ["other", "low_satisfaction"]
 # Candidate features per language: characters for Chinese (no spaces between words), words for English.
@@ -69,6 +76,9 @@ class HandoffConfig(TrainConfig):
     sentiment_c: str = field(default="1,3,10", metadata={"help": "C tried for the baseline's sentiment model"})
     max_reviews: int = field(default=0, metadata={"help": "reviews for the baseline's sentiment model (0: all)"})
     n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples of the held-out part"})
+    conversations: str = field(
+        default="", metadata={"help": "CSV of your own scored conversations (see the module doc); default STC-3"}
+    )
     max_train_samples: int = sample_cap_field("fitting dialogues")
 
 
@@ -84,6 +94,51 @@ def customer_text(d: Dialogue) -> str:
 def low_satisfaction(dialogues: list[Dialogue]) -> np.ndarray:
     """(n,) bool: mean satisfaction at most :data:`LOW_SATISFACTION`."""
     return np.array([d.s_score is not None and d.s_score <= LOW_SATISFACTION for d in dialogues], dtype=bool)
+
+
+CONVERSATION_COLUMNS = ("conversation_id", "text", "low_satisfaction")
+
+
+def read_conversations(path: str) -> tuple[list[Dialogue], np.ndarray]:
+    """A shop's scored conversations: (one dialogue of customer turns per ``conversation_id``, in
+    order of first appearance; (n,) bool low satisfaction). Raises ``ValueError`` naming the row
+    and the rule for a missing column, an empty id, a label other than 0/1, or a conversation whose
+    rows disagree on its label."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CONVERSATION_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: columns {missing} missing; it has {reader.fieldnames}")
+        turns: dict[str, list[str]] = {}
+        labels: dict[str, bool] = {}
+        for line, row in enumerate(reader, start=2):
+            cid, flag = row["conversation_id"].strip(), row["low_satisfaction"].strip()
+            if not cid:
+                raise ValueError(f"{path}, line {line}: conversation_id is empty")
+            if flag not in ("0", "1"):
+                raise ValueError(f"{path}, line {line}: low_satisfaction must be 0 or 1, got {flag!r}")
+            if labels.setdefault(cid, flag == "1") != (flag == "1"):
+                raise ValueError(f"{path}, line {line}: conversation {cid!r} has both labels")
+            turns.setdefault(cid, []).append(row["text"])
+    dialogues = [
+        Dialogue(cid, tuple(Turn("customer", t, (t,)) for t in ts), None, None, None) for cid, ts in turns.items()
+    ]
+    return dialogues, np.array([labels[d.id] for d in dialogues], dtype=bool)
+
+
+def load(cfg: HandoffConfig) -> tuple[list[Dialogue], np.ndarray, str]:
+    """(dialogues, (n,) bool low satisfaction, data name) of ``--conversations`` or of STC-3."""
+    if cfg.conversations:
+        dialogues, y = read_conversations(cfg.conversations)
+        return dialogues, y, f"conversations of {cfg.conversations} ({cfg.lang}); label: low_satisfaction"
+    dialogues = stc3_dialogues("train", cfg.lang)  # type: ignore[arg-type]
+    return (
+        dialogues,
+        low_satisfaction(dialogues),
+        (f"STC-3 train dialogues ({cfg.lang}); label: mean satisfaction <= {LOW_SATISFACTION}"),
+    )
 
 
 def _fit(texts: list[str], y: np.ndarray, feature: tuple[str, int, int], c: float, min_df: int) -> TfidfLinearModel:
@@ -106,6 +161,11 @@ def out_of_fold(
     out = np.zeros(len(texts))
     folds = StratifiedGroupKFold(cfg.folds, shuffle=True, random_state=cfg.seed)
     for tr, va in folds.split(texts, y, groups):
+        if len(set(y[tr].tolist())) < 2:
+            raise SystemExit(
+                "a cross-validation fold holds one class only: near-duplicate conversations (kept in one fold) "
+                f"fill it; try fewer --folds than {cfg.folds} or more varied conversations"
+            )
         model = _fit([texts[i] for i in tr], y[tr], feature, c, cfg.min_df)
         out[va] = model.predict_proba([texts[i] for i in va])[:, 1]
     return out
@@ -155,14 +215,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"--lang must be one of {sorted(FEATURES)}, got {cfg.lang!r}")
     setup_run(cfg)
     start = time.time()
-    dialogues = stc3_dialogues("train", cfg.lang)  # type: ignore[arg-type]
-    fit_d = [d for d in dialogues if not held_out(d.id)]
-    held_d = [d for d in dialogues if held_out(d.id)]
+    dialogues, y, data_name = load(cfg)
+    fit_i = [i for i, d in enumerate(dialogues) if not held_out(d.id)]
+    held_i = [i for i, d in enumerate(dialogues) if held_out(d.id)]
     if cfg.max_train_samples:
-        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(fit_d))[: cfg.max_train_samples])
-        fit_d = [fit_d[i] for i in keep]
-    fit_t, fit_y = [customer_text(d) for d in fit_d], low_satisfaction(fit_d)
-    held_t, held_y = [customer_text(d) for d in held_d], low_satisfaction(held_d)
+        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(fit_i))[: cfg.max_train_samples])
+        fit_i = [fit_i[k] for k in keep]
+    fit_d, held_d = [dialogues[i] for i in fit_i], [dialogues[i] for i in held_i]
+    fit_y, held_y = y[fit_i], y[held_i]
+    for part, labels in (("fitting", fit_y), ("held-out", held_y)):
+        if labels.sum() < cfg.folds or (~labels).sum() < cfg.folds:
+            raise SystemExit(
+                f"the {part} part has {int(labels.sum())} low-satisfaction and {int((~labels).sum())} other "
+                f"conversations; each needs at least --folds ({cfg.folds})"
+            )
+    fit_t, held_t = [customer_text(d) for d in fit_d], [customer_text(d) for d in held_d]
     _log(f"{len(fit_d)} fitting dialogues ({int(fit_y.sum())} low), {len(held_d)} held out", start)
 
     chosen = choose(fit_t, fit_y, cfg, start)
@@ -203,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     vs_baseline = {"test_auc": {"baseline": baseline_name, **vs}}
     feature = chosen["feature"]
     data_meta = {
-        "name": f"STC-3 train dialogues ({cfg.lang}); label: mean satisfaction <= {LOW_SATISFACTION}",
+        "name": data_name,
         "sha256": fingerprint([f"{d.id}\t{int(v)}\t{t}" for d, v, t in zip(fit_d, fit_y, fit_t, strict=True)]),
         "split": f"held out: sha256('handoff:' + id) first 8 hex / 16^8 < {HELD_OUT_SHARE}",
         "n_train": len(fit_d),

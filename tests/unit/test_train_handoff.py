@@ -1,13 +1,19 @@
-"""The hand-over trainer's choices: the flag threshold by F1 and out-of-fold scores that never let a
-conversation's near-duplicate teach the model that scores it."""
+"""The hand-over trainer: the flag threshold by F1, out-of-fold scores that never let a
+conversation's near-duplicate teach the model that scores it, and a shop's own conversation file
+(trained and measured end to end on a known-answer set; bad files named by line and rule)."""
 
 from __future__ import annotations
 
+import csv
+import re
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from training.dedup import duplicate_clusters
 from training.eval_handoff import auc
-from training.train_handoff import HandoffConfig, best_threshold, out_of_fold
+from training.train_handoff import HandoffConfig, best_threshold, main, out_of_fold, read_conversations
 
 
 def test_the_threshold_is_the_highest_with_the_best_f1() -> None:
@@ -38,3 +44,56 @@ def test_out_of_fold_scores_keep_near_duplicates_in_one_fold() -> None:
     assert auc(grouped, y) == 0.5
     leaky = out_of_fold(texts, y, np.arange(len(texts)), ("word", 1, 1), 10.0, cfg)
     assert auc(leaky, y) > 0.95  # what the grouping prevents: the twin's label read back
+
+
+def _write_conversations(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["conversation_id", "text", "low_satisfaction"])
+        w.writerows(rows)
+    return path
+
+
+def test_a_shops_own_conversations_train_and_measure_the_model(tmp_path: Path) -> None:
+    # Each chat its own neutral words (no two near-duplicates), one unhappy or one calm turn.
+    nouns = list("手机电脑衣服鞋子水果牛奶书本酒店热水器洗发水耳机相机屏幕电池包裹快递订单发票")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(90):
+        low = i % 3 == 0
+        words = "".join(rng.choice(nouns, 8))
+        rows += [(f"c{i}", f"我买的{words}", "1" if low else "0")]
+        rows += [(f"c{i}", "你们是骗子，退钱" if low else "好的，谢谢", "1" if low else "0")]
+    path = _write_conversations(tmp_path / "chats.csv", rows)
+    dialogues, y = read_conversations(str(path))
+    assert [d.id for d in dialogues[:2]] == ["c0", "c1"] and len(dialogues) == 90
+    assert dialogues[0].turns[1].text == "你们是骗子，退钱" and len(dialogues[0].turns) == 2
+    assert y.sum() == 30
+    flags = ["--folds", "2", "--c", "1", "--max-reviews", "400", "--sentiment-c", "1", "--n-boot", "50"]
+    out = main(["--conversations", str(path), "--lang", "zh", "--no-save", "--report-dir", str(tmp_path), *flags])
+    assert out["metrics"]["test_auc"] == 1.0  # the unhappy words never occur in a calm chat
+    assert out["metrics"]["val_auc"] == 1.0
+    assert out["metrics"]["test_flag_recall"] == 1.0 and out["metrics"]["test_flag_precision"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("c1", "a", "1"), ("c1", "b", "0")], "line 3: conversation 'c1' has both labels"),
+        ([("c1", "a", "2")], "line 2: low_satisfaction must be 0 or 1, got '2'"),
+        ([(" ", "a", "1")], "line 2: conversation_id is empty"),
+    ],
+)
+def test_bad_conversation_files_name_the_line_and_rule(
+    tmp_path: Path, rows: list[tuple[str, str, str]], message: str
+) -> None:
+    path = _write_conversations(tmp_path / "bad.csv", rows)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_conversations(str(path))
+
+
+def test_a_file_without_the_label_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "no_label.csv"
+    path.write_text("conversation_id,text\nc1,hello\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"columns \['low_satisfaction'\] missing"):
+        read_conversations(str(path))
