@@ -1,6 +1,6 @@
 """When a customer-service conversation should go to a person, and why.
 
-A reply is handed over when one of four reasons holds, checked in this order (the first decides the
+A reply is handed over when one of five reasons holds, checked in this order (the first decides the
 ``reason``, because it is the one an agent should read first):
 
 1. ``asks for a human``: the text asks for a person (:func:`asks_for_human`), or the intent model
@@ -27,10 +27,12 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mining.contracts import DissatisfactionScore, TextItem
 from mining.text import clean
 from mining.wordlists import word_list
 
@@ -95,6 +97,36 @@ def conversation_text(turns: Sequence[str]) -> str:
     """What the hand-over model reads: the customer's cleaned turns, oldest first, joined by a space
     (the same in training and serving, so both see one text per conversation)."""
     return " ".join(c for c in (clean(t) for t in turns) if c)
+
+
+def score_conversations(
+    models: Mapping[str, Any], thresholds: Mapping[str, float], tags: Mapping[str, str], items: Sequence[TextItem]
+) -> list[DissatisfactionScore]:
+    """P(low satisfaction) of each conversation text by the hand-over model of its language.
+
+    Args:
+        models: language -> model with ``predict_proba(texts) -> (n, 2)`` and ``labels`` holding
+            ``low_satisfaction``.
+        thresholds: language -> the hand-over threshold its training chose.
+        tags: language -> store tag, reported per answer.
+        items: n conversation texts (:func:`conversation_text`, masked) with their language.
+    Returns:
+        n answers in the order of ``items``; a language without a model gets ``probability`` null
+        and the reason.
+    """
+    out: list[DissatisfactionScore | None] = [None] * len(items)
+    for lang in sorted({i.lang for i in items}):
+        idx = [k for k, i in enumerate(items) if i.lang == lang]
+        model = models.get(lang)
+        if model is None:
+            reason = f"no handoff model for '{lang}' text (models exist for {sorted(models)})"
+            for k in idx:
+                out[k] = DissatisfactionScore(lang=lang, probability=None, threshold=None, model=None, reason=reason)
+            continue
+        p = model.predict_proba([items[k].text for k in idx])[:, model.labels.index("low_satisfaction")]
+        for k, pk in zip(idx, p.tolist(), strict=True):
+            out[k] = DissatisfactionScore(lang=lang, probability=pk, threshold=thresholds[lang], model=tags[lang])
+    return [o for o in out if o is not None]
 
 
 def asks_for_human(text: str, lang: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import bentoml
 
 from mining.contracts import DissatisfactionScore, LabelResult, RankedReplies, ReplyQuery, TextItem, text_items
-from mining.registry import model_name
+from mining.handoff import score_conversations
 from runners.base import DEPENDENCY_CONFIG, LabelRunner, batching
 
 # Service turns are short; the same batch and latency budget as the other text classifiers.
@@ -63,21 +63,10 @@ class IntentRunner(LabelRunner):
         P(low satisfaction) by the hand-over model of its language and the threshold its training
         chose, or null with the reason where no model serves the language."""
         asked = [i if isinstance(i, TextItem) else TextItem.model_validate(i) for i in items]
-        out: list[DissatisfactionScore | None] = [None] * len(asked)
-        for lang in sorted({i.lang for i in asked}):
-            name = model_name("handoff", lang)
-            idx = [k for k, i in enumerate(asked) if i.lang == lang]
-            model = self.models.get(name)
-            if model is None:
-                served = sorted(n for n in self.models if self.specs[n].task == "handoff")
-                reason = f"no handoff model for '{lang}' text (served: {served})"
-                for k in idx:
-                    out[k] = DissatisfactionScore(
-                        lang=lang, probability=None, threshold=None, model=None, reason=reason
-                    )
-                continue
-            threshold = float(self.metadata[name]["decision"]["threshold"])
-            p = model.predict_proba([asked[k].text for k in idx])[:, model.labels.index("low_satisfaction")]
-            for k, pk in zip(idx, p.tolist(), strict=True):
-                out[k] = DissatisfactionScore(lang=lang, probability=pk, threshold=threshold, model=self.tags[name])
-        return [o for o in out if o is not None]
+        served = {str(self.specs[n].lang): n for n in self.models if self.specs[n].task == "handoff"}
+        return score_conversations(
+            {lang: self.models[n] for lang, n in served.items()},
+            {lang: float(self.metadata[n]["decision"]["threshold"]) for lang, n in served.items()},
+            {lang: self.tags[n] for lang, n in served.items()},
+            asked,
+        )

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mining import handoff
+from mining.contracts import TextItem
 from mining.handoff import (
     Handoff,
     HandoffSignals,
@@ -19,6 +20,7 @@ from mining.handoff import (
     conversation_text,
     decide_handoff,
     handoff_score,
+    score_conversations,
 )
 from mining.wordlists import word_list
 from training.eval_handoff import auc, auc_of, dialogue_signals, held_out
@@ -80,6 +82,31 @@ def test_the_handoff_models_probability_hands_over_at_its_own_threshold() -> Non
     # The evaluation's weights score the signals, model or not.
     zero = {k: 0.0 for k in ("bias", *handoff.SCORE_FEATURES)}
     assert handoff_score(signals(dissatisfied=0.99), zero) == 0.5
+
+
+class _CountingModel:
+    """P(low satisfaction) = characters / 100: a known answer per text."""
+
+    labels = ["other", "low_satisfaction"]
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        p = np.array([min(len(t) / 100, 1.0) for t in texts])
+        return np.stack([1 - p, p], axis=1)
+
+
+def test_conversations_are_scored_by_their_languages_model_in_order() -> None:
+    items = [
+        TextItem(text="x" * 30, lang="en"),
+        TextItem(text="你" * 50, lang="zh"),
+        TextItem(text="y" * 10, lang="en"),
+    ]
+    out = score_conversations({"en": _CountingModel()}, {"en": 0.2}, {"en": "handoff-en:v1"}, items)
+    assert [(o.lang, o.probability, o.threshold, o.model) for o in out] == [
+        ("en", 0.3, 0.2, "handoff-en:v1"),
+        ("zh", None, None, None),
+        ("en", 0.1, 0.2, "handoff-en:v1"),
+    ]
+    assert out[1].reason == "no handoff model for 'zh' text (models exist for ['en'])"
 
 
 def test_the_conversation_text_is_the_cleaned_turns_oldest_first() -> None:
