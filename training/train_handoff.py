@@ -73,6 +73,13 @@ class HandoffConfig(TrainConfig):
     c: str = field(default="1,3,10,30", metadata={"help": "inverse regularisation strengths tried"})
     folds: int = field(default=5, metadata={"help": "cross-validation folds on the fitting part"})
     min_df: int = field(default=2, metadata={"help": "n-grams seen in fewer fitting conversations are dropped"})
+    min_precision: float = field(
+        default=0.0,
+        metadata={
+            "help": "hand over only at this out-of-fold precision or better: the lowest such threshold "
+            "(0: the threshold with the best F1)"
+        },
+    )
     sentiment_c: str = field(default="1,3,10", metadata={"help": "C tried for the baseline's sentiment model"})
     max_reviews: int = field(default=0, metadata={"help": "reviews for the baseline's sentiment model (0: all)"})
     n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples of the held-out part"})
@@ -178,6 +185,24 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return best[1], best[0]
 
 
+def precise_threshold(p: np.ndarray, y: np.ndarray, min_precision: float) -> tuple[float, float]:
+    """(threshold, precision): the lowest threshold of :data:`THRESHOLDS` whose flag ``p >=
+    threshold`` has at least ``min_precision`` precision, so the most recall at that precision.
+    Raises ``SystemExit`` with the best precision any threshold reaches when none does."""
+    reached = []
+    for t in THRESHOLDS:
+        flags = p >= t
+        if flags.any():
+            precision = float((flags & y).sum() / flags.sum())
+            if precision >= min_precision:
+                return t, precision
+            reached.append(precision)
+    raise SystemExit(
+        f"no threshold reaches --min-precision {min_precision} on the out-of-fold scores "
+        f"(best {max(reached, default=0.0):.3f}); ask for less"
+    )
+
+
 def choose(texts: list[str], y: np.ndarray, cfg: HandoffConfig, start: float) -> dict[str, Any]:
     """Features, C and threshold by cross-validation on the fitting part alone."""
     from training.dedup import duplicate_clusters
@@ -192,10 +217,15 @@ def choose(texts: list[str], y: np.ndarray, cfg: HandoffConfig, start: float) ->
             _log(f"cv AUC {feature} C={c:g}: {cv[f'{feature[0]} {feature[1]}-{feature[2]}, C={c:g}']:.4f}", start)
     feature, c = max(oof, key=lambda k: auc(oof[k], y))
     threshold, cv_f1 = best_threshold(oof[feature, c], y)
+    rule = "best F1"
+    if cfg.min_precision:
+        threshold, _ = precise_threshold(oof[feature, c], y, cfg.min_precision)
+        cv_f1, rule = f1(oof[feature, c] >= threshold, y), f"lowest with precision >= {cfg.min_precision}"
     return {
         "feature": feature,
         "C": c,
         "threshold": threshold,
+        "threshold_rule": rule,
         "val_auc": round(auc(oof[feature, c], y), 4),
         "val_flag_f1": round(cv_f1, 4),
         "cv_auc": cv,

@@ -13,7 +13,14 @@ import pytest
 
 from training.dedup import duplicate_clusters
 from training.eval_handoff import auc
-from training.train_handoff import HandoffConfig, best_threshold, main, out_of_fold, read_conversations
+from training.train_handoff import (
+    HandoffConfig,
+    best_threshold,
+    main,
+    out_of_fold,
+    precise_threshold,
+    read_conversations,
+)
 
 
 def test_the_threshold_is_the_highest_with_the_best_f1() -> None:
@@ -24,6 +31,17 @@ def test_the_threshold_is_the_highest_with_the_best_f1() -> None:
     # cuts between flag 2 or 3 with one hit: 0.5, 0.4); the tie goes to the higher cut.
     t, f = best_threshold(np.array([0.9, 0.05, 0.5, 0.3]), np.array([True, True, False, False]))
     assert (t, round(f, 3)) == (0.9, 0.667)
+
+
+def test_a_precision_target_takes_the_lowest_threshold_that_meets_it() -> None:
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.2])
+    y = np.array([True, True, False, True, False, False])
+    # At 0.6 three of four flagged are right (0.75); at 0.8 both are (1.0).
+    assert precise_threshold(p, y, 0.75) == (0.31, 0.75)
+    assert precise_threshold(p, y, 0.9) == (0.71, 1.0)
+    # The unhappy conversation scored lowest: flagging both is the best precision there is (0.5).
+    with pytest.raises(SystemExit, match=r"best 0\.500"):
+        precise_threshold(np.array([0.9, 0.1]), np.array([False, True]), 0.6)
 
 
 def _twins(n_pairs: int) -> tuple[list[str], np.ndarray]:
