@@ -80,9 +80,10 @@ def agreement(pairs: dict[str, tuple[list[str], list[str]]], n_boot: int, seed: 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = parse_config(AgreementConfig, argv)
     stored = {t.id: t for t in zh_turns()}
+    every = readings()
     result: dict[str, Any] = {}
     for half in ("train", "test"):
-        rows = [r for r in readings() if r["half"] == half]
+        rows = [r for r in every if r["half"] == half]
         missing = [r["id"] for r in rows if r["id"] not in stored or stored[r["id"]].split != half]
         if missing:
             raise ValueError(f"{AGREEMENT_FILE}: ids not in the {half} half of zh_turns.csv: {missing[:5]}")

@@ -107,7 +107,7 @@ def baseline_spans(text: str) -> set[Span]:
 
 @dataclasses.dataclass(frozen=True)
 class SlottedTurn:
-    """A Chinese turn of the test half with its hand-labelled slots."""
+    """A Chinese turn of one half with its hand-labelled slots."""
 
     id: str
     text: str

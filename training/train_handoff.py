@@ -29,6 +29,7 @@ with its flag's cut chosen on the fitting part the same way.
 
 from __future__ import annotations
 
+import csv
 import sys
 import time
 from dataclasses import dataclass, field
@@ -111,8 +112,6 @@ def read_conversations(path: str) -> tuple[list[Dialogue], np.ndarray]:
     order of first appearance; (n,) bool low satisfaction). Raises ``ValueError`` naming the row
     and the rule for a missing column, an empty id, a label other than 0/1, or a conversation whose
     rows disagree on its label."""
-    import csv
-
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in CONVERSATION_COLUMNS if c not in (reader.fieldnames or [])]
