@@ -11,9 +11,9 @@ from typing import Any
 
 from gateway.recommend import Recommender, finish, next_needs
 from gateway.schemas import EventStatus, MineResponse, MineResult, NextNeeds, Profile, Recommendation, UserInsight
+from gateway.text import stored_hash_text, stored_text
 from gateway.users import UserEndpoints
 from mining.events import body_hash
-from mining.text import clean
 
 
 def _mine_key(user_id: str, batch: str, index: int) -> str:
@@ -52,10 +52,11 @@ class MineEndpoint(UserEndpoints, Recommender):
     async def _record(
         self, texts: list[str], results: list[MineResult], user_id: str, event_type: str, request_id: str | None
     ) -> list[dict[str, Any]]:
-        """Store the PII-masked texts as the user's events; the store's status per text."""
+        """Store the texts as the user's events, personal data masked (:func:`gateway.text.stored_text`;
+        ``results`` are their analyses, entity offsets into the texts as sent); the store's status per text."""
         now = time.time()
         batch = request_id or uuid.uuid4().hex
-        masked = [clean(t) for t in texts]
+        masked = [stored_text(t, r.entities) for t, r in zip(texts, results)]
         events = [
             {
                 "key": _mine_key(user_id, batch, i),
@@ -66,9 +67,9 @@ class MineEndpoint(UserEndpoints, Recommender):
                 "analysis": self.stored_analysis(r, m),
                 # A /mine event's time is when the call arrived, so a retry differs in it: its body
                 # is its type and text.
-                "body_hash": body_hash({"type": event_type, "text": m}),
+                "body_hash": body_hash({"type": event_type, "text": stored_hash_text(t)}),
             }
-            for i, (m, r) in enumerate(zip(masked, results))
+            for i, (t, m, r) in enumerate(zip(texts, masked, results))
         ]
         return await self._store(self.events.add, events)
 

@@ -79,15 +79,6 @@ def slot_values(slots: list[SlotSpan], item: ItemInfo | None) -> dict[str, str]:
     return values
 
 
-def masked_slots(text: str, slots: list[SlotSpan]) -> str:
-    """``text`` with each personal slot (a name, an address: its ``text`` is the mask) replaced by
-    its mask, so what is stored holds neither; offsets index the text as sent."""
-    for s in sorted(slots, key=lambda s: -s.start):
-        if s.text.startswith("<") and s.text.endswith(">"):
-            text = text[: s.start] + s.text + text[s.end :]
-    return text
-
-
 class ReplyEndpoint(MineEndpoint):
     """Suggested replies for customer-service messages."""
 
@@ -126,7 +117,7 @@ class ReplyEndpoint(MineEndpoint):
             replies.append(SuggestedReply(text=filled, score=score, intent=entry.intent or None, missing=missing))
         event = None
         if user_id is not None:
-            (status,) = await self._record([masked_slots(text, slots)], [result], user_id, "message", request_id)
+            (status,) = await self._record([text], [result], user_id, "message", request_id)
             event = EventStatus(
                 key=status["key"], id=status["id"], status="stored" if status["stored"] else "duplicate"
             )

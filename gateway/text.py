@@ -4,6 +4,8 @@ and service intent."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import TypeVar
 
 from gateway.base import GatewayBase, typed
 from gateway.schemas import (
@@ -14,10 +16,75 @@ from gateway.schemas import (
     NerResponse,
     SentimentResponse,
 )
-from mining.contracts import AspectsResult, EntitiesResult, KeywordsResult, LabelResult, TextItem, text_items
+from mining.contracts import (
+    AspectSpan,
+    AspectsResult,
+    EntitiesResult,
+    EntitySpan,
+    Keyword,
+    KeywordsResult,
+    LabelResult,
+    TextItem,
+    item_text_with_offsets,
+    text_items,
+)
 from mining.events.models import StoredAnalysis, StoredAspect, StoredEntity, StoredKeyword
 from mining.insight import demand_summary
-from mining.text import normalize, normalize_term
+from mining.slots import PERSON_ENTITY, mask_entities, mask_personal, mask_terms
+from mining.text import PLACEHOLDERS, clean, normalize, normalize_term
+
+Span = TypeVar("Span", EntitySpan, AspectSpan)
+
+
+def _moved(spans: list[Span], src: list[tuple[int, int]]) -> list[Span]:
+    return [
+        s.model_copy(update={"start": src[s.start][0], "end": src[s.end - 1][1]})
+        if 0 <= s.start < s.end <= len(src)
+        else s
+        for s in spans
+    ]
+
+
+def in_sent_text(text: str, spans: list[Span]) -> list[Span]:
+    """``spans`` found in what the runners saw of ``text`` (:func:`mining.contracts.item_text`:
+    personal numbers masked, invisible characters dropped) with their offsets moved onto ``text``
+    as sent, as the API promises; a span over a placeholder covers the whole masked number."""
+    return _moved(spans, item_text_with_offsets(text)[1])
+
+
+def answered_entities(text: str, entities: list[EntitySpan]) -> list[EntitySpan]:
+    """Entities (offsets into what the runners saw of ``text``) as an answer gives them: names and
+    addresses masked (:func:`mining.slots.mask_entities`), offsets into ``text`` as sent."""
+    item, src = item_text_with_offsets(text)
+    return _moved(mask_entities(item, entities), src)
+
+
+def shown_keywords(text: str, keywords: list[Keyword], names: Sequence[str] = ()) -> list[Keyword]:
+    """Keywords of ``text`` (what the runner saw) as an answer shows them: a name or an address
+    in one masked, one that is nothing else left out (:func:`mining.slots.mask_terms`)."""
+    shown = mask_terms([k.keyword for k in keywords], text, names)
+    return [k.model_copy(update={"keyword": t}) for k, t in zip(keywords, shown) if t is not None]
+
+
+def shown_aspects(text: str, aspects: list[AspectSpan], names: Sequence[str] = ()) -> list[AspectSpan]:
+    """Aspects of ``text`` as an answer shows them, as :func:`shown_keywords`; offsets unchanged."""
+    shown = mask_terms([a.aspect for a in aspects], text, names)
+    return [a.model_copy(update={"aspect": t}) for a, t in zip(aspects, shown) if t is not None]
+
+
+def stored_text(text: str, entities: list[EntitySpan]) -> str:
+    """What may be kept of a customer's ``text``: :func:`mining.text.clean` (personal numbers
+    masked), then names and street addresses masked (:func:`mining.slots.mask_personal`): those the
+    rules find and those the NER found (``entities``, offsets into ``text`` as sent)."""
+    names = [normalize(text[e.start : e.end]) for e in entities if e.type == PERSON_ENTITY]
+    return mask_personal(clean(text), names)
+
+
+def stored_hash_text(text: str) -> str:
+    """The text a stored event's body hash is taken of: :func:`stored_text` without the NER's
+    names, so that a retry compares equal whatever model version answers it, and the digest is not
+    one of a text holding a name the rules find."""
+    return mask_personal(clean(text))
 
 
 class TextEndpoints(GatewayBase):
@@ -42,14 +109,39 @@ class TextEndpoints(GatewayBase):
         return ClassifyResponse(results=await self._labels("classification", text_items(texts)))
 
     async def ner(self, texts: list[str]) -> NerResponse:
-        return NerResponse(results=await self._entities(text_items(texts)))
+        results = await self._entities(text_items(texts))
+        return NerResponse(
+            results=[
+                r.model_copy(update={"entities": answered_entities(t, r.entities)}) for t, r in zip(texts, results)
+            ]
+        )
+
+    async def _names(self, items: list[TextItem]) -> list[list[str]]:
+        """The names the NER finds in each text: what an answer holding terms of the text must mask."""
+        found = await self._entities(items)
+        return [
+            [it.text[e.start : e.end] for e in r.entities if e.type == PERSON_ENTITY] for it, r in zip(items, found)
+        ]
 
     async def aspects(self, texts: list[str]) -> AspectsResponse:
-        return AspectsResponse(results=await self._aspects(text_items(texts)))
+        items = text_items(texts)
+        results, names = await asyncio.gather(self._aspects(items), self._names(items))
+        return AspectsResponse(
+            results=[
+                r.model_copy(update={"aspects": in_sent_text(t, shown_aspects(it.text, r.aspects, n))})
+                for t, it, r, n in zip(texts, items, results, names)
+            ]
+        )
 
     async def keywords(self, texts: list[str], top_k: int) -> KeywordsResponse:
-        results = await self._keywords(text_items(texts))
-        return KeywordsResponse(results=[r.model_copy(update={"keywords": r.keywords[:top_k]}) for r in results])
+        items = text_items(texts)
+        results, names = await asyncio.gather(self._keywords(items), self._names(items))
+        return KeywordsResponse(
+            results=[
+                r.model_copy(update={"keywords": shown_keywords(it.text, r.keywords[:top_k], n)})
+                for it, r, n in zip(items, results, names)
+            ]
+        )
 
     async def analyse(self, texts: list[str], top_k: int) -> list[MineResult]:
         """Every text model on each text, and the demand insight built from their outputs."""
@@ -64,24 +156,28 @@ class TextEndpoints(GatewayBase):
             self._labels("intent", items),
         )
         out = []
-        for item, c, s, e, a, k, i in zip(items, cats, sents, ents, asps, kws, intents):
-            keywords = k.keywords[:top_k]
+        for text, item, c, s, e, a, k, i in zip(texts, items, cats, sents, ents, asps, kws, intents):
+            # Names and addresses never come back: terms holding one are shown masked or not at all.
+            names = [item.text[x.start : x.end] for x in e.entities if x.type == PERSON_ENTITY]
+            keywords = shown_keywords(item.text, k.keywords[:top_k], names)
+            aspects = shown_aspects(item.text, a.aspects, names)
+            entities = mask_entities(item.text, e.entities)
             demand = demand_summary(
                 item.text,
                 s.lang,
                 c.label,
                 s.probabilities.get("positive"),
-                e.entities,
-                a.aspects,
+                [x for x in entities if x.text not in PLACEHOLDERS],  # a target is never personal data
+                aspects,
             )
             out.append(
                 MineResult(
                     lang=s.lang,
                     category=c,
                     sentiment=s,
-                    entities=e.entities,
+                    entities=in_sent_text(text, entities),
                     keywords=keywords,
-                    demand=demand,
+                    demand=demand.model_copy(update={"aspects": in_sent_text(text, demand.aspects)}),
                     intent=i,
                 )
             )

@@ -9,9 +9,8 @@ from datetime import datetime
 
 from gateway.errors import RequestError
 from gateway.schemas import DeletedUser, EventIn, EventsResponse, EventStatus, Profile, Trends
-from gateway.text import TextEndpoints
+from gateway.text import TextEndpoints, stored_hash_text, stored_text
 from mining.events import KeyConflict, body_hash
-from mining.text import clean
 
 log = logging.getLogger("demand_mining")
 
@@ -28,16 +27,20 @@ class UserEndpoints(TextEndpoints):
                 f"events: key {dup[1]!r} of user {dup[0]!r} appears more than once in this request; keys must be unique",
             )
         known = await self._store(self.events.existing, ids)
-        # Only the masked text is analysed and kept: nothing personal reaches the store.
-        masked = {(e.user_id, e.key): clean(e.text) for e in events if e.text is not None}
+
+        def hashed(e: EventIn) -> str:  # of the event as sent, personal data masked by rules alone
+            text = None if e.text is None else stored_hash_text(e.text)
+            return body_hash({"type": e.type, "item_id": e.item_id, "text": text, "ts": e.ts.timestamp()})
+
         for e in events:
             seen = known.get((e.user_id, e.key))
-            row = {"type": e.type, "item_id": e.item_id, "text": masked.get((e.user_id, e.key)), "ts": e.ts.timestamp()}
-            if seen is not None and seen[1] is not None and seen[1] != body_hash(row):
+            if seen is not None and seen[1] is not None and seen[1] != hashed(e):
                 raise RequestError(409, str(KeyConflict(e.key)))
         fresh = [e for e in events if (e.user_id, e.key) not in known]
-        texts = {k: masked[k] for k in ((e.user_id, e.key) for e in fresh) if k in masked}
-        analyses = dict(zip(texts, await self.analyse(list(texts.values()), 5))) if texts else {}
+        # Analysed as /mine analyses (the runners never see a personal number); only the masked text is kept.
+        sent = {(e.user_id, e.key): e.text for e in fresh if e.text is not None}
+        analyses = dict(zip(sent, await self.analyse(list(sent.values()), 5))) if sent else {}
+        texts = {k: stored_text(t, analyses[k].entities) for k, t in sent.items()}
         rows = [
             {
                 "key": e.key,
@@ -51,6 +54,7 @@ class UserEndpoints(TextEndpoints):
                     if (e.user_id, e.key) in texts
                     else None
                 ),
+                "body_hash": hashed(e),
             }
             for e in fresh
         ]

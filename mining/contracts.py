@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mining.limits import MAX_REPLIES
-from mining.text import detect_language, mask_pii
+from mining.text import detect_language, mask_pii, mask_pii_with_offsets
 
 Lang = Literal["zh", "en"]
 
@@ -53,12 +53,25 @@ def _visible(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf") if not text.isascii() else text
 
 
+def item_text(text: str) -> str:
+    """The text a runner is sent for ``text`` (:func:`text_items`): the offsets of its answers
+    index this string."""
+    return mask_pii(_visible(text))
+
+
+def item_text_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """:func:`item_text` of ``text`` (length m), and m ranges ``(start, end)`` into ``text``: where
+    each of its characters came from (a placeholder's characters map to the whole masked range)."""
+    keep = range(len(text)) if text.isascii() else [i for i, ch in enumerate(text) if unicodedata.category(ch) != "Cf"]
+    return mask_pii_with_offsets("".join(text[i] for i in keep), [(i, i + 1) for i in keep])
+
+
 def text_items(texts: Sequence[str]) -> list[TextItem]:
     """:class:`TextItem` per text, masked and its language detected here once: no runner ever
     sees, and so no answer can echo, a card, ID or phone number (offsets refer to the masked text,
     which equals the text as sent wherever it held none
     and no invisible format characters)."""
-    masked = [mask_pii(_visible(t)) for t in texts]
+    masked = [item_text(t) for t in texts]
     return [TextItem(text=m, lang=detect_language(m)) for m in masked]
 
 
@@ -102,7 +115,10 @@ class EntitySpan(BaseModel):
         description="entity type: PER, LOC, ORG (zh news); PER, COMPANY, PRODUCT ... (en); BRAND; attributes "
         "CAPACITY, SCREEN, STORAGE, WEIGHT, VOLUME, POWER, RESOLUTION, SIZE, COUNT, MODEL"
     )
-    text: str = Field(description="the entity as written: `input[start:end]`")
+    text: str = Field(
+        description="the entity as written: `input[start:end]`; in the gateway's answers a person's name, or an entity "
+        "inside a name or a street address, is its placeholder (<NAME>, <ADDRESS>) and a masked number its own (<PHONE>)"
+    )
     start: int = Field(description="offset of the first character in the text as sent (Python string index)")
     end: int = Field(description="offset after the last character, exclusive")
     score: float = Field(

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from mining.contracts import EntitySpan
-from mining.text import _card_spans, mask_pii
+from mining.text import ADDRESS_PLACEHOLDER, NAME_PLACEHOLDER, _card_spans, mask_pii
 from mining.wordlists import word_list
 
 SLOT_TYPES = (
@@ -58,7 +58,7 @@ SLOT_TYPES = (
     "attribute",
 )
 # Personal data: the slot keeps its offsets but its text is the placeholder.
-PLACEHOLDERS = {"person_name": "<NAME>", "address": "<ADDRESS>"}
+PLACEHOLDERS = {"person_name": NAME_PLACEHOLDER, "address": ADDRESS_PLACEHOLDER}
 
 
 class SlotSpan(BaseModel):
@@ -260,7 +260,7 @@ def _places(text: str, zh: bool) -> list[_Cand]:
 _EN_ADDRESS = re.compile(
     r"(?<![\w-])\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Parkway|"
-    r"Square|Sq|Highway|Hwy)\b\.?(?:,?\s*(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?[A-Za-z0-9-]+)?"
+    r"Square|Sq|Highway|Hwy)\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b\.?)?(?:,?\s*(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?[A-Za-z0-9-]+)?"
 )
 _H = r"[\u4e00-\u9fff]"
 _HX = r"[\u4e00-\u9fff\dA-Za-z]"
@@ -269,18 +269,27 @@ _HX = r"[\u4e00-\u9fff\dA-Za-z]"
 _ZH_ADDRESS_BODY = re.compile(
     rf"(?P<province>{_H}{{1,7}}?(?:省|自治区))?(?P<city>{_H}{{1,7}}?(?:市|自治州|州|盟|地区))?"
     rf"(?P<district>{_H}{{1,7}}?(?:区|县|旗))?(?P<town>{_H}{{1,7}}?(?:镇|乡|街道))?"
-    rf"(?P<road>{_HX}{{1,10}}?(?:大道|路|街|巷|弄|胡同|村))?(?P<number>[\dA-Za-z-]{{1,6}}号院?)?"
+    rf"(?P<road>{_HX}{{1,10}}?(?:大道|路|街|巷|弄|胡同|村))?(?P<lane>\d{{1,5}}弄)?(?P<number>[\dA-Za-z-]{{1,6}}号(?!楼)院?)?"
     rf"(?P<building>{_HX}{{1,10}}?(?:小区|大厦|花园|公寓|广场|苑))?"
     r"(?P<block>[\dA-Za-z-]{1,4}(?:号楼|栋|幢|座))?(?P<unit>\d{1,3}单元)?(?P<room>[\dA-Za-z-]{1,5}(?:室|房|号))?"
 )
-_ZH_STREET_PARTS = ("road", "number", "building", "block", "unit", "room")
+_ZH_STREET_PARTS = ("road", "lane", "number", "building", "block", "unit", "room")
 # Where a Chinese address starts: after one of these cues, or at a place name.
-_ZH_ADDRESS_CUE = re.compile(r"(?:地址|住址|住在|寄到|送到|发到|寄至|送至|发往|改到|改成|改为|搬到)\s*[是为:：]?\s*在?")
+# Cues chain ("地址改成", "地址是寄到"): the address starts after the last of them. "我在:" is a
+# Weibo post's location tag.
+_ZH_ADDRESS_CUE = re.compile(
+    r"(?:(?:地址|住址|住在|寄到|送到|发到|寄至|送至|发往|改到|改成|改为|换成|搬到|我在(?=[:：]))\s*[是为:：]?\s*)+在?"
+)
+
+
+# A Weibo post's location tag at its end: a street name after a space ("... 信号太差了！ 建设路").
+_ZH_LOCATION_TAG = re.compile(rf"(?<=\s){_H}{{1,8}}(?:大道|路|街|巷|胡同)$")
 
 
 def _addresses(text: str, zh: bool) -> list[_Cand]:
     out = [(2, m.start(), m.end(), "address") for m in _EN_ADDRESS.finditer(text)]
     if zh:
+        out += [(2, m.start(), m.end(), "address") for m in _ZH_LOCATION_TAG.finditer(text.rstrip())]
         after_cue = {m.end() for m in _ZH_ADDRESS_CUE.finditer(text)}
         starts = after_cue | {m.start() for m in _places_zh()[0].finditer(text)}
         for s in sorted(starts):
@@ -329,7 +338,7 @@ def _account_types(text: str, zh: bool) -> list[_Cand]:
 
 
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
-_CAP = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)?(?![A-Za-z])"
+_CAP = r"(?:[A-Z]'[A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)?)(?![A-Za-z])"  # Anna, Li-Na, O'Connor
 _NAME_TITLED = re.compile(rf"\b{_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
 # A strong cue takes one capitalised word; the weak "from" two, as "from Anna Freeman" (typos tolerated).
 _NAME_STRONG = re.compile(
@@ -337,8 +346,29 @@ _NAME_STRONG = re.compile(
 )
 _NAME_WEAK = re.compile(rf"(?<![A-Za-z])(?P<cue>[A-Za-z]+?)\s*(?P<n>{_CAP}\s+{_CAP})")
 _WEAK_CUES = ("from",)
+# No cue at all: a common given name (data/words/given_names_en.txt) and a capitalised word, "ask Maria Garcia".
+# (A lookahead, so that "Tell Michael Jordan" is tried at Michael too.)
+_NAME_GIVEN = re.compile(rf"(?<![A-Za-z'])(?=(?P<n>{_CAP}\s+{_CAP}))")
 _ZH_NAME_CUE = re.compile(r"(?:我叫|我的名字是|名字叫|名字是|姓名|收件人|收货人|联系人|(?<!用)户名)\s*[是为:：]?\s*")
 _ZH_NAME_STOP = set("的了是在要想和与及我你他她们吗呢吧啊请帮谢从电手订，。！？、,.!? ")
+_ZH_COMPOUND_SURNAMES = (
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+    "司徒",
+    "夏侯",
+    "宇文",
+)
+# Weaker cues ("我是刘德华，", "请联系李娜。"): the name must end at a stop character or the text's
+# end, so that "我是白金会员" names nobody.
+_ZH_NAME_WEAK_CUE = re.compile(r"(?:我是|本人是?|请联系)\s*")
 
 
 def _name_ok(name: str) -> bool:
@@ -371,14 +401,32 @@ def _names(text: str, zh: bool) -> list[_Cand]:
             weak_cue = pattern is _NAME_WEAK and any(_near(m.group("cue").lower(), c) for c in _WEAK_CUES)
             if _name_ok(name) and (pattern is _NAME_STRONG or (weak_cue and " " in name)):
                 out.append((3, m.start("n"), end, "person_name"))
+    for m in _NAME_GIVEN.finditer(text):
+        name = m.group("n")
+        if name.split()[0].lower() in word_list("given_names_en") and _name_ok(name):
+            out.append((3, m.start("n"), m.end("n"), "person_name"))
     if zh:
-        for m in _ZH_NAME_CUE.finditer(text):
-            end = m.end()
-            while end < len(text) and end - m.end() < 3 and _CJK.match(text[end]) and text[end] not in _ZH_NAME_STOP:
-                end += 1
-            # a name starts with a surname: "姓名什么的" holds none
-            if end - m.end() >= 2 and text[m.end()] in word_list("surnames_zh"):
-                out.append((3, m.end(), end, "person_name"))
+        for pattern in (_ZH_NAME_CUE, _ZH_NAME_WEAK_CUE):
+            for m in pattern.finditer(text):
+                end = m.end()
+                longest = 4 if text.startswith(_ZH_COMPOUND_SURNAMES, end) else 3
+                while (
+                    end < len(text)
+                    and end - m.end() < longest
+                    and _CJK.match(text[end])
+                    and text[end] not in _ZH_NAME_STOP
+                ):
+                    end += 1
+                # a name starts with a surname: "姓名什么的" holds none
+                if end - m.end() < 2 or (longest == 3 and text[m.end()] not in word_list("surnames_zh")):
+                    continue
+                if (
+                    pattern is _ZH_NAME_CUE
+                    or end == len(text)
+                    or not _CJK.match(text[end])
+                    or text[end] in _ZH_NAME_STOP
+                ):
+                    out.append((3, m.end(), end, "person_name"))
         surnames = _alternation(list(word_list("surnames_zh")))
         for m in re.finditer(rf"(?:{surnames})(?:先生|女士|小姐)", text):
             out.append((3, m.start(), m.end(), "person_name"))
@@ -442,3 +490,85 @@ def extract_slots(text: str, lang: str, entities: Sequence[EntitySpan] = ()) -> 
         if end > start and all(end <= s or start >= e for _, s, e, _ in taken):
             taken.append(cand)
     return [_slot(text, s, e, kind) for _, s, e, kind in sorted(taken, key=lambda c: c[1])]
+
+
+# --- Personal data in what is kept ------------------------------------------------------------------
+
+PERSON_ENTITY = "PER"  # the entity type of a person's name in every NER model's tag set
+
+
+def mask_entities(text: str, entities: Sequence[EntitySpan]) -> list[EntitySpan]:
+    """``entities`` of ``text`` (offsets into it) as an answer may show them, offsets kept: a
+    person's name (type ``PER``) as ``<NAME>``, and any other entity inside a name or a street
+    address of :func:`personal_spans` (a road a model tagged LOC, a house number tagged SIZE) as
+    that span's placeholder. An answer says where personal data is, never what it is."""
+    names = [text[e.start : e.end] for e in entities if e.type == PERSON_ENTITY]
+    spans = personal_spans(text, names)
+    out = []
+    for e in entities:
+        kind = "person_name" if e.type == PERSON_ENTITY else None
+        kind = kind or next((k for s, end, k in spans if s < e.end and e.start < end), None)
+        out.append(e.model_copy(update={"text": PLACEHOLDERS[kind]}) if kind else e)
+    return out
+
+
+def personal_spans(text: str, names: Sequence[str] = ()) -> list[tuple[int, int, str]]:
+    """Where ``text`` holds a person's name or a street address: what the name and address rules
+    find (the Chinese rules wherever the text holds a Chinese character), and every occurrence of
+    each of ``names`` (the ``PER`` entities a model found in this text, in any case; one-character
+    ones are skipped, as every occurrence of one character would blank ordinary words).
+
+    Returns:
+        ``(start, end, slot type)`` in text order, ``person_name`` or ``address``; overlapping spans
+        merged into one, an address where any of them is one.
+    """
+    zh = bool(_CJK.search(text))
+    spans = [(s, e, "address") for _, s, e, _ in _addresses(text, zh)]
+    spans += [(s, e, "person_name") for _, s, e, _ in _names(text, zh)]
+    for name in {n.strip() for n in names if len(n.strip()) >= 2}:
+        spans += [(m.start(), m.end(), "person_name") for m in re.finditer(re.escape(name), text, re.IGNORECASE)]
+    merged: list[tuple[int, int, str]] = []
+    for start, end, kind in sorted(spans):
+        if merged and start < merged[-1][1]:
+            s0, e0, k0 = merged[-1]
+            merged[-1] = (s0, max(e0, end), "address" if "address" in (k0, kind) else kind)
+        else:
+            merged.append((start, end, kind))
+    return merged
+
+
+def mask_personal(text: str, names: Sequence[str] = ()) -> str:
+    """``text`` with each of its :func:`personal_spans` replaced by ``<NAME>`` or ``<ADDRESS>``: what
+    may be stored or logged of it. Numbers :func:`mining.text.mask_pii` masks are not touched: mask
+    those first or after, as for any text."""
+    for start, end, kind in reversed(personal_spans(text, names)):
+        text = text[:start] + PLACEHOLDERS[kind] + text[end:]
+    return text
+
+
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def mask_terms(terms: Sequence[str], text: str, names: Sequence[str] = ()) -> list[str | None]:
+    """Terms cut from ``text`` (keywords, aspects) as an answer may show them: each name or address
+    :func:`personal_spans` finds in ``text`` replaced by its placeholder wherever a term holds it (in
+    any case), a term that is a piece of one replaced whole, and None for a term left with nothing
+    but placeholders and punctuation."""
+    found: dict[str, str] = {}
+    for s, e, kind in personal_spans(text, names):
+        value = text[s:e]
+        found[value] = PLACEHOLDERS[kind]
+        if kind == "person_name":  # a term may hold part of a name: "Smith" of John Smith, 小明 of 王小明
+            parts = value.split() if " " in value else [value[1:]] if _CJK.match(value) and len(value) >= 3 else []
+            found.update((p, PLACEHOLDERS[kind]) for p in parts if len(p) >= 2)
+    out: list[str | None] = []
+    for term in terms:
+        for value, placeholder in sorted(found.items(), key=lambda kv: -len(kv[0])):
+            if term.strip() and term.strip().lower() in value.lower():  # a piece of an address or a name
+                term = placeholder
+            term = re.sub(re.escape(value), placeholder, term, flags=re.IGNORECASE)
+        rest = term
+        for placeholder in PLACEHOLDERS.values():
+            rest = rest.replace(placeholder, "")
+        out.append(term if rest == term or _WORD_CHAR.search(rest) else None)
+    return out

@@ -181,7 +181,9 @@ _DIGIT_GROUP = re.compile(r"\d+")
 CARD_DIGITS = (13, 19)  # card number lengths (ISO/IEC 7812), digits
 
 Span = tuple[int, int, str]  # [start, end) of a text and the placeholder that replaces it
-PLACEHOLDERS = ("<EMAIL>", "<ID>", "<CARD>", "<PHONE>")
+# mask_pii's placeholders, then those of names and street addresses (found by mining.slots).
+NAME_PLACEHOLDER, ADDRESS_PLACEHOLDER = "<NAME>", "<ADDRESS>"
+PLACEHOLDERS = ("<EMAIL>", "<ID>", "<CARD>", "<PHONE>", NAME_PLACEHOLDER, ADDRESS_PLACEHOLDER)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -280,6 +282,15 @@ def mask_pii(text: str) -> str:
     return _mask(text, None)[0]
 
 
+def mask_pii_with_offsets(text: str, src: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """:func:`mask_pii` of ``text``, and ``src`` (one ``(start, end)`` range of some original per
+    character of ``text``) carried onto the masked text: each placeholder character maps to the
+    whole range it masks."""
+    masked, masked_src = _mask(text, src)
+    assert masked_src is not None
+    return masked, masked_src
+
+
 def clean(text: str) -> str:
     """What every model sees: :func:`normalize`, then :func:`mask_pii`. Applied identically in
     training and serving, so no vocabulary or weight file can hold a customer's e-mail or number."""
@@ -298,10 +309,7 @@ def clean_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
     Returns:
         (cleaned text of length m, m pairs ``(start, end)`` into ``text``, end exclusive).
     """
-    norm, src = normalize_with_offsets(text)
-    masked, masked_src = _mask(norm, src)
-    assert masked_src is not None
-    return masked, masked_src
+    return mask_pii_with_offsets(*normalize_with_offsets(text))
 
 
 # --- Tokenisation ------------------------------------------------------------------------------

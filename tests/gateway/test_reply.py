@@ -17,11 +17,20 @@ import pytest
 from starlette.testclient import TestClient
 
 import service
-from mining.contracts import DissatisfactionScore, RankedReplies, RankedReply, ReplyQuery, TextItem
+from mining.contracts import (
+    DissatisfactionScore,
+    EntitiesResult,
+    EntitySpan,
+    RankedReplies,
+    RankedReply,
+    ReplyQuery,
+    TextItem,
+)
 from mining.settings import Settings
 from tests.support.fakes import (
     FakeRunner,
     RunnerSlot,
+    fake_entities,
     fake_handoff,
     fake_intent,
     fake_runners,
@@ -306,3 +315,35 @@ def test_a_bad_knowledge_base_fails_the_start_naming_row_and_column(
     monkeypatch.setattr(RUNNERS, "runners", runners)
     with pytest.raises(ValueError, match=r"bad\.csv: row 1, column 'lang': 'fr' is not zh or en"), TestClient(app):
         pass
+
+
+def _names_too(items: list[TextItem]) -> list[EntitiesResult]:
+    """The usual fake entities, and a PER entity over 李娜 wherever the text holds it."""
+    out = []
+    for it, base in zip(items, fake_entities(items)):
+        at = it.text.find("李娜")
+        found = [EntitySpan(type="PER", text="李娜", start=at, end=at + 2, score=0.9)] if at >= 0 else []
+        out.append(base.model_copy(update={"entities": [*base.entities, *found]}))
+    return out
+
+
+def test_a_name_only_the_ner_finds_is_a_masked_slot_at_its_offsets_and_never_stored(
+    client: TestClient, runners: dict[str, FakeRunner], store_url: str
+) -> None:
+    runners["ner"].to_async = FakeRunner(predict=_names_too).to_async
+    # The phone before the name is masked before the NER reads the text: the slot's offsets must
+    # still index the text as sent.
+    text = "电话13812345678，李娜的订单到哪了？地址是上海市浦东新区张江路1000弄5号楼302室"
+    r = client.post("/reply", json={"text": text, "user_id": "u5"})
+    assert r.status_code == 200, r.text
+    slots = {s["type"]: s for s in r.json()["slots"]}
+    name = slots["person_name"]
+    assert (name["text"], text[name["start"] : name["end"]]) == ("<NAME>", "李娜")
+    address = slots["address"]
+    assert text[address["start"] : address["end"]] == "上海市浦东新区张江路1000弄5号楼302室"
+    assert "李娜" not in r.text and "张江路" not in r.text and "13812345678" not in r.text
+    if not store_url.startswith("postgres"):
+        with sqlite3.connect(store_url) as db:
+            stored = json.dumps(db.execute("SELECT * FROM events").fetchall(), ensure_ascii=False)
+        assert "<NAME>的订单到哪了" in stored  # the message is kept, its personal parts masked
+        assert "李娜" not in stored and "张江路" not in stored and "13812345678" not in stored

@@ -24,7 +24,10 @@ def test_entities_index_the_text_as_sent(server: str, trained_models: dict[str, 
     for text, result in zip(TEXTS, results):
         ends = [-1]
         for e in result["entities"]:
-            assert text[e["start"] : e["end"]] == e["text"] and e["text"].strip() == e["text"]
+            if e["type"] == "PER":  # a name comes back masked, at its offsets
+                assert e["text"] == "<NAME>" and text[e["start"] : e["end"]].strip()
+            else:
+                assert text[e["start"] : e["end"]] == e["text"] and e["text"].strip() == e["text"]
             assert e["start"] >= ends[-1]  # in order, not overlapping
             ends.append(e["end"])
             assert 0 <= e["score"] <= 1

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mining.contracts import EntitySpan
-from mining.slots import SLOT_TYPES, SlotSpan, extract_slots
+from mining.slots import SLOT_TYPES, SlotSpan, extract_slots, mask_entities, mask_personal, mask_terms
 from mining.text import _luhn_ok
 from training.eval_slots import baseline_spans, row_counts
 
@@ -133,6 +133,106 @@ def test_person_names_come_back_masked(text: str, lang: str, name: str) -> None:
 def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
     assert _found("姓名什么的都没填", "zh") == []
     assert _found("contact us from Customer Service", "en") == []
+    # a weak cue (我是, 请联系) needs the name to end where the word does
+    assert _found("我是白金会员", "zh") == [("account_type", "白金")]
+    assert _found("请联系客服", "zh") == []
+    # without a cue, two capitalised words are a name only when the first is a given name
+    assert _found("I want the Samsung Galaxy Tab", "en") == []
+    assert _found("Maria was helpful", "en") == []
+    assert _found("shipping from Paris to Maria London", "en") == [("city", "Paris"), ("city", "London")]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "name"),
+    [
+        ("我是刘德华，帮我查一下", "zh", "刘德华"),
+        ("请联系欧阳娜娜，谢谢", "zh", "欧阳娜娜"),  # a compound surname: four characters
+        ("I'm Sarah O'Connor and I need help", "en", "Sarah O'Connor"),
+        # no cue: a common given name and a capitalised word
+        ("please ask Maria Garcia about my refund", "en", "Maria Garcia"),
+        ("Tell Anna Freeman the parcel came", "en", "Anna Freeman"),
+    ],
+)
+def test_names_after_weaker_cues_and_longer_surnames(text: str, lang: str, name: str) -> None:
+    s = _span(extract_slots(text, lang), "person_name")
+    assert text[s.start : s.end] == name
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("收货人住在上海市浦东新区张江路1000弄5号楼302室", "上海市浦东新区张江路1000弄5号楼302室"),
+        ("帮我把地址改成杭州市西湖区文三路478号", "杭州市西湖区文三路478号"),  # chained cues
+        ("信号太差了！ 建设路", "建设路"),  # a post's location tag
+        ("欠费停机了 我在:北赤路", "北赤路"),
+    ],
+)
+def test_chinese_addresses_whole(text: str, address: str) -> None:
+    s = _span(extract_slots(text, "zh"), "address")
+    assert text[s.start : s.end] == address
+
+
+def test_english_address_keeps_its_compass_point() -> None:
+    text = "send it to 1600 Pennsylvania Avenue NW, Washington"
+    assert text[slice(*_bounds(extract_slots(text, "en"), "address"))] == "1600 Pennsylvania Avenue NW"
+
+
+def _bounds(slots: list[SlotSpan], kind: str) -> tuple[int, int]:
+    s = _span(slots, kind)
+    return s.start, s.end
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "kept"),
+    [
+        (
+            "我叫张伟，地址是北京市朝阳区建国路88号，订单号123456没收到",
+            (),
+            "我叫<NAME>，地址是<ADDRESS>，订单号123456没收到",
+        ),
+        # names a model found are masked wherever they occur, with no cue around them
+        ("李娜的订单还没发货，李娜很着急", ("李娜",), "<NAME>的订单还没发货，<NAME>很着急"),
+        (
+            "Please send it to Maria Garcia at 42 Baker Street",
+            ("Maria Garcia",),
+            "Please send it to <NAME> at <ADDRESS>",
+        ),
+        # a one-character "name" would blank every occurrence of the character: skipped
+        ("王先生说王府井店没货", ("王",), "<NAME>说王府井店没货"),
+        # a name inside an address: one placeholder, the address
+        ("寄到北京市朝阳区建国路88号", ("建国",), "寄到<ADDRESS>"),
+        ("nothing personal here, order 12345", ("Zed",), "nothing personal here, order 12345"),
+    ],
+)
+def test_mask_personal(text: str, names: tuple[str, ...], kept: str) -> None:
+    assert mask_personal(text, names) == kept
+
+
+def test_mask_entities_keeps_offsets_and_masks_what_lies_in_an_address() -> None:
+    text = "李娜买的华为，寄到北京市朝阳区建国路88号"
+    ents = [
+        EntitySpan(type="PER", text="李娜", start=0, end=2, score=0.9),
+        EntitySpan(type="BRAND", text="华为", start=4, end=6, score=1.0),
+        EntitySpan(type="LOC", text="建国路", start=15, end=18, score=0.8),
+    ]
+    masked = mask_entities(text, ents)
+    assert [(e.type, e.text, e.start, e.end) for e in masked] == [
+        ("PER", "<NAME>", 0, 2),
+        ("BRAND", "华为", 4, 6),
+        ("LOC", "<ADDRESS>", 15, 18),
+    ]
+
+
+def test_mask_terms() -> None:
+    text = "我叫张伟，住在北京市朝阳区建国路88号，华为手机坏了"
+    got = mask_terms(["张伟", "朝阳区建国路", "伟哥", "华为手机", "叫张伟的人", "Zhang"], text, ["Zhang Wei"])
+    # the name and a piece of the address go; a term merely sharing a character stays
+    assert got == [None, None, "伟哥", "华为手机", "叫<NAME>的人", "Zhang"]
+    assert mask_terms(["garcia", "maria garcia", "sony"], "ask Maria Garcia about Sony", ["Maria Garcia"]) == [
+        None,
+        None,
+        "sony",
+    ]
 
 
 def test_account_types() -> None:
