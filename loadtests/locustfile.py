@@ -123,7 +123,9 @@ class ApiUser(FastHttpUser):
         def check(body: dict[str, Any]) -> str | None:
             for text, r in zip(sent, body["results"], strict=True):
                 for e in r["entities"]:
-                    if text[e["start"] : e["end"]] != e["text"]:
+                    # personal data comes back as its placeholder (<NAME>, <ADDRESS>, <PHONE>) at its offsets
+                    masked = e["text"].startswith("<") and e["text"].endswith(">") and e["end"] > e["start"]
+                    if not masked and text[e["start"] : e["end"]] != e["text"]:
                         return f"entity offsets {e['start']}:{e['end']} do not index {e['text']!r}"
             return None
 

@@ -339,7 +339,7 @@ def _account_types(text: str, zh: bool) -> list[_Cand]:
 
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
 _CAP = r"(?:[A-Z]'[A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)?)(?![A-Za-z])"  # Anna, Li-Na, O'Connor
-_NAME_TITLED = re.compile(rf"\b{_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
+_NAME_TITLED = re.compile(rf"(?<![A-Za-z]){_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
 # A strong cue takes one capitalised word; the weak "from" two, as "from Anna Freeman" (typos tolerated).
 _NAME_STRONG = re.compile(
     rf"(?i:\bmy name is|\bname is|\bunder the name(?: of)?|\bname\s*:|\bcall me|\bthis is|\bi am|\bi'm)\s+(?P<n>{_CAP}(?:\s+{_CAP})?)"

@@ -151,6 +151,7 @@ def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
         # no cue: a common given name and a capitalised word
         ("please ask Maria Garcia about my refund", "en", "Maria Garcia"),
         ("Tell Anna Freeman the parcel came", "en", "Anna Freeman"),
+        ("您好Mr. Jones，订单到了吗", "zh", "Mr. Jones"),  # glued to Chinese: no word boundary there
     ],
 )
 def test_names_after_weaker_cues_and_longer_surnames(text: str, lang: str, name: str) -> None:
