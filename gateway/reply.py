@@ -15,7 +15,7 @@ from gateway.base import typed
 from gateway.mine import MineEndpoint
 from gateway.schemas import EventStatus, ReplyResponse, ServiceContext, SuggestedReply
 from mining.contracts import DissatisfactionScore, ItemInfo, RankedReplies, ReplyQuery, TextItem, text_items
-from mining.handoff import HandoffSignals, asks_for_human, conversation_text, decide_handoff
+from mining.handoff import HandoffSignals, asks_for_human, conversation_text, decide_handoff, top_intent
 from mining.replies import ReplyEntry, ReplyIndex, fill, load_kb
 from mining.slots import SlotSpan, extract_slots
 from mining.text import clean
@@ -102,8 +102,10 @@ class ReplyEndpoint(MineEndpoint):
             self._ranked(clean(text), lang, intent.label, k), self._dissatisfaction([*history, text], lang)
         )
         signals = HandoffSignals(
-            intent=intent.label,
-            intent_score=intent.score if intent.label else 0.0,
+            # The model's best guess even where it abstained: the abstention threshold is about the
+            # precision of a label shown, hand-over about whether the message is understood at all.
+            intent=top_intent(intent),
+            intent_score=intent.score if top_intent(intent) else 0.0,
             asks_human=any(asks_for_human(t, lang) for t in (text, *history)),
             negative=result.sentiment.probabilities.get("negative", 0.0),
             repeat_contacts=context.repeat_contacts if context else 0,

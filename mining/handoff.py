@@ -12,8 +12,12 @@ A reply is handed over when one of five reasons holds, checked in this order (th
    ``python -m training.train_handoff`` on the customer turns of STC-3 dialogues with their
    satisfaction scores) puts P(low satisfaction) of the conversation's customer turns at or above
    the threshold its training chose;
-5. ``low intent confidence``: no intent, or its calibrated probability is under
-   :data:`INTENT_THRESHOLD`, so an automatic answer would likely answer the wrong question.
+5. ``low intent confidence``: no intent model answered, or the calibrated probability of its best
+   label is under :data:`INTENT_THRESHOLD`, so an automatic answer would likely answer the wrong
+   question. The best label counts even where the intent model abstained from showing it (its
+   abstention threshold asks for a label's precision, 0.9 on validation, which for Chinese leaves
+   most messages unlabelled; a message whose best label is more likely right than wrong is
+   understood well enough not to need a person for that reason alone).
 
 :func:`handoff_score` ranks conversations by how likely the customer ends dissatisfied (0..1), from
 the customer-side evidence only: the hand-over model's probability where one serves the language,
@@ -32,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mining.contracts import DissatisfactionScore, TextItem
+from mining.contracts import DissatisfactionScore, LabelResult, TextItem
 from mining.text import clean
 from mining.wordlists import word_list
 
@@ -62,8 +66,10 @@ SCORE_FEATURES: tuple[str, ...] = ("negative", "asks_human", "repeat_contacts", 
 class HandoffSignals(BaseModel):
     """What the decision reads about one customer message and its conversation."""
 
-    intent: str | None = Field(description="the intent label, None when the intent model abstained")
-    intent_score: float = Field(ge=0, le=1, description="calibrated top probability, 0 when abstained")
+    intent: str | None = Field(
+        description="the intent label, or the most probable one where the model abstained; None when no model answered"
+    )
+    intent_score: float = Field(ge=0, le=1, description="calibrated top probability, 0 when no intent model answered")
     asks_human: bool = Field(description="the text explicitly asks for a person")
     negative: float = Field(ge=0, le=1, description="probability that the text is negative")
     repeat_contacts: int = Field(ge=0, description="earlier messages of the user on the same order or intent")
@@ -161,6 +167,14 @@ def handoff_score(signals: HandoffSignals, weights: dict[str, float] | None = No
     w = SCORE_WEIGHTS if weights is None else weights
     z = w["bias"] + sum(w[name] * value for name, value in score_features(signals).items())
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def top_intent(result: LabelResult) -> str | None:
+    """The intent model's label, or where it abstained its most probable label; None where no model
+    answered (no probabilities)."""
+    if result.label is not None or not result.probabilities:
+        return result.label
+    return max(result.probabilities, key=lambda k: result.probabilities[k])
 
 
 def _reason(s: HandoffSignals, repeat_threshold: int, negative_threshold: float, intent_threshold: float) -> str | None:

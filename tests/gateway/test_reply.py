@@ -21,6 +21,7 @@ from mining.contracts import (
     DissatisfactionScore,
     EntitiesResult,
     EntitySpan,
+    LabelResult,
     RankedReplies,
     RankedReply,
     ReplyQuery,
@@ -199,9 +200,46 @@ def test_an_unsure_intent_says_why_and_hands_over(client: TestClient) -> None:
     assert body["intent"]["label"] is None and body["intent"]["reason"].startswith("not sure")
     assert body["handoff"] == {
         "needed": True,
-        "reason": "low intent confidence: no intent",
+        "reason": "low intent confidence: other at 0.40 (< 0.50)",
         "score": body["handoff"]["score"],
     }
+
+
+def _abstains_at(score: float | None) -> Any:
+    """An intent runner that never shows a label: its best is refund_status at ``score``, or no
+    model at all (None)."""
+
+    def predict(items: list[TextItem]) -> list[LabelResult]:
+        if score is None:
+            return [
+                LabelResult(lang=i.lang, label=None, score=0.0, probabilities={}, model=None, reason="no model")
+                for i in items
+            ]
+        probabilities = {"refund_status": score, "other": (1 - score) / 3}
+        reason = f"not sure: top probability {score:.2f} (refund_status) is under the threshold 0.91"
+        return [
+            LabelResult(
+                lang=i.lang, label=None, score=score, probabilities=probabilities, model="intent:x", reason=reason
+            )
+            for i in items
+        ]
+
+    return FakeRunner(predict=predict, rank_replies=no_reply_ranker, handoff=fake_handoff).to_async
+
+
+def test_a_label_withheld_for_precision_is_still_understood_enough_not_to_hand_over(
+    client: TestClient, runners: dict[str, FakeRunner]
+) -> None:
+    runners["intent"].to_async = _abstains_at(0.7)
+    body = client.post("/reply", json={"text": "退款什么时候到账"}).json()
+    assert body["intent"]["label"] is None and body["intent"]["reason"].startswith("not sure")
+    assert body["handoff"]["needed"] is False
+    runners["intent"].to_async = _abstains_at(0.45)
+    body = client.post("/reply", json={"text": "退款什么时候到账"}).json()
+    assert body["handoff"]["reason"] == "low intent confidence: refund_status at 0.45 (< 0.50)"
+    runners["intent"].to_async = _abstains_at(None)
+    body = client.post("/reply", json={"text": "退款什么时候到账"}).json()
+    assert body["handoff"]["reason"] == "low intent confidence: no intent"
 
 
 def test_an_unhappy_conversation_hands_over_on_the_handoff_models_probability(
