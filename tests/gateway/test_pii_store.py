@@ -24,7 +24,14 @@ from mining.contracts import EntitiesResult, EntitySpan, TextItem
 from mining.events import open_store
 from mining.settings import Settings
 from mining.text import _luhn_ok
-from tests.support.fakes import FakeRunner, RunnerSlot, fake_entities, fake_runners, store_settings
+from tests.support.fakes import (
+    FakeRunner,
+    RunnerSlot,
+    entities_with_names,
+    fake_entities,
+    fake_runners,
+    store_settings,
+)
 
 TS = "2026-11-28T09:30:00Z"
 LIMIT = 64 << 10
@@ -285,27 +292,10 @@ PERSONAL = [
 ]
 
 
-def _entities_with_names(items: list[TextItem]) -> list[EntitiesResult]:
-    """The usual fake entities, and a PER entity over each of :data:`NER_NAMES` in the text."""
-    out = []
-    for it, base in zip(items, fake_entities(items)):
-        found = [
-            EntitySpan(type="PER", text=n, start=m.start(), end=m.end(), score=0.9)
-            for n in NER_NAMES
-            for m in re.finditer(re.escape(n), it.text)
-        ]
-        found += [
-            EntitySpan(type="BRAND", text="Michelle", start=m.start(), end=m.end(), score=0.9)
-            for m in re.finditer("Michelle", it.text)
-        ]
-        out.append(base.model_copy(update={"entities": [*base.entities, *found]}))
-    return out
-
-
 def test_names_and_addresses_are_masked_in_answers_and_the_database(
     client: TestClient, runners: dict[str, FakeRunner], db_path: Path
 ) -> None:
-    runners["ner"].to_async = FakeRunner(predict=_entities_with_names).to_async
+    runners["ner"].to_async = FakeRunner(predict=entities_with_names(NER_NAMES, ["Michelle"])).to_async
     secrets = [s for _, s in PERSONAL] + ["王小明", "John Smith", "13812345678", "Obama"]
     events = [
         {"key": f"p{i}", "user_id": USER, "type": "message", "text": t, "ts": TS} for i, (t, _) in enumerate(PERSONAL)

@@ -19,8 +19,6 @@ from starlette.testclient import TestClient
 import service
 from mining.contracts import (
     DissatisfactionScore,
-    EntitiesResult,
-    EntitySpan,
     LabelResult,
     RankedReplies,
     RankedReply,
@@ -31,7 +29,7 @@ from mining.settings import Settings
 from tests.support.fakes import (
     FakeRunner,
     RunnerSlot,
-    fake_entities,
+    entities_with_names,
     fake_handoff,
     fake_intent,
     fake_runners,
@@ -355,20 +353,10 @@ def test_a_bad_knowledge_base_fails_the_start_naming_row_and_column(
         pass
 
 
-def _names_too(items: list[TextItem]) -> list[EntitiesResult]:
-    """The usual fake entities, and a PER entity over 李娜 wherever the text holds it."""
-    out = []
-    for it, base in zip(items, fake_entities(items)):
-        at = it.text.find("李娜")
-        found = [EntitySpan(type="PER", text="李娜", start=at, end=at + 2, score=0.9)] if at >= 0 else []
-        out.append(base.model_copy(update={"entities": [*base.entities, *found]}))
-    return out
-
-
 def test_a_name_only_the_ner_finds_is_a_masked_slot_at_its_offsets_and_never_stored(
     client: TestClient, runners: dict[str, FakeRunner], store_url: str
 ) -> None:
-    runners["ner"].to_async = FakeRunner(predict=_names_too).to_async
+    runners["ner"].to_async = FakeRunner(predict=entities_with_names(["李娜"])).to_async
     # The phone before the name is masked before the NER reads the text: the slot's offsets must
     # still index the text as sent.
     text = "电话13812345678，李娜的订单到哪了？地址是上海市浦东新区张江路1000弄5号楼302室"

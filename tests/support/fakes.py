@@ -4,6 +4,8 @@ expect without a trained model."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -159,6 +161,27 @@ def fake_entities(items: list[TextItem]) -> list[EntitiesResult]:
         ]
         out.append(EntitiesResult(lang=it.lang, entities=spans, models=[f"ner-{it.lang}:fake"]))
     return out
+
+
+def entities_with_names(
+    names: Sequence[str], brand_like: Sequence[str] = ()
+) -> Callable[[list[TextItem]], list[EntitiesResult]]:
+    """A fake NER: :func:`fake_entities`, plus a PER entity over each of ``names`` wherever a text
+    holds it, and a BRAND entity over each of ``brand_like`` (a name a model took for a brand)."""
+
+    def predict(items: list[TextItem]) -> list[EntitiesResult]:
+        out = []
+        for it, base in zip(items, fake_entities(items)):
+            found = [
+                EntitySpan(type=kind, text=n, start=m.start(), end=m.end(), score=0.9)
+                for kind, group in (("PER", names), ("BRAND", brand_like))
+                for n in group
+                for m in re.finditer(re.escape(n), it.text)
+            ]
+            out.append(base.model_copy(update={"entities": [*base.entities, *found]}))
+        return out
+
+    return predict
 
 
 ASPECT_TERMS = ("电池", "手机", "battery", "TV")
