@@ -549,13 +549,40 @@ def mask_personal(text: str, names: Sequence[str] = ()) -> str:
 _WORD_CHAR = re.compile(r"[^\W_]")
 
 
+def _masked_where_it_stands(term: str, text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """``term`` with the characters that, wherever it occurs in ``text`` (in any case), lie inside
+    one of ``spans`` replaced by that span's placeholder: "改成上海市浦东新区张江路", cut across the
+    start of an address, becomes "改成<ADDRESS>"."""
+    low_text, low = text.lower(), term.lower()
+    kinds: list[str | None] = [None] * len(term)
+    at = low_text.find(low) if low else -1
+    while at >= 0:
+        for s, e, kind in spans:
+            for k in range(max(s, at), min(e, at + len(term))):
+                kinds[k - at] = kind
+        at = low_text.find(low, at + 1)
+    out, k = [], 0
+    while k < len(term):
+        kind = kinds[k]
+        if kind is None:
+            out.append(term[k])
+            k += 1
+            continue
+        while k < len(term) and kinds[k] == kind:
+            k += 1
+        out.append(PLACEHOLDERS[kind])
+    return "".join(out)
+
+
 def mask_terms(terms: Sequence[str], text: str, names: Sequence[str] = ()) -> list[str | None]:
-    """Terms cut from ``text`` (keywords, aspects) as an answer may show them: each name or address
-    :func:`personal_spans` finds in ``text`` replaced by its placeholder wherever a term holds it (in
-    any case), a term that is a piece of one replaced whole, and None for a term left with nothing
-    but placeholders and punctuation."""
+    """Terms cut from ``text`` (keywords, aspects) as an answer may show them: where a term stands
+    in ``text``, its characters inside a name or an address of :func:`personal_spans` replaced by the
+    placeholder; a term written otherwise (a keyword phrase, another case) that holds a name or an
+    address, or is a piece of one, masked the same way; None for a term left with nothing but
+    placeholders and punctuation."""
+    spans = personal_spans(text, names)
     found: dict[str, str] = {}
-    for s, e, kind in personal_spans(text, names):
+    for s, e, kind in spans:
         value = text[s:e]
         found[value] = PLACEHOLDERS[kind]
         if kind == "person_name":  # a term may hold part of a name: "Smith" of John Smith, 小明 of 王小明
@@ -563,6 +590,7 @@ def mask_terms(terms: Sequence[str], text: str, names: Sequence[str] = ()) -> li
             found.update((p, PLACEHOLDERS[kind]) for p in parts if len(p) >= 2)
     out: list[str | None] = []
     for term in terms:
+        term = _masked_where_it_stands(term, text, spans)
         for value, placeholder in sorted(found.items(), key=lambda kv: -len(kv[0])):
             if term.strip() and term.strip().lower() in value.lower():  # a piece of an address or a name
                 term = placeholder
