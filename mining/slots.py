@@ -563,14 +563,14 @@ def _masked_where_it_stands(term: str, text: str, spans: Sequence[tuple[int, int
         at = low_text.find(low, at + 1)
     out, k = [], 0
     while k < len(term):
-        kind = kinds[k]
-        if kind is None:
+        here = kinds[k]
+        if here is None:
             out.append(term[k])
             k += 1
             continue
-        while k < len(term) and kinds[k] == kind:
+        while k < len(term) and kinds[k] == here:
             k += 1
-        out.append(PLACEHOLDERS[kind])
+        out.append(PLACEHOLDERS[here])
     return "".join(out)
 
 
