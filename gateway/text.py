@@ -4,7 +4,6 @@ and service intent."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import TypeVar
 
 from gateway.base import GatewayBase, typed
@@ -30,7 +29,14 @@ from mining.contracts import (
 )
 from mining.events.models import StoredAnalysis, StoredAspect, StoredEntity, StoredKeyword
 from mining.insight import demand_summary
-from mining.slots import PERSON_ENTITY, mask_entities, mask_personal, mask_terms
+from mining.slots import (
+    Personal,
+    mask_entities,
+    mask_personal,
+    mask_terms,
+    person_names,
+    personal_spans,
+)
 from mining.text import PLACEHOLDERS, clean, normalize, normalize_term
 
 Span = TypeVar("Span", EntitySpan, AspectSpan)
@@ -56,19 +62,20 @@ def answered_entities(text: str, entities: list[EntitySpan]) -> list[EntitySpan]
     """Entities (offsets into what the runners saw of ``text``) as an answer gives them: names and
     addresses masked (:func:`mining.slots.mask_entities`), offsets into ``text`` as sent."""
     item, src = item_text_with_offsets(text)
-    return _moved(mask_entities(item, entities), src)
+    return _moved(mask_entities(entities, personal_spans(item, person_names(item, entities))), src)
 
 
-def shown_keywords(text: str, keywords: list[Keyword], names: Sequence[str] = ()) -> list[Keyword]:
-    """Keywords of ``text`` (what the runner saw) as an answer shows them: a name or an address
-    in one masked, one that is nothing else left out (:func:`mining.slots.mask_terms`)."""
-    shown = mask_terms([k.keyword for k in keywords], text, names)
+def shown_keywords(text: str, keywords: list[Keyword], spans: Personal) -> list[Keyword]:
+    """Keywords of ``text`` (what the runner saw; ``spans`` its :func:`mining.slots.personal_spans`)
+    as an answer shows them: a name or an address in one masked, one that is nothing else left out
+    (:func:`mining.slots.mask_terms`)."""
+    shown = mask_terms([k.keyword for k in keywords], text, spans)
     return [k.model_copy(update={"keyword": t}) for k, t in zip(keywords, shown) if t is not None]
 
 
-def shown_aspects(text: str, aspects: list[AspectSpan], names: Sequence[str] = ()) -> list[AspectSpan]:
+def shown_aspects(text: str, aspects: list[AspectSpan], spans: Personal) -> list[AspectSpan]:
     """Aspects of ``text`` as an answer shows them, as :func:`shown_keywords`; offsets unchanged."""
-    shown = mask_terms([a.aspect for a in aspects], text, names)
+    shown = mask_terms([a.aspect for a in aspects], text, spans)
     return [a.model_copy(update={"aspect": t}) for a, t in zip(aspects, shown) if t is not None]
 
 
@@ -76,7 +83,7 @@ def stored_text(text: str, entities: list[EntitySpan]) -> str:
     """What may be kept of a customer's ``text``: :func:`mining.text.clean` (personal numbers
     masked), then names and street addresses masked (:func:`mining.slots.mask_personal`): those the
     rules find and those the NER found (``entities``, offsets into ``text`` as sent)."""
-    names = [normalize(text[e.start : e.end]) for e in entities if e.type == PERSON_ENTITY]
+    names = [normalize(n) for n in person_names(text, entities)]
     return mask_personal(clean(text), names)
 
 
@@ -116,30 +123,29 @@ class TextEndpoints(GatewayBase):
             ]
         )
 
-    async def _names(self, items: list[TextItem]) -> list[list[str]]:
-        """The names the NER finds in each text: what an answer holding terms of the text must mask."""
+    async def _personal(self, items: list[TextItem]) -> list[Personal]:
+        """Each text's names and addresses (:func:`mining.slots.personal_spans`, with the names the
+        NER finds): what an answer holding terms of the text must mask."""
         found = await self._entities(items)
-        return [
-            [it.text[e.start : e.end] for e in r.entities if e.type == PERSON_ENTITY] for it, r in zip(items, found)
-        ]
+        return [personal_spans(it.text, person_names(it.text, r.entities)) for it, r in zip(items, found)]
 
     async def aspects(self, texts: list[str]) -> AspectsResponse:
         items = text_items(texts)
-        results, names = await asyncio.gather(self._aspects(items), self._names(items))
+        results, personal = await asyncio.gather(self._aspects(items), self._personal(items))
         return AspectsResponse(
             results=[
                 r.model_copy(update={"aspects": in_sent_text(t, shown_aspects(it.text, r.aspects, n))})
-                for t, it, r, n in zip(texts, items, results, names)
+                for t, it, r, n in zip(texts, items, results, personal)
             ]
         )
 
     async def keywords(self, texts: list[str], top_k: int) -> KeywordsResponse:
         items = text_items(texts)
-        results, names = await asyncio.gather(self._keywords(items), self._names(items))
+        results, personal = await asyncio.gather(self._keywords(items), self._personal(items))
         return KeywordsResponse(
             results=[
                 r.model_copy(update={"keywords": shown_keywords(it.text, r.keywords[:top_k], n)})
-                for it, r, n in zip(items, results, names)
+                for it, r, n in zip(items, results, personal)
             ]
         )
 
@@ -157,11 +163,12 @@ class TextEndpoints(GatewayBase):
         )
         out = []
         for text, item, c, s, e, a, k, i in zip(texts, items, cats, sents, ents, asps, kws, intents):
+            src = item_text_with_offsets(text)[1]  # the runners' offsets -> the text as sent
             # Names and addresses never come back: terms holding one are shown masked or not at all.
-            names = [item.text[x.start : x.end] for x in e.entities if x.type == PERSON_ENTITY]
-            keywords = shown_keywords(item.text, k.keywords[:top_k], names)
-            aspects = shown_aspects(item.text, a.aspects, names)
-            entities = mask_entities(item.text, e.entities)
+            personal = personal_spans(item.text, person_names(item.text, e.entities))
+            keywords = shown_keywords(item.text, k.keywords[:top_k], personal)
+            aspects = shown_aspects(item.text, a.aspects, personal)
+            entities = mask_entities(e.entities, personal)
             demand = demand_summary(
                 item.text,
                 s.lang,
@@ -175,9 +182,9 @@ class TextEndpoints(GatewayBase):
                     lang=s.lang,
                     category=c,
                     sentiment=s,
-                    entities=in_sent_text(text, entities),
+                    entities=_moved(entities, src),
                     keywords=keywords,
-                    demand=demand.model_copy(update={"aspects": in_sent_text(text, demand.aspects)}),
+                    demand=demand.model_copy(update={"aspects": _moved(demand.aspects, src)}),
                     intent=i,
                 )
             )

@@ -497,13 +497,21 @@ def extract_slots(text: str, lang: str, entities: Sequence[EntitySpan] = ()) -> 
 PERSON_ENTITY = "PER"  # the entity type of a person's name in every NER model's tag set
 
 
-def mask_entities(text: str, entities: Sequence[EntitySpan]) -> list[EntitySpan]:
-    """``entities`` of ``text`` (offsets into it) as an answer may show them, offsets kept: a
-    person's name (type ``PER``) as ``<NAME>``, and any other entity inside a name or a street
-    address of :func:`personal_spans` (a road a model tagged LOC, a house number tagged SIZE) as
-    that span's placeholder. An answer says where personal data is, never what it is."""
-    names = [text[e.start : e.end] for e in entities if e.type == PERSON_ENTITY]
-    spans = personal_spans(text, names)
+def person_names(text: str, entities: Sequence[EntitySpan]) -> list[str]:
+    """The names the ``PER`` entities of ``text`` (offsets into it) cover: the ``names`` of
+    :func:`personal_spans`."""
+    return [text[e.start : e.end] for e in entities if e.type == PERSON_ENTITY]
+
+
+Personal = Sequence[tuple[int, int, str]]  # :func:`personal_spans` of a text
+
+
+def mask_entities(entities: Sequence[EntitySpan], spans: Personal) -> list[EntitySpan]:
+    """``entities`` of a text as an answer may show them, offsets kept: a person's name (type
+    ``PER``) as ``<NAME>``, and any other entity inside one of the text's ``spans`` (its
+    :func:`personal_spans`, with the ``PER`` entities' names: a road a model tagged LOC, a house
+    number tagged SIZE) as that span's placeholder. An answer says where personal data is, never
+    what it is."""
     out = []
     for e in entities:
         kind = "person_name" if e.type == PERSON_ENTITY else None
@@ -549,7 +557,7 @@ def mask_personal(text: str, names: Sequence[str] = ()) -> str:
 _WORD_CHAR = re.compile(r"[^\W_]")
 
 
-def _masked_where_it_stands(term: str, text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+def _masked_where_it_stands(term: str, text: str, spans: Personal) -> str:
     """``term`` with the characters that, wherever it occurs in ``text`` (in any case), lie inside
     one of ``spans`` replaced by that span's placeholder: "改成上海市浦东新区张江路", cut across the
     start of an address, becomes "改成<ADDRESS>"."""
@@ -574,13 +582,12 @@ def _masked_where_it_stands(term: str, text: str, spans: Sequence[tuple[int, int
     return "".join(out)
 
 
-def mask_terms(terms: Sequence[str], text: str, names: Sequence[str] = ()) -> list[str | None]:
+def mask_terms(terms: Sequence[str], text: str, spans: Personal) -> list[str | None]:
     """Terms cut from ``text`` (keywords, aspects) as an answer may show them: where a term stands
-    in ``text``, its characters inside a name or an address of :func:`personal_spans` replaced by the
-    placeholder; a term written otherwise (a keyword phrase, another case) that holds a name or an
-    address, or is a piece of one, masked the same way; None for a term left with nothing but
+    in ``text``, its characters inside one of ``spans`` (the text's :func:`personal_spans`) replaced
+    by the placeholder; a term written otherwise (a keyword phrase, another case) that holds a name
+    or an address, or is a piece of one, masked the same way; None for a term left with nothing but
     placeholders and punctuation."""
-    spans = personal_spans(text, names)
     found: dict[str, str] = {}
     for s, e, kind in spans:
         value = text[s:e]

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from mining.contracts import EntitySpan
-from mining.slots import SLOT_TYPES, SlotSpan, extract_slots, mask_entities, mask_personal, mask_terms
+from mining.slots import (
+    SLOT_TYPES,
+    SlotSpan,
+    extract_slots,
+    mask_entities,
+    mask_personal,
+    mask_terms,
+    person_names,
+    personal_spans,
+)
 from mining.text import _luhn_ok
 from training.eval_slots import baseline_spans, row_counts
 
@@ -216,7 +225,7 @@ def test_mask_entities_keeps_offsets_and_masks_what_lies_in_an_address() -> None
         EntitySpan(type="BRAND", text="华为", start=4, end=6, score=1.0),
         EntitySpan(type="LOC", text="建国路", start=15, end=18, score=0.8),
     ]
-    masked = mask_entities(text, ents)
+    masked = mask_entities(ents, personal_spans(text, person_names(text, ents)))
     assert [(e.type, e.text, e.start, e.end) for e in masked] == [
         ("PER", "<NAME>", 0, 2),
         ("BRAND", "华为", 4, 6),
@@ -227,12 +236,15 @@ def test_mask_entities_keeps_offsets_and_masks_what_lies_in_an_address() -> None
 def test_mask_terms() -> None:
     text = "我叫张伟，住在北京市朝阳区建国路88号，华为手机坏了"
     got = mask_terms(
-        ["张伟", "朝阳区建国路", "伟哥", "华为手机", "叫张伟的人", "Zhang", "住在北京市朝阳区"], text, ["Zhang Wei"]
+        ["张伟", "朝阳区建国路", "伟哥", "华为手机", "叫张伟的人", "Zhang", "住在北京市朝阳区"],
+        text,
+        personal_spans(text, ["Zhang Wei"]),
     )
     # the name and a piece of the address go, and the part of a term that runs into the address;
     # a term merely sharing a character stays
     assert got == [None, None, "伟哥", "华为手机", "叫<NAME>的人", "Zhang", "住在<ADDRESS>"]
-    assert mask_terms(["garcia", "maria garcia", "sony"], "ask Maria Garcia about Sony", ["Maria Garcia"]) == [
+    text = "ask Maria Garcia about Sony"
+    assert mask_terms(["garcia", "maria garcia", "sony"], text, personal_spans(text, ["Maria Garcia"])) == [
         None,
         None,
         "sony",
