@@ -15,7 +15,14 @@ from gateway.base import typed
 from gateway.mine import MineEndpoint
 from gateway.schemas import EventStatus, ReplyResponse, ServiceContext, SuggestedReply
 from mining.contracts import DissatisfactionScore, ItemInfo, RankedReplies, ReplyQuery, TextItem, text_items
-from mining.handoff import HandoffSignals, asks_for_human, conversation_text, decide_handoff, top_intent
+from mining.handoff import (
+    HandoffSignals,
+    asks_for_human,
+    conversation_text,
+    decide_handoff,
+    negative_cut,
+    top_intent,
+)
 from mining.replies import ReplyEntry, ReplyIndex, fill, load_kb
 from mining.slots import SlotSpan, extract_slots
 from mining.text import clean
@@ -127,7 +134,7 @@ class ReplyEndpoint(MineEndpoint):
             lang=lang,
             intent=intent,
             slots=slots,
-            handoff=decide_handoff(signals),
+            handoff=decide_handoff(signals, negative_threshold=negative_cut(mood)),
             replies=replies,
             ranker=ranker,
             context=context,

@@ -298,3 +298,11 @@ class DissatisfactionScore(BaseModel):
     )
     model: str | None = Field(description="store tag of the model; null without one")
     reason: str | None = Field(default=None, description="why `probability` is null")
+    negative_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="beside this model, hand over on the message's P(negative) alone at or above this "
+        "(chosen with the model on its fitting dialogues); null: never, the sentiment alone only added "
+        "false hand-overs to the model's flag there",
+    )

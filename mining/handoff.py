@@ -7,7 +7,11 @@ A reply is handed over when one of five reasons holds, checked in this order (th
    says ``human_agent``;
 2. ``repeated contact``: the user wrote about the same order or intent at least
    :data:`REPEAT_THRESHOLD` times before, within the event store's recent window;
-3. ``strong negative sentiment``: P(negative) of the text is at least :data:`NEGATIVE_THRESHOLD`;
+3. ``strong negative sentiment``: P(negative) of the text is at least :data:`NEGATIVE_THRESHOLD`
+   where no hand-over model serves the language; where one does, at least the cut its training
+   chose, or never (:func:`negative_cut`): a review-trained sentiment model reads a plain request
+   (我要退货, "I want to return it") as strongly negative, and on STC-3's fitting dialogues adding
+   the sentiment alone to the model's flag only lowered the flag's F1 (0.492 -> 0.459 at 0.96);
 4. ``likely dissatisfied``: the served hand-over model (``handoff-<lang>``, trained by
    ``python -m training.train_handoff`` on the customer turns of STC-3 dialogues with their
    satisfaction scores) puts P(low satisfaction) of the conversation's customer turns at or above
@@ -106,7 +110,11 @@ def conversation_text(turns: Sequence[str]) -> str:
 
 
 def score_conversations(
-    models: Mapping[str, Any], thresholds: Mapping[str, float], tags: Mapping[str, str], items: Sequence[TextItem]
+    models: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+    tags: Mapping[str, str],
+    items: Sequence[TextItem],
+    negative_thresholds: Mapping[str, float | None] | None = None,
 ) -> list[DissatisfactionScore]:
     """P(low satisfaction) of each conversation text by the hand-over model of its language.
 
@@ -116,6 +124,8 @@ def score_conversations(
         thresholds: language -> the hand-over threshold its training chose.
         tags: language -> store tag, reported per answer.
         items: n conversation texts (:func:`conversation_text`, masked) with their language.
+        negative_thresholds: language -> the P(negative) cut its training chose for the sentiment
+            alone beside the model, None (or missing) where it chose none.
     Returns:
         n answers in the order of ``items``; a language without a model gets ``probability`` null
         and the reason.
@@ -131,7 +141,13 @@ def score_conversations(
             continue
         p = model.predict_proba([items[k].text for k in idx])[:, model.labels.index("low_satisfaction")]
         for k, pk in zip(idx, p.tolist(), strict=True):
-            out[k] = DissatisfactionScore(lang=lang, probability=pk, threshold=thresholds[lang], model=tags[lang])
+            out[k] = DissatisfactionScore(
+                lang=lang,
+                probability=pk,
+                threshold=thresholds[lang],
+                model=tags[lang],
+                negative_threshold=(negative_thresholds or {}).get(lang),
+            )
     return [o for o in out if o is not None]
 
 
@@ -177,7 +193,16 @@ def top_intent(result: LabelResult) -> str | None:
     return max(result.probabilities, key=lambda k: result.probabilities[k])
 
 
-def _reason(s: HandoffSignals, repeat_threshold: int, negative_threshold: float, intent_threshold: float) -> str | None:
+def negative_cut(mood: DissatisfactionScore) -> float | None:
+    """The P(negative) at which the message's sentiment alone hands over: :data:`NEGATIVE_THRESHOLD`
+    where no hand-over model answered (``probability`` null), else the cut the model's training chose
+    (``negative_threshold``; None, the sentiment reason off, where it found none that helps)."""
+    return NEGATIVE_THRESHOLD if mood.probability is None else mood.negative_threshold
+
+
+def _reason(
+    s: HandoffSignals, repeat_threshold: int, negative_threshold: float | None, intent_threshold: float
+) -> str | None:
     if s.asks_human or s.intent == HUMAN_INTENT:
         evidence = ["request for a person in the text"] if s.asks_human else []
         if s.intent == HUMAN_INTENT:
@@ -185,7 +210,7 @@ def _reason(s: HandoffSignals, repeat_threshold: int, negative_threshold: float,
         return f"asks for a human: {'; '.join(evidence)}"
     if s.repeat_contacts >= repeat_threshold:
         return f"repeated contact: {s.repeat_contacts} earlier messages on the same order or intent (>= {repeat_threshold})"
-    if s.negative >= negative_threshold:
+    if negative_threshold is not None and s.negative >= negative_threshold:
         return f"strong negative sentiment: P(negative) {s.negative:.2f} (>= {negative_threshold:.2f})"
     p, cut = s.dissatisfied, s.dissatisfied_threshold
     if p is not None and cut is not None and p >= cut:
@@ -200,11 +225,12 @@ def _reason(s: HandoffSignals, repeat_threshold: int, negative_threshold: float,
 def decide_handoff(
     signals: HandoffSignals,
     repeat_threshold: int = REPEAT_THRESHOLD,
-    negative_threshold: float = NEGATIVE_THRESHOLD,
+    negative_threshold: float | None = NEGATIVE_THRESHOLD,
     intent_threshold: float = INTENT_THRESHOLD,
 ) -> Handoff:
     """Whether to hand the conversation to a person: ``needed`` when any reason of the module
     docstring holds, ``reason`` the first that does (None when none), ``score`` :func:`handoff_score`.
-    The thresholds default to the module's constants; the evaluation passes its own candidates."""
+    The thresholds default to the module's constants; the evaluation passes its own candidates, the
+    service :func:`negative_cut` (``negative_threshold`` None: sentiment alone never hands over)."""
     reason = _reason(signals, repeat_threshold, negative_threshold, intent_threshold)
     return Handoff(needed=reason is not None, reason=reason, score=handoff_score(signals))

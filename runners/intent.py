@@ -69,4 +69,6 @@ class IntentRunner(LabelRunner):
             {lang: float(self.metadata[n]["decision"]["threshold"]) for lang, n in served.items()},
             {lang: self.tags[n] for lang, n in served.items()},
             asked,
+            # Models saved before the choice was recorded: the sentiment reason off, as it chose on STC-3.
+            {lang: self.metadata[n]["decision"].get("negative_threshold") for lang, n in served.items()},
         )

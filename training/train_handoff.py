@@ -25,6 +25,12 @@ the flag). The model is refitted on the whole fitting part; the held-out part is
 Baseline: the sentiment-only ranking, the largest P(negative) over the customer turns, from a
 TF-IDF sentiment model of the language's reviews (:func:`training.eval_handoff.fit_sentiment`),
 with its flag's cut chosen on the fitting part the same way.
+
+Beside the model, ``/reply`` may also hand over on one message's P(negative) alone (the reason
+``strong negative sentiment``). Whether it does, and from which P(negative), is chosen here on the
+fitting part too (:func:`choose_negative_cut`, the saved ``decision.negative_threshold``): kept
+only where some cut raises the F1 of the combined flag over the model's own; the same review
+sentiment model stands in for the served one.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from training.common import fingerprint, parse_config
 from training.eval_handoff import (
     HELD_OUT_SHARE,
     LOW_SATISFACTION,
+    NEGATIVE_GRID,
     auc,
     auc_of,
     customer_probabilities,
@@ -202,8 +209,32 @@ def precise_threshold(p: np.ndarray, y: np.ndarray, min_precision: float) -> tup
     )
 
 
-def choose(texts: list[str], y: np.ndarray, cfg: HandoffConfig, start: float) -> dict[str, Any]:
-    """Features, C and threshold by cross-validation on the fitting part alone."""
+def choose_negative_cut(p_model: np.ndarray, threshold: float, p_negative: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Whether the sentiment alone should hand over beside the model, and from which P(negative).
+
+    Args:
+        p_model: (n,) out-of-fold P(low satisfaction) of the fitting conversations.
+        threshold: the model's chosen hand-over threshold on ``p_model``.
+        p_negative: (n,) the largest P(negative) over each conversation's customer turns (a
+            conversation is handed over once any of its messages is that negative).
+        y: (n,) bool, low satisfaction.
+    Returns:
+        ``negative_threshold``: the cut of :data:`NEGATIVE_GRID` whose flag ``p_model >= threshold
+        or p_negative >= cut`` has the best F1 (ties: the higher cut), or None where none beats the
+        model's flag alone; ``model_flag_f1``; ``best_with_sentiment`` (that cut and its F1).
+    """
+    alone = f1(p_model >= threshold, y)
+    best_f1, cut = max((f1((p_model >= threshold) | (p_negative >= t), y), t) for t in NEGATIVE_GRID)
+    return {
+        "negative_threshold": cut if best_f1 > alone else None,
+        "model_flag_f1": round(alone, 4),
+        "best_with_sentiment": {"cut": cut, "f1": round(best_f1, 4)},
+    }
+
+
+def choose(texts: list[str], y: np.ndarray, cfg: HandoffConfig, start: float) -> tuple[dict[str, Any], np.ndarray]:
+    """Features, C and threshold by cross-validation on the fitting part alone. Returns (the choice
+    record, (n,) the chosen model's out-of-fold probabilities)."""
     from training.dedup import duplicate_clusters
 
     groups = duplicate_clusters(texts)
@@ -229,7 +260,7 @@ def choose(texts: list[str], y: np.ndarray, cfg: HandoffConfig, start: float) ->
         "val_flag_f1": round(cv_f1, 4),
         "cv_auc": cv,
         "duplicate_clusters": int(len(set(groups.tolist()))),
-    }
+    }, oof[feature, c]
 
 
 def _max_negative(model: TfidfLinearModel, dialogues: list[Dialogue]) -> np.ndarray:
@@ -261,14 +292,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fit_t, held_t = [customer_text(d) for d in fit_d], [customer_text(d) for d in held_d]
     _log(f"{len(fit_d)} fitting dialogues ({int(fit_y.sum())} low), {len(held_d)} held out", start)
 
-    chosen = choose(fit_t, fit_y, cfg, start)
+    chosen, fit_p = choose(fit_t, fit_y, cfg, start)
     model = _fit(fit_t, fit_y, chosen["feature"], chosen["C"], cfg.min_df)
     sentiment, sentiment_record = fit_sentiment(
         [float(v) for v in cfg.sentiment_c.split(",")], cfg.seed, cfg.lang, cfg.max_reviews
     )
     base_fit = _max_negative(sentiment, fit_d)
     base_cut, base_fit_f1 = best_threshold(base_fit, fit_y)
-    _log(f"chosen on the fitting part: {chosen['feature']} C={chosen['C']:g} threshold {chosen['threshold']}", start)
+    chosen["sentiment_reason"] = choose_negative_cut(fit_p, chosen["threshold"], base_fit, fit_y)
+    negative_cut = chosen["sentiment_reason"]["negative_threshold"]
+    _log(
+        f"chosen on the fitting part: {chosen['feature']} C={chosen['C']:g} threshold {chosen['threshold']}, "
+        f"sentiment alone {'from P(negative) ' + str(negative_cut) if negative_cut is not None else 'never'} "
+        f"(flag F1 {chosen['sentiment_reason']['model_flag_f1']} alone, "
+        f"{chosen['sentiment_reason']['best_with_sentiment']['f1']} at best with it)",
+        start,
+    )
 
     # The held-out part, read once.
     p = model.predict_proba(held_t)[:, 1]
@@ -277,6 +316,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model_auc, base_auc = auc_of(p, held_y), auc_of(base, held_y)
     flag = precision_recall(p >= chosen["threshold"], held_y, cfg.n_boot, cfg.seed)
     base_flag = precision_recall(base >= base_cut, held_y, cfg.n_boot, cfg.seed)
+    # What /reply flags: the model, and the sentiment alone where the fitting part kept it.
+    served_flag = (p >= chosen["threshold"]) | (base >= (negative_cut if negative_cut is not None else np.inf))
     vs = paired_difference(model_auc, base_auc, n, n_boot=cfg.n_boot, seed=cfg.seed)
     metrics = {
         "val_auc": chosen["val_auc"],
@@ -317,7 +358,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     payload = {
         "chosen_on_fit": chosen,
         "baseline": {"ranking": baseline_name, "flag_cut": base_cut, "sentiment": sentiment_record},
-        "held_out": {"model_flag": flag, "baseline_flag": base_flag, "vs_baseline": vs, "auc_ci95": ci95["test_auc"]},
+        "held_out": {
+            "model_flag": flag,
+            "served_flag": precision_recall(served_flag, held_y, cfg.n_boot, cfg.seed),
+            "baseline_flag": base_flag,
+            "vs_baseline": vs,
+            "auc_ci95": ci95["test_auc"],
+        },
         "metrics": metrics,
         "baseline_metrics": baseline_metrics,
     }
@@ -344,7 +391,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             data_meta,
             {str(i): label for i, label in enumerate(LABELS)},
             metadata={
-                "decision": {"threshold": chosen["threshold"]},
+                # No entry: the sentiment alone never hands over beside this model (metadata holds no None).
+                "decision": {"threshold": chosen["threshold"]}
+                | ({} if negative_cut is None else {"negative_threshold": negative_cut}),
                 "ci95": ci95,
                 "vs_baseline": vs_baseline,
                 "quantization": {"mode": "none"},

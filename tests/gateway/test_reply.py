@@ -279,6 +279,65 @@ def test_without_a_handoff_model_the_signals_score_the_conversation(
     assert body["handoff"]["score"] < 0.01
 
 
+def _very_negative(items: list[TextItem]) -> list[LabelResult]:
+    """A review-trained sentiment model's view of a plain request: P(negative) 0.99."""
+    return [
+        LabelResult(
+            lang=i.lang,
+            label="negative",
+            score=0.99,
+            probabilities={"negative": 0.99, "positive": 0.01},
+            model=f"sentiment-{i.lang}:fake",
+        )
+        for i in items
+    ]
+
+
+def _handoff_model(negative_threshold: float | None) -> Any:
+    """The fake hand-over model (calm here: 0.1 < 0.5) with the sentiment cut its training chose."""
+
+    def score(items: list[TextItem]) -> list[DissatisfactionScore]:
+        return [a.model_copy(update={"negative_threshold": negative_threshold}) for a in fake_handoff(items)]
+
+    return score
+
+
+@pytest.mark.parametrize(
+    ("model_cut", "reason"),
+    [
+        # The training found no sentiment cut that helps beside the model: the plain request stays.
+        (None, None),
+        (0.98, "strong negative sentiment: P(negative) 0.99 (>= 0.98)"),
+        (0.995, None),
+    ],
+)
+def test_beside_a_handoff_model_sentiment_alone_hands_over_only_from_the_cut_its_training_chose(
+    client: TestClient, runners: dict[str, FakeRunner], model_cut: float | None, reason: str | None
+) -> None:
+    runners["sentiment"].to_async = FakeRunner(predict=_very_negative).to_async
+    runners["intent"].to_async = FakeRunner(
+        predict=fake_intent, rank_replies=no_reply_ranker, handoff=_handoff_model(model_cut)
+    ).to_async
+    body = client.post("/reply", json={"text": "我要退款"}).json()
+    assert body["intent"]["label"] == "refund_status"
+    assert (body["handoff"]["needed"], body["handoff"]["reason"]) == (reason is not None, reason)
+
+
+def test_without_a_handoff_model_strong_negative_sentiment_hands_over(
+    client: TestClient, runners: dict[str, FakeRunner]
+) -> None:
+    def none(items: list[TextItem]) -> list[DissatisfactionScore]:
+        return [
+            DissatisfactionScore(lang=i.lang, probability=None, threshold=None, model=None, reason="no handoff model")
+            for i in items
+        ]
+
+    runners["sentiment"].to_async = FakeRunner(predict=_very_negative).to_async
+    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker, handoff=none).to_async
+    body = client.post("/reply", json={"text": "我要退款"}).json()
+    assert body["handoff"]["reason"] == "strong negative sentiment: P(negative) 0.99 (>= 0.96)"
+
+
 def test_a_purchase_event_fills_the_product_of_where_is_it(client: TestClient) -> None:
     r = client.post("/events", json={"events": [_event("p1", "purchase", item_id="50")]})
     assert r.status_code == 200, r.text

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mining import handoff
-from mining.contracts import TextItem
+from mining.contracts import DissatisfactionScore, TextItem
 from mining.handoff import (
     Handoff,
     HandoffSignals,
@@ -20,6 +20,7 @@ from mining.handoff import (
     conversation_text,
     decide_handoff,
     handoff_score,
+    negative_cut,
     score_conversations,
 )
 from mining.wordlists import word_list
@@ -107,6 +108,30 @@ def test_conversations_are_scored_by_their_languages_model_in_order() -> None:
         ("en", 0.1, 0.2, "handoff-en:v1"),
     ]
     assert out[1].reason == "no handoff model for 'zh' text (models exist for ['en'])"
+
+
+def test_the_sentiment_cut_is_the_libraries_without_a_model_and_the_models_beside_one() -> None:
+    def mood(probability: float | None, negative_threshold: float | None = None) -> DissatisfactionScore:
+        threshold = None if probability is None else 0.2
+        return DissatisfactionScore(
+            lang="zh", probability=probability, threshold=threshold, model=None, negative_threshold=negative_threshold
+        )
+
+    assert negative_cut(mood(None)) == handoff.NEGATIVE_THRESHOLD
+    assert negative_cut(mood(0.1)) is None
+    assert negative_cut(mood(0.1, 0.98)) == 0.98
+    very_negative = signals(negative=0.99)
+    assert decide_handoff(very_negative, negative_threshold=negative_cut(mood(0.1))).needed is False
+    assert decide_handoff(very_negative, negative_threshold=negative_cut(mood(None))).reason == (
+        f"strong negative sentiment: P(negative) 0.99 (>= {handoff.NEGATIVE_THRESHOLD:.2f})"
+    )
+
+
+def test_each_language_gets_the_sentiment_cut_of_its_own_model() -> None:
+    items = [TextItem(text="x", lang="en"), TextItem(text="y", lang="zh")]
+    models = {"en": _CountingModel(), "zh": _CountingModel()}
+    out = score_conversations(models, {"en": 0.2, "zh": 0.2}, {"en": "a", "zh": "b"}, items, {"zh": 0.97})
+    assert [(o.lang, o.negative_threshold) for o in out] == [("en", None), ("zh", 0.97)]
 
 
 def test_the_conversation_text_is_the_cleaned_turns_oldest_first() -> None:

@@ -16,6 +16,7 @@ from training.eval_handoff import auc
 from training.train_handoff import (
     HandoffConfig,
     best_threshold,
+    choose_negative_cut,
     main,
     out_of_fold,
     precise_threshold,
@@ -42,6 +43,23 @@ def test_a_precision_target_takes_the_lowest_threshold_that_meets_it() -> None:
     # The unhappy conversation scored lowest: flagging both is the best precision there is (0.5).
     with pytest.raises(SystemExit, match=r"best 0\.500"):
         precise_threshold(np.array([0.9, 0.1]), np.array([False, True]), 0.6)
+
+
+def test_the_sentiment_alone_is_kept_only_where_it_raises_the_flags_f1() -> None:
+    y = np.array([True, True, True, False, False, False])
+    model = np.array([0.9, 0.8, 0.1, 0.1, 0.1, 0.1])  # flags two of three unhappy (F1 0.8)
+    # The third unhappy conversation is the most negative one: each cut from 0.96 (above the calm
+    # 0.95) to 0.98 adds it alone and makes F1 1; of the tie, the highest cut.
+    negative = np.array([0.2, 0.2, 0.98, 0.95, 0.6, 0.1])
+    chosen = choose_negative_cut(model, 0.5, negative, y)
+    assert chosen["negative_threshold"] == 0.98
+    assert (chosen["model_flag_f1"], chosen["best_with_sentiment"]["f1"]) == (0.8, 1.0)
+    # Two calm conversations more negative than the unhappy one: any cut that adds the hit adds
+    # both false alarms (F1 0.75 at best), so the sentiment alone is left out.
+    negative[3] = negative[4] = 0.99
+    chosen = choose_negative_cut(model, 0.5, negative, y)
+    assert chosen["negative_threshold"] is None
+    assert chosen["best_with_sentiment"]["f1"] <= chosen["model_flag_f1"]
 
 
 def _twins(n_pairs: int) -> tuple[list[str], np.ndarray]:
