@@ -125,7 +125,7 @@ class DemandMining:
                 secret_arn=self.settings.events_secret_arn or None,
                 pool_size=self.settings.events_pool,
             )
-        self.gateway = Gateway(self.runners, store, self.settings.replies)
+        self.gateway = Gateway(self.runners, store, self.settings.replies, self.settings.shop_values)
         self.gateway.load_replies()
         self.grpc_server: Any = None
 

@@ -35,15 +35,22 @@ class GatewayBase:
             ``keywords``, ``recall``, ``sequence``, ``demand``) -> runner proxy.
         events: the event store (:class:`EventsOff` for a deployment without one).
         replies: the reply knowledge base ``/reply`` suggests from (CSV, :func:`mining.replies.load_kb`).
+        shop_values: the shop's own placeholder values (CSV, :func:`mining.replies.load_shop_values`),
+            None for none.
     """
 
     def __init__(
-        self, runners: Mapping[str, Any], events: EventStore | EventsOff, replies: Path = BUILTIN_REPLIES
+        self,
+        runners: Mapping[str, Any],
+        events: EventStore | EventsOff,
+        replies: Path = BUILTIN_REPLIES,
+        shop_values: Path | None = None,
     ) -> None:
         missing = [r.key for r in RUNNERS if r.key not in runners]
         if missing:
             raise ValueError(f"runners missing: {missing}")
         self.runners, self.events, self.replies_path = dict(runners), events, replies
+        self.shop_values_path = shop_values
         self._strategy: dict[str, Any] | None = None
 
     async def ready(self) -> bool:

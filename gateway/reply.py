@@ -9,6 +9,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from gateway.base import typed
@@ -23,7 +24,18 @@ from mining.handoff import (
     negative_cut,
     top_intent,
 )
-from mining.replies import ReplyEntry, ReplyIndex, fill, load_kb
+from mining.replies import (
+    NO_SHOP_VALUES,
+    PLACEHOLDER_SLOTS,
+    ReplyEntry,
+    ReplyIndex,
+    ShopValues,
+    fill,
+    load_kb,
+    load_shop_values,
+    placeholders,
+    slot_key,
+)
 from mining.slots import SlotSpan, extract_slots
 from mining.text import clean
 
@@ -38,13 +50,23 @@ FALLBACK_RANKER = "bm25 (requests)"
 
 
 class _Replies:
-    """The knowledge base's fallback index and sha256, built on first use (not at import) and once
-    per process."""
+    """The knowledge base's fallback index and sha256, and the shop's placeholder values, each read
+    on first use (not at import) and once per process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._index: dict[Path, tuple[ReplyIndex, str]] = {}
+        self._shop: dict[Path, ShopValues] = {}
         self._warned: set[tuple[str, str, Path]] = set()
+
+    def shop(self, path: Path | None) -> ShopValues:
+        """The shop's values of the file at ``path``; none without one."""
+        if path is None:
+            return NO_SHOP_VALUES
+        with self._lock:
+            if path not in self._shop:
+                self._shop[path] = load_shop_values(path)
+            return self._shop[path]
 
     def get(self, path: Path) -> tuple[ReplyIndex, str]:
         """(index fitted on each entry's request, sha256 of the file)."""
@@ -73,16 +95,20 @@ class _Replies:
 REPLIES = _Replies()
 
 
-def slot_values(slots: list[SlotSpan], item: ItemInfo | None) -> dict[str, str]:
-    """Placeholder values: the first slot of each type, then the user's last purchased item where
-    the text names none (masked personal slots are not values: the agent fills them)."""
+def slot_values(slots: list[SlotSpan], item: ItemInfo | None, shop: dict[str, str] | None = None) -> dict[str, str]:
+    """Placeholder values, keyed as :func:`mining.replies.slot_key` makes them: the first slot of
+    each type, then the user's last purchased item where the text names none (masked personal
+    slots are not values: the agent fills them), then the shop's own values (``shop``, its
+    placeholders never a slot's)."""
     values: dict[str, str] = {}
     for s in slots:
         if not (s.text.startswith("<") and s.text.endswith(">")):
-            values.setdefault(s.type, s.text)
+            values.setdefault(slot_key(s.type), s.text)
     if item is not None:
         values.setdefault("product", item.title or item.item_id)
         values.setdefault("item", item.title or item.item_id)
+    for key, value in (shop or {}).items():
+        values.setdefault(key, value)
     return values
 
 
@@ -90,9 +116,28 @@ class ReplyEndpoint(MineEndpoint):
     """Suggested replies for customer-service messages."""
 
     def load_replies(self) -> None:
-        """Read and index the knowledge base now: a bad file fails the service's start with the row
-        and column at fault, not a request."""
-        REPLIES.get(self.replies_path)
+        """Read and index the knowledge base and the shop's values now: a bad file fails the
+        service's start with the row and column at fault, not a request. Logs the knowledge base's
+        placeholders that neither a customer's message nor the shop's values can fill."""
+        index, _ = REPLIES.get(self.replies_path)
+        shop = REPLIES.shop(self.shop_values_path)
+        for lang in sorted({e.lang for e in index.entries}):
+            known = shop.for_lang(lang)
+            unfilled = Counter(
+                name
+                for e in index.entries
+                if e.lang == lang
+                for name in placeholders(e.text)
+                if slot_key(name) not in known and slot_key(name) not in PLACEHOLDER_SLOTS
+            )
+            if unfilled:
+                log.info(
+                    "%d placeholders of the %s replies are the shop's own and have no value "
+                    "(DEMAND_MINING_SHOP_VALUES), so each is left for the agent: %s",
+                    len(unfilled),
+                    lang,
+                    ", ".join(f"{n} ({c})" for n, c in unfilled.most_common(10)),
+                )
 
     async def reply(
         self, text: str, user_id: str | None, history: list[str], request_id: str | None, k: int
@@ -104,7 +149,8 @@ class ReplyEndpoint(MineEndpoint):
         if user_id is not None:
             context = await self._context(user_id, intent.label)
         slots = extract_slots(text, lang, result.entities)
-        values = slot_values(slots, context.last_item if context else None)
+        shop = await asyncio.to_thread(REPLIES.shop, self.shop_values_path)
+        values = slot_values(slots, context.last_item if context else None, shop.for_lang(lang))
         (ranked, ranker), mood = await asyncio.gather(
             self._ranked(clean(text), lang, intent.label, k), self._dissatisfaction([*history, text], lang)
         )

@@ -134,6 +134,84 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
 
 
+SHOP_COLUMNS: tuple[str, ...] = ("placeholder", "value", "lang")
+# A shop value is a name, a number, an address or a link, not a text of its own.
+_MAX_SHOP_VALUE = 500
+
+
+@dataclass(frozen=True)
+class ShopValues:
+    """The shop's own placeholder values (``{{Website Name}}``, ``{{Customer Support Phone
+    Number}}``): the same in every reply, unlike the customer's slots. Keys as :func:`slot_key` makes them."""
+
+    any_lang: Mapping[str, str]  # rows with an empty lang
+    by_lang: Mapping[str, Mapping[str, str]]  # zh / en -> rows of that language
+
+    def for_lang(self, lang: str) -> dict[str, str]:
+        """The values a reply in ``lang`` takes: that language's rows over the rows for any."""
+        return {**self.any_lang, **self.by_lang.get(lang, {})}
+
+
+NO_SHOP_VALUES = ShopValues({}, {})
+
+
+def load_shop_values(path: str | Path) -> ShopValues:
+    """Read the shop's placeholder values: a CSV (UTF-8) with header ``placeholder,value[,lang]``,
+    one placeholder per row (``Website Name`` or ``{{Website Name}}``), ``lang`` ``zh``, ``en`` or
+    empty for both.
+
+    Raises:
+        ValueError: a missing or unknown column, or a bad row, named by row (1 = the first after
+            the header) and column: an empty placeholder or value, a value over 500 characters or
+            holding ``{{``, an unknown language, a placeholder filled from the customer's message
+            or events (``Order Number``: :data:`PLACEHOLDER_SLOTS`), or one given twice for a language.
+    """
+    path = Path(path)
+    any_lang: dict[str, str] = {}
+    by_lang: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
+    first_row: dict[tuple[str, str], int] = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        for col in ("placeholder", "value"):
+            if col not in header:
+                raise ValueError(f"{path}: column {col!r} is missing (columns: placeholder, value, lang)")
+        unknown = [c for c in header if c not in SHOP_COLUMNS]
+        if unknown:
+            raise ValueError(f"{path}: column {unknown[0]!r} is not one of placeholder, value, lang")
+        for i, row in enumerate(reader, start=1):
+
+            def bad(column: str, message: str, row_no: int = i) -> ValueError:
+                return ValueError(f"{path}: row {row_no}, column {column!r}: {message}")
+
+            if None in row:
+                raise bad(header[-1], "more fields than columns")
+            name = (row["placeholder"] or "").strip().removeprefix("{{").removesuffix("}}").strip()
+            value, lang = (row["value"] or "").strip(), (row.get("lang") or "").strip()
+            key = slot_key(name)
+            if not key:
+                raise bad("placeholder", f"{row['placeholder']!r} names no placeholder")
+            if key in PLACEHOLDER_SLOTS:
+                raise bad(
+                    "placeholder",
+                    f"{name!r} is filled from each customer's message or events, not a shop value "
+                    f"(slots: {', '.join(PLACEHOLDER_SLOTS[key])})",
+                )
+            if not value:
+                raise bad("value", "empty (leave the row out to keep the placeholder for the agent)")
+            if len(value) > _MAX_SHOP_VALUE or "{{" in value:
+                raise bad("value", f"at most {_MAX_SHOP_VALUE} characters and no '{{{{': got {value[:40]!r}")
+            if lang and lang not in LANGS:
+                raise bad("lang", f"{lang!r} is not zh, en or empty (both)")
+            if (key, lang) in first_row:
+                raise bad(
+                    "placeholder", f"{name!r} is given twice for lang {lang or 'any'!r} (row {first_row[key, lang]})"
+                )
+            first_row[key, lang] = i
+            (by_lang[lang] if lang else any_lang)[key] = value
+    return ShopValues(any_lang, by_lang)
+
+
 def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
     """Fill the ``{{Name}}`` placeholders of ``text`` from ``values``.
 

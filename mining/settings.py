@@ -95,6 +95,8 @@ class Settings:
             table, then the user's (``DEMAND_MINING_BRANDS``, paths separated by ``:``).
         replies: the reply knowledge base ``/reply`` suggests from (CSV: intent, lang, text, request),
             the built-in one unless ``DEMAND_MINING_REPLIES`` names the user's.
+        shop_values: the shop's own placeholder values (CSV: placeholder, value, lang;
+            ``DEMAND_MINING_SHOP_VALUES``), None: those placeholders are left for the agent.
     """
 
     events_db: Path = Path("var/events.sqlite3")
@@ -122,6 +124,7 @@ class Settings:
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
     replies: Path = BUILTIN_REPLIES
+    shop_values: Path | None = None
 
     def events_location(self) -> str | Path:
         """Where the event store is: the PostgreSQL URL when set, else the SQLite file."""
@@ -181,6 +184,9 @@ class Settings:
                 *(Path(p).expanduser() for p in env.get("DEMAND_MINING_BRANDS", "").split(":") if p),
             ),
             replies=Path(env.get("DEMAND_MINING_REPLIES") or BUILTIN_REPLIES).expanduser(),
+            shop_values=Path(env["DEMAND_MINING_SHOP_VALUES"]).expanduser()
+            if env.get("DEMAND_MINING_SHOP_VALUES")
+            else None,
         )
 
 

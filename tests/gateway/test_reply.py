@@ -412,6 +412,61 @@ def test_a_bad_knowledge_base_fails_the_start_naming_row_and_column(
         pass
 
 
+def test_the_shops_values_fill_its_placeholders_in_the_replys_language(
+    app: Any,
+    runners: dict[str, FakeRunner],
+    tmp_path: Path,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kb = tmp_path / "kb.csv"
+    kb.write_text(
+        "intent,lang,text,request\n"
+        "order_status,en,Order {{Order Number}}: track it on {{Website Name}} or call {{Customer Support Phone Number}}"
+        " ({{Customer Support Hours}}).,where is my order\n"
+        "order_status,zh,订单{{Order Number}}已发出，详询{{Customer Support Phone Number}}（{{Customer Support Hours}}）。,"
+        "我的快递到哪了\n",
+        encoding="utf-8",
+    )
+    shop = tmp_path / "shop.csv"
+    shop.write_text(
+        "placeholder,value,lang\n"
+        "Website Name,shop.example.com,\n"
+        "Customer Support Phone Number,400-800-1234,\n"
+        "Customer Support Hours,每天 9:00-21:00,zh\n",
+        encoding="utf-8",
+    )
+    settings = store_settings(store_url, grpc_port=0, replies=kb, shop_values=shop)
+    monkeypatch.setattr(service, "SETTINGS", settings)
+    monkeypatch.setattr(RUNNERS, "runners", runners)
+    with caplog.at_level(logging.INFO, logger="demand_mining"), TestClient(app, raise_server_exceptions=False) as c:
+        en = c.post("/reply", json={"text": "where is my order 77812?", "k": 1}).json()["replies"][0]
+        zh = c.post("/reply", json={"text": "我的快递到哪了，订单号77812", "k": 1}).json()["replies"][0]
+    assert en["text"] == "Order 77812: track it on shop.example.com or call 400-800-1234 ({{Customer Support Hours}})."
+    # The hours are given for Chinese only: left for the agent in English, filled in Chinese.
+    assert en["missing"] == ["Customer Support Hours"]
+    assert zh["text"] == "订单77812已发出，详询400-800-1234（每天 9:00-21:00）。" and zh["missing"] == []
+    # The start said which of the shop's placeholders have no value, per language.
+    unfilled = [r.getMessage() for r in caplog.records if "are the shop's own and have no value" in r.getMessage()]
+    assert len(unfilled) == 1 and unfilled[0].startswith("1 placeholders of the en replies")
+    assert unfilled[0].endswith(": Customer Support Hours (1)")
+
+
+def test_bad_shop_values_fail_the_start_naming_row_and_column(
+    app: Any, runners: dict[str, FakeRunner], kb: Path, tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = tmp_path / "shop.csv"
+    shop.write_text("placeholder,value\nOrder Number,12345\n", encoding="utf-8")
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=kb, shop_values=shop))
+    monkeypatch.setattr(RUNNERS, "runners", runners)
+    with (
+        pytest.raises(ValueError, match=r"shop\.csv: row 1, column 'placeholder': 'Order Number' is filled from each"),
+        TestClient(app),
+    ):
+        pass
+
+
 def test_a_name_only_the_ner_finds_is_a_masked_slot_at_its_offsets_and_never_stored(
     client: TestClient, runners: dict[str, FakeRunner], store_url: str
 ) -> None:

@@ -151,11 +151,28 @@ class Server:
         _kill_all([w for w in workers if w.is_running()])  # none left behind after a clean stop
 
 
+# The shop's own placeholder values the session's server fills its replies with.
+SHOP_VALUES = {
+    "Website Name": "shop.example.com",
+    "Customer Support Phone Number": "400-800-1234",
+    "Live Chat": "the chat button",
+    "Customer Support Availability": "9:00-21:00",
+}
+
+
 @pytest.fixture(scope="session")
 def served(trained_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The service over the session's models, with its own event store."""
     tmp = tmp_path_factory.mktemp("server")
-    srv = Server(tmp / "serve.log", {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3")})
+    shop = tmp / "shop_values.csv"
+    shop.write_text(
+        "placeholder,value,lang\n" + "".join(f"{name},{value},\n" for name, value in SHOP_VALUES.items()),
+        encoding="utf-8",
+    )
+    srv = Server(
+        tmp / "serve.log",
+        {"DEMAND_MINING_EVENTS_DB": str(tmp / "events.sqlite3"), "DEMAND_MINING_SHOP_VALUES": str(shop)},
+    )
     try:
         yield srv.start()
     finally:

@@ -13,7 +13,7 @@ from google.protobuf import json_format
 
 from gateway.proto import demand_mining_pb2 as pb
 from gateway.proto import demand_mining_pb2_grpc as pb_grpc
-from tests.integration.conftest import Server, answered_by
+from tests.integration.conftest import SHOP_VALUES, Server, answered_by
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +48,13 @@ def test_reply_reads_the_text_and_suggests_replies_in_its_language(
     assert isinstance(body["handoff"]["needed"], bool)
     # the store's reply ranker, built on the built-in knowledge base the server reads, ranks them
     assert body["ranker"].startswith(f"{trained_models['replies']} (")
+
+
+def test_the_shops_values_fill_the_built_in_english_replies(server: str) -> None:
+    replies = _reply(server, {"text": "How can I contact customer support about my order?", "k": 10})["replies"]
+    shown = [v for r in replies for v in SHOP_VALUES.values() if v in r["text"]]
+    assert shown, [r["text"] for r in replies]  # about two thirds of the English replies hold one
+    assert not [n for r in replies for n in SHOP_VALUES if n in r["missing"] or "{{" + n + "}}" in r["text"]]
 
 
 def test_a_purchase_fills_the_reply_and_repeats_hand_over(server: str) -> None:

@@ -19,6 +19,7 @@ from mining.replies import (
     fill,
     load_kb,
     load_ranker,
+    load_shop_values,
     placeholders,
     slot_key,
     tokens,
@@ -115,6 +116,49 @@ def test_kb_csv_roundtrip_and_errors_name_row_and_column(tmp_path: Path) -> None
     path.write_text("intent,language,text\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"'lang' is missing"):
         load_kb(path)
+
+
+def test_shop_values_by_language_over_any_and_fill_the_shops_placeholders(tmp_path: Path) -> None:
+    path = tmp_path / "shop.csv"
+    path.write_text(
+        "placeholder,value,lang\n"
+        "{{Website Name}},shop.example.com,\n"
+        "Customer Support Availability,9:00-21:00,en\n"
+        " customer support availability ,每天 9:00-21:00,zh\n"
+        "Customer Support Availability,always,\n",
+        encoding="utf-8",
+    )
+    shop = load_shop_values(path)
+    assert shop.for_lang("en") == {"website_name": "shop.example.com", "customer_support_availability": "9:00-21:00"}
+    assert shop.for_lang("zh")["customer_support_availability"] == "每天 9:00-21:00"
+    text = "See {{Website Name}}, {{Customer Support Availability}}; order {{Order Number}}."
+    assert fill(text, shop.for_lang("en")) == (
+        "See shop.example.com, 9:00-21:00; order {{Order Number}}.",
+        ["Order Number"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "error"),
+    [
+        ("placeholder,value\nWebsite Name,\n", r"row 1, column 'value': empty"),
+        ("placeholder,value\n{{}},x\n", r"row 1, column 'placeholder': '\{\{\}\}' names no placeholder"),
+        ("placeholder,value\nOrder Number,123\n", r"row 1, column 'placeholder': 'Order Number' is filled from each"),
+        ("placeholder,value\nPerson Name,Ann\n", r"column 'placeholder': 'Person Name' is filled from each"),
+        ("placeholder,value,lang\nWebsite Name,a,fr\n", r"row 1, column 'lang': 'fr' is not zh, en or empty"),
+        ("placeholder,value\nWebsite Name,a\nwebsite  name,b\n", r"row 2, column 'placeholder': .* twice .*\(row 1\)"),
+        ("placeholder,value\nWebsite Name,{{Order Number}}\n", r"row 1, column 'value': .*no '\{\{'"),
+        ("placeholder,value\nWebsite Name," + "x" * 501 + "\n", r"row 1, column 'value': at most 500"),
+        ("placeholder,value\nWebsite Name,a,b\n", r"row 1, column 'value': more fields than columns"),
+        ("name,value\n", r"column 'placeholder' is missing"),
+        ("placeholder,value,note\n", r"column 'note' is not one of placeholder, value, lang"),
+    ],
+)
+def test_a_bad_shop_values_row_is_named_by_row_column_and_rule(tmp_path: Path, rows: str, error: str) -> None:
+    path = tmp_path / "shop.csv"
+    path.write_text(rows, encoding="utf-8")
+    with pytest.raises(ValueError, match=error):
+        load_shop_values(path)
 
 
 def _index(kind: str = "bm25") -> ReplyIndex:

@@ -17,6 +17,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert (s.grpc_port, s.grpc_host, s.events_db) == (3001, "127.0.0.1", Path("var/events.sqlite3"))
     assert s.events_location() == Path("var/events.sqlite3")  # SQLite unless a URL is set
     assert s.model_tags == {m.name: f"{m.name}:latest" for m in MODELS}
+    assert s.shop_values is None  # the shop's placeholders are left for the agent
 
 
 def test_every_variable_is_read() -> None:
@@ -36,11 +37,13 @@ def test_every_variable_is_read() -> None:
             "DEMAND_MINING_EVENTS_POOL": "4",
             "NER_PRODUCTS_EN_MODEL": "ner-products-en:abc",
             "DEMAND_MINING_DATA_DIR": "/data/cache",
+            "DEMAND_MINING_SHOP_VALUES": "/etc/shop.csv",
         }
     )
     assert (s.layout, s.workers, s.torch_threads, s.batching) == ("separate", 3, 2, False)
     assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "::1")
     assert s.events_db == Path("/tmp/e.db") and s.data_dir == Path("/data/cache")
+    assert s.shop_values == Path("/etc/shop.csv")
     assert s.events_location() == "postgresql://app:s3cret@db.internal:5432/events" and s.events_pool == 4
     assert s.events_secret_arn.endswith(":secret:db") and "s3cret" not in repr(s)  # a password is never printed
     assert s.model_tags["ner-products-en"] == "ner-products-en:abc" and s.model_tags["ner-en"] == "ner-en:latest"
