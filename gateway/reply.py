@@ -15,7 +15,7 @@ from pathlib import Path
 from gateway.base import typed
 from gateway.mine import MineEndpoint
 from gateway.schemas import EventStatus, ReplyResponse, ServiceContext, SuggestedReply
-from mining.contracts import DissatisfactionScore, ItemInfo, RankedReplies, ReplyQuery, TextItem, text_items
+from mining.contracts import DissatisfactionScore, RankedReplies, ReplyQuery, TextItem, text_items
 from mining.handoff import (
     HandoffSignals,
     asks_for_human,
@@ -95,18 +95,28 @@ class _Replies:
 REPLIES = _Replies()
 
 
-def slot_values(slots: list[SlotSpan], item: ItemInfo | None, shop: dict[str, str] | None = None) -> dict[str, str]:
+def slot_values(
+    slots: list[SlotSpan], context: ServiceContext | None, shop: dict[str, str] | None = None
+) -> dict[str, str]:
     """Placeholder values, keyed as :func:`mining.replies.slot_key` makes them: the first slot of
-    each type, then the user's last purchased item where the text names none (masked personal
-    slots are not values: the agent fills them), then the shop's own values (``shop``, its
-    placeholders never a slot's)."""
+    each type (masked personal slots are not values: the agent fills them); then, where the text
+    names none, the user's last purchase (``context``): its item, its order number and the
+    order's latest state; then the shop's own values (``shop``, its placeholders never a slot's)."""
     values: dict[str, str] = {}
     for s in slots:
         if not (s.text.startswith("<") and s.text.endswith(">")):
             values.setdefault(slot_key(s.type), s.text)
+    item = context.last_item if context else None
     if item is not None:
         values.setdefault("product", item.title or item.item_id)
         values.setdefault("item", item.title or item.item_id)
+    order = context.last_order if context else None
+    if order is not None:
+        # A number in the text is the order asked about; without one, the latest is the likeliest.
+        if order.order_id is not None:
+            values.setdefault("order_id", order.order_id)
+        if order.status is not None and values.get("order_id") == order.order_id:
+            values.setdefault("delivery_state", order.status)
     for key, value in (shop or {}).items():
         values.setdefault(key, value)
     return values
@@ -150,7 +160,7 @@ class ReplyEndpoint(MineEndpoint):
             context = await self._context(user_id, intent.label)
         slots = extract_slots(text, lang, result.entities)
         shop = await asyncio.to_thread(REPLIES.shop, self.shop_values_path)
-        values = slot_values(slots, context.last_item if context else None, shop.for_lang(lang))
+        values = slot_values(slots, context, shop.for_lang(lang))
         (ranked, ranker), mood = await asyncio.gather(
             self._ranked(clean(text), lang, intent.label, k), self._dissatisfaction([*history, text], lang)
         )
@@ -210,14 +220,14 @@ class ReplyEndpoint(MineEndpoint):
         return answer
 
     async def _context(self, user_id: str, intent: str | None) -> ServiceContext:
-        """The user's last purchase, open service issues and earlier contacts with ``intent``, read
-        before this message is recorded."""
+        """The user's last purchase (item, order number, the order's state), open service issues and
+        earlier contacts with ``intent``, read before this message is recorded."""
         now = time.time()
         issues = await self._store(self.events.service_issues, user_id, now - ISSUE_WINDOW_S)
         recent = await self._store(self.events.service_issues, user_id, now - REPEAT_WINDOW_S)
-        bought = await self._store(self.events.last_purchase, user_id)
+        order = await self._store(self.events.last_order, user_id)
         item = None
-        if bought is not None:
-            item = (await self.describe([bought[0]])).get(bought[0])
+        if order is not None:
+            item = (await self.describe([order.item_id])).get(order.item_id)
         repeats = sum(i.count for i in recent if i.intent == intent) if intent else 0
-        return ServiceContext(last_item=item, open_issues=issues, repeat_contacts=repeats)
+        return ServiceContext(last_item=item, last_order=order, open_issues=issues, repeat_contacts=repeats)

@@ -49,6 +49,9 @@ from mining.events.models import (
     Interest as Interest,
 )
 from mining.events.models import (
+    LastOrder as LastOrder,
+)
+from mining.events.models import (
     Profile as Profile,
 )
 from mining.events.models import (
@@ -331,6 +334,9 @@ class ServiceContext(BaseModel):
     """What the user's stored events added to the answer (user_id only)."""
 
     last_item: ItemInfo | None = Field(description="the item of the user's latest purchase event")
+    last_order: LastOrder | None = Field(
+        default=None, description="that purchase: its order number and the order's latest state, where events gave them"
+    )
     open_issues: list[ServiceIssue] = Field(description="service requests in the user's messages of the last 14 days")
     repeat_contacts: int = Field(description="earlier messages of the last 7 days with this intent")
 
@@ -374,6 +380,13 @@ Timestamp = Annotated[
     Field(description="ISO 8601 with a UTC offset (2026-11-28T09:30:00Z) or Unix seconds"),
 ]
 TEXT_EVENTS = ("search", "review", "message")
+ORDER_EVENTS = ("purchase", "order")
+OrderStatus = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_printable),
+    Field(description="an order's state as the shop names it, 1-64 characters (shipped, 已发货)"),
+]
 
 
 class EventIn(BaseModel):
@@ -381,8 +394,15 @@ class EventIn(BaseModel):
         description="idempotency key (no control characters): a retried event with the same key is stored once"
     )
     user_id: Id
-    type: Literal[EVENT_TYPES] = Field(description="search, view, click, cart, purchase, review or message")  # type: ignore[valid-type]
+    type: Literal[EVENT_TYPES] = Field(description="search, view, click, cart, purchase, review, message or order")  # type: ignore[valid-type]
     item_id: Id | None = Field(default=None, description="required for view, click, cart, purchase")
+    order_id: Id | None = Field(
+        default=None, description="the shop's order number: on a purchase (optional) or an order event (required)"
+    )
+    status: OrderStatus | None = Field(
+        default=None,
+        description="an order event's new state of the order (paid, shipped, delivered, ...): required there, only there",
+    )
     text: Text | None = Field(
         default=None,
         description="required for search, review, message; analysed, stored with e-mails, phones, cards and IDs masked",
@@ -395,6 +415,12 @@ class EventIn(BaseModel):
             raise ValueError(f"item_id is required for a {self.type} event")
         if self.type in TEXT_EVENTS and self.text is None:
             raise ValueError(f"text is required for a {self.type} event")
+        if self.type == "order" and (self.order_id is None or self.status is None):
+            raise ValueError("order_id and status are required for an order event")
+        if self.order_id is not None and self.type not in ORDER_EVENTS:
+            raise ValueError(f"order_id is for purchase and order events, not {self.type}")
+        if self.status is not None and self.type != "order":
+            raise ValueError(f"status is for order events, not {self.type}")
         return self
 
 

@@ -30,7 +30,16 @@ class UserEndpoints(TextEndpoints):
 
         def hashed(e: EventIn) -> str:  # of the event as sent, personal data masked by rules alone
             text = None if e.text is None else stored_hash_text(e.text)
-            return body_hash({"type": e.type, "item_id": e.item_id, "text": text, "ts": e.ts.timestamp()})
+            return body_hash(
+                {
+                    "type": e.type,
+                    "item_id": e.item_id,
+                    "text": text,
+                    "ts": e.ts.timestamp(),
+                    "order_id": e.order_id,
+                    "status": e.status,
+                }
+            )
 
         hashes = {(e.user_id, e.key): hashed(e) for e in events}
         for e in events:
@@ -48,6 +57,8 @@ class UserEndpoints(TextEndpoints):
                 "user_id": e.user_id,
                 "type": e.type,
                 "item_id": e.item_id,
+                "order_id": e.order_id,
+                "status": e.status,
                 "ts": e.ts.timestamp(),
                 "text": texts.get((e.user_id, e.key)),
                 "analysis": (

@@ -115,7 +115,8 @@ _SLOT_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("user",), ("user_name", "person_name")),
     (("account_type",), ("account_type",)),
     (("product", "product_name", "item"), ("item", "product")),
-    (("delivery_state", "order_status"), ("delivery_state",)),
+    # Not "Order Status": in Bitext's replies it names the website's page ("the {{Order Status}} section").
+    (("delivery_state", "delivery_status", "shipping_status"), ("delivery_state",)),
     (("tracking_number",), ("tracking_number",)),
 )
 PLACEHOLDER_SLOTS: dict[str, tuple[str, ...]] = {key: values for keys, values in _SLOT_GROUPS for key in keys}

@@ -283,15 +283,31 @@ class ServiceIssue(_message.Message):
     last_seen: float
     def __init__(self, intent: _Optional[str] = ..., count: _Optional[int] = ..., last_seen: _Optional[float] = ...) -> None: ...
 
+class LastOrder(_message.Message):
+    __slots__ = ("item_id", "ts", "order_id", "status", "status_ts")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_TS_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    ts: float
+    order_id: str
+    status: str
+    status_ts: float
+    def __init__(self, item_id: _Optional[str] = ..., ts: _Optional[float] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ..., status_ts: _Optional[float] = ...) -> None: ...
+
 class ServiceContext(_message.Message):
-    __slots__ = ("last_item", "open_issues", "repeat_contacts")
+    __slots__ = ("last_item", "open_issues", "repeat_contacts", "last_order")
     LAST_ITEM_FIELD_NUMBER: _ClassVar[int]
     OPEN_ISSUES_FIELD_NUMBER: _ClassVar[int]
     REPEAT_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ORDER_FIELD_NUMBER: _ClassVar[int]
     last_item: ItemInfo
     open_issues: _containers.RepeatedCompositeFieldContainer[ServiceIssue]
     repeat_contacts: int
-    def __init__(self, last_item: _Optional[_Union[ItemInfo, _Mapping]] = ..., open_issues: _Optional[_Iterable[_Union[ServiceIssue, _Mapping]]] = ..., repeat_contacts: _Optional[int] = ...) -> None: ...
+    last_order: LastOrder
+    def __init__(self, last_item: _Optional[_Union[ItemInfo, _Mapping]] = ..., open_issues: _Optional[_Iterable[_Union[ServiceIssue, _Mapping]]] = ..., repeat_contacts: _Optional[int] = ..., last_order: _Optional[_Union[LastOrder, _Mapping]] = ...) -> None: ...
 
 class ReplyResponse(_message.Message):
     __slots__ = ("lang", "intent", "slots", "handoff", "replies", "context", "event", "ranker")
@@ -334,20 +350,24 @@ class MineResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[MineResult, _Mapping]]] = ..., user: _Optional[_Union[UserInsight, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("key", "user_id", "type", "item_id", "text", "ts")
+    __slots__ = ("key", "user_id", "type", "item_id", "text", "ts", "order_id", "status")
     KEY_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     key: str
     user_id: str
     type: str
     item_id: str
     text: str
     ts: _timestamp_pb2.Timestamp
-    def __init__(self, key: _Optional[str] = ..., user_id: _Optional[str] = ..., type: _Optional[str] = ..., item_id: _Optional[str] = ..., text: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    order_id: str
+    status: str
+    def __init__(self, key: _Optional[str] = ..., user_id: _Optional[str] = ..., type: _Optional[str] = ..., item_id: _Optional[str] = ..., text: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class EventsRequest(_message.Message):
     __slots__ = ("events",)

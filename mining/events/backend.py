@@ -13,8 +13,9 @@ from typing import Any, Protocol, Self, TypeVar
 # Schema versions (each backend migrates older stores in place when opened):
 #   1: idempotency keys unique per user, each event keeps a hash of its body;
 #   2: hourly buckets;
-#   3: minute and hour buckets in one pair of tables (``span`` column), trend windows in minutes.
-SCHEMA_VERSION = 3
+#   3: minute and hour buckets in one pair of tables (``span`` column), trend windows in minutes;
+#   4: an event's order number and order state (``order_id``, ``status``).
+SCHEMA_VERSION = 4
 SPANS = (60, 3600)  # bucket lengths, seconds
 MINUTE, HOUR = SPANS
 

@@ -8,6 +8,19 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class LastOrder(BaseModel):
+    """A user's latest purchase: its item, time, the shop's order number where the event gave one,
+    and that order's latest state from the user's ``order`` events."""
+
+    item_id: str
+    ts: float = Field(description="Unix s of the purchase event")
+    order_id: str | None = Field(default=None, description="the shop's order number; null where the purchase gave none")
+    status: str | None = Field(
+        default=None, description="the order's latest state (an `order` event's status); null without one"
+    )
+    status_ts: float | None = Field(default=None, description="Unix s of that state's event")
+
+
 # --- what is stored of an analysis ---------------------------------------------------------------
 class StoredEntity(BaseModel):
     type: str

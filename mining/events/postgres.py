@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS events (
     positive DOUBLE PRECISION,
     analysis TEXT,
     body_hash TEXT,
+    order_id TEXT,
+    status TEXT,
     UNIQUE (user_id, key)
 );
 CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
@@ -87,7 +89,9 @@ CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 _MIGRATION_LOCK = 0x64656D616E64
 # Statements that bring a database to each version from the one before. Version 3 is the first
 # PostgreSQL schema (SCHEMA creates it); later versions add their statements here.
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {
+    4: "ALTER TABLE events ADD COLUMN IF NOT EXISTS order_id TEXT; ALTER TABLE events ADD COLUMN IF NOT EXISTS status TEXT"
+}
 
 
 def _placeholders(sql: str) -> str:

@@ -20,6 +20,7 @@ from mining.events.models import (
     IntentTrend,
     IntentTrendList,
     Interest,
+    LastOrder,
     Profile,
     ProfileAspects,
     ProfileSentiment,
@@ -92,14 +93,28 @@ class StoreQueries(Backend):
         )
         return [ServiceIssue(intent=str(t), count=int(n), last_seen=float(ts)) for t, n, ts in rows]
 
-    def last_purchase(self, user_id: str) -> tuple[str, float] | None:
-        """(item id, Unix s) of the user's latest purchase event, or None."""
+    def last_order(self, user_id: str) -> LastOrder | None:
+        """The user's latest purchase event (by event time, then arrival) with its order number and
+        that order's latest state (the user's latest ``order`` event for the number), or None
+        without a purchase."""
         rows = self._rows(
-            "SELECT item_id, ts FROM events WHERE user_id = ? AND type = 'purchase' AND item_id IS NOT NULL"
+            "SELECT item_id, ts, order_id FROM events WHERE user_id = ? AND type = 'purchase' AND item_id IS NOT NULL"
             " ORDER BY ts DESC, id DESC LIMIT 1",
             [user_id],
         )
-        return (str(rows[0][0]), float(rows[0][1])) if rows else None
+        if not rows:
+            return None
+        item_id, ts, order_id = rows[0]
+        order = LastOrder(item_id=str(item_id), ts=float(ts), order_id=order_id)
+        if order_id is not None:
+            state = self._rows(
+                "SELECT status, ts FROM events WHERE user_id = ? AND type = 'order' AND order_id = ?"
+                " AND status IS NOT NULL ORDER BY ts DESC, id DESC LIMIT 1",
+                [user_id, order_id],
+            )
+            if state:
+                order.status, order.status_ts = str(state[0][0]), float(state[0][1])
+        return order
 
     def profile(self, user_id: str, top: int = 10, days: int = 14, now: float | None = None) -> Profile | None:
         """What a user's events say about them, or None when the user has no events.

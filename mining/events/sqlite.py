@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS events (
     positive REAL,
     analysis TEXT,
     body_hash TEXT,
+    order_id TEXT,
+    status TEXT,
     UNIQUE (user_id, key)
 );
 CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
@@ -93,6 +95,10 @@ _TO_V3 = "DROP TABLE IF EXISTS term_hours; DROP TABLE IF EXISTS event_hours;" + 
 )
 
 
+# Version 3 -> 4: an event's order number and state.
+_TO_V4 = "ALTER TABLE events ADD COLUMN order_id TEXT; ALTER TABLE events ADD COLUMN status TEXT;"
+
+
 def _script(db: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
@@ -109,6 +115,8 @@ def migrate(db: sqlite3.Connection) -> int:
         has_events = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
         if has_events and found < 1:
             _script(db, _V0_TO_V1)
+        if has_events and found < 4:
+            _script(db, _TO_V4)
         _script(db, SCHEMA)
         if has_events and found < 3:
             _script(db, _TO_V3)

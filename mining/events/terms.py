@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 from mining.events.models import StoredAnalysis
 from mining.text import PLACEHOLDERS, mask_pii, normalize, normalize_term
 
-EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message")
+# ``order``: the state of one of the user's orders changed (paid, shipped, delivered, ...); no item
+# interaction and no text, it tells the service replies where the order is.
+EVENT_TYPES = ("search", "view", "click", "cart", "purchase", "review", "message", "order")
 
 # Interaction strength of an event with an item, in the units of the recall model's weights
 # (MovieLens ratings 1-5): a purchase says more than a click. Searches and messages name no item.
@@ -31,10 +33,14 @@ INTEREST_WEIGHTS = {
 
 
 def body_hash(event: dict[str, Any]) -> str:
-    """sha256 of what an event says (type, item, text, and time when it has one): two sends of one
-    key with the same hash are a retry; with different hashes, a key reused for another event."""
+    """sha256 of what an event says (type, item, text, and time when it has one; its order and
+    order state where it has them): two sends of one key with the same hash are a retry; with
+    different hashes, a key reused for another event."""
     ts = event.get("ts")
     body = [event["type"], event.get("item_id"), event.get("text"), None if ts is None else round(float(ts), 6)]
+    # Only where given, so the hash of an event without them is the one stores kept before they existed.
+    if event.get("order_id") is not None or event.get("status") is not None:
+        body += [event.get("order_id"), event.get("status")]
     return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -50,7 +50,8 @@ class StoreWrites(Backend):
 
         Args:
             events: dicts with ``key``, ``user_id``, ``type`` (:data:`EVENT_TYPES`), ``ts`` (Unix s),
-                and optional ``item_id``, ``text`` (already PII-masked), ``analysis`` (a
+                and optional ``item_id``, ``order_id``, ``status`` (an order's state), ``text``
+                (already PII-masked), ``analysis`` (a
                 :class:`~mining.events.models.StoredAnalysis`, or the same as a dict: stored as given),
                 ``body_hash`` (default :func:`body_hash` of the event).
         Returns:
@@ -73,12 +74,13 @@ class StoreWrites(Backend):
                     raw.model_dump(exclude_defaults=True) if isinstance(raw, StoredAnalysis) else raw or {}
                 )
                 text = None if e.get("text") is None else scrub(e["text"])
+                status = None if e.get("status") is None else scrub(e["status"])
                 ts = float(e["ts"])
                 # DO NOTHING on a stored key: a concurrent writer of the same key waits for the
                 # other's commit, then finds the row (read below) instead of failing.
                 row = tx.execute(
                     "INSERT INTO events (key, user_id, type, item_id, text, ts, received, lang, category,"
-                    " positive, analysis, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " positive, analysis, body_hash, order_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
                     (
                         e["key"],
@@ -93,6 +95,8 @@ class StoreWrites(Backend):
                         a.get("positive"),
                         json.dumps(a, ensure_ascii=False) if a else None,
                         digest,
+                        e.get("order_id"),
+                        status,
                     ),
                 ).fetchone()
                 if row is not None:

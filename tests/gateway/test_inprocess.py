@@ -192,6 +192,27 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
         (
             "post",
             "/events",
+            {"events": [{"key": "k", "user_id": "u", "type": "order", "order_id": "A-1", "ts": TS}]},
+            400,
+            "events[0]: Value error, order_id and status are required for an order event",
+        ),
+        (
+            "post",
+            "/events",
+            {"events": [{"key": "k", "user_id": "u", "type": "view", "item_id": "1", "status": "shipped", "ts": TS}]},
+            400,
+            "events[0]: Value error, status is for order events, not view",
+        ),
+        (
+            "post",
+            "/events",
+            {"events": [{"key": "k", "user_id": "u", "type": "order", "order_id": "A", "status": "x" * 65, "ts": TS}]},
+            400,
+            "events[0].status: String should have at most 64 characters",
+        ),
+        (
+            "post",
+            "/events",
             {"events": [{"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS}] * 2},
             400,
             "events: key 'k' of user 'u' appears more than once in this request",

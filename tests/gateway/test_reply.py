@@ -10,6 +10,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +350,46 @@ def test_a_purchase_event_fills_the_product_of_where_is_it(client: TestClient) -
     title = body["context"]["last_item"]["title"] or "50"
     assert title in best["text"] and "Product" not in best["missing"]
     assert body["event"]["status"] == "stored"
+
+
+def test_the_last_orders_number_and_state_fill_where_is_it_unless_the_text_names_another_order(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = tmp_path / "kb.csv"
+    kb.write_text(
+        "intent,lang,text,request\n"
+        "order_status,en,Order {{Order Number}} ({{Product}}) is {{Delivery State}}.,where is my order\n"
+        "order_status,zh,订单{{Order Number}}（{{Product}}）：{{Delivery State}}。,我的快递到哪了\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=kb))
+    monkeypatch.setattr(RUNNERS, "runners", runners)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        events = [
+            {**_event("p1", "purchase", user="u7", item_id="50"), "order_id": "SO-2231"},
+            {**_event("s1", "order", user="u7"), "order_id": "SO-2231", "status": "已发货"},
+            {**_event("s0", "order", user="u7", ts="2026-11-28T08:00:00Z"), "order_id": "SO-2231", "status": "已付款"},
+        ]
+        r = c.post("/events", json={"events": events})
+        assert r.status_code == 200 and r.json()["stored"] == 3, r.text
+        body = c.post("/reply", json={"text": "我的快递到哪了", "user_id": "u7", "k": 1}).json()
+        named = c.post("/reply", json={"text": "where is my order 77812?", "user_id": "u7", "k": 1}).json()
+    sent = datetime(2026, 11, 28, 9, 30, tzinfo=UTC).timestamp()
+    assert body["context"]["last_order"] == {
+        "item_id": "50",
+        "ts": sent,
+        "order_id": "SO-2231",
+        "status": "已发货",  # the latest state, whatever order the events came in
+        "status_ts": sent,
+    }
+    (best,) = body["replies"]
+    title = body["context"]["last_item"]["title"] or "50"
+    assert best["text"] == f"订单SO-2231（{title}）：已发货。" and best["missing"] == []
+    # The text asks about another order: its number, and no state of an order it did not ask about.
+    (other,) = named["replies"]
+    assert other["text"] == f"Order 77812 ({title}) is {{{{Delivery State}}}}." and other["missing"] == [
+        "Delivery State"
+    ]
 
 
 def test_repeated_refund_requests_raise_hand_over_and_show_in_profile_and_trends(client: TestClient) -> None:

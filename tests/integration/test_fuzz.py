@@ -48,7 +48,7 @@ POSTS = [*RESPONSES.keys() - {"/trends"}, "/similar-items", "/inventory/plan", "
 FIELDS = [
     "texts", "text", "top_k", "user_id", "event_type", "request_id", "n", "events", "key", "type", "item_id",
     "ts", "requests", "recent", "allow", "deny", "explain", "item_ids", "series", "units", "horizon",
-    "covariates", "future_covariates", "lead_time", "service_level", "on_hand", "route", "body",
+    "covariates", "future_covariates", "lead_time", "service_level", "on_hand", "route", "body", "order_id", "status",
 ]  # fmt: skip
 
 odd_text = st.text(

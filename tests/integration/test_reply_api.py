@@ -68,11 +68,38 @@ def test_a_purchase_fills_the_reply_and_repeats_hand_over(server: str) -> None:
     assert r.status_code == 200, r.text
     answers = [_reply(server, {"text": "转人工！我的快递到底到哪了", "user_id": user}) for _ in range(2)]
     assert answers[0]["context"]["last_item"]["item_id"] == "50"
+    assert answers[0]["context"]["last_order"]["order_id"] is None  # the purchase gave no number
     assert answers[0]["event"]["status"] == "stored"
     # The explicit request for a person hands over whatever the model says.
     assert all(a["handoff"]["needed"] and a["handoff"]["reason"].startswith("asks for a human") for a in answers)
     profile = httpx.get(f"{server}/users/{user}/profile", timeout=60).json()
     assert profile["n_events"] == 3
+
+
+def test_an_order_posted_over_grpc_fills_the_order_and_its_state_of_a_grpc_reply(served: Server) -> None:
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    events = [
+        pb.Event(key="p", user_id=user, type="purchase", item_id="50", order_id="SO-88", ts=now),
+        pb.Event(key="s", user_id=user, type="order", order_id="SO-88", status="out for delivery", ts=now),
+    ]
+    with grpc.insecure_channel(served.grpc_target) as ch:
+        stub = pb_grpc.DemandMiningStub(ch)
+        posted = stub.PostEvents(pb.EventsRequest(events=events), timeout=60)
+        got = stub.Reply(pb.ReplyRequest(text="Where is my order?", user_id=user, k=3), timeout=60)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.PostEvents(
+                pb.EventsRequest(events=[pb.Event(key="x", user_id=user, type="order", order_id="SO-88", ts=now)]),
+                timeout=60,
+            )
+    assert posted.stored == 2
+    order = got.context.last_order
+    assert (order.item_id, order.order_id, order.status) == ("50", "SO-88", "out for delivery")
+    # The built-in replies that hold an order number get this one.
+    with_number = [r.text for r in got.replies if "SO-88" in r.text]
+    assert with_number or not any("{{Order Number}}" in r.text for r in got.replies)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "order_id and status are required for an order event" in (err.value.details() or "")
 
 
 def test_grpc_reply_matches_http(served: Server, server: str) -> None:

@@ -16,9 +16,11 @@ from mining.events import (
     SQLiteEventStore,
     Term,
     Trends,
+    body_hash,
     open_store,
     terms_of,
 )
+from mining.events.models import LastOrder
 
 DAY = 86400.0
 T0 = 1_699_999_980.0  # 2023-11-14 22:13:00 UTC, on a minute: trend windows are whole minutes
@@ -421,6 +423,27 @@ def test_postgres_schema_is_versioned_and_a_newer_one_is_refused(pg_cluster) -> 
         open_store(url)
 
 
+def test_a_version_3_postgres_database_gains_the_order_columns(pg_cluster) -> None:
+    import psycopg
+
+    from mining.events import postgres
+
+    url = pg_cluster.database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in postgres.SCHEMA.replace("    order_id TEXT,\n    status TEXT,\n", "").split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (3)")
+        conn.execute(
+            "INSERT INTO events (key, user_id, type, item_id, ts, received) VALUES ('p', 'u', 'purchase', 'i1', %s, %s)",
+            (T0, T0),
+        )
+    store = open_store(url)
+    assert store.schema_version() == SCHEMA_VERSION  # type: ignore[attr-defined]
+    store.add([order("s", T0 + 1, "Z", "shipped"), {**ev("p2", "u", "purchase", T0 + 2, "i2"), "order_id": "Z"}])
+    assert store.last_order("u") == LastOrder(item_id="i2", ts=T0 + 2, order_id="Z", status="shipped", status_ts=T0 + 1)
+
+
 def test_postgres_down_is_unavailable_and_the_pool_recovers() -> None:
     from mining.events import StoreUnavailable
     from tests.support.postgres import start_cluster
@@ -475,9 +498,9 @@ def test_message_intents_count_as_service_issues_reviews_do_not(store_url: str) 
     assert store.service_issues("nobody", 0) == []
 
 
-def test_last_purchase_is_the_latest_purchase_event(store_url: str) -> None:
+def test_last_order_is_the_latest_purchase_event(store_url: str) -> None:
     store = open_store(store_url)
-    assert store.last_purchase("u") is None
+    assert store.last_order("u") is None
     store.add(
         [
             ev("p1", "u", "purchase", T0, "i1"),
@@ -485,7 +508,67 @@ def test_last_purchase_is_the_latest_purchase_event(store_url: str) -> None:
             ev("v", "u", "view", T0 + 9, "i3"),
         ]
     )
-    assert store.last_purchase("u") == ("i2", T0 + 5)
+    assert store.last_order("u") == LastOrder(item_id="i2", ts=T0 + 5)
+
+
+def order(key: str, ts: float, order_id: str, status: str) -> dict:
+    return {"key": key, "user_id": "u", "type": "order", "ts": ts, "order_id": order_id, "status": status}
+
+
+def test_the_last_order_carries_its_number_and_its_latest_state(store_url: str) -> None:
+    store = open_store(store_url)
+    store.add(
+        [
+            {**ev("p1", "u", "purchase", T0, "i1"), "order_id": "A-1"},
+            {**ev("p2", "u", "purchase", T0 + 10, "i2"), "order_id": "B-2"},
+            order("s1", T0 + 20, "B-2", "paid"),
+            order("s3", T0 + 40, "A-1", "delivered"),  # another order's state
+            order("s2", T0 + 30, "B-2", "shipped 13812345678"),  # a phone in a state is masked
+            {**order("x", T0 + 50, "B-2", "lost"), "user_id": "v"},  # another user's order B-2
+        ]
+    )
+    assert store.last_order("u") == LastOrder(
+        item_id="i2", ts=T0 + 10, order_id="B-2", status="shipped <PHONE>", status_ts=T0 + 30
+    )
+    # Order events are no interactions: the recommenders see the two purchases only.
+    assert store.interactions("u") == [("i2", ITEM_WEIGHTS["purchase"]), ("i1", ITEM_WEIGHTS["purchase"])]
+    # A later purchase without a number: its order and state are unknown.
+    store.add([ev("p3", "u", "purchase", T0 + 60, "i3")])
+    assert store.last_order("u") == LastOrder(item_id="i3", ts=T0 + 60)
+
+
+def test_the_body_hash_of_an_event_without_order_fields_is_the_one_stored_before_they_existed() -> None:
+    plain = {"type": "view", "item_id": "i1", "text": None, "ts": T0}
+    # sha256 of ["view", "i1", null, T0] as version 3 stores computed it.
+    import hashlib
+    import json
+
+    assert body_hash(plain) == hashlib.sha256(json.dumps(["view", "i1", None, T0]).encode()).hexdigest()
+    assert body_hash({**plain, "order_id": None, "status": None}) == body_hash(plain)
+    assert body_hash({**plain, "type": "purchase", "order_id": "A"}) != body_hash({**plain, "type": "purchase"})
+
+
+def test_a_version_3_store_gains_the_order_columns_and_keeps_its_events(tmp_path: Path) -> None:
+    import sqlite3
+
+    from mining.events import sqlite as sqlite_store
+
+    path = tmp_path / "v3.db"
+    db = sqlite3.connect(path)
+    db.executescript(sqlite_store.SCHEMA.replace("    order_id TEXT,\n    status TEXT,\n", ""))
+    db.execute(
+        "INSERT INTO events (key, user_id, type, item_id, ts, received, body_hash) VALUES ('p', 'u', 'purchase', 'i1', ?, ?, ?)",
+        (T0, T0, body_hash({"type": "purchase", "item_id": "i1", "text": None, "ts": T0})),
+    )
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    store = SQLiteEventStore(path)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert store.last_order("u") == LastOrder(item_id="i1", ts=T0)
+    assert store.add([ev("p", "u", "purchase", T0, "i1")])[0]["stored"] is False  # a retry stays a retry
+    store.add([{**ev("p2", "u", "purchase", T0 + 1, "i2"), "order_id": "C"}, order("s", T0 + 2, "C", "shipped")])
+    assert store.last_order("u") == LastOrder(item_id="i2", ts=T0 + 1, order_id="C", status="shipped", status_ts=T0 + 2)
 
 
 def test_intent_trends_give_the_change_in_percent(store_url: str) -> None:
