@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from mining.models.ner import (
     span_scheme,
     tags_to_spans,
+    word_tokens,
 )
 from training import data
 from training.tagging import DATASETS, Sentence, TaggerConfig
@@ -179,3 +180,29 @@ def load_splits(cfg: TaggerConfig) -> tuple[dict[str, list[Sentence]], str]:
     if cfg.max_eval_samples:
         val, test = val[: cfg.max_eval_samples], test[: cfg.max_eval_samples]
     return {"train": train, "val": val, "test": test}, name
+
+
+def service_messages(split: str) -> list[Sentence]:
+    """Bitext customer-service utterances of ``split`` (``train``, ``validation``, ``test``) as
+    entity-free English sentences: tokenized as the served English taggers tokenize a text
+    (:func:`mining.models.ner.word_tokens`), every tag ``O``. They name orders, refunds and
+    accounts, almost never a product or brand: what a product tagger that learnt only from titles
+    must learn to leave alone ("can I talk to a human about my refund")."""
+    from training.service_data import bitext_intents
+
+    out = []
+    for u in bitext_intents(split):  # type: ignore[arg-type]
+        tokens, _ = word_tokens(u.text)
+        if tokens:
+            out.append((tokens, ["O"] * len(tokens)))
+    return out
+
+
+def with_negatives(train: list[Sentence], negatives: list[Sentence], share: float, seed: int) -> list[Sentence]:
+    """``train`` plus a seeded sample of ``negatives``, ``share`` of them per training sentence
+    (at most all), shuffled in."""
+    k = min(len(negatives), round(share * len(train)))
+    rng = random.Random(seed)
+    mixed = train + rng.sample(negatives, k)
+    rng.shuffle(mixed)
+    return mixed

@@ -21,9 +21,11 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mining.artifacts import pick_device, quantize
 from mining.models.ner import (
@@ -45,8 +47,8 @@ from training.common import (
     record_test_drop,
     search_on_validation,
 )
-from training.intervals import Headline, f1_of_counts, uncertainty
-from training.ner_data import load_splits
+from training.intervals import Headline, bootstrap_ci, f1_of_counts, paired_difference, uncertainty
+from training.ner_data import load_splits, service_messages, with_negatives
 from training.run import Report, Saved, finish_run, setup_run
 from training.store import shared_encoder_record
 from training.tagging import Sentence, TaggerConfig, build_model, evaluate, train
@@ -71,6 +73,15 @@ BASELINE_NAME = "dictionary of training entities, longest match"
 class NerConfig(TaggerConfig):
     """Train an NER model (BiLSTM-CRF over characters, or an encoder-CRF: MiniLM over English words,
     the multilingual e5 over English words or Chinese characters)."""
+
+    service_negatives: float = field(
+        default=1.0,
+        metadata={
+            "help": "--dataset products: entity-free customer-service messages (Bitext's training utterances) "
+            "added to training, this many per training title, so the tagger leaves the ordinary words of a "
+            "message alone (it reads messages at serving, not only titles); 0: titles only"
+        },
+    )
 
 
 class DictionaryTagger(DictionaryNerModel):
@@ -107,6 +118,7 @@ class Outcome:
     """What is served and how it scores (each score dict as :func:`evaluate` returns it)."""
 
     quantization: dict[str, Any]  # the store metadata's ``quantization`` block
+    model: NerModel  # what is served: the chosen tagger variant or the dictionary
     served: dict[str, Any] | None  # the metadata's ``served`` block when the dictionary is served, else None
     val: dict[str, Any]  # the served model's validation scores
     test: dict[str, Any]  # the served model's test scores
@@ -174,6 +186,7 @@ def choose_and_score(
     if not loses or not fallback:
         return Outcome(
             quantization,
+            tagger,
             None,
             tagger_val,
             tagger_test,
@@ -199,7 +212,32 @@ def choose_and_score(
         "drop_points": 0.0,
         "reason": "the dictionary is served: nothing to quantise",
     }
-    return Outcome(nothing, served, baseline_val, baseline_test, baseline_val, baseline_test, dictionary_seconds)
+    return Outcome(
+        nothing, dictionary, served, baseline_val, baseline_test, baseline_val, baseline_test, dictionary_seconds
+    )
+
+
+def false_entities(model: NerModel, dictionary: NerModel, messages: list[Sentence]) -> dict[str, Any]:
+    """Entities found in entity-free messages (every one a false entity), per message, by ``model``
+    and by ``dictionary``, with the 95% bootstrap interval of the model's rate and of the paired
+    difference (lower is better)."""
+
+    def per_message(m: NerModel) -> np.ndarray:
+        decoded = m.tag_tokens([tokens for tokens, _ in messages])
+        return np.array([len(tags_to_spans(tags, m.scheme)) for tags, _ in decoded], dtype=float)
+
+    found, base = per_message(model), per_message(dictionary)
+    n = len(messages)
+    return {
+        "n_messages": n,
+        "per_message": round(float(found.mean()), 4),
+        "per_message_ci95": bootstrap_ci(lambda i: float(found[i].mean()), n),
+        "share_with_any": round(float((found > 0).mean()), 4),
+        "dictionary_per_message": round(float(base.mean()), 4),
+        "vs_dictionary": paired_difference(
+            lambda i: float(found[i].mean()), lambda i: float(base[i].mean()), n, higher_is_better=False
+        ),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -210,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     setup_run(cfg)
     device = pick_device()
     splits, data_name = load_splits(cfg)
+    service = cfg.dataset == "products" and not cfg.data
+    if service and cfg.service_negatives > 0:
+        titles = len(splits["train"])
+        splits["train"] = with_negatives(splits["train"], service_messages("train"), cfg.service_negatives, cfg.seed)
+        data_name += f"; training adds {len(splits['train']) - titles} entity-free Bitext customer-service messages"
     every = {t for part in splits.values() for _, ts in part for t in ts}
     scheme = span_scheme(sorted(every))
     types = sorted({t[2:] for t in every if t != "O"})
@@ -252,6 +295,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             splits,
             fallback=cfg.baseline_fallback,
         )
+        # Measured, not chosen on: what the served model finds in messages that name no product.
+        messages = (
+            {
+                part: false_entities(outcome.model, baseline, service_messages(part)[: cfg.max_eval_samples or None])
+                for part in ("validation", "test")
+            }
+            if service
+            else None
+        )
     test = outcome.test
     metrics = {
         "test_entity_f1": test["f1"],
@@ -266,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     if search:
         metrics["search"] = search
+    if messages is not None:
+        metrics["service_false_entities"] = messages
     baseline_metrics = {
         "name": BASELINE_NAME,
         "val_entity_f1": outcome.baseline_val["f1"],
@@ -371,6 +425,13 @@ def summary(
     ]
     if outcome.served:
         lines.append(f"[{name}] serving the dictionary baseline, not the trained tagger: {outcome.served['reason']}")
+    if "service_false_entities" in metrics:
+        m = metrics["service_false_entities"]["test"]
+        lines.append(
+            f"[{name}] Bitext test messages (no product in them): {m['per_message']:.3f} false entities per message "
+            f"[{m['per_message_ci95'][0]:.3f}, {m['per_message_ci95'][1]:.3f}], {m['share_with_any']:.1%} with any; "
+            f"dictionary {m['dictionary_per_message']:.3f}"
+        )
     if outcome.below_baseline:
         lines.append(f"[{name}] warning: {outcome.below_baseline}")
     elif outcome.quantization["mode"] != "none":

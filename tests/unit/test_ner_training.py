@@ -10,7 +10,7 @@ import pytest
 from mining.models.ner import DictionaryNerModel, load_ner_artifact, tags_to_spans
 from training import data, train_ner
 from training.intervals import f1_of_counts
-from training.ner_data import group_split
+from training.ner_data import group_split, with_negatives
 from training.product_labels import ProductLabeler
 from training.tagging import cut_long, entity_scores, evaluate
 from training.train_ner import DictionaryTagger, NerConfig, choose_and_score, label_source
@@ -313,3 +313,25 @@ def test_product_model_metadata_says_its_labels_are_rules(tmp_path: Path, monkey
     assert meta["vs_baseline"]["test_entity_f1"]["diff"] == 0.0 and meta["quantization"]["mode"] == "none"
     served = load_ner_artifact(Path(bentoml.models.get(result["tag"]).path))
     assert isinstance(served, DictionaryNerModel) and served.tag_tokens([["Dell", "laptop"]])[0][0] == ["B-BRAND", "O"]
+
+
+def test_negatives_are_a_seeded_share_of_the_training_titles_capped_at_all() -> None:
+    titles = [([f"t{i}"], ["B-BRAND"]) for i in range(10)]
+    messages = [([f"m{i}", "my"], ["O", "O"]) for i in range(30)]
+    mixed = with_negatives(titles, messages, 0.5, seed=1)
+    assert len(mixed) == 15 and all(t in mixed for t in titles)
+    assert with_negatives(titles, messages, 0.5, seed=1) == mixed  # seeded
+    assert len(with_negatives(titles, messages, 10.0, seed=1)) == 40  # no message twice
+    assert sorted(with_negatives(titles, messages, 0.0, seed=1)) == sorted(titles)
+
+
+def test_false_entities_count_what_a_model_finds_in_messages_without_any() -> None:
+    messages = [(["my", "order"], ["O", "O"]), (["can", "i", "talk"], ["O", "O", "O"]), (["hello"], ["O"])]
+    # A gazetteer that takes "my" and "talk" for brands: 1 + 1 + 0 entities in three messages.
+    bad = DictionaryNerModel({("my",): "BRAND", ("talk",): "BRAND"}, "en", 3)
+    empty = DictionaryNerModel({("nothing",): "BRAND"}, "en", 3)
+    got = train_ner.false_entities(bad, empty, messages)
+    assert got["n_messages"] == 3 and got["per_message"] == pytest.approx(2 / 3, abs=1e-4)
+    assert got["share_with_any"] == pytest.approx(2 / 3, abs=1e-4) and got["dictionary_per_message"] == 0.0
+    assert got["vs_dictionary"]["verdict"] != "ahead"  # more false entities is never ahead
+    assert train_ner.false_entities(empty, bad, messages)["per_message"] == 0.0
