@@ -18,6 +18,10 @@ from mining.models.textclf import temper
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
 THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)
+# Never a label whose calibrated probability says it is more likely wrong than right, whatever
+# precision an easy validation set reaches below it (Bitext's English intents reach 0.9 at any
+# threshold, so real messages unlike them got a label at 0.28).
+MIN_THRESHOLD = 0.5
 
 
 def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
@@ -46,8 +50,8 @@ def choose_threshold(
     p_outside_check: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The lowest top-probability threshold whose answered validation texts reach
-    ``min_precision``, raised where needed so that at most ``max_outside_answered`` of the
-    out-of-domain texts ``p_outside`` get an answer.
+    ``min_precision``, at least :data:`MIN_THRESHOLD`, raised where needed so that at most
+    ``max_outside_answered`` of the out-of-domain texts ``p_outside`` get an answer.
 
     Args:
         p: (n, K) calibrated validation probabilities; y: (n,) their class ids.
@@ -69,7 +73,8 @@ def choose_threshold(
         if kept.any() and right[kept].mean() >= min_precision:
             threshold = float(t)
             break
-    out: dict[str, Any] = {"min_precision": min_precision}
+    threshold = max(threshold, MIN_THRESHOLD)
+    out: dict[str, Any] = {"min_precision": min_precision, "floor": MIN_THRESHOLD}
     if p_outside is not None and len(p_outside):
         q = float(np.quantile(p_outside.max(1), 1 - max_outside_answered))
         # Strictly above the quantile, on the threshold grid: a text at the quantile is declined too.

@@ -121,3 +121,11 @@ def test_threshold_reaches_the_precision_and_declines_outside_texts() -> None:
     outside = np.array([[0.95, 0.05]] * 20)  # confident out-of-domain texts push the threshold up
     strict = choose_threshold(p, y, min_precision=0.5, p_outside=outside, max_outside_answered=0.05)
     assert strict["threshold"] > 0.95 and strict["outside_answered"] == 0.0 and strict["val_coverage"] == 0.0
+
+
+def test_a_label_more_likely_wrong_than_right_is_never_given() -> None:
+    # Five classes, every validation answer right even at 0.3: precision alone would answer all.
+    p = np.array([[0.3, 0.2, 0.2, 0.15, 0.15]] * 5 + [[0.8, 0.05, 0.05, 0.05, 0.05]] * 5)
+    y = np.zeros(10, dtype=int)
+    rule = choose_threshold(p, y, min_precision=0.9)
+    assert rule["threshold"] == 0.5 and rule["floor"] == 0.5 and rule["val_coverage"] == 0.5
