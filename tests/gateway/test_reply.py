@@ -264,16 +264,20 @@ def test_a_calm_conversation_is_scored_but_not_handed_over(client: TestClient) -
     assert body["handoff"] == {"needed": False, "reason": None, "score": pytest.approx(0.1)}
 
 
+def _no_handoff_model(items: list[TextItem]) -> list[DissatisfactionScore]:
+    """The intent runner's hand-over scores where no hand-over model serves the language."""
+    return [
+        DissatisfactionScore(lang=i.lang, probability=None, threshold=None, model=None, reason="no handoff model")
+        for i in items
+    ]
+
+
 def test_without_a_handoff_model_the_signals_score_the_conversation(
     client: TestClient, runners: dict[str, FakeRunner]
 ) -> None:
-    def none(items: list[TextItem]) -> list[DissatisfactionScore]:
-        return [
-            DissatisfactionScore(lang=i.lang, probability=None, threshold=None, model=None, reason="no handoff model")
-            for i in items
-        ]
-
-    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker, handoff=none).to_async
+    runners["intent"].to_async = FakeRunner(
+        predict=fake_intent, rank_replies=no_reply_ranker, handoff=_no_handoff_model
+    ).to_async
     body = client.post("/reply", json={"text": "where is my refund, scam scam"}).json()
     assert body["handoff"]["needed"] is False and body["handoff"]["reason"] is None
     # The logistic score of the signals (P(negative) 0 here): far below the model's 0.7 above.
@@ -327,14 +331,10 @@ def test_beside_a_handoff_model_sentiment_alone_hands_over_only_from_the_cut_its
 def test_without_a_handoff_model_strong_negative_sentiment_hands_over(
     client: TestClient, runners: dict[str, FakeRunner]
 ) -> None:
-    def none(items: list[TextItem]) -> list[DissatisfactionScore]:
-        return [
-            DissatisfactionScore(lang=i.lang, probability=None, threshold=None, model=None, reason="no handoff model")
-            for i in items
-        ]
-
     runners["sentiment"].to_async = FakeRunner(predict=_very_negative).to_async
-    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=no_reply_ranker, handoff=none).to_async
+    runners["intent"].to_async = FakeRunner(
+        predict=fake_intent, rank_replies=no_reply_ranker, handoff=_no_handoff_model
+    ).to_async
     body = client.post("/reply", json={"text": "我要退款"}).json()
     assert body["handoff"]["reason"] == "strong negative sentiment: P(negative) 0.99 (>= 0.96)"
 
