@@ -267,8 +267,9 @@ def runner(request: pytest.FixtureRequest, trained_models: dict[str, str]) -> tu
     inputs, result_type, answer = RUNNERS[request.param]
     # The plain class: loads its models from the session's store. In float32: dynamic int8 scales
     # activations per batch, so a text's int8 scores move slightly with its batch companions, and
-    # this contract compares answers across batchings.
-    config = dataclasses.replace(settings(), quantize=False)
+    # this contract compares answers across batchings. No model watcher: a daemon thread still
+    # loading a model when the interpreter exits aborts the test process.
+    config = dataclasses.replace(settings(), quantize=False, model_watch_seconds=0)
     ctx = Ctx(trained_models, {n: dict(bentoml.models.get(t).info.metadata) for n, t in trained_models.items()})
     return service_of(request.param).inner(config), inputs, result_type, answer, request.param, ctx
 
@@ -348,7 +349,7 @@ def test_the_intent_runner_ranks_the_built_in_knowledge_base(trained_models: dic
     from mining.replies import load_kb
     from mining.settings import settings
 
-    instance = service_of("intent").inner(dataclasses.replace(settings(), quantize=False))
+    instance = service_of("intent").inner(dataclasses.replace(settings(), quantize=False, model_watch_seconds=0))
     kb = load_kb(settings().replies)
     queries = [
         ReplyQuery(text="我的快递到哪了", lang="zh", intent="order_status", k=3),
@@ -375,7 +376,7 @@ def test_the_intent_runner_scores_conversations_with_the_model_of_their_language
     from mining.contracts import DissatisfactionScore, TextItem
     from mining.settings import settings
 
-    instance = service_of("intent").inner(dataclasses.replace(settings(), quantize=False))
+    instance = service_of("intent").inner(dataclasses.replace(settings(), quantize=False, model_watch_seconds=0))
     items = [
         TextItem(text="你们到底什么时候处理？骗子！", lang="zh"),
         TextItem(text="thanks, that solved it", lang="en"),
