@@ -1,7 +1,8 @@
 """Product attributes with units, found by written patterns in Chinese and English text: battery
 capacity (20000毫安, 5000mAh), screen size (6.5英寸, 65"), storage (256GB, 内存8G), weight (5斤,
 500g), volume (400毫升, 2L), power (2000W), resolution (4K, 1920x1080), clothing size (XL码,
-尺码M, size L), counts with a measure word (两箱, 12个, pack of 6) and model numbers (QN90C).
+尺码M, size L), counts with a measure word (两箱, 12个, pack of 6), model numbers (QN90C) and
+prices or budgets with their currency (预算五千左右, 3000元以内, ¥299, under $200, 50 bucks).
 
 Why patterns and not a model: these are closed forms (a number and a unit), the same in every
 domain, and a pattern finds an unseen value ("37000毫安") as surely as a seen one; no labelled
@@ -53,8 +54,10 @@ def parse_number(text: str) -> float | None:
 @dataclass(frozen=True)
 class Attribute:
     """One attribute: ``type`` (CAPACITY, SCREEN, STORAGE, WEIGHT, VOLUME, POWER, RESOLUTION,
-    SIZE, COUNT, MODEL), the span in the text as sent (``text == input[start:end]``), and where
-    it has one, the number and a normalised unit (``mAh``, ``inch``, ``GB``, ``g``, ``ml``...)."""
+    SIZE, COUNT, MODEL, PRICE), the span in the text as sent (``text == input[start:end]``), and
+    where it has one, the number and a normalised unit (``mAh``, ``inch``, ``GB``, ``g``, ``ml``...;
+    a PRICE's currency: ``CNY``, ``USD``, ``EUR``, ``GBP``). A PRICE's span keeps its bound words
+    (预算…左右, 以内, under, at most), which say whether the number is a ceiling or a guide."""
 
     type: str
     text: str
@@ -88,6 +91,39 @@ _UNITS: dict[str, dict[str, str]] = {
     "POWER": {"瓦": "W", "w": "W"},
 }
 _MEASURE_WORDS = "个件瓶箱包盒袋双台只支本套条罐桶片颗粒枚张块提"
+
+# Prices: an amount (digits with thousands commas, 千/万 or k after them, or Chinese numerals) and
+# a currency. 块 alone is also a measure word (两块蛋糕), so it is a price only with 钱, after a
+# price word (预算, 价格) or before a bound (五千块左右).
+_CURRENCY = {
+    "元": "CNY",
+    "块钱": "CNY",
+    "块": "CNY",
+    "人民币": "CNY",
+    "rmb": "CNY",
+    "yuan": "CNY",
+    "cny": "CNY",
+    "¥": "CNY",
+    "$": "USD",
+    "dollars": "USD",
+    "dollar": "USD",
+    "bucks": "USD",
+    "usd": "USD",
+    "€": "EUR",
+    "euros": "EUR",
+    "euro": "EUR",
+    "eur": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+}
+_AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:\s*[千万kK](?![A-Za-z]))?"
+_ZH_AMOUNT = rf"(?:{_AMOUNT}|[一二两三四五六七八九十百千万]+)"
+_ZH_BOUND = r"(?:\s*(?:左右|以内|以下|以上|上下|之内|内))?"
+_EN_BOUND = (
+    r"(?:(?:under|below|less than|no more than|at most|up to|max(?:imum)?|around|about|roughly|approximately"
+    r"|over|above|more than|at least|from)\s+)?"
+)
+_PRICE_WORDS = r"(?:预算|价位|价格|价钱|售价|单价|标价)"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("CAPACITY", re.compile(rf"{_START}(?P<num>{NUM})\s*(?P<unit>毫安时|毫安|mAh|安时|Ah)(?![A-Za-z])", re.IGNORECASE)),
@@ -138,6 +174,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
+        "PRICE",
+        re.compile(
+            # 预算五千左右, 价格3000元以内, 3千块钱, 1.5万元, 299元, 五千块左右
+            rf"(?:{_PRICE_WORDS}\s*(?:在|是|为|大概|大约|约|控制在)?\s*)(?P<num>{_ZH_AMOUNT})\s*(?P<unit>万元|千元|元|块钱|块|人民币)?{_ZH_BOUND}"
+            rf"|{_START}(?P<num2>{_ZH_AMOUNT})\s*(?P<unit2>万元|千元|元|块钱|人民币)(?![A-Za-z]){_ZH_BOUND}"
+            rf"|{_START}(?P<num3>{_ZH_AMOUNT})\s*(?P<unit3>块)(?=\s*(?:左右|以内|以下|以上|上下|之内))(?:\s*(?:左右|以内|以下|以上|上下|之内))"
+            # ¥299, under $200, at most €1,200, $1.5k
+            rf"|(?i:{_EN_BOUND})(?P<unit4>[¥$€£])\s*(?P<num4>{_AMOUNT}){_ZH_BOUND}"
+            # 50 bucks, 300 dollars, 2000 rmb
+            rf"|(?i:{_EN_BOUND})(?<![\d.,])(?P<num5>{_AMOUNT})\s*(?P<unit5>(?i:dollars|dollar|bucks|usd|euros|euro|eur|gbp|rmb|yuan|cny))(?![A-Za-z])"
+        ),
+    ),
+    (
         "COUNT",
         re.compile(
             rf"(?<!第){_START}(?P<num>{NUM})\s*(?P<unit>[{_MEASURE_WORDS}])(?!月|小时|星期|礼拜|人|字|多月|钟|方面|问题)"
@@ -161,6 +210,24 @@ def _unit(kind: str, written: str | None) -> str | None:
     if written is None or kind not in _UNITS:
         return None
     return _UNITS[kind].get(written.lower(), written)
+
+
+_PRICE_GROUPS = (("num", "unit"), ("num2", "unit2"), ("num3", "unit3"), ("num4", "unit4"), ("num5", "unit5"))
+_MULTIPLIERS = {"千": 1000.0, "万": 10000.0, "k": 1000.0}
+
+
+def _price(groups: dict[str, str]) -> tuple[float | None, str]:
+    """(amount, currency) of a PRICE match's groups: ``3千`` -> 3000, ``1,299`` -> 1299,
+    ``$1.5k`` -> 1500, ``2万元`` -> 20000; a price word without a unit (预算五千) is in yuan."""
+    num, written = next((groups[n], groups.get(u)) for n, u in _PRICE_GROUPS if n in groups)
+    amount = num.replace(",", "").replace(" ", "")
+    factor = 1.0
+    if amount[-1:].lower() in _MULTIPLIERS and amount[:-1].replace(".", "", 1).isdigit():
+        factor, amount = _MULTIPLIERS[amount[-1].lower()], amount[:-1]
+    if written in ("万元", "千元"):
+        factor, written = factor * _MULTIPLIERS[written[0]], "元"
+    value = parse_number(amount)
+    return (None if value is None else value * factor), _CURRENCY.get((written or "元").lower(), "CNY")
 
 
 def find_attributes(text: str) -> list[Attribute]:
@@ -190,6 +257,8 @@ def find_attributes(text: str) -> list[Attribute]:
                 continue
             start, end = src[s][0], src[e - 1][1]
             value = parse_number(num) if num is not None else None
+            if kind == "PRICE":
+                value, unit = _price(groups)
             if kind == "COUNT" and num == "一":  # 一个 is mostly an article ("出一个大容量的版本"), not a count
                 continue
             if kind == "COUNT":
@@ -198,7 +267,14 @@ def find_attributes(text: str) -> list[Attribute]:
                 (
                     _PRIORITY[kind],
                     -(e - s),
-                    Attribute(kind, text[start:end], start, end, value, unit if kind == "COUNT" else _unit(kind, unit)),
+                    Attribute(
+                        kind,
+                        text[start:end],
+                        start,
+                        end,
+                        value,
+                        unit if kind in ("COUNT", "PRICE") else _unit(kind, unit),
+                    ),
                 )
             )
     found.sort(key=lambda f: (f[0], f[1], f[2].start))

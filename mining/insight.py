@@ -17,7 +17,7 @@ from mining.intents import Intent, intent_of
 
 # Entity types that name what a text is about, most specific first.
 TARGET_TYPES = ("BRAND", "PRODUCT", "MODEL", "COMPANY", "ORG", "CATEGORY")
-ATTRIBUTE_TYPES = ("CAPACITY", "SCREEN", "STORAGE", "WEIGHT", "VOLUME", "POWER", "RESOLUTION", "SIZE", "COUNT")
+ATTRIBUTE_TYPES = ("CAPACITY", "SCREEN", "STORAGE", "WEIGHT", "VOLUME", "POWER", "RESOLUTION", "SIZE", "COUNT", "PRICE")
 
 _VERBS = {
     "en": {

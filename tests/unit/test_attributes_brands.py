@@ -40,6 +40,17 @@ from mining.settings import BUILTIN_BRANDS
         ("Samsung 55 in smart TV, size L shirt", [("SCREEN", "55 in", 55, "inch"), ("SIZE", "L", None, None)]),
         ("I came in at 5 in the morning", []),  # "in" is an inch only before a screen word
         ("win7 and USB3 are not model numbers; U100X is", [("MODEL", "U100X", None, None)]),
+        # Prices and budgets: the bound words stay in the text, the currency is the unit.
+        ("笔记本电脑，预算五千左右，续航要好", [("PRICE", "预算五千左右", 5000, "CNY")]),
+        ("价格3000元以内的手机", [("PRICE", "价格3000元以内", 3000, "CNY")]),
+        ("花了1.5万元，预算3千", [("PRICE", "1.5万元", 15000, "CNY"), ("PRICE", "预算3千", 3000, "CNY")]),
+        ("五千块左右的冰箱，￥２９９包邮", [("PRICE", "五千块左右", 5000, "CNY"), ("PRICE", "￥２９９", 299, "CNY")]),
+        ("买了三块巧克力，两块蛋糕", [("COUNT", "三块", 3, "块"), ("COUNT", "两块", 2, "块")]),  # 块 alone: a count
+        ("10元一斤", [("PRICE", "10元", 10, "CNY"), ("WEIGHT", "一斤", 1, "jin")]),
+        ("headphones under $200, Sony or Bose", [("PRICE", "under $200", 200, "USD")]),
+        ("at most €1,200; a $1.5k laptop", [("PRICE", "at most €1,200", 1200, "EUR"), ("PRICE", "$1.5k", 1500, "USD")]),
+        ("I paid 50 bucks, not 2000 rmb", [("PRICE", "50 bucks", 50, "USD"), ("PRICE", "2000 rmb", 2000, "CNY")]),
+        ("两天就坏了，第3块", []),
     ],
 )
 def test_attributes(text: str, expected: list[tuple[str, str, float | None, str | None]]) -> None:
