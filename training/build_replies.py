@@ -25,6 +25,18 @@ OUT = DATA / "replies_kb.csv"
 # The file stays near 3 MB (the size of the vendored sets it derives from); how it is met: see main.
 MAX_BYTES = 3_000_000
 EN_PER_INTENT = 60  # replies kept per Bitext intent (27 intents)
+# A suggested reply an agent could send says something: helpdesk turns of fewer letters, digits and
+# characters than this (placeholders not counted) are acknowledgements and chit-chat ("收到",
+# "么么哒", "都爱死你了") that a lexical ranker can put first for any message sharing a word.
+MIN_ZH_REPLY_CHARS = 8
+_SLOT = re.compile(r"\{\{[^{}]*\}\}")
+
+
+def says_something(reply: str) -> bool:
+    """Whether a reply holds at least :data:`MIN_ZH_REPLY_CHARS` letters, digits or characters
+    outside its placeholders."""
+    return sum(ch.isalnum() for ch in _SLOT.sub("", reply)) >= MIN_ZH_REPLY_CHARS
+
 
 # Bitext slot type -> the placeholder its value becomes in the reply and the request.
 SLOT_PLACEHOLDERS: dict[str, str] = {
@@ -146,21 +158,25 @@ def _digest(text: str) -> str:
 def zh_entries(budget_bytes: int) -> tuple[list[ReplyEntry], dict[str, int]]:
     """Chinese entries from the STC-3 TRAIN pairs within ``budget_bytes`` of CSV text.
 
-    Each pair is masked (:func:`zh_text`); a reply repeated (after masking) is kept once, with the
-    first request. When all would not fit, dialogues rated better on task accomplishment come
-    first (mean A score, highest first; ties by dialogue id), their pairs in turn order, until the
-    budget is spent. Returns (entries in that order, counts: pairs, distinct, kept).
+    Each pair is masked (:func:`zh_text`); a reply that says too little (:func:`says_something`)
+    is left out; a reply repeated (after masking) is kept once, with the first request. When all
+    would not fit, dialogues rated better on task accomplishment come first (mean A score, highest
+    first; ties by dialogue id), their pairs in turn order, until the budget is spent. Returns
+    (entries in that order, counts: pairs, too short, distinct, kept).
     """
     pairs = zh_pairs("train")
     rank = sorted(range(len(pairs)), key=lambda i: (-(pairs[i][3] or 0.0), int(pairs[i][0]), i))
     seen: set[str] = set()
     out: list[ReplyEntry] = []
-    distinct = 0
+    distinct = short = 0
     spent = 0
     for i in rank:
         _, customer, helpdesk, _ = pairs[i]
         reply = zh_text(helpdesk)
-        if not reply or reply in seen:
+        if not says_something(reply):
+            short += 1
+            continue
+        if reply in seen:
             continue
         seen.add(reply)
         distinct += 1
@@ -169,7 +185,7 @@ def zh_entries(budget_bytes: int) -> tuple[list[ReplyEntry], dict[str, int]]:
         if spent + size <= budget_bytes:
             out.append(entry)
             spent += size
-    return out, {"pairs": len(pairs), "distinct_replies": distinct, "kept": len(out)}
+    return out, {"pairs": len(pairs), "too_short": short, "distinct_replies": distinct, "kept": len(out)}
 
 
 def _row_bytes(e: ReplyEntry) -> int:
@@ -217,7 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     }
     print(f"{args.out}: {len(en)} English + {len(zh)} Chinese replies, {summary['bytes']:,} bytes")
     print(
-        f"Chinese: {zh_counts['pairs']} TRAIN pairs, {zh_counts['distinct_replies']} distinct masked replies, {len(zh)} kept"
+        f"Chinese: {zh_counts['pairs']} TRAIN pairs, {zh_counts['too_short']} too short, "
+        f"{zh_counts['distinct_replies']} distinct masked replies, {len(zh)} kept"
     )
     print(line)
     return summary

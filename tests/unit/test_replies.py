@@ -240,3 +240,15 @@ def test_candidates_hold_the_own_reply_first_and_distinct_others() -> None:
     for q, row in enumerate(cand):
         assert pool[row[0]] == replies[q] and len(set(row.tolist())) == 10
     assert np.array_equal(candidates(replies, seed=3, n=10)[1], cand)
+
+
+def test_a_chinese_reply_that_says_too_little_is_not_a_suggestion() -> None:
+    from training.build_replies import says_something
+
+    assert not says_something("收到")
+    assert not says_something("都爱死你了")
+    assert not says_something("怎么样了呢?")
+    # Placeholders do not count: a number alone is no answer.
+    assert not says_something("订单{{Number}}呢?")
+    assert says_something("您好,请私信订单号,我们帮您查询")
+    assert says_something("请拨打{{Phone Number}}进行咨询,谢谢")
