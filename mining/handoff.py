@@ -111,21 +111,20 @@ def conversation_text(turns: Sequence[str]) -> str:
 
 def score_conversations(
     models: Mapping[str, Any],
-    thresholds: Mapping[str, float],
+    decisions: Mapping[str, Mapping[str, Any]],
     tags: Mapping[str, str],
     items: Sequence[TextItem],
-    negative_thresholds: Mapping[str, float | None] | None = None,
 ) -> list[DissatisfactionScore]:
     """P(low satisfaction) of each conversation text by the hand-over model of its language.
 
     Args:
         models: language -> model with ``predict_proba(texts) -> (n, 2)`` and ``labels`` holding
             ``low_satisfaction``.
-        thresholds: language -> the hand-over threshold its training chose.
+        decisions: language -> what its training chose (the store metadata's ``decision``):
+            ``threshold`` on P(low satisfaction), and ``negative_threshold``, the P(negative) cut
+            for the sentiment alone beside the model, absent where it chose none.
         tags: language -> store tag, reported per answer.
         items: n conversation texts (:func:`conversation_text`, masked) with their language.
-        negative_thresholds: language -> the P(negative) cut its training chose for the sentiment
-            alone beside the model, None (or missing) where it chose none.
     Returns:
         n answers in the order of ``items``; a language without a model gets ``probability`` null
         and the reason.
@@ -144,9 +143,9 @@ def score_conversations(
             out[k] = DissatisfactionScore(
                 lang=lang,
                 probability=pk,
-                threshold=thresholds[lang],
+                threshold=float(decisions[lang]["threshold"]),
                 model=tags[lang],
-                negative_threshold=(negative_thresholds or {}).get(lang),
+                negative_threshold=decisions[lang].get("negative_threshold"),
             )
     return [o for o in out if o is not None]
 

@@ -98,7 +98,7 @@ def write_kb(path: str | Path, entries: Sequence[ReplyEntry]) -> None:
 
 # --- Placeholders ---------------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")  # a {{Name}} slot of a reply; group 1 the name
 _NOT_KEY = re.compile(r"[^0-9a-z]+")
 
 # Placeholder key (see slot_key) -> the value keys tried after the key itself, in order: slot types
@@ -132,7 +132,7 @@ def slot_key(name: str) -> str:
 def placeholders(text: str) -> list[str]:
     """The placeholder names of ``text`` (``{{Order Number}}`` -> ``Order Number``), each once, in
     order of first appearance."""
-    return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
+    return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text)))
 
 
 SHOP_COLUMNS: tuple[str, ...] = ("placeholder", "value", "lang")
@@ -236,7 +236,7 @@ def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
             missing.append(m.group(1))
         return m.group(0)
 
-    return _PLACEHOLDER.sub(one, text), missing
+    return PLACEHOLDER.sub(one, text), missing
 
 
 # --- Tokens and rankers ---------------------------------------------------------------------------

@@ -66,9 +66,8 @@ class IntentRunner(LabelRunner):
         served = {str(self.specs[n].lang): n for n in self.models if self.specs[n].task == "handoff"}
         return score_conversations(
             {lang: self.models[n] for lang, n in served.items()},
-            {lang: float(self.metadata[n]["decision"]["threshold"]) for lang, n in served.items()},
+            # A model saved before negative_threshold was recorded has none: the sentiment reason off.
+            {lang: self.metadata[n]["decision"] for lang, n in served.items()},
             {lang: self.tags[n] for lang, n in served.items()},
             asked,
-            # Models saved before the choice was recorded: the sentiment reason off, as it chose on STC-3.
-            {lang: self.metadata[n]["decision"].get("negative_threshold") for lang, n in served.items()},
         )

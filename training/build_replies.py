@@ -17,7 +17,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from mining.replies import ReplyEntry, load_kb, write_kb
+from mining.replies import PLACEHOLDER, ReplyEntry, load_kb, write_kb
 from mining.text import clean, mask_pii
 from training.service_data import DATA, ReplyRow, TurnSplit, stc3_dialogues, template_key
 
@@ -29,13 +29,12 @@ EN_PER_INTENT = 60  # replies kept per Bitext intent (27 intents)
 # characters than this (placeholders not counted) are acknowledgements and chit-chat ("收到",
 # "么么哒", "都爱死你了") that a lexical ranker can put first for any message sharing a word.
 MIN_ZH_REPLY_CHARS = 8
-_SLOT = re.compile(r"\{\{[^{}]*\}\}")
 
 
 def says_something(reply: str) -> bool:
     """Whether a reply holds at least :data:`MIN_ZH_REPLY_CHARS` letters, digits or characters
     outside its placeholders."""
-    return sum(ch.isalnum() for ch in _SLOT.sub("", reply)) >= MIN_ZH_REPLY_CHARS
+    return sum(ch.isalnum() for ch in PLACEHOLDER.sub("", reply)) >= MIN_ZH_REPLY_CHARS
 
 
 # Bitext slot type -> the placeholder its value becomes in the reply and the request.

@@ -228,15 +228,17 @@ def false_entities(model: NerModel, dictionary: NerModel, messages: list[Sentenc
 
     found, base = per_message(model), per_message(dictionary)
     n = len(messages)
+
+    def rate(idx: np.ndarray) -> float:
+        return float(found[idx].mean())
+
     return {
         "n_messages": n,
-        "per_message": round(float(found.mean()), 4),
-        "per_message_ci95": bootstrap_ci(lambda i: float(found[i].mean()), n),
+        "per_message": round(rate(np.arange(n)), 4),
+        "per_message_ci95": bootstrap_ci(rate, n),
         "share_with_any": round(float((found > 0).mean()), 4),
         "dictionary_per_message": round(float(base.mean()), 4),
-        "vs_dictionary": paired_difference(
-            lambda i: float(found[i].mean()), lambda i: float(base[i].mean()), n, higher_is_better=False
-        ),
+        "vs_dictionary": paired_difference(rate, lambda i: float(base[i].mean()), n, higher_is_better=False),
     }
 
 

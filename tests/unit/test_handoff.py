@@ -101,7 +101,7 @@ def test_conversations_are_scored_by_their_languages_model_in_order() -> None:
         TextItem(text="你" * 50, lang="zh"),
         TextItem(text="y" * 10, lang="en"),
     ]
-    out = score_conversations({"en": _CountingModel()}, {"en": 0.2}, {"en": "handoff-en:v1"}, items)
+    out = score_conversations({"en": _CountingModel()}, {"en": {"threshold": 0.2}}, {"en": "handoff-en:v1"}, items)
     assert [(o.lang, o.probability, o.threshold, o.model) for o in out] == [
         ("en", 0.3, 0.2, "handoff-en:v1"),
         ("zh", None, None, None),
@@ -130,7 +130,8 @@ def test_the_sentiment_cut_is_the_libraries_without_a_model_and_the_models_besid
 def test_each_language_gets_the_sentiment_cut_of_its_own_model() -> None:
     items = [TextItem(text="x", lang="en"), TextItem(text="y", lang="zh")]
     models = {"en": _CountingModel(), "zh": _CountingModel()}
-    out = score_conversations(models, {"en": 0.2, "zh": 0.2}, {"en": "a", "zh": "b"}, items, {"zh": 0.97})
+    decisions = {"en": {"threshold": 0.2}, "zh": {"threshold": 0.2, "negative_threshold": 0.97}}
+    out = score_conversations(models, decisions, {"en": "a", "zh": "b"}, items)
     assert [(o.lang, o.negative_threshold) for o in out] == [("en", None), ("zh", 0.97)]
 
 
