@@ -17,12 +17,71 @@ from mining.settings import Settings, settings
 log = logging.getLogger("demand_mining")
 
 
+# The loggers that write a request's exception: BentoML's HTTP and gRPC servers, uvicorn's
+# fallback for an unhandled one, and this project's own.
+EXCEPTION_LOGGERS = (
+    "bentoml.serve",
+    "bentoml._internal.server.http_app",
+    "bentoml._internal.server.grpc.servicer.v1",
+    "uvicorn.error",
+    "demand_mining",
+)
+
+
+class RedactedErrors(logging.Filter):
+    """Keeps customer data out of the log lines a failed request writes.
+
+    BentoML logs every refused request with its traceback, and pydantic's message quotes the value
+    that failed (``input_value='call 138...'``), so a text over the length limit would land in the
+    log in the clear. A refusal (a validation error, or a BentoML error under 500) becomes one
+    line naming each field and rule, without the value and without a traceback: the client's
+    error, not the server's. Any other exception keeps its traceback, with e-mails, phones, cards
+    and IDs masked (:func:`mining.text.mask_pii`) in it and in the message.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from mining.text import mask_pii
+
+        message = mask_pii(record.getMessage())
+        refusal = _refusal(record.exc_info[1] if record.exc_info else None)
+        if refusal is not None:
+            record.msg, record.levelno, record.levelname = f"{message}: refused: {refusal}", logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        elif record.exc_info or record.exc_text:
+            trace = record.exc_text or logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+            record.msg, record.exc_info, record.exc_text = message, None, mask_pii(trace)
+        else:
+            record.msg = message
+        record.args = ()
+        return True
+
+
+def _refusal(exc: BaseException | None) -> str | None:
+    """The line a refused request is logged with (no input value), or ``None`` for a fault."""
+    from bentoml.exceptions import BentoMLException
+    from pydantic import ValidationError
+
+    from mining.text import mask_pii
+
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_input=False, include_url=False)
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors)
+    if isinstance(exc, BentoMLException) and int(exc.error_code) < 500:
+        return f"{int(exc.error_code)} {mask_pii(str(exc))}"
+    return None
+
+
 def service_logging() -> None:
     """Let this project's INFO lines through in a server process: BentoML sets the root logger to
     WARNING, which would drop what an operator needs to see (what each model was loaded as, the
-    gRPC port, retention). A level the user configured is left alone."""
+    gRPC port, retention). A level the user configured is left alone. The loggers that write a
+    request's exception get :class:`RedactedErrors`, once."""
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)
+    for name in EXCEPTION_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactedErrors) for f in logger.filters):
+            logger.addFilter(RedactedErrors())
 
 
 # Every dependency service gets this: BentoML's client otherwise recycles its connection pool (100 requests /

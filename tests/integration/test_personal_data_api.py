@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 
 import grpc
@@ -64,3 +65,28 @@ def test_names_and_addresses_never_reach_the_store_or_an_answer(served: Server) 
     assert len(texts_kept) == len(MESSAGES) * 2 + 2  # /events, /mine, and the two replies
     assert any("华为手机还没到" in t for t in texts_kept) and any("Sony TV" in t for t in texts_kept)
     assert sum("<NAME>" in t for t in texts_kept) >= 6 and sum("<ADDRESS>" in t for t in texts_kept) >= 4
+
+
+def test_a_refused_request_logs_the_field_and_rule_but_not_what_arrived(served: Server) -> None:
+    tag = uuid.uuid4().int % 10**8
+    phone, email = f"139{tag:08d}", f"u{tag}@example.com"
+    refused = [
+        ("/reply", {"text": f"call {phone} or {email} " + "a" * 3000}, "text: String should have at most"),
+        (
+            "/events",
+            {"events": [{"key": f"k{tag}", "user_id": "u", "type": "message", "text": phone, "ts": f"x{phone}"}]},
+            "events.0.ts: Input should be a valid datetime",
+        ),
+    ]
+    for path, body, _ in refused:
+        r = httpx.post(f"{served.url}{path}", json=body, timeout=60)
+        assert r.status_code == 400, r.text
+        assert phone not in r.text and email not in r.text, r.text
+    log = ""
+    for _ in range(50):  # the server writes its log lines as the requests end
+        log = served.log.read_text(errors="replace")
+        if all(f"refused: {rule}" in log for _, _, rule in refused):
+            break
+        time.sleep(0.1)
+    assert all(f"refused: {rule}" in log for _, _, rule in refused), log[-3000:]
+    assert phone not in log and email not in log
