@@ -16,3 +16,8 @@ def word_list(name: str) -> frozenset[str]:
     path = WORDS_DIR / f"{name}.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
     return frozenset(w for line in lines if (w := line.strip()) and not w.startswith("#"))
+
+
+def stop_words(lang: str) -> frozenset[str]:
+    """The stop words of ``lang`` ('zh', else English), from ``data/words`` (read once)."""
+    return word_list("zh_stop_words" if lang == "zh" else "en_stop_words")

@@ -19,16 +19,11 @@ from typing import Any
 from mining.limits import MAX_KEYWORDS as MAX_KEYWORDS  # re-exported for the runner
 from mining.models.spec import read_spec
 from mining.text import detect_language, normalize, require_strings, segment_words
-from mining.wordlists import word_list
+from mining.wordlists import stop_words
 
 # A content word has a letter or a CJK character, is not a stop word, and is long enough to carry
 # meaning on its own (single Chinese characters and 1-2 letter English words rarely do).
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff]")
-
-
-def stop_words(lang: str) -> frozenset[str]:
-    """The stop words of ``lang`` ('zh', else English), from ``data/words`` (read once)."""
-    return word_list("zh_stop_words" if lang == "zh" else "en_stop_words")
 
 
 def _is_content(word: str, lang: str) -> bool:

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from mining.models import aspects as aspects_module
 from mining.models.aspects import (
     AspectDictionary,
+    AspectModel,
     OpinionLexicon,
     aspect_context,
     clause_bounds,
     polarity_input,
+    zh_clauses,
 )
 from training import data
 from training.aspects_eval import score_domain
@@ -29,7 +32,7 @@ def ex(text: str, aspect: str, polarity: str, nth: int = 0) -> tuple[str, int, i
 
 def test_polarity_input_marks_the_asked_aspect() -> None:
     text = "屏幕很好，电池不行"
-    assert polarity_input(text, 5, 7, "zh") == "电池：屏幕很好，【电池】不行"
+    assert polarity_input(text, 5, 7, "zh") == "电池：【电池】不行"
     assert polarity_input("The battery is weak", 4, 11, "en") == "battery [SEP] The battery is weak"
 
 
@@ -43,11 +46,48 @@ def test_polarity_reads_the_aspects_sentence_of_a_long_review() -> None:
     assert polarity_input(text, s, s + 8, "en") == "Shipping [SEP] Shipping took 3.5 weeks!"
     s = text.index("screen")
     assert polarity_input(text, s, s + 6, "en") == "screen [SEP] the screen is fine."
-    zh = "物流很快。屏幕很好，电池不行！客服态度差"
+    zh = "物流很快。屏幕很好，但是电池不行！客服态度差"
     s = zh.index("电池")
-    assert polarity_input(zh, s, s + 2, "zh") == "电池：屏幕很好，【电池】不行！"
+    assert polarity_input(zh, s, s + 2, "zh") == "电池：但是【电池】不行"  # its clause: the screen's praise stays out
     s = zh.index("客服")
     assert polarity_input(zh, s, s + 2, "zh") == "客服：【客服】态度差"
+    zh = "电池，一天就没电了。屏幕还行"  # a clause of the aspect alone reads the next one too
+    assert polarity_input(zh, 0, 2, "zh") == "电池：【电池】，一天就没电了"
+
+
+def test_chinese_clauses_end_at_punctuation_and_at_spaces_beside_chinese() -> None:
+    def pieces(text: str) -> list[str]:
+        return [text[lo:hi] for lo, hi in zh_clauses(text)]
+
+    assert pieces("屏幕很清晰，但是电池不耐用") == ["屏幕很清晰", "但是电池不耐用"]
+    assert pieces("物流很快 包装不错!!价格1,000元,还行。") == ["物流很快", "包装不错", "价格1,000元", "还行"]
+    assert pieces("iPhone 14 Pro的屏幕3.5寸、10:30到货") == ["iPhone 14 Pro的屏幕3.5寸", "10:30到货"]
+    assert pieces("质量好") == ["质量好"] and pieces("，，") == ["，，"]
+
+
+def test_chinese_aspects_are_extracted_clause_by_clause_with_offsets_into_the_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        # the first known aspect of each text, as a model trained on one-aspect clauses would do
+        seen.extend(texts)
+        out: list[list[dict[str, object]]] = []
+        for t in texts:
+            hits = sorted((t.find(w), w) for w in ("屏幕", "电池", "物流", "了") if w in t)
+            s, w = hits[0] if hits else (0, "")
+            out.append([{"type": "ASP", "text": w, "start": s, "end": s + len(w), "score": 0.9}] if hits else [])
+        return out
+
+    monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
+    model = AspectModel.__new__(AspectModel)
+    model.lang, model.extractor = "zh", None  # type: ignore[assignment]
+    texts = ["屏幕很清晰，但是电池不耐用", "质量一般 物流很快。一天就没电了"]
+    found = model.extract(texts)
+    # 了 is a stop word: the span a tagger gives a clause without an aspect is dropped
+    assert [[texts[i][s:e] for s, e, _ in spans] for i, spans in enumerate(found)] == [["屏幕", "电池"], ["物流"]]
+    assert seen == ["屏幕很清晰", "但是电池不耐用", "质量一般", "物流很快", "一天就没电了"]
 
 
 def test_aspect_context_cuts_a_long_sentence_around_the_aspect() -> None:
@@ -307,3 +347,23 @@ def test_uncertainty_compares_each_metric_with_the_baseline_strongest_on_it() ->
     assert out["vs_baseline"]["test_polarity_accuracy"]["diff"] == 0.0  # both get every polarity right
     assert out["vs_baseline"]["test_pair_f1"]["baseline"] == "polarity"
     assert out["vs_baseline"]["test_pair_f1"]["verdict"] == "ahead"
+
+
+def test_joined_clauses_keep_every_gold_aspect_at_its_text() -> None:
+    from training.eval_aspect_clauses import join_clauses
+
+    polarity = {"屏幕": "positive", "电池": "negative", "价格": "neutral"}
+    clauses = ["屏幕很清晰", "但是电池不耐用", "价格还行"] * 3
+    rows = [
+        {"text": t, "aspects": [{"start": t.index(a), "end": t.index(a) + 2, "polarity": polarity[a]}]}
+        for t in clauses
+        for a in polarity
+        if a in t
+    ]
+    joined = join_clauses(rows, (2, 3), seed=1)
+    assert sum(len(r["aspects"]) for r in joined) == len(rows) and 3 <= len(joined) <= 5
+    for r in joined:
+        assert [polarity[r["text"][a["start"] : a["end"]]] for a in r["aspects"]] == [
+            a["polarity"] for a in r["aspects"]
+        ]
+    assert join_clauses(rows, (2, 3), seed=1) == joined

@@ -59,8 +59,7 @@ def test_save_load_round_trip_and_bad_input(extractor: KeywordExtractor, tmp_pat
 
 
 def test_stop_words_come_from_the_data_files() -> None:
-    from mining.models.keywords import stop_words
-    from mining.wordlists import WORDS_DIR, word_list
+    from mining.wordlists import WORDS_DIR, stop_words, word_list
 
     en, zh = stop_words("en"), stop_words("zh")
     assert len(en) == 201 and len(zh) == 168
