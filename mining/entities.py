@@ -9,6 +9,7 @@ from typing import Any
 from mining.attributes import find_attributes
 from mining.brands import BrandTable
 from mining.contracts import EntitySpan
+from mining.wordlists import stop_words
 
 
 def table_and_pattern_entities(text: str, brands: BrandTable) -> list[EntitySpan]:
@@ -34,6 +35,17 @@ def table_and_pattern_entities(text: str, brands: BrandTable) -> list[EntitySpan
     return found
 
 
+def is_function_word(text: str) -> bool:
+    """Whether a tagger's entity ``text`` is an English function word (``my``, ``can``, ``to``;
+    ``data/words/en_stop_words.txt``) and so names nothing. Why: the product tagger learnt from
+    titles, whose first word is the brand, and tags a review's first word as one ("my new iphone
+    14 screen cracked"); none of the 3,866 entities of the English NER sets (WNUT, product titles)
+    is one. Written all in capitals it may be a name (``US``, ``IT``) and stays. Chinese stop
+    characters are names inside entities too (中 of 中美), so Chinese is not filtered."""
+    word = text.strip()
+    return word.isascii() and not word.isupper() and word.lower() in stop_words("en")
+
+
 def entities_of(texts: Sequence[str], models: Sequence[Any], brands: BrandTable) -> list[list[EntitySpan]]:
     """For n texts of one language: each text's entities from every model in ``models`` (taggers
     of that language), the brands table and the attribute patterns, merged without overlaps (the
@@ -41,7 +53,13 @@ def entities_of(texts: Sequence[str], models: Sequence[Any], brands: BrandTable)
     from mining.models.ner import extract_entities, merge_entities
 
     # extract_entities gives dicts (training reads them too): typed once, here.
-    per_model = [[[EntitySpan(**e) for e in ents] for ents in extract_entities(m, list(texts))] for m in models]
+    per_model = [
+        [
+            [EntitySpan(**e) for e in ents if not is_function_word(e["text"])]
+            for ents in extract_entities(m, list(texts))
+        ]
+        for m in models
+    ]
     return [
         merge_entities([table_and_pattern_entities(text, brands), *(ents[j] for ents in per_model)])
         for j, text in enumerate(texts)

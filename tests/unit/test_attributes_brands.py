@@ -126,3 +126,26 @@ def test_bad_brand_tables_name_the_problem(tmp_path: pytest.TempPathFactory, row
     path.write_text(rows, encoding="utf-8")
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace("*", r"\*")):
         BrandTable.load(path)
+
+
+def test_a_tagger_entity_that_is_an_english_function_word_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mining import entities
+    from mining.models import ner
+
+    text = "My new iphone 14 from the US, my refund"
+
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        # a title-trained tagger: the first word and a few others read as brands
+        return [
+            [
+                {"type": "BRAND", "text": w, "start": t.index(w), "end": t.index(w) + len(w), "score": 0.7}
+                for w in ("My", "iphone", "US", "my", "我")
+                if w in t
+            ]
+            for t in texts
+        ]
+
+    monkeypatch.setattr(ner, "extract_entities", extract_entities)
+    found = entities.entities_of([text, "我的订单"], [object()], BrandTable([]))
+    assert [(e.text, e.source) for e in found[0] if e.type == "BRAND"] == [("iphone", "model"), ("US", "model")]
+    assert [e.text for e in found[1]] == ["我"]  # Chinese stop characters name things inside entities (中美)
