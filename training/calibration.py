@@ -22,6 +22,27 @@ THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)
 # precision an easy validation set reaches below it (Bitext's English intents reach 0.9 at any
 # threshold, so real messages unlike them got a label at 0.28).
 MIN_THRESHOLD = 0.5
+# Nor where the answers nearest the threshold are coin flips: precision over every answered text
+# hides them behind the confident ones (a two-class model right on 93% of validation would answer
+# at 0.51, where it is right about half the time). The answered validation texts of lowest
+# probability, MARGIN_SHARE of the validation set and at least MARGIN_MIN of them, must be right
+# at least this often.
+MIN_MARGINAL_PRECISION = 0.75
+MARGIN_SHARE, MARGIN_MIN = 0.05, 20
+
+
+def marginal_precision(top: np.ndarray, right: np.ndarray, threshold: float) -> float | None:
+    """Accuracy of the answered texts nearest ``threshold``: of the texts whose top probability
+    ``top`` ((n,)) is at least ``threshold``, the :data:`MARGIN_SHARE` of n (at least
+    :data:`MARGIN_MIN`) of lowest probability, with every text tied with the last of them;
+    ``right`` ((n,) bool) says which are right. ``None`` when none is answered."""
+    answered = np.flatnonzero(top >= threshold)
+    if not len(answered):
+        return None
+    k = max(MARGIN_MIN, int(np.ceil(MARGIN_SHARE * len(top))))
+    # Ties at the k-th lowest probability all count: which of equal texts is "nearest" is arbitrary.
+    cutoff = np.sort(top[answered])[min(k, len(answered)) - 1]
+    return float(right[answered[top[answered] <= cutoff]].mean())
 
 
 def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
@@ -50,8 +71,9 @@ def choose_threshold(
     p_outside_check: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The lowest top-probability threshold whose answered validation texts reach
-    ``min_precision``, at least :data:`MIN_THRESHOLD`, raised where needed so that at most
-    ``max_outside_answered`` of the out-of-domain texts ``p_outside`` get an answer.
+    ``min_precision`` and whose answers nearest it reach :data:`MIN_MARGINAL_PRECISION`
+    (:func:`marginal_precision`), at least :data:`MIN_THRESHOLD`, raised where needed so that at
+    most ``max_outside_answered`` of the out-of-domain texts ``p_outside`` get an answer.
 
     Args:
         p: (n, K) calibrated validation probabilities; y: (n,) their class ids.
@@ -61,20 +83,28 @@ def choose_threshold(
         p_outside_check: (m2, K) further such texts the threshold is not set on (see
             :func:`split_outside`); where given, ``outside_answered`` is measured on them.
     Returns:
-        ``threshold`` and, at it, ``val_precision``, ``val_coverage`` (share answered) and, with
+        ``threshold`` and, at it, ``val_precision``, ``val_marginal_precision``, ``val_coverage``
+        (share answered) and, with
         ``p_outside``, ``outside_answered`` (share of out-of-domain texts answered, 0-1) with
         ``outside_answered_on`` saying on which texts; with ``p_outside_check`` also
         ``outside_answered_fit`` (the share on the texts the threshold was set on) and both counts.
     """
     top, right = p.max(1), p.argmax(1) == y
     threshold = float(THRESHOLDS[-1])
-    for t in THRESHOLDS:
+    for t in THRESHOLDS[THRESHOLDS >= MIN_THRESHOLD]:
         kept = top >= t
-        if kept.any() and right[kept].mean() >= min_precision:
+        if (
+            kept.any()
+            and right[kept].mean() >= min_precision
+            and (marginal_precision(top, right, float(t)) or 0.0) >= MIN_MARGINAL_PRECISION
+        ):
             threshold = float(t)
             break
-    threshold = max(threshold, MIN_THRESHOLD)
-    out: dict[str, Any] = {"min_precision": min_precision, "floor": MIN_THRESHOLD}
+    out: dict[str, Any] = {
+        "min_precision": min_precision,
+        "floor": MIN_THRESHOLD,
+        "min_marginal_precision": MIN_MARGINAL_PRECISION,
+    }
     if p_outside is not None and len(p_outside):
         q = float(np.quantile(p_outside.max(1), 1 - max_outside_answered))
         # Strictly above the quantile, on the threshold grid: a text at the quantile is declined too.
@@ -93,6 +123,7 @@ def choose_threshold(
     out.update(
         threshold=threshold,
         val_precision=float(right[kept].mean()) if kept.any() else None,
+        val_marginal_precision=marginal_precision(top, right, threshold),
         val_coverage=float(kept.mean()),
     )
     return out

@@ -12,7 +12,7 @@ from mining.insight import demand_summary
 from mining.intents import INTENTS, intent_of
 from mining.models.textclf import Abstention, predict_routed
 from tests.support.fakes import FixedClassifier
-from training.calibration import choose_threshold, fit_temperature, temper
+from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_temperature, marginal_precision, temper
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,27 @@ def test_a_label_more_likely_wrong_than_right_is_never_given() -> None:
     y = np.zeros(10, dtype=int)
     rule = choose_threshold(p, y, min_precision=0.9)
     assert rule["threshold"] == 0.5 and rule["floor"] == 0.5 and rule["val_coverage"] == 0.5
+
+
+def test_a_two_class_model_right_overall_still_declines_its_coin_flips() -> None:
+    # 900 confident right answers and 100 at 0.52 of which half are right: 0.95 precision overall,
+    # so precision alone answers everything, at 0.52 too.
+    p = np.array([[0.95, 0.05]] * 900 + [[0.52, 0.48]] * 100)
+    y = np.array([0] * 950 + [1] * 50)
+    rule = choose_threshold(p, y, min_precision=0.9)
+    assert rule["threshold"] == pytest.approx(0.53) and rule["val_coverage"] == 0.9
+    assert rule["val_marginal_precision"] == 1.0 and rule["min_marginal_precision"] == MIN_MARGINAL_PRECISION
+    # Where the unsure answers are mostly right (80 of the 100 tied nearest the threshold), they are kept.
+    y_good = np.array([0] * 900 + [0] * 80 + [1] * 20)
+    kept = choose_threshold(p, y_good, min_precision=0.9)
+    assert kept["threshold"] == 0.5 and kept["val_coverage"] == 1.0 and kept["val_marginal_precision"] == 0.8
+
+
+def test_marginal_precision_reads_the_answers_nearest_the_threshold() -> None:
+    top = np.array([0.55] * 10 + [0.7] * 30 + [0.99] * 60)
+    right = np.array([False] * 10 + [True] * 90)
+    # 100 texts: the 20 nearest (MARGIN_MIN > 5% of 100) of those answered, and every text tied
+    # with the 20th (all 30 at 0.7): 30 right of 40
+    assert marginal_precision(top, right, 0.5) == 0.75
+    assert marginal_precision(top, right, 0.6) == 1.0
+    assert marginal_precision(top, right, 0.999) is None
