@@ -46,6 +46,14 @@ def test_polarity_reads_the_aspects_sentence_of_a_long_review() -> None:
     assert polarity_input(text, s, s + 8, "en") == "Shipping [SEP] Shipping took 3.5 weeks!"
     s = text.index("screen")
     assert polarity_input(text, s, s + 6, "en") == "screen [SEP] the screen is fine."
+    # English: the aspect's clause, the next one too where its own holds only stop words
+    en = "The noise cancelling is amazing but the battery only lasts 10 hours, sadly. The case, though, is 1,000 g!"
+    s = en.index("noise")
+    assert polarity_input(en, s, s + 16, "en") == "noise cancelling [SEP] The noise cancelling is amazing"
+    s = en.index("battery")
+    assert polarity_input(en, s, s + 7, "en") == "battery [SEP] the battery only lasts 10 hours"
+    s = en.index("case")
+    assert polarity_input(en, s, s + 4, "en") == "case [SEP] The case, though, is 1,000 g!"
     zh = "物流很快。屏幕很好，但是电池不行！客服态度差"
     s = zh.index("电池")
     assert polarity_input(zh, s, s + 2, "zh") == "电池：但是【电池】不行"  # its clause: the screen's praise stays out
