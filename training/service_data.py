@@ -104,10 +104,10 @@ class Dialogue:
 
 @dataclass(frozen=True)
 class LabelledTurn:
-    """One row of ``zh_turns.csv``."""
+    """One row of ``zh_turns.csv``, or the English version of one (:func:`en_stc3_turns`)."""
 
-    id: str  # stc3-{train|test}-{dialogue id}-t{turn index} or shop-{row of training.data.shopping_reviews()}
-    source: str  # stc3 or online_shopping_10_cats
+    id: str  # stc3-{train|test}-{dialogue id}-t{turn index}[-en] or shop-{row of training.data.shopping_reviews()}
+    source: str  # stc3, online_shopping_10_cats or stc3_en
     text: str  # personal data masked: <PHONE>, <EMAIL>, <ID>, <CARD>, <NUM>, <USER>, <NAME>, <ADDRESS>
     label: str
     split: TurnSplit
@@ -280,6 +280,34 @@ def zh_turns(split: TurnSplit | None = None) -> list[LabelledTurn]:
         row_split: TurnSplit = "train" if r["split"] == "train" else "test"
         if split is None or row_split == split:
             out.append(LabelledTurn(r["id"], r["source"], r["text"], r["label"], row_split))
+    return out
+
+
+def en_stc3_turns(split: TurnSplit | None = None) -> list[LabelledTurn]:
+    """English versions of the hand-labelled STC-3 turns: for each labelled Chinese customer turn
+    whose dialogue STC-3 also gives in English (its human translations of a subset),
+    the English turn at the same place, with the Chinese turn's label, split and id plus ``-en``
+    (``source`` ``stc3_en``). A dialogue whose English version has another number of turns, or
+    another sender at that place, is skipped: the turns would not be translations of each other.
+
+    Why: Bitext's English is generated and never mentions a return, an exchange or a repair; these
+    are real customers' messages in English, labelled with the guide through their originals.
+    Texts are as STC-3 gives them (not masked): mask them before keeping anything derived.
+    """
+    labelled = [t for t in zh_turns(split) if t.source == "stc3"]
+    files: tuple[TurnSplit, ...] = ("train", "test")  # STC-3's own files, named in each id
+    dialogues: dict[tuple[str, str], dict[str, Dialogue]] = {
+        (f, lang): {d.id: d for d in stc3_dialogues(f, lang)} for f in files for lang in ("zh", "en")
+    }
+    out = []
+    for t in labelled:
+        _, file, dialogue_id, turn = t.id.split("-")
+        k = int(turn.removeprefix("t"))
+        en, zh = dialogues[(file, "en")].get(dialogue_id), dialogues[(file, "zh")].get(dialogue_id)
+        if en is None or zh is None or len(en.turns) != len(zh.turns) or en.turns[k].sender != "customer":
+            continue
+        if en.turns[k].text:
+            out.append(LabelledTurn(f"{t.id}-en", "stc3_en", en.turns[k].text, t.label, t.split))
     return out
 
 
