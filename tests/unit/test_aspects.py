@@ -36,31 +36,29 @@ def test_polarity_input_marks_the_asked_aspect() -> None:
     assert polarity_input("The battery is weak", 4, 11, "en") == "battery [SEP] The battery is weak"
 
 
+def _read(text: str, aspect: str, lang: str) -> str:
+    """The polarity input of the first ``aspect`` in ``text``."""
+    s = text.index(aspect)
+    return polarity_input(text, s, s + len(aspect), lang)
+
+
 def test_polarity_reads_the_aspects_sentence_of_a_long_review() -> None:
     text = (
         "Bought it in May. Shipping took 3.5 weeks!  The battery dies by noon; the screen is fine.\nWould not buy again"
     )
-    s = text.index("battery")
-    assert polarity_input(text, s, s + 7, "en") == "battery [SEP] The battery dies by noon;"
-    s = text.index("Shipping")
-    assert polarity_input(text, s, s + 8, "en") == "Shipping [SEP] Shipping took 3.5 weeks!"
-    s = text.index("screen")
-    assert polarity_input(text, s, s + 6, "en") == "screen [SEP] the screen is fine."
+    assert _read(text, "battery", "en") == "battery [SEP] The battery dies by noon;"
+    assert _read(text, "Shipping", "en") == "Shipping [SEP] Shipping took 3.5 weeks!"
+    assert _read(text, "screen", "en") == "screen [SEP] the screen is fine."
     # English: the aspect's clause, the next one too where its own holds only stop words
     en = "The noise cancelling is amazing but the battery only lasts 10 hours, sadly. The case, though, is 1,000 g!"
-    s = en.index("noise")
-    assert polarity_input(en, s, s + 16, "en") == "noise cancelling [SEP] The noise cancelling is amazing"
-    s = en.index("battery")
-    assert polarity_input(en, s, s + 7, "en") == "battery [SEP] the battery only lasts 10 hours"
-    s = en.index("case")
-    assert polarity_input(en, s, s + 4, "en") == "case [SEP] The case, though, is 1,000 g!"
+    assert _read(en, "noise cancelling", "en") == "noise cancelling [SEP] The noise cancelling is amazing"
+    assert _read(en, "battery", "en") == "battery [SEP] the battery only lasts 10 hours"
+    assert _read(en, "case", "en") == "case [SEP] The case, though, is 1,000 g!"
     zh = "物流很快。屏幕很好，但是电池不行！客服态度差"
-    s = zh.index("电池")
-    assert polarity_input(zh, s, s + 2, "zh") == "电池：但是【电池】不行"  # its clause: the screen's praise stays out
-    s = zh.index("客服")
-    assert polarity_input(zh, s, s + 2, "zh") == "客服：【客服】态度差"
-    zh = "电池，一天就没电了。屏幕还行"  # a clause of the aspect alone reads the next one too
-    assert polarity_input(zh, 0, 2, "zh") == "电池：【电池】，一天就没电了"
+    assert _read(zh, "电池", "zh") == "电池：但是【电池】不行"  # its clause: the screen's praise stays out
+    assert _read(zh, "客服", "zh") == "客服：【客服】态度差"
+    # a clause of the aspect alone reads the next one too
+    assert _read("电池，一天就没电了。屏幕还行", "电池", "zh") == "电池：【电池】，一天就没电了"
 
 
 def test_chinese_clauses_end_at_punctuation_and_at_spaces_beside_chinese() -> None:
