@@ -103,6 +103,20 @@ def zh_clauses(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def word_start(words: Sequence[tuple[str, int, int]], start: int, end: int) -> int:
+    """``start`` moved back to the start of the word (``words``: :func:`word_spans` of the text) it
+    falls inside, where that word ends within the span: 服态度 in 客服态度 becomes 客服态度.
+
+    Why: the character tagger cuts Chinese words at the span's start (片 of 图片, 列锐度 of 系列锐度);
+    on the default model's validation clauses moving the start to the word's start took extraction
+    F1 from 0.745 to 0.759. The end is left alone: moved too, it swallowed opinion words (功能丰富).
+    """
+    for _, lo, hi in words:
+        if lo < start < hi <= end:
+            return lo
+    return start
+
+
 def zh_aspect_clause(text: str, start: int, end: int) -> tuple[int, int]:
     """[lo, hi) of the clause of ``text`` (:func:`zh_clauses`) that holds the aspect
     ``text[start:end]``, joined with the next clause where it holds nothing but the aspect
@@ -459,13 +473,15 @@ class AspectModel:
             pieces = [(i, 0, len(text)) for i, text in enumerate(texts)]
         stop = stop_words(self.lang)
         found: list[list[tuple[int, int, float]]] = [[] for _ in texts]
-        for (i, lo, _hi), ents in zip(
+        for (i, lo, hi), ents in zip(
             pieces, extract_entities(self.extractor, [texts[i][lo:hi] for i, lo, hi in pieces]), strict=True
         ):
+            spans = [(e["start"], e["end"], float(e["score"])) for e in ents if e["type"] == "ASP"]
+            if self.lang == "zh" and spans:
+                words = word_spans(texts[i][lo:hi], "zh")
+                spans = [(word_start(words, s, e), e, p) for s, e, p in spans]
             found[i] += [
-                (e["start"] + lo, e["end"] + lo, float(e["score"]))
-                for e in ents
-                if e["type"] == "ASP" and fold(str(e["text"])).strip() not in stop
+                (s + lo, e + lo, p) for s, e, p in spans if fold(texts[i][lo + s : lo + e]).strip() not in stop
             ]
         return found
 

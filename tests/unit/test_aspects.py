@@ -373,3 +373,13 @@ def test_joined_clauses_keep_every_gold_aspect_at_its_text() -> None:
             a["polarity"] for a in r["aspects"]
         ]
     assert join_clauses(rows, (2, 3), seed=1) == joined
+
+
+def test_a_span_starting_inside_a_word_starts_at_the_word() -> None:
+    from mining.models.aspects import word_start
+
+    words = [("客服", 0, 2), ("态度", 2, 4), ("很差", 4, 6)]  # 客服态度很差
+    assert word_start(words, 1, 4) == 0  # 服态度 -> 客服态度
+    assert word_start(words, 2, 4) == 2  # 态度 starts a word already
+    assert word_start(words, 1, 2) == 0  # 服 -> 客服
+    assert word_start([("功能丰富", 0, 4)], 2, 3) == 2  # the word runs past the span's end: left alone
