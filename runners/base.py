@@ -17,9 +17,11 @@ from mining.settings import Settings, settings
 log = logging.getLogger("demand_mining")
 
 
-# The loggers that write a request's exception: BentoML's HTTP and gRPC servers, uvicorn's
-# fallback for an unhandled one, and this project's own.
-EXCEPTION_LOGGERS = (
+# The loggers that write what a request carried: BentoML's HTTP and gRPC servers (a request's
+# exception), its access log (the path holds ids: GET /users/bob@example.com/profile), uvicorn's
+# fallback for an unhandled exception, and this project's own.
+REDACTED_LOGGERS = (
+    "bentoml.access",
     "bentoml.serve",
     "bentoml._internal.server.http_app",
     "bentoml._internal.server.grpc.servicer.v1",
@@ -29,7 +31,9 @@ EXCEPTION_LOGGERS = (
 
 
 class RedactedErrors(logging.Filter):
-    """Keeps customer data out of the log lines a failed request writes.
+    """Keeps customer data out of the log lines a request writes: every line's message has
+    e-mails, phones, cards and IDs masked (:func:`mining.text.mask_pii`; an access line's path
+    too), and a failed request's lines are cut down as follows.
 
     BentoML logs every refused request with its traceback, and pydantic's message quotes the value
     that failed (``input_value='call 138...'``), so a text over the length limit would land in the
@@ -74,11 +78,11 @@ def _refusal(exc: BaseException | None) -> str | None:
 def service_logging() -> None:
     """Let this project's INFO lines through in a server process: BentoML sets the root logger to
     WARNING, which would drop what an operator needs to see (what each model was loaded as, the
-    gRPC port, retention). A level the user configured is left alone. The loggers that write a
-    request's exception get :class:`RedactedErrors`, once."""
+    gRPC port, retention). A level the user configured is left alone. The loggers that write what
+    a request carried (:data:`REDACTED_LOGGERS`) get :class:`RedactedErrors`, once."""
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)
-    for name in EXCEPTION_LOGGERS:
+    for name in REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactedErrors) for f in logger.filters):
             logger.addFilter(RedactedErrors())

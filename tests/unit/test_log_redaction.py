@@ -11,7 +11,7 @@ import pytest
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from pydantic import BaseModel, Field, ValidationError
 
-from runners.base import EXCEPTION_LOGGERS, RedactedErrors, service_logging
+from runners.base import REDACTED_LOGGERS, RedactedErrors, service_logging
 
 PHONE, EMAIL = "13812345678", "bob.lee@example.com"
 
@@ -81,5 +81,5 @@ def test_plain_lines_are_masked_and_arguments_kept(logged: tuple[logging.Logger,
 def test_service_logging_filters_each_exception_logger_once() -> None:
     service_logging()
     service_logging()
-    for name in EXCEPTION_LOGGERS:
+    for name in REDACTED_LOGGERS:
         assert sum(isinstance(f, RedactedErrors) for f in logging.getLogger(name).filters) == 1, name
