@@ -214,23 +214,34 @@ def strongest_baseline(baselines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def served_predictor(model: AspectModel, labels: Sequence[str]) -> Predictor:
-    """Rows -> (spans, polarity per span, polarity per gold aspect) of an aspect model as it serves."""
+def reading_predictor(
+    extract: Callable[[list[str]], list[list[tuple[int, int, float]]]],
+    classify: Callable[[list[tuple[str, int, int]]], np.ndarray],
+    labels: Sequence[str],
+) -> Predictor:
+    """Rows -> (spans, polarity per span, polarity per gold aspect) of an extractor (texts -> spans
+    per text, as :meth:`AspectModel.extract`) and a polarity classifier ((text, start, end) aspects
+    -> (n, len(labels)) probabilities, as :meth:`AspectModel.classify`)."""
 
     def predict(rows: Sequence[dict[str, Any]]) -> Predicted:
         texts = [r["text"] for r in rows]
-        spans = [[(s, e) for s, e, _ in found] for found in model.extract(texts)]
+        spans = [[(s, e) for s, e, _ in found] for found in extract(texts)]
         flat = [(t, s, e) for t, sp in zip(texts, spans) for s, e in sp]
-        p_spans = model.classify(flat).argmax(1) if flat else np.zeros(0, dtype=int)
+        p_spans = classify(flat).argmax(1) if flat else np.zeros(0, dtype=int)
         span_pol, k = [], 0
         for sp in spans:
             span_pol.append([labels[int(i)] for i in p_spans[k : k + len(sp)]])
             k += len(sp)
         gold = [(t, s, e) for t, s, e, _ in examples(rows)]
-        gold_pol = [labels[int(i)] for i in model.classify(gold).argmax(1)] if gold else []
+        gold_pol = [labels[int(i)] for i in classify(gold).argmax(1)] if gold else []
         return spans, span_pol, gold_pol
 
     return predict
+
+
+def served_predictor(model: AspectModel, labels: Sequence[str]) -> Predictor:
+    """Rows -> (spans, polarity per span, polarity per gold aspect) of an aspect model as it serves."""
+    return reading_predictor(model.extract, model.classify, labels)
 
 
 def published_block(metrics: dict[str, Any]) -> dict[str, Any]:

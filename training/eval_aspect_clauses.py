@@ -23,14 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from mining.models.aspects import CONTEXT_CHARS, AspectModel, aspect_context
+from mining.models.aspects import CONTEXT_CHARS, AspectModel, aspect_context, zh_marked
 from training import data
 from training.aspects_eval import (
     HEADLINE_STATISTICS,
-    Predicted,
     Predictor,
-    examples,
     item_scores,
+    reading_predictor,
     score_domain,
     served_predictor,
 )
@@ -66,28 +65,17 @@ def whole_text_reading(model: AspectModel) -> Predictor:
     whole text, and polarity over the aspect's sentence (:func:`aspect_context`)."""
     from mining.models.ner import extract_entities
 
-    def polarity(texts_spans: Sequence[tuple[str, int, int]]) -> list[str]:
-        inputs = []
-        for text, s, e in texts_spans:
-            lo, hi = aspect_context(text, s, e, CONTEXT_CHARS["zh"])
-            inputs.append(f"{text[s:e]}：{text[lo:s]}【{text[s:e]}】{text[e:hi]}")
-        p = model.abstention.apply(model.polarity.predict_proba(inputs)) if inputs else np.zeros((0, 1))
-        return [model.labels[int(i)] for i in p.argmax(1)]
-
-    def predict(rows: Sequence[dict[str, Any]]) -> Predicted:
-        texts = [r["text"] for r in rows]
-        spans = [
-            [(e["start"], e["end"]) for e in ents if e["type"] == "ASP"]
+    def extract(texts: list[str]) -> list[list[tuple[int, int, float]]]:
+        return [
+            [(e["start"], e["end"], float(e["score"])) for e in ents if e["type"] == "ASP"]
             for ents in extract_entities(model.extractor, texts)
         ]
-        flat = polarity([(t, s, e) for t, sp in zip(texts, spans, strict=True) for s, e in sp])
-        span_pol, k = [], 0
-        for sp in spans:
-            span_pol.append(flat[k : k + len(sp)])
-            k += len(sp)
-        return spans, span_pol, polarity([(t, s, e) for t, s, e, _ in examples(rows)])
 
-    return predict
+    def classify(aspects: list[tuple[str, int, int]]) -> np.ndarray:
+        inputs = [zh_marked(t, s, e, *aspect_context(t, s, e, CONTEXT_CHARS["zh"])) for t, s, e in aspects]
+        return model.abstention.apply(model.polarity.predict_proba(inputs))
+
+    return reading_predictor(extract, classify, model.labels)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -168,6 +168,13 @@ def en_aspect_clause(text: str, start: int, end: int) -> tuple[int, int]:
     return c_lo, c_hi
 
 
+def zh_marked(text: str, start: int, end: int, lo: int, hi: int) -> str:
+    """The Chinese polarity input of the aspect ``text[start:end]`` read in ``text[lo:hi]``: the
+    aspect first, then the context with the aspect bracketed in 【】."""
+    aspect = text[start:end]
+    return f"{aspect}：{text[lo:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:hi]}"
+
+
 def polarity_input(text: str, start: int, end: int, lang: str) -> str:
     """The polarity classifier's input for the aspect ``text[start:end]``: the aspect and its
     clause: for Chinese :func:`zh_aspect_clause`, for English :func:`en_aspect_clause` (another
@@ -180,7 +187,7 @@ def polarity_input(text: str, start: int, end: int, lang: str) -> str:
     aspect = text[start:end]
     if lang == "zh":
         lo, hi = zh_aspect_clause(text, start, end)
-        return f"{aspect}：{text[lo:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:hi]}"
+        return zh_marked(text, start, end, lo, hi)
     if lang == "en":
         lo, hi = en_aspect_clause(text, start, end)
     else:
