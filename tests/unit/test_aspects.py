@@ -383,3 +383,34 @@ def test_a_span_starting_inside_a_word_starts_at_the_word() -> None:
     assert word_start(words, 2, 4) == 2  # 态度 starts a word already
     assert word_start(words, 1, 2) == 0  # 服 -> 客服
     assert word_start([("功能丰富", 0, 4)], 2, 3) == 2  # the word runs past the span's end: left alone
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("结构难免复杂", (0, 3), "结构"),  # 难免 is an adverb: its head is the opinion, cut off
+        ("预算五千左右", (0, 3), "预算"),  # a numeral
+        ("声音的也比大", (0, 3), "声音"),  # a trailing particle
+        ("屏幕大了一点", (0, 4), "屏幕大"),
+        ("原装皮套很好", (0, 3), "原装皮"),  # 皮套 is a noun: the aspect may go on, left alone
+        ("参数平平", (1, 3), "数平"),  # fewer than two characters would be left: left alone
+        ("声音", (0, 2), "声音"),  # ends at a word's end
+        ("的", (0, 1), "的"),  # a span is never emptied
+    ],
+)
+def test_a_span_ending_inside_a_word_that_is_no_noun_ends_before_it(
+    text: str, span: tuple[int, int], expected: str
+) -> None:
+    from mining.models.aspects import word_end, word_spans
+
+    start, end = span
+    assert text[start : word_end(word_spans(text, "zh"), start, end, text)] == expected
+
+
+def test_a_word_unknown_to_the_dictionary_is_never_cut_off() -> None:
+    from mining.models.aspects import word_end, zh_word_tag
+
+    assert zh_word_tag("难免") is not None and zh_word_tag("声大") is None
+    # jieba's HMM made 声大 a word in 快门声大且沉重: its tag is unknown, so the span keeps 声.
+    assert word_end([("快门", 0, 2), ("声大", 2, 4)], 0, 3, "快门声大") == 3
+    assert word_end([("结构", 0, 2), ("难免", 2, 4)], 0, 3, "结构难免") == 2
