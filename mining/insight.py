@@ -90,13 +90,39 @@ class Demand(BaseModel):
         description="capacities, screen sizes, storage, weights, volumes, sizes, counts named"
     )
     aspects: list[AspectSpan] = Field(
-        description="the aspects the text judges, each with its polarity (as POST /aspects gives them); "
+        description="the aspects the text judges, each with its polarity (as POST /aspects gives them, less a "
+        "piece of a brand or product named in `entities` and an opinion word read inside one); "
         "empty when none is found or no aspects model exists for the language"
     )
     summary: str = Field(
         description="one line in the text's language, e.g. '顾客想要华为（属性：20000毫安）' or 'customer complains about Samsung (aspects battery negative, "
         "noise cancelling positive)'"
     )
+
+
+def outside_names(aspects: Sequence[AspectSpan], names: Sequence[EntitySpan]) -> list[AspectSpan]:
+    """``aspects`` without those that are a piece of a name in ``names`` (brands, products, models:
+    松鼠 of 三只松鼠), and without an opinion word read inside a name (小 of 小米 is no judgement of
+    噪音 in 小米扫地机器人噪音太大了).
+
+    Why: the aspect tagger and the opinion lexicon read characters, not names; the entities of the
+    same text know where a name runs. An aspect that is a whole name or holds one (格力空调) stays.
+    """
+
+    def inside(start: int, end: int) -> bool:
+        return any(n.start <= start and end <= n.end and n.end - n.start > end - start for n in names)
+
+    def overlaps(start: int, end: int) -> bool:
+        return any(start < n.end and n.start < end for n in names)
+
+    out = []
+    for a in aspects:
+        if inside(a.start, a.end):
+            continue
+        if a.opinion is not None and overlaps(a.opinion.start, a.opinion.end):
+            a = a.model_copy(update={"opinion": None})
+        out.append(a)
+    return out
 
 
 def demand_summary(
@@ -120,11 +146,13 @@ def demand_summary(
         positive: probability of positive sentiment, 0-1, or None.
         entities: the NER runner's spans, in text order; those scoring below ``min_entity_score``
             (a model entity's lowest tag posterior; table and pattern matches score 1) are left out.
-        aspects: the aspects runner's spans, in text order; the summary names the first
-            ``n_aspects`` distinct (aspect, polarity) pairs.
+        aspects: the aspects runner's spans, in text order, less what lies inside a name
+            (:func:`outside_names`); the summary names the first ``n_aspects`` distinct
+            (aspect, polarity) pairs.
     """
     intent = intent_of(text, lang, positive)
     kept = [e for e in entities if e.score >= min_entity_score]
+    aspects = outside_names(aspects, [e for e in kept if e.type in TARGET_TYPES])
     targets: list[str] = []
     for kind in TARGET_TYPES:
         targets += [e.text for e in kept if e.type == kind and e.text not in targets]

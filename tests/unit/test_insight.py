@@ -42,25 +42,30 @@ def test_intent_rules(text: str, lang: str, positive: float | None, intent: str)
     assert intent_of(text, lang, positive) == intent
 
 
-def _aspect(aspect: str, polarity: Literal["positive", "negative", "neutral"]) -> AspectSpan:
-    return AspectSpan(aspect=aspect, polarity=polarity, start=0, end=len(aspect), score=0.9, opinion=None)
+def _aspect(aspect: str, polarity: Literal["positive", "negative", "neutral"], within: str = "") -> AspectSpan:
+    """An aspect at its first place in ``within`` (default: at 0)."""
+    start = max(within.find(aspect), 0)
+    return AspectSpan(aspect=aspect, polarity=polarity, start=start, end=start + len(aspect), score=0.9, opinion=None)
 
 
-def _entity(type_: str, text: str, score: float = 1.0) -> EntitySpan:
-    return EntitySpan(type=type_, text=text, start=0, end=len(text), score=score)
+def _entity(type_: str, text: str, score: float = 1.0, within: str = "") -> EntitySpan:
+    """An entity at its first place in ``within`` (default: at 0)."""
+    start = max(within.find(text), 0)
+    return EntitySpan(type=type_, text=text, start=start, end=start + len(text), score=score)
 
 
 def test_demand_summary_reads_the_parts() -> None:
-    aspects = [_aspect("sound", "negative"), _aspect("picture", "positive"), _aspect("sound", "negative")]
+    text = "Looking for a Samsung 65 in TV with better sound; the picture of my old one is great"
+    aspects = [_aspect("sound", "negative", text), _aspect("picture", "positive", text), _aspect("sound", "negative")]
     s = demand_summary(
-        "Looking for a Samsung 65 in TV with better sound; the picture of my old one is great",
+        text,
         "en",
         "Televisions",
         0.5,
         [
-            _entity("PRODUCT", "Looking", 0.6),  # below the entity score floor
-            _entity("BRAND", "Samsung"),
-            _entity("SCREEN", "65 in"),
+            _entity("PRODUCT", "Looking", 0.6, text),  # below the entity score floor
+            _entity("BRAND", "Samsung", 1.0, text),
+            _entity("SCREEN", "65 in", 1.0, text),
         ],
         aspects,
     )
@@ -153,3 +158,24 @@ def test_marginal_precision_reads_the_answers_nearest_the_threshold() -> None:
     assert marginal_precision(top, right, 0.5) == 0.75
     assert marginal_precision(top, right, 0.6) == 1.0
     assert marginal_precision(top, right, 0.999) is None
+
+
+def test_a_piece_of_a_name_is_no_aspect_and_holds_no_opinion() -> None:
+    from mining.contracts import OpinionSpan
+
+    text = "三只松鼠的坚果很新鲜，小米扫地机器人噪音太大了"
+    brands = [_entity("BRAND", "三只松鼠", within=text), _entity("BRAND", "小米", within=text)]
+    piece = _aspect("松鼠", "positive", text)  # inside 三只松鼠
+    nuts = _aspect("坚果", "positive", text)
+    start = text.index("小米")
+    noise = _aspect("噪音", "negative", text).model_copy(
+        update={"opinion": OpinionSpan(text="小", start=start, end=start + 1, polarity="negative")}
+    )
+    whole = _aspect("三只松鼠", "positive", text)  # a whole name may be judged
+    s = demand_summary(text, "zh", None, 0.4, brands, [whole, piece, nuts, noise])
+    assert [a.aspect for a in s.aspects] == ["三只松鼠", "坚果", "噪音"]
+    assert s.aspects[2].opinion is None and s.aspects[2].polarity == "negative"
+    # Without the names nothing is dropped: the rule reads the entities, not the characters.
+    assert [a.aspect for a in demand_summary(text, "zh", None, 0.4, [], [piece, noise]).aspects] == ["松鼠", "噪音"]
+    low = [e.model_copy(update={"score": 0.3}) for e in brands]  # entities under the score floor count for nothing
+    assert len(demand_summary(text, "zh", None, 0.4, low, [piece]).aspects) == 1
