@@ -300,10 +300,16 @@ def search_field(example: str = "lr=1e-4,2e-4,4e-4") -> Any:
     )  # fmt: skip
 
 
+# Settings that decide which rows train, validate and test: the data is read once, before the
+# search, so a candidate could not change them (a search over them would fit the same data twice).
+DATA_SETTINGS = frozenset({"max_train_samples", "seed", "lang", "data", "dataset"})
+
+
 def search_grid(cfg: Any, spec: str) -> list[dict[str, Any]]:
     """Every combination of the settings in ``spec`` (``name=v1,v2;name2=v3``), each value parsed
     as the type of ``cfg``'s current value; in the order written (the first combination wins ties).
-    Raises ValueError naming the setting on an unknown field, an empty list or an unparsable value."""
+    Raises ValueError naming the setting on an unknown field, an on/off flag, a setting of the data
+    (:data:`DATA_SETTINGS`), an empty list or an unparsable value."""
     axes: list[tuple[str, list[Any]]] = []
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         name, sep, values = part.partition("=")
@@ -313,6 +319,10 @@ def search_grid(cfg: Any, spec: str) -> list[dict[str, Any]]:
         kind = type(getattr(cfg, name))
         if kind is bool:
             raise ValueError(f"--search: {name} is an on/off flag; run with and without it instead")
+        if name in DATA_SETTINGS:
+            raise ValueError(
+                f"--search: {name} sets the data, which is read once before the search; run once per value"
+            )
         try:
             parsed = [kind(v.strip()) for v in values.split(",") if v.strip()]
         except ValueError as e:

@@ -40,6 +40,7 @@ def test_grid_is_every_combination_in_written_order() -> None:
         ("lr=", "no values"),
         ("ensemble=0,1", "on/off"),
         ("search=x", "search=x"),
+        ("seed=1,2", "sets the data"),  # the splits are drawn once, before the search
     ],
 )
 def test_bad_specs_are_refused_with_the_setting_named(spec: str, says: str) -> None:
