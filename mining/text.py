@@ -176,6 +176,13 @@ _PHONE = re.compile(
     r"|\+\d(?:[ .-]?\d){7,14})(?!\d)(?![.-]\d)"
 )
 # Digit groups with one space, hyphen or dot between them: "4111 1111-1111.1111", "12.5".
+# A number the customer calls a card ("卡号 6222...", "card number 1234 ..."): masked whatever its
+# checksum, since a mistyped card number is still a card number. 12-19 digits in groups.
+_CARD_CUE = re.compile(
+    r"(?:卡号|银行卡|信用卡|储蓄卡|借记卡|\bcard(?:\s*(?:number|no\.?|num|#))?)"
+    r"\s*(?:是|为|[:：#])?\s*(?P<number>(?<!\d)\d(?:[ -]?\d){11,18})(?!\d)",
+    re.IGNORECASE,
+)
 _DIGIT_RUN = re.compile(r"\d+(?:[ .-]\d+)*")
 _DIGIT_GROUP = re.compile(r"\d+")
 CARD_DIGITS = (13, 19)  # card number lengths (ISO/IEC 7812), digits
@@ -239,9 +246,15 @@ def _pattern_spans(pattern: re.Pattern[str], placeholder: str) -> Callable[[str]
     return lambda text: [(m.start(), m.end(), placeholder) for m in pattern.finditer(text)]
 
 
+def _cued_card_spans(text: str) -> list[Span]:
+    """Numbers of 12-19 digits right after a word that names a card (:data:`_CARD_CUE`)."""
+    return [(m.start("number"), m.end("number"), "<CARD>") for m in _CARD_CUE.finditer(text)]
+
+
 # Each step sees the text with the earlier steps' placeholders in it.
 _STEPS = (
     _pattern_spans(_EMAIL, "<EMAIL>"),
+    _cued_card_spans,
     _pattern_spans(_CN_ID, "<ID>"),
     _pattern_spans(_CN_MOBILE, "<PHONE>"),
     _card_spans,
@@ -277,7 +290,8 @@ def mask_pii(text: str) -> str:
     Placeholders are ``<EMAIL>``, ``<ID>``, ``<CARD>`` and ``<PHONE>``. Applied before any customer
     text is logged or stored; the models never need these values to judge a text. Numbers are
     masked whatever they are glued to (letters, CJK, punctuation); card numbers follow
-    :func:`_card_spans` (13-19 digits, Luhn-valid, no part of a longer digit group).
+    :func:`_card_spans` (13-19 digits, Luhn-valid, no part of a longer digit group), and any
+    number of 12-19 digits the text calls a card (``卡号``, ``card number``) is one too.
     """
     return _mask(text, None)[0]
 

@@ -328,3 +328,33 @@ def test_guard_analysis_masks_every_string_and_keeps_the_rest() -> None:
             {"type": "MODEL", "text": "ref-<CARD>"},
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        (f"我的卡号{NOT_CARD}被扣了两次钱", "我的卡号<CARD>被扣了两次钱"),  # no checksum, but called a card
+        ("卡号：6222 0212 3456 7890 123", "卡号：<CARD>"),  # not cut into a phone and a rest
+        ("银行卡是6217 0000 1000 1234 567", "银行卡是<CARD>"),
+        (f"card number {NOT_CARD} please", "card number <CARD> please"),
+        ("Card no. 1234-5678-9012-3456", "Card no. <CARD>"),
+        ("credit card: 123456789012", "credit card: <CARD>"),  # 12 digits
+    ],
+)
+def test_a_number_the_text_calls_a_card_is_masked_whatever_its_checksum(raw: str, masked: str) -> None:
+    assert mask_pii(raw) == masked
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"order {NOT_CARD} where is it",  # no card word: an order number stays for the slots
+        "订单号 2023120512345 的快递",
+        "card 2 of 3",  # too short
+        "my card ending 1234",
+        "card number 12345678901234567890123",  # 23 digits: no card length
+        "scorecard 123456789012345",  # card inside another word
+    ],
+)
+def test_numbers_not_called_a_card_or_of_no_card_length_stay(raw: str) -> None:
+    assert mask_pii(raw) == raw
