@@ -339,9 +339,17 @@ def test_guard_analysis_masks_every_string_and_keeps_the_rest() -> None:
         (f"card number {NOT_CARD} please", "card number <CARD> please"),
         ("Card no. 1234-5678-9012-3456", "Card no. <CARD>"),
         ("credit card: 123456789012", "credit card: <CARD>"),  # 12 digits
+        ("账号 6222021234567890", "账号 <CARD>"),  # a bank account
+        ("my ssn is 123-45-6789", "my ssn is <ID>"),
+        ("护照号E12345678", "护照号<ID>"),
+        ("passport number: G12345678 thanks", "passport number: <ID> thanks"),
+        ("phone 5551234567", "phone <PHONE>"),  # no grouping, no +: only the word says it
+        ("my phone number is 5551234567", "my phone number is <PHONE>"),
+        ("call me at 5551234567", "call me at <PHONE>"),
+        ("我的QQ是123456789", "我的QQ是<PHONE>"),
     ],
 )
-def test_a_number_the_text_calls_a_card_is_masked_whatever_its_checksum(raw: str, masked: str) -> None:
+def test_a_number_the_text_names_is_masked_whatever_its_form(raw: str, masked: str) -> None:
     assert mask_pii(raw) == masked
 
 
@@ -354,7 +362,13 @@ def test_a_number_the_text_calls_a_card_is_masked_whatever_its_checksum(raw: str
         "my card ending 1234",
         "card number 12345678901234567890123",  # 23 digits: no card length
         "scorecard 123456789012345",  # card inside another word
+        "call about order 12345678",  # the number must follow the word at once
+        "my order number is 123456789012",
+        "phone 14 pro",
+        "iphone 123456789",
+        "QQ 12345",  # too short for a number
+        "手机6s",
     ],
 )
-def test_numbers_not_called_a_card_or_of_no_card_length_stay(raw: str) -> None:
+def test_numbers_not_named_or_of_no_such_length_stay(raw: str) -> None:
     assert mask_pii(raw) == raw
