@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import grpc
@@ -98,6 +99,8 @@ def test_acknowledged_events_survive_sigkill(guarded: Server) -> None:
                 if r.status_code == 200:
                     with lock:
                         acked.extend(x["key"] for x in r.json()["results"])
+                elif r.status_code == 503:  # overloaded: a client waits as told (at most 1 s here)
+                    time.sleep(min(float(r.headers.get("retry-after", "1")), 1.0))
 
     threads = [threading.Thread(target=post, args=(w,)) for w in range(4)]
     for t in threads:
@@ -113,11 +116,15 @@ def test_acknowledged_events_survive_sigkill(guarded: Server) -> None:
     stored = open_store(guarded.store).keys()  # type: ignore[attr-defined]
     assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged events lost"
     guarded.start()  # same store, restarted
+    # The user with the most acknowledged events: on a busy machine one worker may have had none
+    # acknowledged before the kill (its user then rightly has no profile).
+    per_worker = Counter(k.split("-")[1] for k in acked)
+    worker, n_acked = per_worker.most_common(1)[0]
     deadline = time.monotonic() + 30
     while True:  # a client retries a 503 after its Retry-After; anything else must be the profile
-        r = httpx.get(f"{guarded.url}/users/c0/profile", headers={"X-API-Key": KEY}, timeout=30)
+        r = httpx.get(f"{guarded.url}/users/c{worker}/profile", headers={"X-API-Key": KEY}, timeout=30)
         if r.status_code != 503 or time.monotonic() > deadline:
             break
         time.sleep(float(r.headers.get("retry-after", "1")))
     assert r.status_code == 200, f"{r.status_code}: {r.text}"
-    assert r.json()["n_events"] >= len([k for k in acked if k.startswith("crash-0-")])
+    assert r.json()["n_events"] >= n_acked
