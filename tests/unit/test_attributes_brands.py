@@ -149,3 +149,23 @@ def test_a_tagger_entity_that_is_an_english_function_word_is_dropped(monkeypatch
     found = entities.entities_of([text, "我的订单"], [object()], BrandTable([]))
     assert [(e.text, e.source) for e in found[0] if e.type == "BRAND"] == [("iphone", "model"), ("US", "model")]
     assert [e.text for e in found[1]] == ["我"]  # Chinese stop characters name things inside entities (中美)
+
+
+@pytest.mark.parametrize(
+    ("entity_type", "text", "dropped"),
+    [
+        ("BRAND", "😀", True),  # a short text's first token, read as a brand
+        ("BRAND", "2023", True),
+        ("PRODUCT", "!!", True),
+        ("BRAND", "3M", False),  # a letter makes a name possible
+        ("ORG", "中美", False),
+        ("SIZE", '27 "', False),  # measures are digits by nature
+        ("COUNT", "2", False),
+        ("MODEL", "1000", False),
+        ("BRAND", "my", True),  # a function word (above)
+    ],
+)
+def test_a_tagger_name_without_a_letter_names_nothing(entity_type: str, text: str, dropped: bool) -> None:
+    from mining.entities import names_nothing
+
+    assert names_nothing(entity_type, text) is dropped
