@@ -29,6 +29,7 @@ import torch
 
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
+from mining.text import traditional_to_simplified
 from mining.wordlists import stop_words, word_list
 
 POLARITIES = ("negative", "neutral", "positive")
@@ -252,11 +253,17 @@ _NEGATION_REACH = 3
 
 
 def fold(text: str) -> str:
-    """``text`` with each character NFKC-folded and lower-cased where that keeps it one character
-    (ＧＲＥＡＴ -> great), so offsets into the folded text are offsets into ``text``."""
+    """``text`` with each character NFKC-folded, lower-cased and, if Traditional Chinese, made
+    Simplified (:func:`mining.text.traditional_to_simplified`) where that keeps it one character
+    (ＧＲＥＡＴ -> great, 電池 -> 电池), so offsets into the folded text are offsets into ``text``
+    and jieba, the stop words and the opinion lexicon read the script they were made for."""
+    if text.isascii():
+        return text.lower()
+    simplified = traditional_to_simplified()
     out = []
     for ch in text:
         f = unicodedata.normalize("NFKC", ch).lower()
+        f = simplified.get(ord(f), f) if len(f) == 1 else f
         out.append(f if len(f) == 1 else ch)
     return "".join(out)
 

@@ -21,10 +21,25 @@ from training.dedup import dedup_key, deduplicate_labelled, duplicate_clusters
         ("zero\u200bwidth", "zerowidth"),
         ("ﬁne", "fine"),  # compatibility ligature
         ("", ""),
+        ("這個手機電池不耐用", "这个手机电池不耐用"),  # Traditional characters read as Simplified
+        ("衣服質量很差，退貨！", "衣服质量很差,退货!"),
+        ("显著著名的干部", "显著著名的干部"),  # Simplified text stays as it is
+        ("Apple 蘋果 ipad", "Apple 苹果 ipad"),
     ],
 )
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
+
+
+def test_traditional_characters_keep_their_offsets() -> None:
+    from mining.text import normalize_with_offsets, traditional_to_simplified
+
+    table = traditional_to_simplified()
+    assert len(table) > 4000 and all(len(v) == 1 for v in table.values())
+    assert ord("这") not in table  # a Simplified character is never changed
+    text = "這家酒店的服務非常好"
+    out, src = normalize_with_offsets(text)
+    assert out == "这家酒店的服务非常好" and src == [(i, i + 1) for i in range(len(text))]
 
 
 @pytest.mark.parametrize(
