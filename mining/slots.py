@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from mining.contracts import EntitySpan
-from mining.text import ADDRESS_PLACEHOLDER, NAME_PLACEHOLDER, _card_spans, mask_pii
+from mining.text import ADDRESS_PLACEHOLDER, NAME_PLACEHOLDER, _card_spans, as_simplified, mask_pii
 from mining.wordlists import word_list
 
 SLOT_TYPES = (
@@ -481,9 +481,10 @@ def extract_slots(text: str, lang: str, entities: Sequence[EntitySpan] = ()) -> 
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     zh = lang == "zh"
-    candidates = _ids(text) + _group_spans(_AMOUNT, text, "amount", 0)
-    candidates += _addresses(text, zh) + _names(text, zh) + _places(text, zh)
-    candidates += _account_types(text, zh) + _group_spans(_SIZE, text, "size", 6) + _entity_slots(text, entities)
+    read = as_simplified(text)  # the rules' cue words and place names are Simplified
+    candidates = _ids(read) + _group_spans(_AMOUNT, read, "amount", 0)
+    candidates += _addresses(read, zh) + _names(read, zh) + _places(read, zh)
+    candidates += _account_types(read, zh) + _group_spans(_SIZE, read, "size", 6) + _entity_slots(read, entities)
     taken: list[_Cand] = []
     for cand in sorted(candidates, key=lambda c: (c[0], c[1] - c[2], c[1])):
         _, start, end, _ = cand
@@ -531,8 +532,9 @@ def personal_spans(text: str, names: Sequence[str] = ()) -> list[tuple[int, int,
         merged into one, an address where any of them is one.
     """
     zh = bool(_CJK.search(text))
-    spans = [(s, e, "address") for _, s, e, _ in _addresses(text, zh)]
-    spans += [(s, e, "person_name") for _, s, e, _ in _names(text, zh)]
+    read = as_simplified(text)
+    spans = [(s, e, "address") for _, s, e, _ in _addresses(read, zh)]
+    spans += [(s, e, "person_name") for _, s, e, _ in _names(read, zh)]
     for name in {n.strip() for n in names if len(n.strip()) >= 2}:
         spans += [(m.start(), m.end(), "person_name") for m in re.finditer(re.escape(name), text, re.IGNORECASE)]
     merged: list[tuple[int, int, str]] = []

@@ -57,6 +57,13 @@ def traditional_to_simplified() -> dict[int, str]:
     return table
 
 
+def as_simplified(text: str) -> str:
+    """``text`` with its Traditional Chinese characters made Simplified (:func:`traditional_to_simplified`)
+    and nothing else, so every offset into it is an offset into ``text``: for rules written with
+    Simplified cue words (订单号, 发票) that report offsets into the text as sent."""
+    return text if text.isascii() else text.translate(traditional_to_simplified())
+
+
 def normalize(text: str) -> str:
     """Canonical form of a text: NFKC, Traditional Chinese characters as Simplified, markup and
     control characters removed, whitespace collapsed.

@@ -370,3 +370,14 @@ def test_chinese_amounts_in_numerals_and_units(text: str, amounts: list[str]) ->
 )
 def test_chinese_places_inside_handles_and_organisations_are_not_places(text: str, places: list[str]) -> None:
     assert [t for k, t in _found(text, "zh") if k in ("city", "country")] == places
+
+
+def test_a_message_in_traditional_characters_gets_the_same_slots_at_its_own_offsets() -> None:
+    simplified, traditional = (
+        "发票抬头开错了，发票号 12345678，寄到台北市",
+        "發票抬頭開錯了，發票號 12345678，寄到臺北市",
+    )
+    got = [(s.type, s.start, s.end) for s in extract_slots(traditional, "zh")]
+    assert got == [(s.type, s.start, s.end) for s in extract_slots(simplified, "zh")]
+    assert [s.text for s in extract_slots(traditional, "zh")] == ["12345678", "臺北市"]  # as sent
+    assert mask_personal("我叫張偉，地址是北京市朝陽區建國路88號") == "我叫<NAME>，地址是<ADDRESS>"
