@@ -41,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mining.contracts import DissatisfactionScore, LabelResult, TextItem
-from mining.text import clean
+from mining.text import as_simplified, clean
 from mining.wordlists import word_list
 
 # The intent that is itself a request for a person: like one in the text, it needs no threshold.
@@ -154,10 +154,11 @@ def asks_for_human(text: str, lang: str) -> bool:
     """Whether ``text`` asks for a person (转人工, 找你们经理, "speak to someone", ...).
 
     Args:
-        text: one customer message (cleaned or not: cues hold no personal data).
+        text: one customer message (cleaned or not: cues hold no personal data; Traditional
+            characters read as Simplified, 轉人工 as 转人工).
         lang: ``zh`` for the Chinese cues; anything else reads the English ones.
     """
-    return bool(_human_pattern("zh" if lang == "zh" else "en").search(text))
+    return bool(_human_pattern("zh" if lang == "zh" else "en").search(as_simplified(text)))
 
 
 def score_features(signals: HandoffSignals) -> dict[str, float]:

@@ -21,6 +21,7 @@ import functools
 import re
 from typing import Literal
 
+from mining.text import as_simplified
 from mining.wordlists import word_list
 
 Intent = Literal["question", "order_status", "return_refund", "complaint", "praise", "request", "neutral"]
@@ -92,7 +93,7 @@ def intent_of(
     """The intent of one customer text (see the module docstring for the meanings and order).
 
     Args:
-        text: the text as sent.
+        text: the text as sent (Traditional characters read as Simplified, the cues' script).
         lang: ``zh`` or ``en``: picks the wording rules.
         positive: probability of positive sentiment from the language's model, 0-1; None when no
             sentiment is known (then a text without wording cues is ``neutral``).
@@ -101,6 +102,7 @@ def intent_of(
         rhetorical_below: a clause in question form in a text this negative is rhetorical: a complaint.
     """
     lang = "zh" if lang == "zh" else "en"
+    text = as_simplified(text)
     if cue_pattern("return", lang).search(text):
         return "return_refund"
     if cue_pattern("order_content", lang).search(text) or any(

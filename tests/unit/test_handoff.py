@@ -214,6 +214,7 @@ def test_signals_are_validated() -> None:
         ("我要人工客服，机器人说不清楚", "zh"),
         ("你们的投诉电话是多少", "zh"),
         ("解决不了我就找你们经理", "zh"),
+        ("能不能幫我轉人工？", "zh"),  # Traditional characters
         ("I want to speak to someone about my order", "en"),
         ("Can I talk with a real person please", "en"),
         ("please connect me to a human agent", "en"),

@@ -30,6 +30,7 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("Where is my order? It still has not shipped.", "en", 0.3, "order_status"),
         ("发错颜色了，我买的是黑色", "zh", 0.3, "order_status"),
         ("质量太差，我要退货", "zh", 0.02, "return_refund"),
+        ("質量太差，我要退貨", "zh", 0.02, "return_refund"),  # Traditional characters, the same cues
         ("I want to return these, please refund me", "en", 0.1, "return_refund"),
         ("屏幕坏了，太失望了", "zh", 0.05, "complaint"),
         ("Great sound, love it", "en", 0.97, "praise"),
