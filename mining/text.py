@@ -25,36 +25,43 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
-# The distribution whose character table turns Traditional Chinese characters into Simplified ones
-# (OpenCC's TSCharacters, Apache-2.0); read from its files, its code is never run.
-_TS_DISTRIBUTION, _TS_TABLE = "opencc-python-reimplemented", "TSCharacters.txt"
+# The distribution whose character tables map Traditional and Simplified Chinese characters onto
+# each other (OpenCC's, Apache-2.0); its files are read, its code is never run.
+OPENCC_DISTRIBUTION = "opencc-python-reimplemented"
+
+
+def character_table(name: str) -> dict[int, str]:
+    """One of OpenCC's character tables (``TSCharacters.txt``: Traditional -> Simplified,
+    ``STCharacters.txt``: the reverse) as code point -> character, one character for one (where
+    OpenCC lists several, the first), so a text mapped through it keeps its offsets."""
+    from importlib import metadata
+    from pathlib import Path
+
+    dist = metadata.distribution(OPENCC_DISTRIBUTION)
+    entry = next((f for f in dist.files or [] if f.name == name), None)
+    if entry is None:
+        raise FileNotFoundError(f"{OPENCC_DISTRIBUTION} has no {name}; reinstall the pinned version")
+    table: dict[int, str] = {}
+    for line in Path(str(dist.locate_file(entry))).read_text(encoding="utf-8").splitlines():
+        source, _, targets = line.partition("\t")
+        first = targets.split(" ")[0]
+        if len(source) == 1 and len(first) == 1 and source != first:
+            table[ord(source)] = first
+    return table
 
 
 @functools.cache
 def traditional_to_simplified() -> dict[int, str]:
-    """Code point of a Traditional Chinese character -> its Simplified character (這 -> 这, 螢 -> 萤),
-    one character for one, so offsets hold; where OpenCC lists several, the first. 4,105 entries.
+    """Code point of a Traditional Chinese character -> its Simplified character (這 -> 这, 螢 -> 萤):
+    :func:`character_table` ``TSCharacters.txt``, 4,105 entries.
 
     Why: every Chinese model learnt from Simplified text; a review in Traditional characters read
-    as is lost most of what the models know (on the default ``sentiment-zh``'s validation reviews
-    written in Traditional characters, docs/training.md#preprocessing). Char by char, not phrase
-    by phrase: the table changes 0.08% of the characters of the Simplified training reviews, all
-    in the 235 reviews written in Traditional characters.
+    as is lost much of what the models know (validation texts rewritten in Traditional script:
+    ``python -m training.eval_traditional``). Char by char, not phrase by phrase: the table changes
+    0.08% of the characters of the Simplified training reviews, all in the 235 reviews written in
+    Traditional characters.
     """
-    from importlib import metadata
-    from pathlib import Path
-
-    dist = metadata.distribution(_TS_DISTRIBUTION)
-    entry = next((f for f in dist.files or [] if f.name == _TS_TABLE), None)
-    if entry is None:
-        raise FileNotFoundError(f"{_TS_DISTRIBUTION} has no {_TS_TABLE}; reinstall the pinned version")
-    table: dict[int, str] = {}
-    for line in Path(str(dist.locate_file(entry))).read_text(encoding="utf-8").splitlines():
-        traditional, _, simplified = line.partition("\t")
-        first = simplified.split(" ")[0]
-        if len(traditional) == 1 and len(first) == 1 and traditional != first:
-            table[ord(traditional)] = first
-    return table
+    return character_table("TSCharacters.txt")
 
 
 def as_simplified(text: str) -> str:

@@ -25,24 +25,6 @@ import numpy as np
 from mining import text as text_mod
 from training.intervals import mean_of, paired_difference
 
-_ST_TABLE = "STCharacters.txt"
-
-
-def simplified_to_traditional() -> dict[int, str]:
-    """Code point of a Simplified character -> a Traditional one (OpenCC's STCharacters, the first
-    where it lists several), one character for one."""
-    from importlib import metadata
-
-    dist = metadata.distribution(text_mod._TS_DISTRIBUTION)
-    entry = next(f for f in dist.files or [] if f.name == _ST_TABLE)
-    table: dict[int, str] = {}
-    for line in Path(str(dist.locate_file(entry))).read_text(encoding="utf-8").splitlines():
-        simplified, _, traditional = line.partition("\t")
-        first = traditional.split(" ")[0]
-        if len(simplified) == 1 and len(first) == 1:
-            table[ord(simplified)] = first
-    return table
-
 
 @contextlib.contextmanager
 def read_as_sent() -> Iterator[None]:
@@ -123,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--n", type=int, default=1500, help="validation reviews for sentiment")
     parser.add_argument("--seed", type=int, default=0, help="which validation reviews")
     args = parser.parse_args(argv)
-    to_traditional = simplified_to_traditional()
+    to_traditional = text_mod.character_table("STCharacters.txt")
     out = {
         "sentiment_zh": sentiment_scores(args.n, args.seed, to_traditional),
         "aspects_zh": aspect_scores(to_traditional),
