@@ -232,7 +232,6 @@ _PHONE = re.compile(
     r"(?:(?:(?:\+|00)\d{1,3}[ .-]?|1[ .-])?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}"
     r"|\+\d(?:[ .-]?\d){7,14})(?!\d)(?![.-]\d)"
 )
-# Digit groups with one space, hyphen or dot between them: "4111 1111-1111.1111", "12.5".
 # Numbers the text itself names: right after a word that says what the number is, with an
 # optional "number", "is", "是", ":" between. Masked whatever their checksum or grouping, since a
 # mistyped card number is still a card number and "phone 5551234567" is still a phone number.
@@ -242,7 +241,7 @@ _CUED_NUMBERS = (
     # Cards and bank accounts: 12-19 digits in groups.
     (
         re.compile(
-            r"(?:卡号|银行卡|信用卡|储蓄卡|借记卡|银行账[号户]|账号|\b(?:card|account|acct)\b)"
+            r"(?:卡号|银行卡|信用卡|储蓄卡|借记卡|银行[账帐][号户]|[账帐]号|\b(?:card|account|acct)\b)"
             + _CUE_TAIL
             + r"(?P<number>(?<![\d+])\d(?:[ -]?\d){11,18})(?!\d)",
             re.IGNORECASE,
@@ -271,6 +270,7 @@ _CUED_NUMBERS = (
         "<PHONE>",
     ),
 )
+# Digit groups with one space, hyphen or dot between them: "4111 1111-1111.1111", "12.5".
 _DIGIT_RUN = re.compile(r"\d+(?:[ .-]\d+)*")
 _DIGIT_GROUP = re.compile(r"\d+")
 CARD_DIGITS = (13, 19)  # card number lengths (ISO/IEC 7812), digits
@@ -336,11 +336,12 @@ def _pattern_spans(pattern: re.Pattern[str], placeholder: str) -> Callable[[str]
 
 def _cued_spans(text: str) -> list[Span]:
     """Numbers right after a word that names them (:data:`_CUED_NUMBERS`), in text order, the
-    first cue's reading where two overlap."""
+    first cue's reading where two overlap. Traditional cue words (卡號, 電話) read as Simplified."""
+    read = as_simplified(text)
     found = sorted(
         (m.start("number"), m.end("number"), placeholder)
         for pattern, placeholder in _CUED_NUMBERS
-        for m in pattern.finditer(text)
+        for m in pattern.finditer(read)
     )
     out: list[Span] = []
     for span in found:

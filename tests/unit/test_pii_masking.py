@@ -347,6 +347,9 @@ def test_guard_analysis_masks_every_string_and_keeps_the_rest() -> None:
         ("my phone number is 5551234567", "my phone number is <PHONE>"),
         ("call me at 5551234567", "call me at <PHONE>"),
         ("我的QQ是123456789", "我的QQ是<PHONE>"),
+        ("我的卡號6222021234567890123", "我的卡號<CARD>"),  # Traditional cue words
+        ("帳號 6222021234567890", "帳號 <CARD>"),
+        ("電話 5551234567", "電話 <PHONE>"),
     ],
 )
 def test_a_number_the_text_names_is_masked_whatever_its_form(raw: str, masked: str) -> None:
