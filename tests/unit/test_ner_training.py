@@ -315,6 +315,27 @@ def test_product_model_metadata_says_its_labels_are_rules(tmp_path: Path, monkey
     assert isinstance(served, DictionaryNerModel) and served.tag_tokens([["Dell", "laptop"]])[0][0] == ["B-BRAND", "O"]
 
 
+def test_the_dictionary_reads_every_training_sentence_when_the_tagger_reads_fewer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(3)
+    words = ["laptop", "with", "fast", "screen", "new", "black"]
+    sents = []
+    for i in range(90):  # the first 10 titles name Acer only; the rest, and validation and test, others
+        filler = rng.choices(words, k=rng.randint(2, 5))
+        brand = "Acer" if i < 10 else rng.choice(["Dell", "Lenovo", "Asus"])
+        sents.append(([brand, *filler], ["B-BRAND"] + ["O"] * len(filler)))
+    splits = {"train": sents[:60], "val": sents[60:75], "test": sents[75:]}
+    monkeypatch.setattr(train_ner, "load_splits", lambda cfg: (splits, "synthetic titles"))
+    args = ["--dataset", "products", "--service-negatives", "0", "--network-samples", "10", "--arch", "bilstm"]
+    args += ["--epochs", "1", "--hidden", "8", "--embed-dim", "8", "--bigram-buckets", "0", "--threads", "1"]
+    result = train_ner.main([*args, "--report-dir", str(tmp_path)])
+    meta = bentoml.models.get(result["tag"]).info.metadata
+    assert (meta["data"]["n_train"], meta["data"]["n_network_train"]) == (60, 10)
+    # Cut to the tagger's 10 titles the dictionary would know no validation brand; it knows them all.
+    assert meta["baseline_metrics"]["val_entity_f1"] == 1.0
+
+
 def test_negatives_are_a_seeded_share_of_the_training_titles_capped_at_all() -> None:
     titles = [([f"t{i}"], ["B-BRAND"]) for i in range(10)]
     messages = [([f"m{i}", "my"], ["O", "O"]) for i in range(30)]
