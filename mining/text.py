@@ -122,7 +122,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
         i = j
     if not text.isascii():
         simplified = traditional_to_simplified()
-        chars = [simplified.get(ord(ch), ch) if len(ch) == 1 else ch for ch in chars]
+        chars = [simplified.get(ord(ch), ch) for ch in chars]  # one character each, from the loop above
     folded = "".join(chars)
     drop = [False] * len(chars)
     for m in _HTML_TAG.finditer(folded):

@@ -263,8 +263,7 @@ def fold(text: str) -> str:
     out = []
     for ch in text:
         f = unicodedata.normalize("NFKC", ch).lower()
-        f = simplified.get(ord(f), f) if len(f) == 1 else f
-        out.append(f if len(f) == 1 else ch)
+        out.append(simplified.get(ord(f), f) if len(f) == 1 else ch)
     return "".join(out)
 
 
@@ -528,9 +527,10 @@ class AspectModel:
         ):
             spans = [(e["start"], e["end"], float(e["score"])) for e in ents if e["type"] == "ASP"]
             if self.lang == "zh" and spans:
-                words = word_spans(texts[i][lo:hi], "zh")
+                clause = texts[i][lo:hi]
+                words = word_spans(clause, "zh")
                 starts = [word_start(words, s, e) for s, e, _ in spans]
-                spans = [(s, word_end(words, s, e, texts[i][lo:hi]), p) for s, (_, e, p) in zip(starts, spans)]
+                spans = [(s, word_end(words, s, e, clause), p) for s, (_, e, p) in zip(starts, spans)]
             found[i] += [
                 (s + lo, e + lo, p) for s, e, p in spans if fold(texts[i][lo + s : lo + e]).strip() not in stop
             ]
