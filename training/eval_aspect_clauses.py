@@ -2,7 +2,7 @@
 ``aspects-zh``'s training split joined two or three at a time, read whole (the model's input before
 clause-by-clause reading) and clause by clause (as served).
 
-    python -m training.eval_aspect_clauses [--tag aspects-zh:abc] [--seed 7]
+    python -m training.eval_aspect_clauses [--tag aspects-zh:abc] [--seed 7] [--joins conjunctions]
 
 Why: the Chinese aspect corpora annotate single clauses without punctuation, so their own test
 split cannot show what a served review of several clauses gets. Joining validation clauses keeps
@@ -37,13 +37,19 @@ from training.intervals import Headline, uncertainty
 
 # What joins two clauses of a review: mostly a comma, sometimes a full stop, "!" or a space.
 JOINERS = ("，", "，", "，", "。", "！", " ")
+# --joins conjunctions: two judgements joined by a bare conjunction, as reviews also write them
+# (价格偏贵但是质量不错).
+CONJUNCTIONS = ("但是", "不过", "而且", "就是", "但", "可是")
+JOINS = {"punctuation": JOINERS, "conjunctions": CONJUNCTIONS}
 METRICS = ("test_aspect_f1", "test_polarity_accuracy", "test_pair_f1")
 
 
-def join_clauses(rows: Sequence[dict[str, Any]], sizes: Sequence[int], seed: int) -> list[dict[str, Any]]:
+def join_clauses(
+    rows: Sequence[dict[str, Any]], sizes: Sequence[int], seed: int, joiners: Sequence[str] = JOINERS
+) -> list[dict[str, Any]]:
     """Rows of texts made of 2-3 (``sizes``) of ``rows`` (each ``{"text", "aspects"}``) in a seeded
-    order, glued by :data:`JOINERS`, the gold aspects' offsets moved with them; every row is used
-    once."""
+    order, glued by one of ``joiners`` drawn each time, the gold aspects' offsets moved with them;
+    every row is used once."""
     rng = random.Random(seed)
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -53,7 +59,7 @@ def join_clauses(rows: Sequence[dict[str, Any]], sizes: Sequence[int], seed: int
         i += len(group)
         text, aspects = "", []
         for row in group:
-            text += rng.choice(JOINERS) if text else ""
+            text += rng.choice(list(joiners)) if text else ""
             aspects += [{**a, "start": a["start"] + len(text), "end": a["end"] + len(text)} for a in row["aspects"]]
             text += row["text"]
         out.append({"text": text, "lang": "zh", "domain": "joined", "split": "val", "aspects": aspects})
@@ -87,9 +93,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
     parser.add_argument("--tag", default="aspects-zh:latest", help="store tag of the Chinese aspect model")
     parser.add_argument("--seed", type=int, default=7, help="seed of the joins")
+    parser.add_argument(
+        "--joins",
+        choices=sorted(JOINS),
+        default="punctuation",
+        help="what glues the clauses: punctuation or conjunctions",
+    )
     args = parser.parse_args(argv)
     splits, *_ = load_rows(AspectsConfig(lang="zh"))  # the validation split its training held out
-    rows = join_clauses(splits["val"], (2, 3), args.seed)
+    rows = join_clauses(splits["val"], (2, 3), args.seed, JOINS[args.joins])
     stored = bentoml.models.get(args.tag)
     model = AspectModel.load(Path(stored.path))
     clause, whole = served_predictor(model, model.labels)(rows), whole_text_reading(model)(rows)
@@ -100,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ]
     result = {
         "tag": str(stored.tag),
+        "joins": args.joins,
         "n_texts": len(rows),
         "n_clauses": len(splits["val"]),
         "n_aspects": sum(len(r["aspects"]) for r in rows),

@@ -71,6 +71,19 @@ def test_chinese_clauses_end_at_punctuation_and_at_spaces_beside_chinese() -> No
     assert pieces("质量好") == ["质量好"] and pieces("，，") == ["，，"]
 
 
+def test_chinese_clauses_also_start_at_a_conjunction_that_opens_a_new_judgement() -> None:
+    def pieces(text: str) -> list[str]:
+        return [text[lo:hi] for lo, hi in zh_clauses(text)]
+
+    assert pieces("价格偏贵但是质量不错") == ["价格偏贵", "但是质量不错"]
+    assert pieces("很保暖就是有点掉毛，尺码偏小而且颜色暗") == ["很保暖", "就是有点掉毛", "尺码偏小", "而且颜色暗"]
+    assert pieces("屏幕大但电池小") == ["屏幕大", "但电池小"]
+    # not a break: 就是 as "is" after 优点, 但 of 不但, a conjunction opening the text
+    assert pieces("最大的优点就是待机长") == ["最大的优点就是待机长"]
+    assert pieces("不但便宜而且好用") == ["不但便宜", "而且好用"]
+    assert pieces("但是外放差") == ["但是外放差"]
+
+
 def test_chinese_aspects_are_extracted_clause_by_clause_with_offsets_into_the_text(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -391,6 +404,7 @@ def test_a_span_starting_inside_a_word_starts_at_the_word() -> None:
         ("结构难免复杂", (0, 3), "结构"),  # 难免 is an adverb: its head is the opinion, cut off
         ("预算五千左右", (0, 3), "预算"),  # a numeral
         ("声音的也比大", (0, 3), "声音"),  # a trailing particle
+        ("使用却很不方便", (0, 3), "使用"),  # a trailing adverb
         ("屏幕大了一点", (0, 4), "屏幕大"),
         ("原装皮套很好", (0, 3), "原装皮"),  # 皮套 is a noun: the aspect may go on, left alone
         ("参数平平", (1, 3), "数平"),  # fewer than two characters would be left: left alone
