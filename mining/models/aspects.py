@@ -139,6 +139,11 @@ def word_start(words: Sequence[tuple[str, int, int]], start: int, end: int) -> i
 _ZH_TRAILING_PARTICLES = frozenset("的了地得着过却也都很太更还就")
 
 
+# Degree words that the lexicon learns alone (偏 of 偏小 / 偏贵 carries their negative polarity) but that
+# judge nothing without the adjective after them.
+_ZH_DEGREE = frozenset("偏稍略较挺太超")
+
+
 def zh_word_tag(word: str) -> str | None:
     """jieba's part of speech of a Chinese word in its dictionary (``n``, ``a``, ``v``...), or None
     for a word it does not list (one its HMM made up)."""
@@ -429,6 +434,8 @@ class OpinionLexicon:
             return None
         w, s, e, negated = mentions[best[2]]
         positive = (self.words[w] > 0) != negated
+        if self.lang == "zh" and w in _ZH_DEGREE and e < hi and "\u4e00" <= text[e] <= "\u9fff":
+            e += 1  # the judgement is the degree word with its head: 偏小, not 偏
         return Opinion(text[s:e], s, e, "positive" if positive else "negative", abs(self.words[w]))
 
     def polarity(self, text: str, start: int, end: int) -> str:

@@ -166,6 +166,20 @@ def test_negation_flips_the_opinion() -> None:
     assert op is not None and op.polarity == "negative"
 
 
+def test_a_chinese_degree_word_is_shown_with_the_adjective_it_modifies() -> None:
+    zh = OpinionLexicon("zh", {"偏": -2.0, "好": 2.0})
+
+    def shown(text: str, aspect: str) -> tuple[str, str] | None:
+        start = text.index(aspect)
+        op = zh.opinion(text, start, start + len(aspect))
+        return None if op is None else (text[op.start : op.end], op.polarity)
+
+    assert shown("尺码偏小", "尺码") == ("偏小", "negative")
+    assert shown("颜色偏暗，质量好", "颜色") == ("偏暗", "negative")
+    assert shown("尺码偏，质量好", "尺码") == ("偏", "negative")  # nothing after it in the clause
+    assert shown("质量好", "质量") == ("好", "positive")
+
+
 def test_offsets_hold_on_full_width_and_mixed_text() -> None:
     lex = OpinionLexicon("en", {"great": 2.0})
     text = "ＴＨＥ battery is ＧＲＥＡＴ！"  # full-width letters fold to the lexicon's word
