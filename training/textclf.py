@@ -87,6 +87,13 @@ def prepare_splits(
         raise ValueError(f"need at least 2 labels after deduplication, found {names}")
     y = np.array([names.index(labels[i]) for i in keep], dtype=np.int64)
     tr, va, te = stratified_split(y, seed=seed)
+    if not (len(tr) and len(va) and len(te)):
+        # Each label gives a tenth of its texts, rounded, to validation and to test.
+        raise ValueError(
+            f"{len(texts)} texts remain after deduplication ({stats.n_duplicates} duplicates dropped): too few "
+            f"for a 80/10/10 split with texts in validation and test ({len(tr)}/{len(va)}/{len(te)}); give at "
+            "least 6 distinct texts of some label, 20 or more of each for a useful model"
+        )
     if max_train_samples:
         tr = np.sort(np.random.default_rng(seed).permutation(tr)[:max_train_samples])
     g = np.array([groups[i] for i in keep], dtype=object) if groups is not None else None

@@ -165,6 +165,12 @@ def load_rows(
     test = [r for r in published if dedup_key(r["text"]) not in seen]
     if not test:
         raise SystemExit(f"every test sentence also occurs in train ({len(published)})")
+    polarities = sorted({a["polarity"] for r in train for a in r["aspects"]})
+    if len(polarities) < 2:
+        raise SystemExit(
+            f"the training aspects carry {len(polarities)} polarity ({polarities}): the polarity classifier "
+            "needs aspects of at least 2 polarities"
+        )
     dedup = {
         "key": "training.dedup.dedup_key of the sentence text",
         "val_removed_in_train": val_removed,

@@ -304,6 +304,7 @@ def test_validation_and_test_lose_the_sentences_training_holds(tmp_path: Path) -
     train = [_row(f"屏幕{i}号很好", "phone", "train", [(0, 2, "positive")], "zh") for i in range(30)]
     # Half the sentences come twice, spelt differently: the copies may straddle the validation cut.
     train += [_row(f"屏幕{i}号很好！", "phone", "train", [(0, 2, "positive")], "zh") for i in range(0, 30, 2)]
+    train += [_row("电池很差", "phone", "train", [(0, 2, "negative")], "zh")]
     test = [
         _row("屏幕3号 很好", "phone", "test", [(0, 2, "positive")], "zh"),  # in train, spelt differently
         _row("屏幕8号很好", "phone", "test", [(0, 2, "positive")], "zh"),
@@ -322,6 +323,16 @@ def test_validation_and_test_lose_the_sentences_training_holds(tmp_path: Path) -
     assert [r["text"] for r in published] == [r["text"] for r in test]
     assert [r["text"] for r in splits["test"]] == ["电池不行", "屏幕一般"]
     assert (dedup["test_removed_in_train"], dedup["n_test_published"]) == (2, 4)
+
+
+def test_aspects_of_one_polarity_are_refused_in_words(tmp_path: Path) -> None:
+    from training.train_aspects import AspectsConfig, load_rows
+
+    rows = [_row(f"The screen{i} is great", "laptop", "train", [(4, 10, "positive")]) for i in range(12)]
+    path = tmp_path / "aspects.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"1 polarity \(\['positive'\]\).* at least 2 polarities"):
+        load_rows(AspectsConfig(lang="en", data=str(path), val_fraction=0.2, seed=0))
 
 
 PREDICTED_ROWS = [

@@ -236,3 +236,14 @@ def test_sources_are_deduplicated_together_before_the_split() -> None:
     kept = {dedup_key(t) for s in splits.values() for t in s.texts}
     assert meta["dedup"]["duplicates_dropped"] == 1 and len(kept) == 61
     assert dedup_key(fragment) not in kept and dedup_key(REVIEW) in kept
+
+
+def test_too_few_texts_for_a_split_is_said_in_words() -> None:
+    from training.textclf import prepare_splits
+
+    rng = random.Random(1)
+    texts = ["".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(20)) for _ in range(11)]
+    with pytest.raises(ValueError, match=r"10 texts remain after deduplication .* \(10/0/0\)"):
+        prepare_splits(texts[:10], ["pos", "neg"] * 5, seed=0)  # 5 of each: no label gives validation a text
+    splits, _, _ = prepare_splits(texts, ["pos", "neg"] * 5 + ["pos"], seed=0)  # 6 of one label
+    assert len(splits["train"].texts) == 9 and len(splits["val"].texts) == 1 and len(splits["test"].texts) == 1
