@@ -72,7 +72,8 @@ def fit_network(
     """
     H, L = cfg.horizon, cfg.history
     train_w = windows(panel, training_origins(until, H), L, H)
-    flat = train_w["cov_hist"].reshape(-1, len(panel.covariates))
+    # (windows x periods, C); a table without covariates has C = 0, and numpy cannot infer -1 beside 0.
+    flat = train_w["cov_hist"].reshape(-1, len(panel.covariates)) if panel.covariates else np.zeros((1, 0))
     cov_mean, cov_std = flat.mean(0), flat.std(0) + 1e-6
     tr = _tensors(train_w, cov_mean, cov_std)
     val = None if val_origin is None else _tensors(windows(panel, np.array([val_origin]), L, H), cov_mean, cov_std)

@@ -36,6 +36,37 @@ class Panel:
     covariates: list[str]
 
 
+def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, str]:
+    """Calendar dates (ISO strings or datetimes) as consecutive period numbers, and the step found:
+    ``day``, ``week`` (every 7 days, any weekday) or ``month`` (one date per calendar month, any
+    day). The first date is period 0; a date with no row between two others is a gap.
+
+    Why: a shop's sales export has dates, and the panel needs the integer grid the ``period``
+    column documents. The step is the smallest gap between distinct dates: each date must lie on
+    it, so irregular dates are refused rather than squeezed onto a grid.
+
+    Raises:
+        ValueError: a value is no date, or the dates are not whole steps apart.
+    """
+    dates = pd.to_datetime(values, errors="coerce")
+    if dates.isna().any():
+        bad = values[dates.isna()].head(3).tolist()
+        raise ValueError(f"column 'period' holds neither numbers nor dates: e.g. {bad}")
+    days = (dates - dates.min()).dt.days.to_numpy()
+    months = (dates.dt.year * 12 + dates.dt.month).to_numpy()
+    months = months - months.min()
+    distinct = np.unique(days)
+    step = int(np.diff(distinct).min()) if len(distinct) > 1 else 1
+    if 28 <= step <= 31 and len(np.unique(months)) == len(distinct):
+        return months.astype(np.int64), "month"
+    if step in (1, 7) and not (days % step).any():
+        return (days // step).astype(np.int64), "day" if step == 1 else "week"
+    raise ValueError(
+        f"column 'period': the dates are not one day, one week or one month apart (smallest gap {step} days, "
+        "dates off that grid): give period numbers instead"
+    )
+
+
 def load_panel(df: pd.DataFrame, covariates: list[str]) -> Panel:
     """Pivot a validated sales table onto the full period grid (gaps stay NaN)."""
     if (df["units"] < 0).any():
@@ -46,10 +77,11 @@ def load_panel(df: pd.DataFrame, covariates: list[str]) -> Panel:
     series = sorted(df["series_id"].unique())
     grid = df.set_index(["series_id", "period"]).reindex(pd.MultiIndex.from_product([series, periods]))
     units = grid["units"].to_numpy(float).reshape(len(series), len(periods))
+    shape = (len(series), len(periods), len(covariates))
+    if not covariates:  # pandas cannot transform a frame without columns
+        return Panel(series, periods, units, np.zeros(shape), covariates)
     covs = grid[covariates].groupby(level=0).transform(lambda c: c.ffill().bfill())
-    return Panel(
-        series, periods, units, covs.to_numpy(float).reshape(len(series), len(periods), len(covariates)), covariates
-    )
+    return Panel(series, periods, units, covs.to_numpy(float).reshape(shape), covariates)
 
 
 def windows(panel: Panel, origins: np.ndarray, history: int, horizon: int) -> dict[str, np.ndarray]:

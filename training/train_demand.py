@@ -58,6 +58,7 @@ from training.forecasting import (
     load_panel,
     mase_scale,
     mean_wape_statistic,
+    periods_from_dates,
     series_error_sums,
     simple_baselines,
     training_origins,
@@ -202,6 +203,18 @@ def _read_table(cfg: DemandConfig) -> tuple[pd.DataFrame, list[str], Path]:
     covariates = [c for c in cfg.covariates.split(",") if c] or [
         c for c in raw.columns if c not in ("series_id", "period", "units") and pd.api.types.is_numeric_dtype(raw[c])
     ]
+    if "period" in raw.columns and not pd.api.types.is_numeric_dtype(raw["period"]):
+        numbers, step = periods_from_dates(raw["period"])
+        usual = {"day": 7, "week": 52, "month": 12}[step]
+        print(
+            f"[demand] period: dates read as {step}s, {pd.to_datetime(raw['period']).min():%Y-%m-%d} = period 0"
+            + (
+                f"; seasonal naive uses --season {cfg.season}, {step}s usually --season {usual}"
+                if cfg.season != usual
+                else ""
+            )
+        )
+        raw = raw.assign(period=numbers)
     df = pd.concat([data.SALES.validate(raw, str(path)), raw[covariates].reset_index(drop=True)], axis=1)
     if cfg.max_train_samples:
         keep = sorted(df["series_id"].unique())[: cfg.max_train_samples]

@@ -26,6 +26,7 @@ from training.forecasting import (
     load_panel,
     mase_scale,
     mean_wape_statistic,
+    periods_from_dates,
     series_error_sums,
     simple_baselines,
     windows,
@@ -383,3 +384,45 @@ def test_a_network_that_loses_on_validation_is_not_served(tmp_path) -> None:  # 
     assert answer["p10"] == answer["p50"] == answer["p90"]  # validation errors were all zero: no spread
     runner = SimpleNamespace(tags={"demand": out["tag"]}, model=model)
     assert DemandRunner.inner.answered_by.fget(runner) == f"{out['tag']} (seasonal_naive_4)"
+
+
+@pytest.mark.parametrize(
+    ("dates", "numbers", "step"),
+    [
+        (["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-01"], [0, 1, 4, 0], "day"),
+        (["2024-01-03", "2024-01-10", "2024-01-31"], [0, 1, 4], "week"),  # Wednesdays, a gap of two
+        (["2024-01-31", "2024-02-29", "2024-04-30", "2025-01-15"], [0, 1, 3, 12], "month"),  # any day of the month
+    ],
+)
+def test_dates_become_consecutive_period_numbers(dates: list[str], numbers: list[int], step: str) -> None:
+    found, unit = periods_from_dates(pd.Series(dates))
+    assert found.tolist() == numbers and unit == step
+
+
+@pytest.mark.parametrize(
+    ("dates", "message"),
+    [
+        (["2024-01-01", "2024-01-04", "2024-01-11"], "smallest gap 3 days"),  # neither days nor weeks
+        (["2024-01-01", "2024-01-08", "2024-01-10"], "smallest gap 2 days"),
+        (["2024-01-01", "soon"], r"neither numbers nor dates: e.g. \['soon'\]"),
+    ],
+)
+def test_dates_off_a_grid_are_refused(dates: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        periods_from_dates(pd.Series(dates))
+
+
+def test_a_daily_sales_table_without_covariates_trains(tmp_path: Path) -> None:
+    from training import train_demand
+
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2024-03-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    rows = [(f"s{s}", d, float(rng.poisson(10 * (s + 1)))) for s in range(4) for d in days]
+    path = tmp_path / "sales.csv"
+    pd.DataFrame(rows, columns=["series_id", "period", "units"]).to_csv(path, index=False)
+    out = train_demand.main(
+        ["--data", str(path), "--history", "8", "--horizon", "2", "--origins", "6,4,2", "--epochs", "2",
+         "--hidden", "8", "--layers", "1", "--seeds", "1", "--threads", "1", "--season", "7", "--no-save",
+         "--report-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert 0 < out["test_wape"] < 1 and out["served"]["model"]
