@@ -23,6 +23,22 @@ def test_read_table_rejects_empty_values(tmp_path: Path) -> None:
         data.read_table(p, data.REVIEWS)
 
 
+def test_interactions_take_date_times_and_default_weights(tmp_path: Path) -> None:
+    p = tmp_path / "events.csv"
+    times = ["2024-05-01T10:00:00", "2024-05-01 18:00:00+08:00", "2024-05-02"]
+    pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"], "ts": times}).to_csv(p, index=False)
+    df = data.read_table(p, data.INTERACTIONS)
+    assert df["ts"].tolist() == [1714557600, 1714557600, 1714608000]  # no zone: UTC; +08:00 is 10:00 UTC
+    assert df["weight"].tolist() == [1.0, 1.0, 1.0]
+    pd.DataFrame({"user_id": ["a"], "item_id": ["x"], "weight": [3], "ts": [1714557600]}).to_csv(p, index=False)
+    assert data.read_table(p, data.INTERACTIONS)["ts"].tolist() == [1714557600]  # Unix seconds as before
+    pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"], "ts": ["2024-05-01", "yesterday"]}).to_csv(
+        p, index=False
+    )
+    with pytest.raises(ValueError, match=r"column 'ts' needs numbers; 1 rows .* \['yesterday'\]"):
+        data.read_table(p, data.INTERACTIONS)
+
+
 def test_read_table_rejects_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected a .csv, .tsv or .parquet"):
         data.read_table(tmp_path / "r.json", data.REVIEWS)

@@ -54,6 +54,8 @@ class TableSchema:
                 df[c.name] = df[c.name].astype(str)
             else:
                 values = pd.to_numeric(df[c.name], errors="coerce")
+                if c.dtype == "time" and values.isna().all():
+                    values = _unix_seconds(df[c.name])
                 bad = values.isna() | ~np.isfinite(values)
                 if bad.any():
                     rows = list(df.index[bad][:5])
@@ -61,9 +63,9 @@ class TableSchema:
                         f"{source}: column '{c.name}' needs numbers; {int(bad.sum())} rows are empty or "
                         f"not numeric, e.g. rows {rows}: {df[c.name][bad].head(3).tolist()}"
                     )
-                if c.dtype == "int" and (values != values.round()).any():
+                if c.dtype in ("int", "time") and (values != values.round()).any():
                     raise ValueError(f"{source}: column '{c.name}' needs whole numbers")
-                df[c.name] = values.astype("int64" if c.dtype == "int" else "float64")
+                df[c.name] = values.astype("float64" if c.dtype == "float" else "int64")
         return df.reset_index(drop=True)
 
 
@@ -91,6 +93,14 @@ LABELLED_TEXTS = TableSchema(
 )
 
 
+def _unix_seconds(values: pd.Series) -> pd.Series:
+    """Date-times (``2024-05-01T10:00:00``, ``2024-05-01 10:00:00+08:00``, ``2024-05-01``) as Unix
+    seconds, a time without a zone read as UTC; NaN where a value is none."""
+    times = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    seconds = (times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return seconds.astype("float64")
+
+
 def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
     """Read a CSV (UTF-8, header row) or Parquet file and validate it against ``schema``."""
     path = Path(path)
@@ -110,8 +120,8 @@ INTERACTIONS = TableSchema(
     columns=(
         Column("user_id", "str", "the user's id in your system (any string)"),
         Column("item_id", "str", "the item's id in your system (any string)"),
-        Column("weight", "float", "interaction strength, > 0; repeated pairs are summed"),
-        Column("ts", "int", "Unix time in seconds"),
+        Column("weight", "float", "optional: interaction strength, > 0 (default 1); repeated pairs are summed", "1"),
+        Column("ts", "time", "Unix time in seconds, or an ISO date-time (a time without a zone is UTC)"),
     ),
 )
 
