@@ -43,9 +43,10 @@ def load_reviews(cfg: SentimentConfig) -> tuple[dict[str, Split], list[str], dic
     """The reviews of ``cfg.lang``, cleaned, deduplicated and split (see ``prepare_splits``)."""
     path = Path(cfg.data) if cfg.data else data_mod.reviews_table()
     table = data_mod.read_table(path, data_mod.REVIEWS)
+    found = table["lang"].value_counts().to_dict()
     table = table[table["lang"] == cfg.lang]
     if table.empty:
-        raise ValueError(f"{path} has no rows with lang == {cfg.lang!r}")
+        raise ValueError(f"{path} has no rows with lang == {cfg.lang!r}; its lang values: {found}")
     splits, labels, meta = prepare_splits(
         table["text"].tolist(), table["label"].tolist(), cfg.seed, cfg.max_train_samples, table["source"].tolist()
     )

@@ -39,6 +39,15 @@ def test_interactions_take_date_times_and_default_weights(tmp_path: Path) -> Non
         data.read_table(p, data.INTERACTIONS)
 
 
+def test_language_tags_are_read_as_their_language(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    langs = ["zh-CN", "ZH", "zh_TW", "en-US", " en ", "fr"]
+    pd.DataFrame({"text": list("abcdef"), "label": ["x", "y"] * 3, "lang": langs}).to_csv(p, index=False)
+    assert data.read_table(p, data.REVIEWS)["lang"].tolist() == ["zh", "zh", "zh", "en", "en", "fr"]
+    pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"], "lang": ["EN", ""]}).to_csv(p, index=False)
+    assert data.read_table(p, data.LABELLED_TEXTS)["lang"].tolist() == ["en", ""]  # optional: empty is detected
+
+
 def test_read_table_rejects_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected a .csv, .tsv or .parquet"):
         data.read_table(tmp_path / "r.json", data.REVIEWS)

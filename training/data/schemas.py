@@ -42,9 +42,11 @@ class TableSchema:
             )
         df = df[[c.name for c in self.columns]].copy()
         for c in self.columns:
-            if c.dtype == "str":
+            if c.dtype in ("str", "lang"):
                 if c.default is not None:  # optional: empty values take the default
                     df[c.name] = df[c.name].fillna(c.default).astype(str)
+                    if c.dtype == "lang":
+                        df[c.name] = _language(df[c.name])
                     continue
                 df[c.name] = df[c.name].astype("string")
                 bad = df[c.name].isna() | (df[c.name].str.strip() == "")
@@ -52,6 +54,8 @@ class TableSchema:
                     rows = list(df.index[bad][:5])
                     raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
                 df[c.name] = df[c.name].astype(str)
+                if c.dtype == "lang":
+                    df[c.name] = _language(df[c.name])
             else:
                 values = pd.to_numeric(df[c.name], errors="coerce")
                 if c.dtype == "time" and values.isna().all():
@@ -75,7 +79,9 @@ REVIEWS = TableSchema(
     columns=(
         Column("text", "str", "the review as the customer wrote it (any length; models truncate)"),
         Column("label", "str", "sentiment class, e.g. 'positive' / 'negative'; any set of >= 2 classes"),
-        Column("lang", "str", "'zh' or 'en': which language model the row trains"),
+        Column(
+            "lang", "lang", "'zh' or 'en' (zh-CN, en-US... read as their language): which language model the row trains"
+        ),
         Column("source", "str", "optional: where the row comes from; test accuracy is reported per source", "own"),
     ),
 )
@@ -88,9 +94,14 @@ LABELLED_TEXTS = TableSchema(
     columns=(
         Column("text", "str", "the text to classify (title, query, message)"),
         Column("label", "str", "its class; any set of >= 2 classes"),
-        Column("lang", "str", "optional: 'zh' or 'en', the language model the row trains (empty: detected)", ""),
+        Column("lang", "lang", "optional: 'zh' or 'en', the language model the row trains (empty: detected)", ""),
     ),
 )
+
+
+def _language(values: pd.Series) -> pd.Series:
+    """Language tags as their language: zh-CN, ZH, zh_TW -> zh; en-US -> en."""
+    return values.str.strip().str.lower().str.split(r"[-_]", regex=True).str[0]
 
 
 def _unix_seconds(values: pd.Series) -> pd.Series:
