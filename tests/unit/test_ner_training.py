@@ -10,7 +10,7 @@ import pytest
 from mining.models.ner import DictionaryNerModel, load_ner_artifact, tags_to_spans
 from training import data, train_ner
 from training.intervals import f1_of_counts
-from training.ner_data import group_split, with_negatives
+from training.ner_data import block_split, drop_seen, group_split, with_negatives
 from training.product_labels import ProductLabeler
 from training.tagging import cut_long, entity_scores, evaluate
 from training.train_ner import DictionaryTagger, NerConfig, choose_and_score, label_source
@@ -198,6 +198,26 @@ def test_group_split_keeps_each_brand_on_one_side() -> None:
     assert not (brands[0] & brands[1]) and not (brands[0] & brands[2]) and not (brands[1] & brands[2])
     assert len(train) + len(val) + len(test) == 40 and test and val
     assert labeler.brands[:1] == ["Bowers & Wilkins"]  # multi-word brands first: longest match wins
+
+
+def test_block_split_holds_out_whole_runs_of_consecutive_sentences() -> None:
+    # 23 sentences in runs of 5 (the last run 3 long); 2 of the 5 runs held out.
+    sentences = [([f"w{i}"], ["O"]) for i in range(23)]
+    train, val = block_split(sentences, 0.4, 5, seed=3)
+    held = [int(s[0][0][1:]) for s in val]
+    runs = sorted({i // 5 for i in held})
+    assert len(runs) == 2
+    assert held == [i for r in runs for i in range(5 * r, min(5 * r + 5, 23))]  # each run whole, in order
+    assert sorted(held + [int(s[0][0][1:]) for s in train]) == list(range(23))
+    assert block_split(sentences, 0.4, 5, seed=3) == (train, val)  # the seed fixes the draw
+
+
+def test_validation_and_test_lose_the_sentences_training_holds() -> None:
+    train = [(["RT", "@bot", ":", "win", "an", "iPad"], ["O", "O", "O", "O", "O", "B-PRODUCT"])]
+    copy = (["rt", "@bot", "win", "an", "ipad", "!"], ["O"] * 6)  # the same tweet, case and punctuation aside
+    other = (["win", "a", "phone"], ["O", "O", "B-PRODUCT"])
+    val, test, dropped = drop_seen(train, [copy, other], [other, copy, copy])
+    assert val == [other] and test == [other] and dropped == (1, 2)
 
 
 def test_product_rules_label_a_title() -> None:
