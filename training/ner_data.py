@@ -16,8 +16,9 @@ from training import data
 from training.dedup import dedup_key
 from training.tagging import DATASETS, Sentence, TaggerConfig
 
-# Consecutive MSRA training sentences held out together for validation: longer than most of its
-# news articles, so few articles straddle training and validation (:func:`block_split`).
+# Consecutive MSRA training sentences held out together for validation (:func:`block_split`): with
+# runs of 100, 73.8% of validation entities also occur in training, near test's 70.9%; sentences drawn
+# one by one gave 83.4%, runs of 50 75.0%, of 200 66.8%.
 MSRA_BLOCK = 100
 
 

@@ -61,10 +61,12 @@ def test_polarity_reads_the_aspects_sentence_of_a_long_review() -> None:
     assert _read("电池，一天就没电了。屏幕还行", "电池", "zh") == "电池：【电池】，一天就没电了"
 
 
-def test_chinese_clauses_end_at_punctuation_and_at_spaces_beside_chinese() -> None:
-    def pieces(text: str) -> list[str]:
-        return [text[lo:hi] for lo, hi in zh_clauses(text)]
+def pieces(text: str) -> list[str]:
+    """The clauses of ``text`` as strings."""
+    return [text[lo:hi] for lo, hi in zh_clauses(text)]
 
+
+def test_chinese_clauses_end_at_punctuation_and_at_spaces_beside_chinese() -> None:
     assert pieces("屏幕很清晰，但是电池不耐用") == ["屏幕很清晰", "但是电池不耐用"]
     assert pieces("物流很快 包装不错!!价格1,000元,还行。") == ["物流很快", "包装不错", "价格1,000元", "还行"]
     assert pieces("iPhone 14 Pro的屏幕3.5寸、10:30到货") == ["iPhone 14 Pro的屏幕3.5寸", "10:30到货"]
@@ -72,9 +74,6 @@ def test_chinese_clauses_end_at_punctuation_and_at_spaces_beside_chinese() -> No
 
 
 def test_chinese_clauses_also_start_at_a_conjunction_that_opens_a_new_judgement() -> None:
-    def pieces(text: str) -> list[str]:
-        return [text[lo:hi] for lo, hi in zh_clauses(text)]
-
     assert pieces("价格偏贵但是质量不错") == ["价格偏贵", "但是质量不错"]
     assert pieces("很保暖就是有点掉毛，尺码偏小而且颜色暗") == ["很保暖", "就是有点掉毛", "尺码偏小", "而且颜色暗"]
     assert pieces("屏幕大但电池小") == ["屏幕大", "但电池小"]
