@@ -219,3 +219,24 @@ def test_aspect_rows_become_tagged_sentences_on_the_served_tokens() -> None:
     assert zh_tags == ["B-ASP", "I-ASP", "O", "O", "O", "B-ASP", "I-ASP", "I-ASP", "I-ASP", "O"]
     assert en_tokens == ["The", "battery", "life", "is", "great", "."]
     assert en_tags == ["O", "B-ASP", "I-ASP", "O", "O", "O"]
+
+
+def test_absa_sentences_of_one_polarity_become_sentence_reviews() -> None:
+    def row(text: str, polarities: list[str], split: str = "train", lang: str = "en") -> dict:
+        aspects = [{"start": 0, "end": 1, "polarity": p} for p in polarities]
+        return {"text": text, "lang": lang, "domain": "laptop", "split": split, "aspects": aspects}
+
+    rows = [
+        row("Great screen and keyboard", ["positive", "positive"]),
+        row("Battery died fast", ["negative"]),
+        row("Good screen, awful fan", ["positive", "negative"]),  # mixed: no sentence label
+        row("The box is white", ["neutral"]),
+        row("I bought it on Monday", []),
+        row("Superb sound", ["positive"], split="test"),  # the aspect models' test split stays out
+        row("屏幕很好", ["positive"], lang="zh"),
+    ]
+    got = data.absa_sentence_reviews(rows, "en")
+    assert got.to_dict("records") == [
+        {"text": "Great screen and keyboard", "label": "positive", "lang": "en", "source": "absa_sentences"},
+        {"text": "Battery died fast", "label": "negative", "lang": "en", "source": "absa_sentences"},
+    ]

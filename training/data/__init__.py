@@ -53,6 +53,7 @@ from training.data.tables import (
     BRANDS_TABLE,
     SHOPPING_CATEGORIES,
     absa_rows,
+    absa_sentence_reviews,
     absa_tables,
     aspects_table,
     catalogue_table,
@@ -71,7 +72,7 @@ from training.data.tables import (
 __all__ = [
     "ASPECTS", "BRANDS_TABLE", "INTERACTIONS", "ITEMS", "LABELLED_TEXTS", "POLARITY_VALUES", "REPO", "REVIEWS",
     "SALES", "SHOPPING_CATEGORIES", "SOURCES", "VENDORED", "Column", "Sentence", "Source", "TableSchema", "Vendored",
-    "absa_rows", "absa_tables", "aspect_sentences", "aspects_table", "catalogue_table", "data_dir",
+    "absa_rows", "absa_sentence_reviews", "absa_tables", "aspect_sentences", "aspects_table", "catalogue_table", "data_dir",
     "deb_data_member", "detokenize", "encoder_dir", "fetch", "interactions_table", "items_table", "main",
     "msra_tables", "parse_atepc", "product_ner_table", "product_ner_zh_table", "read_aspects", "read_conll",
     "read_table", "reviews_table", "sales_table", "sha256_of", "shopping_categories_table", "shopping_reviews",
