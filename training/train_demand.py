@@ -199,7 +199,7 @@ def backtest_origin(
 
 def _read_table(cfg: DemandConfig) -> tuple[pd.DataFrame, list[str], Path]:
     path = Path(cfg.data) if cfg.data else data.sales_table()
-    raw = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    raw = data.read_frame(path, as_text=False)
     covariates = [c for c in cfg.covariates.split(",") if c] or [
         c for c in raw.columns if c not in ("series_id", "period", "units") and pd.api.types.is_numeric_dtype(raw[c])
     ]

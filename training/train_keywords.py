@@ -39,11 +39,7 @@ class KeywordsConfig(RunConfig):
 def corpus(cfg: KeywordsConfig) -> tuple[list[str], str]:
     if cfg.data:
         path = Path(cfg.data)
-        df = (
-            pd.read_parquet(path)
-            if path.suffix == ".parquet"
-            else pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
-        )
+        df = data.read_frame(path)
         if "text" not in df.columns:
             raise ValueError(f"{path}: needs a `text` column; found {list(df.columns)}")
         return df["text"].astype(str).tolist(), str(path)

@@ -240,3 +240,21 @@ def test_absa_sentences_of_one_polarity_become_sentence_reviews() -> None:
         {"text": "Great screen and keyboard", "label": "positive", "lang": "en", "source": "absa_sentences"},
         {"text": "Battery died fast", "label": "negative", "lang": "en", "source": "absa_sentences"},
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+def test_tables_in_the_encodings_spreadsheets_write_are_read(tmp_path: Path, encoding: str) -> None:
+    p = tmp_path / "r.csv"
+    p.write_text("text,label,lang\n质量很好,positive,zh\n太差了,negative,zh-CN\n", encoding=encoding)
+    df = data.read_table(p, data.REVIEWS)
+    assert df["text"].tolist() == ["质量很好", "太差了"] and df.columns[0] == "text"
+    conll = tmp_path / "n.conll"
+    conll.write_text("北\tB-LOC\n京\tI-LOC\n\n好\tO\n", encoding=encoding)
+    assert data.read_conll(conll) == [(["北", "京"], ["B-LOC", "I-LOC"]), (["好"], ["O"])]
+
+
+def test_bytes_of_no_known_encoding_are_refused_in_words(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    p.write_bytes(b"text,label\n\x80\x80\xff,x\n")
+    with pytest.raises(ValueError, match=r"neither UTF-8 nor GB18030 \(byte 11"):
+        data.read_table(p, data.REVIEWS)

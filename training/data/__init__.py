@@ -35,7 +35,9 @@ from training.data.schemas import (
     SALES,
     Column,
     TableSchema,
+    read_frame,
     read_table,
+    read_text,
 )
 from training.data.sources import (
     REPO,
@@ -75,7 +77,7 @@ __all__ = [
     "absa_rows", "absa_sentence_reviews", "absa_tables", "aspect_sentences", "aspects_table", "catalogue_table", "data_dir",
     "deb_data_member", "detokenize", "encoder_dir", "fetch", "interactions_table", "items_table", "main",
     "msra_tables", "parse_atepc", "product_ner_table", "product_ner_zh_table", "read_aspects", "read_conll",
-    "read_table", "reviews_table", "sales_table", "sha256_of", "shopping_categories_table", "shopping_reviews",
+    "read_frame", "read_table", "read_text", "reviews_table", "sales_table", "sha256_of", "shopping_categories_table", "shopping_reviews",
     "subprocess", "wnut16_table", "write_conll",
 ]  # fmt: skip
 

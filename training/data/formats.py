@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.data.schemas import POLARITY_VALUES
+from training.data.schemas import POLARITY_VALUES, read_text
 
 # --- NER tables ----------------------------------------------------------------------------------
 # NER data is a CoNLL-style file: one "token<TAB>tag" per line, a blank line between sentences,
@@ -25,19 +25,18 @@ def read_conll(path: str | Path) -> list[Sentence]:
     sentences: list[Sentence] = []
     tokens: list[str] = []
     tags: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if tokens:
-                    sentences.append((tokens, tags))
-                tokens, tags = [], []
-                continue
-            token, sep, tag = line.rpartition("\t") if "\t" in line else line.rpartition(" ")
-            if not sep or not token or not tag.strip():
-                raise ValueError(f"{path}:{n}: expected 'token<TAB>tag', got {line!r}")
-            tokens.append(token)
-            tags.append(tag.strip())
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            if tokens:
+                sentences.append((tokens, tags))
+            tokens, tags = [], []
+            continue
+        token, sep, tag = line.rpartition("\t") if "\t" in line else line.rpartition(" ")
+        if not sep or not token or not tag.strip():
+            raise ValueError(f"{path}:{n}: expected 'token<TAB>tag', got {line!r}")
+        tokens.append(token)
+        tags.append(tag.strip())
     if tokens:
         sentences.append((tokens, tags))
     return sentences
@@ -123,7 +122,7 @@ def read_aspects(path: Path | str) -> list[dict[str, Any]]:
     import json
 
     rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -3,8 +3,12 @@ checks a user's table against one."""
 
 from __future__ import annotations
 
+import codecs
+import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,16 +116,45 @@ def _unix_seconds(values: pd.Series) -> pd.Series:
     return seconds.astype("float64")
 
 
-def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
-    """Read a CSV (UTF-8, header row) or Parquet file and validate it against ``schema``."""
+def read_text(path: str | Path) -> str:
+    """A text file's content: UTF-8 (a byte-order mark dropped), UTF-16 with its byte-order mark
+    (Excel's "Unicode text"), else GB18030, which Chinese spreadsheet programs write by default
+    (said on stderr when used).
+
+    Raises:
+        ValueError: the bytes are none of these, naming the file and the first offending byte.
+    """
+    raw = Path(path).read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            byte = raw[err.start : err.start + 1]
+            raise ValueError(f"{path}: neither UTF-8 nor GB18030 (byte {err.start}: {byte!r})") from None
+        print(f"{path}: not UTF-8; read as GB18030 (Chinese Windows / Excel encoding)", file=sys.stderr)
+        return text
+
+
+def read_frame(path: str | Path, as_text: bool = True) -> pd.DataFrame:
+    """A CSV (header row; UTF-8 or GB18030, :func:`read_text`), TSV or Parquet file as a frame;
+    with ``as_text`` every CSV cell is a string and an empty cell is ``""``."""
     path = Path(path)
     if path.suffix == ".parquet":
-        df = pd.read_parquet(path)
-    elif path.suffix in (".csv", ".tsv"):
-        df = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
-    else:
+        return pd.read_parquet(path)
+    if path.suffix not in (".csv", ".tsv"):
         raise ValueError(f"{path}: expected a .csv, .tsv or .parquet file, got '{path.suffix}'")
-    return schema.validate(df, str(path))
+    options: dict[str, Any] = {"dtype": str, "keep_default_na": False} if as_text else {}
+    return pd.read_csv(io.StringIO(read_text(path)), sep="\t" if path.suffix == ".tsv" else ",", **options)
+
+
+def read_table(path: str | Path, schema: TableSchema) -> pd.DataFrame:
+    """Read a CSV / TSV (header row) or Parquet file (:func:`read_frame`) and validate it against
+    ``schema``."""
+    return schema.validate(read_frame(path), str(path))
 
 
 INTERACTIONS = TableSchema(
