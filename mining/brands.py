@@ -16,11 +16,13 @@ index the text exactly as sent (matching runs on the normalised text and maps ba
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mining.files import read_text
 from mining.text import normalize_with_offsets
 
 COLUMNS = ("brand", "aliases", "category", "context")
@@ -85,11 +87,11 @@ class BrandTable:
 
     @classmethod
     def load(cls, *paths: str | Path) -> BrandTable:
-        """The table from CSV files (UTF-8, header ``brand,aliases,category,context``), later files
+        """The table from CSV files (UTF-8, UTF-16 or GB18030; header ``brand,aliases,category,context``), later files
         overriding earlier ones by brand."""
         rows: list[dict[str, str]] = []
         for path in paths:
-            with open(path, encoding="utf-8", newline="") as f:
+            with io.StringIO(read_text(path), newline="") as f:
                 reader = csv.DictReader(f)
                 missing = [c for c in ("brand", "aliases") if c not in (reader.fieldnames or [])]
                 if missing:

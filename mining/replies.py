@@ -14,6 +14,7 @@ runs at import time.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -27,6 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from mining.contracts import SERVICE_INTENTS as LABELS
+from mining.files import read_text
 from mining.text import normalize
 
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -57,14 +59,15 @@ def check_entry(entry: ReplyEntry) -> str | None:
 
 
 def load_kb(path: str | Path) -> list[ReplyEntry]:
-    """Read a knowledge-base CSV (UTF-8, header ``intent,lang,text[,request]``), in file order.
+    """Read a knowledge-base CSV (UTF-8, UTF-16 or GB18030: :func:`mining.files.read_text`; header
+    ``intent,lang,text[,request]``), in file order.
 
     Raises:
         ValueError: a missing or unknown column, or a row with a bad value; the message names the
             row (1 = the first row after the header) and the column.
     """
     path = Path(path)
-    with path.open(encoding="utf-8", newline="") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         for col in ("intent", "lang", "text"):
@@ -171,7 +174,7 @@ def load_shop_values(path: str | Path) -> ShopValues:
     any_lang: dict[str, str] = {}
     by_lang: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
     first_row: dict[tuple[str, str], int] = {}
-    with path.open(encoding="utf-8", newline="") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         for col in ("placeholder", "value"):

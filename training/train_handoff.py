@@ -36,6 +36,7 @@ sentiment model stands in for the served one.
 from __future__ import annotations
 
 import csv
+import io
 import sys
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from mining.files import read_text
 from mining.handoff import conversation_text
 from mining.models.linear import TfidfLinearModel
 from training.common import fingerprint, parse_config
@@ -119,7 +121,7 @@ def read_conversations(path: str) -> tuple[list[Dialogue], np.ndarray]:
     order of first appearance; (n,) bool low satisfaction). Raises ``ValueError`` naming the row
     and the rule for a missing column, an empty id, a label other than 0/1, or a conversation whose
     rows disagree on its label."""
-    with open(path, encoding="utf-8", newline="") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in CONVERSATION_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

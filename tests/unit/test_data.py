@@ -258,3 +258,15 @@ def test_bytes_of_no_known_encoding_are_refused_in_words(tmp_path: Path) -> None
     p.write_bytes(b"text,label\n\x80\x80\xff,x\n")
     with pytest.raises(ValueError, match=r"neither UTF-8 nor GB18030 \(byte 11"):
         data.read_table(p, data.REVIEWS)
+
+
+def test_a_brands_table_and_a_reply_knowledge_base_saved_as_gbk_are_read(tmp_path: Path) -> None:
+    from mining.brands import BrandTable
+    from mining.replies import load_kb
+
+    brands = tmp_path / "brands.csv"
+    brands.write_text("brand,aliases,category,context\nDreame,追觅|Dreame,家电,\n", encoding="gb18030")
+    assert [m.text for m in BrandTable.load(brands).find("追觅扫地机器人很好用")] == ["追觅"]
+    kb = tmp_path / "kb.csv"
+    kb.write_text("intent,lang,text\norder_status,zh,您的订单{{Order Number}}已发货\n", encoding="gb18030")
+    assert [e.text for e in load_kb(kb)] == ["您的订单{{Order Number}}已发货"]

@@ -3,15 +3,15 @@ checks a user's table against one."""
 
 from __future__ import annotations
 
-import codecs
 import io
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mining.files import read_text
 
 
 @dataclass(frozen=True)
@@ -114,29 +114,6 @@ def _unix_seconds(values: pd.Series) -> pd.Series:
     times = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     seconds = (times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     return seconds.astype("float64")
-
-
-def read_text(path: str | Path) -> str:
-    """A text file's content: UTF-8 (a byte-order mark dropped), UTF-16 with its byte-order mark
-    (Excel's "Unicode text"), else GB18030, which Chinese spreadsheet programs write by default
-    (said on stderr when used).
-
-    Raises:
-        ValueError: the bytes are none of these, naming the file and the first offending byte.
-    """
-    raw = Path(path).read_bytes()
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        try:
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError:
-            byte = raw[err.start : err.start + 1]
-            raise ValueError(f"{path}: neither UTF-8 nor GB18030 (byte {err.start}: {byte!r})") from None
-        print(f"{path}: not UTF-8; read as GB18030 (Chinese Windows / Excel encoding)", file=sys.stderr)
-        return text
 
 
 def read_frame(path: str | Path, as_text: bool = True) -> pd.DataFrame:
