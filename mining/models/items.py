@@ -13,6 +13,7 @@ matches the category Comedy, "华为手机" the brand 华为.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mining.files import read_text
 from mining.text import normalize_term
 
 FILE = "items.csv"
@@ -107,8 +109,9 @@ class ItemCatalog:
 
     @classmethod
     def from_table(cls, path: str | Path) -> ItemCatalog:
-        """Read a user's items table (CSV, the documented columns; see ``training.data.ITEMS``)."""
-        with open(path, newline="", encoding="utf-8") as f:
+        """Read a user's items table (CSV in UTF-8, UTF-16 or GB18030, the documented columns; see
+        ``training.data.ITEMS``)."""
+        with io.StringIO(read_text(path), newline="") as f:
             reader = csv.DictReader(f)
             missing = [c for c in ("item_id", "title", "category") if c not in (reader.fieldnames or [])]
             if missing:

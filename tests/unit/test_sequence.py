@@ -133,8 +133,9 @@ def test_demand_terms_match_catalog_values(term: str, value: str, expected: bool
 
 def test_catalog_matches_categories_brand_and_attributes(tmp_path: Path) -> None:
     path = tmp_path / "items.csv"
-    path.write_text(
-        "item_id,title,category,brand,attributes\n1,Mate 60,手机|Android,华为,color=black\n2,Toy Story,Comedy,,\n"
+    path.write_text(  # as a Chinese spreadsheet program saves it
+        "item_id,title,category,brand,attributes\n1,Mate 60,手机|Android,华为,color=black\n2,Toy Story,Comedy,,\n",
+        encoding="gb18030",
     )
     catalog = ItemCatalog.from_table(path)
     assert catalog.matches("1", ["华为手机", "black", "comedy"]) == ["华为手机", "black"]
