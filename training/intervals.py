@@ -20,6 +20,10 @@ Statistic = Callable[[np.ndarray], float]
 Verdict = Literal["ahead", "level", "behind"]
 N_BOOT = 1000
 LEVEL = 0.95
+# Fewer held-out items than this and no verdict but "level" is given: a bootstrap over a handful of
+# items (one sales series, one test user) has an interval of a point or two and would call any
+# difference "ahead".
+MIN_ITEMS = 10
 
 
 def mean_of(values: Sequence[float] | np.ndarray) -> Statistic:
@@ -98,7 +102,8 @@ def paired_difference(
     Returns:
         ``{"diff", "ci95": [low, high], "verdict"}``; ``verdict`` is ``ahead`` when the interval
         lies wholly on the better side of 0 (above for ``higher_is_better``, below otherwise),
-        ``behind`` when wholly on the worse side, else ``level``.
+        ``behind`` when wholly on the worse side, else ``level``; with fewer than
+        :data:`MIN_ITEMS` items always ``level``, and ``too_few_items`` holds ``n``.
     """
     everything = np.arange(n)
     diff = model(everything) - baseline(everything)
@@ -106,6 +111,8 @@ def paired_difference(
     lo, hi = _interval(boots, level)
     better_lo, better_hi = (lo, hi) if higher_is_better else (-hi, -lo)
     verdict: Verdict = "ahead" if better_lo > 0 else "behind" if better_hi < 0 else "level"
+    if n < MIN_ITEMS:
+        return {"diff": round(float(diff), 4), "ci95": [lo, hi], "verdict": "level", "too_few_items": n}
     return {"diff": round(float(diff), 4), "ci95": [lo, hi], "verdict": verdict}
 
 

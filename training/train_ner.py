@@ -265,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     every = {t for part in splits.values() for _, ts in part for t in ts}
     scheme = span_scheme(sorted(every))
     types = sorted({t[2:] for t in every if t != "O"})
+    if not types:
+        raise ValueError(f"{data_name}: every tag is O; a tagger needs sentences with entities to learn from")
     # Every prefix of every type, so the tag set does not depend on which tags a split happens to hold.
     tags = ["O", *(f"{p}-{t}" for t in types for p in ("BI" if scheme == "BIO" else "BMES"))]
     name = model_name("ner", cfg.lang, cfg.domain or None)

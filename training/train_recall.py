@@ -164,7 +164,9 @@ def fit(train: pd.DataFrame, params: dict[str, Any], seed: int) -> RecallModel:
 def recommend_all(model: RecallModel, users: list[str], k: int = K) -> dict[str, list[str]]:
     """Top-k per known user, training items excluded (one batched call)."""
     known = [u for u in users if u in model.user_index]
-    rows = np.array([model.user_index[u] for u in known])
+    if not known:
+        return {}
+    rows = np.array([model.user_index[u] for u in known], dtype=np.int64)
     ids, _ = model.als.recommend(rows, model.user_items[rows], N=k, filter_already_liked_items=True)
     return {u: [model.item_ids[j] for j in r if j >= 0] for u, r in zip(known, ids)}
 
@@ -239,6 +241,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         file=sys.stderr,
         flush=True,
     )
+    scored = set(test["user_id"]) & set(train["user_id"])
+    if len(scored) < 2:
+        raise ValueError(
+            f"{path}: the test split (a quarter of each item's interactions) has {test['user_id'].nunique()} "
+            f"users, {len(scored)} of them with training interactions; recall is scored on those, so the table "
+            "needs items with several interactions and users with several items"
+        )
     best, trials = search(train, cfg)
     model = fit(train, best, cfg.seed)
     truth = test.groupby("user_id")["item_id"].agg(set).to_dict()

@@ -46,6 +46,17 @@ def test_paired_difference_says_ahead_only_when_the_interval_excludes_zero() -> 
     assert paired_difference(mean_of(noise), mean_of(base), 2000)["verdict"] == "level"
 
 
+def test_a_handful_of_items_gets_no_verdict() -> None:
+    # One test item (a single sales series, a single test user): the interval is a point and
+    # would call any difference ahead.
+    one = paired_difference(mean_of(np.array([0.9])), mean_of(np.array([0.5])), 1)
+    assert one["ci95"] == [0.4, 0.4] and one["verdict"] == "level" and one["too_few_items"] == 1
+    nine = paired_difference(mean_of(np.full(9, 0.9)), mean_of(np.full(9, 0.5)), 9)
+    assert nine["verdict"] == "level" and nine["too_few_items"] == 9
+    ten = paired_difference(mean_of(np.full(10, 0.9)), mean_of(np.full(10, 0.5)), 10)
+    assert ten["verdict"] == "ahead" and "too_few_items" not in ten
+
+
 def test_lower_is_better_flips_the_verdict() -> None:
     err_model, err_base, actual = np.full(300, 1.0), np.full(300, 2.0), np.full(300, 10.0)
     err_base[::2] = 1.5

@@ -376,3 +376,9 @@ def test_false_entities_count_what_a_model_finds_in_messages_without_any() -> No
     assert got["share_with_any"] == pytest.approx(2 / 3, abs=1e-4) and got["dictionary_per_message"] == 0.0
     assert got["vs_dictionary"]["verdict"] != "ahead"  # more false entities is never ahead
     assert train_ner.false_entities(empty, bad, messages)["per_message"] == 0.0
+
+
+def test_a_file_without_entities_is_refused_in_words(tmp_path: Path) -> None:
+    path = data.write_conll([(["hello", f"world{i}"], ["O", "O"]) for i in range(30)], tmp_path / "o.conll")
+    with pytest.raises(ValueError, match="every tag is O"):
+        train_ner.main(["--data", str(path), "--lang", "en", "--no-save", "--report-dir", str(tmp_path)])

@@ -171,3 +171,14 @@ def test_training_smoke(tmp_path: Path) -> None:
 
     meta = bentoml.models.get(out["tag"]).info.metadata
     assert meta["ci95"] == out["ci95"] and meta["vs_baseline"] == out["vs_baseline"]
+
+
+def test_a_table_whose_test_users_have_no_training_interactions_is_refused_in_words(tmp_path: Path) -> None:
+    # Every user has one interaction: no test user can be scored by a model fitted without them.
+    rows = [(f"u{u}", f"i{u % 5}", 1.0, 1000 + u) for u in range(40)]
+    table = tmp_path / "clicks.csv"
+    pd.DataFrame(rows, columns=["user_id", "item_id", "weight", "ts"]).to_csv(table, index=False)
+    with pytest.raises(ValueError, match=r"has \d+ users, 0 of them with training interactions"):
+        train_recall.main(["--data", str(table), "--trials", "1", "--no-save", "--report-dir", str(tmp_path)])
+    model = train_recall.fit(pd.DataFrame(rows[:20], columns=["user_id", "item_id", "weight", "ts"]), PARAMS, 0)
+    assert train_recall.recommend_all(model, ["nobody"]) == {}
