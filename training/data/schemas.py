@@ -117,7 +117,7 @@ def _unix_seconds(values: pd.Series) -> pd.Series:
 
 
 def read_frame(path: str | Path, as_text: bool = True) -> pd.DataFrame:
-    """A CSV (header row; UTF-8 or GB18030, :func:`read_text`), TSV or Parquet file as a frame;
+    """A CSV (header row; UTF-8, UTF-16 or GB18030: :func:`read_text`), TSV or Parquet file as a frame;
     with ``as_text`` every CSV cell is a string and an empty cell is ``""``."""
     path = Path(path)
     if path.suffix == ".parquet":
