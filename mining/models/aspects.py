@@ -134,8 +134,8 @@ def word_start(words: Sequence[tuple[str, int, int]], start: int, end: int) -> i
     return start
 
 
-# Particles a Chinese span never ends with: 声音的, 屏幕大了 name 声音 and 屏幕大.
-# What never ends an aspect: particles, and the one-character adverbs that follow a subject (使用却很不方便).
+# What a Chinese span never ends with: particles (声音的, 屏幕大了 name 声音 and 屏幕大) and the
+# one-character adverbs that follow a subject (使用却很不方便 names 使用).
 _ZH_TRAILING_PARTICLES = frozenset("的了地得着过却也都很太更还就")
 
 
