@@ -2,13 +2,15 @@
 answers come back in input order, and a text in a language without a model gets the caller's
 answer for that case (never another language's model, never a dropped result).
 
-Light on purpose: no model library is imported here.
+Light on purpose: no model library is imported here (the text rules only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, TypeVar
+
+from mining.text import unsupported_language
 
 
 class Routable(Protocol):
@@ -30,6 +32,7 @@ def route_by_language(
     languages: Collection[str],
     predict: Callable[[str, list[str]], Sequence[ResultT]],
     missing: Callable[[ItemT], ResultT] | None = None,
+    unreadable: Callable[[ItemT, str], ResultT] | None = None,
 ) -> list[ResultT]:
     """One result per item, in input order, each from its language's model.
 
@@ -41,6 +44,10 @@ def route_by_language(
             language's texts in input order; must return one result per text.
         missing: ``item -> result`` for an item whose language has no model; without it such an
             item is an error.
+        unreadable: ``(item, language) -> result`` for an item written in a language no model
+            reads (:func:`mining.text.unsupported_language`: Japanese, Spanish...), which the
+            two-way language detection would send to the Chinese or English model; without it
+            such an item goes to that model.
     Returns:
         n results: ``results[i]`` answers ``items[i]``.
     Raises:
@@ -51,7 +58,10 @@ def route_by_language(
     groups: dict[str, list[int]] = {}
     out: dict[int, ResultT] = {}
     for i, item in enumerate(items):
-        if item.lang in languages:
+        other = unsupported_language(item.text) if unreadable is not None else None
+        if other is not None and unreadable is not None:
+            out[i] = unreadable(item, other)
+        elif item.lang in languages:
             groups.setdefault(item.lang, []).append(i)
         elif missing is None:
             raise RuntimeError(

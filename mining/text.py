@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
+from mining.wordlists import stop_words
+
 Lang = Literal["zh", "en"]
 
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
@@ -208,6 +210,59 @@ def detect_language(text: str) -> Lang:
         return "en"
     n_words = len(_LATIN_WORD.findall(text))
     return "zh" if n_cjk / (n_cjk + n_words) >= 0.3 else "en"
+
+
+# Languages the models do not read, and what gives them away. A script: kana is Japanese whatever
+# kanji it holds, Hangul Korean, and so on. Latin text: function words that are no English word
+# (so "a", "as", "die", "son", "y" are left out), of which a text must hold 2 or more and more than
+# it holds English stop words.
+_OTHER_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Japanese", re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")),
+    ("Korean", re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")),
+    ("Russian or another Cyrillic language", re.compile(r"[\u0400-\u04ff]")),
+    ("Arabic", re.compile(r"[\u0600-\u06ff]")),
+    ("Thai", re.compile(r"[\u0e00-\u0e7f]")),
+    ("Hindi or another Devanagari language", re.compile(r"[\u0900-\u097f]")),
+)
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "Spanish": _word_set("el los las es muy lo que del una por para pero este esta está estos como más también"),
+    "French": _word_set("le les est une des du et très pas pour avec ce cette je il elle mais qui sur dans au aux"),
+    "German": _word_set("der das ist nicht und ein eine sehr mit für auf ich zu dem aber auch kein keine"),
+    "Portuguese": _word_set("os é não muito um uma com mas esse essa isso produto também"),
+    "Italian": _word_set("il gli è non molto della questo questa che ma anche sono"),
+}
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def unsupported_language(text: str) -> str | None:
+    """The language a text is written in when the models cannot read it (``"Japanese"``,
+    ``"Spanish"``...), or None for Chinese, English, and text with no sign of another language
+    (product names, numbers, emoji).
+
+    Why: :func:`detect_language` knows two answers, so Japanese went to the Chinese models (its
+    kanji) and Spanish to the English ones, which answered with confidence ("Este producto es muy
+    malo" negative 0.92 by chance, "この商品はとても良いです" negative 0.72): a classifier that cannot
+    read a text must say so.
+    """
+    letters = sum(1 for c in text if c.isalpha())
+    for name, script in _OTHER_SCRIPTS:
+        # A share, not a character: Chinese reviews borrow の ("我の手机") and hold mojibake.
+        n = len(script.findall(text))
+        if n >= 2 and n >= 0.2 * letters:
+            return name
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) < 2 or detect_language(text) != "en":
+        return None
+    english = sum(w in stop_words("en") for w in words)
+    hits = {name: sum(w in vocab for w in words) for name, vocab in _FUNCTION_WORDS.items()}
+    name, best = max(hits.items(), key=lambda kv: kv[1])
+    return name if best >= 2 and best > english else None
 
 
 # --- PII masking -------------------------------------------------------------------------------

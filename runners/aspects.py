@@ -82,4 +82,12 @@ class AspectsRunner(RunnerBase):
                 reason=f"no aspects model for '{item.lang}' text (models exist for {sorted(by_lang)})",
             )
 
-        return route_by_language(require_items(items), by_lang, extract, no_model)
+        def unreadable(item: TextItem, language: str) -> AspectsResult:
+            return AspectsResult(
+                lang=item.lang,
+                aspects=[],
+                models=[],
+                reason=f"the text looks {language}; the aspects models read Chinese and English only",
+            )
+
+        return route_by_language(require_items(items), by_lang, extract, no_model, unreadable)

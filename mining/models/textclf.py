@@ -415,4 +415,14 @@ def predict_routed(
             reason=f"no {task} model for '{item.lang}' text (models exist for {sorted(models)})",
         )
 
-    return route_by_language(require_items(items), models, classify, no_model)
+    def unreadable(item: TextItem, language: str) -> LabelResult:
+        return LabelResult(
+            lang=item.lang,
+            label=None,
+            score=0.0,
+            probabilities={},
+            model=None,
+            reason=f"the text looks {language}; the {task} models read Chinese and English only",
+        )
+
+    return route_by_language(require_items(items), models, classify, no_model, unreadable)

@@ -49,6 +49,16 @@ def test_mixed_languages_come_back_in_input_order_with_one_call_per_language() -
     assert missed == [items[2], items[5]]
 
 
+def test_a_text_in_a_language_no_model_reads_gets_the_unreadable_answer() -> None:
+    # Detected as zh (kanji) and en (Latin letters), but Japanese and Spanish.
+    items = [Item("この商品はとても良いです", "zh"), Item("很好", "zh"), Item("Este producto es muy malo", "en")]
+    predict = Recorder()
+    out = route_by_language(items, {"zh": 1, "en": 2}, predict, unreadable=lambda item, lang: f"unreadable:{lang}")
+    assert out == ["unreadable:Japanese", "zh:很好", "unreadable:Spanish"]
+    assert predict.calls == [("zh", ["很好"])]
+    assert route_by_language(items[2:], {"en": 2}, predict) == ["en:Este producto es muy malo"]  # no callback: routed
+
+
 def test_an_empty_input_calls_nothing() -> None:
     predict = Recorder()
     assert route_by_language([], {"zh": 1}, predict, lambda item: pytest.fail("missing called")) == []
@@ -102,6 +112,10 @@ def test_predict_routed_asks_each_model_once_and_keeps_the_order() -> None:
         ("en", "negative", "s-en:1"),
     ]
     assert (zh.calls, en.calls) == ([["很好"]], [["good", "bad"]])
+    spanish_item = [TextItem(text="Es muy malo, no lo compren", lang="en")]
+    (spanish,) = predict_routed({"zh": zh, "en": en}, {"zh": "s-zh:1", "en": "s-en:1"}, spanish_item)
+    assert (spanish.label, spanish.model) == (None, None)
+    assert spanish.reason == "the text looks Spanish; the classification models read Chinese and English only"
     (only,) = predict_routed({"zh": zh}, {"zh": "s-zh:1"}, items[:1], task="sentiment")
     assert (only.label, only.model, only.reason) == (
         None,

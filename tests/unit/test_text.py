@@ -7,6 +7,7 @@ from mining.text import (
     mask_pii,
     normalize,
     segment_words,
+    unsupported_language,
 )
 from training.dedup import dedup_key, deduplicate_labelled, duplicate_clusters
 
@@ -55,6 +56,33 @@ def test_traditional_characters_keep_their_offsets() -> None:
 )
 def test_detect_language(text: str, lang: str) -> None:
     assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("この商品はとても良いです", "Japanese"),
+        ("이 제품 정말 좋아요", "Korean"),
+        ("Este producto es muy malo, no lo recomiendo", "Spanish"),
+        ("Ce produit est excellent", "French"),
+        ("Das ist ein schlechtes Produkt", "German"),
+        ("Produto muito bom, chegou rápido", "Portuguese"),
+        ("Questo prodotto è molto buono", "Italian"),
+        ("Очень хороший товар", "Russian or another Cyrillic language"),
+        # what the models read, however it looks
+        ("這個產品很好", None),
+        ("我の手机很好用", None),  # one borrowed kana in Chinese
+        ("I bought it at La Casa del Sol and it is great", None),  # more English than Spanish
+        ("Le Creuset pan, great quality", None),
+        ("good phone, muy bueno", None),
+        ("iPhone 15 Pro Max 256GB", None),
+        ("外观不错，y330的配置也好", None),  # Latin words in Chinese text are not weighed
+        ("12345 !!!", None),
+        ("😀", None),
+    ],
+)
+def test_languages_no_model_reads_are_named(text: str, language: str | None) -> None:
+    assert unsupported_language(text) == language
 
 
 @pytest.mark.parametrize(
