@@ -405,24 +405,13 @@ def predict_routed(
             )
         return out
 
+    def unanswered(item: TextItem, reason: str) -> LabelResult:
+        return LabelResult(lang=item.lang, label=None, score=0.0, probabilities={}, model=None, reason=reason)
+
     def no_model(item: TextItem) -> LabelResult:
-        return LabelResult(
-            lang=item.lang,
-            label=None,
-            score=0.0,
-            probabilities={},
-            model=None,
-            reason=f"no {task} model for '{item.lang}' text (models exist for {sorted(models)})",
-        )
+        return unanswered(item, f"no {task} model for '{item.lang}' text (models exist for {sorted(models)})")
 
     def unreadable(item: TextItem, language: str) -> LabelResult:
-        return LabelResult(
-            lang=item.lang,
-            label=None,
-            score=0.0,
-            probabilities={},
-            model=None,
-            reason=f"the text looks {language}; the {task} models read Chinese and English only",
-        )
+        return unanswered(item, f"the text looks {language}; the {task} models read Chinese and English only")
 
     return route_by_language(require_items(items), models, classify, no_model, unreadable)
