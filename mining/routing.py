@@ -58,8 +58,7 @@ def route_by_language(
     groups: dict[str, list[int]] = {}
     out: dict[int, ResultT] = {}
     for i, item in enumerate(items):
-        other = unsupported_language(item.text) if unreadable is not None else None
-        if other is not None and unreadable is not None:
+        if unreadable is not None and (other := unsupported_language(item.text)) is not None:
             out[i] = unreadable(item, other)
         elif item.lang in languages:
             groups.setdefault(item.lang, []).append(i)

@@ -74,20 +74,13 @@ class AspectsRunner(RunnerBase):
                 for aspects in models[name].predict(texts)
             ]
 
+        def unanswered(item: TextItem, reason: str) -> AspectsResult:
+            return AspectsResult(lang=item.lang, aspects=[], models=[], reason=reason)
+
         def no_model(item: TextItem) -> AspectsResult:
-            return AspectsResult(
-                lang=item.lang,
-                aspects=[],
-                models=[],
-                reason=f"no aspects model for '{item.lang}' text (models exist for {sorted(by_lang)})",
-            )
+            return unanswered(item, f"no aspects model for '{item.lang}' text (models exist for {sorted(by_lang)})")
 
         def unreadable(item: TextItem, language: str) -> AspectsResult:
-            return AspectsResult(
-                lang=item.lang,
-                aspects=[],
-                models=[],
-                reason=f"the text looks {language}; the aspects models read Chinese and English only",
-            )
+            return unanswered(item, f"the text looks {language}; the aspects models read Chinese and English only")
 
         return route_by_language(require_items(items), by_lang, extract, no_model, unreadable)

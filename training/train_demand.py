@@ -207,7 +207,7 @@ def _read_table(cfg: DemandConfig) -> tuple[pd.DataFrame, list[str], Path]:
         numbers, step = periods_from_dates(raw["period"])
         usual = {"day": 7, "week": 52, "month": 12}[step]
         print(
-            f"[demand] period: dates read as {step}s, {pd.to_datetime(raw['period']).min():%Y-%m-%d} = period 0"
+            f"[demand] period: dates read as {step}s, {raw['period'][numbers == 0].iloc[0]} = period 0"
             + (
                 f"; seasonal naive uses --season {cfg.season}, {step}s usually --season {usual}"
                 if cfg.season != usual

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.data.schemas import POLARITY_VALUES, read_text
+from mining.files import read_text
+from training.data.schemas import POLARITY_VALUES
 
 # --- NER tables ----------------------------------------------------------------------------------
 # NER data is a CoNLL-style file: one "token<TAB>tag" per line, a blank line between sentences,

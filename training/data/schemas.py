@@ -49,15 +49,13 @@ class TableSchema:
             if c.dtype in ("str", "lang"):
                 if c.default is not None:  # optional: empty values take the default
                     df[c.name] = df[c.name].fillna(c.default).astype(str)
-                    if c.dtype == "lang":
-                        df[c.name] = _language(df[c.name])
-                    continue
-                df[c.name] = df[c.name].astype("string")
-                bad = df[c.name].isna() | (df[c.name].str.strip() == "")
-                if bad.any():
-                    rows = list(df.index[bad][:5])
-                    raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
-                df[c.name] = df[c.name].astype(str)
+                else:
+                    df[c.name] = df[c.name].astype("string")
+                    bad = df[c.name].isna() | (df[c.name].str.strip() == "")
+                    if bad.any():
+                        rows = list(df.index[bad][:5])
+                        raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
+                    df[c.name] = df[c.name].astype(str)
                 if c.dtype == "lang":
                     df[c.name] = _language(df[c.name])
             else:
