@@ -112,7 +112,8 @@ class LabelResult(BaseModel):
 
 class EntitySpan(BaseModel):
     type: str = Field(
-        description="entity type: PER, LOC, ORG (zh news); PER, COMPANY, PRODUCT ... (en); BRAND; attributes "
+        description="entity type: PER, LOC, ORG (zh news); PER, COMPANY, PRODUCT ... (en); BRAND; CATEGORY (a product "
+        "type: 手机, 电热水器; laptop, TV); attributes "
         "CAPACITY, SCREEN, STORAGE, WEIGHT, VOLUME, POWER, RESOLUTION, SIZE, COUNT, MODEL"
     )
     text: str = Field(
@@ -126,7 +127,9 @@ class EntitySpan(BaseModel):
         "brands-table and pattern matches: 1"
     )
     source: str = Field(
-        default="model", description="'model' (an NER model), 'brands' (the brands table) or 'pattern' (attributes)"
+        default="model",
+        description="'model' (an NER model), 'brands' (the brands table), 'product_types' (the Chinese product-type "
+        "word list) or 'pattern' (attributes)",
     )
     canonical: str | None = Field(default=None, description="brands: the brand's name in the table (华为 -> Huawei)")
     value: float | None = Field(default=None, description="attributes: the number (20000毫安 -> 20000)")

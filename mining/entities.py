@@ -9,16 +9,24 @@ from typing import Any
 from mining.attributes import find_attributes
 from mining.brands import BrandTable
 from mining.contracts import EntitySpan
+from mining.products import ProductTypes
 from mining.wordlists import stop_words
 
 
-def table_and_pattern_entities(text: str, brands: BrandTable) -> list[EntitySpan]:
-    """Brands the table finds and attributes the patterns find in ``text`` (score 1 each), with
-    character offsets into ``text``."""
+def table_and_pattern_entities(text: str, brands: BrandTable, products: ProductTypes | None = None) -> list[EntitySpan]:
+    """Brands the table finds, product types (CATEGORY) the word list finds where ``products`` is
+    given (Chinese texts), and attributes the patterns find in ``text`` (score 1 each), with
+    character offsets into ``text``. A type inside a brand's span is the brand's (苹果手机's 苹果)."""
     found = [
         EntitySpan(type="BRAND", text=b.text, start=b.start, end=b.end, score=1.0, source="brands", canonical=b.brand)
         for b in brands.find(text)
     ]
+    if products is not None:
+        found += [
+            EntitySpan(type="CATEGORY", text=m.text, start=m.start, end=m.end, score=1.0, source="product_types")
+            for m in products.find(text)
+            if not any(b.start < m.end and m.start < b.end for b in found)
+        ]
     found += [
         EntitySpan(
             type=a.type,
@@ -63,10 +71,13 @@ def names_nothing(entity_type: str, text: str) -> bool:
     return entity_type.upper() not in _NUMERIC_TYPES and not any(ch.isalpha() for ch in text)
 
 
-def entities_of(texts: Sequence[str], models: Sequence[Any], brands: BrandTable) -> list[list[EntitySpan]]:
+def entities_of(
+    texts: Sequence[str], models: Sequence[Any], brands: BrandTable, products: ProductTypes | None = None
+) -> list[list[EntitySpan]]:
     """For n texts of one language: each text's entities from every model in ``models`` (taggers
-    of that language), the brands table and the attribute patterns, merged without overlaps (the
-    higher score wins a contested span). Returns n lists in text order."""
+    of that language), the brands table, the product-type list (``products``: Chinese texts only)
+    and the attribute patterns, merged without overlaps (the higher score wins a contested span).
+    Returns n lists in text order."""
     from mining.models.ner import extract_entities, merge_entities
 
     # extract_entities gives dicts (training reads them too): typed once, here.
@@ -78,6 +89,6 @@ def entities_of(texts: Sequence[str], models: Sequence[Any], brands: BrandTable)
         for m in models
     ]
     return [
-        merge_entities([table_and_pattern_entities(text, brands), *(ents[j] for ents in per_model)])
+        merge_entities([table_and_pattern_entities(text, brands, products), *(ents[j] for ents in per_model)])
         for j, text in enumerate(texts)
     ]

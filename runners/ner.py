@@ -21,10 +21,11 @@ MAX_LATENCY_MS = 3000
 @bentoml.service(name="NerRunner", threads=4, **DEPENDENCY_CONFIG)
 class NerRunner(RunnerBase):
     """Entities per text, routed by its language: ``ner-zh`` and ``ner-en`` (people, places,
-    organisations...), ``ner-products-en`` when the store has it (brands and attributes of product
-    titles), plus brands from the brands table and attributes from patterns
-    (:mod:`mining.brands`, :mod:`mining.attributes`), merged without overlaps: the higher score
-    wins a contested span, and table and pattern matches score 1."""
+    organisations...), ``ner-products-en`` / ``ner-products-zh`` when the store has them (brands,
+    product types and attributes), plus brands from the brands table, Chinese product types from
+    their word list and attributes from patterns (:mod:`mining.brands`, :mod:`mining.products`,
+    :mod:`mining.attributes`), merged without overlaps: the higher score wins a contested span, and
+    table, list and pattern matches score 1."""
 
     RUNNER = "ner"
     # As for sentiment: MiniLM-CRF time is in torch, models are read-only, tokenizers locked.
@@ -32,8 +33,10 @@ class NerRunner(RunnerBase):
 
     def setup(self) -> None:
         from mining.brands import BrandTable
+        from mining.products import ProductTypes
 
         self.brands = BrandTable.load(*self.settings.brands)
+        self.product_types = ProductTypes.load(*self.settings.product_types)
 
     def load(self, path: Path) -> Any:
         from mining.models.ner import load_ner_artifact
@@ -55,7 +58,8 @@ class NerRunner(RunnerBase):
 
         def predict_lang(lang: str, texts: list[str]) -> list[EntitiesResult]:
             names = names_of[lang]
-            found = entities_of(texts, [models[n] for n in names], self.brands)
+            products = self.product_types if lang == "zh" else None  # the list is of Chinese words
+            found = entities_of(texts, [models[n] for n in names], self.brands, products)
             return [EntitiesResult(lang=lang, entities=e, models=[tags[n] for n in names]) for e in found]
 
         # No missing-language answer: ner-zh and ner-en are required, and EntitiesResult has no reason field.

@@ -92,9 +92,9 @@ def group_split(
 
 
 def disjoint_split(
-    sentences: list[Sentence], entity_type: str, fractions: tuple[float, float], seed: int
+    sentences: list[Sentence], entity_types: str | tuple[str, ...], fractions: tuple[float, float], seed: int
 ) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
-    """Split so that no ``entity_type`` string of validation or test occurs anywhere in training:
+    """Split so that no entity string of ``entity_types`` in validation or test occurs anywhere in training:
     entity strings (lower-cased) are drawn at random into test and validation until each covers
     its share of the mentions; a sentence goes where its entities are, and one that mixes sides is
     dropped. Sentences without the entity type are split at random in the same proportions.
@@ -103,13 +103,14 @@ def disjoint_split(
     sentence's second mention can sit on both sides, and a dictionary of training entities then
     finds "unseen" test brands by their string.
     """
+    types = (entity_types,) if isinstance(entity_types, str) else entity_types
     mentions: dict[str, list[int]] = defaultdict(list)
     spans_of: list[set[str]] = []
     for i, (tokens, tags) in enumerate(sentences):
         keys = {
             "".join(tokens[s:e]).lower() if all(len(t) == 1 for t in tokens[s:e]) else " ".join(tokens[s:e]).lower()
             for t, s, e in tags_to_spans(tags, span_scheme(tags))
-            if t == entity_type
+            if t in types
         }
         spans_of.append(keys)
         for k in keys:
@@ -196,7 +197,7 @@ def load_splits(cfg: TaggerConfig) -> tuple[dict[str, list[Sentence]], str]:
             train, val, test = group_split(data.read_conll(data.product_ner_table()), "BRAND", (0.15, 0.15), cfg.seed)
         else:
             train, val, test = disjoint_split(
-                data.read_conll(data.product_ner_zh_table()), "BRAND", (0.15, 0.15), cfg.seed
+                data.read_conll(data.product_ner_zh_table()), ("BRAND", "CATEGORY"), (0.15, 0.15), cfg.seed
             )
         name = DATASETS[cfg.dataset][3]
     val, test, dropped = drop_seen(train, val, test)

@@ -54,7 +54,8 @@ DATASETS = {
         "zh",
         "bilstm",
         "products",
-        "Chinese review clauses, brands-table labels, test brand strings never in training",
+        "Chinese review clauses, BRAND and CATEGORY labels from the brands table and the product-type list, "
+        "validation and test names never in training",
     ),
 }
 # Where a data set's labels come from: annotators (gold) or rules and tables (products, see

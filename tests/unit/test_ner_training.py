@@ -10,7 +10,7 @@ import pytest
 from mining.models.ner import DictionaryNerModel, load_ner_artifact, tags_to_spans
 from training import data, train_ner
 from training.intervals import f1_of_counts
-from training.ner_data import block_split, drop_seen, group_split, with_negatives
+from training.ner_data import block_split, disjoint_split, drop_seen, group_split, with_negatives
 from training.product_labels import ProductLabeler
 from training.tagging import cut_long, entity_scores, evaluate
 from training.train_ner import DictionaryTagger, NerConfig, choose_and_score, label_source
@@ -198,6 +198,27 @@ def test_group_split_keeps_each_brand_on_one_side() -> None:
     assert not (brands[0] & brands[1]) and not (brands[0] & brands[2]) and not (brands[1] & brands[2])
     assert len(train) + len(val) + len(test) == 40 and test and val
     assert labeler.brands[:1] == ["Bowers & Wilkins"]  # multi-word brands first: longest match wins
+
+
+def test_disjoint_split_keeps_every_name_of_every_type_on_one_side() -> None:
+    # Clauses naming a brand and a product type each (characters, BIO): no string of either type
+    # may be seen in training and held out too, also where it is a clause's second name.
+    brands, kinds = ["华为", "小米", "海尔", "美的", "蒙牛", "伊利"], ["手机", "冰箱", "牛奶", "电视", "耳机"]
+    sentences = []
+    for i in range(60):
+        b, k = brands[i % 6], kinds[(i // 6) % 5]
+        text = f"{b}的{k}好"
+        tags = ["B-BRAND", "I-BRAND", "O", "B-CATEGORY", "I-CATEGORY", "O"]
+        sentences.append((list(text), tags))
+    sentences += [(list("还不错吧"), ["O"] * 4) for _ in range(20)]
+    train, val, test = disjoint_split(sentences, ("BRAND", "CATEGORY"), (0.2, 0.2), seed=1)
+
+    def names(part: list[tuple[list[str], list[str]]]) -> set[str]:
+        return {"".join(t[0:2]) for t, _ in part if t[0] != "还"} | {"".join(t[3:5]) for t, _ in part if t[0] != "还"}
+
+    held_out = names(val) | names(test)
+    assert held_out and not names(train) & held_out
+    assert any(t[0] == "还" for t, _ in train) and any(t[0] == "还" for t, _ in test)  # name-free clauses split too
 
 
 def test_block_split_holds_out_whole_runs_of_consecutive_sentences() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mining.contracts import AspectSpan, EntitySpan, OpinionSpan, TextItem
+from mining.products import ProductTypes
 from mining.routing import route_by_language
 from tests.support.fakes import FixedClassifier
 
@@ -223,6 +224,8 @@ def test_ner_runner_merges_every_model_of_a_language_in_input_order(monkeypatch:
         {"ner-zh": "zh", "ner-en": "en", "ner-products-en": "en"},
         {"ner-zh": zh, "ner-en": en, "ner-products-en": products},
         brands=brands,
+        # The product-type list holds Chinese words: an English text is not looked up in it.
+        product_types=ProductTypes(["天气", "store"]),
     )
     items = [
         TextItem(text="Apple store in Paris", lang="en"),
@@ -236,7 +239,10 @@ def test_ner_runner_merges_every_model_of_a_language_in_input_order(monkeypatch:
         EntitySpan(type="LOC", text="Paris", start=15, end=20, score=0.8),
     ]
     assert (first.lang, first.models) == ("en", ["ner-en:v1", "ner-products-en:v1"])
-    assert second.entities == [EntitySpan(type="LOC", text="北京", start=0, end=2, score=0.9)]
+    assert second.entities == [
+        EntitySpan(type="LOC", text="北京", start=0, end=2, score=0.9),
+        EntitySpan(type="CATEGORY", text="天气", start=3, end=5, score=1.0, source="product_types"),
+    ]
     assert (second.lang, second.models) == ("zh", ["ner-zh:v1"])
     assert (third.lang, third.entities, third.models) == ("en", [], ["ner-en:v1", "ner-products-en:v1"])
     both_en = ["Apple store in Paris", "nothing here"]
@@ -248,7 +254,12 @@ def test_ner_runner_names_a_text_without_a_model_instead_of_dropping_it(monkeypa
     from runners.ner import NerRunner
 
     monkeypatch.setattr(ner, "extract_entities", lambda model, texts: pytest.fail("a model ran"))
-    runner = _runner({"ner-zh": "zh"}, {"ner-zh": FakeNer({})}, brands=SimpleNamespace(find=lambda text: []))
+    runner = _runner(
+        {"ner-zh": "zh"},
+        {"ner-zh": FakeNer({})},
+        brands=SimpleNamespace(find=lambda text: []),
+        product_types=ProductTypes([]),
+    )
     items = [TextItem(text="北京", lang="zh"), TextItem(text="London", lang="en")]
     with pytest.raises(RuntimeError, match=r"item 1: no model for its language 'en' \(models exist for \['zh'\]\)"):
         NerRunner.inner.predict.func(runner, items)

