@@ -139,7 +139,12 @@ class EntitySpan(BaseModel):
 class EntitiesResult(BaseModel):
     lang: str = Field(description="detected language, 'zh' or 'en'; picks the models")
     entities: list[EntitySpan] = Field(description="entities in text order, non-overlapping")
-    models: list[str] = Field(description="model tags in the store that read this text")
+    models: list[str] = Field(description="model tags in the store that read this text; empty when none could")
+    reason: str | None = Field(
+        default=None,
+        description="why no model read the text (a language none reads); its entities then come from the brands "
+        "table and the attribute patterns only",
+    )
 
 
 class OpinionSpan(BaseModel):

@@ -49,7 +49,8 @@ class NerRunner(RunnerBase):
     @bentoml.api(**batching(MAX_BATCH_SIZE, MAX_LATENCY_MS))
     def predict(self, items: list[TextItem]) -> list[EntitiesResult]:
         """Batched entry point: one list of texts in, one result per text out (same order)."""
-        from mining.entities import entities_of
+        from mining.entities import entities_of, table_and_pattern_entities
+        from mining.models.ner import merge_entities
 
         models, tags = self.models, self.tags  # one snapshot per batch: a model swap replaces the mappings
         names_of: dict[str, list[str]] = {}  # language -> its models, in load order
@@ -62,5 +63,11 @@ class NerRunner(RunnerBase):
             found = entities_of(texts, [models[n] for n in names], self.brands, products)
             return [EntitiesResult(lang=lang, entities=e, models=[tags[n] for n in names]) for e in found]
 
-        # No missing-language answer: ner-zh and ner-en are required, and EntitiesResult has no reason field.
-        return route_by_language(require_items(items), names_of, predict_lang)
+        def unreadable(item: TextItem, language: str) -> EntitiesResult:
+            # The tables match names as written in any script (iPhone, 20000mAh); no model reads the text.
+            found = merge_entities([table_and_pattern_entities(item.text, self.brands)])
+            reason = f"the text looks {language}; the NER models read Chinese and English only"
+            return EntitiesResult(lang=item.lang, entities=found, models=[], reason=reason)
+
+        # No missing-language answer: ner-zh and ner-en are required.
+        return route_by_language(require_items(items), names_of, predict_lang, unreadable=unreadable)

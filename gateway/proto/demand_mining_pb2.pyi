@@ -68,14 +68,16 @@ class EntitySpan(_message.Message):
     def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., score: _Optional[float] = ..., source: _Optional[str] = ..., canonical: _Optional[str] = ..., value: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class EntitiesResult(_message.Message):
-    __slots__ = ("lang", "entities", "models")
+    __slots__ = ("lang", "entities", "models", "reason")
     LANG_FIELD_NUMBER: _ClassVar[int]
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     lang: str
     entities: _containers.RepeatedCompositeFieldContainer[EntitySpan]
     models: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, lang: _Optional[str] = ..., entities: _Optional[_Iterable[_Union[EntitySpan, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ...) -> None: ...
+    reason: str
+    def __init__(self, lang: _Optional[str] = ..., entities: _Optional[_Iterable[_Union[EntitySpan, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class NerResponse(_message.Message):
     __slots__ = ("results",)

@@ -249,6 +249,43 @@ def test_ner_runner_merges_every_model_of_a_language_in_input_order(monkeypatch:
     assert calls == [(id(zh), ["北京的天气"]), (id(en), both_en), (id(products), both_en)]
 
 
+def test_ner_runner_reads_no_model_for_a_language_none_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mining.models.ner as ner
+    from mining.brands import BrandTable
+    from runners.ner import NerRunner
+
+    calls: list[list[str]] = []
+
+    def extract_entities(model: FakeNer, texts: list[str]) -> list[list[dict[str, Any]]]:
+        calls.append(list(texts))
+        return [[_ent("LOC", texts[0][:2], 0, 0.9)] for _ in texts]
+
+    monkeypatch.setattr(ner, "extract_entities", extract_entities)
+    runner = _runner(
+        {"ner-zh": "zh", "ner-en": "en"},
+        {"ner-zh": FakeNer({}), "ner-en": FakeNer({})},
+        brands=BrandTable([{"brand": "Apple", "aliases": "iPhone"}]),
+        product_types=ProductTypes(["手机"]),
+    )
+    # Japanese would be routed to the Chinese models by its kanji, Spanish to the English ones.
+    items = [
+        TextItem(text="このiPhoneの画面は5000mAhです", lang="zh"),
+        TextItem(text="Quiero devolver el iPhone, no es lo que esperaba", lang="en"),
+        TextItem(text="北京的手机", lang="zh"),
+    ]
+    ja, es, zh = NerRunner.inner.predict.func(runner, items)
+    assert calls == [["北京的手机"]]  # only the Chinese text reached a model
+    assert (ja.models, es.models) == ([], [])
+    assert ja.reason is not None and "Japanese" in ja.reason and es.reason is not None and "Spanish" in es.reason
+    # The brands table and the attribute patterns still read names as written.
+    assert [(e.type, e.text, e.source) for e in ja.entities] == [
+        ("BRAND", "iPhone", "brands"),
+        ("CAPACITY", "5000mAh", "pattern"),
+    ]
+    assert [(e.type, e.text) for e in es.entities] == [("BRAND", "iPhone")]
+    assert zh.reason is None and [e.type for e in zh.entities] == ["LOC", "CATEGORY"]
+
+
 def test_ner_runner_names_a_text_without_a_model_instead_of_dropping_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import mining.models.ner as ner
     from runners.ner import NerRunner
