@@ -43,6 +43,7 @@ BITEXT_REPLY_FILE = "bitext-replies/Bitext_Sample_Customer_Support_Training_Data
 BITEXT_MAP_FILE = "bitext_intent_map.csv"
 STC3_FILE = "stc3/data.zip"
 ZH_TURNS_FILE = "zh_turns.csv"
+EN_REVIEWS_FILE = "en_review_turns.csv"
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,8 @@ class Dialogue:
 class LabelledTurn:
     """One row of ``zh_turns.csv``, or the English version of one (:func:`en_stc3_turns`)."""
 
-    id: str  # stc3-{train|test}-{dialogue id}-t{turn index}[-en] or shop-{row of training.data.shopping_reviews()}
-    source: str  # stc3, online_shopping_10_cats or stc3_en
+    id: str  # stc3-{train|test}-{dialogue id}-t{turn index}[-en], shop-{row of training.data.shopping_reviews()}, enrev-{hash}
+    source: str  # stc3, online_shopping_10_cats, stc3_en, fine_food or absa_sentences
     text: str  # personal data masked: <PHONE>, <EMAIL>, <ID>, <CARD>, <NUM>, <USER>, <NAME>, <ADDRESS>
     label: str
     split: TurnSplit
@@ -277,6 +278,20 @@ def zh_turns(split: TurnSplit | None = None) -> list[LabelledTurn]:
     for r in _csv_rows(ZH_TURNS_FILE):
         if r["label"] not in LABELS or r["split"] not in ("train", "test"):
             raise ValueError(f"{ZH_TURNS_FILE}: bad label or split in row {r['id']}")
+        row_split: TurnSplit = "train" if r["split"] == "train" else "test"
+        if split is None or row_split == split:
+            out.append(LabelledTurn(r["id"], r["source"], r["text"], r["label"], row_split))
+    return out
+
+
+def en_review_turns(split: TurnSplit | None = None) -> list[LabelledTurn]:
+    """The hand-labelled English review turns (``en_review_turns.csv``: Fine Food reviews and ABSA
+    sentences read as messages to the shop, drawn by :func:`en_review_candidates`), all or one
+    split, in file order; ``source`` ``fine_food`` or ``absa_sentences``."""
+    out = []
+    for r in _csv_rows(EN_REVIEWS_FILE):
+        if r["label"] not in LABELS or r["split"] not in ("train", "test") or r["split"] != en_review_split(r["id"]):
+            raise ValueError(f"{EN_REVIEWS_FILE}: bad label or split in row {r['id']}")
         row_split: TurnSplit = "train" if r["split"] == "train" else "test"
         if split is None or row_split == split:
             out.append(LabelledTurn(r["id"], r["source"], r["text"], r["label"], row_split))
@@ -494,4 +509,59 @@ def zh_candidates() -> list[Candidate]:
                 used_texts.add(text)
                 out.append(Candidate(cid, source, stratum, text))
                 taken += 1
+    return out
+
+
+# --- English review turns -------------------------------------------------------------------------
+EN_REVIEWS_SEED = 20261205
+EN_REVIEWS_SALT = "en_review_turns"
+# Strata of the English review draw, in draw order: (name, pattern, quota). Reviews rarely ask for
+# anything, so after-sales words are drawn first, then any review.
+EN_REVIEW_STRATA: tuple[tuple[str, str | None, int], ...] = (
+    (
+        "return_refund",
+        r"(?i)\b(return(ed|ing|s)?|refund(ed|s)?|exchang(e|ed)|replac(e|ed|ement)|warranty|repair(ed)?)\b",
+        90,
+    ),
+    ("delivery", r"(?i)\b(deliver(y|ed)?|shipping|shipped|arriv(e|ed|al)|package|parcel|courier|tracking)\b", 80),
+    ("order", r"(?i)\b(order(ed|s)?|cancel(l?ed)?|purchase[ds]?)\b", 50),
+    ("service", r"(?i)\b(customer service|seller|contacted|support|call(ed)?|email(ed)?)\b", 40),
+    ("billing", r"(?i)\b(invoice|receipt|bill(ed|ing)?|charg(e|ed)|paid|payment)\b", 40),
+    ("random", None, 60),
+)
+
+
+def en_review_split(turn_id: str) -> TurnSplit:
+    """An English review turn's split, fixed before its label: ``train`` when the first 8 hex digits
+    of sha256(``"en_review_turns:" + id``) form an even number, else ``test``."""
+    h = hashlib.sha256(f"{EN_REVIEWS_SALT}:{turn_id}".encode()).hexdigest()
+    return "train" if int(h[:8], 16) % 2 == 0 else "test"
+
+
+def en_review_candidates(reviews: list[tuple[str, str]]) -> list[Candidate]:
+    """Draw the English review turns to label from ``reviews`` (``(source, text)`` pairs in the
+    order of the built-in reviews table's English rows: Fine Food reviews and ABSA sentences).
+
+    A text is eligible with 15 to 400 characters after :func:`tidy`; ids are ``enrev-`` plus the
+    first 12 hex digits of the text's sha256, so they do not depend on row order. Stratum by stratum
+    (:data:`EN_REVIEW_STRATA`), the eligible texts matching the pattern are put in
+    ``random.Random(EN_REVIEWS_SEED).sample`` order and taken until the quota, skipping a text
+    already taken."""
+    rng = random.Random(EN_REVIEWS_SEED)
+    pool = list(dict.fromkeys((source, t) for source, text in reviews if 15 <= len(t := tidy(text)) <= 400))
+    taken_texts: set[str] = set()
+    out: list[Candidate] = []
+    for stratum, pattern, quota in EN_REVIEW_STRATA:
+        rx = re.compile(pattern) if pattern is not None else None
+        eligible = [c for c in pool if rx is None or rx.search(c[1])]
+        taken = 0
+        for source, text in rng.sample(eligible, len(eligible)):
+            if taken == quota:
+                break
+            if text in taken_texts:
+                continue
+            taken_texts.add(text)
+            cid = "enrev-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+            out.append(Candidate(cid, source, stratum, text))
+            taken += 1
     return out

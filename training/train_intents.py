@@ -7,16 +7,19 @@ into the BentoML model store as ``intent``.
 
 Data (``data/customer_service/``, label guide ``LABELS.md``): Bitext's official splits (English,
 its 27 intents mapped onto the 13 labels), the hand-labelled Chinese customer turns, whose
-``train`` half is cut 70/30 (seeded, by label) into training and validation rows, and the English
-versions STC-3 gives of 701 of those turns, each on the side of its original; the ``test`` half is
-read once, at the end. Every choice (epochs, ensemble weight, quantisation, abstention threshold)
+``train`` half is cut 70/30 (seeded, by label) into training and validation rows, the English
+versions STC-3 gives of 701 of those turns, each on the side of its original, and the
+hand-labelled English review turns, cut the same way; the ``test`` halves are read once, at the
+end. Every choice (epochs, ensemble weight, quantisation, abstention threshold)
 is made on validation: Bitext's validation split plus the validation turns of both languages.
 
 Test groups, each reported with a 95% interval and paired against both baselines: ``en`` (Bitext
 test rows whose template, :func:`training.service_data.template_key`, is new), ``en_template``
 (test rows repeating a training template: generated near-copies, reported apart), ``zh`` (the
-Chinese test half, near-duplicates of training turns removed) and ``en_stc3`` (the English versions
-of that half's STC-3 turns, :func:`training.service_data.en_stc3_turns`: real customers' English). Baselines: TF-IDF + logistic
+Chinese test half, near-duplicates of training turns removed), ``en_stc3`` (the English versions
+of that half's STC-3 turns, :func:`training.service_data.en_stc3_turns`: real customers' English)
+and ``en_reviews`` (the test half of the English review turns,
+:func:`training.service_data.en_review_turns`). Baselines: TF-IDF + logistic
 regression (character 1-3-grams, which read both scripts) and the review intent rules of
 :mod:`mining.intents` mapped onto the labels (:data:`RULE_LABELS`; without sentiment, so they never
 say complaint or feedback).
@@ -41,15 +44,23 @@ from training.common import confusion_matrix, fingerprint, parse_config, per_cla
 from training.dedup import duplicate_clusters
 from training.intervals import Headline, mean_of, uncertainty
 from training.run import Report, Saved, finish_run, setup_run
-from training.service_data import LABELS, bitext_intents, en_stc3_turns, template_key, zh_turns
+from training.service_data import (
+    LABELS,
+    LabelledTurn,
+    bitext_intents,
+    en_review_turns,
+    en_stc3_turns,
+    template_key,
+    zh_turns,
+)
 from training.store import shared_encoder_record
 from training.textclf import Split, TextClfConfig, fit_and_evaluate, tfidf_baseline
 
 NAME = "intent"
 ARCHS = ("e5", "cnn", "bilstm")
-GROUPS = ("en", "en_template", "en_stc3", "zh")
+GROUPS = ("en", "en_template", "en_stc3", "en_reviews", "zh")
 # The validation groups of each language, pooled for its abstention threshold.
-VALIDATION_SOURCES = {"en": ("en", "en_stc3"), "zh": ("zh",)}
+VALIDATION_SOURCES = {"en": ("en", "en_stc3", "en_reviews"), "zh": ("zh",)}
 # The review intent rules' labels on this label set: a return, refund or repair is a return first
 # (LABELS.md rule 3), a wish or a question is about a product.
 RULE_LABELS = {
@@ -74,8 +85,8 @@ class IntentConfig(TextClfConfig):
     zh_repeat: int = field(
         default=1,
         metadata={
-            "help": "times each labelled STC-3 / review training turn (Chinese, and English with --en-stc3-train) "
-            "is seen per epoch (a few hundred beside 6,480 Bitext rows)"
+            "help": "times each hand-labelled training turn (Chinese; English STC-3 and review turns where they "
+            "train) is seen per epoch (a few hundred beside 6,480 Bitext rows)"
         },
     )
     en_stc3_train: bool = field(
@@ -83,6 +94,13 @@ class IntentConfig(TextClfConfig):
         metadata={
             "help": "train with the English versions of the labelled STC-3 turns of the train half (real English "
             "customers' messages); off with --no-zh-train for transfer from Bitext alone"
+        },
+    )
+    en_reviews_train: bool = field(
+        default=True,
+        metadata={
+            "help": "train with the hand-labelled English review turns of the train half (reviews read as messages "
+            "to the shop, mostly feedback and complaints)"
         },
     )
 
@@ -100,6 +118,25 @@ def _macro_f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> Any:
         return float(np.mean(f1))
 
     return stat
+
+
+def _cut_by_label(turns: Sequence[LabelledTurn], share: float, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """(fit, validation) indices of ``turns``: ``share`` of each label's turns, drawn with ``rng``,
+    for validation, so a rare label has validation rows too; both sorted."""
+    val: list[int] = []
+    for label in LABELS:
+        of_label = [i for i, t in enumerate(turns) if t.label == label]
+        rng.shuffle(of_label)
+        val += of_label[: int(round(len(of_label) * share))]
+    chosen = set(val)
+    return [i for i in range(len(turns)) if i not in chosen], sorted(val)
+
+
+def _unseen(test: list[str], known: list[str]) -> list[int]:
+    """Indices of the non-empty ``test`` texts that near-duplicate none of ``known`` (a repeated post)."""
+    clusters = duplicate_clusters(known + test)
+    known_clusters = set(clusters[: len(known)].tolist())
+    return [j for j in range(len(test)) if clusters[len(known) + j] not in known_clusters and test[j]]
 
 
 def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]:
@@ -122,13 +159,7 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
 
     zh_tr, zh_te = zh_turns("train"), zh_turns("test")
     rng = np.random.default_rng(cfg.seed)
-    zh_val: list[int] = []
-    for label in LABELS:  # by label, so a rare label has validation rows too
-        of_label = [i for i, t in enumerate(zh_tr) if t.label == label]
-        rng.shuffle(of_label)
-        zh_val += of_label[: int(round(len(of_label) * cfg.zh_val_share))]
-    val_set = set(zh_val)
-    zh_fit = [i for i in range(len(zh_tr)) if i not in val_set]
+    zh_fit, zh_val = _cut_by_label(zh_tr, cfg.zh_val_share, rng)
     if cfg.zh_train:
         train_t += [clean(zh_tr[i].text) for i in zh_fit] * cfg.zh_repeat
         train_y += [ids[zh_tr[i].label] for i in zh_fit] * cfg.zh_repeat
@@ -146,12 +177,24 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     val_t += [clean(t.text) for t in en_val]
     val_y += [ids[t.label] for t in en_val]
     val_g += ["en_stc3"] * len(en_val)
+    # English review turns: the train half cut as the Chinese one (after it, so the Chinese cut is
+    # unchanged), the test half a group of its own.
+    rv_tr, rv_te = en_review_turns("train"), en_review_turns("test")
+    rv_fit, rv_val = _cut_by_label(rv_tr, cfg.zh_val_share, rng)
+    if cfg.en_reviews_train:
+        train_t += [clean(rv_tr[i].text) for i in rv_fit] * cfg.zh_repeat
+        train_y += [ids[rv_tr[i].label] for i in rv_fit] * cfg.zh_repeat
+    val_t += [clean(rv_tr[i].text) for i in rv_val]
+    val_y += [ids[rv_tr[i].label] for i in rv_val]
+    val_g += ["en_reviews"] * len(rv_val)
+    rv_test = [clean(t.text) for t in rv_te]
+    rv_keep = _unseen(rv_test, [clean(t.text) for t in rv_tr])
+    test_t += [rv_test[j] for j in rv_keep]
+    test_y += [ids[rv_te[j].label] for j in rv_keep]
+    test_g += ["en_reviews"] * len(rv_keep)
     # A Chinese test turn that near-duplicates a labelled train-half turn (a repeated post) is dropped.
-    zh_known = [clean(t.text) for t in zh_tr]
     zh_test = [clean(t.text) for t in zh_te]
-    clusters = duplicate_clusters(zh_known + zh_test)
-    known_clusters = set(clusters[: len(zh_known)].tolist())
-    keep = [j for j in range(len(zh_test)) if clusters[len(zh_known) + j] not in known_clusters and zh_test[j]]
+    keep = _unseen(zh_test, [clean(t.text) for t in zh_tr])
     test_t += [zh_test[j] for j in keep]
     test_y += [ids[zh_te[j].label] for j in keep]
     test_g += ["zh"] * len(keep)
@@ -171,7 +214,7 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     rows = [f"{t}\t{y}" for s in ("train", "val", "test") for t, y in zip(splits[s].texts, splits[s].y)]
     meta = {
         "name": "Bitext customer-service intents (en) + hand-labelled STC-3 / review turns (zh) + the English "
-        "versions of the labelled STC-3 turns (en)",
+        "versions of the labelled STC-3 turns (en) + hand-labelled English review turns (en)",
         "sha256": fingerprint(rows),
         "val_sha256": fingerprint([f"{t}\t{y}" for t, y in zip(val_t, val_y)]),
         "n_train": len(train_t),
@@ -179,8 +222,10 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
         "n_test": len(test_t),
         "n_test_by_group": {g: test_g.count(g) for g in GROUPS},
         "zh_test_near_duplicates_dropped": len(zh_test) - len(keep),
+        "en_reviews_test_near_duplicates_dropped": len(rv_test) - len(rv_keep),
         "zh_train": cfg.zh_train,
         "en_stc3_train": cfg.en_stc3_train,
+        "en_reviews_train": cfg.en_reviews_train,
         "n_en_stc3": {"train": len(en_fit) if cfg.en_stc3_train else 0, "val": len(en_val), "test": len(en_test)},
     }
     return splits, meta

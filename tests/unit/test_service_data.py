@@ -199,3 +199,28 @@ def test_a_changed_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         csv.writer(f, lineterminator="\n").writerows(rows)
     with pytest.raises(ValueError, match="sha256"):
         sd.bitext_intent_map()
+
+
+def test_en_review_turns_split_ids_and_redraw() -> None:
+    import hashlib
+
+    import pandas as pd
+
+    from training.data import reviews_table
+
+    turns = sd.en_review_turns()
+    assert Counter(t.split for t in turns) == {"train": 174, "test": 186}
+    assert [len(sd.en_review_turns("train")), len(sd.en_review_turns("test"))] == [174, 186]
+    assert {t.source for t in turns} == {"fine_food", "absa_sentences"}
+    assert {"feedback", "complaint", "return_exchange"} <= {t.label for t in turns if t.split == "test"}
+    for t in turns:
+        digest = hashlib.sha256(f"en_review_turns:{t.id}".encode()).hexdigest()
+        assert t.split == ("train" if int(digest[:8], 16) % 2 == 0 else "test") == sd.en_review_split(t.id)
+        assert not EMAIL.search(t.text), t.id
+    # The draw is re-made from the built-in reviews table: same ids, same order.
+    reviews = pd.read_csv(reviews_table(), dtype=str, keep_default_na=False)
+    en = reviews[reviews["lang"] == "en"]
+    candidates = sd.en_review_candidates(list(zip(en["source"], en["text"], strict=True)))
+    assert [c.id for c in candidates] == [t.id for t in turns]
+    assert Counter(c.stratum for c in candidates) == {q[0]: q[2] for q in sd.EN_REVIEW_STRATA}
+    assert all(c.id == "enrev-" + hashlib.sha256(c.text.encode()).hexdigest()[:12] for c in candidates)
