@@ -231,11 +231,30 @@ def _word_set(words: str) -> frozenset[str]:
 
 
 _FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "Spanish": _word_set("el los las es muy lo que del una por para pero este esta está estos como más también"),
-    "French": _word_set("le les est une des du et très pas pour avec ce cette je il elle mais qui sur dans au aux"),
-    "German": _word_set("der das ist nicht und ein eine sehr mit für auf ich zu dem aber auch kein keine"),
-    "Portuguese": _word_set("os é não muito um uma com mas esse essa isso produto também"),
-    "Italian": _word_set("il gli è non molto della questo questa che ma anche sono"),
+    "Spanish": _word_set(
+        "el los las es muy lo que del una por para pero este esta está estos como más también"
+        # what a customer writes to a shop: "Quiero devolver mi pedido" holds no function word above
+        " mi mis su sus quiero necesito tengo estoy están pedido producto devolver devolución reembolso envío"
+        " todavía dónde cómo cuándo porque gracias hola recibí compré llegó"
+    ),
+    "French": _word_set(
+        "le les est une des du et très pas pour avec ce cette je il elle mais qui sur dans au aux"
+        " mes votre vos veux voudrais suis sont commande produit colis retourner remboursement livraison reçu"
+        " toujours pourquoi où quand merci bonjour jamais déjà"
+    ),
+    "German": _word_set(
+        "der das ist nicht und ein eine sehr mit für auf ich zu dem aber auch kein keine"
+        " mein meine meinen möchte habe bestellung produkt paket lieferung rückgabe erstattung zurückgeben noch"
+        " wo wann wie warum danke bitte hallo"
+    ),
+    "Portuguese": _word_set(
+        "os é não muito um uma com mas esse essa isso produto também"
+        " meu minha quero tenho estou pedido encomenda devolver reembolso entrega ainda onde quando obrigado olá"
+    ),
+    "Italian": _word_set(
+        "il gli è non molto della questo questa che ma anche sono"
+        " mio voglio ordine prodotto pacco restituire rimborso consegna ancora perché quando grazie già"
+    ),
 }
 _WORD = re.compile(r"[^\W\d_]+")
 

@@ -69,12 +69,20 @@ def test_detect_language(text: str, lang: str) -> None:
         ("Produto muito bom, chegou rápido", "Portuguese"),
         ("Questo prodotto è molto buono", "Italian"),
         ("Очень хороший товар", "Russian or another Cyrillic language"),
+        # service requests without a function word of the first lists
+        ("Quiero devolver mi pedido", "Spanish"),
+        ("Dónde está mi pedido?", "Spanish"),
+        ("Je voudrais retourner ma commande", "French"),
+        ("Wo ist mein Paket?", "German"),
+        ("Quero devolver o meu pedido", "Portuguese"),
+        ("Voglio restituire il prodotto", "Italian"),
         # what the models read, however it looks
         ("這個產品很好", None),
         ("我の手机很好用", None),  # one borrowed kana in Chinese
         ("I bought it at La Casa del Sol and it is great", None),  # more English than Spanish
         ("Le Creuset pan, great quality", None),
         ("good phone, muy bueno", None),
+        ("hola, where is my package", None),  # a greeting borrowed into English
         ("iPhone 15 Pro Max 256GB", None),
         ("外观不错，y330的配置也好", None),  # Latin words in Chinese text are not weighed
         ("12345 !!!", None),
