@@ -13,19 +13,34 @@ from mining.products import ProductTypes
 from mining.wordlists import stop_words
 
 
+def _outlasted(span: EntitySpan, others: Sequence[EntitySpan], tie_wins: bool) -> bool:
+    """Whether one of ``others`` overlaps ``span`` and is longer (or as long, with ``tie_wins``)."""
+    n = span.end - span.start
+    return any(
+        o.start < span.end and span.start < o.end and (o.end - o.start > n or (tie_wins and o.end - o.start == n))
+        for o in others
+    )
+
+
 def table_and_pattern_entities(text: str, brands: BrandTable, products: ProductTypes | None = None) -> list[EntitySpan]:
     """Brands the table finds, product types (CATEGORY) the word list finds where ``products`` is
     given (Chinese texts), and attributes the patterns find in ``text`` (score 1 each), with
-    character offsets into ``text``. A type inside a brand's span is the brand's (苹果手机's 苹果)."""
+    character offsets into ``text``. Where a brand and a type overlap, the longer span names the
+    thing: 移动硬盘 is a type, not the carrier 移动; a type as long as the brand is the brand's
+    (苹果 beside 手机 is Apple)."""
     found = [
         EntitySpan(type="BRAND", text=b.text, start=b.start, end=b.end, score=1.0, source="brands", canonical=b.brand)
         for b in brands.find(text)
     ]
     if products is not None:
-        found += [
+        types = [
             EntitySpan(type="CATEGORY", text=m.text, start=m.start, end=m.end, score=1.0, source="product_types")
             for m in products.find(text)
-            if not any(b.start < m.end and m.start < b.end for b in found)
+        ]
+
+        # A brand loses only to a longer type; a type loses to a brand at least as long.
+        found = [b for b in found if not _outlasted(b, types, tie_wins=False)] + [
+            t for t in types if not _outlasted(t, found, tie_wins=True)
         ]
     found += [
         EntitySpan(

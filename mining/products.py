@@ -1,17 +1,24 @@
 """Chinese product types named in a text (手机, 电热水器, 蓝牙耳机), from a word list.
 
 The list (``data/words/product_types_zh.txt``) holds kinds of goods a shop sells; users extend it
-with their own file of the same format (``DEMAND_MINING_PRODUCT_TYPES``). It is the dictionary
-beside the Chinese product tagger (``ner-products-zh``), which finds types the list lacks, and the
-source of that tagger's training labels (``training.data.product_ner_zh_table``).
+with their own files of the same format (``DEMAND_MINING_PRODUCT_TYPES``). The NER runner serves
+it beside the brands table (CATEGORY entities of Chinese texts); it also labels the training data
+of the Chinese product tagger that was tried (``training.data.product_ner_zh_table``, not served:
+docs/training.md#brands-and-attributes).
 
 Matching rules, each because a bare substring match named non-products:
+- entries and text are compared normalised (:func:`mining.text.normalize`: full-width, Traditional
+  characters), Latin letters in any case, an entry that starts or ends with a Latin letter or digit
+  only as a whole word (sim卡 is SIM卡, AMP3 holds no MP3);
 - longest entry first (蓝牙耳机, not 耳机);
 - a one-character type (书, 鞋, 膜) counts only after a measure word, a demonstrative, 的 or a
-  verb of buying or reading (这本书, 一双鞋, 买的书, 看书), or before 的 or a degree word (书很好):
-  elsewhere it is mostly part of another word (证书, 书记, 书店);
-- a match followed by a word that makes it something else is skipped: 手机号 (a number), 电视剧
-  and 电视台 (programmes, stations), 电脑城 and 书店 (places), 牛奶味 (a flavour).
+  verb of buying or reading (这本书, 一双鞋, 买的书, 看书), or, not preceded by another Chinese
+  character, before 的 or a degree word (书很好): elsewhere it is mostly part of another word
+  (证书, 秘书, 火锅, 起床);
+- a match followed by a word that makes it something else is skipped, and no shorter entry is
+  tried in its place: 手机号 (a number; but 鞋子号码偏小 is a shoe size), 电视剧 and 电视台
+  (programmes, stations), 电脑城 and 书店 (places), 牛奶味 (a flavour; but 牛奶味道 is the milk's
+  taste), 咖啡色 (a colour), 面包车 (a van), 手机银行 and 手机版 (services, editions).
 Offsets index the text exactly as sent (matching runs on the normalised text and maps back).
 """
 
@@ -23,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mining.files import read_text
-from mining.text import normalize_with_offsets
+from mining.text import normalize, normalize_with_offsets
 from mining.wordlists import WORDS_DIR
 
 BUILT_IN = WORDS_DIR / "product_types_zh.txt"
@@ -31,9 +38,33 @@ BUILT_IN = WORDS_DIR / "product_types_zh.txt"
 # after it: 的 or a degree word.
 _BEFORE_SHORT = "本部台件双条只个款把盏套张瓶盒袋箱斤支片罐桶颗" + "这那此该每" + "的" + "买卖送购订看读荐贴"
 _AFTER_SHORT = "的很太挺真"
-# After a type, a word that turns it into a non-product (手机号, 电视剧, 电脑城, 牛奶味 but not 牛奶味道);
-# regular expressions.
-_NOT_AFTER = ("号", "剧", "台", "城", "店", "厂", "味(?!道)", "商", "节目", "频道", "市场", "行业", "卖场")
+# After a type, a word that turns it into something else; regular expressions.
+_NOT_AFTER = (
+    "号(?!码?[偏正大小合])",  # 手机号 is a number; 鞋子号码偏小 is the shoe's size
+    "剧",
+    "台(?!湾)",
+    "城",
+    "店",
+    "厂(?!家)",
+    "味(?!道)",
+    "商(?!家|品)",
+    "色",
+    "车",
+    "园",
+    "蛋",
+    "支撑",
+    "银行",
+    "版",
+    "视频",
+    "节目",
+    "频道",
+    "市场",
+    "行业",
+    "卖场",
+    "tv",
+)
+_CJK = "\u3400-\u9fff"
+_LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -61,16 +92,17 @@ class ProductTypes:
     """The product-type list as a matcher. Build it with :meth:`load` or from words."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        forms = sorted({w.strip() for w in words if w.strip()}, key=lambda w: (-len(w), w))
+        forms = sorted({normalize(w.strip()) for w in words if w.strip()} - {""}, key=lambda w: (-len(w), w))
         self.words = frozenset(forms)
-        long_forms = [re.escape(w) for w in forms if len(w) > 1]
-        short = "".join(re.escape(w) for w in forms if len(w) == 1)
-        not_after = "|".join(_NOT_AFTER)
-        parts = [f"(?:{'|'.join(long_forms)})"] if long_forms else []
+        long_forms = [_whole(w) for w in forms if len(w) > 1]
+        short = "".join(re.escape(w) for w in forms if len(w) == 1 and not _LATIN_OR_DIGIT.match(w))
+        parts = ["|".join(long_forms)] if long_forms else []
         if short:
             # Lookarounds, so the span is the type alone (这本书 -> 书).
-            parts.append(f"(?:(?<=[{_BEFORE_SHORT}])[{short}]|[{short}](?=[{_AFTER_SHORT}]))")
-        self._pattern = re.compile(f"(?:{'|'.join(parts)})(?!{not_after})") if parts else None
+            parts.append(f"(?<=[{_BEFORE_SHORT}])[{short}]|(?<![{_CJK}])[{short}](?=[{_AFTER_SHORT}])")
+        # Atomic: a longest match the next word rejects is not replaced by a shorter entry (手机壳店
+        # names no 手机).
+        self._pattern = re.compile(f"(?>{'|'.join(parts)})(?!{'|'.join(_NOT_AFTER)})", re.IGNORECASE) if parts else None
 
     @classmethod
     def load(cls, *paths: str | Path) -> ProductTypes:
@@ -87,3 +119,13 @@ class ProductTypes:
             start, end = src[m.start()][0], src[m.end() - 1][1]
             out.append(ProductMention(text[start:end], start, end))
         return out
+
+
+def _whole(word: str) -> str:
+    """``word`` as a pattern; a Latin letter or digit at either end must not continue a longer word."""
+    out = re.escape(word)
+    if _LATIN_OR_DIGIT.match(word[0]):
+        out = f"(?<![A-Za-z0-9]){out}"
+    if _LATIN_OR_DIGIT.match(word[-1]):
+        out = f"{out}(?![A-Za-z0-9])"
+    return out

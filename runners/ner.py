@@ -21,8 +21,8 @@ MAX_LATENCY_MS = 3000
 @bentoml.service(name="NerRunner", threads=4, **DEPENDENCY_CONFIG)
 class NerRunner(RunnerBase):
     """Entities per text, routed by its language: ``ner-zh`` and ``ner-en`` (people, places,
-    organisations...), ``ner-products-en`` / ``ner-products-zh`` when the store has them (brands,
-    product types and attributes), plus brands from the brands table, Chinese product types from
+    organisations...), ``ner-products-en`` when the store has it (brands, product types and
+    attributes of English titles), plus brands from the brands table, Chinese product types from
     their word list and attributes from patterns (:mod:`mining.brands`, :mod:`mining.products`,
     :mod:`mining.attributes`), merged without overlaps: the higher score wins a contested span, and
     table, list and pattern matches score 1."""

@@ -93,7 +93,7 @@ class IntentConfig(TextClfConfig):
         default=True,
         metadata={
             "help": "train with the English versions of the labelled STC-3 turns of the train half (real English "
-            "customers' messages); off with --no-zh-train for transfer from Bitext alone"
+            "customers' messages); off with --no-zh-train and --no-en-reviews-train for transfer from Bitext alone"
         },
     )
     en_reviews_train: bool = field(

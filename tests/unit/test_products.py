@@ -36,6 +36,16 @@ def types() -> ProductTypes:
         ("質量很好的熱水器", [("熱水器", 5)]),  # traditional characters
         ("", []),
         ("屏幕和电池都不错", []),  # parts of a product are no product type
+        # a rejected longest match is not replaced by a shorter entry
+        ("手机壳店", []),
+        ("笔记本电脑城", []),
+        # a one-character type inside another word, before a degree word or 的
+        ("火锅很好吃，秘书很忙，证书的问题", []),
+        ("鞋子号码偏小", [("鞋子", 0)]),  # a size, not a number
+        ("咖啡色的衣服", [("衣服", 4)]),  # a colour is no coffee
+        ("面包车和芒果TV", []),
+        ("u盘和sim卡", [("u盘", 0), ("sim卡", 3)]),  # Latin letters in any case
+        ("AMP3", []),  # ... as whole words only
     ],
 )
 def test_product_types(types: ProductTypes, text: str, expected: list[tuple[str, int]]) -> None:
@@ -55,6 +65,19 @@ def test_a_brand_keeps_its_span_from_the_type_list() -> None:
         (10, "CATEGORY", "苹果"),
     ]
     assert table_and_pattern_entities("苹果很甜", brands) == []  # no list given: no types (English texts)
+
+
+def test_the_longer_of_a_brand_and_a_type_names_the_thing() -> None:
+    brands = BrandTable.load(BUILTIN_BRANDS)
+    types = ProductTypes.load()
+    # 移动 beside 卡 is China Mobile, but inside 移动硬盘 it is part of the type.
+    found = table_and_pattern_entities("移动硬盘卡顿，中国移动的卡", brands, types)
+    assert sorted((e.start, e.type, e.text) for e in found) == [(0, "CATEGORY", "移动硬盘"), (7, "BRAND", "中国移动")]
+
+
+def test_a_users_list_is_normalised_like_the_text() -> None:
+    types = ProductTypes(["手機", "ＳＩＭ卡"])  # Traditional, full-width
+    assert [m.text for m in types.find("我的手机和SIM卡")] == ["手机", "SIM卡"]
 
 
 def test_a_users_list_adds_types(tmp_path: Path) -> None:

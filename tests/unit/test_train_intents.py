@@ -14,7 +14,8 @@ def test_splits_keep_test_apart_and_group_it() -> None:
     splits, meta = service_splits(cfg)
     train, val, test = splits["train"], splits["val"], splits["test"]
     assert test.groups is not None and val.groups is not None
-    assert meta["n_test_by_group"] == {g: int((test.groups == g).sum()) for g in ("en", "en_template", "en_stc3", "zh")}
+    groups = ("en", "en_template", "en_stc3", "en_reviews", "zh")
+    assert meta["n_test_by_group"] == {g: int((test.groups == g).sum()) for g in groups}
     assert meta["n_test_by_group"]["en"] + meta["n_test_by_group"]["en_template"] == 810
     zh_test = {t for t, g in zip(test.texts, test.groups) if g == "zh"}
     assert zh_test and not zh_test & set(train.texts) and not zh_test & set(val.texts)
@@ -31,7 +32,12 @@ def test_splits_keep_test_apart_and_group_it() -> None:
     assert set(np.unique(val.groups)) == {g for sources in VALIDATION_SOURCES.values() for g in sources}
     english = [detect_language(t) == "en" for t in en_test]  # English, not the Chinese originals
     assert sum(english) >= 0.95 * len(english)
-    bitext_only = service_splits(IntentConfig(zh_train=False, en_stc3_train=False))[0]["train"]
+    # The English review turns: their test half a group of its own, never in training or validation.
+    reviews_test = {t for t, g in zip(test.texts, test.groups) if g == "en_reviews"}
+    reviews_val = {t for t, g in zip(val.texts, val.groups) if g == "en_reviews"}
+    assert len(reviews_test) > 150 and not reviews_test & (set(train.texts) | set(val.texts))
+    assert reviews_val and not reviews_val & set(train.texts)
+    bitext_only = service_splits(IntentConfig(zh_train=False, en_stc3_train=False, en_reviews_train=False))[0]["train"]
     assert len(bitext_only.texts) == 6480
     assert meta["val_sha256"] == service_splits(IntentConfig(zh_repeat=1))[1]["val_sha256"]
 
