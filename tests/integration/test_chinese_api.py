@@ -40,7 +40,7 @@ def test_mine_answers_chinese_in_chinese(server: str, trained_models: dict[str, 
     body = httpx.post(f"{server}/mine", json={"texts": texts}, timeout=60).json()
     question, want, delivery = body["results"]
     assert [r["demand"]["intent"] for r in body["results"]] == ["question", "request", "order_status"]
-    assert want["demand"]["targets"] == ["华为"] and want["demand"]["attributes"] == ["20000毫安"]
+    assert want["demand"]["targets"] == ["华为", "充电宝"] and want["demand"]["attributes"] == ["20000毫安"]
     threshold = Abstention.from_metadata(
         bentoml.models.get(trained_models["classification-zh"]).info.metadata
     ).threshold
