@@ -148,7 +148,7 @@ def demand_summary(
             (a model entity's lowest tag posterior; table and pattern matches score 1) are left out.
         aspects: the aspects runner's spans, in text order, less what lies inside a name
             (:func:`outside_names`); the summary names the first ``n_aspects`` distinct
-            (aspect, polarity) pairs.
+            (aspect, polarity) pairs that judge (positive or negative).
     """
     intent = intent_of(text, lang, positive)
     kept = [e for e in entities if e.score >= min_entity_score]
@@ -158,7 +158,9 @@ def demand_summary(
         targets += [e.text for e in kept if e.type == kind and e.text not in targets]
     attributes = list(dict.fromkeys(e.text for e in kept if e.type in ATTRIBUTE_TYPES))
     w = _WORDS["zh" if lang == "zh" else "en"]
-    judged = list(dict.fromkeys((a.aspect, a.polarity) for a in aspects))[:n_aspects]
+    # What the customer likes or dislikes: a neutral aspect (asked about, wanted, or only named) is
+    # kept in ``aspects`` but is no judgement to sum up.
+    judged = list(dict.fromkeys((a.aspect, a.polarity) for a in aspects if a.polarity != "neutral"))[:n_aspects]
     verb = _VERBS["zh" if lang == "zh" else "en"][intent]
     what = w["sep"].join(targets[:3]) or (category or w["something"])
     extra = []

@@ -68,6 +68,7 @@ def cue_pattern(rule: str, lang: str) -> re.Pattern[str]:
 # A clause in question form. Only a clause that asks in earnest: review text is full of
 # rhetorical questions ("这是什么质量？", "why the big price jump?") and of stray question marks
 # (characters lost to an encoding), so a question mark alone proves nothing.
+_UNMARKED_QUESTION = re.compile(r"(?:吗|么|呢)\s*$")
 _ASKING_CLAUSE = {
     "zh": re.compile(r"(?:吗|么|呢|是不是|有没有|能不能|可不可以|什么|哪|几|多少|怎么样)\s*[?？]"),
     "en": re.compile(
@@ -80,6 +81,20 @@ _CLAUSE = re.compile(r"[，,。.!！?？;；\n]+")
 
 def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c.strip()]
+
+
+def asks_or_wants(text: str, lang: str) -> bool:
+    """Whether ``text`` (one sentence) asks something or says what the customer wants: the cues of
+    the ``request`` and ``question`` intents, a clause in question form (a rhetorical one does not
+    count), or a Chinese sentence ending in 吗 / 么 / 呢 without its question mark. What such a
+    sentence names is asked about or wanted, not judged (the aspects model reads it so)."""
+    lang = "zh" if lang == "zh" else "en"
+    text = as_simplified(text)
+    if cue_pattern("want", lang).search(text) or cue_pattern("ask", lang).search(text):
+        return True
+    if cue_pattern("rhetorical", lang).search(text):
+        return False
+    return bool(_ASKING_CLAUSE[lang].search(text) or (lang == "zh" and _UNMARKED_QUESTION.search(text)))
 
 
 def intent_of(

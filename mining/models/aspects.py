@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mining.intents import asks_or_wants
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
 from mining.text import traditional_to_simplified
@@ -298,6 +299,19 @@ def word_spans(text: str, lang: str) -> list[tuple[str, int, int]]:
 
         return [(w, s, e) for w, s, e in jieba.tokenize(folded) if not w.isspace()]
     return [(m.group(), m.start(), m.end()) for m in _EN_WORD.finditer(folded)]
+
+
+def sentence_of(text: str, start: int, end: int) -> str:
+    """The sentence around ``text[start:end]``: between the nearest sentence ends
+    (:data:`_SENTENCE_END`), the end mark kept (a question's ？ is part of what it says)."""
+    begin, finish = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        if m.end() <= start:
+            begin = m.end()
+        elif m.start() >= end:
+            finish = m.end()
+            break
+    return text[begin:finish]
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -585,15 +599,21 @@ class AspectModel:
             for s, e, span_score in spans:
                 p = probs[k]
                 k += 1
+                opinion = self.lexicon.opinion(texts[i], s, e)
+                polarity, score = self.labels[int(p.argmax())], round(float(p.max()), 4)
+                if opinion is None and asks_or_wants(sentence_of(texts[i], s, e), self.lang):
+                    # Asked about or wanted, not judged ("想买笔记本电脑", "适合油性头发吗"): the polarity
+                    # classifier learnt from reviews only, where every aspect carries a judgement.
+                    polarity, score = "neutral", 1.0
                 row.append(
                     Aspect(
                         aspect=texts[i][s:e],
                         start=s,
                         end=e,
-                        polarity=self.labels[int(p.argmax())],
-                        score=round(float(p.max()), 4),
+                        polarity=polarity,
+                        score=score,
                         span_score=round(span_score, 4),
-                        opinion=self.lexicon.opinion(texts[i], s, e),
+                        opinion=opinion,
                     )
                 )
             out.append(row)

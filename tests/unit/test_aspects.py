@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mining.models import aspects as aspects_module
@@ -452,3 +453,30 @@ def test_a_word_unknown_to_the_dictionary_is_never_cut_off() -> None:
     # jieba's HMM made 声大 a word in 快门声大且沉重: its tag is unknown, so the span keeps 声.
     assert word_end([("快门", 0, 2), ("声大", 2, 4)], 0, 3, "快门声大") == 3
     assert word_end([("结构", 0, 2), ("难免", 2, 4)], 0, 3, "结构难免") == 2
+
+
+def test_an_aspect_asked_about_or_wanted_is_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The polarity classifier learnt from reviews, where every aspect is judged: asked about a
+    # product it still says positive. Without an opinion word, a question or a wish judges nothing.
+    class Positive:
+        def predict_proba(self, texts: list[str]) -> np.ndarray:
+            return np.tile([0.05, 0.95], (len(texts), 1))
+
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        out: list[list[dict[str, object]]] = []
+        for t in texts:
+            hits = [(t.find(w), w) for w in ("笔记本电脑", "预算", "屏幕", "头发") if w in t]
+            out.append([{"type": "ASP", "text": w, "start": s, "end": s + len(w), "score": 0.9} for s, w in hits])
+        return out
+
+    monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
+    # The Chinese data knows positive and negative only; neutral is what the rule says.
+    lexicon = OpinionLexicon("zh", {"清晰": 2.0})
+    model = AspectModel("zh", None, Positive(), ["negative", "positive"], lexicon)  # type: ignore[arg-type]
+    want, question, review, asked_and_judged = model.predict(
+        ["我想买一台笔记本电脑，预算五千左右", "这个洗发水适合油性头发吗", "屏幕很大", "屏幕清晰吗？"]
+    )
+    assert [(a.aspect, a.polarity, a.score) for a in want] == [("笔记本电脑", "neutral", 1.0), ("预算", "neutral", 1.0)]
+    assert [(a.aspect, a.polarity) for a in question] == [("头发", "neutral")]
+    assert [(a.aspect, a.polarity, a.score) for a in review] == [("屏幕", "positive", 0.95)]  # a statement: the model's
+    assert [(a.aspect, a.polarity) for a in asked_and_judged] == [("屏幕", "positive")]  # an opinion word: judged

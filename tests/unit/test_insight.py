@@ -180,3 +180,11 @@ def test_a_piece_of_a_name_is_no_aspect_and_holds_no_opinion() -> None:
     assert [a.aspect for a in demand_summary(text, "zh", None, 0.4, [], [piece, noise]).aspects] == ["松鼠", "噪音"]
     low = [e.model_copy(update={"score": 0.3}) for e in brands]  # entities under the score floor count for nothing
     assert len(demand_summary(text, "zh", None, 0.4, low, [piece]).aspects) == 1
+
+
+def test_the_summary_sums_up_judgements_not_neutral_aspects() -> None:
+    asked = AspectSpan(aspect="预算", start=12, end=14, polarity="neutral", score=1.0, opinion=None)
+    judged = AspectSpan(aspect="屏幕", start=0, end=2, polarity="negative", score=0.9, opinion=None)
+    d = demand_summary("屏幕太暗了，我想买一台笔记本电脑，预算五千", "zh", None, 0.2, [], [judged, asked])
+    assert d.aspects == [judged, asked]  # every aspect stays in the result
+    assert "屏幕 负面" in d.summary and "预算" not in d.summary
