@@ -301,29 +301,29 @@ def word_spans(text: str, lang: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _EN_WORD.finditer(folded)]
 
 
-def sentence_of(text: str, start: int, end: int) -> str:
-    """The sentence around ``text[start:end]``: between the nearest sentence ends
-    (:data:`_SENTENCE_END`), the end mark kept (a question's ？ is part of what it says)."""
+def _between(breaks: re.Pattern[str], text: str, start: int, end: int, keep_end: bool) -> tuple[int, int]:
+    """[begin, finish) around ``text[start:end]`` between the nearest matches of ``breaks``; the
+    closing match inside with ``keep_end``."""
     begin, finish = 0, len(text)
-    for m in _SENTENCE_END.finditer(text):
+    for m in breaks.finditer(text):
         if m.end() <= start:
             begin = m.end()
         elif m.start() >= end:
-            finish = m.end()
+            finish = m.end() if keep_end else m.start()
             break
+    return begin, finish
+
+
+def sentence_of(text: str, start: int, end: int) -> str:
+    """The sentence around ``text[start:end]``: between the nearest sentence ends
+    (:data:`_SENTENCE_END`), the end mark kept (a question's ？ is part of what it says)."""
+    begin, finish = _between(_SENTENCE_END, text, start, end, keep_end=True)
     return text[begin:finish]
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause around ``text[start:end]``: [begin, finish) between the nearest breaks."""
-    begin, finish = 0, len(text)
-    for m in _CLAUSE_BREAK.finditer(text):
-        if m.end() <= start:
-            begin = m.end()
-        elif m.start() >= end:
-            finish = m.start()
-            break
-    return begin, finish
+    return _between(_CLAUSE_BREAK, text, start, end, keep_end=False)
 
 
 @dataclass(frozen=True)
