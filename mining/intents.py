@@ -68,7 +68,6 @@ def cue_pattern(rule: str, lang: str) -> re.Pattern[str]:
 # A clause in question form. Only a clause that asks in earnest: review text is full of
 # rhetorical questions ("这是什么质量？", "why the big price jump?") and of stray question marks
 # (characters lost to an encoding), so a question mark alone proves nothing.
-_UNMARKED_QUESTION = re.compile(r"(?:吗|么|呢)\s*$")
 _ASKING_CLAUSE = {
     "zh": re.compile(r"(?:吗|么|呢|是不是|有没有|能不能|可不可以|什么|哪|几|多少|怎么样)\s*[?？]"),
     "en": re.compile(
@@ -76,6 +75,9 @@ _ASKING_CLAUSE = {
         _I,
     ),
 }
+# A Chinese sentence that asks without its question mark ("适合油性头发吗"): read by
+# asks_or_wants only, which sees one sentence, not a review's stray particles.
+_UNMARKED_QUESTION = re.compile(r"(?:吗|么|呢)\s*$")
 _CLAUSE = re.compile(r"[，,。.!！?？;；\n]+")
 
 
