@@ -128,8 +128,8 @@ class EntitySpan(BaseModel):
     )
     source: str = Field(
         default="model",
-        description="'model' (an NER model), 'brands' (the brands table), 'product_types' (the Chinese product-type "
-        "word list) or 'pattern' (attributes)",
+        description="'model' (an NER model), 'brands' (the brands table), 'product_types' (the product-type word "
+        "list of the text's language) or 'pattern' (attributes)",
     )
     canonical: str | None = Field(default=None, description="brands: the brand's name in the table (华为 -> Huawei)")
     value: float | None = Field(default=None, description="attributes: the number (20000毫安 -> 20000)")

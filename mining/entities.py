@@ -23,8 +23,8 @@ def _outlasted(span: EntitySpan, others: Sequence[EntitySpan], tie_wins: bool) -
 
 
 def table_and_pattern_entities(text: str, brands: BrandTable, products: ProductTypes | None = None) -> list[EntitySpan]:
-    """Brands the table finds, product types (CATEGORY) the word list finds where ``products`` is
-    given (Chinese texts), and attributes the patterns find in ``text`` (score 1 each), with
+    """Brands the table finds, product types (CATEGORY) the word list ``products`` finds (the
+    list of the text's language), and attributes the patterns find in ``text`` (score 1 each), with
     character offsets into ``text``. Where a brand and a type overlap, the longer span names the
     thing: 移动硬盘 is a type, not the carrier 移动; a type as long as the brand is the brand's
     (苹果 beside 手机 is Apple)."""
@@ -90,7 +90,7 @@ def entities_of(
     texts: Sequence[str], models: Sequence[Any], brands: BrandTable, products: ProductTypes | None = None
 ) -> list[list[EntitySpan]]:
     """For n texts of one language: each text's entities from every model in ``models`` (taggers
-    of that language), the brands table, the product-type list (``products``: Chinese texts only)
+    of that language), the brands table, the product-type list of that language (``products``)
     and the attribute patterns, merged without overlaps (the higher score wins a contested span).
     Returns n lists in text order."""
     from mining.models.ner import extract_entities, merge_entities

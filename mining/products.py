@@ -1,12 +1,18 @@
-"""Chinese product types named in a text (手机, 电热水器, 蓝牙耳机), from a word list.
+"""Product types named in a text (手机, 电热水器, 蓝牙耳机; blender, dog food), from word lists.
 
-The list (``data/words/product_types_zh.txt``) holds kinds of goods a shop sells; users extend it
-with their own files of the same format (``DEMAND_MINING_PRODUCT_TYPES``). The NER runner serves
-it beside the brands table (CATEGORY entities of Chinese texts); it also labels the training data
-of the Chinese product tagger that was tried (``training.data.product_ner_zh_table``, not served:
+One list per language (``data/words/product_types_zh.txt``, ``product_types_en.txt``) holds kinds
+of goods a shop sells; users extend them with their own files of the same format
+(``DEMAND_MINING_PRODUCT_TYPES``: an entry with a Chinese character goes to the Chinese matcher,
+one without to both, MP3 being MP3 in either). The NER runner serves them beside the brands table
+(CATEGORY entities); the Chinese list also labels the training data of the Chinese product tagger
+that was tried (``training.data.product_ner_zh_table``, not served:
 docs/training.md#brands-and-attributes).
 
-Matching rules, each because a bare substring match named non-products:
+English entries are singular; each also matches its plural (laptop -> laptops, battery ->
+batteries, dress -> dresses), as whole words in any case, and not before a word that makes it
+something else (phone number, coffee shop, TV show).
+
+Chinese matching rules, each because a bare substring match named non-products:
 - entries and text are compared normalised (:func:`mining.text.normalize`: full-width, Traditional
   characters), Latin letters in any case, an entry that starts or ends with a Latin letter or digit
   only as a whole word (sim卡 is SIM卡, AMP3 holds no MP3);
@@ -33,7 +39,7 @@ from mining.files import read_text
 from mining.text import normalize, normalize_with_offsets
 from mining.wordlists import WORDS_DIR
 
-BUILT_IN = WORDS_DIR / "product_types_zh.txt"
+BUILT_IN = {lang: WORDS_DIR / f"product_types_{lang}.txt" for lang in ("zh", "en")}
 # Before a one-character type: a measure word, a demonstrative, 的, a verb of buying or reading;
 # after it: 的 or a degree word.
 _BEFORE_SHORT = "本部台件双条只个款把盏套张瓶盒袋箱斤支片罐桶颗" + "这那此该每" + "的" + "买卖送购订看读荐贴"
@@ -63,7 +69,10 @@ _NOT_AFTER = (
     "卖场",
     "tv",
 )
+# After an English type: a word that makes it something else (phone number, coffee shop, TV show).
+_NOT_AFTER_EN = r"\s+(?:number|numbers|shop|shops|store|stores|show|shows|series|call|calls|station|channel|company)\b"
 _CJK = "\u3400-\u9fff"
+_HAS_CJK = re.compile(f"[{_CJK}]")
 _LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 
 
@@ -91,23 +100,32 @@ def read_types(*paths: str | Path) -> list[str]:
 class ProductTypes:
     """The product-type list as a matcher. Build it with :meth:`load` or from words."""
 
-    def __init__(self, words: Iterable[str]) -> None:
-        forms = sorted({normalize(w.strip()) for w in words if w.strip()} - {""}, key=lambda w: (-len(w), w))
-        self.words = frozenset(forms)
-        long_forms = [_whole(w) for w in forms if len(w) > 1]
-        short = "".join(re.escape(w) for w in forms if len(w) == 1 and not _LATIN_OR_DIGIT.match(w))
+    def __init__(self, words: Iterable[str], lang: str = "zh") -> None:
+        self.lang = lang
+        forms = {normalize(w.strip()) for w in words if w.strip()} - {""}
+        if lang == "en":
+            forms = {f.lower() for f in forms if not _HAS_CJK.search(f)}
+            forms |= {plural(f) for f in forms}
+        ordered = sorted(forms, key=lambda w: (-len(w), w))
+        self.words = frozenset(ordered)
+        long_forms = [_whole(w) for w in ordered if len(w) > 1]
+        short = "".join(re.escape(w) for w in ordered if len(w) == 1 and _HAS_CJK.match(w))
         parts = ["|".join(long_forms)] if long_forms else []
         if short:
             # Lookarounds, so the span is the type alone (这本书 -> 书).
             parts.append(f"(?<=[{_BEFORE_SHORT}])[{short}]|(?<![{_CJK}])[{short}](?=[{_AFTER_SHORT}])")
+        not_after = _NOT_AFTER_EN if lang == "en" else "|".join(_NOT_AFTER)
         # Atomic: a longest match the next word rejects is not replaced by a shorter entry (手机壳店
         # names no 手机).
-        self._pattern = re.compile(f"(?>{'|'.join(parts)})(?!{'|'.join(_NOT_AFTER)})", re.IGNORECASE) if parts else None
+        self._pattern = re.compile(f"(?>{'|'.join(parts)})(?!{not_after})", re.IGNORECASE) if parts else None
 
     @classmethod
-    def load(cls, *paths: str | Path) -> ProductTypes:
-        """The matcher of the word lists ``paths`` (the built-in list when none is given)."""
-        return cls(read_types(*(paths or (BUILT_IN,))))
+    def load(cls, lang: str, *paths: str | Path) -> ProductTypes:
+        """The matcher of ``lang`` (``zh`` or ``en``): its built-in list plus the users' lists
+        ``paths`` (their entries of that language)."""
+        if lang not in BUILT_IN:
+            raise ValueError(f"no product-type list for language {lang!r}; lists exist for {sorted(BUILT_IN)}")
+        return cls(read_types(BUILT_IN[lang], *paths), lang)
 
     def find(self, text: str) -> list[ProductMention]:
         """Every product type named in ``text``, non-overlapping (longest first), in text order."""
@@ -129,3 +147,13 @@ def _whole(word: str) -> str:
     if _LATIN_OR_DIGIT.match(word[-1]):
         out = f"{out}(?![A-Za-z0-9])"
     return out
+
+
+def plural(word: str) -> str:
+    """The English plural of a singular entry, its last word inflected: box -> boxes, battery ->
+    batteries, dog treat -> dog treats. Irregular plurals go in the list as entries of their own."""
+    if re.search(r"(?:s|x|z|ch|sh)$", word):
+        return word + "es"
+    if re.search(r"[^aeiou]y$", word):
+        return word[:-1] + "ies"
+    return word + "s"

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mining.events import is_postgres
-from mining.products import BUILT_IN as BUILTIN_PRODUCT_TYPES
 from mining.registry import MODELS
 
 LAYOUTS = ("colocated", "separate")
@@ -94,8 +93,8 @@ class Settings:
         data_dir: where the training data step caches what it fetches.
         brands: brands tables (CSV) read in order, later rows overriding earlier ones: the built-in
             table, then the user's (``DEMAND_MINING_BRANDS``, paths separated by ``:``).
-        product_types: Chinese product-type word lists (:mod:`mining.products`): the built-in one,
-            then the user's (``DEMAND_MINING_PRODUCT_TYPES``, paths separated by ``:``), which add words.
+        product_types: the user's product-type word lists (``DEMAND_MINING_PRODUCT_TYPES``, paths
+            separated by ``:``), which add words to the built-in lists of :mod:`mining.products`.
         replies: the reply knowledge base ``/reply`` suggests from (CSV: intent, lang, text, request),
             the built-in one unless ``DEMAND_MINING_REPLIES`` names the user's.
         shop_values: the shop's own placeholder values (CSV: placeholder, value, lang;
@@ -126,7 +125,7 @@ class Settings:
     model_watch_seconds: int = 30
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
-    product_types: tuple[Path, ...] = (BUILTIN_PRODUCT_TYPES,)
+    product_types: tuple[Path, ...] = ()
     replies: Path = BUILTIN_REPLIES
     shop_values: Path | None = None
 
@@ -187,9 +186,8 @@ class Settings:
                 BUILTIN_BRANDS,
                 *(Path(p).expanduser() for p in env.get("DEMAND_MINING_BRANDS", "").split(":") if p),
             ),
-            product_types=(
-                BUILTIN_PRODUCT_TYPES,
-                *(Path(p).expanduser() for p in env.get("DEMAND_MINING_PRODUCT_TYPES", "").split(":") if p),
+            product_types=tuple(
+                Path(p).expanduser() for p in env.get("DEMAND_MINING_PRODUCT_TYPES", "").split(":") if p
             ),
             replies=Path(env.get("DEMAND_MINING_REPLIES") or BUILTIN_REPLIES).expanduser(),
             shop_values=Path(env["DEMAND_MINING_SHOP_VALUES"]).expanduser()

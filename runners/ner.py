@@ -22,8 +22,8 @@ MAX_LATENCY_MS = 3000
 class NerRunner(RunnerBase):
     """Entities per text, routed by its language: ``ner-zh`` and ``ner-en`` (people, places,
     organisations...), ``ner-products-en`` when the store has it (brands, product types and
-    attributes of English titles), plus brands from the brands table, Chinese product types from
-    their word list and attributes from patterns (:mod:`mining.brands`, :mod:`mining.products`,
+    attributes of English titles), plus brands from the brands table, product types from the
+    word list of the text's language and attributes from patterns (:mod:`mining.brands`, :mod:`mining.products`,
     :mod:`mining.attributes`), merged without overlaps: the higher score wins a contested span, and
     table, list and pattern matches score 1."""
 
@@ -36,7 +36,7 @@ class NerRunner(RunnerBase):
         from mining.products import ProductTypes
 
         self.brands = BrandTable.load(*self.settings.brands)
-        self.product_types = ProductTypes.load(*self.settings.product_types)
+        self.product_types = {lang: ProductTypes.load(lang, *self.settings.product_types) for lang in ("zh", "en")}
 
     def load(self, path: Path) -> Any:
         from mining.models.ner import load_ner_artifact
@@ -59,8 +59,7 @@ class NerRunner(RunnerBase):
 
         def predict_lang(lang: str, texts: list[str]) -> list[EntitiesResult]:
             names = names_of[lang]
-            products = self.product_types if lang == "zh" else None  # the list is of Chinese words
-            found = entities_of(texts, [models[n] for n in names], self.brands, products)
+            found = entities_of(texts, [models[n] for n in names], self.brands, self.product_types.get(lang))
             return [EntitiesResult(lang=lang, entities=e, models=[tags[n] for n in names]) for e in found]
 
         def unreadable(item: TextItem, language: str) -> EntitiesResult:

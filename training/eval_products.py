@@ -1,24 +1,28 @@
-"""Measure Chinese brand and product-type finding against people: the word lists the NER runner
-serves (brands table + product-type list), the lists with ``ner-zh``'s ORG entities taken as
-brands, and the lists with a product tagger (``training.train_ner --dataset products-zh``).
+"""Measure brand and product-type finding against people, in Chinese and English: what `/ner`
+serves (models, brands table, product-type list) against the same without the product-type list,
+and, in Chinese, with ``ner-zh``'s ORG entities taken as brands or with a product tagger
+(``training.train_ner --dataset products-zh``).
 
-    python -m training.eval_products                          # the dev half: choices are made here
+    python -m training.eval_products                          # Chinese, the dev half: choices are made here
     python -m training.eval_products --half test              # the test half, read once for the docs
-    python -m training.eval_products --model ner-products-zh:TAG   # also a product tagger in the store
+    python -m training.eval_products --lang en --half test    # English
+    python -m training.eval_products --model ner-products-zh:TAG   # also a Chinese product tagger in the store
 
-The sample (``data/brands/product_mentions_zh.csv``): 400 real Chinese customer texts of 8-120
-characters, 36 reviews drawn at random from each of the ten online_shopping_10_cats categories
-(seed 20261205) and 40 STC-3 customer turns, split in halves by a hash of the id before anyone
-labelled them, then marked by four annotators (a quarter each) by reading, with the guide in
-``data/brands/README.md``: BRAND (makers, product brands, carriers) and CATEGORY (kinds of goods,
-the guide's PRODUCT), as character spans. The texts are left out of the product tagger's training
-data (:func:`training.data.product_ner_zh_table`). Spans count when type, start and end all match;
-95% intervals come from resampling texts, and each ``lists + ... minus lists`` is paired on the same texts.
+The samples (``data/brands/product_mentions_{zh,en}.csv``, drawn and labelled as
+``data/brands/README.md`` says): real customer texts, split in halves by a hash of the id before
+anyone labelled them, then marked by four annotators (a quarter each) by reading: BRAND (makers,
+product brands, carriers) and CATEGORY (kinds of goods, the guides' PRODUCT), as character spans.
+Chinese: 400 texts (36 reviews of each online_shopping_10_cats category, 40 STC-3 turns); English:
+200 (120 Fine Food reviews, 80 laptop, T-shirt and TV review sentences). The Chinese texts are left
+out of the product tagger's training data (:func:`training.data.product_ner_zh_table`). Spans
+count when type, start and end all match; 95% intervals come from resampling texts, and each
+``... minus ...`` difference is paired on the same texts.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -35,12 +39,15 @@ from mining.products import ProductTypes
 from mining.settings import settings
 from training.intervals import bootstrap_ci, f1_of_counts, paired_difference
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "brands" / "product_mentions_zh.csv"
+SAMPLES = {
+    lang: Path(__file__).resolve().parents[1] / "data" / "brands" / f"product_mentions_{lang}.csv"
+    for lang in ("zh", "en")
+}
 TYPES = ("BRAND", "CATEGORY")
 Span = tuple[str, int, int]
 
 
-def read_sample(half: str, path: Path = SAMPLE) -> tuple[list[str], list[set[Span]]]:
+def read_sample(half: str, path: Path = SAMPLES["zh"]) -> tuple[list[str], list[set[Span]]]:
     """The texts of ``half`` (``dev`` or ``test``) and each text's gold spans ``(type, start, end)``."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     df = df[df["half"] == half]
@@ -73,15 +80,17 @@ def scores(c: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _spans(found: Sequence[EntitySpan], with_org: bool) -> set[Span]:
-    kinds = {"BRAND": "BRAND", "CATEGORY": "CATEGORY", **({"ORG": "BRAND"} if with_org else {})}
+def _spans(found: Sequence[EntitySpan], as_brand: tuple[str, ...] = ()) -> set[Span]:
+    """BRAND and CATEGORY spans of ``found``, with the types ``as_brand`` (ORG, COMPANY) counted as BRAND."""
+    kinds = {"BRAND": "BRAND", "CATEGORY": "CATEGORY", **{t: "BRAND" for t in as_brand}}
     return {(kinds[e.type], e.start, e.end) for e in found if e.type in kinds}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--lang", default="zh", choices=sorted(SAMPLES))
     parser.add_argument("--half", default="dev", choices=("dev", "test"))
-    parser.add_argument("--sample", default=str(SAMPLE))
+    parser.add_argument("--sample", default="", help="a sample file of the same columns (default: the built-in one)")
     parser.add_argument(
         "--model", default="", help="a Chinese product tagger's tag in the store to score beside the lists"
     )
@@ -89,31 +98,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import bentoml
 
     from mining.models.ner import load_ner_artifact
+    from mining.registry import MODELS
 
-    texts, gold = read_sample(args.half, Path(args.sample))
+    texts, gold = read_sample(args.half, Path(args.sample or SAMPLES[args.lang]))
     cfg = settings()
-    brands, types = BrandTable.load(*cfg.brands), ProductTypes.load(*cfg.product_types)
-    ner_zh = load_ner_artifact(Path(bentoml.models.get(cfg.model_tags["ner-zh"]).path))
+    brands, types = BrandTable.load(*cfg.brands), ProductTypes.load(args.lang, *cfg.product_types)
+    # The NER models /ner serves for the language, as the runner loads them (those in the store).
+    names = [m.name for m in MODELS if m.task == "ner" and m.lang == args.lang]
+    served = []
+    for name in names:
+        with contextlib.suppress(bentoml.exceptions.NotFound):
+            served.append(load_ner_artifact(Path(bentoml.models.get(cfg.model_tags[name]).path)))
+    other_names = ("ORG",) if args.lang == "zh" else ("COMPANY",)
 
     systems: dict[str, list[set[Span]]] = {}
-    systems["lists"] = [_spans(e, False) for e in entities_of(texts, [], brands, types)]
-    systems["lists + ner-zh ORG"] = [_spans(e, True) for e in entities_of(texts, [ner_zh], brands, types)]
+    systems["without the list"] = [_spans(e) for e in entities_of(texts, served, brands)]
+    systems["served"] = [_spans(e) for e in entities_of(texts, served, brands, types)]
+    systems[f"served, {other_names[0]} as BRAND"] = [
+        _spans(e, other_names) for e in entities_of(texts, served, brands, types)
+    ]
     if args.model:
         tagger = load_ner_artifact(Path(bentoml.models.get(args.model).path))
-        systems["tagger"] = [_spans(e, False) for e in entities_of(texts, [tagger], BrandTable([]))]
-        systems["lists + tagger"] = [_spans(e, False) for e in entities_of(texts, [tagger], brands, types)]
+        systems["tagger"] = [_spans(e) for e in entities_of(texts, [tagger], BrandTable([]))]
+        systems["served + tagger"] = [_spans(e) for e in entities_of(texts, [*served, tagger], brands, types)]
 
     listed = {m.lower() for m in types.words} | {a.form.lower() for a in brands.aliases}
     outside = [{s for s in g if t[s[1] : s[2]].lower() not in listed} for t, g in zip(texts, gold, strict=True)]
-    result: dict[str, Any] = {"half": args.half, "n_texts": len(texts), "tagger": args.model or None}
+    result: dict[str, Any] = {"lang": args.lang, "half": args.half, "n_texts": len(texts), "models": names}
     for name, pred in systems.items():
         result[name] = {
             kind: scores(counts(gold, pred, ks)) for kind, ks in (("all", TYPES), *((t, (t,)) for t in TYPES))
         }
         result[name]["recall_outside_lists"] = scores(counts(outside, [p & o for p, o in zip(pred, outside)]))["recall"]
-    base = f1_of_counts(counts(gold, systems["lists"]))
-    for name in [n for n in systems if n.startswith("lists +")]:
-        result[f"{name} minus lists"] = paired_difference(f1_of_counts(counts(gold, systems[name])), base, len(texts))
+    served_f1 = f1_of_counts(counts(gold, systems["served"]))
+    for name in systems:
+        if name != "served":
+            other = f1_of_counts(counts(gold, systems[name]))
+            result[f"served minus {name}"] = paired_difference(served_f1, other, len(texts))
     result["n_gold_outside_lists"] = sum(map(len, outside))
     print(json.dumps(result, ensure_ascii=False, indent=1), file=sys.stderr)
     return result

@@ -14,7 +14,7 @@ from mining.settings import BUILTIN_BRANDS, Settings
 
 @pytest.fixture(scope="module")
 def types() -> ProductTypes:
-    return ProductTypes.load()
+    return ProductTypes.load("zh")
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_product_types(types: ProductTypes, text: str, expected: list[tuple[str,
 
 def test_a_brand_keeps_its_span_from_the_type_list() -> None:
     brands = BrandTable.load(BUILTIN_BRANDS)
-    found = table_and_pattern_entities("苹果手机不错，水果里苹果最甜", brands, ProductTypes.load())
+    found = table_and_pattern_entities("苹果手机不错，水果里苹果最甜", brands, ProductTypes.load("zh"))
     # 苹果 beside 手机 is Apple; among fruit it is the fruit, a product type.
     assert sorted((e.start, e.type, e.text) for e in found) == [
         (0, "BRAND", "苹果"),
@@ -69,7 +69,7 @@ def test_a_brand_keeps_its_span_from_the_type_list() -> None:
 
 def test_the_longer_of_a_brand_and_a_type_names_the_thing() -> None:
     brands = BrandTable.load(BUILTIN_BRANDS)
-    types = ProductTypes.load()
+    types = ProductTypes.load("zh")
     # 移动 beside 卡 is China Mobile, but inside 移动硬盘 it is part of the type.
     found = table_and_pattern_entities("移动硬盘卡顿，中国移动的卡", brands, types)
     assert sorted((e.start, e.type, e.text) for e in found) == [(0, "CATEGORY", "移动硬盘"), (7, "BRAND", "中国移动")]
@@ -84,7 +84,7 @@ def test_a_users_list_adds_types(tmp_path: Path) -> None:
     mine = tmp_path / "types.txt"
     mine.write_bytes("# 我们店的商品\n猫砂\n猫抓板\n".encode("gb18030"))  # a Chinese spreadsheet's encoding
     settings = Settings.from_env({"DEMAND_MINING_PRODUCT_TYPES": str(mine)})
-    types = ProductTypes.load(*settings.product_types)
+    types = ProductTypes.load("zh", *settings.product_types)
     assert [m.text for m in types.find("猫砂和手机壳")] == ["猫砂", "手机壳"]
 
 
@@ -94,3 +94,33 @@ def test_an_empty_list_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"empty\.txt: product types list has no entry"):
         read_types(empty)
     assert ProductTypes([]).find("手机") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I want to buy a laptop with a big screen", [("laptop", 16)]),
+        ("Do you sell water heaters?", [("water heaters", 12)]),  # the plural of an entry
+        ("these cookies and two batteries", [("cookies", 6)]),  # a part is no product type
+        ("My dog loves these dog treats", [("dog treats", 19)]),  # the longest entry
+        ("what is your phone number", []),  # a number, not a phone
+        ("we met at a coffee shop", []),
+        ("The TShirt fits well", [("TShirt", 4)]),  # any case
+        ("teapot", []),  # whole words only
+        ("这台笔记本电脑", []),  # Chinese is the Chinese list's
+    ],
+)
+def test_english_product_types(text: str, expected: list[tuple[str, int]]) -> None:
+    found = ProductTypes.load("en").find(text)
+    assert [(m.text, m.start) for m in found] == expected
+
+
+def test_a_users_list_feeds_each_language_its_entries(tmp_path: Path) -> None:
+    mine = tmp_path / "types.txt"
+    mine.write_text("猫砂\ncat litter\nMP3\n", encoding="utf-8")
+    zh, en = ProductTypes.load("zh", mine), ProductTypes.load("en", mine)
+    assert [m.text for m in zh.find("买了猫砂和MP3")] == ["猫砂", "MP3"]
+    assert [m.text for m in en.find("two bags of cat litter and an mp3")] == ["cat litter", "mp3"]
+    assert en.find("猫砂") == []
+    with pytest.raises(ValueError, match="no product-type list for language 'fr'"):
+        ProductTypes.load("fr")

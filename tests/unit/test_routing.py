@@ -224,8 +224,8 @@ def test_ner_runner_merges_every_model_of_a_language_in_input_order(monkeypatch:
         {"ner-zh": "zh", "ner-en": "en", "ner-products-en": "en"},
         {"ner-zh": zh, "ner-en": en, "ner-products-en": products},
         brands=brands,
-        # The product-type list holds Chinese words: an English text is not looked up in it.
-        product_types=ProductTypes(["天气", "store"]),
+        # Each language's text is looked up in its own list (no English list here).
+        product_types={"zh": ProductTypes(["天气", "store"])},
     )
     items = [
         TextItem(text="Apple store in Paris", lang="en"),
@@ -265,7 +265,7 @@ def test_ner_runner_reads_no_model_for_a_language_none_reads(monkeypatch: pytest
         {"ner-zh": "zh", "ner-en": "en"},
         {"ner-zh": FakeNer({}), "ner-en": FakeNer({})},
         brands=BrandTable([{"brand": "Apple", "aliases": "iPhone"}]),
-        product_types=ProductTypes(["手机"]),
+        product_types={"zh": ProductTypes(["手机"]), "en": ProductTypes(["iphone"], "en")},
     )
     # Japanese would be routed to the Chinese models by its kanji, Spanish to the English ones.
     items = [
@@ -295,7 +295,7 @@ def test_ner_runner_names_a_text_without_a_model_instead_of_dropping_it(monkeypa
         {"ner-zh": "zh"},
         {"ner-zh": FakeNer({})},
         brands=SimpleNamespace(find=lambda text: []),
-        product_types=ProductTypes([]),
+        product_types={},
     )
     items = [TextItem(text="北京", lang="zh"), TextItem(text="London", lang="en")]
     with pytest.raises(RuntimeError, match=r"item 1: no model for its language 'en' \(models exist for \['zh'\]\)"):

@@ -396,11 +396,11 @@ def product_ner_zh_table(root: Path | None = None, max_chars: int = 80, max_sent
     from mining.text import normalize
 
     root = root or data_dir()
-    key = "-".join(sha256_of(p)[:6] for p in (BRANDS_TABLE, BUILT_IN, PRODUCT_MENTIONS_ZH))
+    key = "-".join(sha256_of(p)[:6] for p in (BRANDS_TABLE, BUILT_IN["zh"], PRODUCT_MENTIONS_ZH))
     out = root / "tables" / f"ner-products-zh-{key}-{max_sentences}.conll"
     if out.exists():
         return out
-    brands, types = BrandTable.load(BRANDS_TABLE), ProductTypes.load()
+    brands, types = BrandTable.load(BRANDS_TABLE), ProductTypes.load("zh")
     held_out = set(pd.read_csv(PRODUCT_MENTIONS_ZH, dtype=str, keep_default_na=False)["text"].map(normalize))
     reviews = pd.read_csv(reviews_table(root), dtype=str, keep_default_na=False)
     texts = [t for t in dict.fromkeys(reviews.loc[reviews["lang"] == "zh", "text"]) if normalize(t) not in held_out]
