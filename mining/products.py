@@ -35,9 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mining.files import read_text
 from mining.text import normalize, normalize_with_offsets
-from mining.wordlists import WORDS_DIR
+from mining.wordlists import WORDS_DIR, read_words
 
 BUILT_IN = {lang: WORDS_DIR / f"product_types_{lang}.txt" for lang in ("zh", "en")}
 # Before a one-character type: a measure word, a demonstrative, 的, a verb of buying or reading;
@@ -90,7 +89,7 @@ def read_types(*paths: str | Path) -> list[str]:
     UTF-16 or GB18030). Raises ``ValueError`` naming a file without any entry."""
     out: list[str] = []
     for path in paths:
-        words = [w for line in read_text(path).splitlines() if (w := line.strip()) and not w.startswith("#")]
+        words = read_words(path)
         if not words:
             raise ValueError(f"{path}: product types list has no entry (one type a line, # for comments)")
         out += words

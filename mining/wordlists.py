@@ -6,16 +6,22 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from mining.files import read_text
+
 WORDS_DIR = Path(__file__).resolve().parents[1] / "data" / "words"
+
+
+def read_words(path: str | Path) -> list[str]:
+    """The entries of a word-list file in file order: one word or phrase a line, surrounding
+    whitespace stripped, blank and ``#`` comment lines skipped; the file in UTF-8, UTF-16 or
+    GB18030 (:func:`mining.files.read_text`). Raises ``FileNotFoundError`` naming a missing file."""
+    return [w for line in read_text(path).splitlines() if (w := line.strip()) and not w.startswith("#")]
 
 
 @functools.cache
 def word_list(name: str) -> frozenset[str]:
-    """The words of ``data/words/<name>.txt`` (surrounding whitespace stripped, blank and comment
-    lines skipped); raises ``FileNotFoundError`` naming the file when it is missing."""
-    path = WORDS_DIR / f"{name}.txt"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return frozenset(w for line in lines if (w := line.strip()) and not w.startswith("#"))
+    """The words of ``data/words/<name>.txt`` (:func:`read_words`)."""
+    return frozenset(read_words(WORDS_DIR / f"{name}.txt"))
 
 
 def stop_words(lang: str) -> frozenset[str]:
