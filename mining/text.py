@@ -213,9 +213,9 @@ def detect_language(text: str) -> Lang:
 
 
 # Languages the models do not read, and what gives them away. A script: kana is Japanese whatever
-# kanji it holds, Hangul Korean, and so on. Latin text: function words that are no English word
-# (so "a", "as", "die", "son", "y" are left out), of which a text must hold 2 or more and more than
-# it holds English stop words.
+# kanji it holds, Hangul Korean, and so on. Latin text: function words, and words customers write
+# to a shop, that are no English word (so "a", "as", "die", "son", "y", "mi" are left out), of which
+# a text must hold 2 or more and more than it holds English stop words.
 _OTHER_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Japanese", re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")),
     ("Korean", re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")),
@@ -230,7 +230,7 @@ def _word_set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
 
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+_TELLING_WORDS: dict[str, frozenset[str]] = {
     "Spanish": _word_set(
         "el los las es muy lo que del una por para pero este esta está estos como más también"
         # what a customer writes to a shop: "Quiero devolver mi pedido" holds no function word above
@@ -280,7 +280,7 @@ def unsupported_language(text: str) -> str | None:
     if len(words) < 2 or detect_language(text) != "en":
         return None
     english = sum(w in stop_words("en") for w in words)
-    hits = {name: sum(w in vocab for w in words) for name, vocab in _FUNCTION_WORDS.items()}
+    hits = {name: sum(w in vocab for w in words) for name, vocab in _TELLING_WORDS.items()}
     name, best = max(hits.items(), key=lambda kv: kv[1])
     return name if best >= 2 and best > english else None
 
