@@ -97,10 +97,9 @@ def read_types(*paths: str | Path) -> list[str]:
 
 
 class ProductTypes:
-    """The product-type list as a matcher. Build it with :meth:`load` or from words."""
+    """One language's product-type list as a matcher: :meth:`load`, or from words and ``lang`` (zh, en)."""
 
     def __init__(self, words: Iterable[str], lang: str = "zh") -> None:
-        self.lang = lang
         forms = {normalize(w.strip()) for w in words if w.strip()} - {""}
         if lang == "en":
             forms = {f.lower() for f in forms if not _HAS_CJK.search(f)}
