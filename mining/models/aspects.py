@@ -135,6 +135,24 @@ def word_start(words: Sequence[tuple[str, int, int]], start: int, end: int) -> i
     return start
 
 
+def whole_noun(words: Sequence[tuple[str, int, int]], start: int, end: int) -> tuple[int, int]:
+    """A one-character span inside a longer word that jieba's dictionary lists as a noun, widened to
+    that word: 物 of 物流, 宝 of 宝宝, 稳 of 稳定性; any other span as given.
+
+    Why: the tagger sometimes stops after one character of a word it did not see in training, and
+    a single character names almost nothing (20 of the 4,224 Chinese training aspects, none of the
+    428 validation ones). On the default model's validation clauses: 5 spans changed, 1 now right,
+    none lost (extraction F1 0.772 -> 0.775); the others were wrong either way, now as whole words.
+    """
+    if end - start != 1:
+        return start, end
+    for word, lo, hi in words:
+        if lo <= start and end <= hi:
+            tag = zh_word_tag(word) if hi - lo > 1 else None
+            return (lo, hi) if tag is not None and tag.startswith("n") else (start, end)
+    return start, end
+
+
 # What a Chinese span never ends with: particles (声音的, 屏幕大了 name 声音 and 屏幕大) and the
 # one-character adverbs that follow a subject (使用却很不方便 names 使用).
 _ZH_TRAILING_PARTICLES = frozenset("的了地得着过却也都很太更还就")
@@ -534,6 +552,13 @@ class Aspect:
     opinion: Opinion | None
 
 
+def _names_something(span: str, stop: frozenset[str]) -> bool:
+    """Whether an extracted span can be an aspect: not a stop word, and holding a letter or a
+    character (an order number, a price or a dash names nothing: no Chinese training aspect is
+    without one, 7 of the 14,680 English ones are, sizes such as 15' among them)."""
+    return fold(span).strip() not in stop and any(ch.isalpha() for ch in span)
+
+
 class AspectModel:
     """Extractor + aspect-conditioned polarity classifier + opinion lexicon of one language."""
 
@@ -552,8 +577,10 @@ class AspectModel:
     def extract(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
         """Aspect spans per text: (start, end, span probability), offsets into the text as sent.
         Chinese texts are read clause by clause (:func:`zh_clauses`), as the extractor learnt. A
-        span that is a stop word (了, 是, it) names nothing and is dropped: a clause without an
-        aspect still gets one from a tagger that saw an aspect in nearly every training clause."""
+        span that is a stop word (了, 是, it) or holds no letter (an order number) names nothing and
+        is dropped: a clause without an aspect still gets one from a tagger that saw an aspect in
+        nearly every training clause. A one-character Chinese span becomes its noun
+        (:func:`whole_noun`)."""
         if self.lang == "zh":
             pieces = [(i, lo, hi) for i, text in enumerate(texts) for lo, hi in zh_clauses(text)]
         else:
@@ -567,11 +594,10 @@ class AspectModel:
             if self.lang == "zh" and spans:
                 clause = texts[i][lo:hi]
                 words = word_spans(clause, "zh")
+                spans = [(*whole_noun(words, s, e), p) for s, e, p in spans]
                 starts = [word_start(words, s, e) for s, e, _ in spans]
                 spans = [(s, word_end(words, s, e, clause), p) for s, (_, e, p) in zip(starts, spans)]
-            found[i] += [
-                (s + lo, e + lo, p) for s, e, p in spans if fold(texts[i][lo + s : lo + e]).strip() not in stop
-            ]
+            found[i] += [(s + lo, e + lo, p) for s, e, p in spans if _names_something(texts[i][lo + s : lo + e], stop)]
         return found
 
     def classify(self, spans: Sequence[tuple[str, int, int]]) -> np.ndarray:

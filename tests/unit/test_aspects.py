@@ -5,6 +5,7 @@ and the training metrics."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,38 @@ def test_chinese_aspects_are_extracted_clause_by_clause_with_offsets_into_the_te
     # 了 is a stop word: the span a tagger gives a clause without an aspect is dropped
     assert [[texts[i][s:e] for s, e, _ in spans] for i, spans in enumerate(found)] == [["屏幕", "电池"], ["物流"]]
     assert seen == ["屏幕很清晰", "但是电池不耐用", "质量一般", "物流很快", "一天就没电了"]
+
+
+def test_a_one_character_fragment_becomes_its_noun_and_a_number_is_no_aspect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        # a tagger that stops after the first character of a word it never saw, and one that
+        # takes an order number for an aspect
+        out: list[list[dict[str, object]]] = []
+        for t in texts:
+            ents = [{"type": "ASP", "start": t.find(c), "end": t.find(c) + 1, "score": 0.9} for c in "物宝难" if c in t]
+            ents += [{"type": "ASP", "start": m.start(), "end": m.end(), "score": 0.9} for m in re.finditer(r"\d+", t)]
+            out.append(ents)
+        return out
+
+    monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
+    model = AspectModel.__new__(AspectModel)
+    model.lang, model.extractor = "zh", None  # type: ignore[assignment]
+    texts = ["物流太慢了", "宝宝很喜欢", "订单3345120987还没发货", "难免有点复杂"]
+    found = [[t[s:e] for s, e, _ in spans] for t, spans in zip(texts, model.extract(texts), strict=True)]
+    # 难 heads 难免, an adverb: no noun to widen it to
+    assert found == [["物流"], ["宝宝"], [], ["难"]]
+
+
+def test_whole_noun_leaves_longer_spans_and_non_nouns_alone() -> None:
+    from mining.models.aspects import whole_noun
+
+    assert whole_noun([("物流", 0, 2), ("太慢", 2, 4)], 0, 1) == (0, 2)
+    assert whole_noun([("物流", 0, 2)], 0, 2) == (0, 2)  # already a word
+    assert whole_noun([("稳定性", 0, 3)], 1, 2) == (0, 3)  # inside a noun, not only its head
+    assert whole_noun([("难免", 0, 2)], 0, 1) == (0, 1)  # an adverb: no noun to name
+    assert whole_noun([("屏", 0, 1)], 0, 1) == (0, 1)  # a one-character word stays
 
 
 def test_aspect_context_cuts_a_long_sentence_around_the_aspect() -> None:
