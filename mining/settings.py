@@ -44,6 +44,24 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _readable(name: str, path: Path) -> Path:
+    # A mistyped path stops the start with the variable's name, not a runner's traceback later.
+    if not path.is_file():
+        raise ValueError(f"{name} names {str(path)!r}, which is not a file")
+    return path
+
+
+def _user_files(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    """The files a user lists in ``name`` (paths joined by ``:``), each checked to exist."""
+    return tuple(_readable(name, Path(p.strip()).expanduser()) for p in env.get(name, "").split(":") if p.strip())
+
+
+def _user_file(env: Mapping[str, str], name: str) -> Path | None:
+    """The one file a user names in ``name``, checked to exist; None where the variable is unset."""
+    raw = env.get(name, "").strip()
+    return _readable(name, Path(raw).expanduser()) if raw else None
+
+
 def _events_url(value: str) -> str:
     if value and not is_postgres(value):
         scheme = value.split("://", 1)[0] if "://" in value else "no scheme"
@@ -182,17 +200,10 @@ class Settings:
             model_store=Path(env.get("BENTOML_HOME") or Path.home() / "bentoml").expanduser(),
             model_watch_seconds=_int(env, "DEMAND_MINING_MODEL_WATCH_SECONDS", 30, minimum=0),
             data_dir=Path(env.get("DEMAND_MINING_DATA_DIR") or Path.home() / ".cache" / "demand-mining").expanduser(),
-            brands=(
-                BUILTIN_BRANDS,
-                *(Path(p).expanduser() for p in env.get("DEMAND_MINING_BRANDS", "").split(":") if p),
-            ),
-            product_types=tuple(
-                Path(p).expanduser() for p in env.get("DEMAND_MINING_PRODUCT_TYPES", "").split(":") if p
-            ),
-            replies=Path(env.get("DEMAND_MINING_REPLIES") or BUILTIN_REPLIES).expanduser(),
-            shop_values=Path(env["DEMAND_MINING_SHOP_VALUES"]).expanduser()
-            if env.get("DEMAND_MINING_SHOP_VALUES")
-            else None,
+            brands=(BUILTIN_BRANDS, *_user_files(env, "DEMAND_MINING_BRANDS")),
+            product_types=_user_files(env, "DEMAND_MINING_PRODUCT_TYPES"),
+            replies=_user_file(env, "DEMAND_MINING_REPLIES") or BUILTIN_REPLIES,
+            shop_values=_user_file(env, "DEMAND_MINING_SHOP_VALUES"),
         )
 
 

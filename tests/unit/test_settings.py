@@ -20,7 +20,9 @@ def test_defaults_from_an_empty_environment() -> None:
     assert s.shop_values is None  # the shop's placeholders are left for the agent
 
 
-def test_every_variable_is_read() -> None:
+def test_every_variable_is_read(tmp_path: Path) -> None:
+    shop = tmp_path / "shop.csv"
+    shop.write_text("placeholder,value,lang\n", encoding="utf-8")
     s = Settings.from_env(
         {
             "DEMAND_MINING_LAYOUT": "separate",
@@ -37,13 +39,13 @@ def test_every_variable_is_read() -> None:
             "DEMAND_MINING_EVENTS_POOL": "4",
             "NER_PRODUCTS_EN_MODEL": "ner-products-en:abc",
             "DEMAND_MINING_DATA_DIR": "/data/cache",
-            "DEMAND_MINING_SHOP_VALUES": "/etc/shop.csv",
+            "DEMAND_MINING_SHOP_VALUES": str(shop),
         }
     )
     assert (s.layout, s.workers, s.torch_threads, s.batching) == ("separate", 3, 2, False)
     assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "::1")
     assert s.events_db == Path("/tmp/e.db") and s.data_dir == Path("/data/cache")
-    assert s.shop_values == Path("/etc/shop.csv")
+    assert s.shop_values == shop
     assert s.events_location() == "postgresql://app:s3cret@db.internal:5432/events" and s.events_pool == 4
     assert s.events_secret_arn.endswith(":secret:db") and "s3cret" not in repr(s)  # a password is never printed
     assert s.model_tags["ner-products-en"] == "ner-products-en:abc" and s.model_tags["ner-en"] == "ner-en:latest"
@@ -70,6 +72,24 @@ def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None
     with pytest.raises(ValueError) as err:
         Settings.from_env(env)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    "var", ["DEMAND_MINING_BRANDS", "DEMAND_MINING_PRODUCT_TYPES", "DEMAND_MINING_REPLIES", "DEMAND_MINING_SHOP_VALUES"]
+)
+def test_a_user_file_that_is_not_there_names_the_variable_and_the_path(tmp_path: Path, var: str) -> None:
+    there = tmp_path / "mine.txt"
+    there.write_text("x\n", encoding="utf-8")
+    missing = tmp_path / "typo.txt"
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({var: str(missing)})
+    assert str(err.value) == f"{var} names {str(missing)!r}, which is not a file"
+    with pytest.raises(ValueError, match=var):
+        Settings.from_env({var: str(tmp_path)})  # a folder is no file either
+    if var in ("DEMAND_MINING_BRANDS", "DEMAND_MINING_PRODUCT_TYPES"):  # lists: every entry is checked
+        with pytest.raises(ValueError, match="typo.txt"):
+            Settings.from_env({var: f"{there}:{missing}"})
+        assert there in getattr(Settings.from_env({var: f"{there}:"}), var.removeprefix("DEMAND_MINING_").lower())
 
 
 def test_api_keys_parse() -> None:
