@@ -1,3 +1,4 @@
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,63 @@ def test_fetch_verifies_sha256_after_download(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(RuntimeError, match="does not match the pinned"):
         data.fetch("fake", tmp_path)
     assert not (tmp_path / "archives" / src.filename).exists()
+
+
+def test_runs_building_the_same_cache_entry_at_once_all_succeed(tmp_path: Path) -> None:
+    # Two runs sharing a cache (a second bootstrap, the tests' store beside a training) once wrote
+    # one ".partial" name: the second rename found the file gone.
+    sentences = [([f"t{i}", "x"], ["B-PER", "O"]) for i in range(3000)]
+    out = tmp_path / "tables" / "same.conll"
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            for _ in range(5):
+                data.write_conll(sentences, out)
+        except BaseException as err:  # noqa: BLE001 - the test reports what a thread raised
+            errors.append(err)
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert data.read_conll(out) == sentences
+    assert sorted(p.name for p in out.parent.iterdir()) == ["same.conll"]
+
+
+def test_fetch_keeps_the_copy_another_run_unpacked_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("pkg/data.txt", "rows")
+    wheel = buf.getvalue()
+    src = data.Source(
+        "fake", "fake-pkg", "1.0", "fake_pkg-1.0-py3-none-any.whl", hashlib.sha256(wheel).hexdigest(), "none"
+    )
+    monkeypatch.setitem(data.SOURCES, "fake", src)
+    target = tmp_path / "raw" / "fake-pkg-1.0"
+
+    def download_while_another_run_finishes(cmd: list[str], **kwargs: object) -> None:
+        Path(cmd[cmd.index("-d") + 1], src.filename).write_bytes(wheel)
+        # The other run publishes its unpacked copy while this one is still downloading.
+        (target / "pkg").mkdir(parents=True)
+        (target / "pkg" / "data.txt").write_text("rows")
+        (target / ".ok").write_text(src.sha256)
+        kept.append((target / "pkg" / "data.txt").stat().st_ino)
+
+    kept: list[int] = []
+    monkeypatch.setattr(data.subprocess, "run", download_while_another_run_finishes)
+    assert data.fetch("fake", tmp_path) == target
+    # The other run's files are still the ones there (a reader of them is not cut off), and no
+    # partial copy is left behind.
+    assert (target / "pkg" / "data.txt").stat().st_ino == kept[0]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["fake-pkg-1.0"]
+    assert sorted(p.name for p in (tmp_path / "archives").iterdir()) == [src.filename]
 
 
 def test_stratified_split_partitions_and_stratifies() -> None:

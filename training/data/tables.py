@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import os
 import re
 import tarfile
 import zipfile
@@ -16,7 +17,7 @@ import pandas as pd
 
 from training.data.formats import Sentence, aspect_sentences, parse_atepc, read_conll, write_conll
 from training.data.schemas import INTERACTIONS, ITEMS, LABELLED_TEXTS, REVIEWS, SALES
-from training.data.sources import REPO, VENDORED, data_dir, fetch, sha256_of
+from training.data.sources import REPO, VENDORED, data_dir, fetch, partial_path, sha256_of
 
 SHOPPING_CATEGORIES = {
     "书籍": "书籍",
@@ -104,9 +105,9 @@ def reviews_table(root: Path | None = None) -> Path:
     frames.append(absa_sentence_reviews(absa_rows(), "en"))
     table = REVIEWS.validate(pd.concat(frames, ignore_index=True), "built-in reviews")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     table.to_csv(tmp, index=False)
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 
@@ -124,9 +125,9 @@ def shopping_categories_table(root: Path | None = None) -> Path:
         "online_shopping_10_cats",
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     table.to_csv(tmp, index=False)
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 
@@ -144,9 +145,9 @@ def catalogue_table(root: Path | None = None) -> Path:
     df = pd.read_csv(raw, dtype=str, keep_default_na=False)
     table = LABELLED_TEXTS.validate(df.rename(columns={"Title": "text", "Sub Category": "label"}), str(raw))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     table.to_csv(tmp, index=False)
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 
@@ -171,9 +172,9 @@ def items_table(root: Path | None = None) -> Path:
     )
     table = ITEMS.validate(table, str(raw))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     table.to_csv(tmp, index=False)
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 
@@ -197,9 +198,9 @@ def interactions_table(root: Path | None = None) -> Path:
     )
     table = INTERACTIONS.validate(table, str(raw))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     table.to_csv(tmp, index=False)
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 
@@ -232,9 +233,9 @@ def sales_table(root: Path | None = None) -> Path:
     validated = SALES.validate(table, str(raw))
     table = pd.concat([validated, table.drop(columns=[c.name for c in SALES.columns]).reset_index(drop=True)], axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
+    tmp = partial_path(out)
     table.sort_values(["series_id", "period"]).to_csv(tmp, index=False)
-    tmp.rename(out)
+    os.replace(tmp, out)
     return out
 
 
