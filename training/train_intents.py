@@ -13,6 +13,9 @@ hand-labelled English review turns, cut the same way; the ``test`` halves are re
 end. Every choice (epochs, ensemble weight, quantisation, abstention threshold)
 is made on validation: Bitext's validation split plus the validation turns of both languages.
 
+``--data`` adds a user's own labelled messages (:func:`own_turns`): their 80% trains, their 10%
+validates beside the built-in rows, and their 10% is the test groups ``own_zh`` and ``own_en``.
+
 Test groups, each reported with a 95% interval and paired against both baselines: ``en`` (Bitext
 test rows whose template, :func:`training.service_data.template_key`, is new), ``en_template``
 (test rows repeating a training template: generated near-copies, reported apart), ``zh`` (the
@@ -40,7 +43,7 @@ from mining.artifacts import pick_device
 from mining.intents import intent_of
 from mining.models.textclf import BASELINE_SERVED
 from mining.text import clean, detect_language
-from training.common import confusion_matrix, fingerprint, parse_config, per_class_report
+from training.common import confusion_matrix, fingerprint, parse_config, per_class_report, stratified_split
 from training.dedup import duplicate_clusters
 from training.intervals import Headline, mean_of, uncertainty
 from training.run import Report, Saved, finish_run, setup_run
@@ -58,9 +61,9 @@ from training.textclf import Split, TextClfConfig, fit_and_evaluate, tfidf_basel
 
 NAME = "intent"
 ARCHS = ("e5", "cnn", "bilstm")
-GROUPS = ("en", "en_template", "en_stc3", "en_reviews", "zh")
+GROUPS = ("en", "en_template", "en_stc3", "en_reviews", "zh", "own_en", "own_zh")
 # The validation groups of each language, pooled for its abstention threshold.
-VALIDATION_SOURCES = {"en": ("en", "en_stc3", "en_reviews"), "zh": ("zh",)}
+VALIDATION_SOURCES = {"en": ("en", "en_stc3", "en_reviews", "own_en"), "zh": ("zh", "own_zh")}
 # The review intent rules' labels on this label set: a return, refund or repair is a return first
 # (LABELS.md rule 3), a wish or a question is about a product.
 RULE_LABELS = {
@@ -78,6 +81,14 @@ RULE_LABELS = {
 class IntentConfig(TextClfConfig):
     """Train the customer-service intent model and save it into the model store."""
 
+    data: str = field(
+        default="",
+        metadata={
+            "help": "your own labelled customer messages (CSV/TSV/Parquet with text, label and optionally lang; "
+            "labels from data/customer_service/LABELS.md): added to the built-in data, split 80/10/10 by label, "
+            "reported as the test groups own_zh and own_en"
+        },
+    )
     zh_train: bool = field(
         default=True, metadata={"help": "train with the Chinese train half; off: English only (transfer)"}
     )
@@ -137,6 +148,56 @@ def _unseen(test: list[str], known: list[str]) -> list[int]:
     clusters = duplicate_clusters(known + test)
     known_clusters = set(clusters[: len(known)].tolist())
     return [j for j in range(len(test)) if clusters[len(known) + j] not in known_clusters and test[j]]
+
+
+@dataclass(frozen=True)
+class OwnTurns:
+    """A user's labelled messages, deduplicated and split: per part, (texts, label ids, groups)."""
+
+    parts: dict[str, tuple[list[str], list[int], list[str]]]
+    dropped: int
+
+
+def own_turns(path: str | Path, seed: int) -> OwnTurns:
+    """Read a user's labelled messages (``training.data.LABELLED_TEXTS``: ``text``, ``label``, ``lang``
+    optional, else detected), check every label against :data:`LABELS`, drop near-duplicate clusters
+    (conflicting labels: the whole cluster) and split 80/10/10 stratified by label with ``seed``.
+
+    Raises:
+        ValueError: a label outside the label set (with its line), or too few rows for a part.
+    """
+    from training.data import LABELLED_TEXTS, read_table
+    from training.dedup import deduplicate_labelled
+
+    table = read_table(path, LABELLED_TEXTS)
+    for row, label in enumerate(table["label"], start=2):
+        if label not in LABELS:
+            raise ValueError(
+                f"{path}, line {row}: label must be one of the service intents ({', '.join(LABELS)}; "
+                f"data/customer_service/LABELS.md), got {label!r}"
+            )
+    texts = [clean(t) for t in table["text"]]
+    keep, stats = deduplicate_labelled(texts, table["label"].tolist())
+    ids = {label: i for i, label in enumerate(LABELS)}
+    y = np.array([ids[table["label"].iloc[i]] for i in keep], dtype=np.int64)
+    langs = [table["lang"].iloc[i] or detect_language(texts[i]) for i in keep]
+    parts = dict(zip(("train", "val", "test"), stratified_split(y, seed=seed)))
+    if not all(len(p) for p in parts.values()):
+        raise ValueError(
+            f"{path}: {len(keep)} distinct messages give none to some part of an 80/10/10 split by label "
+            f"({', '.join(f'{k} {len(v)}' for k, v in parts.items())}); give at least 6 messages of a label"
+        )
+    return OwnTurns(
+        {
+            part: (
+                [texts[keep[j]] for j in rows],
+                [int(y[j]) for j in rows],
+                ["own_zh" if langs[j] == "zh" else "own_en" for j in rows],
+            )
+            for part, rows in parts.items()
+        },
+        stats.n_duplicates,
+    )
 
 
 def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]:
@@ -202,6 +263,19 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     test_t += [clean(t.text) for t in en_test]
     test_y += [ids[t.label] for t in en_test]
     test_g += ["en_stc3"] * len(en_test)
+    own = own_turns(cfg.data, cfg.seed) if cfg.data else None
+    if own is not None:
+        texts, y, _ = own.parts["train"]
+        train_t += texts * cfg.zh_repeat
+        train_y += y * cfg.zh_repeat
+        texts, y, g = own.parts["val"]
+        val_t, val_y, val_g = val_t + texts, val_y + y, val_g + g
+        # A test message that repeats a training text (built-in or own) is not a test of the model.
+        texts, y, g = own.parts["test"]
+        unseen = _unseen(texts, train_t)
+        test_t += [texts[j] for j in unseen]
+        test_y += [y[j] for j in unseen]
+        test_g += [g[j] for j in unseen]
 
     if cfg.max_train_samples and cfg.max_train_samples < len(train_t):
         pick = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_t))[: cfg.max_train_samples])
@@ -214,13 +288,14 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     rows = [f"{t}\t{y}" for s in ("train", "val", "test") for t, y in zip(splits[s].texts, splits[s].y)]
     meta = {
         "name": "Bitext customer-service intents (en) + hand-labelled STC-3 / review turns (zh) + the English "
-        "versions of the labelled STC-3 turns (en) + hand-labelled English review turns (en)",
+        "versions of the labelled STC-3 turns (en) + hand-labelled English review turns (en)"
+        + (f" + {cfg.data}" if cfg.data else ""),
         "sha256": fingerprint(rows),
         "val_sha256": fingerprint([f"{t}\t{y}" for t, y in zip(val_t, val_y)]),
         "n_train": len(train_t),
         "n_val": len(val_t),
         "n_test": len(test_t),
-        "n_test_by_group": {g: test_g.count(g) for g in GROUPS},
+        "n_test_by_group": {g: test_g.count(g) for g in GROUPS if g in test_g},
         "zh_test_near_duplicates_dropped": len(zh_test) - len(keep),
         "en_reviews_test_near_duplicates_dropped": len(rv_test) - len(rv_keep),
         "zh_train": cfg.zh_train,
@@ -228,6 +303,12 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
         "en_reviews_train": cfg.en_reviews_train,
         "n_en_stc3": {"train": len(en_fit) if cfg.en_stc3_train else 0, "val": len(en_val), "test": len(en_test)},
     }
+    if own is not None:
+        meta["own"] = {
+            "file": cfg.data,
+            "duplicates_dropped": own.dropped,
+            **{part: len(rows[0]) for part, rows in own.parts.items()},
+        }
     return splits, meta
 
 
@@ -304,10 +385,12 @@ def abstention_by_language(
     answered: dict[str, Any] = {}
     for group in GROUPS:
         rows = test.groups == group
+        if not rows.any():
+            continue  # an own_* group without --data
         top, right = p_test[rows].max(1), p_test[rows].argmax(1) == test.y[rows]
-        kept = top >= thresholds["zh" if group == "zh" else "en"]
+        kept = top >= thresholds["zh" if group in VALIDATION_SOURCES["zh"] else "en"]
         # Store metadata holds no None: a precision over no answered turn is left out.
-        answered[group] = {"coverage": float(kept.mean()) if rows.any() else 0.0, "n_answered": int(kept.sum())}
+        answered[group] = {"coverage": float(kept.mean()), "n_answered": int(kept.sum())}
         if kept.any():
             answered[group]["precision"] = float(right[kept].mean())
     return thresholds, answered

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pytest
 
 from mining.text import detect_language
 from training.service_data import LABELS
-from training.train_intents import RULE_LABELS, VALIDATION_SOURCES, IntentConfig, rule_predictions, service_splits
+from training.train_intents import (
+    RULE_LABELS,
+    VALIDATION_SOURCES,
+    IntentConfig,
+    own_turns,
+    rule_predictions,
+    service_splits,
+)
 
 
 def test_splits_keep_test_apart_and_group_it() -> None:
@@ -29,7 +40,8 @@ def test_splits_keep_test_apart_and_group_it() -> None:
     assert len(en_test) == meta["n_en_stc3"]["test"] > 100 and not en_test & (set(train.texts) | set(val.texts))
     assert meta["n_en_stc3"]["train"] > 300 and meta["n_en_stc3"]["val"] > 100
     assert int((val.groups == "en_stc3").sum()) == meta["n_en_stc3"]["val"]  # a validation source of its own
-    assert set(np.unique(val.groups)) == {g for sources in VALIDATION_SOURCES.values() for g in sources}
+    pooled = {g for sources in VALIDATION_SOURCES.values() for g in sources}
+    assert set(np.unique(val.groups)) == pooled - {"own_en", "own_zh"}  # those come with --data
     english = [detect_language(t) == "en" for t in en_test]  # English, not the Chinese originals
     assert sum(english) >= 0.95 * len(english)
     # The English review turns: their test half a group of its own, never in training or validation.
@@ -40,6 +52,52 @@ def test_splits_keep_test_apart_and_group_it() -> None:
     bitext_only = service_splits(IntentConfig(zh_train=False, en_stc3_train=False, en_reviews_train=False))[0]["train"]
     assert len(bitext_only.texts) == 6480
     assert meta["val_sha256"] == service_splits(IntentConfig(zh_repeat=1))[1]["val_sha256"]
+
+
+def _own_table(path: Path, rows: list[tuple[str, str]]) -> Path:
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
+    return path
+
+
+def test_a_users_own_messages_train_validate_and_test_as_groups_of_their_own(tmp_path: Path) -> None:
+    zh = ["帮我把昨天那单取消了吧", "下错单了，麻烦撤销一下", "不想要了，订单还没发货能退掉吗", "刚拍的那件衣服请取消",
+          "买重复了，第二个订单帮忙关掉", "地址选错了想直接取消重新下", "这单别发了，我不要了", "请问怎么取消预售订单",
+          "优惠券没用上，先把订单撤了", "孩子误操作下了单，能取消吗"]  # fmt: skip
+    en = ["can you change the delivery address on my order", "i need to swap the blue one for the red before it ships",
+          "please update my phone number on the order", "add one more charger to what i bought today",
+          "deliver it on saturday instead of friday", "wrong size picked, make it a medium please",
+          "move my delivery to my office address", "could the parcel go to my neighbour instead",
+          "remove the second item from my basket order", "switch the payment to cash on delivery"]  # fmt: skip
+    rows = [(t, "cancel_order") for t in zh] + [(t, "change_order") for t in en] + [(zh[0], "cancel_order")] * 2
+    table = _own_table(tmp_path / "mine.csv", rows)
+    base, base_meta = service_splits(IntentConfig(zh_repeat=2))
+    splits, meta = service_splits(IntentConfig(zh_repeat=2, data=str(table)))
+    own = meta["own"]
+    assert own["duplicates_dropped"] == 2 and (own["train"], own["val"], own["test"]) == (16, 2, 2)
+    # 80% trains (repeated as the hand-labelled turns are), 10% validates, 10% is the own test groups.
+    assert len(splits["train"].texts) - len(base["train"].texts) == 2 * own["train"]
+    val_groups = splits["val"].groups
+    assert val_groups is not None and int(np.isin(val_groups, ["own_zh", "own_en"]).sum()) == own["val"]
+    test = splits["test"]
+    assert test.groups is not None
+    mine = {g: [t for t, gg in zip(test.texts, test.groups) if gg == g] for g in ("own_zh", "own_en")}
+    assert mine["own_zh"] and mine["own_en"]
+    assert all(detect_language(t) == "zh" for t in mine["own_zh"]) and all(
+        detect_language(t) == "en" for t in mine["own_en"]
+    )
+    assert not (set(mine["own_zh"]) | set(mine["own_en"])) & set(splits["train"].texts)
+    assert {k: v for k, v in meta["n_test_by_group"].items() if not k.startswith("own_")} == base_meta[
+        "n_test_by_group"
+    ]
+
+
+def test_an_own_message_with_a_label_outside_the_set_is_refused_with_its_line(tmp_path: Path) -> None:
+    table = _own_table(tmp_path / "mine.csv", [("where is my parcel", "order_status"), ("wrong", "shipping")])
+    with pytest.raises(ValueError, match=r"mine.csv, line 3: label must be one of .*got 'shipping'"):
+        own_turns(table, seed=0)
+    tiny = _own_table(tmp_path / "tiny.csv", [("where is my parcel", "order_status"), ("cancel it", "cancel_order")])
+    with pytest.raises(ValueError, match="give at least 6 messages of a label"):
+        own_turns(tiny, seed=0)
 
 
 def test_rule_baseline_maps_every_rule_intent_onto_a_label() -> None:
