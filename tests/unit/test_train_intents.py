@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from mining.text import detect_language
 from training.service_data import LABELS
+from training.textclf import Split
 from training.train_intents import (
     RULE_LABELS,
     VALIDATION_SOURCES,
@@ -20,7 +22,13 @@ from training.train_intents import (
 )
 
 
-def test_splits_keep_test_apart_and_group_it() -> None:
+@pytest.fixture(scope="module")
+def repeat_once() -> tuple[dict[str, Split], dict[str, Any]]:
+    """The splits with each hand-labelled turn seen once (several tests read them; each build reads every file)."""
+    return service_splits(IntentConfig(zh_repeat=1))
+
+
+def test_splits_keep_test_apart_and_group_it(repeat_once: tuple[dict[str, Split], dict[str, Any]]) -> None:
     cfg = IntentConfig(zh_repeat=3)
     splits, meta = service_splits(cfg)
     train, val, test = splits["train"], splits["val"], splits["test"]
@@ -33,7 +41,7 @@ def test_splits_keep_test_apart_and_group_it() -> None:
     # Each Chinese training turn appears zh_repeat times; validation turns never in training.
     zh_val = {t for t, g in zip(val.texts, val.groups) if g == "zh"}
     assert zh_val and not zh_val & set(train.texts)
-    once = service_splits(IntentConfig(zh_repeat=1))[0]["train"]
+    once = repeat_once[0]["train"]
     assert len(train.texts) - len(once.texts) == 2 * (len(once.texts) - 6480)
     # The English versions of STC-3 turns sit where their originals do, never across the splits.
     en_test = {t for t, g in zip(test.texts, test.groups) if g == "en_stc3"}
@@ -51,7 +59,7 @@ def test_splits_keep_test_apart_and_group_it() -> None:
     assert reviews_val and not reviews_val & set(train.texts)
     bitext_only = service_splits(IntentConfig(zh_train=False, en_stc3_train=False, en_reviews_train=False))[0]["train"]
     assert len(bitext_only.texts) == 6480
-    assert meta["val_sha256"] == service_splits(IntentConfig(zh_repeat=1))[1]["val_sha256"]
+    assert meta["val_sha256"] == repeat_once[1]["val_sha256"]
 
 
 def _own_table(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -59,7 +67,9 @@ def _own_table(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-def test_a_users_own_messages_train_validate_and_test_as_groups_of_their_own(tmp_path: Path) -> None:
+def test_a_users_own_messages_train_validate_and_test_as_groups_of_their_own(
+    tmp_path: Path, repeat_once: tuple[dict[str, Split], dict[str, Any]]
+) -> None:
     zh = ["帮我把昨天那单取消了吧", "下错单了，麻烦撤销一下", "不想要了，订单还没发货能退掉吗", "刚拍的那件衣服请取消",
           "买重复了，第二个订单帮忙关掉", "地址选错了想直接取消重新下", "这单别发了，我不要了", "请问怎么取消预售订单",
           "优惠券没用上，先把订单撤了", "孩子误操作下了单，能取消吗"]  # fmt: skip
@@ -70,12 +80,12 @@ def test_a_users_own_messages_train_validate_and_test_as_groups_of_their_own(tmp
           "remove the second item from my basket order", "switch the payment to cash on delivery"]  # fmt: skip
     rows = [(t, "cancel_order") for t in zh] + [(t, "change_order") for t in en] + [(zh[0], "cancel_order")] * 2
     table = _own_table(tmp_path / "mine.csv", rows)
-    base, base_meta = service_splits(IntentConfig(zh_repeat=2))
-    splits, meta = service_splits(IntentConfig(zh_repeat=2, data=str(table)))
+    base, base_meta = repeat_once
+    splits, meta = service_splits(IntentConfig(zh_repeat=1, data=str(table)))
     own = meta["own"]
     assert own["duplicates_dropped"] == 2 and (own["train"], own["val"], own["test"]) == (16, 2, 2)
-    # 80% trains (repeated as the hand-labelled turns are), 10% validates, 10% is the own test groups.
-    assert len(splits["train"].texts) - len(base["train"].texts) == 2 * own["train"]
+    # 80% trains, 10% validates, 10% is the own test groups.
+    assert len(splits["train"].texts) - len(base["train"].texts) == own["train"]
     val_groups = splits["val"].groups
     assert val_groups is not None and int(np.isin(val_groups, ["own_zh", "own_en"]).sum()) == own["val"]
     test = splits["test"]
