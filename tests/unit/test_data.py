@@ -20,8 +20,23 @@ def test_read_table_validates_columns(tmp_path: Path) -> None:
 def test_read_table_rejects_empty_values(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
     pd.DataFrame({"text": ["good", " "], "label": ["pos", "neg"], "lang": ["en", "en"]}).to_csv(p, index=False)
-    with pytest.raises(ValueError, match="column 'text' is empty in 1 rows"):
+    with pytest.raises(ValueError, match=r"column 'text' is empty in 1 rows, e.g. data rows \[2\]"):
         data.read_table(p, data.REVIEWS)
+
+
+def test_labels_spelt_with_spaces_or_another_case_are_one_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "r.csv"
+    labels = ["positive", "Positive", "positive ", "negative", " NEGATIVE", "negative", "neutral"]
+    pd.DataFrame({"text": list("abcdefg"), "label": labels, "lang": "en"}).to_csv(p, index=False)
+    table = data.read_table(p, data.REVIEWS)
+    assert table["label"].tolist() == ["positive"] * 3 + ["negative"] * 3 + ["neutral"]
+    assert "'NEGATIVE' -> 'negative', 'Positive' -> 'positive'" in capsys.readouterr().err
+    # The text keeps what was written; only labels are read this way.
+    q = tmp_path / "t.csv"
+    pd.DataFrame({"text": [" a ", "b"], "label": ["TV", "tv"]}).to_csv(q, index=False)
+    assert data.read_table(q, data.LABELLED_TEXTS)["text"].tolist() == [" a ", "b"]
 
 
 def test_interactions_take_date_times_and_default_weights(tmp_path: Path) -> None:

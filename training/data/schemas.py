@@ -4,6 +4,7 @@ checks a user's table against one."""
 from __future__ import annotations
 
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,28 +47,34 @@ class TableSchema:
             )
         df = df[[c.name for c in self.columns]].copy()
         for c in self.columns:
-            if c.dtype in ("str", "lang"):
+            if c.dtype in ("str", "lang", "label"):
                 if c.default is not None:  # optional: empty values take the default
                     df[c.name] = df[c.name].fillna(c.default).astype(str)
                 else:
                     df[c.name] = df[c.name].astype("string")
                     bad = df[c.name].isna() | (df[c.name].str.strip() == "")
                     if bad.any():
-                        rows = list(df.index[bad][:5])
-                        raise ValueError(f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. {rows}")
+                        rows = [int(i) + 1 for i in df.index[bad][:5]]
+                        raise ValueError(
+                            f"{source}: column '{c.name}' is empty in {int(bad.sum())} rows, e.g. data rows {rows} "
+                            "(1 = the first row under the header)"
+                        )
                     df[c.name] = df[c.name].astype(str)
                 if c.dtype == "lang":
                     df[c.name] = _language(df[c.name])
+                if c.dtype == "label":
+                    df[c.name] = _one_spelling(df[c.name], f"{source}: column '{c.name}'")
             else:
                 values = pd.to_numeric(df[c.name], errors="coerce")
                 if c.dtype == "time" and values.isna().all():
                     values = _unix_seconds(df[c.name])
                 bad = values.isna() | ~np.isfinite(values)
                 if bad.any():
-                    rows = list(df.index[bad][:5])
+                    rows = [int(i) + 1 for i in df.index[bad][:5]]
                     raise ValueError(
                         f"{source}: column '{c.name}' needs numbers; {int(bad.sum())} rows are empty or "
-                        f"not numeric, e.g. rows {rows}: {df[c.name][bad].head(3).tolist()}"
+                        f"not numeric, e.g. data rows {rows} (1 = the first under the header): "
+                        f"{df[c.name][bad].head(3).tolist()}"
                     )
                 if c.dtype in ("int", "time") and (values != values.round()).any():
                     raise ValueError(f"{source}: column '{c.name}' needs whole numbers")
@@ -80,7 +87,12 @@ REVIEWS = TableSchema(
     description="Labelled customer reviews for sentiment training.",
     columns=(
         Column("text", "str", "the review as the customer wrote it (any length; models truncate)"),
-        Column("label", "str", "sentiment class, e.g. 'positive' / 'negative'; any set of >= 2 classes"),
+        Column(
+            "label",
+            "label",
+            "sentiment class, e.g. 'positive' / 'negative'; any set of >= 2 classes (spaces around it dropped; "
+            "spellings that differ only in case are one class)",
+        ),
         Column(
             "lang", "lang", "'zh' or 'en' (zh-CN, en-US... read as their language): which language model the row trains"
         ),
@@ -95,10 +107,37 @@ LABELLED_TEXTS = TableSchema(
     "with their intent, or any other (text, label) pairs for the general classifier.",
     columns=(
         Column("text", "str", "the text to classify (title, query, message)"),
-        Column("label", "str", "its class; any set of >= 2 classes"),
+        Column(
+            "label",
+            "label",
+            "its class; any set of >= 2 classes (spaces around it dropped; spellings that differ only in case are one "
+            "class)",
+        ),
         Column("lang", "lang", "optional: 'zh' or 'en', the language model the row trains (empty: detected)", ""),
     ),
 )
+
+
+def _one_spelling(values: pd.Series, where: str) -> pd.Series:
+    """Class labels without surrounding spaces, and labels that differ only in case written as the
+    most frequent of their spellings (the first seen on a tie): spreadsheets leave `positive ` and
+    `Positive` beside `positive`, which would otherwise train as classes of their own. Says on
+    stderr which spellings were joined."""
+    values = values.str.strip()
+    counts = values.value_counts(sort=False)
+    spelling: dict[str, str] = {}
+    for label, n in counts.items():
+        key = str(label).casefold()
+        if key not in spelling or n > counts[spelling[key]]:
+            spelling[key] = str(label)
+    joined = {str(v): spelling[str(v).casefold()] for v in counts.index if spelling[str(v).casefold()] != v}
+    if joined:
+        print(
+            f"{where}: labels that differ only in case read as one: "
+            + ", ".join(f"{k!r} -> {v!r}" for k, v in sorted(joined.items())),
+            file=sys.stderr,
+        )
+    return values.map(lambda v: spelling[v.casefold()])
 
 
 def _language(values: pd.Series) -> pd.Series:
