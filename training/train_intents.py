@@ -164,16 +164,18 @@ def own_turns(path: str | Path, seed: int) -> OwnTurns:
     (conflicting labels: the whole cluster) and split 80/10/10 stratified by label with ``seed``.
 
     Raises:
-        ValueError: a label outside the label set (with its line), or too few rows for a part.
+        ValueError: a label outside the label set (with its row; case does not count), or too few rows
+            for a part.
     """
     from training.data import LABELLED_TEXTS, read_table
     from training.dedup import deduplicate_labelled
 
     table = read_table(path, LABELLED_TEXTS)
-    for row, label in enumerate(table["label"], start=2):
+    table["label"] = [label.casefold() if label.casefold() in LABELS else label for label in table["label"]]
+    for row, label in enumerate(table["label"], start=1):
         if label not in LABELS:
             raise ValueError(
-                f"{path}, line {row}: label must be one of the service intents ({', '.join(LABELS)}; "
+                f"{path}, data row {row} (1 = the first under the header): label must be one of the service intents ({', '.join(LABELS)}; "
                 f"data/customer_service/LABELS.md), got {label!r}"
             )
     texts = [clean(t) for t in table["text"]]

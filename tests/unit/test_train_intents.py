@@ -102,8 +102,12 @@ def test_a_users_own_messages_train_validate_and_test_as_groups_of_their_own(
 
 
 def test_an_own_message_with_a_label_outside_the_set_is_refused_with_its_line(tmp_path: Path) -> None:
-    table = _own_table(tmp_path / "mine.csv", [("where is my parcel", "order_status"), ("wrong", "shipping")])
-    with pytest.raises(ValueError, match=r"mine.csv, line 3: label must be one of .*got 'shipping'"):
+    rows = [("where is my parcel", "Order_Status"), ("wrong", "shipping")]
+    table = _own_table(tmp_path / "mine.csv", rows)
+    with pytest.raises(
+        ValueError,
+        match=r"mine.csv, data row 2 \(1 = the first under the header\): label must be one of .*got 'shipping'",
+    ):
         own_turns(table, seed=0)
     tiny = _own_table(tmp_path / "tiny.csv", [("where is my parcel", "order_status"), ("cancel it", "cancel_order")])
     with pytest.raises(ValueError, match="give at least 6 messages of a label"):
