@@ -9,7 +9,7 @@ import hashlib
 import json
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -217,6 +217,34 @@ def frozen_layers_field(part: str = "minilm") -> Any:
         metadata={"help": f"{part}: keep the embeddings and this many bottom layers pretrained, so serving shares "
                   "them with the other heads on the same encoder (0: fine-tune all)"},
     )  # fmt: skip
+
+
+def bottom_cache_field() -> Any:
+    """The ``--bottom-cache-mb`` config field of a script that fine-tunes above a frozen encoder bottom."""
+    return dataclasses.field(
+        default=4096,
+        metadata={"help": "with --frozen-layers and texts read more than once (epochs, repeated rows): memory for "
+                  "keeping each text's frozen-bottom states, so later passes run only the layers that learn; 0: off"},
+    )  # fmt: skip
+
+
+def bottom_cache_texts(
+    frozen_layers: int,
+    epochs: int,
+    train: Sequence[Hashable],
+    val: Sequence[Hashable],
+    pieces: int,
+    hidden: int,
+    mb: int,
+) -> int:
+    """How many texts' frozen-bottom states to keep while training (:func:`mining.models.bert.cached_bottom`;
+    0: none): every distinct training and validation text where some text is read more than once
+    (several epochs, repeated rows) and ``mb`` MiB hold them at ``pieces`` word pieces x ``hidden``
+    float32 each, else as many as they hold."""
+    distinct = len(set(train))
+    if not frozen_layers or (epochs <= 1 and distinct == len(train)):
+        return 0
+    return min(distinct + len(set(val)), mb * 2**20 // (pieces * hidden * 4))
 
 
 def quantize_field(metric: str) -> Any:

@@ -9,12 +9,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 import torch
 
 from mining.artifacts import load_encoder
+from mining.models.bert import BertModel, cached_bottom
 from mining.models.ner import (
     BiLSTMCRF,
     CharCRFModel,
@@ -31,6 +33,8 @@ from training import data
 from training.common import (
     EarlyStopping,
     History,
+    bottom_cache_field,
+    bottom_cache_texts,
     frozen_layers_field,
     quantize_field,
     search_field,
@@ -127,6 +131,7 @@ class TaggerConfig(TrainConfig):
         },
     )
     frozen_layers: int = frozen_layers_field("minilm / e5")
+    bottom_cache_mb: int = bottom_cache_field()
     search: str = search_field()
     quantize: str = quantize_field("entity F1")
     baseline_fallback: bool = field(
@@ -327,6 +332,37 @@ def train(
     ]
     history, stopper, rng = History(), EarlyStopping(cfg.patience), random.Random(cfg.seed)
     name = f"ner-{cfg.domain + '-' if cfg.domain else ''}{cfg.lang}"
+    encoder = getattr(model.net, "encoder", None)
+    capacity = 0
+    if isinstance(encoder, BertModel):
+        train, val = [tuple(s[0]) for s in train_set], [tuple(s[0]) for s in splits["val"]]
+        # A Chinese token is a character (a piece or less); an English word is about two pieces at most.
+        pieces = cfg.max_len * (1 if cfg.lang == "zh" else 2)
+        hidden = encoder.config.hidden_size
+        capacity = bottom_cache_texts(cfg.frozen_layers, cfg.epochs, train, val, pieces, hidden, cfg.bottom_cache_mb)
+    with cached_bottom(encoder, capacity) if isinstance(encoder, BertModel) and capacity else nullcontext():
+        _epochs(cfg, model, splits, train_set, opts, scheds, dense, tag_ids, device, history, stopper, rng, name)
+    if stopper.best_state is not None:
+        model.net.load_state_dict(stopper.best_state)
+    return history, stopper.best_epoch + 1
+
+
+def _epochs(
+    cfg: TaggerConfig,
+    model: CharCRFModel | EncoderCRFModel,
+    splits: dict[str, list[Sentence]],
+    train_set: list[Sentence],
+    opts: list[torch.optim.Optimizer],
+    scheds: list[torch.optim.lr_scheduler.LambdaLR],
+    dense: list[torch.nn.Parameter],
+    tag_ids: dict[str, int],
+    device: torch.device,
+    history: History,
+    stopper: EarlyStopping,
+    rng: random.Random,
+    name: str,
+) -> None:
+    """Train up to ``cfg.epochs`` epochs into ``history``, ``stopper`` keeping the best weights."""
     for epoch in range(cfg.epochs):
         t0, total, n = time.time(), 0.0, 0
         model.net.train()
@@ -354,6 +390,3 @@ def train(
         )
         if stopper.step(val["f1"], model.net, epoch):
             break
-    if stopper.best_state is not None:
-        model.net.load_state_dict(stopper.best_state)
-    return history, stopper.best_epoch + 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mining.models.textclf import EN_MAX_TOKENS, ZH_MAX_CHARS
-from training.common import frozen_layers_field, quantize_field, search_field
+from training.common import bottom_cache_field, frozen_layers_field, quantize_field, search_field
 from training.run import TrainConfig
 
 CHAR_ARCHS = ("bilstm", "cnn")
@@ -54,6 +54,7 @@ class TextClfConfig(TrainConfig):
         default="", metadata={"help": "pretrained encoder folder (minilm/e5); empty = the packaged one of --arch"}
     )
     frozen_layers: int = frozen_layers_field("minilm")
+    bottom_cache_mb: int = bottom_cache_field()
     search: str = search_field()
     quantize: str = quantize_field("accuracy")
     seed: int = field(default=42, metadata={"help": "seed for the split, initialisation and batching"})

@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mining.artifacts import load_encoder
+from mining.models.bert import cached_bottom
 from mining.models.textclf import (
     EN_MAX_TOKENS,
     ZH_MAX_CHARS,
@@ -26,7 +28,7 @@ from mining.models.textclf import (
     EncoderModel,
 )
 from mining.text import Lang, Vocab
-from training.common import EarlyStopping, History
+from training.common import EarlyStopping, History, bottom_cache_texts
 from training.encoders import encoder_folder
 from training.textclf_config import CHAR_ARCHS, Split, TextClfConfig
 
@@ -115,7 +117,8 @@ class _EncoderTrainer(_Trainer):
     def __init__(self, cfg: TextClfConfig, train: Split, labels: list[str], device: torch.device, total_steps: int):
         folder = Path(cfg.encoder) if cfg.encoder else encoder_folder(cfg.arch)
         encoder, tokenizer = load_encoder(folder)
-        self.net = EncoderClassifier(encoder.freeze_bottom(cfg.frozen_layers), len(labels)).to(device)
+        self.encoder = encoder.freeze_bottom(cfg.frozen_layers)
+        self.net = EncoderClassifier(self.encoder, len(labels)).to(device)
         self.model = EncoderModel(self.net, tokenizer, labels, cfg.max_len or EN_MAX_TOKENS)
         self.device, self.batch_size = device, cfg.batch_size
         no_decay = ("bias", "LayerNorm.weight", "norm.weight")
@@ -180,6 +183,40 @@ def train_neural(
     rng = np.random.default_rng(cfg.seed)
     history, stopper = History(), EarlyStopping(cfg.patience)
     trainer.net.train()
+    encoder = trainer.encoder if isinstance(trainer, _EncoderTrainer) else None
+    capacity = 0
+    if encoder is not None:
+        train, val = splits["train"].texts, splits["val"].texts
+        pieces = cfg.max_len or EN_MAX_TOKENS
+        size = (cfg.frozen_layers, cfg.epochs, train, val, pieces, encoder.config.hidden_size, cfg.bottom_cache_mb)
+        capacity = bottom_cache_texts(*size)
+    with cached_bottom(encoder, capacity) if encoder is not None and capacity else nullcontext() as cache:
+        _epochs(cfg, trainer, splits, name, history, stopper, rng, steps_per_epoch)
+    if stopper.best_state is None:
+        raise RuntimeError(f"{name}: no epoch set a best validation score (epochs={cfg.epochs}), nothing to restore")
+    trainer.net.load_state_dict(stopper.best_state)
+    info: dict[str, Any] = {
+        "val_accuracy": stopper.best,
+        "best_epoch": stopper.best_epoch + 1,
+        "epochs_run": len(history.train_loss),
+        "train_seconds": float(sum(history.seconds)),
+    }
+    if cache is not None:
+        info["bottom_cache"] = {"texts": capacity, "hits": cache.hits, "misses": cache.misses}
+    return trainer.artifact(), history, info
+
+
+def _epochs(
+    cfg: TextClfConfig,
+    trainer: _Trainer,
+    splits: dict[str, Split],
+    name: str,
+    history: History,
+    stopper: EarlyStopping,
+    rng: np.random.Generator,
+    steps_per_epoch: int,
+) -> None:
+    """Train up to ``cfg.epochs`` epochs into ``history``, ``stopper`` keeping the best state."""
     for epoch in range(cfg.epochs):
         t0, losses = time.perf_counter(), []
         bar = tqdm(
@@ -209,13 +246,3 @@ def train_neural(
         )
         if stopper.step(val_acc, trainer.net, epoch):
             break
-    if stopper.best_state is None:
-        raise RuntimeError(f"{name}: no epoch set a best validation score (epochs={cfg.epochs}), nothing to restore")
-    trainer.net.load_state_dict(stopper.best_state)
-    info = {
-        "val_accuracy": stopper.best,
-        "best_epoch": stopper.best_epoch + 1,
-        "epochs_run": len(history.train_loss),
-        "train_seconds": float(sum(history.seconds)),
-    }
-    return trainer.artifact(), history, info

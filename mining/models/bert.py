@@ -18,6 +18,8 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -260,11 +262,20 @@ class SharedBottom(nn.Module):
     64 pieces x 384 floats a text is ~98 KB.
     """
 
-    def __init__(self, embeddings: BertEmbeddings, layers: list[nn.Module], digest: str, capacity: int = 512) -> None:
+    def __init__(
+        self,
+        embeddings: BertEmbeddings,
+        layers: list[nn.Module],
+        digest: str,
+        capacity: int = 512,
+        while_training: bool = False,
+    ) -> None:
         super().__init__()
         self.embeddings = embeddings
         self.layers = nn.ModuleList(layers)
         self.digest, self.capacity = digest, capacity
+        # Training above a frozen bottom: the bottom gets no gradient, so its states are cached too.
+        self.while_training = while_training
         self.cache: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
         self.pending: dict[tuple[int, ...], threading.Event] = {}
         self.lock = threading.Lock()
@@ -281,9 +292,9 @@ class SharedBottom(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and 0/1 mask (real tokens first) -> (B, T, H) bottom states; rows cached."""
         lengths = attention_mask.sum(1).tolist()
-        if torch.is_grad_enabled() or any(
+        if (torch.is_grad_enabled() and not self.while_training) or any(
             int(attention_mask[b, :n].sum()) != n for b, n in enumerate(lengths)
-        ):  # training, or left padding: nothing to share safely
+        ):  # a gradient through an unfrozen bottom, or left padding: nothing to share safely
             return self.compute(input_ids, attention_mask)
         keys = [tuple(input_ids[b, :n].tolist()) for b, n in enumerate(lengths)]
         found: dict[tuple[int, ...], torch.Tensor] = {}
@@ -331,7 +342,8 @@ class SharedBottom(nn.Module):
         for b, key in enumerate(keys):
             ids[b, : len(key)] = torch.tensor(key, dtype=torch.long)
             mask[b, : len(key)] = 1
-        states = self.compute(ids, mask)
+        with torch.no_grad():  # frozen weights: the states need no graph
+            states = self.compute(ids, mask)
         return {key: states[b, : len(key)].clone() for b, key in enumerate(keys)}
 
 
@@ -370,6 +382,28 @@ def share_bottom(encoder: BertModel) -> SharedBottom | None:
         encoder.encoder.layer[i] = layer
     object.__setattr__(encoder, "shared", shared)  # a reference, not a submodule: no state_dict keys
     return shared
+
+
+@contextmanager
+def cached_bottom(encoder: BertModel, capacity: int) -> Iterator[SharedBottom | None]:
+    """While fine-tuning above ``encoder``'s frozen bottom: each distinct text's bottom states are
+    computed once and reused by later epochs, repeated training rows and validation passes, so an
+    epoch after the first runs only the layers that learn. The bottom has no gradient and no
+    dropout, so the states are those an uncached pass computes. At most ``capacity`` texts are kept
+    (least recently used out; a text of T pieces holds T x H floats). Yields the cache, or None
+    (nothing cached) without frozen layers or with ``capacity`` 0; the encoder is as before after.
+    """
+    if not encoder.frozen_layers or capacity <= 0:
+        yield None
+        return
+    previous = encoder.shared
+    layers = list(encoder.encoder.layer[: encoder.frozen_layers])
+    cache = SharedBottom(encoder.embeddings, layers, "training", capacity, while_training=True)
+    object.__setattr__(encoder, "shared", cache)  # a reference, not a submodule: no state_dict keys
+    try:
+        yield cache
+    finally:
+        object.__setattr__(encoder, "shared", previous)
 
 
 def shared_bottoms() -> list[SharedBottom]:

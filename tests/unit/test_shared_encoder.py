@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mining.artifacts import load_encoder, quantize, torch_modules
-from mining.models.bert import share_bottom
+from mining.models.bert import cached_bottom, share_bottom
 from mining.models.ner import EncoderCRF, EncoderCRFModel, load_ner_artifact
 from mining.models.textclf import EncoderClassifier, EncoderModel, load_artifact
 from tests.support.fakes import tiny_encoder_folder
@@ -163,3 +163,49 @@ def test_an_int8_head_and_a_float_head_share_one_float_bottom(tmp_path: Path) ->
     assert share_bottom(ner.net.encoder) is shared
     assert all(type(m) is torch.nn.Linear for m in shared.modules() if "Linear" in type(m).__name__)
     assert ner.tag_tokens([t.split() for t in TEXTS]) == tags  # the float head still sees a float bottom
+
+
+def test_training_above_a_cached_bottom_gives_the_uncached_logits_and_gradients(tmp_path: Path) -> None:
+    encoder, tok = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
+    torch.manual_seed(0)
+    net = EncoderClassifier(encoder.freeze_bottom(1), 2)
+    net.train()
+    for module in net.modules():  # the learning layers' dropout would make two passes differ
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if hasattr(module, "dropout_p"):
+            module.dropout_p = 0.0
+    batch = EncoderModel(net, tok, ["neg", "pos"], max_tokens=16).encode(TEXTS)
+    keys = set(net.state_dict())
+
+    def logits_and_grads() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        net.zero_grad(set_to_none=True)
+        out = net(**batch)
+        out.sum().backward()
+        return out.detach(), [p.grad.clone() for p in net.parameters() if p.grad is not None]
+
+    plain, plain_grads = logits_and_grads()
+    with cached_bottom(encoder, capacity=100) as cache:
+        assert cache is not None
+        first, _ = logits_and_grads()
+        again, grads = logits_and_grads()
+        assert (cache.misses, cache.hits) == (len(TEXTS), len(TEXTS))  # the second epoch read the cache
+    assert torch.allclose(first, plain, atol=1e-5) and torch.allclose(again, plain, atol=1e-5)
+    assert len(grads) == len(plain_grads) and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, plain_grads))
+    assert all(p.grad is None for p in encoder.embeddings.parameters())  # the bottom still learns nothing
+    assert encoder.shared is None and set(net.state_dict()) == keys  # nothing of the cache stays
+    with cached_bottom(encoder, capacity=0) as none:
+        assert none is None and encoder.shared is None
+
+
+def test_the_training_cache_is_sized_to_what_repeats_and_to_its_memory() -> None:
+    from training.common import bottom_cache_texts
+
+    train, val, once = ["a", "b", "c", "a"], ["d", "e"], ["a", "b", "c"]
+    # a repeated row: 3 distinct training texts + 2 validation ones
+    assert bottom_cache_texts(8, 1, train, val, 64, 384, 4096) == 5
+    assert bottom_cache_texts(8, 1, once, val, 64, 384, 4096) == 0  # each text read once: nothing to reuse
+    assert bottom_cache_texts(8, 3, once, val, 64, 384, 4096) == 5  # every text read three times
+    assert bottom_cache_texts(0, 3, train, val, 64, 384, 4096) == 0  # nothing frozen, nothing to cache
+    many = [str(i) for i in range(50)]
+    assert bottom_cache_texts(8, 3, many, val, 64, 384, 1) == 10  # 1 MiB holds 10 texts of 64 x 384 floats
