@@ -21,7 +21,7 @@ import functools
 import re
 from typing import Literal
 
-from mining.text import as_simplified
+from mining.text import as_simplified, span_between
 from mining.wordlists import word_list
 
 Intent = Literal["question", "order_status", "return_refund", "complaint", "praise", "request", "neutral"]
@@ -78,6 +78,8 @@ _ASKING_CLAUSE = {
 # A Chinese sentence that asks without its question mark ("适合油性头发吗"): read by
 # asks_or_wants only, which sees one sentence, not a review's stray particles.
 _UNMARKED_QUESTION = re.compile(r"(?:吗|么|呢)\s*$")
+# Where a sentence ends: a full stop before a space or the end, or one of ! ? ; 。！？； or a line.
+SENTENCE_END = re.compile(r"\.(?=\s|$)|[!?;。！？；\n]")
 _CLAUSE = re.compile(r"[，,。.!！?？;；\n]+")
 
 
@@ -97,6 +99,20 @@ def asks_or_wants(text: str, lang: str) -> bool:
     if cue_pattern("rhetorical", lang).search(text):
         return False
     return bool(_ASKING_CLAUSE[lang].search(text) or (lang == "zh" and _UNMARKED_QUESTION.search(text)))
+
+
+def sentence_of(text: str, start: int, end: int) -> str:
+    """The sentence around ``text[start:end]``: between the nearest sentence ends
+    (:data:`SENTENCE_END`), the end mark kept (a question's ？ is part of what it says)."""
+    begin, finish = span_between(SENTENCE_END, text, start, end, keep_end=True)
+    return text[begin:finish]
+
+
+def asked_about(text: str, start: int, end: int, lang: str) -> bool:
+    """Whether what ``text[start:end]`` names is asked about or wanted rather than judged: its
+    sentence asks or wants (:func:`asks_or_wants`). Read only where no opinion word judges it:
+    the polarity classifiers learnt from reviews, where every aspect carries a judgement."""
+    return asks_or_wants(sentence_of(text, start, end), lang)
 
 
 def intent_of(

@@ -554,3 +554,16 @@ class Vocab:
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.index.get(t, self.UNK) for t in tokens]
+
+
+def span_between(breaks: re.Pattern[str], text: str, start: int, end: int, keep_end: bool) -> tuple[int, int]:
+    """[begin, finish) around ``text[start:end]`` between the nearest matches of ``breaks`` (a
+    sentence's or a clause's ends); the closing match inside with ``keep_end``."""
+    begin, finish = 0, len(text)
+    for m in breaks.finditer(text):
+        if m.end() <= start:
+            begin = m.end()
+        elif m.start() >= end:
+            finish = m.end() if keep_end else m.start()
+            break
+    return begin, finish

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mining.intents import asks_or_wants
+from mining.intents import SENTENCE_END, asked_about
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
-from mining.text import traditional_to_simplified
+from mining.text import span_between, traditional_to_simplified
 from mining.wordlists import stop_words, word_list
 
 POLARITIES = ("negative", "neutral", "positive")
@@ -41,7 +41,6 @@ _ZH_OPEN, _ZH_CLOSE = "【", "】"
 
 # Sentence ends: "." only before a space or the end (not "3.5", not "a.m.x"), the other marks
 # anywhere, full-width ones included.
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|[!?;。！？；\n]")
 # Context the polarity classifier reads around an aspect (characters). Its training texts are single
 # sentences (English) and single clauses (Chinese) (docs/training.md#aspects): a whole review would be text it
 # never saw, mixing other aspects' opinions, and the encoder's truncation (64 pieces) would cut an aspect past
@@ -54,7 +53,7 @@ def aspect_context(text: str, start: int, end: int, max_chars: int) -> tuple[int
     most ``max_chars`` characters around it (never cutting the aspect itself), without the
     whitespace at either end."""
     lo, hi = 0, len(text)
-    for m in _SENTENCE_END.finditer(text):
+    for m in SENTENCE_END.finditer(text):
         if m.end() <= start:
             lo = m.end()
         elif m.start() >= end:
@@ -319,29 +318,9 @@ def word_spans(text: str, lang: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _EN_WORD.finditer(folded)]
 
 
-def _between(breaks: re.Pattern[str], text: str, start: int, end: int, keep_end: bool) -> tuple[int, int]:
-    """[begin, finish) around ``text[start:end]`` between the nearest matches of ``breaks``; the
-    closing match inside with ``keep_end``."""
-    begin, finish = 0, len(text)
-    for m in breaks.finditer(text):
-        if m.end() <= start:
-            begin = m.end()
-        elif m.start() >= end:
-            finish = m.end() if keep_end else m.start()
-            break
-    return begin, finish
-
-
-def sentence_of(text: str, start: int, end: int) -> str:
-    """The sentence around ``text[start:end]``: between the nearest sentence ends
-    (:data:`_SENTENCE_END`), the end mark kept (a question's ？ is part of what it says)."""
-    begin, finish = _between(_SENTENCE_END, text, start, end, keep_end=True)
-    return text[begin:finish]
-
-
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause around ``text[start:end]``: [begin, finish) between the nearest breaks."""
-    return _between(_CLAUSE_BREAK, text, start, end, keep_end=False)
+    return span_between(_CLAUSE_BREAK, text, start, end, keep_end=False)
 
 
 @dataclass(frozen=True)
@@ -498,9 +477,42 @@ def _negated(folded: str, words: Sequence[tuple[str, int, int]], k: int, start: 
 _ZH_OPINION_TAGS = ("a", "v", "i", "l", "z")
 
 
+# English function words scikit-learn's stop list lacks: auxiliaries and the stems a split
+# contraction leaves (don of "don 't", isn, d of "I 'd"). Counted beside complaints they had become
+# "opinions" ("Does the battery last long?": opinion "Does").
+_EN_NOT_OPINIONS = frozenset(
+    [
+        "does",
+        "did",
+        "doing",
+        "don",
+        "doesn",
+        "didn",
+        "isn",
+        "wasn",
+        "aren",
+        "weren",
+        "haven",
+        "hasn",
+        "hadn",
+        "won",
+        "wouldn",
+        "couldn",
+        "shouldn",
+        "mustn",
+        "needn",
+        "ain",
+        "ll",
+        "ve",
+        "re",
+    ]
+)
+
+
 def _can_be_opinion(w: str, lang: str) -> bool:
     """A lexicon candidate: a word with a letter or an ideograph that is not a function word
-    (English stop words; for Chinese, a word whose part of speech is not in :data:`_ZH_OPINION_TAGS`)."""
+    (English stop words, auxiliaries, contraction stems and single letters; for Chinese, a word
+    whose part of speech is not in :data:`_ZH_OPINION_TAGS`)."""
     if not any(ch.isalpha() for ch in w):
         return False
     if lang == "zh":
@@ -510,7 +522,7 @@ def _can_be_opinion(w: str, lang: str) -> bool:
         return len(tagged) == 1 and tagged[0].flag.startswith(_ZH_OPINION_TAGS)
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return w not in ENGLISH_STOP_WORDS
+    return len(w) > 1 and w not in ENGLISH_STOP_WORDS and w not in _EN_NOT_OPINIONS
 
 
 # --- Dictionary extraction (the baseline) ----------------------------------------------------------
@@ -627,7 +639,7 @@ class AspectModel:
                 k += 1
                 opinion = self.lexicon.opinion(texts[i], s, e)
                 polarity, score = self.labels[int(p.argmax())], round(float(p.max()), 4)
-                if opinion is None and asks_or_wants(sentence_of(texts[i], s, e), self.lang):
+                if opinion is None and asked_about(texts[i], s, e, self.lang):
                     # Asked about or wanted, not judged ("想买笔记本电脑", "适合油性头发吗"): the polarity
                     # classifier learnt from reviews only, where every aspect carries a judgement.
                     polarity, score = "neutral", 1.0

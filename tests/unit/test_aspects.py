@@ -189,6 +189,22 @@ def test_lexicon_from_training_data_finds_the_nearest_opinion_word() -> None:
     assert lex.opinion("The lid is blue", 4, 7) is None and lex.polarity("The lid is blue", 4, 7) == "neutral"
 
 
+def test_auxiliaries_contraction_stems_and_letters_never_become_opinions() -> None:
+    # Beside complaints these words are as lopsided as "terrible": only what they are keeps them out.
+    train = [
+        ex("Does the fan work it d be terrible x", "fan", "negative"),
+        ex("Does the fan spin don t think so terrible x", "fan", "negative"),
+        ex("Does the lid close don t know it d be terrible x", "lid", "negative"),
+        ex("The lid is great", "lid", "positive"),
+        ex("The screen is great", "screen", "positive"),
+        ex("The keyboard is great", "keyboard", "positive"),
+    ]
+    lex = OpinionLexicon.derive(train, "en", min_count=2, min_log_odds=0.5)
+    assert lex.words.keys() == {"great", "terrible"}
+    op = lex.opinion("Does the battery last long?", 9, 16)
+    assert op is None
+
+
 def test_negation_flips_the_opinion() -> None:
     lex = OpinionLexicon.derive(EN_TRAIN, "en", min_count=2, min_log_odds=0.5)
     text = "The keyboard is not great"

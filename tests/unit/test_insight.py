@@ -182,6 +182,26 @@ def test_a_piece_of_a_name_is_no_aspect_and_holds_no_opinion() -> None:
     assert len(demand_summary(text, "zh", None, 0.4, low, [piece]).aspects) == 1
 
 
+def test_an_aspect_whose_only_opinion_was_inside_a_name_is_asked_about_in_a_question() -> None:
+    from mining.contracts import OpinionSpan
+
+    def battery(text: str) -> AspectSpan:
+        start = text.index("小米")
+        return _aspect("续航", "positive", text).model_copy(
+            update={"opinion": OpinionSpan(text="小", start=start, end=start + 1, polarity="positive")}
+        )
+
+    question = "小米手环的续航怎么样？"
+    (a,) = demand_summary(
+        question, "zh", None, 0.2, [_entity("BRAND", "小米", within=question)], [battery(question)]
+    ).aspects
+    assert (a.opinion, a.polarity, a.score) == (None, "neutral", 1.0)
+    # Said, not asked: the classifier's polarity stands.
+    said = "小米手环的续航很一般。"
+    (b,) = demand_summary(said, "zh", None, 0.2, [_entity("BRAND", "小米", within=said)], [battery(said)]).aspects
+    assert (b.opinion, b.polarity) == (None, "positive")
+
+
 def test_the_summary_sums_up_judgements_not_neutral_aspects() -> None:
     asked = AspectSpan(aspect="预算", start=12, end=14, polarity="neutral", score=1.0, opinion=None)
     judged = AspectSpan(aspect="屏幕", start=0, end=2, polarity="negative", score=0.9, opinion=None)
