@@ -153,6 +153,8 @@ OLD_COUNTS = {
     ("rhetorical", "zh"): 10,
     ("rhetorical", "en"): 7,
 }
+# Cues added after the rules moved into files, each with a case in tests/unit/test_insight.py.
+ADDED = {("ask", "zh"): {r"(?<!不)怎么样\s*[?？]"}}
 _EN_ASK_LEAD = r"^\s*(?:does|do|is|are|can|could|will|would|should|which|what|how|where|when|has|have)\b[^.!]*\?|"
 
 
@@ -186,7 +188,7 @@ def test_intent_cues_are_the_cues_written_before(key: tuple[str, str]) -> None:
     pattern, flags = OLD_RULES[key]
     old = _cues_of(pattern, rule, lang)
     assert len(old) == len(set(old)) == OLD_COUNTS[key]
-    assert word_list(f"intent_{rule}_{lang}") == set(old)
+    assert word_list(f"intent_{rule}_{lang}") == set(old) | ADDED.get(key, set())
     assert cue_pattern(rule, lang).flags == re.compile("", flags).flags
     # Each literal cue, inside a sentence, is found by the old rule and the new alike.
     compiled = re.compile(pattern, flags)
