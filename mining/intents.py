@@ -78,7 +78,8 @@ _ASKING_CLAUSE = {
 # A Chinese sentence that asks without its question mark ("适合油性头发吗"): read by
 # asks_or_wants only, which sees one sentence, not a review's stray particles.
 _UNMARKED_QUESTION = re.compile(r"(?:吗|么|呢)\s*$")
-# Where a sentence ends: a full stop before a space or the end, or one of ! ? ; 。！？； or a line.
+# Where a sentence ends: "." only before a space or the end (not "3.5", not "a.m.x"), the other
+# marks anywhere, full-width ones included.
 SENTENCE_END = re.compile(r"\.(?=\s|$)|[!?;。！？；\n]")
 _CLAUSE = re.compile(r"[，,。.!！?？;；\n]+")
 

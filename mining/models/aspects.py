@@ -39,8 +39,6 @@ POLARITIES = ("negative", "neutral", "positive")
 _ZH_OPEN, _ZH_CLOSE = "【", "】"
 
 
-# Sentence ends: "." only before a space or the end (not "3.5", not "a.m.x"), the other marks
-# anywhere, full-width ones included.
 # Context the polarity classifier reads around an aspect (characters). Its training texts are single
 # sentences (English) and single clauses (Chinese) (docs/training.md#aspects): a whole review would be text it
 # never saw, mixing other aspects' opinions, and the encoder's truncation (64 pieces) would cut an aspect past
@@ -480,33 +478,10 @@ _ZH_OPINION_TAGS = ("a", "v", "i", "l", "z")
 # English function words scikit-learn's stop list lacks: auxiliaries and the stems a split
 # contraction leaves (don of "don 't", isn, d of "I 'd"). Counted beside complaints they had become
 # "opinions" ("Does the battery last long?": opinion "Does").
-_EN_NOT_OPINIONS = frozenset(
-    [
-        "does",
-        "did",
-        "doing",
-        "don",
-        "doesn",
-        "didn",
-        "isn",
-        "wasn",
-        "aren",
-        "weren",
-        "haven",
-        "hasn",
-        "hadn",
-        "won",
-        "wouldn",
-        "couldn",
-        "shouldn",
-        "mustn",
-        "needn",
-        "ain",
-        "ll",
-        "ve",
-        "re",
-    ]
-)
+_EN_NOT_OPINIONS = frozenset({
+    "does", "did", "doing", "don", "doesn", "didn", "isn", "wasn", "aren", "weren", "haven", "hasn", "hadn", "won",
+    "wouldn", "couldn", "shouldn", "mustn", "needn", "ain", "ll", "ve", "re",
+})  # fmt: skip
 
 
 def _can_be_opinion(w: str, lang: str) -> bool:
