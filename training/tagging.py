@@ -335,58 +335,39 @@ def train(
     encoder = getattr(model.net, "encoder", None)
     capacity = 0
     if isinstance(encoder, BertModel):
-        train, val = [tuple(s[0]) for s in train_set], [tuple(s[0]) for s in splits["val"]]
+        seen = [tuple(s[0]) for s in train_set], [tuple(s[0]) for s in splits["val"]]
         # A Chinese token is a character (a piece or less); an English word is about two pieces at most.
         pieces = cfg.max_len * (1 if cfg.lang == "zh" else 2)
         hidden = encoder.config.hidden_size
-        capacity = bottom_cache_texts(cfg.frozen_layers, cfg.epochs, train, val, pieces, hidden, cfg.bottom_cache_mb)
+        capacity = bottom_cache_texts(cfg.frozen_layers, cfg.epochs, *seen, pieces, hidden, cfg.bottom_cache_mb)
     with cached_bottom(encoder, capacity) if isinstance(encoder, BertModel) and capacity else nullcontext():
-        _epochs(cfg, model, splits, train_set, opts, scheds, dense, tag_ids, device, history, stopper, rng, name)
+        for epoch in range(cfg.epochs):
+            t0, total, n = time.time(), 0.0, 0
+            model.net.train()
+            for idx in _batches([len(s[0]) for s in train_set], cfg.batch_size, rng):
+                batch = {k: v.to(device) for k, v in model.collate([train_set[i][0] for i in idx]).items()}
+                loss = crf_loss(model.net, batch, _tag_tensor([train_set[i][1] for i in idx], tag_ids, batch["mask"]))
+                for opt in opts:
+                    opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for p in dense if p.grad is not None and not p.grad.is_sparse], 5.0)
+                for opt, sched in zip(opts, scheds):
+                    opt.step()
+                    sched.step()
+                total, n = total + float(loss.detach()) * len(idx), n + len(idx)
+            val = evaluate(model, splits["val"])
+            history.train_loss.append(total / n)
+            history.val_loss.append(_val_loss(model, splits["val"], tag_ids, device, cfg.batch_size))
+            history.val_score.append(val["f1"])
+            history.seconds.append(time.time() - t0)
+            print(
+                f"[{name}] epoch {epoch + 1}: train loss {total / n:.3f}, val loss {history.val_loss[-1]:.3f}, "
+                f"val F1 {val['f1']:.4f} ({history.seconds[-1]:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            if stopper.step(val["f1"], model.net, epoch):
+                break
     if stopper.best_state is not None:
         model.net.load_state_dict(stopper.best_state)
     return history, stopper.best_epoch + 1
-
-
-def _epochs(
-    cfg: TaggerConfig,
-    model: CharCRFModel | EncoderCRFModel,
-    splits: dict[str, list[Sentence]],
-    train_set: list[Sentence],
-    opts: list[torch.optim.Optimizer],
-    scheds: list[torch.optim.lr_scheduler.LambdaLR],
-    dense: list[torch.nn.Parameter],
-    tag_ids: dict[str, int],
-    device: torch.device,
-    history: History,
-    stopper: EarlyStopping,
-    rng: random.Random,
-    name: str,
-) -> None:
-    """Train up to ``cfg.epochs`` epochs into ``history``, ``stopper`` keeping the best weights."""
-    for epoch in range(cfg.epochs):
-        t0, total, n = time.time(), 0.0, 0
-        model.net.train()
-        for idx in _batches([len(s[0]) for s in train_set], cfg.batch_size, rng):
-            batch = {k: v.to(device) for k, v in model.collate([train_set[i][0] for i in idx]).items()}
-            loss = crf_loss(model.net, batch, _tag_tensor([train_set[i][1] for i in idx], tag_ids, batch["mask"]))
-            for opt in opts:
-                opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in dense if p.grad is not None and not p.grad.is_sparse], 5.0)
-            for opt, sched in zip(opts, scheds):
-                opt.step()
-                sched.step()
-            total, n = total + float(loss.detach()) * len(idx), n + len(idx)
-        val = evaluate(model, splits["val"])
-        history.train_loss.append(total / n)
-        history.val_loss.append(_val_loss(model, splits["val"], tag_ids, device, cfg.batch_size))
-        history.val_score.append(val["f1"])
-        history.seconds.append(time.time() - t0)
-        print(
-            f"[{name}] epoch {epoch + 1}: train loss {total / n:.3f}, val loss {history.val_loss[-1]:.3f}, "
-            f"val F1 {val['f1']:.4f} ({history.seconds[-1]:.0f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-        if stopper.step(val["f1"], model.net, epoch):
-            break
