@@ -252,6 +252,11 @@ def test_read_aspects_checks_every_rule(tmp_path: Path) -> None:
     path.write_text(json.dumps(good, ensure_ascii=False) + "\n\n")
     rows = data.read_aspects(path)
     assert rows[0]["split"] == "train" and rows[0]["domain"] == "own"
+    # Tags as a spreadsheet leaves them read as the other tables read them.
+    loose = {**good, "lang": "ZH-cn", "split": " Test", "aspects": [{"start": 0, "end": 2, "polarity": "Positive "}]}
+    path.write_text(json.dumps(loose, ensure_ascii=False))
+    (row,) = data.read_aspects(path)
+    assert (row["lang"], row["split"], row["aspects"][0]["polarity"]) == ("zh", "test", "positive")
     for bad, rule in [
         ({**good, "lang": "fr"}, "'lang' must be 'zh' or 'en'"),
         ({**good, "aspects": [{"start": 3, "end": 9, "polarity": "positive"}]}, "is not a span 0 <= start < end <= 4"),

@@ -134,6 +134,14 @@ def read_aspects(path: Path | str) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{n}: not a JSON object ({e.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
             raise ValueError(f"{path}:{n}: needs a non-empty string 'text'")
+        # Tags as other tables take them: zh-CN, ZH and " Positive" read as zh and positive.
+        for key in ("lang", "split"):
+            if isinstance(row.get(key), str):
+                row[key] = re.split(r"[-_]", row[key].strip().lower())[0] if key == "lang" else row[key].strip().lower()
+        listed = row.get("aspects")
+        for a in listed if isinstance(listed, list) else []:
+            if isinstance(a, dict) and isinstance(a.get("polarity"), str):
+                a["polarity"] = a["polarity"].strip().lower()
         if row.get("lang") not in ("zh", "en"):
             raise ValueError(f"{path}:{n}: 'lang' must be 'zh' or 'en', got {row.get('lang')!r}")
         row.setdefault("split", "train")
