@@ -175,8 +175,8 @@ def own_turns(path: str | Path, seed: int) -> OwnTurns:
     for row, label in enumerate(table["label"], start=1):
         if label not in LABELS:
             raise ValueError(
-                f"{path}, data row {row} (1 = the first under the header): label must be one of the service intents ({', '.join(LABELS)}; "
-                f"data/customer_service/LABELS.md), got {label!r}"
+                f"{path}, data row {row} (1 = the first under the header): label must be one of the service "
+                f"intents ({', '.join(LABELS)}; data/customer_service/LABELS.md), got {label!r}"
             )
     texts = [clean(t) for t in table["text"]]
     keep, stats = deduplicate_labelled(texts, table["label"].tolist())
