@@ -28,7 +28,7 @@ from mining.contracts import (
     text_items,
 )
 from mining.events.models import StoredAnalysis, StoredAspect, StoredEntity, StoredKeyword
-from mining.insight import demand_summary
+from mining.insight import demand_summary, names_in, outside_names
 from mining.slots import (
     Personal,
     mask_entities,
@@ -131,13 +131,15 @@ class TextEndpoints(GatewayBase):
 
     async def aspects(self, texts: list[str]) -> AspectsResponse:
         items = text_items(texts)
-        results, personal = await asyncio.gather(self._aspects(items), self._personal(items))
-        return AspectsResponse(
-            results=[
-                r.model_copy(update={"aspects": in_sent_text(t, shown_aspects(it.text, r.aspects, n))})
-                for t, it, r, n in zip(texts, items, results, personal)
-            ]
-        )
+        results, found = await asyncio.gather(self._aspects(items), self._entities(items))
+        out = []
+        for t, it, r, e in zip(texts, items, results, found):
+            # The extractor and the opinion lexicon read characters; the entities know where a name
+            # runs (松鼠 of 三只松鼠 is no aspect, 小 of 小米 no opinion), as /mine reads them.
+            aspects = outside_names(r.aspects, names_in(e.entities), it.text, r.lang)
+            personal = personal_spans(it.text, person_names(it.text, e.entities))
+            out.append(r.model_copy(update={"aspects": in_sent_text(t, shown_aspects(it.text, aspects, personal))}))
+        return AspectsResponse(results=out)
 
     async def keywords(self, texts: list[str], top_k: int) -> KeywordsResponse:
         items = text_items(texts)

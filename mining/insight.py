@@ -17,6 +17,8 @@ from mining.intents import Intent, asked_about, intent_of
 
 # Entity types that name what a text is about, most specific first.
 TARGET_TYPES = ("BRAND", "PRODUCT", "MODEL", "COMPANY", "ORG", "CATEGORY")
+# A model entity scoring below this (its lowest tag posterior) is too unsure to count as a name.
+MIN_ENTITY_SCORE = 0.7
 ATTRIBUTE_TYPES = ("CAPACITY", "SCREEN", "STORAGE", "WEIGHT", "VOLUME", "POWER", "RESOLUTION", "SIZE", "COUNT", "PRICE")
 
 _VERBS = {
@@ -90,8 +92,8 @@ class Demand(BaseModel):
         description="capacities, screen sizes, storage, weights, volumes, sizes, counts named"
     )
     aspects: list[AspectSpan] = Field(
-        description="the aspects the text judges, each with its polarity (as POST /aspects gives them, less a "
-        "piece of a brand or product named in `entities` and an opinion word read inside one); "
+        description="the aspects the text judges, each with its polarity, as POST /aspects gives them (no "
+        "piece of a brand or product named in `entities`, no opinion word read inside one); "
         "empty when none is found or no aspects model exists for the language"
     )
     summary: str = Field(
@@ -129,6 +131,12 @@ def outside_names(aspects: Sequence[AspectSpan], names: Sequence[EntitySpan], te
     return out
 
 
+def names_in(entities: Sequence[EntitySpan], min_score: float = MIN_ENTITY_SCORE) -> list[EntitySpan]:
+    """The names among ``entities`` (brands, products, models, organisations, product types) that
+    score at least ``min_score`` (table and pattern matches score 1): what :func:`outside_names` reads."""
+    return [e for e in entities if e.type in TARGET_TYPES and e.score >= min_score]
+
+
 def demand_summary(
     text: str,
     lang: str,
@@ -137,7 +145,7 @@ def demand_summary(
     entities: Sequence[EntitySpan],
     aspects: Sequence[AspectSpan],
     n_aspects: int = 4,
-    min_entity_score: float = 0.7,
+    min_entity_score: float = MIN_ENTITY_SCORE,
 ) -> Demand:
     """One text's demand: ``intent`` (:func:`mining.intents.intent_of`), ``category``,
     ``targets`` (brands, products, model numbers, organisations named, each once), ``attributes``
@@ -156,7 +164,7 @@ def demand_summary(
     """
     intent = intent_of(text, lang, positive)
     kept = [e for e in entities if e.score >= min_entity_score]
-    aspects = outside_names(aspects, [e for e in kept if e.type in TARGET_TYPES], text, lang)
+    aspects = outside_names(aspects, names_in(kept), text, lang)
     targets: list[str] = []
     for kind in TARGET_TYPES:
         targets += [e.text for e in kept if e.type == kind and e.text not in targets]

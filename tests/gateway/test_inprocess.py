@@ -15,9 +15,17 @@ from starlette.testclient import TestClient
 
 import mining.contracts
 import service
+from mining.contracts import AspectsResult, OpinionSpan, TextItem
 from mining.events import open_store
 from mining.settings import Settings
-from tests.support.fakes import FakeRunner, RunnerSlot, fake_runners, store_settings
+from tests.support.fakes import (
+    FakeRunner,
+    RunnerSlot,
+    entities_with_names,
+    fake_aspects,
+    fake_runners,
+    store_settings,
+)
 
 TS = "2026-11-28T09:30:00Z"
 
@@ -64,6 +72,31 @@ def test_text_endpoints_route_each_text_with_its_language(client: TestClient, ru
     assert [(i.text, i.lang) for i in items] == [("质量很好", "zh"), ("The bag was torn and stale.", "en")]
     kw = client.post("/keywords", json={"texts": "one two three four", "top_k": 2}).json()["results"][0]
     assert [k["keyword"] for k in kw["keywords"]] == ["one", "two"]
+
+
+def test_aspects_read_names_as_mine_does(client: TestClient, runners: dict[str, FakeRunner]) -> None:
+    # The fake NER takes 华为手机 for a brand: its 手机 is no aspect; 电池 stays. The opinion 华 read
+    # inside the name is none, and the question leaves 电池 asked about, as /mine has it.
+    runners["ner"].to_async = FakeRunner(predict=entities_with_names((), ["华为手机"])).to_async
+
+    def aspects_with_an_opinion_inside_the_name(items: list[TextItem]) -> list[AspectsResult]:
+        out = fake_aspects(items)
+        for it, r in zip(items, out):
+            if "华为" in it.text:
+                at = it.text.index("华")
+                inside = OpinionSpan(text="华", start=at, end=at + 1, polarity="positive")
+                r.aspects = [a.model_copy(update={"opinion": inside}) for a in r.aspects]
+        return out
+
+    runners["aspects"].to_async = FakeRunner(predict=aspects_with_an_opinion_inside_the_name).to_async
+    texts = ["华为手机的电池怎么样？"]
+    (got,) = client.post("/aspects", json={"texts": texts}).json()["results"]
+    assert [(a["aspect"], a["polarity"], a["opinion"]) for a in got["aspects"]] == [("电池", "neutral", None)]
+    (mined,) = client.post("/mine", json={"texts": texts}).json()["results"]
+    assert mined["demand"]["aspects"] == got["aspects"]
+    # Without the name the model's answer stands.
+    (plain,) = client.post("/aspects", json={"texts": ["手机的电池还行"]}).json()["results"]
+    assert [(a["aspect"], a["polarity"]) for a in plain["aspects"]] == [("电池", "positive"), ("手机", "positive")]
 
 
 def test_mine_detects_each_language_once_and_composes_the_answer(
