@@ -62,7 +62,7 @@ def answered_entities(text: str, entities: list[EntitySpan]) -> list[EntitySpan]
     """Entities (offsets into what the runners saw of ``text``) as an answer gives them: names and
     addresses masked (:func:`mining.slots.mask_entities`), offsets into ``text`` as sent."""
     item, src = item_text_with_offsets(text)
-    return _moved(mask_entities(entities, personal_spans(item, person_names(item, entities))), src)
+    return _moved(mask_entities(entities, _personal_in(item, entities)), src)
 
 
 def shown_keywords(text: str, keywords: list[Keyword], spans: Personal) -> list[Keyword]:
@@ -92,6 +92,11 @@ def stored_hash_text(text: str) -> str:
     names, so that a retry compares equal whatever model version answers it, and the digest is not
     one of a text holding a name the rules find."""
     return mask_personal(clean(text))
+
+
+def _personal_in(text: str, entities: list[EntitySpan]) -> Personal:
+    """The names and addresses of ``text`` (rules, and the NER's person ``entities``)."""
+    return personal_spans(text, person_names(text, entities))
 
 
 class TextEndpoints(GatewayBase):
@@ -127,7 +132,7 @@ class TextEndpoints(GatewayBase):
         """Each text's names and addresses (:func:`mining.slots.personal_spans`, with the names the
         NER finds): what an answer holding terms of the text must mask."""
         found = await self._entities(items)
-        return [personal_spans(it.text, person_names(it.text, r.entities)) for it, r in zip(items, found)]
+        return [_personal_in(it.text, r.entities) for it, r in zip(items, found)]
 
     async def aspects(self, texts: list[str]) -> AspectsResponse:
         items = text_items(texts)
@@ -137,7 +142,7 @@ class TextEndpoints(GatewayBase):
             # The extractor and the opinion lexicon read characters; the entities know where a name
             # runs (松鼠 of 三只松鼠 is no aspect, 小 of 小米 no opinion), as /mine reads them.
             aspects = outside_names(r.aspects, names_in(e.entities), it.text, r.lang)
-            personal = personal_spans(it.text, person_names(it.text, e.entities))
+            personal = _personal_in(it.text, e.entities)
             out.append(r.model_copy(update={"aspects": in_sent_text(t, shown_aspects(it.text, aspects, personal))}))
         return AspectsResponse(results=out)
 
@@ -167,7 +172,7 @@ class TextEndpoints(GatewayBase):
         for text, item, c, s, e, a, k, i in zip(texts, items, cats, sents, ents, asps, kws, intents):
             src = item_text_with_offsets(text)[1]  # the runners' offsets -> the text as sent
             # Names and addresses never come back: terms holding one are shown masked or not at all.
-            personal = personal_spans(item.text, person_names(item.text, e.entities))
+            personal = _personal_in(item.text, e.entities)
             keywords = shown_keywords(item.text, k.keywords[:top_k], personal)
             aspects = shown_aspects(item.text, a.aspects, personal)
             entities = mask_entities(e.entities, personal)

@@ -50,13 +50,8 @@ def aspect_context(text: str, start: int, end: int, max_chars: int) -> tuple[int
     """[lo, hi) of the sentence of ``text`` that holds the aspect ``text[start:end]``, cut to at
     most ``max_chars`` characters around it (never cutting the aspect itself), without the
     whitespace at either end."""
-    lo, hi = 0, len(text)
-    for m in SENTENCE_END.finditer(text):
-        if m.end() <= start:
-            lo = m.end()
-        elif m.start() >= end:
-            hi = m.end()  # the sentence keeps its own end mark ("!" carries sentiment)
-            break
+    # The sentence keeps its own end mark ("!" carries sentiment).
+    lo, hi = span_between(SENTENCE_END, text, start, end, keep_end=True)
     if hi - lo > max_chars:
         spare = max(max_chars - (end - start), 0)
         left = min(start - lo, spare // 2)
