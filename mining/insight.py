@@ -164,7 +164,7 @@ def demand_summary(
     """
     intent = intent_of(text, lang, positive)
     kept = [e for e in entities if e.score >= min_entity_score]
-    aspects = outside_names(aspects, names_in(kept), text, lang)
+    aspects = outside_names(aspects, names_in(entities, min_entity_score), text, lang)
     targets: list[str] = []
     for kind in TARGET_TYPES:
         targets += [e.text for e in kept if e.type == kind and e.text not in targets]
