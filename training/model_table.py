@@ -65,7 +65,7 @@ def notes(metadata: Mapping[str, Any], stage: Mapping[str, Any] | None = None) -
         metric, s_val, c_val = stage.get("metric", ""), stage.get("served_val"), stage.get("candidate_val")
         scores = f" (validation {metric} {c_val:.4f} vs {s_val:.4f})" if s_val is not None and c_val is not None else ""
         out.append(
-            f"stage 2: replaced the stage-1 model{scores}"
+            f"stage 2: replaced the model served before it{scores}"
             if won
             else f"stage 2's encoder head lost on validation{scores}"
         )

@@ -183,7 +183,7 @@ def test_a_stage_two_head_says_it_runs_on_the_encoder_and_what_it_replaced() -> 
         "| +0.030 [0.020, 0.040] | ahead |"
     )
     assert "on the multilingual encoder" in lines[4]
-    assert "stage 2: replaced the stage-1 model (validation served_val_accuracy 0.9250 vs 0.9100)" in lines[4]
+    assert "stage 2: replaced the model served before it (validation served_val_accuracy 0.9250 vs 0.9100)" in lines[4]
     kept = render(
         [("sentiment-zh", {**meta, "params": {"arch": "bilstm"}})], {"sentiment-zh": {**stage, "state": "kept"}}
     )
