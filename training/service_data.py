@@ -44,6 +44,7 @@ BITEXT_MAP_FILE = "bitext_intent_map.csv"
 STC3_FILE = "stc3/data.zip"
 ZH_TURNS_FILE = "zh_turns.csv"
 EN_REVIEWS_FILE = "en_review_turns.csv"
+REQUESTS_FILE = "requests.csv"
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,11 @@ class Dialogue:
 
 @dataclass(frozen=True)
 class LabelledTurn:
-    """One row of ``zh_turns.csv``, or the English version of one (:func:`en_stc3_turns`)."""
+    """One row of ``zh_turns.csv``, ``en_review_turns.csv`` or ``requests.csv``, or the English
+    version of a ``zh_turns.csv`` row (:func:`en_stc3_turns`)."""
 
-    id: str  # stc3-{train|test}-{dialogue id}-t{turn index}[-en], shop-{row of training.data.shopping_reviews()}, enrev-{hash}
-    source: str  # stc3, online_shopping_10_cats, stc3_en, fine_food or absa_sentences
+    id: str  # stc3-{train|test}-{dialogue id}-t{turn index}[-en], shop-{row of training.data.shopping_reviews()}, enrev-{hash}, req-{lang}-{hash}
+    source: str  # stc3, online_shopping_10_cats, stc3_en, fine_food, absa_sentences, or requests_zh / requests_en
     text: str  # personal data masked: <PHONE>, <EMAIL>, <ID>, <CARD>, <NUM>, <USER>, <NAME>, <ADDRESS>
     label: str
     split: TurnSplit
@@ -295,6 +297,22 @@ def en_review_turns(split: TurnSplit | None = None) -> list[LabelledTurn]:
         row_split: TurnSplit = "train" if r["split"] == "train" else "test"
         if split is None or row_split == split:
             out.append(LabelledTurn(r["id"], r["source"], r["text"], r["label"], row_split))
+    return out
+
+
+def shop_requests(split: TurnSplit | None = None) -> list[LabelledTurn]:
+    """The written shop requests (``requests.csv``): short, direct messages of the kind a shop's chat
+    gets and neither STC-3 (a telecom helpdesk) nor Bitext (no returns, English only) holds, written
+    for this project per label, all or one split, in file order; ``source`` ``requests_zh`` or
+    ``requests_en``. Written, not collected: they teach the plain phrasings, they do not measure
+    real customers (``data/customer_service/README.md``)."""
+    out = []
+    for r in _csv_rows(REQUESTS_FILE):
+        if r["label"] not in LABELS or r["split"] not in ("train", "test") or r["lang"] not in ("zh", "en"):
+            raise ValueError(f"{REQUESTS_FILE}: bad label, split or lang in row {r['id']}")
+        row_split: TurnSplit = "train" if r["split"] == "train" else "test"
+        if split is None or row_split == split:
+            out.append(LabelledTurn(r["id"], f"requests_{r['lang']}", r["text"], r["label"], row_split))
     return out
 
 

@@ -227,3 +227,22 @@ def test_en_review_turns_split_ids_and_redraw() -> None:
     assert [c.id for c in candidates] == [t.id for t in turns]
     assert Counter(c.stratum for c in candidates) == {q[0]: q[2] for q in sd.EN_REVIEW_STRATA}
     assert all(c.id == "enrev-" + hashlib.sha256(c.text.encode()).hexdigest()[:12] for c in candidates)
+
+
+def test_shop_requests_parts_languages_and_ids() -> None:
+    import hashlib
+
+    from mining.text import detect_language
+
+    rows = sd.shop_requests()
+    assert Counter((t.source, t.split) for t in rows) == {
+        ("requests_zh", "train"): 130, ("requests_zh", "test"): 53, ("requests_en", "train"): 78, ("requests_en", "test"): 40
+    }  # fmt: skip
+    # Every label in both parts of both languages: the test part probes each one.
+    for source in ("requests_zh", "requests_en"):
+        for part in ("train", "test"):
+            assert {t.label for t in rows if t.source == source and t.split == part} == set(sd.LABELS)
+    assert all(detect_language(t.text) == t.source.removeprefix("requests_") for t in rows if len(t.text) > 2)
+    assert all(t.id == f"req-{t.source[-2:]}-" + hashlib.sha256(t.text.encode()).hexdigest()[:10] for t in rows)
+    train, test = ({t.text for t in rows if t.split == part} for part in ("train", "test"))
+    assert not train & test

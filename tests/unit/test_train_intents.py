@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mining.text import detect_language
-from training.service_data import LABELS
+from mining.text import clean, detect_language
+from training.service_data import LABELS, shop_requests
 from training.textclf import Split
 from training.train_intents import (
+    GROUPS,
     RULE_LABELS,
     VALIDATION_SOURCES,
     IntentConfig,
+    group_language,
     own_turns,
     rule_predictions,
     service_splits,
@@ -33,7 +35,7 @@ def test_splits_keep_test_apart_and_group_it(repeat_once: tuple[dict[str, Split]
     splits, meta = service_splits(cfg)
     train, val, test = splits["train"], splits["val"], splits["test"]
     assert test.groups is not None and val.groups is not None
-    groups = ("en", "en_template", "en_stc3", "en_reviews", "zh")
+    groups = ("en", "en_template", "en_stc3", "en_reviews", "zh", "requests_en", "requests_zh")
     assert meta["n_test_by_group"] == {g: int((test.groups == g).sum()) for g in groups}
     assert meta["n_test_by_group"]["en"] + meta["n_test_by_group"]["en_template"] == 810
     zh_test = {t for t, g in zip(test.texts, test.groups) if g == "zh"}
@@ -49,7 +51,8 @@ def test_splits_keep_test_apart_and_group_it(repeat_once: tuple[dict[str, Split]
     assert meta["n_en_stc3"]["train"] > 300 and meta["n_en_stc3"]["val"] > 100
     assert int((val.groups == "en_stc3").sum()) == meta["n_en_stc3"]["val"]  # a validation source of its own
     pooled = {g for sources in VALIDATION_SOURCES.values() for g in sources}
-    assert set(np.unique(val.groups)) == pooled - {"own_en", "own_zh"}  # those come with --data
+    # own_* come with --data; the written requests validate but set no abstention threshold
+    assert set(np.unique(val.groups)) == pooled - {"own_en", "own_zh"} | {"requests_en", "requests_zh"}
     english = [detect_language(t) == "en" for t in en_test]  # English, not the Chinese originals
     assert sum(english) >= 0.95 * len(english)
     # The English review turns: their test half a group of its own, never in training or validation.
@@ -57,9 +60,29 @@ def test_splits_keep_test_apart_and_group_it(repeat_once: tuple[dict[str, Split]
     reviews_val = {t for t, g in zip(val.texts, val.groups) if g == "en_reviews"}
     assert len(reviews_test) > 150 and not reviews_test & (set(train.texts) | set(val.texts))
     assert reviews_val and not reviews_val & set(train.texts)
-    bitext_only = service_splits(IntentConfig(zh_train=False, en_stc3_train=False, en_reviews_train=False))[0]["train"]
+    # The written requests: a test group per language apart from training and validation, and
+    # validation rows never trained on.
+    for lang in ("zh", "en"):
+        written = {t for t, g in zip(test.texts, test.groups) if g == f"requests_{lang}"}
+        assert len(written) > 30 and not written & (set(train.texts) | set(val.texts))
+        assert all(detect_language(t) == lang for t in written)
+        validating = {t for t, g in zip(val.texts, val.groups) if g == f"requests_{lang}"}
+        assert len(validating) > 15 and not validating & set(train.texts)
+    assert meta["n_requests"]["train"] == 0 and meta["n_requests"]["val"] == int(
+        np.char.startswith(val.groups.astype(str), "requests_").sum()
+    )
+    bitext_only, _, _ = service_splits(
+        IntentConfig(zh_train=False, en_stc3_train=False, en_reviews_train=False, requests_train=False)
+    )[0].values()
     assert len(bitext_only.texts) == 6480
     assert meta["val_sha256"] == repeat_once[1]["val_sha256"]
+    # --requests-train adds their training rows and leaves validation and test as they were.
+    written, written_meta = service_splits(IntentConfig(zh_repeat=1, requests_train=True))
+    assert written_meta["val_sha256"] == repeat_once[1]["val_sha256"]
+    assert written_meta["n_test_by_group"] == repeat_once[1]["n_test_by_group"]
+    added = written["train"].texts[len(repeat_once[0]["train"].texts) :]
+    assert len(added) == written_meta["n_requests"]["train"] > 100
+    assert set(added) <= {clean(r.text) for r in shop_requests("train")}
 
 
 def _own_table(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -119,3 +142,13 @@ def test_rule_baseline_maps_every_rule_intent_onto_a_label() -> None:
     pred = rule_predictions(["I want to return this, it broke", "where is my parcel? it has not arrived", "你好"])
     assert [LABELS[i] for i in pred] == ["return_exchange", "order_status", "other"]
     assert pred.dtype == np.int64
+
+
+def test_each_group_is_answered_at_its_own_languages_threshold() -> None:
+    # The test coverage report picks a group's threshold by it: the Chinese written requests had
+    # been read at the English one.
+    assert {g: group_language(g) for g in GROUPS} == {
+        "en": "en", "en_template": "en", "en_stc3": "en", "en_reviews": "en", "zh": "zh",
+        "requests_en": "en", "requests_zh": "zh", "own_en": "en", "own_zh": "zh",
+    }  # fmt: skip
+    assert all(group_language(g) == lang for lang, groups in VALIDATION_SOURCES.items() for g in groups)
