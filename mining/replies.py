@@ -120,7 +120,7 @@ _SLOT_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("product", "product_name", "item"), ("item", "product")),
     # Not "Order Status": in Bitext's replies it names the website's page ("the {{Order Status}} section").
     (("delivery_state", "delivery_status", "shipping_status"), ("delivery_state",)),
-    (("tracking_number",), ("tracking_number",)),
+    (("tracking_number", "tracking_id", "waybill_number"), ("tracking_id",)),
 )
 PLACEHOLDER_SLOTS: dict[str, tuple[str, ...]] = {key: values for keys, values in _SLOT_GROUPS for key in keys}
 

@@ -9,6 +9,9 @@ Slot types (a span covers the value as written; cue words and units are not part
                   finds them) is never one, nor a tracking number (快递单号, 运单号).
 ``invoice_id``    an invoice number after an invoice cue: ``invoice #85632``, ``bill #00108``,
                   ``发票号 12345678``; the same card rule.
+``tracking_id``   a parcel's tracking number after a tracking cue: ``tracking number 1Z999AA10123456784``,
+                  ``waybill SF1234567890123``, ``快递单号：YT2345678901234``, ``运单号 773123456789``;
+                  the same card rule (what an agent looks the parcel up by, not the shop's order).
 ``amount``        a sum of money with its currency or unit: ``$12.50``, ``120元``, ``¥99``,
                   ``30 dollars``, ``退我50块``; the span is the number (``12.50``), as Bitext marks it.
 ``size``          a clothes or shoe size: ``XL``, ``42码``, ``XL码``, ``size 10``, ``尺码M``; the span
@@ -46,6 +49,7 @@ from mining.wordlists import word_list
 SLOT_TYPES = (
     "order_id",
     "invoice_id",
+    "tracking_id",
     "amount",
     "size",
     "city",
@@ -105,6 +109,8 @@ _ID_FILLERS = frozenset({"number", "no", "num", "nr", "id", "is", "ref", "refere
 _NOT_AN_ID = re.compile(r"^(?:(?:19|20)\d\d|\d{4}-\d{1,2}-\d{1,2})$")
 _QUANTITY_AFTER = re.compile(r"\s*(?:pcs|pieces|units|items|件|个)", re.IGNORECASE)
 _ZH_ID_CUES = (("发票号码", "发票代码", "发票编号", "发票号", "发票"), ("订单编号", "订单号", "订单", "单号"))
+_ZH_TRACKING_CUES = ("快递单号", "物流单号", "运单号", "运单编号", "快递号", "物流号", "运单")
+_EN_TRACKING_CUES = frozenset({"tracking", "waybill", "awb", "consignment"})
 
 
 def _cue_kind(word: str) -> str | None:
@@ -115,6 +121,8 @@ def _cue_kind(word: str) -> str | None:
             return "order_id"
     if _near(w, "invoice") or w.startswith("invoice") or _near(w, "bill") or w in ("bills", "receipt", "receipts"):
         return "invoice_id"
+    if w in _EN_TRACKING_CUES or _near(w, "tracking"):
+        return "tracking_id"
     return None
 
 
@@ -123,7 +131,9 @@ def _zh_cue_kind(run: str) -> str | None:
     if run.endswith(_ZH_ID_CUES[0]):
         return "invoice_id"
     # a tracking number is not an order number
-    if run.endswith(_ZH_ID_CUES[1]) and not run.endswith(("快递单号", "物流单号", "运单号")):
+    if run.endswith(_ZH_TRACKING_CUES):
+        return "tracking_id"
+    if run.endswith(_ZH_ID_CUES[1]):
         return "order_id"
     return None
 

@@ -93,6 +93,9 @@ def test_fill_by_normalised_key_and_slot_type_and_reports_missing() -> None:
     assert missing == ["Delivery City"]
     out, missing = fill("{{Order Number}} {{Order Number}}", {"ORDER-number": "9"})
     assert (out, missing) == ("9 9", [])
+    # the tracking_id slot fills a tracking-number placeholder; an order number does not
+    assert fill("Parcel {{Tracking Number}}.", {"tracking_id": "SF1234567890123"}) == ("Parcel SF1234567890123.", [])
+    assert fill("Parcel {{Waybill Number}}.", {"order_id": "A17"}) == ("Parcel {{Waybill Number}}.", ["Waybill Number"])
     assert slot_key(" Order Number Anonymized ") == "order_number"
 
 

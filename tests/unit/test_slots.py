@@ -53,6 +53,24 @@ def test_order_numbers_after_their_cues(text: str, value: str) -> None:
     assert ("order_id", value) in _found(text, "zh" if "单" in text else "en")
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "found"),
+    [
+        ("快递单号 SF1234567890123 查不到", "zh", [("tracking_id", "SF1234567890123")]),
+        ("我的运单号是YT2345678901234，三天没更新", "zh", [("tracking_id", "YT2345678901234")]),
+        ("订单号20231234的快递单号是JT0001234567890", "zh", [("order_id", "20231234"), ("tracking_id", "JT0001234567890")]),
+        ("tracking number 1Z999AA10123456784 shows nothing", "en", [("tracking_id", "1Z999AA10123456784")]),
+        ("order 55821 has trackng # 9400111899223334445566", "en", [("order_id", "55821"), ("tracking_id", "9400111899223334445566")]),
+        ("单号 7735462 还没发货", "zh", [("order_id", "7735462")]),  # 单号 alone is the shop's order
+        (f"物流单号：{CARD}", "zh", []),  # a card number is no tracking number either
+    ],
+)  # fmt: skip
+def test_tracking_numbers_after_their_cues_are_no_order_numbers(
+    text: str, lang: str, found: list[tuple[str, str]]
+) -> None:
+    assert _found(text, lang) == found
+
+
 def test_invoice_number_keeps_its_hash_and_chinese_invoice() -> None:
     assert _found("I need my invoice #85632", "en") == [("invoice_id", "#85632")]
     assert _found("发票号 88001234 开错了", "zh") == [("invoice_id", "88001234")]
