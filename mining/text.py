@@ -425,6 +425,26 @@ def _cued_spans(text: str) -> list[Span]:
     return out
 
 
+# A word that names the number after it as the shop's own: an order, invoice or parcel number.
+_SHOP_NUMBER_CUE = re.compile(
+    r"(?:订单编号|订单号|订单|单号|发票号码?|\b(?:order|purchase|invoice|tracking|waybill)\b)" + _CUE_TAIL + r"#?$",
+    re.IGNORECASE,
+)
+
+
+def _phone_spans(text: str) -> list[Span]:
+    """Grouped numbers read as phone numbers (:data:`_PHONE`), except right after a word that names
+    them the shop's own: ``order 2023-1205-8871`` and ``订单号：123-4567-8901`` are order numbers the
+    agent needs. Chinese mobile numbers, card numbers and numbers cued as phones are masked by the
+    steps before this one, whatever word comes first."""
+    read = as_simplified(text)
+    return [
+        (m.start(), m.end(), "<PHONE>")
+        for m in _PHONE.finditer(text)
+        if not _SHOP_NUMBER_CUE.search(read[max(0, m.start() - 32) : m.start()])
+    ]
+
+
 # Each step sees the text with the earlier steps' placeholders in it.
 _STEPS = (
     _pattern_spans(_EMAIL, "<EMAIL>"),
@@ -432,7 +452,7 @@ _STEPS = (
     _pattern_spans(_CN_ID, "<ID>"),
     _pattern_spans(_CN_MOBILE, "<PHONE>"),
     _card_spans,
-    _pattern_spans(_PHONE, "<PHONE>"),
+    _phone_spans,
 )
 
 
@@ -466,7 +486,8 @@ def mask_pii(text: str) -> str:
     masked whatever they are glued to (letters, CJK, punctuation); card numbers follow
     :func:`_card_spans` (13-19 digits, Luhn-valid, no part of a longer digit group); a number
     right after a word that names it is masked whatever its form (:data:`_CUED_NUMBERS`: ``卡号``,
-    ``card number``, ``账号``; ``身份证``, ``passport``, ``SSN``; ``电话``, ``QQ``, ``phone``).
+    ``card number``, ``账号``; ``身份证``, ``passport``, ``SSN``; ``电话``, ``QQ``, ``phone``), and a
+    grouped number right after an order, invoice or tracking word is kept (:func:`_phone_spans`).
     """
     return _mask(text, None)[0]
 

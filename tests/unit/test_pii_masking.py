@@ -180,6 +180,27 @@ def test_international_and_landline_phones_glued(raw: str, masked: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        # grouped like a phone number, but named the shop's own number by the word before it
+        ("order 2023-1205-8871 not shipped", "order 2023-1205-8871 not shipped"),
+        ("订单号：123-4567-8901", "订单号：123-4567-8901"),
+        ("訂單 2023-1205-8871", "訂單 2023-1205-8871"),
+        ("invoice # 415-555-2671", "invoice # 415-555-2671"),
+        ("tracking no. 4412 883 2210", "tracking no. 4412 883 2210"),
+        # a mobile number, a card number or a number cued as a phone is masked after any word
+        ("订单号13812345678", "订单号<PHONE>"),
+        ("order 4111111111111111", "order <CARD>"),
+        ("order, phone 415-555-2671", "order, phone <PHONE>"),
+        ("ordered twice, call 415-555-2671", "ordered twice, call <PHONE>"),
+        ("order 5521, 415-555-2671", "order 5521, <PHONE>"),
+    ],
+)
+def test_a_grouped_number_the_text_names_an_order_invoice_or_tracking_number_stays(raw: str, masked: str) -> None:
+    assert mask_pii(raw) == masked
+
+
+@pytest.mark.parametrize(
     ("raw", "gone"),
     [
         ("mail:jo@example.com,thanks", "jo@example.com"),
