@@ -468,10 +468,9 @@ def _entity_slots(text: str, entities: Sequence[EntitySpan]) -> list[_Cand]:
 def _slot(text: str, start: int, end: int, kind: str) -> SlotSpan:
     value = text[start:end]
     # Personal data never leaves in the clear: names and addresses, and whatever mask_pii masks,
-    # read with the words before the value as the stored text is (``order 2023-1205-8871`` is an
+    # read with the text before the value as the stored text is (``order 2023-1205-8871`` is an
     # order number there, not a phone number).
-    head = text[max(0, start - 32) : start]
-    masked, masked_head = mask_pii(head + value), mask_pii(head)
+    masked, masked_head = mask_pii(text[:end]), mask_pii(text[:start])
     shown = PLACEHOLDERS.get(kind) or (
         masked[len(masked_head) :] if masked.startswith(masked_head) else mask_pii(value)
     )

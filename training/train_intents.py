@@ -292,22 +292,23 @@ def service_splits(cfg: IntentConfig) -> tuple[dict[str, Split], dict[str, Any]]
     # are unchanged), so validation holds plain requests too and the choices see them; their
     # validation rows stay whether or not they train (validation is the same both ways).
     rq_tr, rq_te = shop_requests("train"), shop_requests("test")
+    rq_texts = [clean(t.text) for t in rq_tr]
     rq_fit, rq_cut = _cut_by_label(rq_tr, cfg.zh_val_share, rng)
     # A short request that trains elsewhere ("Thanks", "？" read as "?") validates nothing; texts
     # without letters form no near-duplicate cluster, so exact copies are dropped too.
-    trained = train_t + [clean(rq_tr[i].text) for i in rq_fit]
+    trained = train_t + [rq_texts[i] for i in rq_fit]
     known = set(trained)
-    cut = [i for i in sorted(rq_cut) if clean(rq_tr[i].text) not in known]
-    rq_val = [cut[j] for j in _unseen([clean(rq_tr[i].text) for i in cut], trained)]
+    cut = [i for i in sorted(rq_cut) if rq_texts[i] not in known]
+    rq_val = [cut[j] for j in _unseen([rq_texts[i] for i in cut], trained)]
     if cfg.requests_train:
-        train_t += [clean(rq_tr[i].text) for i in rq_fit] * cfg.zh_repeat
+        train_t += [rq_texts[i] for i in rq_fit] * cfg.zh_repeat
         train_y += [ids[rq_tr[i].label] for i in rq_fit] * cfg.zh_repeat
-    val_t += [clean(rq_tr[i].text) for i in rq_val]
+    val_t += [rq_texts[i] for i in rq_val]
     val_y += [ids[rq_tr[i].label] for i in rq_val]
     val_g += [rq_tr[i].source for i in rq_val]
     rq_test = [clean(t.text) for t in rq_te]
     # A written test request that repeats any training or validation text (好的，谢谢) tests nothing.
-    rq_keep = _unseen(rq_test, train_t + val_t + [clean(t.text) for t in rq_tr])
+    rq_keep = _unseen(rq_test, train_t + val_t + rq_texts)
     test_t += [rq_test[j] for j in rq_keep]
     test_y += [ids[rq_te[j].label] for j in rq_keep]
     test_g += [rq_te[j].source for j in rq_keep]
