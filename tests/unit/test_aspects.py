@@ -128,8 +128,8 @@ def test_a_one_character_fragment_becomes_its_noun_and_a_number_is_no_aspect(
     model.lang, model.extractor = "zh", None  # type: ignore[assignment]
     texts = ["物流太慢了", "宝宝很喜欢", "订单3345120987还没发货", "难免有点复杂"]
     found = [[t[s:e] for s, e, _ in spans] for t, spans in zip(texts, model.extract(texts), strict=True)]
-    # 难 heads 难免, an adverb: no noun to widen it to
-    assert found == [["物流"], ["宝宝"], [], ["难"]]
+    # 难 heads 难免, an adverb: a fragment of a word that names nothing
+    assert found == [["物流"], ["宝宝"], [], []]
 
 
 def test_whole_noun_leaves_longer_spans_and_non_nouns_alone() -> None:
@@ -138,8 +138,10 @@ def test_whole_noun_leaves_longer_spans_and_non_nouns_alone() -> None:
     assert whole_noun([("物流", 0, 2), ("太慢", 2, 4)], 0, 1) == (0, 2)
     assert whole_noun([("物流", 0, 2)], 0, 2) == (0, 2)  # already a word
     assert whole_noun([("稳定性", 0, 3)], 1, 2) == (0, 3)  # inside a noun, not only its head
-    assert whole_noun([("难免", 0, 2)], 0, 1) == (0, 1)  # an adverb: no noun to name
+    assert whole_noun([("难免", 0, 2)], 0, 1) == (0, 0)  # part of an adverb: emptied
+    assert whole_noun([("多少", 0, 2), ("钱", 2, 3)], 0, 1) == (0, 0)  # part of a numeral
     assert whole_noun([("屏", 0, 1)], 0, 1) == (0, 1)  # a one-character word stays
+    assert whole_noun([("声大", 0, 2)], 0, 1) == (0, 1)  # a word jieba made up: left alone
 
 
 def test_aspect_context_cuts_a_long_sentence_around_the_aspect() -> None:
@@ -484,7 +486,10 @@ def test_a_span_starting_inside_a_word_starts_at_the_word() -> None:
         ("预算五千左右", (0, 3), "预算"),  # a numeral
         ("声音的也比大", (0, 3), "声音"),  # a trailing particle
         ("使用却很不方便", (0, 3), "使用"),  # a trailing adverb
-        ("屏幕大了一点", (0, 4), "屏幕大"),
+        ("屏幕大了一点", (0, 4), "屏幕"),  # the particle, then a one-character adjective
+        ("油门重", (0, 3), "油门"),
+        ("电池能用多久", (0, 3), "电池"),  # a modal verb
+        ("大屏", (0, 2), "大屏"),  # two characters stay
         ("原装皮套很好", (0, 3), "原装皮"),  # 皮套 is a noun: the aspect may go on, left alone
         ("参数平平", (1, 3), "数平"),  # fewer than two characters would be left: left alone
         ("声音", (0, 2), "声音"),  # ends at a word's end
@@ -534,3 +539,7 @@ def test_an_aspect_asked_about_or_wanted_is_not_judged(monkeypatch: pytest.Monke
     assert [(a.aspect, a.polarity) for a in question] == [("头发", "neutral")]
     assert [(a.aspect, a.polarity, a.score) for a in review] == [("屏幕", "positive", 0.95)]  # a statement: the model's
     assert [(a.aspect, a.polarity) for a in asked_and_judged] == [("屏幕", "positive")]  # an opinion word: judged
+    # A chat message asks without its question mark; 不怎么样 ("not up to much") judges.
+    asked, judged = model.predict(["屏幕怎么样", "屏幕不怎么样"])
+    assert [(a.aspect, a.polarity) for a in asked] == [("屏幕", "neutral")]
+    assert [(a.aspect, a.polarity) for a in judged] == [("屏幕", "positive")]  # the model's (a stand-in here)

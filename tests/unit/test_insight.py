@@ -26,6 +26,8 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("这是什么质量？一天就坏了", "zh", 0.05, "complaint"),  # rhetorical: no real question
         ("小米手环8的续航怎么样？", "zh", 0.1, "question"),  # asks, however negative it reads
         ("这质量不怎么样？", "zh", 0.1, "complaint"),  # 不怎么样 is a judgement
+        ("屏幕怎么样", "zh", 0.2, "question"),  # a chat message asks without its question mark
+        ("屏幕不怎么样", "zh", 0.2, "complaint"),
         ("Why did it break after a week?", "en", 0.1, "complaint"),
         ("我的快递三天了还没到，怎么回事", "zh", 0.2, "order_status"),
         ("物流很快，第二天就到了", "zh", 0.95, "praise"),  # a delivery word without a problem is not an order issue

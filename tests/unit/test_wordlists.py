@@ -154,7 +154,7 @@ OLD_COUNTS = {
     ("rhetorical", "en"): 7,
 }
 # Cues added after the rules moved into files, each with a case in tests/unit/test_insight.py.
-ADDED = {("ask", "zh"): {r"(?<!不)怎么样\s*[?？]"}}
+ADDED = {("ask", "zh"): {r"(?<!不)怎么样\s*(?:[?？]|$)"}}
 _EN_ASK_LEAD = r"^\s*(?:does|do|is|are|can|could|will|would|should|which|what|how|where|when|has|have)\b[^.!]*\?|"
 
 
