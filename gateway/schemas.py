@@ -100,9 +100,13 @@ MAX_TEXT_CHARS = 2000
 
 
 def _not_blank(value: str) -> str:
-    # Checked, not stripped: entity offsets index the text exactly as the caller sent it.
-    if not value.strip():
-        raise ValueError("text is blank; expected at least 1 non-space character")
+    # Checked, not stripped: entity offsets index the text exactly as the caller sent it. Invisible
+    # characters (zero-width spaces, direction marks, controls) count as blank: the models read
+    # nothing in them and answered such a text with a confident sentiment.
+    if all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in value):
+        raise ValueError(
+            "text is blank; expected at least 1 non-space character (invisible ones such as U+200B do not count)"
+        )
     return value
 
 

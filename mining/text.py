@@ -260,6 +260,16 @@ _TELLING_WORDS: dict[str, frozenset[str]] = {
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 
 
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a letter, a Chinese character or a pictograph (emoji, ✓): something a
+    text model can read. ``12345``, ``???`` and ``¥100`` hold none.
+
+    Why: the classifiers answered such texts anyway (``12345`` positive at 0.80, ``???`` a customer
+    praising something), and a bare number is what a chat customer sends when asked for an order.
+    """
+    return any(c.isalpha() or unicodedata.category(c) == "So" for c in text)
+
+
 def unsupported_language(text: str) -> str | None:
     """The language a text is written in when the models cannot read it (``"Japanese"``,
     ``"Spanish"``...), or None for Chinese, English, and text with no sign of another language

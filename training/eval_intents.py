@@ -23,7 +23,7 @@ import pandas as pd
 
 from mining.contracts import text_items
 from mining.intents import INTENTS, intent_of
-from mining.models.textclf import load_artifact, predict_routed
+from mining.models.textclf import Abstention, load_artifact, predict_routed
 from mining.settings import settings
 from training.common import classification_metrics, per_class_report
 
@@ -31,15 +31,18 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "intents" / "intents_lab
 
 
 def positive_probabilities(texts: list[str]) -> list[float | None]:
-    """P(positive) of each text from the store's sentiment model of its language."""
+    """P(positive) of each text from the store's sentiment model of its language, as ``/mine``
+    reads it: calibrated (the temperature of the model's ``abstention``), read also where the model
+    abstains; None for a text without words (no model reads it)."""
     import bentoml
 
     tags = settings().model_tags
-    models, names = {}, {}
+    models, names, rules = {}, {}, {}
     for lang in ("zh", "en"):
         model = bentoml.models.get(tags[f"sentiment-{lang}"])
         models[lang], names[lang] = load_artifact(Path(model.path)), str(model.tag)
-    results = predict_routed(models, names, text_items(texts), task="sentiment")
+        rules[lang] = Abstention.from_metadata(model.info.metadata, lang)
+    results = predict_routed(models, names, text_items(texts), task="sentiment", abstention=rules)
     return [r.probabilities.get("positive") for r in results]
 
 

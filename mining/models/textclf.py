@@ -32,6 +32,7 @@ from mining.text import (
     Vocab,
     cells_per_forward,
     clean,
+    has_words,
     hashed_ngrams,
     length_batches,
     segment_words,
@@ -364,8 +365,9 @@ def predict_routed(
     """Classify texts with the model of each text's language, or say why not.
 
     A text whose language has no model gets ``label: null`` with that reason (another
-    language's model would only guess); so does a text whose calibrated top probability is under
-    the model's threshold.
+    language's model would only guess); so does a text without words (:func:`mining.text.has_words`:
+    digits, punctuation, symbols only), which no model is asked about, and a text whose calibrated
+    top probability is under the model's threshold.
 
     Args:
         models: language -> model.
@@ -414,4 +416,14 @@ def predict_routed(
     def unreadable(item: TextItem, language: str) -> LabelResult:
         return unanswered(item, f"the text looks {language}; the {task} models read Chinese and English only")
 
-    return route_by_language(require_items(items), models, classify, no_model, unreadable)
+    items = require_items(items)
+    readable = [i for i, item in enumerate(items) if has_words(item.text)]
+    answers = route_by_language([items[i] for i in readable], models, classify, no_model, unreadable)
+    out = [unanswered(item, _NO_WORDS) for item in items]
+    for i, answer in zip(readable, answers, strict=True):
+        out[i] = answer
+    return out
+
+
+# What a classifier says of a text without a letter, character or pictograph (mining.text.has_words).
+_NO_WORDS = "the text holds no words to read: only digits, punctuation or symbols"

@@ -206,6 +206,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     [
         ("post", "/sentiment", {"texts": []}, 400, "texts: Value should have at least 1 item after validation, not 0"),
         ("post", "/sentiment", {"texts": ["  "]}, 400, "texts[0]: Value error, text is blank"),
+        ("post", "/mine", {"texts": ["ok", "\u200b\u200e\n"]}, 400, "texts[1]: Value error, text is blank"),
         ("post", "/keywords", {"texts": ["a"], "top_k": 0}, 400, "top_k: Input should be greater than or equal to 1"),
         (
             "post",

@@ -133,6 +133,20 @@ def test_answers_name_a_served_baseline_beside_the_tag() -> None:
     assert [r.model for r in predict_routed(models, tags, items)] == ["sentiment-zh:1", "sentiment-en:2"]
 
 
+def test_a_text_without_words_is_answered_null_and_never_read() -> None:
+    from mining.contracts import TextItem
+    from mining.models.textclf import predict_routed
+
+    texts = ["12345678", "很好", "???", "¥100 %", "👍", "ok"]
+    items = [TextItem(text=t, lang="zh" if t == "很好" else "en") for t in texts]
+    models = {lang: FixedClassifier(["negative", "positive"], [0.2, 0.8]) for lang in ("zh", "en")}
+    out = predict_routed(models, {"zh": "s-zh:1", "en": "s-en:1"}, items, task="sentiment")
+    assert [r.label for r in out] == [None, "positive", None, None, "positive", "positive"]
+    assert out[0].reason == "the text holds no words to read: only digits, punctuation or symbols"
+    assert out[0].lang == "en" and out[0].model is None and out[0].probabilities == {}
+    assert models["zh"].calls == [["很好"]] and models["en"].calls == [["👍", "ok"]]  # an emoji is read
+
+
 def test_network_sample_draws_rows_without_replacement_in_order() -> None:
     import numpy as np
 
