@@ -161,14 +161,18 @@ class ReplyEndpoint(MineEndpoint):
         slots = extract_slots(text, lang, result.entities)
         shop = await asyncio.to_thread(REPLIES.shop, self.shop_values_path)
         values = slot_values(slots, context, shop.for_lang(lang))
+        # The model's best guess even where it abstained: the abstention threshold is about the
+        # precision of a label shown. Replies of the guessed intent come first: on the English
+        # validation turns the first reply answered the right intent 0.895 of the time against 0.865
+        # with every reply ranked alike where the model abstained (docs/training.md#reply-retrieval).
+        guess = top_intent(intent)
         (ranked, ranker), mood = await asyncio.gather(
-            self._ranked(clean(text), lang, intent.label, k), self._dissatisfaction([*history, text], lang)
+            self._ranked(clean(text), lang, guess, k), self._dissatisfaction([*history, text], lang)
         )
         signals = HandoffSignals(
-            # The model's best guess even where it abstained: the abstention threshold is about the
-            # precision of a label shown, hand-over about whether the message is understood at all.
-            intent=top_intent(intent),
-            intent_score=intent.score if top_intent(intent) else 0.0,
+            # Hand-over asks whether the message is understood at all, so the guess counts there too.
+            intent=guess,
+            intent_score=intent.score if guess else 0.0,
             asks_human=any(asks_for_human(t, lang) for t in (text, *history)),
             negative=result.sentiment.probabilities.get("negative", 0.0),
             repeat_contacts=context.repeat_contacts if context else 0,

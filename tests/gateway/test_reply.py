@@ -204,9 +204,9 @@ def test_an_unsure_intent_says_why_and_hands_over(client: TestClient) -> None:
     }
 
 
-def _abstains_at(score: float | None) -> Any:
+def _abstains_at(score: float | None, rank_replies: Any = no_reply_ranker) -> Any:
     """An intent runner that never shows a label: its best is refund_status at ``score``, or no
-    model at all (None)."""
+    model at all (None); it ranks replies with ``rank_replies``."""
 
     def predict(items: list[TextItem]) -> list[LabelResult]:
         if score is None:
@@ -223,7 +223,21 @@ def _abstains_at(score: float | None) -> Any:
             for i in items
         ]
 
-    return FakeRunner(predict=predict, rank_replies=no_reply_ranker, handoff=fake_handoff).to_async
+    return FakeRunner(predict=predict, rank_replies=rank_replies, handoff=fake_handoff).to_async
+
+
+def test_replies_of_the_guessed_intent_come_first_where_the_model_abstains(
+    client: TestClient, runners: dict[str, FakeRunner], kb: Path
+) -> None:
+    sent: list[ReplyQuery] = []
+    sha = hashlib.sha256(kb.read_bytes()).hexdigest()
+    runners["intent"].to_async = _abstains_at(0.45, _ranked_by_runner(sha, sent))
+    body = client.post("/reply", json={"text": "money back for the broken lamp?"}).json()
+    assert body["intent"]["label"] is None  # shown as not sure...
+    assert [q.intent for q in sent] == ["refund_status"]  # ...and still the intent its replies answer
+    runners["intent"].to_async = _abstains_at(None, _ranked_by_runner(sha, sent))
+    client.post("/reply", json={"text": "money back for the broken lamp?"})
+    assert [q.intent for q in sent] == ["refund_status", None]  # no model: no intent to rank by
 
 
 def test_a_label_withheld_for_precision_is_still_understood_enough_not_to_hand_over(
