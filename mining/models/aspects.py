@@ -210,6 +210,33 @@ def _without_particles(text: str, start: int, end: int) -> int:
     return end
 
 
+def zh_span_words(words: Sequence[tuple[str, int, int]], start: int, end: int) -> tuple[int, int]:
+    """A Chinese span without the particles it starts with (了一个星期 -> 一个星期, keeping at least
+    two characters), and emptied (``(start, start)``) where every word left is a numeral, a
+    measure word or a time word (两件, 一个星期: a count or a duration names no aspect).
+
+    Why: service messages, unlike the annotated reviews, give the tagger clauses without any
+    aspect (退款什么时候能到账？已经等了一个星期了), where it still marks something. Applied to the
+    4,652 gold aspects of training and validation it changes 6, annotation slips mostly
+    (的稍微好一点, 过水性; 层次 and 口 read as measure words); on the validation clauses the
+    served spans did not change.
+    """
+    inside = [(w, lo, hi) for w, lo, hi in words if start <= lo and hi <= end]
+    while len(inside) > 1 and inside[0][1] == start and end - inside[1][1] >= 2:
+        tag = zh_word_tag(inside[0][0])
+        if tag is None or not tag.startswith("u"):
+            break
+        start, inside = inside[1][1], inside[1:]
+    whole_words = bool(inside) and inside[0][1] == start and inside[-1][2] == end
+    if whole_words and all(zh_word_tag(w) in _ZH_COUNT_TAGS for w, _, _ in inside):
+        return start, start
+    return start, end
+
+
+# jieba's tags of numerals, measure words and time words.
+_ZH_COUNT_TAGS = frozenset({"m", "mq", "q", "t"})
+
+
 def zh_aspect_clause(text: str, start: int, end: int) -> tuple[int, int]:
     """[lo, hi) of the clause of ``text`` (:func:`zh_clauses`) that holds the aspect
     ``text[start:end]``, joined with the next clause where it holds nothing but the aspect
@@ -602,6 +629,7 @@ class AspectModel:
                 spans = [(a, b, p) for s, e, p in spans for a, b in [whole_noun(words, s, e)] if b > a]
                 starts = [word_start(words, s, e) for s, e, _ in spans]
                 spans = [(s, word_end(words, s, e, clause), p) for s, (_, e, p) in zip(starts, spans)]
+                spans = [(a, b, p) for s, e, p in spans for a, b in [zh_span_words(words, s, e)] if b > a]
             found[i] += [(s + lo, e + lo, p) for s, e, p in spans if _names_something(texts[i][lo + s : lo + e], stop)]
         return found
 

@@ -505,6 +505,25 @@ def test_a_span_ending_inside_a_word_that_is_no_noun_ends_before_it(
     assert text[start : word_end(word_spans(text, "zh"), start, end, text)] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("的评价很差", (0, 3), "评价"),  # a leading particle goes
+        ("已经等了一个星期了", (3, 8), ""),  # 了一个星期: the particle, then a duration: no aspect
+        ("买了两件衬衫", (2, 4), ""),  # a count
+        ("两件衬衫", (0, 4), "两件衬衫"),  # a count with its noun stays
+        ("屏幕很好", (0, 2), "屏幕"),
+    ],
+)
+def test_a_span_starts_after_its_particles_and_a_count_alone_is_none(
+    text: str, span: tuple[int, int], expected: str
+) -> None:
+    from mining.models.aspects import word_spans, zh_span_words
+
+    start, end = zh_span_words(word_spans(text, "zh"), *span)
+    assert text[start:end] == expected and (start == end) == (not expected)
+
+
 def test_a_word_unknown_to_the_dictionary_is_never_cut_off() -> None:
     from mining.models.aspects import word_end, zh_word_tag
 
