@@ -131,6 +131,14 @@ class TaggerConfig(TrainConfig):
         },
     )
     frozen_layers: int = frozen_layers_field("minilm / e5")
+    char_lstm: int = field(
+        default=0,
+        metadata={
+            "help": "e5, Chinese: BiLSTM units per direction over the characters, each reading its piece's state "
+            "and an embedding of the character itself, below the CRF (0: none; the piece state, the place in the "
+            "piece and the shape go straight to the emission layer)"
+        },
+    )
     bottom_cache_mb: int = bottom_cache_field()
     search: str = search_field()
     quantize: str = quantize_field("entity F1")
@@ -243,11 +251,13 @@ def build_model(cfg: TaggerConfig, train: list[Sentence], tags: list[str]) -> Ch
             "dropout": cfg.dropout,
         }
         return CharCRFModel(BiLSTMCRF(**args), vocab, tags, args, lang=cfg.lang)
+    if cfg.char_lstm and cfg.lang != "zh":
+        raise ValueError(f"--char-lstm is for the Chinese character tagger; got --lang {cfg.lang} (a word tagger)")
     encoder, tokenizer = load_encoder(encoder_folder(cfg.arch))
     encoder.freeze_bottom(cfg.frozen_layers)
     if cfg.lang == "zh":
         # Characters share pieces, so windows of 256 characters stay within the encoder's 512 positions.
-        net = EncoderCRF(encoder, len(tags), position_dim=PIECE_POSITION_DIM)
+        net = EncoderCRF(encoder, len(tags), position_dim=PIECE_POSITION_DIM, char_lstm=cfg.char_lstm)
         return EncoderCRFModel(net, tokenizer, tags, lang=cfg.lang, max_tokens=256)
     return EncoderCRFModel(EncoderCRF(encoder, len(tags)), tokenizer, tags, lang=cfg.lang)
 
@@ -264,8 +274,9 @@ def _optimizers(cfg: TaggerConfig, model: CharCRFModel | EncoderCRFModel) -> lis
         dense = [p for p in net.parameters() if id(p) not in table_ids]
         return [torch.optim.Adam(dense, lr=cfg.lr), torch.optim.SparseAdam([e.weight for e in tables], lr=cfg.lr)]
     head = [*net.emit.parameters(), *net.crf.parameters(), *net.shape.parameters()]
-    if net.piece_position is not None:
-        head += list(net.piece_position.parameters())
+    for extra in (net.piece_position, net.char, net.char_lstm):
+        if extra is not None:
+            head += list(extra.parameters())
     return [
         torch.optim.AdamW(
             [

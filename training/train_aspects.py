@@ -101,6 +101,10 @@ class AspectsConfig(TrainConfig):
     extractor_lr: float = field(
         default=0.0, metadata={"help": "extractor: learning rate (0: train_ner's default for the network)"}
     )
+    extractor_char_lstm: int = field(
+        default=0,
+        metadata={"help": "extractor, e5, Chinese: BiLSTM units over the characters (train_ner's --char-lstm)"},
+    )
     polarity_arch: str = field(
         default="",
         metadata={"help": "polarity network: bilstm/cnn/e5 (zh), minilm/bilstm/cnn/e5 (en); empty = bilstm/minilm"},
@@ -212,6 +216,7 @@ def train_extractor_model(cfg: AspectsConfig, splits: dict[str, list[dict[str, A
         frozen_layers=cfg.frozen_layers,
         arch=cfg.extractor_arch,
         lr=cfg.extractor_lr,
+        char_lstm=cfg.extractor_char_lstm,
         save=False,
     ).resolve()
     sentences = {k: data.aspect_sentences(v) for k, v in splits.items()}

@@ -132,26 +132,47 @@ class EncoderCRF(nn.Module):
     position inside that piece (:data:`PIECE_POSITIONS`), so characters sharing one piece can take
     different tags.
 
+    With ``char_lstm``, a character tagger also embeds each character itself (``char_buckets``
+    rows, by code point) and runs a BiLSTM of ``char_lstm`` units per direction over the characters
+    before the emission layer: a piece's state is the same for every character of it, and the
+    position alone does not say where a name inside 北京市 or 人民政府 ends.
+
     Args:
         encoder: a :class:`mining.models.bert.BertModel` (anything returning ``last_hidden_state``).
         num_tags: tag ids.
         shape_dim: width of the :data:`SHAPES` embedding.
         dropout: dropout on the token representations.
         position_dim: width of the in-piece position embedding; 0 for word tokens (no such embedding).
+        char_lstm: BiLSTM units per direction over the characters; 0 for none.
+        char_buckets: rows of the character embedding (a character's code point modulo this).
+        char_dim: width of the character embedding.
     """
 
     def __init__(
-        self, encoder: nn.Module, num_tags: int, shape_dim: int = 16, dropout: float = 0.1, position_dim: int = 0
+        self,
+        encoder: nn.Module,
+        num_tags: int,
+        shape_dim: int = 16,
+        dropout: float = 0.1,
+        position_dim: int = 0,
+        char_lstm: int = 0,
+        char_buckets: int = 2**16,
+        char_dim: int = 64,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.shape = nn.Embedding(len(SHAPES), shape_dim, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
         width = int(encoder.config.hidden_size) + shape_dim + position_dim  # type: ignore[union-attr,arg-type]
-        self.emit = nn.Linear(width, num_tags)
+        self.emit = nn.Linear(2 * char_lstm if char_lstm else width, num_tags)
         self.crf = CRF(num_tags, batch_first=True)
         # Last and for characters only, so a word tagger's parameters and seeded initial values do not depend on it.
         self.piece_position = nn.Embedding(PIECE_POSITIONS, position_dim) if position_dim else None
+        self.char: nn.Embedding | None = None
+        self.char_lstm: nn.LSTM | None = None
+        if char_lstm:
+            self.char = nn.Embedding(char_buckets, char_dim, padding_idx=0)
+            self.char_lstm = nn.LSTM(width + char_dim, char_lstm, batch_first=True, bidirectional=True)
 
     def emissions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """
@@ -159,7 +180,8 @@ class EncoderCRF(nn.Module):
             batch: ``input_ids``, ``attention_mask`` (B, P) int64 word pieces; ``first_piece``
                 (B, W) int64 index of the piece each token reads; ``shapes`` (B, W) int64;
                 ``piece_position`` (B, W) int64 in ``[0, PIECE_POSITIONS)`` for a character
-                tagger; ``mask`` (B, W) bool, True on real tokens.
+                tagger; ``char_ids`` (B, W) int64 in ``[0, char_buckets)`` with ``char_lstm``;
+                ``mask`` (B, W) bool, True on real tokens.
         Returns:
             (B, W, num_tags) float emission scores.
         """
@@ -168,4 +190,11 @@ class EncoderCRF(nn.Module):
         parts = [hidden.gather(1, index), self.shape(batch["shapes"])]
         if self.piece_position is not None:
             parts.append(self.piece_position(batch["piece_position"]))
-        return self.emit(self.dropout(torch.cat(parts, -1)))
+        if self.char is None or self.char_lstm is None:
+            return self.emit(self.dropout(torch.cat(parts, -1)))
+        x = self.dropout(torch.cat([*parts, self.char(batch["char_ids"])], -1))
+        lengths = batch["mask"].sum(1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.char_lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.emit(self.dropout(out))

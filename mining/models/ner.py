@@ -299,7 +299,7 @@ class EncoderCRFModel:
             piece[b, :n] = torch.tensor(pieces)
             position[b, :n] = torch.tensor(positions)
             shapes[b, :n] = torch.tensor([word_shape(t) for t in seq])
-        return {
+        batch = {
             "input_ids": enc["input_ids"],
             "attention_mask": enc["attention_mask"],
             "first_piece": piece,
@@ -307,6 +307,9 @@ class EncoderCRFModel:
             "piece_position": position,
             "mask": mask,
         }
+        if self.net.char is not None:
+            batch["char_ids"] = char_buckets(sequences, W, self.net.char.num_embeddings)
+        return batch
 
     @torch.inference_mode()
     def tag_tokens(
@@ -331,6 +334,9 @@ class EncoderCRFModel:
         }
         if self.net.piece_position is not None:
             spec["position_dim"] = self.net.piece_position.embedding_dim
+        if self.net.char is not None and self.net.char_lstm is not None:
+            spec["char_lstm"] = self.net.char_lstm.hidden_size
+            spec["char_buckets"], spec["char_dim"] = self.net.char.num_embeddings, self.net.char.embedding_dim
         write_artifact(path, spec, self.net, self.tokenizer)
 
     @classmethod
@@ -338,9 +344,27 @@ class EncoderCRFModel:
         from mining.artifacts import encoder_skeleton
 
         encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
-        net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"], spec.get("position_dim", 0))
+        net = EncoderCRF(
+            encoder,
+            len(spec["tags"]),
+            spec["shape_dim"],
+            spec["dropout"],
+            spec.get("position_dim", 0),
+            spec.get("char_lstm", 0),
+            spec.get("char_buckets", 2**16),
+            spec.get("char_dim", 64),
+        )
         load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["tags"], spec["lang"], spec["max_tokens"], spec["max_pieces"])
+
+
+def char_buckets(sequences: Sequence[Sequence[str]], width: int, buckets: int) -> torch.Tensor:
+    """(B, ``width``) int64: each token's first character's code point folded into ``[1, buckets)``
+    (0 pads, and an empty token)."""
+    out = torch.zeros(len(sequences), width, dtype=torch.long)
+    for b, seq in enumerate(sequences):
+        out[b, : len(seq)] = torch.tensor([ord(t[0]) % (buckets - 1) + 1 if t else 0 for t in seq], dtype=torch.long)
+    return out
 
 
 def _blank_piece_id(tokenizer: Any) -> int:

@@ -134,6 +134,36 @@ def test_characters_cut_off_by_max_pieces_read_the_last_piece_kept(e5_tokenizer:
     assert batch["mask"][1].tolist() == [True] + [False] * 10  # an empty text: one padding token
 
 
+def test_a_character_layer_reads_each_character_itself(e5_tokenizer: Any, tmp_path: Path) -> None:
+    from mining.models.ner import char_buckets
+
+    assert char_buckets([["北", "京", ""], ["a"]], 4, 2**16).tolist() == [
+        [ord("北") % (2**16 - 1) + 1, ord("京") % (2**16 - 1) + 1, 0, 0],
+        [ord("a") + 1, 0, 0, 0],
+    ]
+    torch.manual_seed(0)
+    tags = ["O", "B-LOC", "I-LOC"]
+    net = EncoderCRF(_tiny_encoder(len(e5_tokenizer), e5_tokenizer.pad_token_id), 3, position_dim=16, char_lstm=8)
+    model = EncoderCRFModel(net, e5_tokenizer, tags, lang="zh", max_tokens=256)
+    sequences = [list("北京市人民政府"), list("我在京东"), []]
+    batch = model.collate(sequences)
+    assert batch["char_ids"].shape == batch["first_piece"].shape and batch["char_ids"][2].sum() == 0
+    assert net.emissions(batch).shape == (3, 7, 3)
+    # Two characters of one piece (北京市 is one) get different emissions from their own embeddings.
+    emissions = net.eval().emissions(batch)[0]
+    assert not torch.allclose(emissions[0], emissions[1])
+    model.save(tmp_path / "chars")
+    spec = json.loads((tmp_path / "chars" / "model.json").read_text())
+    assert (spec["char_lstm"], spec["char_buckets"], spec["char_dim"]) == (8, 2**16, 64)
+    loaded = load_ner_artifact(tmp_path / "chars", torch.device("cpu"))
+    assert isinstance(loaded, EncoderCRFModel) and loaded.net.char_lstm is not None
+    assert loaded.tag_tokens(sequences) == model.tag_tokens(sequences)
+    from training.tagging import TaggerConfig, build_model
+
+    with pytest.raises(ValueError, match="--char-lstm is for the Chinese character tagger"):
+        build_model(TaggerConfig(dataset="wnut16", arch="minilm", lang="en", char_lstm=8), [], ["O"])
+
+
 # --- (b) learning a pattern, (c) the round trip ------------------------------------------------
 FILLER = ["我", "在", "买了", "手机", "很好", "今天", "的", "用", "这个", "价格", "北京", "他说"]
 ORGS = ["京东", "华为"]
@@ -273,7 +303,7 @@ def test_english_word_path_is_unchanged(tmp_path: Path) -> None:
     assert not any("piece_position" in k for k in net.state_dict())
     model.save(tmp_path / "en")
     spec = json.loads((tmp_path / "en" / "model.json").read_text())
-    assert "position_dim" not in spec  # the artifact layout English models have always had
+    assert "position_dim" not in spec and "char_lstm" not in spec  # the layout English models have always had
     for m in (model, load_ner_artifact(tmp_path / "en", torch.device("cpu"))):
         out = m.tag_tokens(EN_SEQUENCES)
         assert [t for t, _ in out] == EN_TAGS
