@@ -417,12 +417,11 @@ def predict_routed(
         return unanswered(item, f"the text looks {language}; the {task} models read Chinese and English only")
 
     items = require_items(items)
-    readable = [i for i, item in enumerate(items) if has_words(item.text)]
-    answers = route_by_language([items[i] for i in readable], models, classify, no_model, unreadable)
-    out = [unanswered(item, _NO_WORDS) for item in items]
-    for i, answer in zip(readable, answers, strict=True):
-        out[i] = answer
-    return out
+    readable = [has_words(item.text) for item in items]
+    answers = iter(
+        route_by_language([it for it, ok in zip(items, readable) if ok], models, classify, no_model, unreadable)
+    )
+    return [next(answers) if ok else unanswered(item, _NO_WORDS) for item, ok in zip(items, readable)]
 
 
 # What a classifier says of a text without a letter, character or pictograph (mining.text.has_words).
