@@ -78,7 +78,9 @@ class SlotSpan(BaseModel):
 _Cand = tuple[int, int, int, str]  # priority (lower wins), start, end, type
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_NUM = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?(?![\d])"
+# An amount's digits: 1,299.00 and 1.299,00 (thousands grouped either way, cents after the other
+# mark), 29.99 and 29,99 (a decimal comma is followed by at most two digits, a thousands comma by three).
+_NUM = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?![\d])"
 
 
 def _osa(a: str, b: str) -> int:
@@ -177,7 +179,7 @@ _ZH_MONEY_UNIT = r"元(?![旦素宵气老月件首帅])|块钱|块多|块的|块
 _ZH_NUMERAL = r"[零一二两三四五六七八九十百千万几]+"
 _AMOUNT = re.compile(
     rf"(?:[$€£¥￥]|\b(?:US\$|USD|EUR|GBP|RMB|CNY|JPY|CAD|AUD)|人民币)\s?(?P<a>{_NUM})"
-    rf"|(?P<b>{_NUM})\s?(?:(?:dollars?|bucks|usd|euros?|eur|gbp|yuan|rmb|cny|yen)(?![A-Za-z])"
+    rf"|(?P<b>{_NUM})\s?(?:[$€£¥￥]|(?:dollars?|bucks|usd|euros?|eur|gbp|yuan|rmb|cny|yen)(?![A-Za-z])"
     rf"|多?(?:{_ZH_MONEY_UNIT}))"
     rf"|(?P<c>{_ZH_NUMERAL})(?:{_ZH_MONEY_UNIT}|毛钱?)",
     re.IGNORECASE,

@@ -105,6 +105,10 @@ def test_digits_without_an_order_cue_are_no_order_id() -> None:
         ("多扣了¥99.5，请退回", "zh", "99.5"),
         ("I expect a refund of $1,200.50", "en", "1,200.50"),
         ("waiting for a reimbursement of350 dollars", "en", "350"),
+        ("I was charged 1.299,00 € twice", "en", "1.299,00"),  # European grouping, symbol after
+        ("refund of €29,99 please", "en", "29,99"),
+        ("EUR 1.299 for a phone", "en", "1.299"),
+        ("paid 15$ for shipping", "en", "15"),
     ],
 )
 def test_amounts_in_yuan_and_dollars(text: str, lang: str, value: str) -> None:
