@@ -3,6 +3,7 @@ attribute patterns, merged into one non-overlapping list per text (the NER runne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,16 +75,27 @@ def is_function_word(text: str) -> bool:
 _NUMERIC_TYPES = frozenset({"SIZE", "CAPACITY", "COUNT", "RESOLUTION", "MODEL"})
 
 
+# A bare number (``90``, ``15``, ``6.5``): no unit, no letter size.
+_BARE_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
 def names_nothing(entity_type: str, text: str) -> bool:
-    """Whether a tagger's entity names nothing: an English function word (:func:`is_function_word`)
-    or, for a name type (not in :data:`_NUMERIC_TYPES`), text without a single letter or ideograph.
+    """Whether a tagger's entity names nothing: an English function word (:func:`is_function_word`),
+    for a name type (not in :data:`_NUMERIC_TYPES`) text without a single letter or ideograph, or a
+    ``SIZE`` that is a bare number.
 
     Why: the product tagger may tag a short text's first token as the brand whatever it is
     (``😀`` at 0.68, in ``😀 love it`` at 0.73); of the 85,000 gold entities of MSRA, WNUT-16 and
-    the product titles the only ones without a letter are sizes (``27 "``)."""
+    the product titles the only ones without a letter are sizes (``27 "``). Those sizes always
+    carry their unit (``training.product_labels``: ``"``, ``inch``), yet the tagger calls the
+    number of a model name a size (``90`` of ``Nike Air Max 90`` at 0.98); a size written as a bare
+    number is found by the slot and attribute patterns from its cue word (``size 10``, ``42码``)."""
     if is_function_word(text):
         return True
-    return entity_type.upper() not in _NUMERIC_TYPES and not any(ch.isalpha() for ch in text)
+    kind = entity_type.upper()
+    if kind == "SIZE" and _BARE_NUMBER.fullmatch(text.strip()):
+        return True
+    return kind not in _NUMERIC_TYPES and not any(ch.isalpha() for ch in text)
 
 
 def entities_of(

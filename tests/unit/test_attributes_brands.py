@@ -160,6 +160,9 @@ def test_a_tagger_entity_that_is_an_english_function_word_is_dropped(monkeypatch
         ("BRAND", "3M", False),  # a letter makes a name possible
         ("ORG", "中美", False),
         ("SIZE", '27 "', False),  # measures are digits by nature
+        ("SIZE", "27 inch", False),
+        ("SIZE", "90", True),  # Air Max 90: a size without its unit is a model's number
+        ("SIZE", " 6.5 ", True),
         ("COUNT", "2", False),
         ("MODEL", "1000", False),
         ("BRAND", "my", True),  # a function word (above)
