@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from mining.contracts import AspectSpan, EntitySpan
-from mining.intents import Intent, asked_about, intent_of
+from mining.intents import Intent, intent_of, unjudged_polarity
 
 # Entity types that name what a text is about, most specific first.
 TARGET_TYPES = ("BRAND", "PRODUCT", "MODEL", "COMPANY", "ORG", "CATEGORY")
@@ -106,8 +106,9 @@ def outside_names(aspects: Sequence[AspectSpan], names: Sequence[EntitySpan], te
     """``aspects`` of ``text`` without those that are a piece of a name in ``names`` (brands,
     products, models: 松鼠 of 三只松鼠), and without an opinion word read inside a name (小 of 小米 is
     no judgement of 噪音 in 小米扫地机器人噪音太大了); an aspect so left without an opinion in a
-    sentence that asks is asked about, not judged (小米手环的续航怎么样？: 续航 neutral), as the aspects
-    model reads such an aspect (:func:`mining.intents.asked_about`).
+    sentence that asks is asked about, not judged (小米手环的续航怎么样？: 续航 neutral), and one in a
+    clause that files a complaint is negative, as the aspects model reads such an aspect
+    (:func:`mining.intents.unjudged_polarity`).
 
     Why: the aspect tagger and the opinion lexicon read characters, not names; the entities of the
     same text know where a name runs. An aspect that is a whole name or holds one (格力空调) stays.
@@ -125,8 +126,9 @@ def outside_names(aspects: Sequence[AspectSpan], names: Sequence[EntitySpan], te
             continue
         if a.opinion is not None and overlaps(a.opinion.start, a.opinion.end):
             a = a.model_copy(update={"opinion": None})
-            if asked_about(text, a.start, a.end, lang):
-                a = a.model_copy(update={"polarity": "neutral", "score": 1.0})
+            worded = unjudged_polarity(text, a.start, a.end, lang)
+            if worded is not None:
+                a = a.model_copy(update={"polarity": worded, "score": 1.0})
         out.append(a)
     return out
 

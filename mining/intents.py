@@ -88,14 +88,35 @@ def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c.strip()]
 
 
+# A customer asking the shop to act (我要求退款, 帮我取消订单, please cancel my order): a wanting word,
+# then within a few characters of the same clause an act of data/words/service_acts_<lang>.txt.
+_SERVICE_ASK_FRAMES: dict[str, tuple[str, int]] = {
+    "zh": (r"(?:我要|我想|想要|要求|申请|请求|请|帮我|给我|麻烦)[^，,。！？!?；;\n]{0,6}?(?:{acts})", 0),
+    "en": (
+        r"\b(?:i want|i need|i'd like|i would like|please|can you|could you)\b[^.!?;,\n]{0,20}?\b(?:{acts})",
+        _I,
+    ),
+}
+
+
+@functools.cache
+def _service_ask(lang: str) -> re.Pattern[str]:
+    frame, flags = _SERVICE_ASK_FRAMES[lang]
+    acts = sorted(word_list(f"service_acts_{lang}"), key=lambda c: (-len(c), c))
+    return re.compile(frame.replace("{acts}", "|".join(acts)), flags)
+
+
 def asks_or_wants(text: str, lang: str) -> bool:
     """Whether ``text`` (one sentence) asks something or says what the customer wants: the cues of
-    the ``request`` and ``question`` intents, a clause in question form (a rhetorical one does not
-    count), or a Chinese sentence ending in 吗 / 么 / 呢 without its question mark. What such a
-    sentence names is asked about or wanted, not judged (the aspects model reads it so)."""
+    the ``request`` and ``question`` intents, a request to the shop to act (a refund, a
+    cancellation, a person), a clause in question form (a rhetorical one does not count), or a
+    Chinese sentence ending in 吗 / 么 / 呢 without its question mark. What such a sentence names is
+    asked about or wanted, not judged (the aspects model reads it so)."""
     lang = "zh" if lang == "zh" else "en"
     text = as_simplified(text)
     if cue_pattern("want", lang).search(text) or cue_pattern("ask", lang).search(text):
+        return True
+    if _service_ask(lang).search(text):
         return True
     if cue_pattern("rhetorical", lang).search(text):
         return False
@@ -114,6 +135,36 @@ def asked_about(text: str, start: int, end: int, lang: str) -> bool:
     sentence asks or wants (:func:`asks_or_wants`). Read only where no opinion word judges it:
     the polarity classifiers learnt from reviews, where every aspect carries a judgement."""
     return asks_or_wants(sentence_of(text, start, end), lang)
+
+
+# 投诉 / 举报 (not 不投诉, 没举报): what the clause names is complained about.
+_COMPLAINT_ZH = re.compile(r"(?<![不没别])(?:投诉|举报)")
+
+
+def complained_about(text: str, start: int, end: int, lang: str) -> bool:
+    """Whether ``text[start:end]`` is named in a Chinese clause that files a complaint (我要投诉你们的
+    客服): judged negative though no opinion word says so. Read only where no opinion word judges it.
+
+    Why Chinese only: the Chinese reviews of the aspect sets never say 投诉 or 举报, and reviews
+    taught the polarity classifier nothing about them (客服 of 我要投诉你们的客服 came back positive);
+    in the English sets "complain" is as often "no complaints" or "others complained": of the 14
+    gold aspects without an opinion word in a sentence saying it, 5 are negative, 6 neutral, 3
+    positive."""
+    if lang != "zh":
+        return False
+    begin, finish = span_between(_CLAUSE, text, start, end, keep_end=False)
+    return bool(_COMPLAINT_ZH.search(as_simplified(text[begin:finish])))
+
+
+def unjudged_polarity(text: str, start: int, end: int, lang: str) -> str | None:
+    """The polarity of an aspect ``text[start:end]`` that no opinion word judges, where the wording
+    decides it: ``negative`` when complained about (:func:`complained_about`), ``neutral`` when
+    asked about or wanted (:func:`asked_about`); None leaves it to the polarity classifier."""
+    if complained_about(text, start, end, lang):
+        return "negative"
+    if asked_about(text, start, end, lang):
+        return "neutral"
+    return None
 
 
 def intent_of(

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mining.intents import SENTENCE_END, asked_about
+from mining.intents import SENTENCE_END, unjudged_polarity
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
 from mining.text import span_between, traditional_to_simplified
@@ -660,10 +660,12 @@ class AspectModel:
                 k += 1
                 opinion = self.lexicon.opinion(texts[i], s, e)
                 polarity, score = self.labels[int(p.argmax())], round(float(p.max()), 4)
-                if opinion is None and asked_about(texts[i], s, e, self.lang):
-                    # Asked about or wanted, not judged ("想买笔记本电脑", "适合油性头发吗"): the polarity
-                    # classifier learnt from reviews only, where every aspect carries a judgement.
-                    polarity, score = "neutral", 1.0
+                worded = unjudged_polarity(texts[i], s, e, self.lang) if opinion is None else None
+                if worded is not None:
+                    # Asked about or wanted ("想买笔记本电脑", "适合油性头发吗"), or complained about
+                    # (我要投诉你们的客服): the polarity classifier learnt from reviews only, where
+                    # every aspect carries a judgement and nobody files a complaint.
+                    polarity, score = worded, 1.0
                 row.append(
                     Aspect(
                         aspect=texts[i][s:e],

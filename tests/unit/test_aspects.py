@@ -562,3 +562,62 @@ def test_an_aspect_asked_about_or_wanted_is_not_judged(monkeypatch: pytest.Monke
     asked, judged = model.predict(["屏幕怎么样", "屏幕不怎么样"])
     assert [(a.aspect, a.polarity) for a in asked] == [("屏幕", "neutral")]
     assert [(a.aspect, a.polarity) for a in judged] == [("屏幕", "positive")]  # the model's (a stand-in here)
+
+
+def test_an_aspect_a_customer_asks_the_shop_about_or_complains_of_is_worded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Service messages: a request to act names what is wanted; a filed complaint judges what it
+    # names; the review-trained classifier (a positive stand-in here) knows neither.
+    class Positive:
+        def predict_proba(self, texts: list[str]) -> np.ndarray:
+            return np.tile([0.05, 0.95], (len(texts), 1))
+
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        words = ("退款", "客服", "态度", "订单", "物流")
+        return [
+            [
+                {"type": "ASP", "text": w, "start": t.find(w), "end": t.find(w) + len(w), "score": 0.9}
+                for w in words
+                if w in t
+            ]
+            for t in texts
+        ]
+
+    monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
+    model = AspectModel("zh", None, Positive(), ["negative", "positive"], OpinionLexicon("zh", {"差": -2.0}))  # type: ignore[arg-type]
+    refund, cancel, complaint, kept, said = model.predict(
+        [
+            "转人工，我要求退款",
+            "麻烦帮我取消订单",
+            "我要投诉你们的客服，态度太差了",
+            "我不投诉客服",
+            "退款到了，客服还行",
+        ]
+    )
+    assert [(a.aspect, a.polarity, a.score) for a in refund] == [("退款", "neutral", 1.0)]
+    assert [(a.aspect, a.polarity) for a in cancel] == [("订单", "neutral")]
+    # 客服 by the complaint; 态度 has its opinion word 差, so the classifier (the stand-in) decides
+    assert [(a.aspect, a.polarity) for a in complaint] == [("客服", "negative"), ("态度", "positive")]
+    assert complaint[0].opinion is None and complaint[1].opinion is not None
+    assert [(a.aspect, a.polarity) for a in kept] == [("客服", "positive")]  # 不投诉 files none
+    assert [(a.aspect, a.polarity) for a in said] == [("退款", "positive"), ("客服", "positive")]  # statements
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("我要求退款", "zh", "neutral"),
+        ("请帮我修改收货地址", "zh", "neutral"),
+        ("退款很快", "zh", None),  # no wanting word: a statement
+        ("我要投诉物流", "zh", "negative"),  # the complaint decides, not the wanting word
+        ("please cancel my order", "en", "neutral"),
+        ("can you send an invoice for the laptop", "en", "neutral"),
+        ("I complained about the battery", "en", None),  # English "complain" judges nothing reliably
+        ("the return was easy", "en", None),
+    ],
+)
+def test_the_wording_decides_an_unjudged_aspect(text: str, lang: str, expected: str | None) -> None:
+    from mining.intents import unjudged_polarity
+
+    word = {"zh": ("退款", "地址", "物流"), "en": ("order", "laptop", "battery", "return")}[lang]
+    start = next(text.find(w) for w in word if w in text)
+    assert unjudged_polarity(text, start, start + 2, lang) == expected
