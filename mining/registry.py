@@ -164,7 +164,7 @@ _E5_SENTENCE = (*_E5, "--frozen-baseline")
 # 0.8324 against 0.7986; docs/training.md#aspects).
 _E5_EXTRACTOR = ("--extractor-arch", "e5", "--frozen-layers", "8", "--extractor-lr", "3e-4", "--extractor-epochs", "4",
                  "--extractor-patience", "1", "--extractor-max-len", "96", "--extractor-char-lstm", "128")
-# Chinese aspect polarity on the encoder too (its bottom shared with the extractor), at most 4 epochs
+# Chinese aspect polarity on the encoder too (the extractor's frozen bottom), at most 4 epochs
 # (the encoder's default): validation accuracy on the gold aspects 0.9112, against 0.9065 with a
 # 3-epoch schedule and 0.8902 for the character BiLSTM (docs/training.md#aspects).
 _E5_POLARITY_ZH = ("--polarity-arch", "e5")

@@ -278,8 +278,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         batch_size=cfg.polarity_batch_size,
         lr=cfg.polarity_lr,
         max_len=cfg.polarity_max_len or (0 if cfg.lang == "zh" else 128),
-        # On the multilingual encoder the polarity head keeps the extractor's frozen bottom, so
-        # serving runs those layers once per model (MiniLM's six are all tuned, as before).
+        # On the multilingual encoder the polarity head keeps the extractor's frozen bottom: one copy
+        # of those weights serves every head of a process (the clause is a text of its own, so its
+        # pass is not shared). MiniLM's six layers are all tuned, as before.
         frozen_layers=cfg.frozen_layers if cfg.polarity_arch == "e5" else 0,
         seed=cfg.seed,
         threads=cfg.threads,
