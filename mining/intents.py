@@ -56,13 +56,18 @@ _FRAMES: dict[str, dict[str, tuple[str, int]]] = {
 }
 
 
+def _framed(frame: str, flags: int, list_name: str) -> re.Pattern[str]:
+    """``frame`` compiled with ``{cues}`` replaced by the group of word list ``list_name``'s
+    alternatives, the longest first."""
+    cues = sorted(word_list(list_name), key=lambda c: (-len(c), c))
+    return re.compile(frame.replace("{cues}", "(?:" + "|".join(cues) + ")"), flags)
+
+
 @functools.cache
 def cue_pattern(rule: str, lang: str) -> re.Pattern[str]:
     """The compiled wording rule ``rule`` (a key of :data:`_FRAMES`) for ``lang`` (``zh`` or
     ``en``), its cues read from ``data/words/intent_<rule>_<lang>.txt`` on first use."""
-    frame, flags = _FRAMES[rule][lang]
-    cues = sorted(word_list(f"intent_{rule}_{lang}"), key=lambda c: (-len(c), c))
-    return re.compile(frame.replace("{cues}", "(?:" + "|".join(cues) + ")"), flags)
+    return _framed(*_FRAMES[rule][lang], f"intent_{rule}_{lang}")
 
 
 # A clause in question form. Only a clause that asks in earnest: review text is full of
@@ -91,19 +96,14 @@ def _clauses(text: str) -> list[str]:
 # A customer asking the shop to act (我要求退款, 帮我取消订单, please cancel my order): a wanting word,
 # then within a few characters of the same clause an act of data/words/service_acts_<lang>.txt.
 _SERVICE_ASK_FRAMES: dict[str, tuple[str, int]] = {
-    "zh": (r"(?:我要|我想|想要|要求|申请|请求|请|帮我|给我|麻烦)[^，,。！？!?；;\n]{0,6}?(?:{acts})", 0),
-    "en": (
-        r"\b(?:i want|i need|i'd like|i would like|please|can you|could you)\b[^.!?;,\n]{0,20}?\b(?:{acts})",
-        _I,
-    ),
+    "zh": (r"(?:我要|我想|想要|要求|申请|请求|请|帮我|给我|麻烦)[^，,。！？!?；;\n]{0,6}?{cues}", 0),
+    "en": (r"\b(?:i want|i need|i'd like|i would like|please|can you|could you)\b[^.!?;,\n]{0,20}?\b{cues}", _I),
 }
 
 
 @functools.cache
 def _service_ask(lang: str) -> re.Pattern[str]:
-    frame, flags = _SERVICE_ASK_FRAMES[lang]
-    acts = sorted(word_list(f"service_acts_{lang}"), key=lambda c: (-len(c), c))
-    return re.compile(frame.replace("{acts}", "|".join(acts)), flags)
+    return _framed(*_SERVICE_ASK_FRAMES[lang], f"service_acts_{lang}")
 
 
 def asks_or_wants(text: str, lang: str) -> bool:

@@ -344,16 +344,9 @@ class EncoderCRFModel:
         from mining.artifacts import encoder_skeleton
 
         encoder, tokenizer = encoder_skeleton(path, spec.get("frozen_layers", 0))
-        net = EncoderCRF(
-            encoder,
-            len(spec["tags"]),
-            spec["shape_dim"],
-            spec["dropout"],
-            spec.get("position_dim", 0),
-            spec.get("char_lstm", 0),
-            spec.get("char_buckets", 2**16),
-            spec.get("char_dim", 64),
-        )
+        # Keys an older artifact lacks take EncoderCRF's defaults (no such layer).
+        optional = {k: spec[k] for k in ("position_dim", "char_lstm", "char_buckets", "char_dim") if k in spec}
+        net = EncoderCRF(encoder, len(spec["tags"]), spec["shape_dim"], spec["dropout"], **optional)
         load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["tags"], spec["lang"], spec["max_tokens"], spec["max_pieces"])
 
