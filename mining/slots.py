@@ -80,7 +80,11 @@ _Cand = tuple[int, int, int, str]  # priority (lower wins), start, end, type
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # An amount's digits: 1,299.00 and 1.299,00 (thousands grouped either way, cents after the other
 # mark), 29.99 and 29,99 (a decimal comma is followed by at most two digits, a thousands comma by three).
-_NUM = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?![\d])"
+# An ungrouped run longer than 12 digits is no sum a customer writes (a phone, an id, noise): no amount.
+_NUM = (
+    r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d{1,12}(?:[.,]\d{1,2})?)"
+    r"(?![\d])"
+)
 
 
 def _osa(a: str, b: str) -> int:
@@ -106,6 +110,8 @@ def _near(word: str, cue: str) -> bool:
 # Letters glued in front ("order370795561790") leave the digits; 1-4 letters may lead ("A1234").
 _ID = re.compile(r"(?<![A-Za-z0-9#])#?(?:[A-Za-z]{1,4}-?)?\d[A-Za-z0-9-]*(?<!-)|(?<=[A-Za-z])\d{4,}[A-Za-z0-9-]*(?<!-)")
 _WORDS = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]+|[#:]")
+# Longer digit runs are no shop's order or invoice number (those run to about 20 digits); pasted noise.
+_MAX_ID_DIGITS = 32
 # Words that may stand between a cue and its number: "order number 123", "order no. 123", "my order is 123".
 _ID_FILLERS = frozenset({"number", "no", "num", "nr", "id", "is", "ref", "reference", "code", "with", "#", ":"})
 _NOT_AN_ID = re.compile(r"^(?:(?:19|20)\d\d|\d{4}-\d{1,2}-\d{1,2})$")
@@ -158,7 +164,7 @@ def _ids(text: str) -> list[_Cand]:
     out: list[_Cand] = []
     for m in _ID.finditer(text):
         value = m.group()
-        if sum(ch.isdigit() for ch in value) < 4 or _NOT_AN_ID.match(value.lstrip("#")):
+        if not 4 <= sum(ch.isdigit() for ch in value) <= _MAX_ID_DIGITS or _NOT_AN_ID.match(value.lstrip("#")):
             continue
         if any(s < m.end() and m.start() < e for s, e, _ in cards):  # a card number is never an id
             continue

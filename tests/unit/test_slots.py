@@ -410,3 +410,13 @@ def test_a_message_in_traditional_characters_gets_the_same_slots_at_its_own_offs
     assert got == [(s.type, s.start, s.end) for s in extract_slots(simplified, "zh")]
     assert [s.text for s in extract_slots(traditional, "zh")] == ["12345678", "臺北市"]  # as sent
     assert mask_personal("我叫張偉，地址是北京市朝陽區建國路88號") == "我叫<NAME>，地址是<ADDRESS>"
+
+
+def test_runs_of_digits_too_long_for_a_sum_or_an_id_are_neither() -> None:
+    # Hundreds of pasted digits: no 400-digit amount, no 300-digit order number, in either language.
+    assert _found("refund $" + "9" * 400, "en") == []
+    assert _found("order #" + "1" * 300, "en") == []
+    assert _found("订单号" + "1" * 60 + "，退我" + "5" * 20 + "元", "zh") == []
+    # The longest that still are: a 12-digit sum, a 32-digit order number.
+    assert _found("refund $" + "9" * 12, "en") == [("amount", "9" * 12)]
+    assert _found("order #" + "1" * 32, "en") == [("order_id", "#" + "1" * 32)]
