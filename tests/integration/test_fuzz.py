@@ -25,6 +25,7 @@ from gateway.schemas import (
     MineResponse,
     NerResponse,
     RecommendResponse,
+    ReplyResponse,
     SentimentResponse,
     Trends,
 )
@@ -39,6 +40,7 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "/aspects": AspectsResponse,
     "/keywords": KeywordsResponse,
     "/mine": MineResponse,
+    "/reply": ReplyResponse,
     "/events": EventsResponse,
     "/recommend": RecommendResponse,
     "/forecast": ForecastResponse,
@@ -49,6 +51,7 @@ FIELDS = [
     "texts", "text", "top_k", "user_id", "event_type", "request_id", "n", "events", "key", "type", "item_id",
     "ts", "requests", "recent", "allow", "deny", "explain", "item_ids", "series", "units", "horizon",
     "covariates", "future_covariates", "lead_time", "service_level", "on_hand", "route", "body", "order_id", "status",
+    "history", "k",
 ]  # fmt: skip
 
 odd_text = st.text(
