@@ -283,15 +283,24 @@ _EN_ADDRESS = re.compile(
 _H = r"[\u4e00-\u9fff]"
 _HX = r"[\u4e00-\u9fff\dA-Za-z]"
 # Parts of a Chinese address in their order, each optional: province, city, district, town, road,
-# number, building, building number, unit, room.
+# number, building, building number, unit, room. A room is often written as bare digits after the
+# building number or unit ("5号楼1203", "B座2201"): those digits are the room too.
 _ZH_ADDRESS_BODY = re.compile(
     rf"(?P<province>{_H}{{1,7}}?(?:省|自治区))?(?P<city>{_H}{{1,7}}?(?:市|自治州|州|盟|地区))?"
     rf"(?P<district>{_H}{{1,7}}?(?:区|县|旗))?(?P<town>{_H}{{1,7}}?(?:镇|乡|街道))?"
-    rf"(?P<road>{_HX}{{1,10}}?(?:大道|路|街|巷|弄|胡同|村))?(?P<lane>\d{{1,5}}弄)?(?P<number>[\dA-Za-z-]{{1,6}}号(?!楼)院?)?"
-    rf"(?P<building>{_HX}{{1,10}}?(?:小区|大厦|花园|公寓|广场|苑))?"
-    r"(?P<block>[\dA-Za-z-]{1,4}(?:号楼|栋|幢|座))?(?P<unit>\d{1,3}单元)?(?P<room>[\dA-Za-z-]{1,5}(?:室|房|号))?"
+    rf"(?P<road>{_HX}{{1,10}}(?:大道|路|街|巷|弄|胡同|村))?(?P<lane>\d{{1,5}}弄)?(?P<number>[\dA-Za-z-]{{1,6}}号(?!楼)院?)?"
+    rf"(?P<building>{_HX}{{1,10}}?(?:小区|大厦|花园|公寓|广场|苑|城|中心|家园|新村))?"
+    r"(?P<block>[\dA-Za-z-]{1,4}(?:号楼|栋|幢|座))?(?P<unit>\d{1,3}单元)?"
+    r"(?P<room>[\dA-Za-z-]{1,5}(?:室|房|号)|(?<=[楼栋幢座元])\d{2,5}(?![\d号]))?"
 )
 _ZH_STREET_PARTS = ("road", "lane", "number", "building", "block", "unit", "room")
+# What may follow a matched address and is still its section, building, floor and room: numbered
+# parts ("四段27号", "3楼"), an area word before them ("科技园中心区1栋2单元1501号").
+_ZH_ADDRESS_TAIL = re.compile(
+    rf"(?:{_H}{{0,6}}?(?:区|园|中心|城))?"
+    r"(?:(?:[\dA-Za-z-]{1,6}|[一二三四五六七八九十]{1,3})(?:号楼|栋|幢|座|单元|室|层|楼|号|房|段|期)"
+    r"|(?<=[楼栋幢座元层])\d{2,5}(?![\d号]))+"
+)
 # Where a Chinese address starts: after one of these cues, or at a place name.
 # Cues chain ("地址改成", "地址是寄到"): the address starts after the last of them. "我在:" is a
 # Weibo post's location tag.
@@ -316,7 +325,8 @@ def _addresses(text: str, zh: bool) -> list[_Cand]:
             # A street part is needed; from a bare place name, also a second part ("北京市" + "人民路"),
             # as a place name inside a word ("景山西街") is no start.
             if m and parts & set(_ZH_STREET_PARTS) and (s in after_cue or len(parts) >= 2):
-                out.append((2, s, m.end(), "address"))
+                tail = _ZH_ADDRESS_TAIL.match(text, m.end())
+                out.append((2, s, tail.end() if tail else m.end(), "address"))
     return out
 
 

@@ -204,6 +204,13 @@ def test_names_after_weaker_cues_and_longer_surnames(text: str, lang: str, name:
         ("帮我把地址改成杭州市西湖区文三路478号", "杭州市西湖区文三路478号"),  # chained cues
         ("信号太差了！ 建设路", "建设路"),  # a post's location tag
         ("欠费停机了 我在:北赤路", "北赤路"),
+        # a room in bare digits, a building word, a second area word, a section, a road with 村 inside
+        ("住址：北京市朝阳区建国路88号SOHO现代城5号楼1203，谢谢", "北京市朝阳区建国路88号SOHO现代城5号楼1203"),
+        ("寄到广州天河区体育西路191号中石化大厦B座2201", "广州天河区体育西路191号中石化大厦B座2201"),
+        ("收货地址：深圳市南山区科技园中心区1栋2单元1501号", "深圳市南山区科技园中心区1栋2单元1501号"),
+        ("我的地址是成都市武侯区人民南路四段27号", "成都市武侯区人民南路四段27号"),
+        ("地址是北京市海淀区中关村大街1号，订单123456还没到", "北京市海淀区中关村大街1号"),
+        ("送到杭州市西湖区文三路478号3楼，谢谢", "杭州市西湖区文三路478号3楼"),
     ],
 )
 def test_chinese_addresses_whole(text: str, address: str) -> None:
