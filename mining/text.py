@@ -321,7 +321,7 @@ _PHONE = re.compile(
 # optional "number", "is", "是", ":" between. Masked whatever their checksum or grouping, since a
 # mistyped card number is still a card number and "phone 5551234567" is still a phone number.
 # The number must follow the cue at once, so "call about order 12345678" keeps its order number.
-_CUE_TAIL = r"\s*(?:number|no\.?|num|#|号码?|is|是|为|[:：])?\s*(?:is|是|为|[:：])?\s*"
+_CUE_TAIL = r"(?:\s*(?:number|no\.?|num|#|号码?|is|是|为|[:：])){0,3}\s*"  # "号码是：", "number is:"
 _CUED_NUMBERS = (
     # Cards and bank accounts: 12-19 digits in groups.
     (
@@ -351,6 +351,17 @@ _CUED_NUMBERS = (
             + _CUE_TAIL
             + r"(?P<number>(?<![\d+])\+?\d(?:[ .-]?\d){5,14})(?!\d)",
             re.IGNORECASE,
+        ),
+        "<PHONE>",
+    ),
+    # A WeChat ID: 6-20 letters, digits, "_" or "-" from a letter on, with a digit, "_" or "-" in it
+    # ("wxid_abc123", "zhang_san88"), so "wechat support" stays.
+    (
+        re.compile(
+            r"(?:微信号?|\b(?:wechat|weixin|vx|wx)(?:\s*id)?\b)"
+            + _CUE_TAIL
+            + r"(?P<number>(?<![-\w])[A-Za-z](?=[A-Za-z]*[\d_-])[-\w]{5,19})(?![-\w])",
+            re.IGNORECASE | re.ASCII,
         ),
         "<PHONE>",
     ),

@@ -371,6 +371,11 @@ def test_guard_analysis_masks_every_string_and_keeps_the_rest() -> None:
         ("我的卡號6222021234567890123", "我的卡號<CARD>"),  # Traditional cue words
         ("帳號 6222021234567890", "帳號 <CARD>"),
         ("電話 5551234567", "電話 <PHONE>"),
+        ("我的QQ号码是：12345678", "我的QQ号码是：<PHONE>"),  # three words between cue and number
+        ("my phone number is: 5551234567", "my phone number is: <PHONE>"),
+        ("加我微信号：wxid_k2j3h4，谢谢", "加我微信号：<PHONE>，谢谢"),  # a WeChat ID
+        ("微信zhangsan1990联系", "微信<PHONE>联系"),
+        ("wechat id: zhang_san88 please", "wechat id: <PHONE> please"),
     ],
 )
 def test_a_number_the_text_names_is_masked_whatever_its_form(raw: str, masked: str) -> None:
@@ -392,6 +397,8 @@ def test_a_number_the_text_names_is_masked_whatever_its_form(raw: str, masked: s
         "iphone 123456789",
         "QQ 12345",  # too short for a number
         "手机6s",
+        "wechat support was slow",  # no digit, "_" or "-": a word, not an ID
+        "微信支付失败了",
     ],
 )
 def test_numbers_not_named_or_of_no_such_length_stay(raw: str) -> None:
