@@ -427,3 +427,19 @@ def test_runs_of_digits_too_long_for_a_sum_or_an_id_are_neither() -> None:
     # The longest that still are: a 12-digit sum, a 32-digit order number.
     assert _found("refund $" + "9" * 12, "en") == [("amount", "9" * 12)]
     assert _found("order #" + "1" * 32, "en") == [("order_id", "#" + "1" * 32)]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "Ship to 1600 Amphitheatre Parkway, Mountain View, CA 94043 asap",
+            "1600 Amphitheatre Parkway, Mountain View, CA 94043",
+        ),
+        ("my address is 221B Baker Street, London NW1 6XE", "221B Baker Street, London NW1 6XE"),
+        ("deliver to 350 Fifth Avenue, New York, NY 10118-0110.", "350 Fifth Avenue, New York, NY 10118-0110"),
+        ("send it to 12 Baker Street, please", "12 Baker Street"),  # no postcode: the street alone
+    ],
+)
+def test_english_address_takes_its_town_with_a_state_and_zip_or_a_postcode(text: str, address: str) -> None:
+    assert text[slice(*_bounds(extract_slots(text, "en"), "address"))] == address
