@@ -373,7 +373,7 @@ _CAP = r"(?:[A-Z]'[A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)?)(?![A-Z
 _NAME_TITLED = re.compile(rf"(?<![A-Za-z]){_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
 # A strong cue takes one capitalised word; the weak "from" two, as "from Anna Freeman" (typos tolerated).
 _NAME_STRONG = re.compile(
-    rf"(?i:\bmy name is|\bname is|\bunder the name(?: of)?|\bname\s*:|\bcall me|\bthis is|\bi am|\bi'm)\s+(?P<n>{_CAP}(?:\s+{_CAP})?)"
+    rf"(?i:\bmy name is|\bname is|\bname's|\bname’s|\bunder the name(?: of)?|\bname\s*:|\bcall me|\bthis is|\bi am|\bi'm)\s+(?P<n>{_CAP}(?:\s+{_CAP})?)"
 )
 _NAME_WEAK = re.compile(rf"(?<![A-Za-z])(?P<cue>[A-Za-z]+?)\s*(?P<n>{_CAP}\s+{_CAP})")
 _WEAK_CUES = ("from",)

@@ -158,6 +158,8 @@ def test_english_places() -> None:
         ("i need the bills from Anna Freeman", "en", "Anna Freeman"),
         ("download my invoice from Mr. Smith could you help", "en", "Mr. Smith"),
         ("my name is Maria Lopez", "en", "Maria Lopez"),
+        ("my name's Tom Hanks", "en", "Tom Hanks"),
+        ("My name’s Anna Lee, order 12345", "en", "Anna Lee"),
         ("我叫张伟，想查订单", "zh", "张伟"),
         ("收件人：王小明", "zh", "王小明"),
         ("李女士您好", "zh", "李女士"),
