@@ -57,6 +57,8 @@ HOSTILE = [
     "mail:jo@example.com,thanks",
     "邮箱li.wei@example.com谢谢",
     "card 4111 1111 1111 1111 2 pcs",
+    "refund to IBAN DE89 3704 0044 0532 0130 00 please",
+    "退款请打到GB82WEST12345698765432谢谢",
 ]
 ORDER = "order 123456789012345 shipped"  # Luhn-invalid: an order number, kept
 
@@ -64,12 +66,14 @@ _RUN = re.compile(r"\d+(?:[ .\-\u200b]+\d+)*")
 _MOBILE = re.compile(r"(?<!\d)(?:86)?1[3-9]\d{9}(?!\d)")
 _ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.\w")
+_IBAN_SHAPE = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}")
 
 
 def personal_numbers(text: str) -> list[str]:
     """What in ``text`` looks personal: Luhn-valid runs of 13-19 digits (separators removed, any
     Unicode digits; a run of whole digit groups, so "4111 1111 1111 1111 2" holds one),
-    11-digit mobile numbers (with or without 86), 18-character resident IDs, e-mail addresses."""
+    11-digit mobile numbers (with or without 86), 18-character resident IDs, e-mail addresses, and
+    any 8 characters of an IBAN in the batch (a part of an account number is still a leak)."""
     found = []
     for m in _RUN.finditer(text):
         groups = ["".join(str(int(ch)) for ch in g) for g in re.findall(r"\d+", m.group())]
@@ -82,6 +86,14 @@ def personal_numbers(text: str) -> list[str]:
                     found.append(digits)
     joined = _RUN.sub(lambda m: "".join(str(int(ch)) for ch in m.group() if ch.isdigit()), text)
     found += _MOBILE.findall(joined) + _ID.findall(joined) + _ADDRESS.findall(text)
+    compact = re.sub(r"\s", "", text)
+    found += [
+        part
+        for m in _IBAN_SHAPE.finditer(" ".join(HOSTILE))
+        for iban in [m.group().replace(" ", "")]
+        for part in (iban[k : k + 8] for k in range(0, len(iban) - 7, 4))
+        if part in compact
+    ]
     return found
 
 
