@@ -170,7 +170,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"(?:(?<=尺码)|(?<=尺寸)|(?<=size)|(?<=Size)|(?<=SIZE)|(?<=穿)|(?<=买了)|(?<=买的)|(?<=选的)|(?<=拍的))\s*[:：]?\s*"
             r"(?P<size>[2-6]?X{0,3}[SML]|X{1,3}L|\d{2,3})(?![A-Za-z])(?:\s*(?:码|号))?"
-            r"|(?P<size2>[2-6]?X{0,3}[SML]|X{1,3}L|\d{2,3})\s*(?:码|号)(?!码)"
+            # not the tail of a longer number ("1501号") or a house number ("建国路88号", "5栋302号")
+            r"|(?<![\dA-Za-z.])(?<![路街道巷弄村栋楼座元室])(?P<size2>[2-6]?X{0,3}[SML]|X{1,3}L|\d{2,3})\s*(?:码|号)(?!码)"
         ),
     ),
     (

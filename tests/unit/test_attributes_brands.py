@@ -51,6 +51,10 @@ from mining.settings import BUILTIN_BRANDS
         ("at most €1,200; a $1.5k laptop", [("PRICE", "at most €1,200", 1200, "EUR"), ("PRICE", "$1.5k", 1500, "USD")]),
         ("I paid 50 bucks, not 2000 rmb", [("PRICE", "50 bucks", 50, "USD"), ("PRICE", "2000 rmb", 2000, "CNY")]),
         ("两天就坏了，第3块", []),
+        ("这双鞋42号偏小", [("SIZE", "42号", None, None)]),
+        # house and room numbers are no sizes: not "501号" of "1501号", not "88号" after a road
+        ("地址是深圳市南山区1栋2单元1501号", []),
+        ("北京市朝阳区建国路88号", []),
     ],
 )
 def test_attributes(text: str, expected: list[tuple[str, str, float | None, str | None]]) -> None:
