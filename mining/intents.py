@@ -106,17 +106,26 @@ def _service_ask(lang: str) -> re.Pattern[str]:
     return _framed(*_SERVICE_ASK_FRAMES[lang], f"service_acts_{lang}")
 
 
+# Asking the shop to get in touch ("联系我微信...", "加我QQ", "please call me back"): a request, though
+# no wanting word leads it. No sentence of the aspect sets says it (0 of 16,182 gold aspects).
+_CONTACT_ME = {
+    "zh": re.compile(r"(?:联系|加|回复|回电话?给|打电话给|私信|通知)我"),
+    "en": re.compile(r"\b(?:contact|call|text|e-?mail|reach|message|dm)\s+me\b", _I),
+}
+
+
 def asks_or_wants(text: str, lang: str) -> bool:
     """Whether ``text`` (one sentence) asks something or says what the customer wants: the cues of
     the ``request`` and ``question`` intents, a request to the shop to act (a refund, a
-    cancellation, a person), a clause in question form (a rhetorical one does not count), or a
-    Chinese sentence ending in 吗 / 么 / 呢 without its question mark. What such a sentence names is
-    asked about or wanted, not judged (the aspects model reads it so)."""
+    cancellation, a person) or to get in touch (联系我, call me), a clause in question form (a
+    rhetorical one does not count), or a Chinese sentence ending in 吗 / 么 / 呢 without its
+    question mark. What such a sentence names is asked about or wanted, not judged (the aspects
+    model reads it so)."""
     lang = "zh" if lang == "zh" else "en"
     text = as_simplified(text)
     if cue_pattern("want", lang).search(text) or cue_pattern("ask", lang).search(text):
         return True
-    if _service_ask(lang).search(text):
+    if _service_ask(lang).search(text) or _CONTACT_ME[lang].search(text):
         return True
     if cue_pattern("rhetorical", lang).search(text):
         return False

@@ -613,6 +613,10 @@ def test_an_aspect_a_customer_asks_the_shop_about_or_complains_of_is_worded(monk
         ("can you send an invoice for the laptop", "en", "neutral"),
         ("I complained about the battery", "en", None),  # English "complain" judges nothing reliably
         ("the return was easy", "en", None),
+        ("物流单号发给我，联系我微信", "zh", "neutral"),  # asking to be contacted
+        ("物流联系了我", "zh", None),  # said it did: a statement
+        ("please call me about the laptop", "en", "neutral"),
+        ("they contacted me about the laptop", "en", None),
     ],
 )
 def test_the_wording_decides_an_unjudged_aspect(text: str, lang: str, expected: str | None) -> None:
