@@ -116,20 +116,25 @@ _CONTACT_ME = {
 
 def asks_or_wants(text: str, lang: str) -> bool:
     """Whether ``text`` (one sentence) asks something or says what the customer wants: the cues of
-    the ``request`` and ``question`` intents, a request to the shop to act (a refund, a
-    cancellation, a person) or to get in touch (联系我, call me), a clause in question form (a
-    rhetorical one does not count), or a Chinese sentence ending in 吗 / 么 / 呢 without its
-    question mark. What such a sentence names is asked about or wanted, not judged (the aspects
-    model reads it so)."""
+    the ``request`` and ``question`` intents, a clause in question form (a rhetorical one does not
+    count), or a Chinese sentence ending in 吗 / 么 / 呢 without its question mark. What such a
+    sentence names is asked about or wanted, not judged (the aspects model reads it so)."""
     lang = "zh" if lang == "zh" else "en"
     text = as_simplified(text)
     if cue_pattern("want", lang).search(text) or cue_pattern("ask", lang).search(text):
         return True
-    if _service_ask(lang).search(text) or _CONTACT_ME[lang].search(text):
-        return True
     if cue_pattern("rhetorical", lang).search(text):
         return False
     return bool(_ASKING_CLAUSE[lang].search(text) or (lang == "zh" and _UNMARKED_QUESTION.search(text)))
+
+
+def asks_the_shop(clause: str, lang: str) -> bool:
+    """Whether ``clause`` asks the shop to act (我要求退款, 帮我取消订单, please cancel my order) or to get
+    in touch (联系我微信..., please call me). A clause, not its sentence: in 屏幕碎了，我要退货 the
+    screen is judged and the return asked for."""
+    lang = "zh" if lang == "zh" else "en"
+    clause = as_simplified(clause)
+    return bool(_service_ask(lang).search(clause) or _CONTACT_ME[lang].search(clause))
 
 
 def sentence_of(text: str, start: int, end: int) -> str:
@@ -139,11 +144,18 @@ def sentence_of(text: str, start: int, end: int) -> str:
     return text[begin:finish]
 
 
+def clause_of(text: str, start: int, end: int) -> str:
+    """The clause around ``text[start:end]``: between the nearest commas or sentence ends."""
+    begin, finish = span_between(_CLAUSE, text, start, end, keep_end=False)
+    return text[begin:finish]
+
+
 def asked_about(text: str, start: int, end: int, lang: str) -> bool:
     """Whether what ``text[start:end]`` names is asked about or wanted rather than judged: its
-    sentence asks or wants (:func:`asks_or_wants`). Read only where no opinion word judges it:
-    the polarity classifiers learnt from reviews, where every aspect carries a judgement."""
-    return asks_or_wants(sentence_of(text, start, end), lang)
+    sentence asks or wants (:func:`asks_or_wants`) or its clause asks the shop (:func:`asks_the_shop`).
+    Read only where no opinion word judges it: the polarity classifiers learnt from reviews, where
+    every aspect carries a judgement."""
+    return asks_or_wants(sentence_of(text, start, end), lang) or asks_the_shop(clause_of(text, start, end), lang)
 
 
 # 投诉 / 举报 (not 不投诉, 没举报): what the clause names is complained about.
@@ -161,8 +173,7 @@ def complained_about(text: str, start: int, end: int, lang: str) -> bool:
     positive."""
     if lang != "zh":
         return False
-    begin, finish = span_between(_CLAUSE, text, start, end, keep_end=False)
-    return bool(_COMPLAINT_ZH.search(as_simplified(text[begin:finish])))
+    return bool(_COMPLAINT_ZH.search(as_simplified(clause_of(text, start, end))))
 
 
 def unjudged_polarity(text: str, start: int, end: int, lang: str) -> str | None:

@@ -613,8 +613,12 @@ def test_an_aspect_a_customer_asks_the_shop_about_or_complains_of_is_worded(monk
         ("can you send an invoice for the laptop", "en", "neutral"),
         ("I complained about the battery", "en", None),  # English "complain" judges nothing reliably
         ("the return was easy", "en", None),
-        ("物流单号发给我，联系我微信", "zh", "neutral"),  # asking to be contacted
+        ("联系我微信，物流单号也发给我", "zh", None),  # asking to be contacted, in another clause
+        ("物流太慢，联系我微信abc_123", "zh", None),
+        ("物流单号和联系方式发我，联系我微信", "zh", None),
+        ("物流的事联系我微信", "zh", "neutral"),  # in the clause asking to be contacted
         ("物流联系了我", "zh", None),  # said it did: a statement
+        ("物流丢件了，我要求赔偿", "zh", None),  # the complaint's clause, not the request's
         ("please call me about the laptop", "en", "neutral"),
         ("they contacted me about the laptop", "en", None),
     ],
