@@ -101,9 +101,24 @@ _SERVICE_ASK_FRAMES: dict[str, tuple[str, int]] = {
 }
 
 
+# A clause that is the act alone, an order with no wanting word (转人工, 退款吧, refund please).
+_BARE_ACT_FRAMES: dict[str, tuple[str, int]] = {
+    "zh": (r"^\s*(?:请|麻烦|帮我|给我)?\s*{cues}\s*(?:订单|一下)?\s*(?:吧|啊|呀|谢谢)?\s*$", 0),
+    "en": (
+        r"^\s*(?:please\s+)?{cues}(?:\s+(?:my\s+|the\s+|this\s+)?(?:order|item|it|this|one))?(?:\s+please)?\s*$",
+        _I,
+    ),
+}
+
+
 @functools.cache
 def _service_ask(lang: str) -> re.Pattern[str]:
     return _framed(*_SERVICE_ASK_FRAMES[lang], f"service_acts_{lang}")
+
+
+@functools.cache
+def _bare_act(lang: str) -> re.Pattern[str]:
+    return _framed(*_BARE_ACT_FRAMES[lang], f"service_acts_{lang}")
 
 
 # Asking the shop to get in touch ("联系我微信...", "加我QQ", "please call me back"): a request, though
@@ -129,12 +144,12 @@ def asks_or_wants(text: str, lang: str) -> bool:
 
 
 def asks_the_shop(clause: str, lang: str) -> bool:
-    """Whether ``clause`` asks the shop to act (我要求退款, 帮我取消订单, please cancel my order) or to get
-    in touch (联系我微信..., please call me). A clause, not its sentence: in 屏幕碎了，我要退货 the
+    """Whether ``clause`` asks the shop to act (我要求退款, 帮我取消订单, please cancel my order; the act
+    alone: 转人工, refund please) or to get in touch (联系我微信..., please call me). A clause, not its sentence: in 屏幕碎了，我要退货 the
     screen is judged and the return asked for."""
     lang = "zh" if lang == "zh" else "en"
     clause = as_simplified(clause)
-    return bool(_service_ask(lang).search(clause) or _CONTACT_ME[lang].search(clause))
+    return bool(_service_ask(lang).search(clause) or _bare_act(lang).search(clause) or _CONTACT_ME[lang].search(clause))
 
 
 def sentence_of(text: str, start: int, end: int) -> str:

@@ -619,6 +619,8 @@ def test_an_aspect_a_customer_asks_the_shop_about_or_complains_of_is_worded(monk
         ("物流的事联系我微信", "zh", "neutral"),  # in the clause asking to be contacted
         ("物流联系了我", "zh", None),  # said it did: a statement
         ("物流丢件了，我要求赔偿", "zh", None),  # the complaint's clause, not the request's
+        ("物流太慢，退款吧", "zh", "neutral"),  # the act alone is an order
+        ("return please, it broke", "en", "neutral"),
         ("please call me about the laptop", "en", "neutral"),
         ("they contacted me about the laptop", "en", None),
     ],
