@@ -22,6 +22,7 @@ from mining.handoff import (
     conversation_text,
     decide_handoff,
     negative_cut,
+    reply_intent,
     top_intent,
 )
 from mining.replies import (
@@ -166,8 +167,11 @@ class ReplyEndpoint(MineEndpoint):
         # validation turns the first reply answered the right intent 0.895 of the time against 0.865
         # with every reply ranked alike where the model abstained (docs/training.md#reply-retrieval).
         guess = top_intent(intent)
+        # "where is it?" from a user with a purchase asks about that order (mining.handoff.reply_intent).
+        has_order = context is not None and context.last_order is not None
         (ranked, ranker), mood = await asyncio.gather(
-            self._ranked(clean(text), lang, guess, k), self._dissatisfaction([*history, text], lang)
+            self._ranked(clean(text), lang, reply_intent(intent, text, lang, has_order), k),
+            self._dissatisfaction([*history, text], lang),
         )
         signals = HandoffSignals(
             # Hand-over asks whether the message is understood at all, so the guess counts there too.

@@ -406,6 +406,45 @@ def test_the_last_orders_number_and_state_fill_where_is_it_unless_the_text_names
     ]
 
 
+def test_where_is_it_from_a_user_with_a_purchase_gets_that_orders_reply_though_the_model_abstained(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = tmp_path / "kb.csv"
+    kb.write_text(
+        "intent,lang,text,request\n"
+        "order_status,en,Order {{Order Number}} ({{Product}}) is {{Delivery State}}.,where is my order\n"
+        "other,en,Could you tell me a little more about what you need?,i need help with something\n"
+        "order_status,zh,订单{{Order Number}}（{{Product}}）：{{Delivery State}}。,我的快递到哪了\n"
+        "other,zh,请问有什么可以帮您？,我有个问题\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=kb))
+    monkeypatch.setattr(RUNNERS, "runners", runners)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        events = [
+            {**_event("p1", "purchase", user="u7", item_id="50"), "order_id": "SO-2231"},
+            {**_event("s1", "order", user="u7"), "order_id": "SO-2231", "status": "shipped"},
+        ]
+        assert c.post("/events", json={"events": events}).json()["stored"] == 2
+        # The fake intent model knows none of these words: it abstains, its best guess "other".
+        asked = {
+            (user, text): c.post("/reply", json={"text": text, "user_id": user, "k": 1}).json()
+            for user in ("u7", "u8")
+            for text in ("still nothing, it hasn't arrived", "什么时候能到啊")
+        }
+    title = asked[("u7", "什么时候能到啊")]["context"]["last_item"]["title"] or "50"
+    assert (
+        asked[("u7", "still nothing, it hasn't arrived")]["replies"][0]["text"]
+        == f"Order SO-2231 ({title}) is shipped."
+    )
+    assert asked[("u7", "什么时候能到啊")]["replies"][0]["text"] == f"订单SO-2231（{title}）：shipped。"
+    # The intent shown stays the model's: no label, with its reason.
+    assert asked[("u7", "什么时候能到啊")]["intent"]["label"] is None
+    # A user with no purchase gets the replies of the model's guess.
+    assert asked[("u8", "still nothing, it hasn't arrived")]["replies"][0]["intent"] == "other"
+    assert asked[("u8", "什么时候能到啊")]["replies"][0]["text"] == "请问有什么可以帮您？"
+
+
 def test_repeated_refund_requests_raise_hand_over_and_show_in_profile_and_trends(client: TestClient) -> None:
     answers = [
         client.post("/reply", json={"text": f"where is my refund for order 5550{i}?", "user_id": "u2"}).json()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mining import handoff
-from mining.contracts import DissatisfactionScore, TextItem
+from mining.contracts import DissatisfactionScore, LabelResult, TextItem
 from mining.handoff import (
     Handoff,
     HandoffSignals,
@@ -21,6 +21,7 @@ from mining.handoff import (
     decide_handoff,
     handoff_score,
     negative_cut,
+    reply_intent,
     score_conversations,
 )
 from mining.wordlists import word_list
@@ -296,3 +297,35 @@ def test_dialogue_signals_read_the_customer_turns_only() -> None:
     assert dialogue_signals(Dialogue("2", helpdesk_only, 0.0, 0.0, 0.0), [0.8, 0.2]).asks_human is False
     with pytest.raises(ValueError):
         dialogue_signals(Dialogue("3", turns, 0.0, 0.0, 0.0), [0.5])
+
+
+def _abstained(best: str) -> LabelResult:
+    return LabelResult(
+        lang="en", label=None, score=0.4, probabilities={best: 0.4, "order_status": 0.1}, model="intent:t", reason="x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("where is it??", "en"),
+        ("still nothing, it hasn't arrived", "en"),
+        ("when will my parcel arrive", "en"),
+        ("到哪了", "zh"),
+        ("什么时候能到啊", "zh"),
+        ("怎麼還沒到", "zh"),  # Traditional
+    ],
+)
+def test_where_is_it_from_a_user_with_a_purchase_asks_about_the_order(text: str, lang: str) -> None:
+    assert reply_intent(_abstained("other"), text, lang, has_order=True) == "order_status"
+    # without a purchase in the events, the model's best guess
+    assert reply_intent(_abstained("other"), text, lang, has_order=False) == "other"
+
+
+def test_the_model_decides_where_it_answered_or_the_text_asks_no_where() -> None:
+    answered = LabelResult(
+        lang="en", label="refund_status", score=0.9, probabilities={"refund_status": 0.9}, model="intent:t", reason=None
+    )
+    assert reply_intent(answered, "where is my refund", "en", has_order=True) == "refund_status"
+    assert reply_intent(_abstained("payment"), "I was charged twice", "en", has_order=True) == "payment"
+    assert reply_intent(_abstained("complaint"), "the screen is where it broke", "en", has_order=True) == "complaint"
