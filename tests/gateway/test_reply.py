@@ -4,6 +4,7 @@ so each answer is known. What the models and the built-in knowledge base do is m
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -366,22 +367,45 @@ def test_a_purchase_event_fills_the_product_of_where_is_it(client: TestClient) -
     assert body["event"]["status"] == "stored"
 
 
-def test_the_last_orders_number_and_state_fill_where_is_it_unless_the_text_names_another_order(
-    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+ORDER_REPLIES = (
+    "intent,lang,text,request\n"
+    "order_status,en,Order {{Order Number}} ({{Product}}) is {{Delivery State}}.,where is my order\n"
+    "order_status,zh,订单{{Order Number}}（{{Product}}）：{{Delivery State}}。,我的快递到哪了\n"
+)
+
+
+@contextlib.contextmanager
+def _serving_replies(
+    kb_csv: str,
+    app: Any,
+    runners: dict[str, FakeRunner],
+    tmp_path: Path,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TestClient]:
+    """A client of the service over the fakes with ``kb_csv`` (a CSV's text) as the knowledge base."""
     kb = tmp_path / "kb.csv"
-    kb.write_text(
-        "intent,lang,text,request\n"
-        "order_status,en,Order {{Order Number}} ({{Product}}) is {{Delivery State}}.,where is my order\n"
-        "order_status,zh,订单{{Order Number}}（{{Product}}）：{{Delivery State}}。,我的快递到哪了\n",
-        encoding="utf-8",
-    )
+    kb.write_text(kb_csv, encoding="utf-8")
     monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=kb))
     monkeypatch.setattr(RUNNERS, "runners", runners)
     with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _bought(user: str, order_id: str, status: str) -> list[dict[str, Any]]:
+    """A purchase of item 50 as order ``order_id`` and that order's state."""
+    return [
+        {**_event("p1", "purchase", user=user, item_id="50"), "order_id": order_id},
+        {**_event("s1", "order", user=user), "order_id": order_id, "status": status},
+    ]
+
+
+def test_the_last_orders_number_and_state_fill_where_is_it_unless_the_text_names_another_order(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _serving_replies(ORDER_REPLIES, app, runners, tmp_path, store_url, monkeypatch) as c:
         events = [
-            {**_event("p1", "purchase", user="u7", item_id="50"), "order_id": "SO-2231"},
-            {**_event("s1", "order", user="u7"), "order_id": "SO-2231", "status": "已发货"},
+            *_bought("u7", "SO-2231", "已发货"),
             {**_event("s0", "order", user="u7", ts="2026-11-28T08:00:00Z"), "order_id": "SO-2231", "status": "已付款"},
         ]
         r = c.post("/events", json={"events": events})
@@ -409,23 +433,12 @@ def test_the_last_orders_number_and_state_fill_where_is_it_unless_the_text_names
 def test_where_is_it_from_a_user_with_a_purchase_gets_that_orders_reply_though_the_model_abstained(
     app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kb = tmp_path / "kb.csv"
-    kb.write_text(
-        "intent,lang,text,request\n"
-        "order_status,en,Order {{Order Number}} ({{Product}}) is {{Delivery State}}.,where is my order\n"
+    kb = ORDER_REPLIES + (
         "other,en,Could you tell me a little more about what you need?,i need help with something\n"
-        "order_status,zh,订单{{Order Number}}（{{Product}}）：{{Delivery State}}。,我的快递到哪了\n"
-        "other,zh,请问有什么可以帮您？,我有个问题\n",
-        encoding="utf-8",
+        "other,zh,请问有什么可以帮您？,我有个问题\n"
     )
-    monkeypatch.setattr(service, "SETTINGS", store_settings(store_url, grpc_port=0, replies=kb))
-    monkeypatch.setattr(RUNNERS, "runners", runners)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        events = [
-            {**_event("p1", "purchase", user="u7", item_id="50"), "order_id": "SO-2231"},
-            {**_event("s1", "order", user="u7"), "order_id": "SO-2231", "status": "shipped"},
-        ]
-        assert c.post("/events", json={"events": events}).json()["stored"] == 2
+    with _serving_replies(kb, app, runners, tmp_path, store_url, monkeypatch) as c:
+        assert c.post("/events", json={"events": _bought("u7", "SO-2231", "shipped")}).json()["stored"] == 2
         # The fake intent model knows none of these words: it abstains, its best guess "other".
         asked = {
             (user, text): c.post("/reply", json={"text": text, "user_id": user, "k": 1}).json()
