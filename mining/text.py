@@ -306,6 +306,20 @@ def unsupported_language(text: str) -> str | None:
 # position of a long word or digit run, the plain pattern rescanned the run each time, quadratic
 # (a 100,000-digit text took 24 s; 2,000 characters, the API's limit, 10 ms a text).
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]++@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,})")
+# An address spelled out against scrapers: "john dot doe at gmail dot com", "li(at)qq.com". A
+# bracketed "(at)" is one whatever follows; a spelled " at " only with a spelled or bracketed "dot"
+# before the top-level domain, one of the common ones, so "look at it dot by dot" and "I'm at
+# walmart.com" stay.
+_AT_MARKED = r"\s*[(\[{<]\s*at\s*[)\]}>]\s*"
+_DOT_MARKED = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+)"
+_DOT = rf"(?:{_DOT_MARKED}|\.)"
+_TLD = r"(?:com|net|org|edu|gov|io|co|cn|de|uk|fr|jp|ru|info|biz|me)(?![A-Za-z0-9])"
+_EMAIL_SPELLED = re.compile(
+    rf"(?<![\w.%+'’-])[A-Za-z0-9_%+-]+(?:{_DOT}[A-Za-z0-9_%+-]+)*"
+    rf"(?:{_AT_MARKED}[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}{_TLD}"
+    rf"|\s+at\s+[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT_MARKED}{_TLD})",
+    re.IGNORECASE,
+)
 # 17 digits (region, birth date, sequence) and a check character: a digit or X.
 _CN_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?:\d(?!\d)|[Xx])")
 _CN_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?!\d)")
@@ -506,6 +520,7 @@ def _iban_spans(text: str) -> list[Span]:
 # Each step sees the text with the earlier steps' placeholders in it.
 _STEPS = (
     _pattern_spans(_EMAIL, "<EMAIL>"),
+    _pattern_spans(_EMAIL_SPELLED, "<EMAIL>"),
     _iban_spans,
     _cued_spans,
     _pattern_spans(_CN_ID, "<ID>"),

@@ -213,6 +213,35 @@ def test_email_glued(raw: str, gone: str) -> None:
     assert "<EMAIL>" in masked and gone not in masked and "@" not in masked
 
 
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("john dot doe at gmail dot com", "<EMAIL>"),
+        ("write john(at)example.com", "write <EMAIL>"),
+        ("john [at] example [dot] com!", "<EMAIL>!"),
+        ("邮箱 zhangsan at 163 dot com 谢谢", "邮箱 <EMAIL> 谢谢"),
+        ("wang.fang (at) sina (dot) com (dot) cn ok", "<EMAIL> ok"),  # every label of the domain
+        ("john at mail dot example dot co dot uk", "<EMAIL>"),
+    ],
+)
+def test_an_email_address_spelled_out_is_masked(raw: str, masked: str) -> None:
+    assert mask_pii(raw) == masked
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "look at it dot by dot",  # no top-level domain
+        "meet me at the mall dot com",  # words, not labels joined by dots
+        "I'm at amazon dot com checking prices",  # "m" of I'm is no local part
+        "I arrived at home at 5",
+        "I'm at walmart.com",  # a spelled "at" needs a spelled or bracketed "dot"
+    ],
+)
+def test_at_and_dot_in_sentences_stay(raw: str) -> None:
+    assert mask_pii(raw) == raw
+
+
 def test_clean_masks_full_width_and_zero_width_numbers_glued_to_text() -> None:
     assert clean("ref-４１１１１１１１１１１１１１１１-") == "ref-<CARD>-"
     assert clean("卡号4111\u200b1111\u200b1111\u200b1111谢谢") == "卡号<CARD>谢谢"
