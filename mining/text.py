@@ -320,6 +320,16 @@ _EMAIL_SPELLED = re.compile(
     rf"|\s+at\s+[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT_MARKED}{_TLD})",
     re.IGNORECASE,
 )
+# A number read out digit by digit, against filters: "一三八一二三四五六七八", "幺三八 一二三四",
+# "five five five, one two three, four five six seven". Seven digits or more (a landline without
+# its area code, a mobile, a QQ number); 十, 百 and 千 are no digits, so amounts written in words stay.
+_ZH_DIGIT = "[零〇一二三四五六七八九幺两]"
+_EN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_SPELLED_DIGITS = re.compile(
+    rf"{_ZH_DIGIT}(?:[ \t-]?{_ZH_DIGIT}){{6,}}"
+    rf"|(?<![A-Za-z]){_EN_DIGIT}(?:(?:[ \t-]|,\s?){_EN_DIGIT}){{6,}}(?![A-Za-z])",
+    re.IGNORECASE,
+)
 # 17 digits (region, birth date, sequence) and a check character: a digit or X.
 _CN_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?:\d(?!\d)|[Xx])")
 _CN_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?!\d)")
@@ -521,6 +531,7 @@ def _iban_spans(text: str) -> list[Span]:
 _STEPS = (
     _pattern_spans(_EMAIL, "<EMAIL>"),
     _pattern_spans(_EMAIL_SPELLED, "<EMAIL>"),
+    _pattern_spans(_SPELLED_DIGITS, "<PHONE>"),
     _iban_spans,
     _cued_spans,
     _pattern_spans(_CN_ID, "<ID>"),

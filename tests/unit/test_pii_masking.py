@@ -242,6 +242,26 @@ def test_at_and_dot_in_sentences_stay(raw: str) -> None:
     assert mask_pii(raw) == raw
 
 
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("我的手机是一三八一二三四五六七八", "我的手机是<PHONE>"),
+        ("电话：幺三八 一二三四 五六七八", "电话：<PHONE>"),
+        ("call me at five five five, one two three, four five six seven", "call me at <PHONE>"),
+        ("QQ: nine eight seven-six five four three two", "QQ: <PHONE>"),
+    ],
+)
+def test_a_number_read_out_digit_by_digit_is_masked(raw: str, masked: str) -> None:
+    assert mask_pii(raw) == masked
+
+
+@pytest.mark.parametrize(
+    "raw", ["一千二百块", "三五成群，一二三四五", "one two three four five", "Someone two-three times"]
+)
+def test_numbers_in_words_that_are_no_phone_stay(raw: str) -> None:
+    assert mask_pii(raw) == raw
+
+
 def test_clean_masks_full_width_and_zero_width_numbers_glued_to_text() -> None:
     assert clean("ref-４１１１１１１１１１１１１１１１-") == "ref-<CARD>-"
     assert clean("卡号4111\u200b1111\u200b1111\u200b1111谢谢") == "卡号<CARD>谢谢"
