@@ -145,8 +145,8 @@ def asks_or_wants(text: str, lang: str) -> bool:
 
 def asks_the_shop(clause: str, lang: str) -> bool:
     """Whether ``clause`` asks the shop to act (我要求退款, 帮我取消订单, please cancel my order; the act
-    alone: 转人工, refund please) or to get in touch (联系我微信..., please call me). A clause, not its sentence: in 屏幕碎了，我要退货 the
-    screen is judged and the return asked for."""
+    alone: 转人工, refund please) or to get in touch (联系我微信..., please call me). A clause, not
+    its sentence: in 屏幕碎了，我要退货 the screen is judged and the return asked for."""
     lang = "zh" if lang == "zh" else "en"
     clause = as_simplified(clause)
     return bool(_service_ask(lang).search(clause) or _bare_act(lang).search(clause) or _CONTACT_ME[lang].search(clause))
