@@ -574,6 +574,9 @@ def mask_pii(text: str) -> str:
     right after a word that names it is masked whatever its form (:data:`_CUED_NUMBERS`: ``卡号``,
     ``card number``, ``账号``; ``身份证``, ``passport``, ``SSN``; ``电话``, ``QQ``, ``phone``), and a
     grouped number right after an order, invoice or tracking word is kept (:func:`_phone_spans`).
+    Forms written against filters count too: an e-mail address spelled out (``john dot doe at gmail
+    dot com``, :data:`_EMAIL_SPELLED`) and seven or more digits read out one by one
+    (``一三八一二三四五六七八``, ``five five five ...``, :data:`_SPELLED_DIGITS`).
     """
     return _mask(text, None)[0]
 
