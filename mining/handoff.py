@@ -41,6 +41,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mining.contracts import DissatisfactionScore, LabelResult, TextItem
+from mining.intents import cue_pattern
 from mining.text import as_simplified, clean
 from mining.wordlists import word_list
 
@@ -193,26 +194,14 @@ def top_intent(result: LabelResult) -> str | None:
     return max(result.probabilities, key=lambda k: result.probabilities[k])
 
 
-# A message asking where its parcel is without naming it ("where is it??", "still nothing", "到哪了"):
-# with a purchase in the user's events, the order is what it asks about.
-_WHERE_IS_IT = {
-    "zh": re.compile(r"到哪|在哪|到了没|什么时候(?:能)?(?:到|发货|送到)|怎么还没(?:到|发货|收到)|还没(?:到|收到|发货)"),
-    "en": re.compile(
-        r"\bwhere(?:'s|\s+is|\s+are)\s+(?:it|they|my|the|this|that|those)\b"
-        r"|\bwhen\s+(?:will|does|do|is|are)\b[^.?!]{0,40}\b(?:arrive|come|ship|deliver|get\s+here)"
-        r"|\b(?:hasn't|haven't|has\s+not|have\s+not|still\s+not|not\s+yet)\s+(?:arrived|come|shipped|been\s+delivered|received)"
-        r"|\bstill\s+(?:nothing|waiting)\b",
-        re.IGNORECASE,
-    ),
-}
-
-
 def reply_intent(result: LabelResult, text: str, lang: str, has_order: bool) -> str | None:
     """The intent whose replies come first for ``text``: :func:`top_intent`, except where the model
     abstained, the text asks where its parcel is and the user has a purchase in the events
-    (``has_order``): then ``order_status``, so the order and item of the events fill the reply.
+    (``has_order``; the cues of ``data/words/intent_where_is_it_<lang>.txt``): then ``order_status``,
+    so the order and item of the events fill the reply.
     The intent shown and hand-over keep the model's answer."""
-    if result.label is None and has_order and _WHERE_IS_IT["zh" if lang == "zh" else "en"].search(as_simplified(text)):
+    lang = "zh" if lang == "zh" else "en"
+    if result.label is None and has_order and cue_pattern("where_is_it", lang).search(as_simplified(text)):
         return "order_status"
     return top_intent(result)
 

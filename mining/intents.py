@@ -53,6 +53,11 @@ _FRAMES: dict[str, dict[str, tuple[str, int]]] = {
     },
     # A question that is really a complaint ("这是什么质量？", "why the big price jump?").
     "rhetorical": {"zh": ("{cues}", _I), "en": (r"\b(?:{cues})\b", _I)},
+    # Asking the shop to get in touch ("联系我微信...", "please call me back"), no wanting word needed
+    # (no sentence of the aspect sets says it: 0 of 16,182 gold aspects).
+    "contact_me": {"zh": ("{cues}", 0), "en": (r"\b(?:{cues})\b", _I)},
+    # Asking where one's parcel is without naming it ("where is it??", "到哪了").
+    "where_is_it": {"zh": ("{cues}", 0), "en": (r"\b(?:{cues})\b", _I)},
 }
 
 
@@ -121,14 +126,6 @@ def _bare_act(lang: str) -> re.Pattern[str]:
     return _framed(*_BARE_ACT_FRAMES[lang], f"service_acts_{lang}")
 
 
-# Asking the shop to get in touch ("联系我微信...", "加我QQ", "please call me back"): a request, though
-# no wanting word leads it. No sentence of the aspect sets says it (0 of 16,182 gold aspects).
-_CONTACT_ME = {
-    "zh": re.compile(r"(?:联系|加|回复|回电话?给|打电话给|私信|通知)我"),
-    "en": re.compile(r"\b(?:contact|call|text|e-?mail|reach|message|dm)\s+me\b", _I),
-}
-
-
 def asks_or_wants(text: str, lang: str) -> bool:
     """Whether ``text`` (one sentence) asks something or says what the customer wants: the cues of
     the ``request`` and ``question`` intents, a clause in question form (a rhetorical one does not
@@ -149,7 +146,11 @@ def asks_the_shop(clause: str, lang: str) -> bool:
     its sentence: in 屏幕碎了，我要退货 the screen is judged and the return asked for."""
     lang = "zh" if lang == "zh" else "en"
     clause = as_simplified(clause)
-    return bool(_service_ask(lang).search(clause) or _bare_act(lang).search(clause) or _CONTACT_ME[lang].search(clause))
+    return bool(
+        _service_ask(lang).search(clause)
+        or _bare_act(lang).search(clause)
+        or cue_pattern("contact_me", lang).search(clause)
+    )
 
 
 def sentence_of(text: str, start: int, end: int) -> str:

@@ -19,6 +19,27 @@ OLD_NEGATORS = {
 # The intent rules as written when their cues were literals in mining/intents.py: (pattern, flags).
 OLD_RULES: dict[tuple[str, str], tuple[str, int]] = dict(
     [
+        # contact_me and where_is_it: inline patterns of mining/intents.py and mining/handoff.py before
+        # their cues moved to word lists, written here as alternatives of one group.
+        (("contact_me", "zh"), (r"联系我|加我|回复我|回电话?给我|打电话给我|私信我|通知我", 0)),
+        (
+            ("contact_me", "en"),
+            (r"\b(?:contact\s+me|call\s+me|text\s+me|e-?mail\s+me|reach\s+me|message\s+me|dm\s+me)\b", re.I),
+        ),
+        (
+            ("where_is_it", "zh"),
+            (r"到哪|在哪|到了没|什么时候(?:能)?(?:到|发货|送到)|怎么还没(?:到|发货|收到)|还没(?:到|收到|发货)", 0),
+        ),
+        (
+            ("where_is_it", "en"),
+            (
+                r"\b(?:where(?:'s|\s+is|\s+are)\s+(?:it|they|my|the|this|that|those)"
+                r"|when\s+(?:will|does|do|is|are)\b[^.?!]{0,40}\b(?:arrive|come|ship|deliver|get\s+here)\w*"
+                r"|(?:hasn't|haven't|has\s+not|have\s+not|still\s+not|not\s+yet)\s+(?:arrived|come|shipped|been\s+delivered|received)\w*"
+                r"|still\s+(?:nothing|waiting))\b",
+                re.I,
+            ),
+        ),
         (
             ("return", "zh"),
             (
@@ -138,6 +159,10 @@ OLD_RULES: dict[tuple[str, str], tuple[str, int]] = dict(
 )
 # Cue count of each rule as written: the known answer for the split below.
 OLD_COUNTS = {
+    ("contact_me", "zh"): 7,
+    ("contact_me", "en"): 7,
+    ("where_is_it", "zh"): 6,
+    ("where_is_it", "en"): 4,
     ("return", "zh"): 19,
     ("return", "en"): 13,
     ("delivery", "zh"): 20,
