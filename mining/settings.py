@@ -106,6 +106,10 @@ class Settings:
         model_tags: store name -> tag to serve (``name:latest`` unless pinned).
         model_store: BentoML's home (``BENTOML_HOME``), where the store and the staged start's
             record (``upgrades.json``) live.
+        baseline_store: the BentoML home a trainer reads stored models from that it compares
+            with (the aspect models' whole-text sentiment baseline): ``model_store`` unless
+            ``DEMAND_MINING_BASELINE_STORE`` names another; the staged start trains its candidates
+            in a staging home and points this at the served store.
         model_watch_seconds: how often a runner looks for a newer ``latest`` version of each model
             it serves unpinned and swaps it in (the staged start's encoder heads); 0: never.
         data_dir: where the training data step caches what it fetches.
@@ -140,6 +144,7 @@ class Settings:
     grpc_host: str = "127.0.0.1"
     model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
     model_store: Path = Path.home() / "bentoml"
+    baseline_store: Path = Path.home() / "bentoml"
     model_watch_seconds: int = 30
     data_dir: Path = Path.home() / ".cache" / "demand-mining"
     brands: tuple[Path, ...] = (BUILTIN_BRANDS,)
@@ -161,6 +166,7 @@ class Settings:
         events = env.get("DEMAND_MINING_EVENTS", "on")
         if events not in ("on", "off"):
             raise ValueError(f"DEMAND_MINING_EVENTS must be on or off; got {events!r}")
+        store = Path(env.get("BENTOML_HOME") or Path.home() / "bentoml").expanduser()
         batching = env.get("DEMAND_MINING_BATCHING", "on")
         if batching not in ("on", "off"):
             raise ValueError(f"DEMAND_MINING_BATCHING must be on or off; got {batching!r}")
@@ -197,7 +203,8 @@ class Settings:
             grpc_port=_int(env, "GRPC_PORT", 3001),
             grpc_host=env.get("GRPC_HOST", "127.0.0.1"),
             model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},
-            model_store=Path(env.get("BENTOML_HOME") or Path.home() / "bentoml").expanduser(),
+            model_store=store,
+            baseline_store=Path(env.get("DEMAND_MINING_BASELINE_STORE") or store).expanduser(),
             model_watch_seconds=_int(env, "DEMAND_MINING_MODEL_WATCH_SECONDS", 30, minimum=0),
             data_dir=Path(env.get("DEMAND_MINING_DATA_DIR") or Path.home() / ".cache" / "demand-mining").expanduser(),
             brands=(BUILTIN_BRANDS, *_user_files(env, "DEMAND_MINING_BRANDS")),

@@ -32,6 +32,7 @@ comparison with the strongest baseline on that metric (:mod:`training.intervals`
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import sys
 import tempfile
@@ -118,8 +119,17 @@ class AspectsConfig(TrainConfig):
     search: str = search_field("extractor_lr=1e-4,2e-4,4e-4")
     quantize: str = quantize_field("pair F1")
     sentiment_model: str = field(
-        default="", metadata={"help": "store tag of the whole-text baseline (default sentiment-<lang>:latest)"}
+        default="",
+        metadata={
+            "help": "store tag of the whole-text baseline (default sentiment-<lang>:latest), read from the "
+            "store DEMAND_MINING_BASELINE_STORE names (default: BENTOML_HOME's)"
+        },
     )
+    validation_only: bool = field(
+        default=False,
+        metadata={"help": "train, print the validation scores and stop: the test split is not read and nothing is "
+                  "saved (for comparing settings)"},
+    )  # fmt: skip
     report_dir: str = field(default="reports", metadata={"help": "where loss curves and metrics.json go"})
 
 
@@ -190,12 +200,15 @@ def load_sentiment(tag: str, device: torch.device) -> tuple[Callable[[list[str]]
     """The stored whole-text sentiment model as texts -> labels, and its tag; None when the store has
     none (the baseline is then left out of the report, and the report says so)."""
     import bentoml
+    from bentoml._internal.models.model import ModelStore
     from bentoml.exceptions import NotFound
 
     from mining.models.textclf import load_artifact
+    from mining.settings import settings
 
+    # The served store, not necessarily this run's: the staged start trains in a staging home.
     try:
-        stored = bentoml.models.get(tag)
+        stored = bentoml.models.get(tag, _model_store=ModelStore(settings().baseline_store / "models"))
     except NotFound:
         return None
     model = load_artifact(Path(stored.path), device)
@@ -237,6 +250,30 @@ def polarity_splits(splits: dict[str, list[dict[str, Any]]], lang: str) -> tuple
     return out, labels
 
 
+def validation_scores(
+    cfg: AspectsConfig,
+    val: list[dict[str, Any]],
+    served: AspectModel,
+    labels: list[str],
+    ext_history: Any,
+    pol: dict[str, Any],
+    quantization: dict[str, Any],
+) -> dict[str, Any]:
+    """``--validation-only``: what serves, scored on validation (pooled), printed and returned as
+    ``{"metrics": {...}}``; the test split is never read."""
+    pooled = evaluate(val, served_predictor(served, labels)(val), labels, cfg.lang)[0]["pooled"]
+    metrics = {
+        "val_aspect_f1": pooled["test_aspect_f1"],  # evaluate names its keys test_*; these are validation
+        "val_polarity_accuracy": pooled["test_polarity_accuracy"],
+        "val_pair_f1": pooled["test_pair_f1"],
+        "extractor_val_f1_by_epoch": [round(v, 4) for v in ext_history.val_score],
+        "polarity_val_accuracy": pol["metrics"].get("val_accuracy"),
+        "quantization": {k: quantization[k] for k in ("mode", "fp32") if k in quantization},
+    }
+    print(f"[{model_name('aspects', cfg.lang)}] validation only: {json.dumps(metrics)}", flush=True)
+    return {"metrics": metrics}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train both parts, choose the quantisation on validation, measure what serves and both
     baselines on the test split (deduplicated against train, and as published), write the report,
@@ -270,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     extractor_seconds = time.time() - t0
 
     pol_splits, labels = polarity_splits(splits, cfg.lang)
+    if cfg.validation_only:
+        # The polarity trainer measures its "test" split: here that is validation again.
+        pol_splits["test"] = pol_splits["val"]
     pol_cfg = TextClfConfig(
         lang=cfg.lang,
         arch=cfg.polarity_arch,
@@ -318,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         mode = str(quantization["mode"])
         served = fp32 if mode == "none" else variant(mode)
+        if cfg.validation_only:
+            return validation_scores(cfg, splits["val"], served, labels, ext_history, pol, quantization)
         t0 = time.time()
         predicted = served_predictor(served, labels)(published)
         test_seconds = time.time() - t0

@@ -108,7 +108,13 @@ def _train_candidate(spec: ModelSpec, staging: Path, report_dir: str) -> str:
 
     A child process keeps the trainer's memory (the encoder, its data) out of this long-lived one,
     and the staging ``BENTOML_HOME`` keeps the candidate out of the real store."""
-    env = {**os.environ, "BENTOML_HOME": str(staging), "BENTOML_DO_NOT_TRACK": "true"}
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(staging),
+        "BENTOML_DO_NOT_TRACK": "true",
+        # Baselines that are stored models (the aspect models' whole-text sentiment) come from the served store.
+        "DEMAND_MINING_BASELINE_STORE": str(settings().model_store),
+    }
     cmd = [sys.executable, "-m", f"training.{spec.trainer}", *spec.upgrade, "--report-dir", f"{report_dir}/upgrade"]
     child = subprocess.Popen(cmd, env=env)
     try:

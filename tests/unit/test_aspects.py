@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -341,6 +342,42 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
     assert set(result["ci95"]) == set(aspects_eval.INTERVAL_KEYS)
     assert result["n_test_items"] == m["pooled"]["n_sentences"]
     assert result["vs_baseline"]["test_pair_f1"]["baseline"] == "lexicon"
+
+
+def test_a_validation_only_run_reads_no_test_sentence_and_saves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings are compared with ``--validation-only``: every sentence a model reads outside
+    training is a validation one, and the store is not touched."""
+    from training import train_aspects
+
+    read: list[str] = []
+    predictor, fit = train_aspects.served_predictor, train_aspects.fit_and_evaluate
+
+    def watched(model: Any, labels: Any) -> Any:
+        def predict(rows: Any) -> Any:
+            read.extend(r["split"] for r in rows)
+            return predictor(model, labels)(rows)
+
+        return predict
+
+    def fit_watched(cfg: Any, splits: Any, *args: Any, **kwargs: Any) -> Any:
+        assert splits["test"] is splits["val"], "the polarity head was given the test split"
+        return fit(cfg, splits, *args, **kwargs)
+
+    monkeypatch.setattr(train_aspects, "served_predictor", watched)
+    monkeypatch.setattr(train_aspects, "fit_and_evaluate", fit_watched)
+    monkeypatch.setattr(train_aspects, "finish_run", lambda *a, **k: pytest.fail("a validation-only run saved"))
+    result = train_aspects.main(
+        [
+            "--lang", "zh", "--max-train-samples", "300", "--max-eval-samples", "40", "--extractor-epochs", "1",
+            "--polarity-epochs", "1", "--threads", "1", "--validation-only", "--report-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert read and set(read) == {"train"}  # validation is carved out of the training split
+    m = result["metrics"]
+    assert 0 <= m["val_pair_f1"] <= m["val_aspect_f1"] <= 1 and len(m["extractor_val_f1_by_epoch"]) == 1
+    assert not any(k.startswith("test_") for k in m)
 
 
 def _row(text: str, domain: str, split: str, aspects: list[tuple[int, int, str]], lang: str = "en") -> dict:

@@ -99,3 +99,9 @@ def test_api_keys_parse() -> None:
 def test_an_events_url_must_be_postgresql_and_is_not_echoed() -> None:
     with pytest.raises(ValueError, match=r"DEMAND_MINING_EVENTS_URL must be a postgresql:// URL .*got mysql$"):
         Settings.from_env({"DEMAND_MINING_EVENTS_URL": "mysql://root:hunter2@db/events"})
+
+
+def test_the_baseline_store_is_the_model_store_unless_named() -> None:
+    assert Settings.from_env({"BENTOML_HOME": "/srv/store"}).baseline_store == Path("/srv/store")
+    named = Settings.from_env({"BENTOML_HOME": "/srv/store/staging", "DEMAND_MINING_BASELINE_STORE": "/srv/store"})
+    assert (named.model_store, named.baseline_store) == (Path("/srv/store/staging"), Path("/srv/store"))

@@ -194,3 +194,35 @@ def test_a_candidate_from_a_store_of_ones_own_is_compared_not_trained(
     assert upgrade.main(["--only", name, "--candidate-store", str(tmp_path / "gpu")]) == {name: "swapped"}
     assert stores.trained == [] and seen == [(tmp_path / "gpu", name)]
     assert promoted == [(f"{name}:given", True)]  # the user's store keeps its copy
+
+
+def test_a_candidate_trains_in_staging_and_reads_its_baselines_from_the_served_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The aspect trainer's whole-text baseline is a stored sentiment model: in the staging home it
+    # would find none and leave the baseline out of the candidate's report.
+    seen: dict[str, str] = {}
+
+    class Child:
+        returncode = 0
+
+        def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+            seen.update(env)
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+        def poll(self) -> int:
+            return 0
+
+    class Ran:
+        stdout = "aspects-zh:abc\n"
+
+    settings = dataclasses.replace(upgrade.settings(), model_store=tmp_path / "served")
+    monkeypatch.setattr(upgrade, "settings", lambda: settings)
+    monkeypatch.setattr(upgrade.subprocess, "Popen", Child)
+    monkeypatch.setattr(upgrade.subprocess, "run", lambda *a, **k: Ran())
+    tag = upgrade._train_candidate(model("aspects-zh"), tmp_path / "served" / "staging", "reports")
+    assert tag == "aspects-zh:abc"
+    assert seen["BENTOML_HOME"] == str(tmp_path / "served" / "staging")
+    assert seen["DEMAND_MINING_BASELINE_STORE"] == str(tmp_path / "served")
