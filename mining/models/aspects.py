@@ -188,6 +188,10 @@ def word_end(words: Sequence[tuple[str, int, int]], start: int, end: int, text: 
     (:data:`_ZH_TRAILING_HEADS`), goes too, keeping at least two characters: 屏幕大 of 屏幕大了一点,
     油门重, 电池能 of 电池能用多久. On the validation clauses: 7 spans changed, 2 now right, none
     lost (extraction F1 0.7745 -> 0.7792); joined by conjunctions 2 right, 1 lost (0.7633 -> 0.7656).
+
+    Where stripping a particle cuts a word that is not a noun (穿着 of 鞋子穿着很舒服), the span ends
+    where that word starts (鞋子, not 鞋子穿). No gold aspect of training or validation and no
+    served validation span of ``aspects-zh:twppiahrgckcaax4`` changes.
     """
     for word, lo, hi in words:
         if start < lo < end < hi:
@@ -196,6 +200,13 @@ def word_end(words: Sequence[tuple[str, int, int]], start: int, end: int, text: 
                 end = lo
             break
     end = _without_particles(text, start, end)
+    for word, lo, hi in words:
+        # Stripping a particle must not leave the head of a word: 鞋子穿 of 鞋子穿着 (穿着, a verb) is 鞋子.
+        if start < lo < end < hi and all(ch in _ZH_TRAILING_PARTICLES for ch in text[end:hi]):
+            tag = zh_word_tag(word)
+            if tag is not None and not tag.startswith("n") and lo - start >= 2:
+                end = _without_particles(text, start, lo)
+            break
     for word, lo, hi in words:
         if lo == end - 1 and hi == end:
             if end - start >= 3 and (word in _ZH_TRAILING_HEADS or zh_word_tag(word) == "a"):

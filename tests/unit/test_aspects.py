@@ -526,6 +526,8 @@ def test_a_span_starting_inside_a_word_starts_at_the_word() -> None:
         ("屏幕大了一点", (0, 4), "屏幕"),  # the particle, then a one-character adjective
         ("油门重", (0, 3), "油门"),
         ("电池能用多久", (0, 3), "电池"),  # a modal verb
+        ("鞋子穿着很舒服", (0, 4), "鞋子"),  # stripping 着 would leave 穿 of the verb 穿着: the verb goes
+        ("鞋子穿着很舒服", (0, 3), "鞋子"),
         ("大屏", (0, 2), "大屏"),  # two characters stay
         ("原装皮套很好", (0, 3), "原装皮"),  # 皮套 is a noun: the aspect may go on, left alone
         ("参数平平", (1, 3), "数平"),  # fewer than two characters would be left: left alone
