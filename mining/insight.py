@@ -108,7 +108,8 @@ def outside_names(aspects: Sequence[AspectSpan], names: Sequence[EntitySpan], te
     no judgement of 噪音 in 小米扫地机器人噪音太大了); an aspect so left without an opinion in a
     sentence that asks is asked about, not judged (小米手环的续航怎么样？: 续航 neutral), and one in a
     clause that files a complaint is negative, as the aspects model reads such an aspect
-    (:func:`mining.intents.unjudged_polarity`).
+    (:func:`mining.intents.unjudged_polarity`). An opinion whose polarity is not the aspect's is
+    dropped: it is shown as the reason for the judgement.
 
     Why: the aspect tagger and the opinion lexicon read characters, not names; the entities of the
     same text know where a name runs. An aspect that is a whole name or holds one (格力空调) stays.
@@ -129,6 +130,9 @@ def outside_names(aspects: Sequence[AspectSpan], names: Sequence[EntitySpan], te
             worded = unjudged_polarity(text, a.start, a.end, lang)
             if worded is not None:
                 a = a.model_copy(update={"polarity": worded, "score": 1.0})
+        if a.opinion is not None and a.opinion.polarity != a.polarity:
+            # An opinion word is shown as the reason for the aspect's polarity, never against it.
+            a = a.model_copy(update={"opinion": None})
         out.append(a)
     return out
 

@@ -484,13 +484,19 @@ class OpinionLexicon:
             if w in self.words
         ]
 
-    def opinion(self, text: str, start: int, end: int) -> Opinion | None:
+    def opinion(self, text: str, start: int, end: int, polarity: str | None = None) -> Opinion | None:
         """The nearest lexicon word to the aspect ``text[start:end]`` within its clause (distance in
         characters between spans; ties: the stronger word), negated when a negator stands just
-        before it. None when the clause holds no lexicon word."""
+        before it. None when the clause holds no lexicon word. With ``polarity``, only a word of
+        that polarity (after negation) is taken: the word that says why the aspect is judged so,
+        never one that contradicts the judgement (None when the clause holds none)."""
         lo, hi = clause_bounds(text, start, end)
         best: tuple[int, float, int] | None = None
         mentions = [m for m in self._mentions(text, lo, hi) if not (m[1] < end and m[2] > start)]
+        if polarity is not None:
+            mentions = [
+                m for m in mentions if ("positive" if (self.words[m[0]] > 0) != m[3] else "negative") == polarity
+            ]
         for k, (w, s, e, _) in enumerate(mentions):
             key = (start - e if e <= start else s - end, -abs(self.words[w]), k)
             if best is None or key < best:
@@ -677,6 +683,12 @@ class AspectModel:
                     # (我要投诉你们的客服): the polarity classifier learnt from reviews only, where
                     # every aspect carries a judgement and nobody files a complaint.
                     polarity, score = worded, 1.0
+                if opinion is not None and opinion.polarity != polarity:
+                    # The opinion shown says why: "keyboard feels cheap" judged negative shows `cheap`,
+                    # not the nearer `feels` (positive in the lexicon). Where the clause has no such
+                    # word the nearest stays, for the gateway to judge against the names in the text
+                    # (mining.insight.outside_names) and then drop.
+                    opinion = self.lexicon.opinion(texts[i], s, e, polarity) or opinion
                 row.append(
                     Aspect(
                         aspect=texts[i][s:e],

@@ -314,6 +314,21 @@ def test_a_word_seen_mostly_negated_is_learnt_with_its_own_polarity() -> None:
     assert op is not None and op.polarity == "positive"
 
 
+def test_an_opinion_asked_for_a_polarity_is_the_nearest_word_that_says_it() -> None:
+    lex = OpinionLexicon("en", {"feels": 1.2, "cheap": -1.5, "great": 2.0})
+    text = "The keyboard feels cheap"
+    start = text.index("keyboard")
+    end = start + len("keyboard")
+    assert lex.opinion(text, start, end).text == "feels"  # type: ignore[union-attr]  # nearest, any polarity
+    negative = lex.opinion(text, start, end, "negative")
+    assert negative is not None and (negative.text, negative.polarity) == ("cheap", "negative")
+    assert lex.opinion(text, start, end, "neutral") is None
+    flipped = "The keyboard is not cheap"
+    found = lex.opinion(flipped, start, start + len("keyboard"), "positive")
+    assert found is not None and (found.text, found.polarity) == ("cheap", "positive")  # negated
+    assert lex.opinion(flipped, start, start + len("keyboard"), "negative") is None
+
+
 def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> None:
     """A small real run (1,500 Chinese training sentences, 200 test sentences, ~20 s) saved into
     the test store, measured as served, with the polarity model clearly above its lexicon baseline."""
@@ -636,6 +651,7 @@ def test_an_aspect_a_customer_asks_the_shop_about_or_complains_of_is_worded(monk
     assert [(a.aspect, a.polarity) for a in cancel] == [("订单", "neutral")]
     # 客服 by the complaint; 态度 has its opinion word 差, so the classifier (the stand-in) decides
     assert [(a.aspect, a.polarity) for a in complaint] == [("客服", "negative"), ("态度", "positive")]
+    # 差 is the clause's only word: kept for the gateway, which reads it against the names in the text
     assert complaint[0].opinion is None and complaint[1].opinion is not None
     assert [(a.aspect, a.polarity) for a in kept] == [("客服", "positive")]  # 不投诉 files none
     assert [(a.aspect, a.polarity) for a in said] == [("退款", "positive"), ("客服", "positive")]  # statements

@@ -206,6 +206,27 @@ def test_an_aspect_whose_only_opinion_was_inside_a_name_is_asked_about_in_a_ques
     assert (b.opinion, b.polarity) == (None, "positive")
 
 
+def test_an_opinion_is_shown_only_as_the_reason_for_its_aspects_polarity() -> None:
+    from mining.contracts import OpinionSpan
+    from mining.insight import outside_names
+
+    text = "The keyboard feels cheap, the screen is great"
+
+    def judged(aspect: str, polarity: Literal["positive", "negative", "neutral"], word: str, says: str) -> AspectSpan:
+        at = text.index(word)
+        opinion = OpinionSpan(text=word, start=at, end=at + len(word), polarity=says)  # type: ignore[arg-type]
+        return _aspect(aspect, polarity, text).model_copy(update={"opinion": opinion})
+
+    keyboard, screen = outside_names(
+        [judged("keyboard", "negative", "feels", "positive"), judged("screen", "positive", "great", "positive")],
+        [],
+        text,
+        "en",
+    )
+    assert (keyboard.opinion, keyboard.polarity) == (None, "negative")
+    assert screen.opinion is not None and screen.opinion.text == "great"
+
+
 def test_the_summary_sums_up_judgements_not_neutral_aspects() -> None:
     asked = AspectSpan(aspect="预算", start=12, end=14, polarity="neutral", score=1.0, opinion=None)
     judged = AspectSpan(aspect="屏幕", start=0, end=2, polarity="negative", score=0.9, opinion=None)
