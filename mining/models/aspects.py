@@ -193,26 +193,35 @@ def word_end(words: Sequence[tuple[str, int, int]], start: int, end: int, text: 
     where that word starts (鞋子, not 鞋子穿). No gold aspect of training or validation and no
     served validation span of ``aspects-zh:twppiahrgckcaax4`` changes.
     """
-    for word, lo, hi in words:
-        if start < lo < end < hi:
-            tag = zh_word_tag(word)
-            if tag is not None and not tag.startswith("n") and lo - start >= 2:
-                end = lo
-            break
+    cut = _cut_word(words, start, end)
+    if cut is not None:
+        end = cut
     end = _without_particles(text, start, end)
-    for word, lo, hi in words:
-        # Stripping a particle must not leave the head of a word: 鞋子穿 of 鞋子穿着 (穿着, a verb) is 鞋子.
-        if start < lo < end < hi and all(ch in _ZH_TRAILING_PARTICLES for ch in text[end:hi]):
-            tag = zh_word_tag(word)
-            if tag is not None and not tag.startswith("n") and lo - start >= 2:
-                end = _without_particles(text, start, lo)
-            break
+    # Stripping a particle must not leave the head of a word: 鞋子穿 of 鞋子穿着 (穿着, a verb) is 鞋子.
+    cut = _cut_word(words, start, end)
+    if cut is not None and all(ch in _ZH_TRAILING_PARTICLES for ch in text[end : _word_end_at(words, end)]):
+        end = _without_particles(text, start, cut)
     for word, lo, hi in words:
         if lo == end - 1 and hi == end:
             if end - start >= 3 and (word in _ZH_TRAILING_HEADS or zh_word_tag(word) == "a"):
                 end = _without_particles(text, start, lo)
             break
     return end
+
+
+def _cut_word(words: Sequence[tuple[str, int, int]], start: int, end: int) -> int | None:
+    """Where the word that the span ``[start, end)`` stops inside begins, if that word is one jieba's
+    dictionary lists as something other than a noun and at least two characters stay; else None."""
+    for word, lo, hi in words:
+        if start < lo < end < hi:
+            tag = zh_word_tag(word)
+            return lo if tag is not None and not tag.startswith("n") and lo - start >= 2 else None
+    return None
+
+
+def _word_end_at(words: Sequence[tuple[str, int, int]], position: int) -> int:
+    """The end of the word that ``position`` falls inside (``position`` where none does)."""
+    return next((hi for _, lo, hi in words if lo < position < hi), position)
 
 
 def _without_particles(text: str, start: int, end: int) -> int:
@@ -494,9 +503,7 @@ class OpinionLexicon:
         best: tuple[int, float, int] | None = None
         mentions = [m for m in self._mentions(text, lo, hi) if not (m[1] < end and m[2] > start)]
         if polarity is not None:
-            mentions = [
-                m for m in mentions if ("positive" if (self.words[m[0]] > 0) != m[3] else "negative") == polarity
-            ]
+            mentions = [m for m in mentions if self._says(m[0], m[3]) == polarity]
         for k, (w, s, e, _) in enumerate(mentions):
             key = (start - e if e <= start else s - end, -abs(self.words[w]), k)
             if best is None or key < best:
@@ -504,10 +511,13 @@ class OpinionLexicon:
         if best is None:
             return None
         w, s, e, negated = mentions[best[2]]
-        positive = (self.words[w] > 0) != negated
         if self.lang == "zh" and w in _ZH_DEGREE and e < hi and "\u4e00" <= text[e] <= "\u9fff":
             e += 1  # the judgement is the degree word with its head: 偏小, not 偏
-        return Opinion(text[s:e], s, e, "positive" if positive else "negative", abs(self.words[w]))
+        return Opinion(text[s:e], s, e, self._says(w, negated), abs(self.words[w]))
+
+    def _says(self, word: str, negated: bool) -> str:
+        """The polarity a lexicon word says where it stands, negated or not."""
+        return "positive" if (self.words[word] > 0) != negated else "negative"
 
     def polarity(self, text: str, start: int, end: int) -> str:
         """The lexicon baseline's polarity of an aspect: its opinion word's, else the fallback."""
