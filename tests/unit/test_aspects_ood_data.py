@@ -119,3 +119,49 @@ def test_no_text_comes_from_the_absa_archive(rows: list[dict[str, Any]]) -> None
     fragment = " ".join(en["text"].split()[:3]).upper()
     probes = [{"text": zh["text"], "lang": "zh"}, {"text": fragment, "lang": "en"}, {"text": zh["text"], "lang": "en"}]
     assert texts_in_archive(probes, archive) == [zh["text"], fragment]
+
+
+# --- The development set (aspects_ood_dev.jsonl): chosen on, never the test set ---------------
+DEV_PATH = PATH.with_name("aspects_ood_dev.jsonl")
+
+
+@pytest.fixture(scope="module")
+def dev_rows() -> list[dict[str, Any]]:
+    return data.read_aspects(DEV_PATH)
+
+
+def test_the_development_set_is_chinese_twenty_reviews_a_domain(dev_rows: list[dict[str, Any]]) -> None:
+    assert Counter(r["domain"] for r in dev_rows) == dict.fromkeys(DOMAINS["zh"], 20)
+    assert {r["lang"] for r in dev_rows} == {"zh"}
+    assert len({r["source"]["row"] for r in dev_rows}) == len(dev_rows)
+    assert [p for r in dev_rows for p in span_problems(r)] == []
+    assert sum(len(r["aspects"]) for r in dev_rows) > 150
+    assert duplicate_texts(dev_rows) == []
+    assert texts_in_archive(dev_rows, data.absa_rows()) == []
+
+
+def test_both_sets_are_what_the_documented_draw_gives_and_share_no_review(
+    rows: list[dict[str, Any]], dev_rows: list[dict[str, Any]]
+) -> None:
+    from training.sample_aspects_ood import draw
+
+    table = data.shopping_reviews()
+    reviews = list(zip(table["text"], table["category"], strict=True))
+    archive = [r["text"] for r in data.absa_rows() if r["lang"] == "zh"]
+    test_zh = [r for r in rows if r["lang"] == "zh"]
+
+    def drawn(rs: list[dict[str, Any]]) -> list[tuple[str, int]]:
+        return [(r["text"], r["source"]["row"]) for r in rs]
+
+    # The README's seed and count give the test set's Chinese sentences, in order.
+    assert drawn(draw(reviews, archive, 20261203, 31)) == drawn(test_zh)
+    dev = draw(
+        reviews,
+        archive,
+        20261206,
+        20,
+        exclude_rows={r["source"]["row"] for r in test_zh},
+        exclude_texts=[r["text"] for r in test_zh],
+    )
+    assert drawn(dev) == drawn(dev_rows)
+    assert not {r["source"]["row"] for r in test_zh} & {r["source"]["row"] for r in dev_rows}
