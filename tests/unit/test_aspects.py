@@ -578,6 +578,25 @@ def test_a_span_starts_after_its_particles_and_a_count_alone_is_none(
     assert text[start:end] == expected and (start == end) == (not expected)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("非常满意", ""),  # an adverb and a verb: a judgement, no name
+        ("下次再买", ""),  # a time word, an adverb, a verb
+        ("还不错", ""),
+        ("服务态度", "服务态度"),  # nouns
+        ("发热控制", "发热控制"),  # two verbs: the corpora mark such aspects
+        ("一直信赖沙宣", "一直信赖沙宣"),  # a brand jieba does not list may be a name: kept
+        ("满意", "满意"),  # one word: left to the tagger (one-word spans are nearly all names)
+    ],
+)
+def test_a_span_of_several_words_none_naming_a_thing_is_none(text: str, expected: str) -> None:
+    from mining.models.aspects import word_spans, zh_span_words
+
+    start, end = zh_span_words(word_spans(text, "zh"), 0, len(text))
+    assert text[start:end] == expected
+
+
 def test_a_word_unknown_to_the_dictionary_is_never_cut_off() -> None:
     from mining.models.aspects import word_end, zh_word_tag
 
