@@ -5,13 +5,13 @@ every sampled domain is there. Each check is also run on broken rows to show it 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from training import data
+from training.sample_aspects_ood import normalised
 
 PATH = data.REPO / "data" / "aspects_ood" / "aspects_ood.jsonl"
 DOMAINS = {
@@ -19,11 +19,6 @@ DOMAINS = {
     "en": {"fine_food"},
 }
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
-
-
-def normalised(text: str) -> str:
-    """NFKC, lower-case, all whitespace removed: the form the sampling compared with the archive."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
 
 
 def _letters(a: str, b: str) -> bool:
