@@ -54,6 +54,8 @@ def evaluate_lang(lang: str, tag: str, path: Path = OOD_SET, against: str = "") 
     from mining.models.aspects import AspectDictionary, AspectModel, OpinionLexicon
 
     rows = [r for r in data.read_aspects(path) if r["lang"] == lang]
+    if not rows:
+        raise SystemExit(f"{path.name} has no {lang} sentences")
     train = [r for r in data.read_aspects(data.aspects_table()) if r["lang"] == lang and r["split"] == "train"]
     train_examples = examples(train)
     if against:
@@ -92,12 +94,12 @@ def evaluate_lang(lang: str, tag: str, path: Path = OOD_SET, against: str = "") 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("--lang", choices=("zh", "en"), action="append", help="language (default: both)")
+    parser.add_argument("--lang", choices=("zh", "en"), action="append", help="language (default: the set's)")
     parser.add_argument("--tag", action="append", default=[], help="store tag per --lang (default aspects-<lang>)")
     parser.add_argument("--set", choices=sorted(SETS), default="test", help="the test set or the development set")
     parser.add_argument("--against", action="append", default=[], help="compare with this stored model per --lang")
     args = parser.parse_args(argv)
-    langs = args.lang or ["zh", "en"]
+    langs = args.lang or sorted({r["lang"] for r in data.read_aspects(SETS[args.set])}, reverse=True)
     tags = args.tag or [f"aspects-{lang}:latest" for lang in langs]
     if len(tags) != len(langs):
         raise SystemExit(f"give one --tag per --lang: {len(tags)} tags for {len(langs)} languages")
