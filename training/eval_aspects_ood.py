@@ -7,9 +7,9 @@ The test set (``data/aspects_ood/aspects_ood.jsonl``, its README has the guide a
 217 Chinese sentences from seven online_shopping_10_cats categories (books, clothes, fruit, water
 heaters, dairy, hotels, shampoo) and 116 English Fine Food sentences, labelled before any model
 ran on them; read once per served model, never to choose. The development set
-(``aspects_ood_dev.jsonl``, ``--set dev``): 140 Chinese sentences of the same categories drawn from
-other reviews, labelled by the same guide; settings meant for text outside the training domains
-are chosen on it. Scored on character spans, with bootstrap intervals over sentences and a paired
+(``aspects_ood_dev.jsonl``, ``--set dev``): 140 Chinese and 60 English sentences of the same
+domains drawn from other reviews, labelled by the same guide; settings meant for text outside the
+training domains are chosen on it. Scored on character spans, with bootstrap intervals over sentences and a paired
 difference against the lexicon baseline built from the in-domain training sentences, or against
 another stored model (``--against``).
 """

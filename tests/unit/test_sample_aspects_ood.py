@@ -4,7 +4,7 @@ draw."""
 
 from __future__ import annotations
 
-from training.sample_aspects_ood import draw, eligible_sentences, near_key
+from training.sample_aspects_ood import draw, eligible_sentences, english_sentences, near_key
 
 
 def test_eligible_sentences_keep_their_closing_marks_and_need_six_to_sixty_characters_with_a_cjk_one() -> None:
@@ -42,3 +42,18 @@ def test_the_draw_stops_at_the_count_and_excluded_texts_count_as_taken() -> None
     assert len(draw(reviews, [], seed=3, per_category=10)) == 6
     taken = draw(reviews, [], seed=3, per_category=10, exclude_texts=["这件衣服物流很快速！"])
     assert len(taken) == 5 and all("物流" not in r["text"] for r in taken)
+
+
+def test_english_sentences_cut_after_end_marks_before_space_and_keep_five_to_forty_words() -> None:
+    review = "Tastes great, costs 2.5 dollars a box!! Well..not bad at all, really; buy it<br />Too short. " + "a " * 41
+    assert english_sentences(review) == ["Tastes great, costs 2.5 dollars a box!!", "Well..not bad at all, really;"]
+
+
+def test_english_reviews_are_drawn_after_the_chinese_with_the_same_generator() -> None:
+    reviews = [("裤子面料很舒服。", "衣服")]
+    english = [("The coffee is smooth and rich.", "c", 0), ("The box arrived crushed badly.", "c", 1)]
+    rows = draw(reviews, [], seed=5, per_category=1, english=english, english_count=2, english_exclude={("c", 1)})
+    assert [(r["lang"], r["domain"], r["text"]) for r in rows] == [
+        ("zh", "clothes", "裤子面料很舒服。"),
+        ("en", "fine_food", "The coffee is smooth and rich."),
+    ]
