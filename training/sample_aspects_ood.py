@@ -1,15 +1,16 @@
-"""Draw Chinese review sentences from domains the aspect models were not trained on, for labelling.
+"""Draw review sentences from domains the aspect models were not trained on, for labelling.
 
-    python -m training.sample_aspects_ood --seed 20261206 --per-category 20 \
+    python -m training.sample_aspects_ood --seed 20261206 --per-category 20 --english 60 \
         --exclude data/aspects_ood/aspects_ood.jsonl --out /tmp/ood_dev_unlabelled.jsonl
 
-The procedure of ``data/aspects_ood/README.md`` (its "Sampling" section), Chinese part: categories
-in a fixed order, each category's rows of :func:`training.data.shopping_reviews` shuffled by one
-seeded generator, one eligible sentence drawn per review, no sentence found in the ABSA archive
-and none near-identical to one already taken. With the test set's seed and 31 a category it
-draws the test set's Chinese sentences again (a unit test checks the first of them), which is what
-makes the development set drawn with another seed and ``--exclude`` disjoint from it: rows
-(reviews) the excluded file drew from are skipped, and its sentences count as already taken.
+The procedure of ``data/aspects_ood/README.md`` (its "Sampling" section): Chinese categories in a
+fixed order, each category's rows of :func:`training.data.shopping_reviews` shuffled by one seeded
+generator, then the Amazon Fine Food reviews by the same generator; one eligible sentence drawn per
+review, no sentence found in the ABSA archive and none near-identical to one already taken. With
+the test set's seed and counts (``--seed 20261203 --per-category 31 --english 116``) it draws the
+test set's 333 sentences again (a unit test checks it), which is what makes a set drawn with
+another seed and ``--exclude`` disjoint from it: reviews the excluded file drew from are skipped,
+and its sentences count as already taken.
 
 Writes unlabelled rows (``"aspects": null``) for the labelling guide of the same README.
 """
@@ -46,7 +47,7 @@ _NEAR = 0.8
 
 @dataclass
 class SampleConfig:
-    """Draw Chinese review sentences of other domains for labelling (data/aspects_ood/README.md)."""
+    """Draw review sentences of other domains for labelling (data/aspects_ood/README.md)."""
 
     seed: int = field(default=20261206, metadata={"help": "seed of the one generator behind every draw"})
     per_category: int = field(default=20, metadata={"help": "Chinese sentences drawn per category (one per review)"})
