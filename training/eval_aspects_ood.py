@@ -9,9 +9,9 @@ heaters, dairy, hotels, shampoo) and 116 English Fine Food sentences, labelled b
 ran on them; read once per served model, never to choose. The development set
 (``aspects_ood_dev.jsonl``, ``--set dev``): 140 Chinese and 60 English sentences of the same
 domains drawn from other reviews, labelled by the same guide; settings meant for text outside the
-training domains are chosen on it. Scored on character spans, with bootstrap intervals over sentences and a paired
-difference against the lexicon baseline built from the in-domain training sentences, or against
-another stored model (``--against``).
+training domains are chosen on it. Scored on character spans, with bootstrap intervals over
+sentences and a paired difference against the lexicon baseline built from the in-domain training
+sentences, or against another stored model (``--against``).
 """
 
 from __future__ import annotations
@@ -56,12 +56,13 @@ def evaluate_lang(lang: str, tag: str, path: Path = OOD_SET, against: str = "") 
     rows = [r for r in data.read_aspects(path) if r["lang"] == lang]
     if not rows:
         raise SystemExit(f"{path.name} has no {lang} sentences")
-    train = [r for r in data.read_aspects(data.aspects_table()) if r["lang"] == lang and r["split"] == "train"]
-    train_examples = examples(train)
     if against:
-        other = AspectModel.load(Path(bentoml.models.get(against).path))
-        baseline, baseline_name = served_predictor(other, other.labels), str(bentoml.models.get(against).tag)
+        other_stored = bentoml.models.get(against)
+        other = AspectModel.load(Path(other_stored.path))
+        baseline, baseline_name = served_predictor(other, other.labels), str(other_stored.tag)
     else:
+        train = [r for r in data.read_aspects(data.aspects_table()) if r["lang"] == lang and r["split"] == "train"]
+        train_examples = examples(train)
         baseline = lexicon_predictor(
             AspectDictionary.from_examples(train_examples, lang), OpinionLexicon.derive(train_examples, lang)
         )
