@@ -3,7 +3,8 @@ extractor or the polarity head costs per text, as the ratio of their rates measu
 
     python -m bench.aspects_cost aspects-zh:OLD aspects-zh:NEW [--n 300] [--batch 16] [--rounds 3]
 
-Both models are loaded as served (int8 unless ``--quantize none``) and read the first ``--n``
+Both models are loaded as served (each quantised as its metadata chose, unless ``--quantize``
+names one mode for both) and read the first ``--n``
 sentences of the language's deduplicated ABSA test split in batches of ``--batch``, taking turns
 ``--rounds`` times so that a slower machine phase hits both. Prints sentences/s per round and the
 ratio new / old (the slowest rounds, and the fastest); the last line is a JSON object.
@@ -40,11 +41,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--n", type=int, default=300, help="test sentences read")
     parser.add_argument("--batch", type=int, default=16, help="sentences a call")
     parser.add_argument("--rounds", type=int, default=3, help="turns each model takes")
-    parser.add_argument("--quantize", default="int8", help="int8 (as served) or none")
+    parser.add_argument(
+        "--quantize",
+        default="served",
+        choices=["served", "none", "int8", "int8-channel"],
+        help="served: each model as its metadata chose; otherwise this mode for both",
+    )
     args = parser.parse_args(argv)
 
     tags = {"old": args.old, "new": args.new}
-    models = {k: quantize(AspectModel.load(Path(bentoml.models.get(t).path)), args.quantize) for k, t in tags.items()}
+    models, modes = {}, {}
+    for k, t in tags.items():
+        stored = bentoml.models.get(t)
+        q = stored.info.metadata.get("quantization", {}) if args.quantize == "served" else {"mode": args.quantize}
+        float_parts = list(q.get("float_parts", []))
+        modes[k] = str(q.get("mode", "none")) + "".join(f", {p} float32" for p in float_parts)
+        models[k] = quantize(AspectModel.load(Path(stored.path)), str(q.get("mode", "none")), float_parts)
     langs = {m.lang for m in models.values()}
     if len(langs) != 1:
         raise SystemExit(f"both models must be of one language, got {sorted(langs)}")
@@ -58,13 +70,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rates[k].append(_rate(m, texts, args.batch))
     out = {
         "tags": tags,
+        "quantization": modes,
         "sentences": len(texts),
         "rates": {k: [round(r, 1) for r in v] for k, v in rates.items()},
         "ratio_slowest": round(min(rates["new"]) / min(rates["old"]), 2),
         "ratio_fastest": round(max(rates["new"]) / max(rates["old"]), 2),
     }
     for k, v in out["rates"].items():
-        print(f"{k:3s} {tags[k]}: {v} sentences/s")
+        print(f"{k:3s} {tags[k]} ({modes[k]}): {v} sentences/s")
     print(f"new / old: {out['ratio_slowest']} (slowest rounds), {out['ratio_fastest']} (fastest)")
     print(json.dumps(out))
     return out

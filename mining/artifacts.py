@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +135,7 @@ def torch_modules(model: Any, depth: int = 5) -> list[nn.Module]:
     return found
 
 
-def quantize(model: Any, mode: str) -> Any:
+def quantize(model: Any, mode: str, float_parts: Sequence[str] = ()) -> Any:
     """Quantise ``model``'s torch modules in place for CPU inference and return it.
 
     ``int8``: dynamic int8 quantisation of every ``nn.Linear`` and ``nn.LSTM`` (weights stored
@@ -147,6 +148,10 @@ def quantize(model: Any, mode: str) -> Any:
     An encoder's frozen bottom (``BertModel.bottom``) stays float whatever the mode: it is the
     pretrained part several heads share (:func:`mining.models.bert.share_bottom`), run once per
     text for all of them, so one head's choice must not change what the others were scored on.
+
+    ``float_parts``: attributes of ``model`` whose modules stay float (an aspect model's
+    ``polarity`` where int8 loses accuracy the extractor does not: the store metadata's
+    ``quantization.float_parts``).
     """
     if mode not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}; got {mode!r}")
@@ -158,7 +163,8 @@ def quantize(model: Any, mode: str) -> Any:
 
     from mining.models.bert import BertModel
 
-    modules = torch_modules(model)
+    kept_float = {id(m) for part in float_parts for m in torch_modules(getattr(model, part))}
+    modules = [m for m in torch_modules(model) if id(m) not in kept_float]
     if any(p.device.type != "cpu" for m in modules for p in m.parameters()):
         return model
     with warnings.catch_warnings():  # the dynamic-quantisation API warns that it is deprecated

@@ -237,7 +237,9 @@ class RunnerBase:
         from mining.artifacts import quantize, torch_modules
         from mining.models.bert import BertModel, share_bottom
 
-        mode = str(metadata.get("quantization", {}).get("mode", "none")) if self.settings.quantize else "none"
+        q = metadata.get("quantization", {})
+        mode = str(q.get("mode", "none")) if self.settings.quantize else "none"
+        float_parts = [str(p) for p in q.get("float_parts", [])]
         shared = []
         if self.settings.share_encoder:
             for module in torch_modules(model):
@@ -247,8 +249,9 @@ class RunnerBase:
                         shared.append(f"{encoder.frozen_layers} frozen layers {bottom.digest[:12]}")
         if tag:
             # Equal digests in one process are one copy, run once per text for all their heads.
-            log.info("%s: %s, encoder bottom: %s", tag, mode, ", ".join(shared) or "none")
-        return quantize(model, mode)
+            kept = f" ({', '.join(float_parts)} float32)" if float_parts and mode != "none" else ""
+            log.info("%s: %s%s, encoder bottom: %s", tag, mode, kept, ", ".join(shared) or "none")
+        return quantize(model, mode, float_parts)
 
     def prepare(self, name: str, model: Any, metadata: dict[str, Any]) -> None:
         """Set up one loaded model from its metadata before it serves (at start and on a swap)."""

@@ -89,7 +89,8 @@ def notes(metadata: Mapping[str, Any], stage: Mapping[str, Any] | None = None) -
             )
     q = metadata.get("quantization") or {}
     if q.get("mode", "none") != "none":
-        out.append(f"served {q['mode']} (chosen on {q.get('chosen_on', 'validation')})")
+        kept = f", its {' and '.join(q['float_parts'])} float32" if q.get("float_parts") else ""
+        out.append(f"served {q['mode']}{kept} (chosen on {q.get('chosen_on', 'validation')})")
     return out
 
 

@@ -309,9 +309,10 @@ def en_aspect_clause(text: str, start: int, end: int) -> tuple[int, int]:
     ("The battery, though, dies by noon").
 
     Why: in "the noise cancelling is amazing but the battery only lasts 10 hours" the sentence
-    carries two opinions; read whole, the first aspect got the second one's polarity. On the
-    default model's validation aspects the clause scored 0.823 against 0.806 for the sentence
-    (+0.017 [+0.003, +0.030], docs/training.md#aspects).
+    carries two opinions; read whole by a classifier trained one epoch on sentences, the first
+    aspect got the second one's polarity (validation 0.823 for the clause against 0.806 for the
+    sentence). A classifier trained three epochs on sentences reads them better still
+    (:func:`polarity_input`, docs/training.md#aspects).
     """
     lo, hi = aspect_context(text, start, end, CONTEXT_CHARS["en"])
     c_lo, after = lo, []
@@ -341,23 +342,36 @@ def zh_marked(text: str, start: int, end: int, lo: int, hi: int) -> str:
     return f"{aspect}：{text[lo:start]}{_ZH_OPEN}{aspect}{_ZH_CLOSE}{text[end:hi]}"
 
 
-def polarity_input(text: str, start: int, end: int, lang: str) -> str:
-    """The polarity classifier's input for the aspect ``text[start:end]``: the aspect and its
-    clause: for Chinese :func:`zh_aspect_clause`, for English :func:`en_aspect_clause` (another
-    language: its sentence, :func:`aspect_context`).
+# What the polarity classifier reads around an aspect; an artifact names the one it was trained on.
+POLARITY_CONTEXTS = ("clause", "sentence")
 
-    English (MiniLM): a sentence pair, ``"<aspect> [SEP] <sentence>"`` (the encoder's own separator).
-    Chinese (character network): the aspect first, then the sentence with the aspect bracketed in
+
+def polarity_input(text: str, start: int, end: int, lang: str, context: str = "clause") -> str:
+    """The polarity classifier's input for the aspect ``text[start:end]``: the aspect and what is
+    said around it. ``context`` ``"clause"``: for Chinese :func:`zh_aspect_clause`, for English
+    :func:`en_aspect_clause` (another language: its sentence); ``"sentence"``: the aspect's
+    sentence, :func:`aspect_context`. English stage 2 reads the sentence: trained for three epochs
+    the classifier tells the aspect's opinion from its neighbours' there, and the clause had cut
+    away context it needed ("or the motherboard.", docs/training.md#aspects); after one epoch the
+    clause is still the better input.
+
+    English (MiniLM): a sentence pair, ``"<aspect> [SEP] <context>"`` (the encoder's own separator).
+    Chinese (character network): the aspect first, then the context with the aspect bracketed in
     【】, so the bag of n-grams knows which aspect is asked about and the BiLSTM where it is.
     """
+    if context not in POLARITY_CONTEXTS:
+        raise ValueError(f"polarity context must be one of {POLARITY_CONTEXTS}, got {context!r}")
     aspect = text[start:end]
-    if lang == "zh":
+    if context == "sentence":
+        lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, CONTEXT_CHARS["en"]))
+    elif lang == "zh":
         lo, hi = zh_aspect_clause(text, start, end)
-        return zh_marked(text, start, end, lo, hi)
-    if lang == "en":
+    elif lang == "en":
         lo, hi = en_aspect_clause(text, start, end)
     else:
         lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, CONTEXT_CHARS["en"]))
+    if lang == "zh":
+        return zh_marked(text, start, end, lo, hi)
     return f"{aspect} [SEP] {text[lo:hi]}"
 
 
@@ -655,9 +669,14 @@ class AspectModel:
         labels: list[str],
         lexicon: OpinionLexicon,
         abstention: Abstention | None = None,
+        context: str = "clause",
     ) -> None:
+        """``context``: what ``polarity`` was trained to read around an aspect (:data:`POLARITY_CONTEXTS`,
+        :func:`polarity_input`)."""
+        if context not in POLARITY_CONTEXTS:
+            raise ValueError(f"polarity context must be one of {POLARITY_CONTEXTS}, got {context!r}")
         self.lang, self.extractor, self.polarity, self.labels = lang, extractor, polarity, labels
-        self.lexicon, self.abstention = lexicon, abstention or Abstention()
+        self.lexicon, self.abstention, self.context = lexicon, abstention or Abstention(), context
 
     def extract(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
         """Aspect spans per text: (start, end, span probability), offsets into the text as sent.
@@ -691,7 +710,7 @@ class AspectModel:
         """Polarity probabilities (n, len(labels)), calibrated, for n (text, start, end) aspects."""
         if not spans:
             return np.zeros((0, len(self.labels)))
-        p = self.polarity.predict_proba([polarity_input(t, s, e, self.lang) for t, s, e in spans])
+        p = self.polarity.predict_proba([polarity_input(t, s, e, self.lang, self.context) for t, s, e in spans])
         return self.abstention.apply(p)
 
     def predict(self, texts: Sequence[str]) -> list[list[Aspect]]:
@@ -746,7 +765,8 @@ class AspectModel:
         self.extractor.save(path / "extractor")
         self.polarity.save(path / "polarity")  # type: ignore[attr-defined]  # every artifact kind saves
         (path / "lexicon.json").write_text(json.dumps(self.lexicon.to_json(), ensure_ascii=False, indent=1))
-        (path / "aspects.json").write_text(json.dumps({"kind": "aspects", "lang": self.lang, "labels": self.labels}))
+        spec = {"kind": "aspects", "lang": self.lang, "labels": self.labels, "polarity_context": self.context}
+        (path / "aspects.json").write_text(json.dumps(spec))
 
     @classmethod
     def load(cls, path: Path, device: torch.device | None = None, abstention: Abstention | None = None) -> AspectModel:
@@ -762,4 +782,6 @@ class AspectModel:
             list(spec["labels"]),
             lexicon,
             abstention,
+            # Artifacts saved before the key existed were all trained on clauses.
+            spec.get("polarity_context", "clause"),
         )

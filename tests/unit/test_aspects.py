@@ -39,6 +39,54 @@ def test_polarity_input_marks_the_asked_aspect() -> None:
     assert polarity_input("The battery is weak", 4, 11, "en") == "battery [SEP] The battery is weak"
 
 
+def test_polarity_input_reads_the_sentence_or_the_clause_as_asked() -> None:
+    text = "The screen is great but the battery is weak. Shipping was slow"
+    s = text.index("battery")
+    assert polarity_input(text, s, s + 7, "en") == "battery [SEP] the battery is weak."
+    assert (
+        polarity_input(text, s, s + 7, "en", "sentence") == "battery [SEP] The screen is great but the battery is weak."
+    )
+    zh = "屏幕很好，电池不行。物流慢"
+    assert polarity_input(zh, 5, 7, "zh", "sentence") == "电池：屏幕很好，【电池】不行。"
+    with pytest.raises(ValueError, match="polarity context"):
+        polarity_input(text, s, s + 7, "en", "paragraph")
+
+
+def test_an_aspect_artifact_names_what_its_polarity_classifier_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def save(self, path: Path) -> None:
+            path.mkdir(parents=True)
+
+        def predict_proba(self, texts: list[str]) -> np.ndarray:
+            self.seen += texts
+            return np.tile([0.1, 0.9], (len(texts), 1))
+
+    text = "The screen is great but the battery is weak"
+    lexicon = OpinionLexicon("en", {})
+    model = AspectModel("en", Recorder(), Recorder(), ["negative", "positive"], lexicon, context="sentence")  # type: ignore[arg-type]
+    model.save(tmp_path / "m")
+    monkeypatch.setattr(aspects_module, "load_crf_artifact", lambda _path, _device: None)
+    monkeypatch.setattr(aspects_module, "load_artifact", lambda _path, _device: Recorder())
+    loaded = AspectModel.load(tmp_path / "m")
+    assert loaded.context == "sentence"
+    loaded.classify([(text, 28, 35)])
+    assert loaded.polarity.seen == [f"battery [SEP] {text}"]  # type: ignore[attr-defined]
+    # Saved before the key existed: every such model was trained on clauses.
+    spec = json.loads((tmp_path / "m" / "aspects.json").read_text())
+    del spec["polarity_context"]
+    (tmp_path / "m" / "aspects.json").write_text(json.dumps(spec))
+    older = AspectModel.load(tmp_path / "m")
+    older.classify([(text, 28, 35)])
+    assert older.context == "clause" and older.polarity.seen == ["battery [SEP] the battery is weak"]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="polarity context"):
+        AspectModel("en", Recorder(), Recorder(), ["negative", "positive"], lexicon, context="review")  # type: ignore[arg-type]
+
+
 def _read(text: str, aspect: str, lang: str) -> str:
     """The polarity input of the first ``aspect`` in ``text``."""
     s = text.index(aspect)
@@ -327,6 +375,38 @@ def test_an_opinion_asked_for_a_polarity_is_the_nearest_word_that_says_it() -> N
     found = lex.opinion(flipped, start, start + len("keyboard"), "positive")
     assert found is not None and (found.text, found.polarity) == ("cheap", "positive")  # negated
     assert lex.opinion(flipped, start, start + len("keyboard"), "negative") is None
+
+
+def test_where_int8_loses_only_in_the_polarity_classifier_the_extractor_alone_is_quantised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import train_aspects
+
+    quantised: list[tuple[str, tuple[str, ...]]] = []
+    real_quantize = train_aspects.quantize
+
+    def watched(model: Any, mode: str, float_parts: Any = ()) -> Any:
+        quantised.append((mode, tuple(float_parts)))
+        return real_quantize(model, mode, float_parts)
+
+    # The whole model loses more than allowed; with the polarity classifier float it does not.
+    blocks = iter([{"mode": "none", "int8": 0.1, "reason": "int8 loses 9 points"}, {"mode": "int8", "int8": 0.5}])
+
+    def choose(requested: str, metric: str, fp32: float, score: Any) -> dict[str, Any]:
+        score("int8")
+        return {"requested": requested, "metric": metric, "fp32": fp32, **next(blocks)}
+
+    monkeypatch.setattr(train_aspects, "quantize", watched)
+    monkeypatch.setattr(train_aspects, "choose_quantization", choose)
+    result = train_aspects.main(
+        [
+            "--lang", "zh", "--max-train-samples", "300", "--max-eval-samples", "40", "--extractor-epochs", "1",
+            "--polarity-epochs", "1", "--threads", "1", "--validation-only", "--report-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    q = result["metrics"]["quantization"]
+    assert (q["mode"], q["float_parts"]) == ("int8", ["polarity"])
+    assert ("int8", ()) in quantised and quantised[-1] == ("int8", ("polarity",))  # what serves: the partial one
 
 
 def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> None:

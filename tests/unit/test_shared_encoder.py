@@ -155,6 +155,19 @@ def test_int8_quantises_a_bilstm() -> None:
     torch.testing.assert_close(after, before, atol=0.05, rtol=0.1)
 
 
+def test_a_part_named_float_stays_float_and_the_rest_is_quantised() -> None:
+    # An aspect model whose polarity classifier lost accuracy to int8 serves it float32, the extractor int8.
+    aspect = SimpleNamespace(
+        extractor=SimpleNamespace(net=torch.nn.Sequential(torch.nn.Linear(4, 4))),
+        polarity=SimpleNamespace(members=[SimpleNamespace(net=torch.nn.Sequential(torch.nn.Linear(4, 3)))]),
+    )
+    quantize(aspect, "int8", ["polarity"])
+    assert type(aspect.polarity.members[0].net[0]) is torch.nn.Linear
+    assert type(aspect.extractor.net[0]) is not torch.nn.Linear
+    with pytest.raises(AttributeError):
+        quantize(aspect, "int8", ["opinions"])  # a part the model does not have is an error, not a no-op
+
+
 def test_an_int8_head_and_a_float_head_share_one_float_bottom(tmp_path: Path) -> None:
     clf, ner = two_heads(tmp_path)
     tags = ner.tag_tokens([t.split() for t in TEXTS])
