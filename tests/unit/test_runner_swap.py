@@ -102,3 +102,27 @@ def test_a_model_missing_at_start_is_served_once_it_arrives(monkeypatch: pytest.
     latest["sentiment-en"] = "a"
     assert r.refresh() == ["sentiment-en:a"]
     assert sorted(r.models) == ["sentiment-en", "sentiment-zh"] and r.models["sentiment-en"].prepared_with == "a"
+
+
+def test_a_runner_quantises_as_the_metadata_says_keeping_its_float_parts(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    from types import SimpleNamespace
+
+    import torch
+
+    def aspect_model() -> SimpleNamespace:
+        return SimpleNamespace(
+            extractor=SimpleNamespace(net=torch.nn.Sequential(torch.nn.Linear(4, 4))),
+            polarity=SimpleNamespace(net=torch.nn.Sequential(torch.nn.Linear(4, 3))),
+        )
+
+    metadata = {"quantization": {"mode": "int8", "float_parts": ["polarity"]}}
+    r = base.RunnerBase.__new__(base.RunnerBase)
+    r.settings = Settings()
+    with caplog.at_level(logging.INFO, logger=base.log.name):
+        model = r.optimise(aspect_model(), metadata, tag="aspects-en:abc")
+    assert type(model.polarity.net[0]) is torch.nn.Linear and type(model.extractor.net[0]) is not torch.nn.Linear
+    assert "aspects-en:abc: int8 (polarity float32)" in caplog.text
+    r.settings = dataclasses.replace(Settings(), quantize=False)  # switched off: nothing is quantised
+    model = r.optimise(aspect_model(), metadata)
+    assert type(model.extractor.net[0]) is torch.nn.Linear
