@@ -20,7 +20,7 @@ from typing import Any
 
 import bentoml
 
-from mining.artifacts import quantize
+from mining.artifacts import quantize, served_quantization
 from mining.models.aspects import AspectModel
 
 
@@ -53,10 +53,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     models, modes = {}, {}
     for k, t in tags.items():
         stored = bentoml.models.get(t)
-        q = stored.info.metadata.get("quantization", {}) if args.quantize == "served" else {"mode": args.quantize}
-        float_parts = list(q.get("float_parts", []))
-        modes[k] = str(q.get("mode", "none")) + "".join(f", {p} float32" for p in float_parts)
-        models[k] = quantize(AspectModel.load(Path(stored.path)), str(q.get("mode", "none")), float_parts)
+        mode, float_parts = (
+            served_quantization(stored.info.metadata) if args.quantize == "served" else (args.quantize, [])
+        )
+        modes[k] = mode + "".join(f", {p} float32" for p in float_parts)
+        models[k] = quantize(AspectModel.load(Path(stored.path)), mode, float_parts)
     langs = {m.lang for m in models.values()}
     if len(langs) != 1:
         raise SystemExit(f"both models must be of one language, got {sorted(langs)}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +133,13 @@ def torch_modules(model: Any, depth: int = 5) -> list[nn.Module]:
 
     walk(model, depth)
     return found
+
+
+def served_quantization(metadata: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """(mode, float parts) a model's store metadata chose for serving (its ``quantization`` block;
+    ``none`` where it has none): the arguments of :func:`quantize`."""
+    q = metadata.get("quantization") or {}
+    return str(q.get("mode", "none")), [str(p) for p in q.get("float_parts", [])]
 
 
 def quantize(model: Any, mode: str, float_parts: Sequence[str] = ()) -> Any:

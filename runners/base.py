@@ -234,12 +234,10 @@ class RunnerBase:
         """Share frozen encoder bottoms with the other models of this process, then quantise as
         the store metadata chose (``quantization.mode``), each unless switched off in settings;
         logs what was done for ``tag``, so an operator can see it."""
-        from mining.artifacts import quantize, torch_modules
+        from mining.artifacts import quantize, served_quantization, torch_modules
         from mining.models.bert import BertModel, share_bottom
 
-        q = metadata.get("quantization", {})
-        mode = str(q.get("mode", "none")) if self.settings.quantize else "none"
-        float_parts = [str(p) for p in q.get("float_parts", [])]
+        mode, float_parts = served_quantization(metadata) if self.settings.quantize else ("none", [])
         shared = []
         if self.settings.share_encoder:
             for module in torch_modules(model):

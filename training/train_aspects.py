@@ -317,8 +317,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     extractor_seconds = time.time() - t0
 
-    context = cfg.polarity_context
-    pol_splits, labels = polarity_splits(splits, cfg.lang, context)
+    pol_splits, labels = polarity_splits(splits, cfg.lang, cfg.polarity_context)
     if cfg.validation_only:
         # The polarity trainer measures its "test" split: here that is validation again.
         pol_splits["test"] = pol_splits["val"]
@@ -352,7 +351,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # Measure what is served: the whole artifact after a save/load round trip, quantised as chosen
     # on validation pair F1; then the test split, read once.
     with tempfile.TemporaryDirectory() as tmp:
-        AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention, context).save(Path(tmp))
+        AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention, cfg.polarity_context).save(
+            Path(tmp)
+        )
 
         def variant(mode: str, float_parts: Sequence[str] = ()) -> AspectModel:
             return cast(AspectModel, quantize(AspectModel.load(Path(tmp), device, abstention), mode, float_parts))
@@ -433,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "extractor_seconds": round(extractor_seconds, 1),
             "polarity": {
                 **{k: v for k, v in pol["metrics"].items() if not k.startswith(("test_", "neural_only"))},
-                "context": context,
+                "context": cfg.polarity_context,
             },
             "polarity_tfidf_weight": pol["weight"],
             "test_seconds": round(test_seconds, 1),
@@ -470,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             extra["shared_encoder"] = shared_encoder_record(
                 name, cfg.frozen_layers, data_meta["sha256"], "test_pair_f1", metrics["test_pair_f1"]
             )
-        model = AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention, context)
+        model = AspectModel(cfg.lang, extractor, pol["model"], labels, lexicon, abstention, cfg.polarity_context)
         arch = f"{ext_params['arch']}-crf+{pol_cfg.arch}"
         params = {**asdict(cfg), "extractor": ext_params, "polarity": asdict(pol_cfg)}
         label_map = {str(i): p for i, p in enumerate(labels)}

@@ -346,6 +346,13 @@ def zh_marked(text: str, start: int, end: int, lo: int, hi: int) -> str:
 POLARITY_CONTEXTS = ("clause", "sentence")
 
 
+def check_polarity_context(context: str) -> str:
+    """``context`` if it is one of :data:`POLARITY_CONTEXTS`, else ValueError."""
+    if context not in POLARITY_CONTEXTS:
+        raise ValueError(f"polarity context must be one of {POLARITY_CONTEXTS}, got {context!r}")
+    return context
+
+
 def polarity_input(text: str, start: int, end: int, lang: str, context: str = "clause") -> str:
     """The polarity classifier's input for the aspect ``text[start:end]``: the aspect and what is
     said around it. ``context`` ``"clause"``: for Chinese :func:`zh_aspect_clause`, for English
@@ -359,14 +366,10 @@ def polarity_input(text: str, start: int, end: int, lang: str, context: str = "c
     Chinese (character network): the aspect first, then the context with the aspect bracketed in
     【】, so the bag of n-grams knows which aspect is asked about and the BiLSTM where it is.
     """
-    if context not in POLARITY_CONTEXTS:
-        raise ValueError(f"polarity context must be one of {POLARITY_CONTEXTS}, got {context!r}")
     aspect = text[start:end]
-    if context == "sentence":
-        lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, CONTEXT_CHARS["en"]))
-    elif lang == "zh":
+    if check_polarity_context(context) == "clause" and lang == "zh":
         lo, hi = zh_aspect_clause(text, start, end)
-    elif lang == "en":
+    elif context == "clause" and lang == "en":
         lo, hi = en_aspect_clause(text, start, end)
     else:
         lo, hi = aspect_context(text, start, end, CONTEXT_CHARS.get(lang, CONTEXT_CHARS["en"]))
@@ -673,10 +676,9 @@ class AspectModel:
     ) -> None:
         """``context``: what ``polarity`` was trained to read around an aspect (:data:`POLARITY_CONTEXTS`,
         :func:`polarity_input`)."""
-        if context not in POLARITY_CONTEXTS:
-            raise ValueError(f"polarity context must be one of {POLARITY_CONTEXTS}, got {context!r}")
         self.lang, self.extractor, self.polarity, self.labels = lang, extractor, polarity, labels
-        self.lexicon, self.abstention, self.context = lexicon, abstention or Abstention(), context
+        self.lexicon, self.abstention = lexicon, abstention or Abstention()
+        self.context = check_polarity_context(context)  # at load, not at the first request
 
     def extract(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
         """Aspect spans per text: (start, end, span probability), offsets into the text as sent.
