@@ -6,13 +6,14 @@ Nothing here reads the environment at import; the service passes its settings in
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import error_message
+from gateway.errors import error_message, with_arrivals
 from mining.events import EVENTS_OFF
 from mining.upgrades import UpgradeRecord, pid_alive, read_record
 
@@ -57,7 +58,9 @@ class GatewayMiddleware:
       reading a chunked body); a body that is not JSON (form, multipart) gets 415.
     - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
       raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
-      ``{"error": "<field>: <rule>", "detail": ...}`` so clients parse one shape.
+      ``{"error": "<field>: <rule> (got <what arrived>)", "detail": ...}`` so clients parse one
+      shape; what arrived is described by :func:`gateway.errors.arrived` (a string's length,
+      never its text).
     - A 501 (a deployment without an event store) says so.
     - A 503 (separate layout: a runner's queue is over its latency budget) gets the same shape
       and ``Retry-After``.
@@ -153,7 +156,7 @@ class GatewayMiddleware:
             if start and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body"):
-                    await self._rewrite(send, start, b"".join(chunks))
+                    await self._rewrite(send, start, b"".join(chunks), bytes(body))
                 return
             await send(message)
 
@@ -184,12 +187,17 @@ class GatewayMiddleware:
         await _send_json(send, status, body)
 
     @staticmethod
-    async def _rewrite(send: Any, start: dict[str, Any], raw: bytes) -> None:
+    async def _rewrite(send: Any, start: dict[str, Any], raw: bytes, request: bytes) -> None:
         try:
             body = json.loads(raw)
         except ValueError:
             body = {"error": raw.decode("utf-8", "replace")}
         detail = body.get("detail") if isinstance(body, dict) else body
+        if start["status"] == 400 and isinstance(body, dict):
+            # BentoML's validation detail carries no input; what arrived is read from the body
+            # it refused (a body that is no JSON has no fields to name).
+            with contextlib.suppress(ValueError, RecursionError):
+                detail = body["detail"] = with_arrivals(detail, json.loads(request))
         keep = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
         if start["status"] == 503 and not any(k.lower() == b"retry-after" for k, _ in keep):
             keep.append((b"retry-after", b"1"))  # overload is brief: the queue drains within the latency budget

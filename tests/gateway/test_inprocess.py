@@ -205,9 +205,27 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     ("method", "path", "body", "status", "message"),
     [
         ("post", "/sentiment", {"texts": []}, 400, "texts: Value should have at least 1 item after validation, not 0"),
-        ("post", "/sentiment", {"texts": ["  "]}, 400, "texts[0]: Value error, text is blank"),
-        ("post", "/mine", {"texts": ["ok", "\u200b\u200e\n"]}, 400, "texts[1]: Value error, text is blank"),
-        ("post", "/keywords", {"texts": ["a"], "top_k": 0}, 400, "top_k: Input should be greater than or equal to 1"),
+        (
+            "post",
+            "/sentiment",
+            {"texts": ["  "]},
+            400,
+            "texts[0]: Value error, text is blank; expected at least 1 non-space character (invisible ones such as U+200B do not count) (got a string of 2 characters)",
+        ),
+        (
+            "post",
+            "/mine",
+            {"texts": ["ok", "\u200b\u200e\n"]},
+            400,
+            "texts[1]: Value error, text is blank; expected at least 1 non-space character (invisible ones such as U+200B do not count) (got a string of 3 characters)",
+        ),
+        (
+            "post",
+            "/keywords",
+            {"texts": ["a"], "top_k": 0},
+            400,
+            "top_k: Input should be greater than or equal to 1 (got 0)",
+        ),
         (
             "post",
             "/aspects",
@@ -221,7 +239,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
             "/events",
             {"events": [{"key": "k", "user_id": "u", "type": "view", "ts": TS}]},
             400,
-            "events[0]: Value error, item_id is required for a view event",
+            "events[0]: Value error, item_id is required for a view event (got an object with 4 fields)",
         ),
         (
             "post",
@@ -242,7 +260,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
             "/events",
             {"events": [{"key": "k", "user_id": "u", "type": "order", "order_id": "A", "status": "x" * 65, "ts": TS}]},
             400,
-            "events[0].status: String should have at most 64 characters",
+            "events[0].status: String should have at most 64 characters (got a string of 65 characters)",
         ),
         (
             "post",
@@ -263,14 +281,14 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
             "/forecast",
             {"series": [{"units": [1e39] * 10, "horizon": 2}]},
             400,
-            "series[0].units[0]: Input should be less than or equal to 1000000000000",
+            "series[0].units[0]: Input should be less than or equal to 1000000000000 (got 1e+39)",
         ),
         (
             "post",
             "/forecast",
             {"series": [{"units": [1.0] * 10, "covariates": {"price": [1e300] * 10}, "horizon": 2}]},
             400,
-            "series[0].covariates.price[0]: Input should be less than or equal to 1000000000",
+            "series[0].covariates.price[0]: Input should be less than or equal to 1000000000 (got 1e+300)",
         ),
         ("post", "/similar-items", {"item_ids": ["x"]}, 404, "item_ids: ['x'] not in the recall model"),
         ("get", "/users/nobody/profile", None, 404, "user_id: no events for user 'nobody'"),
@@ -288,7 +306,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
         ),
     ],
 )
-def test_bad_input_names_the_field_and_the_rule(
+def test_bad_input_names_the_field_the_rule_and_what_arrived(
     client: TestClient, method: str, path: str, body: Any, status: int, message: str
 ) -> None:
     if isinstance(body, str):  # raw text, not JSON-encoded again
@@ -438,7 +456,10 @@ def test_control_characters_in_ids_are_400_on_either_store(client: TestClient) -
         event = {"key": "k", "user_id": "u", "type": "view", "item_id": "1", "ts": TS, field: "a\u0000b"}
         r = client.post("/events", json={"events": [event]})
         assert r.status_code == 400, r.text
-        assert r.json()["error"] == f"events[0].{field}: Value error, must not contain control characters; found U+0000"
+        assert (
+            r.json()["error"]
+            == f"events[0].{field}: Value error, must not contain control characters; found U+0000 (got a string of 3 characters)"
+        )
     assert client.get("/users/a%00b/profile").status_code == 400
     assert client.delete("/users/a%01b").status_code == 400
     event = {"key": "k", "user_id": "u", "type": "search", "text": "a\u0000b 手机", "ts": TS}  # text is cleaned

@@ -11,7 +11,7 @@ import pytest
 from gateway.middleware import GatewayMiddleware
 
 
-def call(status: int, body: Any) -> tuple[int, dict[bytes, bytes], Any]:
+def call(status: int, body: Any, request: bytes = b"{}") -> tuple[int, dict[bytes, bytes], Any]:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raw = json.dumps(body).encode()
         await send(
@@ -26,12 +26,13 @@ def call(status: int, body: Any) -> tuple[int, dict[bytes, bytes], Any]:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"{}", "more_body": False}
+        return {"type": "http.request", "body": request, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "path": "/sentiment", "method": "POST", "headers": [(b"content-length", b"2")]}
+    length = str(len(request)).encode()
+    scope = {"type": "http", "path": "/sentiment", "method": "POST", "headers": [(b"content-length", length)]}
     asyncio.run(GatewayMiddleware(app)(scope, receive, send))
     start, payload = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
     return start["status"], dict(start["headers"]), json.loads(payload)
@@ -46,6 +47,30 @@ def test_errors_get_one_shape(status: int) -> None:
     }
     assert (headers.get(b"retry-after") == b"1") == (status == 503)
     assert headers[b"content-length"] == str(len(json.dumps(body, ensure_ascii=False).encode())).encode()
+
+
+BENTOML_400 = {
+    "error": "1 validation error for Input",
+    "detail": [{"loc": ["texts", 0], "msg": "String should have at most 2000 characters", "type": "string_too_long"}],
+}
+
+
+def test_a_400_says_what_arrived_read_from_the_refused_body() -> None:
+    """BentoML's detail has no input: the middleware reads the location in the body it forwarded,
+    and says the string's length, not its text."""
+    secret = "mail me at someone@example.com " * 70
+    code, _, body = call(400, BENTOML_400, json.dumps({"texts": [secret]}).encode())
+    assert code == 400 and body["error"] == (
+        f"texts[0]: String should have at most 2000 characters (got a string of {len(secret)} characters)"
+    )
+    assert body["detail"][0]["arrived"] == f"a string of {len(secret)} characters"
+    assert "example.com" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("request_body", [b"not json", b"\xff\xfe", b"[" * 5000 + b"]" * 5000])
+def test_a_400_for_a_body_that_is_no_json_is_left_as_the_rule(request_body: bytes) -> None:
+    code, _, body = call(400, BENTOML_400, request_body)
+    assert code == 400 and body["error"] == "texts[0]: String should have at most 2000 characters"
 
 
 def test_success_passes_through() -> None:

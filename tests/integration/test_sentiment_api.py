@@ -114,13 +114,13 @@ BAD_INPUTS = [
         None,
         "texts[0]: Value error, text is blank; expected at least 1 non-space character",
     ),
-    ("wrong type", {"texts": [1]}, None, "texts[0]: Input should be a valid string"),
-    ("null", {"texts": None}, None, "texts: Input should be a valid array"),
+    ("wrong type", {"texts": [1]}, None, "texts[0]: Input should be a valid string (got 1)"),
+    ("null", {"texts": None}, None, "texts: Input should be a valid array (got null)"),
     (
         "text over the limit",
         {"texts": ["x" * (MAX_TEXT_CHARS + 1)]},
         None,
-        f"texts[0]: String should have at most {MAX_TEXT_CHARS} characters",
+        f"texts[0]: String should have at most {MAX_TEXT_CHARS} characters (got a string of {MAX_TEXT_CHARS + 1} characters)",
     ),
     (
         "list over the limit",
@@ -132,7 +132,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("case", "body", "raw", "message"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_is_a_400_naming_the_field(
+def test_bad_input_is_a_400_naming_the_field_and_what_arrived(
     server: str, case: str, body: object, raw: bytes | None, message: str
 ) -> None:
     r = post(server, body, raw)
