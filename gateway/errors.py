@@ -30,6 +30,9 @@ MAX_ECHOED_NUMBER = 8
 # Rules whose own message already says what arrived ("..., not 65", "..., got 3").
 _STATES_ARRIVAL = re.compile(r"(, not \d+|\bgot\b.*)$")
 _ABSENT = object()
+# A missing field, and a body that is no JSON to the server's parser (which refuses lone UTF-16
+# surrogates that Python's json module reads): nothing of the request is at the location.
+_NOTHING_ARRIVED = frozenset({"missing", "json_invalid"})
 # Rules checked on a number: a string that reached them is a number sent as text (a query
 # parameter, a gRPC int64), so it is said as the number.
 _NUMBER_RULES = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "multiple_of"})
@@ -72,10 +75,10 @@ def at(payload: Any, loc: Iterable[Any]) -> Any:
 
 def with_arrival(error: Mapping[str, Any], value: Any) -> dict[str, Any]:
     """``error`` (a pydantic error without its input) plus ``arrived``, the description of
-    ``value`` (:func:`arrived`), unless nothing arrived (a missing field, a location not in the
-    request) or the rule's message says it already."""
+    ``value`` (:func:`arrived`), unless nothing arrived (a missing field, a body that is no
+    JSON, a location not in the request) or the rule's message says it already."""
     out = dict(error)
-    if value is _ABSENT or out.get("type") == "missing" or _STATES_ARRIVAL.search(str(out.get("msg", ""))):
+    if value is _ABSENT or out.get("type") in _NOTHING_ARRIVED or _STATES_ARRIVAL.search(str(out.get("msg", ""))):
         return out
     if isinstance(value, str) and out.get("type") in _NUMBER_RULES:
         with contextlib.suppress(ValueError):

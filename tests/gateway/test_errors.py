@@ -49,6 +49,7 @@ def test_a_location_is_read_in_the_body() -> None:
     ("error", "value", "expected"),
     [
         ({"type": "missing", "msg": "Field required"}, {"other": 1}, None),
+        ({"type": "json_invalid", "msg": "Invalid JSON: unexpected end of hex escape"}, {"texts": ["\ud800"]}, None),
         ({"type": "too_long", "msg": "Value should have at most 64 items after validation, not 65"}, [0] * 65, None),
         ({"type": "value_error", "msg": "Value error, need 8 periods, got 3"}, [1, 2, 3], None),
         ({"type": "greater_than_equal", "msg": "Input should be greater than or equal to 1"}, "0", "0"),

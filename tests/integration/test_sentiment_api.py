@@ -140,3 +140,11 @@ def test_bad_input_is_a_400_naming_the_field_and_what_arrived(
     payload = r.json()
     assert message in payload["error"], payload
     assert isinstance(payload["detail"], list)
+
+
+def test_a_lone_surrogate_is_invalid_json_and_nothing_is_said_to_have_arrived(server: str) -> None:
+    """The server's JSON parser refuses a lone UTF-16 surrogate escape that Python's json module
+    reads: the refusal names the body and the rule, and claims no value arrived."""
+    r = post(server, None, b'{"texts": ["\\ud800abc"]}')
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "body: Invalid JSON: unexpected end of hex escape at line 1 column 19", r.text
