@@ -50,7 +50,7 @@ async def _send_json(send: Any, status: int, body: dict[str, Any], extra: Sequen
 
 
 class GatewayMiddleware:
-    """API-key check, request body limit, and one shape for every 4xx and 503 body.
+    """API-key check, request body limit, and one shape for every 4xx, 503 and 504 body.
 
     - With keys configured, every path but :data:`OPEN_PATHS` needs one (401 otherwise). Keys
       are compared in constant time and never logged.
@@ -61,7 +61,9 @@ class GatewayMiddleware:
       ``{"error": "<field>: <rule> (got <what arrived>)", "detail": ...}`` so clients parse one
       shape; what arrived is described by :func:`gateway.errors.arrived` (a string's length,
       never its text).
-    - A 501 (a deployment without an event store) says so.
+    - A 501 (a deployment without an event store) says so; a 504 (a request past the traffic
+      timeout, e.g. 64 texts of 2,000 Chinese characters for aspects on 2 CPU cores) gets the
+      same shape, without ``Retry-After`` (the same request would time out again).
     - A 503 (separate layout: a runner's queue is over its latency budget) gets the same shape
       and ``Retry-After``.
     - With ``max_in_flight``, a request arriving while that many are being served gets 503 with
@@ -149,7 +151,7 @@ class GatewayMiddleware:
 
         async def capture(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start" and (
-                400 <= message["status"] < 500 or message["status"] in (501, 503)
+                400 <= message["status"] < 500 or message["status"] in (501, 503, 504)
             ):
                 start.update(message)
                 return

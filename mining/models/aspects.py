@@ -14,6 +14,7 @@ Three parts, saved together as one artifact directory:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -283,11 +284,17 @@ def zh_names_a_thing(words: Sequence[str]) -> bool:
     return all(t in _ZH_VERB_TAGS for t in tags)
 
 
+@functools.lru_cache(maxsize=256)
+def _zh_clauses_of(text: str) -> tuple[tuple[int, int], ...]:
+    # Each aspect of a text asks for its clause: the text is split once, not once per aspect.
+    return tuple(zh_clauses(text))
+
+
 def zh_aspect_clause(text: str, start: int, end: int) -> tuple[int, int]:
     """[lo, hi) of the clause of ``text`` (:func:`zh_clauses`) that holds the aspect
     ``text[start:end]``, joined with the next clause where it holds nothing but the aspect
     ("电池，一天就没电了": the opinion is in the next one)."""
-    clauses = zh_clauses(text)
+    clauses = _zh_clauses_of(text)
     for k, (lo, hi) in enumerate(clauses):
         if lo <= start and end <= hi:
             rest = text[lo:start] + text[end:hi]
@@ -520,18 +527,20 @@ class OpinionLexicon:
         lexicon as substrings, longest first (segmentation would hide 好 inside 不太好), and a
         negator within the three characters before negates; English matches whole words, and a
         negator within the three words before negates."""
-        folded = fold(text)
+        # The clause alone is folded (fold keeps offsets): folding the whole text for each of a
+        # long review's aspects made the cost grow with the square of its length.
+        clause = fold(text[lo:hi])
         if self.lang == "zh":
             pattern = self._pattern()
             if pattern is None:
                 return []
             return [
-                (m.group(), m.start(), m.end(), _negated(folded, [], 0, m.start(), lo, "zh"))
-                for m in pattern.finditer(folded, lo, hi)
+                (m.group(), lo + m.start(), lo + m.end(), _negated(clause, [], 0, m.start(), 0, "zh"))
+                for m in pattern.finditer(clause)
             ]
         words = word_spans(text[lo:hi], "en")
         return [
-            (w, lo + s, lo + e, _negated(folded, words, k, lo + s, lo, "en"))
+            (w, lo + s, lo + e, _negated(clause, words, k, s, 0, "en"))
             for k, (w, s, e) in enumerate(words)
             if w in self.words
         ]

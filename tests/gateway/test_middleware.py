@@ -38,7 +38,7 @@ def call(status: int, body: Any, request: bytes = b"{}") -> tuple[int, dict[byte
     return start["status"], dict(start["headers"]), json.loads(payload)
 
 
-@pytest.mark.parametrize("status", [400, 404, 503])
+@pytest.mark.parametrize("status", [400, 404, 503, 504])
 def test_errors_get_one_shape(status: int) -> None:
     code, headers, body = call(status, [{"error": "texts: at most 64 texts"}])
     assert code == status and body == {

@@ -266,6 +266,23 @@ def test_negation_flips_the_opinion() -> None:
     assert op is not None and op.polarity == "negative"
 
 
+def test_an_opinion_deep_in_a_long_text_is_the_one_of_its_clause_alone() -> None:
+    """Only the aspect's clause is read (and folded): the answer, offsets shifted, is the clause's
+    own, negation at the clause's start included."""
+    zh = OpinionLexicon("zh", {"好": 2.0, "差": -2.0})
+    en = OpinionLexicon("en", {"great": 2.0})
+    for lex, clause, aspect, filler in (
+        (zh, "电池不太好", "电池", "物流很差，"),
+        (en, "the ＫＥＹＢＯＡＲＤ is not great", "ＫＥＹＢＯＡＲＤ", "Shipping was great. "),
+    ):
+        alone = lex.opinion(clause, clause.index(aspect), clause.index(aspect) + len(aspect))
+        text = filler * 300 + clause + ("。" if lex.lang == "zh" else ".") + filler * 10
+        lo = len(filler) * 300
+        deep = lex.opinion(text, lo + clause.index(aspect), lo + clause.index(aspect) + len(aspect))
+        assert alone is not None and deep is not None and alone.polarity == deep.polarity == "negative"
+        assert (deep.start - lo, deep.end - lo, deep.text) == (alone.start, alone.end, alone.text)
+
+
 def test_a_chinese_degree_word_is_shown_with_the_adjective_it_modifies() -> None:
     zh = OpinionLexicon("zh", {"偏": -2.0, "好": 2.0})
 
