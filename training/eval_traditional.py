@@ -45,7 +45,7 @@ def sentiment_scores(n: int, seed: int, to_traditional: dict[int, str]) -> dict[
     as sent, Traditional as served; and served minus as sent with its paired interval."""
     import bentoml
 
-    from mining.artifacts import quantize
+    from mining.artifacts import quantize, served_quantization
     from mining.models.textclf import load_artifact
     from training.train_sentiment import SentimentConfig, load_reviews
 
@@ -55,7 +55,7 @@ def sentiment_scores(n: int, seed: int, to_traditional: dict[int, str]) -> dict[
     texts, y = [val.texts[i] for i in idx], np.asarray([val.y[i] for i in idx])
     stored = bentoml.models.get("sentiment-zh:latest")
     metadata: dict[str, Any] = dict(stored.info.metadata)
-    model = quantize(load_artifact(Path(stored.path)), str(metadata["quantization"]["mode"]))
+    model = quantize(load_artifact(Path(stored.path)), *served_quantization(metadata))
     traditional = [t.translate(to_traditional) for t in texts]
     right = {"simplified": model.predict_proba(texts).argmax(1) == y}
     with read_as_sent():
