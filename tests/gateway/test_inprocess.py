@@ -141,11 +141,16 @@ def test_mine_with_user_records_masked_texts_once(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "contact",
-    ["ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ", "jö@bücher.de", "jo\u200b@\u200bexample.com", "138\u200b1234\u200b5678"],
+    ("user", "contact"),
+    [
+        ("pii-wide", "ｊｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+        ("pii-umlaut", "jö@bücher.de"),
+        ("pii-hidden-mail", "jo\u200b@\u200bexample.com"),
+        ("pii-hidden-phone", "138\u200b1234\u200b5678"),
+    ],
 )
-def test_pii_in_any_spelling_reaches_neither_profile_nor_trends(client: TestClient, contact: str) -> None:
-    user = f"pii-{abs(hash(contact))}"
+def test_pii_in_any_spelling_reaches_neither_profile_nor_trends(client: TestClient, user: str, contact: str) -> None:
+    # The user id has no digits: one drawn from hash() once held "1234" and failed the check below.
     text = f"{contact} Sony TV broke, reach me please"  # first: the fake keyword runner ranks by position
     r = client.post(
         "/events", json={"events": [{"key": user, "user_id": user, "type": "message", "text": text, "ts": TS}]}
