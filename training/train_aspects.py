@@ -45,18 +45,20 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from mining.artifacts import pick_device, quantize
+from mining.artifacts import pick_device, quantize, served_quantization
 from mining.models.aspects import POLARITY_CONTEXTS, AspectDictionary, AspectModel, OpinionLexicon, polarity_input
 from mining.models.textclf import Abstention
 from mining.registry import model_name
 from training import data
 from training.aspects_eval import (
+    HEADLINE_STATISTICS,
     METRIC_KEYS,
     ItemScores,
     Predictor,
     evaluate,
     examples,
     headline_uncertainty,
+    item_scores,
     lexicon_predictor,
     published_block,
     served_predictor,
@@ -76,6 +78,7 @@ from training.common import (
     search_on_validation,
 )
 from training.dedup import dedup_key
+from training.intervals import paired_difference
 from training.run import Report, Saved, TrainConfig, finish_run, sample_cap_field, setup_run
 from training.store import shared_encoder_record
 from training.tagging import TaggerConfig, build_model
@@ -138,6 +141,13 @@ class AspectsConfig(TrainConfig):
         metadata={"help": "train, print the validation scores and stop: the test split is not read and nothing is "
                   "saved (for comparing settings)"},
     )  # fmt: skip
+    validation_against: str = field(
+        default="",
+        metadata={
+            "help": "with --validation-only: a stored aspect model (name:version) read as it serves on the same "
+            "validation sentences, and the paired difference of each score against it"
+        },
+    )
     report_dir: str = field(default="reports", metadata={"help": "where loss curves and metrics.json go"})
 
 
@@ -272,8 +282,9 @@ def validation_scores(
 ) -> dict[str, Any]:
     """``--validation-only``: what serves, scored on validation (pooled), printed and returned as
     ``{"metrics": {...}}``; the test split is never read."""
-    pooled = evaluate(val, served_predictor(served, labels)(val), labels, cfg.lang)[0]["pooled"]
-    metrics = {
+    predicted = served_predictor(served, labels)(val)
+    pooled = evaluate(val, predicted, labels, cfg.lang)[0]["pooled"]
+    metrics: dict[str, Any] = {
         "val_aspect_f1": pooled["test_aspect_f1"],  # evaluate names its keys test_*; these are validation
         "val_polarity_accuracy": pooled["test_polarity_accuracy"],
         "val_pair_f1": pooled["test_pair_f1"],
@@ -281,8 +292,28 @@ def validation_scores(
         "polarity_val_accuracy": pol["metrics"].get("val_accuracy"),
         "quantization": {k: quantization[k] for k in ("mode", "fp32", "float_parts") if k in quantization},
     }
+    if cfg.validation_against:
+        metrics["against"] = scores_against(cfg.validation_against, val, item_scores(val, *predicted))
     print(f"[{model_name('aspects', cfg.lang)}] validation only: {json.dumps(metrics)}", flush=True)
     return {"metrics": metrics}
+
+
+def scores_against(tag: str, val: list[dict[str, Any]], items: ItemScores) -> dict[str, Any]:
+    """The stored aspect model ``tag``, quantised as its metadata says it serves, scored on the
+    validation sentences ``val`` (all domains, pooled), and the paired difference of ``items`` (the
+    new model's item scores on the same sentences) against it, resampling sentences."""
+    import bentoml
+
+    stored = bentoml.models.get(tag)
+    other = quantize(AspectModel.load(Path(stored.path)), *served_quantization(dict(stored.info.metadata)))
+    theirs = item_scores(val, *served_predictor(other, other.labels)(val))
+    out: dict[str, Any] = {"model": str(stored.tag)}
+    for key in ("test_aspect_f1", "test_polarity_accuracy", "test_pair_f1"):
+        stat = HEADLINE_STATISTICS[key]
+        name = key.replace("test_", "val_")
+        out[name] = round(float(stat(theirs)(np.arange(len(val)))), 4)
+        out[f"{name}_diff"] = paired_difference(stat(items), stat(theirs), len(val))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -454,6 +454,20 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
     assert set(result["ci95"]) == set(aspects_eval.INTERVAL_KEYS)
     assert result["n_test_items"] == m["pooled"]["n_sentences"]
     assert result["vs_baseline"]["test_pair_f1"]["baseline"] == "lexicon"
+    # A setting is compared with a stored model on the same validation sentences: against itself, level.
+    import bentoml
+
+    from mining.artifacts import quantize, served_quantization
+    from mining.models.aspects import AspectModel
+
+    val = train_aspects.load_rows(train_aspects.AspectsConfig(lang="zh", max_eval_samples=200))[0]["val"][:60]
+    saved = bentoml.models.get(result["tag"])
+    stored = quantize(AspectModel.load(Path(saved.path)), *served_quantization(dict(saved.info.metadata)))
+    mine = aspects_eval.item_scores(val, *aspects_eval.served_predictor(stored, stored.labels)(val))
+    against = train_aspects.scores_against(result["tag"], val, mine)
+    assert against["model"] == result["tag"] and 0 < against["val_pair_f1"] <= against["val_aspect_f1"]
+    for key in ("val_aspect_f1", "val_polarity_accuracy", "val_pair_f1"):
+        assert against[f"{key}_diff"]["diff"] == 0 and against[f"{key}_diff"]["verdict"] == "level"
 
 
 def test_a_validation_only_run_reads_no_test_sentence_and_saves_nothing(
