@@ -240,10 +240,16 @@ def load(url: str, path: str, body: Callable[[], dict[str, Any]], concurrency: i
 
 
 def serve(
-    servers: ServerGroup, batching: bool, log_dir: Path, events_db: Path, extra: dict[str, str] | None = None
+    servers: ServerGroup,
+    batching: bool,
+    log_dir: Path,
+    events_db: Path,
+    extra: dict[str, str] | None = None,
+    label: str = "",
 ) -> tuple[Server, str]:
     """Start ``bentoml serve`` in ``servers`` (which stops it) on a free loopback port and wait until
-    it is ready; returns the server and its base URL."""
+    it is ready; returns the server and its base URL. ``label`` names its log (``serve-<label>.log``;
+    two servers in one folder need two labels)."""
     port = free_port()
     env = {
         "BENTOML_DO_NOT_TRACK": "true",
@@ -253,7 +259,11 @@ def serve(
         **(extra or {}),
     }
     url = f"http://127.0.0.1:{port}"
-    name = f"serve-batching-{'on' if batching else 'off'}{'-plain' if extra else ''}.log"
+    name = (
+        f"serve-{label}.log"
+        if label
+        else f"serve-batching-{'on' if batching else 'off'}{'-plain' if extra else ''}.log"
+    )
     proc = servers.start(
         [sys.executable, "-m", "bentoml", "serve", "service:DemandMining", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

@@ -45,6 +45,18 @@ def _reply(lang: str, turns: dict[str, list[str]]) -> Callable[[], dict[str, Any
     return lambda: {"text": fresh(random.choice(turns[lang])), "k": 3}
 
 
+def service_cells(turns: dict[str, list[str]]) -> dict[str, Cell]:
+    """The cells both comparisons measure: ``/mine`` with two texts a request (Chinese, English,
+    one of each) and ``/reply`` with one customer turn per language."""
+    return {
+        "mine zh": ("/mine", _mine(("zh", "zh"))),
+        "mine en": ("/mine", _mine(("en", "en"))),
+        "mine mixed": ("/mine", _mine(("zh", "en"))),
+        "reply zh": ("/reply", _reply("zh", turns)),
+        "reply en": ("/reply", _reply("en", turns)),
+    }
+
+
 def stage_one_pins(store_home: Path) -> dict[str, str]:
     """``<NAME>_MODEL`` -> the tag each swapped model replaced, from the store's upgrade record."""
     from mining.registry import MODELS
@@ -94,14 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not pins:
         raise SystemExit(f"{home}: no upgrade record with swapped models and no --pin: nothing to compare")
     print(f"stage-1 server pins: {pins}", file=sys.stderr, flush=True)
-    turns = service_turns()
-    cells = {
-        "mine zh": ("/mine", _mine(("zh", "zh"))),
-        "mine en": ("/mine", _mine(("en", "en"))),
-        "mine mixed": ("/mine", _mine(("zh", "en"))),
-        "reply zh": ("/reply", _reply("zh", turns)),
-        "reply en": ("/reply", _reply("en", turns)),
-    }
+    cells = service_cells(service_turns())
     random.seed(0)
     with tempfile.TemporaryDirectory() as tmp, ServerGroup() as servers:
         logs = Path(tmp)

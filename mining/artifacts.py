@@ -111,6 +111,8 @@ def encoder_skeleton(path: Path, frozen_layers: int = 0) -> tuple[BertModel, Any
 
 
 QUANTIZATIONS = ("none", "int8", "int8-channel")
+# A frozen bottom may also serve in bfloat16 (see quantize_bottom).
+BOTTOM_QUANTIZATIONS = (*QUANTIZATIONS, "bf16")
 
 
 def torch_modules(model: Any, depth: int = 5) -> list[nn.Module]:
@@ -140,6 +142,63 @@ def served_quantization(metadata: Mapping[str, Any]) -> tuple[str, list[str]]:
     ``none`` where it has none): the arguments of :func:`quantize`."""
     q = metadata.get("quantization") or {}
     return str(q.get("mode", "none")), [str(p) for p in q.get("float_parts", [])]
+
+
+def quantize_bottom(encoder: BertModel, mode: str) -> bool:
+    """Quantise ``encoder``'s frozen bottom in place: its Linear layers dynamic int8 (one scale per
+    tensor for ``int8``, per output row for ``int8-channel``), or its layers' weights and
+    activations in bfloat16 (``bf16``; the states it hands on are float32 again, see
+    :func:`mining.models.bert.through`); ``none`` leaves it float32. (Only the Linear layers in
+    bfloat16, the layer norms and the residual sums float32, lost more on validation: see
+    docs/benchmarks.md#quantised-shared-bottoms.)
+
+    The bottom is the part every head above it shares, so this is a serving decision for all of
+    them at once (the ``DEMAND_MINING_BOTTOM_QUANTIZATION`` setting), not one head's: where the
+    bottom is shared (:func:`mining.models.bert.share_bottom`) the shared copy is changed, and the
+    states it cached as float are dropped. On 2 CPU cores the float bottom was most of a text's
+    cost (docs/benchmarks.md#quantised-shared-bottoms). A layer already quantised is left as it is.
+
+    Returns:
+        True when a layer was quantised now.
+    """
+    if mode not in BOTTOM_QUANTIZATIONS:
+        raise ValueError(f"bottom quantization must be one of {', '.join(BOTTOM_QUANTIZATIONS)}; got {mode!r}")
+    layers = list(encoder.encoder.layer[: encoder.frozen_layers])
+    if mode == "none" or not layers or any(p.device.type != "cpu" for m in layers for p in m.parameters()):
+        return False
+    if mode == "bf16":
+        from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
+
+        # A bottom already in bfloat16, or already int8, is left as it is.
+        if not any(p.dtype == torch.float32 for m in layers for p in m.parameters()) or any(
+            isinstance(m, Int8Linear) for layer in layers for m in layer.modules()
+        ):
+            return False
+        for layer in layers:
+            layer.to(torch.bfloat16)
+        return _dropped_cache(encoder, True)
+    import warnings
+
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+
+    qconfig = per_channel_dynamic_qconfig if mode == "int8-channel" else default_dynamic_qconfig
+    changed = False
+    with warnings.catch_warnings():  # the dynamic-quantisation API warns that it is deprecated
+        warnings.simplefilter("ignore")
+        for layer in layers:
+            names = {name: qconfig for name, m in layer.named_modules() if type(m) is nn.Linear}
+            if names:
+                quantize_dynamic(layer, names, dtype=torch.qint8, inplace=True)
+                changed = True
+    return _dropped_cache(encoder, changed)
+
+
+def _dropped_cache(encoder: BertModel, changed: bool) -> bool:
+    """``changed``, after emptying the shared bottom's cache of states the old weights computed."""
+    if changed and encoder.shared is not None:
+        with encoder.shared.lock:
+            encoder.shared.cache.clear()
+    return changed
 
 
 def quantize(model: Any, mode: str, float_parts: Sequence[str] = ()) -> Any:

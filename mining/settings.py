@@ -17,6 +17,8 @@ from mining.events import is_postgres
 from mining.registry import MODELS
 
 LAYOUTS = ("colocated", "separate")
+# The modes of mining.artifacts.quantize_bottom (that module loads torch; settings does not).
+BOTTOM_QUANTIZATIONS = ("none", "int8", "int8-channel", "bf16")
 BUILTIN_BRANDS = Path(__file__).resolve().parents[1] / "data" / "brands" / "brands.csv"
 BUILTIN_REPLIES = Path(__file__).resolve().parents[1] / "data" / "customer_service" / "replies_kb.csv"
 
@@ -102,6 +104,10 @@ class Settings:
         share_encoder: heads fine-tuned above the same frozen encoder bottom share one copy of it
             and one pass per text; False (``DEMAND_MINING_SHARED_ENCODER=off``): each model runs
             its whole encoder.
+        bottom_quantization: how the frozen encoder bottoms serve
+            (``DEMAND_MINING_BOTTOM_QUANTIZATION``: ``none``, ``bf16``, ``int8`` or ``int8-channel``; one
+            choice for every head above a bottom, see :func:`mining.artifacts.quantize_bottom`);
+            off with ``DEMAND_MINING_QUANTIZE=off``.
         grpc_port: the gRPC port (0: gRPC off); grpc_host: the address it binds.
         model_tags: store name -> tag to serve (``name:latest`` unless pinned).
         model_store: BentoML's home (``BENTOML_HOME``), where the store and the staged start's
@@ -140,6 +146,7 @@ class Settings:
     lone_threads: int = 0
     quantize: bool = True
     share_encoder: bool = True
+    bottom_quantization: str = "none"
     grpc_port: int = 3001
     grpc_host: str = "127.0.0.1"
     model_tags: Mapping[str, str] = field(default_factory=lambda: {m.name: f"{m.name}:latest" for m in MODELS})
@@ -176,6 +183,11 @@ class Settings:
             if value not in ("on", "off"):
                 raise ValueError(f"{var} must be on or off; got {value!r}")
             switches[name] = value == "on"
+        bottom = env.get("DEMAND_MINING_BOTTOM_QUANTIZATION", "none")
+        if bottom not in BOTTOM_QUANTIZATIONS:
+            raise ValueError(
+                f"DEMAND_MINING_BOTTOM_QUANTIZATION must be one of {', '.join(BOTTOM_QUANTIZATIONS)}; got {bottom!r}"
+            )
         # Colocated: one gateway worker per core, each running every model with its share of the
         # cores (on 2 cores two workers served more than one worker with two threads, because
         # request parsing and the models' Python code hold the GIL). Separate: one gateway worker;
@@ -200,6 +212,7 @@ class Settings:
             torch_threads=threads,
             lone_threads=_int(env, "DEMAND_MINING_LONE_THREADS", cores() if layout == "colocated" else 0, minimum=0),
             **switches,
+            bottom_quantization=bottom if switches["quantize"] else "none",
             grpc_port=_int(env, "GRPC_PORT", 3001),
             grpc_host=env.get("GRPC_HOST", "127.0.0.1"),
             model_tags={m.name: env.get(m.env) or f"{m.name}:latest" for m in MODELS},

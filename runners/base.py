@@ -231,20 +231,30 @@ class RunnerBase:
         raise NotImplementedError
 
     def optimise(self, model: Any, metadata: dict[str, Any], tag: str = "") -> Any:
-        """Share frozen encoder bottoms with the other models of this process, then quantise as
-        the store metadata chose (``quantization.mode``), each unless switched off in settings;
-        logs what was done for ``tag``, so an operator can see it."""
-        from mining.artifacts import quantize, served_quantization, torch_modules
+        """Share frozen encoder bottoms with the other models of this process and quantise them
+        as settings say (``bottom_quantization``: one choice for every head above a bottom), then
+        quantise the rest as the store metadata chose (``quantization.mode``), each unless
+        switched off in settings; logs what was done for ``tag``, so an operator can see it.
+
+        A model with ``float_bottom`` (the reply ranker, whose stored vectors the float bottom
+        computed) keeps a float bottom of its own when the shared one is quantised."""
+        from mining.artifacts import quantize, quantize_bottom, served_quantization, torch_modules
         from mining.models.bert import BertModel, share_bottom
 
         mode, float_parts = served_quantization(metadata) if self.settings.quantize else ("none", [])
+        bottom_mode = self.settings.bottom_quantization
+        if getattr(model, "float_bottom", False):
+            bottom_mode = "none"
+            share = self.settings.share_encoder and self.settings.bottom_quantization == "none"
+        else:
+            share = self.settings.share_encoder
         shared = []
-        if self.settings.share_encoder:
-            for module in torch_modules(model):
-                for encoder in [m for m in module.modules() if isinstance(m, BertModel)]:
-                    bottom = share_bottom(encoder)
-                    if bottom is not None:
-                        shared.append(f"{encoder.frozen_layers} frozen layers {bottom.digest[:12]}")
+        for module in torch_modules(model):
+            for encoder in [m for m in module.modules() if isinstance(m, BertModel) and m.frozen_layers]:
+                bottom = share_bottom(encoder) if share else None
+                quantize_bottom(encoder, bottom_mode)
+                where = f" {bottom.digest[:12]}" if bottom is not None else " (own copy)"
+                shared.append(f"{encoder.frozen_layers} frozen layers{where}, {bottom_mode}")
         if tag:
             # Equal digests in one process are one copy, run once per text for all their heads.
             kept = f" ({', '.join(float_parts)} float32)" if float_parts and mode != "none" else ""

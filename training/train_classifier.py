@@ -81,6 +81,14 @@ class ClassifierConfig(TextClfConfig):
     synthetic: bool = field(default=False, metadata={"help": "the table is generated, not real: say so in metadata"})
 
 
+def labelled_texts(cfg: ClassifierConfig) -> tuple[list[str], list[str], Path]:
+    """(texts, their labels, the table read): ``--data`` or the built-in data set ``--dataset``."""
+    builtin = {"catalogue": data_mod.catalogue_table, "shopping-zh": data_mod.shopping_categories_table}
+    path = Path(cfg.data) if cfg.data else builtin[cfg.dataset]()
+    table = data_mod.read_table(path, data_mod.LABELLED_TEXTS)
+    return table["text"].tolist(), table["label"].tolist(), path
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Train and evaluate on ``n_splits`` splits, write the report, save the first split's model.
 
@@ -89,10 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ci95", "vs_baseline", "n_test_items", "intervals_on": {...} (of the first split), "tag": str | None, ...}``.
     """
     cfg = parse_config(ClassifierConfig, argv)
-    builtin = {"catalogue": data_mod.catalogue_table, "shopping-zh": data_mod.shopping_categories_table}
-    path = Path(cfg.data) if cfg.data else builtin[cfg.dataset]()
-    table = data_mod.read_table(path, data_mod.LABELLED_TEXTS)
-    texts, labels_raw = table["text"].tolist(), table["label"].tolist()
+    texts, labels_raw, path = labelled_texts(cfg)
     langs: list[str] = [detect_language(t) for t in texts]
     cfg.lang = cfg.lang or max(("zh", "en"), key=langs.count)
     cfg.resolve(("cnn", "bilstm", "e5") if cfg.lang == "zh" else ("cnn", "bilstm", "minilm", "e5"))

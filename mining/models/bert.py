@@ -18,7 +18,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -183,6 +183,17 @@ class BertPooler(nn.Module):
         self.dense = nn.Linear(c.hidden_size, c.hidden_size)
 
 
+def through(layers: Iterable[nn.Module], x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """x (B, T, H) through ``layers`` (each ``layer(x, keep)``) in the dtype of their weights (a
+    bottom served in bfloat16, :func:`mining.artifacts.quantize_bottom`), returned in x's dtype."""
+    layers = list(layers)
+    dtype = next((p.dtype for layer in layers for p in layer.parameters()), x.dtype)
+    y = x.to(dtype)
+    for layer in layers:
+        y = layer(y, keep)
+    return y.to(x.dtype)
+
+
 class BertModel(nn.Module):
     """``encoder(input_ids=..., attention_mask=...).last_hidden_state`` as with Hugging Face's
     ``BertModel``: input_ids (B, T) int64, attention_mask (B, T) 0/1 -> (B, T, H) float.
@@ -231,9 +242,7 @@ class BertModel(nn.Module):
             x = self.shared(input_ids, attention_mask)
         else:
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_layers):
-                x = self.embeddings(input_ids)
-                for layer in self.encoder.layer[: self.frozen_layers]:
-                    x = layer(x, keep)
+                x = through(self.encoder.layer[: self.frozen_layers], self.embeddings(input_ids), keep)
         for layer in self.encoder.layer[self.frozen_layers :]:
             x = layer(x, keep)
         return SimpleNamespace(last_hidden_state=x)
@@ -284,10 +293,7 @@ class SharedBottom(nn.Module):
     def compute(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and 0/1 mask -> (B, T, H) bottom states, no cache."""
         keep = attention_mask.bool()[:, None, None, :]
-        x = self.embeddings(input_ids)
-        for layer in self.layers:
-            x = layer(x, keep)
-        return x
+        return through(self.layers, self.embeddings(input_ids), keep)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and 0/1 mask (real tokens first) -> (B, T, H) bottom states; rows cached."""

@@ -44,6 +44,11 @@ class ReplyRanker:
             reply texts, in file order.
     """
 
+    # Its reply vectors were computed with the encoder's float bottom at build time, so a message
+    # must be read by the same weights: serving never quantises this model's bottom (it keeps a
+    # float copy of its own where the heads' shared bottom is quantised).
+    float_bottom = True
+
     def __init__(
         self,
         index: ReplyIndex,

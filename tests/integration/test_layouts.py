@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from mining.registry import RUNNERS
+from mining.settings import Settings
 from tests.integration.conftest import Server
 
 pytestmark = pytest.mark.integration
@@ -94,7 +95,7 @@ def test_colocated_batch_sizes_are_on_metrics(server: str) -> None:
 
 def loaded_as(log: str, name: str) -> set[tuple[str, str]]:
     """(quantisation, encoder bottom) of each load of model ``name`` the server logged."""
-    pattern = rf"\b{re.escape(name)}:\w+: ([\w-]+), encoder bottom: (none|\d+ frozen layers [0-9a-f]{{12}})"
+    pattern = rf"\b{re.escape(name)}:\w+: ([\w-]+), encoder bottom: (none|\d+ frozen layers [0-9a-f]{{12}}, [\w-]+)"
     return set(re.findall(pattern, log))
 
 
@@ -105,6 +106,7 @@ def test_english_heads_load_onto_one_shared_bottom(served: Server, trained_model
     assert len(sentiment) == 1 and len(ner) == 1, (sentiment, ner)  # every worker loads them alike
     (s_mode, s_bottom), (n_mode, n_bottom) = sentiment.pop(), ner.pop()
     assert s_bottom.startswith("3 frozen layers") and s_bottom == n_bottom  # the registry's quick profile
+    assert s_bottom.endswith(f", {Settings().bottom_quantization}")  # the bottom serves as settings default
     # Each head runs the quantisation its training chose and recorded (the server quantises by default).
     for mode, name in ((s_mode, "sentiment-en"), (n_mode, "ner-en")):
         metadata = dict(bentoml.models.get(trained_models[name]).info.metadata)

@@ -92,3 +92,29 @@ def test_cells_alternate_between_servers_so_a_drift_favours_neither(
     }
     # each printed line lists the servers in the order of urls, whichever ran first
     assert capsys.readouterr().out.splitlines() == [f"x {c} ['http://a', 'http://b']" for c in (1, 16, 64)]
+
+
+def test_the_bottom_bench_runs_one_server_per_mode_with_its_own_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import bottoms
+
+    started: list[tuple[dict[str, str], str]] = []
+
+    def serve(servers: Any, batching: bool, logs: Path, db: Path, extra: dict[str, str], label: str) -> Any:
+        started.append((extra, label))
+        return None, f"http://127.0.0.1:{len(started)}"
+
+    measured: dict[str, str] = {}
+    monkeypatch.setattr(bottoms, "serve", serve)
+    monkeypatch.setattr(bottoms, "service_turns", lambda: {"zh": ["在吗"], "en": ["hi"]})
+    monkeypatch.setattr(bottoms, "measure", lambda urls, cells, seconds: measured.update(urls) or {"cells": 1})
+    out = bottoms.main(["--mode", "int8", "--seconds", "0.1", "--out", str(tmp_path / "b.json")])
+    assert started == [
+        ({"DEMAND_MINING_BOTTOM_QUANTIZATION": "int8"}, "int8"),
+        ({"DEMAND_MINING_BOTTOM_QUANTIZATION": "none"}, "float32"),
+    ]
+    assert measured == {"int8": "http://127.0.0.1:1", "float32": "http://127.0.0.1:2"}
+    assert out["mode"] == "int8" and (tmp_path / "b.json").exists()
+    with pytest.raises(SystemExit):
+        bottoms.main(["--mode", "none"])  # float32 against itself measures nothing

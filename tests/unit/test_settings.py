@@ -18,6 +18,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert s.events_location() == Path("var/events.sqlite3")  # SQLite unless a URL is set
     assert s.model_tags == {m.name: f"{m.name}:latest" for m in MODELS}
     assert s.shop_values is None  # the shop's placeholders are left for the agent
+    assert s.bottom_quantization == "none"  # bf16 lost more than 0.5 point on two heads (docs/benchmarks.md)
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:
@@ -40,8 +41,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "NER_PRODUCTS_EN_MODEL": "ner-products-en:abc",
             "DEMAND_MINING_DATA_DIR": "/data/cache",
             "DEMAND_MINING_SHOP_VALUES": str(shop),
+            "DEMAND_MINING_BOTTOM_QUANTIZATION": "int8-channel",
         }
     )
+    assert s.bottom_quantization == "int8-channel"
     assert (s.layout, s.workers, s.torch_threads, s.batching) == ("separate", 3, 2, False)
     assert s.api_keys == {"a", "b"} and s.max_body_bytes == 100 and (s.grpc_port, s.grpc_host) == (0, "::1")
     assert s.events_db == Path("/tmp/e.db") and s.data_dir == Path("/data/cache")
@@ -66,6 +69,10 @@ def test_separate_layout_gives_each_runner_process_every_core() -> None:
         ({"DEMAND_MINING_BATCHING": "yes"}, "DEMAND_MINING_BATCHING must be on or off; got 'yes'"),
         ({"DEMAND_MINING_WORKERS": "0"}, "DEMAND_MINING_WORKERS must be >= 1, got 0"),
         ({"GRPC_PORT": "http"}, "GRPC_PORT must be an integer, got 'http'"),
+        (
+            {"DEMAND_MINING_BOTTOM_QUANTIZATION": "fp16"},
+            "DEMAND_MINING_BOTTOM_QUANTIZATION must be one of none, int8, int8-channel, bf16; got 'fp16'",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -105,3 +112,13 @@ def test_the_baseline_store_is_the_model_store_unless_named() -> None:
     assert Settings.from_env({"BENTOML_HOME": "/srv/store"}).baseline_store == Path("/srv/store")
     named = Settings.from_env({"BENTOML_HOME": "/srv/store/staging", "DEMAND_MINING_BASELINE_STORE": "/srv/store"})
     assert (named.model_store, named.baseline_store) == (Path("/srv/store/staging"), Path("/srv/store"))
+
+
+def test_the_bottom_modes_are_the_model_librarys_and_off_with_quantisation() -> None:
+    from mining.artifacts import BOTTOM_QUANTIZATIONS as LIBRARY
+    from mining.settings import BOTTOM_QUANTIZATIONS
+
+    assert BOTTOM_QUANTIZATIONS == LIBRARY
+    env = {"DEMAND_MINING_BOTTOM_QUANTIZATION": "bf16"}
+    assert Settings.from_env(env).bottom_quantization == "bf16"
+    assert Settings.from_env({**env, "DEMAND_MINING_QUANTIZE": "off"}).bottom_quantization == "none"

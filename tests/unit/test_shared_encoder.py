@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -222,3 +223,123 @@ def test_the_training_cache_is_sized_to_what_repeats_and_to_its_memory() -> None
     assert bottom_cache_texts(0, 3, train, val, 64, 384, 4096) == 0  # nothing frozen, nothing to cache
     many = [str(i) for i in range(50)]
     assert bottom_cache_texts(8, 3, many, val, 64, 384, 1) == 10  # 1 MiB holds 10 texts of 64 x 384 floats
+
+
+@pytest.fixture
+def own_shared_bottoms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process-wide table of shared bottoms for this test alone: the tiny encoder's weights are
+    seeded, so every test's bottom has the same digest, and a bottom quantised here must not
+    serve another test."""
+    from mining.models import bert
+
+    monkeypatch.setattr(bert, "_SHARED", {})
+
+
+def _kinds(encoder: torch.nn.Module) -> tuple[set[str], set[str]]:
+    """The kinds of Linear layer in the bottom and in the top of ``encoder``."""
+    layers = encoder.encoder.layer  # type: ignore[union-attr]
+
+    def kinds(part: Any) -> set[str]:
+        return {type(m).__name__ for layer in part for m in layer.modules() if type(m).__name__.endswith("Linear")}
+
+    return kinds(layers[: encoder.frozen_layers]), kinds(layers[encoder.frozen_layers :])  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", ["int8", "int8-channel", "bf16"])
+def test_a_quantised_shared_bottom_serves_every_head_close_to_float(
+    tmp_path: Path, mode: str, own_shared_bottoms: None
+) -> None:
+    from mining.artifacts import quantize_bottom
+
+    clf, ner = two_heads(tmp_path)
+    probs = clf.predict_proba(TEXTS)
+    shared = share_bottom(clf.net.encoder)
+    assert shared is not None and share_bottom(ner.net.encoder) is shared
+    clf.predict_proba(TEXTS)
+    assert shared.cache  # float states cached ...
+    assert quantize_bottom(clf.net.encoder, mode)
+    assert not shared.cache  # ... and dropped with the float weights
+    assert not quantize_bottom(ner.net.encoder, mode)  # one bottom: already done for both heads
+    bottom = {p.dtype for layer in shared.layers for p in layer.parameters()}
+    top = {p.dtype for p in clf.net.encoder.encoder.layer[1].parameters()}
+    if mode == "bf16":
+        assert bottom == {torch.bfloat16} and _kinds(clf.net.encoder) == ({"Linear"}, {"Linear"})
+    else:
+        int8 = [m for m in shared.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+        assert len(int8) == 6 and bottom == {torch.float32}  # q, k, v, out, up, down; the layer norms float
+        assert _kinds(clf.net.encoder)[1] == {"Linear"}
+    assert top == {torch.float32} and {p.dtype for p in shared.embeddings.parameters()} == {torch.float32}
+    got = clf.predict_proba(TEXTS)
+    assert got.dtype == probs.dtype and np.abs(got - probs).max() < 0.05
+    assert not np.array_equal(got, probs)  # the bottom did change
+    assert len(ner.tag_tokens([t.split() for t in TEXTS])) == len(TEXTS)  # the other head reads it too
+
+
+def test_a_bottom_is_quantised_once_and_never_on_request(tmp_path: Path, own_shared_bottoms: None) -> None:
+    from mining.artifacts import quantize_bottom
+
+    clf, _ = two_heads(tmp_path)
+    share_bottom(clf.net.encoder)
+    assert not quantize_bottom(clf.net.encoder, "none")
+    assert _kinds(clf.net.encoder) == ({"Linear"}, {"Linear"})
+    assert quantize_bottom(clf.net.encoder, "int8")
+    assert not quantize_bottom(clf.net.encoder, "bf16")  # an int8 bottom is not cast on top of that
+    assert not quantize_bottom(clf.net.encoder, "int8")
+    with pytest.raises(ValueError, match="bottom quantization must be one of none, int8, int8-channel, bf16"):
+        quantize_bottom(clf.net.encoder, "fp16")
+    encoder, _ = load_encoder(tiny_encoder_folder(tmp_path / "plain"))
+    assert not quantize_bottom(encoder, "int8")  # no frozen layers: nothing is a bottom
+
+
+def test_the_runner_keeps_a_float_bottom_for_the_reply_ranker(
+    tmp_path: Path, own_shared_bottoms: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its stored reply vectors were made with the float bottom: where the heads' shared bottom is
+    quantised, it gets a float copy of its own; the heads share the quantised one."""
+    from mining.settings import Settings
+    from runners.base import RunnerBase
+
+    clf, ner = two_heads(tmp_path)
+    ranker = SimpleNamespace(float_bottom=True, encoder=ner.net)
+    runner = object.__new__(RunnerBase)
+    runner.settings = Settings(bottom_quantization="bf16")
+    runner.optimise(clf, {})
+    runner.optimise(ranker, {})
+    assert clf.net.encoder.shared is not None and ner.net.encoder.shared is None
+    assert {p.dtype for p in clf.net.encoder.encoder.layer[0].parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in ner.net.encoder.encoder.layer[0].parameters()} == {torch.float32}
+    runner.settings = Settings(bottom_quantization="none")
+    other, _ = two_heads(tmp_path / "again")
+    runner.optimise(SimpleNamespace(float_bottom=True, encoder=other.net), {})
+    assert other.net.encoder.shared is not None  # nothing quantised: the ranker shares as before
+
+
+def test_the_bottom_evaluation_scores_each_mode_against_float_on_the_same_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_shared_bottoms: None
+) -> None:
+    from training import eval_bottom_quantization as ev
+    from training.intervals import mean_of
+
+    two_heads(tmp_path)
+    y = load_artifact(tmp_path / "clf", torch.device("cpu")).predict_proba(TEXTS).argmax(1)  # float: all right
+    stored = SimpleNamespace(tag="fake:v1", path=str(tmp_path / "clf"), info=SimpleNamespace(metadata={"params": {}}))
+    monkeypatch.setattr(ev, "stored_model", lambda tag: stored)
+    loads: list[Any] = []
+
+    def load() -> Any:
+        loads.append(load_artifact(tmp_path / "clf", torch.device("cpu")))
+        return loads[-1]
+
+    def scorer(spec: Any, path: Path, params: dict[str, Any], max_items: int) -> Any:
+        score = lambda m: (m.predict_proba(TEXTS).argmax(1) == y).astype(float)  # noqa: E731
+        return ev.Scorer(len(TEXTS), load, score, mean_of, "served_val_accuracy")
+
+    monkeypatch.setitem(ev.SCORERS, "fake", scorer)
+    out = ev.evaluate_head(SimpleNamespace(name="fake", task="fake"), ["bf16", "int8"], 0)  # type: ignore[arg-type]
+    assert out["none"] == 1.0 and out["n"] == len(TEXTS) and out["frozen_layers"] == [1]
+    for mode in ("bf16", "int8"):
+        assert out[mode]["diff"]["diff"] == round(out[mode]["score"] - 1.0, 4)
+        assert out[mode]["within_rule"] == (out[mode]["diff"]["diff"] >= -ev.ALLOWED_DROP)
+    # Each mode on a fresh load: the float model was not quantised under the first measurement.
+    assert len(loads) == 4 and {p.dtype for p in loads[1].net.encoder.encoder.layer[0].parameters()} == {torch.float32}
+    assert {p.dtype for p in loads[2].net.encoder.encoder.layer[0].parameters()} == {torch.bfloat16}
