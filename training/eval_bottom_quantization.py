@@ -161,9 +161,14 @@ def stored_model(tag: str) -> Any:
 
 def evaluate_head(spec: ModelSpec, modes: Sequence[str], max_items: int) -> dict[str, Any]:
     """One stored head (``<name>:latest``), float bottom against each mode in ``modes``."""
+    from bentoml.exceptions import NotFound
+
     from mining.artifacts import quantize, quantize_bottom, served_quantization
 
-    stored = stored_model(f"{spec.name}:latest")
+    try:
+        stored = stored_model(f"{spec.name}:latest")
+    except NotFound:
+        return {"model": None, "skipped": "not in the store"}
     metadata: dict[str, Any] = dict(stored.info.metadata)
     scorer = SCORERS[spec.task](spec, Path(stored.path), dict(metadata.get("params") or {}), max_items)
 

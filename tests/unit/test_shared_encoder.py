@@ -340,6 +340,13 @@ def test_the_bottom_evaluation_scores_each_mode_against_float_on_the_same_items(
     for mode in ("bf16", "int8"):
         assert out[mode]["diff"]["diff"] == round(out[mode]["score"] - 1.0, 4)
         assert out[mode]["within_rule"] == (out[mode]["diff"]["diff"] >= -ev.ALLOWED_DROP)
+    from bentoml.exceptions import NotFound
+
+    def missing(tag: str) -> Any:
+        raise NotFound(f"no {tag}")
+
+    monkeypatch.setattr(ev, "stored_model", missing)  # an optional model the store lacks
+    assert ev.evaluate_head(SimpleNamespace(name="fake", task="fake"), ["bf16"], 0)["skipped"] == "not in the store"  # type: ignore[arg-type]
     # Each mode on a fresh load: the float model was not quantised under the first measurement.
     assert len(loads) == 4 and {p.dtype for p in loads[1].net.encoder.encoder.layer[0].parameters()} == {torch.float32}
     assert {p.dtype for p in loads[2].net.encoder.encoder.layer[0].parameters()} == {torch.bfloat16}
