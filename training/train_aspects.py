@@ -326,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "ci95": {...}, "vs_baseline": {...}, "n_test_items": ...}``.
     """
     cfg = parse_config(AspectsConfig, argv)
+    if cfg.validation_against and not cfg.validation_only:
+        raise SystemExit("--validation-against compares on validation only: add --validation-only")
     setup_run(cfg)
     device = pick_device()
     name = model_name("aspects", cfg.lang)

@@ -470,6 +470,13 @@ def test_training_smoke_beats_the_lexicon_on_real_reviews(tmp_path: Path) -> Non
         assert against[f"{key}_diff"]["diff"] == 0 and against[f"{key}_diff"]["verdict"] == "level"
 
 
+def test_a_comparison_with_a_stored_model_is_on_validation_only() -> None:
+    from training import train_aspects
+
+    with pytest.raises(SystemExit, match="add --validation-only"):
+        train_aspects.main(["--lang", "zh", "--validation-against", "aspects-zh:latest"])
+
+
 def test_a_validation_only_run_reads_no_test_sentence_and_saves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
