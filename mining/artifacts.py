@@ -144,6 +144,15 @@ def served_quantization(metadata: Mapping[str, Any]) -> tuple[str, list[str]]:
     return str(q.get("mode", "none")), [str(p) for p in q.get("float_parts", [])]
 
 
+def frozen_encoders(model: Any) -> list[BertModel]:
+    """The encoders with a frozen bottom inside a loaded model (through :func:`torch_modules`)."""
+    from mining.models.bert import BertModel
+
+    return [
+        m for module in torch_modules(model) for m in module.modules() if isinstance(m, BertModel) and m.frozen_layers
+    ]
+
+
 def quantize_bottom(encoder: BertModel, mode: str) -> bool:
     """Quantise ``encoder``'s frozen bottom in place: its Linear layers dynamic int8 (one scale per
     tensor for ``int8``, per output row for ``int8-channel``), or its layers' weights and

@@ -238,23 +238,21 @@ class RunnerBase:
 
         A model with ``float_bottom`` (the reply ranker, whose stored vectors the float bottom
         computed) keeps a float bottom of its own when the shared one is quantised."""
-        from mining.artifacts import quantize, quantize_bottom, served_quantization, torch_modules
-        from mining.models.bert import BertModel, share_bottom
+        from mining.artifacts import frozen_encoders, quantize, quantize_bottom, served_quantization
+        from mining.models.bert import share_bottom
 
         mode, float_parts = served_quantization(metadata) if self.settings.quantize else ("none", [])
         bottom_mode = self.settings.bottom_quantization
-        if getattr(model, "float_bottom", False):
+        own_copy = bool(getattr(model, "float_bottom", False)) and bottom_mode != "none"
+        if own_copy:
             bottom_mode = "none"
-            share = self.settings.share_encoder and self.settings.bottom_quantization == "none"
-        else:
-            share = self.settings.share_encoder
+        share = self.settings.share_encoder and not own_copy
         shared = []
-        for module in torch_modules(model):
-            for encoder in [m for m in module.modules() if isinstance(m, BertModel) and m.frozen_layers]:
-                bottom = share_bottom(encoder) if share else None
-                quantize_bottom(encoder, bottom_mode)
-                where = f" {bottom.digest[:12]}" if bottom is not None else " (own copy)"
-                shared.append(f"{encoder.frozen_layers} frozen layers{where}, {bottom_mode}")
+        for encoder in frozen_encoders(model):
+            bottom = share_bottom(encoder) if share else None
+            quantize_bottom(encoder, bottom_mode)
+            where = f" {bottom.digest[:12]}" if bottom is not None else " (own copy)"
+            shared.append(f"{encoder.frozen_layers} frozen layers{where}, {bottom_mode}")
         if tag:
             # Equal digests in one process are one copy, run once per text for all their heads.
             kept = f" ({', '.join(float_parts)} float32)" if float_parts and mode != "none" else ""

@@ -142,16 +142,6 @@ SCORERS: dict[str, Callable[[ModelSpec, Path, dict[str, Any], int], Scorer]] = {
 }
 
 
-def bottoms_of(model: Any) -> list[Any]:
-    """The encoders with a frozen bottom inside a loaded model."""
-    from mining.artifacts import torch_modules
-    from mining.models.bert import BertModel
-
-    return [
-        m for module in torch_modules(model) for m in module.modules() if isinstance(m, BertModel) and m.frozen_layers
-    ]
-
-
 def stored_model(tag: str) -> Any:
     """The store's model ``tag`` (BentoML's store of ``BENTOML_HOME``)."""
     import bentoml
@@ -163,7 +153,7 @@ def evaluate_head(spec: ModelSpec, modes: Sequence[str], max_items: int) -> dict
     """One stored head (``<name>:latest``), float bottom against each mode in ``modes``."""
     from bentoml.exceptions import NotFound
 
-    from mining.artifacts import quantize, quantize_bottom, served_quantization
+    from mining.artifacts import frozen_encoders, quantize, quantize_bottom, served_quantization
 
     try:
         stored = stored_model(f"{spec.name}:latest")
@@ -174,14 +164,14 @@ def evaluate_head(spec: ModelSpec, modes: Sequence[str], max_items: int) -> dict
 
     def served(bottom: str) -> Any:
         model = scorer.load()
-        for encoder in bottoms_of(model):
+        for encoder in frozen_encoders(model):
             quantize_bottom(encoder, bottom)
         return quantize(model, *served_quantization(metadata))
 
-    probe = scorer.load()
-    if not bottoms_of(probe):
+    encoders = frozen_encoders(scorer.load())
+    if not encoders:
         return {"model": str(stored.tag), "skipped": "no frozen encoder bottom"}
-    layers = sorted({e.frozen_layers for e in bottoms_of(probe)})
+    layers = sorted({e.frozen_layers for e in encoders})
     t0 = time.time()
     base = scorer.score(served("none"))
     everything = np.arange(scorer.n)
