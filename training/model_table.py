@@ -172,8 +172,18 @@ def replace_between_markers(text: str, table: str, marker: str = "model-table") 
     return pattern.sub(lambda _: f"{start}\n{table}\n{end}", text)
 
 
-def from_store() -> list[tuple[str, dict[str, Any]]]:
-    """``(name, metadata)`` of the latest version of every registry model the store holds."""
+def stages_of(
+    stored: Iterable[tuple[str, str, Mapping[str, Any]]], entries: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """The staged start's record entries (store name -> entry) that speak of the version the table
+    shows (``stored``: name, tag, metadata): an entry is about the candidate it trained, not about a
+    version trained after it."""
+    latest = {name: tag for name, tag, _ in stored}
+    return {n: e for n, e in entries.items() if e.get("candidate") and e["candidate"] == latest.get(n)}
+
+
+def from_store() -> list[tuple[str, str, dict[str, Any]]]:
+    """``(name, tag, metadata)`` of the latest version of every registry model the store holds."""
     import bentoml
     from bentoml.exceptions import NotFound
 
@@ -182,7 +192,8 @@ def from_store() -> list[tuple[str, dict[str, Any]]]:
     found = []
     for spec in MODELS:
         try:
-            found.append((spec.name, dict(bentoml.models.get(f"{spec.name}:latest").info.metadata)))
+            model = bentoml.models.get(f"{spec.name}:latest")
+            found.append((spec.name, str(model.tag), dict(model.info.metadata)))
         except NotFound:
             continue
     return found
@@ -208,9 +219,9 @@ def main(argv: list[str] | None = None) -> str:
 
     record = read_record(record_path(settings().model_store))
     stored = from_store()
-    keep = set(selected([n for n, _ in stored], args.only, args.exclude))
-    models = [(n, m) for n, m in stored if n in keep]
-    table = render(models, {n: e.model_dump() for n, e in record.models.items()})
+    keep = set(selected([n for n, _, _ in stored], args.only, args.exclude))
+    models = [(n, m) for n, _, m in stored if n in keep]
+    table = render(models, stages_of(stored, {n: e.model_dump() for n, e in record.models.items()}))
     if args.write:
         text = args.write.read_text(encoding="utf-8")
         args.write.write_text(replace_between_markers(text, table, args.marker), encoding="utf-8")

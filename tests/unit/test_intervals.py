@@ -222,3 +222,16 @@ def test_table_selection_keeps_only_and_drops_exclude() -> None:
     assert selected(names, "", "intent") == ["sentiment-zh", "ner-en"]
     assert selected(names, "intent", "") == ["intent"]
     assert selected(names, "intent,ner-en", "ner-en") == ["intent"]
+
+
+def test_the_staged_starts_verdict_goes_only_to_the_version_it_trained() -> None:
+    from training.model_table import stages_of
+
+    entries = {
+        "intent": {"state": "swapped", "candidate": "intent:b"},
+        "ner-zh": {"state": "swapped", "candidate": "ner-zh:x"},
+        "replies": {"state": "training", "candidate": ""},
+    }
+    stored = [("intent", "intent:c", {}), ("ner-zh", "ner-zh:x", {}), ("replies", "replies:r", {})]
+    # intent:c was trained after the staged start's intent:b: the verdict is not its own.
+    assert stages_of(stored, entries) == {"ner-zh": entries["ner-zh"]}
