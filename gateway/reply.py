@@ -108,9 +108,10 @@ def slot_values(
         if not (s.text.startswith("<") and s.text.endswith(">")):
             values.setdefault(slot_key(s.type), s.text)
     item = context.last_item if context else None
-    if item is not None:
-        values.setdefault("product", item.title or item.item_id)
-        values.setdefault("item", item.title or item.item_id)
+    # A product the text names is the one asked about ({{Item}} takes it through PLACEHOLDER_SLOTS),
+    # not the last one bought.
+    if item is not None and "product" not in values:
+        values["product"] = values["item"] = item.title or item.item_id
     order = context.last_order if context else None
     if order is not None:
         # A number in the text is the order asked about; without one, the latest is the likeliest.

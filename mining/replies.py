@@ -478,9 +478,10 @@ class ReplyIndex:
     def top_k(self, query: str, lang: str, intent: str | None = None, k: int = 5) -> list[tuple[ReplyEntry, float]]:
         """The ``k`` best entries of language ``lang`` for ``query``, best first.
 
-        With ``intent``, entries of that intent or of none (empty) come before all others, each
-        group by score; without it, all by score; equal scores keep file order. Entries of another
-        language never come back.
+        With ``intent``, entries of that intent come first, then entries for any intent (empty),
+        then the others, each group by score (a reply written for the request's intent before a
+        generic one that merely shares its words); without it, all by score; equal scores keep file
+        order. Entries of another language never come back.
 
         Returns:
             up to ``k`` (entry, score) pairs; the score is the ranker's unit score in [0, 1] (TF-IDF:
@@ -503,10 +504,12 @@ class ReplyIndex:
         if k <= 0 or not ids:
             return []
         if intent is None:
-            other = np.zeros(len(ids), dtype=bool)
+            group = np.zeros(len(ids), dtype=np.int64)
         else:
-            other = np.array([self.entries[i].intent not in ("", intent) for i in ids])
-        order = np.lexsort((np.arange(len(ids)), -s, other))[:k]
+            group = np.array(
+                [0 if self.entries[i].intent == intent else 1 if not self.entries[i].intent else 2 for i in ids]
+            )
+        order = np.lexsort((np.arange(len(ids)), -s, group))[:k]
         return [(ids[j], float(s[j])) for j in order]
 
     def save(self, folder: str | Path) -> None:

@@ -3,7 +3,8 @@
     python -m training.build_replies            # writes the CSV and prints its SHA256SUMS line
 
 English: Bitext's requests with their agent replies (intent = the project's label, the request
-kept as the example). Chinese: every helpdesk turn of STC-3's Chinese TRAIN dialogues that answers
+kept as the example). Chinese: the written shop replies of ``shop_replies.csv`` (one intent each,
+placeholders for the order, item, delivery state and amounts), then every helpdesk turn of STC-3's Chinese TRAIN dialogues that answers
 a customer turn (the reply, the customer turn before it as the example; no intent). Personal and
 customer-specific data become ``{{Placeholder}}`` slots (:func:`en_entry`, :func:`zh_text`), so
 nothing of one customer is stored and :func:`mining.replies.fill` can put the next customer's
@@ -19,9 +20,10 @@ from pathlib import Path
 
 from mining.replies import PLACEHOLDER, ReplyEntry, load_kb, write_kb
 from mining.text import clean, mask_pii
-from training.service_data import DATA, ReplyRow, TurnSplit, stc3_dialogues, template_key
+from training.service_data import DATA, ReplyRow, TurnSplit, stc3_dialogues, template_key, verified
 
 OUT = DATA / "replies_kb.csv"
+SHOP_REPLIES = "shop_replies.csv"
 # The file stays near 3 MB (the size of the vendored sets it derives from); how it is met: see main.
 MAX_BYTES = 3_000_000
 EN_PER_INTENT = 60  # replies kept per Bitext intent (27 intents)
@@ -187,6 +189,18 @@ def zh_entries(budget_bytes: int) -> tuple[list[ReplyEntry], dict[str, int]]:
     return out, {"pairs": len(pairs), "too_short": short, "distinct_replies": distinct, "kept": len(out)}
 
 
+def shop_entries() -> list[ReplyEntry]:
+    """The written Chinese shop replies (``shop_replies.csv``, checked against ``SHA256SUMS``), in
+    file order: what an online shop's agent says per intent, where STC-3's helpdesks (telecom
+    carriers and phone makers) speak of their own products and carry no intent."""
+    verified(SHOP_REPLIES)
+    entries = load_kb(DATA / SHOP_REPLIES)
+    unlabelled = [i for i, e in enumerate(entries, start=1) if not e.intent or e.lang != "zh"]
+    if unlabelled:
+        raise ValueError(f"{SHOP_REPLIES}: row {unlabelled[0]} needs an intent and lang zh")
+    return entries
+
+
 def _row_bytes(e: ReplyEntry) -> int:
     """Bytes of the entry's CSV row (quotes and separators counted roughly: 8 per row)."""
     return len(e.intent.encode()) + len(e.lang.encode()) + len(e.text.encode()) + len(e.request.encode()) + 8
@@ -211,8 +225,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--en-per-intent", type=int, default=EN_PER_INTENT, help="English replies per Bitext intent")
     args = parser.parse_args(argv)
     en = en_entries(bitext_replies(), args.en_per_intent)
-    zh, zh_counts = zh_entries(args.max_bytes - sum(_row_bytes(e) for e in en) - 64)
-    entries = en + zh
+    shop = shop_entries()
+    zh, zh_counts = zh_entries(args.max_bytes - sum(_row_bytes(e) for e in en + shop) - 64)
+    entries = en + shop + zh
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_kb(args.out, entries)
     if load_kb(args.out) != entries:
@@ -226,11 +241,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "path": str(args.out),
         "bytes": args.out.stat().st_size,
         "en": len(en),
-        "zh": len(zh),
+        "zh": len(shop) + len(zh),
+        "zh_shop": len(shop),
         "zh_counts": zh_counts,
         "sha256_line": line,
     }
-    print(f"{args.out}: {len(en)} English + {len(zh)} Chinese replies, {summary['bytes']:,} bytes")
+    print(
+        f"{args.out}: {len(en)} English + {len(shop) + len(zh)} Chinese replies ({len(shop)} written for shops), "
+        f"{summary['bytes']:,} bytes"
+    )
     print(
         f"Chinese: {zh_counts['pairs']} TRAIN pairs, {zh_counts['too_short']} too short, "
         f"{zh_counts['distinct_replies']} distinct masked replies, {len(zh)} kept"

@@ -45,6 +45,7 @@ STC3_FILE = "stc3/data.zip"
 ZH_TURNS_FILE = "zh_turns.csv"
 EN_REVIEWS_FILE = "en_review_turns.csv"
 REQUESTS_FILE = "requests.csv"
+TEMPLATES_FILE = "request_templates.csv"
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,90 @@ def shop_requests(split: TurnSplit | None = None) -> list[LabelledTurn]:
         row_split: TurnSplit = "train" if r["split"] == "train" else "test"
         if split is None or row_split == split:
             out.append(LabelledTurn(r["id"], f"requests_{r['lang']}", r["text"], r["label"], row_split))
+    return out
+
+
+# What fills a template's placeholders (``request_templates.csv``), per language: everyday goods of an
+# online shop, places, sizes and times. A placeholder of another language's template is an error.
+# fmt: off
+FILLERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "zh": {
+        "product": ("洗衣机", "手机", "连衣裙", "蓝牙耳机", "奶粉", "床垫", "空调", "电饭煲", "运动鞋", "口红",
+                    "笔记本电脑", "羽绒服", "热水器", "榨汁机", "行李箱", "台灯", "牛仔裤", "平板", "扫地机器人",
+                    "洗发水", "猫粮", "茶叶", "面霜", "显示器", "衣服", "鞋子", "裤子", "充电宝", "电视", "书"),
+        "city": ("北京", "上海市浦东新区", "广州", "深圳南山区", "杭州", "成都", "武汉", "南京", "西安", "重庆",
+                 "苏州", "天津", "长沙", "郑州"),
+        "size": ("S", "M", "L", "XL", "XXL", "38码", "42码", "大一码", "小一码", "均码"),
+        "color": ("黑色", "白色", "蓝色", "红色", "灰色", "粉色", "绿色"),
+        "time": ("昨天", "前天", "上周", "三天前", "半个月前", "10号", "双十一", "上个月", "今天早上"),
+        "days": ("三天", "一周", "五天", "两个星期", "十天", "两天", "一个月"),
+        "courier": ("顺丰", "中通", "圆通", "韵达", "京东快递", "EMS", "申通"),
+    },
+    "en": {
+        "product": ("blender", "jacket", "headphones", "laptop", "shoes", "coffee maker", "phone case", "vacuum",
+                    "dress", "backpack", "mattress", "watch", "kettle", "monitor", "sofa", "jeans", "printer"),
+        "size": ("S", "M", "L", "XL", "10", "42", "small", "large"),
+        "city_en": ("Chicago", "Toronto", "London", "Sydney", "Denver", "Manchester", "Austin"),
+        "time_en": ("last week", "yesterday", "two weeks ago", "on Monday", "a month ago"),
+        "days_en": ("three days", "a week", "two weeks", "five days", "ten days"),
+        "color_en": ("black", "white", "blue", "red", "grey"),
+    },
+}
+# How a chat message around the request may begin and end (the same for every label).
+_OPENINGS = {
+    "zh": ("", "", "", "你好，", "您好，", "亲，", "在吗？", "客服，", "请问", "麻烦问下，", "急！", "老板，", "hello，"),
+    "en": ("", "", "", "Hi, ", "Hello, ", "Hey ", "Excuse me, ", "Hi there. "),
+}
+_CLOSINGS = {
+    "zh": ("", "", "", "。", "？", "！", "，谢谢", "，麻烦尽快处理", "，急", "～", "??", "，在线等"),
+    "en": ("", "", "", ".", "?", " please", ". Thanks", "!!", " thx"),
+}
+# fmt: on
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _fill(template: str, lang: str, rng: random.Random) -> str:
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "order":  # an order number as shops print them: 10-18 digits, no separators
+            return "".join(rng.choice("0123456789") for _ in range(rng.randint(10, 18)))
+        if name == "amount":
+            yuan = rng.choice((9.9, 19, 39.9, 59, 99, 128, 199, 258, 399, 599, 1299, 2999))
+            number = f"{yuan:g}"
+            return rng.choice((f"{number}元", f"¥{number}", f"{number}块")) if lang == "zh" else f"${number}"
+        return rng.choice(FILLERS[lang][name])
+
+    return _PLACEHOLDER.sub(value, template)
+
+
+def template_requests(per_template: int = 12, seed: int = 20261206) -> list[LabelledTurn]:
+    """Chat requests generated from ``request_templates.csv`` (``lang, label, template``: short
+    requests to a shop's chat written per label for this project, placeholders such as
+    ``{product}``, ``{order}``, ``{amount}``, :data:`FILLERS`): ``per_template`` messages of each,
+    fillers, an opening and a closing drawn with ``seed``; ``source`` ``generated_zh`` or
+    ``generated_en``, split ``train``. Like Bitext's English intents, they are made from seed
+    texts, not written by customers: they teach the plain phrasings of an online shop's chat that
+    the real Chinese turns (a telecom helpdesk's Weibo threads and reviews) rarely hold, and they
+    measure nothing (``data/customer_service/README.md``).
+
+    Raises:
+        ValueError: a row with a label outside :data:`LABELS`, a language other than zh / en, or a
+            placeholder the language has no filler for.
+    """
+    rng = random.Random(seed)
+    out = []
+    for row, r in enumerate(_csv_rows(TEMPLATES_FILE), start=2):
+        lang, label, template = r["lang"], r["label"], r["template"]
+        names = set(_PLACEHOLDER.findall(template)) - {"order", "amount"}
+        if label not in LABELS or lang not in FILLERS or not names <= FILLERS[lang].keys():
+            raise ValueError(
+                f"{TEMPLATES_FILE}, line {row}: label must be one of {', '.join(LABELS)}, lang zh or en, and "
+                f"placeholders among order, amount, {', '.join(FILLERS.get(lang, {}))}; got {label!r}, {lang!r}, "
+                f"{sorted(names)}"
+            )
+        for k in range(per_template):
+            text = rng.choice(_OPENINGS[lang]) + _fill(template, lang, rng) + rng.choice(_CLOSINGS[lang])
+            out.append(LabelledTurn(f"gen-{lang}-{row}-{k}", f"generated_{lang}", text, label, "train"))
     return out
 
 

@@ -87,7 +87,7 @@ class ReplyRanker:
         return out
 
     def rank(self, queries: Sequence[ReplyQuery], tag: str = "") -> list[RankedReplies]:
-        """The best ``k`` rows of each query (entries of its intent or of none first, then by
+        """The best ``k`` rows of each query (entries of its intent first, then those of none, then by
         score: :meth:`mining.replies.ReplyIndex.best`), same order as ``queries``."""
         name = f"{tag} ({self.kind})" if tag else self.kind
         out = []

@@ -21,6 +21,8 @@ from starlette.testclient import TestClient
 import service
 from mining.contracts import (
     DissatisfactionScore,
+    EntitiesResult,
+    EntitySpan,
     LabelResult,
     RankedReplies,
     RankedReply,
@@ -32,6 +34,7 @@ from tests.support.fakes import (
     FakeRunner,
     RunnerSlot,
     entities_with_names,
+    fake_entities,
     fake_handoff,
     fake_intent,
     fake_runners,
@@ -594,3 +597,27 @@ def test_a_name_only_the_ner_finds_is_a_masked_slot_at_its_offsets_and_never_sto
             stored = json.dumps(db.execute("SELECT * FROM events").fetchall(), ensure_ascii=False)
         assert "<NAME>的订单到哪了" in stored  # the message is kept, its personal parts masked
         assert "李娜" not in stored and "张江路" not in stored and "13812345678" not in stored
+
+
+def test_a_product_the_text_names_fills_the_item_not_the_last_purchase(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def products(items: list[TextItem]) -> list[EntitiesResult]:
+        """The fake NER with a CATEGORY over 耳机, as the product-type list gives it."""
+        out = []
+        for it, base in zip(items, fake_entities(items), strict=True):
+            at = it.text.find("耳机")
+            found = [EntitySpan(type="CATEGORY", text="耳机", start=at, end=at + 2, score=1.0)] if at >= 0 else []
+            out.append(base.model_copy(update={"entities": [*base.entities, *found]}))
+        return out
+
+    runners["ner"] = FakeRunner(predict=products)
+    kb = "intent,lang,text,request\n,zh,{{Item}}现在有货，订单{{Order Number}}。,有货吗\n"
+    with _serving_replies(kb, app, runners, tmp_path, store_url, monkeypatch) as c:
+        assert c.post("/events", json={"events": _bought("u7", "SO-2231", "shipped")}).json()["stored"] == 2
+        named = c.post("/reply", json={"text": "这款耳机有货吗", "user_id": "u7", "k": 1}).json()
+        unnamed = c.post("/reply", json={"text": "还有货吗", "user_id": "u7", "k": 1}).json()
+    assert [(s["type"], s["text"]) for s in named["slots"]] == [("product", "耳机")]
+    assert named["replies"][0]["text"] == "耳机现在有货，订单SO-2231。"
+    title = unnamed["context"]["last_item"]["title"] or "50"
+    assert unnamed["replies"][0]["text"] == f"{title}现在有货，订单SO-2231。"

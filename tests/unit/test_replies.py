@@ -4,6 +4,7 @@ retrieval measurement's arithmetic (training.eval_replies), on tiny hand-made fi
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -187,6 +188,13 @@ def test_top_k_stays_in_the_language_and_puts_the_intent_first(kind: str) -> Non
     assert {e.lang for e, _ in zh} == {"zh"} and zh[0][0].text.startswith("iphone")
     first = index.top_k("where is my order", "en", intent="refund_status", k=3)
     assert [e.intent for e, _ in first] == ["refund_status", "", "order_status"]
+    # A reply written for the intent comes before one for any intent that shares more words.
+    zh_any = index.top_k("iphone order 订单到哪了", "zh", k=2)
+    assert [e.intent for e, _ in zh_any] == ["", "refund_status"] and zh_any[0][1] > zh_any[1][1]
+    assert [e.intent for e, _ in index.top_k("iphone order 订单到哪了", "zh", intent="refund_status", k=2)] == [
+        "refund_status",
+        "",
+    ]
     assert index.top_k("order", "en", k=0) == []
     with pytest.raises(ValueError, match="unknown intent"):
         index.top_k("order", "en", intent="refunds")
@@ -255,3 +263,30 @@ def test_a_chinese_reply_that_says_too_little_is_not_a_suggestion() -> None:
     assert not says_something("订单{{Number}}呢?")
     assert says_something("您好,请私信订单号,我们帮您查询")
     assert says_something("请拨打{{Phone Number}}进行咨询,谢谢")
+
+
+def test_the_written_shop_replies_cover_every_intent_and_take_only_fillable_placeholders() -> None:
+    from collections import Counter
+
+    from mining.replies import PLACEHOLDER_SLOTS, load_kb, placeholders, slot_key
+    from training.build_replies import OUT, shop_entries
+
+    shop = shop_entries()
+    per_intent = Counter(e.intent for e in shop)
+    assert set(per_intent) == set(LABELS) and min(per_intent.values()) >= 4
+    assert {e.lang for e in shop} == {"zh"} and all(e.request for e in shop)
+    # Each placeholder is filled from the message, the events or a value a shop sets.
+    shops_own = {"customer_support_phone_number", "customer_support_availability", "website_name"}
+    names = {slot_key(n) for e in shop for n in placeholders(e.text)}
+    assert names and names <= set(PLACEHOLDER_SLOTS) | shops_own
+    # An order's state comes from {{Delivery State}} only: a row for a state says "if" (如 / 如果).
+    stated = [
+        e.text
+        for e in shop
+        for m in re.finditer(r"已(?:签收|发货|收到)|[尚还]未发货", e.text)
+        if "如" not in e.text[max(0, m.start() - 30) : m.start()]
+    ]
+    assert not stated
+    # The built-in base holds them, in file order, before the Chinese replies of STC-3.
+    zh = [e for e in load_kb(OUT) if e.lang == "zh"]
+    assert zh[: len(shop)] == shop and not any(e.intent for e in zh[len(shop) :])

@@ -246,3 +246,40 @@ def test_shop_requests_parts_languages_and_ids() -> None:
     assert all(t.id == f"req-{t.source[-2:]}-" + hashlib.sha256(t.text.encode()).hexdigest()[:10] for t in rows)
     train, test = ({t.text for t in rows if t.split == part} for part in ("train", "test"))
     assert not train & test
+
+
+def test_template_requests_fill_every_placeholder_in_the_templates_language() -> None:
+    from mining.text import detect_language
+
+    templates = sd._csv_rows(sd.TEMPLATES_FILE)
+    rows = sd.template_requests(per_template=3)
+    assert len(rows) == 3 * len(templates)
+    assert {t.label for t in rows if t.source == "generated_zh"} == set(sd.LABELS)
+    assert all(t.split == "train" for t in rows) and len({t.id for t in rows}) == len(rows)
+    assert not [t.text for t in rows if "{" in t.text or "}" in t.text]
+    wrong = [t.text for t in rows if len(t.text) > 6 and detect_language(t.text) != t.source.removeprefix("generated_")]
+    assert not wrong
+    # Seeded: the same rows every call, other rows with another seed.
+    assert [t.text for t in rows] == [t.text for t in sd.template_requests(per_template=3)]
+    assert [t.text for t in rows] != [t.text for t in sd.template_requests(per_template=3, seed=1)]
+    # An order number is digits only and an amount carries its currency.
+    texts = [t.text for t in sd.template_requests(per_template=20)]
+    assert any(re.search(r"订单\d{10,18}", t) for t in texts) and any(re.search(r"¥\d|\d(?:元|块)", t) for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("row", "named"),
+    [
+        ({"lang": "zh", "label": "refund", "template": "退款"}, "'refund'"),
+        ({"lang": "fr", "label": "other", "template": "bonjour"}, "'fr'"),
+        ({"lang": "en", "label": "other", "template": "my {product} in {city}"}, "['city', 'product']"),
+    ],
+)
+def test_a_bad_template_row_is_refused_with_its_line(
+    monkeypatch: pytest.MonkeyPatch, row: dict[str, str], named: str
+) -> None:
+    good = {"lang": "zh", "label": "other", "template": "你好"}
+    monkeypatch.setattr(sd, "_csv_rows", lambda name: [good, row])
+    with pytest.raises(ValueError, match="line 3") as err:
+        sd.template_requests()
+    assert named in str(err.value)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mining.text import clean, detect_language
-from training.service_data import LABELS, shop_requests
+from training.service_data import LABELS, shop_requests, template_requests
 from training.textclf import Split
 from training.train_intents import (
     GROUPS,
@@ -26,12 +26,13 @@ from training.train_intents import (
 
 @pytest.fixture(scope="module")
 def repeat_once() -> tuple[dict[str, Split], dict[str, Any]]:
-    """The splits with each hand-labelled turn seen once (several tests read them; each build reads every file)."""
-    return service_splits(IntentConfig(zh_repeat=1))
+    """The splits with each hand-labelled turn seen once, without the written and generated requests
+    (several tests read them; each build reads every file)."""
+    return service_splits(IntentConfig(zh_repeat=1, requests_train=False, template_requests=False))
 
 
 def test_splits_keep_test_apart_and_group_it(repeat_once: tuple[dict[str, Split], dict[str, Any]]) -> None:
-    cfg = IntentConfig(zh_repeat=3)
+    cfg = IntentConfig(zh_repeat=3, requests_train=False, template_requests=False)
     splits, meta = service_splits(cfg)
     train, val, test = splits["train"], splits["val"], splits["test"]
     assert test.groups is not None and val.groups is not None
@@ -72,12 +73,19 @@ def test_splits_keep_test_apart_and_group_it(repeat_once: tuple[dict[str, Split]
         np.char.startswith(val.groups.astype(str), "requests_").sum()
     )
     bitext_only, _, _ = service_splits(
-        IntentConfig(zh_train=False, en_stc3_train=False, en_reviews_train=False, requests_train=False)
+        IntentConfig(
+            zh_train=False, en_stc3_train=False, en_reviews_train=False, requests_train=False, template_requests=False
+        )
     )[0].values()
     assert len(bitext_only.texts) == 6480
+    # Without the Chinese half no Chinese row trains, written or generated requests included.
+    english, english_meta = service_splits(IntentConfig(zh_train=False))
+    assert english_meta["n_generated_train"] > 300 and english_meta["n_requests"]["train"] > 30
+    chinese = {clean(t.text) for t in shop_requests() + template_requests() if t.source.endswith("_zh")}
+    assert not chinese & set(english["train"].texts)
     assert meta["val_sha256"] == repeat_once[1]["val_sha256"]
     # --requests-train adds their training rows and leaves validation and test as they were.
-    written, written_meta = service_splits(IntentConfig(zh_repeat=1, requests_train=True))
+    written, written_meta = service_splits(IntentConfig(zh_repeat=1, requests_train=True, template_requests=False))
     assert written_meta["val_sha256"] == repeat_once[1]["val_sha256"]
     assert written_meta["n_test_by_group"] == repeat_once[1]["n_test_by_group"]
     added = written["train"].texts[len(repeat_once[0]["train"].texts) :]
@@ -104,7 +112,9 @@ def test_a_users_own_messages_train_validate_and_test_as_groups_of_their_own(
     rows = [(t, "cancel_order") for t in zh] + [(t, "change_order") for t in en] + [(zh[0], "cancel_order")] * 2
     table = _own_table(tmp_path / "mine.csv", rows)
     base, base_meta = repeat_once
-    splits, meta = service_splits(IntentConfig(zh_repeat=1, data=str(table)))
+    splits, meta = service_splits(
+        IntentConfig(zh_repeat=1, data=str(table), requests_train=False, template_requests=False)
+    )
     own = meta["own"]
     assert own["duplicates_dropped"] == 2 and (own["train"], own["val"], own["test"]) == (16, 2, 2)
     # 80% trains, 10% validates, 10% is the own test groups.
@@ -152,3 +162,21 @@ def test_each_group_is_answered_at_its_own_languages_threshold() -> None:
         "requests_en": "en", "requests_zh": "zh", "own_en": "en", "own_zh": "zh",
     }  # fmt: skip
     assert all(group_language(g) == lang for lang, groups in VALIDATION_SOURCES.items() for g in groups)
+
+
+def test_generated_requests_train_only_and_near_no_held_out_text(
+    repeat_once: tuple[dict[str, Split], dict[str, Any]],
+) -> None:
+    from training.dedup import duplicate_clusters
+
+    splits, meta = service_splits(IntentConfig(zh_repeat=1, requests_train=False, template_requests=True))
+    assert meta["val_sha256"] == repeat_once[1]["val_sha256"]
+    assert meta["n_test_by_group"] == repeat_once[1]["n_test_by_group"]
+    added = splits["train"].texts[len(repeat_once[0]["train"].texts) :]
+    generated = {clean(t.text) for t in template_requests()}
+    assert len(added) == meta["n_generated_train"] and 0.9 * len(generated) < len(added) <= len(template_requests())
+    assert set(added) <= generated
+    held_out = splits["val"].texts + splits["test"].texts
+    clusters = duplicate_clusters(held_out + added)
+    assert not set(clusters[: len(held_out)].tolist()) & set(clusters[len(held_out) :].tolist())
+    assert repeat_once[1]["n_generated_train"] == 0
