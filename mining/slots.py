@@ -184,7 +184,8 @@ _ZH_MONEY_UNIT = r"元(?![旦素宵气老月件首帅])|块钱|块多|块的|块
 # Chinese numerals, 几 included ("几十元", "十几块"): a sum as written. 元 starts words too (元旦, 元素).
 _ZH_NUMERAL = r"[零一二两三四五六七八九十百千万几]+"
 _AMOUNT = re.compile(
-    rf"(?:[$€£¥￥]|\b(?:US\$|USD|EUR|GBP|RMB|CNY|JPY|CAD|AUD)|人民币)\s?(?P<a>{_NUM})"
+    # A currency code after a Chinese character too (退款RMB 88): no word boundary between them.
+    rf"(?:[$€£¥￥]|(?<![A-Za-z0-9_])(?:US\$|USD|EUR|GBP|RMB|CNY|JPY|CAD|AUD)|人民币)\s?(?P<a>{_NUM})"
     rf"|(?P<b>{_NUM})\s?(?:[$€£¥￥]|(?:dollars?|bucks|usd|euros?|eur|gbp|yuan|rmb|cny|yen)(?![A-Za-z])"
     rf"|多?(?:{_ZH_MONEY_UNIT}))"
     rf"|(?P<c>{_ZH_NUMERAL})(?:{_ZH_MONEY_UNIT}|毛钱?)",

@@ -109,6 +109,8 @@ def test_digits_without_an_order_cue_are_no_order_id() -> None:
         ("refund of €29,99 please", "en", "29,99"),
         ("EUR 1.299 for a phone", "en", "1.299"),
         ("paid 15$ for shipping", "en", "15"),
+        ("退款RMB 88还没到", "zh", "88"),  # a currency code right after a Chinese character
+        ("多收了USD12", "zh", "12"),
     ],
 )
 def test_amounts_in_yuan_and_dollars(text: str, lang: str, value: str) -> None:
