@@ -287,6 +287,8 @@ def test_the_written_shop_replies_cover_every_intent_and_take_only_fillable_plac
         if "如" not in e.text[max(0, m.start() - 30) : m.start()]
     ]
     assert not stated
+    # An amount slot is the number alone (退款99元 -> 99): the reply names the currency.
+    assert all(e.text.count("{{Refund Amount}}") == e.text.count("{{Refund Amount}}元") for e in shop)
     # The built-in base holds them, in file order, before the Chinese replies of STC-3.
     zh = [e for e in load_kb(OUT) if e.lang == "zh"]
     assert zh[: len(shop)] == shop and not any(e.intent for e in zh[len(shop) :])
