@@ -25,12 +25,14 @@ from mining.handoff import (
     reply_intent,
     top_intent,
 )
+from mining.limits import MAX_REPLIES
 from mining.replies import (
     NO_SHOP_VALUES,
     PLACEHOLDER_SLOTS,
     ReplyEntry,
     ReplyIndex,
     ShopValues,
+    facts_first,
     fill,
     load_kb,
     load_shop_values,
@@ -170,10 +172,13 @@ class ReplyEndpoint(MineEndpoint):
         guess = top_intent(intent)
         # "where is it?" from a user with a purchase asks about that order (mining.handoff.reply_intent).
         has_order = context is not None and context.last_order is not None
-        (ranked, ranker), mood = await asyncio.gather(
-            self._ranked(clean(text), lang, reply_intent(intent, text, lang, has_order), k),
+        asked = reply_intent(intent, text, lang, has_order)
+        # The ranker's best ten, then those its own facts fill more of first (mining.replies.facts_first).
+        (pool, ranker), mood = await asyncio.gather(
+            self._ranked(clean(text), lang, asked, MAX_REPLIES),
             self._dissatisfaction([*history, text], lang),
         )
+        ranked = facts_first(pool, asked, slot_values(slots, context))[:k]
         signals = HandoffSignals(
             # Hand-over asks whether the message is understood at all, so the guess counts there too.
             intent=guess,

@@ -242,6 +242,26 @@ def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
     return PLACEHOLDER.sub(one, text), missing
 
 
+def facts_first(
+    ranked: Sequence[tuple[ReplyEntry, float]], intent: str | None, values: Mapping[str, str]
+) -> list[tuple[ReplyEntry, float]]:
+    """``ranked`` (best first, grouped as :meth:`ReplyIndex.best` groups them for ``intent``) with,
+    inside each group, the replies that put more of the customer's own ``values`` (the message's
+    slots and the user's events, not the shop's) into their placeholders first; equal counts keep
+    the ranker's order. A reply that states the order's state from the events
+    (``目前{{Delivery State}}``) is worth more to that customer than one for another situation that
+    merely shares more words with the message."""
+
+    def group(entry: ReplyEntry) -> int:
+        return 0 if intent is None or entry.intent == intent else 1 if not entry.intent else 2
+
+    def used(entry: ReplyEntry) -> int:
+        return len(placeholders(entry.text)) - len(fill(entry.text, values)[1])
+
+    order = sorted(range(len(ranked)), key=lambda i: (group(ranked[i][0]), -used(ranked[i][0]), i))
+    return [ranked[i] for i in order]
+
+
 # --- Tokens and rankers ---------------------------------------------------------------------------
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")

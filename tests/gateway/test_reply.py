@@ -166,12 +166,15 @@ def test_the_served_reply_ranker_ranks_when_it_indexes_this_knowledge_base(
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["ranker"] == "replies:v1 (e5)"
+    # The runner's rows with its scores; the reply of the message's intent, which its order number
+    # fills, before the any-intent one the runner scored higher.
     assert [(x["text"], x["score"]) for x in body["replies"]] == [
-        ("Thank you for writing to us.", 0.42),
         ("Your order 4421-889 with {{Product}} is on its way to {{Delivery City}}.", 0.21),
+        ("Thank you for writing to us.", 0.42),
     ]
     (query,) = sent
-    assert (query.lang, query.intent, query.k) == ("en", "order_status", 2)
+    # The ranker is asked for its best ten, which the gateway orders and cuts to k.
+    assert (query.lang, query.intent, query.k) == ("en", "order_status", 10)
     assert "13812345678" not in query.text  # the runner gets the masked text
 
 
@@ -621,3 +624,24 @@ def test_a_product_the_text_names_fills_the_item_not_the_last_purchase(
     assert named["replies"][0]["text"] == "耳机现在有货，订单SO-2231。"
     title = unnamed["context"]["last_item"]["title"] or "50"
     assert unnamed["replies"][0]["text"] == f"{title}现在有货，订单SO-2231。"
+
+
+def test_the_reply_that_states_the_orders_state_from_the_events_comes_first(
+    app: Any, runners: dict[str, FakeRunner], tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = (
+        "intent,lang,text,request\n"
+        "order_status,zh,如果订单{{Order Number}}显示已签收而您没收到，请先问问家人。,我的快递到哪了 显示签收了没收到\n"
+        "order_status,zh,订单{{Order Number}}目前{{Delivery State}}。,订单状态\n"
+    )
+    with _serving_replies(kb, app, runners, tmp_path, store_url, monkeypatch) as c:
+        assert c.post("/events", json={"events": _bought("u7", "SO-2231", "已发货")}).json()["stored"] == 2
+        known = c.post("/reply", json={"text": "我的快递到哪了", "user_id": "u7", "k": 2}).json()
+        unknown = c.post("/reply", json={"text": "我的快递到哪了", "user_id": "u8", "k": 2}).json()
+    assert [r["text"] for r in known["replies"]] == [
+        "订单SO-2231目前已发货。",
+        "如果订单SO-2231显示已签收而您没收到，请先问问家人。",
+    ]
+    # Nothing known of u8's order: the ranker's order, the closer request first.
+    assert [r["missing"] for r in unknown["replies"]] == [["Order Number"], ["Order Number", "Delivery State"]]
+    assert unknown["replies"][0]["score"] > unknown["replies"][1]["score"]

@@ -292,3 +292,20 @@ def test_the_written_shop_replies_cover_every_intent_and_take_only_fillable_plac
     # The built-in base holds them, in file order, before the Chinese replies of STC-3.
     zh = [e for e in load_kb(OUT) if e.lang == "zh"]
     assert zh[: len(shop)] == shop and not any(e.intent for e in zh[len(shop) :])
+
+
+def test_facts_first_puts_the_reply_the_customers_values_fill_most_first_within_its_group() -> None:
+    from mining.replies import facts_first
+
+    situation = ReplyEntry("order_status", "zh", "如果订单{{Order Number}}显示已签收而您没收到，请联系我们。")
+    state = ReplyEntry("order_status", "zh", "订单{{Order Number}}目前{{Delivery State}}。")
+    generic = ReplyEntry("", "zh", "您好，请问有什么可以帮您？")
+    other = ReplyEntry("refund_status", "zh", "订单{{Order Number}}的退款{{Refund Amount}}元已提交。")
+    ranked = [(generic, 0.9), (situation, 0.8), (other, 0.7), (state, 0.5)]
+    known = {"order_id": "SO-1", "delivery_state": "已发货"}
+    # Intent first, then any-intent, then the others; inside a group, more of the customer's values first.
+    assert [e for e, _ in facts_first(ranked, "order_status", known)] == [state, situation, generic, other]
+    # Without values, the ranker's order inside each group; scores travel with their rows.
+    assert facts_first(ranked, "order_status", {}) == [(situation, 0.8), (state, 0.5), (generic, 0.9), (other, 0.7)]
+    # Without an intent one group: the values alone reorder.
+    assert [e for e, _ in facts_first(ranked, None, known)] == [state, situation, other, generic]
