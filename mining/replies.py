@@ -242,6 +242,12 @@ def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
     return PLACEHOLDER.sub(one, text), missing
 
 
+def intent_group(entry_intent: str, intent: str | None) -> int:
+    """Where a reply written for ``entry_intent`` ("" for any) stands for a message of ``intent``:
+    0 its intent (every reply where ``intent`` is None), 1 any intent, 2 another intent."""
+    return 0 if intent is None or entry_intent == intent else 1 if not entry_intent else 2
+
+
 def facts_first(
     ranked: Sequence[tuple[ReplyEntry, float]], intent: str | None, values: Mapping[str, str]
 ) -> list[tuple[ReplyEntry, float]]:
@@ -252,13 +258,12 @@ def facts_first(
     (``目前{{Delivery State}}``) is worth more to that customer than one for another situation that
     merely shares more words with the message."""
 
-    def group(entry: ReplyEntry) -> int:
-        return 0 if intent is None or entry.intent == intent else 1 if not entry.intent else 2
-
     def used(entry: ReplyEntry) -> int:
         return len(placeholders(entry.text)) - len(fill(entry.text, values)[1])
 
-    order = sorted(range(len(ranked)), key=lambda i: (group(ranked[i][0]), -used(ranked[i][0]), i))
+    order = sorted(
+        range(len(ranked)), key=lambda i: (intent_group(ranked[i][0].intent, intent), -used(ranked[i][0]), i)
+    )
     return [ranked[i] for i in order]
 
 
@@ -523,12 +528,7 @@ class ReplyIndex:
             raise ValueError(f"{len(s)} scores for the {len(ids)} {lang} entries")
         if k <= 0 or not ids:
             return []
-        if intent is None:
-            group = np.zeros(len(ids), dtype=np.int64)
-        else:
-            group = np.array(
-                [0 if self.entries[i].intent == intent else 1 if not self.entries[i].intent else 2 for i in ids]
-            )
+        group = np.array([intent_group(self.entries[i].intent, intent) for i in ids], dtype=np.int64)
         order = np.lexsort((np.arange(len(ids)), -s, group))[:k]
         return [(ids[j], float(s[j])) for j in order]
 

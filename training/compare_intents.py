@@ -27,6 +27,7 @@ import numpy as np
 from training.common import parse_config
 from training.eval_bottom_quantization import config_from, stored_model
 from training.intervals import mean_of, paired_difference
+from training.store import served_text_classifier
 
 REAL_GROUPS = ("zh", "en_stc3", "en_reviews")
 
@@ -46,12 +47,9 @@ def served_answers(tag: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     Returns:
         (top label id per text (n,), tempered top probability (n,), the store metadata).
     """
-    from mining.artifacts import quantize, served_quantization
-    from mining.models.textclf import Abstention, load_artifact
+    from mining.models.textclf import Abstention
 
-    stored = stored_model(tag)
-    metadata: dict[str, Any] = dict(stored.info.metadata)
-    model = quantize(load_artifact(Path(stored.path)), *served_quantization(metadata))
+    model, metadata, _ = served_text_classifier(tag)
     p = Abstention.from_metadata(metadata).apply(model.predict_proba(list(texts)))
     return p.argmax(1), p.max(1), metadata
 

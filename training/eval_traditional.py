@@ -43,25 +43,20 @@ def read_as_sent() -> Iterator[None]:
 def sentiment_scores(n: int, seed: int, to_traditional: dict[int, str]) -> dict[str, Any]:
     """Accuracy of the stored ``sentiment-zh`` on ``n`` validation reviews: Simplified, Traditional
     as sent, Traditional as served; and served minus as sent with its paired interval."""
-    import bentoml
-
-    from mining.artifacts import quantize, served_quantization
-    from mining.models.textclf import load_artifact
+    from training.store import served_text_classifier
     from training.train_sentiment import SentimentConfig, load_reviews
 
     splits, _, _ = load_reviews(SentimentConfig(lang="zh"))
     val = splits["val"]
     idx = np.random.default_rng(seed).permutation(len(val.texts))[:n]
     texts, y = [val.texts[i] for i in idx], np.asarray([val.y[i] for i in idx])
-    stored = bentoml.models.get("sentiment-zh:latest")
-    metadata: dict[str, Any] = dict(stored.info.metadata)
-    model = quantize(load_artifact(Path(stored.path)), *served_quantization(metadata))
+    model, _, tag = served_text_classifier("sentiment-zh:latest")
     traditional = [t.translate(to_traditional) for t in texts]
     right = {"simplified": model.predict_proba(texts).argmax(1) == y}
     with read_as_sent():
         right["traditional_as_sent"] = model.predict_proba(traditional).argmax(1) == y
     right["traditional_served"] = model.predict_proba([text_mod.normalize(t) for t in traditional]).argmax(1) == y
-    out: dict[str, Any] = {"model": str(stored.tag), "n": len(y)}
+    out: dict[str, Any] = {"model": tag, "n": len(y)}
     out.update({f"accuracy_{k}": float(v.mean()) for k, v in right.items()})
     out["served_minus_as_sent"] = paired_difference(
         mean_of(right["traditional_served"]), mean_of(right["traditional_as_sent"]), len(y)

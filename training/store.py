@@ -57,6 +57,19 @@ def has_model(name: str) -> bool:
     return True
 
 
+def served_text_classifier(tag: str) -> tuple[Any, dict[str, Any], str]:
+    """The store's text classifier ``tag`` (sentiment, category, intent; ``name:latest`` too)
+    loaded as it serves, quantised as its training chose: (model, its store metadata, its full tag)."""
+    import bentoml
+
+    from mining.artifacts import quantize, served_quantization
+    from mining.models.textclf import load_artifact
+
+    stored = bentoml.models.get(tag)
+    metadata: dict[str, Any] = dict(stored.info.metadata)
+    return quantize(load_artifact(Path(stored.path)), *served_quantization(metadata)), metadata, str(stored.tag)
+
+
 def shared_encoder_record(name: str, frozen_layers: int, data_sha256: str, metric: str, value: float) -> dict[str, Any]:
     """The ``shared_encoder`` block of a model fine-tuned above a frozen encoder bottom: its test
     ``metric`` beside the newest stored version of ``name`` that fine-tuned the whole encoder on
