@@ -715,6 +715,30 @@ def test_a_span_of_several_words_none_naming_a_thing_is_none(text: str, expected
     assert text[start:end] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("不过有点干", ""),  # a conjunction, then a degree adverb: what is said, no name
+        ("太坑", ""),  # jieba lists 太坑 as nothing; 太 + one character grades it
+        ("不知道是不是变质", ""),  # a negator first
+        ("就是表带", "表带"),  # the clause's conjunction goes, the name stays
+        ("苹果很甜", "苹果"),  # a name, then what is said of it (jieba joins 很甜)
+        ("价格太高", "价格"),
+        ("配置太少", "配置太少"),  # jieba lists 配置 as a verb: not known to be a name, left whole
+        ("机子挺沉的", "机子"),
+        ("我觉得真的很大气", "我觉得真的很大气"),  # no name before the adverb: the tagger's clause stays
+        ("可视角", "可视角"),  # 可 is no conjunction here
+        ("太阳能板", "太阳能板"),  # a noun that 太 begins
+        ("屏幕不清晰", "屏幕"),
+    ],
+)
+def test_a_span_holds_no_judgement_of_its_aspect(text: str, expected: str) -> None:
+    from mining.models.aspects import word_spans, zh_span_judgement
+
+    start, end = zh_span_judgement(word_spans(text, "zh"), 0, len(text), text)
+    assert text[start:end] == expected and (start == end) == (not expected)
+
+
 def test_a_word_unknown_to_the_dictionary_is_never_cut_off() -> None:
     from mining.models.aspects import word_end, zh_word_tag
 
