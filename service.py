@@ -45,6 +45,7 @@ from gateway.schemas import (
     NerResponse,
     NextNeeds,
     NextQuery,
+    Number,
     Profile,
     ProfileQuery,
     RecommendRequests,
@@ -231,8 +232,8 @@ class DemandMining:
             StringConstraints(min_length=1, max_length=100),
             Field(description="with user_id: a retried call with the same request_id records its texts once"),
         ] = None,
-        top_k: Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description="keywords per text")] = 5,
-        n: Annotated[int, Field(ge=1, le=100, description="recommendations for user_id, 1-100")] = 10,
+        top_k: Annotated[int, Number, Field(ge=1, le=MAX_KEYWORDS, description="keywords per text")] = 5,
+        n: Annotated[int, Number, Field(ge=1, le=100, description="recommendations for user_id, 1-100")] = 10,
     ) -> MineResponse:
         """Customer texts -> per text: language, category, sentiment, entities, keywords and a demand
         summary; with a user_id, the texts are recorded as that user's events and the response adds
@@ -259,7 +260,7 @@ class DemandMining:
             StringConstraints(min_length=1, max_length=100),
             Field(description="with user_id: a retried call with the same request_id records its text once"),
         ] = None,
-        k: Annotated[int, Field(ge=1, le=MAX_REPLIES, description=f"suggested replies, 1-{MAX_REPLIES}")] = 3,
+        k: Annotated[int, Number, Field(ge=1, le=MAX_REPLIES, description=f"suggested replies, 1-{MAX_REPLIES}")] = 3,
     ) -> ReplyResponse:
         """A customer's message to the shop -> its service intent, slots (order number, amount, place,
         product...), whether a person should take over and why, and the best replies of the knowledge
@@ -344,7 +345,7 @@ class DemandMining:
             BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
             Field(min_length=1, max_length=MAX_TEXTS, description="one item id or a list"),
         ],
-        n: Annotated[int, Field(ge=1, le=100, description="similar items per item, 1-100")] = 10,
+        n: Annotated[int, Number, Field(ge=1, le=100, description="similar items per item, 1-100")] = 10,
     ) -> SimilarResponse:
         """Items most similar to each given item (cosine over ALS item factors)."""
         return await self.gateway.similar_items(list(item_ids), n)
@@ -366,10 +367,10 @@ class DemandMining:
     async def inventory_plan(
         self,
         series: SeriesInput,
-        lead_time: Annotated[int, Field(ge=1, le=52, description="periods until an order placed now arrives")],
-        service_level: Annotated[float, Field(ge=0.5, le=0.999, description="chance of no stock-out, 0.5-0.999")],
-        on_hand: Annotated[float, Field(ge=0, allow_inf_nan=False, description="units in stock now")],
-        on_order: Annotated[float, Field(ge=0, allow_inf_nan=False, description="units ordered, not arrived")] = 0.0,
+        lead_time: Annotated[int, Number, Field(ge=1, le=52, description="periods until an order placed now arrives")],
+        service_level: Annotated[float, Number, Field(ge=0.5, le=0.999, description="chance of no stock-out, 0.5-0.999")],
+        on_hand: Annotated[float, Number, Field(ge=0, allow_inf_nan=False, description="units in stock now")],
+        on_order: Annotated[float, Number, Field(ge=0, allow_inf_nan=False, description="units ordered, not arrived")] = 0.0,
         dependence: Literal["independent", "comonotonic"] = "independent",
     ) -> InventoryPlan:
         """Reorder quantity for a lead time and service level, from the quantiles of lead-time demand."""

@@ -155,7 +155,17 @@ class KeywordsResponse(BaseModel):
     results: list[KeywordsResult] = Field(description="one result per input text, in input order")
 
 
-TopK = Annotated[int, Field(ge=1, le=MAX_KEYWORDS, description=f"keywords per text, 1-{MAX_KEYWORDS}")]
+def _not_boolean(value: object) -> object:
+    """JSON ``true`` is no number, though pydantic's lax mode reads it as 1 (``"k": true`` asked for
+    one reply, ``"units": [true, false]`` was forecast as 1, 0): refused where a number belongs."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    return value
+
+
+# Put on every number of a request body (a numeric string, "3", still reads as 3).
+Number = BeforeValidator(_not_boolean)
+TopK = Annotated[int, Number, Field(ge=1, le=MAX_KEYWORDS, description=f"keywords per text, 1-{MAX_KEYWORDS}")]
 
 
 def _printable(value: str) -> str:
@@ -178,12 +188,12 @@ MAX_IDS = 1000
 
 class Interaction(BaseModel):
     item_id: Id
-    weight: float = Field(default=1.0, gt=0, le=1e6, description="strength, > 0 (e.g. click 1, cart 3, buy 5)")
+    weight: Annotated[float, Number] = Field(default=1.0, gt=0, le=1e6, description="strength, > 0 (e.g. click 1, cart 3, buy 5)")
 
 
 class RecommendRequest(BaseModel):
     user_id: Id
-    n: int = Field(default=10, ge=1, le=100, description="items to return, 1-100")
+    n: Annotated[int, Number] = Field(default=10, ge=1, le=100, description="items to return, 1-100")
     recent: list[Interaction] = Field(
         default=[],
         max_length=MAX_IDS,
@@ -243,8 +253,8 @@ class SimilarResponse(BaseModel):
 # no shop sells 10^12 units of one thing in a period, and prices and promotion flags are small.
 MAX_UNITS = 1e12
 MAX_COVARIATE = 1e9
-Units = Annotated[float, Field(ge=0, le=MAX_UNITS, allow_inf_nan=False)]
-Covariate = Annotated[float, Field(ge=-MAX_COVARIATE, le=MAX_COVARIATE, allow_inf_nan=False)]
+Units = Annotated[float, Number, Field(ge=0, le=MAX_UNITS, allow_inf_nan=False)]
+Covariate = Annotated[float, Number, Field(ge=-MAX_COVARIATE, le=MAX_COVARIATE, allow_inf_nan=False)]
 
 
 class SeriesInput(BaseModel):
@@ -260,7 +270,7 @@ class SeriesInput(BaseModel):
     covariates: dict[str, list[Covariate]] = Field(
         default={}, description=("per covariate the model uses (see /forecast/spec), one value per history period")
     )
-    horizon: int = Field(ge=1, le=52, description="periods to forecast after the last history period")
+    horizon: Annotated[int, Number] = Field(ge=1, le=52, description="periods to forecast after the last history period")
     future_covariates: dict[str, list[Covariate]] = Field(
         default={}, description=("per covariate, the planned value for each forecast period (price, promotion, ...)")
     )

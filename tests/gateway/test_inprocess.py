@@ -231,6 +231,23 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
             400,
             "top_k: Input should be greater than or equal to 1 (got 0)",
         ),
+        # JSON true is no number (pydantic alone reads it as 1)
+        ("post", "/keywords", {"texts": ["a"], "top_k": True}, 400, "top_k: Value error, expected a number, got a boolean"),
+        ("post", "/reply", {"text": "where is it", "k": True}, 400, "k: Value error, expected a number, got a boolean"),
+        (
+            "post",
+            "/forecast",
+            {"series": [{"units": [True] * 10, "horizon": 2}]},
+            400,
+            "series[0].units[0]: Value error, expected a number, got a boolean",
+        ),
+        (
+            "post",
+            "/recommend",
+            {"requests": {"user_id": "u", "recent": [{"item_id": "1", "weight": False}]}},
+            400,
+            "requests[0].recent[0].weight: Value error, expected a number, got a boolean",
+        ),
         (
             "post",
             "/aspects",
