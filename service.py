@@ -368,9 +368,13 @@ class DemandMining:
         self,
         series: SeriesInput,
         lead_time: Annotated[int, Number, Field(ge=1, le=52, description="periods until an order placed now arrives")],
-        service_level: Annotated[float, Number, Field(ge=0.5, le=0.999, description="chance of no stock-out, 0.5-0.999")],
+        service_level: Annotated[
+            float, Number, Field(ge=0.5, le=0.999, description="chance of no stock-out, 0.5-0.999")
+        ],
         on_hand: Annotated[float, Number, Field(ge=0, allow_inf_nan=False, description="units in stock now")],
-        on_order: Annotated[float, Number, Field(ge=0, allow_inf_nan=False, description="units ordered, not arrived")] = 0.0,
+        on_order: Annotated[
+            float, Number, Field(ge=0, allow_inf_nan=False, description="units ordered, not arrived")
+        ] = 0.0,
         dependence: Literal["independent", "comonotonic"] = "independent",
     ) -> InventoryPlan:
         """Reorder quantity for a lead time and service level, from the quantiles of lead-time demand."""

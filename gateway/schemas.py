@@ -188,7 +188,9 @@ MAX_IDS = 1000
 
 class Interaction(BaseModel):
     item_id: Id
-    weight: Annotated[float, Number] = Field(default=1.0, gt=0, le=1e6, description="strength, > 0 (e.g. click 1, cart 3, buy 5)")
+    weight: Annotated[float, Number] = Field(
+        default=1.0, gt=0, le=1e6, description="strength, > 0 (e.g. click 1, cart 3, buy 5)"
+    )
 
 
 class RecommendRequest(BaseModel):
@@ -270,7 +272,9 @@ class SeriesInput(BaseModel):
     covariates: dict[str, list[Covariate]] = Field(
         default={}, description=("per covariate the model uses (see /forecast/spec), one value per history period")
     )
-    horizon: Annotated[int, Number] = Field(ge=1, le=52, description="periods to forecast after the last history period")
+    horizon: Annotated[int, Number] = Field(
+        ge=1, le=52, description="periods to forecast after the last history period"
+    )
     future_covariates: dict[str, list[Covariate]] = Field(
         default={}, description=("per covariate, the planned value for each forecast period (price, promotion, ...)")
     )

@@ -43,6 +43,9 @@ BUILT_IN = {lang: WORDS_DIR / f"product_types_{lang}.txt" for lang in ("zh", "en
 # after it: 的 or a degree word.
 _BEFORE_SHORT = "本部台件双条只个款把盏套张瓶盒袋箱斤支片罐桶颗" + "这那此该每" + "的" + "买卖送购订看读荐贴"
 _AFTER_SHORT = "的很太挺真"
+# A type right before a masked phone number says what the number is (phone <PHONE>, 手机：<PHONE>):
+# no product the customer writes about. Read in the text as given (normalising drops the mask).
+_BEFORE_PHONE = re.compile(r"\s*[:：]?\s*<PHONE>")
 # After a type, a word that turns it into something else; regular expressions.
 _NOT_AFTER = (
     "号(?!码?[偏正大小合])",  # 手机号 is a number; 鞋子号码偏小 is the shoe's size
@@ -126,14 +129,16 @@ class ProductTypes:
         return cls(read_types(BUILT_IN[lang], *paths), lang)
 
     def find(self, text: str) -> list[ProductMention]:
-        """Every product type named in ``text``, non-overlapping (longest first), in text order."""
+        """Every product type named in ``text``, non-overlapping (longest first), in text order;
+        not one that introduces a masked phone number (``my phone: <PHONE>``)."""
         if self._pattern is None or not text:
             return []
         norm, src = normalize_with_offsets(text)
         out = []
         for m in self._pattern.finditer(norm):
             start, end = src[m.start()][0], src[m.end() - 1][1]
-            out.append(ProductMention(text[start:end], start, end))
+            if not _BEFORE_PHONE.match(text, end):
+                out.append(ProductMention(text[start:end], start, end))
         return out
 
 

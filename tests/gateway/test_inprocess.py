@@ -232,7 +232,13 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
             "top_k: Input should be greater than or equal to 1 (got 0)",
         ),
         # JSON true is no number (pydantic alone reads it as 1)
-        ("post", "/keywords", {"texts": ["a"], "top_k": True}, 400, "top_k: Value error, expected a number, got a boolean"),
+        (
+            "post",
+            "/keywords",
+            {"texts": ["a"], "top_k": True},
+            400,
+            "top_k: Value error, expected a number, got a boolean",
+        ),
         ("post", "/reply", {"text": "where is it", "k": True}, 400, "k: Value error, expected a number, got a boolean"),
         (
             "post",

@@ -46,12 +46,19 @@ def types() -> ProductTypes:
         ("面包车和芒果TV", []),
         ("u盘和sim卡", [("u盘", 0), ("sim卡", 3)]),  # Latin letters in any case
         ("AMP3", []),  # ... as whole words only
+        ("手机：<PHONE>，手机坏了", [("手机", 11)]),  # the word before a masked number says what it is
     ],
 )
 def test_product_types(types: ProductTypes, text: str, expected: list[tuple[str, int]]) -> None:
     found = types.find(text)
     assert [(m.text, m.start) for m in found] == expected
     assert all(text[m.start : m.end] == m.text for m in found)
+
+
+def test_an_english_type_before_a_masked_phone_number_is_no_product() -> None:
+    types = ProductTypes.load("en")
+    text = "My phone: <PHONE> and phone <PHONE>; the phone broke"
+    assert [(m.text, m.start) for m in types.find(text)] == [("phone", 41)]
 
 
 def test_a_brand_keeps_its_span_from_the_type_list() -> None:
