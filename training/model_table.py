@@ -116,11 +116,14 @@ def rows(name: str, metadata: Mapping[str, Any], label: str = "", stage: Mapping
         out.append(
             f"| `{name}` | {metric}{label} | {_num(value)} {_interval(ci.get(metric))} | {base} | {diff} | {verdict} |"
         )
+    # A classifier trained on one split keeps these per split; its intervals are that split's.
+    splits = metrics.get("per_split")
+    single = splits[0] if isinstance(splits, list) and len(splits) == 1 and isinstance(splits[0], Mapping) else {}
     # An ensemble with its baseline also shows the network alone on the same items.
-    alone = metrics.get("neural_only")
+    alone = metrics.get("neural_only") or single.get("neural_only")
     if isinstance(alone, Mapping) and alone.get("ci95"):
         out += rows(name, alone, label=", network alone")
-    frozen = metrics.get("frozen_use_lr")
+    frozen = metrics.get("frozen_use_lr") or single.get("frozen_use_lr")
     if isinstance(frozen, Mapping) and isinstance(frozen.get("vs_served"), Mapping):
         vs_frozen = frozen["vs_served"]
         key = str(vs_frozen.get("metric", "test_accuracy"))

@@ -146,6 +146,25 @@ def test_an_ensemble_shows_the_network_alone_beside_it() -> None:
     )
 
 
+def test_a_classifier_of_one_split_shows_that_splits_network_alone() -> None:
+    # train_classifier keeps the network-alone scores per split; with one split they are the table's.
+    row = {"baseline": "tfidf-lr", "diff": 0.009, "ci95": [0.003, 0.016], "verdict": "ahead"}
+    alone = {"test_accuracy": 0.91, "ci95": {"test_accuracy": [0.903, 0.917]}, "vs_baseline": {"test_accuracy": row}}
+    meta = {
+        "metrics": {"test_accuracy": 0.911, "per_split": [{"neural_only": alone}]},
+        "ci95": {"test_accuracy": [0.904, 0.918]},
+        "vs_baseline": {"test_accuracy": {**row, "diff": 0.011}},
+    }
+    lines = render([("classification-zh", meta)]).splitlines()
+    assert lines[3] == (
+        "| `classification-zh` | test_accuracy, network alone | 0.910 [0.903, 0.917] | tfidf-lr 0.901 | +0.009 "
+        "[0.003, 0.016] | ahead |"
+    )
+    # With several splits the per-split scores are no single test set's: no row.
+    meta["metrics"]["per_split"] = [{"neural_only": alone}] * 2
+    assert "network alone" not in render([("classification-zh", meta)])
+
+
 def test_a_setting_chosen_on_validation_is_named_with_its_candidates() -> None:
     from training.model_table import notes
 
