@@ -29,7 +29,6 @@ from gateway.routes import BY_RPC, dispatch
 from gateway.sagemaker import invocations
 from gateway.schemas import (
     MAX_EVENTS,
-    MAX_KEYWORDS,
     MAX_REPLY_HISTORY,
     MAX_TEXTS,
     AspectsResponse,
@@ -232,7 +231,7 @@ class DemandMining:
             StringConstraints(min_length=1, max_length=100),
             Field(description="with user_id: a retried call with the same request_id records its texts once"),
         ] = None,
-        top_k: Annotated[int, Number, Field(ge=1, le=MAX_KEYWORDS, description="keywords per text")] = 5,
+        top_k: TopK = 5,
         n: Annotated[int, Number, Field(ge=1, le=100, description="recommendations for user_id, 1-100")] = 10,
     ) -> MineResponse:
         """Customer texts -> per text: language, category, sentiment, entities, keywords and a demand

@@ -159,8 +159,10 @@ _FIRST_ASPECTS = ("--frozen-layers", "3", "--extractor-lr", "4e-4")
 _E5 = ("--arch", "e5", "--frozen-layers", "8")
 # Sentence heads on the encoder are also compared with frozen multilingual USE vectors + logistic regression.
 _E5_SENTENCE = (*_E5, "--frozen-baseline")
-_SENTIMENT_ZH_E5 = ("--lang", "zh", *_E5_SENTENCE, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "1e-4",
-                    "--bottom-cache-mb", "8000")
+# Review heads on the encoder (sentiment, category): every training review, best of up to three epochs; epochs 2-3
+# read the cached bottom, which needs room for all ~56,000 training and validation reviews at 64 pieces.
+_E5_REVIEWS = (*_E5_SENTENCE, "--max-len", "64", "--epochs", "3", "--patience", "1", "--lr", "1e-4",
+               "--bottom-cache-mb", "8000")
 # The extractor on the multilingual encoder: its top 4 layers tuned, a character BiLSTM over the piece states
 # (validation pair F1 0.7640 against 0.7573 without, aspect F1 0.8324 against 0.7986), best of up to 12 epochs
 # with patience 3 (served validation aspect F1 0.8525 and 0.8495 for two seeds, against 0.8361 for 4 epochs with
@@ -188,10 +190,9 @@ MODELS: tuple[ModelSpec, ...] = (
               quick=("--lang", "zh", "--max-train-samples", "400", "--epochs", "3", *_TINY_CHARS),
               default=(*_SENTIMENT_ZH_FULL, "--epochs", "1", "--network-samples", "16000"),
               # Stage 2: the multilingual encoder on every training review, best of up to three epochs (chosen on
-              # validation over one epoch: served 0.9375 vs 0.9340; docs/training.md#sentiment); epochs 2-3 read
-              # the cached bottom, which needs room for all 56,561 training and validation reviews at 64 pieces.
-              upgrade=_SENTIMENT_ZH_E5,
-              full=_SENTIMENT_ZH_E5),
+              # validation over one epoch: served 0.9375 vs 0.9340; docs/training.md#sentiment).
+              upgrade=("--lang", "zh", *_E5_REVIEWS),
+              full=("--lang", "zh", *_E5_REVIEWS)),
     # Default English heads above MiniLM keep its embeddings and first 3 layers pretrained, so
     # serving runs that part once per text for all of them; the top 3 layers fine-tune at a higher
     # rate, which beats the whole-encoder fine-tune of the same schedule on sentiment and NER
@@ -220,10 +221,8 @@ MODELS: tuple[ModelSpec, ...] = (
                      *_TINY_CHARS),
               default=(*_CATEGORY_ZH_FULL, "--max-train-samples", "16000", "--epochs", "1"),
               # Every training review for up to three epochs: validation 0.9106 against 0.9059 for 16,000 reviews
-              # and one epoch (docs/training.md#classification); epochs 2-3 read the cached bottom, which needs
-              # room for all 55,382 training and validation reviews at 64 pieces.
-              upgrade=("--dataset", "shopping-zh", "--n-splits", "1", *_E5_SENTENCE, "--max-len", "64",
-                       "--epochs", "3", "--patience", "1", "--lr", "1e-4", "--bottom-cache-mb", "8000"),
+              # and one epoch (docs/training.md#classification).
+              upgrade=("--dataset", "shopping-zh", "--n-splits", "1", *_E5_REVIEWS),
               full=_CATEGORY_ZH_FULL),
     ModelSpec("ner", "zh", "ner", "train_ner",
               quick=("--dataset", "msra", "--max-train-samples", "300", "--max-eval-samples", "40", "--epochs", "3",
