@@ -206,7 +206,7 @@ def _dropped_cache(encoder: BertModel, changed: bool) -> bool:
     """``changed``, after emptying the shared bottom's cache of states the old weights computed."""
     if changed and encoder.shared is not None:
         with encoder.shared.lock:
-            encoder.shared.cache.clear()
+            encoder.shared.clear()
     return changed
 
 

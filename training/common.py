@@ -228,23 +228,20 @@ def bottom_cache_field() -> Any:
     )  # fmt: skip
 
 
-def bottom_cache_texts(
-    frozen_layers: int,
-    epochs: int,
-    train: Sequence[Hashable],
-    val: Sequence[Hashable],
-    pieces: int,
-    hidden: int,
-    mb: int,
-) -> int:
+def bottom_cache_texts(frozen_layers: int, epochs: int, train: Sequence[Hashable], val: Sequence[Hashable]) -> int:
     """How many texts' frozen-bottom states to keep while training (:func:`mining.models.bert.cached_bottom`;
     0: none): every distinct training and validation text where some text is read more than once
-    (several epochs, repeated rows) and ``mb`` MiB hold them at ``pieces`` word pieces x ``hidden``
-    float32 each, else as many as they hold."""
+    (several epochs, repeated rows). The memory they may take is ``--bottom-cache-mb``
+    (:func:`bottom_cache_bytes`), reckoned on each text's real length, not the longest input's."""
     distinct = len(set(train))
     if not frozen_layers or (epochs <= 1 and distinct == len(train)):
         return 0
-    return min(distinct + len(set(val)), mb * 2**20 // (pieces * hidden * 4))
+    return distinct + len(set(val))
+
+
+def bottom_cache_bytes(mb: int) -> int:
+    """``--bottom-cache-mb`` in bytes: the most a training bottom cache holds."""
+    return mb * 2**20
 
 
 def quantize_field(metric: str) -> Any:

@@ -33,6 +33,7 @@ from training import data
 from training.common import (
     EarlyStopping,
     History,
+    bottom_cache_bytes,
     bottom_cache_field,
     bottom_cache_texts,
     frozen_layers_field,
@@ -347,11 +348,9 @@ def train(
     capacity = 0
     if isinstance(encoder, BertModel):
         seen = [tuple(s[0]) for s in train_set], [tuple(s[0]) for s in splits["val"]]
-        # A Chinese token is a character (a piece or less); an English word is about two pieces at most.
-        pieces = cfg.max_len * (1 if cfg.lang == "zh" else 2)
-        hidden = encoder.config.hidden_size
-        capacity = bottom_cache_texts(cfg.frozen_layers, cfg.epochs, *seen, pieces, hidden, cfg.bottom_cache_mb)
-    with cached_bottom(encoder, capacity) if isinstance(encoder, BertModel) and capacity else nullcontext():
+        capacity = bottom_cache_texts(cfg.frozen_layers, cfg.epochs, *seen)
+    budget = bottom_cache_bytes(cfg.bottom_cache_mb)
+    with cached_bottom(encoder, capacity, budget) if isinstance(encoder, BertModel) and capacity else nullcontext():
         for epoch in range(cfg.epochs):
             t0, total, n = time.time(), 0.0, 0
             model.net.train()

@@ -28,7 +28,7 @@ from mining.models.textclf import (
     EncoderModel,
 )
 from mining.text import Lang, Vocab
-from training.common import EarlyStopping, History, bottom_cache_texts
+from training.common import EarlyStopping, History, bottom_cache_bytes, bottom_cache_texts
 from training.encoders import encoder_folder
 from training.textclf_config import CHAR_ARCHS, Split, TextClfConfig
 
@@ -186,11 +186,9 @@ def train_neural(
     encoder = trainer.encoder if isinstance(trainer, _EncoderTrainer) else None
     capacity = 0
     if encoder is not None:
-        train, val = splits["train"].texts, splits["val"].texts
-        pieces = cfg.max_len or EN_MAX_TOKENS
-        size = (cfg.frozen_layers, cfg.epochs, train, val, pieces, encoder.config.hidden_size, cfg.bottom_cache_mb)
-        capacity = bottom_cache_texts(*size)
-    with cached_bottom(encoder, capacity) if encoder is not None and capacity else nullcontext() as cache:
+        capacity = bottom_cache_texts(cfg.frozen_layers, cfg.epochs, splits["train"].texts, splits["val"].texts)
+    budget = bottom_cache_bytes(cfg.bottom_cache_mb)
+    with cached_bottom(encoder, capacity, budget) if encoder is not None and capacity else nullcontext() as cache:
         _epochs(cfg, trainer, splits, name, history, stopper, rng, steps_per_epoch)
     if stopper.best_state is None:
         raise RuntimeError(f"{name}: no epoch set a best validation score (epochs={cfg.epochs}), nothing to restore")

@@ -267,8 +267,9 @@ class SharedBottom(nn.Module):
     out of attention), so they are cached by the piece ids of its real tokens: the heads reading the
     same text within a short time (``/mine`` sends each text to sentiment, NER, product NER and
     aspects) run the bottom once. Concurrent batches wait for a text another batch is computing
-    instead of computing it again. ``capacity`` texts are kept (least recently used out); at
-    64 pieces x 384 floats a text is ~98 KB.
+    instead of computing it again. At most ``capacity`` texts and, where given, ``max_bytes`` bytes
+    of states are kept (least recently used out); a text of T pieces holds T x H floats (64 pieces
+    x 384 floats: ~98 KB).
     """
 
     def __init__(
@@ -278,17 +279,24 @@ class SharedBottom(nn.Module):
         digest: str,
         capacity: int = 512,
         while_training: bool = False,
+        max_bytes: int | None = None,
     ) -> None:
         super().__init__()
         self.embeddings = embeddings
         self.layers = nn.ModuleList(layers)
-        self.digest, self.capacity = digest, capacity
+        self.digest, self.capacity, self.max_bytes = digest, capacity, max_bytes
+        self.bytes = 0  # held by the cached states
         # Training above a frozen bottom: the bottom gets no gradient, so its states are cached too.
         self.while_training = while_training
         self.cache: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
         self.pending: dict[tuple[int, ...], threading.Event] = {}
         self.lock = threading.Lock()
         self.hits = self.misses = 0
+
+    def clear(self) -> None:
+        """Forget every cached state (the caller holds ``lock``)."""
+        self.cache.clear()
+        self.bytes = 0
 
     def compute(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and 0/1 mask -> (B, T, H) bottom states, no cache."""
@@ -324,11 +332,14 @@ class SharedBottom(nn.Module):
         finally:
             with self.lock:
                 for key in mine:
-                    if key in found:
+                    if key in found and key not in self.cache:
                         self.cache[key] = found[key]
+                        self.bytes += _nbytes(found[key])
                     self.pending.pop(key).set()
-                while len(self.cache) > self.capacity:
-                    self.cache.popitem(last=False)
+                while self.cache and (
+                    len(self.cache) > self.capacity or (self.max_bytes is not None and self.bytes > self.max_bytes)
+                ):
+                    self.bytes -= _nbytes(self.cache.popitem(last=False)[1])
         for key, event in waits.items():
             event.wait()
             with self.lock:
@@ -351,6 +362,10 @@ class SharedBottom(nn.Module):
         with torch.no_grad():  # frozen weights: the states need no graph
             states = self.compute(ids, mask)
         return {key: states[b, : len(key)].clone() for b, key in enumerate(keys)}
+
+
+def _nbytes(states: torch.Tensor) -> int:
+    return states.numel() * states.element_size()
 
 
 _SHARED: dict[tuple[str, int, str], SharedBottom] = {}
@@ -391,12 +406,13 @@ def share_bottom(encoder: BertModel) -> SharedBottom | None:
 
 
 @contextmanager
-def cached_bottom(encoder: BertModel, capacity: int) -> Iterator[SharedBottom | None]:
+def cached_bottom(encoder: BertModel, capacity: int, max_bytes: int | None = None) -> Iterator[SharedBottom | None]:
     """While fine-tuning above ``encoder``'s frozen bottom: each distinct text's bottom states are
     computed once and reused by later epochs, repeated training rows and validation passes, so an
     epoch after the first runs only the layers that learn. The bottom has no gradient and no
-    dropout, so the states are those an uncached pass computes. At most ``capacity`` texts are kept
-    (least recently used out; a text of T pieces holds T x H floats). Yields the cache, or None
+    dropout, so the states are those an uncached pass computes. At most ``capacity`` texts and
+    ``max_bytes`` bytes of states are kept (least recently used out; a text of T pieces holds T x H
+    floats, so the bytes a budget holds depend on the texts' real lengths). Yields the cache, or None
     (nothing cached) without frozen layers or with ``capacity`` 0; the encoder is as before after.
     """
     if not encoder.frozen_layers or capacity <= 0:
@@ -404,7 +420,7 @@ def cached_bottom(encoder: BertModel, capacity: int) -> Iterator[SharedBottom | 
         return
     previous = encoder.shared
     layers = list(encoder.encoder.layer[: encoder.frozen_layers])
-    cache = SharedBottom(encoder.embeddings, layers, "training", capacity, while_training=True)
+    cache = SharedBottom(encoder.embeddings, layers, "training", capacity, while_training=True, max_bytes=max_bytes)
     object.__setattr__(encoder, "shared", cache)  # a reference, not a submodule: no state_dict keys
     try:
         yield cache

@@ -212,17 +212,37 @@ def test_training_above_a_cached_bottom_gives_the_uncached_logits_and_gradients(
         assert none is None and encoder.shared is None
 
 
-def test_the_training_cache_is_sized_to_what_repeats_and_to_its_memory() -> None:
-    from training.common import bottom_cache_texts
+def test_the_training_cache_is_sized_to_what_repeats() -> None:
+    from training.common import bottom_cache_bytes, bottom_cache_texts
 
     train, val, once = ["a", "b", "c", "a"], ["d", "e"], ["a", "b", "c"]
     # a repeated row: 3 distinct training texts + 2 validation ones
-    assert bottom_cache_texts(8, 1, train, val, 64, 384, 4096) == 5
-    assert bottom_cache_texts(8, 1, once, val, 64, 384, 4096) == 0  # each text read once: nothing to reuse
-    assert bottom_cache_texts(8, 3, once, val, 64, 384, 4096) == 5  # every text read three times
-    assert bottom_cache_texts(0, 3, train, val, 64, 384, 4096) == 0  # nothing frozen, nothing to cache
-    many = [str(i) for i in range(50)]
-    assert bottom_cache_texts(8, 3, many, val, 64, 384, 1) == 10  # 1 MiB holds 10 texts of 64 x 384 floats
+    assert bottom_cache_texts(8, 1, train, val) == 5
+    assert bottom_cache_texts(8, 1, once, val) == 0  # each text read once: nothing to reuse
+    assert bottom_cache_texts(8, 3, once, val) == 5  # every text read three times
+    assert bottom_cache_texts(0, 3, train, val) == 0  # nothing frozen, nothing to cache
+    assert bottom_cache_bytes(3) == 3 * 1024 * 1024
+
+
+def test_the_training_cache_holds_what_its_bytes_allow_at_each_texts_real_length(tmp_path: Path) -> None:
+    encoder, tok = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
+    net = EncoderClassifier(encoder.freeze_bottom(1), 2).eval()
+    model = EncoderModel(net, tok, ["neg", "pos"], max_tokens=16)
+    hidden = encoder.config.hidden_size
+    with torch.no_grad(), cached_bottom(encoder, capacity=100) as unbounded:
+        assert unbounded is not None
+        net(**model.encode(TEXTS))
+        pieces = [states.shape[0] for states in unbounded.cache.values()]
+        # each text is held at its own length, not the batch's padded one
+        assert unbounded.bytes == sum(pieces) * hidden * 4 and len(set(pieces)) > 1
+    longest_two = sum(sorted(pieces)[-2:]) * hidden * 4
+    with torch.no_grad(), cached_bottom(encoder, capacity=100, max_bytes=longest_two) as bounded:
+        assert bounded is not None
+        net(**model.encode(TEXTS))
+        assert 0 < bounded.bytes <= longest_two and len(bounded.cache) < len(TEXTS)
+        assert bounded.bytes == sum(s.numel() * 4 for s in bounded.cache.values())
+        bounded.clear()
+        assert bounded.bytes == 0 and not bounded.cache
 
 
 @pytest.fixture
