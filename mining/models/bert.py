@@ -332,7 +332,7 @@ class SharedBottom(nn.Module):
         finally:
             with self.lock:
                 for key in mine:
-                    if key in found and key not in self.cache:
+                    if key in found:  # claimed as pending above, so not cached yet
                         self.cache[key] = found[key]
                         self.bytes += _nbytes(found[key])
                     self.pending.pop(key).set()
