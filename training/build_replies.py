@@ -3,8 +3,9 @@
     python -m training.build_replies            # writes the CSV and prints its SHA256SUMS line
 
 English: Bitext's requests with their agent replies (intent = the project's label, the request
-kept as the example). Chinese: the written shop replies of ``shop_replies.csv`` (one intent each,
-placeholders for the order, item, delivery state and amounts), then every helpdesk turn of STC-3's Chinese TRAIN dialogues that answers
+kept as the example). Both languages: the written shop replies of ``shop_replies.csv`` (one intent
+and one example request each, placeholders for the order, item, delivery state and amounts).
+Chinese: then every helpdesk turn of STC-3's Chinese TRAIN dialogues that answers
 a customer turn (the reply, the customer turn before it as the example; no intent). Personal and
 customer-specific data become ``{{Placeholder}}`` slots (:func:`en_entry`, :func:`zh_text`), so
 nothing of one customer is stored and :func:`mining.replies.fill` can put the next customer's
@@ -190,14 +191,15 @@ def zh_entries(budget_bytes: int) -> tuple[list[ReplyEntry], dict[str, int]]:
 
 
 def shop_entries() -> list[ReplyEntry]:
-    """The written Chinese shop replies (``shop_replies.csv``, checked against ``SHA256SUMS``), in
-    file order: what an online shop's agent says per intent, where STC-3's helpdesks (telecom
-    carriers and phone makers) speak of their own products and carry no intent."""
+    """The written shop replies of both languages (``shop_replies.csv``, checked against
+    ``SHA256SUMS``), in file order: what an online shop's agent says per intent, each with an
+    example request. STC-3's helpdesks (telecom carriers and phone makers) speak of their own
+    products and carry no intent; Bitext has no greeting, thanks or return-and-repair replies."""
     verified(SHOP_REPLIES)
     entries = load_kb(DATA / SHOP_REPLIES)
-    unlabelled = [i for i, e in enumerate(entries, start=1) if not e.intent or e.lang != "zh"]
+    unlabelled = [i for i, e in enumerate(entries, start=1) if not e.intent or not e.request]
     if unlabelled:
-        raise ValueError(f"{SHOP_REPLIES}: row {unlabelled[0]} needs an intent and lang zh")
+        raise ValueError(f"{SHOP_REPLIES}: row {unlabelled[0]} needs an intent and an example request")
     return entries
 
 
@@ -227,7 +229,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     en = en_entries(bitext_replies(), args.en_per_intent)
     shop = shop_entries()
     zh, zh_counts = zh_entries(args.max_bytes - sum(_row_bytes(e) for e in en + shop) - 64)
-    entries = en + shop + zh
+    # Per language the written rows come first: on equal scores the shop's own reply wins.
+    entries = [e for e in shop if e.lang == "en"] + en + [e for e in shop if e.lang == "zh"] + zh
+    shop_zh = sum(e.lang == "zh" for e in shop)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_kb(args.out, entries)
     if load_kb(args.out) != entries:
@@ -240,14 +244,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     summary: dict[str, object] = {
         "path": str(args.out),
         "bytes": args.out.stat().st_size,
-        "en": len(en),
-        "zh": len(shop) + len(zh),
-        "zh_shop": len(shop),
+        "en": len(en) + len(shop) - shop_zh,
+        "zh": shop_zh + len(zh),
+        "en_shop": len(shop) - shop_zh,
+        "zh_shop": shop_zh,
         "zh_counts": zh_counts,
         "sha256_line": line,
     }
     print(
-        f"{args.out}: {len(en)} English + {len(shop) + len(zh)} Chinese replies ({len(shop)} written for shops), "
+        f"{args.out}: {summary['en']} English + {summary['zh']} Chinese replies "
+        f"({summary['en_shop']} and {shop_zh} written for shops), "
         f"{summary['bytes']:,} bytes"
     )
     print(

@@ -21,6 +21,12 @@ Sets:
 - ``bitext_en_strict``: the test rows whose template is not among the templates of Bitext's
   intent TRAIN file either (the file the intent models train on); all of them, same pools.
 
+A second measurement, of what the 1 + 99 one cannot score (a row's example request: there the
+query is the true reply's own request), is :func:`written_sets`: messages written for one of the
+shop's written replies each (``reply_queries.csv``, two per reply, never its example request),
+the intended reply ranked among the language's written replies, all of them (``all``) or those of
+its intent (``intent``, as /reply orders them when the intent is right).
+
 R@1, R@5 and MRR are expectations under a random order of tied scores (a query whose reply ties
 with t others and trails g gets R@1 = 1/(t+1) when g = 0), each with a 95% bootstrap interval over
 queries; a comparison is ``ahead`` only when its paired interval excludes zero.
@@ -40,7 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from mining.replies import Ranker, make_ranker
+from mining.contracts import Lang
+from mining.replies import Ranker, ReplyEntry, make_ranker
 from mining.text import clean
 from training.build_replies import en_entry, zh_pairs, zh_text
 from training.intervals import bootstrap_ci, mean_of, paired_difference
@@ -210,6 +217,56 @@ def summarise(per_query: dict[str, dict[str, np.ndarray]], rows: list[int], seed
                 for metric in METRICS
             }
     return {"n_queries": n, "methods": methods, "comparisons": comparisons}
+
+
+@dataclass(frozen=True)
+class WrittenSet:
+    """The written shop replies of one language and the messages written for them."""
+
+    lang: Lang
+    entries: list[ReplyEntry]  # the language's rows of shop_replies.csv, in file order
+    queries: list[str]
+    targets: list[int]  # per query, the index in ``entries`` of the reply it was written for
+
+
+WRITTEN_SETTINGS = ("all", "intent")
+
+
+def written_sets(split: str) -> list[WrittenSet]:
+    """Per language (zh, en), the written replies and the ``split`` (validation / test) messages
+    of ``reply_queries.csv``."""
+    from training.build_replies import shop_entries
+    from training.service_data import reply_queries
+
+    shop = shop_entries()
+    messages = reply_queries(split)
+    out = []
+    langs: tuple[Lang, ...] = ("zh", "en")
+    for lang in langs:
+        entries = [e for e in shop if e.lang == lang]
+        where = {e.request: i for i, e in enumerate(entries)}
+        rows = [m for m in messages if m.lang == lang]
+        missing = sorted({m.target for m in rows} - set(where))
+        if missing:
+            raise ValueError(f"reply_queries.csv names {lang} requests no written reply has: {missing[:3]}")
+        out.append(WrittenSet(lang, entries, [m.text for m in rows], [where[m.target] for m in rows]))
+    return out
+
+
+def written_rank_metrics(ws: WrittenSet, scores: Sequence[np.ndarray], setting: str) -> dict[str, np.ndarray]:
+    """Per-query R@1, R@5 and reciprocal rank of each message's intended reply, from ``scores``
+    (per query, (len(ws.entries),) scores of the language's written replies, file order), among
+    all of them (``all``) or those of the intended reply's intent (``intent``)."""
+    if setting not in WRITTEN_SETTINGS:
+        raise ValueError(f"setting must be one of {WRITTEN_SETTINGS}, got {setting!r}")
+    rows: dict[str, list[float]] = {m: [] for m in METRICS}
+    for s, t in zip(scores, ws.targets, strict=True):
+        intent = ws.entries[t].intent
+        others = [j for j, e in enumerate(ws.entries) if j != t and (setting == "all" or e.intent == intent)]
+        one = rank_metrics(np.concatenate([[s[t]], s[others]])[None, :])
+        for m in METRICS:
+            rows[m].append(float(one[m][0]))
+    return {m: np.array(v) for m, v in rows.items()}
 
 
 def _log(msg: str, start: float) -> None:

@@ -46,6 +46,7 @@ ZH_TURNS_FILE = "zh_turns.csv"
 EN_REVIEWS_FILE = "en_review_turns.csv"
 REQUESTS_FILE = "requests.csv"
 TEMPLATES_FILE = "request_templates.csv"
+REPLY_QUERIES_FILE = "reply_queries.csv"
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,31 @@ def shop_requests(split: TurnSplit | None = None) -> list[LabelledTurn]:
         row_split: TurnSplit = "train" if r["split"] == "train" else "test"
         if split is None or row_split == split:
             out.append(LabelledTurn(r["id"], f"requests_{r['lang']}", r["text"], r["label"], row_split))
+    return out
+
+
+@dataclass(frozen=True)
+class WrittenMessage:
+    """One row of ``reply_queries.csv``: a message written for one of the written shop replies
+    (``shop_replies.csv``), which it names by that reply's example request (``target``)."""
+
+    id: str  # rq-{lang}-{hash}
+    lang: str
+    text: str
+    target: str  # the ``request`` of the shop reply the message was written for (same language)
+    split: str  # validation or test, by a hash of lang and text, fixed before any model read them
+
+
+def reply_queries(split: str | None = None) -> list[WrittenMessage]:
+    """The messages written for the shop replies (``reply_queries.csv``), all or one split
+    (``validation`` / ``test``), in file order: two per reply, neither its example request, so
+    they measure how a ranker finds the reply a shop wrote for a need phrased another way."""
+    out = []
+    for r in _csv_rows(REPLY_QUERIES_FILE):
+        if r["split"] not in ("validation", "test") or r["lang"] not in ("zh", "en") or not r["target"]:
+            raise ValueError(f"{REPLY_QUERIES_FILE}: bad split, lang or target in row {r['id']}")
+        if split is None or r["split"] == split:
+            out.append(WrittenMessage(r["id"], r["lang"], r["text"], r["target"], r["split"]))
     return out
 
 

@@ -14,6 +14,12 @@ encoder's shared bottom once for it). The selection score ``val_mrr`` is the mea
 validation MRR. The baseline is the best lexical ranker chosen the same way (for ``lexical``, the
 kind not chosen).
 
+Then the weight of the example requests (:mod:`mining.models.reply_ranker`), which that
+measurement cannot score, is chosen among :data:`REQUEST_WEIGHTS` on the validation messages of
+the written shop replies (:func:`training.eval_replies.written_sets`; the mean MRR of its two
+settings, both languages pooled; ties to the smaller weight) and measured on their test messages
+against the same ranker on the reply texts alone and BM25 over the requests alone.
+
 The knowledge base is not a training set: it is what the served model ranks (its rows and, for
 ``e5``, a vector per reply), so a new knowledge base needs this script run on it; the gateway
 uses the model only for the file whose sha256 it recorded.
@@ -30,19 +36,24 @@ from typing import Any
 
 import numpy as np
 
-from mining.models.reply_ranker import ENCODER_KIND, ReplyRanker
-from mining.replies import ReplyIndex, load_kb, make_ranker
+from mining.contracts import ReplyQuery
+from mining.models.reply_ranker import ENCODER_KIND, ReplyRanker, blend
+from mining.replies import load_kb, make_ranker
 from training.common import fingerprint, parse_config
 from training.eval_replies import (
     METRICS,
     SEED,
+    WRITTEN_SETTINGS,
     EvalSet,
+    WrittenSet,
     bitext_sets,
     candidates,
     lexical_scores,
     rank_metrics,
     stc3_sets,
     summarise,
+    written_rank_metrics,
+    written_sets,
 )
 from training.run import Report, Saved, TrainConfig, finish_run, setup_run
 
@@ -50,6 +61,7 @@ LEXICAL = ("bm25", "tfidf")
 QUERY_PREFIXES = ("", "query: ")
 DOC_PREFIXES = ("passage: ", "query: ")
 TABLE_METRICS = ("r@1", "mrr")
+REQUEST_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass
@@ -146,20 +158,60 @@ def measure(
     return out
 
 
-def build(cfg: RepliesConfig, model: dict[str, Any], lexical_kind: str, encoder: Any) -> ReplyRanker:
-    """The served ranking over the knowledge base: its entries, lexical rankers on the reply texts,
-    and for ``e5`` every reply's vector."""
+Parts = list[list[tuple[np.ndarray, np.ndarray | None]]]
+
+
+def _written_parts(ranker: ReplyRanker, sets: list[WrittenSet]) -> Parts:
+    """Per set, per message, (reply-text scores, request scores) of the set's written replies."""
+    return [ranker.score_parts([ReplyQuery(text=q, lang=ws.lang) for q in ws.queries]) for ws in sets]
+
+
+def _written_metrics(sets: list[WrittenSet], parts: Parts, weight: float, setting: str) -> dict[str, np.ndarray]:
+    """Per-message metrics of every set, concatenated in set order."""
+    per_set = [
+        written_rank_metrics(ws, [blend(t, r, weight) for t, r in p], setting)
+        for ws, p in zip(sets, parts, strict=True)
+    ]
+    return {m: np.concatenate([x[m] for x in per_set]) for m in METRICS}
+
+
+def choose_request_weight(sets: list[WrittenSet], parts: Parts) -> tuple[float, dict[str, float]]:
+    """(weight, validation score of each weight): the mean over :data:`WRITTEN_SETTINGS` of the
+    MRR of every validation message, both languages pooled; ties to the smaller weight."""
+    score = {
+        str(w): float(np.mean([_written_metrics(sets, parts, w, st)["mrr"].mean() for st in WRITTEN_SETTINGS]))
+        for w in REQUEST_WEIGHTS
+    }
+    best = max(REQUEST_WEIGHTS, key=lambda w: (round(score[str(w)], 10), -w))
+    return best, score
+
+
+def measure_written(sets: list[WrittenSet], parts: Parts, weight: float, bm25: Parts, seed: int) -> dict[str, Any]:
+    """Test metrics per ``<lang>_<setting>`` of the model at ``weight``, the same ranker on the
+    reply texts alone (weight 0, as served before) and BM25 over the requests alone (as /reply
+    ranks a knowledge base without a model), with paired comparisons."""
+    out: dict[str, Any] = {}
+    for i, ws in enumerate(sets):
+        for setting in WRITTEN_SETTINGS:
+            per_query = {
+                "model": _written_metrics([ws], [parts[i]], weight, setting),
+                "texts alone": _written_metrics([ws], [parts[i]], 0.0, setting),
+                "bm25 requests": _written_metrics([ws], [bm25[i]], 1.0, setting),
+            }
+            out[f"{ws.lang}_{setting}"] = summarise(per_query, list(range(len(ws.queries))), seed)
+    return out
+
+
+def build(
+    cfg: RepliesConfig, model: dict[str, Any], lexical_kind: str, encoder: Any, request_weight: float
+) -> ReplyRanker:
+    """The served ranking over the knowledge base: its entries, lexical rankers on the reply texts
+    and the requests, for ``e5`` every reply's and request's vector."""
     from mining.settings import settings
 
     path = Path(cfg.kb) if cfg.kb else settings().replies
-    entries = load_kb(path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    index = ReplyIndex.build(entries, kind=lexical_kind, on="text")  # type: ignore[arg-type]
-    if model["kind"] != ENCODER_KIND:
-        return ReplyRanker(index, sha, model["kind"])
-    encoder.query_prefix, encoder.doc_prefix = model["query_prefix"], model["doc_prefix"]
-    vectors = {lang: encoder.documents([entries[i].text for i in ids]) for lang, ids in index.ids.items() if ids}
-    return ReplyRanker(index, sha, ENCODER_KIND, encoder, vectors)
+    return ReplyRanker.build(load_kb(path), sha, model["kind"], encoder, lexical_kind, request_weight)
 
 
 def _flat(result: dict[str, Any], role: str) -> dict[str, float]:
@@ -181,9 +233,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = measure(cfg, tests, model, baseline, encoder)
     _log("test measured", start)
     lexical_kind = baseline["kind"] if model["kind"] == ENCODER_KIND else model["kind"]
-    ranker = build(cfg, model, lexical_kind, encoder)
+    if encoder is not None:
+        encoder.query_prefix, encoder.doc_prefix = model["query_prefix"], model["doc_prefix"]
+    from training.build_replies import shop_entries
+
+    shop = ReplyRanker.build(shop_entries(), "", model["kind"], encoder, lexical_kind)
+    written_val, written_test = written_sets("validation"), written_sets("test")
+    weight, weight_scores = choose_request_weight(written_val, _written_parts(shop, written_val))
+    _log(f"request weight chosen on the written replies' validation messages: {weight} ({weight_scores})", start)
+    bm25 = ReplyRanker.build(shop_entries(), "", "bm25")
+    written = measure_written(
+        written_test, _written_parts(shop, written_test), weight, _written_parts(bm25, written_test), cfg.seed
+    )
+    ranker = build(cfg, model, lexical_kind, encoder, weight)
     _log(f"knowledge base indexed: {ranker.index.ids and {k: len(v) for k, v in ranker.index.ids.items()}}", start)
-    metrics = {"val_mrr": model["val_mrr"], **_flat(result, "model")}
+    written_flat = {f"written_{key}_{m}": r["methods"]["model"][m] for key, r in written.items() for m in TABLE_METRICS}
+    metrics = {"val_mrr": model["val_mrr"], **_flat(result, "model"), **written_flat}
     baseline_metrics = {"val_mrr": baseline["val_mrr"], **_flat(result, "baseline")}
     comparisons = {s: r["comparisons"]["model vs baseline"] for s, r in result.items()}
     # The model table's rows (docs/results.md): each set's R@1 and MRR with its interval and the paired difference.
@@ -206,8 +271,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{comparisons[subset]['mrr']['diff']:+.3f} {comparisons[subset]['mrr']['verdict']}"
         for subset, s in result.items()
     )
-    payload = {"model": model, "baseline": baseline, "validation_mrr": val_mrr, "test": result}
-    params = {**vars(cfg), "query_prefix": model.get("query_prefix"), "doc_prefix": model.get("doc_prefix")}
+    summary += "\n" + "\n".join(
+        f"[replies] written {key} MRR {r['methods']['model']['mrr']:.3f} (request weight {weight}) vs "
+        f"{r['methods']['texts alone']['mrr']:.3f} (texts alone): "
+        f"{r['comparisons']['model vs texts alone']['mrr']['diff']:+.3f} "
+        f"{r['comparisons']['model vs texts alone']['mrr']['verdict']}; "
+        f"BM25 over the requests {r['methods']['bm25 requests']['mrr']:.3f}"
+        for key, r in written.items()
+    )
+    payload = {
+        "model": model,
+        "baseline": baseline,
+        "validation_mrr": val_mrr,
+        "test": result,
+        "request_weight": {"chosen": weight, "validation": weight_scores},
+        "written_test": written,
+    }
+    params = {
+        **vars(cfg),
+        "query_prefix": model.get("query_prefix"),
+        "doc_prefix": model.get("doc_prefix"),
+        "request_weight": weight,
+    }
     return finish_run(
         cfg,
         "replies",
@@ -222,7 +307,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             model["kind"],
             ranker.save,
             data_meta,
-            metadata={"ci95": ci95, "vs_baseline": vs_baseline, "quantization": {"mode": "none"}},
+            metadata={
+                "ci95": ci95,
+                "vs_baseline": vs_baseline,
+                "quantization": {"mode": "none"},
+                "written": {"request_weight": weight, "test": written},
+            },
             params={k: v for k, v in params.items() if v is not None},
         ),
     )

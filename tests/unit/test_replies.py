@@ -274,24 +274,33 @@ def test_the_written_shop_replies_cover_every_intent_and_take_only_fillable_plac
     shop = shop_entries()
     per_intent = Counter(e.intent for e in shop)
     assert set(per_intent) == set(LABELS) and min(per_intent.values()) >= 4
-    assert {e.lang for e in shop} == {"zh"} and all(e.request for e in shop)
+    assert {e.lang for e in shop} == {"zh", "en"} and all(e.request for e in shop)
+    for lang in ("zh", "en"):
+        assert set(Counter(e.intent for e in shop if e.lang == lang)) == set(LABELS)
     # Each placeholder is filled from the message, the events or a value a shop sets.
     shops_own = {"customer_support_phone_number", "customer_support_availability", "website_name"}
     names = {slot_key(n) for e in shop for n in placeholders(e.text)}
     assert names and names <= set(PLACEHOLDER_SLOTS) | shops_own
-    # An order's state comes from {{Delivery State}} only: a row for a state says "if" (如 / 如果).
+    # An order's state comes from {{Delivery State}} only: a row for a state says "if" (如 / 如果 / If).
+    state = {"zh": r"已(?:签收|发货|收到)|[尚还]未发货", "en": r"\b(?:has|have|was) (?:already )?(?:shipped|delivered)"}
+    cond = {"zh": "如", "en": "If "}
     stated = [
         e.text
         for e in shop
-        for m in re.finditer(r"已(?:签收|发货|收到)|[尚还]未发货", e.text)
-        if "如" not in e.text[max(0, m.start() - 30) : m.start()]
+        for m in re.finditer(state[e.lang], e.text)
+        if cond[e.lang] not in e.text[max(0, m.start() - 30) : m.start()]
     ]
     assert not stated
-    # An amount slot is the number alone (退款99元 -> 99): the reply names the currency.
-    assert all(e.text.count("{{Refund Amount}}") == e.text.count("{{Refund Amount}}元") for e in shop)
-    # The built-in base holds them, in file order, before the Chinese replies of STC-3.
-    zh = [e for e in load_kb(OUT) if e.lang == "zh"]
-    assert zh[: len(shop)] == shop and not any(e.intent for e in zh[len(shop) :])
+    # An amount slot is the number alone (退款99元, $99 -> 99): the reply names the currency.
+    unit = {"zh": "{{Refund Amount}}元", "en": "${{Refund Amount}}"}
+    assert all(e.text.count("{{Refund Amount}}") == e.text.count(unit[e.lang]) for e in shop)
+    # The built-in base holds them, in file order, before each language's replies of STC-3 or Bitext.
+    for lang in ("zh", "en"):
+        own = [e for e in shop if e.lang == lang]
+        kb = [e for e in load_kb(OUT) if e.lang == lang]
+        assert kb[: len(own)] == own
+        # STC-3's Chinese replies carry no intent; Bitext's English ones all do.
+        assert all(bool(e.intent) == (lang == "en") for e in kb[len(own) :])
 
 
 def test_facts_first_puts_the_reply_the_customers_values_fill_most_first_within_its_group() -> None:
@@ -309,3 +318,59 @@ def test_facts_first_puts_the_reply_the_customers_values_fill_most_first_within_
     assert facts_first(ranked, "order_status", {}) == [(situation, 0.8), (state, 0.5), (generic, 0.9), (other, 0.7)]
     # Without an intent one group: the values alone reorder.
     assert [e for e, _ in facts_first(ranked, None, known)] == [state, situation, other, generic]
+
+
+def test_written_rank_metrics_rank_the_intended_reply_among_all_or_its_intents_rows() -> None:
+    from training.eval_replies import WrittenSet, written_rank_metrics
+
+    entries = [
+        ReplyEntry("other", "zh", "a", "在吗"),
+        ReplyEntry("other", "zh", "b", "你好"),
+        ReplyEntry("payment", "zh", "c", "付款失败"),
+        ReplyEntry("payment", "zh", "d", "扣了两次"),
+    ]
+    ws = WrittenSet("zh", entries, ["有人吗", "支付不了"], [0, 2])
+    scores = [np.array([0.5, 0.4, 0.9, 0.1]), np.array([0.3, 0.8, 0.3, 0.2])]
+    every = written_rank_metrics(ws, scores, "all")
+    # Query 0: one row above (0.9) -> rank 2. Query 1: one above (0.8) and one tie (0.3) -> rank 2 or 3.
+    np.testing.assert_allclose(every["r@1"], [0.0, 0.0])
+    np.testing.assert_allclose(every["mrr"], [0.5, (1 / 2 + 1 / 3) / 2])
+    own = written_rank_metrics(ws, scores, "intent")
+    # Among its intent's rows only: query 0 beats 0.4, query 1 beats 0.2.
+    np.testing.assert_allclose(own["r@1"], [1.0, 1.0])
+    with pytest.raises(ValueError, match="setting"):
+        written_rank_metrics(ws, scores, "some")
+
+
+def test_the_request_weight_is_chosen_by_the_written_messages_and_ties_go_to_the_smaller() -> None:
+    from training.eval_replies import WrittenSet
+    from training.train_replies import choose_request_weight
+
+    entries = [ReplyEntry("other", "en", f"reply {i}", f"request {i}") for i in range(3)]
+    ws = WrittenSet("en", entries, ["q0", "q1"], [0, 1])
+    wrong_texts = np.array([0.1, 0.2, 0.9]), np.array([0.9, 0.1, 0.2])
+    right_requests = np.array([0.9, 0.1, 0.1]), np.array([0.1, 0.9, 0.1])
+    weight, scores = choose_request_weight([ws], [list(zip(wrong_texts, right_requests, strict=True))])
+    # Text alone ranks the intended replies third and second; at 0.5 the first ties (0.5 both),
+    # from 0.75 on the requests decide alone, and 0.75 is the smaller of the two best.
+    assert weight == 0.75 and scores["0.0"] < scores["0.25"] < scores["0.5"] < scores["0.75"] == scores["1.0"]
+    # Requests that say nothing new: every weight scores the same, the smallest stays.
+    weight, _ = choose_request_weight([ws], [list(zip(right_requests, right_requests, strict=True))])
+    assert weight == 0.0
+
+
+def test_the_written_messages_name_a_written_reply_and_never_repeat_its_example_request() -> None:
+    from training.build_replies import shop_entries
+    from training.eval_replies import written_sets
+    from training.service_data import reply_queries
+
+    requests = {(e.lang, e.request) for e in shop_entries()}
+    messages = reply_queries()
+    assert {(m.lang, m.target) for m in messages} == requests  # every written reply has its messages
+    assert not {(m.lang, m.text) for m in messages} & requests
+    assert len({m.id for m in messages}) == len(messages) == 2 * len(requests)
+    halves = Counter(m.split for m in messages)
+    assert set(halves) == {"validation", "test"} and min(halves.values()) > 0.4 * len(messages)
+    for split in ("validation", "test"):
+        for ws in written_sets(split):
+            assert all(0 <= t < len(ws.entries) and ws.entries[t].lang == ws.lang for t in ws.targets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,80 @@ def test_e5_ranker_round_trips_through_its_artifact(tmp_path: Path) -> None:
     assert loaded.kb_sha256 == "a" * 64 and loaded.encoder.doc_prefix == "the "
     assert loaded.encoder.encoder.frozen_layers == 1  # the bottom can still be shared with the heads
     assert not list((tmp_path / "model").rglob("*.pkl"))
+
+
+class RequestAxisEncoder(AxisEncoder):
+    """Messages and requests along the axis their text names; reply texts along axis 0."""
+
+    def documents(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 3), dtype=np.float32)
+        out[:, 0] = 1.0
+        return out
+
+
+GREETINGS = [
+    ReplyEntry("other", "zh", "不客气 axis 0", "好的谢谢 axis 1"),
+    ReplyEntry("other", "zh", "您好，请问有什么可以帮您 axis 0", "在吗 axis 2"),
+    ReplyEntry("", "en", "Thank you for writing axis 0", ""),
+]
+
+
+def test_the_example_request_ranks_where_the_reply_texts_tie() -> None:
+    ranker = ReplyRanker.build(GREETINGS, "b" * 64, "e5", RequestAxisEncoder(), request_weight=0.5)
+    (ranked,) = ranker.rank([ReplyQuery(text="有人吗 axis 2", lang="zh", k=2)])
+    # Both replies point along axis 0 (text score 0 for the message); the second's request matches it.
+    assert [r.index for r in ranked.replies] == [1, 0]
+    assert [r.score for r in ranked.replies] == [0.5, 0.0]
+    # Weight 0 is the text alone: the tie keeps file order.
+    (plain,) = ranker.reweighted(0.0).rank([ReplyQuery(text="有人吗 axis 2", lang="zh", k=2)])
+    assert [r.index for r in plain.replies] == [0, 1] and [r.score for r in plain.replies] == [0.0, 0.0]
+    # A row without an example request is matched on its reply text on both sides (embedded as a message).
+    (en,) = ranker.rank([ReplyQuery(text="hello axis 0", lang="en", k=1)])
+    assert en.replies[0].score == 1.0
+
+
+def test_lexical_request_rankers_score_the_requests_and_blend_with_the_texts() -> None:
+    ranker = ReplyRanker.build(ENTRIES, "0" * 64, "tfidf", request_weight=1.0)
+    # "where" is in both English requests and in no reply text.
+    parts = ranker.score_parts([ReplyQuery(text="where is my refund", lang="en")])
+    text, req = parts[0]
+    assert req is not None and text.shape == req.shape == (3,)
+    assert req[1] > req[0] > 0 and req[2] == text[2]  # row 2 has no request: its text on both sides
+    assert np.allclose(ranker.scores([ReplyQuery(text="where is my refund", lang="en")])[0], req)
+    half = ranker.reweighted(0.25).scores([ReplyQuery(text="where is my refund", lang="en")])[0]
+    np.testing.assert_allclose(half, 0.75 * text + 0.25 * req)
+
+
+def test_a_request_weight_needs_a_request_side_and_lies_in_0_to_1() -> None:
+    index = ReplyIndex.build(ENTRIES, on="text")
+    with pytest.raises(ValueError, match="request rankers' rows"):
+        ReplyRanker(index, "0" * 64, "bm25", request_weight=0.5)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        ReplyRanker.build(ENTRIES, "0" * 64, "bm25", request_weight=1.5)
+    vectors = {"en": np.eye(3), "zh": np.eye(2, 3)}
+    with pytest.raises(ValueError, match="1 zh request vectors for 2 zh entries"):
+        ReplyRanker(
+            index, "0" * 64, "e5", AxisEncoder(), vectors, 0.5, request_vectors={"en": np.eye(3), "zh": np.eye(1, 3)}
+        )
+
+
+def test_the_request_side_and_weight_round_trip_and_an_artifact_without_them_loads_at_weight_0(
+    tmp_path: Path,
+) -> None:
+    enc = sentence_encoder(tmp_path)
+    ranker = ReplyRanker.build(ENTRIES, "a" * 64, "e5", enc, request_weight=0.25)
+    ranker.save(tmp_path / "e5")
+    loaded = ReplyRanker.load(tmp_path / "e5")
+    queries = [ReplyQuery(text="where is it", lang="en", k=3), ReplyQuery(text="快递到哪", lang="zh", k=2)]
+    assert loaded.request_weight == 0.25 and loaded.rank(queries) == ranker.rank(queries)
+    lexical = ReplyRanker.build(ENTRIES, "a" * 64, "bm25", request_weight=0.75)
+    lexical.save(tmp_path / "bm25")
+    assert ReplyRanker.load(tmp_path / "bm25").rank(queries) == lexical.rank(queries)
+    # Saved before the request side existed: no request files, no weight in ranker.json.
+    old = ReplyRanker(ReplyIndex.build(ENTRIES, on="text"), "a" * 64, "bm25")
+    old.save(tmp_path / "old")
+    spec = json.loads((tmp_path / "old" / "ranker.json").read_text())
+    del spec["request_weight"]
+    (tmp_path / "old" / "ranker.json").write_text(json.dumps(spec))
+    again = ReplyRanker.load(tmp_path / "old")
+    assert again.request_weight == 0.0 and not again.request_rankers and again.rank(queries) == old.rank(queries)
