@@ -34,7 +34,8 @@ def parse_config(cls: type[C], argv: Sequence[str] | None) -> C:
             default = f.default_factory()
         else:
             raise TypeError(f"{cls.__name__}.{f.name} has no default, so it cannot become an optional CLI flag")
-        help_ = f"{f.metadata.get('help', '')} (default: {default})"
+        # argparse formats help with %: a literal one ("70%", a dict default's repr) must be doubled.
+        help_ = f"{f.metadata.get('help', '')} (default: {default})".replace("%", "%%")
         typ = f.type if isinstance(f.type, type) else eval(f.type, {"Path": Path})  # noqa: S307 - own annotations
         if typ is bool or typ == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)

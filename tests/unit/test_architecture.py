@@ -71,7 +71,7 @@ def test_runners_folder_holds_runner_services_only() -> None:
     assert files == per_runner | {"__init__.py", "base.py", "dispatch.py"}
 
 
-def test_every_model_has_a_runner_and_a_trainer_whose_flags_parse() -> None:
+def test_every_model_has_a_runner_and_a_trainer_whose_flags_parse(capsys: pytest.CaptureFixture[str]) -> None:
     from training.common import parse_config
 
     runners = {r.key for r in RUNNERS}
@@ -90,6 +90,10 @@ def test_every_model_has_a_runner_and_a_trainer_whose_flags_parse() -> None:
         assert len(configs) == 1, (spec.trainer, configs)
         for profile in PROFILES:
             parse_config(configs[0], spec.flags(profile))  # an unknown flag exits the parser
+        # --help renders every flag's help (a literal % in one, "70%", once broke argparse's formatting).
+        with pytest.raises(SystemExit) as done:
+            parse_config(configs[0], ["--help"])
+        assert done.value.code == 0 and "--report-dir" in capsys.readouterr().out, spec.trainer
 
 
 def test_store_names_and_settings_variables_are_unique() -> None:
