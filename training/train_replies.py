@@ -38,7 +38,7 @@ import numpy as np
 
 from mining.contracts import ReplyQuery
 from mining.models.reply_ranker import ENCODER_KIND, ReplyRanker, blend
-from mining.replies import load_kb, make_ranker
+from mining.replies import ReplyEntry, load_kb, make_ranker
 from training.common import fingerprint, parse_config
 from training.eval_replies import (
     METRICS,
@@ -202,16 +202,21 @@ def measure_written(sets: list[WrittenSet], parts: Parts, weight: float, bm25: P
     return out
 
 
-def build(
-    cfg: RepliesConfig, model: dict[str, Any], lexical_kind: str, encoder: Any, request_weight: float
-) -> ReplyRanker:
-    """The served ranking over the knowledge base: its entries, lexical rankers on the reply texts
-    and the requests, for ``e5`` every reply's and request's vector."""
+def read_kb(cfg: RepliesConfig) -> tuple[list[ReplyEntry], str]:
+    """(the knowledge base's entries, its sha256), read before anything is measured so that a
+    missing or malformed file stops the run at once, naming the problem.
+
+    Raises:
+        SystemExit: the file cannot be read or a row breaks the table's rules.
+    """
     from mining.settings import settings
 
     path = Path(cfg.kb) if cfg.kb else settings().replies
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    return ReplyRanker.build(load_kb(path), sha, model["kind"], encoder, lexical_kind, request_weight)
+    try:
+        entries = load_kb(path)
+        return entries, hashlib.sha256(path.read_bytes()).hexdigest()
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--kb {path}: {e}") from None
 
 
 def _flat(result: dict[str, Any], role: str) -> dict[str, float]:
@@ -224,6 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.arch not in ("lexical", ENCODER_KIND):
         raise SystemExit(f"--arch must be lexical or {ENCODER_KIND}, got {cfg.arch!r}")
     setup_run(cfg)
+    entries, kb_sha256 = read_kb(cfg)
     start = time.time()
     pairs = [loader(cfg.max_queries, cfg.max_val_queries, cfg.seed) for loader in (stc3_sets, bitext_sets)]
     vals, tests = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -245,7 +251,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     written = measure_written(
         written_test, _written_parts(shop, written_test), weight, _written_parts(bm25, written_test), cfg.seed
     )
-    ranker = build(cfg, model, lexical_kind, encoder, weight)
+    # The served ranking over the knowledge base: lexical rankers of the reply texts and the requests,
+    # for e5 also every reply's and request's vector.
+    ranker = ReplyRanker.build(entries, kb_sha256, model["kind"], encoder, lexical_kind, weight)
     _log(f"knowledge base indexed: {ranker.index.ids and {k: len(v) for k, v in ranker.index.ids.items()}}", start)
     written_flat = {f"written_{key}_{m}": r["methods"]["model"][m] for key, r in written.items() for m in TABLE_METRICS}
     metrics = {"val_mrr": model["val_mrr"], **_flat(result, "model"), **written_flat}

@@ -374,3 +374,14 @@ def test_the_written_messages_name_a_written_reply_and_never_repeat_its_example_
     for split in ("validation", "test"):
         for ws in written_sets(split):
             assert all(0 <= t < len(ws.entries) and ws.entries[t].lang == ws.lang for t in ws.targets)
+
+
+def test_train_replies_stops_at_once_on_a_knowledge_base_it_cannot_read(tmp_path: Path) -> None:
+    from training.train_replies import main
+
+    with pytest.raises(SystemExit, match=r"--kb .*missing\.csv: .*No such file"):
+        main(["--kb", str(tmp_path / "missing.csv"), "--no-save"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("intent,lang,text\nbogus,zh,你好\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"row 1, column 'intent': 'bogus' is not one of the 13 labels"):
+        main(["--kb", str(bad), "--no-save"])
