@@ -21,7 +21,7 @@ settings, both languages pooled; ties to the smaller weight) and measured on the
 against the same ranker on the reply texts alone and BM25 over the requests alone.
 
 The knowledge base is not a training set: it is what the served model ranks (its rows and, for
-``e5``, a vector per reply), so a new knowledge base needs this script run on it; the gateway
+``e5``, a vector per reply and per example request), so a new knowledge base needs this script run on it; the gateway
 uses the model only for the file whose sha256 it recorded.
 """
 
@@ -243,11 +243,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         encoder.query_prefix, encoder.doc_prefix = model["query_prefix"], model["doc_prefix"]
     from training.build_replies import shop_entries
 
-    shop = ReplyRanker.build(shop_entries(), "", model["kind"], encoder, lexical_kind)
+    written_rows = shop_entries()
+    shop = ReplyRanker.build(written_rows, "", model["kind"], encoder, lexical_kind)
     written_val, written_test = written_sets("validation"), written_sets("test")
     weight, weight_scores = choose_request_weight(written_val, _written_parts(shop, written_val))
     _log(f"request weight chosen on the written replies' validation messages: {weight} ({weight_scores})", start)
-    bm25 = ReplyRanker.build(shop_entries(), "", "bm25")
+    bm25 = ReplyRanker.build(written_rows, "", "bm25")
     written = measure_written(
         written_test, _written_parts(shop, written_test), weight, _written_parts(bm25, written_test), cfg.seed
     )
