@@ -175,7 +175,6 @@ class ReplyEndpoint(MineEndpoint):
             self._ranked(clean(text), lang, asked, MAX_REPLIES),
             self._dissatisfaction([*history, text], lang),
         )
-        ranked = facts_first(pool, asked, facts)[:k]
         signals = HandoffSignals(
             # Hand-over asks whether the message is understood at all, so the guess counts there too.
             intent=guess,
@@ -187,10 +186,12 @@ class ReplyEndpoint(MineEndpoint):
             dissatisfied=mood.probability,
             dissatisfied_threshold=mood.threshold,
         )
-        replies = []
-        for entry, score in ranked:
+        replies: list[SuggestedReply] = []
+        for entry, score in facts_first(pool, asked, facts):
             filled, missing = fill(entry.text, values)
-            replies.append(SuggestedReply(text=filled, score=score, intent=entry.intent or None, missing=missing))
+            # One suggestion per text: a knowledge base may hold a reply once per phrasing it answers.
+            if len(replies) < k and all(r.text != filled for r in replies):
+                replies.append(SuggestedReply(text=filled, score=score, intent=entry.intent or None, missing=missing))
         event = None
         if user_id is not None:
             (status,) = await self._record([text], [result], user_id, "message", request_id)

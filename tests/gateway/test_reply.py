@@ -59,6 +59,8 @@ KB_ROWS = [
     ("", "en", "Thank you for writing to us.", "hello"),
     ("order_status", "zh", "您好，订单{{Order Number}}已经发出，请耐心等待。", "我的快递到哪了"),
     ("", "zh", "您好，请问有什么可以帮您？", "你好"),
+    # The thank-you reply once more, for another phrasing it answers (row 5).
+    ("", "en", "Thank you for writing to us.", "good morning"),
 ]
 
 
@@ -176,6 +178,22 @@ def test_the_served_reply_ranker_ranks_when_it_indexes_this_knowledge_base(
     # The ranker is asked for its best ten, which the gateway orders and cuts to k.
     assert (query.lang, query.intent, query.k) == ("en", "order_status", 10)
     assert "13812345678" not in query.text  # the runner gets the masked text
+
+
+def test_a_reply_held_once_per_phrasing_is_suggested_once(
+    client: TestClient, runners: dict[str, FakeRunner], kb: Path
+) -> None:
+    sha = hashlib.sha256(kb.read_bytes()).hexdigest()
+
+    def rank(queries: list[ReplyQuery]) -> list[RankedReplies]:
+        rows = [RankedReply(index=i, score=s) for i, s in ((2, 0.5), (5, 0.45), (1, 0.3), (0, 0.2))]
+        return [RankedReplies(kb_sha256=sha, ranker="replies:v1 (e5)", replies=rows) for _ in queries]
+
+    runners["intent"].to_async = FakeRunner(predict=fake_intent, rank_replies=rank, handoff=fake_handoff).to_async
+    body = client.post("/reply", json={"text": "hello there", "k": 3}).json()
+    texts = [x["text"] for x in body["replies"]]
+    # Rows 2 and 5 are one reply: it comes once, and the third place goes to the next row.
+    assert texts[0] == "Thank you for writing to us." and texts.count(texts[0]) == 1 and len(texts) == 3
 
 
 def test_a_ranker_built_on_another_knowledge_base_is_not_used(
