@@ -330,14 +330,22 @@ class WrittenMessage:
     split: str  # validation or test, by a hash of lang and text, fixed before any model read them
 
 
+def reply_query_split(lang: str, text: str) -> str:
+    """A written message's split, fixed before any ranker read it: ``validation`` when the first 8
+    hex digits of sha256(``"reply-queries:<lang>:<text>"``) form an even number, else ``test``."""
+    h = hashlib.sha256(f"reply-queries:{lang}:{text}".encode()).hexdigest()
+    return "validation" if int(h[:8], 16) % 2 == 0 else "test"
+
+
 def reply_queries(split: str | None = None) -> list[WrittenMessage]:
     """The messages written for the shop replies (``reply_queries.csv``), all or one split
-    (``validation`` / ``test``), in file order: two per reply, neither its example request, so
-    they measure how a ranker finds the reply a shop wrote for a need phrased another way."""
+    (``validation`` / ``test``, :func:`reply_query_split`), in file order: two per reply, neither
+    its example request, so they measure how a ranker finds the reply a shop wrote for a need
+    phrased another way."""
     out = []
     for r in _csv_rows(REPLY_QUERIES_FILE):
-        if r["split"] not in ("validation", "test") or r["lang"] not in ("zh", "en") or not r["target"]:
-            raise ValueError(f"{REPLY_QUERIES_FILE}: bad split, lang or target in row {r['id']}")
+        if r["lang"] not in ("zh", "en") or not r["target"] or r["split"] != reply_query_split(r["lang"], r["text"]):
+            raise ValueError(f"{REPLY_QUERIES_FILE}: bad lang, target or split in row {r['id']}")
         if split is None or r["split"] == split:
             out.append(WrittenMessage(r["id"], r["lang"], r["text"], r["target"], r["split"]))
     return out

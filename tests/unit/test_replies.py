@@ -29,7 +29,7 @@ from mining.replies import (
 from training.build_replies import en_entry, zh_text
 from training.eval_replies import candidates, rank_metrics
 from training.service_data import LABELS as SERVICE_LABELS
-from training.service_data import ReplyRow, Slot
+from training.service_data import ReplyRow, Slot, reply_query_split
 
 DOCS = ["where is my order", "cancel my order please", "refund for a damaged item", "change the delivery address"]
 
@@ -369,6 +369,7 @@ def test_the_written_messages_name_a_written_reply_and_never_repeat_its_example_
     assert {(m.lang, m.target) for m in messages} == requests  # every written reply has its messages
     assert not {(m.lang, m.text) for m in messages} & requests
     assert len({m.id for m in messages}) == len(messages) == 2 * len(requests)
+    assert all(m.split == reply_query_split(m.lang, m.text) for m in messages)  # the loader checks it too
     halves = Counter(m.split for m in messages)
     assert set(halves) == {"validation", "test"} and min(halves.values()) > 0.4 * len(messages)
     for split in ("validation", "test"):
