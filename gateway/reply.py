@@ -188,9 +188,11 @@ class ReplyEndpoint(MineEndpoint):
         )
         replies: list[SuggestedReply] = []
         for entry, score in facts_first(pool, asked, facts):
+            if len(replies) == k:
+                break
             filled, missing = fill(entry.text, values)
             # One suggestion per text: a knowledge base may hold a reply once per phrasing it answers.
-            if len(replies) < k and all(r.text != filled for r in replies):
+            if all(r.text != filled for r in replies):
                 replies.append(SuggestedReply(text=filled, score=score, intent=entry.intent or None, missing=missing))
         event = None
         if user_id is not None:

@@ -232,13 +232,13 @@ class WrittenSet:
 WRITTEN_SETTINGS = ("all", "intent")
 
 
-def written_sets(split: str) -> list[WrittenSet]:
-    """Per language (zh, en), the written replies and the ``split`` (validation / test) messages
-    of ``reply_queries.csv``."""
+def written_sets(split: str, shop: Sequence[ReplyEntry] | None = None) -> list[WrittenSet]:
+    """Per language (zh, en), the written replies (``shop``, default: read from
+    ``shop_replies.csv``) and the ``split`` (validation / test) messages of ``reply_queries.csv``."""
     from training.build_replies import shop_entries
     from training.service_data import reply_queries
 
-    shop = shop_entries()
+    shop = shop_entries() if shop is None else shop
     messages = reply_queries(split)
     out = []
     langs: tuple[Lang, ...] = ("zh", "en")

@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     written_rows = shop_entries()
     shop = ReplyRanker.build(written_rows, "", model["kind"], encoder, lexical_kind)
-    written_val, written_test = written_sets("validation"), written_sets("test")
+    written_val, written_test = written_sets("validation", written_rows), written_sets("test", written_rows)
     weight, weight_scores = choose_request_weight(written_val, _written_parts(shop, written_val))
     _log(f"request weight chosen on the written replies' validation messages: {weight} ({weight_scores})", start)
     bm25 = ReplyRanker.build(written_rows, "", "bm25")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from mining.contracts import RankedReplies, RankedReply, ReplyQuery
-from mining.replies import LANGS, Ranker, ReplyEntry, ReplyIndex, load_ranker, make_ranker
+from mining.replies import LANGS, Ranker, ReplyEntry, ReplyIndex, load_ranker
 
 SPEC = "ranker.json"
 ENCODER_KIND = "e5"
@@ -105,30 +105,15 @@ class ReplyRanker:
         ``encoder`` (its prefixes as set) and lexical text rankers of ``lexical_kind`` in the index."""
         lexical = kind if kind != ENCODER_KIND else lexical_kind
         index = ReplyIndex.build(entries, kind=lexical, on="text")  # type: ignore[arg-type]
-        requests = {
-            lang: [entries[i].request or entries[i].text for i in ids] for lang, ids in index.ids.items() if ids
-        }
         if kind != ENCODER_KIND:
-            rankers = {lang: make_ranker(lexical).fit(docs) for lang, docs in requests.items()}  # type: ignore[arg-type]
+            rankers = ReplyIndex.build(entries, kind=lexical, on="request").rankers  # type: ignore[arg-type]
             return cls(index, kb_sha256, kind, request_weight=request_weight, request_rankers=rankers)
         if encoder is None:
             raise ValueError("an e5 reply ranker needs its encoder")
-        vectors = {lang: encoder.documents([entries[i].text for i in ids]) for lang, ids in index.ids.items() if ids}
-        request_vectors = {lang: encoder.queries(docs) for lang, docs in requests.items()}
+        rows = {lang: [entries[i] for i in ids] for lang, ids in index.ids.items() if ids}
+        vectors = {lang: encoder.documents([e.text for e in es]) for lang, es in rows.items()}
+        request_vectors = {lang: encoder.queries([e.request or e.text for e in es]) for lang, es in rows.items()}
         return cls(index, kb_sha256, kind, encoder, vectors, request_weight, request_vectors=request_vectors)
-
-    def reweighted(self, request_weight: float) -> ReplyRanker:
-        """The same ranker (parts shared, not copied) with another :attr:`request_weight`."""
-        return ReplyRanker(
-            self.index,
-            self.kb_sha256,
-            self.kind,
-            self.encoder,
-            self.vectors,
-            request_weight,
-            self.request_rankers,
-            self.request_vectors,
-        )
 
     def _check_rows(self, what: str, per_lang: Mapping[str, Any], required: bool) -> None:
         """Each language with entries has one row of ``per_lang`` per entry (where ``required``, or

@@ -134,7 +134,8 @@ def test_the_example_request_ranks_where_the_reply_texts_tie() -> None:
     assert [r.index for r in ranked.replies] == [1, 0]
     assert [r.score for r in ranked.replies] == [0.5, 0.0]
     # Weight 0 is the text alone: the tie keeps file order.
-    (plain,) = ranker.reweighted(0.0).rank([ReplyQuery(text="有人吗 axis 2", lang="zh", k=2)])
+    text_alone = ReplyRanker.build(GREETINGS, "b" * 64, "e5", RequestAxisEncoder(), request_weight=0.0)
+    (plain,) = text_alone.rank([ReplyQuery(text="有人吗 axis 2", lang="zh", k=2)])
     assert [r.index for r in plain.replies] == [0, 1] and [r.score for r in plain.replies] == [0.0, 0.0]
     # A row without an example request is matched on its reply text on both sides (embedded as a message).
     (en,) = ranker.rank([ReplyQuery(text="hello axis 0", lang="en", k=1)])
@@ -149,7 +150,8 @@ def test_lexical_request_rankers_score_the_requests_and_blend_with_the_texts() -
     assert req is not None and text.shape == req.shape == (3,)
     assert req[1] > req[0] > 0 and req[2] == text[2]  # row 2 has no request: its text on both sides
     assert np.allclose(ranker.scores([ReplyQuery(text="where is my refund", lang="en")])[0], req)
-    half = ranker.reweighted(0.25).scores([ReplyQuery(text="where is my refund", lang="en")])[0]
+    quarter = ReplyRanker.build(ENTRIES, "0" * 64, "tfidf", request_weight=0.25)
+    half = quarter.scores([ReplyQuery(text="where is my refund", lang="en")])[0]
     np.testing.assert_allclose(half, 0.75 * text + 0.25 * req)
 
 
