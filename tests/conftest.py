@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +11,29 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import Cluster, start_cluster
+from tests.support.stores import make_store, sweep_stale_stores
 
 # Before anything imports bentoml: every test run gets its own model store. The data cache stays
-# shared (DEMAND_MINING_DATA_DIR or the default) so real data is fetched once per machine.
-os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="bentoml-test-"))
+# shared (DEMAND_MINING_DATA_DIR or the default) so real data is fetched once per machine. The
+# store holds encoder weights (over a GB after a full run), so it goes when the run ends; its name
+# carries the run's process id so that a run killed before its end is swept by the next one.
+OWN_STORE: Path | None = None
+if "BENTOML_HOME" not in os.environ:
+    OWN_STORE = make_store()
+    os.environ["BENTOML_HOME"] = str(OWN_STORE)
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sweep_stale_stores(Path(tempfile.gettempdir()), keep=OWN_STORE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # After every fixture's teardown, so no server started by a test still reads the store.
+    if OWN_STORE is not None:
+        shutil.rmtree(OWN_STORE, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
