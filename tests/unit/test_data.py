@@ -307,11 +307,16 @@ def test_absa_sentences_of_one_polarity_become_sentence_reviews() -> None:
         row("I bought it on Monday", []),
         row("Superb sound", ["positive"], split="test"),  # the aspect models' test split stays out
         row("屏幕很好", ["positive"], lang="zh"),
+        row("信号比以前好太多", ["positive"], split="test", lang="zh"),
+        row("外观好看但是电池不行", ["positive", "negative"], lang="zh"),
     ]
     got = data.absa_sentence_reviews(rows, "en")
     assert got.to_dict("records") == [
         {"text": "Great screen and keyboard", "label": "positive", "lang": "en", "source": "absa_sentences"},
         {"text": "Battery died fast", "label": "negative", "lang": "en", "source": "absa_sentences"},
+    ]
+    assert data.absa_sentence_reviews(rows, "zh").to_dict("records") == [
+        {"text": "屏幕很好", "label": "positive", "lang": "zh", "source": "absa_sentences"}
     ]
 
 

