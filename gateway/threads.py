@@ -24,7 +24,23 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from mining.upgrades import pid_alive
+
 SLOTS = 256  # workers one service can have on the map; more share the last byte
+BOARD_PREFIX = "demand-mining-"  # + the id of the process that started the workers + ".cores"
+
+
+def sweep_boards(folder: Path) -> list[Path]:
+    """Remove the busy maps in ``folder`` whose service process is gone; returns those removed.
+    Why: a service stopped without its shutdown hook (SIGKILL) leaves its map behind."""
+    removed = []
+    for path in sorted(folder.glob(f"{BOARD_PREFIX}*.cores")):
+        pid = path.name[len(BOARD_PREFIX) : -len(".cores")]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            with contextlib.suppress(OSError):  # another worker swept it first
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 class CoreShare:
@@ -65,8 +81,9 @@ class CoreShare:
             worker = max(0, int(server_context.worker_index or 1) - 1)
         except (ImportError, AttributeError, TypeError, ValueError):
             pass
-        board = Path(tempfile.gettempdir()) / f"demand-mining-{os.getppid()}.cores"
-        return cls(base, lone, worker, board)
+        folder = Path(tempfile.gettempdir())
+        sweep_boards(folder)
+        return cls(base, lone, worker, folder / f"{BOARD_PREFIX}{os.getppid()}.cores")
 
     def others_busy(self) -> bool:
         """True when another worker of the service runs a model call now."""

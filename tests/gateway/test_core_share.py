@@ -68,3 +68,20 @@ def test_without_lone_threads_nothing_changes(tmp_path: Path) -> None:
             assert n == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_gone_services_board_is_swept_and_a_running_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from gateway.threads import BOARD_PREFIX, sweep_boards
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale, live = tmp_path / f"{BOARD_PREFIX}{gone.pid}.cores", tmp_path / f"{BOARD_PREFIX}{os.getpid()}.cores"
+    other = tmp_path / f"{BOARD_PREFIX}notes.cores"  # not a process id: not ours to judge
+    for path in (stale, live, other):
+        path.write_bytes(b"\0" * 8)
+    assert sweep_boards(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

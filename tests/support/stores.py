@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from mining.upgrades import pid_alive
+
 PREFIX = "bentoml-test-"
 
 
@@ -16,23 +18,13 @@ def make_store(tmp: Path | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=tmp))
 
 
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
 def sweep_stale_stores(tmp: Path, keep: Path | None = None) -> list[Path]:
     """Remove the stores under ``tmp`` whose run's process is gone; returns those removed. ``keep``,
     a name without a process id and a live id's store are left alone."""
     removed = []
     for path in sorted(tmp.glob(f"{PREFIX}*-*")):
         pid = path.name[len(PREFIX) :].split("-", 1)[0]
-        if path == keep or not pid.isdigit() or process_alive(int(pid)):
+        if path == keep or not pid.isdigit() or pid_alive(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
