@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from mining.upgrades import pid_alive
+from mining.upgrades import left_by_gone_processes
 
 SLOTS = 256  # workers one service can have on the map; more share the last byte
 BOARD_PREFIX = "demand-mining-"  # + the id of the process that started the workers + ".cores"
@@ -34,12 +34,10 @@ def sweep_boards(folder: Path) -> list[Path]:
     """Remove the busy maps in ``folder`` whose service process is gone; returns those removed.
     Why: a service stopped without its shutdown hook (SIGKILL) leaves its map behind."""
     removed = []
-    for path in sorted(folder.glob(f"{BOARD_PREFIX}*.cores")):
-        pid = path.name[len(BOARD_PREFIX) : -len(".cores")]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            with contextlib.suppress(OSError):  # another worker swept it first
-                path.unlink()
-                removed.append(path)
+    for path in left_by_gone_processes(folder, BOARD_PREFIX, ".cores"):
+        with contextlib.suppress(OSError):  # another worker swept it first
+            path.unlink()
+            removed.append(path)
     return removed
 
 

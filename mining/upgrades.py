@@ -9,6 +9,7 @@ whether a candidate replaces the served model is plain arithmetic on two metadat
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -86,6 +87,18 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+def left_by_gone_processes(folder: Path, prefix: str, suffix: str = "") -> list[Path]:
+    """Entries of ``folder`` named ``<prefix><pid><suffix...>`` (the id followed by ``-``, ``.`` or
+    the end) whose process no longer runs, in name order: what a killed process left behind. A
+    name without an id there, or with a live one, is not listed."""
+    out = []
+    for path in sorted(folder.glob(f"{prefix}*{suffix}")):
+        found = re.match(r"\d+(?=[-.]|$)", path.name[len(prefix) :])
+        if found and not pid_alive(int(found.group())):
+            out.append(path)
+    return out
 
 
 def validation_score(metadata: dict[str, Any], metric: str) -> float | None:

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mining.upgrades import pid_alive
+from mining.upgrades import left_by_gone_processes
 
 PREFIX = "bentoml-test-"
 
@@ -21,11 +21,7 @@ def make_store(tmp: Path | None = None) -> Path:
 def sweep_stale_stores(tmp: Path, keep: Path | None = None) -> list[Path]:
     """Remove the stores under ``tmp`` whose run's process is gone; returns those removed. ``keep``,
     a name without a process id and a live id's store are left alone."""
-    removed = []
-    for path in sorted(tmp.glob(f"{PREFIX}*-*")):
-        pid = path.name[len(PREFIX) :].split("-", 1)[0]
-        if path == keep or not pid.isdigit() or pid_alive(int(pid)):
-            continue
+    removed = [path for path in left_by_gone_processes(tmp, PREFIX) if path != keep]
+    for path in removed:
         shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
     return removed
