@@ -45,7 +45,7 @@ from mining import handoff
 from mining.handoff import HandoffSignals, asks_for_human, decide_handoff, handoff_score, score_features
 from mining.models.linear import TfidfLinearModel
 from mining.text import clean
-from training.common import parse_config, set_seed
+from training.common import fit_logistic_grid, parse_config, set_seed
 from training.intervals import Statistic, bootstrap_ci, paired_difference, ratio_of_sums
 from training.service_data import Dialogue, stc3_dialogues
 
@@ -123,7 +123,6 @@ def fit_sentiment(
     Returns (the model, labels ``positive``/``negative``; its choice record)."""
     import pandas as pd
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     from training.data import reviews_table, shopping_reviews
 
@@ -142,7 +141,7 @@ def fit_sentiment(
     vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, min_df=2)
     x_tr = vec.fit_transform([texts[i] for i in tr])
     x_va = vec.transform([texts[i] for i in va])
-    fits = {c: LogisticRegression(C=c, max_iter=3000).fit(x_tr, y[tr]) for c in c_grid}
+    fits = dict(zip(c_grid, fit_logistic_grid(x_tr, y[tr], c_grid), strict=True))
     val_acc = {c: float((m.predict(x_va) == y[va]).mean()) for c, m in fits.items()}
     best = max(c_grid, key=lambda c: val_acc[c])
     model = TfidfLinearModel.from_sklearn(vec, fits[best], ["positive", "negative"])

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from training.common import classification_metrics
+from training.common import classification_metrics, fit_logistic_grid
 from training.data import SOURCES, data_dir, fetch
 from training.intervals import mean_of, paired_difference
 
@@ -135,13 +135,11 @@ def frozen_baseline(
         ``{"test_accuracy", "test_macro_f1", "val_accuracy", "C", "features", "pred": (n_test,)
         int64 test predictions}``.
     """
-    from sklearn.linear_model import LogisticRegression
-
     x = {k: cached_use_vectors(splits[k].texts, root, threads) for k in ("train", "val", "test")}
-    fits = []
-    for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=3000).fit(x["train"], splits["train"].y)
-        fits.append((float((model.predict(x["val"]) == splits["val"].y).mean()), c, model))
+    fits = [
+        (float((model.predict(x["val"]) == splits["val"].y).mean()), c, model)
+        for c, model in zip(C_GRID, fit_logistic_grid(x["train"], splits["train"].y, C_GRID), strict=True)
+    ]
     best_val, best_c, best = max(fits, key=lambda f: f[0])  # the first maximum: the smaller C on ties
     pred = best.predict(x["test"]).astype(np.int64)
     m = classification_metrics(splits["test"].y, pred, len(labels))

@@ -29,6 +29,7 @@ from training.common import (
     choose_quantization,
     classification_metrics,
     fingerprint,
+    fit_logistic_grid,
     record_test_drop,
     search_on_validation,
     stratified_split,
@@ -121,7 +122,6 @@ def tfidf_baseline(splits: dict[str, Split], lang: Lang, labels: list[str]) -> t
     """TF-IDF + logistic regression (character 1-3-grams for zh, word 1-2-grams for en), C tuned on
     the validation split. Returns (test metrics and the chosen C, the fitted model as an artifact)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     if lang == "zh":
         vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
@@ -133,7 +133,7 @@ def tfidf_baseline(splits: dict[str, Split], lang: Lang, labels: list[str]) -> t
     # and category, measured): search the upper part of the grid only.
     grid = (0.3, 1.0, 3.0, 10.0, 30.0) if len(splits["train"].texts) <= 20000 else (3.0, 10.0)
     best = max(
-        (LogisticRegression(C=c, max_iter=3000).fit(x_tr, splits["train"].y) for c in grid),
+        fit_logistic_grid(x_tr, splits["train"].y, grid),
         key=lambda m: (m.predict(x_va) == splits["val"].y).mean(),
     )
     model = TfidfLinearModel.from_sklearn(vec, best, labels)

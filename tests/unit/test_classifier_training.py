@@ -109,3 +109,27 @@ def test_per_class_report_hand_computed() -> None:
     assert rep["a"] == {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
     assert rep["b"]["precision"] == 1 / 3 and rep["b"]["recall"] == 1.0
     assert rep["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+
+
+def test_logistic_grid_fits_the_same_models_side_by_side(monkeypatch) -> None:
+    """Fitted in worker processes or one after the other, each C of the grid gives the same model,
+    in grid order; stronger regularisation (smaller C) gives smaller weights."""
+    import numpy as np
+    import torch
+
+    from training import common
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 12))
+    y = (x[:, 0] - x[:, 1] + 0.5 * rng.normal(size=400) > 0).astype(np.int64)
+    grid = (0.01, 1.0, 100.0)
+    monkeypatch.setattr(common, "PARALLEL_FIT_ROWS", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    side_by_side = common.fit_logistic_grid(x, y, grid)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    in_turn = common.fit_logistic_grid(x, y, grid)
+    assert [m.C for m in side_by_side] == list(grid)
+    for a, b in zip(side_by_side, in_turn, strict=True):
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+    norms = [float(np.abs(m.coef_).sum()) for m in side_by_side]
+    assert norms[0] < norms[1] < norms[2]
