@@ -697,6 +697,47 @@ def test_a_span_starts_after_its_particles_and_a_count_alone_is_none(
 
 
 @pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("发到哪儿了", (2, 4), ""),  # a pronoun
+        ("哎呀这个怎么用", (0, 2), ""),  # an interjection
+        ("哎呀这个怎么用", (2, 6), ""),  # two pronouns
+        ("我打电话给客服", (5, 7), "客服"),
+    ],
+)
+def test_a_span_of_function_words_alone_is_none(text: str, span: tuple[int, int], expected: str) -> None:
+    from mining.models.aspects import word_spans, zh_span_words
+
+    start, end = zh_span_words(word_spans(text, "zh"), *span)
+    assert text[start:end] == expected and (start == end) == (not expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("我现在就要退款", (0, 2), ""),  # 我 + the head of 现在 (a time word)
+        ("到现在还没发货", (0, 2), ""),  # 到 + the head of 现在
+        ("画质变好了", (0, 2), "画质"),  # a listed noun stays, though jieba reads 画 / 质变
+        ("我现在就要退款", (5, 7), "退款"),  # a whole word
+        ("我现在就要退款", (1, 3), "现在"),  # a whole word (zh_span_words judges it)
+    ],
+)
+def test_a_piece_of_a_word_naming_nothing_is_none(text: str, span: tuple[int, int], expected: str) -> None:
+    from mining.models.aspects import word_spans, zh_word_fragment
+
+    start, end = zh_word_fragment(word_spans(text, "zh"), *span, text)
+    assert text[start:end] == expected and (start == end) == (not expected)
+
+
+def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
+    from mining.models.aspects import _names_something
+
+    assert not _names_something("@锤子", frozenset())
+    assert not _names_something("<USER>", frozenset())
+    assert _names_something("屏幕", frozenset()) and _names_something("battery", frozenset())
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("非常满意", ""),  # an adverb and a verb: a judgement, no name
