@@ -216,12 +216,18 @@ def load_shop_values(path: str | Path) -> ShopValues:
     return ShopValues(any_lang, by_lang)
 
 
+_LOWER_WORDS = re.compile(r"[a-z][a-z' -]*")
+
+
 def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
     """Fill the ``{{Name}}`` placeholders of ``text`` from ``values``.
 
     A placeholder takes the value whose :func:`slot_key` equals its own key, else the first of
     :data:`PLACEHOLDER_SLOTS` [its key] present (``{{Order Number}}`` <- ``order_number`` or
-    ``order_id``). Empty values count as absent. Values are inserted as given.
+    ``order_id``). Empty values count as absent. Values are inserted as given, except that a
+    value of lower-case words (an item the customer named: ``jacket``) opening the text or a
+    sentence gets a capital (``Jacket is in stock``); a value with a digit or a capital (an order
+    number) is never changed.
 
     Returns:
         (the text with the filled placeholders replaced and the others left as they were, the
@@ -234,7 +240,9 @@ def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
         key = slot_key(m.group(1))
         for k in (key, *PLACEHOLDER_SLOTS.get(key, ())):
             if k in by_key:
-                return by_key[k]
+                value = by_key[k]
+                opens = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".!?\n"
+                return value[0].upper() + value[1:] if opens and _LOWER_WORDS.fullmatch(value) else value
         if m.group(1) not in missing:
             missing.append(m.group(1))
         return m.group(0)

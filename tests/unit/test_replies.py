@@ -97,6 +97,13 @@ def test_fill_by_normalised_key_and_slot_type_and_reports_missing() -> None:
     # the tracking_id slot fills a tracking-number placeholder; an order number does not
     assert fill("Parcel {{Tracking Number}}.", {"tracking_id": "SF1234567890123"}) == ("Parcel SF1234567890123.", [])
     assert fill("Parcel {{Waybill Number}}.", {"order_id": "A17"}) == ("Parcel {{Waybill Number}}.", ["Waybill Number"])
+    # An item opening a sentence gets a capital; an order number, or an item inside a sentence, stays as it is.
+    assert fill("{{Item}} is in stock. {{Item}} ships today.", {"item": "rain jacket"})[0] == (
+        "Rain jacket is in stock. Rain jacket ships today."
+    )
+    assert fill("Order {{Item}}! {{Order Number}} ships.", {"item": "jacket", "order_id": "a17b"})[0] == (
+        "Order jacket! a17b ships."
+    )
     assert slot_key(" Order Number Anonymized ") == "order_number"
 
 
