@@ -360,7 +360,8 @@ def _zh_noun_like(tag: str | None) -> bool:
 
 def zh_names_a_thing(words: Sequence[str]) -> bool:
     """Whether a Chinese span of several ``words`` can name an aspect: one of them is noun-like
-    (a jieba noun tag or :data:`_ZH_NAME_TAGS`, or a word jieba does not list: brands such as 沙宣),
+    (a jieba noun tag or :data:`_ZH_NAME_TAGS`, or a word jieba does not list whose dictionary
+    pieces are noun-like or unlisted too, :func:`_zh_word_tags`: brands such as 沙宣),
     or all of them are verbs (发热控制, 散热处理, which the corpora annotate as aspects).
 
     Why: on reviews from domains outside the annotated four, the tagger, which saw an aspect in
@@ -370,10 +371,25 @@ def zh_names_a_thing(words: Sequence[str]) -> bool:
     F1 by -0.4 [-1.0, 0.0] (the spans lost there are clauses the corpus itself marks as aspects:
     还是比较顺畅, 长的特别漂亮). Dropping all-verb spans too lost 0.8 point there (发热控制, 握持感).
     """
-    tags = [zh_word_tag(w) for w in words]
+    tags = [t for w in words for t in _zh_word_tags(w)]
     if any(_zh_noun_like(t) for t in tags):
         return True
     return all(t in _ZH_VERB_TAGS for t in tags)
+
+
+def _zh_word_tags(word: str) -> list[str | None]:
+    """jieba's tag of a word its dictionary lists; for a word its HMM made up, the tags of the
+    dictionary words it is made of (能帮 -> 能 v, 帮 v; 我要 -> 我 r, 要 v), None for a piece the
+    dictionary lacks too. Why: in service messages the HMM joins a pronoun or a modal to the verb
+    after it (我要投诉, 能帮我查一下吗), and a made-up word counted as a possible name kept such
+    clauses as aspects; a brand it does not list keeps a noun piece (沙宣 -> 沙 n)."""
+    tag = zh_word_tag(word)
+    if tag is not None:
+        return [tag]
+    import jieba  # lazily, as zh_word_tag
+
+    pieces = jieba.lcut(word, HMM=False)
+    return [zh_word_tag(p) for p in pieces] if len(pieces) > 1 else [None]
 
 
 @functools.lru_cache(maxsize=256)

@@ -746,6 +746,8 @@ def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
         ("服务态度", "服务态度"),  # nouns
         ("发热控制", "发热控制"),  # two verbs: the corpora mark such aspects
         ("一直信赖沙宣", "一直信赖沙宣"),  # a brand jieba does not list may be a name: kept
+        ("我要投诉", ""),  # 我要 is the HMM's word: a pronoun and a verb, no name
+        ("能帮我查一下吗", ""),  # 能帮, 我查: made-up words of verbs and a pronoun
         ("满意", "满意"),  # one word: left to the tagger (one-word spans are nearly all names)
     ],
 )
