@@ -241,7 +241,8 @@ def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:
         for k in (key, *PLACEHOLDER_SLOTS.get(key, ())):
             if k in by_key:
                 value = by_key[k]
-                opens = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".!?\n"
+                before = text[: m.start()].rstrip(" \t")
+                opens = not before.strip() or before[-1] in ".!?\n"
                 return value[0].upper() + value[1:] if opens and _LOWER_WORDS.fullmatch(value) else value
         if m.group(1) not in missing:
             missing.append(m.group(1))

@@ -104,6 +104,7 @@ def test_fill_by_normalised_key_and_slot_type_and_reports_missing() -> None:
     assert fill("Order {{Item}}! {{Order Number}} ships.", {"item": "jacket", "order_id": "a17b"})[0] == (
         "Order jacket! a17b ships."
     )
+    assert fill("Hello,\n{{Item}} ships today.", {"item": "jacket"})[0] == "Hello,\nJacket ships today."
     assert slot_key(" Order Number Anonymized ") == "order_number"
 
 
