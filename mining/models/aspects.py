@@ -250,7 +250,7 @@ def zh_span_words(words: Sequence[tuple[str, int, int]], start: int, end: int) -
             break
         start, inside = inside[1][1], inside[1:]
     whole_words = bool(inside) and inside[0][1] == start and inside[-1][2] == end
-    if whole_words and all(zh_word_tag(w) in _ZH_COUNT_TAGS | _ZH_FUNCTION_TAGS for w, _, _ in inside):
+    if whole_words and all(zh_word_tag(w) in _ZH_NAMELESS_TAGS for w, _, _ in inside):
         return start, start
     if len(inside) > 1 and not zh_names_a_thing([w for w, _, _ in inside]):
         return start, start
@@ -347,6 +347,7 @@ _ZH_COUNT_TAGS = frozenset({"m", "mq", "q", "t"})
 # service messages (哪儿 of 发到哪儿了). Adverbs are not among them: jieba's table tags 相机, 快门 and
 # 照相 as adverbs.
 _ZH_FUNCTION_TAGS = frozenset({"r", "e", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "y", "o"})
+_ZH_NAMELESS_TAGS = _ZH_COUNT_TAGS | _ZH_FUNCTION_TAGS  # what no word of an aspect is all made of
 # jieba's tags a word naming a thing can carry besides the nouns (n...): a verbal or adjectival
 # noun, an abbreviation, a set phrase or idiom (操作界面, 转弯半径), a distinguishing word
 # (便携性, 大小), a place word (侧面) and a bound morpheme (流畅度's 度).
@@ -771,6 +772,9 @@ class Aspect:
     opinion: Opinion | None
 
 
+_NOT_IN_ASPECTS = frozenset("@<>＠")  # an @mention's sign (ASCII and full-width), a masked placeholder's brackets
+
+
 def _names_something(span: str, stop: frozenset[str]) -> bool:
     """Whether an extracted span can be an aspect: not a stop word, holding a letter or a
     character (an order number, a price or a dash names nothing: no Chinese training aspect is
@@ -778,9 +782,6 @@ def _names_something(span: str, stop: frozenset[str]) -> bool:
     an @mention or a masked placeholder (@锤子, <USER>: an account is written to, not judged; no
     gold aspect of either language holds ``@``, ``<`` or ``>``)."""
     return fold(span).strip() not in stop and any(ch.isalpha() for ch in span) and not _NOT_IN_ASPECTS & set(span)
-
-
-_NOT_IN_ASPECTS = frozenset("@<>＠")
 
 
 class AspectModel:
