@@ -761,6 +761,27 @@ def test_a_span_of_several_words_none_naming_a_thing_is_none(text: str, expected
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("我的号码", "号码"),  # the owner goes, the name stays
+        ("你们的态度", "态度"),
+        ("我手机", "手机"),
+        ("我想取消这个订单", ""),  # a subject and what it does
+        ("我谢谢您", ""),  # jieba tags 谢谢您 as a person's name: no name of a thing is left
+        ("请帮我查一下订单", ""),  # a pronoun inside: a clause about someone
+        ("坑了我", ""),
+        ("售后态度", "售后态度"),  # no person: as given
+        ("吉他弦", "吉他弦"),  # 他 inside a listed word is no pronoun
+    ],
+)
+def test_a_span_about_a_person_keeps_only_the_thing_it_names(text: str, expected: str) -> None:
+    from mining.models.aspects import word_spans, zh_span_of_things
+
+    start, end = zh_span_of_things(word_spans(text, "zh"), 0, len(text))
+    assert text[start:end] == expected and (start == end) == (not expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("不过有点干", ""),  # a conjunction, then a degree adverb: what is said, no name
         ("太坑", ""),  # jieba lists 太坑 as nothing; 太 + one character grades it
         ("不知道是不是变质", ""),  # a negator first
