@@ -160,8 +160,9 @@ _ZH_TRAILING_PARTICLES = frozenset("的了地得着过却也都很太更还就")
 # judge nothing without the adjective after them.
 _ZH_DEGREE = frozenset("偏稍略较挺太超")
 # One-character words that begin what is said of an aspect, never the aspect's own end: modal verbs
-# (电池能用多久) and a degree adverb jieba does not list as one (挺).
-_ZH_TRAILING_HEADS = frozenset("能会要可挺")
+# (电池能用多久), a degree adverb jieba does not list as one (挺) and the copula (东西是坏的; no gold
+# aspect ends with 是).
+_ZH_TRAILING_HEADS = frozenset("能会要可挺是")
 
 
 def zh_word_tag(word: str) -> str | None:
@@ -814,6 +815,45 @@ class Aspect:
 
 
 _NOT_IN_ASPECTS = frozenset("@<>＠")  # an @mention's sign (ASCII and full-width), a masked placeholder's brackets
+_NUMBER_RUN = re.compile(r"\d{5,}")  # an order, tracking or phone number's digits
+
+
+def without_symbols(text: str, start: int, end: int, lang: str) -> tuple[int, int]:
+    """The span ``text[start:end]`` without the symbols at its edges: emoji and other pictographs
+    (Unicode category So) in either language, and in Chinese anything neither a letter, a digit
+    nor an ideograph (第二天就到了👍 -> 第二天就到了, 物流！ -> 物流); a Chinese span with Weibo's
+    marks at an edge (:data:`_ZH_MARKUP`: [呵呵], #随手拍, //t) or still holding such a character
+    inside, other than a space or ``.-+·%`` (不要][不要, t.cn/8stf087), is emptied
+    (``(start, start)``).
+
+    Why: the taggers read characters, and chat text holds emoji, emoticons and links the annotated
+    reviews never do; no Chinese gold aspect of training or test holds a character that is not a
+    letter, a digit or an ideograph, while English ones end with brackets, quotes and dots the
+    corpus kept (``OS (Vista)``, ``22''``), so English keeps its punctuation."""
+
+    def symbol(ch: str) -> bool:
+        # The signs of a mention or a masked placeholder stay, for _names_something to drop the span.
+        if ch in _NOT_IN_ASPECTS:
+            return False
+        return unicodedata.category(ch) == "So" or (lang == "zh" and not ch.isalnum())
+
+    lo, hi = start, end
+    while start < end and symbol(text[start]):
+        start += 1
+    while end > start and symbol(text[end - 1]):
+        end -= 1
+    if lang == "zh" and (
+        _ZH_MARKUP & set(text[lo:start] + text[end:hi])
+        or any(symbol(ch) and ch not in _ZH_KEPT_SIGNS for ch in text[start:end])
+    ):
+        return start, start
+    return start, end
+
+
+_ZH_KEPT_SIGNS = frozenset(" .-+·%")  # inside a Chinese name or value: 6 Plus 16G, 2.5寸, 99%
+# Weibo's marks around what is no name: emoticons ([呵呵]), topics (#随手拍#), links (//t.cn),
+# masked words (*版), bracketed labels (【投诉】).
+_ZH_MARKUP = frozenset("[]【】#＃/*")
 
 
 def _names_something(span: str, stop: frozenset[str]) -> bool:
@@ -821,8 +861,15 @@ def _names_something(span: str, stop: frozenset[str]) -> bool:
     character (an order number, a price or a dash names nothing: no Chinese training aspect is
     without one, 7 of the 14,680 English ones are, sizes such as 15' among them), and no part of
     an @mention or a masked placeholder (@锤子, <USER>: an account is written to, not judged; no
-    gold aspect of either language holds ``@``, ``<`` or ``>``)."""
-    return fold(span).strip() not in stop and any(ch.isalpha() for ch in span) and not _NOT_IN_ASPECTS & set(span)
+    gold aspect of either language holds ``@``, ``<`` or ``>``), and no number of five digits or
+    more (单号SF1234567890: an order or tracking number is a slot, not a thing judged; no gold
+    aspect of either language holds one)."""
+    return (
+        fold(span).strip() not in stop
+        and any(ch.isalpha() for ch in span)
+        and not _NOT_IN_ASPECTS & set(span)
+        and not _NUMBER_RUN.search(span)
+    )
 
 
 class AspectModel:
@@ -846,9 +893,10 @@ class AspectModel:
 
     def extract(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
         """Aspect spans per text: (start, end, span probability), offsets into the text as sent.
-        Chinese texts are read clause by clause (:func:`zh_clauses`), as the extractor learnt. A
-        span that is a stop word (了, 是, it) or holds no letter (an order number) names nothing and
-        is dropped: a clause without an aspect still gets one from a tagger that saw an aspect in
+        Chinese texts are read clause by clause (:func:`zh_clauses`), as the extractor learnt. Emoji
+        and other symbols at a span's edges go (:func:`without_symbols`). A span that is a stop word
+        (了, 是, it), holds no letter or holds a number of five digits or more names nothing and is
+        dropped (:func:`_names_something`): a clause without an aspect still gets one from a tagger that saw an aspect in
         nearly every training clause. A one-character Chinese span becomes its noun, or goes where
         it is part of another kind of word (:func:`whole_noun`); a Chinese span naming nothing
         (:func:`zh_span_words`) goes too, and one loses what it says of its aspect
@@ -863,8 +911,9 @@ class AspectModel:
             pieces, extract_entities(self.extractor, [texts[i][lo:hi] for i, lo, hi in pieces]), strict=True
         ):
             spans = [(e["start"], e["end"], float(e["score"])) for e in ents if e["type"] == "ASP"]
+            clause = texts[i][lo:hi]
+            spans = [(a, b, p) for s, e, p in spans for a, b in [without_symbols(clause, s, e, self.lang)] if b > a]
             if self.lang == "zh" and spans:
-                clause = texts[i][lo:hi]
                 words = word_spans(clause, "zh")
                 spans = [(a, b, p) for s, e, p in spans for a, b in [whole_noun(words, s, e)] if b > a]
                 starts = [word_start(words, s, e) for s, e, _ in spans]

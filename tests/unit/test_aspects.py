@@ -659,6 +659,8 @@ def test_a_span_starting_inside_a_word_starts_at_the_word() -> None:
         ("屏幕大了一点", (0, 4), "屏幕"),  # the particle, then a one-character adjective
         ("油门重", (0, 3), "油门"),
         ("电池能用多久", (0, 3), "电池"),  # a modal verb
+        ("东西是坏的", (0, 3), "东西"),  # the copula
+        ("总是卡", (0, 2), "总是"),  # 是 inside a word stays
         ("鞋子穿着很舒服", (0, 4), "鞋子"),  # stripping 着 would leave 穿 of the verb 穿着: the verb goes
         ("鞋子穿着很舒服", (0, 3), "鞋子"),
         ("大屏", (0, 2), "大屏"),  # two characters stay
@@ -735,6 +737,35 @@ def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
     assert not _names_something("@锤子", frozenset())
     assert not _names_something("<USER>", frozenset())
     assert _names_something("屏幕", frozenset()) and _names_something("battery", frozenset())
+    assert not _names_something("单号SF1234567890", frozenset())  # an order or tracking number
+    assert _names_something("Mate60", frozenset()) and _names_something("RTX 4090", frozenset())
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("第二天就到了👍", "zh", "第二天就到了"),
+        ("！物流！", "zh", "物流"),
+        ("👍👍", "zh", ""),
+        ("@中国联通", "zh", "@中国联通"),  # a mention's sign stays: the mention is dropped whole
+        ("<USER>", "zh", "<USER>"),
+        ("[不要][不要]", "zh", ""),  # Weibo emoticons: a sign inside is left, so the span goes
+        ("t.cn/8stf087", "zh", ""),
+        ("6 Plus 16G", "zh", "6 Plus 16G"),  # a space, a dot or a plus inside stays
+        ("[呵呵]", "zh", ""),  # an emoticon, a topic, a link: Weibo's marks at an edge
+        ("#随手拍", "zh", ""),
+        ("//t", "zh", ""),
+        ("（可以了）", "zh", "可以了"),  # brackets of a remark go; the rest is for the later rules
+        ("battery 👍", "en", "battery "),
+        ("OS (Vista)", "en", "OS (Vista)"),  # English keeps the punctuation its corpus marks
+        ("屏幕", "zh", "屏幕"),
+    ],
+)
+def test_symbols_at_a_span_edge_go(text: str, lang: str, expected: str) -> None:
+    from mining.models.aspects import without_symbols
+
+    start, end = without_symbols(text, 0, len(text), lang)
+    assert text[start:end] == expected
 
 
 @pytest.mark.parametrize(
