@@ -825,6 +825,9 @@ def test_a_span_about_a_person_keeps_only_the_thing_it_names(text: str, expected
         ("可视角", "可视角"),  # 可 is no conjunction here
         ("太阳能板", "太阳能板"),  # a noun that 太 begins
         ("屏幕不清晰", "屏幕"),
+        ("机器人根本听不懂", "机器人"),  # an adverb that opens a complaint, after a name
+        ("根本就没发货", ""),  # ... or first
+        ("问题一直没有解决", "问题"),
     ],
 )
 def test_a_span_holds_no_judgement_of_its_aspect(text: str, expected: str) -> None:
