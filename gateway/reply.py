@@ -167,9 +167,10 @@ class ReplyEndpoint(MineEndpoint):
         # validation turns the first reply answered the right intent 0.895 of the time against 0.865
         # with every reply ranked alike where the model abstained (docs/training.md#reply-retrieval).
         guess = top_intent(intent)
-        # "where is it?" from a user with a purchase asks about that order (mining.handoff.reply_intent).
+        # "where is it?" from a user with a purchase asks about that order; a negative message the
+        # model guessed as feedback is answered as a complaint (mining.handoff.reply_intent).
         has_order = context is not None and context.last_order is not None
-        asked = reply_intent(intent, text, lang, has_order)
+        asked = reply_intent(intent, text, lang, has_order, negative=result.sentiment.label == "negative")
         # The ranker's best ten, then those its own facts fill more of first (mining.replies.facts_first).
         (pool, ranker), mood = await asyncio.gather(
             self._ranked(clean(text), lang, asked, MAX_REPLIES),

@@ -194,16 +194,24 @@ def top_intent(result: LabelResult) -> str | None:
     return max(result.probabilities, key=lambda k: result.probabilities[k])
 
 
-def reply_intent(result: LabelResult, text: str, lang: str, has_order: bool) -> str | None:
+def reply_intent(result: LabelResult, text: str, lang: str, has_order: bool, negative: bool = False) -> str | None:
     """The intent whose replies come first for ``text``: :func:`top_intent`, except where the model
-    abstained, the text asks where its parcel is and the user has a purchase in the events
-    (``has_order``; the cues of ``data/words/intent_where_is_it_<lang>.txt``): then ``order_status``,
-    so the order and item of the events fill the reply.
+    abstained and
+    - the text asks where its parcel is and the user has a purchase in the events (``has_order``;
+      the cues of ``data/words/intent_where_is_it_<lang>.txt``): then ``order_status``, so the order
+      and item of the events fill the reply;
+    - its guess is ``feedback`` while the message's sentiment is ``negative`` (``negative``: the
+      sentiment model answered so): then ``complaint``. Why: every built-in ``feedback`` reply
+      thanks the customer ("Thanks for the great review!"), and of the 16 real validation turns of
+      the intent model so guessed and judged negative, 8 are labelled complaint and 3 feedback.
     The intent shown and hand-over keep the model's answer."""
     lang = "zh" if lang == "zh" else "en"
     if result.label is None and has_order and cue_pattern("where_is_it", lang).search(as_simplified(text)):
         return "order_status"
-    return top_intent(result)
+    guess = top_intent(result)
+    if result.label is None and guess == "feedback" and negative:
+        return "complaint"
+    return guess
 
 
 def negative_cut(mood: DissatisfactionScore) -> float | None:

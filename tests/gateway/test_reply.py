@@ -229,9 +229,9 @@ def test_an_unsure_intent_says_why_and_hands_over(client: TestClient) -> None:
     }
 
 
-def _abstains_at(score: float | None, rank_replies: Any = no_reply_ranker) -> Any:
-    """An intent runner that never shows a label: its best is refund_status at ``score``, or no
-    model at all (None); it ranks replies with ``rank_replies``."""
+def _abstains_at(score: float | None, rank_replies: Any = no_reply_ranker, best: str = "refund_status") -> Any:
+    """An intent runner that never shows a label: its best is ``best`` at ``score``, or no model at
+    all (None); it ranks replies with ``rank_replies``."""
 
     def predict(items: list[TextItem]) -> list[LabelResult]:
         if score is None:
@@ -239,8 +239,8 @@ def _abstains_at(score: float | None, rank_replies: Any = no_reply_ranker) -> An
                 LabelResult(lang=i.lang, label=None, score=0.0, probabilities={}, model=None, reason="no model")
                 for i in items
             ]
-        probabilities = {"refund_status": score, "other": (1 - score) / 3}
-        reason = f"not sure: top probability {score:.2f} (refund_status) is under the threshold 0.91"
+        probabilities = {best: score, "other": (1 - score) / 3}
+        reason = f"not sure: top probability {score:.2f} ({best}) is under the threshold 0.91"
         return [
             LabelResult(
                 lang=i.lang, label=None, score=score, probabilities=probabilities, model="intent:x", reason=reason
@@ -263,6 +263,18 @@ def test_replies_of_the_guessed_intent_come_first_where_the_model_abstains(
     runners["intent"].to_async = _abstains_at(None, _ranked_by_runner(sha, sent))
     client.post("/reply", json={"text": "money back for the broken lamp?"})
     assert [q.intent for q in sent] == ["refund_status", None]  # no model: no intent to rank by
+
+
+def test_a_negative_message_guessed_as_feedback_is_answered_as_a_complaint(
+    client: TestClient, runners: dict[str, FakeRunner], kb: Path
+) -> None:
+    sent: list[ReplyQuery] = []
+    sha = hashlib.sha256(kb.read_bytes()).hexdigest()
+    runners["intent"].to_async = _abstains_at(0.45, _ranked_by_runner(sha, sent), best="feedback")
+    body = client.post("/reply", json={"text": "great sound but the earcup broke"}).json()  # negative
+    assert body["intent"]["label"] is None and body["intent"]["probabilities"]["feedback"] == 0.45
+    client.post("/reply", json={"text": "great sound, thanks"})  # positive: the guess stands
+    assert [q.intent for q in sent] == ["complaint", "feedback"]
 
 
 def test_a_label_withheld_for_precision_is_still_understood_enough_not_to_hand_over(

@@ -329,3 +329,13 @@ def test_the_model_decides_where_it_answered_or_the_text_asks_no_where() -> None
     assert reply_intent(answered, "where is my refund", "en", has_order=True) == "refund_status"
     assert reply_intent(_abstained("payment"), "I was charged twice", "en", has_order=True) == "payment"
     assert reply_intent(_abstained("complaint"), "the screen is where it broke", "en", has_order=True) == "complaint"
+
+
+def test_a_negative_message_guessed_as_feedback_gets_the_replies_of_a_complaint() -> None:
+    text = "The headphones sound great but the left earcup started crackling"
+    assert reply_intent(_abstained("feedback"), text, "en", has_order=False, negative=True) == "complaint"
+    assert reply_intent(_abstained("feedback"), text, "en", has_order=False, negative=False) == "feedback"
+    answered = LabelResult(
+        lang="en", label="feedback", score=0.95, probabilities={"feedback": 0.95}, model="intent:t", reason=None
+    )
+    assert reply_intent(answered, text, "en", has_order=False, negative=True) == "feedback"  # the model answered
