@@ -224,7 +224,11 @@ class DemandMining:
             ),
         ] = None,
         event_type: Annotated[
-            Literal["search", "review", "message"], Field(description="what the texts are, when recorded for a user")
+            Literal["search", "review", "message"],
+            Field(
+                description="what the texts are: a search query states a need and judges nothing (no "
+                "sentiment, its aspects wanted, its demand a request); recorded as this type for user_id"
+            ),
         ] = "message",
         request_id: Annotated[
             str | None,

@@ -30,7 +30,7 @@ class MineEndpoint(UserEndpoints, Recommender):
     async def mine(
         self, texts: list[str], user_id: str | None, event_type: str, request_id: str | None, top_k: int, n: int
     ) -> MineResponse:
-        results = await self.analyse(texts, top_k)
+        results = await self.analyse(texts, top_k, [event_type == "search"] * len(texts))
         if user_id is None:
             return MineResponse(results=results)
         statuses = await self._record(texts, results, user_id, event_type, request_id)

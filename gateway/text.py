@@ -4,6 +4,7 @@ and service intent."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TypeVar
 
 from gateway.base import GatewayBase, typed
@@ -40,6 +41,8 @@ from mining.slots import (
 from mining.text import PLACEHOLDERS, clean, normalize, normalize_term
 
 Span = TypeVar("Span", EntitySpan, AspectSpan)
+# The sentiment of a search query: it states a need and judges nothing (mining.insight.as_wanted).
+QUERY_SENTIMENT = "a search query states what is wanted and judges nothing: no sentiment"
 
 
 def _moved(spans: list[Span], src: list[tuple[int, int]]) -> list[Span]:
@@ -156,8 +159,11 @@ class TextEndpoints(GatewayBase):
             ]
         )
 
-    async def analyse(self, texts: list[str], top_k: int) -> list[MineResult]:
-        """Every text model on each text, and the demand insight built from their outputs."""
+    async def analyse(self, texts: list[str], top_k: int, queries: Sequence[bool] = ()) -> list[MineResult]:
+        """Every text model on each text, and the demand insight built from their outputs.
+        ``queries[i]`` (default: none) says text ``i`` is a search query: it judges nothing, so it
+        gets no sentiment (label null with the reason) and its demand is a ``request`` whose
+        aspects are wanted (:func:`mining.insight.as_wanted`)."""
         items = text_items(texts)  # language detected once, here, for all five runners
         # The text runners do not depend on each other: one round trip's latency, not five.
         cats, sents, ents, asps, kws, intents = await asyncio.gather(
@@ -169,7 +175,12 @@ class TextEndpoints(GatewayBase):
             self._labels("intent", items),
         )
         out = []
-        for text, item, c, s, e, a, k, i in zip(texts, items, cats, sents, ents, asps, kws, intents):
+        is_query = list(queries) or [False] * len(texts)
+        for text, item, c, s, e, a, k, i, query in zip(
+            texts, items, cats, sents, ents, asps, kws, intents, is_query, strict=True
+        ):
+            if query:
+                s = s.model_copy(update={"label": None, "score": 0.0, "probabilities": {}, "reason": QUERY_SENTIMENT})
             src = item_text_with_offsets(text)[1]  # the runners' offsets -> the text as sent
             # Names and addresses never come back: terms holding one are shown masked or not at all.
             personal = _personal_in(item.text, e.entities)
@@ -183,6 +194,7 @@ class TextEndpoints(GatewayBase):
                 s.probabilities.get("positive"),
                 [x for x in entities if x.text not in PLACEHOLDERS],  # a target is never personal data
                 aspects,
+                query=query,
             )
             out.append(
                 MineResult(

@@ -49,7 +49,8 @@ class UserEndpoints(TextEndpoints):
         fresh = [e for e in events if (e.user_id, e.key) not in known]
         # Analysed as /mine analyses (the runners never see a personal number); only the masked text is kept.
         sent = {(e.user_id, e.key): e.text for e in fresh if e.text is not None}
-        analyses = dict(zip(sent, await self.analyse(list(sent.values()), 5))) if sent else {}
+        queries = [e.type == "search" for e in fresh if e.text is not None]
+        analyses = dict(zip(sent, await self.analyse(list(sent.values()), 5, queries))) if sent else {}
         texts = {k: stored_text(t, analyses[k].entities) for k, t in sent.items()}
         rows = [
             {

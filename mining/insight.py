@@ -152,6 +152,7 @@ def demand_summary(
     aspects: Sequence[AspectSpan],
     n_aspects: int = 4,
     min_entity_score: float = MIN_ENTITY_SCORE,
+    query: bool = False,
 ) -> Demand:
     """One text's demand: ``intent`` (:func:`mining.intents.intent_of`), ``category``,
     ``targets`` (brands, products, model numbers, organisations named, each once), ``attributes``
@@ -167,10 +168,13 @@ def demand_summary(
         aspects: the aspects runner's spans, in text order, less what lies inside a name
             (:func:`outside_names`); the summary names the first ``n_aspects`` distinct
             (aspect, polarity) pairs that judge (positive or negative).
+        query: the text is a search query: a ``request``, its aspects wanted (:func:`as_wanted`).
     """
-    intent = intent_of(text, lang, positive)
+    intent: Intent = "request" if query else intent_of(text, lang, positive)
     kept = [e for e in entities if e.score >= min_entity_score]
     aspects = outside_names(aspects, names_in(entities, min_entity_score), text, lang)
+    if query:
+        aspects = [as_wanted(a) for a in aspects]
     targets: list[str] = []
     for kind in TARGET_TYPES:
         targets += [e.text for e in kept if e.type == kind and e.text not in targets]
@@ -199,3 +203,13 @@ def demand_summary(
     return Demand(
         intent=intent, category=category, targets=targets, attributes=attributes, aspects=list(aspects), summary=summary
     )
+
+
+def as_wanted(aspect: AspectSpan) -> AspectSpan:
+    """An aspect of a search query: ``neutral`` (wanted, not judged), certain, without an opinion.
+
+    Why: a query names what the customer looks for (蓝牙耳机 降噪 300元以内, gaming laptop under
+    1000 dollars); the polarity classifier and the sentiment model learnt from reviews, where every
+    aspect is judged, and read such queries as complaints or praise (降噪 negative), which a user's
+    profile then listed among the aspects they dislike."""
+    return aspect.model_copy(update={"polarity": "neutral", "score": 1.0, "opinion": None})

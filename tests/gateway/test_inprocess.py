@@ -177,7 +177,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     client: TestClient, runners: dict[str, FakeRunner]
 ) -> None:
     events = [
-        {"key": "e1", "user_id": "u2", "type": "search", "text": "华为 手机 太贵", "ts": TS},
+        {"key": "e1", "user_id": "u2", "type": "review", "text": "华为 手机 太贵", "ts": TS},
         {"key": "e2", "user_id": "u2", "type": "purchase", "item_id": "50", "ts": TS},
     ]
     r = client.post("/events", json={"events": events})
@@ -192,7 +192,7 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     assert profile["aspects"]["disliked"][0] | {"positive": 0.0} == {
         "term": "手机",
         "positive": 0.0,
-        "negative": 1.0,
+        "negative": 2.0,  # a review weighs 2
         "neutral": 0.0,
         "count": 1,
     }
@@ -204,6 +204,27 @@ def test_events_are_stored_once_and_feed_profile_trends_and_recall(
     assert rec["history_events"] == 1 and rec["source"] == "als_folded_in"
     sent = runners["recall"].calls[-1][1][0][0]
     assert sent["recent"] == [{"item_id": "50", "weight": 5.0}]
+
+
+def test_a_search_query_states_a_need_and_judges_nothing(client: TestClient) -> None:
+    events = [
+        {"key": "s1", "user_id": "u5", "type": "search", "text": "华为 手机 太贵", "ts": TS},
+        {"key": "s2", "user_id": "u5", "type": "review", "text": "battery broke", "ts": TS},
+    ]
+    assert client.post("/events", json={"events": events}).status_code == 200
+    profile = client.get("/users/u5/profile").json()
+    # The query's 手机 is wanted, not disliked; the review's battery is judged.
+    assert [a["term"] for a in profile["aspects"]["disliked"]] == ["battery"]
+    assert profile["sentiment"]["n"] == 1  # the query holds no sentiment
+    assert {"type": "BRAND", "term": "华为"}.items() <= profile["entities"][0].items()  # but states a need
+    mined = client.post("/mine", json={"texts": ["华为 手机 太贵"], "event_type": "search"}).json()["results"][0]
+    assert mined["demand"]["intent"] == "request"
+    assert [(a["aspect"], a["polarity"], a["opinion"]) for a in mined["demand"]["aspects"]] == [
+        ("手机", "neutral", None)
+    ]
+    assert mined["sentiment"]["label"] is None and "search query" in mined["sentiment"]["reason"]
+    as_text = client.post("/mine", json={"texts": ["华为 手机 太贵"]}).json()["results"][0]  # a message: judged
+    assert as_text["demand"]["aspects"][0]["polarity"] == "negative" and as_text["sentiment"]["label"] == "negative"
 
 
 @pytest.mark.parametrize(

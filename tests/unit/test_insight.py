@@ -100,6 +100,19 @@ def test_summary_is_in_the_language_of_the_text() -> None:
     assert demand_summary("好", "zh", "水果", 0.9, [], []).summary == "顾客称赞水果"
 
 
+def test_a_search_query_is_a_request_whose_aspects_are_wanted() -> None:
+    text = "蓝牙耳机 降噪 300元以内"
+    aspects = [_aspect("降噪", "negative", text)]
+    entities = [_entity("CATEGORY", "蓝牙耳机", 1.0, text), _entity("PRICE", "300元以内", 1.0, text)]
+    q = demand_summary(text, "zh", None, 0.1, entities, aspects, query=True)
+    assert q.intent == "request" and [(a.aspect, a.polarity, a.opinion) for a in q.aspects] == [
+        ("降噪", "neutral", None)
+    ]
+    assert q.summary == "顾客想要蓝牙耳机（属性：300元以内）"  # no judgement to sum up
+    read = demand_summary(text, "zh", None, 0.1, entities, aspects)  # read as a message, as before
+    assert read.intent == "complaint" and read.aspects[0].polarity == "negative"
+
+
 def test_a_language_without_a_model_gets_null_with_a_reason() -> None:
     fixed = FixedClassifier(["a", "b"], [0.8, 0.2])
     zh, en = predict_routed({"en": fixed}, {"en": "classification-en:1"}, text_items(["中文的文本", "english"]))
