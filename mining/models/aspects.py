@@ -316,7 +316,7 @@ def _names_nothing(word: str) -> bool:
     return tag is not None and not _zh_noun_like(tag) and tag not in ("i", "l")
 
 
-# Personal pronouns: who speaks, is spoken to or of. 10 of the 4,692 Chinese gold aspects of
+# Personal pronouns: who speaks, is spoken to or of. 11 of the 4,692 Chinese gold aspects of
 # training and validation hold one, each a whole clause (我感觉还是不错的).
 # fmt: off
 _ZH_PERSONS = frozenset([
@@ -336,7 +336,7 @@ def zh_span_of_things(words: Sequence[tuple[str, int, int]], start: int, end: in
     Why: customers write to a shop about themselves and to the shop (你们); the tagger, trained on
     reviews that rarely do, marks those clauses. Of the 11,181 spans the stage-2 Chinese model
     extracts from the 2,173 Chinese service messages in ``data/customer_service/``, 847 hold a
-    pronoun, nearly all such clauses; 10 of the 4,692 gold aspects do (see :data:`_ZH_PERSONS`)."""
+    pronoun, nearly all such clauses; 11 of the 4,692 gold aspects do (see :data:`_ZH_PERSONS`)."""
     inside = [(w, lo, hi) for w, lo, hi in words if start <= lo and hi <= end]
     if len(inside) > 1 and inside[0][1] == start and inside[0][0] in _ZH_PERSONS:
         rest = inside[2:] if inside[1][0] == "的" and len(inside) > 2 else inside[1:]
@@ -423,8 +423,9 @@ def _zh_word_tags(word: str) -> list[str | None]:
     dictionary lacks too. Why: in service messages the HMM joins a pronoun or a modal to the verb
     after it (我要投诉, 能帮我查一下吗), and a made-up word counted as a possible name kept such
     clauses as aspects; a brand it does not list keeps a noun piece (沙宣 -> 沙 n)."""
-    if zh_word_tag(word) is not None:
-        return [zh_word_tag(word)]
+    tag = zh_word_tag(word)
+    if tag is not None:
+        return [tag]
     pieces = _zh_pieces(word)
     return [zh_word_tag(p) for p in pieces] if len(pieces) > 1 else [None]
 
@@ -900,8 +901,8 @@ class AspectModel:
         Chinese texts are read clause by clause (:func:`zh_clauses`), as the extractor learnt. Emoji
         and other symbols at a span's edges go (:func:`without_symbols`). A span that is a stop word
         (了, 是, it), holds no letter or holds a number of five digits or more names nothing and is
-        dropped (:func:`_names_something`): a clause without an aspect still gets one from a tagger that saw an aspect in
-        nearly every training clause. A one-character Chinese span becomes its noun, or goes where
+        dropped (:func:`_names_something`): a clause without an aspect still gets one from a tagger
+        that saw an aspect in nearly every training clause. A one-character Chinese span becomes its noun, or goes where
         it is part of another kind of word (:func:`whole_noun`); a Chinese span naming nothing
         (:func:`zh_span_words`) goes too, and one loses what it says of its aspect
         (:func:`zh_span_judgement`: 苹果很甜 -> 苹果, 不过有点干 names nothing)."""
