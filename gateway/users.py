@@ -48,8 +48,9 @@ class UserEndpoints(TextEndpoints):
                 raise RequestError(409, str(KeyConflict(e.key)))
         fresh = [e for e in events if (e.user_id, e.key) not in known]
         # Analysed as /mine analyses (the runners never see a personal number); only the masked text is kept.
-        sent = {(e.user_id, e.key): e.text for e in fresh if e.text is not None}
-        queries = [e.type == "search" for e in fresh if e.text is not None]
+        with_text = {(e.user_id, e.key): e for e in fresh if e.text is not None}
+        sent = {k: str(e.text) for k, e in with_text.items()}
+        queries = [e.type == "search" for e in with_text.values()]
         analyses = dict(zip(sent, await self.analyse(list(sent.values()), 5, queries))) if sent else {}
         texts = {k: stored_text(t, analyses[k].entities) for k, t in sent.items()}
         rows = [

@@ -821,6 +821,10 @@ class Aspect:
 
 _NOT_IN_ASPECTS = frozenset("@<>＠")  # an @mention's sign (ASCII and full-width), a masked placeholder's brackets
 _NUMBER_RUN = re.compile(r"\d{5,}")  # an order, tracking or phone number's digits
+_ZH_KEPT_SIGNS = frozenset(" .-+·%")  # inside a Chinese name or value: 6 Plus 16G, 2.5寸, 99%
+# Weibo's marks around what is no name: emoticons ([呵呵]), topics (#随手拍#), links (//t.cn),
+# masked words (*版), bracketed labels (【投诉】).
+_ZH_MARKUP = frozenset("[]【】#＃/*")
 
 
 def without_symbols(text: str, start: int, end: int, lang: str) -> tuple[int, int]:
@@ -853,12 +857,6 @@ def without_symbols(text: str, start: int, end: int, lang: str) -> tuple[int, in
     ):
         return start, start
     return start, end
-
-
-_ZH_KEPT_SIGNS = frozenset(" .-+·%")  # inside a Chinese name or value: 6 Plus 16G, 2.5寸, 99%
-# Weibo's marks around what is no name: emoticons ([呵呵]), topics (#随手拍#), links (//t.cn),
-# masked words (*版), bracketed labels (【投诉】).
-_ZH_MARKUP = frozenset("[]【】#＃/*")
 
 
 def _names_something(span: str, stop: frozenset[str]) -> bool:
