@@ -74,6 +74,8 @@ class ModelSpec:
         upgrade: flags of the head on the multilingual encoder that the staged start trains after
             the default model is served (``training.upgrade``); it replaces the default model only
             where it scores higher on the same validation split. Empty: no upgrade.
+        after: store names of models this one's trainer reads from the store (the aspect models
+            report the whole-text sentiment model as a baseline), so the bootstrap trains them first.
     """
 
     task: str
@@ -86,6 +88,7 @@ class ModelSpec:
     domain: str | None = None
     required: bool = True
     upgrade: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -258,7 +261,8 @@ MODELS: tuple[ModelSpec, ...] = (
                      "2", "--threads", "1"),
               default=("--lang", "zh", "--extractor-epochs", "12", "--polarity-epochs", "3"),
               upgrade=("--lang", "zh", *_E5_EXTRACTOR, *_E5_POLARITY_ZH),
-              full=("--lang", "zh", *_E5_EXTRACTOR, *_E5_POLARITY_ZH)),
+              full=("--lang", "zh", *_E5_EXTRACTOR, *_E5_POLARITY_ZH),
+              after=("sentiment-zh",)),
     ModelSpec("aspects", "en", "aspects", "train_aspects", required=False,
               quick=("--lang", "en", "--max-train-samples", "120", "--max-eval-samples", "40",
                      "--extractor-epochs", "1", "--polarity-epochs", "1", "--polarity-max-len", "48",
@@ -273,7 +277,8 @@ MODELS: tuple[ModelSpec, ...] = (
                        "--extractor-epochs", "6", "--extractor-patience", "2", "--polarity-epochs", "3",
                        "--polarity-patience", "1", "--polarity-max-len", "96", "--polarity-context", "sentence"),
               full=("--lang", "en", "--extractor-epochs", "4", "--extractor-patience", "2", "--polarity-epochs", "3",
-                    "--polarity-max-len", "96", "--polarity-context", "sentence")),
+                    "--polarity-max-len", "96", "--polarity-context", "sentence"),
+              after=("sentiment-en",)),
     ModelSpec("keywords", None, "keywords", "train_keywords",
               quick=("--max-train-samples", "2000", "--min-df", "1"), default=(), full=()),
     ModelSpec("recall", None, "recall", "train_recall",
