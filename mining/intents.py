@@ -6,7 +6,8 @@
 ``question``       asks for information before or after buying ("请问适合油性头发吗？");
 ``complaint``      negative about the product or the service;
 ``praise``         positive;
-``neutral``        none of these (a description, an unclear or off-topic text).
+``neutral``        none of these (a description, an unclear or off-topic text, or a message that
+                   only greets, thanks or acknowledges: "ok", "谢谢", "你好在吗").
 
 A text can carry several; the first rule that holds in the order above decides, because it is the
 one a team acts on (a refund demand inside a complaint goes to returns). The rules were written on
@@ -132,7 +133,7 @@ def asks_or_wants(text: str, lang: str) -> bool:
     count), or a Chinese sentence ending in 吗 / 么 / 呢 without its question mark. What such a
     sentence names is asked about or wanted, not judged (the aspects model reads it so)."""
     lang = "zh" if lang == "zh" else "en"
-    text = as_simplified(text)
+    text = after_greeting(as_simplified(text), lang)
     if cue_pattern("want", lang).search(text) or cue_pattern("ask", lang).search(text):
         return True
     if cue_pattern("rhetorical", lang).search(text):
@@ -203,6 +204,42 @@ def unjudged_polarity(text: str, start: int, end: int, lang: str) -> str | None:
     return None
 
 
+@functools.cache
+def _pleasantry_run(lang: str) -> re.Pattern[str]:
+    """One or more phrases of ``data/words/pleasantries_<lang>.txt`` and nothing else (English:
+    whole words, spaces between)."""
+    phrases = sorted(word_list(f"pleasantries_{lang}"), key=lambda w: (-len(w), w))
+    alternatives = "|".join(re.escape(p) for p in phrases)
+    if lang == "zh":
+        return re.compile(rf"(?:{alternatives})+")
+    return re.compile(rf"(?:(?:{alternatives})\b\s*)+")
+
+
+def only_pleasantries(text: str, lang: str) -> bool:
+    """Whether ``text`` says nothing but greetings, thanks, acknowledgements or goodbyes ("OK,
+    thanks!", "好的，谢谢🙏", "你好 在吗"): with punctuation, emoji and case dropped, the whole text is
+    a run of the phrases of ``data/words/pleasantries_<lang>.txt``. Such a message asks nothing and
+    judges nothing, whatever a sentiment model reads into two words. False for an empty text."""
+    kept = "".join(ch if ch.isalnum() else " " for ch in as_simplified(text).lower())
+    core = " ".join(kept.split())
+    if lang == "zh":
+        core = core.replace(" ", "")
+    return bool(core) and _pleasantry_run("zh" if lang == "zh" else "en").fullmatch(core) is not None
+
+
+# A text's first clause, up to the marks a greeting ends with ("Hi, ...", "您好！...", "Thanks. ...").
+_FIRST_CLAUSE = re.compile(r"^\s*([^,，.。!！~～\n]+)[,，.。!！~～\n]+\s*")
+
+
+def after_greeting(text: str, lang: str) -> str:
+    """``text`` without the greetings, thanks or acknowledgements it opens with ("Hi, does it come
+    with a charger?" -> "does it come with a charger?"), so that a question or a request after them
+    reads as one; the text itself where it is nothing else."""
+    while (m := _FIRST_CLAUSE.match(text)) and text[m.end() :].strip() and only_pleasantries(m.group(1), lang):
+        text = text[m.end() :]
+    return text
+
+
 def intent_of(
     text: str,
     lang: str,
@@ -224,6 +261,9 @@ def intent_of(
     """
     lang = "zh" if lang == "zh" else "en"
     text = as_simplified(text)
+    if only_pleasantries(text, lang):
+        return "neutral"
+    text = after_greeting(text, lang)
     if cue_pattern("return", lang).search(text):
         return "return_refund"
     if cue_pattern("order_content", lang).search(text) or any(

@@ -9,7 +9,7 @@ import pytest
 
 from mining.contracts import AspectSpan, EntitySpan, text_items
 from mining.insight import demand_summary
-from mining.intents import INTENTS, intent_of
+from mining.intents import INTENTS, after_greeting, asks_or_wants, intent_of, only_pleasantries
 from mining.models.textclf import Abstention, predict_routed
 from tests.support.fakes import FixedClassifier
 from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_temperature, marginal_precision, temper
@@ -40,11 +40,56 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("Great sound, love it", "en", 0.97, "praise"),
         ("Arrived on Tuesday", "en", 0.5, "neutral"),
         ("Arrived on Tuesday", "en", None, "neutral"),  # no sentiment known
+        # A message that only greets, thanks or acknowledges judges nothing, however its two words read.
+        ("ok", "en", 0.47, "neutral"),
+        ("OK, thanks!! 🙏", "en", 0.97, "neutral"),
+        ("好的，谢谢😊", "zh", 0.95, "neutral"),
+        ("你好 在吗？", "zh", 0.1, "neutral"),
+        ("謝謝", "zh", 0.9, "neutral"),  # Traditional characters
+        ("ok but the screen broke", "en", 0.1, "complaint"),  # more than an acknowledgement
+        ("thanks for nothing", "en", 0.05, "complaint"),
+        ("好的手机", "zh", 0.9, "praise"),  # 好的 inside a judgement
+        # A question or a request after a greeting reads as one.
+        ("Hi there, is it in stock?", "en", 0.4, "question"),
+        ("Hey, does it come with a charger?", "en", 0.8, "question"),
+        ("Thanks, great service", "en", 0.95, "praise"),
+        ("Hi, the blender broke after a day", "en", 0.05, "complaint"),
     ],
 )
 def test_intent_rules(text: str, lang: str, positive: float | None, intent: str) -> None:
     assert intent in INTENTS
     assert intent_of(text, lang, positive) == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("ok", "en", True),
+        ("Okay okay, thank you very much!", "en", True),
+        ("Hello, hello, hi!", "en", True),
+        ("THX", "en", True),
+        ("not ok", "en", False),
+        ("okapi", "en", False),  # whole words only
+        ("🙏", "en", False),  # nothing left once emoji go: not a pleasantry either
+        ("", "en", False),
+        ("嗯嗯，收到，辛苦了！", "zh", True),
+        ("好好好", "zh", False),  # alone, a review's praise: 好 is not listed
+        ("很好", "zh", False),
+        ("谢谢你们的耐心", "zh", False),
+    ],
+)
+def test_only_pleasantries(text: str, lang: str, expected: bool) -> None:
+    assert only_pleasantries(text, lang) is expected
+
+
+def test_after_greeting_drops_the_opening_pleasantries_only() -> None:
+    assert after_greeting("Hi, hello! Does it fit a Mac?", "en") == "Does it fit a Mac?"
+    assert after_greeting("您好！请问有蓝色的吗", "zh") == "请问有蓝色的吗"
+    assert after_greeting("Hi there", "en") == "Hi there"  # nothing after it: the text itself
+    assert after_greeting("Highly rated, but slow", "en") == "Highly rated, but slow"
+    # The aspects model reads an aspect in such a sentence as asked about, not judged.
+    assert asks_or_wants("Hi, does the battery last long?", "en")
+    assert not asks_or_wants("Hi, the battery lasts long.", "en")
 
 
 def _aspect(aspect: str, polarity: Literal["positive", "negative", "neutral"], within: str = "") -> AspectSpan:
