@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mining.intents import SENTENCE_END, unjudged_polarity
+from mining.intents import SENTENCE_END, only_pleasantries, unjudged_polarity
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
 from mining.text import span_between, traditional_to_simplified
@@ -859,8 +859,9 @@ def without_symbols(text: str, start: int, end: int, lang: str) -> tuple[int, in
     return start, end
 
 
-def _names_something(span: str, stop: frozenset[str]) -> bool:
-    """Whether an extracted span can be an aspect: not a stop word, holding a letter or a
+def _names_something(span: str, stop: frozenset[str], lang: str) -> bool:
+    """Whether an extracted span can be an aspect: not a stop word nor greetings or thanks alone
+    (你好, 谢谢亲, hi: :func:`mining.intents.only_pleasantries`; no gold aspect is), holding a letter or a
     character (an order number, a price or a dash names nothing: no Chinese training aspect is
     without one, 7 of the 14,680 English ones are, sizes such as 15' among them), and no part of
     an @mention or a masked placeholder (@锤子, <USER>: an account is written to, not judged; no
@@ -869,6 +870,7 @@ def _names_something(span: str, stop: frozenset[str]) -> bool:
     aspect of either language holds one)."""
     return (
         fold(span).strip() not in stop
+        and not only_pleasantries(span, lang)
         and any(ch.isalpha() for ch in span)
         and not _NOT_IN_ASPECTS & set(span)
         and not _NUMBER_RUN.search(span)
@@ -908,6 +910,9 @@ class AspectModel:
             pieces = [(i, lo, hi) for i, text in enumerate(texts) for lo, hi in zh_clauses(text)]
         else:
             pieces = [(i, 0, len(text)) for i, text in enumerate(texts)]
+        # A clause of greetings or thanks alone (你好，/ 好的，谢谢亲) judges nothing; the tagger, which
+        # saw an aspect in nearly every training clause, marked 你好 and 谢谢亲. No gold clause is one.
+        pieces = [(i, lo, hi) for i, lo, hi in pieces if not only_pleasantries(texts[i][lo:hi], self.lang)]
         stop = stop_words(self.lang)
         found: list[list[tuple[int, int, float]]] = [[] for _ in texts]
         for (i, lo, hi), ents in zip(
@@ -925,7 +930,9 @@ class AspectModel:
                 spans = [(a, b, p) for s, e, p in spans for a, b in [zh_span_of_things(words, s, e)] if b > a]
                 spans = [(a, b, p) for s, e, p in spans for a, b in [zh_span_words(words, s, e)] if b > a]
                 spans = [(a, b, p) for s, e, p in spans for a, b in [zh_span_judgement(words, s, e, clause)] if b > a]
-            found[i] += [(s + lo, e + lo, p) for s, e, p in spans if _names_something(texts[i][lo + s : lo + e], stop)]
+            found[i] += [
+                (s + lo, e + lo, p) for s, e, p in spans if _names_something(texts[i][lo + s : lo + e], stop, self.lang)
+            ]
         return found
 
     def classify(self, spans: Sequence[tuple[str, int, int]]) -> np.ndarray:

@@ -734,11 +734,32 @@ def test_a_piece_of_a_word_naming_nothing_is_none(text: str, span: tuple[int, in
 def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
     from mining.models.aspects import _names_something
 
-    assert not _names_something("@锤子", frozenset())
-    assert not _names_something("<USER>", frozenset())
-    assert _names_something("屏幕", frozenset()) and _names_something("battery", frozenset())
-    assert not _names_something("单号SF1234567890", frozenset())  # an order or tracking number
-    assert _names_something("Mate60", frozenset()) and _names_something("RTX 4090", frozenset())
+    assert not _names_something("@锤子", frozenset(), "zh")
+    assert not _names_something("<USER>", frozenset(), "en")
+    assert _names_something("屏幕", frozenset(), "zh") and _names_something("battery", frozenset(), "en")
+    assert not _names_something("单号SF1234567890", frozenset(), "zh")  # an order or tracking number
+    assert _names_something("Mate60", frozenset(), "zh") and _names_something("RTX 4090", frozenset(), "en")
+    # greetings and thanks alone are said to the shop, not judged
+    assert not _names_something("你好", frozenset(), "zh") and not _names_something("谢谢亲", frozenset(), "zh")
+    assert not _names_something("Hi", frozenset(), "en") and _names_something("hinge", frozenset(), "en")
+
+
+def test_a_clause_of_greetings_or_thanks_alone_is_not_read_for_aspects(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        # a tagger that marks the start of every clause it reads, as one that saw an aspect in
+        # nearly every training clause does
+        seen.extend(texts)
+        return [[{"type": "ASP", "start": 0, "end": min(4, len(t)), "score": 0.9}] for t in texts]
+
+    monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
+    model = AspectModel.__new__(AspectModel)
+    model.lang, model.extractor = "zh", None  # type: ignore[assignment]
+    texts = ["好的，谢谢亲", "亲，在吗？空气炸锅有没有大一点的"]
+    found = model.extract(texts)
+    assert seen == ["空气炸锅有没有大一点的"]
+    assert [[texts[i][s:e] for s, e, _ in spans] for i, spans in enumerate(found)] == [[], ["空气炸锅"]]
 
 
 @pytest.mark.parametrize(
