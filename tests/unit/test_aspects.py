@@ -742,6 +742,9 @@ def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
     # greetings and thanks alone are said to the shop, not judged
     assert not _names_something("你好", frozenset(), "zh") and not _names_something("谢谢亲", frozenset(), "zh")
     assert not _names_something("Hi", frozenset(), "en") and _names_something("hinge", frozenset(), "en")
+    # a Chinese word that says rather than names: an interjection, a verdict, the act of complaining
+    assert not any(_names_something(w, frozenset(), "zh") for w in ("呵呵", "唉", "垃圾", "投诉", "差评", "怎么办"))
+    assert _names_something("投诉电话", frozenset(), "zh") and _names_something("垃圾袋", frozenset(), "zh")
 
 
 def test_a_clause_of_greetings_or_thanks_alone_is_not_read_for_aspects(monkeypatch: pytest.MonkeyPatch) -> None:
