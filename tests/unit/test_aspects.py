@@ -747,6 +747,26 @@ def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
     assert _names_something("投诉电话", frozenset(), "zh") and _names_something("垃圾袋", frozenset(), "zh")
 
 
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        ("请问这款面霜适合敏感肌吗", ""),  # a question, not a thing
+        ("这不是坑人吗", ""),
+        ("请问能制止", ""),  # 请问 then no name
+        ("请问是要偷税漏税么", ""),
+        ("请问中国联通", "中国联通"),  # 请问 then names alone
+        ("手机呢", "手机"),  # "what about the phone?": the phone is asked about
+        ("屏幕", "屏幕"),
+        ("吗啡", "吗啡"),  # 吗 inside a word is no particle
+    ],
+)
+def test_a_chinese_span_that_is_a_question_keeps_only_the_names_it_asks_about(span: str, expected: str) -> None:
+    from mining.models.aspects import zh_span_not_asking
+
+    start, end = zh_span_not_asking(0, len(span), span)
+    assert span[start:end] == expected and (start == end) == (not expected)
+
+
 def test_a_clause_of_greetings_or_thanks_alone_is_not_read_for_aspects(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
 
