@@ -53,9 +53,19 @@ def train(spec: ModelSpec, profile: Profile, extra: Sequence[str] = ()) -> dict[
 
 
 class Running(Protocol):
-    """What the bootstrap needs of a started trainer: ``subprocess.Popen``'s ``poll``."""
+    """What the bootstrap needs of a started trainer: ``subprocess.Popen``'s ``poll`` and ``terminate``."""
 
     def poll(self) -> int | None: ...
+
+    def terminate(self) -> None: ...
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -144,33 +154,41 @@ def train_in_lanes(
     done: dict[str, str] = {}
     failed: str | None = None
     t0, total = time.monotonic(), len(specs)
-    while running or (pending and failed is None):
-        while failed is None and len(running) < jobs:
-            spec = next_ready(pending, {s.name for s in pending} | {lane.spec.name for lane in running})
-            if spec is None:
-                if not running:
-                    raise ValueError(f"{[s.name for s in pending]} wait for each other (their `after` in the registry)")
-                break
-            pending.remove(spec)
-            threads = lane_threads(min(jobs, len(running) + 1 + len(pending)), cores)
-            process, log = start(spec, threads)
-            running.append(Lane(spec, process, log, time.monotonic()))
-            say(f"[bootstrap] {spec.name}: training on {threads} of {cores} cores (log {log}) ...")
-        time.sleep(wait_seconds)
-        for lane in [lane for lane in running if lane.process.poll() is not None]:
-            running.remove(lane)
-            code, name = lane.process.poll(), lane.spec.name
-            if code == 0:
-                done[name] = tag_of(name)
-                say(
-                    f"[bootstrap {len(done)}/{total}] {name}: saved {done[name]} in "
-                    f"{time.monotonic() - lane.started:.0f} s ({(time.monotonic() - t0) / 60:.1f} min so far)"
-                )
-            else:
-                failed = failed or name
-                say(
-                    f"[bootstrap] {name}: training failed (exit code {code}); the end of {lane.log}:\n{log_tail(lane.log)}"
-                )
+    try:
+        while running or (pending and failed is None):
+            while failed is None and len(running) < jobs:
+                spec = next_ready(pending, {s.name for s in pending} | {lane.spec.name for lane in running})
+                if spec is None:
+                    if not running:
+                        raise ValueError(
+                            f"{[s.name for s in pending]} wait for each other (their `after` in the registry)"
+                        )
+                    break
+                pending.remove(spec)
+                threads = lane_threads(min(jobs, len(running) + 1 + len(pending)), cores)
+                process, log = start(spec, threads)
+                running.append(Lane(spec, process, log, time.monotonic()))
+                say(f"[bootstrap] {spec.name}: training on {threads} of {cores} cores (log {log}) ...")
+            time.sleep(wait_seconds)
+            for lane in [lane for lane in running if lane.process.poll() is not None]:
+                running.remove(lane)
+                code, name = lane.process.poll(), lane.spec.name
+                if code == 0:
+                    done[name] = tag_of(name)
+                    say(
+                        f"[bootstrap {len(done)}/{total}] {name}: saved {done[name]} in "
+                        f"{time.monotonic() - lane.started:.0f} s ({(time.monotonic() - t0) / 60:.1f} min so far)"
+                    )
+                else:
+                    failed = failed or name
+                    say(
+                        f"[bootstrap] {name}: training failed (exit code {code}); the end of {lane.log}:\n{log_tail(lane.log)}"
+                    )
+    except BaseException:
+        # Interrupted (Ctrl-C) or broken: no trainer is left running on its own.
+        for lane in running:
+            lane.process.terminate()
+        raise
     return done, failed
 
 
@@ -189,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=min(2, len(os.sched_getaffinity(0))),
+        default=min(2, usable_cores()),
         help="models trained at once, each in its own process with the cores shared out (default: 2 where "
         "there are 2 cores or more); each trainer's output goes to <report-dir>/bootstrap/<name>.log",
     )
@@ -212,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
             done[spec.name] = "present"
         else:
             todo.append(spec)
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     if todo:
         print(
             f"[bootstrap] training {len(todo)} models ({profile}), up to {args.jobs} at once on {cores} cores",

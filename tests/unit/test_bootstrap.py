@@ -28,6 +28,9 @@ class FakeTrainer:
             self.log.append(f"end {self.name}")
         return self.code
 
+    def terminate(self) -> None:
+        self.log.append(f"terminate {self.name}")
+
 
 def run(
     specs: list[ModelSpec], jobs: int, polls: dict[str, int], fail: str = "", cores: int = 2
@@ -131,3 +134,26 @@ def test_models_that_wait_for_each_other_are_refused_not_waited_on_forever() -> 
     specs = [spec("sentiment", "zh", after=("aspects-zh",)), spec("aspects", "zh", after=("sentiment-zh",))]
     with pytest.raises(ValueError, match="wait for each other"):
         run(specs, 2, {})
+
+
+def test_an_interrupted_bootstrap_leaves_no_trainer_running() -> None:
+    events: list[str] = []
+
+    def start(s: ModelSpec, n: int) -> tuple[FakeTrainer, Path]:
+        events.append(f"start {s.name}")
+        return FakeTrainer(s.name, {"sentiment-zh": 0, "keywords": 10}[s.name], 0, events), Path(f"{s.name}.log")
+
+    def tag_of(name: str) -> str:
+        raise KeyboardInterrupt  # Ctrl-C while the first model is being recorded
+
+    with pytest.raises(KeyboardInterrupt):
+        train_in_lanes(
+            [spec("sentiment", "zh"), spec("keywords")],
+            2,
+            start,
+            2,
+            tag_of=tag_of,
+            wait_seconds=0.0,
+            say=lambda _: None,
+        )
+    assert "terminate keywords" in events and "terminate sentiment-zh" not in events
