@@ -756,6 +756,8 @@ def test_a_mention_or_a_masked_placeholder_names_nothing() -> None:
         ("请问是要偷税漏税么", ""),
         ("请问中国联通", "中国联通"),  # 请问 then names alone
         ("手机呢", "手机"),  # "what about the phone?": the phone is asked about
+        ("京东送货员嘛", "京东送货员"),
+        ("赠品赠完了嘛", ""),
         ("屏幕", "屏幕"),
         ("吗啡", "吗啡"),  # 吗 inside a word is no particle
     ],
