@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from mining.text import as_simplified, span_between
@@ -205,14 +206,21 @@ def unjudged_polarity(text: str, start: int, end: int, lang: str) -> str | None:
 
 
 @functools.cache
-def _pleasantry_run(lang: str) -> re.Pattern[str]:
-    """One or more phrases of ``data/words/pleasantries_<lang>.txt`` and nothing else (English:
-    whole words, spaces between)."""
-    phrases = sorted(word_list(f"pleasantries_{lang}"), key=lambda w: (-len(w), w))
-    alternatives = "|".join(re.escape(p) for p in phrases)
-    if lang == "zh":
-        return re.compile(rf"(?:{alternatives})+")
-    return re.compile(rf"(?:(?:{alternatives})\b\s*)+")
+def _pleasantry_phrases(lang: str) -> tuple[frozenset[tuple[str, ...]], int]:
+    """The phrases of ``data/words/pleasantries_<lang>.txt`` as tuples of their units (Chinese:
+    characters; English: words), and the longest phrase's length in units."""
+    phrases = frozenset(tuple(p) if lang == "zh" else tuple(p.split()) for p in word_list(f"pleasantries_{lang}"))
+    return phrases, max(map(len, phrases))
+
+
+def _run_of(units: Sequence[str], phrases: frozenset[tuple[str, ...]], longest: int) -> bool:
+    """Whether ``units`` split into one or more of ``phrases``: dynamic programming over the
+    prefixes, linear in ``len(units)`` (a regular expression of overlapping alternatives, 嗯|嗯嗯,
+    backtracks exponentially on 嗯嗯嗯...x, which anyone can send)."""
+    ends = [True] + [False] * len(units)
+    for i in range(1, len(units) + 1):
+        ends[i] = any(ends[i - k] and tuple(units[i - k : i]) in phrases for k in range(1, min(longest, i) + 1))
+    return bool(units) and ends[-1]
 
 
 def only_pleasantries(text: str, lang: str) -> bool:
@@ -220,24 +228,25 @@ def only_pleasantries(text: str, lang: str) -> bool:
     thanks!", "好的，谢谢🙏", "你好 在吗"): with punctuation, emoji and case dropped, the whole text is
     a run of the phrases of ``data/words/pleasantries_<lang>.txt``. Such a message asks nothing and
     judges nothing, whatever a sentiment model reads into two words. False for an empty text."""
-    kept = "".join(ch if ch.isalnum() else " " for ch in as_simplified(text).lower())
-    core = " ".join(kept.split())
-    if lang == "zh":
-        core = core.replace(" ", "")
-    return bool(core) and _pleasantry_run("zh" if lang == "zh" else "en").fullmatch(core) is not None
+    lang = "zh" if lang == "zh" else "en"
+    words = "".join(ch if ch.isalnum() else " " for ch in as_simplified(text).lower()).split()
+    units: Sequence[str] = list("".join(words)) if lang == "zh" else words
+    return _run_of(units, *_pleasantry_phrases(lang))
 
 
 # A text's first clause, up to the marks a greeting ends with ("Hi, ...", "您好！...", "Thanks. ...").
-_FIRST_CLAUSE = re.compile(r"^\s*([^,，.。!！~～\n]+)[,，.。!！~～\n]+\s*")
+_FIRST_CLAUSE = re.compile(r"\s*([^,，.。!！~～\n]+)[,，.。!！~～\n]+\s*")
 
 
 def after_greeting(text: str, lang: str) -> str:
     """``text`` without the greetings, thanks or acknowledgements it opens with ("Hi, does it come
     with a charger?" -> "does it come with a charger?"), so that a question or a request after them
     reads as one; the text itself where it is nothing else."""
-    while (m := _FIRST_CLAUSE.match(text)) and text[m.end() :].strip() and only_pleasantries(m.group(1), lang):
-        text = text[m.end() :]
-    return text
+    at = 0
+    last = len(text.rstrip())
+    while (m := _FIRST_CLAUSE.match(text, at)) and m.end() < last and only_pleasantries(m.group(1), lang):
+        at = m.end()
+    return text[at:]
 
 
 def intent_of(

@@ -83,6 +83,15 @@ def test_only_pleasantries(text: str, lang: str, expected: bool) -> None:
     assert only_pleasantries(text, lang) is expected
 
 
+def test_pleasantries_are_read_in_one_pass_however_a_text_repeats_them() -> None:
+    # Overlapping phrases (嗯 and 嗯嗯, bye and bye bye) split a repeated run in exponentially many
+    # ways: a backtracking pattern never returned on such a text. The longest text a request holds.
+    assert not only_pleasantries("嗯" * 1999 + "x", "zh")
+    assert not only_pleasantries("bye " * 499 + "x", "en")
+    assert only_pleasantries("嗯" * 2000, "zh") and only_pleasantries("bye " * 500, "en")
+    assert after_greeting("hi, " * 499 + "x", "en") == "x"
+
+
 def test_after_greeting_drops_the_opening_pleasantries_only() -> None:
     assert after_greeting("Hi, hello! Does it fit a Mac?", "en") == "Does it fit a Mac?"
     assert after_greeting("您好！请问有蓝色的吗", "zh") == "请问有蓝色的吗"
