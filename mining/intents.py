@@ -234,8 +234,9 @@ def only_pleasantries(text: str, lang: str) -> bool:
     return _run_of(units, *_pleasantry_phrases(lang))
 
 
-# A text's first clause, up to the marks a greeting ends with ("Hi, ...", "您好！...", "Thanks. ...").
-_FIRST_CLAUSE = re.compile(r"\s*([^,，.。!！~～\n]+)[,，.。!！~～\n]+\s*")
+# A text's first clause, up to the marks a greeting ends with ("Hi, ...", "您好！...", "Thanks. ..."); it
+# starts at a character that is not white space, so a run of spaces is read once, not once per space.
+_FIRST_CLAUSE = re.compile(r"\s*([^\s,，.。!！~～][^,，.。!！~～\n]*)[,，.。!！~～\n]+\s*")
 
 
 def after_greeting(text: str, lang: str) -> str:

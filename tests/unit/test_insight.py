@@ -90,6 +90,7 @@ def test_pleasantries_are_read_in_one_pass_however_a_text_repeats_them() -> None
     assert not only_pleasantries("bye " * 499 + "x", "en")
     assert only_pleasantries("嗯" * 2000, "zh") and only_pleasantries("bye " * 500, "en")
     assert after_greeting("hi, " * 499 + "x", "en") == "x"
+    assert after_greeting(" " * 1999 + "x", "en") == " " * 1999 + "x"  # spaces with no clause mark
 
 
 def test_after_greeting_drops_the_opening_pleasantries_only() -> None:
