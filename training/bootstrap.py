@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mining.registry import MODELS, ModelSpec, Profile
-from training.store import has_model
+from training.store import has_model, latest_tag
 
 
 def trainer(spec: ModelSpec) -> Callable[[list[str]], dict[str, Any]]:
@@ -78,9 +78,9 @@ class Lane:
     started: float
 
 
-def trainer_command(spec: ModelSpec, profile: Profile, report_dir: str) -> list[str]:
-    """The command line that trains ``spec`` in a process of its own."""
-    return [sys.executable, "-m", f"training.{spec.trainer}", *spec.flags(profile), "--report-dir", report_dir]
+def trainer_command(spec: ModelSpec, flags: Sequence[str], report_dir: str) -> list[str]:
+    """The command line that trains ``spec`` with ``flags`` in a process of its own."""
+    return [sys.executable, "-m", f"training.{spec.trainer}", *flags, "--report-dir", report_dir]
 
 
 def next_ready(pending: Sequence[ModelSpec], unfinished: set[str]) -> ModelSpec | None:
@@ -107,20 +107,13 @@ def launch(spec: ModelSpec, profile: Profile, report_dir: str, threads: int) -> 
     env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            trainer_command(spec, profile, report_dir),
+            trainer_command(spec, spec.flags(profile), report_dir),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
         )
     return process, log
-
-
-def stored_tag(name: str) -> str:
-    """The store's ``name:latest`` tag."""
-    import bentoml
-
-    return str(bentoml.models.get(f"{name}:latest").tag)
 
 
 def log_tail(log: Path, lines: int = 30) -> str:
@@ -137,7 +130,7 @@ def train_in_lanes(
     jobs: int,
     start: Callable[[ModelSpec, int], tuple[Running, Path]],
     cores: int,
-    tag_of: Callable[[str], str] = stored_tag,
+    tag_of: Callable[[str], str | None] = latest_tag,
     wait_seconds: float = 0.5,
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[dict[str, str], str | None]:
@@ -174,7 +167,7 @@ def train_in_lanes(
                 running.remove(lane)
                 code, name = lane.process.poll(), lane.spec.name
                 if code == 0:
-                    done[name] = tag_of(name)
+                    done[name] = tag_of(name) or "(not in the store)"
                     say(
                         f"[bootstrap {len(done)}/{total}] {name}: saved {done[name]} in "
                         f"{time.monotonic() - lane.started:.0f} s ({(time.monotonic() - t0) / 60:.1f} min so far)"

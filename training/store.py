@@ -45,16 +45,20 @@ def save_to_store(
     return str(bento_model.tag)
 
 
-def has_model(name: str) -> bool:
-    """True when the store holds at least one version of ``name``."""
+def latest_tag(name: str) -> str | None:
+    """The store's ``name:latest`` tag, None when the store holds no version of ``name``."""
     import bentoml
     from bentoml.exceptions import NotFound
 
     try:
-        bentoml.models.get(f"{name}:latest")
+        return str(bentoml.models.get(f"{name}:latest").tag)
     except NotFound:
-        return False
-    return True
+        return None
+
+
+def has_model(name: str) -> bool:
+    """True when the store holds at least one version of ``name``."""
+    return latest_tag(name) is not None
 
 
 def served_text_classifier(tag: str) -> tuple[Any, dict[str, Any], str]:

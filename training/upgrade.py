@@ -41,6 +41,7 @@ from mining.upgrades import (
     validation_score,
     write_record,
 )
+from training.bootstrap import trainer_command
 from training.common import parse_config
 
 
@@ -115,7 +116,7 @@ def _train_candidate(spec: ModelSpec, staging: Path, report_dir: str) -> str:
         # Baselines that are stored models (the aspect models' whole-text sentiment) come from the served store.
         "DEMAND_MINING_BASELINE_STORE": str(settings().model_store),
     }
-    cmd = [sys.executable, "-m", f"training.{spec.trainer}", *spec.upgrade, "--report-dir", f"{report_dir}/upgrade"]
+    cmd = trainer_command(spec, spec.upgrade, f"{report_dir}/upgrade")
     child = subprocess.Popen(cmd, env=env)
     try:
         if child.wait() != 0:

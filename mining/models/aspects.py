@@ -342,7 +342,7 @@ def zh_span_of_things(words: Sequence[tuple[str, int, int]], start: int, end: in
         rest = inside[2:] if inside[1][0] == "的" and len(inside) > 2 else inside[1:]
         # Names alone are kept, a person's name aside (jieba tags 谢谢您 nr); anything else is a
         # subject and what it does: 我想取消这个订单.
-        if not all(_zh_noun_like(t) and t != "nr" for w, _, _ in rest for t in _zh_word_tags(w)):
+        if not _names_alone(t for w, _, _ in rest for t in _zh_word_tags(w)):
             return start, start
         start, inside = rest[0][1], rest
     if any(p in _ZH_PERSONS for w, _, _ in inside for p in _zh_pieces(w)):
@@ -366,17 +366,15 @@ def zh_span_not_asking(start: int, end: int, text: str) -> tuple[int, int]:
     Why: service messages ask; the tagger, trained on reviews, marked 87 of the 9,922 spans it
     extracted from the Chinese service messages as whole questions. No gold aspect of training or
     test holds 请问, 吗 or a closing 呢."""
-    import jieba  # lazily, as zh_word_tag
-
     opener = next((o for o in _ZH_ASKING_OPENERS if text.startswith(o, start)), "")
     asked, start = bool(opener), start + len(opener)
     # Dictionary words only: jieba's HMM glues a particle to the word before it (怎么办呢).
-    pieces = list(jieba.lcut(text[start:end], HMM=False))
+    pieces = _zh_pieces(text[start:end]) if end > start else []
     if len(pieces) > 1 and pieces[-1] in ("呢", "嘛"):
         asked, pieces, end = True, pieces[:-1], end - 1
     if not pieces or any(p in _ZH_QUESTION_PARTICLES for p in pieces):
         return start, start
-    if asked and not all(_zh_noun_like(t) and t != "nr" for t in map(zh_word_tag, pieces)):
+    if asked and not _names_alone(map(zh_word_tag, pieces)):
         return start, start
     return start, end
 
@@ -427,6 +425,12 @@ _ZH_VERB_TAGS = frozenset({"v", "vd"})
 
 def _zh_noun_like(tag: str | None) -> bool:
     return tag is None or tag.startswith("n") or tag in _ZH_NAME_TAGS
+
+
+def _names_alone(tags: Iterable[str | None]) -> bool:
+    """Whether words of these jieba ``tags`` are names and nothing else, a person's name aside (jieba
+    tags 谢谢您 nr)."""
+    return all(_zh_noun_like(t) and t != "nr" for t in tags)
 
 
 def zh_names_a_thing(words: Sequence[str]) -> bool:

@@ -126,7 +126,7 @@ def test_every_dependency_is_a_registered_model_listed_before_it() -> None:
 
 
 def test_the_trainer_command_runs_the_registry_trainer_with_its_profile_flags() -> None:
-    cmd = trainer_command(spec("keywords"), "default", "out")
+    cmd = trainer_command(spec("keywords"), spec("keywords").flags("default"), "out")
     assert cmd[1:] == ["-m", "training.train_keywords", "--x", "1", "--report-dir", "out"]
 
 
