@@ -195,6 +195,7 @@ class TextEndpoints(GatewayBase):
                 [x for x in entities if x.text not in PLACEHOLDERS],  # a target is never personal data
                 aspects,
                 query=query,
+                service_intent=i.label,
             )
             out.append(
                 MineResult(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from mining.contracts import AspectSpan, EntitySpan
-from mining.intents import Intent, intent_of, unjudged_polarity
+from mining.intents import Intent, demand_intent, intent_of, unjudged_polarity
 
 # Entity types that name what a text is about, most specific first.
 TARGET_TYPES = ("BRAND", "PRODUCT", "MODEL", "COMPANY", "ORG", "CATEGORY")
@@ -80,7 +80,8 @@ class Demand(BaseModel):
         description=(
             "what to route the text to: return_refund, order_status (delivery, what the order held), request (wants a "
             "product or feature), question (asks for information), complaint, praise, or neutral; the first that "
-            "holds in this order (rules in mining/intents.py)"
+            "holds in this order (rules in mining/intents.py), or what the customer-service `intent` routes to where "
+            "it gives a label"
         )
     )
     category: str | None = Field(
@@ -153,6 +154,7 @@ def demand_summary(
     n_aspects: int = 4,
     min_entity_score: float = MIN_ENTITY_SCORE,
     query: bool = False,
+    service_intent: str | None = None,
 ) -> Demand:
     """One text's demand: ``intent`` (:func:`mining.intents.intent_of`), ``category``,
     ``targets`` (brands, products, model numbers, organisations named, each once), ``attributes``
@@ -169,8 +171,10 @@ def demand_summary(
             (:func:`outside_names`); the summary names the first ``n_aspects`` distinct
             (aspect, polarity) pairs that judge (positive or negative).
         query: the text is a search query: a ``request``, its aspects wanted (:func:`as_wanted`).
+        service_intent: the label the customer-service intent model gave the text, or None where
+            it withheld one: where it routes, it decides the intent (:func:`mining.intents.demand_intent`).
     """
-    intent: Intent = "request" if query else intent_of(text, lang, positive)
+    intent: Intent = "request" if query else demand_intent(intent_of(text, lang, positive), service_intent)
     kept = [e for e in entities if e.score >= min_entity_score]
     aspects = outside_names(aspects, names_in(entities, min_entity_score), text, lang)
     if query:

@@ -1,4 +1,4 @@
-"""Measure the intent rules on the hand-labelled sample, with the served sentiment models.
+"""Measure the demand intents on the hand-labelled sample as ``/mine`` serves them, beside the rules alone.
 
     python -m training.eval_intents                 # the held-out half (the number in the docs)
     python -m training.eval_intents --split tune    # the half the rules were written on
@@ -7,8 +7,10 @@ The sample (``data/intents/intents_labelled.csv``) holds 500 real review texts, 
 English, drawn at random from the review sets and labelled by hand before any rule was written;
 it was split in half first, the rules were written and their thresholds chosen on ``tune``, and
 ``test`` was left for this measurement (docs/training.md, "Intents", says how the labels were
-made). Sentiment comes from the store's ``sentiment-zh`` and ``sentiment-en`` (latest, or the
-tags the settings pin), exactly as ``/mine`` computes it.
+made). Sentiment comes from the store's ``sentiment-zh`` and ``sentiment-en`` and the service
+intent from its ``intent`` model (latest, or the tags the settings pin), exactly as ``/mine``
+computes them (:func:`mining.intents.demand_intent`); ``rules`` is the same sample read by the
+rules alone, the baseline, with the paired difference.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 import pandas as pd
 
 from mining.contracts import text_items
-from mining.intents import INTENTS, intent_of
+from mining.intents import INTENTS, demand_intent, intent_of
 from mining.models.textclf import Abstention, load_artifact, predict_routed
 from mining.settings import settings
 from training.common import classification_metrics, per_class_report
+from training.intervals import mean_of, paired_difference
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "intents" / "intents_labelled.csv"
 
@@ -46,6 +49,24 @@ def positive_probabilities(texts: list[str]) -> list[float | None]:
     return [r.probabilities.get("positive") for r in results]
 
 
+def service_labels(texts: list[str]) -> list[str | None]:
+    """The label the store's service ``intent`` model gives each text as ``/mine`` reads it (one
+    model for both languages, each language's threshold), None where it withholds one."""
+    import bentoml
+
+    from mining.artifacts import quantize, served_quantization
+
+    tag = settings().model_tags["intent"]
+    stored = bentoml.models.get(tag)
+    metadata = dict(stored.info.metadata)
+    model = quantize(load_artifact(Path(stored.path)), *served_quantization(metadata))
+    rules = {lang: Abstention.from_metadata(metadata, lang) for lang in ("zh", "en")}
+    results = predict_routed(
+        {"zh": model, "en": model}, {"zh": str(stored.tag), "en": str(stored.tag)}, text_items(texts), "intent", rules
+    )
+    return [r.label for r in results]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--split", choices=("test", "tune"), default="test", help="which half to measure")
@@ -55,14 +76,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     df = pd.read_csv(args.sample, dtype=str, keep_default_na=False)
     df = df[df["split"] == args.split].reset_index(drop=True)
     positive = positive_probabilities(df["text"].tolist())
-    pred = [intent_of(t, lang, p) for t, lang, p in zip(df["text"], df["lang"], positive, strict=True)]
+    rule = [intent_of(t, lang, p) for t, lang, p in zip(df["text"], df["lang"], positive, strict=True)]
+    pred = [demand_intent(r, s) for r, s in zip(rule, service_labels(df["text"].tolist()), strict=True)]
     y = [INTENTS.index(i) for i in df["intent"]]
     p = [INTENTS.index(i) for i in pred]
     m = classification_metrics(y, p, len(INTENTS))
+    right = [float(a == b) for a, b in zip(pred, df["intent"], strict=True)]
+    rule_right = [float(a == b) for a, b in zip(rule, df["intent"], strict=True)]
     result: dict[str, Any] = {
         "split": args.split,
         "n": len(df),
         "accuracy": m["accuracy"],
+        "rules": {
+            "accuracy": sum(rule_right) / len(rule_right),
+            "changed": sum(a != b for a, b in zip(rule, pred, strict=True)),
+            "difference": paired_difference(mean_of(right), mean_of(rule_right), len(right)),
+        },
         "macro_f1_present": None,
         "per_intent": per_class_report(y, p, list(INTENTS)),
         "by_lang": {

@@ -128,6 +128,18 @@ def test_mine_detects_each_language_once_and_composes_the_answer(
     assert r.json().get("user") is None and runners["recall"].calls == []
 
 
+def test_mine_routes_by_the_service_intent_where_the_model_gives_one(client: TestClient) -> None:
+    # The fake intent model answers "cancel" (cancel_order) and abstains on the other text; the
+    # rules alone read both by their sentiment.
+    texts = ["Please cancel my order, it is too late", "the strap broke, very disappointed"]
+    r = client.post("/mine", json={"texts": texts})
+    assert r.status_code == 200, r.text
+    cancel, broke = r.json()["results"]
+    assert cancel["intent"]["label"] == "cancel_order" and cancel["demand"]["intent"] == "order_status"
+    assert cancel["demand"]["summary"].startswith("customer reports a delivery or order problem with")
+    assert broke["intent"]["label"] is None and broke["demand"]["intent"] == "complaint"
+
+
 def test_mine_with_user_records_masked_texts_once(client: TestClient) -> None:
     body = {"texts": ["Sony TV, write to jo@example.com please"], "user_id": "u1", "request_id": "r1", "n": 3}
     first = client.post("/mine", json=body).json()

@@ -7,9 +7,17 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from mining.contracts import AspectSpan, EntitySpan, text_items
+from mining.contracts import SERVICE_INTENTS, AspectSpan, EntitySpan, text_items
 from mining.insight import demand_summary
-from mining.intents import INTENTS, after_greeting, asks_or_wants, intent_of, only_pleasantries
+from mining.intents import (
+    INTENTS,
+    SERVICE_TO_DEMAND,
+    after_greeting,
+    asks_or_wants,
+    demand_intent,
+    intent_of,
+    only_pleasantries,
+)
 from mining.models.textclf import Abstention, predict_routed
 from tests.support.fakes import FixedClassifier
 from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_temperature, marginal_precision, temper
@@ -54,11 +62,55 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("Hey, does it come with a charger?", "en", 0.8, "question"),
         ("Thanks, great service", "en", 0.95, "praise"),
         ("Hi, the blender broke after a day", "en", 0.05, "complaint"),
+        # A Chinese message ending in 吗 / 么 / 呢 asks without its question mark; a rhetorical one complains.
+        ("这个价格能便宜点吗", "zh", 0.7, "question"),
+        ("能送到新疆吗。", "zh", 0.6, "question"),
+        ("这也叫手机吗", "zh", 0.05, "complaint"),
+        ("吗字在中间也是评价", "zh", 0.9, "praise"),
     ],
 )
 def test_intent_rules(text: str, lang: str, positive: float | None, intent: str) -> None:
     assert intent in INTENTS
     assert intent_of(text, lang, positive) == intent
+
+
+@pytest.mark.parametrize(
+    ("rule", "service", "expected"),
+    [
+        ("complaint", "change_order", "order_status"),  # 能帮我把收货地址改成…吗 read by its sentiment
+        ("complaint", "cancel_order", "order_status"),
+        ("praise", "invoice", "question"),
+        ("complaint", "refund_status", "return_refund"),
+        ("question", "order_status", "order_status"),  # When will my order ship?
+        ("order_status", "return_exchange", "return_refund"),
+        ("praise", "complaint", "complaint"),
+        ("return_refund", "complaint", "return_refund"),  # a wording cue comes before a complaint
+        ("order_status", "complaint", "order_status"),
+        ("request", "complaint", "request"),
+        ("request", "product_question", "request"),  # asking for a product is wanting it
+        ("neutral", "product_question", "question"),
+        ("complaint", None, "complaint"),  # the model withheld its label: the rules decide
+        ("complaint", "human_agent", "complaint"),  # no demand intent of its own
+        ("praise", "feedback", "praise"),
+        ("neutral", "other", "neutral"),
+    ],
+)
+def test_the_service_intent_decides_where_it_routes(rule: str, service: str | None, expected: str) -> None:
+    assert demand_intent(rule, service) == expected  # type: ignore[arg-type]
+
+
+def test_every_routing_service_intent_is_a_service_label_and_maps_to_a_demand_intent() -> None:
+    assert set(SERVICE_TO_DEMAND) <= set(SERVICE_INTENTS)
+    assert set(SERVICE_TO_DEMAND.values()) <= set(INTENTS)
+    assert set(SERVICE_INTENTS) - set(SERVICE_TO_DEMAND) == {"human_agent", "feedback", "other"}
+
+
+def test_the_summary_follows_the_service_intent() -> None:
+    text = "发票什么时候能开好"
+    assert demand_summary(text, "zh", None, 0.1, [], []).intent == "complaint"  # the rules alone
+    s = demand_summary(text, "zh", None, 0.1, [], [], service_intent="invoice")
+    assert s.intent == "question" and s.summary == "顾客咨询商品"
+    assert demand_summary(text, "zh", None, 0.1, [], [], query=True, service_intent="invoice").intent == "request"
 
 
 @pytest.mark.parametrize(
