@@ -883,6 +883,28 @@ def test_a_span_holds_no_judgement_of_its_aspect(text: str, expected: str) -> No
     assert text[start:end] == expected and (start == end) == (not expected)
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("苹果都烂了，联系客服", "苹果都烂", "苹果"),  # the subject stays, what happened to it goes
+        ("沐浴露漏了", "沐浴露漏", "沐浴露"),
+        ("手机卡被锁了好几天", "手机卡被锁", "手机卡"),
+        ("懒得退了", "懒得退", ""),  # no name before the predicate: nothing stays
+        ("以后再也不会在这买了", "以后再也不会在这买", ""),  # 以后 is a time, not a thing
+        ("那问题来了", "那问题来", ""),
+        ("苹果都烂", "苹果都烂", "苹果都烂"),  # no 了 / 过 / 着 after it: the tagger's span stays
+        ("握持感很好", "握持感", "握持感"),  # a noun's suffix jieba lists as a verb
+        ("流量费了", "流量", "流量"),  # two characters: never cut
+    ],
+)
+def test_a_span_that_runs_into_its_predicate_keeps_the_names_it_opens_with(text: str, span: str, expected: str) -> None:
+    from mining.models.aspects import word_spans, zh_span_predicate
+
+    start = text.index(span)
+    a, b = zh_span_predicate(word_spans(text, "zh"), start, start + len(span), text)
+    assert text[a:b] == expected and (a == b) == (not expected)
+
+
 def test_a_word_unknown_to_the_dictionary_is_never_cut_off() -> None:
     from mining.models.aspects import word_end, zh_word_tag
 
