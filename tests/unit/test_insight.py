@@ -41,6 +41,11 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("物流很快，第二天就到了", "zh", 0.95, "praise"),  # a delivery word without a problem is not an order issue
         ("Where is my order? It still has not shipped.", "en", 0.3, "order_status"),
         ("发错颜色了，我买的是黑色", "zh", 0.3, "order_status"),
+        # Ordered one thing, got another: what the order held, however it is worded.
+        ("I ordered a size M but received an L.", "en", 0.2, "order_status"),
+        ("我买的是深蓝色，发货给我的却是黑色", "zh", 0.1, "order_status"),
+        ("订的是大床房，但是床却是坏的", "zh", 0.1, "complaint"),  # the room came; the bed was broken
+        ("I ordered this for my son but he got bored", "en", 0.3, "complaint"),
         ("质量太差，我要退货", "zh", 0.02, "return_refund"),
         ("質量太差，我要退貨", "zh", 0.02, "return_refund"),  # Traditional characters, the same cues
         ("I want to return these, please refund me", "en", 0.1, "return_refund"),
