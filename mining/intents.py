@@ -92,8 +92,10 @@ _ASKING_CLAUSE = {
 # A Chinese sentence that asks without its question mark ("适合油性头发吗"): read by asks_or_wants,
 # which sees one sentence, and by intent_of at a message's end only, not at a review's stray particles.
 _UNMARKED_QUESTION = re.compile(r"(?:吗|么|呢)\s*$")
-# What may close a message after its last word without asking (a full stop, an exclamation, a tilde).
-_CLOSING_MARKS = " \t\n。.!！~～"
+# A chat message that asks without its question mark: it ends in 吗, a full stop or a tilde at most
+# after it. Not 呢 or 么, which end statements as often (感觉不错呢, 还没用呢; 么 of 什么, 这么), nor
+# 吗！, mostly rhetorical (人生不就是一连串惊奇的组合吗！).
+_CHAT_QUESTION = re.compile(r"吗[\s。.~～]*$")
 # Where a sentence ends: "." only before a space or the end (not "3.5", not "a.m.x"), the other
 # marks anywhere, full-width ones included.
 SENTENCE_END = re.compile(r"\.(?=\s|$)|[!?;。！？；\n]")
@@ -289,9 +291,9 @@ def intent_of(
         return "request"
     if cue_pattern("ask", lang).search(text):
         return "question"
-    # A chat message asks without its question mark as often as with it (这个价格能便宜点吗, 能送到新疆吗):
-    # a text ending in 吗 / 么 / 呢 asks too, and the rhetorical test below still applies.
-    unmarked = lang == "zh" and _UNMARKED_QUESTION.search(text.rstrip(_CLOSING_MARKS))
+    # A chat message asks without its question mark as often as with it (这个价格能便宜点吗, 能送到新疆吗);
+    # the rhetorical test below still applies.
+    unmarked = lang == "zh" and _CHAT_QUESTION.search(text)
     if (
         (_ASKING_CLAUSE[lang].search(text) or unmarked)
         and not cue_pattern("rhetorical", lang).search(text)

@@ -72,6 +72,8 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("能送到新疆吗。", "zh", 0.6, "question"),
         ("这也叫手机吗", "zh", 0.05, "complaint"),
         ("吗字在中间也是评价", "zh", 0.9, "praise"),
+        ("感觉不错呢", "zh", 0.9, "praise"),  # 呢 ends statements as often as questions
+        ("人生不就是一连串惊奇的组合吗！", "zh", 0.8, "praise"),  # 吗！ is mostly rhetorical
     ],
 )
 def test_intent_rules(text: str, lang: str, positive: float | None, intent: str) -> None:
