@@ -895,6 +895,11 @@ def test_a_span_holds_no_judgement_of_its_aspect(text: str, expected: str) -> No
         ("苹果都烂", "苹果都烂", "苹果都烂"),  # no 了 / 过 / 着 after it: the tagger's span stays
         ("握持感很好", "握持感", "握持感"),  # a noun's suffix jieba lists as a verb
         ("流量费了", "流量", "流量"),  # two characters: never cut
+        # 了 inside the span: a clause, not a name.
+        ("刚刚查了订单", "刚刚查了订单", ""),
+        ("手机买了还没一星期", "手机买了还没一星期", "手机"),
+        ("结果今天只送货送到了一套", "结果今天只送货送到了一套", ""),  # 结果 opens what happened
+        ("电池了", "电池了", "电池了"),  # 了 at the edge is not inside
     ],
 )
 def test_a_span_that_runs_into_its_predicate_keeps_the_names_it_opens_with(text: str, span: str, expected: str) -> None:
