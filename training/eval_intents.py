@@ -52,18 +52,11 @@ def positive_probabilities(texts: list[str]) -> list[float | None]:
 def service_labels(texts: list[str]) -> list[str | None]:
     """The label the store's service ``intent`` model gives each text as ``/mine`` reads it (one
     model for both languages, each language's threshold), None where it withholds one."""
-    import bentoml
+    from training.store import served_text_classifier
 
-    from mining.artifacts import quantize, served_quantization
-
-    tag = settings().model_tags["intent"]
-    stored = bentoml.models.get(tag)
-    metadata = dict(stored.info.metadata)
-    model = quantize(load_artifact(Path(stored.path)), *served_quantization(metadata))
+    model, metadata, tag = served_text_classifier(settings().model_tags["intent"])
     rules = {lang: Abstention.from_metadata(metadata, lang) for lang in ("zh", "en")}
-    results = predict_routed(
-        {"zh": model, "en": model}, {"zh": str(stored.tag), "en": str(stored.tag)}, text_items(texts), "intent", rules
-    )
+    results = predict_routed({"zh": model, "en": model}, {"zh": tag, "en": tag}, text_items(texts), "intent", rules)
     return [r.label for r in results]
 
 
