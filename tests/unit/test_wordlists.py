@@ -179,7 +179,15 @@ OLD_COUNTS = {
     ("rhetorical", "en"): 7,
 }
 # Cues added after the rules moved into files, each with a case in tests/unit/test_insight.py.
-ADDED = {("ask", "zh"): {r"(?<!不)怎么样\s*(?:[?？]|$)"}}
+ADDED = {
+    ("ask", "zh"): {r"(?<!不)怎么样\s*(?:[?？]|$)"},
+    ("order_content", "zh"): {
+        r"(?:买的是|订的是|拍的是|下单的是|选的是|要的是).{0,12}?(?:收到的|发来的|发的|发给我的|给我的|发货给我的)(?:却|竟然|居然)?是"
+    },
+    ("order_content", "en"): {
+        r"ordered\b[^.!?]{0,60}?\bbut\b[^.!?]{0,12}?\b(?:received|got|was sent|were sent)\s+(?:a|an|the|only|one|two)"
+    },
+}
 _EN_ASK_LEAD = r"^\s*(?:does|do|is|are|can|could|will|would|should|which|what|how|where|when|has|have)\b[^.!]*\?|"
 
 
