@@ -137,6 +137,62 @@ def torch_modules(model: Any, depth: int = 5) -> list[nn.Module]:
     return found
 
 
+class RowInt8Linear(nn.Module):
+    """A ``nn.Linear`` for CPU inference: int8 weights (one scale per tensor, or per output row with
+    ``per_channel``) and an input quantised row by row, each row (one token of one text) to int8 with
+    its own scale, multiplied in int32 (``torch._int_mm``) and scaled back to float32.
+
+    Why not PyTorch's dynamic quantisation: it quantises a layer's whole input with one scale, so
+    a text's answer depended on the texts batched with it (the batching runners put whatever
+    requests arrive together in one batch): of 200 reviews, 35 (English) and 39 (Chinese) got other
+    aspect spans alone than in batches of 32, and none with this layer (1 each, a rounding at a
+    padded length), at the same speed and validation scores nearer float32 (docs/benchmarks.md).
+
+    Args:
+        linear: the float layer; its weight (out, in) and bias are copied.
+        per_channel: one weight scale per output row instead of one for the tensor.
+    """
+
+    def __init__(self, linear: nn.Linear, per_channel: bool = False) -> None:
+        super().__init__()
+        w = linear.weight.detach().float()
+        scale = w.abs().amax(1) if per_channel else w.abs().amax().expand(w.shape[0])
+        scale = scale.clamp_min(1e-12) / 127.0
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.weight_int8: torch.Tensor
+        self.weight_scale: torch.Tensor
+        self.bias: torch.Tensor | None
+        # (in, out) int8: the layout torch._int_mm multiplies by.
+        self.register_buffer(
+            "weight_int8", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).t().contiguous()
+        )
+        self.register_buffer("weight_scale", scale.contiguous())
+        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().float().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., in) float -> (..., out) float32."""
+        shape = x.shape
+        rows = x.reshape(-1, shape[-1]).float()
+        row_scale = rows.abs().amax(1, keepdim=True).clamp_min(1e-12) / 127.0
+        q = torch.round(rows / row_scale).clamp(-127, 127).to(torch.int8)
+        y = torch._int_mm(q, self.weight_int8).float() * row_scale * self.weight_scale
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+
+def _int8_linears(module: nn.Module, per_channel: bool, keep: frozenset[int] | set[int] = frozenset()) -> bool:
+    """Every ``nn.Linear`` under ``module`` (not ``module`` itself, not those whose id is in
+    ``keep``) replaced in place by a :class:`RowInt8Linear`; True when one was."""
+    changed = False
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Linear and id(child) not in keep:
+                setattr(parent, name, RowInt8Linear(child, per_channel))
+                changed = True
+    return changed
+
+
 def served_quantization(metadata: Mapping[str, Any]) -> tuple[str, list[str]]:
     """(mode, float parts) a model's store metadata chose for serving (its ``quantization`` block;
     ``none`` where it has none): the arguments of :func:`quantize`."""
@@ -154,8 +210,8 @@ def frozen_encoders(model: Any) -> list[BertModel]:
 
 
 def quantize_bottom(encoder: BertModel, mode: str) -> bool:
-    """Quantise ``encoder``'s frozen bottom in place: its Linear layers dynamic int8 (one scale per
-    tensor for ``int8``, per output row for ``int8-channel``), or its layers' weights and
+    """Quantise ``encoder``'s frozen bottom in place: its Linear layers int8 (:class:`RowInt8Linear`:
+    one weight scale per tensor for ``int8``, per output row for ``int8-channel``), or its layers' weights and
     activations in bfloat16 (``bf16``; the states it hands on are float32 again, see
     :func:`mining.models.bert.through`); ``none`` leaves it float32. (Only the Linear layers in
     bfloat16, the layer norms and the residual sums float32, lost more on validation: see
@@ -176,29 +232,17 @@ def quantize_bottom(encoder: BertModel, mode: str) -> bool:
     if mode == "none" or not layers or any(p.device.type != "cpu" for m in layers for p in m.parameters()):
         return False
     if mode == "bf16":
-        from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
-
         # A bottom already in bfloat16, or already int8, is left as it is.
         if not any(p.dtype == torch.float32 for m in layers for p in m.parameters()) or any(
-            isinstance(m, Int8Linear) for layer in layers for m in layer.modules()
+            isinstance(m, RowInt8Linear) for layer in layers for m in layer.modules()
         ):
             return False
         for layer in layers:
             layer.to(torch.bfloat16)
         return _dropped_cache(encoder, True)
-    import warnings
-
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
-
-    qconfig = per_channel_dynamic_qconfig if mode == "int8-channel" else default_dynamic_qconfig
     changed = False
-    with warnings.catch_warnings():  # the dynamic-quantisation API warns that it is deprecated
-        warnings.simplefilter("ignore")
-        for layer in layers:
-            names = {name: qconfig for name, m in layer.named_modules() if type(m) is nn.Linear}
-            if names:
-                quantize_dynamic(layer, names, dtype=torch.qint8, inplace=True)
-                changed = True
+    for layer in layers:
+        changed = _int8_linears(layer, per_channel=mode == "int8-channel") or changed
     return _dropped_cache(encoder, changed)
 
 
@@ -213,11 +257,14 @@ def _dropped_cache(encoder: BertModel, changed: bool) -> bool:
 def quantize(model: Any, mode: str, float_parts: Sequence[str] = ()) -> Any:
     """Quantise ``model``'s torch modules in place for CPU inference and return it.
 
-    ``int8``: dynamic int8 quantisation of every ``nn.Linear`` and ``nn.LSTM`` (weights stored
-    int8 with one scale per tensor, activations quantised per batch at run time); embeddings,
-    convolutions and CRF transitions stay float. ``int8-channel``: the same with one scale per
-    output row of each Linear weight (LSTMs per tensor), for models whose rows differ too much in
-    range for one scale (the English NER heads). ``none``, or a model on a GPU (dynamic
+    ``int8``: every ``nn.Linear`` a :class:`RowInt8Linear` (weights int8 with one scale per
+    tensor, each input row quantised with its own scale at run time, so a text's answer does not
+    depend on the texts batched with it); embeddings, convolutions, LSTMs and CRF transitions stay
+    float. PyTorch's dynamic int8 LSTM quantises a time step of the whole batch with one scale:
+    with it, 8 of 200 Chinese reviews got other aspects alone than in batches of 32 from the
+    character BiLSTM-CRF, none float (which read 22% slower). ``int8-channel``: the same with one
+    scale per output row of each Linear weight, for models whose rows differ too much in range for
+    one scale (the English NER heads). ``none``, or a model on a GPU (dynamic
     quantisation is a CPU kernel): unchanged.
 
     An encoder's frozen bottom (``BertModel.bottom``) stays float whatever the mode: it is the
@@ -232,28 +279,14 @@ def quantize(model: Any, mode: str, float_parts: Sequence[str] = ()) -> Any:
         raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}; got {mode!r}")
     if mode == "none":
         return model
-    import warnings
-
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
-
     from mining.models.bert import BertModel
 
     kept_float = {id(m) for part in float_parts for m in torch_modules(getattr(model, part))}
     modules = [m for m in torch_modules(model) if id(m) not in kept_float]
     if any(p.device.type != "cpu" for m in modules for p in m.parameters()):
         return model
-    with warnings.catch_warnings():  # the dynamic-quantisation API warns that it is deprecated
-        warnings.simplefilter("ignore")
-        for module in modules:
-            bottoms = [part for enc in module.modules() if isinstance(enc, BertModel) for part in enc.bottom()]
-            keep = {id(m) for part in bottoms for m in part.modules()}
-            names = {
-                name: per_channel_dynamic_qconfig
-                if mode == "int8-channel" and isinstance(m, nn.Linear)
-                else default_dynamic_qconfig
-                for name, m in module.named_modules()
-                if isinstance(m, (nn.Linear, nn.LSTM)) and id(m) not in keep
-            }
-            if names:
-                quantize_dynamic(module, names, dtype=torch.qint8, inplace=True)
+    for module in modules:
+        bottoms = [part for enc in module.modules() if isinstance(enc, BertModel) for part in enc.bottom()]
+        keep = {id(m) for part in bottoms for m in part.modules()}
+        _int8_linears(module, per_channel=mode == "int8-channel", keep=keep)
     return model

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mining.artifacts import load_encoder, quantize, torch_modules
+from mining.artifacts import RowInt8Linear, load_encoder, quantize, torch_modules
 from mining.models.bert import cached_bottom, share_bottom
 from mining.models.ner import EncoderCRF, EncoderCRFModel, load_ner_artifact
 from mining.models.textclf import EncoderClassifier, EncoderModel, load_artifact
@@ -134,26 +134,43 @@ def test_int8_channel_gives_each_output_row_its_own_scale(tmp_path: Path) -> Non
     clf, _ = two_heads(tmp_path)
     before = clf.predict_proba(TEXTS)
     quantize(clf, "int8-channel")
-    quantised = [m for m in clf.net.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    quantised = [m for m in clf.net.modules() if isinstance(m, RowInt8Linear)]
     assert quantised
     for m in quantised:
-        w = m.weight()
-        assert w.qscheme() == torch.per_channel_affine
-        assert w.q_per_channel_scales().numel() == w.shape[0]
+        assert m.weight_int8.dtype == torch.int8 and m.weight_scale.numel() == m.out_features
+        assert len(set(m.weight_scale.tolist())) > 1  # a scale of its own per output row
     np.testing.assert_allclose(clf.predict_proba(TEXTS), before, atol=0.05)
 
 
-def test_int8_quantises_a_bilstm() -> None:
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_an_int8_linear_reads_each_row_alone_whatever_it_is_batched_with(per_channel: bool) -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 8)
+    layer = RowInt8Linear(linear, per_channel)
+    x = torch.randn(1, 3, 16)
+    loud = 1000 * torch.randn(2, 3, 16)  # texts whose activations are a thousand times larger
+    alone = layer(x)
+    assert alone.shape == (1, 3, 8) and alone.dtype == torch.float32
+    assert torch.equal(layer(torch.cat([x, loud]))[:1], alone)  # not a bit changed by its neighbours
+    assert torch.equal(layer(torch.cat([loud, x]))[2:], alone)
+    with torch.no_grad():
+        assert (alone - linear(x)).abs().max() < 0.05  # and near the float layer
+    # PyTorch's dynamic quantisation, which this replaces, scales a whole batch at once.
+    dynamic = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear}, torch.qint8)
+    assert not torch.equal(dynamic(torch.cat([x, loud]))[:1], dynamic(x))
+
+
+def test_int8_leaves_a_bilstm_float_so_each_text_is_read_alone() -> None:
     lstm = torch.nn.LSTM(8, 6, batch_first=True, bidirectional=True)
     holder = type("Holder", (), {})()
-    holder.net = torch.nn.Sequential(lstm)
+    holder.net = torch.nn.Sequential(lstm, torch.nn.Linear(12, 3))
     x = torch.randn(3, 5, 8)
+    quantize(holder, "int8")
+    assert type(holder.net[0]) is torch.nn.LSTM and isinstance(holder.net[1], RowInt8Linear)
     with torch.inference_mode():
-        before = lstm(x)[0]
-        quantize(holder, "int8")
-        after = holder.net[0](x)[0]
-    assert type(holder.net[0]) is not torch.nn.LSTM
-    torch.testing.assert_close(after, before, atol=0.05, rtol=0.1)
+        alone = holder.net[1](holder.net[0](x[:1])[0])
+        batched = holder.net[1](holder.net[0](torch.cat([x[:1], 100 * x[1:]]))[0])[:1]
+    torch.testing.assert_close(batched, alone, atol=1e-6, rtol=0)
 
 
 def test_a_part_named_float_stays_float_and_the_rest_is_quantised() -> None:
@@ -285,7 +302,7 @@ def test_a_quantised_shared_bottom_serves_every_head_close_to_float(
     if mode == "bf16":
         assert bottom == {torch.bfloat16} and _kinds(clf.net.encoder) == ({"Linear"}, {"Linear"})
     else:
-        int8 = [m for m in shared.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+        int8 = [m for m in shared.modules() if isinstance(m, RowInt8Linear)]
         assert len(int8) == 6 and bottom == {torch.float32}  # q, k, v, out, up, down; the layer norms float
         assert _kinds(clf.net.encoder)[1] == {"Linear"}
     assert top == {torch.float32} and {p.dtype for p in shared.embeddings.parameters()} == {torch.float32}
