@@ -38,6 +38,8 @@ from training.calibration import MIN_MARGINAL_PRECISION, choose_threshold, fit_t
         ("屏幕不怎么样", "zh", 0.2, "complaint"),
         ("Why did it break after a week?", "en", 0.1, "complaint"),
         ("我的快递三天了还没到，怎么回事", "zh", 0.2, "order_status"),
+        ("麻烦帮我查一下物流", "zh", 0.2, "order_status"),  # an inquiry about the delivery
+        ("快递员叫我收到货后检查一下", "zh", 0.2, "complaint"),  # 检查: inspecting, no inquiry
         ("物流很快，第二天就到了", "zh", 0.95, "praise"),  # a delivery word without a problem is not an order issue
         ("Where is my order? It still has not shipped.", "en", 0.3, "order_status"),
         ("发错颜色了，我买的是黑色", "zh", 0.3, "order_status"),

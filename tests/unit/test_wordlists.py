@@ -184,6 +184,7 @@ ADDED = {
     ("order_content", "zh"): {
         r"(?:买的是|订的是|拍的是|下单的是|选的是|要的是).{0,12}?(?:收到的|发来的|发的|发给我的|给我的|发货给我的)(?:却|竟然|居然)?是"
     },
+    ("delivery_problem", "zh"): {r"(?:帮我|帮忙|麻烦)?(?<!检)查(?:一下|查|询)"},
     ("order_content", "en"): {
         r"ordered\b[^.!?]{0,60}?\bbut\b[^.!?]{0,12}?\b(?:received|got|was sent|were sent)\s+(?:a|an|the|only|one|two)"
     },
