@@ -8,6 +8,7 @@ import json
 import os
 import struct
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +146,7 @@ class RowInt8Linear(nn.Module):
     Why not PyTorch's dynamic quantisation: it quantises a layer's whole input with one scale, so
     a text's answer depended on the texts batched with it (the batching runners put whatever
     requests arrive together in one batch): of 200 reviews, 35 (English) and 39 (Chinese) got other
-    aspect spans alone than in batches of 32, and none with this layer (1 each, a rounding at a
+    aspect spans alone than in batches of 32, and 1 and 0 with this layer (the English one at a
     padded length), at the same speed and validation scores nearer float32 (docs/benchmarks.md).
 
     Args:
@@ -181,7 +182,7 @@ class RowInt8Linear(nn.Module):
         return y.reshape(*shape[:-1], self.out_features)
 
 
-def _int8_linears(module: nn.Module, per_channel: bool, keep: frozenset[int] | set[int] = frozenset()) -> bool:
+def _int8_linears(module: nn.Module, per_channel: bool, keep: AbstractSet[int] = frozenset()) -> bool:
     """Every ``nn.Linear`` under ``module`` (not ``module`` itself, not those whose id is in
     ``keep``) replaced in place by a :class:`RowInt8Linear`; True when one was."""
     changed = False
@@ -264,8 +265,8 @@ def quantize(model: Any, mode: str, float_parts: Sequence[str] = ()) -> Any:
     with it, 8 of 200 Chinese reviews got other aspects alone than in batches of 32 from the
     character BiLSTM-CRF, none float (which read 22% slower). ``int8-channel``: the same with one
     scale per output row of each Linear weight, for models whose rows differ too much in range for
-    one scale (the English NER heads). ``none``, or a model on a GPU (dynamic
-    quantisation is a CPU kernel): unchanged.
+    one scale (the English NER heads). ``none``, or a model on a GPU (the int8
+    product runs on CPU here): unchanged.
 
     An encoder's frozen bottom (``BertModel.bottom``) stays float whatever the mode: it is the
     pretrained part several heads share (:func:`mining.models.bert.share_bottom`), run once per

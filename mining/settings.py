@@ -99,8 +99,8 @@ class Settings:
         lone_threads: intra-op threads for a model call that is the only work of the service (no
             other call in this worker or any other): a lone request uses the idle cores (0: never
             more than ``torch_threads``).
-        quantize: run models with the quantisation their store metadata chose (dynamic int8 on
-            CPU); False (``DEMAND_MINING_QUANTIZE=off``): every model in float32.
+        quantize: run models with the quantisation their store metadata chose (int8 Linear
+            layers on CPU, each input row scaled alone); False (``DEMAND_MINING_QUANTIZE=off``): every model in float32.
         share_encoder: heads fine-tuned above the same frozen encoder bottom share one copy of it
             and one pass per text; False (``DEMAND_MINING_SHARED_ENCODER=off``): each model runs
             its whole encoder.

@@ -285,7 +285,7 @@ def quantize_field(metric: str) -> Any:
     """The ``--quantize`` config field: what :func:`choose_quantization` may choose."""
     return dataclasses.field(
         default="int8",
-        metadata={"help": f"serve with dynamic int8 Linear/LSTM layers on CPU when the validation {metric} stays within "
+        metadata={"help": f"serve with int8 Linear layers on CPU (each input row scaled alone; LSTMs stay float32) when the validation {metric} stays within "
                   f"{MAX_QUANTIZATION_DROP} point of float32: int8 tries one scale per weight tensor, then one "
                   "per output row; int8-channel only the latter; none: always float32",
                   "choices": ["none", "int8", "int8-channel"]},

@@ -409,7 +409,7 @@ def zh_span_judgement(words: Sequence[tuple[str, int, int]], start: int, end: in
 
 # What follows a verb that has happened (烂了, 修过, 穿着): after a span, the span's last character
 # was the clause's predicate, not part of a name.
-_ZH_ASPECT_MARKERS = "了过着"
+_ZH_ASPECT_MARKERS = frozenset("了过着")
 
 
 def zh_span_predicate(words: Sequence[tuple[str, int, int]], start: int, end: int, text: str) -> tuple[int, int]:
@@ -429,7 +429,7 @@ def zh_span_predicate(words: Sequence[tuple[str, int, int]], start: int, end: in
         return start, end
     holds_le = any(w == "了" and start < lo and hi < end for w, lo, hi in words)
     if not holds_le:
-        if text[end : end + 1] not in tuple(_ZH_ASPECT_MARKERS):
+        if text[end : end + 1] not in _ZH_ASPECT_MARKERS:
             return start, end
         last = next((w for w, lo, hi in words if hi == end and lo == end - 1), None)
         if last is None or zh_word_tag(last) != "v":
