@@ -128,6 +128,35 @@ def word_start(words: Sequence[tuple[str, int, int]], start: int, end: int) -> i
     return start
 
 
+def _latin_or_digit(ch: str) -> bool:
+    folded = unicodedata.normalize("NFKC", ch)
+    return len(folded) == 1 and folded.isascii() and folded.isalnum()
+
+
+def whole_runs(text: str, start: int, end: int) -> tuple[int, int]:
+    """A Chinese span widened so that it cuts no run of Latin letters and digits in two: 订单号20 of
+    订单号20231105888 becomes the whole 订单号20231105888 (which :func:`_names_something` then drops
+    as a number), 5 of 5G becomes 5G, iPhone1 of iPhone13 becomes iPhone13.
+
+    Why: the character tagger reads a model name or an order number a character at a time and may
+    stop inside it, while a run of letters and digits is one token of the text; no Chinese gold
+    aspect of training or validation starts or ends inside one."""
+    while start > 0 and _latin_or_digit(text[start - 1]) and _latin_or_digit(text[start]):
+        start -= 1
+    while end < len(text) and _latin_or_digit(text[end - 1]) and _latin_or_digit(text[end]):
+        end += 1
+    return start, end
+
+
+def _apart(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """``spans`` (in text order) without those overlapping an earlier one: widened spans may meet."""
+    kept: list[tuple[int, int, float]] = []
+    for span in spans:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept
+
+
 def whole_noun(words: Sequence[tuple[str, int, int]], start: int, end: int) -> tuple[int, int]:
     """A one-character span inside a longer word that jieba's dictionary lists as a noun, widened to
     that word: 物 of 物流, 宝 of 宝宝, 稳 of 稳定性; inside a longer word it lists as anything else,
@@ -997,7 +1026,8 @@ class AspectModel:
         and other symbols at a span's edges go (:func:`without_symbols`). A span that is a stop word
         (了, 是, it), holds no letter or holds a number of five digits or more names nothing and is
         dropped (:func:`_names_something`): a clause without an aspect still gets one from a tagger
-        that saw an aspect in nearly every training clause. A one-character Chinese span becomes its noun, or goes where
+        that saw an aspect in nearly every training clause. A Chinese span cutting a run of letters and
+        digits in two takes the whole run (:func:`whole_runs`). A one-character Chinese span becomes its noun, or goes where
         it is part of another kind of word (:func:`whole_noun`); a Chinese span naming nothing
         (:func:`zh_span_words`) goes too, a question keeps only the names it asks about
         (:func:`zh_span_not_asking`: 请问中国联通 -> 中国联通), and a span loses what it says of its
@@ -1020,6 +1050,7 @@ class AspectModel:
             clause = texts[i][lo:hi]
             spans = [(a, b, p) for s, e, p in spans for a, b in [without_symbols(clause, s, e, self.lang)] if b > a]
             if self.lang == "zh" and spans:
+                spans = _apart([(*whole_runs(clause, s, e), p) for s, e, p in spans])
                 words = word_spans(clause, "zh")
                 spans = [(a, b, p) for s, e, p in spans for a, b in [whole_noun(words, s, e)] if b > a]
                 starts = [word_start(words, s, e) for s, e, _ in spans]

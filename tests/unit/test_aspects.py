@@ -1018,3 +1018,29 @@ def test_the_wording_decides_an_unjudged_aspect(text: str, lang: str, expected: 
     word = {"zh": ("退款", "地址", "物流"), "en": ("order", "laptop", "battery", "return")}[lang]
     start = next(text.find(w) for w in word if w in text)
     assert unjudged_polarity(text, start, start + 2, lang) == expected
+
+
+def test_a_chinese_span_never_cuts_a_run_of_letters_and_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mining.models.aspects import whole_runs
+
+    text = "订单号20231105888，这款手机支持5G吗，ｉＰｈｏｎｅ13"
+    assert text[slice(*whole_runs(text, 0, 5))] == "订单号20231105888"
+    assert text[slice(*whole_runs(text, 21, 22))] == "5G"
+    assert text[slice(*whole_runs(text, 27, 31))] == "ｉＰｈｏｎｅ13"  # full-width letters too
+    assert whole_runs(text, 0, 3) == (0, 3)  # a span ending at the run's edge stays
+
+    # Through extraction: the tagger's 订单号20 is an order number once whole, and goes; two pieces
+    # of one model name become one aspect.
+    cuts = {"订单号20231105888，地址填错了": [(0, 5)], "P50的屏幕很好": [(0, 1), (1, 3), (4, 6)]}
+
+    def extract_entities(_model: object, texts: list[str]) -> list[list[dict[str, object]]]:
+        return [
+            [{"type": "ASP", "text": t[s:e], "start": s, "end": e, "score": 0.9} for s, e in cuts.get(t, [])]
+            for t in texts
+        ]
+
+    monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
+    model = AspectModel("zh", None, None, ["negative", "positive"], OpinionLexicon("zh", {}))  # type: ignore[arg-type]
+    order, model_name = model.extract(["订单号20231105888，地址填错了", "P50的屏幕很好"])
+    assert order == []
+    assert [(s, e) for s, e, _ in model_name] == [(0, 3), (4, 6)]
