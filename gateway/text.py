@@ -196,6 +196,7 @@ class TextEndpoints(GatewayBase):
                 aspects,
                 query=query,
                 service_intent=i.label,
+                positive_withheld=s.label is None,
             )
             out.append(
                 MineResult(

@@ -155,6 +155,7 @@ def demand_summary(
     min_entity_score: float = MIN_ENTITY_SCORE,
     query: bool = False,
     service_intent: str | None = None,
+    positive_withheld: bool = False,
 ) -> Demand:
     """One text's demand: ``intent`` (:func:`mining.intents.intent_of`), ``category``,
     ``targets`` (brands, products, model numbers, organisations named, each once), ``attributes``
@@ -173,12 +174,17 @@ def demand_summary(
         query: the text is a search query: a ``request``, its aspects wanted (:func:`as_wanted`).
         service_intent: the label the customer-service intent model gave the text, or None where
             it withheld one: where it routes, it decides the intent (:func:`mining.intents.demand_intent`).
+        positive_withheld: the sentiment model withheld its label (``positive`` is under its
+            threshold either way): where every aspect judged has one polarity, ``positive`` is read
+            on that side of 0.5 (:func:`leaning`).
     """
-    intent: Intent = "request" if query else demand_intent(intent_of(text, lang, positive), service_intent)
     kept = [e for e in entities if e.score >= min_entity_score]
     aspects = outside_names(aspects, names_in(entities, min_entity_score), text, lang)
     if query:
         aspects = [as_wanted(a) for a in aspects]
+    if positive_withheld and positive is not None:
+        positive = leaning(positive, aspects)
+    intent: Intent = "request" if query else demand_intent(intent_of(text, lang, positive), service_intent)
     targets: list[str] = []
     for kind in TARGET_TYPES:
         targets += [e.text for e in kept if e.type == kind and e.text not in targets]
@@ -207,6 +213,24 @@ def demand_summary(
     return Demand(
         intent=intent, category=category, targets=targets, attributes=attributes, aspects=list(aspects), summary=summary
     )
+
+
+def leaning(positive: float, aspects: Sequence[AspectSpan]) -> float:
+    """``positive`` (0-1) moved just past 0.5 towards the side every judged aspect takes, where they
+    all take one (negative: at most 0.49; positive: at least 0.51); as given otherwise.
+
+    Why: a text the sentiment model is unsure of (`Charger gets really hot and charges slowly.`:
+    P(positive) 0.51, withheld) was summed up as praise beside aspects that are all negative. On
+    the review intents' ``tune`` half it changes 5 of 250 texts, 3 to the right intent and 2 to a
+    wrong one (0.864 -> 0.868, level); it is kept because a summary should not contradict the
+    aspects it lists. Only the side moves: a question stays one (the rhetorical test reads below 0.3).
+    """
+    sides = {a.polarity for a in aspects if a.polarity in ("positive", "negative")}
+    if sides == {"negative"}:
+        return min(positive, 0.49)
+    if sides == {"positive"}:
+        return max(positive, 0.51)
+    return positive
 
 
 def as_wanted(aspect: AspectSpan) -> AspectSpan:

@@ -363,3 +363,23 @@ def test_the_summary_sums_up_judgements_not_neutral_aspects() -> None:
     d = demand_summary("屏幕太暗了，我想买一台笔记本电脑，预算五千", "zh", None, 0.2, [], [judged, asked])
     assert d.aspects == [judged, asked]  # every aspect stays in the result
     assert "屏幕 负面" in d.summary and "预算" not in d.summary
+
+
+def test_a_withheld_sentiment_leans_the_way_every_judged_aspect_does() -> None:
+    text = "Charger gets really hot and charges slowly."
+    negative = [_aspect("Charger", "negative", text), _aspect("charges", "negative", text)]
+    # P(positive) 0.51 but withheld: the aspects, all negative, decide the side.
+    assert demand_summary(text, "en", None, 0.51, [], negative).intent == "praise"  # a label given: as before
+    s = demand_summary(text, "en", None, 0.51, [], negative, positive_withheld=True)
+    assert s.intent == "complaint" and s.summary.startswith("customer complains")
+    text = "Lipstick color is gorgeous, though it dries out my lips."
+    mixed = [_aspect("Lipstick color", "positive", text), _aspect("lips", "negative", text)]
+    assert demand_summary(text, "en", None, 0.45, [], mixed, positive_withheld=True).intent == "complaint"
+    positive = [_aspect("Lipstick color", "positive", text), _aspect("lips", "neutral", text)]
+    assert demand_summary(text, "en", None, 0.45, [], positive, positive_withheld=True).intent == "praise"
+    # Only the side moves: a question asked without a clear sentiment stays a question.
+    text = "Does the charger get hot?"
+    assert (
+        demand_summary(text, "en", None, 0.4, [], [_aspect("charger", "negative", text)], positive_withheld=True).intent
+        == "question"
+    )
