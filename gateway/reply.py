@@ -100,13 +100,22 @@ REPLIES = _Replies()
 
 def slot_values(slots: list[SlotSpan], context: ServiceContext | None) -> dict[str, str]:
     """The customer's placeholder values, keyed as :func:`mining.replies.slot_key` makes them: the
-    first slot of each type (masked personal slots are not values: the agent fills them); then,
+    first slot of each type (masked personal slots are not values: the agent fills them; places
+    written one after another, 上海市 and 浦东新区, are one value, 上海市浦东新区); then,
     where the text names none, the user's last purchase (``context``): its item, its order number
     and the order's latest state."""
     values: dict[str, str] = {}
+    last: SlotSpan | None = None
     for s in slots:
         if not (s.text.startswith("<") and s.text.endswith(">")):
-            values.setdefault(slot_key(s.type), s.text)
+            key = slot_key(s.type)
+            if s.type == "city" and last is not None and last.type == "city" and last.end == s.start:
+                # A province, city and district written together (上海市浦东新区) are one place.
+                if values.get(key, "").endswith(last.text):
+                    values[key] += s.text
+            else:
+                values.setdefault(key, s.text)
+        last = s
     item = context.last_item if context else None
     # A product the text names is the one asked about ({{Item}} takes it through PLACEHOLDER_SLOTS),
     # not the last one bought.

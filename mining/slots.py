@@ -18,7 +18,8 @@ Slot types (a span covers the value as written; cue words and units are not part
                   is the size itself (``42``, ``XL``, ``10``).
 ``city``          a city from ``data/words/cities_en.txt`` or ``cities_zh.txt`` (Chinese provinces
                   too), in its capitalised form, or in any case right after to / from / in; not where
-                  it begins a company's name (``China Unicom``, ``北京联通``, ``上海客服``).
+                  it begins a company's name (``China Unicom``, ``北京联通``, ``上海客服``); a Chinese
+                  district or county right after its city is one more (``上海市`` + ``浦东新区``).
 ``country``       a country from ``data/words/countries_en.txt`` or ``countries_zh.txt``, the same way.
 ``address``       a street address: ``12 Baker Street``, ``北京市朝阳区建国路88号``; masked.
 ``account_type``  a plan word before an account word: ``premium account``, ``Gold profile``,
@@ -239,7 +240,8 @@ def _places_zh() -> tuple[re.Pattern[str], dict[str, str]]:
     kinds.update({w: "country" for w in word_list("countries_zh")})
     plain = [w for w in kinds if not w.endswith("市")]
     needs_suffix = [w for w in kinds if w.endswith("市")]
-    pattern = re.compile(rf"(?:{_alternation(needs_suffix)})|(?:{_alternation(plain)})(?:省|市)?")
+    # 市场 is a market (上海市场很大): its 市 is no suffix.
+    pattern = re.compile(rf"(?:{_alternation(needs_suffix)})|(?:{_alternation(plain)})(?:省|市(?!场))?")
     return pattern, kinds
 
 
@@ -251,6 +253,38 @@ _ZH_ORG_AFTER = re.compile(
 # An @handle or #topic#: the names in it are the account's or topic's, not places ("@中国联通辽宁客服").
 _HANDLE = re.compile(r"@[^\s@,，.。:：;；!！?？、)）]+|#[^#\n]{1,30}#")
 _EN_NAME_AFTER = re.compile(r"[ \t]*([A-Z][a-z]+)")
+
+
+# A district or county right after a province or city (上海市浦东新区, 六盘水市钟山区, 北京朝阳区): a place
+# of its own, as the hand-marked turns mark it; 的 never inside one (深圳市的小区).
+_ZH_DISTRICT = re.compile(r"(?:(?!的)[\u4e00-\u9fff]){1,4}?(?:新区|区|县|旗)")
+# Words ending in 区 that are an area of some kind, not a district's name (杭州市一个小区, 北京市区).
+_ZH_NOT_DISTRICTS = (
+    "小区",
+    "社区",
+    "园区",
+    "景区",
+    "校区",
+    "城区",
+    "郊区",
+    "灾区",
+    "地区",
+    "片区",
+    "辖区",
+    "专区",
+    "街区",
+    "厂区",
+    "矿区",
+    "营区",
+    "住宅区",
+    "生活区",
+    "服务区",
+    "商业区",
+    "开发区",
+    "工业区",
+    "保税区",
+    "高新区",
+)
 
 
 def _places(text: str, zh: bool) -> list[_Cand]:
@@ -270,7 +304,11 @@ def _places(text: str, zh: bool) -> list[_Cand]:
                 continue
             if not _ZH_ORG_AFTER.match(text, m.end()):
                 name = m.group()
-                out.append((4, m.start(), m.end(), zh_kinds.get(name) or zh_kinds.get(name.rstrip("省市"), "city")))
+                kind = zh_kinds.get(name) or zh_kinds.get(name.rstrip("省市"), "city")
+                out.append((4, m.start(), m.end(), kind))
+                district = _ZH_DISTRICT.match(text, m.end())
+                if kind == "city" and district and not district.group().endswith(_ZH_NOT_DISTRICTS):
+                    out.append((4, district.start(), district.end(), "city"))
     return out
 
 

@@ -30,6 +30,7 @@ from mining.contracts import (
     TextItem,
 )
 from mining.settings import Settings
+from mining.slots import extract_slots
 from tests.support.fakes import (
     FakeRunner,
     RunnerSlot,
@@ -675,3 +676,12 @@ def test_the_reply_that_states_the_orders_state_from_the_events_comes_first(
     # Nothing known of u8's order: the ranker's order, the closer request first.
     assert [r["missing"] for r in unknown["replies"]] == [["Order Number"], ["Order Number", "Delivery State"]]
     assert unknown["replies"][0]["score"] > unknown["replies"][1]["score"]
+
+
+def test_places_written_together_fill_one_placeholder() -> None:
+    from gateway.reply import slot_values
+
+    text = "地址填错了，帮我改成北京市朝阳区，不是上海市浦东新区"
+    values = slot_values(extract_slots(text, "zh"), None)
+    assert values["city"] == "北京市朝阳区"
+    assert slot_values(extract_slots("寄到贵州省六盘水市钟山区", "zh"), None)["city"] == "贵州省六盘水市钟山区"

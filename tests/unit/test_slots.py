@@ -147,6 +147,23 @@ def test_chinese_address_comes_back_masked_with_its_offsets() -> None:
     assert [x.type for x in extract_slots("我住在北京市", "zh")] == ["city"]
 
 
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("能帮我把收货地址改成上海市浦东新区吗", ["上海市", "浦东新区"]),
+        ("寄到贵州省六盘水市钟山区", ["贵州省", "六盘水市", "钟山区"]),
+        ("送到北京朝阳区", ["北京", "朝阳区"]),
+        ("大连市中山区", ["大连市", "中山区"]),
+        ("我住在深圳市的小区里", ["深圳市"]),  # 的 is never inside a district's name
+        ("杭州市一个小区", ["杭州市"]),  # an area word is no district
+        ("北京市区堵车", ["北京市"]),
+        ("上海市场很大", ["上海"]),  # a market, not 上海市
+    ],
+)
+def test_a_chinese_district_after_its_city_is_a_place_of_its_own(text: str, places: list[str]) -> None:
+    assert [x.text for x in extract_slots(text, "zh") if x.type == "city"] == places
+
+
 def test_english_places() -> None:
     assert _found("do you ship to Seattle?", "en") == [("city", "Seattle")]
     assert _found("can i order from japan", "en") == [("country", "japan")]
