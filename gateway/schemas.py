@@ -170,10 +170,17 @@ TopK = Annotated[int, Number, Field(ge=1, le=MAX_KEYWORDS, description=f"keyword
 
 def _printable(value: str) -> str:
     """Ids and keys are stored and compared as they are: a control character (NUL above all,
-    which PostgreSQL cannot store) is refused rather than silently changed."""
+    which PostgreSQL cannot store) is refused rather than silently changed, and so is an invisible
+    format character (a bidi override such as U+202E, a zero-width space or joiner), with which two
+    ids that read the same differ, or one is shown spelled backwards in a log or a dashboard."""
     bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
     if bad is not None:
         raise ValueError(f"must not contain control characters; found U+{ord(bad):04X}")
+    bad = next((c for c in value if unicodedata.category(c) == "Cf"), None)
+    if bad is not None:
+        raise ValueError(
+            f"must not contain invisible format characters (bidi controls, zero-width); found U+{ord(bad):04X}"
+        )
     return value
 
 
@@ -181,7 +188,7 @@ Id = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_printable),
-    Field(description="an external user or item id (no control characters)"),
+    Field(description="an external user or item id (no control or invisible format characters)"),
 ]
 MAX_IDS = 1000
 

@@ -523,6 +523,13 @@ def test_control_characters_in_ids_are_400_on_either_store(client: TestClient) -
         )
     assert client.get("/users/a%00b/profile").status_code == 400
     assert client.delete("/users/a%01b").status_code == 400
+    # A bidi override or a zero-width character makes ids that read alike differ: refused too.
+    for bad in ("\u202e", "\u200b", "\ufeff"):
+        event = {"key": "k", "user_id": f"u{bad}7", "type": "view", "item_id": "1", "ts": TS}
+        r = client.post("/events", json={"events": [event]})
+        assert r.status_code == 400 and f"found U+{ord(bad):04X}" in r.json()["error"], r.text
+        assert "invisible format characters" in r.json()["error"]
+    assert client.get("/users/u%E2%80%AE7/profile").status_code == 400
     event = {"key": "k", "user_id": "u", "type": "search", "text": "a\u0000b 手机", "ts": TS}  # text is cleaned
     assert client.post("/events", json={"events": [event]}).json()["stored"] == 1
 
