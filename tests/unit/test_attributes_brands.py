@@ -94,6 +94,12 @@ def brands() -> BrandTable:
         ("Sony 65 inch TV, better than LG & Samsung", [("Sony", "Sony"), ("LG", "LG"), ("Samsung", "Samsung")]),
         ("apple pie and a thinkpadx", []),  # Latin aliases match whole words as written
         ("ＨＵＡＷＥＩ平板", [("Huawei", "ＨＵＡＷＥＩ")]),  # full-width Latin, offsets as sent
+        ("想买一台追觅的扫地机器人，戴森的也行", [("Dreame", "追觅"), ("Dyson", "戴森")]),
+        ("石头扫地机器人吸力很强", [("Roborock", "石头")]),
+        ("石头很硬，统一思想", []),  # words first: 石头 and 统一 need their goods beside them
+        ("统一老坛酸菜面", [("Uni-President", "统一")]),
+        ("My Ninja air fryer stopped heating", [("Ninja", "Ninja")]),
+        ("I am a ninja at this game", []),
     ],
 )
 def test_brands(brands: BrandTable, text: str, expected: list[tuple[str, str]]) -> None:
