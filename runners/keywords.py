@@ -19,6 +19,15 @@ class KeywordsRunner(RunnerBase):
 
     RUNNER = "keywords"
 
+    def setup(self) -> None:
+        from mining.products import ProductTypes
+
+        # Names of goods the segmenter cuts (空气 / 炸锅, air / fryer) are read as one keyword each.
+        self.compounds = {
+            lang: frozenset(w.lower() for w in ProductTypes.load(lang, *self.settings.product_types).words)
+            for lang in ("zh", "en")
+        }
+
     def load(self, path: Path) -> Any:
         from mining.models.keywords import KeywordExtractor
 
@@ -32,7 +41,9 @@ class KeywordsRunner(RunnerBase):
         """Batched entry point: one list of texts in, one result per text out (same order)."""
         items = require_items(items)
         ((name, extractor),) = self.models.items()
-        found = extractor.extract_many([it.text for it in items], MAX_KEYWORDS, [it.lang for it in items])
+        found = extractor.extract_many(
+            [it.text for it in items], MAX_KEYWORDS, [it.lang for it in items], self.compounds
+        )
         return [
             KeywordsResult(lang=r["lang"], keywords=[Keyword(**k) for k in r["keywords"]], model=self.tags[name])
             for r in found

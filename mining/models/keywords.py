@@ -32,11 +32,41 @@ def _is_content(word: str, lang: str) -> bool:
     return len(word) >= min_len and word not in stop and bool(_HAS_WORD_CHAR.search(word))
 
 
-def content_runs(text: str, lang: str) -> list[list[str]]:
-    """Runs of adjacent content words of a text (lower-cased, normalised); stop words,
-    punctuation and numbers break runs."""
+# The longest compound looked for, in words (扫地 / 机器人, robot / vacuum / cleaner).
+_COMPOUND_WORDS = 4
+
+
+def merge_compounds(words: Sequence[str], compounds: frozenset[str], lang: str) -> list[str]:
+    """``words`` with each run of 2 to 4 adjacent words that spells a listed compound (joined
+    without a space in Chinese, with one in English) taken as one word, longest first:
+    空气 / 炸锅 -> 空气炸锅, air / fryer -> air fryer.
+
+    Why: the segmenter cuts names of goods it does not list (jieba: 空气 / 炸锅, 扫地 / 机器人), and
+    a phrase of single-use words never outranks its best word, so `/keywords` answered 炸锅 and 空气
+    (air) for an air fryer. ``compounds`` are lower-cased, normalised names: the product types."""
+    if not compounds:
+        return list(words)
+    joiner = "" if lang == "zh" else " "
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(_COMPOUND_WORDS, len(words) - i), 1, -1):
+            joined = joiner.join(words[i : i + n])
+            if joined in compounds:
+                out.append(joined)
+                i += n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def content_runs(text: str, lang: str, compounds: frozenset[str] = frozenset()) -> list[list[str]]:
+    """Runs of adjacent content words of a text (lower-cased, normalised), ``compounds`` merged
+    (:func:`merge_compounds`); stop words, punctuation and numbers break runs."""
     runs: list[list[str]] = [[]]
-    for w in segment_words(normalize(text).lower(), lang):  # type: ignore[arg-type]
+    for w in merge_compounds(segment_words(normalize(text).lower(), lang), compounds, lang):  # type: ignore[arg-type]
         if _is_content(w, lang):
             runs[-1].append(w)
         elif runs[-1]:
@@ -77,8 +107,19 @@ class KeywordExtractor:
         n = self.n_docs.get(lang, 0)
         return math.log((1 + n) / (1 + self.doc_freq.get(lang, {}).get(word, 0))) + 1
 
-    def extract(self, text: str, top_k: int = 10, lang: str | None = None) -> dict[str, Any]:
-        """Top keywords and phrases of one text.
+    def _idf_of(self, word: str, lang: str) -> float:
+        # A merged compound the corpus counts did not see as one word (they were made without the
+        # lists) is as rare as its rarest part, not rarer than every word of the corpus.
+        if word in self.doc_freq.get(lang, {}):
+            return self.idf(word, lang)
+        parts = segment_words(word, lang) if lang == "zh" else word.split(" ")  # type: ignore[arg-type]
+        return max(self.idf(p, lang) for p in parts) if len(parts) > 1 else self.idf(word, lang)
+
+    def extract(
+        self, text: str, top_k: int = 10, lang: str | None = None, compounds: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """Top keywords and phrases of one text; ``compounds`` (lower-cased names of goods, e.g. the
+        product types of the text's language) are read as one word each (:func:`merge_compounds`).
 
         A word scores tf * idf (tf = its count / content words in the text); a phrase of 2 to
         ``max_phrase_words`` adjacent content words scores the mean of its words' scores times
@@ -92,12 +133,12 @@ class KeywordExtractor:
             the text's language when the caller detected it already.
         """
         lang = lang or detect_language(text)
-        runs = content_runs(text, lang)
+        runs = content_runs(text, lang, compounds)
         words = [w for run in runs for w in run]
         if not words:
             return {"lang": lang, "keywords": []}
         tf = Counter(words)
-        word_score = {w: c / len(words) * self.idf(w, lang) for w, c in tf.items()}
+        word_score = {w: c / len(words) * self._idf_of(w, lang) for w, c in tf.items()}
         joiner = "" if lang == "zh" else " "
         phrase_count: Counter[tuple[str, ...]] = Counter()
         for run in runs:
@@ -121,12 +162,21 @@ class KeywordExtractor:
         return {"lang": lang, "keywords": [{"keyword": joiner.join(p), "score": round(s, 4)} for p, s in chosen]}
 
     def extract_many(
-        self, texts: Sequence[str], top_k: int = 10, langs: Sequence[str | None] | None = None
+        self,
+        texts: Sequence[str],
+        top_k: int = 10,
+        langs: Sequence[str | None] | None = None,
+        compounds: dict[str, frozenset[str]] | None = None,
     ) -> list[dict[str, Any]]:
-        """:meth:`extract` per text (``langs``: each text's language, when known); raises
-        ``TypeError`` naming the first non-string item."""
+        """:meth:`extract` per text (``langs``: each text's language, when known; ``compounds``:
+        language -> the compounds of :meth:`extract`); raises ``TypeError`` naming the first
+        non-string item."""
         require_strings(texts)
-        return [self.extract(t, top_k, lg) for t, lg in zip(texts, langs or [None] * len(texts), strict=True)]
+        out = []
+        for t, lg in zip(texts, langs or [None] * len(texts), strict=True):
+            lang = lg or detect_language(t)
+            out.append(self.extract(t, top_k, lang, (compounds or {}).get(lang, frozenset())))
+        return out
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)

@@ -66,3 +66,27 @@ def test_stop_words_come_from_the_data_files() -> None:
     assert {"the", "and", "about"} <= en and "battery" not in en
     assert {"的", "了", "和"} <= zh and "电池" not in zh
     assert en == word_list("en_stop_words") and (WORDS_DIR / "README.md").exists()
+
+
+def test_names_of_goods_the_segmenter_cuts_are_one_keyword(extractor: KeywordExtractor) -> None:
+    from mining.models.keywords import merge_compounds
+
+    zh = frozenset({"空气炸锅", "扫地机器人"})
+    assert merge_compounds(["这款", "空气", "炸锅", "很", "好"], zh, "zh") == ["这款", "空气炸锅", "很", "好"]
+    en = frozenset({"air fryer", "robot vacuum cleaner", "robot vacuum"})
+    assert merge_compounds(["the", "robot", "vacuum", "cleaner", "air"], en, "en") == [
+        "the",
+        "robot vacuum cleaner",
+        "air",
+    ]
+    local = KeywordExtractor.fit([*CORPUS, "空气清新", "空气很好", "这里空气不错", "容量很大"], min_df=1)
+    text = "这款空气炸锅容量够大，炸鸡翅很脆"
+    cut = [k["keyword"] for k in local.extract(text, top_k=10)["keywords"]]
+    assert "炸锅" in cut and not any("空气炸锅" in k for k in cut)  # jieba: 空气 / 炸锅
+    whole = [k["keyword"] for k in local.extract(text, top_k=10, compounds=zh)["keywords"]]
+    assert "空气炸锅" in whole and "空气" not in whole and "炸锅" not in whole
+    # Unseen as one word by the corpus counts, a compound is as rare as its rarest part.
+    assert local._idf_of("空气炸锅", "zh") == max(local.idf("空气", "zh"), local.idf("炸锅", "zh"))
+    assert local.idf("空气", "zh") < local.idf("炸锅", "zh")
+    out = local.extract_many(["My air fryer is great", "这款空气炸锅很好"], compounds={"en": en, "zh": zh})
+    assert out[0]["keywords"][0]["keyword"] == "air fryer" and out[1]["keywords"][0]["keyword"] == "空气炸锅"
