@@ -107,13 +107,13 @@ class KeywordExtractor:
         n = self.n_docs.get(lang, 0)
         return math.log((1 + n) / (1 + self.doc_freq.get(lang, {}).get(word, 0))) + 1
 
-    def _idf_of(self, word: str, lang: str) -> float:
+    def _idf_of(self, word: str, lang: str, compounds: frozenset[str]) -> float:
         # A merged compound the corpus counts did not see as one word (they were made without the
         # lists) is as rare as its rarest part, not rarer than every word of the corpus.
-        if word in self.doc_freq.get(lang, {}):
+        if word not in compounds or word in self.doc_freq.get(lang, {}):
             return self.idf(word, lang)
         parts = segment_words(word, lang) if lang == "zh" else word.split(" ")  # type: ignore[arg-type]
-        return max(self.idf(p, lang) for p in parts) if len(parts) > 1 else self.idf(word, lang)
+        return max(self.idf(p, lang) for p in parts)
 
     def extract(
         self, text: str, top_k: int = 10, lang: str | None = None, compounds: frozenset[str] = frozenset()
@@ -138,7 +138,7 @@ class KeywordExtractor:
         if not words:
             return {"lang": lang, "keywords": []}
         tf = Counter(words)
-        word_score = {w: c / len(words) * self._idf_of(w, lang) for w, c in tf.items()}
+        word_score = {w: c / len(words) * self._idf_of(w, lang, compounds) for w, c in tf.items()}
         joiner = "" if lang == "zh" else " "
         phrase_count: Counter[tuple[str, ...]] = Counter()
         for run in runs:

@@ -86,7 +86,8 @@ def test_names_of_goods_the_segmenter_cuts_are_one_keyword(extractor: KeywordExt
     whole = [k["keyword"] for k in local.extract(text, top_k=10, compounds=zh)["keywords"]]
     assert "空气炸锅" in whole and "空气" not in whole and "炸锅" not in whole
     # Unseen as one word by the corpus counts, a compound is as rare as its rarest part.
-    assert local._idf_of("空气炸锅", "zh") == max(local.idf("空气", "zh"), local.idf("炸锅", "zh"))
+    assert local._idf_of("空气炸锅", "zh", zh) == max(local.idf("空气", "zh"), local.idf("炸锅", "zh"))
+    assert local._idf_of("空气炸锅", "zh", frozenset()) == local.idf("空气炸锅", "zh")  # not merged: as before
     assert local.idf("空气", "zh") < local.idf("炸锅", "zh")
     out = local.extract_many(["My air fryer is great", "这款空气炸锅很好"], compounds={"en": en, "zh": zh})
     assert out[0]["keywords"][0]["keyword"] == "air fryer" and out[1]["keywords"][0]["keyword"] == "空气炸锅"
