@@ -167,7 +167,7 @@ def test_a_one_character_fragment_becomes_its_noun_and_a_number_is_no_aspect(
         # takes an order number for an aspect
         out: list[list[dict[str, object]]] = []
         for t in texts:
-            ents = [{"type": "ASP", "start": t.find(c), "end": t.find(c) + 1, "score": 0.9} for c in "物宝难" if c in t]
+            ents = [{"type": "ASP", "start": t.find(c), "end": t.find(c) + 1, "score": 0.9} for c in "物音难" if c in t]
             ents += [{"type": "ASP", "start": m.start(), "end": m.end(), "score": 0.9} for m in re.finditer(r"\d+", t)]
             out.append(ents)
         return out
@@ -175,10 +175,10 @@ def test_a_one_character_fragment_becomes_its_noun_and_a_number_is_no_aspect(
     monkeypatch.setattr(aspects_module, "extract_entities", extract_entities)
     model = AspectModel.__new__(AspectModel)
     model.lang, model.extractor = "zh", None  # type: ignore[assignment]
-    texts = ["物流太慢了", "宝宝很喜欢", "订单3345120987还没发货", "难免有点复杂"]
+    texts = ["物流太慢了", "音质很好", "订单3345120987还没发货", "难免有点复杂"]
     found = [[t[s:e] for s, e, _ in spans] for t, spans in zip(texts, model.extract(texts), strict=True)]
     # 难 heads 难免, an adverb: a fragment of a word that names nothing
-    assert found == [["物流"], ["宝宝"], [], []]
+    assert found == [["物流"], ["音质"], [], []]
 
 
 def test_whole_noun_leaves_longer_spans_and_non_nouns_alone() -> None:
@@ -1044,3 +1044,12 @@ def test_a_chinese_span_never_cuts_a_run_of_letters_and_digits(monkeypatch: pyte
     order, model_name = model.extract(["订单号20231105888，地址填错了", "P50的屏幕很好"])
     assert order == []
     assert [(s, e) for s, e, _ in model_name] == [(0, 3), (4, 6)]
+
+
+def test_a_person_the_review_tells_of_is_not_an_aspect() -> None:
+    from mining.models.aspects import _names_something
+
+    for person in ("孩子", "老公", "宝宝", "朋友"):
+        assert not _names_something(person, frozenset(), "zh")
+    # a thing named after the people it is for stays: 儿童座椅, 宝宝辅食
+    assert _names_something("儿童座椅", frozenset(), "zh") and _names_something("宝宝辅食", frozenset(), "zh")
