@@ -364,7 +364,8 @@ def prepare(model: Forecaster, request: dict[str, Any]) -> tuple[np.ndarray, np.
 
 def forecast_many(model: Forecaster, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per request: ``{"quantiles": {"p10": [...], "p50": [...], "p90": [...]}}`` (one value per
-    forecast period, units), or ``{"error": message}`` for a request that cannot be forecast."""
+    forecast period, units; all zero for a series that sold nothing in any observed period of the
+    window the model reads), or ``{"error": message}`` for a request that cannot be forecast."""
     out: list[dict[str, Any]] = [{} for _ in requests]
     ok, arrays = [], []
     for i, r in enumerate(requests):
@@ -385,6 +386,12 @@ def forecast_many(model: Forecaster, requests: Sequence[dict[str, Any]]) -> list
             np.stack([arrays[k][2] for k in ks]),
         )
         for k, p in zip(ks, pred):
+            if not np.nanmax(arrays[k][0]) > 0:
+                # Nothing sold in any observed period the model reads: the median, and every
+                # quantile, of what the evidence shows is zero. The global model learnt from
+                # series that sell (its window level has 1 added), and it answered about half a
+                # unit a period for a product that had sold none, which inventory plans reordered.
+                p = np.zeros_like(p)
             out[ok[k]] = {
                 "quantiles": {
                     f"p{round(q * 100)}": [round(float(v), 3) for v in p[:, j]] for j, q in enumerate(QUANTILES)

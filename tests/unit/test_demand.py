@@ -426,3 +426,31 @@ def test_a_daily_sales_table_without_covariates_trains(tmp_path: Path) -> None:
          "--report-dir", str(tmp_path)]
     )  # fmt: skip
     assert 0 < out["test_wape"] < 1 and out["served"]["model"]
+
+
+def test_a_series_that_sold_nothing_is_forecast_zero() -> None:
+    from mining.models.demand import forecast_many
+
+    class Ones:
+        """A forecaster that answers 1 unit a period at every quantile, whatever it reads."""
+
+        covariates, horizon, history = ["price"], 4, 6
+
+        def predict(self, units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray) -> np.ndarray:
+            return np.ones((len(units), cov_future.shape[1], 3))
+
+    model = Ones()
+    zero, gaps_and_zeros, sold_once = forecast_many(  # type: ignore[arg-type]
+        model,
+        [
+            _request(units=[0.0] * 10),
+            _request(units=[None, 0.0, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            _request(units=[0.0] * 9 + [3.0]),
+        ],
+    )
+    assert zero == gaps_and_zeros == {"quantiles": {q: [0.0] * 3 for q in ("p10", "p50", "p90")}}
+    # One sale in the window is evidence of demand: the model answers.
+    assert sold_once == {"quantiles": {q: [1.0] * 3 for q in ("p10", "p50", "p90")}}
+    # Sales older than the window the model reads (6 periods here) are not: zero again.
+    (old,) = forecast_many(model, [_request(units=[4.0] * 2 + [0.0] * 8)])  # type: ignore[arg-type]
+    assert old["quantiles"]["p50"] == [0.0] * 3
