@@ -34,6 +34,50 @@ class KeywordsConfig(RunConfig):
     min_df: int = field(default=2, metadata={"help": "keep terms found in at least this many documents"})
     max_phrase_words: int = field(default=3, metadata={"help": "longest key phrase, in words"})
     max_train_samples: int = sample_cap_field("texts")
+    compound_min_count: int = field(
+        default=3,
+        metadata={
+            "help": "multi-word aspect terms (battery life, 电池续航) that the aspects table's training sentences "
+            "name at least this often are one keyword each; 0: none"
+        },
+    )
+
+
+def aspect_compounds(min_count: int) -> dict[str, list[str]]:
+    """Language -> the aspect terms of the aspects table's training sentences that the keyword
+    segmentation cuts into two or more words (picture quality, battery life, 电池续航), named at least
+    ``min_count`` times; lower-cased and normalised as keywords are. Only the training split is
+    read: the aspect models are scored on the test split.
+
+    Why: a phrase of words said once never outranks its best word, so a review's keywords were
+    ``battery`` and ``life``; the annotated aspects say which word runs name one thing."""
+    from collections import Counter
+
+    from mining.models.keywords import content_runs
+    from mining.text import Lang, normalize, segment_words
+
+    if min_count <= 0:
+        return {}
+    counts: dict[str, Counter[str]] = {"zh": Counter(), "en": Counter()}
+    for row in data.read_aspects(data.aspects_table()):
+        if row["split"] != "train" or row["lang"] not in counts:
+            continue
+        for a in row["aspects"]:
+            term = normalize(row["text"][a["start"] : a["end"]]).lower().strip()
+            if len(segment_words(term, row["lang"])) >= 2:
+                counts[row["lang"]][term] += 1
+    joiner = {"zh": "", "en": " "}
+
+    def whole(term: str, lang: Lang) -> bool:
+        # Kept only where every word is a content word (not bottle of wine, 后排座椅的头枕) and the
+        # words joined back spell the term, the form merge_compounds rebuilds.
+        words = segment_words(term, lang)
+        return content_runs(term, lang) == [words] and joiner[lang].join(words) == term
+
+    return {
+        lang: sorted(t for t, c in counter.items() if c >= min_count and whole(t, lang))  # type: ignore[arg-type]
+        for lang, counter in counts.items()
+    }
 
 
 def corpus(cfg: KeywordsConfig) -> tuple[list[str], str]:
@@ -55,13 +99,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.max_train_samples:
         texts = texts[: cfg.max_train_samples]
     texts = [clean(t) for t in texts]  # PII never enters the saved vocabulary
-    extractor = KeywordExtractor.fit(texts, cfg.min_df, cfg.max_phrase_words)
+    compounds = aspect_compounds(cfg.compound_min_count)
+    extractor = KeywordExtractor.fit(texts, cfg.min_df, cfg.max_phrase_words, compounds)
     with tempfile.TemporaryDirectory() as tmp:
         extractor.save(Path(tmp))
         extractor = KeywordExtractor.load(Path(tmp))
     stats = {
         "n_documents": extractor.n_docs,
         "vocabulary": {k: len(v) for k, v in extractor.doc_freq.items()},
+        "compounds": {k: len(v) for k, v in compounds.items()},
         "evaluated": False,
         "note": "no labelled key-phrase data exists for these corpora",
     }

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,16 @@ from mining.wordlists import stop_words
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff]")
 
 
+# jieba joins a degree adverb to the adjective it grades (很强, 很脆, 挺好, 蛮大): a judgement, not what
+# a text is about (the aspect rules read these heads the same way).
+_ZH_DEGREE_HEADS = "很挺蛮"
+
+
 def _is_content(word: str, lang: str) -> bool:
     stop = stop_words(lang)
     min_len = 2 if lang == "zh" or not word.isascii() else 3
+    if lang == "zh" and word[:1] in _ZH_DEGREE_HEADS:
+        return False
     return len(word) >= min_len and word not in stop and bool(_HAS_WORD_CHAR.search(word))
 
 
@@ -85,21 +92,38 @@ class KeywordExtractor:
 
     kind = "tfidf_keywords"
 
-    def __init__(self, doc_freq: dict[str, dict[str, int]], n_docs: dict[str, int], max_phrase_words: int = 3) -> None:
+    def __init__(
+        self,
+        doc_freq: dict[str, dict[str, int]],
+        n_docs: dict[str, int],
+        max_phrase_words: int = 3,
+        compounds: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self.doc_freq, self.n_docs, self.max_phrase_words = doc_freq, n_docs, max_phrase_words
+        # Language -> multi-word terms read as one word (:func:`merge_compounds`), lower-cased.
+        self.compounds = {lang: frozenset(w.lower() for w in words) for lang, words in (compounds or {}).items()}
 
     @classmethod
-    def fit(cls, texts: Iterable[str], min_df: int = 2, max_phrase_words: int = 3) -> KeywordExtractor:
-        """Document frequencies of content words per detected language; terms in fewer than
-        ``min_df`` documents are dropped (they score as unseen)."""
+    def fit(
+        cls,
+        texts: Iterable[str],
+        min_df: int = 2,
+        max_phrase_words: int = 3,
+        compounds: Mapping[str, Iterable[str]] | None = None,
+    ) -> KeywordExtractor:
+        """Document frequencies of content words per detected language, ``compounds`` (language ->
+        multi-word terms) counted as one word each; terms in fewer than ``min_df`` documents are
+        dropped (they score as unseen)."""
+        out = cls({}, {}, max_phrase_words, compounds)
         df: dict[str, Counter[str]] = {"zh": Counter(), "en": Counter()}
         n: Counter[str] = Counter()
         for text in texts:
             lang = detect_language(text)
             n[lang] += 1
-            df[lang].update({w for run in content_runs(text, lang) for w in run})
-        doc_freq = {lg: {w: c for w, c in counts.items() if c >= min_df} for lg, counts in df.items()}
-        return cls(doc_freq, dict(n), max_phrase_words)
+            df[lang].update({w for run in content_runs(text, lang, out.compounds.get(lang, frozenset())) for w in run})
+        out.doc_freq = {lg: {w: c for w, c in counts.items() if c >= min_df} for lg, counts in df.items()}
+        out.n_docs = dict(n)
+        return out
 
     def idf(self, word: str, lang: str) -> float:
         """Smoothed inverse document frequency, ``ln((1 + N) / (1 + df)) + 1``; an unseen word gets
@@ -118,8 +142,9 @@ class KeywordExtractor:
     def extract(
         self, text: str, top_k: int = 10, lang: str | None = None, compounds: frozenset[str] = frozenset()
     ) -> dict[str, Any]:
-        """Top keywords and phrases of one text; ``compounds`` (lower-cased names of goods, e.g. the
-        product types of the text's language) are read as one word each (:func:`merge_compounds`).
+        """Top keywords and phrases of one text; the extractor's own compounds and ``compounds``
+        (lower-cased names of goods, e.g. the product types of the text's language) are read as one
+        word each (:func:`merge_compounds`).
 
         A word scores tf * idf (tf = its count / content words in the text); a phrase of 2 to
         ``max_phrase_words`` adjacent content words scores the mean of its words' scores times
@@ -133,6 +158,7 @@ class KeywordExtractor:
             the text's language when the caller detected it already.
         """
         lang = lang or detect_language(text)
+        compounds = self.compounds.get(lang, frozenset()) | compounds
         runs = content_runs(text, lang, compounds)
         words = [w for run in runs for w in run]
         if not words:
@@ -180,7 +206,12 @@ class KeywordExtractor:
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        spec = {"kind": self.kind, "n_docs": self.n_docs, "max_phrase_words": self.max_phrase_words}
+        spec = {
+            "kind": self.kind,
+            "n_docs": self.n_docs,
+            "max_phrase_words": self.max_phrase_words,
+            "compounds": {lang: sorted(words) for lang, words in self.compounds.items()},
+        }
         (path / "model.json").write_text(json.dumps(spec, indent=1))
         (path / "doc_freq.json").write_text(json.dumps(self.doc_freq, ensure_ascii=False))
 
@@ -188,4 +219,5 @@ class KeywordExtractor:
     def load(cls, path: Path) -> KeywordExtractor:
         spec = read_spec(path, cls.kind)
         doc_freq = json.loads((Path(path) / "doc_freq.json").read_text())
-        return cls(doc_freq, spec["n_docs"], spec["max_phrase_words"])
+        # An artifact written before compounds were kept has none.
+        return cls(doc_freq, spec["n_docs"], spec["max_phrase_words"], spec.get("compounds"))

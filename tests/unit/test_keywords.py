@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ def extractor() -> KeywordExtractor:
 def test_stop_words_and_punctuation_break_runs() -> None:
     assert content_runs("The coffee maker, and the grinder!", "en") == [["coffee", "maker"], ["grinder"]]
     assert all("的" not in run for run in content_runs("这是我的手机电池", "zh"))
+    # 很强 and 挺好 (jieba's words) judge; they are not what the text is about
+    assert content_runs("吸力很强，续航挺好", "zh") == [["吸力"], ["续航"]]
 
 
 def test_rare_words_outrank_common_ones(extractor: KeywordExtractor) -> None:
@@ -91,3 +94,37 @@ def test_names_of_goods_the_segmenter_cuts_are_one_keyword(extractor: KeywordExt
     assert local.idf("空气", "zh") < local.idf("炸锅", "zh")
     out = local.extract_many(["My air fryer is great", "这款空气炸锅很好"], compounds={"en": en, "zh": zh})
     assert out[0]["keywords"][0]["keyword"] == "air fryer" and out[1]["keywords"][0]["keyword"] == "空气炸锅"
+
+
+def test_the_extractors_own_compounds_are_counted_kept_and_read_as_one_word(tmp_path: Path) -> None:
+    corpus = [*CORPUS, "battery life is short", "the battery died", "long life", "battery life is great"]
+    extractor = KeywordExtractor.fit(corpus, min_df=1, compounds={"en": ["Battery Life"]})
+    assert extractor.doc_freq["en"]["battery life"] == 2  # counted as one word, lower-cased
+    assert extractor.doc_freq["en"]["battery"] == 1 and extractor.doc_freq["en"]["life"] == 1
+    words = [k["keyword"] for k in extractor.extract("The battery life is awful", top_k=5)["keywords"]]
+    assert "battery life" in words and "battery" not in words and "life" not in words
+    extractor.save(tmp_path)
+    assert KeywordExtractor.load(tmp_path).compounds == {"en": frozenset({"battery life"})}
+    # An artifact written before compounds were kept loads with none.
+    spec = json.loads((tmp_path / "model.json").read_text())
+    del spec["compounds"]
+    (tmp_path / "model.json").write_text(json.dumps(spec))
+    assert KeywordExtractor.load(tmp_path).compounds == {}
+
+
+def test_aspect_terms_named_often_become_compounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import train_keywords
+
+    def row(text: str, spans: list[tuple[int, int]], lang: str = "en", split: str = "train") -> dict[str, object]:
+        aspects = [{"start": s, "end": e, "polarity": "positive"} for s, e in spans]
+        return {"text": text, "lang": lang, "split": split, "domain": "d", "aspects": aspects}
+
+    rows = [row("Battery life rocks", [(0, 12)])] * 3 + [row("battery life", [(0, 12)], split="test")] * 5
+    rows += [row("bottle of wine", [(0, 14)])] * 3 + [row("screen is fine", [(0, 6)])] * 3
+    rows += [row("电池续航很好", [(0, 4)], "zh")] * 3 + [row("屏幕很好", [(0, 2)], "zh")] * 3
+    monkeypatch.setattr(train_keywords.data, "read_aspects", lambda _path: rows)
+    monkeypatch.setattr(train_keywords.data, "aspects_table", lambda: Path("unused"))
+    # Training split only; one-word terms and terms holding a stop word are not compounds.
+    assert train_keywords.aspect_compounds(3) == {"en": ["battery life"], "zh": ["电池续航"]}
+    assert train_keywords.aspect_compounds(4) == {"en": [], "zh": []}
+    assert train_keywords.aspect_compounds(0) == {}
