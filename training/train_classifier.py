@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +28,7 @@ from typing import Any, cast
 import numpy as np
 
 from mining.artifacts import pick_device
+from mining.models.textclf import goods_seen, withhold_unseen_goods
 from mining.text import Lang, detect_language
 from training import data as data_mod
 from training.common import confusion_matrix, parse_config, per_class_report, set_seed
@@ -49,6 +51,32 @@ def outside_texts(dataset: str, limit: int = 2000) -> list[str]:
     else:
         texts = [r["text"] for r in data_mod.absa_rows() if r["lang"] == "zh" and r["domain"] == "car"]
     return list(dict.fromkeys(texts))[:limit]
+
+
+def goods_record(
+    train_texts: Sequence[str], test_texts: Sequence[str], y_test: np.ndarray, pred_test: np.ndarray, lang: Lang
+) -> dict[str, Any]:
+    """The ``goods_seen`` metadata of a category model: the built-in product types its training
+    texts name (``types``; the runner withholds the category of a text that names only others,
+    :func:`mining.models.textclf.withhold_unseen_goods`) and what that does on the test split:
+    texts withheld, and how many of them the served model had right."""
+    from mining.contracts import LabelResult
+    from mining.products import ProductTypes
+
+    products = ProductTypes.load(lang)
+    seen = goods_seen(train_texts, products)
+    # The runner's own rule, on stand-in answers: which test texts it withholds.
+    answers = [LabelResult(lang=lang, label="x", score=1.0, probabilities={"x": 1.0}, model=None) for _ in test_texts]
+    ruled = withhold_unseen_goods(answers, test_texts, {lang: (products, frozenset(seen))})
+    withheld = [i for i, r in enumerate(ruled) if r.label is None]
+    return {
+        "types": seen,
+        "n_types_in_list": len(products.words),
+        "source": "the built-in product-type list, named by at least one training text",
+        "test_withheld": len(withheld),
+        "test_withheld_right_before": int(sum(int(y_test[i] == pred_test[i]) for i in withheld)),
+        "n_test": len(test_texts),
+    }
 
 
 @dataclass
@@ -132,7 +160,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"macro-F1 {baseline['test_macro_f1']:.4f}",
             file=sys.stderr,
         )
-        runs.append({"out": out, "baseline": baseline, "y": splits["test"].y, "labels": labels, "data": data_meta})
+        runs.append(
+            {
+                "out": out,
+                "baseline": baseline,
+                "y": splits["test"].y,
+                "labels": labels,
+                "data": data_meta,
+                "train_texts": splits["train"].texts,
+                "test_texts": splits["test"].texts,
+            }
+        )
         print(f"[{run_name}] split {k + 1}: served {out['served']}", file=sys.stderr)
         first = first or runs[-1]
 
@@ -202,7 +240,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     report = Path(cfg.report_dir) / run_name
     first_out = first["out"]
+    goods = goods_record(first["train_texts"], first["test_texts"], first["y"], first_out["pred"], cast(Lang, cfg.lang))
+    result["goods_seen"] = {k: v for k, v in goods.items() if k != "types"}
     extra = {
+        "goods_seen": goods,
         "per_class": per_class,
         "subject": cfg.name,
         "synthetic": cfg.synthetic,

@@ -26,6 +26,7 @@ from torch import nn
 from mining.artifacts import encoder_skeleton, load_weights, pick_device, write_artifact
 from mining.contracts import LabelResult, TextItem, require_items
 from mining.models.linear import EnsembleModel, TfidfLinearModel
+from mining.products import ProductTypes, plural
 from mining.routing import route_by_language
 from mining.text import (
     Lang,
@@ -35,6 +36,7 @@ from mining.text import (
     has_words,
     hashed_ngrams,
     length_batches,
+    normalize,
     segment_words,
 )
 
@@ -352,6 +354,61 @@ def served_note(metadata: dict[str, Any]) -> str | None:
     on validation by the trainer), else None (the network, alone or in an ensemble, serves)."""
     served = metadata.get("served") or {}
     return BASELINE_SERVED if served.get("model") == BASELINE_SERVED else None
+
+
+def goods_seen(texts: Sequence[str], products: ProductTypes) -> list[str]:
+    """The product types of ``products`` that at least one of ``texts`` names (normalised,
+    lower-cased, sorted): the goods a category model learnt from (``goods_seen`` in its metadata)."""
+    return sorted({normalize(m.text).lower() for t in texts for m in products.find(t)})
+
+
+def _read_of(kind: str, seen: frozenset[str], lang: str) -> bool:
+    """Whether a model whose training texts name the kinds ``seen`` read of ``kind``: the kind
+    itself (in English, either number), or a kind that is one of the other by its head (耳机 and
+    蓝牙耳机, laptop and gaming laptop, charger and phone chargers; two characters or a whole word
+    at least)."""
+
+    def forms(word: str) -> set[str]:
+        return {word, plural(word)} if lang == "en" else {word}
+
+    for s in seen:
+        for a, b in ((s, kind), (kind, s)):
+            for fa in forms(a):
+                for fb in forms(b):
+                    if fa == fb or (fa.endswith(" " + fb) if lang == "en" else len(fb) >= 2 and fa.endswith(fb)):
+                        return True
+    return False
+
+
+def withhold_unseen_goods(
+    results: Sequence[LabelResult], texts: Sequence[str], goods: dict[str, tuple[ProductTypes, frozenset[str]]]
+) -> list[LabelResult]:
+    """``results`` with the label withheld (``null`` and the reason) where the text names goods
+    and every kind it names is one none of the model's training texts names (``goods``: language ->
+    (the product-type matcher, the model's :func:`goods_seen`)); the rest as given.
+
+    Why: a category model answers from the words it learnt, whatever the text is about: the
+    Chinese model, trained on ten shopping categories, filed `空气炸锅的涂层掉了` under 衣服 at 0.93
+    (no training review names an air fryer; `质量太差` is a common complaint of clothes), and
+    `/trends` then showed complaints about clothes rising. A text that also names a kind the model
+    saw keeps its label (`空气炸锅和手机`), and so does one that names no goods.
+    """
+    out = []
+    for result, text in zip(results, texts, strict=True):
+        kinds = goods.get(result.lang)
+        if result.label is not None and kinds is not None:
+            matcher, seen = kinds
+            named = list(dict.fromkeys(normalize(m.text).lower() for m in matcher.find(text)))
+            if named and not any(_read_of(n, seen, result.lang) for n in named):
+                categories = sorted(result.probabilities)
+                listed = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
+                reason = (
+                    f"names {', '.join(named[:3])}: goods none of the texts the model learnt from names, "
+                    f"so its categories ({listed}) may not hold them"
+                )
+                result = result.model_copy(update={"label": None, "reason": reason})
+        out.append(result)
+    return out
 
 
 def predict_routed(

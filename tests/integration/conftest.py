@@ -230,12 +230,31 @@ def threshold_of(tag: str) -> float:
     return Abstention.from_metadata(bentoml.models.get(tag).info.metadata).threshold
 
 
-def assert_label_or_unsure(x: dict[str, Any], threshold: float) -> None:
-    """A served result names its top category exactly where its score reaches ``threshold``;
-    under it the label is null and the reason says why."""
+def names_only_unseen_goods(text: str, tag: str) -> bool:
+    """Whether ``text`` names goods and only kinds the category model ``tag`` never read of in
+    training (its ``goods_seen`` metadata): the runner withholds its category then."""
+    import bentoml
+
+    from mining.models.textclf import goods_seen
+    from mining.products import ProductTypes
+
+    stored = bentoml.models.get(tag)
+    seen = (stored.info.metadata.get("goods_seen") or {}).get("types")
+    if seen is None:
+        return False
+    named = goods_seen([text], ProductTypes.load(str(stored.tag.name).rsplit("-", 1)[-1]))
+    return bool(named) and not set(named) & set(seen)
+
+
+def assert_label_or_unsure(x: dict[str, Any], threshold: float, unseen_goods: bool = False) -> None:
+    """A served result names its top category exactly where its score reaches ``threshold``
+    (unless the text names only goods the model never read of, ``unseen_goods``: then null, and the
+    reason names them); under it the label is null and the reason says why."""
     top = max(x["probabilities"], key=x["probabilities"].get)
     assert x["score"] == pytest.approx(x["probabilities"][top])
-    if x["score"] >= threshold:
+    if x["score"] >= threshold and unseen_goods:
+        assert x["label"] is None and x["reason"].startswith("names "), x
+    elif x["score"] >= threshold:
         assert (x["label"], x["reason"]) == (top, None)
     else:
         assert x["label"] is None

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mining.models.textclf import Abstention
-from tests.integration.conftest import Server, answered_by
+from tests.integration.conftest import Server, answered_by, names_only_unseen_goods
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_mine_answers_chinese_in_chinese(server: str, trained_models: dict[str, 
     threshold = Abstention.from_metadata(
         bentoml.models.get(trained_models["classification-zh"]).info.metadata
     ).threshold
-    for r in body["results"]:
+    for text, r in zip(texts, body["results"], strict=True):
         assert r["lang"] == "zh" and r["demand"]["summary"].startswith("顾客")
         category = r["category"]
         assert category["model"] == answered_by(
@@ -52,9 +52,12 @@ def test_mine_answers_chinese_in_chinese(server: str, trained_models: dict[str, 
         )  # the Chinese model, not the English
         assert set(category["probabilities"]) == CATEGORIES
         assert r["demand"]["category"] == category["label"]
-        # Its top category where the calibrated probability reaches the model's threshold, else null and why.
+        # Its top category where the calibrated probability reaches the model's threshold (unless the
+        # text names only goods the model never read of), else null and why.
         top = max(category["probabilities"], key=category["probabilities"].get)
-        if category["score"] >= threshold:
+        if category["score"] >= threshold and names_only_unseen_goods(text, trained_models["classification-zh"]):
+            assert category["label"] is None and category["reason"].startswith("names ")
+        elif category["score"] >= threshold:
             assert (category["label"], category["reason"]) == (top, None)
         else:
             assert category["label"] is None and category["reason"].startswith(

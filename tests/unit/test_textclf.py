@@ -175,3 +175,60 @@ def test_tfidf_model_gives_a_label_without_training_rows_probability_zero() -> N
     assert model.labels == ["x", "y", "z", "w"] and p.shape == (2, 4)
     assert (p[:, 2] == 0).all()
     assert np.allclose(p[:, [0, 1, 3]], lr.predict_proba(vec.transform(["a b", "c d"])), atol=1e-5)
+
+
+def test_a_text_naming_only_goods_the_model_never_read_of_gets_no_category() -> None:
+    from mining.contracts import LabelResult
+    from mining.models.textclf import goods_seen, withhold_unseen_goods
+    from mining.products import ProductTypes
+
+    products = ProductTypes(["空气炸锅", "手机", "衣服", "laptop"], "zh")
+    seen = goods_seen(["这件衣服很好看", "手机屏幕很清楚", "衣服有点大"], products)
+    assert seen == ["手机", "衣服"]
+
+    def result(label: str | None = "衣服") -> LabelResult:
+        return LabelResult(lang="zh", label=label, score=0.93, probabilities={"衣服": 0.93, "手机": 0.07}, model="m")
+
+    texts = ["空气炸锅的涂层掉了，质量太差", "空气炸锅和手机都坏了", "质量太差", "空气炸锅很好"]
+    results = [result(), result(), result(), result(None)]
+    fried, both, none_named, unsure = withhold_unseen_goods(results, texts, {"zh": (products, frozenset(seen))})
+    assert fried.label is None and fried.reason is not None and fried.reason.startswith("names 空气炸锅: goods")
+    assert (fried.score, fried.probabilities) == (0.93, {"衣服": 0.93, "手机": 0.07})  # what it would have said
+    assert both.label == "衣服" and none_named.label == "衣服"  # a kind it saw, or no goods named: as given
+    assert unsure == results[3]  # already withheld: its own reason stays
+    # A language without the record (a model trained before it) answers as before.
+    assert withhold_unseen_goods(results[:1], texts[:1], {})[0].label == "衣服"
+
+
+def test_the_goods_record_counts_what_it_withholds_on_test() -> None:
+    import numpy as np
+
+    from training.train_classifier import goods_record
+
+    record = goods_record(
+        ["手机屏幕很清楚", "这件衣服很好看"],
+        ["空气炸锅坏了", "手机很好", "一般般"],
+        np.array([0, 1, 1]),
+        np.array([0, 1, 0]),
+        "zh",
+    )
+    assert record["types"] == ["手机", "衣服"]
+    assert (record["test_withheld"], record["test_withheld_right_before"], record["n_test"]) == (1, 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "lang", "read_of"),
+    [
+        ("耳机", "zh", True),  # 蓝牙耳机 is one
+        ("蓝牙耳机", "zh", True),
+        ("空气炸锅", "zh", False),
+        ("charger", "en", True),  # phone chargers
+        ("tvs", "en", True),  # either number
+        ("gaming laptop", "en", True),  # a laptop
+        ("sofa", "en", False),
+    ],
+)
+def test_a_kind_is_read_of_by_itself_its_number_or_its_head(kind: str, lang: str, read_of: bool) -> None:
+    from mining.models.textclf import _read_of
+
+    assert _read_of(kind, frozenset({"蓝牙耳机", "手机", "phone chargers", "tv", "laptop"}), lang) is read_of
