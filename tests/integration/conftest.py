@@ -235,15 +235,19 @@ def names_only_unseen_goods(text: str, tag: str) -> bool:
     training (its ``goods_seen`` metadata): the runner withholds its category then."""
     import bentoml
 
-    from mining.models.textclf import goods_seen
+    from mining.contracts import LabelResult
+    from mining.models.textclf import withhold_unseen_goods
     from mining.products import ProductTypes
 
     stored = bentoml.models.get(tag)
     seen = (stored.info.metadata.get("goods_seen") or {}).get("types")
     if seen is None:
         return False
-    named = goods_seen([text], ProductTypes.load(str(stored.tag.name).rsplit("-", 1)[-1]))
-    return bool(named) and not set(named) & set(seen)
+    lang = str(stored.tag.name).rsplit("-", 1)[-1]
+    # The library's rule on a stand-in answer: what the runner does with the served one.
+    answer = LabelResult(lang=lang, label="x", score=1.0, probabilities={"x": 1.0}, model=None)
+    (ruled,) = withhold_unseen_goods([answer], [text], {lang: (ProductTypes.load(lang), frozenset(seen))})
+    return ruled.label is None
 
 
 def assert_label_or_unsure(x: dict[str, Any], threshold: float, unseen_goods: bool = False) -> None:
