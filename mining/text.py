@@ -615,6 +615,16 @@ def clean_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?|[^\sA-Za-z\d]", re.UNICODE)
 
 
+# jieba joins these degree adverbs to the adjective they grade (很甜, 挺沉, 蛮大): a Chinese word that
+# opens with one is a judgement, not a name (aspect spans, keywords).
+ZH_DEGREE_HEADS = "很挺蛮"
+
+
+def join_words(words: Sequence[str], lang: Lang | str) -> str:
+    """Segmented words written back as one phrase: without spaces in Chinese, with one in English."""
+    return ("" if lang == "zh" else " ").join(words)
+
+
 def segment_words(text: str, lang: Lang) -> list[str]:
     """Words of a normalised, lower-cased text: jieba for Chinese, a regex for English.
 

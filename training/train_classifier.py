@@ -28,7 +28,7 @@ from typing import Any, cast
 import numpy as np
 
 from mining.artifacts import pick_device
-from mining.models.textclf import goods_seen, withhold_unseen_goods
+from mining.models.textclf import goods_seen, unread_goods
 from mining.text import Lang, detect_language
 from training import data as data_mod
 from training.common import confusion_matrix, parse_config, per_class_report, set_seed
@@ -60,15 +60,12 @@ def goods_record(
     texts name (``types``; the runner withholds the category of a text that names only others,
     :func:`mining.models.textclf.withhold_unseen_goods`) and what that does on the test split:
     texts withheld, and how many of them the served model had right."""
-    from mining.contracts import LabelResult
     from mining.products import ProductTypes
 
     products = ProductTypes.load(lang)
     seen = goods_seen(train_texts, products)
-    # The runner's own rule, on stand-in answers: which test texts it withholds.
-    answers = [LabelResult(lang=lang, label="x", score=1.0, probabilities={"x": 1.0}, model=None) for _ in test_texts]
-    ruled = withhold_unseen_goods(answers, test_texts, {lang: (products, frozenset(seen))})
-    withheld = [i for i, r in enumerate(ruled) if r.label is None]
+    kept = frozenset(seen)
+    withheld = [i for i, t in enumerate(test_texts) if unread_goods(t, products, kept, lang)]
     return {
         "types": seen,
         "n_types_in_list": len(products.words),

@@ -54,7 +54,7 @@ def aspect_compounds(min_count: int) -> dict[str, list[str]]:
     from collections import Counter
 
     from mining.models.keywords import content_runs
-    from mining.text import Lang, normalize, segment_words
+    from mining.text import Lang, join_words, normalize, segment_words
 
     if min_count <= 0:
         return {}
@@ -66,13 +66,12 @@ def aspect_compounds(min_count: int) -> dict[str, list[str]]:
             term = normalize(row["text"][a["start"] : a["end"]]).lower().strip()
             if len(segment_words(term, row["lang"])) >= 2:
                 counts[row["lang"]][term] += 1
-    joiner = {"zh": "", "en": " "}
 
     def whole(term: str, lang: Lang) -> bool:
         # Kept only where every word is a content word (not bottle of wine, 后排座椅的头枕) and the
         # words joined back spell the term, the form merge_compounds rebuilds.
         words = segment_words(term, lang)
-        return content_runs(term, lang) == [words] and joiner[lang].join(words) == term
+        return content_runs(term, lang) == [words] and join_words(words, lang) == term
 
     return {
         lang: sorted(t for t, c in counter.items() if c >= min_count and whole(t, lang))  # type: ignore[arg-type]

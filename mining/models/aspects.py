@@ -31,7 +31,7 @@ import torch
 from mining.intents import SENTENCE_END, only_pleasantries, unjudged_polarity
 from mining.models.ner import CharCRFModel, EncoderCRFModel, extract_entities, load_crf_artifact
 from mining.models.textclf import Abstention, TextClassifier, load_artifact
-from mining.text import span_between, traditional_to_simplified
+from mining.text import ZH_DEGREE_HEADS, span_between, traditional_to_simplified
 from mining.wordlists import stop_words, word_list
 
 POLARITIES = ("negative", "neutral", "positive")
@@ -294,7 +294,6 @@ _ZH_DEGREE_WORDS = frozenset([
     "很", "挺", "蛮", "太", "超", "较", "略", "稍", "更", "最", "非常", "比较", "有点", "有些", "特别",
     "相当", "十分", "超级", "太过", "极其", "不太", "不是很", "还算", "还挺", "真的",
 ])
-_ZH_DEGREE_HEADS = "很挺蛮"  # a word starting with one of these is always the adverb and what it grades
 # Adverbs that open a complaint about what came before them (机器人根本听不懂, 扫地机器人老是卡,
 # 钱到底什么时候退): 4 of the 4,692 Chinese gold aspects of training hold one (完全够用了).
 _ZH_COMPLAINT_ADVERBS = frozenset(["根本", "到底", "完全", "一直", "总是", "老是", "始终", "压根"])
@@ -312,7 +311,7 @@ def _says_something(word: str) -> bool:
         word in _ZH_DEGREE_WORDS
         or word in _ZH_COMPLAINT_ADVERBS
         or word in _ZH_NEGATOR_WORDS
-        or word[0] in _ZH_DEGREE_HEADS
+        or word[0] in ZH_DEGREE_HEADS
         or (len(word) == 2 and word[0] == "太" and word not in ("太阳", "太太", "太空", "太极"))
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from mining.limits import MAX_KEYWORDS as MAX_KEYWORDS  # re-exported for the runner
 from mining.models.spec import read_spec
-from mining.text import detect_language, normalize, require_strings, segment_words
+from mining.text import ZH_DEGREE_HEADS, detect_language, join_words, normalize, require_strings, segment_words
 from mining.wordlists import stop_words
 
 # A content word has a letter or a CJK character, is not a stop word, and is long enough to carry
@@ -26,15 +26,10 @@ from mining.wordlists import stop_words
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff]")
 
 
-# jieba joins a degree adverb to the adjective it grades (很强, 很脆, 挺好, 蛮大): a judgement, not what
-# a text is about (the aspect rules read these heads the same way).
-_ZH_DEGREE_HEADS = "很挺蛮"
-
-
 def _is_content(word: str, lang: str) -> bool:
     stop = stop_words(lang)
     min_len = 2 if lang == "zh" or not word.isascii() else 3
-    if lang == "zh" and word[:1] in _ZH_DEGREE_HEADS:
+    if lang == "zh" and word[:1] in ZH_DEGREE_HEADS:  # 很强, 挺好: a judgement, not what the text is about
         return False
     return len(word) >= min_len and word not in stop and bool(_HAS_WORD_CHAR.search(word))
 
@@ -53,12 +48,11 @@ def merge_compounds(words: Sequence[str], compounds: frozenset[str], lang: str) 
     (air) for an air fryer. ``compounds`` are lower-cased, normalised names: the product types."""
     if not compounds:
         return list(words)
-    joiner = "" if lang == "zh" else " "
     out: list[str] = []
     i = 0
     while i < len(words):
         for n in range(min(_COMPOUND_WORDS, len(words) - i), 1, -1):
-            joined = joiner.join(words[i : i + n])
+            joined = join_words(words[i : i + n], lang)
             if joined in compounds:
                 out.append(joined)
                 i += n
@@ -165,7 +159,6 @@ class KeywordExtractor:
             return {"lang": lang, "keywords": []}
         tf = Counter(words)
         word_score = {w: c / len(words) * self._idf_of(w, lang, compounds) for w, c in tf.items()}
-        joiner = "" if lang == "zh" else " "
         phrase_count: Counter[tuple[str, ...]] = Counter()
         for run in runs:
             for n in range(2, self.max_phrase_words + 1):
@@ -185,7 +178,7 @@ class KeywordExtractor:
                 continue
             chosen.append((words_, score))
             covered.update(words_)
-        return {"lang": lang, "keywords": [{"keyword": joiner.join(p), "score": round(s, 4)} for p, s in chosen]}
+        return {"lang": lang, "keywords": [{"keyword": join_words(p, lang), "score": round(s, 4)} for p, s in chosen]}
 
     def extract_many(
         self,

@@ -380,6 +380,14 @@ def _read_of(kind: str, seen: frozenset[str], lang: str) -> bool:
     return False
 
 
+def unread_goods(text: str, products: ProductTypes, seen: frozenset[str], lang: str) -> list[str]:
+    """The kinds of goods ``text`` names (normalised, lower-cased, in text order) where every one
+    of them is unread by a model whose training texts name the kinds ``seen`` (:func:`_read_of`);
+    ``[]`` where it names none or names one the model read of."""
+    named = list(dict.fromkeys(normalize(m.text).lower() for m in products.find(text)))
+    return [] if any(_read_of(n, seen, lang) for n in named) else named
+
+
 def withhold_unseen_goods(
     results: Sequence[LabelResult], texts: Sequence[str], goods: dict[str, tuple[ProductTypes, frozenset[str]]]
 ) -> list[LabelResult]:
@@ -396,17 +404,14 @@ def withhold_unseen_goods(
     out = []
     for result, text in zip(results, texts, strict=True):
         kinds = goods.get(result.lang)
-        if result.label is not None and kinds is not None:
-            matcher, seen = kinds
-            named = list(dict.fromkeys(normalize(m.text).lower() for m in matcher.find(text)))
-            if named and not any(_read_of(n, seen, result.lang) for n in named):
-                categories = sorted(result.probabilities)
-                listed = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
-                reason = (
-                    f"names {', '.join(named[:3])}: goods none of the texts the model learnt from names, "
-                    f"so its categories ({listed}) may not hold them"
-                )
-                result = result.model_copy(update={"label": None, "reason": reason})
+        if result.label is not None and kinds is not None and (named := unread_goods(text, *kinds, result.lang)):
+            categories = sorted(result.probabilities)
+            listed = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
+            reason = (
+                f"names {', '.join(named[:3])}: goods none of the texts the model learnt from names, "
+                f"so its categories ({listed}) may not hold them"
+            )
+            result = result.model_copy(update={"label": None, "reason": reason})
         out.append(result)
     return out
 

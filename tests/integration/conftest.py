@@ -235,8 +235,7 @@ def names_only_unseen_goods(text: str, tag: str) -> bool:
     training (its ``goods_seen`` metadata): the runner withholds its category then."""
     import bentoml
 
-    from mining.contracts import LabelResult
-    from mining.models.textclf import withhold_unseen_goods
+    from mining.models.textclf import unread_goods
     from mining.products import ProductTypes
 
     stored = bentoml.models.get(tag)
@@ -244,10 +243,7 @@ def names_only_unseen_goods(text: str, tag: str) -> bool:
     if seen is None:
         return False
     lang = str(stored.tag.name).rsplit("-", 1)[-1]
-    # The library's rule on a stand-in answer: what the runner does with the served one.
-    answer = LabelResult(lang=lang, label="x", score=1.0, probabilities={"x": 1.0}, model=None)
-    (ruled,) = withhold_unseen_goods([answer], [text], {lang: (ProductTypes.load(lang), frozenset(seen))})
-    return ruled.label is None
+    return bool(unread_goods(text, ProductTypes.load(lang), frozenset(seen), lang))  # the runner's own rule
 
 
 def assert_label_or_unsure(x: dict[str, Any], threshold: float, unseen_goods: bool = False) -> None:
