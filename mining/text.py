@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from mining.wordlists import stop_words
+from mining.wordlists import WORDS_DIR, read_words, stop_words
 
 Lang = Literal["zh", "en"]
 
@@ -213,9 +213,9 @@ def detect_language(text: str) -> Lang:
 
 
 # Languages the models do not read, and what gives them away. A script: kana is Japanese whatever
-# kanji it holds, Hangul Korean, and so on. Latin text: function words, and words customers write
-# to a shop, that are no English word (so "a", "as", "die", "son", "y", "mi" are left out), of which
-# a text must hold 2 or more and more than it holds English stop words.
+# kanji it holds, Hangul Korean, and so on; so are letters of the Latin alphabet that one language
+# alone uses (Vietnamese's stacked accents, Turkish dotless ı and ğ, Polish ł ą ę, Czech ř ě ů),
+# which no English word holds. Other Latin text: the words of data/words/other_languages.txt.
 _OTHER_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Japanese", re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")),
     ("Korean", re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")),
@@ -223,40 +223,27 @@ _OTHER_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Arabic", re.compile(r"[\u0600-\u06ff]")),
     ("Thai", re.compile(r"[\u0e00-\u0e7f]")),
     ("Hindi or another Devanagari language", re.compile(r"[\u0900-\u097f]")),
+    ("Vietnamese", re.compile(r"[\u1ea0-\u1ef9\u01a0\u01a1\u01af\u01b0\u0110\u0111]")),
+    ("Turkish", re.compile(r"[\u0131\u011e\u011f\u0130]")),
+    ("Polish", re.compile(r"[\u0141\u0142\u0104\u0105\u0118\u0119\u015a\u015b\u0179\u017a\u017b\u017c]")),
+    ("Czech", re.compile(r"[\u0158\u0159\u011a\u011b\u016e\u016f]")),
 )
 
 
-def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
+@functools.cache
+def _telling_words() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Language name -> (its telling words, the letters it writes that English does not), from
+    ``data/words/other_languages.txt`` (read once): each line ``Name: word word ... | é ç ...``."""
+    out: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for line in read_words(WORDS_DIR / "other_languages.txt"):
+        name, sep, rest = line.partition(":")
+        words, _, letters = rest.partition("|")
+        if not sep or not words.split():
+            raise ValueError(f"other_languages.txt: expected 'Language: word word ... | letters', got {line[:60]!r}")
+        out[name.strip()] = (frozenset(words.lower().split()), frozenset(letters.lower().split()))
+    return out
 
 
-_TELLING_WORDS: dict[str, frozenset[str]] = {
-    "Spanish": _word_set(
-        "el los las es muy lo que del una por para pero este esta está estos como más también"
-        # what a customer writes to a shop: "Quiero devolver mi pedido" holds no function word above
-        # (not mi, su: Xiaomi's "Mi Band" in English titles)
-        " quiero necesito tengo estoy están pedido producto devolver devolución reembolso envío"
-        " todavía dónde cómo cuándo porque gracias hola recibí compré llegó"
-    ),
-    "French": _word_set(
-        "le les est une des du et très pas pour avec ce cette je il elle mais qui sur dans au aux"
-        " mes votre vos veux voudrais suis sont commande produit colis retourner remboursement livraison reçu"
-        " toujours pourquoi où quand merci bonjour jamais déjà"
-    ),
-    "German": _word_set(
-        "der das ist nicht und ein eine sehr mit für auf ich zu dem aber auch kein keine"
-        " mein meine meinen möchte habe bestellung lieferung rückgabe erstattung zurückgeben noch"
-        " wo wann wie warum danke bitte hallo"
-    ),
-    "Portuguese": _word_set(
-        "os é não muito um uma com mas esse essa isso produto também"
-        " meu minha quero tenho estou pedido encomenda devolver reembolso entrega ainda onde quando obrigado olá"
-    ),
-    "Italian": _word_set(
-        "il gli è non molto della questo questa che ma anche sono"
-        " voglio ordine prodotto pacco restituire rimborso consegna ancora perché quando grazie già"
-    ),
-}
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 
 
@@ -290,8 +277,15 @@ def unsupported_language(text: str) -> str | None:
     if len(words) < 2 or detect_language(text) != "en":
         return None
     english = sum(w in stop_words("en") for w in words)
-    hits = {name: sum(w in vocab for w in words) for name, vocab in _TELLING_WORDS.items()}
-    name, best = max(hits.items(), key=lambda kv: kv[1])
+    # The language's own letters (é, ß, ñ, ø) are one piece of evidence however many a text holds
+    # ("Açaí bowl mix", "Crème fraîche"), and none in a text with an English function word ("The
+    # crème brûlée was great"); ties go to the language with more words.
+    marked = set(text.lower()) if not english else set()
+    hits = {
+        name: (sum(w in vocab for w in words) + bool(marked & marks), sum(w in vocab for w in words))
+        for name, (vocab, marks) in _telling_words().items()
+    }
+    name, (best, _) = max(hits.items(), key=lambda kv: kv[1])
     return name if best >= 2 and best > english else None
 
 

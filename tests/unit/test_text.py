@@ -77,7 +77,21 @@ def test_detect_language(text: str, lang: str) -> None:
         ("Wo ist mein Paket?", "German"),
         ("Quero devolver o meu pedido", "Portuguese"),
         ("Voglio restituire il prodotto", "Italian"),
+        # short reviews: two words of the language, or one and its own letters
+        ("Produit de mauvaise qualité", "French"),
+        ("Sehr gutes Produkt", "German"),
+        ("Slecht product, niet kopen", "Dutch"),
+        ("Produk bagus sekali", "Indonesian"),
+        ("Emballage abîmé", "French"),  # one word and letters English does not write
+        # letters of one language alone, however few words
+        ("Sản phẩm rất tốt", "Vietnamese"),
+        ("Siparişım ığ", "Turkish"),
+        ("Przesyłka źle", "Polish"),
         # what the models read, however it looks
+        ("The crème brûlée was great", None),  # letters do not count beside English function words
+        ("Açaí bowl mix", None),  # nor more than once
+        ("Mötley Crüe vinyl", None),
+        ("Non stick pan, very good", None),  # non as in non-stick is no Italian
         ("這個產品很好", None),
         ("我の手机很好用", None),  # one borrowed kana in Chinese
         ("I bought it at La Casa del Sol and it is great", None),  # more English than Spanish
