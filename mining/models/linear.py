@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mining.text import clean
+from mining.text import clean, has_words
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _WHITE = re.compile(r"\s\s+")
@@ -98,6 +98,13 @@ class TfidfLinearModel:
             rows.append((idx, val / norm if norm > 0 else val))
         return rows
 
+    def reads(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts),) bool: whether a text holds a word or symbol of the vocabulary
+        (:func:`mining.text.has_words` of a known n-gram; a known space or digit is no reading)."""
+        return np.array(
+            [any(g in self.vocabulary and has_words(g) for g in self._grams(clean(t))) for t in texts], dtype=bool
+        )
+
     def predict_proba(self, texts: Sequence[str], batch_size: int = 0) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(labels)), float32."""
         logits = (
@@ -161,6 +168,14 @@ class EnsembleModel:
             raise ValueError(f"weights must be >= 0 and sum to 1, got {list(weights)}")
         self.members, self.weights, self.labels = list(members), [float(w) for w in weights], members[0].labels
 
+    def reads(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts),) bool: whether a member with weight reads the text (:func:`model_reads`)."""
+        out = np.zeros(len(texts), dtype=bool)
+        for m, w in zip(self.members, self.weights):
+            if w > 0:
+                out |= model_reads(m, texts)
+        return out
+
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Weighted mean of the members' (len(texts), K) probabilities."""
         return sum(w * m.predict_proba(texts) for m, w in zip(self.members, self.weights) if w > 0)  # type: ignore[return-value]
@@ -172,3 +187,10 @@ class EnsembleModel:
             m.save(path / name)
         spec = {"kind": self.kind, "labels": self.labels, "members": names, "weights": self.weights}
         (path / "model.json").write_text(json.dumps(spec, ensure_ascii=False, indent=1))
+
+
+def model_reads(model: Any, texts: Sequence[str]) -> np.ndarray:
+    """(len(texts),) bool: ``model.reads(texts)``, or all True for a classifier without ``reads``
+    (one of a user's own, which is taken to read whatever it is given)."""
+    reads = getattr(model, "reads", None)
+    return np.ones(len(texts), dtype=bool) if reads is None else np.asarray(reads(texts), dtype=bool)

@@ -25,7 +25,7 @@ from torch import nn
 
 from mining.artifacts import encoder_skeleton, load_weights, pick_device, write_artifact
 from mining.contracts import LabelResult, TextItem, require_items
-from mining.models.linear import EnsembleModel, TfidfLinearModel
+from mining.models.linear import EnsembleModel, TfidfLinearModel, model_reads
 from mining.products import ProductTypes, plural
 from mining.routing import route_by_language
 from mining.text import (
@@ -185,6 +185,9 @@ class TextClassifier(Protocol):
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 
+    # Optional: ``reads(texts) -> (n,) bool``, whether the model knows any word of a text
+    # (:func:`mining.models.linear.model_reads`); a classifier without it reads every text.
+
 
 class CharNgramModel:
     """A trained :class:`CharNgramNet` with its featurizer and labels: the ``zh`` artifact."""
@@ -193,6 +196,15 @@ class CharNgramModel:
 
     def __init__(self, net: CharNgramNet, featurizer: CharNgramFeaturizer, labels: list[str], args: dict[str, Any]):
         self.net, self.featurizer, self.labels, self.args = net, featurizer, labels, args
+
+    def reads(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts),) bool: whether a text holds a letter, character or symbol of the vocabulary
+        (the hashed n-grams have no vocabulary: an unknown character's are noise)."""
+        index = self.featurizer.vocab.index
+        return np.array(
+            [any(c in index and has_words(c) for c in clean(t).lower()[: self.featurizer.max_chars]) for t in texts],
+            dtype=bool,
+        )
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -256,6 +268,24 @@ class EncoderModel:
             )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
+    def reads(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts),) bool: whether a text holds a piece of the vocabulary with a letter,
+        character or symbol in it; the unknown piece (an emoji MiniLM never saw) and punctuation do
+        not count."""
+        with self.tokenizer_lock:
+            ids = self.tokenizer([clean(t) for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
+        special = set(self.tokenizer.all_special_ids)
+        return np.array(
+            [
+                any(
+                    has_words(_piece_text(p))
+                    for p in self.tokenizer.convert_ids_to_tokens([i for i in row if i not in special])
+                )
+                for row in ids
+            ],
+            dtype=bool,
+        )
+
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(labels)), float32; rows sum to 1.
@@ -295,6 +325,12 @@ class EncoderModel:
         net = EncoderClassifier(encoder, len(spec["labels"]), spec["dropout"])
         load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])
+
+
+def _piece_text(piece: str) -> str:
+    """A tokenizer piece without its markers: SentencePiece's word start ``▁`` (itself a symbol
+    character) and WordPiece's ``##``."""
+    return piece.replace("\u2581", "").removeprefix("##")
 
 
 def load_artifact(path: Path, device: torch.device | None = None) -> TextClassifier:
@@ -428,8 +464,9 @@ def predict_routed(
 
     A text whose language has no model gets ``label: null`` with that reason (another
     language's model would only guess); so does a text without words (:func:`mining.text.has_words`:
-    digits, punctuation, symbols only), which no model is asked about, and a text whose calibrated
-    top probability is under the model's threshold.
+    digits, punctuation, symbols only), which no model is asked about, a text none of whose words
+    or symbols its model's vocabulary holds (the model's ``reads``: emoji to an English encoder
+    that never saw them), and a text whose calibrated top probability is under the model's threshold.
 
     Args:
         models: language -> model.
@@ -448,8 +485,24 @@ def predict_routed(
     def classify(lang: str, texts: list[str]) -> list[LabelResult]:
         model, rule, note = models[lang], rules.get(lang, Abstention()), notes.get(lang)
         model_field = f"{tags[lang]} (served: {note})" if note else tags[lang]
+        read = model_reads(model, texts)
+        kept = [t for t, ok in zip(texts, read) if ok]
+        rows = iter(rule.apply(model.predict_proba(kept)) if kept else ())  # a model may refuse an empty batch
         out = []
-        for row in rule.apply(model.predict_proba(texts)):
+        for ok in read:
+            if not ok:
+                out.append(
+                    LabelResult(
+                        lang=lang,
+                        label=None,
+                        score=0.0,
+                        probabilities={},
+                        model=model_field,
+                        reason=_UNREAD.format(task),
+                    )
+                )
+                continue
+            row = next(rows)
             best = int(row.argmax())
             sure = float(row[best]) >= rule.threshold
             out.append(
@@ -488,3 +541,6 @@ def predict_routed(
 
 # What a classifier says of a text without a letter, character or pictograph (mining.text.has_words).
 _NO_WORDS = "the text holds no words to read: only digits, punctuation or symbols"
+# What it says of a text none of whose words or symbols its vocabulary holds: MiniLM read every emoji
+# as one unknown piece, so "😡😡😡", "👎" and "👍" were all positive at 0.83.
+_UNREAD = "the {} model knows none of the text's words or symbols: they are not in its vocabulary"

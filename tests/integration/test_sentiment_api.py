@@ -12,6 +12,7 @@ import pytest
 
 from gateway.schemas import MAX_TEXT_CHARS, MAX_TEXTS
 from mining.artifacts import quantize
+from mining.models.linear import model_reads
 from mining.models.textclf import Abstention, load_artifact
 from tests.integration.conftest import answered_by, assert_label_or_unsure, threshold_of
 
@@ -76,6 +77,27 @@ def test_served_probabilities_match_the_stored_model(server: str, trained_models
         # int8 quantises activations with one scale per batch, and the served batch is padded
         # otherwise (the shared bottom runs per text from its cache): close, not equal, there.
         np.testing.assert_allclose(served, expected, atol=0.02 if mode == "int8" else 1e-4)
+
+
+def test_a_text_the_model_cannot_read_gets_no_label(server: str, trained_models: dict[str, str]) -> None:
+    # Emoji alone go to the English model (no CJK); whether it reads them is its vocabulary's
+    # business (MiniLM's holds none, the multilingual encoder's most): the answer follows the model.
+    stored = bentoml.models.get(trained_models["sentiment-en"])
+    model = load_artifact(Path(stored.path))
+    texts = ["😡😡😡", "👎"]
+    for body in ({"texts": texts}, {"texts": [*texts, TEXTS[1]]}):  # alone and beside a text it reads
+        r = post(server, body)
+        assert r.status_code == 200, r.text
+        for x, reads in zip(r.json()["results"], model_reads(model, texts)):
+            assert x["lang"] == "en"
+            if not reads:
+                assert x["label"] is None and x["probabilities"] == {}, x
+                assert (
+                    x["reason"]
+                    == "the sentiment model knows none of the text's words or symbols: they are not in its vocabulary"
+                )
+            else:
+                assert set(x["probabilities"]) == {"negative", "positive"}
 
 
 def test_single_string_is_a_list_of_one(server: str) -> None:

@@ -147,6 +147,53 @@ def test_a_text_without_words_is_answered_null_and_never_read() -> None:
     assert models["zh"].calls == [["很好"]] and models["en"].calls == [["👍", "ok"]]  # an emoji is read
 
 
+def test_each_model_says_which_texts_hold_a_word_it_knows(tmp_path: Path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from mining.artifacts import load_encoder
+    from mining.models.linear import EnsembleModel, TfidfLinearModel
+
+    # the character model: a known character reads; unknown ones, spaces and digits do not
+    chars = _zh_model("cnn")
+    assert chars.reads(["质量", "😡 😡", "12 34", "好😡"]).tolist() == [True, False, False, True]
+    # the word-piece encoder: an emoji is one unknown piece, punctuation no word
+    encoder, tokenizer = load_encoder(tiny_encoder_folder(tmp_path / "enc"))
+    pieces = EncoderModel(EncoderClassifier(encoder, 2), tokenizer, ["negative", "positive"], max_tokens=8)
+    assert pieces.reads(["the phone is good", "😡😡😡", "😡 !!!", "👎 good"]).tolist() == [True, False, False, True]
+    # TF-IDF words: a text with no word of the vocabulary is not read
+    vec = TfidfVectorizer(analyzer="word", sublinear_tf=True)
+    train = ["great taste", "awful coffee", "great coffee", "awful taste"]
+    words = TfidfLinearModel.from_sklearn(
+        vec, LogisticRegression().fit(vec.fit_transform(train), [1, 0, 1, 0]), ["n", "p"]
+    )
+    assert words.reads(["awful!", "😡", "terrible tea", ""]).tolist() == [True, False, False, False]
+    # an ensemble reads what a member with weight reads
+    other = _zh_model("bilstm")
+    assert EnsembleModel([chars, other], [1.0, 0.0]).reads(["质量"]).tolist() == [True]
+
+
+def test_a_text_the_model_cannot_read_is_answered_null_and_never_scored() -> None:
+    from mining.contracts import TextItem
+    from mining.models.textclf import predict_routed
+
+    class Reader(FixedClassifier):
+        def reads(self, texts: list[str]) -> np.ndarray:
+            return np.array(["😡" not in t for t in texts])
+
+    model = Reader(["negative", "positive"], [0.2, 0.8])
+    items = [TextItem(text=t, lang="en") for t in ("😡😡😡", "fine", "😡")]
+    out = predict_routed({"en": model}, {"en": "s-en:1"}, items, task="sentiment")
+    assert [r.label for r in out] == [None, "positive", None]
+    assert (
+        out[0].reason == "the sentiment model knows none of the text's words or symbols: they are not in its vocabulary"
+    )
+    assert out[0].model == "s-en:1" and out[0].probabilities == {} and model.calls == [["fine"]]
+    # a batch the model reads none of is never sent to it (a tokenizer fails on an empty batch)
+    out = predict_routed({"en": model}, {"en": "s-en:1"}, [items[0], items[2]], task="sentiment")
+    assert [r.label for r in out] == [None, None] and model.calls == [["fine"]]
+
+
 def test_network_sample_draws_rows_without_replacement_in_order() -> None:
     import numpy as np
 
