@@ -769,6 +769,29 @@ def test_a_chinese_span_that_is_a_question_keeps_only_the_names_it_asks_about(sp
     assert span[start:end] == expected and (start == end) == (not expected)
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("这款面膜yyds", (0, 8), "这款面膜"),  # a verdict glued to the name is cut off
+        ("屏幕宝藏", (0, 4), "屏幕"),
+        ("iPhone真香", (0, 8), "iPhone"),  # a model name jieba does not list is a name
+        ("绝绝子", (0, 3), ""),  # a verdict alone names nothing
+        ("智商税", (2, 3), ""),  # nor a piece of one
+        ("闭眼入", (0, 2), ""),
+        ("又踩雷了", (0, 3), ""),  # what it leaves ends in no name
+        ("以后会回购", (0, 5), ""),
+        ("真香的洗发水", (0, 6), "真香的洗发水"),  # at the start it stays (the next rules keep 洗发水)
+        ("拍照效果真的绝了", (0, 4), "拍照效果"),  # a verdict after the span leaves it alone
+        ("回购率", (0, 3), "回购率"),  # a name holding a verdict's characters stays
+    ],
+)
+def test_a_chinese_span_loses_the_slang_verdicts_at_its_edges(text: str, span: tuple[int, int], expected: str) -> None:
+    from mining.models.aspects import zh_span_without_verdicts
+
+    start, end = zh_span_without_verdicts(*span, text)
+    assert text[start:end] == expected and (start == end) == (not expected)
+
+
 def test_a_clause_of_greetings_or_thanks_alone_is_not_read_for_aspects(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
 
