@@ -606,7 +606,9 @@ def clean_with_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 # --- Tokenisation ------------------------------------------------------------------------------
-_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?|[^\sA-Za-z\d]", re.UNICODE)
+# A word is a run of letters of any alphabet: an English text's café, Pokémon and Nestlé had come
+# out as caf, pok + mon and nestl (the accented letter a token of its own), keywords among them.
+_WORD = re.compile(r"[^\W\d_]+(?:'[a-z]+)?|\d+(?:\.\d+)?|[^\sA-Za-z\d]")
 
 
 # jieba joins these degree adverbs to the adjective they grade (很甜, 挺沉, 蛮大): a Chinese word that

@@ -26,6 +26,8 @@ def test_stop_words_and_punctuation_break_runs() -> None:
     assert all("的" not in run for run in content_runs("这是我的手机电池", "zh"))
     # 很强 and 挺好 (jieba's words) judge; they are not what the text is about
     assert content_runs("吸力很强，续航挺好", "zh") == [["吸力"], ["续航"]]
+    # accented letters stay inside their word (café had been caf, Pokémon pok and mon)
+    assert content_runs("Pokémon cards and café beans", "en") == [["pokémon", "cards"], ["café", "beans"]]
 
 
 def test_rare_words_outrank_common_ones(extractor: KeywordExtractor) -> None:

@@ -162,6 +162,8 @@ def test_deduplicate_labelled_checks_lengths() -> None:
 
 def test_segment_words_zh_and_en() -> None:
     assert segment_words("i don't like it", "en") == ["i", "don't", "like", "it"]
+    # a word keeps its accented letters (they had cut it: pok + é + mon)
+    assert segment_words("my pokémon café, naïve!", "en") == ["my", "pokémon", "café", ",", "naïve", "!"]
     words = segment_words("物流很快", "zh")
     assert "".join(words) == "物流很快" and len(words) >= 2
 
