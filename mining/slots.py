@@ -250,9 +250,13 @@ def _places_zh() -> tuple[re.Pattern[str], dict[str, str]]:
 _ZH_ORG_AFTER = re.compile(
     r"联通|电信|移动|银行|的?客服|公司|分公司|大学|日报|晚报|电视台|卫视|网|营业厅|人寿|航空|宽带|人民医院|医院"
 )
+# Capital and small letters of names and streets in Latin letters, accented ones too (José García,
+# Zoë, Łukasz Żółć, Calle Álamo): with A-Z alone "my name is José" masked "Jos" and left "é García".
+_UP = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĲĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
+_LO = "a-zß-öø-ÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĳĵķĸĺļľŀłńņňŉŋōŏőœŕŗřśŝşšţťŧũūŭůűųŵŷźżžſ"
 # An @handle or #topic#: the names in it are the account's or topic's, not places ("@中国联通辽宁客服").
 _HANDLE = re.compile(r"@[^\s@,，.。:：;；!！?？、)）]+|#[^#\n]{1,30}#")
-_EN_NAME_AFTER = re.compile(r"[ \t]*([A-Z][a-z]+)")
+_EN_NAME_AFTER = re.compile(rf"[ \t]*([{_UP}][{_LO}]+)")
 
 
 # A district or county right after a province or city (上海市浦东新区, 六盘水市钟山区, 北京朝阳区): a place
@@ -315,11 +319,11 @@ def _places(text: str, zh: bool) -> list[_Cand]:
 # --- Addresses -------------------------------------------------------------------------------------
 
 _EN_ADDRESS = re.compile(
-    r"(?<![\w-])\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
+    rf"(?<![\w-])\d{{1,5}}[A-Za-z]?\s+(?:[{_UP}][{_LO}]+\.?\s+){{1,3}}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Parkway|"
     r"Square|Sq|Highway|Hwy)\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b\.?)?(?:,?\s*(?:Apt|Apartment|Suite|Unit|Flat)\.?\s*#?[A-Za-z0-9-]+)?"
     # a town with a US state and ZIP code or a UK postcode after it is the address's too
-    r"(?:,?\s+(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2},?\s+)?"
+    rf"(?:,?\s+(?:[{_UP}][{_LO}]+(?:\s+[{_UP}][{_LO}]+){{0,2}},?\s+)?"
     r"(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})(?![A-Za-z0-9]))?"
 )
 _H = r"[\u4e00-\u9fff]"
@@ -408,17 +412,18 @@ def _account_types(text: str, zh: bool) -> list[_Cand]:
 
 
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
-_CAP = r"(?:[A-Z]'[A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)?)(?![A-Za-z])"  # Anna, Li-Na, O'Connor
-_NAME_TITLED = re.compile(rf"(?<![A-Za-z]){_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
-# A strong cue takes one capitalised word; the weak "from" two, as "from Anna Freeman" (typos tolerated).
+_CAP = rf"(?:[{_UP}]'[{_UP}][{_LO}]+|[{_UP}][{_LO}]+(?:-[{_UP}]?[{_LO}]+|'[{_UP}][{_LO}]+)?)(?![{_UP}{_LO}])"  # Anna, Li-Na, O'Connor, José
+_NAME_TITLED = re.compile(rf"(?<![{_UP}{_LO}]){_TITLE}\s+{_CAP}(?:\s+{_CAP})?")
+# A strong cue takes one to three capitalised words (Ana María López); the weak "from" two, as "from
+# Anna Freeman" (typos tolerated).
 _NAME_STRONG = re.compile(
-    rf"(?i:\bmy name is|\bname is|\bname's|\bname’s|\bunder the name(?: of)?|\bname\s*:|\bcall me|\bthis is|\bi am|\bi'm)\s+(?P<n>{_CAP}(?:\s+{_CAP})?)"
+    rf"(?i:\bmy name is|\bname is|\bname's|\bname’s|\bunder the name(?: of)?|\bname\s*:|\bcall me|\bthis is|\bi am|\bi'm)\s+(?P<n>{_CAP}(?:\s+{_CAP}){{0,2}})"
 )
-_NAME_WEAK = re.compile(rf"(?<![A-Za-z])(?P<cue>[A-Za-z]+?)\s*(?P<n>{_CAP}\s+{_CAP})")
+_NAME_WEAK = re.compile(rf"(?<![{_UP}{_LO}])(?P<cue>[A-Za-z]+?)\s*(?P<n>{_CAP}\s+{_CAP})")
 _WEAK_CUES = ("from",)
 # No cue at all: a common given name (data/words/given_names_en.txt) and a capitalised word, "ask Maria Garcia".
 # (A lookahead, so that "Tell Michael Jordan" is tried at Michael too.)
-_NAME_GIVEN = re.compile(rf"(?<![A-Za-z'])(?=(?P<n>{_CAP}\s+{_CAP}))")
+_NAME_GIVEN = re.compile(rf"(?<![{_UP}{_LO}'])(?=(?P<n>{_CAP}\s+{_CAP}))")
 _ZH_NAME_CUE = re.compile(r"(?:我叫|我的名字是|名字叫|名字是|姓名|收件人|收货人|联系人|(?<!用)户名)\s*[是为:：]?\s*")
 _ZH_NAME_STOP = set("的了是在要想和与及我你他她们吗呢吧啊请帮谢从电手订，。！？、,.!? ")
 _ZH_COMPOUND_SURNAMES = (

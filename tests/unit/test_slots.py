@@ -211,6 +211,11 @@ def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
         ("please ask Maria Garcia about my refund", "en", "Maria Garcia"),
         ("Tell Anna Freeman the parcel came", "en", "Anna Freeman"),
         ("您好Mr. Jones，订单到了吗", "zh", "Mr. Jones"),  # glued to Chinese: no word boundary there
+        # accented letters are a name's own (A-Z alone had masked "Jos" and left "é García")
+        ("my name is José García, order 12345678", "en", "José García"),
+        ("This is Łukasz Żółć, where is my parcel?", "en", "Łukasz Żółć"),
+        ("Mr. Søren Ødegård called", "en", "Mr. Søren Ødegård"),
+        ("my name is Ana María López", "en", "Ana María López"),  # three words after a strong cue
     ],
 )
 def test_names_after_weaker_cues_and_longer_surnames(text: str, lang: str, name: str) -> None:
