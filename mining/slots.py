@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -446,6 +447,11 @@ _ZH_COMPOUND_SURNAMES = (
 _ZH_NAME_WEAK_CUE = re.compile(r"(?:我是|本人是?|请联系)\s*")
 
 
+def _unaccented(word: str) -> str:
+    """``word`` without its accents (josé -> jose, zoë -> zoe): the given-name list is written without."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
 def _name_ok(name: str) -> bool:
     words = [w.lower() for w in name.split() if not re.fullmatch(_TITLE, w)]
     stop = word_list("en_stop_words")
@@ -478,7 +484,7 @@ def _names(text: str, zh: bool) -> list[_Cand]:
                 out.append((3, m.start("n"), end, "person_name"))
     for m in _NAME_GIVEN.finditer(text):
         name = m.group("n")
-        if name.split()[0].lower() in word_list("given_names_en") and _name_ok(name):
+        if _unaccented(name.split()[0].lower()) in word_list("given_names_en") and _name_ok(name):
             out.append((3, m.start("n"), m.end("n"), "person_name"))
     if zh:
         for pattern in (_ZH_NAME_CUE, _ZH_NAME_WEAK_CUE):

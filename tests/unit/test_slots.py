@@ -216,6 +216,7 @@ def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
         ("This is Łukasz Żółć, where is my parcel?", "en", "Łukasz Żółć"),
         ("Mr. Søren Ødegård called", "en", "Mr. Søren Ødegård"),
         ("my name is Ana María López", "en", "Ana María López"),  # three words after a strong cue
+        ("Chloé Dubois called me about it", "en", "Chloé Dubois"),  # a given name read without its accent
     ],
 )
 def test_names_after_weaker_cues_and_longer_surnames(text: str, lang: str, name: str) -> None:
