@@ -442,9 +442,9 @@ _ZH_COMPOUND_SURNAMES = (
     "夏侯",
     "宇文",
 )
-# Weaker cues ("我是刘德华，", "请联系李娜。"): the name must end at a stop character or the text's
-# end, so that "我是白金会员" names nobody.
-_ZH_NAME_WEAK_CUE = re.compile(r"(?:我是|本人是?|请联系)\s*")
+# Weaker cues ("我是刘德华，", "请联系李娜。", "寄给张三丰，"): the name must end at a stop character or
+# the text's end, so that "我是白金会员" and "寄给王府井店" name nobody.
+_ZH_NAME_WEAK_CUE = re.compile(r"(?:我是|本人是?|请联系|寄给|发给|转交给|交给)\s*")
 
 
 def _unaccented(word: str) -> str:

@@ -195,6 +195,7 @@ def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
     # a weak cue (我是, 请联系) needs the name to end where the word does
     assert _found("我是白金会员", "zh") == [("account_type", "白金")]
     assert _found("请联系客服", "zh") == []
+    assert _found("寄给王府井店", "zh") == [] and _found("发给我吧", "zh") == []
     # without a cue, two capitalised words are a name only when the first is a given name
     assert _found("I want the Samsung Galaxy Tab", "en") == []
     assert _found("Maria was helpful", "en") == []
@@ -206,6 +207,8 @@ def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
     [
         ("我是刘德华，帮我查一下", "zh", "刘德华"),
         ("请联系欧阳娜娜，谢谢", "zh", "欧阳娜娜"),  # a compound surname: four characters
+        ("寄给张三丰，电话在下面", "zh", "张三丰"),  # the one a parcel goes to
+        ("请帮我转交给李娜", "zh", "李娜"),
         ("I'm Sarah O'Connor and I need help", "en", "Sarah O'Connor"),
         # no cue: a common given name and a capitalised word
         ("please ask Maria Garcia about my refund", "en", "Maria Garcia"),
