@@ -198,6 +198,8 @@ def test_clean_normalises_then_masks() -> None:
         ("a\u2060b@c\u00add.com", "<EMAIL>"),  # word joiner and soft hyphen inside an address
         ("write jö@bücher.de", "write <EMAIL>"),  # internationalised address
         ("x 用户@例子.公司 y", "x <EMAIL> y"),
+        ("我的邮箱是abc@qq.com谢谢", "我的邮箱是<EMAIL>谢谢"),  # glued to Chinese: the Latin address alone
+        ("用户名abc_1@163.com吗", "用户名<EMAIL>吗"),
         ("\u202ejo@example.com\u202c", "<EMAIL>"),  # bidi override around it
         ("价格@199.00元", "价格@199.00元"),  # not an address: the top-level domain must be letters
     ],
