@@ -329,13 +329,14 @@ _EN_ADDRESS = re.compile(
 )
 _H = r"[\u4e00-\u9fff]"
 _HX = r"[\u4e00-\u9fff\dA-Za-z]"
-# Parts of a Chinese address in their order, each optional: province, city, district, town, road,
+# Parts of a Chinese address in their order, each optional: province, city, district, town, road
+# (a 道 of Hong Kong and Taiwan, 弥敦道, and a road's side, 中山大道西, only before a door number),
 # number, building, building number, unit, room. A room is often written as bare digits after the
 # building number or unit ("5号楼1203", "B座2201"): those digits are the room too.
 _ZH_ADDRESS_BODY = re.compile(
     rf"(?P<province>{_H}{{1,7}}?(?:省|自治区))?(?P<city>{_H}{{1,7}}?(?:市|自治州|州|盟|地区))?"
     rf"(?P<district>{_H}{{1,7}}?(?:区|县|旗))?(?P<town>{_H}{{1,7}}?(?:镇|乡|街道))?"
-    rf"(?P<road>{_HX}{{1,10}}(?:大道|路|街|巷|弄|胡同|村))?(?P<lane>\d{{1,5}}弄)?(?P<number>[\dA-Za-z-]{{1,6}}号(?!楼)院?)?"
+    rf"(?P<road>{_HX}{{1,10}}(?:(?:大道|路|街|巷|弄|胡同|村)(?:[东西南北中](?=[\dA-Za-z-]{{1,6}}号))?|道(?=[\dA-Za-z-]{{1,6}}号)))?(?P<lane>\d{{1,5}}弄)?(?P<number>[\dA-Za-z-]{{1,6}}号(?!楼)院?)?"
     rf"(?P<building>{_HX}{{1,10}}?(?:小区|大厦|花园|公寓|广场|苑|城|中心|家园|新村))?"
     r"(?P<block>[\dA-Za-z-]{1,4}(?:号楼|栋|幢|座))?(?P<unit>\d{1,3}单元)?"
     r"(?P<room>[\dA-Za-z-]{1,5}(?:室|房|号)|(?<=[楼栋幢座元])\d{2,5}(?![\d号]))?"

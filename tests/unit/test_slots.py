@@ -232,6 +232,8 @@ def test_names_after_weaker_cues_and_longer_surnames(text: str, lang: str, name:
     [
         ("收货人住在上海市浦东新区张江路1000弄5号楼302室", "上海市浦东新区张江路1000弄5号楼302室"),
         ("帮我把地址改成杭州市西湖区文三路478号", "杭州市西湖区文三路478号"),  # chained cues
+        ("寄到香港九龙旺角弥敦道123号", "香港九龙旺角弥敦道123号"),  # a 道 before a door number
+        ("寄到中山大道西123号", "中山大道西123号"),  # the road's side before it
         ("信号太差了！ 建设路", "建设路"),  # a post's location tag
         ("欠费停机了 我在:北赤路", "北赤路"),
         # a room in bare digits, a building word, a second area word, a section, a road with 村 inside
