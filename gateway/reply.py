@@ -189,6 +189,7 @@ class ReplyEndpoint(MineEndpoint):
             # Hand-over asks whether the message is understood at all, so the guess counts there too.
             intent=guess,
             intent_score=intent.score if guess else 0.0,
+            intent_reason=None if guess else intent.reason,
             asks_human=any(asks_for_human(t, lang) for t in (text, *history)),
             negative=result.sentiment.probabilities.get("negative", 0.0),
             repeat_contacts=context.repeat_contacts if context else 0,

@@ -75,6 +75,9 @@ class HandoffSignals(BaseModel):
         description="the intent label, or the most probable one where the model abstained; None when no model answered"
     )
     intent_score: float = Field(ge=0, le=1, description="calibrated top probability, 0 when no intent model answered")
+    intent_reason: str | None = Field(
+        default=None, description="why no intent model answered, where none did (the text's language, no words...)"
+    )
     asks_human: bool = Field(description="the text explicitly asks for a person")
     negative: float = Field(ge=0, le=1, description="probability that the text is negative")
     repeat_contacts: int = Field(ge=0, description="earlier messages of the user on the same order or intent")
@@ -237,7 +240,8 @@ def _reason(
     if p is not None and cut is not None and p >= cut:
         return f"likely dissatisfied: P(low satisfaction) {p:.2f} (>= {cut:.2f})"
     if s.intent is None:
-        return "low intent confidence: no intent"
+        # Say why, for the person taking over: a message in French needs another reader, not a closer look.
+        return "low intent confidence: no intent" + (f" ({s.intent_reason})" if s.intent_reason else "")
     if s.intent_score < intent_threshold:
         return f"low intent confidence: {s.intent} at {s.intent_score:.2f} (< {intent_threshold:.2f})"
     return None

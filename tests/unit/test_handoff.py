@@ -63,6 +63,10 @@ def test_a_calm_confident_message_stays_with_the_bot() -> None:
             f"strong negative sentiment: P(negative) {handoff.NEGATIVE_THRESHOLD:.2f} (>= {handoff.NEGATIVE_THRESHOLD:.2f})",
         ),
         ({"intent": None, "intent_score": 0.0}, "low intent confidence: no intent"),
+        (
+            {"intent": None, "intent_score": 0.0, "intent_reason": "the text looks French"},
+            "low intent confidence: no intent (the text looks French)",
+        ),
         ({"intent_score": 0.3}, f"low intent confidence: order_status at 0.30 (< {handoff.INTENT_THRESHOLD:.2f})"),
     ],
 )
