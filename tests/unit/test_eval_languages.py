@@ -15,7 +15,7 @@ def test_share_counts_and_interval() -> None:
 def test_check_sets_are_whole() -> None:
     rows = _tsv("other_languages.tsv")
     assert {r["set"] for r in rows} == {"development", "check"}
-    assert sum(r["set"] == "check" for r in rows) == 36
+    assert sum(r["set"] == "check" for r in rows) == 72
     assert all(len(r["lang"]) == 2 and r["text"].strip() for r in rows)
 
 
