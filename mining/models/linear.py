@@ -169,11 +169,13 @@ class EnsembleModel:
         self.members, self.weights, self.labels = list(members), [float(w) for w in weights], members[0].labels
 
     def reads(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts),) bool: whether a member with weight reads the text (:func:`model_reads`)."""
+        """(len(texts),) bool: whether a member with weight reads the text (:func:`model_reads`);
+        a later member is asked only about the texts the earlier ones did not read."""
         out = np.zeros(len(texts), dtype=bool)
         for m, w in zip(self.members, self.weights):
-            if w > 0:
-                out |= model_reads(m, texts)
+            rest = np.flatnonzero(~out)
+            if w > 0 and rest.size:
+                out[rest] = model_reads(m, [texts[int(i)] for i in rest])
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -13,6 +13,7 @@ settings) and ``weights.safetensors`` (or ``.npz``); no pickle anywhere.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -271,20 +272,22 @@ class EncoderModel:
     def reads(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts),) bool: whether a text holds a piece of the vocabulary with a letter,
         character or symbol in it; the unknown piece (an emoji MiniLM never saw) and punctuation do
-        not count."""
+        not count. Every encoder vocabulary here holds the Latin letters, so only texts without one
+        are tokenized (predict_proba tokenizes the batch again: this keeps the second pass off most
+        texts)."""
+        out = np.array([bool(_LATIN_LETTER.search(t)) for t in texts], dtype=bool)
+        rest = [i for i, ok in enumerate(out) if not ok]
+        if not rest:
+            return out
         with self.tokenizer_lock:
-            ids = self.tokenizer([clean(t) for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
+            ids = self.tokenizer([clean(texts[i]) for i in rest], truncation=True, max_length=self.max_tokens)[
+                "input_ids"
+            ]
         special = set(self.tokenizer.all_special_ids)
-        return np.array(
-            [
-                any(
-                    has_words(_piece_text(p))
-                    for p in self.tokenizer.convert_ids_to_tokens([i for i in row if i not in special])
-                )
-                for row in ids
-            ],
-            dtype=bool,
-        )
+        for i, row in zip(rest, ids, strict=True):
+            pieces = self.tokenizer.convert_ids_to_tokens([j for j in row if j not in special])
+            out[i] = any(has_words(_piece_text(p)) for p in pieces)
+        return out
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -325,6 +328,9 @@ class EncoderModel:
         net = EncoderClassifier(encoder, len(spec["labels"]), spec["dropout"])
         load_weights(net, path / "weights.safetensors")
         return cls(net.to(device).eval(), tokenizer, spec["labels"], spec["max_tokens"])
+
+
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 
 def _piece_text(piece: str) -> str:
