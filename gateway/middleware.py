@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.bodies import BodyRefused, utf8_body
 from gateway.errors import error_message, with_arrivals
 from mining.events import EVENTS_OFF
 from mining.upgrades import UpgradeRecord, pid_alive, read_record
@@ -55,7 +56,9 @@ class GatewayMiddleware:
     - With keys configured, every path but :data:`OPEN_PATHS` needs one (401 otherwise). Keys
       are compared in constant time and never logged.
     - A body over ``max_body_bytes`` gets 413 (by ``Content-Length`` before reading, or while
-      reading a chunked body); a body that is not JSON (form, multipart) gets 415.
+      reading a chunked body, or once decompressed); a body that is not JSON (form, multipart)
+      gets 415. A compressed body, a byte-order mark or a declared charset is undone before the
+      app reads the body (:func:`gateway.bodies.utf8_body`), or refused saying why.
     - BentoML answers pydantic failures with a generic ``"1 validation error for Input"`` and
       raised ``InvalidArgument`` with a list; every 4xx body is rewritten into
       ``{"error": "<field>: <rule> (got <what arrived>)", "detail": ...}`` so clients parse one
@@ -117,7 +120,8 @@ class GatewayMiddleware:
         if length.isdigit() and int(length) > self.max_body_bytes:
             await _send_json(send, 413, {"error": f"{too_big} (Content-Length {length})", "detail": None})
             return
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        ctype_header = headers.get("content-type", "")
+        ctype = ctype_header.split(";")[0].strip().lower()
         if scope.get("method") in ("POST", "PUT", "PATCH") and ctype and not _is_json(ctype):
             await _send_json(
                 send, 415, {"error": f"content-type: expected application/json, got {ctype!r}", "detail": None}
@@ -137,6 +141,19 @@ class GatewayMiddleware:
                 await _send_json(send, 413, {"error": too_big, "detail": None})
                 return
             more = message.get("more_body", False)
+        if body:
+            try:
+                read = utf8_body(bytes(body), headers.get("content-encoding", ""), ctype_header, self.max_body_bytes)
+            except BodyRefused as refused:
+                await _send_json(send, refused.status, {"error": refused.message, "detail": None})
+                return
+            if read != body:
+                # The app sees what it would have been sent as plain UTF-8 JSON.
+                said = (b"content-encoding", b"content-length", b"content-type")
+                kept = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in said]
+                kept += [(b"content-type", b"application/json"), (b"content-length", str(len(read)).encode())]
+                scope = {**scope, "headers": kept}
+                body = bytearray(read)
         delivered = False
 
         async def replay() -> dict[str, Any]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
+import gzip
 import json
+import zlib
 from typing import Any
 
 import pytest
@@ -172,3 +175,107 @@ def test_readyz_keeps_its_status_and_shows_the_staged_start(status: int, tmp_pat
         "candidate_val": 0.79,
     }
     assert body["upgrades"]["models"]["sentiment-zh"]["state"] == "training"
+
+
+def echo(
+    request: bytes, headers: list[tuple[bytes, bytes]], limit: int = 4 << 20
+) -> tuple[int, Any, dict[bytes, bytes]]:
+    """Status, what the app read (the JSON it parsed, or the refusal's body) and the headers it saw."""
+    seen: dict[bytes, bytes] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.update(scope["headers"])
+        message = await receive()
+        raw = json.dumps(json.loads(message["body"]), ensure_ascii=False).encode()  # json.loads takes no BOM
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": raw})
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": request, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/mine", "method": "POST", "headers": headers}
+    asyncio.run(GatewayMiddleware(app, max_body_bytes=limit)(scope, receive, send))
+    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:])), seen
+
+
+BODY = {"texts": ["质量很好 𠀀", "café"]}
+PLAIN = json.dumps(BODY, ensure_ascii=False)
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers"),
+    [
+        (gzip.compress(PLAIN.encode()), [JSON_TYPE, (b"content-encoding", b"gzip")]),
+        (gzip.compress(PLAIN.encode()), [JSON_TYPE, (b"Content-Encoding", b"x-gzip, identity")]),
+        (zlib.compress(PLAIN.encode()), [JSON_TYPE, (b"content-encoding", b"deflate")]),
+        (zlib.compress(PLAIN.encode())[2:-4], [JSON_TYPE, (b"content-encoding", b"deflate")]),  # raw deflate
+        (codecs.BOM_UTF8 + PLAIN.encode(), [JSON_TYPE]),
+        (PLAIN.encode("utf-16"), [JSON_TYPE]),
+        (codecs.BOM_UTF16_BE + PLAIN.encode("utf-16-be"), [(b"content-type", b"application/json; charset=utf-8")]),
+        (PLAIN.encode("utf-32"), [JSON_TYPE]),
+        (PLAIN.encode("gb18030"), [(b"content-type", b'application/json; charset="GBK"')]),
+        (PLAIN.encode("utf-16-le"), [(b"content-type", b"application/json;charset=utf-16le")]),
+        (gzip.compress(codecs.BOM_UTF8 + PLAIN.encode()), [JSON_TYPE, (b"content-encoding", b"gzip")]),
+    ],
+)
+def test_a_body_is_read_as_the_client_sent_it(raw: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """Compressed, with a byte-order mark or in a declared charset: the app parses plain UTF-8
+    JSON, and its headers say so."""
+    code, body, seen = echo(raw, [*headers, (b"content-length", str(len(raw)).encode())])
+    assert (code, body) == (200, BODY)
+    assert b"content-encoding" not in {k.lower() for k in seen}
+    assert seen[b"content-type"] == b"application/json"
+    assert seen[b"content-length"] == str(len(PLAIN.encode())).encode()
+
+
+def test_a_plain_utf8_body_reaches_the_app_untouched() -> None:
+    headers = [JSON_TYPE, (b"content-length", str(len(PLAIN.encode())).encode()), (b"x-request-id", b"r1")]
+    code, body, seen = echo(PLAIN.encode(), headers)
+    assert (code, body, seen) == (200, BODY, dict(headers))
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "status", "error"),
+    [
+        (
+            PLAIN.encode("gb18030"),
+            [JSON_TYPE],
+            400,
+            "body: not valid UTF-8 text: byte 0xD6 at position 12; send UTF-8, or name the encoding sent"
+            " (Content-Type: application/json; charset=gb18030)",
+        ),
+        (
+            PLAIN.encode()[:13],
+            [JSON_TYPE],
+            400,
+            "body: not valid UTF-8 text: byte 0xE8 at position 12 ends mid-character; send",
+        ),
+        (b"{}", [(b"content-type", b"application/json; charset=klingon")], 415, "content-type: charset 'klingon'"),
+        (b"{}", [(b"content-type", b"application/json; charset=rot13")], 415, "content-type: charset 'rot13'"),
+        (b"{}", [(b"content-type", b"application/json; charset=base64")], 415, "content-type: charset 'base64'"),
+        (b"{}", [JSON_TYPE, (b"content-encoding", b"br")], 415, "content-encoding: expected one of gzip, deflate"),
+        (PLAIN.encode(), [JSON_TYPE, (b"content-encoding", b"gzip")], 400, "body: Content-Encoding gzip, but the"),
+        (gzip.compress(PLAIN.encode())[:-12], [JSON_TYPE, (b"content-encoding", b"gzip")], 400, "body: Content"),
+        (gzip.compress(b" " * 5000), [JSON_TYPE, (b"content-encoding", b"gzip")], 413, "request body is over the"),
+        (gzip.compress(gzip.compress(b" " * 5000)), [JSON_TYPE, (b"content-encoding", b"gzip, gzip")], 413, "req"),
+    ],
+)
+def test_a_body_that_cannot_be_read_is_refused_saying_why(
+    raw: bytes, headers: list[tuple[bytes, bytes]], status: int, error: str
+) -> None:
+    code, body, _ = echo(raw, headers, limit=4096)
+    assert code == status and body["error"].startswith(error), body
+
+
+def test_a_compressed_bomb_is_refused_before_it_fills_memory() -> None:
+    """100 MB of spaces in a 100 KB gzip body: decompression stops past the limit."""
+    bomb = gzip.compress(b" " * (100 << 20), 9)
+    code, body, _ = echo(bomb, [JSON_TYPE, (b"content-encoding", b"gzip")], limit=1 << 20)
+    assert len(bomb) < 200_000 and code == 413
+    assert body["error"] == "request body is over the limit of 1048576 bytes once decompressed (gzip)"

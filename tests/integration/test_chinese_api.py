@@ -4,6 +4,9 @@ deployment without a Chinese category model, where every Chinese text gets a nul
 
 from __future__ import annotations
 
+import codecs
+import gzip
+import json
 from collections.abc import Iterator
 
 import bentoml
@@ -15,6 +18,7 @@ from tests.integration.conftest import Server, answered_by, names_only_unseen_go
 
 pytestmark = pytest.mark.integration
 
+JSON = {"content-type": "application/json"}
 CATEGORIES = {"书籍", "平板", "手机", "水果", "洗发水", "热水器", "乳制品", "衣服", "计算机", "酒店"}
 
 
@@ -33,6 +37,24 @@ def test_ner_finds_chinese_brands_and_attributes_with_offsets(server: str) -> No
     assert {("BRAND", "红富士"), ("COUNT", "两箱"), ("WEIGHT", "５斤")} <= fruit  # full-width digits, offsets as sent
     en = {(e["type"], e["text"]) for e in results[2]["entities"]}
     assert {("BRAND", "Samsung"), ("SCREEN", '65"'), ("MODEL", "QN90C"), ("RESOLUTION", "4K")} <= en
+
+
+def test_a_chinese_body_is_read_however_it_was_sent(server: str) -> None:
+    """GB18030 named in the charset, UTF-16 with its byte-order mark, UTF-8 with one, gzip: the
+    same answer as plain UTF-8. GB18030 not named is refused naming the byte."""
+    plain = json.dumps({"texts": ["华为手机屏幕很清晰，电池不耐用"]}, ensure_ascii=False)
+    want = httpx.post(f"{server}/ner", content=plain.encode(), headers=JSON, timeout=60)
+    assert want.status_code == 200 and want.json()["results"][0]["entities"]
+    for raw, headers in [
+        (plain.encode("gb18030"), {"content-type": "application/json; charset=GBK"}),
+        (plain.encode("utf-16"), JSON),
+        (codecs.BOM_UTF8 + plain.encode(), JSON),
+        (gzip.compress(plain.encode()), {**JSON, "content-encoding": "gzip"}),
+    ]:
+        r = httpx.post(f"{server}/ner", content=raw, headers=headers, timeout=60)
+        assert (r.status_code, r.json()) == (200, want.json()), headers
+    r = httpx.post(f"{server}/ner", content=plain.encode("gb18030"), headers=JSON, timeout=60)
+    assert r.status_code == 400 and r.json()["error"].startswith("body: not valid UTF-8 text: byte 0xBB at position 12")
 
 
 def test_mine_answers_chinese_in_chinese(server: str, trained_models: dict[str, str]) -> None:

@@ -114,10 +114,16 @@ def test_post_bodies_never_5xx(client: httpx.Client, path: str, body: Any) -> No
     raw=st.binary(max_size=200)
     | st.sampled_from([b"[" * 5000, b'{"texts": ' + b"[" * 3000, b"\xff\xfe", b'{"texts": ["a"]', b"Infinity"]),
     path=st.sampled_from(POSTS),
-    ctype=st.sampled_from(["application/json", "text/plain", "multipart/form-data", ""]),
+    ctype=st.sampled_from(
+        ["application/json", "text/plain", "multipart/form-data", "", "application/json; charset=gbk"]
+        + ["application/json; charset=utf-16", "application/json; charset=rot13", "application/json; charset=x"]
+    ),
+    coding=st.sampled_from(["", "gzip", "deflate", "br", "gzip, gzip"]),
 )
-def test_broken_bodies_never_5xx(client: httpx.Client, raw: bytes, path: str, ctype: str) -> None:
+def test_broken_bodies_never_5xx(client: httpx.Client, raw: bytes, path: str, ctype: str, coding: str) -> None:
     headers = {"content-type": ctype} if ctype else {}
+    if coding:
+        headers["content-encoding"] = coding
     _check(client.post(path, content=raw, headers=headers), path)
 
 
