@@ -40,7 +40,7 @@ from mining.replies import (
     slot_key,
 )
 from mining.slots import SlotSpan, extract_slots
-from mining.text import clean
+from mining.text import clean, unsupported_language
 
 log = logging.getLogger("demand_mining")
 
@@ -50,6 +50,8 @@ ISSUE_WINDOW_S = 14 * 86400  # the profile's window for open service issues
 
 # What ranks replies where the store's reply ranker was built on another knowledge base (or none is served).
 FALLBACK_RANKER = "bm25 (requests)"
+# No ranking: a message in a language no model reads.
+NOT_RANKED = "none"
 
 
 class _Replies:
@@ -181,10 +183,15 @@ class ReplyEndpoint(MineEndpoint):
         has_order = context is not None and context.last_order is not None
         asked = reply_intent(intent, text, lang, has_order, negative=result.sentiment.label == "negative")
         # The ranker's best ten, then those its own facts fill more of first (mining.replies.facts_first).
-        (pool, ranker), mood = await asyncio.gather(
-            self._ranked(clean(text), lang, asked, MAX_REPLIES),
-            self._dissatisfaction([*history, text], lang),
+        # A message in a language no model reads gets none: every reply of the knowledge base is
+        # Chinese or English and was matched on words the message does not hold ("Ich möchte meine
+        # Bestellung stornieren" was offered the English order-status reply); the hand-over says why.
+        ranking = (
+            self._ranked(clean(text), lang, asked, MAX_REPLIES)
+            if unsupported_language(text) is None
+            else _nothing_ranked()
         )
+        (pool, ranker), mood = await asyncio.gather(ranking, self._dissatisfaction([*history, text], lang))
         signals = HandoffSignals(
             # Hand-over asks whether the message is understood at all, so the guess counts there too.
             intent=guess,
@@ -256,3 +263,7 @@ class ReplyEndpoint(MineEndpoint):
             item = (await self.describe([order.item_id])).get(order.item_id)
         repeats = sum(i.count for i in recent if i.intent == intent) if intent else 0
         return ServiceContext(last_item=item, last_order=order, open_issues=issues, repeat_contacts=repeats)
+
+
+async def _nothing_ranked() -> tuple[list[tuple[ReplyEntry, float]], str]:
+    return [], NOT_RANKED

@@ -374,11 +374,13 @@ class ReplyResponse(BaseModel):
     )
     handoff: Handoff = Field(description="whether a person should take over, and why")
     replies: list[SuggestedReply] = Field(
-        description="best first; empty where the knowledge base has none in the language"
+        description="best first; empty where the knowledge base has none in the language, or the text is in a "
+        "language no model reads (then the hand-over says so)"
     )
     ranker: str = Field(
         description="what ranked the replies: the store's reply ranker ('replies:<version> (e5)': text against each "
-        "reply) or, where none is served for this knowledge base, 'bm25 (requests)': text against each entry's request"
+        "reply) or, where none is served for this knowledge base, 'bm25 (requests)': text against each entry's request; "
+        "'none' where nothing was ranked (a language no model reads)"
     )
     context: ServiceContext | None = Field(default=None, description="with user_id: what the user's events added")
     event: EventStatus | None = Field(default=None, description="with user_id: the text recorded as a message event")

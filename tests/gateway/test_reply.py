@@ -130,6 +130,16 @@ def test_an_order_question_gets_its_intent_slot_and_a_filled_reply(client: TestC
     assert body["handoff"]["needed"] is False and body["context"] is None and body["event"] is None
 
 
+def test_a_message_in_a_language_no_model_reads_gets_no_reply(client: TestClient) -> None:
+    """Every reply of the knowledge base is Chinese or English: a German message is offered none,
+    and a message of the same words' length in English still is."""
+    r = client.post("/reply", json={"text": "Ich möchte meine Bestellung stornieren, bitte"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["replies"], r.json()["ranker"]) == ([], "none")
+    english = client.post("/reply", json={"text": "I would like to cancel my order, please"}).json()
+    assert english["replies"] and english["ranker"] != "none"
+
+
 def test_chinese_text_gets_chinese_replies_only(client: TestClient) -> None:
     r = client.post("/reply", json={"text": "我的快递到哪了？订单号123456789", "k": 5})
     assert r.status_code == 200, r.text
