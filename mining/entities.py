@@ -98,6 +98,29 @@ def names_nothing(entity_type: str, text: str) -> bool:
     return kind not in _NUMERIC_TYPES and not any(ch.isalpha() for ch in text)
 
 
+# An order, invoice or tracking number's cue just before a span: the noun (not "ordered"), then
+# "number", "no.", "#", ":" or "是"; "order #A77123", "订单号TB2026...".
+_ID_CUE_BEFORE = re.compile(
+    r"(?:(?<![A-Za-z])(?:order|invoice|tracking|waybill|receipt)(?:\s*(?:number|num|no\.?|nr|id|ref))?"
+    r"|订单编号|订单号|订单|单号|发票号码?|发票|运单号|运单)\s*(?:[#:：是为]\s*){0,3}$",
+    re.IGNORECASE,
+)
+
+
+def is_an_id(text: str, span: EntitySpan) -> bool:
+    """Whether ``span`` (of ``text``), a ``MODEL``, is an order, invoice or tracking number rather
+    than a product's model: one word holding a digit, right after an id's cue word.
+
+    Why: the model-number pattern and the product tagger both took ``A77123`` of ``charged twice
+    for order #A77123`` for a product MODEL, and it rose in ``/trends`` beside the shop's goods.
+    ``I ordered RTX4090`` keeps its model; a price after ``发票是`` is no MODEL and stays."""
+    head = text[max(0, span.start - 24) : span.start]
+    word = span.text.strip()
+    if span.type != "MODEL" or not any(ch.isdigit() for ch in word) or any(ch.isspace() for ch in word):
+        return False
+    return _ID_CUE_BEFORE.search(head) is not None
+
+
 def entities_of(
     texts: Sequence[str], models: Sequence[Any], brands: BrandTable, products: ProductTypes | None = None
 ) -> list[list[EntitySpan]]:
@@ -115,7 +138,8 @@ def entities_of(
         ]
         for m in models
     ]
-    return [
+    merged = [
         merge_entities([table_and_pattern_entities(text, brands, products), *(ents[j] for ents in per_model)])
         for j, text in enumerate(texts)
     ]
+    return [[e for e in ents if not is_an_id(text, e)] for text, ents in zip(texts, merged, strict=True)]

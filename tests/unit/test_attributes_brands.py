@@ -182,3 +182,38 @@ def test_a_tagger_name_without_a_letter_names_nothing(entity_type: str, text: st
     from mining.entities import names_nothing
 
     assert names_nothing(entity_type, text) is dropped
+
+
+@pytest.mark.parametrize(
+    ("text", "model", "an_id"),
+    [
+        ("I was charged twice for order #A77123", "A77123", True),  # the pattern's MODEL
+        ("my order A1B2C3 is late", "A1B2C3", True),  # the tagger's
+        ("Order number: X99 please", "X99", True),
+        ("order no. AB1234", "AB1234", True),
+        ("订单号TB20261203889还没发货", "TB20261203889", True),
+        ("订单号是：A123", "A123", True),
+        ("I ordered RTX4090", "RTX4090", False),  # the verb: a product follows
+        ("reorder X100 please", "X100", False),
+        ("border X100", "X100", False),
+        ("order iphone 15", "iphone 15", False),  # two words: a product
+        ("order Sony WH-1000XM5", "WH-1000XM5", False),
+        ("new X100 order", "X100", False),  # the cue after it
+    ],
+)
+def test_a_model_right_after_an_order_cue_is_an_id(text: str, model: str, an_id: bool) -> None:
+    from mining.contracts import EntitySpan
+    from mining.entities import is_an_id
+
+    start = text.index(model)
+    span = EntitySpan(type="MODEL", text=model, start=start, end=start + len(model), score=1.0)
+    assert is_an_id(text, span) is an_id
+    assert not is_an_id(text, span.model_copy(update={"type": "PRICE"}))
+
+
+def test_an_order_number_is_no_product_model_of_a_text() -> None:
+    from mining import entities
+
+    text = "I was charged twice for order #A77123, the X100 camera"
+    (found,) = entities.entities_of([text], [], BrandTable([]))
+    assert [e.text for e in found if e.type == "MODEL"] == ["X100"]
