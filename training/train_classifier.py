@@ -106,6 +106,22 @@ class ClassifierConfig(TextClfConfig):
     synthetic: bool = field(default=False, metadata={"help": "the table is generated, not real: say so in metadata"})
 
 
+def mixed_language_note(langs: Sequence[str], lang: str) -> str | None:
+    """What to say where a table's texts are not all of ``lang``, the language whose model this run
+    trains: at serving, a text is read by its own language's model, so the other language's texts
+    of a request go to the store's other classifier, whose labels are not this table's. None where
+    fewer than 5% of the texts (and under 20) are of the other language."""
+    other = "en" if lang == "zh" else "zh"
+    n = sum(x == other for x in langs)
+    if n == 0 or (n < 0.05 * len(langs) and n < 20):
+        return None
+    return (
+        f"{n} of the {len(langs)} texts read as {other}: this run trains classification-{lang}, which "
+        f"serves {lang} texts only; {other} texts of a request go to classification-{other}. For them to "
+        f"get these labels too, train that model on the same table: --lang {other}"
+    )
+
+
 def labelled_texts(cfg: ClassifierConfig) -> tuple[list[str], list[str], Path]:
     """(texts, their labels, the table read): ``--data`` or the built-in data set ``--dataset``."""
     builtin = {"catalogue": data_mod.catalogue_table, "shopping-zh": data_mod.shopping_categories_table}
@@ -125,6 +141,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts, labels_raw, path = labelled_texts(cfg)
     langs: list[str] = [detect_language(t) for t in texts]
     cfg.lang = cfg.lang or max(("zh", "en"), key=langs.count)
+    if other := mixed_language_note(langs, cfg.lang):
+        print(other, file=sys.stderr)
     cfg.resolve(("cnn", "bilstm", "e5") if cfg.lang == "zh" else ("cnn", "bilstm", "minilm", "e5"))
     setup_run(cfg)
     device = pick_device()

@@ -133,3 +133,14 @@ def test_logistic_grid_fits_the_same_models_side_by_side(monkeypatch) -> None:
         np.testing.assert_array_equal(a.coef_, b.coef_)
     norms = [float(np.abs(m.coef_).sum()) for m in side_by_side]
     assert norms[0] < norms[1] < norms[2]
+
+
+def test_a_table_of_two_languages_says_which_texts_the_model_will_not_serve() -> None:
+    from training.train_classifier import mixed_language_note
+
+    assert mixed_language_note(["zh"] * 50, "zh") is None
+    assert mixed_language_note(["zh"] * 100 + ["en"] * 4, "zh") is None  # a few English titles in a Chinese table
+    note = mixed_language_note(["zh"] * 60 + ["en"] * 40, "zh")
+    assert note is not None and note.startswith("40 of the 100 texts read as en: this run trains classification-zh")
+    assert note.endswith("--lang en")
+    assert mixed_language_note(["zh"] * 30 + ["en"] * 400, "en") is not None  # 30 is too many to ignore
