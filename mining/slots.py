@@ -509,9 +509,52 @@ def _names(text: str, zh: bool) -> list[_Cand]:
                     or text[end] in _ZH_NAME_STOP
                 ):
                     out.append((3, m.end(), end, "person_name"))
-        surnames = _alternation(list(word_list("surnames_zh")))
-        for m in re.finditer(rf"(?:{surnames})(?:先生|女士|小姐)", text):
-            out.append((3, m.start(), m.end(), "person_name"))
+        out += [(3, start, end, "person_name") for start, end in _zh_titled_names(text)]
+    return out
+
+
+_ZH_TITLES = re.compile(r"先生|女士|小姐")
+
+
+def _zh_titled_names(text: str) -> list[tuple[int, int]]:
+    """Spans of Chinese names before a title, title included, as jieba reads the text in context:
+    a surname on its own (王先生, 张先生 of 谢谢张先生), a compound one (欧阳女士), or a whole name
+    jieba takes for one (傅佩荣先生, 李女士; not a greeting, 谢谢先生).
+
+    Why: a surname before a title had been enough, so goods for women were names (时尚女士包 was
+    stored as 时<NAME>包: 尚 is a surname, 时尚 a word) and a full name kept all but its last
+    character (傅佩荣先生 as 傅佩<NAME>)."""
+    titles = [m.start() for m in _ZH_TITLES.finditer(text)]
+    if not titles:
+        return []
+    import jieba.posseg  # lazily: its dictionary takes ~1 s to load, and few texts hold a title
+
+    words: list[tuple[str, str, int]] = []  # (word, part of speech, start)
+    at = 0
+    for w in jieba.posseg.lcut(text):
+        words.append((w.word, w.flag, at))
+        at += len(w.word)
+    surnames = word_list("surnames_zh")
+    out: list[tuple[int, int]] = []
+    for ts in titles:
+        k = max(i for i, (_, _, a) in enumerate(words) if a <= ts)
+        _, flag, a = words[k]
+        if a < ts:  # jieba joined name and title (陈女士, 胡小姐); 老先生 names nobody
+            name, name_flag = text[a:ts], flag
+        elif k > 0:
+            name, name_flag, a = words[k - 1]
+        else:
+            continue
+        surname = len(name) == 1 and name in surnames or name in _ZH_COMPOUND_SURNAMES
+        whole = (
+            name_flag.startswith("nr")
+            and 2 <= len(name) <= 4
+            and all(_CJK.match(ch) for ch in name)
+            and name not in word_list("pleasantries_zh")
+            and not _ZH_TITLES.search(name)  # 柜台小姐先生 names nobody
+        )
+        if surname or whole:
+            out.append((a, ts + 2))
     return out
 
 

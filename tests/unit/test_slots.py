@@ -182,11 +182,24 @@ def test_english_places() -> None:
         ("我叫张伟，想查订单", "zh", "张伟"),
         ("收件人：王小明", "zh", "王小明"),
         ("李女士您好", "zh", "李女士"),
+        ("张伟先生您好", "zh", "张伟先生"),  # a whole name before a title
+        ("前台胡小姐态度很好", "zh", "胡小姐"),
+        ("送给老婆的，欧阳女士很喜欢", "zh", "欧阳女士"),
+        ("谢谢张先生", "zh", "张先生"),
+        ("看傅佩荣先生的书", "zh", "傅佩荣先生"),
     ],
 )
 def test_person_names_come_back_masked(text: str, lang: str, name: str) -> None:
     s = _span(extract_slots(text, lang), "person_name")
     assert s.text == "<NAME>" and text[s.start : s.end] == name
+
+
+@pytest.mark.parametrize(
+    "text", ["时尚女士包很好看", "高端女士手表", "韩版女士外套", "成熟女士香水", "这位先生", "谢谢先生", "柜台小姐先生服务很好"]
+)
+def test_goods_for_women_and_a_bare_title_name_nobody(text: str) -> None:
+    """尚 and 高 are surnames, but 时尚 and 高端 are words: no name before the title."""
+    assert _found(text, "zh") == [] and mask_personal(text) == text
 
 
 def test_no_name_where_the_cue_is_followed_by_common_words() -> None:
