@@ -358,6 +358,28 @@ _CUED_NUMBERS = (
         ),
         "<CARD>",
     ),
+    # A card's security code: what a card-not-present payment needs beside the number, which no
+    # one may store ("4111... exp 12/27 cvv 123"). An expiry date alone is left: food is
+    # reviewed by its own ("expiry date 05/2026 is too close").
+    (
+        re.compile(
+            r"(?:安全码|卡背后三位|\b(?:cvv2?|cvc2?|csc|security\s+code)\b)"
+            + _CUE_TAIL
+            + r"(?P<number>(?<!\d)\d{3,4})(?!\d)",
+            re.IGNORECASE,
+        ),
+        "<CARD>",
+    ),
+    # One-time codes: whoever holds one can log in or pay as the customer.
+    (
+        re.compile(
+            r"(?:验证码|动态码|\b(?:otp|one[-\s]time\s+(?:code|password|pin)|verification\s+code|pin)\b)"
+            + _CUE_TAIL
+            + r"(?P<number>(?<![\d])\d{4,8})(?!\d)",
+            re.IGNORECASE,
+        ),
+        "<ID>",
+    ),
     # Identity documents: letters and digits of an SSN, passport or resident ID.
     (
         re.compile(

@@ -167,6 +167,27 @@ def test_mobile_with_or_without_plus_86(raw: str, masked: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "masked"),
     [
+        (f"card {CARD} exp 12/27 cvv 123", "card <CARD> exp 12/27 cvv <CARD>"),
+        ("CVV: 123", "CVV: <CARD>"),
+        ("the cvc is 4567", "the cvc is <CARD>"),
+        ("安全码123，有效期12/27", "安全码<CARD>，有效期12/27"),
+        ("验证码是 482913", "验证码是 <ID>"),
+        ("my OTP is 123456, PIN 1234", "my OTP is <ID>, PIN <ID>"),
+        ("verification code: 9981", "verification code: <ID>"),
+        # what is not a code: a count after the cue, a code not given, a product's expiry date
+        ("I entered the security code 3 times", "I entered the security code 3 times"),
+        ("pin 3 of the charger is bent", "pin 3 of the charger is bent"),
+        ("这个验证码收不到", "这个验证码收不到"),
+        ("The product expiry date 05/2026 is too close", "The product expiry date 05/2026 is too close"),
+    ],
+)
+def test_a_cards_security_code_and_a_one_time_code_are_masked(raw: str, masked: str) -> None:
+    assert mask_pii(raw) == masked
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
         ("tel+14155552671ok", "tel<PHONE>ok"),  # E.164 without separators
         ("电话415-555-2671谢谢", "电话<PHONE>谢谢"),
         ("call(415)555-2671now", "call<PHONE>now"),
