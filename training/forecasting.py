@@ -198,16 +198,18 @@ def simple_baselines(w: dict[str, np.ndarray], horizon: int, season: int = 0) ->
     return {rule_name(r, k): rule_forecast(w["units"], r, k, horizon)[..., None] for r, k in baseline_rules(L, season)}
 
 
-def fit_gbm(train_w: dict[str, np.ndarray], horizon: int, seed: int, max_rows: int = 0) -> Any:
+def fit_gbm(
+    train_w: dict[str, np.ndarray], horizon: int, seed: int, max_rows: int = 0, level_offset: float = 0.0
+) -> Any:
     """Gradient-boosted global model (absolute error, weighted by level so it minimises WAPE), one
     model over all horizon steps with ``h`` as a feature, predicting units / level (see
-    :func:`mining.models.demand.gbm_features`), on at most ``max_rows`` (window, step) rows drawn at
-    random (0: all). Returns the fitted ``HistGradientBoostingRegressor``."""
+    :func:`mining.models.demand.gbm_features`, with its ``level_offset``), on at most ``max_rows``
+    (window, step) rows drawn at random (0: all). Returns the fitted ``HistGradientBoostingRegressor``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     Xs, ys, ws = [], [], []
     for h in range(1, horizon + 1):
-        X, level = gbm_features(train_w["units"], train_w["cov_hist"], train_w["cov_future"], h)
+        X, level = gbm_features(train_w["units"], train_w["cov_hist"], train_w["cov_future"], h, level_offset)
         y = train_w["target"][:, h - 1]
         ok = ~np.isnan(y)
         Xs.append(X[ok])
@@ -233,10 +235,10 @@ def fit_gbm(train_w: dict[str, np.ndarray], horizon: int, seed: int, max_rows: i
     return model
 
 
-def gbm_predict(model: Any, w: dict[str, np.ndarray], horizon: int) -> np.ndarray:
-    """(N, H) point forecasts in units of a model from :func:`fit_gbm`."""
+def gbm_predict(model: Any, w: dict[str, np.ndarray], horizon: int, level_offset: float = 0.0) -> np.ndarray:
+    """(N, H) point forecasts in units of a model from :func:`fit_gbm` (with the same ``level_offset``)."""
     out = np.zeros((len(w["units"]), horizon))
     for h in range(1, horizon + 1):
-        X, level = gbm_features(w["units"], w["cov_hist"], w["cov_future"], h)
+        X, level = gbm_features(w["units"], w["cov_hist"], w["cov_future"], h, level_offset)
         out[:, h - 1] = np.maximum(model.predict(X) * level, 0.0)
     return out

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mining.models.forecast_rules import QUANTILES, quantiles_from_point
+from mining.models.forecast_rules import QUANTILES, counts_only, quantiles_from_point
 from mining.models.spec import read_spec
 
 if TYPE_CHECKING:
@@ -18,22 +18,28 @@ if TYPE_CHECKING:
 
 
 def gbm_features(
-    units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray, h: int
+    units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray, h: int, level_offset: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of each window for forecast step ``h`` (1-based) and the window's level.
 
     Lags, rolling means / median / spread over calendar windows (gaps skipped), periods since the
     last observation, the covariates planned for the target period and at the origin, and ``h``.
+    The level is the mean of the last 13 observed periods (of the whole history where those sold
+    nothing; 1 where it never sold), so a series is read the same at any size.
 
     Args:
         units: (B, L) history, NaN where missing; cov_hist: (B, L, C); cov_future: (B, >= h, C).
+        level_offset: added to the level; 1.0 reproduces the features before the level was
+            scale-free (mean + 1: a series selling 0.4 a week was forecast 1.2, see
+            ``training.eval_demand_scale``).
     Returns:
         (X (B, F) float64, level (B,)): the model predicts units / level.
     """
     u = units
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-gap spans become NaN, then -1 below
-        level = np.nan_to_num(np.nanmean(u[:, -13:], 1)) + 1.0
+        recent, overall = np.nan_to_num(np.nanmean(u[:, -13:], 1)), np.nan_to_num(np.nanmean(u, 1))
+        level = np.where(recent > 0, recent, np.where(overall > 0, overall, 1.0)) + level_offset
         observed = ~np.isnan(u)
         last_idx = u.shape[1] - 1 - np.argmax(observed[:, ::-1], 1)
         last = u[np.arange(len(u)), last_idx]
@@ -140,7 +146,8 @@ class TreeForecaster:
         H = cov_future.shape[1]
         if self.horizon < H:
             raise ValueError(f"horizon {H} exceeds the model's {self.horizon}")
-        return quantiles_from_point(self.point_forecast(units, cov_hist, cov_future), self.multipliers)
+        point = self.point_forecast(units, cov_hist, cov_future)
+        return quantiles_from_point(point, self.multipliers, counts_only(units))
 
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file as save_arrays

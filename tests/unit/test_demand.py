@@ -288,7 +288,8 @@ def test_rule_forecaster_answers_from_json_alone(tmp_path) -> None:  # noqa: ANN
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
     loaded = load_forecaster(tmp_path)
     assert isinstance(loaded, RuleForecaster) and loaded.name == "moving_average_2"
-    req = {"units": [1.0] * 8 + [4.0, 6.0], "covariates": {"price": [1.0] * 10}, "horizon": 2,
+    # Not whole units (kilograms, say): the multipliers give p10 and p90 (count_bands below).
+    req = {"units": [1.0] * 8 + [4.5, 5.5], "covariates": {"price": [1.0] * 10}, "horizon": 2,
            "future_covariates": {"price": [1.0] * 2}}  # fmt: skip
     assert forecast_many(loaded, [req]) == [{"quantiles": {"p10": [2.5, 2.5], "p50": [5.0, 5.0], "p90": [10.0, 10.0]}}]
     with pytest.raises(ValueError, match="rule must be one of"):
@@ -377,10 +378,11 @@ def test_a_network_that_loses_on_validation_is_not_served(tmp_path) -> None:  # 
     assert json.loads(Path(stored.path, "model.json").read_text())["kind"] == "demand_rule"
     model = load_forecaster(Path(stored.path))
     assert isinstance(model, RuleForecaster)
-    req = {"units": [10.0, 30.0, 20.0, 50.0] * 3, "covariates": {"price": [0.5] * 12}, "horizon": 4,
+    # (Sizes past COUNT_BANDS_BELOW: a smaller count would get chance's band around it.)
+    req = {"units": [1000.0, 3000.0, 2000.0, 5000.0] * 3, "covariates": {"price": [0.5] * 12}, "horizon": 4,
            "future_covariates": {"price": [0.5] * 4}}  # fmt: skip
     answer = forecast_many(model, [req])[0]["quantiles"]
-    assert answer["p50"] == [10.0, 30.0, 20.0, 50.0]  # one season back from each forecast period
+    assert answer["p50"] == [1000.0, 3000.0, 2000.0, 5000.0]  # one season back from each forecast period
     assert answer["p10"] == answer["p50"] == answer["p90"]  # validation errors were all zero: no spread
     runner = SimpleNamespace(tags={"demand": out["tag"]}, model=model)
     assert DemandRunner.inner.answered_by.fget(runner) == f"{out['tag']} (seasonal_naive_4)"
@@ -454,3 +456,65 @@ def test_a_series_that_sold_nothing_is_forecast_zero() -> None:
     # Sales older than the window the model reads (6 periods here) are not: zero again.
     (old,) = forecast_many(model, [_request(units=[4.0] * 2 + [0.0] * 8)])  # type: ignore[arg-type]
     assert old["quantiles"]["p50"] == [0.0] * 3
+
+
+def test_count_bands_of_a_certain_mean_are_poissons() -> None:
+    """With no spread of its own (multipliers all 1) a count's band is Poisson's: mean 2 gives
+    p10 0 (P(0) = 0.135 > 0.1) and p90 4 (P(<= 3) = 0.857, P(<= 4) = 0.947)."""
+    from mining.models.forecast_rules import count_bands
+
+    low, high = count_bands(np.array([[2.0, 0.0]]), np.ones((2, 3)))
+    assert low.tolist() == [[0.0, 0.0]] and high.tolist() == [[4.0, 0.0]]
+    # A spread of its own widens the band: mean 2, relative spread 1 (variance 2 + 4): geometric,
+    # P(> k) = (2/3)^(k + 1), first under 0.1 at k = 5.
+    _, wider = count_bands(np.array([[2.0]]), np.array([[1 - 1.28155, 1.0, 1 + 1.28155]]))
+    assert wider[0, 0] == 5.0
+
+
+def test_whole_units_under_the_cut_get_count_bands_and_the_rest_the_multipliers() -> None:
+    from mining.models.forecast_rules import COUNT_BANDS_BELOW, counts_only, quantiles_from_point
+
+    mult = np.array([[0.6, 1.0, 1.75]])
+    point = np.array([[0.4], [0.4], [2 * COUNT_BANDS_BELOW]])
+    q = quantiles_from_point(point, mult, np.array([True, False, True]))
+    assert q[0, 0].tolist() == [0.0, pytest.approx(0.4), 1.0]  # a count: 0 to 1 around its mean
+    np.testing.assert_allclose(q[1, 0], [0.24, 0.4, 0.7], rtol=1e-6)  # kilograms: the multipliers
+    np.testing.assert_allclose(q[2, 0], [600, 1000, 1750], rtol=1e-6)  # a count this large: the multipliers
+    assert counts_only(np.array([[1.0, np.nan, 0.0], [0.5, 1.0, 1.0], [np.nan, np.nan, np.nan]])).tolist() == [
+        True,
+        False,
+        True,
+    ]
+
+
+def test_the_boosted_models_features_read_a_series_the_same_at_any_size() -> None:
+    """0.5 a week reads as 500 a week does, at a thousandth of the level (the level had been the
+    mean + 1, so a series selling 0.4 a week was forecast about 1.2)."""
+    from mining.models.forecast_trees import gbm_features
+
+    rng = np.random.default_rng(0)
+    shape = rng.uniform(0.5, 1.5, (1, 20))
+    cov_h, cov_f = np.zeros((2, 20, 1)), np.zeros((2, 1, 1))
+    X, level = gbm_features(np.concatenate([shape * 0.5, shape * 500]), cov_h, cov_f, 1)
+    np.testing.assert_allclose(level, [0.5 * shape[0, -13:].mean(), 500 * shape[0, -13:].mean()])
+    np.testing.assert_allclose(X[0, :12], X[1, :12])  # every relative statistic and lag
+    _, old = gbm_features(shape * 0.5, cov_h[:1], cov_f[:1], 1, level_offset=1.0)
+    assert old[0] == pytest.approx(level[0] + 1.0)
+    # Nothing sold in the last 13 periods: the whole history's mean; never sold: 1.
+    quiet = np.array([[6.0] * 7 + [0.0] * 13, [0.0] * 20])
+    _, lv = gbm_features(quiet, cov_h, cov_f, 1)
+    assert lv.tolist() == [pytest.approx(42 / 20), 1.0]
+
+
+def test_thinning_keeps_gaps_and_never_adds_units() -> None:
+    from training.eval_demand_scale import pinball_by_series, thinned
+
+    nan = np.nan
+    w = {"units": np.array([[100.0, nan, 40.0]]), "target": np.array([[nan, 1000.0]]), "series": np.array([0])}
+    assert thinned(w, 1.0, np.random.default_rng(0)) is w
+    t = thinned(w, 0.1, np.random.default_rng(0))
+    assert np.isnan(t["units"][0, 1]) and np.isnan(t["target"][0, 0])
+    assert 0 <= t["units"][0, 0] <= 100 and 50 <= t["target"][0, 1] <= 150  # about 100 of 1,000
+    # Pinball of p10 / p50 / p90 = 8 / 10 / 12 against an actual of 10: (0.2 + 0 + 0.2) / 3.
+    sums = pinball_by_series(np.array([[10.0, nan]]), np.array([[[8.0, 10, 12], [0, 0, 0]]]), np.array([0]), 2)
+    np.testing.assert_allclose(sums, [[0.4 / 3, 10.0], [0.0, 0.0]])
