@@ -56,7 +56,8 @@ class Forecaster(GatewayBase):
             )
         result = (await self._forecast([series]))[0]
         quantiles = _quantiles(result).model_dump()
-        plan = reorder_plan(quantiles, lead_time, service_level, on_hand, on_order, dependence)
+        counts = all(u is None or float(u).is_integer() for u in series.units)
+        plan = reorder_plan(quantiles, lead_time, service_level, on_hand, on_order, dependence, counts)
         lead = {k: v[:lead_time] for k, v in quantiles.items()}
         return InventoryPlan(
             series_id=series.series_id,

@@ -18,7 +18,10 @@ forecasts the thinned windows at the origin two ways:
 
 Per factor: the pinball loss of p10 / p50 / p90 over total demand (lower is better), the share of
 actuals inside p10-p90 (0.8 is calibrated), WAPE and the forecast's bias (sum of p50 / sum of
-actuals), with the paired bootstrap interval of the pinball difference over series.
+actuals), with the paired bootstrap interval of the pinball difference over series; and each
+window's ``/inventory/plan`` (``before``: the normal sum; ``after``: a count where the history is
+whole units, :func:`mining.inventory.reorder_plan`): the share of windows stocked enough for
+their lead time's actual demand, and the stock planned over that demand.
 
 Output: a table on stderr and the metrics as a dict (``main``'s return).
 """
@@ -31,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from mining.inventory import reorder_plan
 from mining.models.forecast_rules import QUANTILES, counts_only, quantile_multipliers, quantiles_from_point
 from training.common import parse_config
 from training.forecasting import fit_gbm, gbm_predict, load_panel, training_origins, windows
@@ -47,6 +51,35 @@ class DemandScaleConfig(DemandConfig):
         default="1,0.1,0.01,0.001,0.0003,0.0001,0.00003",
         metadata={"help": "thinning factors: the share of each series' units kept"},
     )
+    lead_time: int = field(default=3, metadata={"help": "periods of the reorder plan each window gets"})
+    service_level: float = field(default=0.95, metadata={"help": "the plan's service level asked"})
+
+
+def plan_scores(
+    target: np.ndarray, q: np.ndarray, lead_time: int, service_level: float, counts: np.ndarray | None
+) -> dict[str, float]:
+    """Each window's reorder plan (nothing on hand) against its actual lead-time demand: the share
+    of windows stocked enough (the cycle service level reached) and the summed order-up-to levels
+    over the summed demand. Windows with a gap in the lead time are left out."""
+    demand = target[:, :lead_time].sum(1)
+    ok = ~np.isnan(demand)
+    levels = np.array(
+        [
+            reorder_plan(
+                {"p10": q[i, :, 0].tolist(), "p50": q[i, :, 1].tolist(), "p90": q[i, :, 2].tolist()},
+                lead_time,
+                service_level,
+                0.0,
+                0.0,
+                counts=bool(counts[i]) if counts is not None else False,
+            )["order_up_to"]
+            for i in np.flatnonzero(ok)
+        ]
+    )
+    return {
+        "stocked_enough": float((demand[ok] <= levels).mean()),
+        "stock_over_demand": float(levels.sum() / demand[ok].sum()),
+    }
 
 
 def thinned(w: dict[str, np.ndarray], f: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -122,7 +155,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             point = gbm_predict(model, w, H, offset)
             counts = counts_only(w["units"]) if count_aware else None
             q = quantiles_from_point(point, mults[name], counts).astype(np.float64)
-            row[name] = scores(w["target"], q)
+            row[name] = {
+                **scores(w["target"], q),
+                **plan_scores(w["target"], q, cfg.lead_time, cfg.service_level, counts),
+            }
             sums[name] = pinball_by_series(w["target"], q, w["series"], n_series)
         kept = sums["after"][:, 1] > 0
         a, b = sums["after"][kept], sums["before"][kept]
@@ -135,7 +171,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{f:>8g} {row['mean_units']:>9.2f} | {row['before']['pinball']:>10.4f} / {row['after']['pinball']:<9.4f}"
             f" {d['diff']:>+8.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] {d['verdict']:<6} |"
             f" {row['before']['coverage_80']:.2f} / {row['after']['coverage_80']:.2f} |"
-            f" {row['before']['bias']:.2f} / {row['after']['bias']:.2f}",
+            f" {row['before']['bias']:.2f} / {row['after']['bias']:.2f} |"
+            f" plan {row['before']['stocked_enough']:.3f}, {row['before']['stock_over_demand']:.2f} /"
+            f" {row['after']['stocked_enough']:.3f}, {row['after']['stock_over_demand']:.2f}",
             file=sys.stderr,
         )
     return out

@@ -203,6 +203,27 @@ def test_reorder_plan_closed_form() -> None:
     together = reorder_plan(q, 2, 0.975, 50, 20, dependence="comonotonic")
     assert together["order_up_to"] == pytest.approx(200 + NormalDist().inv_cdf(0.975) * 20, abs=1e-3)
     assert reorder_plan(q, 2, 0.5, on_hand=500, on_order=0)["reorder_quantity"] == 0
+    # Whole units, 100 a period: a count, whose quantile is about the normal's, in whole units.
+    assert reorder_plan(q, 2, 0.975, 50, 20, counts=True)["order_up_to"] == np.ceil(target)
+    big = {k: [v * 10 for v in vals] for k, vals in q.items()}  # 1,000 a period: the normal rule
+    assert reorder_plan(big, 2, 0.975, 0, 0, counts=True) == reorder_plan(big, 2, 0.975, 0, 0)
+
+
+def test_a_slow_movers_plan_is_a_counts_quantile() -> None:
+    """One unit a period, a band narrower than chance's (sd 0.78 < 1): over three periods the
+    lead-time demand is Poisson(3), whose 95% quantile is 6 (P(<= 5) = 0.916, P(<= 6) = 0.966);
+    read as a normal sum it would be 3 + 1.645 * 0.78 * sqrt(3) = 5.2."""
+    from mining.inventory import reorder_plan
+
+    q = {"p10": [0.0] * 3, "p50": [1.0] * 3, "p90": [2.0] * 3}
+    plan = reorder_plan(q, lead_time=3, service_level=0.95, on_hand=1, on_order=0, counts=True)
+    assert (plan["order_up_to"], plan["reorder_quantity"], plan["expected_demand"]) == (6.0, 5, 3.0)
+    assert any("negative binomial" in a for a in plan["assumptions"])
+    assert reorder_plan(q, 3, 0.95, 1, 0)["order_up_to"] == pytest.approx(5.22, abs=0.01)
+    # Wider than chance: the negative binomial with that variance (mean 3, variance 12 -> n = 1,
+    # geometric with P(> k) = 0.75^(k + 1): first under 5% at k = 10).
+    wide = {"p10": [0.0] * 3, "p50": [1.0] * 3, "p90": [2 * 2.5631] * 3}
+    assert reorder_plan(wide, 3, 0.95, 0, 0, counts=True)["order_up_to"] == 10.0
 
 
 def test_training_smoke_learns_a_promotion_effect(tmp_path) -> None:  # noqa: ANN001
