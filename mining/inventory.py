@@ -50,7 +50,7 @@ def reorder_plan(
     quantile falls short of the skewed count's. On Dominick's series thinned to 0.25-2.6 units a
     week (``python -m training.eval_demand_scale --test``, 95% asked) slow movers are stocked
     enough 0.87-0.94 of the time with 2.1-2.9 times their demand, as the full-size series are
-    (0.87); with the mean + 1 level of before, 0.94-1.0 with 2.2-6.7 times.
+    (0.87); with the mean + 1 level of before, 0.94-1.0 with 2.2-6.6 times.
 
     Returns:
         ``reorder_quantity``, ``order_up_to``, ``expected_demand``, ``safety_stock`` (units) and

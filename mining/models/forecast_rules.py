@@ -110,7 +110,7 @@ def count_bands(point: np.ndarray, multipliers: np.ndarray) -> tuple[np.ndarray,
     Why: multipliers learnt on series selling thousands a week carry their relative spread only;
     a series selling about one a week varies mostly by chance, which that spread misses. On
     Dominick's series thinned to such sizes (``python -m training.eval_demand_scale``) the p10-p90
-    band held 11% of the actuals at 0.4 units a week, 89% with this."""
+    band held 11% of the actuals at 0.4 units a week, 90% with this."""
     from scipy.stats import nbinom  # lazily: only counts below COUNT_BANDS_BELOW need it
 
     spread = np.maximum((multipliers[: point.shape[1], -1] - multipliers[: point.shape[1], 0]) / _NORMAL_P10_P90, 1e-3)

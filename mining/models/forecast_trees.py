@@ -79,12 +79,16 @@ class TreeForecaster:
         horizon: int,
         covariates: list[str],
         multipliers: np.ndarray,
+        level_offset: float = 0.0,
     ) -> None:
         missing = [k for k in self._FIELDS if k not in trees]
         if missing:
             raise ValueError(f"tree arrays lack {missing}")
         self.trees = {k: np.asarray(trees[k]) for k in self._FIELDS}
         self.baseline, self.history, self.horizon = float(baseline), int(history), int(horizon)
+        # The level the trees were fitted on (gbm_features): a ratio to the mean + 1 is never
+        # exactly 1, so trees fitted so split on values a ratio to the mean itself reaches.
+        self.level_offset = float(level_offset)
         self.covariates = list(covariates)
         self.multipliers = np.asarray(multipliers, np.float64).reshape(horizon, len(QUANTILES))
 
@@ -96,9 +100,11 @@ class TreeForecaster:
         horizon: int,
         covariates: list[str],
         multipliers: np.ndarray,
+        level_offset: float = 0.0,
     ) -> TreeForecaster:
         """Copy a fitted single-output ``HistGradientBoostingRegressor`` with an identity link
-        (squared or absolute error) and no categorical features into arrays."""
+        (squared or absolute error) and no categorical features, fitted on :func:`gbm_features`
+        with ``level_offset``, into arrays."""
         nodes = [predictors[0].nodes for predictors in model._predictors]
         if any(n["is_categorical"].any() for n in nodes):
             raise ValueError("categorical splits cannot be exported")
@@ -115,7 +121,8 @@ class TreeForecaster:
             "value": flat["value"].astype(np.float64),
             "roots": offsets,
         }
-        return cls(trees, float(np.ravel(model._baseline_prediction)[0]), history, horizon, covariates, multipliers)
+        baseline = float(np.ravel(model._baseline_prediction)[0])
+        return cls(trees, baseline, history, horizon, covariates, multipliers, level_offset)
 
     def raw_predict(self, X: np.ndarray) -> np.ndarray:
         """(N,) the regressor's output for features ``X`` (N, F): the baseline plus every tree's
@@ -136,7 +143,7 @@ class TreeForecaster:
     def point_forecast(self, units: np.ndarray, cov_hist: np.ndarray, cov_future: np.ndarray) -> np.ndarray:
         """(B, H') point forecasts in units for (B, L) histories and (B, H', C) plans."""
         H = cov_future.shape[1]
-        feats = [gbm_features(units, cov_hist, cov_future, h) for h in range(1, H + 1)]
+        feats = [gbm_features(units, cov_hist, cov_future, h, self.level_offset) for h in range(1, H + 1)]
         X = np.concatenate([f[0] for f in feats])
         level = np.concatenate([f[1] for f in feats])
         return np.maximum(self.raw_predict(X) * level, 0.0).reshape(H, len(units)).T
@@ -161,6 +168,7 @@ class TreeForecaster:
             "covariates": self.covariates,
             "quantiles": list(QUANTILES),
             "multipliers": self.multipliers.tolist(),
+            "level_offset": self.level_offset,
             "n_trees": len(self.trees["roots"]),
         }
         (path / "model.json").write_text(json.dumps(spec, indent=1))
@@ -178,4 +186,8 @@ class TreeForecaster:
         trees = load_arrays(str(path / "trees.safetensors"))
         for k in ("missing_left", "leaf"):
             trees[k] = trees[k].astype(np.bool_)
-        return cls(trees, spec["baseline"], spec["history"], spec["horizon"], spec["covariates"], spec["multipliers"])
+        # A model saved without the key was fitted on the mean + 1 level.
+        offset = float(spec.get("level_offset", 1.0))
+        return cls(
+            trees, spec["baseline"], spec["history"], spec["horizon"], spec["covariates"], spec["multipliers"], offset
+        )

@@ -334,6 +334,13 @@ def test_tree_forecaster_reproduces_sklearn_without_pickle(tmp_path) -> None:  #
     loaded = load_forecaster(tmp_path)
     assert isinstance(loaded, TreeForecaster) and loaded.name == "gbm"
     np.testing.assert_allclose(loaded.raw_predict(X_new), gbm.predict(X_new), rtol=1e-12, atol=1e-12)
+    # The level its trees were fitted on travels with them; a model saved before the key was
+    # fitted on the mean + 1 and keeps reading so.
+    spec = json.loads((tmp_path / "model.json").read_text())
+    assert spec["level_offset"] == 0.0 and loaded.level_offset == 0.0
+    del spec["level_offset"]
+    (tmp_path / "model.json").write_text(json.dumps(spec))
+    assert load_forecaster(tmp_path).level_offset == 1.0  # type: ignore[union-attr]
 
 
 def test_choose_served_prefers_the_network_only_when_it_is_ahead() -> None:
