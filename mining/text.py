@@ -230,6 +230,35 @@ _OTHER_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# Alphabets no model here reads, by the first word of their letters' Unicode names.
+_ALPHABETS = frozenset(
+    [
+        "HEBREW",
+        "GREEK",
+        "ARMENIAN",
+        "GEORGIAN",
+        "BENGALI",
+        "TAMIL",
+        "TELUGU",
+        "KANNADA",
+        "MALAYALAM",
+        "GUJARATI",
+        "GURMUKHI",
+        "ORIYA",
+        "SINHALA",
+        "KHMER",
+        "LAO",
+        "MYANMAR",
+        "ETHIOPIC",
+        "TIBETAN",
+        "MONGOLIAN",
+        "SYRIAC",
+        "THAANA",
+        "CHEROKEE",
+    ]
+)
+
+
 @functools.cache
 def _telling_words() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """Language name -> (its telling words, the letters it writes that English does not), from
@@ -273,6 +302,15 @@ def unsupported_language(text: str) -> str | None:
         n = len(script.findall(text))
         if n >= 2 and n >= 0.2 * letters:
             return name
+    # Other alphabets by their Unicode name (HEBREW LETTER ALEF, GREEK SMALL LETTER ALPHA), on the
+    # same share: "5Ω 10μF resistors" stays English.
+    scripts = Counter(
+        script for c in text if c.isalpha() and (script := unicodedata.name(c, "").split(" ")[0]) in _ALPHABETS
+    )
+    if scripts:
+        script, n = scripts.most_common(1)[0]
+        if n >= 2 and n >= 0.2 * letters:
+            return script.title()
     words = [w.lower() for w in _LETTER_RUN.findall(text)]
     if len(words) < 2 or detect_language(text) != "en":
         return None

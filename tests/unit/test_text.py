@@ -69,6 +69,11 @@ def test_detect_language(text: str, lang: str) -> None:
         ("Produto muito bom, chegou rápido", "Portuguese"),
         ("Questo prodotto è molto buono", "Italian"),
         ("Очень хороший товар", "Russian or another Cyrillic language"),
+        ("המוצר הזה מצוין", "Hebrew"),  # other alphabets by their letters' Unicode names
+        ("Αυτό το προϊόν είναι καλό", "Greek"),
+        ("ეს პროდუქტი კარგია", "Georgian"),
+        ("এই পণ্যটি খুব ভালো", "Bengali"),
+        ("5Ω 10μF resistor kit", None),  # a unit's letter is no Greek text
         # service requests without a function word of the first lists
         ("Quiero devolver mi pedido", "Spanish"),
         ("Dónde está", "Spanish"),  # accented words count (they had been cut at the accent)
