@@ -195,7 +195,16 @@ def test_person_names_come_back_masked(text: str, lang: str, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["时尚女士包很好看", "高端女士手表", "韩版女士外套", "成熟女士香水", "这位先生", "谢谢先生", "柜台小姐先生服务很好"]
+    "text",
+    [
+        "时尚女士包很好看",
+        "高端女士手表",
+        "韩版女士外套",
+        "成熟女士香水",
+        "这位先生",
+        "谢谢先生",
+        "柜台小姐先生服务很好",
+    ],
 )
 def test_goods_for_women_and_a_bare_title_name_nobody(text: str) -> None:
     """尚 and 高 are surnames, but 时尚 and 高端 are words: no name before the title."""
