@@ -304,13 +304,13 @@ def unsupported_language(text: str) -> str | None:
             return name
     # Other alphabets by their Unicode name (HEBREW LETTER ALEF, GREEK SMALL LETTER ALPHA), on the
     # same share: "5Ω 10μF resistors" stays English.
-    scripts = Counter(
-        script for c in text if c.isalpha() and (script := unicodedata.name(c, "").split(" ")[0]) in _ALPHABETS
+    alphabets = Counter(
+        first for c in text if c.isalpha() and (first := unicodedata.name(c, "").split(" ")[0]) in _ALPHABETS
     )
-    if scripts:
-        script, n = scripts.most_common(1)[0]
+    if alphabets:
+        alphabet, n = alphabets.most_common(1)[0]
         if n >= 2 and n >= 0.2 * letters:
-            return script.title()
+            return alphabet.title()
     words = [w.lower() for w in _LETTER_RUN.findall(text)]
     if len(words) < 2 or detect_language(text) != "en":
         return None
