@@ -14,6 +14,22 @@ import pytest
 from gateway.middleware import GatewayMiddleware
 
 
+def _through(
+    middleware: GatewayMiddleware, path: str, request: bytes, headers: list[tuple[bytes, bytes]]
+) -> list[dict[str, Any]]:
+    """The messages ``middleware`` sends for one POST of ``request`` to ``path``."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": request, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(middleware({"type": "http", "path": path, "method": "POST", "headers": headers}, receive, send))
+    return sent
+
+
 def call(status: int, body: Any, request: bytes = b"{}") -> tuple[int, dict[bytes, bytes], Any]:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raw = json.dumps(body).encode()
@@ -26,17 +42,8 @@ def call(status: int, body: Any, request: bytes = b"{}") -> tuple[int, dict[byte
         )
         await send({"type": "http.response.body", "body": raw})
 
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": request, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
     length = str(len(request)).encode()
-    scope = {"type": "http", "path": "/sentiment", "method": "POST", "headers": [(b"content-length", length)]}
-    asyncio.run(GatewayMiddleware(app)(scope, receive, send))
+    sent = _through(GatewayMiddleware(app), "/sentiment", request, [(b"content-length", length)])
     start, payload = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
     return start["status"], dict(start["headers"]), json.loads(payload)
 
@@ -190,16 +197,7 @@ def echo(
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": raw})
 
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": request, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "path": "/mine", "method": "POST", "headers": headers}
-    asyncio.run(GatewayMiddleware(app, max_body_bytes=limit)(scope, receive, send))
+    sent = _through(GatewayMiddleware(app, max_body_bytes=limit), "/mine", request, headers)
     return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:])), seen
 
 
