@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from mining.models.forecast_rules import COUNT_BANDS_BELOW
+
 # z of the 90% quantile: turns the p10-p90 spread into a standard deviation under normality.
 _Z90 = NormalDist().inv_cdf(0.9)
 
@@ -56,8 +58,6 @@ def reorder_plan(
         ``reorder_quantity``, ``order_up_to``, ``expected_demand``, ``safety_stock`` (units) and
         ``assumptions`` (plain sentences, for the response).
     """
-    from mining.models.forecast_rules import COUNT_BANDS_BELOW
-
     p10, p50, p90 = (np.array(quantiles[k][:lead_time]) for k in ("p10", "p50", "p90"))
     sigma = np.maximum(p90 - p10, 0.0) / (2 * _Z90)
     mean = float(p50.sum())

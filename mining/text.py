@@ -305,7 +305,9 @@ def unsupported_language(text: str) -> str | None:
     # Other alphabets by their Unicode name (HEBREW LETTER ALEF, GREEK SMALL LETTER ALPHA), on the
     # same share: "5Ω 10μF resistors" stays English.
     alphabets = Counter(
-        first for c in text if c.isalpha() and (first := unicodedata.name(c, "").split(" ")[0]) in _ALPHABETS
+        first
+        for c in text
+        if c > "\u036f" and c.isalpha() and (first := unicodedata.name(c, "").split(" ")[0]) in _ALPHABETS
     )
     if alphabets:
         alphabet, n = alphabets.most_common(1)[0]
