@@ -9,7 +9,8 @@ also an everyday word, like 苹果 or 小米, ends in ``*``), ``category`` (free
 ``context`` (a regular expression of product words: an alias marked ``*`` counts only with one of
 them within a few characters, so 苹果手机 is Apple while 苹果很甜 is fruit).
 
-Latin aliases match whole words as written; Chinese aliases match anywhere, longest first. Offsets
+Latin aliases match whole words as written or in lower case (not where the lower-case form is an
+everyday word, ``data/words/brand_words_en.txt``); Chinese aliases match anywhere, longest first. Offsets
 index the text exactly as sent (matching runs on the normalised text and maps back).
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from mining.files import read_text
 from mining.text import normalize_with_offsets
+from mining.wordlists import word_list
 
 COLUMNS = ("brand", "aliases", "category", "context")
 # How far a context word may be from an alias marked `*`: characters for Chinese, more for
@@ -76,6 +78,16 @@ class BrandTable:
                 if needs and ctx is None:
                     raise ValueError(f"brands table, brand {brand!r}: alias {form!r} is marked * but context is empty")
                 aliases.append(_Alias(brand, form, (row.get("category") or "").strip(), ctx if needs else None))
+        # Search queries are typed in lower case ("nike air force 1", "iphone 15 pro"): a Latin
+        # alias also matches its lower-case form, unless that form is an everyday word
+        # (data/words/brand_words_en.txt: "sharp", "gap") or another alias already.
+        forms = {a.form for a in aliases}
+        words = word_list("brand_words_en")
+        for a in list(aliases):
+            low = a.form.lower()
+            if _LATIN.search(a.form) and low not in forms and low not in words:
+                aliases.append(_Alias(a.brand, low, a.category, a.context))
+                forms.add(low)
         self.aliases = sorted(aliases, key=lambda a: -len(a.form))
         self.brands = sorted(by_brand)
         self._by_form = {a.form: a for a in reversed(self.aliases)}

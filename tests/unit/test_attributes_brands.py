@@ -100,6 +100,12 @@ def brands() -> BrandTable:
         ("统一老坛酸菜面", [("Uni-President", "统一")]),
         ("My Ninja air fryer stopped heating", [("Ninja", "Ninja")]),
         ("I am a ninja at this game", []),
+        # a query typed in lower case: the alias's lower-case form, not where it is an everyday word
+        ("nike air force 1 白色 42码", [("Nike", "nike")]),
+        ("iphone 15 pro max 256g", [("Apple", "iphone")]),
+        ("apple watch strap", [("Apple", "apple")]),  # a marked alias still needs its goods
+        ("the colours are sharp and this is a lifesaver", []),
+        ("Sharp TV", [("Sharp", "Sharp")]),
     ],
 )
 def test_brands(brands: BrandTable, text: str, expected: list[tuple[str, str]]) -> None:
