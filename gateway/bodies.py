@@ -53,18 +53,25 @@ def charset_of(content_type: str) -> str | None:
 
 def _inflate(body: bytes, coding: str, limit: int) -> bytes:
     """``body`` decompressed, at most ``limit`` bytes of output (a small body that inflates to
-    gigabytes is refused after ``limit`` bytes, not after it filled the memory)."""
+    gigabytes is refused after ``limit`` bytes, not after it filled the memory). gzip members
+    written one after another (``cat a.gz b.gz``) are all read, as gzip reads them."""
+    too_big = BodyRefused(413, f"request body is over the limit of {limit} bytes once decompressed ({coding})")
     # deflate as sent is zlib-wrapped per the RFC, raw in some clients: try both.
     for wbits in (16 + zlib.MAX_WBITS,) if coding == "gzip" else (zlib.MAX_WBITS, -zlib.MAX_WBITS):
-        inflater = zlib.decompressobj(wbits)
+        out, rest = b"", body
         try:
-            out = inflater.decompress(body, limit + 1)
+            while rest:
+                inflater = zlib.decompressobj(wbits)
+                out += inflater.decompress(rest, limit + 1 - len(out))
+                if len(out) > limit or inflater.unconsumed_tail:
+                    raise too_big
+                if not inflater.eof:
+                    raise BodyRefused(400, f"body: Content-Encoding {coding}, but the {coding} data ends early")
+                rest = inflater.unused_data if coding == "gzip" else b""
         except zlib.error:
+            if out:  # a first member read, then bytes that are no gzip member
+                raise BodyRefused(400, f"body: Content-Encoding {coding}, but data follows the {coding} data") from None
             continue
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise BodyRefused(413, f"request body is over the limit of {limit} bytes once decompressed ({coding})")
-        if not inflater.eof:
-            raise BodyRefused(400, f"body: Content-Encoding {coding}, but the {coding} data ends early")
         return out
     raise BodyRefused(400, f"body: Content-Encoding {coding}, but the body is not {coding} data")
 

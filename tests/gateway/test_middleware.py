@@ -220,6 +220,11 @@ JSON_TYPE = (b"content-type", b"application/json")
         (PLAIN.encode("gb18030"), [(b"content-type", b'application/json; charset="GBK"')]),
         (PLAIN.encode("utf-16-le"), [(b"content-type", b"application/json;charset=utf-16le")]),
         (gzip.compress(codecs.BOM_UTF8 + PLAIN.encode()), [JSON_TYPE, (b"content-encoding", b"gzip")]),
+        # two gzip members one after the other (cat a.gz b.gz): both read
+        (
+            gzip.compress(PLAIN.encode()[:9]) + gzip.compress(PLAIN.encode()[9:]),
+            [JSON_TYPE, (b"content-encoding", b"gzip")],
+        ),
     ],
 )
 def test_a_body_is_read_as_the_client_sent_it(raw: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -261,6 +266,12 @@ def test_a_plain_utf8_body_reaches_the_app_untouched() -> None:
         (PLAIN.encode(), [JSON_TYPE, (b"content-encoding", b"gzip")], 400, "body: Content-Encoding gzip, but the"),
         (gzip.compress(PLAIN.encode())[:-12], [JSON_TYPE, (b"content-encoding", b"gzip")], 400, "body: Content"),
         (gzip.compress(b" " * 5000), [JSON_TYPE, (b"content-encoding", b"gzip")], 413, "request body is over the"),
+        (
+            gzip.compress(b"{}") + b"junk",
+            [JSON_TYPE, (b"content-encoding", b"gzip")],
+            400,
+            "body: Content-Encoding gzip, but data follows",
+        ),
         (gzip.compress(gzip.compress(b" " * 5000)), [JSON_TYPE, (b"content-encoding", b"gzip, gzip")], 413, "req"),
     ],
 )
