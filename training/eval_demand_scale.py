@@ -35,7 +35,13 @@ from typing import Any
 import numpy as np
 
 from mining.inventory import reorder_plan
-from mining.models.forecast_rules import QUANTILES, counts_only, quantile_multipliers, quantiles_from_point
+from mining.models.forecast_rules import (
+    COUNT_BANDS_BELOW,
+    QUANTILES,
+    counts_only,
+    quantile_multipliers,
+    quantiles_from_point,
+)
 from training.common import parse_config
 from training.forecasting import fit_gbm, gbm_predict, load_panel, training_origins, windows
 from training.intervals import paired_difference, ratio_of_sums
@@ -50,6 +56,10 @@ class DemandScaleConfig(DemandConfig):
     factors: str = field(
         default="1,0.1,0.01,0.001,0.0003,0.0001,0.00003",
         metadata={"help": "thinning factors: the share of each series' units kept"},
+    )
+    count_below: float = field(
+        default=COUNT_BANDS_BELOW,
+        metadata={"help": "after: count bands for series forecast under this many units a period (what chose the cut)"},
     )
     lead_time: int = field(default=3, metadata={"help": "periods of the reorder plan each window gets"})
     service_level: float = field(default=0.95, metadata={"help": "the plan's service level asked"})
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name, (offset, count_aware) in systems.items():
             point = gbm_predict(models[name], w, H, offset)
             counts = counts_only(w["units"]) if count_aware else None
-            q = quantiles_from_point(point, mults[name], counts).astype(np.float64)
+            q = quantiles_from_point(point, mults[name], counts, cfg.count_below).astype(np.float64)
             row[name] = {
                 **scores(w["target"], q),
                 **plan_scores(w["target"], q, cfg.lead_time, cfg.service_level, counts),

@@ -121,14 +121,16 @@ def count_bands(point: np.ndarray, multipliers: np.ndarray) -> tuple[np.ndarray,
     return np.minimum(low, point), np.maximum(high, point)
 
 
-def quantiles_from_point(point: np.ndarray, multipliers: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+def quantiles_from_point(
+    point: np.ndarray, multipliers: np.ndarray, counts: np.ndarray | None = None, below: float = COUNT_BANDS_BELOW
+) -> np.ndarray:
     """(B, H', Q) float32 non-negative quantiles from (B, H') points and (H, Q) multipliers; p50
     is the point. Where ``counts`` (B,) marks a series of whole units and its point is under
-    :data:`COUNT_BANDS_BELOW`, p10 and p90 are :func:`count_bands`'."""
+    ``below`` units, p10 and p90 are :func:`count_bands`'."""
     point = np.maximum(point, 0.0)
     q = point[..., None] * multipliers[None, : point.shape[1]]
     if counts is not None:
-        small = counts[:, None] & (point < COUNT_BANDS_BELOW)
+        small = counts[:, None] & (point < below)
         if small.any():
             low, high = count_bands(point, multipliers)
             q[..., 0] = np.where(small, low, q[..., 0])
