@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gateway.base import GatewayBase, typed
 from gateway.errors import RequestError
 from gateway.schemas import ForecastResponse, InventoryPlan, SeriesForecast, SeriesInput
 from mining.contracts import ForecastResult, Quantiles
 from mining.inventory import reorder_plan
+from mining.models.forecast_rules import counts_only
 
 
 def _quantiles(result: ForecastResult) -> Quantiles:
@@ -56,7 +59,8 @@ class Forecaster(GatewayBase):
             )
         result = (await self._forecast([series]))[0]
         quantiles = _quantiles(result).model_dump()
-        counts = all(u is None or float(u).is_integer() for u in series.units)
+        units = np.array([np.nan if u is None else u for u in series.units], dtype=np.float64)
+        counts = bool(counts_only(units[None])[0])
         plan = reorder_plan(quantiles, lead_time, service_level, on_hand, on_order, dependence, counts)
         lead = {k: v[:lead_time] for k, v in quantiles.items()}
         return InventoryPlan(

@@ -43,7 +43,7 @@ from mining.models.forecast_rules import (
     quantiles_from_point,
 )
 from training.common import parse_config
-from training.forecasting import fit_gbm, gbm_predict, load_panel, training_origins, windows
+from training.forecasting import fit_gbm, forecast_metrics, gbm_predict, load_panel, training_origins, windows
 from training.intervals import paired_difference, ratio_of_sums
 from training.train_demand import DemandConfig, _read_table, plan_origins
 
@@ -118,18 +118,13 @@ def pinball_by_series(target: np.ndarray, q: np.ndarray, series: np.ndarray, n: 
 
 
 def scores(target: np.ndarray, q: np.ndarray) -> dict[str, float]:
-    """Pinball over total demand, p10-p90 coverage, WAPE of p50 and bias (sum p50 / sum actual)."""
+    """:func:`training.forecasting.forecast_metrics` (pinball over total demand, p10-p90 coverage,
+    WAPE of p50) and the bias (sum p50 / sum actual)."""
+    metrics = forecast_metrics(target, q, np.full(len(target), np.nan))
+    del metrics["mase"]  # no MASE scale here: thinning changes it
     seen = ~np.isnan(target)
-    y = np.where(seen, target, 0.0)
-    levels = np.array(QUANTILES)
-    diff = y[..., None] - q
     p50 = q[..., len(QUANTILES) // 2]
-    return {
-        "pinball": float((np.maximum(levels * diff, (levels - 1) * diff).mean(-1) * seen).sum() / y.sum()),
-        "coverage_80": float(((y >= q[..., 0]) & (y <= q[..., -1]))[seen].mean()),
-        "wape": float((np.abs(y - p50) * seen).sum() / y.sum()),
-        "bias": float((p50 * seen).sum() / y.sum()),
-    }
+    return {**metrics, "bias": float((p50 * seen).sum() / np.where(seen, target, 0.0).sum())}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
